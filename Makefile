@@ -1,0 +1,58 @@
+# sfsync: see README.md. The two commands a user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+FUNCTIONS := api contactsync activitysync
+BUILD_DIR := build
+GO_LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: check-go
+check-go:
+	@command -v go >/dev/null || { echo "error: Go is not installed (https://go.dev/dl/)"; exit 1; }
+
+# ---- build: one bootstrap per function, linux/arm64, and its zip --------------
+.PHONY: build
+build: check-go $(addprefix $(BUILD_DIR)/,$(addsuffix .zip,$(FUNCTIONS))) ## build every function's bootstrap and zip (linux/arm64)
+
+$(BUILD_DIR)/%/bootstrap: FORCE
+	@mkdir -p $(dir $@)
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GO_LAMBDA_FLAGS) -o $@ ./functions/$*
+
+$(BUILD_DIR)/%.zip: $(BUILD_DIR)/%/bootstrap
+	@command -v zip >/dev/null || { echo "error: zip is not installed (apt-get install zip)"; exit 1; }
+	@rm -f $@ && (cd $(BUILD_DIR)/$* && zip -q -X ../$*.zip bootstrap) && echo "built $@"
+
+# SAM's BuildMethod: makefile calls build-<LogicalId> with ARTIFACTS_DIR set.
+build-ApiFunction: ; $(MAKE) $(BUILD_DIR)/api/bootstrap && cp $(BUILD_DIR)/api/bootstrap $(ARTIFACTS_DIR)/
+build-ContactSyncFunction: ; $(MAKE) $(BUILD_DIR)/contactsync/bootstrap && cp $(BUILD_DIR)/contactsync/bootstrap $(ARTIFACTS_DIR)/
+build-ActivitySyncFunction: ; $(MAKE) $(BUILD_DIR)/activitysync/bootstrap && cp $(BUILD_DIR)/activitysync/bootstrap $(ARTIFACTS_DIR)/
+
+.PHONY: FORCE
+FORCE:
+
+# ---- test ----------------------------------------------------------------------
+.PHONY: test
+test: check-go ## run every test (unit, integration against moto, fuzz seeds) with -race
+	./tools/with-moto.sh go test -race -count=1 ./...
+
+# ---- lint ----------------------------------------------------------------------
+STATICCHECK := $(shell go env GOPATH)/bin/staticcheck
+$(STATICCHECK):
+	go install honnef.co/go/tools/cmd/staticcheck@latest
+
+.PHONY: lint
+lint: check-go $(STATICCHECK) ## gofmt, go vet, staticcheck, cfn-lint
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+	@command -v cfn-lint >/dev/null || { echo "error: cfn-lint missing (pip install cfn-lint)"; exit 1; }
+	cfn-lint template.yaml
+
+.PHONY: clean
+clean: ## remove build output and local state
+	rm -rf $(BUILD_DIR) .local

@@ -1,0 +1,113 @@
+// Package resources declares the AWS resources one regional stack holds:
+// the tables, the queues with their dead-letter queues, and the environment
+// variables through which the functions learn their names.
+//
+// The CDK app, the SAM template (through its parity test) and the local runner
+// all follow this declaration, so what runs on a laptop is what deploys.
+package resources
+
+import "time"
+
+// Environment variables the functions read. Every function reads only the ones
+// it needs; main.go fails fast with the variable's name when one is missing.
+const (
+	EnvConnectionsTable   = "CONNECTIONS_TABLE"            // DynamoDB table: OAuth state and Salesforce connections (tokens encrypted)
+	EnvPoliciesTable      = "POLICIES_TABLE"               // DynamoDB table: versioned settings, sequence overrides, field mappings
+	EnvLedgerTable        = "LEDGER_TABLE"                 // DynamoDB table: memberships, synced records, per-event outcomes
+	EnvResultsQueueURL    = "RESULTS_QUEUE_URL"            // SQS queue the outcomes are sent to
+	EnvContactQueueURL    = "CONTACT_QUEUE_URL"            // SQS queue of contact events (used by the API to re-drive retries)
+	EnvActivityQueueURL   = "ACTIVITY_QUEUE_URL"           // SQS queue of email events
+	EnvTokenKeyID         = "TOKEN_KMS_KEY_ID"             // KMS key for envelope encryption of Salesforce tokens
+	EnvClientID           = "SALESFORCE_CLIENT_ID"         // connected app consumer key
+	EnvClientSecretARN    = "SALESFORCE_CLIENT_SECRET_ARN" // Secrets Manager secret holding the consumer secret
+	EnvOAuthRedirectURL   = "OAUTH_REDIRECT_URL"           // this API's public /oauth/salesforce/callback URL
+	EnvOAuthReturnURL     = "OAUTH_RETURN_URL"             // where the admin's browser goes after the callback
+	EnvAPIVersion         = "SALESFORCE_API_VERSION"       // REST API version, e.g. v62.0
+	EnvAllowInsecureLogin = "ALLOW_INSECURE_LOGIN_URLS"    // "true" only locally: permits http:// login URLs (the simulator)
+	EnvLogLevel           = "LOG_LEVEL"                    // debug | info | warn | error
+)
+
+// Table is one DynamoDB table. Every table uses a string partition key "pk"
+// and a string sort key "sk", and expires garbage through the TTL attribute.
+type Table struct {
+	Name   string // logical name; deployed names are prefixed per stage
+	EnvVar string
+}
+
+// Key attribute names shared by every table.
+const (
+	PartitionKey = "pk"
+	SortKey      = "sk"
+	TTLAttribute = "expires_at"
+)
+
+// Tables lists the three tables of a stack.
+var Tables = []Table{
+	{Name: "connections", EnvVar: EnvConnectionsTable},
+	{Name: "policies", EnvVar: EnvPoliciesTable},
+	{Name: "ledger", EnvVar: EnvLedgerTable},
+}
+
+// Queue is one SQS queue with its dead-letter queue.
+type Queue struct {
+	Name              string
+	EnvVar            string
+	VisibilityTimeout time.Duration // >= 6x the consuming function's timeout
+	MaxReceiveCount   int           // receives before a message moves to the DLQ
+	Retention         time.Duration
+}
+
+// DLQName is the name of the queue's dead-letter queue.
+func (q Queue) DLQName() string { return q.Name + "-dlq" }
+
+// FunctionTimeout is the timeout of the sync functions; queue visibility
+// timeouts are derived from it as AWS recommends (6x).
+const FunctionTimeout = 30 * time.Second
+
+// Queues lists the queues of a stack.
+var Queues = []Queue{
+	{Name: "contact-events", EnvVar: EnvContactQueueURL, VisibilityTimeout: 6 * FunctionTimeout, MaxReceiveCount: 5, Retention: 14 * 24 * time.Hour},
+	{Name: "activity-events", EnvVar: EnvActivityQueueURL, VisibilityTimeout: 6 * FunctionTimeout, MaxReceiveCount: 5, Retention: 14 * 24 * time.Hour},
+	{Name: "results", EnvVar: EnvResultsQueueURL, VisibilityTimeout: 6 * FunctionTimeout, MaxReceiveCount: 5, Retention: 14 * 24 * time.Hour},
+}
+
+// EventSource is an SQS event source mapping of a sync function.
+type EventSource struct {
+	Queue          string // Queue.Name
+	BatchSize      int
+	BatchingWindow time.Duration
+	MaxConcurrency int
+}
+
+// Function is one Lambda function of the stack.
+type Function struct {
+	Name    string // folder under functions/
+	Env     []string
+	Source  *EventSource // nil for the API function
+	Timeout time.Duration
+	Memory  int // MB
+}
+
+// Functions lists the functions of a stack.
+var Functions = []Function{
+	{
+		Name: "api",
+		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvContactQueueURL, EnvActivityQueueURL,
+			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvOAuthRedirectURL, EnvOAuthReturnURL, EnvAPIVersion, EnvLogLevel},
+		Timeout: 15 * time.Second, Memory: 256,
+	},
+	{
+		Name: "contactsync",
+		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL,
+			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
+		Source:  &EventSource{Queue: "contact-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
+		Timeout: FunctionTimeout, Memory: 512,
+	},
+	{
+		Name: "activitysync",
+		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL,
+			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
+		Source:  &EventSource{Queue: "activity-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
+		Timeout: FunctionTimeout, Memory: 512,
+	},
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# with-moto.sh CMD...: runs CMD with a private moto_server (DynamoDB, SQS, KMS,
+# Secrets Manager) on a free loopback port, exported as AWS_ENDPOINT_URL, and
+# stops it afterwards, also on failure or Ctrl-C. Installs moto when missing.
+set -euo pipefail
+
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "moto_server not found; installing it with: pip install 'moto[server]'" >&2
+  if ! { command -v pip >/dev/null 2>&1 && pip install --quiet 'moto[server]'; } ||
+     ! command -v moto_server >/dev/null 2>&1; then
+    echo "error: could not install moto_server. Install Python 3 and run: pip install 'moto[server]'" >&2
+    exit 1
+  fi
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+log=$(mktemp -t moto.XXXXXX.log)
+setsid moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+moto_pid=$!
+
+stop_moto() {
+  kill -TERM -- "-$moto_pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$moto_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$moto_pid" 2>/dev/null || true
+  rm -f "$log"
+}
+trap stop_moto EXIT
+trap 'exit 130' INT TERM
+
+endpoint="http://127.0.0.1:$port"
+for _ in $(seq 1 300); do
+  if curl -fs -o /dev/null "$endpoint/moto-api/"; then break; fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then
+    echo "error: moto_server exited at start:" >&2; cat "$log" >&2; exit 1
+  fi
+  sleep 0.2
+done
+curl -fs -o /dev/null "$endpoint/moto-api/" || { echo "error: moto_server did not answer at $endpoint" >&2; exit 1; }
+
+export AWS_ENDPOINT_URL="$endpoint" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+"$@"
