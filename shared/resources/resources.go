@@ -111,3 +111,39 @@ var Functions = []Function{
 		Timeout: FunctionTimeout, Memory: 512,
 	},
 }
+
+// Route is one route of the HTTP API. Public routes carry no JWT authorizer;
+// every other route requires a verified bearer JWT, and Admin routes also need
+// the role claim "admin".
+type Route struct {
+	Method string
+	Path   string // API Gateway syntax: /v1/sequences/{sequence_id}/salesforce
+	Public bool
+	Admin  bool
+}
+
+// Key is the route key as API Gateway writes it: "GET /v1/salesforce".
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// Routes lists every route of the API function. The router, the OpenAPI
+// document, the CDK stack and the SAM template are each tested against it.
+var Routes = []Route{
+	{Method: "GET", Path: "/openapi.json", Public: true},
+	{Method: "GET", Path: "/oauth/salesforce/callback", Public: true},
+	{Method: "POST", Path: "/v1/salesforce/connect", Admin: true},
+	{Method: "GET", Path: "/v1/salesforce"},
+	{Method: "DELETE", Path: "/v1/salesforce", Admin: true},
+	{Method: "GET", Path: "/v1/salesforce/settings"},
+	{Method: "PUT", Path: "/v1/salesforce/settings", Admin: true},
+	{Method: "GET", Path: "/v1/salesforce/settings/history"},
+	{Method: "GET", Path: "/v1/sequences/{sequence_id}/salesforce"},
+	{Method: "PUT", Path: "/v1/sequences/{sequence_id}/salesforce", Admin: true},
+	{Method: "GET", Path: "/v1/sequences/{sequence_id}/salesforce/history"},
+	{Method: "GET", Path: "/v1/salesforce/field-mappings/{object}"},
+	{Method: "PUT", Path: "/v1/salesforce/field-mappings/{object}", Admin: true},
+	{Method: "POST", Path: "/v1/salesforce/field-mappings/{object}/preview"},
+	{Method: "GET", Path: "/v1/contacts/{contact_id}/salesforce"},
+	{Method: "POST", Path: "/v1/salesforce/dedup-check"},
+	{Method: "GET", Path: "/v1/salesforce/errors"},
+	{Method: "POST", Path: "/v1/salesforce/errors/retry", Admin: true},
+}
