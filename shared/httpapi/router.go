@@ -1,0 +1,86 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// Router registers the API's handlers under the routes shared/resources
+// declares, wrapping each in the authentication its declaration asks for.
+type Router struct {
+	mux    *http.ServeMux
+	routes map[string]bool
+}
+
+// NewRouter returns an empty router.
+func NewRouter() *Router {
+	return &Router{mux: http.NewServeMux(), routes: map[string]bool{}}
+}
+
+// Handle registers h for the declared route with key "METHOD /path". It
+// panics on an undeclared or repeated route: both are programming errors that
+// the API's tests catch.
+func (rt *Router) Handle(key string, h http.Handler) {
+	route, ok := declared(key)
+	if !ok {
+		panic(fmt.Sprintf("httpapi: route %q is not declared in shared/resources", key))
+	}
+	if rt.routes[key] {
+		panic(fmt.Sprintf("httpapi: route %q registered twice", key))
+	}
+	rt.routes[key] = true
+	switch {
+	case route.Public:
+	case route.Admin:
+		h = RequireAdmin(h)
+	default:
+		h = RequireTeam(h)
+	}
+	rt.mux.Handle(key, h)
+}
+
+// HandleFunc is Handle for a function.
+func (rt *Router) HandleFunc(key string, h http.HandlerFunc) { rt.Handle(key, h) }
+
+// Keys lists the registered route keys, sorted.
+func (rt *Router) Keys() []string {
+	keys := make([]string, 0, len(rt.routes))
+	for k := range rt.routes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ServeHTTP dispatches to the registered handler, answering unknown routes
+// with a JSON 404 and known paths with the wrong method with a JSON 405.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := rt.mux.Handler(r)
+	if pattern == "" {
+		probe := r.Clone(r.Context())
+		for _, m := range []string{"GET", "PUT", "POST", "DELETE"} {
+			probe.Method = m
+			if _, p := rt.mux.Handler(probe); p != "" {
+				WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path, "")
+				return
+			}
+		}
+		WriteError(w, http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path, "")
+		return
+	}
+	// Serve through the mux so path values are populated for the handler.
+	_ = h
+	rt.mux.ServeHTTP(w, r)
+}
+
+func declared(key string) (resources.Route, bool) {
+	for _, r := range resources.Routes {
+		if r.Key() == key {
+			return r, true
+		}
+	}
+	return resources.Route{}, false
+}

@@ -1,0 +1,189 @@
+package salesforce
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestQuoteString(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"ada@example.com", `'ada@example.com'`},
+		{"o'brien@example.com", `'o\'brien@example.com'`},
+		{`back\slash@example.com`, `'back\\slash@example.com'`},
+		{`say "hi"`, `'say \"hi\"'`},
+		{"line\nbreak\r\t", `'line\nbreak\r\t'`},
+		{"bell\bform\f", `'bell\bform\f'`},
+		{"x' OR Email != null OR Email = 'y", `'x\' OR Email != null OR Email = \'y'`},
+		{"100%_match", `'100%_match'`},
+		{"ünïcødé@例え.jp", `'ünïcødé@例え.jp'`},
+		{"", `''`},
+	}
+	for _, tt := range tests {
+		if got := QuoteString(tt.in); got != tt.want {
+			t.Errorf("QuoteString(%q): got %s; want %s", tt.in, got, tt.want)
+		}
+	}
+	if got, want := QuoteList([]string{"a", "b'c"}), `('a','b\'c')`; got != want {
+		t.Errorf("QuoteList: got %s; want %s", got, want)
+	}
+}
+
+func TestParseLimitInfo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in     string
+		want   Usage
+		wantOK bool
+	}{
+		{"api-usage=18/5000", Usage{18, 5000}, true},
+		{"api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)", Usage{25, 5000}, true},
+		{"per-app-api-usage=17/250(appName=x); api-usage=3/15000", Usage{3, 15000}, true},
+		{"", Usage{}, false},
+		{"api-usage=abc/100", Usage{}, false},
+		{"api-usage=5", Usage{}, false},
+		{"api-usage=5/0", Usage{}, false},
+		{"api-usage=-1/10", Usage{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := ParseLimitInfo(tt.in)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("ParseLimitInfo(%q): got %v,%v; want %v,%v", tt.in, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+func FuzzParseLimitInfo(f *testing.F) {
+	for _, s := range []string{"api-usage=18/5000", "api-usage=1/2; api-bursts=1/750", "", "api-usage=/", "api-usage=99999999999999999999/1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, ok := ParseLimitInfo(s)
+		if ok && (u.Used < 0 || u.Limit <= 0) {
+			t.Fatalf("ParseLimitInfo(%q) = %+v: accepted an impossible usage", s, u)
+		}
+	})
+}
+
+func TestParseErrorBody(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		status     int
+		body       string
+		wantCode   string
+		wantFields []string
+		is         error
+	}{
+		{"session", 401, `[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`, CodeInvalidSession, nil, ErrSessionExpired},
+		{"limit", 403, `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, CodeRequestLimitExceeded, nil, ErrRequestLimit},
+		{"required", 400, `[{"message":"Required fields are missing: [LastName]","errorCode":"REQUIRED_FIELD_MISSING","fields":["LastName"]}]`, "REQUIRED_FIELD_MISSING", []string{"LastName"}, nil},
+		{"lock", 400, `[{"message":"unable to obtain exclusive access to this record or 1 records: 00Q000000000001AAA","errorCode":"UNABLE_TO_LOCK_ROW","fields":[]}]`, CodeUnableToLockRow, []string{}, ErrTransient},
+		{"html 502", 502, `<html><body>Bad Gateway</body></html>`, "", nil, ErrTransient},
+		{"deleted", 404, `[{"message":"entity is deleted","errorCode":"ENTITY_IS_DELETED","fields":[]}]`, CodeEntityIsDeleted, []string{}, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := parseErrorBody(tt.status, []byte(tt.body))
+			if e.Code != tt.wantCode {
+				t.Errorf("code: got %q; want %q", e.Code, tt.wantCode)
+			}
+			if len(e.Fields) != len(tt.wantFields) {
+				t.Errorf("fields: got %v; want %v", e.Fields, tt.wantFields)
+			}
+			if tt.is != nil && !errors.Is(e, tt.is) {
+				t.Errorf("errors.Is(%v, %v): got false; want true", e, tt.is)
+			}
+			if strings.Contains(e.Error(), "<html") {
+				t.Errorf("error text carries the HTML body: %s", e.Error())
+			}
+		})
+	}
+}
+
+func TestDuplicateResultFirstMatch(t *testing.T) {
+	t.Parallel()
+	body := `[{"duplicateResut":{"allowSave":true,"duplicateRule":"Standard_Lead_Duplicate_Rule","duplicateRuleEntityType":"Lead",
+	  "errorMessage":"Use one of these records?","matchResults":[{"entityType":"Contact","errors":[],"matchEngine":"ExactMatchEngine",
+	  "matchRecords":[{"additionalInformation":[],"fieldDiffs":[],"matchConfidence":100.0,
+	  "record":{"attributes":{"type":"Contact","url":"/services/data/v62.0/sobjects/Contact/003000000000001AAA"},"Id":"003000000000001AAA"}}],
+	  "rule":"Standard_Contact_Match_Rule_v1_1","size":1,"success":true}]},"errorCode":"DUPLICATES_DETECTED","message":"Use one of these records?"}]`
+	e := parseErrorBody(400, []byte(body))
+	obj, id, ok := e.All[0].Duplicates.FirstMatch()
+	if !ok || obj != "Contact" || id != "003000000000001AAA" {
+		t.Errorf("FirstMatch: got %q,%q,%v; want Contact,003000000000001AAA,true", obj, id, ok)
+	}
+}
+
+// session is a Session that hands out tokens and counts refreshes.
+type session struct {
+	mu        sync.Mutex
+	tok       Token
+	refreshes int
+}
+
+func (s *session) Current(context.Context) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tok, nil
+}
+
+func (s *session) Refresh(_ context.Context, stale Token) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stale.AccessToken == s.tok.AccessToken {
+		s.refreshes++
+		s.tok.AccessToken = "fresh"
+	}
+	return s.tok, nil
+}
+
+func TestClientRefreshesOnceAndRetriesOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		acceptFresh   bool
+		wantErr       error
+		wantCalls     int64
+		wantRefreshes int
+	}{
+		{"expired then fresh works", true, nil, 2, 1},
+		{"still rejected after refresh", false, ErrSessionExpired, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Sforce-Limit-Info", "api-usage=7/15000")
+				if r.Header.Get("Authorization") == "Bearer fresh" && tt.acceptFresh {
+					w.Write([]byte(`{"totalSize":1,"done":true,"records":[{"attributes":{"type":"Lead"},"Id":"00Q000000000001AAA"}]}`))
+					return
+				}
+				w.WriteHeader(401)
+				w.Write([]byte(`[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`))
+			}))
+			defer srv.Close()
+			s := &session{tok: Token{AccessToken: "stale", InstanceURL: srv.URL}}
+			var seen Usage
+			c := &Client{Session: s, OnUsage: func(u Usage) { seen = u }}
+			_, err := Query[map[string]any](context.Background(), c, "SELECT Id FROM Lead")
+			if !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
+				t.Errorf("err: got %v; want %v", err, tt.wantErr)
+			}
+			if got := c.Calls.Load(); got != tt.wantCalls {
+				t.Errorf("calls: got %d; want %d", got, tt.wantCalls)
+			}
+			if s.refreshes != tt.wantRefreshes {
+				t.Errorf("refreshes: got %d; want %d", s.refreshes, tt.wantRefreshes)
+			}
+			if seen != (Usage{7, 15000}) {
+				t.Errorf("usage: got %v; want {7 15000}", seen)
+			}
+		})
+	}
+}
