@@ -1,0 +1,196 @@
+package event
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// OutcomeType names an outcome message.
+type OutcomeType string
+
+// The outcome types.
+const (
+	ContactOutcome  OutcomeType = "contact.outcome"  // what became of a contact event's contact
+	ActivityOutcome OutcomeType = "activity.outcome" // what became of an email event
+	DedupOutcome    OutcomeType = "contact.dedup"    // the deduplication check of a contact.created event
+)
+
+// Status is the result an outcome reports.
+type Status string
+
+// The outcome statuses.
+const (
+	StatusCreated            Status = "created"              // a Salesforce record (Lead, Contact or Task) was created
+	StatusLinked             Status = "linked"               // the contact was linked to an existing Lead or Contact
+	StatusPending            Status = "pending"              // nothing final yet; Reason says what it waits for
+	StatusSkipped            Status = "skipped"              // final: nothing was synced, on purpose; Reason says why
+	StatusFailed             Status = "failed"               // final: Salesforce or the mapping refused; Error says how
+	StatusExistsInSalesforce Status = "exists_in_salesforce" // dedup: a record with this email exists
+	StatusNotInSalesforce    Status = "not_in_salesforce"    // dedup: no record has this email
+)
+
+// Statuses lists the statuses each outcome type may carry.
+var Statuses = map[OutcomeType][]Status{
+	ContactOutcome:  {StatusCreated, StatusLinked, StatusPending, StatusSkipped, StatusFailed},
+	ActivityOutcome: {StatusCreated, StatusPending, StatusSkipped, StatusFailed},
+	DedupOutcome:    {StatusExistsInSalesforce, StatusNotInSalesforce, StatusSkipped, StatusFailed},
+}
+
+// Reason is the machine word saying why an outcome is pending or skipped.
+// Producers may add words; they match ^[a-z][a-z0-9_]*$.
+type Reason string
+
+// The reasons this service gives.
+const (
+	ReasonNotConnected         Reason = "not_connected"          // the team has no Salesforce connection (R1)
+	ReasonNeedsReauth          Reason = "needs_reauth"           // the refresh token was revoked (R1)
+	ReasonSyncOff              Reason = "sync_off"               // the effective sync mode was off when the contact was added (R4)
+	ReasonSequenceSyncDisabled Reason = "sequence_sync_disabled" // the sequence's Disable Sync was on when the contact was added (R4)
+	ReasonAwaitingReply        Reason = "awaiting_reply"         // on_reply: syncs on the contact's first reply (R4)
+	ReasonNotAdded             Reason = "not_added"              // no contact.added seen for this membership
+	ReasonDeduplicationOff     Reason = "deduplication_off"      // the team's deduplication is off (R6)
+	ReasonActivityTrackingOff  Reason = "activity_tracking_off"  // activity tracking was off at the activity's time (R7)
+	ReasonBeforeConnection     Reason = "before_connection"      // the activity predates the connection; no backfill (R7)
+	ReasonContactPending       Reason = "contact_pending"        // held until the contact syncs (R7)
+	ReasonContactWillNotSync   Reason = "contact_will_not_sync"  // the contact's membership never syncs (R7)
+	ReasonContactFailed        Reason = "contact_failed"         // the contact's own sync failed (R7)
+	ReasonDuplicateEvent       Reason = "duplicate_event"        // this event id was already processed
+	ReasonAPILimit             Reason = "api_limit"              // paused: the org's daily API budget is spent
+	ReasonAlreadySynced        Reason = "already_synced"         // the contact is already synced for the team (R5)
+)
+
+// SalesforceObject names the Salesforce objects an outcome can point to.
+type SalesforceObject string
+
+// The Salesforce objects this service writes or links to.
+const (
+	ObjectLead    SalesforceObject = "Lead"
+	ObjectContact SalesforceObject = "Contact"
+	ObjectTask    SalesforceObject = "Task"
+)
+
+// Outcome is one message on the results queue: the final (or pending) result
+// of one inbound event, readable by the sequencer and through the API.
+type Outcome struct {
+	ID         string         `json:"id"`
+	Type       OutcomeType    `json:"type"`
+	Version    int            `json:"version"`
+	TeamID     string         `json:"team_id"`
+	EventID    string         `json:"event_id"`
+	ContactID  string         `json:"contact_id"`
+	SequenceID string         `json:"sequence_id,omitempty"`
+	Status     Status         `json:"status"`
+	Reason     Reason         `json:"reason,omitempty"`
+	Salesforce *SalesforceRef `json:"salesforce,omitempty"`
+	Error      *OutcomeError  `json:"error,omitempty"`
+	At         time.Time      `json:"at"`
+}
+
+// SalesforceRef points at a Salesforce record.
+type SalesforceRef struct {
+	Object SalesforceObject `json:"object"`
+	ID     string           `json:"id"` // 15- or 18-character record id
+}
+
+// OutcomeError is Salesforce's (or the mapping's) answer to a failed sync.
+type OutcomeError struct {
+	Code    string   `json:"code"` // e.g. INVALID_EMAIL_ADDRESS, REQUIRED_FIELD_MISSING
+	Message string   `json:"message"`
+	Fields  []string `json:"fields,omitempty"`
+}
+
+// Limits of an outcome, as in events/schema/outcome.schema.json.
+const (
+	MaxErrorMessage = 4000
+	MaxErrorFields  = 100
+	MaxReasonWord   = 64
+	MaxErrorCode    = 100
+)
+
+var (
+	reasonRE       = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	salesforceIDRE = regexp.MustCompile(`^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$`)
+	errorCodeRE    = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	fieldNameRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.]*$`)
+)
+
+// Validate checks an outcome before it is sent, by the rules of the outcome
+// schema. The error is a *ValidationError wrapping ErrInvalid.
+//
+// Which members a status requires: created, linked and exists_in_salesforce
+// name the record (Salesforce); failed carries Error; pending and skipped
+// carry Reason.
+func (o Outcome) Validate() error {
+	for _, f := range []struct{ name, v string }{{"id", o.ID}, {"team_id", o.TeamID}, {"event_id", o.EventID}, {"contact_id", o.ContactID}} {
+		if p := checkID(f.v); p != "" {
+			return invalid(f.name, "%s", p)
+		}
+	}
+	if o.SequenceID != "" {
+		if p := checkID(o.SequenceID); p != "" {
+			return invalid("sequence_id", "%s", p)
+		}
+	}
+	if o.Version != Version {
+		return invalid("version", "must be %d, got %d", Version, o.Version)
+	}
+	allowed, ok := Statuses[o.Type]
+	if !ok {
+		return invalid("type", "unknown outcome type %q", o.Type)
+	}
+	if !slices.Contains(allowed, o.Status) {
+		return invalid("status", "%q is not a status of %s", o.Status, o.Type)
+	}
+	if o.Reason != "" && (len(o.Reason) > MaxReasonWord || !reasonRE.MatchString(string(o.Reason))) {
+		return invalid("reason", "must be a lower-case machine word of at most %d characters", MaxReasonWord)
+	}
+	if o.Salesforce != nil {
+		switch o.Salesforce.Object {
+		case ObjectLead, ObjectContact, ObjectTask:
+		default:
+			return invalid("salesforce.object", "must be Lead, Contact or Task, got %q", o.Salesforce.Object)
+		}
+		if !salesforceIDRE.MatchString(o.Salesforce.ID) {
+			return invalid("salesforce.id", "not a 15- or 18-character Salesforce id")
+		}
+	}
+	if o.Error != nil {
+		if len(o.Error.Code) > MaxErrorCode || !errorCodeRE.MatchString(o.Error.Code) {
+			return invalid("error.code", "must be an upper-case code such as INVALID_EMAIL_ADDRESS")
+		}
+		if p := checkLength(o.Error.Message, MaxErrorMessage); p != "" {
+			return invalid("error.message", "%s", p)
+		}
+		if len(o.Error.Fields) > MaxErrorFields {
+			return invalid("error.fields", "%d fields exceeds the limit of %d", len(o.Error.Fields), MaxErrorFields)
+		}
+		for i, f := range o.Error.Fields {
+			if len(f) > MaxNameLength || !fieldNameRE.MatchString(f) {
+				return invalid(fmt.Sprintf("error.fields[%d]", i), "not a field name")
+			}
+		}
+	}
+	switch o.Status {
+	case StatusCreated, StatusLinked, StatusExistsInSalesforce:
+		if o.Salesforce == nil {
+			return invalid("salesforce", "required when status is %s", o.Status)
+		}
+	case StatusFailed:
+		if o.Error == nil {
+			return invalid("error", "required when status is %s", o.Status)
+		}
+	case StatusPending, StatusSkipped:
+		if o.Reason == "" {
+			return invalid("reason", "required when status is %s", o.Status)
+		}
+	}
+	if o.At.IsZero() {
+		return invalid("at", "missing")
+	}
+	if y := o.At.UTC().Year(); y < 1970 || y > 9999 {
+		return invalid("at", "outside the years 1970 to 9999")
+	}
+	return nil
+}
