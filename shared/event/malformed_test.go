@@ -1,0 +1,276 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sampleMap reads events/samples/<name>.json as a generic JSON tree.
+func sampleMap(t testing.TB, name string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(readFile(t, filepath.Join(eventsDir, "samples", name+".json")), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// set changes (or, with del, removes) the member at a dotted path.
+func set(m map[string]any, path string, v any) map[string]any {
+	keys := strings.Split(path, ".")
+	cur := m
+	for _, k := range keys[:len(keys)-1] {
+		cur = cur[k].(map[string]any)
+	}
+	if v == del {
+		delete(cur, keys[len(keys)-1])
+	} else {
+		cur[keys[len(keys)-1]] = v
+	}
+	return m
+}
+
+type deletion struct{}
+
+var del any = deletion{}
+
+type malformed struct {
+	name    string
+	body    func(t testing.TB) []byte
+	field   string // the field the Go error must name
+	problem string // a part of the Go error's problem, if the wording matters
+}
+
+func mutate(sample, path string, v any) func(t testing.TB) []byte {
+	return func(t testing.TB) []byte {
+		b, err := json.Marshal(set(sampleMap(t, sample), path, v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+}
+
+func raw(s string) func(testing.TB) []byte { return func(testing.TB) []byte { return []byte(s) } }
+
+// malformedEvents are rejected by Decode and by the envelope schema alike.
+var malformedEvents = []malformed{
+	{"missing id", mutate("contact.added", "id", del), "id", "missing"},
+	{"empty id", mutate("contact.added", "id", ""), "id", "empty"},
+	{"id with a hash", mutate("contact.added", "id", "evt#1"), "id", ""},
+	{"id with a space", mutate("contact.added", "id", "evt 1"), "id", ""},
+	{"id too long", mutate("contact.added", "id", strings.Repeat("e", 129)), "id", "129 characters"},
+	{"id is a number", mutate("contact.added", "id", 17), "id", "must be a string"},
+	{"bad email", mutate("contact.added", "data.contact.email", "ada.example.com"), "data.contact.email", "not an email address"},
+	{"email with display name", mutate("contact.added", "data.contact.email", "Ada <ada@example.com>"), "data.contact.email", "not an email address"},
+	{"email with spaces", mutate("contact.added", "data.contact.email", " ada@example.com"), "data.contact.email", "not an email address"},
+	{"email without dot in domain", mutate("contact.added", "data.contact.email", "ada@localhost"), "data.contact.email", "not an email address"},
+	{"email with two @", mutate("contact.added", "data.contact.email", "ada@b@example.com"), "data.contact.email", "not an email address"},
+	{"email with double dot", mutate("contact.added", "data.contact.email", "ada..l@example.com"), "data.contact.email", "not an email address"},
+	{"email quoted local part", mutate("contact.added", "data.contact.email", `"ada l"@example.com`), "data.contact.email", "not an email address"},
+	{"email address literal", mutate("contact.added", "data.contact.email", "ada@[192.0.2.1]"), "data.contact.email", "not an email address"},
+	{"email not ASCII", mutate("contact.added", "data.contact.email", "adá@example.com"), "data.contact.email", "not an email address"},
+	{"email too long", mutate("contact.added", "data.contact.email", strings.Repeat("a", 69)+"@example.com"), "data.contact.email", "81 characters"},
+	{"email missing", mutate("contact.added", "data.contact.email", del), "data.contact.email", "missing"},
+	{"email null", mutate("contact.added", "data.contact.email", nil), "data.contact.email", "null"},
+	{"email event without email", mutate("email.sent", "data.contact.email", del), "data.contact.email", "missing"},
+	{"unknown type", mutate("contact.added", "type", "contact.deleted"), "type", `unknown event type "contact.deleted"`},
+	{"missing type", mutate("contact.added", "type", del), "type", "missing"},
+	{"version 2", mutate("contact.added", "version", 2), "version", "version 2 is not supported; this consumer reads version 1"},
+	{"version 0", mutate("contact.added", "version", 0), "version", "version 0 is not supported"},
+	{"version as string", mutate("contact.added", "version", "1"), "version", "must be an integer"},
+	{"version missing", mutate("contact.added", "version", del), "version", "missing"},
+	{"not JSON", raw(`{"id": "evt_1", "type": `), "body", "not JSON"},
+	{"empty body", raw(``), "body", "not JSON"},
+	{"JSON array", raw(`[{"id":"evt_1"}]`), "body", "must be a JSON object"},
+	{"JSON null", raw(`null`), "body", "must be a JSON object"},
+	{"data after the object", func(t testing.TB) []byte {
+		return append(mutate("contact.added", "id", "evt_1")(t), []byte(` {}`)...)
+	}, "body", "not JSON"},
+	{"not UTF-8", raw("{\"id\": \"evt_\xff\"}"), "body", "UTF-8"},
+	{"300 KB body", mutate("email.sent", "data.message.body_text", strings.Repeat("All work and no play. ", 300000/22)), "body", "bytes exceeds the 262144-byte limit"},
+	{"body_text too long", mutate("email.sent", "data.message.body_text", strings.Repeat("é", MaxBodyTextLength+1)), "data.message.body_text", "100001 characters exceeds"},
+	{"missing sequence on contact.added", mutate("contact.added", "data.sequence", del), "data.sequence", "missing"},
+	{"missing sequence on contact.replied", mutate("contact.replied", "data.sequence", del), "data.sequence", "missing"},
+	{"missing sequence on email.opened", mutate("email.opened", "data.sequence", del), "data.sequence", "missing"},
+	{"sequence without id", mutate("contact.added", "data.sequence.id", del), "data.sequence.id", "missing"},
+	{"sequence on contact.created", mutate("contact.created", "data.sequence", map[string]any{"id": "seq_1"}), "data.sequence", "not allowed on contact.created"},
+	{"bad occurred_at", mutate("contact.added", "occurred_at", "26/11/2026 10:00"), "occurred_at", "RFC 3339"},
+	{"occurred_at without zone", mutate("contact.added", "occurred_at", "2026-11-26T10:00:00"), "occurred_at", "RFC 3339"},
+	{"occurred_at lower case", mutate("contact.added", "occurred_at", "2026-11-26t10:00:00z"), "occurred_at", "RFC 3339"},
+	{"occurred_at month 13", mutate("contact.added", "occurred_at", "2026-13-01T10:00:00Z"), "occurred_at", "RFC 3339"},
+	{"occurred_at a number", mutate("contact.added", "occurred_at", 1795687200), "occurred_at", "must be a string"},
+	{"occurred_at before 1970", mutate("contact.added", "occurred_at", "1969-12-31T23:59:59Z"), "occurred_at", "RFC 3339"},
+	{"missing team_id", mutate("contact.added", "team_id", del), "team_id", "missing"},
+	{"missing data", mutate("contact.added", "data", del), "data", "missing"},
+	{"data is a string", mutate("contact.added", "data", "ct_1"), "data", "must be an object"},
+	{"contact null", mutate("contact.added", "data.contact", nil), "data.contact", "null"},
+	{"contact missing", mutate("contact.created", "data.contact", del), "data.contact", "missing"},
+	{"contact without id", mutate("contact.added", "data.contact.id", del), "data.contact.id", "missing"},
+	{"first_name a number", mutate("contact.added", "data.contact.first_name", 7), "data.contact.first_name", "must be a string"},
+	{"first_name too long", mutate("contact.added", "data.contact.first_name", strings.Repeat("A", 256)), "data.contact.first_name", "256 characters"},
+	{"company null", mutate("contact.added", "data.contact.company", nil), "data.contact.company", "null"},
+	{"custom value a number", mutate("contact.added", "data.contact.custom.employees", 120), "data.contact.custom.employees", "must be a string"},
+	{"custom key with a space", mutate("contact.added", "data.contact.custom.lead source", "web"), "data.contact.custom.lead source", "field names"},
+	{"custom an array", mutate("contact.added", "data.contact.custom", []any{"a"}), "data.contact.custom", "must be an object"},
+	{"click without url", mutate("email.clicked", "data.message.url", del), "data.message.url", "missing"},
+	{"click with javascript url", mutate("email.clicked", "data.message.url", "javascript:alert(1)"), "data.message.url", "not an absolute http(s) URL"},
+	{"click with relative url", mutate("email.clicked", "data.message.url", "/pricing"), "data.message.url", "not an absolute http(s) URL"},
+	{"click with spaces in url", mutate("email.clicked", "data.message.url", "https://example.com/a b"), "data.message.url", "not an absolute http(s) URL"},
+	{"url on email.sent", mutate("email.sent", "data.message.url", "https://example.com/"), "data.message.url", "only allowed on email.clicked"},
+	{"bounce without reason", mutate("email.bounced", "data.message.reason", del), "data.message.reason", "missing"},
+	{"bounce with empty reason", mutate("email.bounced", "data.message.reason", ""), "data.message.reason", "empty"},
+	{"reason on email.opened", mutate("email.opened", "data.message.reason", "550"), "data.message.reason", "only allowed on email.bounced"},
+	{"missing message", mutate("email.opened", "data.message", del), "data.message", "missing"},
+	{"message without id", mutate("email.sent", "data.message.id", del), "data.message.id", "missing"},
+	{"message without subject", mutate("email.sent", "data.message.subject", del), "data.message.subject", "missing"},
+	{"step 0", mutate("email.sent", "data.message.step", 0), "data.message.step", "outside 1 to 1000"},
+	{"step 1001", mutate("email.sent", "data.message.step", 1001), "data.message.step", "outside 1 to 1000"},
+	{"step 1.5", mutate("email.sent", "data.message.step", 1.5), "data.message.step", "must be an integer"},
+	{"step a string", mutate("email.sent", "data.message.step", "1"), "data.message.step", "must be an integer"},
+	{"step missing", mutate("email.sent", "data.message.step", del), "data.message.step", "missing"},
+	{"missing sent_at", mutate("email.sent", "data.message.sent_at", del), "data.message.sent_at", "missing"},
+	{"bad sent_at", mutate("email.sent", "data.message.sent_at", "yesterday"), "data.message.sent_at", "RFC 3339"},
+}
+
+func TestDecodeRejectsMalformedEvents(t *testing.T) {
+	t.Parallel()
+	for _, tc := range malformedEvents {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := tc.body(t)
+			_, err := Decode(body)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Decode error: got %v; want one wrapping ErrInvalid", err)
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Decode error: got %T; want *ValidationError", err)
+			}
+			if ve.Field != tc.field {
+				t.Errorf("field: got %q (%v); want %q", ve.Field, err, tc.field)
+			}
+			if !strings.Contains(ve.Problem, tc.problem) {
+				t.Errorf("problem: got %q; want it to contain %q", ve.Problem, tc.problem)
+			}
+			if !strings.HasPrefix(err.Error(), tc.field+": ") {
+				t.Errorf("message: got %q; want it to start with %q", err.Error(), tc.field+": ")
+			}
+			if err := schemaValidate(schema(t, "envelope"), body); err == nil {
+				t.Errorf("envelope schema: got valid; want invalid")
+			}
+		})
+	}
+}
+
+func TestDecodeVersionErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		version     any
+		unsupported bool
+		want        string
+	}{
+		{2, true, "version: version 2 is not supported; this consumer reads version 1"},
+		{17, true, "version: version 17 is not supported; this consumer reads version 1"},
+		{"2", false, "version: must be an integer, got a string"},
+		{1.5, false, "version: must be an integer, got 1.5"},
+	}
+	for _, tc := range tests {
+		_, err := Decode(mutate("email.sent", "version", tc.version)(t))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("version %v: got %v; want %s", tc.version, err, tc.want)
+		}
+		if got := errors.Is(err, ErrUnsupportedVersion); got != tc.unsupported {
+			t.Errorf("version %v errors.Is(ErrUnsupportedVersion): got %v; want %v", tc.version, got, tc.unsupported)
+		}
+	}
+}
+
+// TestDecodeAcceptsEdges pins decisions where the contract tolerates input:
+// unknown fields, integral numbers written as decimals, offsets, an empty
+// custom object, and an email at exactly 80 characters.
+func TestDecodeAcceptsEdges(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		body  func(testing.TB) []byte
+		check func(t *testing.T, e Event)
+	}{
+		{"unknown top-level field", mutate("contact.added", "trace_id", "abc"), nil},
+		{"unknown contact field", mutate("contact.added", "data.contact.owner_email", "rep@example.com"), nil},
+		{"extra contact fields on an email event", mutate("email.sent", "data.contact.first_name", "Ada"), nil},
+		{"version 1.0", mutate("contact.added", "version", 1.0), nil},
+		{"step written 2.0", func(t testing.TB) []byte {
+			return []byte(strings.Replace(string(mutate("email.sent", "data.message.step", 7)(t)), `"step":7`, `"step":2.0`, 1))
+		}, func(t *testing.T, e Event) {
+			if got, want := e.Data.(EmailData).Message.Step, 2; got != want {
+				t.Errorf("step: got %v; want %v", got, want)
+			}
+		}},
+		{"offset converted to UTC", mutate("contact.added", "occurred_at", "2026-11-26T11:30:00.5+01:30"), func(t *testing.T, e Event) {
+			if got, want := e.OccurredAt.Format("2006-01-02T15:04:05.999Z07:00"), "2026-11-26T10:00:00.5Z"; got != want {
+				t.Errorf("occurred_at: got %v; want %v", got, want)
+			}
+		}},
+		{"empty custom", mutate("contact.added", "data.contact.custom", map[string]any{}), func(t *testing.T, e Event) {
+			if got := e.Data.(ContactData).Contact.Custom; got != nil {
+				t.Errorf("custom: got %v; want nil", got)
+			}
+		}},
+		{"email at 80 characters keeps its case", mutate("contact.added", "data.contact.email", strings.Repeat("A", 68)+"@Example.COM"), func(t *testing.T, e Event) {
+			if got, want := e.Email(), strings.Repeat("A", 68)+"@Example.COM"; got != want {
+				t.Errorf("email: got %v; want %v", got, want)
+			}
+		}},
+		{"email with plus and apostrophe", mutate("contact.added", "data.contact.email", "o'neil+sfdc@mail.example.co.uk"), nil},
+		{"empty subject", mutate("email.opened", "data.message.subject", ""), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := tc.body(t)
+			e, err := Decode(body)
+			if err != nil {
+				t.Fatalf("Decode: got %v; want nil", err)
+			}
+			if err := schemaValidate(schema(t, "envelope"), body); err != nil {
+				t.Errorf("envelope schema: got %v; want valid", err)
+			}
+			if tc.check != nil {
+				tc.check(t, e)
+			}
+		})
+	}
+}
+
+func TestCheckEmail(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		email string
+		ok    bool
+	}{
+		{"ada@example.com", true},
+		{"Ada.Lovelace@Analytical-Engines.example", true},
+		{"a@b.co", true},
+		{"ada@example.com.", false},
+		{"ada@-example.com", false},
+		{".ada@example.com", false},
+		{"ada.@example.com", false},
+		{"ada@example..com", false},
+		{"ada@example.com\n", false},
+		{"ada(comment)@example.com", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		err := CheckEmail(tc.email)
+		if got := err == nil; got != tc.ok {
+			t.Errorf("CheckEmail(%q): got %v; want ok=%v", tc.email, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckEmail(%q): got %v; want an error wrapping ErrInvalid", tc.email, err)
+		}
+	}
+}
