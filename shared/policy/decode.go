@@ -1,0 +1,165 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+)
+
+// ParseTeamSettings reads a whole team settings document from JSON. Every
+// field is required except activity_kinds, whose missing kinds take their
+// defaults; unknown fields, nulls and wrong types are errors naming the field
+// (and, for enumerations, the allowed values).
+func ParseTeamSettings(data []byte) (TeamSettings, error) {
+	obj, err := object(data)
+	if err != nil {
+		return TeamSettings{}, err
+	}
+	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds"); err != nil {
+		return TeamSettings{}, err
+	}
+	var s TeamSettings
+	var v string
+	if v, err = enum(obj, "sync_as", syncAsValues); err != nil {
+		return TeamSettings{}, err
+	}
+	s.SyncAs = SyncAs(v)
+	if v, err = enum(obj, "sync_mode", syncModeValues); err != nil {
+		return TeamSettings{}, err
+	}
+	s.SyncMode = SyncMode(v)
+	if s.Deduplication, err = boolean(obj, "deduplication", "deduplication"); err != nil {
+		return TeamSettings{}, err
+	}
+	if s.ActivityTracking, err = boolean(obj, "activity_tracking", "activity_tracking"); err != nil {
+		return TeamSettings{}, err
+	}
+	s.ActivityKinds = DefaultActivityKinds()
+	if raw, ok := obj["activity_kinds"]; ok {
+		kinds, err := object(raw)
+		if err != nil {
+			return TeamSettings{}, invalid("activity_kinds", "must be an object of booleans keyed by kind (%s)", oneOfList(kindNames()))
+		}
+		if err := onlyKnown(kinds, "activity_kinds.", kindNames()...); err != nil {
+			return TeamSettings{}, err
+		}
+		for name := range kinds {
+			on, err := boolean(kinds, name, "activity_kinds."+name)
+			if err != nil {
+				return TeamSettings{}, err
+			}
+			s.ActivityKinds[ActivityKind(name)] = on
+		}
+	}
+	return s, s.Validate()
+}
+
+// ParseSequenceOverride reads a whole sequence override document from JSON,
+// with the same rules as ParseTeamSettings; every field is required.
+func ParseSequenceOverride(data []byte) (SequenceOverride, error) {
+	obj, err := object(data)
+	if err != nil {
+		return SequenceOverride{}, err
+	}
+	if err := onlyKnown(obj, "", "sync_mode", "sync_as", "sync_disabled"); err != nil {
+		return SequenceOverride{}, err
+	}
+	var o SequenceOverride
+	if o.SyncMode, err = enum(obj, "sync_mode", append([]string{Inherit}, syncModeValues...)); err != nil {
+		return SequenceOverride{}, err
+	}
+	if o.SyncAs, err = enum(obj, "sync_as", append([]string{Inherit}, syncAsValues...)); err != nil {
+		return SequenceOverride{}, err
+	}
+	if o.SyncDisabled, err = boolean(obj, "sync_disabled", "sync_disabled"); err != nil {
+		return SequenceOverride{}, err
+	}
+	return o, o.Validate()
+}
+
+func oneOfList(v []string) string {
+	var b bytes.Buffer
+	for i, s := range v {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// object decodes a JSON object keeping its members raw. Duplicate keys are
+// rejected: which of two values would win is not something to guess.
+func object(data []byte) (map[string]json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, invalid("body", "must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if _, err := dec.Token(); err != nil {
+		return nil, invalid("body", "not valid JSON")
+	}
+	obj := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, invalid("body", "not valid JSON")
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, invalid("body", "not valid JSON")
+		}
+		if _, dup := obj[key]; dup {
+			return nil, invalid(key, "appears more than once")
+		}
+		obj[key] = raw
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, invalid("body", "not valid JSON")
+	}
+	if dec.More() {
+		return nil, invalid("body", "must hold exactly one JSON value")
+	}
+	return obj, nil
+}
+
+func onlyKnown(obj map[string]json.RawMessage, prefix string, known ...string) error {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(known, k) {
+			return invalid(prefix+k, "unknown field; known fields are %s", oneOfList(known))
+		}
+	}
+	return nil
+}
+
+func enum(obj map[string]json.RawMessage, field string, allowed []string) (string, error) {
+	raw, ok := obj[field]
+	if !ok {
+		return "", invalid(field, "is required; %s", oneOf(allowed))
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) || !slices.Contains(allowed, s) {
+		return "", invalid(field, "%s", oneOf(allowed))
+	}
+	return s, nil
+}
+
+func boolean(obj map[string]json.RawMessage, key, field string) (bool, error) {
+	raw, ok := obj[key]
+	if !ok {
+		return false, invalid(field, "is required; must be true or false")
+	}
+	switch string(bytes.TrimSpace(raw)) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, invalid(field, "must be true or false")
+}

@@ -1,0 +1,238 @@
+// Package policy holds the team's Salesforce sync settings, the per-sequence
+// overrides, their version history, and the resolution of the effective
+// policy as of a moment (rules R2-R4 of the design).
+//
+// The package is pure: it knows nothing of DynamoDB or HTTP. Its adapters are
+// policydb (storage) and policyhttp (the settings API).
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// SyncAs is the Salesforce object a synced contact becomes.
+type SyncAs string
+
+// The sync_as values of team settings.
+const (
+	SyncAsLead    SyncAs = "lead"
+	SyncAsContact SyncAs = "contact"
+)
+
+// SyncMode says when a contact added to a sequence is synced.
+type SyncMode string
+
+// The sync_mode values of team settings.
+const (
+	ModeOff     SyncMode = "off"      // never
+	ModeOnAdd   SyncMode = "on_add"   // when added to a sequence
+	ModeOnReply SyncMode = "on_reply" // on the contact's first reply
+)
+
+// Inherit is the override value that defers to the team setting.
+const Inherit = "inherit"
+
+// ActivityKind is one kind of email activity that can be logged as a Task.
+type ActivityKind string
+
+// The activity kinds, named after the email event types (email.sent, ...).
+const (
+	ActivitySent    ActivityKind = "sent"
+	ActivityReplied ActivityKind = "replied"
+	ActivityOpened  ActivityKind = "opened"
+	ActivityClicked ActivityKind = "clicked"
+	ActivityBounced ActivityKind = "bounced"
+)
+
+// ActivityKindDefaults lists every known activity kind with whether it is
+// logged by default. Adding a kind here is all it takes to support it: saved
+// documents that predate it read it as its default.
+var ActivityKindDefaults = []struct {
+	Kind    ActivityKind
+	Default bool
+}{
+	{ActivitySent, true},
+	{ActivityReplied, true},
+	{ActivityOpened, false},
+	{ActivityClicked, false},
+	{ActivityBounced, true},
+}
+
+// ActivityKinds says, per kind, whether that activity is logged.
+type ActivityKinds map[ActivityKind]bool
+
+// DefaultActivityKinds returns the default kinds: sent, replied and bounced
+// on; opened and clicked off.
+func DefaultActivityKinds() ActivityKinds {
+	k := make(ActivityKinds, len(ActivityKindDefaults))
+	for _, d := range ActivityKindDefaults {
+		k[d.Kind] = d.Default
+	}
+	return k
+}
+
+// Clone returns a copy of k with every known kind present (missing kinds take
+// their default).
+func (k ActivityKinds) Clone() ActivityKinds {
+	out := DefaultActivityKinds()
+	for kind, on := range k {
+		out[kind] = on
+	}
+	return out
+}
+
+// TeamSettings is a team's sync settings (R2).
+type TeamSettings struct {
+	SyncAs           SyncAs        `json:"sync_as"`
+	SyncMode         SyncMode      `json:"sync_mode"`
+	Deduplication    bool          `json:"deduplication"`
+	ActivityTracking bool          `json:"activity_tracking"`
+	ActivityKinds    ActivityKinds `json:"activity_kinds"`
+}
+
+// DefaultTeamSettings returns the settings of a team that never saved any:
+// lead, on_add, deduplication and activity tracking on, the default kinds.
+func DefaultTeamSettings() TeamSettings {
+	return TeamSettings{
+		SyncAs:           SyncAsLead,
+		SyncMode:         ModeOnAdd,
+		Deduplication:    true,
+		ActivityTracking: true,
+		ActivityKinds:    DefaultActivityKinds(),
+	}
+}
+
+// SequenceOverride is one sequence's overrides of the team settings (R3).
+// SyncMode and SyncAs are "inherit" or a value of the team setting.
+type SequenceOverride struct {
+	SyncMode     string `json:"sync_mode"`
+	SyncAs       string `json:"sync_as"`
+	SyncDisabled bool   `json:"sync_disabled"`
+}
+
+// DefaultSequenceOverride returns the override of a sequence that never saved
+// one: inherit everything, sync enabled.
+func DefaultSequenceOverride() SequenceOverride {
+	return SequenceOverride{SyncMode: Inherit, SyncAs: Inherit}
+}
+
+// Version is one saved change of a document: its number (1, 2, ...), when it
+// took effect (the server's time of the change), who made it (the subject of
+// the admin's token) and the full document as saved.
+type Version[T any] struct {
+	Number      int       `json:"version"`
+	EffectiveAt time.Time `json:"effective_at"`
+	Author      string    `json:"updated_by"`
+	Document    T         `json:"-"`
+}
+
+// TeamVersion is a saved version of a team's settings.
+type TeamVersion = Version[TeamSettings]
+
+// SequenceVersion is a saved version of a sequence's override.
+type SequenceVersion = Version[SequenceOverride]
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid policy")
+
+// ValidationError names the offending field and what is wrong with it.
+type ValidationError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Problem }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+var (
+	syncAsValues   = []string{string(SyncAsLead), string(SyncAsContact)}
+	syncModeValues = []string{string(ModeOff), string(ModeOnAdd), string(ModeOnReply)}
+)
+
+func oneOf(values []string) string { return "must be one of " + strings.Join(values, ", ") }
+
+// Validate checks every field of s, naming the first wrong one and the
+// allowed values.
+func (s TeamSettings) Validate() error {
+	if !slices.Contains(syncAsValues, string(s.SyncAs)) {
+		return invalid("sync_as", "%s", oneOf(syncAsValues))
+	}
+	if !slices.Contains(syncModeValues, string(s.SyncMode)) {
+		return invalid("sync_mode", "%s", oneOf(syncModeValues))
+	}
+	for _, kind := range sortedKinds(s.ActivityKinds) {
+		if !knownKind(kind) {
+			return invalid("activity_kinds."+string(kind), "unknown activity kind; %s", oneOf(kindNames()))
+		}
+	}
+	return nil
+}
+
+// Validate checks every field of o, naming the first wrong one and the
+// allowed values.
+func (o SequenceOverride) Validate() error {
+	if v := append([]string{Inherit}, syncModeValues...); !slices.Contains(v, o.SyncMode) {
+		return invalid("sync_mode", "%s", oneOf(v))
+	}
+	if v := append([]string{Inherit}, syncAsValues...); !slices.Contains(v, o.SyncAs) {
+		return invalid("sync_as", "%s", oneOf(v))
+	}
+	return nil
+}
+
+func knownKind(k ActivityKind) bool {
+	for _, d := range ActivityKindDefaults {
+		if d.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func kindNames() []string {
+	names := make([]string, len(ActivityKindDefaults))
+	for i, d := range ActivityKindDefaults {
+		names[i] = string(d.Kind)
+	}
+	return names
+}
+
+func sortedKinds(k ActivityKinds) []ActivityKind {
+	kinds := make([]ActivityKind, 0, len(k))
+	for kind := range k {
+		kinds = append(kinds, kind)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// Identifier limits: team and sequence ids follow the event contract's id
+// rule, which also keeps them free of the '#' the storage keys use.
+const MaxIDLength = 128
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
+
+// ValidateID checks a team or sequence id, naming field in the error.
+func ValidateID(field, id string) error {
+	switch {
+	case id == "":
+		return invalid(field, "must not be empty")
+	case utf8.RuneCountInString(id) > MaxIDLength:
+		return invalid(field, "longer than %d characters", MaxIDLength)
+	case !idRE.MatchString(id):
+		return invalid(field, "must start with a letter or digit and hold only letters, digits and . _ : -")
+	}
+	return nil
+}
