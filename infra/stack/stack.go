@@ -1,0 +1,174 @@
+// Package stack defines the CloudFormation stack that runs the service in one
+// region, built from the declarations in shared/resources: the tables, queues,
+// functions and HTTP routes, each concern in its own construct.
+package stack
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/sfsync/sfsync/infra/config"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// CallbackPath is the API route Salesforce redirects the admin's browser to.
+const CallbackPath = "oauth/salesforce/callback"
+
+// ServiceStackProps configures one regional stack.
+type ServiceStackProps struct {
+	awscdk.StackProps
+	Config config.Config
+	// AssetDir holds the functions' zips (build/ at the repository root).
+	AssetDir string
+	// Access overrides DefaultAccess, for tests.
+	Access map[string]Access
+}
+
+// ServiceStack is the whole service in one region.
+type ServiceStack struct {
+	awscdk.Stack
+	Data        *DataStore
+	Credentials *Credentials
+	Queues      *Queues
+	Functions   *Functions
+	API         *API
+	Alarms      *Alarms
+}
+
+// NewServiceStack builds the stack. Nothing in it refers to another stack, so
+// each region deploys and fails on its own.
+func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackProps) (*ServiceStack, error) {
+	cfg := props.Config
+	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	awscdk.Tags_Of(st).Add(jsii.String("app"), jsii.String("sfsync"), nil)
+	awscdk.Tags_Of(st).Add(jsii.String("stage"), jsii.String(cfg.Stage), nil)
+	s := &ServiceStack{Stack: st}
+
+	s.Data = NewDataStore(st, "Data", &DataStoreProps{Tables: resources.Tables})
+	s.Credentials = NewCredentials(st, "Credentials", &CredentialsProps{Stage: cfg.Stage})
+
+	consumerTimeout := map[string]int{}
+	var eventQueues []string
+	for _, f := range resources.Functions {
+		if f.Source != nil {
+			consumerTimeout[f.Source.Queue] = max(consumerTimeout[f.Source.Queue], int(f.Timeout.Seconds()))
+			eventQueues = append(eventQueues, f.Source.Queue)
+		}
+	}
+	var err error
+	if s.Queues, err = NewQueues(st, "Queues", &QueuesProps{Queues: resources.Queues, ConsumerTimeout: consumerTimeout}); err != nil {
+		return nil, fmt.Errorf("stack %s: %w", id, err)
+	}
+
+	access := props.Access
+	if access == nil {
+		access = DefaultAccess
+	}
+	s.Functions, err = NewFunctions(st, "Functions", &FunctionsProps{
+		Functions:   resources.Functions,
+		AssetDir:    props.AssetDir,
+		Access:      access,
+		Data:        s.Data,
+		Queues:      s.Queues,
+		Credentials: s.Credentials,
+		Settings: Settings{
+			ClientID:         cfg.SalesforceClientID,
+			APIVersion:       cfg.SalesforceAPIVersion,
+			LogLevel:         cfg.LogLevel,
+			OAuthReturnURL:   cfg.OAuthReturnURL,
+			LogRetentionDays: cfg.LogRetentionDays,
+			DailyBudget:      cfg.Budget.DailyCalls,
+			ReservePercent:   cfg.Budget.ReservePercent,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", id, err)
+	}
+	apiFn, ok := s.Functions.ByName["api"]
+	if !ok {
+		return nil, fmt.Errorf("stack %s: no function named api serves the HTTP API", id)
+	}
+	s.API, err = NewAPI(st, "Api", &APIProps{
+		Handler:        apiFn,
+		Routes:         resources.Routes,
+		JWTIssuer:      cfg.JWTIssuer,
+		JWTAudience:    cfg.JWTAudience,
+		RequiredScopes: cfg.RequiredScopes,
+		AdminOrigin:    cfg.AdminOrigin,
+		RateLimit:      cfg.Throttle.RatePerSecond,
+		BurstLimit:     cfg.Throttle.Burst,
+		LogRetention:   cfg.LogRetentionDays,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", id, err)
+	}
+	redirectURL := awscdk.Fn_Join(jsii.String(""), &[]*string{s.API.URL(), jsii.String(CallbackPath)})
+	s.Functions.SetEnv(resources.EnvOAuthRedirectURL, redirectURL)
+
+	var topic awssns.ITopic
+	if cfg.Alarms.TopicARN != "" {
+		topic = awssns.Topic_FromTopicArn(st, jsii.String("AlarmTopic"), jsii.String(cfg.Alarms.TopicARN))
+	} else {
+		t := awssns.NewTopic(st, jsii.String("AlarmTopic"), &awssns.TopicProps{
+			DisplayName: jsii.String("sfsync " + cfg.Stage + " alarms"),
+			EnforceSSL:  jsii.Bool(true),
+		})
+		if cfg.Alarms.Email != "" {
+			t.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.Alarms.Email), nil))
+		}
+		topic = t
+	}
+	s.Alarms, err = NewAlarms(st, "Alarms", &AlarmsProps{
+		Topic:                   topic,
+		Queues:                  s.Queues,
+		Functions:               s.Functions,
+		EventQueues:             eventQueues,
+		OldestMessageSeconds:    cfg.Alarms.OldestMessageSeconds,
+		NeedsReauthThreshold:    cfg.Alarms.NeedsReauthThreshold,
+		BudgetExceededThreshold: cfg.Alarms.BudgetExceededThreshold,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", id, err)
+	}
+
+	// The sequencer sends to the queues a function consumes and reads the
+	// ones the functions only send to (the results).
+	for _, p := range cfg.SequencerPrincipals {
+		var principal awsiam.IPrincipal
+		if len(p) == 12 {
+			principal = awsiam.NewAccountPrincipal(jsii.String(p))
+		} else {
+			principal = awsiam.NewArnPrincipal(jsii.String(p))
+		}
+		for _, q := range resources.Queues {
+			if slices.Contains(eventQueues, q.Name) {
+				s.Queues.ByName[q.Name].Main.GrantSendMessages(principal)
+			} else {
+				s.Queues.ByName[q.Name].Main.GrantConsumeMessages(principal)
+			}
+		}
+	}
+
+	output := func(id, description string, value *string) {
+		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+	}
+	output("ApiUrl", "Base URL of the admin HTTP API", s.API.URL())
+	output("OAuthRedirectUrl", "Callback URL to register in the Salesforce connected app", redirectURL)
+	for _, q := range resources.Queues {
+		role := "the sequencer sends events here"
+		if !slices.Contains(eventQueues, q.Name) {
+			role = "the sequencer reads outcomes here"
+		}
+		output(pascal(q.Name)+"QueueUrl", fmt.Sprintf("%s (%s)", q.EnvVar, role), s.Queues.ByName[q.Name].Main.QueueUrl())
+	}
+	output("ClientSecretArn", "Secret to put the connected app's consumer secret in", s.Credentials.ClientSecret.SecretArn())
+	output("AlarmTopicArn", "Topic the alarms notify", topic.TopicArn())
+	return s, nil
+}
