@@ -1,0 +1,116 @@
+// Package connection is a team's link to its Salesforce org (rule R1): the
+// OAuth 2.0 authorization-code flow with PKCE that creates it, the tokens it
+// holds, and the token source the sync functions share, which refreshes an
+// expired access token once, serialized across concurrent Lambdas.
+//
+// The package knows nothing of DynamoDB, KMS or HTTP routing: it defines the
+// Store it needs, and adapters implement it.
+package connection
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// Status of a connection.
+type Status string
+
+const (
+	StatusConnected    Status = "connected"
+	StatusNeedsReauth  Status = "needs_reauth"
+	StatusDisconnected Status = "disconnected"
+)
+
+// Environment is where the org logs in.
+type Environment string
+
+const (
+	EnvProduction Environment = "production"
+	EnvSandbox    Environment = "sandbox"
+	EnvCustom     Environment = "custom"
+)
+
+// Sentinel errors.
+var (
+	ErrNotConnected    = errors.New("connection: team has no Salesforce connection")
+	ErrNeedsReauth     = errors.New("connection: Salesforce refused the refresh token; an admin must reconnect")
+	ErrVersionConflict = errors.New("connection: tokens changed since they were read")
+	ErrStateUnknown    = errors.New("connection: unknown or already used OAuth state")
+	ErrStateExpired    = errors.New("connection: OAuth state expired")
+	ErrAccessDenied    = errors.New("connection: the Salesforce user denied access")
+	ErrBadSignature    = errors.New("connection: token response signature does not verify")
+	ErrBadLoginURL     = errors.New("connection: login URL is not an allowed Salesforce host")
+	ErrExchange        = errors.New("connection: Salesforce rejected the authorization code")
+)
+
+// Connection is one team's connected org. Tokens are plaintext in memory
+// only; the Store seals them at rest.
+type Connection struct {
+	TeamID       string
+	ID           string // changes on every (re)connect; binds the sealed tokens
+	Environment  Environment
+	LoginURL     string
+	InstanceURL  string
+	OrgID        string
+	UserID       string
+	Username     string
+	ConnectedAt  time.Time
+	ConnectedBy  string
+	Status       Status
+	AccessToken  string
+	RefreshToken string
+	Version      int64 // bumped on every token or status change
+	Usage        *Usage
+}
+
+// Usage is the last API usage Salesforce reported for the org.
+type Usage struct {
+	Used  int       `json:"used"`
+	Limit int       `json:"limit"`
+	At    time.Time `json:"at"`
+}
+
+// Token returns what a data call needs.
+func (c Connection) Token() salesforce.Token {
+	return salesforce.Token{AccessToken: c.AccessToken, InstanceURL: c.InstanceURL}
+}
+
+// PendingAuth is the server-side record of one authorization in progress,
+// keyed by its state.
+type PendingAuth struct {
+	State       string
+	TeamID      string
+	Admin       string
+	Verifier    string
+	Environment Environment
+	LoginURL    string
+	ExpiresAt   time.Time
+}
+
+// Store keeps connections and pending authorizations.
+type Store interface {
+	SaveState(ctx context.Context, p PendingAuth) error
+	// TakeState returns and deletes the pending authorization (single use);
+	// ErrStateUnknown when there is none.
+	TakeState(ctx context.Context, state string) (PendingAuth, error)
+	// Get returns the team's connection; ErrNotConnected when there is none.
+	Get(ctx context.Context, teamID string) (Connection, error)
+	// Replace stores c as the team's connection and returns the one it replaced.
+	Replace(ctx context.Context, c Connection) (*Connection, error)
+	// SaveTokens stores new tokens if the connection is still at version;
+	// ErrVersionConflict otherwise. An empty refresh keeps the stored one.
+	SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh string) (int64, error)
+	// SetStatus changes the status if the connection is still at version.
+	SetStatus(ctx context.Context, teamID, connID string, version int64, s Status) error
+	// Delete removes the team's connection (tokens included).
+	Delete(ctx context.Context, teamID string) error
+	// AcquireLease takes the team's refresh lease for holder until the given
+	// time, if nobody else holds an unexpired one.
+	AcquireLease(ctx context.Context, teamID, holder string, until time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, teamID, holder string) error
+	// RecordUsage saves the last API usage seen.
+	RecordUsage(ctx context.Context, teamID string, u Usage) error
+}

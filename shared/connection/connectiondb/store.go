@@ -1,0 +1,320 @@
+// Package connectiondb stores connections and pending authorizations in the
+// connections DynamoDB table, with every token and PKCE verifier sealed by
+// KMS envelope encryption bound to its team and connection.
+package connectiondb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/shared/sealing"
+)
+
+// DynamoDB is the part of the DynamoDB API the store uses.
+type DynamoDB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// Store implements connection.Store.
+type Store struct {
+	DB     DynamoDB
+	Table  string
+	Sealer *sealing.Sealer
+}
+
+var _ connection.Store = (*Store)(nil)
+
+const (
+	skState      = "STATE"
+	skConnection = "CONNECTION"
+)
+
+func stateKey(state string) map[string]ddbtypes.AttributeValue {
+	return key("STATE#"+state, skState)
+}
+
+func connKey(team string) map[string]ddbtypes.AttributeValue {
+	return key("TEAM#"+team, skConnection)
+}
+
+func key(pk, sk string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		resources.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: pk},
+		resources.SortKey:      &ddbtypes.AttributeValueMemberS{Value: sk},
+	}
+}
+
+type stateItem struct {
+	PK          string         `dynamodbav:"pk"`
+	SK          string         `dynamodbav:"sk"`
+	TeamID      string         `dynamodbav:"team_id"`
+	Admin       string         `dynamodbav:"admin"`
+	Verifier    sealing.Sealed `dynamodbav:"verifier"`
+	Environment string         `dynamodbav:"environment"`
+	LoginURL    string         `dynamodbav:"login_url"`
+	ExpiresAt   int64          `dynamodbav:"expires_at"` // TTL, epoch seconds (garbage collection only)
+	ExpiresAtMs int64          `dynamodbav:"expires_at_ms"`
+}
+
+func stateContext(state, team string) map[string]string {
+	return map[string]string{"purpose": "pkce_verifier", "team_id": team, "state": state}
+}
+
+// SaveState stores a pending authorization.
+func (s *Store) SaveState(ctx context.Context, p connection.PendingAuth) error {
+	sealed, err := s.Sealer.Seal(ctx, []byte(p.Verifier), stateContext(p.State, p.TeamID))
+	if err != nil {
+		return fmt.Errorf("seal verifier: %w", err)
+	}
+	item, err := attributevalue.MarshalMap(stateItem{PK: "STATE#" + p.State, SK: skState, TeamID: p.TeamID, Admin: p.Admin,
+		Verifier: sealed, Environment: string(p.Environment), LoginURL: p.LoginURL,
+		ExpiresAt: p.ExpiresAt.Add(time.Hour).Unix(), ExpiresAtMs: p.ExpiresAt.UnixMilli()})
+	if err != nil {
+		return fmt.Errorf("marshal state: %w", err)
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if err != nil {
+		return fmt.Errorf("put state: %w", err)
+	}
+	return nil
+}
+
+// TakeState deletes and returns the pending authorization: a conditional
+// delete, so of two callbacks with the same state only one gets it.
+func (s *Store) TakeState(ctx context.Context, state string) (connection.PendingAuth, error) {
+	out, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: stateKey(state),
+		ConditionExpression: aws.String("attribute_exists(pk)"), ReturnValues: ddbtypes.ReturnValueAllOld})
+	if err != nil {
+		var cf *ddbtypes.ConditionalCheckFailedException
+		if errors.As(err, &cf) {
+			return connection.PendingAuth{}, connection.ErrStateUnknown
+		}
+		return connection.PendingAuth{}, fmt.Errorf("take state: %w", err)
+	}
+	var it stateItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return connection.PendingAuth{}, fmt.Errorf("unmarshal state: %w", err)
+	}
+	verifier, err := s.Sealer.Open(ctx, it.Verifier, stateContext(state, it.TeamID))
+	if err != nil {
+		return connection.PendingAuth{}, fmt.Errorf("open verifier: %w", err)
+	}
+	return connection.PendingAuth{State: state, TeamID: it.TeamID, Admin: it.Admin, Verifier: string(verifier),
+		Environment: connection.Environment(it.Environment), LoginURL: it.LoginURL,
+		ExpiresAt: time.UnixMilli(it.ExpiresAtMs)}, nil
+}
+
+type connItem struct {
+	PK          string         `dynamodbav:"pk"`
+	SK          string         `dynamodbav:"sk"`
+	ConnID      string         `dynamodbav:"conn_id"`
+	Environment string         `dynamodbav:"environment"`
+	LoginURL    string         `dynamodbav:"login_url"`
+	InstanceURL string         `dynamodbav:"instance_url"`
+	OrgID       string         `dynamodbav:"org_id"`
+	UserID      string         `dynamodbav:"user_id"`
+	Username    string         `dynamodbav:"username"`
+	ConnectedAt string         `dynamodbav:"connected_at"`
+	ConnectedBy string         `dynamodbav:"connected_by"`
+	Status      string         `dynamodbav:"status"`
+	Version     int64          `dynamodbav:"version"`
+	Access      sealing.Sealed `dynamodbav:"access"`
+	Refresh     sealing.Sealed `dynamodbav:"refresh"`
+	UsageUsed   int            `dynamodbav:"usage_used,omitempty"`
+	UsageLimit  int            `dynamodbav:"usage_limit,omitempty"`
+	UsageAt     string         `dynamodbav:"usage_at,omitempty"`
+	LeaseHolder string         `dynamodbav:"lease_holder,omitempty"`
+	LeaseUntil  int64          `dynamodbav:"lease_until,omitempty"`
+}
+
+func tokenContext(team, connID, purpose string) map[string]string {
+	return map[string]string{"purpose": purpose, "team_id": team, "connection_id": connID}
+}
+
+// Get returns the team's connection with its tokens opened.
+func (s *Store) Get(ctx context.Context, team string) (connection.Connection, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: connKey(team), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return connection.Connection{}, fmt.Errorf("get connection: %w", err)
+	}
+	if out.Item == nil {
+		return connection.Connection{}, connection.ErrNotConnected
+	}
+	return s.decode(ctx, team, out.Item)
+}
+
+func (s *Store) decode(ctx context.Context, team string, item map[string]ddbtypes.AttributeValue) (connection.Connection, error) {
+	var it connItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return connection.Connection{}, fmt.Errorf("unmarshal connection: %w", err)
+	}
+	access, err := s.Sealer.Open(ctx, it.Access, tokenContext(team, it.ConnID, "access_token"))
+	if err != nil {
+		return connection.Connection{}, fmt.Errorf("open access token: %w", err)
+	}
+	refresh, err := s.Sealer.Open(ctx, it.Refresh, tokenContext(team, it.ConnID, "refresh_token"))
+	if err != nil {
+		return connection.Connection{}, fmt.Errorf("open refresh token: %w", err)
+	}
+	at, _ := time.Parse(time.RFC3339Nano, it.ConnectedAt)
+	c := connection.Connection{TeamID: team, ID: it.ConnID, Environment: connection.Environment(it.Environment),
+		LoginURL: it.LoginURL, InstanceURL: it.InstanceURL, OrgID: it.OrgID, UserID: it.UserID, Username: it.Username,
+		ConnectedAt: at, ConnectedBy: it.ConnectedBy, Status: connection.Status(it.Status), Version: it.Version,
+		AccessToken: string(access), RefreshToken: string(refresh)}
+	if it.UsageLimit > 0 {
+		ut, _ := time.Parse(time.RFC3339Nano, it.UsageAt)
+		c.Usage = &connection.Usage{Used: it.UsageUsed, Limit: it.UsageLimit, At: ut}
+	}
+	return c, nil
+}
+
+// Replace stores c as the team's connection and returns the previous one.
+func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connection.Connection, error) {
+	access, err := s.Sealer.Seal(ctx, []byte(c.AccessToken), tokenContext(c.TeamID, c.ID, "access_token"))
+	if err != nil {
+		return nil, fmt.Errorf("seal access token: %w", err)
+	}
+	refresh, err := s.Sealer.Seal(ctx, []byte(c.RefreshToken), tokenContext(c.TeamID, c.ID, "refresh_token"))
+	if err != nil {
+		return nil, fmt.Errorf("seal refresh token: %w", err)
+	}
+	item, err := attributevalue.MarshalMap(connItem{PK: "TEAM#" + c.TeamID, SK: skConnection, ConnID: c.ID,
+		Environment: string(c.Environment), LoginURL: c.LoginURL, InstanceURL: c.InstanceURL, OrgID: c.OrgID,
+		UserID: c.UserID, Username: c.Username, ConnectedAt: c.ConnectedAt.UTC().Format(time.RFC3339Nano),
+		ConnectedBy: c.ConnectedBy, Status: string(c.Status), Version: c.Version, Access: access, Refresh: refresh})
+	if err != nil {
+		return nil, fmt.Errorf("marshal connection: %w", err)
+	}
+	out, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item, ReturnValues: ddbtypes.ReturnValueAllOld})
+	if err != nil {
+		return nil, fmt.Errorf("put connection: %w", err)
+	}
+	if len(out.Attributes) == 0 {
+		return nil, nil
+	}
+	prev, err := s.decode(ctx, c.TeamID, out.Attributes)
+	if err != nil {
+		return nil, nil // the old tokens cannot be opened; nothing to revoke
+	}
+	return &prev, nil
+}
+
+func (s *Store) update(ctx context.Context, team string, upd expression.UpdateBuilder, cond expression.ConditionBuilder) (*dynamodb.UpdateItemOutput, error) {
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build expression: %w", err)
+	}
+	return s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: connKey(team),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: ddbtypes.ReturnValueUpdatedNew})
+}
+
+func isConditionFailed(err error) bool {
+	var cf *ddbtypes.ConditionalCheckFailedException
+	return errors.As(err, &cf)
+}
+
+func versionCond(connID string, version int64) expression.ConditionBuilder {
+	return expression.Name("conn_id").Equal(expression.Value(connID)).
+		And(expression.Name("version").Equal(expression.Value(version)))
+}
+
+// SaveTokens stores refreshed tokens, fenced by the version they replace.
+func (s *Store) SaveTokens(ctx context.Context, team, connID string, version int64, access, refresh string) (int64, error) {
+	sa, err := s.Sealer.Seal(ctx, []byte(access), tokenContext(team, connID, "access_token"))
+	if err != nil {
+		return 0, fmt.Errorf("seal access token: %w", err)
+	}
+	upd := expression.Set(expression.Name("access"), expression.Value(sa)).
+		Set(expression.Name("version"), expression.Value(version+1))
+	if refresh != "" {
+		sr, err := s.Sealer.Seal(ctx, []byte(refresh), tokenContext(team, connID, "refresh_token"))
+		if err != nil {
+			return 0, fmt.Errorf("seal refresh token: %w", err)
+		}
+		upd = upd.Set(expression.Name("refresh"), expression.Value(sr))
+	}
+	if _, err := s.update(ctx, team, upd, versionCond(connID, version)); err != nil {
+		if isConditionFailed(err) {
+			return 0, connection.ErrVersionConflict
+		}
+		return 0, fmt.Errorf("save tokens: %w", err)
+	}
+	return version + 1, nil
+}
+
+// SetStatus changes the status, fenced by version.
+func (s *Store) SetStatus(ctx context.Context, team, connID string, version int64, st connection.Status) error {
+	upd := expression.Set(expression.Name("status"), expression.Value(string(st))).
+		Set(expression.Name("version"), expression.Value(version+1))
+	if _, err := s.update(ctx, team, upd, versionCond(connID, version)); err != nil {
+		if isConditionFailed(err) {
+			return connection.ErrVersionConflict
+		}
+		return fmt.Errorf("set status: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the team's connection.
+func (s *Store) Delete(ctx context.Context, team string) error {
+	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: connKey(team)}); err != nil {
+		return fmt.Errorf("delete connection: %w", err)
+	}
+	return nil
+}
+
+// AcquireLease takes the refresh lease if it is free, lapsed, or already ours.
+func (s *Store) AcquireLease(ctx context.Context, team, holder string, until time.Time) (bool, error) {
+	now := time.Now().UnixMilli()
+	cond := expression.AttributeExists(expression.Name("pk")).And(
+		expression.AttributeNotExists(expression.Name("lease_until")).
+			Or(expression.Name("lease_until").LessThan(expression.Value(now))).
+			Or(expression.Name("lease_holder").Equal(expression.Value(holder))))
+	upd := expression.Set(expression.Name("lease_holder"), expression.Value(holder)).
+		Set(expression.Name("lease_until"), expression.Value(until.UnixMilli()))
+	if _, err := s.update(ctx, team, upd, cond); err != nil {
+		if isConditionFailed(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("acquire lease: %w", err)
+	}
+	return true, nil
+}
+
+// ReleaseLease frees the lease if holder still has it.
+func (s *Store) ReleaseLease(ctx context.Context, team, holder string) error {
+	upd := expression.Remove(expression.Name("lease_holder")).Remove(expression.Name("lease_until"))
+	cond := expression.Name("lease_holder").Equal(expression.Value(holder))
+	if _, err := s.update(ctx, team, upd, cond); err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("release lease: %w", err)
+	}
+	return nil
+}
+
+// RecordUsage saves the last API usage seen.
+func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage) error {
+	upd := expression.Set(expression.Name("usage_used"), expression.Value(u.Used)).
+		Set(expression.Name("usage_limit"), expression.Value(u.Limit)).
+		Set(expression.Name("usage_at"), expression.Value(u.At.UTC().Format(time.RFC3339Nano)))
+	cond := expression.AttributeExists(expression.Name("pk"))
+	if _, err := s.update(ctx, team, upd, cond); err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("record usage: %w", err)
+	}
+	return nil
+}
