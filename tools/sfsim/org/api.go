@@ -1,0 +1,342 @@
+package org
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Errors the Go API returns; callers branch on them with errors.Is.
+var (
+	ErrUnknownObject = errors.New("unknown sObject")
+	ErrNotFound      = errors.New("record not found")
+	ErrConverted     = errors.New("lead already converted")
+	ErrInvalid       = errors.New("invalid record")
+	ErrUnknownToken  = errors.New("unknown or already revoked token")
+)
+
+// SaveError carries the Salesforce errors that rejected a seeded record.
+type SaveError struct {
+	Object string
+	Index  int
+	Errors []APIError
+}
+
+// APIError is one Salesforce error: statusCode/errorCode, message, fields.
+type APIError struct {
+	Code    string   `json:"statusCode"`
+	Message string   `json:"message"`
+	Fields  []string `json:"fields"`
+}
+
+func (e *SaveError) Error() string {
+	parts := make([]string, len(e.Errors))
+	for i, x := range e.Errors {
+		parts[i] = x.Code + ": " + x.Message
+	}
+	return fmt.Sprintf("seed %s[%d]: %s", e.Object, e.Index, strings.Join(parts, "; "))
+}
+
+func (e *SaveError) Unwrap() error { return ErrInvalid }
+
+// Seed inserts records as an admin would, without counting API calls, without
+// duplicate rules and without assignment rules; Salesforce's field validation still
+// applies. It returns the new ids in order; on error nothing is inserted.
+func (o *Org) Seed(object string, recs ...map[string]any) ([]string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.objectByName(object)
+	if !ok {
+		return nil, fmt.Errorf("seed %s: %w", object, ErrUnknownObject)
+	}
+	rollback, end := o.beginTx()
+	defer end()
+	saved := o.dupRules
+	o.dupRules = nil
+	defer func() { o.dupRules = saved }()
+	hdr := http.Header{"Sforce-Auto-Assign": {"FALSE"}}
+	ids := make([]string, 0, len(recs))
+	for i, rec := range recs {
+		body, err := jsonRoundTrip(rec)
+		if err != nil {
+			rollback()
+			return nil, fmt.Errorf("seed %s[%d]: %w", s.Name, i, err)
+		}
+		delete(body, "attributes")
+		id, errs, rerr := o.createLocked(s, body, hdr)
+		if rerr != nil {
+			errs = []apiErr{*rerr}
+		}
+		if len(errs) > 0 {
+			rollback()
+			se := &SaveError{Object: s.Name, Index: i}
+			for _, e := range errs {
+				se.Errors = append(se.Errors, APIError{Code: e.Code, Message: e.Message, Fields: e.Fields})
+			}
+			return nil, se
+		}
+		ids = append(ids, id)
+	}
+	o.saveAfterChangeLocked()
+	return ids, nil
+}
+
+// Records returns copies of an object's live records in creation order.
+func (o *Org) Records(object string) []map[string]any {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.objectByName(object)
+	if !ok {
+		return nil
+	}
+	store := o.records[s.Name]
+	out := make([]map[string]any, 0, len(store))
+	for _, id := range sortedIDs(store) {
+		out = append(out, maps.Clone(store[id]))
+	}
+	return out
+}
+
+// Record returns a copy of one live record by its 15- or 18-character id.
+func (o *Org) Record(object, id string) (map[string]any, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.objectByName(object)
+	cid, okID := canonicalID(id)
+	if !ok || !okID {
+		return nil, false
+	}
+	rec, ok := o.records[s.Name][cid]
+	return maps.Clone(rec), ok
+}
+
+// Stats are the API calls counted against the daily limit.
+type Stats struct {
+	Total      int            `json:"total"`
+	Limit      int            `json:"limit"`
+	Remaining  int            `json:"remaining"`
+	ByEndpoint map[string]int `json:"byEndpoint"`
+}
+
+// Stats reports API usage.
+func (o *Org) Stats() Stats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return Stats{Total: o.used, Limit: o.limit, Remaining: max(o.limit-o.used, 0), ByEndpoint: maps.Clone(o.byKey)}
+}
+
+// Reset empties the org: records, tokens, counters, faults, custom fields added
+// since start and rule switches return to the configuration.
+func (o *Org) Reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.resetLocked()
+	o.saveAfterChangeLocked()
+}
+
+// SetDailyLimit changes the daily API allocation.
+func (o *Org) SetDailyLimit(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.limit = n
+	o.saveAfterChangeLocked()
+}
+
+// SetAPIUsage sets the number of calls already used today (e.g. near the limit).
+func (o *Org) SetAPIUsage(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.used = n
+}
+
+// SetDuplicateRule switches the standard duplicate rule of Lead or Contact.
+func (o *Org) SetDuplicateRule(object string, rule DuplicateRule) error {
+	if object != "Lead" && object != "Contact" {
+		return fmt.Errorf("duplicate rule for %q: only Lead and Contact have one: %w", object, ErrUnknownObject)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.dupRules == nil {
+		o.dupRules = map[string]DuplicateRule{}
+	}
+	o.dupRules[object] = rule
+	o.saveAfterChangeLocked()
+	return nil
+}
+
+// AddCustomField adds a custom field to an object.
+func (o *Org) AddCustomField(object string, cf CustomField) error {
+	f, err := cf.field()
+	if err != nil {
+		return fmt.Errorf("custom field on %s: %w", object, err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.objectByName(object)
+	if !ok {
+		return fmt.Errorf("custom field on %s: %w", object, ErrUnknownObject)
+	}
+	if _, dup := s.field(f.Name); dup {
+		return fmt.Errorf("custom field on %s: name: %s already exists", s.Name, f.Name)
+	}
+	s.add(f)
+	o.saveAfterChangeLocked()
+	return nil
+}
+
+// DeleteCustomField removes a custom field and its values; later writes that name it
+// get INVALID_FIELD and queries get "No such column".
+func (o *Org) DeleteCustomField(object, name string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.objectByName(object)
+	if !ok {
+		return fmt.Errorf("delete custom field %s.%s: %w", object, name, ErrUnknownObject)
+	}
+	f, ok := s.field(name)
+	if !ok || !f.Custom {
+		return fmt.Errorf("delete custom field %s.%s: name: no such custom field", s.Name, name)
+	}
+	s.remove(f.Name)
+	for _, rec := range o.records[s.Name] {
+		delete(rec, f.Name)
+	}
+	o.saveAfterChangeLocked()
+	return nil
+}
+
+// RevokeRefreshToken revokes a refresh token (and the access tokens issued from it),
+// as an admin does in Connected Apps OAuth Usage.
+func (o *Org) RevokeRefreshToken(token string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.revokeRefreshLocked(token) {
+		return ErrUnknownToken
+	}
+	o.saveAfterChangeLocked()
+	return nil
+}
+
+// RevokeAllRefreshTokens revokes every refresh token of the app.
+func (o *Org) RevokeAllRefreshTokens() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for tok := range o.refresh {
+		o.revokeRefreshLocked(tok)
+	}
+	o.saveAfterChangeLocked()
+}
+
+// ExpireAccessTokens ends every current session; refresh tokens stay valid.
+func (o *Org) ExpireAccessTokens() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, a := range o.access {
+		a.Expired = true
+	}
+	o.saveAfterChangeLocked()
+}
+
+// Tokens is what a completed web server flow yields.
+type Tokens struct {
+	AccessToken  string
+	RefreshToken string
+	InstanceURL  string
+}
+
+// IssueTokens mints tokens as if the user had completed the OAuth flow (scope "api
+// refresh_token"). The org must be started.
+func (o *Org) IssueTokens() Tokens {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	resp := o.issueLocked(o.url, "api refresh_token", true, "")
+	o.saveAfterChangeLocked()
+	return Tokens{AccessToken: resp["access_token"], RefreshToken: resp["refresh_token"], InstanceURL: o.url}
+}
+
+// Conversion is the result of converting a Lead.
+type Conversion struct {
+	LeadID    string `json:"leadId"`
+	ContactID string `json:"contactId"`
+	AccountID string `json:"accountId"`
+}
+
+// Convert converts a Lead as a user does in Salesforce: it creates an Account (from
+// Company) and a Contact, moves the Lead's open and closed Tasks to the Contact, and
+// marks the Lead converted (IsConverted, ConvertedDate, ConvertedContactId,
+// ConvertedAccountId, Status "Closed - Converted").
+func (o *Org) Convert(leadID string) (Conversion, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	id, ok := canonicalID(leadID)
+	lead := o.records["Lead"][id]
+	if !ok || lead == nil {
+		return Conversion{}, fmt.Errorf("convert lead %s: %w", leadID, ErrNotFound)
+	}
+	if lead["IsConverted"] == true {
+		return Conversion{}, fmt.Errorf("convert lead %s: %w", leadID, ErrConverted)
+	}
+	rollback, end := o.beginTx()
+	defer end()
+	hdr := http.Header{"Sforce-Auto-Assign": {"FALSE"}}
+	saved := o.dupRules
+	o.dupRules = nil
+	defer func() { o.dupRules = saved }()
+	accID, errs, _ := o.createLocked(o.objects["Account"], map[string]any{"Name": lead["Company"], "OwnerId": ownerUser(lead["OwnerId"], o.userID)}, hdr)
+	if len(errs) > 0 {
+		rollback()
+		return Conversion{}, fmt.Errorf("convert lead %s: account: %s: %w", leadID, errs[0].Message, ErrInvalid)
+	}
+	contact := map[string]any{"AccountId": accID, "OwnerId": ownerUser(lead["OwnerId"], o.userID)}
+	for _, f := range []string{"FirstName", "LastName", "Salutation", "Email", "Phone", "MobilePhone", "Title", "LeadSource", "Description", "HasOptedOutOfEmail"} {
+		if v := lead[f]; v != nil {
+			contact[f] = v
+		}
+	}
+	conID, errs, _ := o.createLocked(o.objects["Contact"], contact, hdr)
+	if len(errs) > 0 {
+		rollback()
+		return Conversion{}, fmt.Errorf("convert lead %s: contact: %s: %w", leadID, errs[0].Message, ErrInvalid)
+	}
+	for _, tid := range sortedIDs(o.records["Task"]) {
+		t := maps.Clone(o.records["Task"][tid])
+		if t["WhoId"] == id {
+			t["WhoId"] = conID
+			o.derive(o.objects["Task"], t)
+			o.putLocked("Task", tid, t)
+		}
+	}
+	l := maps.Clone(lead)
+	now := o.now()
+	l["IsConverted"] = true
+	l["ConvertedDate"] = now.UTC().Format(time.DateOnly)
+	l["ConvertedContactId"] = conID
+	l["ConvertedAccountId"] = accID
+	l["Status"] = "Closed - Converted"
+	l["LastModifiedDate"], l["SystemModstamp"] = sfTime(now), sfTime(now)
+	o.putLocked("Lead", id, l)
+	o.saveAfterChangeLocked()
+	return Conversion{LeadID: id, ContactID: conID, AccountID: accID}, nil
+}
+
+// ownerUser keeps a user owner; a queue cannot own a Contact or Account.
+func ownerUser(v any, fallback string) string {
+	if s, ok := v.(string); ok && objectForID(s) == "User" {
+		return s
+	}
+	return fallback
+}
+
+// objectNames lists the org's objects.
+func (o *Org) objectNames() []string {
+	names := make([]string, 0, len(o.objects))
+	for n := range o.objects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,315 @@
+// Package org is a local Salesforce org: the OAuth 2.0 web server flow, the REST
+// data API subset the sync service uses (sObjects, describe, query, sObject
+// Collections, composite, limits), Salesforce's validation, duplicate rules, lead
+// assignment and conversion, API-limit counting, fault injection and a page to look
+// inside. It is strict where Salesforce is strict; README.md lists every known
+// difference.
+package org
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures an Org. The zero value works: defaults are filled in by New.
+type Config struct {
+	ClientID     string   // connected app consumer key (default "sfsim-client-id")
+	ClientSecret string   // consumer secret (default "sfsim-client-secret")
+	RedirectURIs []string // registered callback URLs; redirect_uri must match one exactly
+	AutoApprove  bool     // skip the login/consent page and redirect with a code at once
+
+	TokenTTL   time.Duration // access tokens expire this long after issue (0: never)
+	TokenCalls int           // access tokens expire after this many API calls (0: never)
+	Rotate     bool          // refresh-token rotation: each refresh returns a new refresh token, the old dies
+
+	DailyLimit int // daily API request allocation (default 15000, a Developer Edition org)
+	PageSize   int // query page size (default 2000)
+
+	// LeadQueue, when set, is the owner (a queue "00G..." or user "005..." id) that the
+	// active lead assignment rule gives new Leads unless Sforce-Auto-Assign is FALSE.
+	// Empty: no active assignment rule, so the API user owns them.
+	LeadQueue string
+
+	DuplicateRules map[string]DuplicateRule // by object: "Lead", "Contact"
+	Definition     *Definition              // custom fields
+	StateFile      string                   // load the org from here on Start, save after every change
+
+	Username    string // API user (default "admin@sfsim.example")
+	DisplayName string // default "Sim Admin"
+	Email       string // default "admin@sfsim.example"
+
+	Seed   int64        // seed for fractional fault rules (default 1)
+	Logger *slog.Logger // default: discard
+}
+
+// DuplicateRule switches Salesforce's standard duplicate rule for an object on. It
+// matches on Email, case-insensitively, against Leads and Contacts.
+type DuplicateRule struct {
+	Enabled   bool `json:"enabled"`
+	AllowSave bool `json:"allowSave"` // an "alert" rule that Sforce-Duplicate-Rule-Header allowSave=true overrides; false blocks
+}
+
+// Version range served under /services/data.
+const (
+	MinVersion = 31
+	MaxVersion = 66
+)
+
+// Org is one simulated Salesforce org. All methods are safe for concurrent use.
+type Org struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	objects  map[string]*sobject
+	records  map[string]map[string]map[string]any // object -> id -> record
+	deleted  map[string]string                    // id -> object
+	seq      uint64
+	orgID    string
+	userID   string
+	queueID  string
+	codes    map[string]*authCode
+	pending  map[string]*authRequest
+	access   map[string]*accessToken
+	refresh  map[string]*refreshToken
+	used     int
+	limit    int
+	byKey    map[string]int
+	dupRules map[string]DuplicateRule
+	cursors  map[string]*cursor
+	cursorQ  []string
+	faults   []*faultState
+	faultSeq int
+	rng      *rand.Rand
+	undo     *[]undoEntry
+	version  string // API version of the operation being run, for record URLs
+	now      func() time.Time
+
+	srv *http.Server
+	ln  net.Listener
+	url string
+}
+
+// New builds an org from cfg. It panics only on a Definition that New cannot apply,
+// which LoadDefinition has already validated.
+func New(cfg Config) *Org {
+	if cfg.ClientID == "" {
+		cfg.ClientID = "sfsim-client-id"
+	}
+	if cfg.ClientSecret == "" {
+		cfg.ClientSecret = "sfsim-client-secret"
+	}
+	if cfg.DailyLimit <= 0 {
+		cfg.DailyLimit = 15000
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 2000
+	}
+	if cfg.Username == "" {
+		cfg.Username = "admin@sfsim.example"
+	}
+	if cfg.DisplayName == "" {
+		cfg.DisplayName = "Sim Admin"
+	}
+	if cfg.Email == "" {
+		cfg.Email = "admin@sfsim.example"
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	o := &Org{cfg: cfg, log: cfg.Logger, now: time.Now, rng: rand.New(rand.NewSource(cfg.Seed))}
+	o.orgID = makeID("00D", "5g", 1)
+	o.userID = makeID("005", "5g", 1)
+	o.queueID = makeID("00G", "5g", 1)
+	o.resetLocked()
+	return o
+}
+
+// resetLocked restores the org to its configured initial state.
+func (o *Org) resetLocked() {
+	o.objects = standardObjects()
+	if d := o.cfg.Definition; d != nil {
+		for obj, cfs := range d.CustomFields {
+			s, ok := o.objects[obj]
+			if !ok {
+				panic(fmt.Sprintf("sfsim: org definition names unknown object %s", obj))
+			}
+			for _, cf := range cfs {
+				f, err := cf.field()
+				if err != nil {
+					panic(fmt.Sprintf("sfsim: org definition %s.%s: %v", obj, cf.Name, err))
+				}
+				s.add(f)
+			}
+		}
+	}
+	o.records = map[string]map[string]map[string]any{}
+	for name := range o.objects {
+		o.records[name] = map[string]map[string]any{}
+	}
+	o.deleted = map[string]string{}
+	o.seq = 0
+	o.codes = map[string]*authCode{}
+	o.pending = map[string]*authRequest{}
+	o.access = map[string]*accessToken{}
+	o.refresh = map[string]*refreshToken{}
+	o.used = 0
+	o.limit = o.cfg.DailyLimit
+	o.byKey = map[string]int{}
+	o.dupRules = map[string]DuplicateRule{}
+	for k, v := range o.cfg.DuplicateRules {
+		o.dupRules[k] = v
+	}
+	o.cursors = map[string]*cursor{}
+	o.cursorQ = nil
+	o.faults = nil
+	o.rng = rand.New(rand.NewSource(o.cfg.Seed))
+}
+
+// OrgID is the org's 18-character id.
+func (o *Org) OrgID() string { return o.orgID }
+
+// UserID is the API user's 18-character id.
+func (o *Org) UserID() string { return o.userID }
+
+// QueueID is the id of the org's lead queue, usable as Config.LeadQueue.
+func (o *Org) QueueID() string { return o.queueID }
+
+// ClientID and ClientSecret are the connected app's keys.
+func (o *Org) ClientID() string     { return o.cfg.ClientID }
+func (o *Org) ClientSecret() string { return o.cfg.ClientSecret }
+
+// Start listens on 127.0.0.1 on a free port and serves the org; it returns the base URL.
+func (o *Org) Start() (string, error) { return o.ListenAndStart("127.0.0.1:0") }
+
+// ListenAndStart is Start on a given address.
+func (o *Org) ListenAndStart(addr string) (string, error) {
+	if o.cfg.StateFile != "" {
+		if err := o.loadState(o.cfg.StateFile); err != nil {
+			return "", err
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("sfsim listen on %s: %w", addr, err)
+	}
+	o.mu.Lock()
+	o.ln = ln
+	o.url = "http://" + ln.Addr().String()
+	o.srv = &http.Server{Handler: o.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	srv, u := o.srv, o.url
+	o.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.log.Error("sfsim serve", "err", err)
+		}
+	}()
+	return u, nil
+}
+
+// URL is the base URL (login host and instance URL) once started; before Start it is
+// empty and URLs are built from each request's Host.
+func (o *Org) URL() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.url
+}
+
+// Close stops the server (saving the state file when one is configured).
+func (o *Org) Close() error {
+	o.mu.Lock()
+	srv := o.srv
+	o.srv = nil
+	o.mu.Unlock()
+	var err error
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if e := srv.Shutdown(ctx); e != nil {
+			err = srv.Close()
+		}
+	}
+	if o.cfg.StateFile != "" {
+		o.mu.Lock()
+		e := o.saveStateLocked()
+		o.mu.Unlock()
+		if err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// baseURL returns the org's URL, or one derived from the request when the handler is
+// mounted elsewhere (httptest).
+func (o *Org) baseURL(r *http.Request) string {
+	if o.url != "" {
+		return o.url
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// Handler serves the org: Salesforce's paths plus /_sim and the / page.
+func (o *Org) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/services/oauth2/authorize", o.handleAuthorize)
+	mux.HandleFunc("/services/oauth2/token", o.handleToken)
+	mux.HandleFunc("/services/oauth2/revoke", o.handleRevoke)
+	mux.HandleFunc("/id/", o.handleIdentity)
+	mux.HandleFunc("/services/data/", o.handleData)
+	mux.HandleFunc("/services/data", o.handleData)
+	mux.HandleFunc("/_sim/", o.handleSim)
+	mux.HandleFunc("/{$}", o.handleIndex)
+	return o.limitURI(o.faultMiddleware(mux))
+}
+
+// maxURIBytes is Salesforce's limit on the request URI (414 beyond it).
+const maxURIBytes = 16384
+
+func (o *Org) limitURI(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.RequestURI) > maxURIBytes {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusRequestURITooLong)
+			fmt.Fprint(w, "<html><body><h1>414 Request-URI Too Long</h1></body></html>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func lower(s string) string { return strings.ToLower(s) }
+
+// sortedIDs lists an object's live record ids in creation order (ids grow with the
+// sequence, and base62 digits sort in ASCII order).
+func sortedIDs(m map[string]map[string]any) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (o *Org) nextID(object string) string {
+	o.seq++
+	return makeID(mustPrefix(object), "5g", o.seq+1000)
+}
+
+func sfTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000+0000") }
