@@ -121,3 +121,61 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParse checks that no input makes Parse panic or fail with anything but
+// a Salesforce error, and that accepted queries evaluate and sort.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"SELECT Id FROM Lead WHERE Email IN ('a', 'b') AND (IsConverted = false OR NOT LastName LIKE 'x\\%%') ORDER BY CreatedDate DESC NULLS LAST LIMIT 5",
+		"SELECT Id FROM Lead WHERE Id = '00Q5g00000ABcdEEAT'", "SELECT Id FROM Lead WHERE Email = '\\u00e9\\uD83D\\uDE00'",
+		"select id from lead where NumberOfEmployees > -5.5", "SELECT\nId\nFROM\nLead\nWHERE\nEmail\n=\n'''",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q, err := Parse(s, testSchema)
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("Parse(%q): got error %T; want *Error", s, err)
+			}
+			return
+		}
+		recs := []map[string]any{{"Email": "a", "IsConverted": true, "NumberOfEmployees": 3}, {}}
+		q.Match(recs[0])
+		q.Match(recs[1])
+		q.Sort(recs)
+	})
+}
+
+// TestEscapesDecode checks each escape sequence decodes to the character
+// Salesforce gives it, by matching a record holding that character.
+func TestEscapesDecode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		literal, value string
+	}{
+		{`'a\nb'`, "a\nb"}, {`'a\Nb'`, "a\nb"},
+		{`'a\rb'`, "a\rb"}, {`'a\Rb'`, "a\rb"},
+		{`'a\tb'`, "a\tb"}, {`'a\Tb'`, "a\tb"},
+		{`'a\bb'`, "a\bb"}, {`'a\Bb'`, "a\bb"},
+		{`'a\fb'`, "a\fb"}, {`'a\Fb'`, "a\fb"},
+		{`'a\"b'`, `a"b`}, {`'a\'b'`, "a'b"}, {`'a\\b'`, `a\b`},
+		{`'caf\u00e9'`, "café"}, {`'caf\u00C9'`, "cafÉ"},
+		{`'\uD83D\uDE00'`, "😀"},
+		{`'\uD83D'`, "\uFFFD"},
+		{"'raw\nnewline'", "raw\nnewline"},
+		{`'\\%'`, `\%`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.literal, func(t *testing.T) {
+			t.Parallel()
+			q := mustParse(t, "SELECT Id FROM Lead WHERE Email = "+tc.literal)
+			if !q.Match(map[string]any{"Email": tc.value}) {
+				t.Errorf("%s: got no match for %q; want a match", tc.literal, tc.value)
+			}
+			if q.Match(map[string]any{"Email": tc.value + "x"}) {
+				t.Errorf("%s: got a match for %q; want none", tc.literal, tc.value+"x")
+			}
+		})
+	}
+}
