@@ -1,0 +1,479 @@
+// Package policydb stores the versioned sync policy (team settings and
+// sequence overrides) in the policies table, and counts sequence memberships
+// in the ledger table.
+//
+// Layout in the policies table (string keys "pk"/"sk"):
+//
+//	pk TEAM#<team>            sk SETTINGS#v0000000001 ...  one item per saved version
+//	pk TEAM#<team>            sk SETTINGS#HEAD             the current version, for reads and concurrency
+//	pk TEAM#<team>#SEQ#<seq>  sk OVERRIDE#v0000000001 ...
+//	pk TEAM#<team>#SEQ#<seq>  sk OVERRIDE#HEAD
+//
+// A save writes the new version and the HEAD in one TransactWriteItems: the
+// version only if it does not exist yet, the HEAD only if it still holds the
+// version the writer read. Of two writers starting from the same version,
+// exactly one succeeds; the other gets ErrVersionConflict and writes nothing.
+//
+// Versions are never rewritten or deleted, so the history is the audit trail
+// and ResolveAt can judge a delayed event by the rules of its time. Effective
+// times increase strictly with the version number (a new version takes
+// effect no earlier than a microsecond after the previous one, whatever the
+// clock says), so version order and time order agree.
+package policydb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// ErrVersionConflict is returned by a save whose expected version is no
+// longer the current one (someone else saved first). Nothing was written.
+var ErrVersionConflict = errors.New("version conflict")
+
+// AnyVersion as the expected version saves on top of whatever is current.
+const AnyVersion = -1
+
+// MaxHistoryPage bounds the number of versions one history read returns.
+const MaxHistoryPage = 100
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store reads and writes the policy. Its zero value is not usable; use New.
+type Store struct {
+	db       API
+	policies string
+	ledger   string
+	// Now is the server clock that stamps new versions; tests may replace it.
+	Now func() time.Time
+}
+
+// New returns a store on the named policies and ledger tables.
+func New(db API, policiesTable, ledgerTable string) *Store {
+	return &Store{db: db, policies: policiesTable, ledger: ledgerTable, Now: time.Now}
+}
+
+// item is one stored version (and, under the HEAD key, the current one).
+type item[T any] struct {
+	PK          string `json:"pk"`
+	SK          string `json:"sk"`
+	Version     int    `json:"version"`
+	EffectiveNS int64  `json:"effective_ns"`
+	EffectiveAt string `json:"effective_at"` // the same instant, readable
+	Author      string `json:"author"`
+	Doc         T      `json:"doc"`
+}
+
+func (it item[T]) version() policy.Version[T] {
+	return policy.Version[T]{Number: it.Version, EffectiveAt: time.Unix(0, it.EffectiveNS).UTC(), Author: it.Author, Document: it.Doc}
+}
+
+// document says where one versioned document lives.
+type document[T any] struct {
+	pk       string
+	prefix   string // "SETTINGS#" or "OVERRIDE#"
+	validate func(T) error
+	zero     func() T
+}
+
+func (d document[T]) headKey() string         { return d.prefix + "HEAD" }
+func (d document[T]) versionKey(n int) string { return fmt.Sprintf("%sv%010d", d.prefix, n) }
+
+func teamDoc(team string) (document[policy.TeamSettings], error) {
+	if err := policy.ValidateID("team_id", team); err != nil {
+		return document[policy.TeamSettings]{}, err
+	}
+	return document[policy.TeamSettings]{
+		pk: "TEAM#" + team, prefix: "SETTINGS#",
+		validate: policy.TeamSettings.Validate, zero: policy.DefaultTeamSettings,
+	}, nil
+}
+
+func sequenceDoc(team, seq string) (document[policy.SequenceOverride], error) {
+	if err := policy.ValidateID("team_id", team); err != nil {
+		return document[policy.SequenceOverride]{}, err
+	}
+	if err := policy.ValidateID("sequence_id", seq); err != nil {
+		return document[policy.SequenceOverride]{}, err
+	}
+	return document[policy.SequenceOverride]{
+		pk: SequenceKey(team, seq), prefix: "OVERRIDE#",
+		validate: policy.SequenceOverride.Validate, zero: policy.DefaultSequenceOverride,
+	}, nil
+}
+
+// SequenceKey is the partition key of a sequence's override history, and of
+// its memberships in the ledger table.
+func SequenceKey(team, seq string) string { return "TEAM#" + team + "#SEQ#" + seq }
+
+func withJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
+func fromJSONTags(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
+
+func keyOf(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		resources.PartitionKey: &types.AttributeValueMemberS{Value: pk},
+		resources.SortKey:      &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// current reads the HEAD of d; a document never saved is version 0 holding
+// the defaults, with a zero effective time.
+func current[T any](ctx context.Context, s *Store, d document[T]) (policy.Version[T], error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.policies),
+		Key:            keyOf(d.pk, d.headKey()),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return policy.Version[T]{}, fmt.Errorf("read %s %s: %w", d.pk, d.headKey(), err)
+	}
+	if out.Item == nil {
+		return policy.Version[T]{Document: d.zero()}, nil
+	}
+	var it item[T]
+	if err := attributevalue.UnmarshalMapWithOptions(out.Item, &it, fromJSONTags); err != nil {
+		return policy.Version[T]{}, fmt.Errorf("decode %s %s: %w", d.pk, d.headKey(), err)
+	}
+	return it.version(), nil
+}
+
+// save writes doc as the version after expected (AnyVersion: after the
+// current one, retrying a few times if others save concurrently).
+func save[T any](ctx context.Context, s *Store, d document[T], author string, doc T, expected int) (policy.Version[T], error) {
+	if err := d.validate(doc); err != nil {
+		return policy.Version[T]{}, err
+	}
+	attempts := 1
+	if expected == AnyVersion {
+		attempts = 3
+	}
+	var err error
+	for range attempts {
+		var v policy.Version[T]
+		v, err = saveOnce(ctx, s, d, author, doc, expected)
+		if err == nil || !errors.Is(err, ErrVersionConflict) {
+			return v, err
+		}
+	}
+	return policy.Version[T]{}, err
+}
+
+func saveOnce[T any](ctx context.Context, s *Store, d document[T], author string, doc T, expected int) (policy.Version[T], error) {
+	head, err := current(ctx, s, d)
+	if err != nil {
+		return policy.Version[T]{}, err
+	}
+	if expected == AnyVersion {
+		expected = head.Number
+	}
+	if head.Number != expected {
+		return policy.Version[T]{}, fmt.Errorf("save %s: expected version %d, current is %d: %w", d.pk, expected, head.Number, ErrVersionConflict)
+	}
+	at := s.Now().UTC()
+	if head.Number > 0 && !at.After(head.EffectiveAt) {
+		at = head.EffectiveAt.Add(time.Microsecond)
+	}
+	next := item[T]{
+		PK: d.pk, SK: d.versionKey(expected + 1), Version: expected + 1,
+		EffectiveNS: at.UnixNano(), EffectiveAt: at.Format(time.RFC3339Nano), Author: author, Doc: doc,
+	}
+	versionItem, err := attributevalue.MarshalMapWithOptions(next, withJSONTags)
+	if err != nil {
+		return policy.Version[T]{}, fmt.Errorf("encode %s %s: %w", d.pk, next.SK, err)
+	}
+	next.SK = d.headKey()
+	headItem, err := attributevalue.MarshalMapWithOptions(next, withJSONTags)
+	if err != nil {
+		return policy.Version[T]{}, fmt.Errorf("encode %s %s: %w", d.pk, next.SK, err)
+	}
+	notThere, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(resources.PartitionKey))).Build()
+	if err != nil {
+		return policy.Version[T]{}, fmt.Errorf("build condition: %w", err)
+	}
+	headCond := expression.AttributeNotExists(expression.Name(resources.PartitionKey))
+	if expected > 0 {
+		headCond = expression.Name("version").Equal(expression.Value(expected))
+	}
+	headExpr, err := expression.NewBuilder().WithCondition(headCond).Build()
+	if err != nil {
+		return policy.Version[T]{}, fmt.Errorf("build condition: %w", err)
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName: aws.String(s.policies), Item: versionItem,
+				ConditionExpression: notThere.Condition(), ExpressionAttributeNames: notThere.Names(),
+			}},
+			{Put: &types.Put{
+				TableName: aws.String(s.policies), Item: headItem,
+				ConditionExpression: headExpr.Condition(), ExpressionAttributeNames: headExpr.Names(), ExpressionAttributeValues: headExpr.Values(),
+			}},
+		},
+	})
+	if err != nil {
+		if conflict(err) {
+			return policy.Version[T]{}, fmt.Errorf("save %s version %d: another save came first: %w", d.pk, expected+1, ErrVersionConflict)
+		}
+		return policy.Version[T]{}, fmt.Errorf("save %s version %d: %w", d.pk, expected+1, err)
+	}
+	return next.version(), nil
+}
+
+// conflict reports whether a transaction was cancelled because a condition
+// failed or a concurrent transaction held an item: either way another writer
+// won.
+func conflict(err error) bool {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if c := aws.ToString(r.Code); c == "ConditionalCheckFailed" || c == "TransactionConflict" {
+				return true
+			}
+		}
+		return false
+	}
+	var tc *types.TransactionConflictException
+	return errors.As(err, &tc)
+}
+
+// history reads up to limit versions, newest first, older than before (0: from
+// the newest). next is the before of the following page, 0 when none.
+func history[T any](ctx context.Context, s *Store, d document[T], limit, before int) (versions []policy.Version[T], next int, err error) {
+	if limit < 1 || limit > MaxHistoryPage {
+		return nil, 0, &policy.ValidationError{Field: "limit", Problem: fmt.Sprintf("must be between 1 and %d", MaxHistoryPage)}
+	}
+	if before < 0 {
+		return nil, 0, &policy.ValidationError{Field: "before", Problem: "must be a version number"}
+	}
+	if before == 1 {
+		return nil, 0, nil
+	}
+	sk := expression.KeyBeginsWith(expression.Key(resources.SortKey), d.prefix+"v")
+	if before > 1 {
+		sk = expression.KeyBetween(expression.Key(resources.SortKey), expression.Value(d.versionKey(1)), expression.Value(d.versionKey(before-1)))
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(d.pk)).And(sk)).Build()
+	if err != nil {
+		return nil, 0, fmt.Errorf("build key condition: %w", err)
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.policies),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit)),
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("query history of %s: %w", d.pk, err)
+	}
+	var items []item[T]
+	if err := attributevalue.UnmarshalListOfMapsWithOptions(out.Items, &items, fromJSONTags); err != nil {
+		return nil, 0, fmt.Errorf("decode history of %s: %w", d.pk, err)
+	}
+	versions = make([]policy.Version[T], len(items))
+	for i, it := range items {
+		versions[i] = it.version()
+	}
+	if len(versions) == limit && versions[len(versions)-1].Number > 1 {
+		next = versions[len(versions)-1].Number
+	}
+	return versions, next, nil
+}
+
+// asOf reads the newest version that took effect at or before at, if any.
+// Usually the newest version qualifies and one page answers; older instants
+// page back through the history.
+func asOf[T any](ctx context.Context, s *Store, d document[T], at time.Time) ([]policy.Version[T], error) {
+	expr, err := expression.NewBuilder().
+		WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(d.pk)).
+			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), d.prefix+"v"))).
+		WithFilter(expression.Name("effective_ns").LessThanEqual(expression.Value(at.UnixNano()))).
+		Build()
+	if err != nil {
+		return nil, fmt.Errorf("build query: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.policies),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(20),
+		ConsistentRead:            aws.Bool(true),
+	}
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query %s as of %s: %w", d.pk, at.Format(time.RFC3339Nano), err)
+		}
+		if len(out.Items) > 0 {
+			var it item[T]
+			if err := attributevalue.UnmarshalMapWithOptions(out.Items[0], &it, fromJSONTags); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", d.pk, err)
+			}
+			return []policy.Version[T]{it.version()}, nil
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// TeamSettings returns the team's current settings (version 0 with the
+// defaults when none were saved).
+func (s *Store) TeamSettings(ctx context.Context, team string) (policy.TeamVersion, error) {
+	d, err := teamDoc(team)
+	if err != nil {
+		return policy.TeamVersion{}, err
+	}
+	return current(ctx, s, d)
+}
+
+// SaveTeamSettings saves doc as the team's next version if expected is still
+// the current version (AnyVersion: whatever is current), stamped with the
+// server's time and the author.
+func (s *Store) SaveTeamSettings(ctx context.Context, team, author string, doc policy.TeamSettings, expected int) (policy.TeamVersion, error) {
+	d, err := teamDoc(team)
+	if err != nil {
+		return policy.TeamVersion{}, err
+	}
+	doc.ActivityKinds = doc.ActivityKinds.Clone()
+	return save(ctx, s, d, author, doc, expected)
+}
+
+// TeamHistory returns up to limit saved versions of the team's settings,
+// newest first, older than version before (0: from the newest), and the
+// before of the next page (0 when there is none).
+func (s *Store) TeamHistory(ctx context.Context, team string, limit, before int) ([]policy.TeamVersion, int, error) {
+	d, err := teamDoc(team)
+	if err != nil {
+		return nil, 0, err
+	}
+	return history(ctx, s, d, limit, before)
+}
+
+// SequenceOverride returns the sequence's current override (version 0,
+// inheriting everything, when none was saved).
+func (s *Store) SequenceOverride(ctx context.Context, team, seq string) (policy.SequenceVersion, error) {
+	d, err := sequenceDoc(team, seq)
+	if err != nil {
+		return policy.SequenceVersion{}, err
+	}
+	return current(ctx, s, d)
+}
+
+// SaveSequenceOverride is SaveTeamSettings for a sequence's override.
+func (s *Store) SaveSequenceOverride(ctx context.Context, team, seq, author string, doc policy.SequenceOverride, expected int) (policy.SequenceVersion, error) {
+	d, err := sequenceDoc(team, seq)
+	if err != nil {
+		return policy.SequenceVersion{}, err
+	}
+	return save(ctx, s, d, author, doc, expected)
+}
+
+// SequenceHistory is TeamHistory for a sequence's override.
+func (s *Store) SequenceHistory(ctx context.Context, team, seq string, limit, before int) ([]policy.SequenceVersion, int, error) {
+	d, err := sequenceDoc(team, seq)
+	if err != nil {
+		return nil, 0, err
+	}
+	return history(ctx, s, d, limit, before)
+}
+
+// ResolveAt returns the policy in effect for the team's sequence at the
+// moment at (the contact.added event's occurred_at), reading the one team
+// version and the one override version that held then (one query each in
+// the usual case) and resolving them with policy.Resolve.
+func (s *Store) ResolveAt(ctx context.Context, team, seq string, at time.Time) (policy.Effective, error) {
+	td, err := teamDoc(team)
+	if err != nil {
+		return policy.Effective{}, err
+	}
+	sd, err := sequenceDoc(team, seq)
+	if err != nil {
+		return policy.Effective{}, err
+	}
+	tv, err := asOf(ctx, s, td, at)
+	if err != nil {
+		return policy.Effective{}, err
+	}
+	sv, err := asOf(ctx, s, sd, at)
+	if err != nil {
+		return policy.Effective{}, err
+	}
+	return policy.Resolve(tv, sv, at), nil
+}
+
+// TeamSettingsAt returns the team settings in effect at the moment at (for
+// rules that need no sequence: deduplication on contact.created, activity
+// tracking), with the version they came from (0: the defaults).
+func (s *Store) TeamSettingsAt(ctx context.Context, team string, at time.Time) (policy.TeamVersion, error) {
+	d, err := teamDoc(team)
+	if err != nil {
+		return policy.TeamVersion{}, err
+	}
+	vs, err := asOf(ctx, s, d, at)
+	if err != nil {
+		return policy.TeamVersion{}, err
+	}
+	if len(vs) == 0 {
+		return policy.TeamVersion{Document: policy.DefaultTeamSettings()}, nil
+	}
+	return vs[0], nil
+}
+
+// MemberPrefix begins the sort key of a membership in the ledger table
+// (pk TEAM#<team>#SEQ#<seq>, sk MEMBER#<contact_id>).
+const MemberPrefix = "MEMBER#"
+
+// CountMembers counts the sequence's memberships in the ledger table.
+func (s *Store) CountMembers(ctx context.Context, team, seq string) (int, error) {
+	if err := policy.ValidateID("team_id", team); err != nil {
+		return 0, err
+	}
+	if err := policy.ValidateID("sequence_id", seq); err != nil {
+		return 0, err
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(resources.PartitionKey).Equal(expression.Value(SequenceKey(team, seq))).
+			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), MemberPrefix))).Build()
+	if err != nil {
+		return 0, fmt.Errorf("build key condition: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.ledger),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		Select:                    types.SelectCount,
+	}
+	total := 0
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("count members of %s: %w", SequenceKey(team, seq), err)
+		}
+		total += int(out.Count)
+	}
+	return total, nil
+}
