@@ -39,9 +39,15 @@
 //     are true for null. ORDER BY puts nulls first unless NULLS LAST is given,
 //     in either direction; text sorts case-insensitively.
 //   - Error messages that point at a place in the query use Salesforce's
-//     layout: a newline, a window of the query around the offending token (up
-//     to four tokens either side, within its line), a line with a caret under
-//     the token, "ERROR at Row:r:Column:c" (1-based), then the message.
-//     An error at the very first token is reported without the window, as
-//     Salesforce does for "unexpected token: 'invalid'".
+//     layout: a newline, an excerpt of the query's line reaching up to 42
+//     characters either side of the offending token and cut at whitespace or
+//     commas, a line with a caret under the token, "ERROR at Row:r:Column:c"
+//     (1-based), then the message. The excerpt rule was inferred from messages
+//     captured from real orgs, which the tests reproduce. An error at the very
+//     first token carries no excerpt ("unexpected token: 'invalid'"). A
+//     character no token starts with is "line r:p no viable alternative at
+//     character 'c'", where p is 0-based and, as in Salesforce's output, also
+//     printed as the column.
+//   - Not enforced: the 4,000-character limit on a WHERE string and the
+//     100,000-character limit on a statement (their error texts are not known).
 package soql
