@@ -56,6 +56,9 @@ func (c *Connector) now() time.Time {
 	return time.Now()
 }
 
+// HTTPClient is the client used for Salesforce's OAuth endpoints.
+func (c *Connector) HTTPClient() *http.Client { return c.httpClient() }
+
 func (c *Connector) httpClient() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP

@@ -1,0 +1,467 @@
+package connecthttp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/connection/connecthttp"
+	"github.com/sfsync/sfsync/shared/connection/connectiondb"
+	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/shared/salesforce"
+	"github.com/sfsync/sfsync/shared/sealing"
+	"github.com/sfsync/sfsync/tools/motoserver"
+	"github.com/sfsync/sfsync/tools/runner"
+	"github.com/sfsync/sfsync/tools/sfsim/org"
+)
+
+var awsCfg aws.Config
+
+func TestMain(m *testing.M) {
+	ep, err := motoserver.Shared()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	awsCfg, err = motoserver.AWSConfig(context.Background(), ep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	motoserver.StopShared()
+	os.Exit(code)
+}
+
+const clientSecret = "test-consumer-secret"
+
+// env is one test's world: moto resources, a simulated org, and the API's
+// connection routes served over HTTP.
+type env struct {
+	t         *testing.T
+	sim       *org.Org
+	api       *httptest.Server
+	store     *connectiondb.Store
+	connector *connection.Connector
+	returnURL string
+	logs      *bytes.Buffer
+	ddb       *dynamodb.Client
+	table     string
+	transport *edge
+}
+
+// edge observes and, when asked, alters the OAuth traffic on the wire.
+type edge struct {
+	refreshes       atomic.Int64
+	tamperSignature atomic.Bool
+	tamperVerifier  atomic.Bool
+}
+
+func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == "/services/oauth2/token" && r.Body != nil {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		if form.Get("grant_type") == "refresh_token" {
+			e.refreshes.Add(1)
+		}
+		if e.tamperVerifier.Load() && form.Get("code_verifier") != "" {
+			form.Set("code_verifier", strings.Repeat("A", 43))
+		}
+		body = []byte(form.Encode())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || !e.tamperSignature.Load() || r.URL.Path != "/services/oauth2/token" || resp.StatusCode != 200 {
+		return resp, err
+	}
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &m)
+	m["signature"] = "dGFtcGVyZWQ="
+	b, _ = json.Marshal(m)
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	return resp, nil
+}
+
+type simOptions struct {
+	autoApprove bool
+	rotate      bool
+}
+
+func newEnv(t *testing.T, so simOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	prefix := "c" + randomHex(6)
+	prov, err := runner.Provision(ctx, awsCfg, prefix, runner.ProvisionOptions{ClientSecret: clientSecret})
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	e := &env{t: t, logs: &bytes.Buffer{}, transport: &edge{}, ddb: dynamodb.NewFromConfig(awsCfg),
+		table: prov.Env[resources.EnvConnectionsTable]}
+	// The API listens first so the simulator can register its callback URL.
+	var handler http.Handler = http.NotFoundHandler()
+	var claims atomic.Pointer[httpapi.Claims]
+	e.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/return" {
+			w.Write([]byte("returned: " + r.URL.RawQuery))
+			return
+		}
+		if c := claims.Load(); c != nil && strings.HasPrefix(r.URL.Path, "/v1/") {
+			r = r.WithContext(httpapi.WithClaims(r.Context(), c))
+		}
+		handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(e.api.Close)
+	e.sim = org.New(org.Config{ClientID: "test-client", ClientSecret: clientSecret, AutoApprove: so.autoApprove,
+		Rotate: so.rotate, RedirectURIs: []string{e.api.URL + "/oauth/salesforce/callback"}})
+	if _, err := e.sim.Start(); err != nil {
+		t.Fatalf("start simulator: %v", err)
+	}
+	t.Cleanup(func() { e.sim.Close() })
+	e.store = &connectiondb.Store{DB: e.ddb, Table: e.table,
+		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(awsCfg), KeyID: prov.KeyID}}
+	e.connector = &connection.Connector{Store: e.store, HTTP: &http.Client{Transport: e.transport},
+		Config: connection.OAuthConfig{ClientID: "test-client", RedirectURL: e.api.URL + "/oauth/salesforce/callback",
+			ClientSecret: func(context.Context) (string, error) { return clientSecret, nil }, AllowInsecureLoginURLs: true}}
+	e.returnURL = e.api.URL + "/return"
+	rt := httpapi.NewRouter()
+	(&connecthttp.Handlers{Connector: e.connector, Store: e.store, ReturnURL: e.returnURL,
+		Log: slog.New(slog.NewJSONHandler(e.logs, nil))}).Register(rt)
+	handler = rt
+	claims.Store(&httpapi.Claims{TeamID: "team_a", Role: "admin", Subject: "admin_1"})
+	return e
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (e *env) do(method, path, body string) (*http.Response, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.api.URL+path, strings.NewReader(body))
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// beginConnect posts /v1/salesforce/connect and returns the authorize URL.
+func (e *env) beginConnect() string {
+	e.t.Helper()
+	resp, body := e.do("POST", "/v1/salesforce/connect", fmt.Sprintf(`{"environment":"custom","login_url":%q}`, e.sim.URL()))
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("connect: got %d %s; want 200", resp.StatusCode, body)
+	}
+	var out struct {
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	_ = json.Unmarshal([]byte(body), &out)
+	return out.AuthorizeURL
+}
+
+// authorize follows the simulator's auto-approval and returns the callback URL.
+func (e *env) authorize(authorizeURL string) *url.URL {
+	e.t.Helper()
+	resp, err := noRedirect.Get(authorizeURL)
+	if err != nil {
+		e.t.Fatalf("authorize: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		e.t.Fatalf("authorize: got %d; want 302", resp.StatusCode)
+	}
+	u, _ := url.Parse(resp.Header.Get("Location"))
+	return u
+}
+
+func (e *env) callback(u *url.URL) (*http.Response, string) {
+	return e.do("GET", u.Path+"?"+u.RawQuery, "")
+}
+
+func TestConnectFlowStoresAUsableConnection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	authURL := e.beginConnect()
+	au, _ := url.Parse(authURL)
+	q := au.Query()
+	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || len(q.Get("state")) != 43 {
+		t.Fatalf("authorize URL lacks PKCE S256 or a 256-bit state: %s", authURL)
+	}
+	resp, _ := e.callback(e.authorize(authURL))
+	if got, want := resp.Header.Get("Location"), e.returnURL+"?salesforce=connected"; got != want {
+		t.Fatalf("callback redirect: got %q; want %q", got, want)
+	}
+	resp, body := e.do("GET", "/v1/salesforce", "")
+	var st connecthttp.StatusResponse
+	_ = json.Unmarshal([]byte(body), &st)
+	if resp.StatusCode != 200 || st.Status != connection.StatusConnected || !strings.HasPrefix(st.OrgID, "00D") || st.ConnectedAt == nil {
+		t.Fatalf("status: got %d %s; want 200 connected with org id and time", resp.StatusCode, body)
+	}
+	// The stored tokens work for a data call.
+	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "t"}
+	c := &salesforce.Client{Session: tokens}
+	if _, err := salesforce.Query[map[string]any](context.Background(), c, "SELECT Id FROM Lead"); err != nil {
+		t.Fatalf("query with stored tokens: %v", err)
+	}
+	// No token appears in any stored item or log line.
+	conn, err := e.store.Get(context.Background(), "team_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.assertNoSecrets(conn.AccessToken, conn.RefreshToken, clientSecret)
+	// Disconnect revokes at Salesforce and deletes our copy.
+	if resp, _ := e.do("DELETE", "/v1/salesforce", ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("disconnect: got %d; want 204", resp.StatusCode)
+	}
+	if _, err := e.store.Get(context.Background(), "team_a"); !errors.Is(err, connection.ErrNotConnected) {
+		t.Errorf("after disconnect: got %v; want ErrNotConnected", err)
+	}
+	if err := e.sim.RevokeRefreshToken(conn.RefreshToken); err == nil {
+		t.Errorf("refresh token still valid at Salesforce after disconnect")
+	}
+}
+
+func (e *env) assertNoSecrets(secrets ...string) {
+	e.t.Helper()
+	out, err := e.ddb.Scan(context.Background(), &dynamodb.ScanInput{TableName: &e.table})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	dump, _ := json.Marshal(out.Items)
+	for _, s := range secrets {
+		if s == "" {
+			e.t.Fatal("empty secret to look for")
+		}
+		if bytes.Contains(dump, []byte(s)) {
+			e.t.Errorf("a secret appears in a DynamoDB item")
+		}
+		if strings.Contains(e.logs.String(), s) {
+			e.t.Errorf("a secret appears in the logs")
+		}
+	}
+}
+
+func TestCallbackRejectsBadRequests(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		prepare    func(e *env) *url.URL // returns the callback URL to hit
+		wantStatus int
+		wantReason string // redirect reason, "" for an error page
+	}{
+		{"forged state", func(e *env) *url.URL {
+			u := e.authorize(e.beginConnect())
+			q := u.Query()
+			q.Set("state", "forged"+q.Get("state")[6:])
+			u.RawQuery = q.Encode()
+			return u
+		}, 400, ""},
+		{"missing state", func(e *env) *url.URL {
+			u := e.authorize(e.beginConnect())
+			q := u.Query()
+			q.Del("state")
+			u.RawQuery = q.Encode()
+			return u
+		}, 400, ""},
+		{"replayed state", func(e *env) *url.URL {
+			u := e.authorize(e.beginConnect())
+			if resp, _ := e.callback(u); resp.StatusCode != http.StatusFound {
+				e.t.Fatalf("first callback: got %d; want 302", resp.StatusCode)
+			}
+			if err := e.store.Delete(context.Background(), "team_a"); err != nil {
+				e.t.Fatal(err)
+			}
+			return u
+		}, 400, ""},
+		{"expired state", func(e *env) *url.URL {
+			u := e.authorize(e.beginConnect())
+			e.connector.Now = func() time.Time { return time.Now().Add(connection.StateTTL + time.Minute) }
+			return u
+		}, 400, ""},
+		{"access denied", func(e *env) *url.URL {
+			u := e.authorize(e.beginConnect())
+			q := u.Query()
+			q.Del("code")
+			q.Set("error", "access_denied")
+			u.RawQuery = q.Encode()
+			return u
+		}, 302, "access_denied"},
+		{"tampered signature", func(e *env) *url.URL {
+			e.transport.tamperSignature.Store(true)
+			return e.authorize(e.beginConnect())
+		}, 302, "bad_signature"},
+		{"PKCE mismatch", func(e *env) *url.URL {
+			e.transport.tamperVerifier.Store(true)
+			return e.authorize(e.beginConnect())
+		}, 302, "exchange_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, simOptions{autoApprove: true})
+			u := tt.prepare(e)
+			resp, body := e.callback(u)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("callback: got %d %s; want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+			if tt.wantReason != "" {
+				if got, want := resp.Header.Get("Location"), e.returnURL+"?reason="+tt.wantReason+"&salesforce=error"; got != want {
+					t.Errorf("redirect: got %q; want %q", got, want)
+				}
+			} else if !strings.Contains(body, "nothing was saved") {
+				t.Errorf("error page: got %q; want a clear message", body)
+			}
+			if _, err := e.store.Get(context.Background(), "team_a"); !errors.Is(err, connection.ErrNotConnected) {
+				t.Errorf("connection stored after a rejected callback: got %v; want ErrNotConnected", err)
+			}
+		})
+	}
+}
+
+func TestConnectValidatesInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	tests := []struct {
+		body      string
+		wantField string
+	}{
+		{`{"environment":"staging"}`, "environment"},
+		{`{"environment":"custom","login_url":"https://evil.example.com"}`, "login_url"},
+		{`{"environment":"custom","login_url":"http://acme.my.salesforce.com"}`, "login_url"},
+		{`{"environment":"custom","login_url":"https://acme.my.salesforce.com/path"}`, "login_url"},
+		{`{"environment":"custom","login_url":"https://user@acme.my.salesforce.com"}`, "login_url"},
+		{`{"environment":"production","login_url":"https://acme.my.salesforce.com"}`, "login_url"},
+		{`{"environment":"production","team_id":"team_b"}`, "team_id"},
+		{`{"environment":7}`, "environment"},
+		{`not json`, "body"},
+	}
+	for _, tt := range tests {
+		resp, body := e.do("POST", "/v1/salesforce/connect", tt.body)
+		var out struct {
+			Error httpapi.ErrorDetail `json:"error"`
+		}
+		_ = json.Unmarshal([]byte(body), &out)
+		if resp.StatusCode != 400 || out.Error.Field != tt.wantField {
+			t.Errorf("connect %s: got %d field %q; want 400 field %q", tt.body, resp.StatusCode, out.Error.Field, tt.wantField)
+		}
+	}
+}
+
+func TestConcurrentWorkersRefreshOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true, rotate: true})
+	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
+		t.Fatalf("connect failed: %d", resp.StatusCode)
+	}
+	e.sim.ExpireAccessTokens()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: fmt.Sprintf("worker-%d", i)}
+			c := &salesforce.Client{Session: tokens}
+			_, err := salesforce.Query[map[string]any](context.Background(), c, "SELECT Id FROM Lead")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("worker: got %v; want success", err)
+		}
+	}
+	if got := e.transport.refreshes.Load(); got != 1 {
+		t.Errorf("refresh grants: got %d; want 1", got)
+	}
+	conn, err := e.store.Get(context.Background(), "team_a")
+	if err != nil || conn.Status != connection.StatusConnected {
+		t.Fatalf("status: got %v %v; want connected", conn.Status, err)
+	}
+	// With rotation on, the saved refresh token is the newest: it still works.
+	e.sim.ExpireAccessTokens()
+	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "late"}
+	if _, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead"); err != nil {
+		t.Errorf("after rotation: got %v; want success", err)
+	}
+}
+
+func TestRevokedRefreshTokenMarksNeedsReauth(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
+		t.Fatalf("connect failed: %d", resp.StatusCode)
+	}
+	e.sim.RevokeAllRefreshTokens()
+	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "w"}
+	_, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead")
+	if !errors.Is(err, connection.ErrNeedsReauth) {
+		t.Fatalf("query: got %v; want ErrNeedsReauth", err)
+	}
+	_, body := e.do("GET", "/v1/salesforce", "")
+	if !strings.Contains(body, `"status":"needs_reauth"`) {
+		t.Errorf("status: got %s; want needs_reauth", body)
+	}
+	// Reconnecting makes the team live again.
+	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
+		t.Fatalf("reconnect failed: %d", resp.StatusCode)
+	}
+	tokens = &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "w2"}
+	if _, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead"); err != nil {
+		t.Errorf("after reconnect: got %v; want success", err)
+	}
+}
+
+func TestCiphertextMovedToAnotherTeamFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
+		t.Fatalf("connect failed: %d", resp.StatusCode)
+	}
+	ctx := context.Background()
+	out, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &e.table, Key: map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "TEAM#team_a"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "CONNECTION"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Item["pk"] = &ddbtypes.AttributeValueMemberS{Value: "TEAM#team_b"}
+	if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &e.table, Item: out.Item}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Get(ctx, "team_b"); !errors.Is(err, sealing.ErrCannotOpen) {
+		t.Errorf("open team A's tokens as team B: got %v; want ErrCannotOpen", err)
+	}
+}
