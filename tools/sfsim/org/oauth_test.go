@@ -232,7 +232,9 @@ func TestTokenEndpointErrors(t *testing.T) {
 			return codeForm(o, c, callback, "")
 		}, "invalid_grant", "expired authorization code"},
 		{"redirect mismatch", func() url.Values { return codeForm(o, autoCode(t, o, base, ""), callback+"/x", "") }, "redirect_uri_mismatch", "redirect_uri must match configuration"},
-		{"missing verifier", func() url.Values { return codeForm(o, autoCode(t, o, base, oauth2.S256ChallengeFromVerifier(verifier)), callback, "") }, "invalid_grant", "invalid code verifier"},
+		{"missing verifier", func() url.Values {
+			return codeForm(o, autoCode(t, o, base, oauth2.S256ChallengeFromVerifier(verifier)), callback, "")
+		}, "invalid_grant", "invalid code verifier"},
 		{"wrong verifier", func() url.Values {
 			return codeForm(o, autoCode(t, o, base, oauth2.S256ChallengeFromVerifier(verifier)), callback, oauth2.GenerateVerifier())
 		}, "invalid_grant", "invalid code verifier"},
