@@ -1,0 +1,201 @@
+package openapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/openapi"
+	"github.com/sfsync/sfsync/shared/openapi/openapitest"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+var methods = []string{"get", "put", "post", "delete", "patch", "head", "options"}
+
+func parse(t *testing.T) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(openapi.Document(), &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	return doc
+}
+
+func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
+
+func TestDocumentMatchesDeclaredRoutes(t *testing.T) {
+	t.Parallel()
+	doc := parse(t)
+	if got := doc["openapi"]; got != "3.1.0" {
+		t.Errorf("got openapi %v; want 3.1.0", got)
+	}
+	var documented []string
+	for path, item := range obj(doc["paths"]) {
+		for _, m := range methods {
+			if _, ok := obj(item)[m]; ok {
+				documented = append(documented, strings.ToUpper(m)+" "+path)
+			}
+		}
+	}
+	var declared []string
+	for _, r := range resources.Routes {
+		declared = append(declared, r.Key())
+	}
+	sort.Strings(documented)
+	sort.Strings(declared)
+	for _, k := range declared {
+		if !slices.Contains(documented, k) {
+			t.Errorf("got route %s undocumented; want it in openapi.json", k)
+		}
+	}
+	for _, k := range documented {
+		if !slices.Contains(declared, k) {
+			t.Errorf("got %s documented; want it declared in shared/resources.Routes", k)
+		}
+	}
+}
+
+func TestDocumentAuthMatchesRoutes(t *testing.T) {
+	t.Parallel()
+	doc := parse(t)
+	if _, ok := obj(obj(obj(doc["components"])["securitySchemes"])["bearerAuth"])["scheme"]; !ok {
+		t.Fatalf("got no bearerAuth security scheme; want one")
+	}
+	for _, r := range resources.Routes {
+		op := obj(obj(obj(doc["paths"])[r.Path])[strings.ToLower(r.Method)])
+		if op == nil {
+			continue // reported by TestDocumentMatchesDeclaredRoutes
+		}
+		sec, hasSec := op["security"].([]any)
+		public := hasSec && len(sec) == 0
+		if public != r.Public {
+			t.Errorf("%s: got public=%v in the document; want %v", r.Key(), public, r.Public)
+		}
+		responses := obj(op["responses"])
+		if !r.Public {
+			if _, ok := responses["401"]; !ok {
+				t.Errorf("%s: got no 401 response; want one", r.Key())
+			}
+		}
+		admin := op["x-required-role"] == "admin"
+		if admin != r.Admin {
+			t.Errorf("%s: got x-required-role admin=%v; want %v", r.Key(), admin, r.Admin)
+		}
+		if _, ok := responses["403"]; ok != r.Admin {
+			t.Errorf("%s: got a 403 response=%v; want %v", r.Key(), ok, r.Admin)
+		}
+	}
+}
+
+var templateParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+func TestPathParametersDeclared(t *testing.T) {
+	t.Parallel()
+	doc := parse(t)
+	params := obj(obj(doc["components"])["parameters"])
+	names := func(list any) map[string]string {
+		out := map[string]string{}
+		for _, p := range list.([]any) {
+			p := obj(p)
+			if ref, ok := p["$ref"].(string); ok {
+				p = obj(params[strings.TrimPrefix(ref, "#/components/parameters/")])
+			}
+			out[p["name"].(string)] = p["in"].(string)
+		}
+		return out
+	}
+	for path, item := range obj(doc["paths"]) {
+		for _, m := range methods {
+			op := obj(obj(item)[m])
+			if op == nil {
+				continue
+			}
+			declared := map[string]string{}
+			if l, ok := obj(item)["parameters"]; ok {
+				for k, v := range names(l) {
+					declared[k] = v
+				}
+			}
+			if l, ok := op["parameters"]; ok {
+				for k, v := range names(l) {
+					declared[k] = v
+				}
+			}
+			for _, match := range templateParam.FindAllStringSubmatch(path, -1) {
+				if declared[match[1]] != "path" {
+					t.Errorf("%s %s: got path parameter %s undeclared; want it declared in: path", m, path, match[1])
+				}
+			}
+		}
+	}
+}
+
+// TestReferencesResolveAndSchemasCompile walks the document: every $ref
+// points at something, and every component schema compiles.
+func TestReferencesResolveAndSchemasCompile(t *testing.T) {
+	t.Parallel()
+	doc := parse(t)
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				var cur any = doc
+				for _, tok := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+					cur = obj(cur)[tok]
+				}
+				if !strings.HasPrefix(ref, "#/") || cur == nil {
+					t.Errorf("%s: got unresolved $ref %s; want it to resolve", at, ref)
+				}
+			}
+			for k, c := range v {
+				walk(c, at+"/"+k)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c, at+"/[]")
+			}
+		}
+	}
+	walk(doc, "")
+	for name, s := range obj(obj(doc["components"])["schemas"]) {
+		sch, err := openapitest.Schema("/components/schemas/" + name)
+		if err != nil {
+			t.Errorf("schema %s: %v", name, err)
+			continue
+		}
+		if ex, ok := obj(s)["example"]; ok {
+			b, _ := json.Marshal(ex)
+			var inst any
+			_ = json.Unmarshal(b, &inst)
+			if err := sch.Validate(inst); err != nil {
+				t.Errorf("schema %s: got its example invalid: %v; want valid", name, err)
+			}
+		}
+	}
+}
+
+func TestHandlerServesDocumentPublicly(t *testing.T) {
+	t.Parallel()
+	rt := httpapi.NewRouter()
+	rt.Handle("GET /openapi.json", openapi.Handler())
+	rec := httptest.NewRecorder()
+	rt.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil)) // no claims
+	if rec.Code != http.StatusOK {
+		t.Fatalf("got status %d; want 200", rec.Code)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("got Content-Type %q; want application/json", ct)
+	}
+	if !bytes.Equal(rec.Body.Bytes(), openapi.Document()) {
+		t.Errorf("got a body of %d bytes; want the document's %d", rec.Body.Len(), len(openapi.Document()))
+	}
+	openapitest.Validate(t, "GET", "/openapi.json", rec.Code, rec.Body.Bytes())
+}
