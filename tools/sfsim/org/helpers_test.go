@@ -224,3 +224,5 @@ func mustSeed(t *testing.T, o *Org, object string, recs ...map[string]any) []str
 	}
 	return ids
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
