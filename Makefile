@@ -36,8 +36,18 @@ build-ActivitySyncFunction: ; $(MAKE) $(BUILD_DIR)/activitysync/bootstrap && cp 
 FORCE:
 
 # ---- test ----------------------------------------------------------------------
+# The OAuth flow is tested in a real headless browser: Debian's chromium.
+.PHONY: check-chromium
+check-chromium:
+	@if [ -n "$${CHROME_PATH:-}" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi; \
+	echo "Chromium not found; installing Debian's chromium package for the browser tests"; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  { echo "error: apt-get install chromium failed; install Chromium and/or set CHROME_PATH"; exit 1; }; \
+	else echo "error: install Chromium (e.g. sudo apt-get install chromium) or set CHROME_PATH"; exit 1; fi
+
 .PHONY: test
-test: check-go ## run every test (unit, integration against moto, fuzz seeds) with -race
+test: check-go check-chromium ## run every test (unit, integration against moto, fuzz seeds, browser) with -race
 	./tools/with-moto.sh go test -race -count=1 ./...
 
 # ---- lint ----------------------------------------------------------------------
