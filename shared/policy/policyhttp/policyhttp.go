@@ -1,0 +1,434 @@
+// Package policyhttp serves the sync settings API: the team's settings, the
+// sequences' overrides, and their histories. The team always comes from the
+// verified claims, never from the request.
+//
+// Writes use optimistic concurrency through ETags: every GET and PUT answers
+// with the document's version as a quoted ETag ("3"; "0" for a document never
+// saved), and a PUT must carry If-Match. A missing If-Match is 428 (a lost
+// update is never the default); If-Match: * writes on top of whatever is
+// current; a version that is no longer current is 412 and nothing is written.
+// A weak tag (W/"3") never matches, as If-Match compares strongly.
+package policyhttp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/policy/policydb"
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	Store  *policydb.Store
+	Logger *slog.Logger     // nil: slog.Default()
+	Now    func() time.Time // nil: time.Now; the "now" of the effective policy shown
+}
+
+// Route keys this package serves (declared in shared/resources).
+const (
+	RouteGetSettings        = "GET /v1/salesforce/settings"
+	RoutePutSettings        = "PUT /v1/salesforce/settings"
+	RouteSettingsHistory    = "GET /v1/salesforce/settings/history"
+	RouteGetSequence        = "GET /v1/sequences/{sequence_id}/salesforce"
+	RoutePutSequence        = "PUT /v1/sequences/{sequence_id}/salesforce"
+	RouteSequenceHistory    = "GET /v1/sequences/{sequence_id}/salesforce/history"
+	defaultHistoryPageLimit = 20
+)
+
+// Register adds the settings routes to rt.
+func Register(rt *httpapi.Router, d Deps) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	h := &handlers{Deps: d}
+	rt.HandleFunc(RouteGetSettings, h.getSettings)
+	rt.HandleFunc(RoutePutSettings, h.putSettings)
+	rt.HandleFunc(RouteSettingsHistory, h.settingsHistory)
+	rt.HandleFunc(RouteGetSequence, h.getSequence)
+	rt.HandleFunc(RoutePutSequence, h.putSequence)
+	rt.HandleFunc(RouteSequenceHistory, h.sequenceHistory)
+}
+
+type handlers struct{ Deps }
+
+// Response bodies (see the OpenAPI document's schemas of the same names).
+
+type teamSettingsResponse struct {
+	Version     int                 `json:"version"`
+	EffectiveAt *time.Time          `json:"effective_at,omitempty"`
+	UpdatedBy   string              `json:"updated_by,omitempty"`
+	Settings    policy.TeamSettings `json:"settings"`
+}
+
+type teamSettingsVersion struct {
+	Version     int                 `json:"version"`
+	EffectiveAt time.Time           `json:"effective_at"`
+	UpdatedBy   string              `json:"updated_by"`
+	Settings    policy.TeamSettings `json:"settings"`
+}
+
+type teamSettingsHistory struct {
+	Versions   []teamSettingsVersion `json:"versions"`
+	NextBefore int                   `json:"next_before,omitempty"`
+}
+
+type sequenceSettingsResponse struct {
+	SequenceID  string                  `json:"sequence_id"`
+	Version     int                     `json:"version"`
+	EffectiveAt *time.Time              `json:"effective_at,omitempty"`
+	UpdatedBy   string                  `json:"updated_by,omitempty"`
+	Override    policy.SequenceOverride `json:"override"`
+	Effective   policy.Effective        `json:"effective"`
+	// PUT only, when the change touched the rule and members exist (R4).
+	MembersKeepingPreviousRule int    `json:"members_keeping_previous_rule,omitempty"`
+	Note                       string `json:"note,omitempty"`
+}
+
+type sequenceOverrideVersion struct {
+	Version     int                     `json:"version"`
+	EffectiveAt time.Time               `json:"effective_at"`
+	UpdatedBy   string                  `json:"updated_by"`
+	Override    policy.SequenceOverride `json:"override"`
+}
+
+type sequenceSettingsHistory struct {
+	SequenceID string                    `json:"sequence_id"`
+	Versions   []sequenceOverrideVersion `json:"versions"`
+	NextBefore int                       `json:"next_before,omitempty"`
+}
+
+func teamResponse(v policy.TeamVersion) teamSettingsResponse {
+	r := teamSettingsResponse{Version: v.Number, Settings: v.Document}
+	r.Settings.ActivityKinds = v.Document.ActivityKinds.Clone()
+	if v.Number > 0 {
+		at := v.EffectiveAt
+		r.EffectiveAt, r.UpdatedBy = &at, v.Author
+	}
+	return r
+}
+
+func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
+
+// ifMatch reads the If-Match header: the expected version, or AnyVersion
+// for *. It writes the error response and returns false when the header is
+// missing (428) or malformed (400); a weak tag yields a version that cannot
+// match (412 follows).
+func ifMatch(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	switch {
+	case v == "":
+		httpapi.WriteError(w, http.StatusPreconditionRequired, "precondition_required",
+			`If-Match is required: send the ETag of the version you changed (e.g. "3", from a GET), or * to overwrite whatever is current`, "If-Match")
+		return 0, false
+	case v == "*":
+		return policydb.AnyVersion, true
+	}
+	weak := strings.HasPrefix(v, "W/")
+	tag := strings.TrimPrefix(v, "W/")
+	if len(tag) >= 3 && tag[0] == '"' && tag[len(tag)-1] == '"' {
+		if n, err := strconv.Atoi(tag[1 : len(tag)-1]); err == nil && n >= 0 && !strings.HasPrefix(tag[1:], "+") {
+			if weak {
+				return -2, true // never equal to a version: strong comparison
+			}
+			return n, true
+		}
+	}
+	httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", `If-Match: must be one entity tag such as "3", or *`, "If-Match")
+	return 0, false
+}
+
+// writeFailure answers an error from the domain or the store: a validation
+// error is a 400 naming the field, anything else a 500 logged once here.
+func (h *handlers) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
+	var ve *policy.ValidationError
+	if errors.As(err, &ve) {
+		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", ve.Error(), ve.Field)
+		return
+	}
+	h.Logger.ErrorContext(r.Context(), "settings request failed",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	httpapi.WriteError(w, http.StatusInternalServerError, "internal", "the settings could not be read or saved; try again", "")
+}
+
+// readBody reads the request body (at most httpapi.MaxBodyBytes), answering
+// 400 itself when it is unreadable, too large or empty. Whether it is JSON,
+// and the right JSON, is for the domain's parser to say, field by field.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodyBytes+1))
+	switch {
+	case err != nil:
+		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", "body: could not be read", "body")
+	case len(body) > httpapi.MaxBodyBytes:
+		httpapi.WriteError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("body: larger than %d bytes", httpapi.MaxBodyBytes), "body")
+	case len(bytes.TrimSpace(body)) == 0:
+		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", "body: is empty; a JSON object is required", "body")
+	default:
+		return body, true
+	}
+	return nil, false
+}
+
+func team(r *http.Request) *httpapi.Claims { return httpapi.ClaimsFrom(r.Context()) }
+
+func (h *handlers) getSettings(w http.ResponseWriter, r *http.Request) {
+	v, err := h.Store.TeamSettings(r.Context(), team(r).TeamID)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(v.Number))
+	httpapi.WriteJSON(w, http.StatusOK, teamResponse(v))
+}
+
+func (h *handlers) putSettings(w http.ResponseWriter, r *http.Request) {
+	expected, ok := ifMatch(w, r)
+	if !ok {
+		return
+	}
+	raw, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	doc, err := policy.ParseTeamSettings(raw)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	c := team(r)
+	v, err := h.Store.SaveTeamSettings(r.Context(), c.TeamID, c.Subject, doc, expected)
+	if errors.Is(err, policydb.ErrVersionConflict) {
+		cur, cerr := h.Store.TeamSettings(r.Context(), c.TeamID)
+		h.conflict(w, r, cur.Number, cerr)
+		return
+	}
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(v.Number))
+	httpapi.WriteJSON(w, http.StatusOK, teamResponse(v))
+}
+
+func (h *handlers) conflict(w http.ResponseWriter, r *http.Request, current int, err error) {
+	msg := "the document changed since the version in If-Match; nothing was saved. GET it again and reapply your change"
+	if err == nil {
+		w.Header().Set("ETag", etag(current))
+		msg = fmt.Sprintf("the current version is %d, not the one in If-Match; nothing was saved. GET it again and reapply your change", current)
+	}
+	httpapi.WriteError(w, http.StatusPreconditionFailed, "version_conflict", msg, "If-Match")
+}
+
+// page reads the limit and before query parameters.
+func page(r *http.Request) (limit, before int, err error) {
+	q := r.URL.Query()
+	limit = defaultHistoryPageLimit
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > policydb.MaxHistoryPage {
+			return 0, 0, &policy.ValidationError{Field: "limit", Problem: fmt.Sprintf("must be a whole number from 1 to %d", policydb.MaxHistoryPage)}
+		}
+	}
+	if s := q.Get("before"); s != "" {
+		if before, err = strconv.Atoi(s); err != nil || before < 1 {
+			return 0, 0, &policy.ValidationError{Field: "before", Problem: "must be a version number (1 or more), the next_before of the previous page"}
+		}
+	}
+	return limit, before, nil
+}
+
+func (h *handlers) settingsHistory(w http.ResponseWriter, r *http.Request) {
+	limit, before, err := page(r)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	vs, next, err := h.Store.TeamHistory(r.Context(), team(r).TeamID, limit, before)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	out := teamSettingsHistory{Versions: make([]teamSettingsVersion, len(vs)), NextBefore: next}
+	for i, v := range vs {
+		d := v.Document
+		d.ActivityKinds = d.ActivityKinds.Clone()
+		out.Versions[i] = teamSettingsVersion{Version: v.Number, EffectiveAt: v.EffectiveAt, UpdatedBy: v.Author, Settings: d}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+// sequenceID reads and checks the sequence_id path parameter (400 naming it).
+func (h *handlers) sequenceID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("sequence_id")
+	if err := policy.ValidateID("sequence_id", id); err != nil {
+		h.writeFailure(w, r, err)
+		return "", false
+	}
+	return id, true
+}
+
+// sequenceState reads the team's current settings and the sequence's
+// current override, and the policy a contact added now would get.
+func (h *handlers) sequenceState(ctx context.Context, teamID, seq string) (policy.SequenceVersion, policy.Effective, error) {
+	tv, err := h.Store.TeamSettings(ctx, teamID)
+	if err != nil {
+		return policy.SequenceVersion{}, policy.Effective{}, err
+	}
+	sv, err := h.Store.SequenceOverride(ctx, teamID, seq)
+	if err != nil {
+		return policy.SequenceVersion{}, policy.Effective{}, err
+	}
+	return sv, effectiveNow(tv, sv, h.Now()), nil
+}
+
+// effectiveNow resolves the current versions as of now, or as of the newest
+// of them should it be stamped (by a microsecond) after now.
+func effectiveNow(tv policy.TeamVersion, sv policy.SequenceVersion, now time.Time) policy.Effective {
+	at := now
+	for _, t := range []time.Time{tv.EffectiveAt, sv.EffectiveAt} {
+		if t.After(at) {
+			at = t
+		}
+	}
+	var teams []policy.TeamVersion
+	if tv.Number > 0 {
+		teams = []policy.TeamVersion{tv}
+	}
+	var seqs []policy.SequenceVersion
+	if sv.Number > 0 {
+		seqs = []policy.SequenceVersion{sv}
+	}
+	return policy.Resolve(teams, seqs, at)
+}
+
+func sequenceResponse(seq string, v policy.SequenceVersion, eff policy.Effective) sequenceSettingsResponse {
+	r := sequenceSettingsResponse{SequenceID: seq, Version: v.Number, Override: v.Document, Effective: eff}
+	if v.Number > 0 {
+		at := v.EffectiveAt
+		r.EffectiveAt, r.UpdatedBy = &at, v.Author
+	}
+	return r
+}
+
+func (h *handlers) getSequence(w http.ResponseWriter, r *http.Request) {
+	seq, ok := h.sequenceID(w, r)
+	if !ok {
+		return
+	}
+	sv, eff, err := h.sequenceState(r.Context(), team(r).TeamID, seq)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(sv.Number))
+	httpapi.WriteJSON(w, http.StatusOK, sequenceResponse(seq, sv, eff))
+}
+
+func (h *handlers) putSequence(w http.ResponseWriter, r *http.Request) {
+	seq, ok := h.sequenceID(w, r)
+	if !ok {
+		return
+	}
+	expected, ok := ifMatch(w, r)
+	if !ok {
+		return
+	}
+	raw, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	doc, err := policy.ParseSequenceOverride(raw)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	c := team(r)
+	ctx := r.Context()
+	prev, err := h.Store.SequenceOverride(ctx, c.TeamID, seq)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	if expected != policydb.AnyVersion && prev.Number != expected {
+		h.conflict(w, r, prev.Number, nil)
+		return
+	}
+	saved, err := h.Store.SaveSequenceOverride(ctx, c.TeamID, seq, c.Subject, doc, expected)
+	if errors.Is(err, policydb.ErrVersionConflict) {
+		cur, cerr := h.Store.SequenceOverride(ctx, c.TeamID, seq)
+		h.conflict(w, r, cur.Number, cerr)
+		return
+	}
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	tv, err := h.Store.TeamSettings(ctx, c.TeamID)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	resp := sequenceResponse(seq, saved, effectiveNow(tv, saved, h.Now()))
+	if ruleChanged(prev.Document, saved.Document) {
+		n, err := h.Store.CountMembers(ctx, c.TeamID, seq)
+		switch {
+		case err != nil:
+			// The change is saved; only the count is missing. Say so rather
+			// than answer 500 for a write that happened.
+			h.Logger.WarnContext(ctx, "count sequence members", slog.String("sequence_id", seq), slog.String("error", err.Error()))
+			resp.Note = "The new rule applies to contacts added to this sequence from now on; contacts already in it keep the rule they were added under."
+		case n > 0:
+			resp.MembersKeepingPreviousRule = n
+			resp.Note = fmt.Sprintf("The new rule applies to contacts added to this sequence from now on; the %d %s already in it keep the rule %s added under and are not synced again.",
+				n, plural(n, "contact", "contacts"), plural(n, "it was", "they were"))
+		}
+	}
+	w.Header().Set("ETag", etag(saved.Number))
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+// ruleChanged reports whether a new override changes what a member gets:
+// its sync mode, its sync_as, or Disable Sync.
+func ruleChanged(prev, next policy.SequenceOverride) bool {
+	return prev.SyncMode != next.SyncMode || prev.SyncAs != next.SyncAs || prev.SyncDisabled != next.SyncDisabled
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func (h *handlers) sequenceHistory(w http.ResponseWriter, r *http.Request) {
+	seq, ok := h.sequenceID(w, r)
+	if !ok {
+		return
+	}
+	limit, before, err := page(r)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	vs, next, err := h.Store.SequenceHistory(r.Context(), team(r).TeamID, seq, limit, before)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return
+	}
+	out := sequenceSettingsHistory{SequenceID: seq, Versions: make([]sequenceOverrideVersion, len(vs)), NextBefore: next}
+	for i, v := range vs {
+		out.Versions[i] = sequenceOverrideVersion{Version: v.Number, EffectiveAt: v.EffectiveAt, UpdatedBy: v.Author, Override: v.Document}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
