@@ -25,6 +25,7 @@ const (
 	EnvAPIVersion         = "SALESFORCE_API_VERSION"       // REST API version, e.g. v62.0
 	EnvAllowInsecureLogin = "ALLOW_INSECURE_LOGIN_URLS"    // "true" only locally: permits http:// login URLs (the simulator)
 	EnvLogLevel           = "LOG_LEVEL"                    // debug | info | warn | error
+	EnvDeadLetterQueueURL = "DEAD_LETTER_QUEUE_URL"        // sync functions: the DLQ of their own queue, for poison messages
 )
 
 // Table is one DynamoDB table. Every table uses a string partition key "pk"
@@ -98,14 +99,14 @@ var Functions = []Function{
 	},
 	{
 		Name: "contactsync",
-		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL,
+		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
 			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
 		Source:  &EventSource{Queue: "contact-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
 		Timeout: FunctionTimeout, Memory: 512,
 	},
 	{
 		Name: "activitysync",
-		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL,
+		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
 			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
 		Source:  &EventSource{Queue: "activity-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
 		Timeout: FunctionTimeout, Memory: 512,

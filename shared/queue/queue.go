@@ -1,0 +1,122 @@
+// Package queue is the SQS adapter of the sync functions: it decodes a batch
+// of SQS messages into events, moves poison messages (malformed, or sent to
+// the wrong queue) to the dead-letter queue with the reason, hands the valid
+// events to the domain, and answers with a partial batch response so that
+// only the messages that failed for a transient reason return to the queue.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sfsync/sfsync/shared/event"
+)
+
+// Message is one valid event with its delivery facts.
+type Message struct {
+	ID           string // SQS message id
+	ReceiveCount int
+	Event        event.Event
+}
+
+// Processor is the domain side: it handles a batch and returns the ids of
+// the messages that must be delivered again (transient failures), each with
+// its reason.
+type Processor interface {
+	Process(ctx context.Context, msgs []Message) map[string]error
+}
+
+// Sender is the part of the SQS API used to dead-letter poison messages.
+type Sender interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Handler is the Lambda handler of one sync function.
+type Handler struct {
+	Queue     string // event.ContactQueue or event.ActivityQueue: the kinds this function accepts
+	Processor Processor
+	DLQ       Sender
+	DLQURL    string
+	Log       *slog.Logger
+}
+
+// Handle processes one SQS batch.
+func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	msgs := make([]Message, 0, len(in.Records))
+	for _, rec := range in.Records {
+		ev, err := event.Decode([]byte(rec.Body))
+		if err == nil && ev.Queue() != h.Queue {
+			err = fmt.Errorf("type: %s events belong on the %s queue, not the %s queue: %w", ev.Type, ev.Queue(), h.Queue, event.ErrInvalid)
+		}
+		if err != nil {
+			if derr := h.deadLetter(ctx, rec, err); derr != nil {
+				h.Log.Error("dead-letter poison message", "message_id", rec.MessageId, "error", derr.Error())
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			}
+			continue
+		}
+		n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+		msgs = append(msgs, Message{ID: rec.MessageId, ReceiveCount: n, Event: ev})
+	}
+	if len(msgs) == 0 {
+		return resp, nil
+	}
+	for id, err := range h.Processor.Process(ctx, msgs) {
+		h.Log.Warn("message returns to the queue", "message_id", id, "error", err.Error())
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+	}
+	return resp, nil
+}
+
+// deadLetter sends the message, body intact, to the DLQ with why it was rejected.
+func (h *Handler) deadLetter(ctx context.Context, rec events.SQSMessage, reason error) error {
+	if !errors.Is(reason, event.ErrInvalid) {
+		return fmt.Errorf("not a poison message: %w", reason)
+	}
+	h.Log.Warn("poison message moved to the dead-letter queue", "message_id", rec.MessageId, "reason", reason.Error())
+	_, err := h.DLQ.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    aws.String(h.DLQURL),
+		MessageBody: aws.String(rec.Body),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"error":             {DataType: aws.String("String"), StringValue: aws.String(truncate(reason.Error(), 1000))},
+			"source_message_id": {DataType: aws.String("String"), StringValue: aws.String(rec.MessageId)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("send to DLQ: %w", err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// ErrNoProcessor is the reason Hold gives.
+var ErrNoProcessor = errors.New("queue: this function does not process these events yet; they stay queued")
+
+// Hold returns every message to the queue (and, after maxReceiveCount
+// receives, to the DLQ through the redrive policy). It keeps events safe while
+// a function's domain processor is not deployed.
+type Hold struct{}
+
+// Process reports every message as not processed.
+func (Hold) Process(_ context.Context, msgs []Message) map[string]error {
+	out := make(map[string]error, len(msgs))
+	for _, m := range msgs {
+		out[m.ID] = ErrNoProcessor
+	}
+	return out
+}
