@@ -141,6 +141,12 @@ func (o *Org) handleData(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errResponse(400, errNoFields("JSON_PARSER_ERROR", "could not read the request body")).body)
 		return
 	}
+	if ct := r.Header.Get("Content-Type"); len(body) > 0 && ct != "" {
+		if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+			writeJSON(w, http.StatusUnsupportedMediaType, errResponse(415, errNoFields("UNSUPPORTED_MEDIA_TYPE", "MediaType of '"+strings.TrimSpace(mt)+"' is not supported by this resource")).body)
+			return
+		}
+	}
 	req := &request{method: r.Method, version: m[1] + ".0", path: segs[1:], query: r.URL.Query(), header: r.Header, body: body, base: o.baseURL(r)}
 
 	o.mu.Lock()

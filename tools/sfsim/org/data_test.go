@@ -496,3 +496,27 @@ func TestConcurrentWrites(t *testing.T) {
 		t.Errorf("concurrent creates: got %d ids, %d leads, %d calls; want 200 each", len(seen), len(o.Records("Lead")), o.Stats().Total)
 	}
 }
+
+func TestRequestFormat(t *testing.T) {
+	t.Parallel()
+	o, _ := testOrg(t, Config{})
+	c := newClient(t, o)
+	r := c.do("POST", v+"/sobjects/Lead", "LastName=A&Company=C", "Content-Type", "application/x-www-form-urlencoded")
+	if r.status != 415 || errorsOf(r.body)[0] != "UNSUPPORTED_MEDIA_TYPE" {
+		t.Errorf("form body: got %d %s; want 415 UNSUPPORTED_MEDIA_TYPE", r.status, r.raw)
+	}
+	if r = c.do("POST", v+"/sobjects/Lead", "{not json"); r.status != 400 || errorsOf(r.body)[0] != "JSON_PARSER_ERROR" {
+		t.Errorf("malformed JSON: got %d %s; want 400 JSON_PARSER_ERROR", r.status, r.raw)
+	}
+	r = c.do("POST", v+"/sobjects/Lead", map[string]any{"lastname": "A", "COMPANY": "C", "Status": nil})
+	if r.status != 201 {
+		t.Fatalf("case-insensitive field names: got %d %s; want 201", r.status, r.raw)
+	}
+	rec, _ := o.Record("Lead", r.body.(map[string]any)["id"].(string))
+	if rec["LastName"] != "A" || rec["Status"] != "Open - Not Contacted" {
+		t.Errorf("stored: got LastName %v Status %v; want A and the default status", rec["LastName"], rec["Status"])
+	}
+	if r = c.do("PUT", v+"/sobjects/Lead", map[string]any{}); r.status != 405 {
+		t.Errorf("PUT: got %d; want 405", r.status)
+	}
+}

@@ -343,6 +343,9 @@ func (o *Org) createLocked(s *sobject, body map[string]any, hdr http.Header) (st
 		}
 	}
 	for k, v := range vals {
+		if v == nil && rec[k] != nil {
+			continue // an explicit null on a defaulted field keeps the default
+		}
 		rec[k] = v
 	}
 	id := o.nextID(s.Name)
