@@ -1,0 +1,117 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/tools/motoserver"
+)
+
+var client *sqs.Client
+
+func TestMain(m *testing.M) {
+	ep, err := motoserver.Shared()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg, err := motoserver.AWSConfig(context.Background(), ep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	client = sqs.NewFromConfig(cfg)
+	code := m.Run()
+	motoserver.StopShared()
+	os.Exit(code)
+}
+
+// recorder is the domain side: it records what it got and fails the ids asked.
+type recorder struct {
+	got  []string
+	fail map[string]error
+}
+
+func (r *recorder) Process(_ context.Context, msgs []Message) map[string]error {
+	out := map[string]error{}
+	for _, m := range msgs {
+		r.got = append(r.got, m.ID)
+		if err, ok := r.fail[m.ID]; ok {
+			out[m.ID] = err
+		}
+	}
+	return out
+}
+
+const validAdded = `{"id":"evt_1","type":"contact.added","version":1,"occurred_at":"2026-11-26T10:00:00Z","team_id":"team_acme",
+ "data":{"sequence":{"id":"seq_1","name":"Q4"},"contact":{"id":"ct_1","email":"ada@example.com","last_name":"Lovelace"}}}`
+
+const validSent = `{"id":"evt_2","type":"email.sent","version":1,"occurred_at":"2026-11-26T10:00:00Z","team_id":"team_acme",
+ "data":{"sequence":{"id":"seq_1","name":"Q4"},"contact":{"id":"ct_1","email":"ada@example.com"},
+ "message":{"id":"msg_1","subject":"Hi","body_text":"Hello","step":1,"sent_at":"2026-11-26T10:00:00Z"}}}`
+
+func TestHandleSplitsABatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("queue-test-dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{fail: map[string]error{"m3": errors.New("salesforce: transient failure")}}
+	h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *q.QueueUrl, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	batch := events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m1", Body: validAdded, Attributes: map[string]string{"ApproximateReceiveCount": "1"}},
+		{MessageId: "m2", Body: `{"id":"evt_x","type":"contact.deleted","version":1}`},
+		{MessageId: "m3", Body: validAdded},
+		{MessageId: "m4", Body: validSent},
+		{MessageId: "m5", Body: `not json`},
+	}}
+	resp, err := h.Handle(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"m1", "m3"}; !slices.Equal(rec.got, want) {
+		t.Errorf("processed: got %v; want %v", rec.got, want)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	if want := []string{"m3"}; !slices.Equal(failed, want) {
+		t.Errorf("returned to the queue: got %v; want %v", failed, want)
+	}
+	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10,
+		MessageAttributeNames: []string{"All"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, m := range out.Messages {
+		reasons[*m.MessageAttributes["source_message_id"].StringValue] = *m.MessageAttributes["error"].StringValue
+	}
+	tests := []struct{ id, want string }{
+		{"m2", `type: unknown event type "contact.deleted"`},
+		{"m4", "type: email.sent events belong on the activity-events queue, not the contact-events queue: invalid event"},
+		{"m5", "body: not JSON"},
+	}
+	for _, tt := range tests {
+		got, ok := reasons[tt.id]
+		if !ok || len(got) < len(tt.want) || got[:len(tt.want)] != tt.want {
+			t.Errorf("DLQ reason of %s: got %q; want prefix %q", tt.id, got, tt.want)
+		}
+	}
+	if len(out.Messages) != 3 {
+		t.Errorf("DLQ messages: got %d; want 3", len(out.Messages))
+	}
+}
