@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,7 +53,9 @@ type StackOptions struct {
 	OAuthReturnURL string
 
 	// StartSalesforce starts the Salesforce the functions talk to and returns
-	// its base URL. Nil leaves SalesforceURL as given.
+	// its base URL. Start calls it once the HTTP API listens, so Stack.APIURL
+	// (and the OAuth redirect URL, APIURL+"/oauth/salesforce/callback") is
+	// set. Nil leaves SalesforceURL as given.
 	StartSalesforce func(ctx context.Context) (url string, stop func(), err error)
 	SalesforceURL   string
 
@@ -150,7 +153,7 @@ func (s *Stack) Start(ctx context.Context, opts StackOptions) (err error) {
 		}
 		return fmt.Errorf("HTTP API on %s: %w", opts.APIAddr, err)
 	}
-	s.APIURL = "http://" + ln.Addr().String()
+	s.APIURL = localURL(ln.Addr().(*net.TCPAddr))
 	s.server = &http.Server{ReadHeaderTimeout: 10 * time.Second}
 
 	s.SalesforceURL = opts.SalesforceURL
@@ -293,11 +296,15 @@ func (s *Stack) functionEnv(fd resources.Function) (map[string]string, error) {
 	}
 	local := map[string]string{
 		resources.EnvClientID:           s.opts.ClientID,
-		resources.EnvOAuthRedirectURL:   s.APIURL + "/oauth/salesforce/callback",
+		resources.EnvOAuthRedirectURL:   s.OAuthRedirectURL(),
 		resources.EnvOAuthReturnURL:     returnURL,
 		resources.EnvAPIVersion:         s.opts.APIVersion,
 		resources.EnvLogLevel:           s.opts.LogLevel,
 		resources.EnvAllowInsecureLogin: "true",
+	}
+	if fd.Source != nil {
+		// A sync function sends poison messages to its own queue's DLQ.
+		local[resources.EnvDeadLetterQueueURL] = s.Resources.Queues[fd.Source.Queue].DLQURL
 	}
 	env := map[string]string{resources.EnvAllowInsecureLogin: "true"}
 	for _, name := range fd.Env {
@@ -411,5 +418,18 @@ func (s *Stack) Stop() {
 		}
 	})
 }
+
+// localURL is the URL of a local listener; an unspecified address (":8080")
+// is reached through the loopback.
+func localURL(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// OAuthRedirectURL is the callback URL the API function registers.
+func (s *Stack) OAuthRedirectURL() string { return s.APIURL + "/oauth/salesforce/callback" }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
