@@ -66,3 +66,13 @@ lint: check-go $(STATICCHECK) ## gofmt, go vet, staticcheck, cfn-lint
 .PHONY: clean
 clean: ## remove build output and local state
 	rm -rf $(BUILD_DIR) .local
+
+# ---- local stack -----------------------------------------------------------------
+.PHONY: run
+run: check-go ## run the whole service locally (moto, Salesforce simulator, functions, HTTP API); Ctrl-C stops it
+	go run ./tools/localstack
+
+.PHONY: token
+token: check-go ## print a JWT the local API accepts: make token TEAM=<team_id> [ROLE=admin]
+	@[ -n "$(TEAM)" ] || { echo "usage: make token TEAM=<team_id> [ROLE=admin]" >&2; exit 2; }
+	@go run ./tools/token -team "$(TEAM)" -role "$(or $(ROLE),admin)"
