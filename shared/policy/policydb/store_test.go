@@ -421,3 +421,35 @@ func TestTransactionCatchesRaceAfterRead(t *testing.T) {
 		t.Errorf("got head v%d by %q, %v; want v1 by other", head.Number, head.Author, err)
 	}
 }
+
+// replayingDB sends every transaction twice and answers with the second
+// result, as an SDK retry after a lost answer does against a server that
+// does not honour ClientRequestToken.
+type replayingDB struct{ *dynamodb.Client }
+
+func (r replayingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if _, err := r.Client.TransactWriteItems(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return r.Client.TransactWriteItems(ctx, in, opts...)
+}
+
+func TestSaveSurvivesReplayedTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sfx := suffix()
+	pol, led := "policies-"+sfx, "ledger-"+sfx
+	createTable(t, pol)
+	createTable(t, led)
+	s := policydb.New(replayingDB{db}, pol, led)
+	for want := 1; want <= 2; want++ {
+		v, err := s.SaveTeamSettings(ctx, "t", "u", policy.DefaultTeamSettings(), want-1)
+		if err != nil || v.Number != want {
+			t.Fatalf("got v%d, %v; want v%d, nil", v.Number, err, want)
+		}
+	}
+	// A different writer's replayed conflict is still a conflict.
+	if _, err := s.SaveTeamSettings(ctx, "t", "u", policy.DefaultTeamSettings(), 1); !errors.Is(err, policydb.ErrVersionConflict) {
+		t.Errorf("got %v; want ErrVersionConflict", err)
+	}
+}
