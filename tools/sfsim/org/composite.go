@@ -183,7 +183,7 @@ func (o *Org) compositeLocked(r *request) response {
 	refs := map[string]bool{}
 	heavy := 0
 	for i, sr := range in.Requests {
-		if sr.ReferenceID == "" || !regexp.MustCompile(`^[A-Za-z0-9_]+$`).MatchString(sr.ReferenceID) {
+		if !refIDRe.MatchString(sr.ReferenceID) {
 			return errResponse(400, errNoFields("INVALID_API_INPUT", fmt.Sprintf("compositeRequest[%d].referenceId must be letters, digits and underscores", i)))
 		}
 		if refs[sr.ReferenceID] {
@@ -302,6 +302,8 @@ func substitute(s string, results map[string]any, inURL bool) (string, string) {
 	})
 	return out, bad
 }
+
+var refIDRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 var pathTok = regexp.MustCompile(`\.([A-Za-z0-9_]+)|\[([0-9]+)\]`)
 
