@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"time"
@@ -334,42 +335,47 @@ func (o object) timestamp(name string) (time.Time, error) {
 	return t, nil
 }
 
-// number reads a JSON number that must be integral (1 and 1.0 alike, as JSON
-// Schema's "integer" has it).
-func (o object) number(name string) (float64, bool, error) {
+// number reads a JSON number that must be an integer: 1, 1.0 and 10e-1 alike,
+// as JSON Schema's "integer" has it. Numbers outside ±1e9 are reported as
+// out of range without being examined further.
+func (o object) number(name string) (n json.Number, f float64, err error) {
 	v, _, err := o.get(name, true)
 	if err != nil {
-		return 0, false, err
+		return "", 0, err
 	}
 	n, isNum := v.(json.Number)
 	if !isNum {
-		return 0, false, invalid(o.path(name), "must be an integer, got %s", kindOf(v))
+		return "", 0, invalid(o.path(name), "must be an integer, got %s", kindOf(v))
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || f != math.Trunc(f) {
-		return 0, false, invalid(o.path(name), "must be an integer, got %s", n)
+	f, err = strconv.ParseFloat(string(n), 64)
+	if err != nil || math.Abs(f) > 1e9 {
+		return n, math.Inf(1), nil
 	}
-	return f, true, nil
+	// Exactly integral, not merely after rounding to float64.
+	if r, ok := new(big.Rat).SetString(string(n)); !ok || !r.IsInt() {
+		return "", 0, invalid(o.path(name), "must be an integer, got %s", n)
+	}
+	return n, f, nil
 }
 
 func (o object) integer(name string, min, max int) (int, error) {
-	f, _, err := o.number(name)
+	n, f, err := o.number(name)
 	if err != nil {
 		return 0, err
 	}
 	if f < float64(min) || f > float64(max) {
-		return 0, invalid(o.path(name), "%s is outside %d to %d", o.m[name], min, max)
+		return 0, invalid(o.path(name), "%s is outside %d to %d", n, min, max)
 	}
 	return int(f), nil
 }
 
 func (o object) version() (int, error) {
-	f, _, err := o.number("version")
+	n, f, err := o.number("version")
 	if err != nil {
 		return 0, err
 	}
 	if f != Version {
-		e := invalid("version", "version %s is not supported; this consumer reads version %d", o.m["version"], Version)
+		e := invalid("version", "version %s is not supported; this consumer reads version %d", n, Version)
 		e.kind = ErrUnsupportedVersion
 		return 0, e
 	}

@@ -102,6 +102,11 @@ var malformedEvents = []malformed{
 	{"occurred_at without zone", mutate("contact.added", "occurred_at", "2026-11-26T10:00:00"), "occurred_at", "RFC 3339"},
 	{"occurred_at lower case", mutate("contact.added", "occurred_at", "2026-11-26t10:00:00z"), "occurred_at", "RFC 3339"},
 	{"occurred_at month 13", mutate("contact.added", "occurred_at", "2026-13-01T10:00:00Z"), "occurred_at", "RFC 3339"},
+	{"occurred_at leap second", mutate("contact.added", "occurred_at", "2026-12-31T23:59:60Z"), "occurred_at", "RFC 3339"},
+	{"occurred_at February 30", mutate("contact.added", "occurred_at", "2026-02-30T10:00:00Z"), "occurred_at", "RFC 3339"},
+	{"occurred_at February 29 of 2026", mutate("contact.added", "occurred_at", "2026-02-29T10:00:00Z"), "occurred_at", "RFC 3339"},
+	{"occurred_at offset +24:00", mutate("contact.added", "occurred_at", "2026-11-26T10:00:00+24:00"), "occurred_at", "RFC 3339"},
+	{"occurred_at ten fraction digits", mutate("contact.added", "occurred_at", "2026-11-26T10:00:00.0123456789Z"), "occurred_at", "RFC 3339"},
 	{"occurred_at a number", mutate("contact.added", "occurred_at", 1795687200), "occurred_at", "must be a string"},
 	{"occurred_at before 1970", mutate("contact.added", "occurred_at", "1969-12-31T23:59:59Z"), "occurred_at", "RFC 3339"},
 	{"missing team_id", mutate("contact.added", "team_id", del), "team_id", "missing"},
@@ -119,6 +124,9 @@ var malformedEvents = []malformed{
 	{"click without url", mutate("email.clicked", "data.message.url", del), "data.message.url", "missing"},
 	{"click with javascript url", mutate("email.clicked", "data.message.url", "javascript:alert(1)"), "data.message.url", "not an absolute http(s) URL"},
 	{"click with relative url", mutate("email.clicked", "data.message.url", "/pricing"), "data.message.url", "not an absolute http(s) URL"},
+	{"click with an IP literal host", mutate("email.clicked", "data.message.url", "http://[::1]/pricing"), "data.message.url", "not an absolute http(s) URL"},
+	{"click with a bad port", mutate("email.clicked", "data.message.url", "https://example.com:http/"), "data.message.url", "not an absolute http(s) URL"},
+	{"click with an ftp url", mutate("email.clicked", "data.message.url", "ftp://example.com/file"), "data.message.url", "not an absolute http(s) URL"},
 	{"click with spaces in url", mutate("email.clicked", "data.message.url", "https://example.com/a b"), "data.message.url", "not an absolute http(s) URL"},
 	{"url on email.sent", mutate("email.sent", "data.message.url", "https://example.com/"), "data.message.url", "only allowed on email.clicked"},
 	{"bounce without reason", mutate("email.bounced", "data.message.reason", del), "data.message.reason", "missing"},
@@ -227,6 +235,8 @@ func TestDecodeAcceptsEdges(t *testing.T) {
 		}},
 		{"email with plus and apostrophe", mutate("contact.added", "data.contact.email", "o'neil+sfdc@mail.example.co.uk"), nil},
 		{"empty subject", mutate("email.opened", "data.message.subject", ""), nil},
+		{"February 29 of 2028", mutate("contact.added", "occurred_at", "2028-02-29T23:59:59.999999999-23:59"), nil},
+		{"click url with user, port, query and fragment", mutate("email.clicked", "data.message.url", "HTTPS://u:p@example.com:8443/a/b?c=d&e=%20#f"), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

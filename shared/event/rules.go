@@ -37,14 +37,16 @@ const (
 	idPattern        = `^[A-Za-z0-9][A-Za-z0-9._:-]*$`
 	customKeyPattern = `^[A-Za-z][A-Za-z0-9_]*$`
 	// An RFC 3339 date-time with an upper-case T, an explicit offset, at most
-	// nanosecond precision and a year from 1970.
-	timestampPattern = `^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`
+	// nanosecond precision, a year from 1970 and no leap second (Go's time
+	// package has none).
+	timestampPattern = `^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	// A bare address: dot-atom local part (RFC 5322 atext, ASCII), then a host
 	// name of at least two labels. No display name, quotes, comments or
 	// address literals; this is the subset Salesforce's Email field accepts.
 	emailPattern = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*" +
 		"@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$"
-	urlPattern = `^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$`
+	// An absolute http(s) URL; hosts in brackets (IP literals) are refused.
+	urlPattern = `^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#\[\]]+([/?#]\S*)?$`
 )
 
 var (

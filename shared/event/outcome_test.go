@@ -1,0 +1,152 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validOutcome() Outcome {
+	return Outcome{
+		ID: "out_1", Type: ContactOutcome, Version: Version, TeamID: "team_acme", EventID: "evt_1",
+		ContactID: "ct_1", SequenceID: "seq_1", Status: StatusCreated,
+		Salesforce: &SalesforceRef{Object: ObjectLead, ID: "00Q5g00000KzF3aEAF"},
+		At:         time.Date(2026, 11, 26, 10, 0, 2, 0, time.UTC),
+	}
+}
+
+// TestOutcomeRules holds Outcome.Validate and the outcome schema to the same
+// rules.
+func TestOutcomeRules(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change func(o *Outcome)
+		field  string // "" when the outcome is valid
+	}{
+		{"created lead", func(o *Outcome) {}, ""},
+		{"linked contact", func(o *Outcome) { o.Status = StatusLinked; o.Salesforce.Object = ObjectContact }, ""},
+		{"15-character id", func(o *Outcome) { o.Salesforce.ID = "00Q5g00000KzF3a" }, ""},
+		{"task created", func(o *Outcome) { o.Type = ActivityOutcome; o.Salesforce.Object = ObjectTask }, ""},
+		{"dedup miss", func(o *Outcome) {
+			o.Type, o.Status, o.Salesforce, o.SequenceID = DedupOutcome, StatusNotInSalesforce, nil, ""
+		}, ""},
+		{"skipped with reason", func(o *Outcome) { o.Status, o.Salesforce, o.Reason = StatusSkipped, nil, ReasonNotConnected }, ""},
+		{"failed with error", func(o *Outcome) {
+			o.Status, o.Salesforce = StatusFailed, nil
+			o.Error = &OutcomeError{Code: "INVALID_EMAIL_ADDRESS", Message: "Email: invalid email address: x", Fields: []string{"Email"}}
+		}, ""},
+		{"missing id", func(o *Outcome) { o.ID = "" }, "id"},
+		{"missing event_id", func(o *Outcome) { o.EventID = "" }, "event_id"},
+		{"bad sequence_id", func(o *Outcome) { o.SequenceID = "seq 1" }, "sequence_id"},
+		{"version 2", func(o *Outcome) { o.Version = 2 }, "version"},
+		{"unknown type", func(o *Outcome) { o.Type = "contact.deleted" }, "type"},
+		{"linked activity", func(o *Outcome) { o.Type, o.Status = ActivityOutcome, StatusLinked }, "status"},
+		{"dedup created", func(o *Outcome) { o.Type = DedupOutcome }, "status"},
+		{"unknown status", func(o *Outcome) { o.Status = "done" }, "status"},
+		{"created without record", func(o *Outcome) { o.Salesforce = nil }, "salesforce"},
+		{"exists without record", func(o *Outcome) { o.Type, o.Status, o.Salesforce = DedupOutcome, StatusExistsInSalesforce, nil }, "salesforce"},
+		{"bad record id", func(o *Outcome) { o.Salesforce.ID = "00Q-bad" }, "salesforce.id"},
+		{"unknown object", func(o *Outcome) { o.Salesforce.Object = "Account" }, "salesforce.object"},
+		{"failed without error", func(o *Outcome) { o.Status, o.Salesforce = StatusFailed, nil }, "error"},
+		{"lower-case error code", func(o *Outcome) {
+			o.Status, o.Error = StatusFailed, &OutcomeError{Code: "invalid", Message: "x"}
+		}, "error.code"},
+		{"bad error field", func(o *Outcome) {
+			o.Status, o.Error = StatusFailed, &OutcomeError{Code: "INVALID_FIELD", Message: "x", Fields: []string{"Last Name"}}
+		}, "error.fields[0]"},
+		{"long error message", func(o *Outcome) {
+			o.Status, o.Error = StatusFailed, &OutcomeError{Code: "UNKNOWN", Message: strings.Repeat("x", MaxErrorMessage+1)}
+		}, "error.message"},
+		{"skipped without reason", func(o *Outcome) { o.Status, o.Salesforce = StatusSkipped, nil }, "reason"},
+		{"pending without reason", func(o *Outcome) { o.Status, o.Salesforce = StatusPending, nil }, "reason"},
+		{"reason not a machine word", func(o *Outcome) { o.Status, o.Reason = StatusSkipped, "Sync Disabled" }, "reason"},
+		{"missing at", func(o *Outcome) { o.At = time.Time{} }, "at"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := validOutcome()
+			tc.change(&o)
+			err := o.Validate()
+			var ve *ValidationError
+			switch {
+			case tc.field == "" && err != nil:
+				t.Errorf("Validate: got %v; want nil", err)
+			case tc.field != "" && !errors.As(err, &ve):
+				t.Errorf("Validate: got %v; want a *ValidationError for %s", err, tc.field)
+			case tc.field != "" && ve.Field != tc.field:
+				t.Errorf("Validate field: got %q (%v); want %q", ve.Field, err, tc.field)
+			case tc.field != "" && !errors.Is(err, ErrInvalid):
+				t.Errorf("Validate: got %v; want it to wrap ErrInvalid", err)
+			}
+			body, err := json.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemaErr := schemaValidate(schema(t, "outcome"), body)
+			if got, want := schemaErr == nil, tc.field == ""; got != want {
+				t.Errorf("outcome schema valid: got %v (%v); want %v", got, schemaErr, want)
+			}
+			if tc.field != "" {
+				return
+			}
+			var back Outcome
+			if err := json.Unmarshal(body, &back); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := mustJSON(t, back), string(body); got != want {
+				t.Errorf("round trip: got %s; want %s", got, want)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestOutcomeSamplesCoverTheirEvents checks that an outcome sample whose
+// event_id is one of the inbound samples agrees with that event.
+func TestOutcomeSamplesCoverTheirEvents(t *testing.T) {
+	t.Parallel()
+	byID := map[string]Event{}
+	for _, rel := range sampleFiles(t, "samples") {
+		if isOutcomeSample(rel) {
+			continue
+		}
+		e, err := Decode(readFile(t, filepath.Join(eventsDir, rel)))
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		byID[e.ID] = e
+	}
+	for _, rel := range sampleFiles(t, "samples/outcomes") {
+		var o Outcome
+		if err := json.Unmarshal(readFile(t, filepath.Join(eventsDir, rel)), &o); err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		e, ok := byID[o.EventID]
+		if !ok {
+			continue
+		}
+		if got, want := [3]string{o.TeamID, o.ContactID, o.SequenceID}, [3]string{e.TeamID, e.ContactID(), e.SequenceID()}; got != want {
+			t.Errorf("%s team, contact, sequence: got %v; want %v (from %s)", rel, got, want, e.ID)
+		}
+		wantType := map[bool]OutcomeType{true: ContactOutcome, false: ActivityOutcome}[e.Type.IsContact()]
+		if e.Type == ContactCreated {
+			wantType = DedupOutcome
+		}
+		if o.Type != wantType {
+			t.Errorf("%s type: got %v; want %v", rel, o.Type, wantType)
+		}
+	}
+}
