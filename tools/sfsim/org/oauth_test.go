@@ -111,6 +111,15 @@ func TestOAuthWebServerFlowWithPKCE(t *testing.T) {
 	if got, _ := urls["rest"].(string); !strings.Contains(got, "/services/data/v{version}/") {
 		t.Errorf("urls.rest: got %q; want a {version} placeholder", got)
 	}
+	resp, err = hc.Get(tok.Extra("id").(string) + "?version=62.0")
+	if err != nil {
+		t.Fatalf("identity with version: %v", err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&id)
+	resp.Body.Close()
+	if got := id["urls"].(map[string]any)["query"]; got != base+"/services/data/v62.0/query/" {
+		t.Errorf("urls.query with version: got %v; want %s/services/data/v62.0/query/", got, base)
+	}
 	for _, k := range []string{"username", "display_name", "email"} {
 		if s, _ := id[k].(string); s == "" {
 			t.Errorf("identity %s: got empty; want a value", k)
