@@ -353,9 +353,18 @@ func (o object) number(name string) (n json.Number, f float64, err error) {
 	}
 	// Exactly integral, not merely after rounding to float64.
 	if r, ok := new(big.Rat).SetString(string(n)); !ok || !r.IsInt() {
-		return "", 0, invalid(o.path(name), "must be an integer, got %s", n)
+		return "", 0, invalid(o.path(name), "must be an integer, got %s", short(n))
 	}
 	return n, f, nil
+}
+
+// short cuts a number from the input down to a length fit for an error
+// message.
+func short(n json.Number) string {
+	if len(n) > 24 {
+		return string(n[:24]) + "..."
+	}
+	return string(n)
 }
 
 func (o object) integer(name string, min, max int) (int, error) {
@@ -364,7 +373,7 @@ func (o object) integer(name string, min, max int) (int, error) {
 		return 0, err
 	}
 	if f < float64(min) || f > float64(max) {
-		return 0, invalid(o.path(name), "%s is outside %d to %d", n, min, max)
+		return 0, invalid(o.path(name), "%s is outside %d to %d", short(n), min, max)
 	}
 	return int(f), nil
 }
@@ -375,7 +384,7 @@ func (o object) version() (int, error) {
 		return 0, err
 	}
 	if f != Version {
-		e := invalid("version", "version %s is not supported; this consumer reads version %d", n, Version)
+		e := invalid("version", "version %s is not supported; this consumer reads version %d", short(n), Version)
 		e.kind = ErrUnsupportedVersion
 		return 0, e
 	}

@@ -185,6 +185,7 @@ func TestDecodeVersionErrors(t *testing.T) {
 		{17, true, "version: version 17 is not supported; this consumer reads version 1"},
 		{"2", false, "version: must be an integer, got a string"},
 		{1.5, false, "version: must be an integer, got 1.5"},
+		{json.Number("1" + strings.Repeat("0", 5000)), true, "version: version 100000000000000000000000... is not supported; this consumer reads version 1"},
 	}
 	for _, tc := range tests {
 		_, err := Decode(mutate("email.sent", "version", tc.version)(t))

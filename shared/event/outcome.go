@@ -88,6 +88,29 @@ type Outcome struct {
 	At         time.Time      `json:"at"`
 }
 
+// OutcomeType is the type of the outcomes an event gets: contact.dedup for
+// contact.created, contact.outcome for the other contact events and
+// activity.outcome for email events.
+func (e Event) OutcomeType() OutcomeType {
+	switch {
+	case e.Type == ContactCreated:
+		return DedupOutcome
+	case e.Type.IsContact():
+		return ContactOutcome
+	}
+	return ActivityOutcome
+}
+
+// NewOutcome starts the outcome of an event with the given id, status and
+// time; the caller adds Reason, Salesforce or Error as the status requires and
+// calls Validate before sending it.
+func NewOutcome(e Event, id string, status Status, at time.Time) Outcome {
+	return Outcome{
+		ID: id, Type: e.OutcomeType(), Version: Version, TeamID: e.TeamID, EventID: e.ID,
+		ContactID: e.ContactID(), SequenceID: e.SequenceID(), Status: status, At: at.UTC(),
+	}
+}
+
 // SalesforceRef points at a Salesforce record.
 type SalesforceRef struct {
 	Object SalesforceObject `json:"object"`

@@ -141,12 +141,28 @@ func TestOutcomeSamplesCoverTheirEvents(t *testing.T) {
 		if got, want := [3]string{o.TeamID, o.ContactID, o.SequenceID}, [3]string{e.TeamID, e.ContactID(), e.SequenceID()}; got != want {
 			t.Errorf("%s team, contact, sequence: got %v; want %v (from %s)", rel, got, want, e.ID)
 		}
-		wantType := map[bool]OutcomeType{true: ContactOutcome, false: ActivityOutcome}[e.Type.IsContact()]
-		if e.Type == ContactCreated {
-			wantType = DedupOutcome
+		if got, want := o.Type, e.OutcomeType(); got != want {
+			t.Errorf("%s type: got %v; want %v", rel, got, want)
 		}
-		if o.Type != wantType {
-			t.Errorf("%s type: got %v; want %v", rel, o.Type, wantType)
+		// NewOutcome builds the same message from the event.
+		n := NewOutcome(e, o.ID, o.Status, o.At)
+		n.Reason, n.Salesforce, n.Error = o.Reason, o.Salesforce, o.Error
+		if got, want := mustJSON(t, n), mustJSON(t, o); got != want {
+			t.Errorf("%s NewOutcome: got %s; want %s", rel, got, want)
+		}
+	}
+}
+
+func TestOutcomeType(t *testing.T) {
+	t.Parallel()
+	want := map[Type]OutcomeType{
+		ContactCreated: DedupOutcome, ContactAdded: ContactOutcome, ContactReplied: ContactOutcome,
+		EmailSent: ActivityOutcome, EmailReplied: ActivityOutcome, EmailOpened: ActivityOutcome,
+		EmailClicked: ActivityOutcome, EmailBounced: ActivityOutcome,
+	}
+	for _, typ := range Types {
+		if got := (Event{Type: typ}).OutcomeType(); got != want[typ] {
+			t.Errorf("%s: got %v; want %v", typ, got, want[typ])
 		}
 	}
 }
