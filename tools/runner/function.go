@@ -420,7 +420,12 @@ func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	case <-in.f.stopping:
-		w.WriteHeader(http.StatusGone)
+		// Lambda freezes an idle runtime rather than answering it: hold the
+		// request until the process is killed.
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
 		return
 	}
 	in.mu.Lock()
