@@ -19,6 +19,9 @@ import (
 	"github.com/sfsync/sfsync/shared/environ"
 	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/logs"
+	"github.com/sfsync/sfsync/shared/openapi"
+	"github.com/sfsync/sfsync/shared/policy/policydb"
+	"github.com/sfsync/sfsync/shared/policy/policyhttp"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/sealing"
 	"github.com/sfsync/sfsync/shared/secret"
@@ -27,6 +30,8 @@ import (
 func main() {
 	var env environ.Reader
 	connectionsTable := env.Require(resources.EnvConnectionsTable)
+	policiesTable := env.Require(resources.EnvPoliciesTable)
+	ledgerTable := env.Require(resources.EnvLedgerTable)
 	keyID := env.Require(resources.EnvTokenKeyID)
 	clientID := env.Require(resources.EnvClientID)
 	secretARN := env.Require(resources.EnvClientSecretARN)
@@ -45,13 +50,16 @@ func main() {
 	}
 	slog.SetDefault(log)
 
-	connStore := &connectiondb.Store{DB: dynamodb.NewFromConfig(cfg), Table: connectionsTable,
+	db := dynamodb.NewFromConfig(cfg)
+	connStore := &connectiondb.Store{DB: db, Table: connectionsTable,
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: keyID}}
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{
 		ClientID: clientID, ClientSecret: clientSecret.Get, RedirectURL: redirectURL, AllowInsecureLoginURLs: insecure}}
 
 	rt := httpapi.NewRouter()
+	rt.Handle("GET /openapi.json", openapi.Handler())
+	policyhttp.Register(rt, policyhttp.Deps{Store: policydb.New(db, policiesTable, ledgerTable), Logger: log})
 	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: returnURL, Log: log}).Register(rt)
 
 	lambda.Start(httpapi.LambdaHandler(rt))

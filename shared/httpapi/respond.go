@@ -97,6 +97,8 @@ func jsonFieldError(err error) *FieldError {
 		return &FieldError{Field: "body", Problem: fmt.Sprintf("not valid JSON at byte %d", syntaxErr.Offset)}
 	case errors.Is(err, io.EOF):
 		return &FieldError{Field: "body", Problem: "is empty; a JSON object is required"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &FieldError{Field: "body", Problem: "is truncated: not valid JSON"}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &FieldError{Field: name, Problem: "unknown field"}
