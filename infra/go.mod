@@ -7,6 +7,7 @@ require (
 	github.com/aws/constructs-go/constructs/v10 v10.8.1
 	github.com/aws/jsii-runtime-go v1.142.0
 	github.com/sfsync/sfsync v0.0.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -135,15 +135,15 @@ func Load(path string, o Overrides) (Config, error) {
 	if o.Account != "" {
 		c.Account = o.Account
 	}
-	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("deployment config %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// Parse decodes a config document strictly: an unknown field is an error, so
-// a misspelt setting never silently falls back to its default.
+// Parse decodes a config document strictly (an unknown field is an error, so
+// a misspelt setting never silently falls back to its default) and fills in
+// the defaults. It does not validate.
 func Parse(raw []byte) (Config, error) {
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -151,6 +151,7 @@ func Parse(raw []byte) (Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	c.applyDefaults()
 	return c, nil
 }
 

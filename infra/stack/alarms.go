@@ -136,4 +136,3 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) (*Alar
 	}
 	return a, nil
 }
-

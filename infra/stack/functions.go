@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -110,9 +111,16 @@ func NewFunctions(scope constructs.Construct, id string, props *FunctionsProps) 
 		if _, err := os.Stat(asset); err != nil {
 			return nil, fmt.Errorf("function %s: %s: %w", decl.Name, asset, ErrMissingAsset)
 		}
+		fnEnv := maps.Clone(env)
+		if src := decl.Source; src != nil {
+			if q, ok := props.Queues.ByName[src.Queue]; ok {
+				// Poison messages go straight to the DLQ of the function's own queue.
+				fnEnv[resources.EnvDeadLetterQueueURL] = q.DLQ.QueueUrl()
+			}
+		}
 		vars := map[string]*string{}
 		for _, name := range decl.Env {
-			v, known := env[name]
+			v, known := fnEnv[name]
 			if !known {
 				return nil, fmt.Errorf("function %s: environment variable %s has no value in the stack", decl.Name, name)
 			}
@@ -212,6 +220,9 @@ func grant(fn awslambda.Function, decl resources.Function, access Access, p *Fun
 		// The event source grants consuming the function's own queue.
 		if slices.Contains(decl.Env, q.Decl.EnvVar) {
 			q.Main.GrantSendMessages(fn)
+		}
+		if decl.Source != nil && decl.Source.Queue == q.Decl.Name && slices.Contains(decl.Env, resources.EnvDeadLetterQueueURL) {
+			q.DLQ.GrantSendMessages(fn)
 		}
 	}
 	if slices.Contains(decl.Env, resources.EnvClientSecretARN) {

@@ -1,0 +1,675 @@
+package stack_test
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/sfsync/sfsync/infra/stack"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+const region = "eu-west-1"
+
+func TestTablesAreDurableAndEncrypted(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	if got, want := len(tmpl.ofType("AWS::DynamoDB::Table")), len(resources.Tables); got != want {
+		t.Fatalf("got %d tables; want %d", got, want)
+	}
+	for _, decl := range resources.Tables {
+		t.Run(decl.Name, func(t *testing.T) {
+			t.Parallel()
+			id := stack.TableLogicalID(decl.Name)
+			r := tmpl.resource(t, id)
+			p := asMap(r["Properties"])
+			checks := []struct {
+				what      string
+				got, want any
+			}{
+				{"DeletionPolicy", r["DeletionPolicy"], "Retain"},
+				{"UpdateReplacePolicy", r["UpdateReplacePolicy"], "Retain"},
+				{"BillingMode", p["BillingMode"], "PAY_PER_REQUEST"},
+				{"DeletionProtectionEnabled", p["DeletionProtectionEnabled"], true},
+				{"PITR", asMap(p["PointInTimeRecoverySpecification"])["PointInTimeRecoveryEnabled"], true},
+				{"SSEType", asMap(p["SSESpecification"])["SSEType"], "KMS"},
+				{"SSE key", ref(asMap(p["SSESpecification"])["KMSMasterKeyId"]), "DataKey"},
+				{"TTL attribute", asMap(p["TimeToLiveSpecification"])["AttributeName"], resources.TTLAttribute},
+				{"TTL enabled", asMap(p["TimeToLiveSpecification"])["Enabled"], true},
+				{"key schema", keySchema(p), resources.PartitionKey + ":HASH " + resources.SortKey + ":RANGE"},
+			}
+			for _, c := range checks {
+				if c.got != c.want {
+					t.Errorf("%s: got %v; want %v", c.what, c.got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestCDKMatchers repeats key properties through the CDK's own matchers, so
+// a change in how the CDK renders them shows up here too. Not parallel: it
+// calls into jsii.
+func TestCDKMatchers(t *testing.T) {
+	tmpl := templates[region]
+	tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(len(resources.Tables)))
+	tmpl.AllResources(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
+		"DeletionPolicy": "Retain",
+		"Properties": assertions.Match_ObjectLike(&map[string]any{
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			"DeletionProtectionEnabled":        true,
+			"BillingMode":                      "PAY_PER_REQUEST",
+		}),
+	})
+	tmpl.AllResourcesProperties(jsii.String("AWS::Lambda::EventSourceMapping"), &map[string]any{
+		"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+	})
+	tmpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), &map[string]any{
+		"Runtime":       "provided.al2023",
+		"Architectures": []any{"arm64"},
+		"TracingConfig": map[string]any{"Mode": "Active"},
+		"LoggingConfig": assertions.Match_ObjectLike(&map[string]any{"LogFormat": "JSON"}),
+	})
+	// The sequencer's principal may send events and read outcomes.
+	tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), &map[string]any{
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{
+				"Action":    assertions.Match_ArrayWith(&[]any{"sqs:SendMessage"}),
+				"Principal": map[string]any{"AWS": testConfig.SequencerPrincipals[0]},
+			}),
+		})},
+	})
+}
+
+func keySchema(p map[string]any) string {
+	var parts []string
+	for _, k := range asSlice(p["KeySchema"]) {
+		m := asMap(k)
+		parts = append(parts, m["AttributeName"].(string)+":"+m["KeyType"].(string))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestKeysAndSecretAreRetained(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	for _, id := range []string{"DataKey", "TokenKey", "SalesforceClientSecret"} {
+		r := tmpl.resource(t, id)
+		if got := r["DeletionPolicy"]; got != "Retain" {
+			t.Errorf("%s DeletionPolicy: got %v; want Retain", id, got)
+		}
+	}
+	for _, id := range []string{"DataKey", "TokenKey"} {
+		if got := tmpl.props(t, id)["EnableKeyRotation"]; got != true {
+			t.Errorf("%s EnableKeyRotation: got %v; want true", id, got)
+		}
+	}
+	if got := tmpl.ofType("AWS::KMS::Key"); !slices.Equal(got, []string{"DataKey", "TokenKey"}) {
+		t.Errorf("KMS keys: got %v; want [DataKey TokenKey]", got)
+	}
+	secret := tmpl.props(t, "SalesforceClientSecret")
+	if _, ok := secret["SecretString"]; ok {
+		t.Errorf("client secret: got a SecretString in the template; want only a generated placeholder")
+	}
+	if secret["GenerateSecretString"] == nil {
+		t.Errorf("client secret GenerateSecretString: got nil; want a generated placeholder")
+	}
+}
+
+func TestQueuesHaveDLQsAndSafeTimeouts(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	consumerTimeout := map[string]float64{}
+	for _, f := range resources.Functions {
+		if f.Source != nil {
+			consumerTimeout[f.Source.Queue] = max(consumerTimeout[f.Source.Queue], f.Timeout.Seconds())
+		}
+	}
+	if got, want := len(tmpl.ofType("AWS::SQS::Queue")), 2*len(resources.Queues); got != want {
+		t.Errorf("queues: got %d; want %d (each with a DLQ)", got, want)
+	}
+	for _, q := range resources.Queues {
+		t.Run(q.Name, func(t *testing.T) {
+			t.Parallel()
+			main := tmpl.props(t, stack.QueueLogicalID(q.Name))
+			dlq := tmpl.props(t, stack.DLQLogicalID(q.Name))
+			redrive := asMap(main["RedrivePolicy"])
+			if got, want := ref(redrive["deadLetterTargetArn"]), stack.DLQLogicalID(q.Name); got != want {
+				t.Errorf("redrive target: got %q; want %q", got, want)
+			}
+			if got := num(redrive["maxReceiveCount"]); got < 5 || got != float64(q.MaxReceiveCount) {
+				t.Errorf("maxReceiveCount: got %v; want %d (>= 5)", got, q.MaxReceiveCount)
+			}
+			if got, min := num(main["VisibilityTimeout"]), 6*consumerTimeout[q.Name]; got < min || got != q.VisibilityTimeout.Seconds() {
+				t.Errorf("VisibilityTimeout: got %v; want %v (>= %v)", got, q.VisibilityTimeout.Seconds(), min)
+			}
+			if got := num(main["MessageRetentionPeriod"]); got != q.Retention.Seconds() {
+				t.Errorf("retention: got %v; want %v", got, q.Retention.Seconds())
+			}
+			if got := num(dlq["MessageRetentionPeriod"]); got != 14*24*3600 {
+				t.Errorf("DLQ retention: got %v; want %d", got, 14*24*3600)
+			}
+			for name, p := range map[string]map[string]any{"queue": main, "DLQ": dlq} {
+				if p["SqsManagedSseEnabled"] != true && p["KmsMasterKeyId"] == nil {
+					t.Errorf("%s encryption: got none; want SSE", name)
+				}
+			}
+		})
+	}
+}
+
+func TestFunctionsFollowTheirDeclarations(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	roles := map[string]string{}
+	for _, decl := range resources.Functions {
+		id, err := stack.FunctionLogicalID(decl.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := tmpl.props(t, id)
+		checks := []struct {
+			what      string
+			got, want any
+		}{
+			{"Runtime", p["Runtime"], "provided.al2023"},
+			{"Architectures", strings.Join(strs(p["Architectures"]), ","), "arm64"},
+			{"Handler", p["Handler"], "bootstrap"},
+			{"MemorySize", num(p["MemorySize"]), float64(decl.Memory)},
+			{"Timeout", num(p["Timeout"]), decl.Timeout.Seconds()},
+			{"LogFormat", asMap(p["LoggingConfig"])["LogFormat"], "JSON"},
+			{"Tracing", asMap(p["TracingConfig"])["Mode"], "Active"},
+			{"environment", strings.Join(envNames(p), ","), strings.Join(sorted(decl.Env), ",")},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s %s: got %v; want %v", decl.Name, c.what, c.got, c.want)
+			}
+		}
+		role := ref(p["Role"])
+		if other, dup := roles[role]; dup {
+			t.Errorf("%s role: got %s, shared with %s; want a role per function", decl.Name, role, other)
+		}
+		roles[role] = decl.Name
+	}
+	for _, decl := range resources.Functions {
+		if decl.Source == nil || !slices.Contains(decl.Env, resources.EnvDeadLetterQueueURL) {
+			continue
+		}
+		id, _ := stack.FunctionLogicalID(decl.Name)
+		env := asMap(asMap(tmpl.props(t, id)["Environment"])["Variables"])
+		if got, want := ref(env[resources.EnvDeadLetterQueueURL]), stack.DLQLogicalID(decl.Source.Queue); got != want {
+			t.Errorf("%s %s: got %q; want the DLQ of its own queue %q", decl.Name, resources.EnvDeadLetterQueueURL, got, want)
+		}
+	}
+	env := asMap(asMap(tmpl.props(t, "ApiFunction")["Environment"])["Variables"])
+	if got := env[resources.EnvOAuthRedirectURL]; !strings.Contains(strings.Join(refs(got), ","), "HttpApi") {
+		t.Errorf("api %s: got %v; want the HTTP API's callback URL", resources.EnvOAuthRedirectURL, got)
+	}
+}
+
+func envNames(p map[string]any) []string {
+	return sorted(slices.Collect(maps.Keys(asMap(asMap(p["Environment"])["Variables"]))))
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	sort.Strings(s)
+	return s
+}
+
+func TestEventSourceMappings(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	byFunction := map[string]map[string]any{}
+	for _, id := range tmpl.ofType("AWS::Lambda::EventSourceMapping") {
+		p := tmpl.props(t, id)
+		byFunction[ref(p["FunctionName"])] = p
+	}
+	for _, decl := range resources.Functions {
+		id, _ := stack.FunctionLogicalID(decl.Name)
+		p, ok := byFunction[id]
+		if decl.Source == nil {
+			if ok {
+				t.Errorf("%s: got an event source mapping; want none", decl.Name)
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("%s: got no event source mapping; want one", decl.Name)
+			continue
+		}
+		checks := []struct {
+			what      string
+			got, want any
+		}{
+			{"queue", ref(p["EventSourceArn"]), stack.QueueLogicalID(decl.Source.Queue)},
+			{"BatchSize", num(p["BatchSize"]), float64(decl.Source.BatchSize)},
+			{"MaximumBatchingWindowInSeconds", num(p["MaximumBatchingWindowInSeconds"]), decl.Source.BatchingWindow.Seconds()},
+			{"MaximumConcurrency", num(asMap(p["ScalingConfig"])["MaximumConcurrency"]), float64(decl.Source.MaxConcurrency)},
+			{"FunctionResponseTypes", strings.Join(strs(p["FunctionResponseTypes"]), ","), "ReportBatchItemFailures"},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s %s: got %v; want %v", decl.Name, c.what, c.got, c.want)
+			}
+		}
+	}
+}
+
+func TestHTTPAPI(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	authorizers := tmpl.ofType("AWS::ApiGatewayV2::Authorizer")
+	if len(authorizers) != 1 {
+		t.Fatalf("authorizers: got %v; want one", authorizers)
+	}
+	auth := tmpl.props(t, authorizers[0])
+	jwt := asMap(auth["JwtConfiguration"])
+	if got, want := jwt["Issuer"], testConfig.JWTIssuer; got != want {
+		t.Errorf("JWT issuer: got %v; want %v", got, want)
+	}
+	if got, want := strs(jwt["Audience"]), testConfig.JWTAudience; !slices.Equal(got, want) {
+		t.Errorf("JWT audience: got %v; want %v", got, want)
+	}
+
+	routes := map[string]map[string]any{}
+	for _, id := range tmpl.ofType("AWS::ApiGatewayV2::Route") {
+		p := tmpl.props(t, id)
+		routes[p["RouteKey"].(string)] = p
+	}
+	if got, want := len(routes), len(resources.Routes); got != want {
+		t.Errorf("routes: got %d; want %d", got, want)
+	}
+	for _, r := range resources.Routes {
+		p, ok := routes[r.Key()]
+		if !ok {
+			t.Errorf("route %s: got none; want one", r.Key())
+			continue
+		}
+		gotType, _ := p["AuthorizationType"].(string)
+		if gotType == "" {
+			gotType = "NONE"
+		}
+		wantType, wantAuthorizer := "JWT", authorizers[0]
+		if r.Public {
+			wantType, wantAuthorizer = "NONE", ""
+		}
+		if gotType != wantType || ref(p["AuthorizerId"]) != wantAuthorizer {
+			t.Errorf("route %s: got %s authorizer %q; want %s authorizer %q", r.Key(), gotType, ref(p["AuthorizerId"]), wantType, wantAuthorizer)
+		}
+	}
+
+	stages := tmpl.ofType("AWS::ApiGatewayV2::Stage")
+	if len(stages) != 1 {
+		t.Fatalf("stages: got %v; want one", stages)
+	}
+	stage := tmpl.props(t, stages[0])
+	settings := asMap(stage["DefaultRouteSettings"])
+	if got, want := num(settings["ThrottlingRateLimit"]), testConfig.Throttle.RatePerSecond; got != want {
+		t.Errorf("stage rate limit: got %v; want %v", got, want)
+	}
+	if got, want := num(settings["ThrottlingBurstLimit"]), float64(testConfig.Throttle.Burst); got != want {
+		t.Errorf("stage burst limit: got %v; want %v", got, want)
+	}
+	logs := asMap(stage["AccessLogSettings"])
+	if dest := ref(logs["DestinationArn"]); tmpl.resource(t, dest)["Type"] != "AWS::Logs::LogGroup" {
+		t.Errorf("access log destination: got %q; want a log group", dest)
+	}
+	if format, _ := logs["Format"].(string); !strings.Contains(format, "$context.requestId") || strings.Contains(strings.ToLower(format), "authorization") {
+		t.Errorf("access log format: got %q; want request id and no authorization header", format)
+	}
+	cors := asMap(tmpl.props(t, "HttpApi")["CorsConfiguration"])
+	if got := strs(cors["AllowOrigins"]); !slices.Equal(got, []string{testConfig.AdminOrigin}) {
+		t.Errorf("CORS origins: got %v; want [%s]", got, testConfig.AdminOrigin)
+	}
+}
+
+// grant is an expected IAM permission: actions on one resource.
+type grant struct {
+	resource string
+	actions  []string
+}
+
+func TestLeastPrivilegePerFunction(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	tableRead := []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"}
+	tableWrite := []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+	send := []string{"sqs:SendMessage"}
+	consume := []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
+	secret := []string{"secretsmanager:GetSecretValue"}
+	decryptGenerate := []string{"kms:Decrypt", "kms:GenerateDataKey"}
+	tokenEncrypt := []string{"kms:Encrypt", "kms:ReEncrypt*"}
+	cases := []struct {
+		fn     string
+		want   []grant
+		forbid []grant
+	}{
+		{
+			fn: "api",
+			want: []grant{
+				{"ConnectionsTable", slices.Concat(tableRead, tableWrite)},
+				{"PoliciesTable", slices.Concat(tableRead, tableWrite)},
+				{"LedgerTable", slices.Concat(tableRead, tableWrite)},
+				{"ContactEventsQueue", send}, {"ActivityEventsQueue", send},
+				{"SalesforceClientSecret", secret},
+				{"TokenKey", slices.Concat(decryptGenerate, tokenEncrypt)},
+			},
+			forbid: []grant{
+				{"ContactEventsQueue", consume}, {"ActivityEventsQueue", consume},
+				{"ResultsQueue", slices.Concat(send, consume)},
+				{"ContactEventsDLQ", send}, {"ActivityEventsDLQ", send}, {"ResultsDLQ", send},
+			},
+		},
+		{
+			fn: "contactsync",
+			want: []grant{
+				{"ConnectionsTable", slices.Concat(tableRead, tableWrite)},
+				{"LedgerTable", slices.Concat(tableRead, tableWrite)},
+				{"PoliciesTable", tableRead},
+				{"ResultsQueue", send},
+				{"ContactEventsQueue", consume},
+				{"ContactEventsDLQ", send},
+				{"SalesforceClientSecret", secret},
+				{"TokenKey", decryptGenerate},
+			},
+			forbid: []grant{
+				{"PoliciesTable", tableWrite},
+				{"TokenKey", tokenEncrypt},
+				{"ActivityEventsQueue", slices.Concat(send, consume)},
+				{"ActivityEventsDLQ", send},
+				{"ContactEventsQueue", send},
+				{"ResultsQueue", consume},
+			},
+		},
+		{
+			fn: "activitysync",
+			want: []grant{
+				{"ConnectionsTable", slices.Concat(tableRead, tableWrite)},
+				{"LedgerTable", slices.Concat(tableRead, tableWrite)},
+				{"PoliciesTable", tableRead},
+				{"ResultsQueue", send},
+				{"ActivityEventsQueue", consume},
+				{"ActivityEventsDLQ", send},
+				{"SalesforceClientSecret", secret},
+				{"TokenKey", decryptGenerate},
+			},
+			forbid: []grant{
+				{"PoliciesTable", tableWrite},
+				{"TokenKey", tokenEncrypt},
+				{"ContactEventsQueue", slices.Concat(send, consume)},
+				{"ContactEventsDLQ", send},
+				{"ResultsQueue", consume},
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.fn, func(t *testing.T) {
+			t.Parallel()
+			id, _ := stack.FunctionLogicalID(tc.fn)
+			role := ref(tmpl.props(t, id)["Role"])
+			allowed := rolePermissions(t, tmpl, role)
+			for _, g := range tc.want {
+				for _, a := range g.actions {
+					if !allowed.allows(g.resource, a) {
+						t.Errorf("%s on %s: got denied; want allowed", a, g.resource)
+					}
+				}
+			}
+			for _, g := range tc.forbid {
+				for _, a := range g.actions {
+					if allowed.allows(g.resource, a) {
+						t.Errorf("%s on %s: got allowed; want denied", a, g.resource)
+					}
+				}
+			}
+			for _, s := range allowed {
+				if s.resource == "*" && !slices.ContainsFunc(s.actions, func(a string) bool { return strings.HasPrefix(a, "xray:") }) {
+					t.Errorf("statement %v: got resource *; want the known resource", s.actions)
+				}
+				if s.resource == "*" && slices.ContainsFunc(s.actions, func(a string) bool { return !strings.HasPrefix(a, "xray:") }) {
+					t.Errorf("statement %v: got resource * beyond X-Ray; want none", s.actions)
+				}
+			}
+		})
+	}
+}
+
+// TestOnlyFunctionsDecryptTokens checks that no IAM policy in the stack lets
+// anything but the function roles decrypt with the token key.
+func TestOnlyFunctionsDecryptTokens(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	functionRoles := map[string]bool{}
+	for _, decl := range resources.Functions {
+		id, _ := stack.FunctionLogicalID(decl.Name)
+		functionRoles[ref(tmpl.props(t, id)["Role"])] = true
+	}
+	for _, id := range tmpl.ofType("AWS::IAM::Policy") {
+		p := tmpl.props(t, id)
+		for _, st := range asSlice(asMap(p["PolicyDocument"])["Statement"]) {
+			s := asMap(st)
+			if !slices.Contains(refs(s["Resource"]), "TokenKey") && !slices.Contains(strs(s["Resource"]), "*") {
+				continue
+			}
+			if !slices.ContainsFunc(strs(s["Action"]), func(a string) bool { return a == "kms:Decrypt" || a == "kms:*" }) {
+				continue
+			}
+			for _, r := range refs(p["Roles"]) {
+				if !functionRoles[r] {
+					t.Errorf("policy %s: got kms:Decrypt on the token key for role %s; want function roles only", id, r)
+				}
+			}
+		}
+	}
+}
+
+type permission struct {
+	resource string
+	actions  []string
+}
+
+type permissions []permission
+
+func (ps permissions) allows(resource, action string) bool {
+	for _, p := range ps {
+		if p.resource != resource && p.resource != "*" {
+			continue
+		}
+		for _, a := range p.actions {
+			if a == action || (strings.HasSuffix(a, "*") && strings.HasPrefix(action, strings.TrimSuffix(a, "*"))) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rolePermissions collects the Allow statements of every policy attached to a role.
+func rolePermissions(t *testing.T, tmpl cfn, role string) permissions {
+	t.Helper()
+	var out permissions
+	for _, id := range tmpl.ofType("AWS::IAM::Policy") {
+		p := tmpl.props(t, id)
+		if !slices.Contains(refs(p["Roles"]), role) {
+			continue
+		}
+		for _, st := range asSlice(asMap(p["PolicyDocument"])["Statement"]) {
+			s := asMap(st)
+			if s["Effect"] != "Allow" {
+				continue
+			}
+			resources := refs(s["Resource"])
+			if slices.Contains(strs(s["Resource"]), "*") {
+				resources = append(resources, "*")
+			}
+			for _, r := range resources {
+				out = append(out, permission{resource: r, actions: strs(s["Action"])})
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("role %s: got no permissions; want some", role)
+	}
+	return out
+}
+
+func TestAlarms(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	type alarm struct{ metric, dimension string }
+	var got []alarm
+	expressions := map[string]bool{}
+	for _, id := range tmpl.ofType("AWS::CloudWatch::Alarm") {
+		p := tmpl.props(t, id)
+		if len(refs(p["AlarmActions"])) == 0 {
+			t.Errorf("alarm %s: got no alarm action; want the alarm topic", id)
+		}
+		if m, ok := p["MetricName"].(string); ok {
+			for _, d := range asSlice(p["Dimensions"]) {
+				got = append(got, alarm{m, ref(asMap(d)["Value"])})
+			}
+		}
+		for _, m := range asSlice(p["Metrics"]) {
+			if e, ok := asMap(m)["Expression"].(string); ok {
+				expressions[e] = true
+			}
+		}
+	}
+	var want []alarm
+	for _, q := range resources.Queues {
+		want = append(want, alarm{"ApproximateNumberOfMessagesVisible", stack.DLQLogicalID(q.Name)})
+	}
+	for _, f := range resources.Functions {
+		id, _ := stack.FunctionLogicalID(f.Name)
+		want = append(want, alarm{"Errors", id}, alarm{"Throttles", id})
+		if f.Source != nil {
+			want = append(want, alarm{"ApproximateAgeOfOldestMessage", stack.QueueLogicalID(f.Source.Queue)})
+		}
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("alarm on %s of %s: got none; want one", w.metric, w.dimension)
+		}
+	}
+	for _, metric := range []string{stack.MetricNeedsReauth, stack.MetricBudgetExceeded} {
+		want := `SELECT SUM(` + metric + `) FROM SCHEMA("SFSync", TeamId)`
+		if !expressions[want] {
+			t.Errorf("alarm on %s: got expressions %v; want %q", metric, slices.Collect(maps.Keys(expressions)), want)
+		}
+	}
+	subs := tmpl.ofType("AWS::SNS::Subscription")
+	if len(subs) != 1 || tmpl.props(t, subs[0])["Endpoint"] != testConfig.Alarms.Email {
+		t.Errorf("alarm subscriptions: got %v; want one for %s", subs, testConfig.Alarms.Email)
+	}
+}
+
+func TestOutputsForTheSequencer(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	outputs := asMap(tmpl["Outputs"])
+	want := map[string]string{"ApiUrl": "HttpApi"}
+	for _, q := range resources.Queues {
+		want[strings.TrimSuffix(stack.QueueLogicalID(q.Name), "Queue")+"QueueUrl"] = stack.QueueLogicalID(q.Name)
+	}
+	for name, target := range want {
+		o := asMap(outputs[name])
+		if o == nil {
+			t.Errorf("output %s: got none; want one", name)
+			continue
+		}
+		if !slices.Contains(refs(o["Value"]), target) {
+			t.Errorf("output %s: got %v; want a reference to %s", name, o["Value"], target)
+		}
+	}
+}
+
+func TestRegionsAreSelfContained(t *testing.T) {
+	t.Parallel()
+	if got, want := len(tmpls), len(testRegions); got != want {
+		t.Fatalf("stacks: got %d; want %d", got, want)
+	}
+	counts := map[string]int{}
+	for _, r := range testRegions {
+		info := stackInfos[r]
+		if got, want := info.name, "sfsync-test-"+r; got != want {
+			t.Errorf("stack name: got %s; want %s", got, want)
+		}
+		if got := info.region; got != r {
+			t.Errorf("stack region: got %s; want %s", got, r)
+		}
+		tmpl := tmpls[r]
+		if containsKey(tmpl, "Fn::ImportValue") {
+			t.Errorf("%s: got Fn::ImportValue; want no cross-stack reference", r)
+		}
+		for name, o := range asMap(tmpl["Outputs"]) {
+			if _, ok := asMap(o)["Export"]; ok {
+				t.Errorf("%s output %s: got an export; want none", r, name)
+			}
+		}
+		if info.dependencies > 0 {
+			t.Errorf("%s: got %d stack dependencies; want none", r, info.dependencies)
+		}
+		counts[r] = len(tmpl.resources())
+	}
+	if counts[testRegions[0]] != counts[testRegions[1]] {
+		t.Errorf("resource counts: got %v; want the same stack in every region", counts)
+	}
+}
+
+// Not parallel: it calls into jsii.
+func TestStackRejectsBadProps(t *testing.T) {
+	cases := []struct {
+		name     string
+		assetDir string
+		access   map[string]stack.Access
+		wantErr  error
+		wantText string
+	}{
+		{name: "missing asset", assetDir: t.TempDir(), wantErr: stack.ErrMissingAsset, wantText: "api.zip"},
+		{name: "function without access", assetDir: assetDir, access: map[string]stack.Access{"api": stack.DefaultAccess["api"]}, wantText: "function contactsync: no access declared"},
+		{name: "unknown writable table", assetDir: assetDir, access: withAccess("contactsync", stack.Access{WriteTables: []string{"ledgr"}, TokenKey: stack.TokenKeyDecryptGenerate}), wantText: `unknown table "ledgr"`},
+		{name: "token key env without access", assetDir: assetDir, access: withAccess("activitysync", stack.Access{}), wantText: "function activitysync: declares TOKEN_KMS_KEY_ID but has no token key access"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+			_, err := stack.NewServiceStack(app, "bad", &stack.ServiceStackProps{Config: testConfig, AssetDir: tc.assetDir, Access: tc.access})
+			if err == nil {
+				t.Fatalf("got no error; want %q", tc.wantText)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("got %v; want errors.Is %v", err, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("got %q; want it to mention %q", err, tc.wantText)
+			}
+		})
+	}
+}
+
+func withAccess(fn string, a stack.Access) map[string]stack.Access {
+	m := maps.Clone(stack.DefaultAccess)
+	m[fn] = a
+	return m
+}
+
+func TestEveryFunctionHasALogicalID(t *testing.T) {
+	t.Parallel()
+	for _, f := range resources.Functions {
+		if _, err := stack.FunctionLogicalID(f.Name); err != nil {
+			t.Errorf("got %v; want a logical id for %s", err, f.Name)
+		}
+	}
+	if _, err := stack.FunctionLogicalID("nope"); err == nil {
+		t.Errorf("got no error for an unknown function; want one")
+	}
+}
