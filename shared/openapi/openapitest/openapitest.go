@@ -122,7 +122,7 @@ func response(method, route string, status int) (schemaPtr string, err error) {
 	if m, ok := resp.(map[string]any); ok {
 		if ref, ok := m["$ref"].(string); ok {
 			tokens = strings.Split(strings.TrimPrefix(ref, "#/"), "/")
-			if resp, ok = lookup(tokens...); !ok {
+			if _, ok = lookup(tokens...); !ok {
 				return "", fmt.Errorf("%s %s %d: unresolved %s", method, route, status, ref)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 )
@@ -329,14 +328,4 @@ func ownerUser(v any, fallback string) string {
 		return s
 	}
 	return fallback
-}
-
-// objectNames lists the org's objects.
-func (o *Org) objectNames() []string {
-	names := make([]string, 0, len(o.objects))
-	for n := range o.objects {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

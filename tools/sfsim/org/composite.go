@@ -42,7 +42,6 @@ func (o *Org) collectionLocked(r *request) response {
 	allOrNone := in.AllOrNone != nil && *in.AllOrNone
 	type item struct {
 		s    *sobject
-		id   string
 		vals map[string]any
 	}
 	items := make([]item, len(in.Records))

@@ -350,10 +350,9 @@ func TestRefreshRotationAndRevocation(t *testing.T) {
 		t.Errorf("old refresh token after rotation: got %d %v; want 400 invalid_grant", st, m)
 	}
 	// revoke through the endpoint: the refresh token and its access tokens die
-	access := m["access_token"]
 	m, _ = refresh(rt2)
 	rt3 := m["refresh_token"].(string)
-	access = m["access_token"]
+	access := m["access_token"]
 	resp, err := http.PostForm(base+"/services/oauth2/revoke", url.Values{"token": {rt3}})
 	if err != nil {
 		t.Fatal(err)

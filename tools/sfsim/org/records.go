@@ -85,15 +85,15 @@ func coerce(s *sobject, f *Field, v any) (any, *apiErr) {
 	}
 	bad := func(kind string) (any, *apiErr) {
 		tok := "VALUE_STRING"
-		switch v.(type) {
+		switch v := v.(type) {
 		case bool:
 			tok = "VALUE_TRUE"
-			if v == false {
+			if !v {
 				tok = "VALUE_FALSE"
 			}
 		case json.Number:
 			tok = "VALUE_NUMBER_INT"
-			if strings.ContainsAny(v.(json.Number).String(), ".eE") {
+			if strings.ContainsAny(v.String(), ".eE") {
 				tok = "VALUE_NUMBER_FLOAT"
 			}
 		case map[string]any:

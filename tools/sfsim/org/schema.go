@@ -89,17 +89,6 @@ func (s *sobject) remove(name string) {
 	s.fields = out
 }
 
-func (s *sobject) clone() *sobject {
-	c := &sobject{Name: s.Name, Label: s.Label, Plural: s.Plural, byName: map[string]*Field{}}
-	for _, f := range s.fields {
-		cp := *f
-		cp.Picklist = append([]PicklistValue(nil), f.Picklist...)
-		cp.ReferenceTo = append([]string(nil), f.ReferenceTo...)
-		c.add(&cp)
-	}
-	return c
-}
-
 func pick(values ...string) []PicklistValue {
 	out := make([]PicklistValue, len(values))
 	for i, v := range values {
