@@ -89,7 +89,9 @@ func (g *APIGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
-	resp, err := g.Function.Invoke(r.Context(), payload)
+	// As with API Gateway, a client that hangs up does not stop the
+	// invocation; the function's timeout bounds it.
+	resp, err := g.Function.Invoke(context.WithoutCancel(r.Context()), payload)
 	if err != nil {
 		var ie *InvokeError
 		status, msg := http.StatusInternalServerError, "Internal Server Error"
