@@ -35,6 +35,9 @@ build-ActivitySyncFunction: ; $(MAKE) $(BUILD_DIR)/activitysync/bootstrap && cp 
 .PHONY: FORCE
 FORCE:
 
+# The bootstraps are kept beside their zips (SAM and the tests read them).
+.PRECIOUS: $(BUILD_DIR)/%/bootstrap
+
 # ---- test ----------------------------------------------------------------------
 # The OAuth flow is tested in a real headless browser: Debian's chromium.
 .PHONY: check-chromium
