@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -27,19 +28,52 @@ import (
 	"github.com/sfsync/sfsync/shared/secret"
 )
 
-func main() {
+// settings is the function's configuration, read from its environment.
+type settings struct {
+	connectionsTable, policiesTable, ledgerTable string
+	keyID, clientID, secretARN                   string
+	redirectURL, returnURL                       string
+	insecureLogin                                bool
+	logLevel                                     string
+}
+
+func readSettings() (settings, error) {
 	var env environ.Reader
-	connectionsTable := env.Require(resources.EnvConnectionsTable)
-	policiesTable := env.Require(resources.EnvPoliciesTable)
-	ledgerTable := env.Require(resources.EnvLedgerTable)
-	keyID := env.Require(resources.EnvTokenKeyID)
-	clientID := env.Require(resources.EnvClientID)
-	secretARN := env.Require(resources.EnvClientSecretARN)
-	redirectURL := env.Require(resources.EnvOAuthRedirectURL)
-	returnURL := env.Require(resources.EnvOAuthReturnURL)
-	insecure := env.Optional(resources.EnvAllowInsecureLogin, "false") == "true"
-	log := logs.New(os.Stdout, env.Optional(resources.EnvLogLevel, "info"))
-	if err := env.Err(); err != nil {
+	s := settings{
+		connectionsTable: env.Require(resources.EnvConnectionsTable),
+		policiesTable:    env.Require(resources.EnvPoliciesTable),
+		ledgerTable:      env.Require(resources.EnvLedgerTable),
+		keyID:            env.Require(resources.EnvTokenKeyID),
+		clientID:         env.Require(resources.EnvClientID),
+		secretARN:        env.Require(resources.EnvClientSecretARN),
+		redirectURL:      env.Require(resources.EnvOAuthRedirectURL),
+		returnURL:        env.Require(resources.EnvOAuthReturnURL),
+		insecureLogin:    env.Optional(resources.EnvAllowInsecureLogin, "false") == "true",
+		logLevel:         env.Optional(resources.EnvLogLevel, "info"),
+	}
+	return s, env.Err()
+}
+
+// newRouter wires the adapters to the domain and registers every route.
+func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
+	db := dynamodb.NewFromConfig(cfg)
+	connStore := &connectiondb.Store{DB: db, Table: s.connectionsTable,
+		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: s.keyID}}
+	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: s.secretARN}
+	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{
+		ClientID: s.clientID, ClientSecret: clientSecret.Get, RedirectURL: s.redirectURL, AllowInsecureLoginURLs: s.insecureLogin}}
+
+	rt := httpapi.NewRouter()
+	rt.Handle("GET /openapi.json", openapi.Handler())
+	policyhttp.Register(rt, policyhttp.Deps{Store: policydb.New(db, s.policiesTable, s.ledgerTable), Logger: log})
+	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log}).Register(rt)
+	return rt
+}
+
+func main() {
+	s, err := readSettings()
+	log := logs.New(os.Stdout, s.logLevel)
+	if err != nil {
 		log.Error("configuration", "error", err.Error())
 		os.Exit(1)
 	}
@@ -49,18 +83,5 @@ func main() {
 		os.Exit(1)
 	}
 	slog.SetDefault(log)
-
-	db := dynamodb.NewFromConfig(cfg)
-	connStore := &connectiondb.Store{DB: db, Table: connectionsTable,
-		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: keyID}}
-	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
-	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{
-		ClientID: clientID, ClientSecret: clientSecret.Get, RedirectURL: redirectURL, AllowInsecureLoginURLs: insecure}}
-
-	rt := httpapi.NewRouter()
-	rt.Handle("GET /openapi.json", openapi.Handler())
-	policyhttp.Register(rt, policyhttp.Deps{Store: policydb.New(db, policiesTable, ledgerTable), Logger: log})
-	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: returnURL, Log: log}).Register(rt)
-
-	lambda.Start(httpapi.LambdaHandler(rt))
+	lambda.Start(httpapi.LambdaHandler(newRouter(cfg, s, log)))
 }
