@@ -79,3 +79,20 @@ run: check-go ## run the whole service locally (moto, Salesforce simulator, func
 token: check-go ## print a JWT the local API accepts: make token TEAM=<team_id> [ROLE=admin]
 	@[ -n "$(TEAM)" ] || { echo "usage: make token TEAM=<team_id> [ROLE=admin]" >&2; exit 2; }
 	@go run ./tools/token -team "$(TEAM)" -role "$(or $(ROLE),admin)"
+
+# ---- deploy: the CDK app in infra/ (its own Go module) ------------------------------
+# jsii warns loudly on node versions it no longer supports; the CDK still works.
+NODE_MAJOR = $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+INFRA_CONFIG ?= config/dev.json
+
+.PHONY: synth
+synth: build ## synthesize the CDK stacks to infra/cdk.out, offline: make synth [INFRA_CONFIG=config/<stage>.json]
+	@command -v node >/dev/null || { echo "error: node is not installed (the CDK's jsii runtime needs it)"; exit 1; }
+	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=$(NODE_MAJOR) \
+		CDK_CONTEXT_JSON='{"config":"$(INFRA_CONFIG)","assetDir":"../$(BUILD_DIR)"}' go run .
+	@ls infra/cdk.out/*.template.json
+
+.PHONY: test-infra
+test-infra: check-go ## test the CDK app and template.yaml: assertions, SAM parity, cfn-lint
+	@command -v node >/dev/null || { echo "error: node is not installed (the CDK's jsii runtime needs it)"; exit 1; }
+	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=$(NODE_MAJOR) go test -race -count=1 ./...
