@@ -5,6 +5,7 @@ package stack
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -91,6 +92,9 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", id, err)
 	}
+	if err := lockTokenKey(s.Credentials, s.Functions, access); err != nil {
+		return nil, fmt.Errorf("stack %s: %w", id, err)
+	}
 	apiFn, ok := s.Functions.ByName["api"]
 	if !ok {
 		return nil, fmt.Errorf("stack %s: no function named api serves the HTTP API", id)
@@ -171,4 +175,35 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	output("ClientSecretArn", "Secret to put the connected app's consumer secret in", s.Credentials.ClientSecret.SecretArn())
 	output("AlarmTopicArn", "Topic the alarms notify", topic.TopicArn())
 	return s, nil
+}
+
+// lockTokenKey denies kms:Decrypt with the token key in the key's own policy
+// to every principal but the roles of the functions that need it, so not even
+// an administrator's IAM policy can read stored tokens without first changing
+// the key policy (which CloudTrail records).
+func lockTokenKey(c *Credentials, f *Functions, access map[string]Access) error {
+	var roles []*string
+	names := slices.Sorted(maps.Keys(f.ByName))
+	for _, name := range names {
+		if access[name].TokenKey == TokenKeyNone {
+			continue
+		}
+		role := f.ByName[name].Role()
+		if role == nil {
+			return fmt.Errorf("function %s: no role to allow on the token key", name)
+		}
+		roles = append(roles, role.RoleArn())
+	}
+	if len(roles) == 0 {
+		return nil
+	}
+	c.TokenKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyTheFunctionsDecryptTokens"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:Decrypt"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": roles}},
+	}), jsii.Bool(false))
+	return nil
 }

@@ -472,6 +472,40 @@ func TestOnlyFunctionsDecryptTokens(t *testing.T) {
 	}
 }
 
+func TestTokenKeyPolicyDeniesDecryptToOthers(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	var wantRoles []string
+	for _, decl := range resources.Functions {
+		if stack.DefaultAccess[decl.Name].TokenKey == stack.TokenKeyNone {
+			continue
+		}
+		id, _ := stack.FunctionLogicalID(decl.Name)
+		wantRoles = append(wantRoles, ref(tmpl.props(t, id)["Role"]))
+	}
+	sort.Strings(wantRoles)
+	var found bool
+	for _, st := range asSlice(asMap(tmpl.props(t, "TokenKey")["KeyPolicy"])["Statement"]) {
+		s := asMap(st)
+		if s["Effect"] != "Deny" || !slices.Contains(strs(s["Action"]), "kms:Decrypt") {
+			continue
+		}
+		found = true
+		allowed := refs(asMap(asMap(s["Condition"])["ArnNotEquals"])["aws:PrincipalArn"])
+		if !slices.Equal(allowed, wantRoles) {
+			t.Errorf("token key deny exempts %v; want exactly the function roles %v", allowed, wantRoles)
+		}
+	}
+	if !found {
+		t.Errorf("token key policy: got no Deny of kms:Decrypt; want one exempting only the function roles")
+	}
+	for _, st := range asSlice(asMap(tmpl.props(t, "DataKey")["KeyPolicy"])["Statement"]) {
+		if asMap(st)["Effect"] == "Deny" {
+			t.Errorf("data key policy: got a Deny %v; want the token lock on the token key only", st)
+		}
+	}
+}
+
 type permission struct {
 	resource string
 	actions  []string
