@@ -50,8 +50,15 @@ check-chromium:
 	else echo "error: install Chromium (e.g. sudo apt-get install chromium) or set CHROME_PATH"; exit 1; fi
 
 .PHONY: test
-test: check-go check-chromium ## run every test (unit, integration against moto, fuzz seeds, browser) with -race
+test: check-go check-chromium check-cfn-lint ## run every test of both modules (unit, integration against moto, fuzz seeds, browser, CDK) with -race
 	./tools/with-moto.sh go test -race -count=1 ./...
+	$(MAKE) --no-print-directory test-infra
+
+.PHONY: check-cfn-lint
+check-cfn-lint:
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found; installing it with: pip install cfn-lint"; \
+	  pip install --quiet cfn-lint && command -v cfn-lint >/dev/null; } || \
+	  { echo "error: could not install cfn-lint. Run: pip install cfn-lint"; exit 1; }
 
 # ---- lint ----------------------------------------------------------------------
 STATICCHECK := $(shell go env GOPATH)/bin/staticcheck
