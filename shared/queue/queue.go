@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,12 +40,26 @@ type Sender interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
+// ErrHold marks a message that must wait (its team needs to reconnect, or
+// its org's API budget is spent): it is parked, not failed. Wrap it with the
+// reason.
+var ErrHold = errors.New("held until the team can sync")
+
+// DefaultHoldDelay is how long a parked message stays invisible: SQS's maximum.
+const DefaultHoldDelay = 15 * time.Minute
+
 // Handler is the Lambda handler of one sync function.
 type Handler struct {
 	Queue     string // event.ContactQueue or event.ActivityQueue: the kinds this function accepts
 	Processor Processor
-	DLQ       Sender
+	DLQ       Sender // sends poison messages to DLQURL and parks held ones on QueueURL
 	DLQURL    string
+	// QueueURL is the function's own queue. A held message is sent to it
+	// again with a delay and the delivered copy deleted, so waiting never
+	// counts towards maxReceiveCount and never ends in the DLQ. Events are
+	// idempotent by id, so the copy is safe.
+	QueueURL  string
+	HoldDelay time.Duration
 	Log       *slog.Logger
 }
 
@@ -52,7 +67,9 @@ type Handler struct {
 func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	msgs := make([]Message, 0, len(in.Records))
+	bodies := make(map[string]string, len(in.Records))
 	for _, rec := range in.Records {
+		bodies[rec.MessageId] = rec.Body
 		ev, err := event.Decode([]byte(rec.Body))
 		if err == nil && ev.Queue() != h.Queue {
 			err = fmt.Errorf("type: %s events belong on the %s queue, not the %s queue: %w", ev.Type, ev.Queue(), h.Queue, event.ErrInvalid)
@@ -71,10 +88,32 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 		return resp, nil
 	}
 	for id, err := range h.Processor.Process(ctx, msgs) {
+		if errors.Is(err, ErrHold) && h.QueueURL != "" {
+			if perr := h.park(ctx, bodies[id]); perr == nil {
+				h.Log.Info("message held", "message_id", id, "reason", err.Error())
+				continue
+			} else {
+				h.Log.Error("park held message", "message_id", id, "error", perr.Error())
+			}
+		}
 		h.Log.Warn("message returns to the queue", "message_id", id, "error", err.Error())
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
 	return resp, nil
+}
+
+// park sends body to the function's own queue again, invisible for the hold delay.
+func (h *Handler) park(ctx context.Context, body string) error {
+	delay := h.HoldDelay
+	if delay <= 0 || delay > DefaultHoldDelay {
+		delay = DefaultHoldDelay
+	}
+	_, err := h.DLQ.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.QueueURL),
+		MessageBody: aws.String(body), DelaySeconds: int32(delay / time.Second)})
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", h.QueueURL, err)
+	}
+	return nil
 }
 
 // deadLetter sends the message, body intact, to the DLQ with why it was rejected.

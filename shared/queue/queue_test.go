@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -113,5 +114,31 @@ func TestHandleSplitsABatch(t *testing.T) {
 	}
 	if len(out.Messages) != 3 {
 		t.Errorf("DLQ messages: got %d; want 3", len(out.Messages))
+	}
+}
+
+func TestHandleParksHeldMessages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	own, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("queue-test-own")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{fail: map[string]error{"m1": fmt.Errorf("team needs_reauth: %w", ErrHold)}}
+	h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: *own.QueueUrl,
+		HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: validAdded}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("failures: got %v; want none (held, not failed)", resp.BatchItemFailures)
+	}
+	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: own.QueueUrl, WaitTimeSeconds: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 || *out.Messages[0].Body != validAdded {
+		t.Errorf("parked copy: got %d messages; want the body once", len(out.Messages))
 	}
 }

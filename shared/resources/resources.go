@@ -100,14 +100,14 @@ var Functions = []Function{
 	{
 		Name: "contactsync",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
-			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
+			EnvContactQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
 		Source:  &EventSource{Queue: "contact-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
 		Timeout: FunctionTimeout, Memory: 512,
 	},
 	{
 		Name: "activitysync",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
-			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
+			EnvActivityQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
 		Source:  &EventSource{Queue: "activity-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
 		Timeout: FunctionTimeout, Memory: 512,
 	},
