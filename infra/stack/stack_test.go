@@ -376,7 +376,7 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 				{"LedgerTable", slices.Concat(tableRead, tableWrite)},
 				{"PoliciesTable", tableRead},
 				{"ResultsQueue", send},
-				{"ContactEventsQueue", consume},
+				{"ContactEventsQueue", slices.Concat(send, consume)}, // send: parks held events on its own queue
 				{"ContactEventsDLQ", send},
 				{"SalesforceClientSecret", secret},
 				{"TokenKey", decryptGenerate},
@@ -386,7 +386,6 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 				{"TokenKey", tokenEncrypt},
 				{"ActivityEventsQueue", slices.Concat(send, consume)},
 				{"ActivityEventsDLQ", send},
-				{"ContactEventsQueue", send},
 				{"ResultsQueue", consume},
 			},
 		},
@@ -397,7 +396,7 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 				{"LedgerTable", slices.Concat(tableRead, tableWrite)},
 				{"PoliciesTable", tableRead},
 				{"ResultsQueue", send},
-				{"ActivityEventsQueue", consume},
+				{"ActivityEventsQueue", slices.Concat(send, consume)}, // send: parks held events on its own queue
 				{"ActivityEventsDLQ", send},
 				{"SalesforceClientSecret", secret},
 				{"TokenKey", decryptGenerate},
