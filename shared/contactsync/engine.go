@@ -1,0 +1,614 @@
+package contactsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// Errors the engine returns per delivery. Both are transient: the delivery
+// comes back. ErrHeld deliveries wait without counting as failures (the
+// adapter parks them); ErrRetry ones are redelivered after the visibility
+// timeout.
+var (
+	ErrHeld  = errors.New("contactsync: held")
+	ErrRetry = errors.New("contactsync: retry later")
+)
+
+// Engine syncs contact events. It is safe for one batch at a time; run one
+// Engine per concurrent batch.
+type Engine struct {
+	Ledger    Ledger
+	Orgs      Orgs
+	Policies  Policies
+	Renderer  Renderer
+	Publisher Publisher
+	// Write decides Salesforce's side effects on create (lead assignment
+	// rules, duplicate rules), on purpose rather than by default.
+	Write salesforce.WriteOptions
+	// Owner names this worker in claims; ClaimTTL must exceed the function's
+	// timeout so a live worker never loses its claim.
+	Owner    string
+	ClaimTTL time.Duration
+	Now      func() time.Time
+	Log      *slog.Logger
+	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold), so the
+	// domain stays free of it.
+	Hold error
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+// Process handles one batch of deliveries and returns the ids of those that
+// must come back, with why. Every other delivery has its final (or pending)
+// outcome recorded and published.
+func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
+	failed := map[string]error{}
+	var teams []string
+	byTeam := map[string][]Delivery{}
+	for _, d := range ds {
+		t := d.Event.TeamID
+		if _, ok := byTeam[t]; !ok {
+			teams = append(teams, t)
+		}
+		byTeam[t] = append(byTeam[t], d)
+	}
+	for _, t := range teams {
+		b := &batch{e: e, team: t, failed: failed}
+		if err := b.run(ctx, byTeam[t]); err != nil {
+			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(byTeam[t]), "error", err.Error())
+			for _, d := range byTeam[t] {
+				failed[d.ID] = err
+			}
+		}
+	}
+	return failed
+}
+
+// batch is the work of one team within one delivery batch.
+type batch struct {
+	e        *Engine
+	team     string
+	failed   map[string]error
+	outcomes []event.Outcome
+	done     map[string]bool // event ids with an outcome in this batch
+	org      Org
+	conn     Connection
+}
+
+// item is a delivery that needs a Salesforce record.
+type item struct {
+	d      Delivery
+	m      Membership
+	object event.SalesforceObject
+}
+
+func (b *batch) finish(d Delivery, o event.Outcome) {
+	b.outcomes = append(b.outcomes, o)
+	b.done[d.Event.ID] = true
+}
+
+func (b *batch) outcome(d Delivery, st event.Status, reason event.Reason) event.Outcome {
+	o := event.NewOutcome(d.Event, "out_"+d.Event.ID, st, b.e.now())
+	o.Reason = reason
+	return o
+}
+
+func (b *batch) retry(d Delivery, err error) {
+	b.failed[d.ID] = err
+	b.done[d.Event.ID] = true // handled: not to be failed again by the caller
+}
+
+func (b *batch) run(ctx context.Context, ds []Delivery) error {
+	b.done = map[string]bool{}
+	ids := make([]string, 0, len(ds))
+	for _, d := range ds {
+		ids = append(ids, d.Event.ID)
+	}
+	prior, err := b.e.Ledger.Outcomes(ctx, b.team, ids)
+	if err != nil {
+		return fmt.Errorf("read outcomes: %w", err)
+	}
+	var todo []Delivery
+	var republish []event.Outcome
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.Event.ID] {
+			continue // the same event twice in one batch: one answer
+		}
+		seen[d.Event.ID] = true
+		if o, ok := prior[d.Event.ID]; ok {
+			republish = append(republish, o) // processed before; its answer may not have reached the queue
+			continue
+		}
+		todo = append(todo, d)
+	}
+	if len(todo) > 0 {
+		if err := b.sync(ctx, todo); err != nil {
+			return err
+		}
+	}
+	if len(b.outcomes) > 0 {
+		if err := b.e.Ledger.RecordOutcomes(ctx, b.outcomes); err != nil {
+			return fmt.Errorf("record outcomes: %w", err)
+		}
+	}
+	if all := append(republish, b.outcomes...); len(all) > 0 {
+		if err := b.e.Publisher.Publish(ctx, all); err != nil {
+			return fmt.Errorf("publish outcomes: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *batch) hold(reason error) error {
+	if b.e.Hold != nil {
+		return fmt.Errorf("%w: %w", b.e.Hold, reason)
+	}
+	return fmt.Errorf("%w: %w", ErrHeld, reason)
+}
+
+func (b *batch) sync(ctx context.Context, ds []Delivery) error {
+	org, conn, err := b.e.Orgs.Open(ctx, b.team)
+	switch {
+	case errors.Is(err, connection.ErrNotConnected):
+		for _, d := range ds {
+			b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
+		}
+		return nil
+	case errors.Is(err, connection.ErrNeedsReauth):
+		return b.hold(err) // held until an admin reconnects, then synced
+	case err != nil:
+		return fmt.Errorf("open org: %w", err)
+	}
+	b.org, b.conn = org, conn
+
+	var created []Delivery // contact.created with deduplication on
+	var toSync []item
+	for _, d := range ds {
+		ev := d.Event
+		if ev.OccurredAt.Before(conn.ConnectedAt) {
+			b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
+			continue
+		}
+		switch ev.Type {
+		case event.ContactCreated:
+			tv, err := b.e.Policies.TeamSettingsAt(ctx, b.team, ev.OccurredAt)
+			if err != nil {
+				return fmt.Errorf("resolve team settings: %w", err)
+			}
+			if !tv.Document.Deduplication {
+				b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonDeduplicationOff))
+				continue
+			}
+			created = append(created, d)
+		case event.ContactAdded:
+			it, ok, err := b.added(ctx, d)
+			if err != nil {
+				return err
+			}
+			if ok {
+				toSync = append(toSync, it)
+			}
+		case event.ContactReplied:
+			it, ok, err := b.replied(ctx, d)
+			if err != nil {
+				return err
+			}
+			if ok {
+				toSync = append(toSync, it)
+			}
+		default:
+			return fmt.Errorf("event %s: type %s is not a contact event", ev.ID, ev.Type)
+		}
+	}
+	return b.resolve(ctx, created, toSync)
+}
+
+func objectOf(as policy.SyncAs) event.SalesforceObject {
+	if as == policy.SyncAsContact {
+		return event.ObjectContact
+	}
+	return event.ObjectLead
+}
+
+func contactOf(ev event.Event) event.Contact {
+	if cd, ok := ev.Data.(event.ContactData); ok {
+		return cd.Contact
+	}
+	return event.Contact{}
+}
+
+// added pins the policy on the membership (R4) and says whether it syncs now.
+func (b *batch) added(ctx context.Context, d Delivery) (item, bool, error) {
+	ev := d.Event
+	eff, err := b.e.Policies.ResolveAt(ctx, b.team, ev.SequenceID(), ev.OccurredAt)
+	if err != nil {
+		return item{}, false, fmt.Errorf("resolve policy: %w", err)
+	}
+	m := Membership{TeamID: b.team, SequenceID: ev.SequenceID(), ContactID: ev.ContactID(), Email: ev.Email(),
+		Contact: contactOf(ev), Policy: eff, PinnedAt: ev.OccurredAt, EventID: ev.ID}
+	switch {
+	case !eff.Syncs():
+		m.Status, m.Reason = MemberSkipped, event.Reason(eff.Reason)
+	case eff.Mode == policy.ModeOnReply:
+		m.Status, m.Reason = MemberPending, event.ReasonAwaitingReply
+	default:
+		m.Status = MemberSyncing
+	}
+	m, err = b.e.Ledger.PinMembership(ctx, m) // a membership pinned before keeps its first rule
+	if err != nil {
+		return item{}, false, fmt.Errorf("pin membership: %w", err)
+	}
+	return b.afterPin(d, m)
+}
+
+// replied syncs a pending membership with its pinned rule.
+func (b *batch) replied(ctx context.Context, d Delivery) (item, bool, error) {
+	ev := d.Event
+	key := MemberKey{SequenceID: ev.SequenceID(), ContactID: ev.ContactID()}
+	ms, err := b.e.Ledger.Memberships(ctx, b.team, []MemberKey{key})
+	if err != nil {
+		return item{}, false, fmt.Errorf("read membership: %w", err)
+	}
+	m, ok := ms[key]
+	if !ok {
+		b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotAdded))
+		return item{}, false, nil
+	}
+	if m.Status == MemberPending || m.Status == MemberFailed {
+		m.Status = MemberSyncing
+		if c := contactOf(ev); c.Email != "" {
+			m.Contact = c // the newest data the sequencer has
+		}
+	}
+	return b.afterPin(d, m)
+}
+
+func (b *batch) afterPin(d Delivery, m Membership) (item, bool, error) {
+	switch m.Status {
+	case MemberSkipped:
+		b.finish(d, b.outcome(d, event.StatusSkipped, m.Reason))
+		return item{}, false, nil
+	case MemberPending:
+		b.finish(d, b.outcome(d, event.StatusPending, event.ReasonAwaitingReply))
+		return item{}, false, nil
+	case MemberSynced:
+		o := b.outcome(d, event.StatusLinked, event.ReasonAlreadySynced)
+		o.Salesforce = m.Salesforce
+		b.finish(d, o)
+		return item{}, false, nil
+	}
+	return item{d: d, m: m, object: objectOf(m.Policy.SyncAs)}, true, nil
+}
+
+// resolve looks every email up once and creates what is missing (R5, R6).
+func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) error {
+	if len(created) == 0 && len(toSync) == 0 {
+		return nil
+	}
+	// Emails already synced for the team are never created again.
+	emails := map[string]bool{}
+	for _, it := range toSync {
+		emails[NormalizeEmail(it.m.Email)] = true
+	}
+	records, err := b.e.Ledger.Records(ctx, b.team, keys(emails))
+	if err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	var pending []item
+	for _, it := range toSync {
+		if r, ok := records[NormalizeEmail(it.m.Email)]; ok {
+			status, reason := event.StatusLinked, event.ReasonAlreadySynced
+			if r.EventID == it.d.Event.ID { // our own earlier attempt saved it
+				status, reason = r.Status, ""
+				if r.Status == event.StatusLinked {
+					reason = event.Reason("matched_" + r.MatchRule)
+				}
+			}
+			if err := b.synced(ctx, it, r, status, reason); err != nil {
+				return err
+			}
+			continue
+		}
+		pending = append(pending, it)
+	}
+	// Claim each remaining email so no other worker creates it meanwhile.
+	claimed := map[string]bool{}
+	until := b.e.now().Add(b.claimTTL())
+	var mine []item
+	for _, it := range pending {
+		email := NormalizeEmail(it.m.Email)
+		if !claimed[email] {
+			err := b.e.Ledger.Claim(ctx, b.team, email, b.e.Owner, until)
+			if errors.Is(err, ErrClaimed) {
+				b.retry(it.d, fmt.Errorf("%w: %w", ErrRetry, err))
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("claim: %w", err)
+			}
+			claimed[email] = true
+		}
+		mine = append(mine, it)
+	}
+	release := func() {
+		for email := range claimed {
+			if err := b.e.Ledger.Release(context.WithoutCancel(ctx), b.team, email, b.e.Owner); err != nil {
+				b.e.log().Warn("release claim", "team_id", b.team, "error", err.Error())
+			}
+		}
+	}
+	lookup := map[string]bool{}
+	for email := range claimed {
+		lookup[email] = true
+	}
+	for _, d := range created {
+		lookup[NormalizeEmail(d.Event.Email())] = true
+	}
+	if len(lookup) == 0 {
+		return nil
+	}
+	found, err := b.org.FindByEmail(ctx, keys(lookup))
+	if err != nil {
+		release()
+		return b.salesforceErr("look emails up", err)
+	}
+	for _, d := range created {
+		if m, ok := found[NormalizeEmail(d.Event.Email())]; ok {
+			o := b.outcome(d, event.StatusExistsInSalesforce, event.Reason("matched_"+m.Rule))
+			o.Salesforce = &event.SalesforceRef{Object: m.Object, ID: m.ID}
+			b.finish(d, o)
+		} else {
+			b.finish(d, b.outcome(d, event.StatusNotInSalesforce, ""))
+		}
+	}
+	err = b.create(ctx, mine, found)
+	if err != nil {
+		release()
+	}
+	return err
+}
+
+func (b *batch) claimTTL() time.Duration {
+	if b.e.ClaimTTL > 0 {
+		return b.e.ClaimTTL
+	}
+	return 5 * time.Minute
+}
+
+// salesforceErr turns a whole-call failure into the batch's answer.
+func (b *batch) salesforceErr(what string, err error) error {
+	switch {
+	case errors.Is(err, connection.ErrNeedsReauth), errors.Is(err, salesforce.ErrRequestLimit):
+		return b.hold(fmt.Errorf("%s: %w", what, err))
+	default:
+		return fmt.Errorf("%w: %s: %w", ErrRetry, what, err)
+	}
+}
+
+// create links what was found and creates the rest, one record per email:
+// the first item of an email owns it, later ones in the batch follow it.
+func (b *batch) create(ctx context.Context, mine []item, found map[string]Match) error {
+	var newRecs []salesforce.SObject
+	var owners []item                // owners[i] made newRecs[i]
+	followers := map[string][]item{} // same email, later in the batch
+	first := map[string]bool{}
+	mappingVersion := map[string]int{} // by email
+	mapFailed := map[string]*event.OutcomeError{}
+	var linked []item
+	for _, it := range mine {
+		email := NormalizeEmail(it.m.Email)
+		if first[email] {
+			followers[email] = append(followers[email], it)
+			continue
+		}
+		first[email] = true
+		if _, ok := found[email]; ok {
+			linked = append(linked, it)
+			continue
+		}
+		rec, version, err := b.e.Renderer.Render(ctx, b.team, it.object, it.m.Contact)
+		if err != nil {
+			oe := &event.OutcomeError{Code: "MAPPING_ERROR", Message: err.Error()}
+			b.fail(ctx, it, oe)
+			mapFailed[email] = oe
+			b.releaseOne(ctx, email)
+			continue
+		}
+		mappingVersion[email] = version
+		newRecs = append(newRecs, rec)
+		owners = append(owners, it)
+	}
+	for _, it := range linked {
+		email := NormalizeEmail(it.m.Email)
+		m := found[email]
+		r := b.record(it, m.Object, m.ID, event.StatusLinked, m.Rule, 0)
+		if err := b.synced(ctx, it, r, event.StatusLinked, event.Reason("matched_"+m.Rule)); err != nil {
+			return err
+		}
+		b.follow(ctx, followers[email], r)
+	}
+	for email, oe := range mapFailed {
+		for _, f := range followers[email] {
+			b.fail(ctx, f, oe)
+		}
+	}
+	if len(newRecs) == 0 {
+		return nil
+	}
+	results, err := b.org.Create(ctx, newRecs, b.e.Write)
+	if err != nil {
+		return b.salesforceErr("create records", err)
+	}
+	var dupes []int
+	for i, res := range results {
+		it := owners[i]
+		email := NormalizeEmail(it.m.Email)
+		switch {
+		case res.Success:
+			r := b.record(it, it.object, res.ID, event.StatusCreated, "created", mappingVersion[email])
+			if err := b.synced(ctx, it, r, event.StatusCreated, ""); err != nil {
+				return err
+			}
+			b.follow(ctx, followers[email], r)
+		case hasCode(res, salesforce.CodeDuplicatesDetected):
+			dupes = append(dupes, i)
+		case transient(res):
+			b.retry(it.d, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
+			for _, f := range followers[email] {
+				b.retry(f.d, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
+			}
+			b.releaseOne(ctx, email)
+		default:
+			fe := firstError(res)
+			oe := &event.OutcomeError{Code: fe.Code, Message: fe.Message, Fields: fe.Fields}
+			b.fail(ctx, it, oe)
+			for _, f := range followers[email] {
+				b.fail(ctx, f, oe)
+			}
+			b.releaseOne(ctx, email)
+		}
+	}
+	if len(dupes) > 0 {
+		return b.linkDuplicates(ctx, dupes, owners, followers)
+	}
+	return nil
+}
+
+// linkDuplicates follows a DUPLICATES_DETECTED answer to the matched record:
+// the collection answer does not carry the match, so the emails are looked
+// up again.
+func (b *batch) linkDuplicates(ctx context.Context, dupes []int, owners []item, followers map[string][]item) error {
+	var emails []string
+	for _, i := range dupes {
+		emails = append(emails, NormalizeEmail(owners[i].m.Email))
+	}
+	found, err := b.org.FindByEmail(ctx, emails)
+	if err != nil {
+		return b.salesforceErr("look duplicates up", err)
+	}
+	for _, i := range dupes {
+		it := owners[i]
+		email := NormalizeEmail(it.m.Email)
+		m, ok := found[email]
+		if !ok { // the rule matched on something other than the email: the contact's error
+			oe := &event.OutcomeError{Code: salesforce.CodeDuplicatesDetected,
+				Message: "Salesforce's duplicate rule blocked the create and no record has this email"}
+			b.fail(ctx, it, oe)
+			b.releaseOne(ctx, email)
+			continue
+		}
+		r := b.record(it, m.Object, m.ID, event.StatusLinked, "duplicate_rule", 0)
+		if err := b.synced(ctx, it, r, event.StatusLinked, "matched_duplicate_rule"); err != nil {
+			return err
+		}
+		b.follow(ctx, followers[email], r)
+	}
+	return nil
+}
+
+func (b *batch) follow(ctx context.Context, fs []item, r Record) {
+	for _, f := range fs {
+		if err := b.synced(ctx, f, r, event.StatusLinked, event.ReasonAlreadySynced); err != nil {
+			b.retry(f.d, fmt.Errorf("%w: %w", ErrRetry, err))
+		}
+	}
+}
+
+func (b *batch) record(it item, obj event.SalesforceObject, id string, st event.Status, rule string, mappingVersion int) Record {
+	return Record{TeamID: b.team, Email: NormalizeEmail(it.m.Email), Object: obj, ID: id, Status: st, MatchRule: rule,
+		PolicyVersion: it.m.Policy.TeamVersion, MappingVersion: mappingVersion, SyncedAt: b.e.now().UTC(),
+		EventID: it.d.Event.ID, ContactID: it.d.Event.ContactID()}
+}
+
+// synced saves the record (once per email), marks the membership synced and
+// gives the event its outcome.
+func (b *batch) synced(ctx context.Context, it item, r Record, st event.Status, reason event.Reason) error {
+	if reason != event.ReasonAlreadySynced { // a record new to the ledger
+		if err := b.e.Ledger.SaveRecord(ctx, r); err != nil {
+			return fmt.Errorf("save record: %w", err)
+		}
+	}
+	ref := &event.SalesforceRef{Object: r.Object, ID: r.ID}
+	it.m.Status, it.m.Reason, it.m.Salesforce = MemberSynced, "", ref
+	if err := b.e.Ledger.SetMembership(ctx, it.m); err != nil {
+		return fmt.Errorf("set membership: %w", err)
+	}
+	o := b.outcome(it.d, st, reason)
+	o.Salesforce = ref
+	b.finish(it.d, o)
+	return nil
+}
+
+func (b *batch) fail(ctx context.Context, it item, oe *event.OutcomeError) {
+	if len(oe.Message) > 1000 {
+		oe.Message = oe.Message[:1000]
+	}
+	it.m.Status, it.m.Reason = MemberFailed, ""
+	if err := b.e.Ledger.SetMembership(ctx, it.m); err != nil {
+		b.retry(it.d, fmt.Errorf("%w: set membership: %w", ErrRetry, err))
+		return
+	}
+	o := b.outcome(it.d, event.StatusFailed, "")
+	o.Error = oe
+	b.finish(it.d, o)
+}
+
+func (b *batch) releaseOne(ctx context.Context, email string) {
+	if err := b.e.Ledger.Release(ctx, b.team, email, b.e.Owner); err != nil {
+		b.e.log().Warn("release claim", "team_id", b.team, "error", err.Error())
+	}
+}
+
+func hasCode(r salesforce.SaveResult, code string) bool {
+	for _, e := range r.Errors {
+		if e.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func transient(r salesforce.SaveResult) bool {
+	return hasCode(r, salesforce.CodeUnableToLockRow) || hasCode(r, salesforce.CodeServerUnavailable)
+}
+
+func firstError(r salesforce.SaveResult) salesforce.ErrorItem {
+	for _, e := range r.Errors {
+		if e.Code != salesforce.CodeAllOrNoneRolledBack {
+			return e
+		}
+	}
+	if len(r.Errors) > 0 {
+		return r.Errors[0]
+	}
+	return salesforce.ErrorItem{Code: "UNKNOWN_ERROR", Message: "Salesforce reported a failure without an error"}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

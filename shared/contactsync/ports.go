@@ -1,0 +1,156 @@
+// Package contactsync is the domain of contact sync (rules R4, R5, R6, R9):
+// it pins the policy on a membership when a contact is added, finds each
+// email in Salesforce before creating anything, creates the missing records
+// in batches, and gives every event exactly one final outcome.
+//
+// It knows nothing of SQS, DynamoDB or HTTP: the interfaces below are what it
+// needs, and adapters implement them.
+package contactsync
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// NormalizeEmail is the key of a contact record: Salesforce matches emails
+// case-insensitively, so the ledger does too.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// MembershipStatus is where a membership stands.
+type MembershipStatus string
+
+const (
+	MemberSyncing MembershipStatus = "syncing" // on_add or replied: to be synced (again, after a transient failure)
+	MemberPending MembershipStatus = "pending" // on_reply: waits for the first reply
+	MemberSkipped MembershipStatus = "skipped" // never syncs (disabled / off), Reason says why
+	MemberSynced  MembershipStatus = "synced"
+	MemberFailed  MembershipStatus = "failed"
+)
+
+// Membership is a contact's membership of a sequence, with the policy pinned
+// when it was added (R4).
+type Membership struct {
+	TeamID     string
+	SequenceID string
+	ContactID  string
+	Email      string
+	Contact    event.Contact // the contact as added, to sync on reply
+	Policy     policy.Effective
+	PinnedAt   time.Time // the contact.added event's occurred_at
+	EventID    string    // the contact.added event
+	Status     MembershipStatus
+	Reason     event.Reason
+	Salesforce *event.SalesforceRef
+}
+
+// Record is a contact synced for a team: the Salesforce record its email
+// resolved to.
+type Record struct {
+	TeamID         string
+	Email          string // normalized
+	Object         event.SalesforceObject
+	ID             string
+	Status         event.Status // created | linked
+	MatchRule      string       // how a link was found: contact, converted_lead, lead, duplicate_rule
+	PolicyVersion  int          // team settings version used
+	MappingVersion int          // field mapping version used (0: the shipped default)
+	SyncedAt       time.Time
+	EventID        string
+	ContactID      string
+}
+
+// ErrClaimed means another worker holds the email's claim: retry later.
+var ErrClaimed = errors.New("contactsync: another worker is syncing this email")
+
+// Ledger is the sync ledger.
+type Ledger interface {
+	// Outcomes returns the outcomes already recorded for these events.
+	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
+	// RecordOutcomes stores final and pending outcomes, keyed by event id
+	// (a pending outcome may later be replaced by a final one), and indexes
+	// them by contact, and failures by error code.
+	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
+
+	// PinMembership stores m unless the membership exists, and returns the
+	// stored one (so a redelivered contact.added keeps the first pin).
+	PinMembership(ctx context.Context, m Membership) (Membership, error)
+	// Memberships returns the memberships that exist among keys.
+	Memberships(ctx context.Context, teamID string, keys []MemberKey) (map[MemberKey]Membership, error)
+	// SetMembership updates a membership's status, reason and record.
+	SetMembership(ctx context.Context, m Membership) error
+
+	// Records returns the synced records among emails (normalized), by email.
+	Records(ctx context.Context, teamID string, emails []string) (map[string]Record, error)
+	// Claim takes the right to create a record for email until the given
+	// time; ErrClaimed when another owner holds an unexpired claim.
+	Claim(ctx context.Context, teamID, email, owner string, until time.Time) error
+	// SaveRecord stores the record and releases the claim.
+	SaveRecord(ctx context.Context, r Record) error
+	// Release gives a claim up without a record.
+	Release(ctx context.Context, teamID, email, owner string) error
+}
+
+// MemberKey names a membership.
+type MemberKey struct{ SequenceID, ContactID string }
+
+// Match is an email found in Salesforce.
+type Match struct {
+	Object event.SalesforceObject // Contact or Lead
+	ID     string
+	Rule   string // contact | converted_lead | lead
+}
+
+// Org is one team's Salesforce org, as contact sync uses it.
+type Org interface {
+	// FindByEmail looks emails up among Contacts and Leads (a converted Lead
+	// resolves to its Contact; a Contact is preferred over a Lead), exactly
+	// and case-insensitively, in as few API calls as the limits allow. The
+	// map is keyed by normalized email; emails not found are absent.
+	FindByEmail(ctx context.Context, emails []string) (map[string]Match, error)
+	// Create creates records (any number; batched 200 per collection), with
+	// allOrNone false; the results are in the order of records.
+	Create(ctx context.Context, records []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error)
+}
+
+// Connection is what contact sync needs to know of a team's connection.
+type Connection struct {
+	Status      string // connected | needs_reauth | disconnected
+	ConnectedAt time.Time
+}
+
+// Orgs opens a team's org. ErrNotConnected / ErrNeedsReauth come from the
+// connection package through errors.Is.
+type Orgs interface {
+	Open(ctx context.Context, teamID string) (Org, Connection, error)
+}
+
+// Policies resolves the sync policy as of a time (R4).
+type Policies interface {
+	ResolveAt(ctx context.Context, teamID, sequenceID string, at time.Time) (policy.Effective, error)
+	// TeamSettingsAt returns the team's settings as of at (the defaults
+	// when none were saved by then).
+	TeamSettingsAt(ctx context.Context, teamID string, at time.Time) (policy.TeamVersion, error)
+}
+
+// Renderer turns a contact into the fields of a new Lead or Contact, and
+// says which mapping version it used.
+type Renderer interface {
+	Render(ctx context.Context, teamID string, object event.SalesforceObject, c event.Contact) (salesforce.SObject, int, error)
+}
+
+// Delivery is one event as the queue delivered it.
+type Delivery struct {
+	ID    string // the queue's message id
+	Event event.Event
+}
+
+// Publisher sends outcomes to the results queue.
+type Publisher interface {
+	Publish(ctx context.Context, outs []event.Outcome) error
+}
