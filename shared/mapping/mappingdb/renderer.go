@@ -1,0 +1,105 @@
+package mappingdb
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/mapping"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// CachedDescribes gives the org's describe as cached, without calling
+// Salesforce (describe.Cache implements it). A nil describe means none is
+// cached yet.
+type CachedDescribes interface {
+	Cached(ctx context.Context, teamID, object string) (*salesforce.Describe, time.Time, error)
+}
+
+// Renderer renders contacts for the contact-sync engine with the team's
+// current mapping and the cached describe of its org. It never calls
+// Salesforce: with no describe cached the values go as text (see
+// mapping.Render) and whatever Salesforce still refuses is the contact's
+// failed outcome.
+type Renderer struct {
+	Store     *Store
+	Describes CachedDescribes // nil: render without describes
+	// ReuseFor lets one process reuse a team's mapping and describe for this
+	// long (0: read them for every contact). A batch of contacts then costs
+	// two reads per team and object; a mapping saved meanwhile applies from
+	// the next read on.
+	ReuseFor time.Duration
+	Now      func() time.Time // nil: time.Now
+
+	mu    sync.Mutex
+	cache map[renderKey]renderState
+}
+
+type renderKey struct {
+	team   string
+	object event.SalesforceObject
+}
+
+type renderState struct {
+	version  mapping.Version
+	describe *salesforce.Describe
+	readAt   time.Time
+}
+
+var _ contactsync.Renderer = (*Renderer)(nil)
+
+func (r *Renderer) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
+// Render implements contactsync.Renderer: the record's fields and the
+// mapping version used (0: the shipped default).
+func (r *Renderer) Render(ctx context.Context, teamID string, object event.SalesforceObject, c event.Contact) (salesforce.SObject, int, error) {
+	st, err := r.state(ctx, teamID, object)
+	if err != nil {
+		return nil, 0, err
+	}
+	rec, err := mapping.Render(object, st.version.Mapping, st.describe, c)
+	if err != nil {
+		return nil, st.version.Number, err
+	}
+	return rec, st.version.Number, nil
+}
+
+func (r *Renderer) state(ctx context.Context, teamID string, object event.SalesforceObject) (renderState, error) {
+	key := renderKey{teamID, object}
+	now := r.now()
+	if r.ReuseFor > 0 {
+		r.mu.Lock()
+		st, ok := r.cache[key]
+		r.mu.Unlock()
+		if ok && now.Sub(st.readAt) < r.ReuseFor {
+			return st, nil
+		}
+	}
+	v, err := r.Store.Current(ctx, teamID, object)
+	if err != nil {
+		return renderState{}, fmt.Errorf("render: %w", err)
+	}
+	st := renderState{version: v, readAt: now}
+	if r.Describes != nil {
+		if st.describe, _, err = r.Describes.Cached(ctx, teamID, string(object)); err != nil {
+			return renderState{}, fmt.Errorf("render: %w", err)
+		}
+	}
+	if r.ReuseFor > 0 {
+		r.mu.Lock()
+		if r.cache == nil {
+			r.cache = map[renderKey]renderState{}
+		}
+		r.cache[key] = st
+		r.mu.Unlock()
+	}
+	return st, nil
+}
