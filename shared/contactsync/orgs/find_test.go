@@ -1,9 +1,16 @@
 package orgs_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
@@ -236,9 +243,32 @@ func TestBurstOfAThousand(t *testing.T) {
 	e.seed("Contact", contacts...)
 	e.seed("Lead", leads...)
 
+	// Every query must stay far inside Salesforce's limits: the URL as a
+	// plain GET could send it, the statement under 100,000 characters.
+	var longest atomic.Int64
+	hook := func(r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/composite") || r.Body == nil {
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		var body struct {
+			CompositeRequest []salesforce.CompositeSubrequest `json:"compositeRequest"`
+		}
+		_ = json.Unmarshal(b, &body)
+		for _, sub := range body.CompositeRequest {
+			if sub.Method == http.MethodGet && int64(len(sub.URL)) > longest.Load() {
+				longest.Store(int64(len(sub.URL)))
+			}
+		}
+	}
+	e.dataHook.Store(&hook)
 	o := e.open()
 	start := e.calls()
 	found, err := o.FindByEmail(ctx, emails)
+	if n := longest.Load(); n == 0 || n > 16384-2048 {
+		t.Errorf("longest query URL: got %d bytes; want 1..%d", n, 16384-2048)
+	}
 	if err != nil {
 		t.Fatalf("FindByEmail: %v", err)
 	}
@@ -275,7 +305,8 @@ func TestBurstOfAThousand(t *testing.T) {
 			t.Fatalf("result %d: got %+v; want a created Lead", i, r)
 		}
 	}
-	t.Logf("1,000 emails, 500 in Salesforce: lookup %d API calls, create of 500: %d API calls, %d in all", lookup, create, lookup+create)
+	t.Logf("1,000 emails, 500 in Salesforce: lookup %d API calls, create of 500: %d API calls, %d in all; longest query URL %d bytes",
+		lookup, create, lookup+create, longest.Load())
 	if lookup > 2 {
 		t.Errorf("lookup API calls: got %d; want <= 2", lookup)
 	}
@@ -314,5 +345,91 @@ func TestFindByEmailResultIsKeyedByNormalizedEmail(t *testing.T) {
 	key := contactsync.NormalizeEmail("Mixed.Case@Example.COM")
 	if m, ok := got[key]; !ok || !sameID(m.ID, id) {
 		t.Errorf("match for %q: got %+v (all: %v); want Contact %s", key, m, got, id)
+	}
+}
+
+func TestSplitInList(t *testing.T) {
+	t.Parallel()
+	var many []string
+	for i := range 1000 {
+		many = append(many, fmt.Sprintf("someone.%04d@example.com", i))
+	}
+	long := strings.Repeat("é", 80)
+	tests := []struct {
+		name       string
+		values     []string
+		budget     salesforce.InListBudget
+		wantGroups int
+	}{
+		{"none", nil, orgs.LookupBudget, 0},
+		{"one", []string{"a@example.com"}, orgs.LookupBudget, 1},
+		{"by count", many, salesforce.InListBudget{MaxValues: 300}, 4},
+		{"by bytes", many, salesforce.InListBudget{MaxBytes: 4000}, 0},
+		{"lookup budget", many, orgs.LookupBudget, 0},
+		{"a value over the budget stands alone", []string{"a@x.io", long, "b@x.io"}, salesforce.InListBudget{MaxBytes: 100}, 3},
+		{"quotes and backslashes count escaped", []string{`a'b@x.io`, `c\d@x.io`, `e"f@x.io`}, salesforce.InListBudget{MaxBytes: 30}, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			groups := salesforce.SplitInList(tc.values, tc.budget)
+			if tc.wantGroups > 0 && len(groups) != tc.wantGroups {
+				t.Errorf("groups: got %d; want %d", len(groups), tc.wantGroups)
+			}
+			var joined []string
+			for _, g := range groups {
+				if len(g) == 0 {
+					t.Errorf("group: got an empty one; want none empty")
+				}
+				joined = append(joined, g...)
+				enc := len(url.QueryEscape(salesforce.QuoteList(g)))
+				if len(g) > 1 && tc.budget.MaxBytes > 0 && enc > tc.budget.MaxBytes {
+					t.Errorf("group of %d: got %d encoded bytes; want <= %d", len(g), enc, tc.budget.MaxBytes)
+				}
+				if tc.budget.MaxValues > 0 && len(g) > tc.budget.MaxValues {
+					t.Errorf("group: got %d values; want <= %d", len(g), tc.budget.MaxValues)
+				}
+			}
+			if strings.Join(joined, "\x00") != strings.Join(tc.values, "\x00") {
+				t.Errorf("values: got %d in another order or changed; want all %d in order", len(joined), len(tc.values))
+			}
+		})
+	}
+}
+
+func TestFindByEmailConcurrently(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, org.Config{})
+	ids := e.seed("Contact",
+		map[string]any{"LastName": "A", "Email": "shared.a@example.com"},
+		map[string]any{"LastName": "B", "Email": "shared.b@example.com"})
+	o := e.open()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			email := []string{"SHARED.A@example.com", "shared.b@EXAMPLE.com"}[i%2]
+			got, err := o.FindByEmail(context.Background(), []string{email})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if m := got[contactsync.NormalizeEmail(email)]; !sameID(m.ID, ids[i%2]) {
+				errs <- fmt.Errorf("match for %s: got %+v; want %s", email, m, ids[i%2])
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if n := e.db.updates.Load(); n != 1 {
+		t.Errorf("usage writes: got %d; want 1", n)
 	}
 }
