@@ -1,0 +1,282 @@
+// Package ledgerdb keeps the contact-sync ledger in the ledger table: it
+// implements contactsync.Ledger on DynamoDB, and serves the reads of the
+// contact and integration-error routes.
+//
+// # Layout
+//
+// Every item has the string keys pk and sk; ids never contain "#" (they are
+// checked against the id rule of the event contract), so keys split
+// unambiguously. Times in sort keys use a fixed-width UTC form
+// (2006-01-02T15:04:05.000000000Z) so that byte order is time order.
+//
+//	pk TEAM#<t>#EVENT#<event_id>      sk OUTCOME
+//	    the outcome of one event (attribute outcome), its contact-index sort
+//	    key and, when failed, its failure-index sort key. TTL 90 days.
+//	pk TEAM#<t>#EMAIL#<email>         sk RECORD
+//	    the claim (claim_owner, claim_until in Unix milliseconds) and, once
+//	    saved, the Salesforce record the normalized email resolved to. Never
+//	    expires; a saved record is never given another Salesforce id.
+//	pk TEAM#<t>#SEQ#<seq>             sk MEMBER#<contact_id>
+//	    a membership with its pinned policy and the contact as added (the
+//	    policy store counts these).
+//	pk TEAM#<t>#CONTACT#<contact_id>  sk OUTCOME#<at>#<event_id>
+//	    the contact's outcome index (a copy of the outcome). TTL 90 days.
+//	pk TEAM#<t>#CONTACT#<contact_id>  sk RECORD#<email>
+//	    a copy of the record saved for this contact, for the contact route
+//	    (written after the RECORD item; a retried save rewrites it).
+//	pk TEAM#<t>#CONTACT#<contact_id>  sk FAILURES
+//	    the contact's open failures: a string set of "<type>|<at>|<error sk>".
+//	pk TEAM#<t>#ERRORS                sk <code>#<contact_id>#<event_id>
+//	    the failure index: one item per failed outcome. TTL 90 days.
+//
+// # Outcomes
+//
+// RecordOutcomes reads the events' outcome items and the FAILURES items of
+// the contacts that succeeded in one BatchGetItem per 100 keys, then writes
+// everything in BatchWriteItem calls of 25. An outcome item is replaced only
+// while it is pending or failed, and only by an outcome at least as recent
+// (a failed outcome stays replaceable so that a retried event can end
+// well); created, linked, skipped and the dedup answers are final. The copy
+// in the contact index moves with it.
+//
+// A failed outcome is indexed under TEAM#<t>#ERRORS and noted in the
+// contact's FAILURES set (an atomic ADD, so concurrent failures are never
+// lost). A created or linked outcome of the same type (contact.outcome or
+// activity.outcome) clears the contact's failures that are not later than
+// it: the FAILURES set read with the batch names them, so clearing costs no
+// query, and the single UpdateItem per contact that follows happens only for
+// contacts that had failures.
+//
+// BatchWriteItem has no conditions, so two workers recording outcomes for
+// the same event at the same instant may both write; the event id is the
+// idempotency key of the whole pipeline and the queue delivers one message
+// to one worker at a time, so this is accepted.
+//
+// # Claims and records
+//
+// Claim, SaveRecord and Release are conditional single-item writes on the
+// email's RECORD item. The owner of a claim is the id of the event that
+// creates the record: SaveRecord takes it from Record.EventID, and a
+// redelivered event takes its own claim back at once.
+package ledgerdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/policy/policydb"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// OutcomeTTL is how long outcomes and their indexes are kept.
+const OutcomeTTL = 90 * 24 * time.Hour
+
+// API is the part of the DynamoDB client the ledger uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// Store is the ledger on one table. Use New.
+type Store struct {
+	db    API
+	table string
+	// Now is the clock of claims and expiry; tests may replace it.
+	Now func() time.Time
+	// Backoff is the first wait before resending unprocessed batch items;
+	// it doubles (with jitter) up to a second.
+	Backoff time.Duration
+	// MaxAttempts bounds the sends of one batch with unprocessed items.
+	MaxAttempts int
+}
+
+var _ contactsync.Ledger = (*Store)(nil)
+
+// New returns the ledger on the named table.
+func New(db API, table string) *Store {
+	return &Store{db: db, table: table, Now: time.Now, Backoff: 50 * time.Millisecond, MaxAttempts: 8}
+}
+
+// ErrInvalid is wrapped by every *InputError.
+var ErrInvalid = errors.New("ledger: invalid input")
+
+// InputError names the input the ledger refused and why.
+type InputError struct {
+	Field   string
+	Problem string
+}
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Problem }
+
+// Unwrap lets errors.Is find ErrInvalid.
+func (e *InputError) Unwrap() error { return ErrInvalid }
+
+// ErrNoMembership is returned by SetMembership for a membership never pinned.
+var ErrNoMembership = errors.New("ledger: no such membership")
+
+// ErrRecorded means the email already has a saved record.
+var ErrRecorded = errors.New("ledger: the email already has a record")
+
+// RecordedError carries the record an email already has. From Claim it
+// also wraps contactsync.ErrClaimed (nobody may create a record for the
+// email any more); from SaveRecord it means the record has another
+// Salesforce id, and nothing was written.
+type RecordedError struct {
+	Record contactsync.Record
+	claim  bool
+}
+
+func (e *RecordedError) Error() string {
+	return fmt.Sprintf("ledger: email already synced as %s %s", e.Record.Object, e.Record.ID)
+}
+
+// Unwrap lets errors.Is find ErrRecorded, and ErrClaimed for Claim.
+func (e *RecordedError) Unwrap() []error {
+	if e.claim {
+		return []error{ErrRecorded, contactsync.ErrClaimed}
+	}
+	return []error{ErrRecorded}
+}
+
+// ClaimError is the claim another owner holds; it wraps ErrClaimed.
+type ClaimError struct {
+	Owner string
+	Until time.Time
+}
+
+func (e *ClaimError) Error() string {
+	return fmt.Sprintf("ledger: claimed by %s until %s", e.Owner, e.Until.UTC().Format(time.RFC3339Nano))
+}
+
+// Unwrap lets errors.Is find contactsync.ErrClaimed.
+func (e *ClaimError) Unwrap() error { return contactsync.ErrClaimed }
+
+// ErrUnprocessed is returned when DynamoDB kept refusing part of a batch.
+var ErrUnprocessed = errors.New("ledger: batch items left unprocessed")
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
+
+// MaxIDLength and MaxEmailLength bound the ids and emails in keys.
+const (
+	MaxIDLength    = 128
+	MaxEmailLength = 320
+)
+
+func checkID(field, id string) error {
+	switch {
+	case id == "":
+		return &InputError{field, "must not be empty"}
+	case len(id) > MaxIDLength:
+		return &InputError{field, fmt.Sprintf("longer than %d characters", MaxIDLength)}
+	case !idRE.MatchString(id):
+		return &InputError{field, "must start with a letter or digit and hold only letters, digits and . _ : -"}
+	}
+	return nil
+}
+
+// checkEmail returns the normalized email or an error naming field.
+func checkEmail(field, email string) (string, error) {
+	e := contactsync.NormalizeEmail(email)
+	switch {
+	case e == "":
+		return "", &InputError{field, "must not be empty"}
+	case len(e) > MaxEmailLength:
+		return "", &InputError{field, fmt.Sprintf("longer than %d bytes", MaxEmailLength)}
+	case !utf8.ValidString(e):
+		return "", &InputError{field, "is not valid UTF-8"}
+	case strings.ContainsFunc(e, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "", &InputError{field, "holds control characters"}
+	}
+	return e, nil
+}
+
+// Keys.
+
+func teamKey(team string) string              { return "TEAM#" + team }
+func eventPK(team, eventID string) string     { return teamKey(team) + "#EVENT#" + eventID }
+func emailPK(team, email string) string       { return teamKey(team) + "#EMAIL#" + email }
+func contactPK(team, contactID string) string { return teamKey(team) + "#CONTACT#" + contactID }
+func errorsPK(team string) string             { return teamKey(team) + "#ERRORS" }
+
+const (
+	outcomeSK      = "OUTCOME"
+	recordSK       = "RECORD"
+	failuresSK     = "FAILURES"
+	indexPrefix    = "OUTCOME#"
+	contactRecPref = "RECORD#"
+)
+
+// sortableTime formats t so that byte order is time order.
+const sortableTime = "2006-01-02T15:04:05.000000000Z"
+
+func stamp(t time.Time) string { return t.UTC().Format(sortableTime) }
+
+func indexSK(at time.Time, eventID string) string { return indexPrefix + stamp(at) + "#" + eventID }
+
+func errorSK(code, contactID, eventID string) string { return code + "#" + contactID + "#" + eventID }
+
+func memberSK(contactID string) string { return policydb.MemberPrefix + contactID }
+
+func keyOf(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		resources.PartitionKey: &types.AttributeValueMemberS{Value: pk},
+		resources.SortKey:      &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// itemKey is a comparable form of an item's key.
+type itemKey struct{ pk, sk string }
+
+func keyString(item map[string]types.AttributeValue) itemKey {
+	var k itemKey
+	if v, ok := item[resources.PartitionKey].(*types.AttributeValueMemberS); ok {
+		k.pk = v.Value
+	}
+	if v, ok := item[resources.SortKey].(*types.AttributeValueMemberS); ok {
+		k.sk = v.Value
+	}
+	return k
+}
+
+func withJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
+func fromJSONTags(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
+
+func marshal(v any) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMapWithOptions(v, withJSONTags)
+}
+
+func unmarshal(m map[string]types.AttributeValue, v any) error {
+	return attributevalue.UnmarshalMapWithOptions(m, v, fromJSONTags)
+}
+
+func conditionFailed(err error) (*types.ConditionalCheckFailedException, bool) {
+	var cf *types.ConditionalCheckFailedException
+	ok := errors.As(err, &cf)
+	return cf, ok
+}
+
+// raw passes an already encoded attribute value through expression.Value.
+type raw struct{ av types.AttributeValue }
+
+func (r raw) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) { return r.av, nil }
+
+// encodeValue encodes v as one attribute value, by its JSON tags.
+func encodeValue(v any) (raw, error) {
+	av, err := attributevalue.MarshalWithOptions(v, withJSONTags)
+	return raw{av}, err
+}

@@ -1,0 +1,474 @@
+package ledgerdb
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// outcomeItem is an event's OUTCOME item, and (without the index keys) its
+// copy in the contact's outcome index.
+type outcomeItem struct {
+	PK        string        `json:"pk"`
+	SK        string        `json:"sk"`
+	Outcome   event.Outcome `json:"outcome"`
+	IndexSK   string        `json:"index_sk,omitempty"`
+	ErrorSK   string        `json:"error_sk,omitempty"`
+	ExpiresAt int64         `json:"expires_at"`
+}
+
+// failureItem is one entry of the failure index.
+type failureItem struct {
+	PK         string    `json:"pk"`
+	SK         string    `json:"sk"`
+	Type       string    `json:"type"`
+	ContactID  string    `json:"contact_id"`
+	EventID    string    `json:"event_id"`
+	SequenceID string    `json:"sequence_id,omitempty"`
+	Code       string    `json:"code"`
+	Message    string    `json:"message"`
+	Fields     []string  `json:"fields,omitempty"`
+	At         time.Time `json:"at"`
+	ExpiresAt  int64     `json:"expires_at"`
+}
+
+// failuresItem is a contact's FAILURES item.
+type failuresItem struct {
+	PK   string   `json:"pk"`
+	SK   string   `json:"sk"`
+	Open []string `json:"open,omitempty"`
+}
+
+// openEntry is an element of a FAILURES set: "<type>|<at>|<error sk>".
+func openEntry(typ event.OutcomeType, at time.Time, esk string) string {
+	return string(typ) + "|" + stamp(at) + "|" + esk
+}
+
+func parseOpen(e string) (typ event.OutcomeType, at, esk string, ok bool) {
+	t, rest, ok1 := strings.Cut(e, "|")
+	a, sk, ok2 := strings.Cut(rest, "|")
+	return event.OutcomeType(t), a, sk, ok1 && ok2
+}
+
+// final reports whether an outcome status is never replaced.
+func final(s event.Status) bool { return s != event.StatusPending && s != event.StatusFailed }
+
+// replaces reports whether n may take the place of old for the same event.
+func replaces(n, old event.Outcome) bool { return !final(old.Status) && !n.At.Before(old.At) }
+
+func succeeded(o event.Outcome) bool {
+	return (o.Type == event.ContactOutcome || o.Type == event.ActivityOutcome) &&
+		(o.Status == event.StatusCreated || o.Status == event.StatusLinked)
+}
+
+// Outcomes returns the unexpired outcomes recorded for these events, by
+// event id, one BatchGetItem per 100 events.
+func (s *Store) Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error) {
+	if err := checkID("team_id", teamID); err != nil {
+		return nil, err
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(eventIDs))
+	for i, id := range eventIDs {
+		if err := checkID(fmt.Sprintf("event_ids[%d]", i), id); err != nil {
+			return nil, err
+		}
+		keys = append(keys, keyOf(eventPK(teamID, id), outcomeSK))
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read outcomes of %s: %w", teamID, err)
+	}
+	now := s.Now().Unix()
+	out := make(map[string]event.Outcome, len(items))
+	for _, raw := range items {
+		var it outcomeItem
+		if err := unmarshal(raw, &it); err != nil {
+			return nil, fmt.Errorf("decode outcome %v: %w", keyString(raw), err)
+		}
+		if it.ExpiresAt > now && it.Outcome.TeamID == teamID {
+			out[it.Outcome.EventID] = it.Outcome
+		}
+	}
+	return out, nil
+}
+
+type teamEvent struct{ team, event string }
+type teamContact struct{ team, contact string }
+type contactType struct {
+	teamContact
+	typ event.OutcomeType
+}
+
+// RecordOutcomes stores outcomes by event id, indexes them by contact and
+// failures by error code, and clears a contact's failures that a later
+// created or linked outcome of the same type settles. Invalid outcomes are
+// skipped and reported (as *InputError, field outcomes[i].<field>) after the
+// valid ones are stored.
+func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
+	var bad []error
+	chosen := map[teamEvent]event.Outcome{}
+	var order []teamEvent
+	for i, o := range outs {
+		if err := o.Validate(); err != nil {
+			var ve *event.ValidationError
+			if errors.As(err, &ve) {
+				err = &InputError{Field: fmt.Sprintf("outcomes[%d].%s", i, ve.Field), Problem: ve.Problem}
+			}
+			bad = append(bad, err)
+			continue
+		}
+		o.At = o.At.UTC()
+		k := teamEvent{o.TeamID, o.EventID}
+		if prev, ok := chosen[k]; ok {
+			if replaces(o, prev) {
+				chosen[k] = o
+			}
+			continue
+		}
+		chosen[k] = o
+		order = append(order, k)
+	}
+	if err := s.record(ctx, chosen, order); err != nil {
+		return errors.Join(append([]error{err}, bad...)...)
+	}
+	return errors.Join(bad...)
+}
+
+func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, order []teamEvent) error {
+	if len(order) == 0 {
+		return nil
+	}
+	// One read: the events' outcome items, and the FAILURES items of the
+	// contacts that succeeded.
+	keys := make([]map[string]types.AttributeValue, 0, 2*len(order))
+	for _, k := range order {
+		keys = append(keys, keyOf(eventPK(k.team, k.event), outcomeSK))
+	}
+	for _, k := range order {
+		if o := chosen[k]; succeeded(o) {
+			keys = append(keys, keyOf(contactPK(o.TeamID, o.ContactID), failuresSK))
+		}
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("read recorded outcomes: %w", err)
+	}
+	existing := map[teamEvent]outcomeItem{}
+	open := map[teamContact][]string{}
+	for _, raw := range items {
+		k := keyString(raw)
+		if k.sk == failuresSK {
+			var it failuresItem
+			if err := unmarshal(raw, &it); err != nil {
+				return fmt.Errorf("decode %v: %w", k, err)
+			}
+			team, contact, _ := strings.Cut(strings.TrimPrefix(k.pk, "TEAM#"), "#CONTACT#")
+			open[teamContact{team, contact}] = it.Open
+			continue
+		}
+		var it outcomeItem
+		if err := unmarshal(raw, &it); err != nil {
+			return fmt.Errorf("decode %v: %w", k, err)
+		}
+		existing[teamEvent{it.Outcome.TeamID, it.Outcome.EventID}] = it
+	}
+
+	// What is written, and the latest success per contact and type.
+	var write []event.Outcome
+	settled := map[contactType]time.Time{}
+	for _, k := range order {
+		o := chosen[k]
+		if old, ok := existing[k]; ok && !replaces(o, old.Outcome) {
+			continue
+		}
+		write = append(write, o)
+		if succeeded(o) {
+			ct := contactType{teamContact{o.TeamID, o.ContactID}, o.Type}
+			if o.At.After(settled[ct]) {
+				settled[ct] = o.At
+			}
+		}
+	}
+	isSettled := func(o event.Outcome) bool {
+		at, ok := settled[contactType{teamContact{o.TeamID, o.ContactID}, o.Type}]
+		return ok && !o.At.After(at)
+	}
+
+	expires := s.Now().Add(OutcomeTTL).Unix()
+	var reqs []types.WriteRequest
+	add := map[teamContact][]string{}
+	remove := map[teamContact][]string{}
+	for _, o := range write {
+		tc := teamContact{o.TeamID, o.ContactID}
+		isk := indexSK(o.At, o.EventID)
+		esk := ""
+		if o.Status == event.StatusFailed && !isSettled(o) {
+			esk = errorSK(o.Error.Code, o.ContactID, o.EventID)
+		}
+		if old, ok := existing[teamEvent{o.TeamID, o.EventID}]; ok {
+			if old.IndexSK != "" && old.IndexSK != isk {
+				reqs = append(reqs, del(contactPK(o.TeamID, old.Outcome.ContactID), old.IndexSK))
+			}
+			if old.ErrorSK != "" {
+				oldEntry := openEntry(old.Outcome.Type, old.Outcome.At, old.ErrorSK)
+				if old.ErrorSK != esk {
+					reqs = append(reqs, del(errorsPK(o.TeamID), old.ErrorSK))
+				}
+				if esk == "" || oldEntry != openEntry(o.Type, o.At, esk) {
+					otc := teamContact{o.TeamID, old.Outcome.ContactID}
+					remove[otc] = append(remove[otc], oldEntry)
+				}
+			}
+		}
+		ev, err := marshal(outcomeItem{PK: eventPK(o.TeamID, o.EventID), SK: outcomeSK, Outcome: o, IndexSK: isk, ErrorSK: esk, ExpiresAt: expires})
+		if err != nil {
+			return fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
+		}
+		ix, err := marshal(outcomeItem{PK: contactPK(o.TeamID, o.ContactID), SK: isk, Outcome: o, ExpiresAt: expires})
+		if err != nil {
+			return fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
+		}
+		reqs = append(reqs, put(ev), put(ix))
+		if esk != "" {
+			fi, err := marshal(failureItem{
+				PK: errorsPK(o.TeamID), SK: esk, Type: string(o.Type), ContactID: o.ContactID, EventID: o.EventID,
+				SequenceID: o.SequenceID, Code: o.Error.Code, Message: o.Error.Message, Fields: o.Error.Fields,
+				At: o.At, ExpiresAt: expires,
+			})
+			if err != nil {
+				return fmt.Errorf("encode failure of %s: %w", o.EventID, err)
+			}
+			reqs = append(reqs, put(fi))
+			add[tc] = append(add[tc], openEntry(o.Type, o.At, esk))
+		}
+	}
+	// Failures a success settles.
+	for tc, entries := range open {
+		for _, e := range entries {
+			typ, at, esk, ok := parseOpen(e)
+			if !ok {
+				remove[tc] = append(remove[tc], e)
+				continue
+			}
+			if when, ok := settled[contactType{tc, typ}]; ok && at <= stamp(when) {
+				reqs = append(reqs, del(errorsPK(tc.team), esk))
+				remove[tc] = append(remove[tc], e)
+			}
+		}
+	}
+
+	// Note new failures before indexing them, so none is ever untracked;
+	// forget settled ones after their index entries are gone.
+	if err := s.updateOpen(ctx, add, "ADD"); err != nil {
+		return err
+	}
+	if err := s.batchWrite(ctx, reqs); err != nil {
+		return fmt.Errorf("write outcomes: %w", err)
+	}
+	return s.updateOpen(ctx, remove, "DELETE")
+}
+
+// updateOpen adds entries to (or deletes them from) contacts' FAILURES sets,
+// one UpdateItem per contact; only contacts with failures need one.
+func (s *Store) updateOpen(ctx context.Context, entries map[teamContact][]string, op string) error {
+	tcs := make([]teamContact, 0, len(entries))
+	for tc := range entries {
+		tcs = append(tcs, tc)
+	}
+	slices.SortFunc(tcs, func(a, b teamContact) int {
+		return cmp.Or(cmp.Compare(a.team, b.team), cmp.Compare(a.contact, b.contact))
+	})
+	for _, tc := range tcs {
+		set := slices.Compact(slices.Sorted(slices.Values(entries[tc])))
+		v := raw{&types.AttributeValueMemberSS{Value: set}}
+		var upd expression.UpdateBuilder
+		if op == "ADD" {
+			upd = expression.Add(expression.Name("open"), expression.Value(v))
+		} else {
+			upd = expression.Delete(expression.Name("open"), expression.Value(v))
+		}
+		expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+		if err != nil {
+			return fmt.Errorf("build failures update: %w", err)
+		}
+		pk := contactPK(tc.team, tc.contact)
+		if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.table), Key: keyOf(pk, failuresSK),
+			UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}); err != nil {
+			return fmt.Errorf("update failures of %s: %w", pk, err)
+		}
+	}
+	return nil
+}
+
+// ContactView is what the ledger knows of one contact.
+type ContactView struct {
+	Records  []contactsync.Record // the records saved for the contact, by email
+	Outcomes []event.Outcome      // newest first, at most the limit asked for
+	More     bool                 // older outcomes exist beyond the limit
+}
+
+// MaxOutcomesPage bounds the outcomes one Contact read returns.
+const MaxOutcomesPage = 100
+
+// Contact reads a contact's saved records and its newest outcomes (at most
+// limit, 1 to MaxOutcomesPage): two queries of the contact's partition.
+func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int) (ContactView, error) {
+	if err := checkID("team_id", teamID); err != nil {
+		return ContactView{}, err
+	}
+	if err := checkID("contact_id", contactID); err != nil {
+		return ContactView{}, err
+	}
+	if limit < 1 || limit > MaxOutcomesPage {
+		return ContactView{}, &InputError{"limit", fmt.Sprintf("must be between 1 and %d", MaxOutcomesPage)}
+	}
+	recs, err := s.contactRecords(ctx, teamID, contactID)
+	if err != nil {
+		return ContactView{}, err
+	}
+	v := ContactView{Records: recs}
+	pk := contactPK(teamID, contactID)
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(resources.PartitionKey).Equal(expression.Value(pk)).
+			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), indexPrefix))).Build()
+	if err != nil {
+		return ContactView{}, fmt.Errorf("build query: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(limit + 1)),
+	}
+	now := s.Now().Unix()
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return ContactView{}, fmt.Errorf("query outcomes of %s: %w", pk, err)
+		}
+		for _, raw := range page.Items {
+			var it outcomeItem
+			if err := unmarshal(raw, &it); err != nil {
+				return ContactView{}, fmt.Errorf("decode outcome %v: %w", keyString(raw), err)
+			}
+			if it.ExpiresAt <= now {
+				continue
+			}
+			if len(v.Outcomes) == limit {
+				v.More = true
+				return v, nil
+			}
+			v.Outcomes = append(v.Outcomes, it.Outcome)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return v, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// Failure is one failed outcome in the failure index.
+type Failure struct {
+	Type       event.OutcomeType
+	ContactID  string
+	EventID    string
+	SequenceID string
+	Code       string
+	Message    string
+	Fields     []string
+	At         time.Time
+}
+
+// FailureGroup is the open failures of one error code: Count of them, the
+// newest (at most the limit asked for) in Failures.
+type FailureGroup struct {
+	Code     string
+	Count    int
+	Failures []Failure
+}
+
+// MaxFailuresScanned bounds the failure index entries one Failures read
+// looks at; beyond it the counts are lower bounds.
+const MaxFailuresScanned = 5000
+
+// Failures reads the team's open failures grouped by error code, largest
+// group first, each with its newest perGroup failures. complete is false
+// when more than MaxFailuresScanned entries exist and the counts are lower
+// bounds.
+func (s *Store) Failures(ctx context.Context, teamID string, perGroup int) (groups []FailureGroup, complete bool, err error) {
+	if err := checkID("team_id", teamID); err != nil {
+		return nil, false, err
+	}
+	if perGroup < 1 {
+		return nil, false, &InputError{"per_group", "must be at least 1"}
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(errorsPK(teamID)))).Build()
+	if err != nil {
+		return nil, false, fmt.Errorf("build query: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}
+	now := s.Now().Unix()
+	byCode := map[string]*FailureGroup{}
+	scanned := 0
+	complete = true
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, false, fmt.Errorf("query failures of %s: %w", teamID, err)
+		}
+		for _, raw := range page.Items {
+			if scanned == MaxFailuresScanned {
+				complete = false
+				break
+			}
+			scanned++
+			var it failureItem
+			if err := unmarshal(raw, &it); err != nil {
+				return nil, false, fmt.Errorf("decode failure %v: %w", keyString(raw), err)
+			}
+			if it.ExpiresAt <= now {
+				continue
+			}
+			g := byCode[it.Code]
+			if g == nil {
+				g = &FailureGroup{Code: it.Code}
+				byCode[it.Code] = g
+			}
+			g.Count++
+			g.Failures = append(g.Failures, Failure{
+				Type: event.OutcomeType(it.Type), ContactID: it.ContactID, EventID: it.EventID, SequenceID: it.SequenceID,
+				Code: it.Code, Message: it.Message, Fields: it.Fields, At: it.At.UTC(),
+			})
+		}
+		if !complete || len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	for _, g := range byCode {
+		slices.SortFunc(g.Failures, func(a, b Failure) int {
+			return cmp.Or(b.At.Compare(a.At), cmp.Compare(a.ContactID, b.ContactID), cmp.Compare(a.EventID, b.EventID))
+		})
+		g.Failures = slices.Clip(g.Failures[:min(perGroup, len(g.Failures))])
+		groups = append(groups, *g)
+	}
+	slices.SortFunc(groups, func(a, b FailureGroup) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code)) })
+	return groups, complete, nil
+}

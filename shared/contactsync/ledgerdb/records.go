@@ -1,0 +1,319 @@
+package ledgerdb
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// recordItem is an email's RECORD item: a claim, a saved record, or both
+// absent (a released claim leaves no item). The contact's RECORD# copy has
+// the same attributes without the claim.
+type recordItem struct {
+	PK             string    `json:"pk"`
+	SK             string    `json:"sk"`
+	TeamID         string    `json:"team_id"`
+	Email          string    `json:"email"`
+	ClaimOwner     string    `json:"claim_owner,omitempty"`
+	ClaimUntil     int64     `json:"claim_until,omitempty"` // Unix milliseconds
+	Object         string    `json:"object,omitempty"`
+	SalesforceID   string    `json:"sf_id,omitempty"`
+	Status         string    `json:"status,omitempty"`
+	MatchRule      string    `json:"match_rule,omitempty"`
+	PolicyVersion  int       `json:"policy_version"`
+	MappingVersion int       `json:"mapping_version"`
+	SyncedAt       time.Time `json:"synced_at"`
+	EventID        string    `json:"event_id,omitempty"`
+	ContactID      string    `json:"contact_id,omitempty"`
+}
+
+func (it recordItem) record() contactsync.Record {
+	return contactsync.Record{
+		TeamID: it.TeamID, Email: it.Email, Object: event.SalesforceObject(it.Object), ID: it.SalesforceID,
+		Status: event.Status(it.Status), MatchRule: it.MatchRule, PolicyVersion: it.PolicyVersion,
+		MappingVersion: it.MappingVersion, SyncedAt: it.SyncedAt.UTC(), EventID: it.EventID, ContactID: it.ContactID,
+	}
+}
+
+// Records returns the saved records among emails, by normalized email, one
+// BatchGetItem per 100 emails. Emails only claimed are absent.
+func (s *Store) Records(ctx context.Context, teamID string, emails []string) (map[string]contactsync.Record, error) {
+	if err := checkID("team_id", teamID); err != nil {
+		return nil, err
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(emails))
+	for i, e := range emails {
+		n, err := checkEmail(fmt.Sprintf("emails[%d]", i), e)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, keyOf(emailPK(teamID, n), recordSK))
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read records of %s: %w", teamID, err)
+	}
+	out := make(map[string]contactsync.Record, len(items))
+	for _, raw := range items {
+		var it recordItem
+		if err := unmarshal(raw, &it); err != nil {
+			return nil, fmt.Errorf("decode record %v: %w", keyString(raw), err)
+		}
+		if it.SalesforceID != "" {
+			out[it.Email] = it.record()
+		}
+	}
+	return out, nil
+}
+
+// Claim takes the right to create a record for email until the given time:
+// one conditional UpdateItem that succeeds when the email has no record and
+// no unexpired claim of another owner. ErrClaimed otherwise: a *ClaimError
+// naming the holder, or a *RecordedError when a record was saved meanwhile.
+func (s *Store) Claim(ctx context.Context, teamID, email, owner string, until time.Time) error {
+	if err := checkID("team_id", teamID); err != nil {
+		return err
+	}
+	n, err := checkEmail("email", email)
+	if err != nil {
+		return err
+	}
+	if err := checkID("owner", owner); err != nil {
+		return err
+	}
+	now := s.Now()
+	if !until.After(now) {
+		return &InputError{"until", "must be in the future"}
+	}
+	owned := expression.Name("claim_owner")
+	cond := expression.AttributeNotExists(expression.Name("sf_id")).And(
+		expression.Or(
+			expression.AttributeNotExists(owned),
+			owned.Equal(expression.Value(owner)),
+			expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli())),
+		))
+	upd := expression.Set(owned, expression.Value(owner)).
+		Set(expression.Name("claim_until"), expression.Value(until.UnixMilli())).
+		Set(expression.Name("team_id"), expression.Value(teamID)).
+		Set(expression.Name("email"), expression.Value(n))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return fmt.Errorf("build claim: %w", err)
+	}
+	pk := emailPK(teamID, n)
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return nil
+	}
+	cf, ok := conditionFailed(err)
+	if !ok {
+		return fmt.Errorf("claim %s: %w", pk, err)
+	}
+	it, err := s.recordOr(ctx, pk, cf.Item)
+	if err != nil {
+		return err
+	}
+	if it.SalesforceID != "" {
+		return fmt.Errorf("claim %s: %w", pk, &RecordedError{Record: it.record(), claim: true})
+	}
+	return fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
+}
+
+// recordOr decodes old, or reads the RECORD item when an emulator returned
+// no old item with a failed condition.
+func (s *Store) recordOr(ctx context.Context, pk string, old map[string]types.AttributeValue) (recordItem, error) {
+	if len(old) == 0 {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: keyOf(pk, recordSK), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return recordItem{}, fmt.Errorf("read %s: %w", pk, err)
+		}
+		old = out.Item
+	}
+	var it recordItem
+	if err := unmarshal(old, &it); err != nil {
+		return recordItem{}, fmt.Errorf("decode %s: %w", pk, err)
+	}
+	return it, nil
+}
+
+var salesforceIDRE = regexp.MustCompile(`^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$`)
+
+func checkRecord(r contactsync.Record) (string, error) {
+	for _, f := range []struct{ name, v string }{{"team_id", r.TeamID}, {"event_id", r.EventID}, {"contact_id", r.ContactID}} {
+		if err := checkID(f.name, f.v); err != nil {
+			return "", err
+		}
+	}
+	n, err := checkEmail("email", r.Email)
+	if err != nil {
+		return "", err
+	}
+	if r.Object != event.ObjectLead && r.Object != event.ObjectContact {
+		return "", &InputError{"object", fmt.Sprintf("must be Lead or Contact, got %q", r.Object)}
+	}
+	if r.Status != event.StatusCreated && r.Status != event.StatusLinked {
+		return "", &InputError{"status", fmt.Sprintf("must be created or linked, got %q", r.Status)}
+	}
+	if !salesforceIDRE.MatchString(r.ID) {
+		return "", &InputError{"id", "not a 15- or 18-character Salesforce id"}
+	}
+	if r.SyncedAt.IsZero() {
+		return "", &InputError{"synced_at", "missing"}
+	}
+	if r.PolicyVersion < 0 || r.MappingVersion < 0 {
+		return "", &InputError{"policy_version", "versions must not be negative"}
+	}
+	return n, nil
+}
+
+// SaveRecord stores the record and releases the claim (one conditional
+// UpdateItem), then writes the contact's copy (one PutItem). The claim must be r.EventID's or
+// absent (*ClaimError otherwise), and an email already saved with another
+// Salesforce id keeps it (*RecordedError). Saving the same id again is a
+// no-op that keeps the first save's fields.
+func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
+	n, err := checkRecord(r)
+	if err != nil {
+		return err
+	}
+	r.Email, r.SyncedAt = n, r.SyncedAt.UTC()
+	owned := expression.Name("claim_owner")
+	cond := expression.And(
+		expression.Or(expression.AttributeNotExists(owned), owned.Equal(expression.Value(r.EventID))),
+		expression.Or(expression.AttributeNotExists(expression.Name("sf_id")), expression.Name("sf_id").Equal(expression.Value(r.ID))),
+	)
+	keep := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
+		return u.Set(expression.Name(name), expression.IfNotExists(expression.Name(name), expression.Value(v)))
+	}
+	upd := expression.Remove(owned).Remove(expression.Name("claim_until"))
+	upd = keep(upd, "team_id", r.TeamID)
+	upd = keep(upd, "email", n)
+	upd = keep(upd, "object", string(r.Object))
+	upd = keep(upd, "sf_id", r.ID)
+	upd = keep(upd, "status", string(r.Status))
+	if r.MatchRule != "" {
+		upd = keep(upd, "match_rule", r.MatchRule)
+	}
+	upd = keep(upd, "policy_version", r.PolicyVersion)
+	upd = keep(upd, "mapping_version", r.MappingVersion)
+	upd = keep(upd, "synced_at", r.SyncedAt.Format(time.RFC3339Nano))
+	upd = keep(upd, "event_id", r.EventID)
+	upd = keep(upd, "contact_id", r.ContactID)
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return fmt.Errorf("build save: %w", err)
+	}
+	pk := emailPK(r.TeamID, n)
+	copyItem, err := marshal(recordItem{
+		PK: contactPK(r.TeamID, r.ContactID), SK: contactRecPref + n, TeamID: r.TeamID, Email: n,
+		Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status), MatchRule: r.MatchRule,
+		PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion, SyncedAt: r.SyncedAt,
+		EventID: r.EventID, ContactID: r.ContactID,
+	})
+	if err != nil {
+		return fmt.Errorf("encode record copy: %w", err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if cf, ok := conditionFailed(err); ok {
+		it, rerr := s.recordOr(ctx, pk, cf.Item)
+		if rerr != nil {
+			return rerr
+		}
+		if it.SalesforceID != "" && it.SalesforceID != r.ID {
+			return fmt.Errorf("save record %s: %w", pk, &RecordedError{Record: it.record()})
+		}
+		if it.ClaimOwner != "" && it.ClaimOwner != r.EventID {
+			return fmt.Errorf("save record %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
+		}
+		// The item changed between the write and the read; the caller retries.
+		return fmt.Errorf("save record %s: the record changed concurrently: %w", pk, contactsync.ErrClaimed)
+	}
+	if err != nil {
+		return fmt.Errorf("save record %s: %w", pk, err)
+	}
+	// The contact's copy is a read model: written after the record, and
+	// rewritten by a retried save if this write is lost.
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: copyItem}); err != nil {
+		return fmt.Errorf("save record %s: write the contact's copy: %w", pk, err)
+	}
+	return nil
+}
+
+// Release gives a claim of owner up: the item is deleted if it holds that
+// claim and no record. Releasing a claim not held is a no-op.
+func (s *Store) Release(ctx context.Context, teamID, email, owner string) error {
+	if err := checkID("team_id", teamID); err != nil {
+		return err
+	}
+	n, err := checkEmail("email", email)
+	if err != nil {
+		return err
+	}
+	if err := checkID("owner", owner); err != nil {
+		return err
+	}
+	cond := expression.Name("claim_owner").Equal(expression.Value(owner)).And(expression.AttributeNotExists(expression.Name("sf_id")))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("build release: %w", err)
+	}
+	pk := emailPK(teamID, n)
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if _, ok := conditionFailed(err); ok || err == nil {
+		return nil
+	}
+	return fmt.Errorf("release %s: %w", pk, err)
+}
+
+// contactRecords reads the records saved for a contact (its RECORD# copies).
+func (s *Store) contactRecords(ctx context.Context, teamID, contactID string) ([]contactsync.Record, error) {
+	pk := contactPK(teamID, contactID)
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(resources.PartitionKey).Equal(expression.Value(pk)).
+			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), contactRecPref))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build query: %w", err)
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: aws.String(s.table), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	var out []contactsync.Record
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query records of %s: %w", pk, err)
+		}
+		for _, raw := range page.Items {
+			var it recordItem
+			if err := unmarshal(raw, &it); err != nil {
+				return nil, fmt.Errorf("decode record %v: %w", keyString(raw), err)
+			}
+			out = append(out, it.record())
+		}
+	}
+	return out, nil
+}
