@@ -17,13 +17,32 @@ func Parse(data []byte) (Mapping, error) {
 		return Mapping{}, Problems{*err}
 	}
 	m, ps := parseDocument(obj, "")
-	if len(ps) > 0 {
+	if ps = withStructure(m, ps); len(ps) > 0 {
 		return Mapping{}, ps
 	}
-	if err := m.Validate(); err != nil {
-		return Mapping{}, err
-	}
 	return m, nil
+}
+
+// withStructure adds the structural problems of the rows that decoded
+// cleanly to the decoding problems ps, so one answer lists them all.
+func withStructure(m Mapping, ps Problems) Problems {
+	if len(m.Fields) > MaxRows {
+		return ps
+	}
+	broken := map[int]bool{}
+	for _, p := range ps {
+		if p.Row != nil {
+			broken[*p.Row] = true
+		}
+	}
+	seen := map[string]int{}
+	for i, r := range m.Fields {
+		if !broken[i] {
+			ps = append(ps, validateRow(i, r, seen)...)
+		}
+	}
+	ps.sort()
+	return ps
 }
 
 // ParseValue reads a mapping document held in a larger request (the preview's
@@ -34,14 +53,12 @@ func ParseValue(raw json.RawMessage, prefix string) (Mapping, error) {
 		return Mapping{}, Problems{*err}
 	}
 	m, ps := parseDocument(obj, prefix)
-	if len(ps) > 0 {
-		return Mapping{}, ps
-	}
-	if err := m.Validate(); err != nil {
-		ps := err.(Problems)
+	if ps = withStructure(m, ps); len(ps) > 0 {
 		for i := range ps {
-			ps[i].Field = prefix + ps[i].Field
-			ps[i].Message = prefix + ps[i].Message
+			if !strings.HasPrefix(ps[i].Field, prefix) {
+				ps[i].Field = prefix + ps[i].Field
+				ps[i].Message = prefix + ps[i].Message
+			}
 		}
 		return Mapping{}, ps
 	}
