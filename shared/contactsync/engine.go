@@ -181,6 +181,13 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 		return fmt.Errorf("open org: %w", err)
 	}
 	b.org, b.conn = org, conn
+	if c, ok := org.(interface{ Close(context.Context) error }); ok {
+		defer func() { // records the API usage Salesforce reported
+			if err := c.Close(context.WithoutCancel(ctx)); err != nil {
+				b.e.log().Warn("close org", "team_id", b.team, "error", err.Error())
+			}
+		}()
+	}
 
 	var created []Delivery // contact.created with deduplication on
 	var toSync []item
