@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"os"
 
@@ -20,6 +21,9 @@ import (
 	"github.com/sfsync/sfsync/shared/environ"
 	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/logs"
+	"github.com/sfsync/sfsync/shared/mapping/describe"
+	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
+	"github.com/sfsync/sfsync/shared/mapping/mappinghttp"
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/policy/policyhttp"
@@ -34,7 +38,8 @@ type settings struct {
 	keyID, clientID, secretARN                   string
 	redirectURL, returnURL                       string
 	insecureLogin                                bool
-	logLevel                                     string
+	logLevel, apiVersion                         string
+	holder                                       string // names this process in refresh leases
 }
 
 func readSettings() (settings, error) {
@@ -50,6 +55,8 @@ func readSettings() (settings, error) {
 		returnURL:        env.Require(resources.EnvOAuthReturnURL),
 		insecureLogin:    env.Optional(resources.EnvAllowInsecureLogin, "false") == "true",
 		logLevel:         env.Optional(resources.EnvLogLevel, "info"),
+		apiVersion:       env.Optional(resources.EnvAPIVersion, ""),
+		holder:           "api-" + rand.Text(),
 	}
 	return s, env.Err()
 }
@@ -63,7 +70,12 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{
 		ClientID: s.clientID, ClientSecret: clientSecret.Get, RedirectURL: s.redirectURL, AllowInsecureLoginURLs: s.insecureLogin}}
 
+	mappings := mappingdb.New(db, s.policiesTable)
+	describes := &describe.Cache{DB: db, Table: s.policiesTable,
+		Source: &describe.Org{Connections: connStore, Connector: connector, Holder: s.holder, APIVersion: s.apiVersion}}
+
 	rt := httpapi.NewRouter()
+	mappinghttp.Register(rt, mappinghttp.Deps{Store: mappings, Describes: describes, Logger: log})
 	rt.Handle("GET /openapi.json", openapi.Handler())
 	policyhttp.Register(rt, policyhttp.Deps{Store: policydb.New(db, s.policiesTable, s.ledgerTable), Logger: log})
 	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log}).Register(rt)
