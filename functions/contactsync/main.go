@@ -1,27 +1,55 @@
-// Command contactsync is the SQS-triggered function that consumes the
-// contact events (contact.created, contact.added, contact.replied).
-// Malformed events go to the dead-letter queue with the reason; valid events
-// are handed to the domain processor.
+// Command contactsync is the SQS-triggered function that consumes contact
+// events (contact.created, contact.added, contact.replied) and syncs them to
+// Salesforce. Malformed events go to the dead-letter queue with the reason;
+// events of a team that must reconnect are parked on the queue, never failed.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"log/slog"
 	"os"
+	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/connection/connectiondb"
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
+	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/environ"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/logs"
+	"github.com/sfsync/sfsync/shared/mapping/describe"
+	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
+	"github.com/sfsync/sfsync/shared/outcomes"
+	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/queue"
 	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/shared/salesforce"
+	"github.com/sfsync/sfsync/shared/sealing"
+	"github.com/sfsync/sfsync/shared/secret"
 )
 
 func main() {
 	var env environ.Reader
+	connectionsTable := env.Require(resources.EnvConnectionsTable)
+	policiesTable := env.Require(resources.EnvPoliciesTable)
+	ledgerTable := env.Require(resources.EnvLedgerTable)
+	resultsURL := env.Require(resources.EnvResultsQueueURL)
 	dlqURL := env.Require(resources.EnvDeadLetterQueueURL)
+	queueURL := env.Require(resources.EnvContactQueueURL)
+	keyID := env.Require(resources.EnvTokenKeyID)
+	clientID := env.Require(resources.EnvClientID)
+	secretARN := env.Require(resources.EnvClientSecretARN)
+	apiVersion := env.Optional(resources.EnvAPIVersion, salesforce.DefaultVersion)
 	log := logs.New(os.Stdout, env.Optional(resources.EnvLogLevel, "info"))
 	if err := env.Err(); err != nil {
 		log.Error("configuration", "error", err.Error())
@@ -32,8 +60,45 @@ func main() {
 		log.Error("aws configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	h := &queue.Handler{Queue: event.ContactQueue, DLQ: sqs.NewFromConfig(cfg), DLQURL: dlqURL, Log: log,
-		// The sync engine lands with the contact sync work; until then events stay queued.
-		Processor: queue.Hold{}}
-	lambda.Start(h.Handle)
+	slog.SetDefault(log)
+	holder := "contactsync-" + rand.Text()
+
+	db := dynamodb.NewFromConfig(cfg)
+	sqsClient := sqs.NewFromConfig(cfg)
+	connStore := &connectiondb.Store{DB: db, Table: connectionsTable,
+		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: keyID}}
+	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
+	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get}}
+	mappings := mappingdb.New(db, policiesTable)
+
+	engine := &contactsync.Engine{
+		Ledger:    ledgerdb.New(db, ledgerTable),
+		Orgs:      &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion},
+		Policies:  policydb.New(db, policiesTable, ledgerTable),
+		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: db, Table: policiesTable}, ReuseFor: 5 * time.Second},
+		Publisher: outcomes.New(sqsClient, resultsURL),
+		// Lead assignment rules run (Salesforce's default, chosen on
+		// purpose); duplicate rules are never overridden: a match links.
+		Write:    salesforce.WriteOptions{AutoAssign: "TRUE"},
+		Owner:    holder,
+		ClaimTTL: 6 * resources.FunctionTimeout,
+		Log:      log,
+		Hold:     queue.ErrHold,
+	}
+	h := &queue.Handler{Queue: event.ContactQueue, DLQ: sqsClient, DLQURL: dlqURL, QueueURL: queueURL, Log: log,
+		Processor: processor{engine}}
+	lambda.Start(func(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {
+		return h.Handle(ctx, in)
+	})
+}
+
+// processor hands the queue's messages to the engine.
+type processor struct{ e *contactsync.Engine }
+
+func (p processor) Process(ctx context.Context, msgs []queue.Message) map[string]error {
+	ds := make([]contactsync.Delivery, len(msgs))
+	for i, m := range msgs {
+		ds[i] = contactsync.Delivery{ID: m.ID, Event: m.Event}
+	}
+	return p.e.Process(ctx, ds)
 }

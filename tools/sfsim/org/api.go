@@ -167,6 +167,21 @@ func (o *Org) SetDuplicateRule(object string, rule DuplicateRule) error {
 	return nil
 }
 
+// AddValidationRule activates a validation rule (RemoveValidationRules
+// deactivates them all, as an admin fixing the cause would).
+func (o *Org) AddValidationRule(r ValidationRule) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.valRules = append(o.valRules, r)
+}
+
+// RemoveValidationRules deactivates every validation rule.
+func (o *Org) RemoveValidationRules() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.valRules = nil
+}
+
 // AddCustomField adds a custom field to an object.
 func (o *Org) AddCustomField(object string, cf CustomField) error {
 	f, err := cf.field()

@@ -51,6 +51,16 @@ type Config struct {
 	Logger *slog.Logger // default: discard
 }
 
+// ValidationRule is an admin's validation rule, simplified: a write whose
+// Field equals Forbid (case-insensitively) fails with
+// FIELD_CUSTOM_VALIDATION_EXCEPTION and Message, naming the field.
+type ValidationRule struct {
+	Object  string `json:"object"`
+	Field   string `json:"field"`
+	Forbid  string `json:"forbid"`
+	Message string `json:"message"`
+}
+
 // DuplicateRule switches Salesforce's standard duplicate rule for an object on. It
 // matches on Email, case-insensitively, against Leads and Contacts.
 type DuplicateRule struct {
@@ -85,6 +95,7 @@ type Org struct {
 	limit    int
 	byKey    map[string]int
 	dupRules map[string]DuplicateRule
+	valRules []ValidationRule
 	cursors  map[string]*cursor
 	cursorQ  []string
 	faults   []*faultState

@@ -263,6 +263,24 @@ func (o *Org) validateLocked(s *sobject, vals map[string]any, order []string, ex
 			}
 		}
 	}
+	if len(errs) == 0 {
+		errs = o.validationRulesLocked(s.Name, vals)
+	}
+	return errs
+}
+
+// validationRulesLocked runs the org's validation rules on a write, as
+// Salesforce does after field checks pass.
+func (o *Org) validationRulesLocked(object string, vals map[string]any) []apiErr {
+	var errs []apiErr
+	for _, r := range o.valRules {
+		if !strings.EqualFold(r.Object, object) {
+			continue
+		}
+		if v, ok := vals[r.Field].(string); ok && strings.EqualFold(strings.TrimSpace(v), r.Forbid) {
+			errs = append(errs, errFields("FIELD_CUSTOM_VALIDATION_EXCEPTION", r.Message, r.Field))
+		}
+	}
 	return errs
 }
 
