@@ -55,9 +55,10 @@
 // # Claims and records
 //
 // Claim, SaveRecord and Release are conditional single-item writes on the
-// email's RECORD item. The owner of a claim is the id of the event that
-// creates the record: SaveRecord takes it from Record.EventID, and a
-// redelivered event takes its own claim back at once.
+// email's RECORD item. contactsync.Record names no claim owner, so
+// SaveRecord saves under Store.Owner, the worker's name it also passes to
+// Claim; left empty, the owner is the record's EventID (a redelivered event
+// then takes its own claim back at once).
 package ledgerdb
 
 import (
@@ -103,6 +104,10 @@ type Store struct {
 	Backoff time.Duration
 	// MaxAttempts bounds the sends of one batch with unprocessed items.
 	MaxAttempts int
+	// Owner is the claim owner SaveRecord saves under: the owner the
+	// caller passes to Claim (a worker's name). Empty: each record's
+	// EventID is its owner.
+	Owner string
 }
 
 var _ contactsync.Ledger = (*Store)(nil)

@@ -608,3 +608,37 @@ func TestBadInputNamesTheField(t *testing.T) {
 		t.Errorf("requests sent for bad input: got %v; want none", calls)
 	}
 }
+
+func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	one, two := *f.store, *f.store
+	one.Owner, two.Owner = "contactsync-ONE", "contactsync-TWO"
+	rec := func(email string) contactsync.Record {
+		return contactsync.Record{TeamID: "team_a", Email: email, Object: event.ObjectContact, ID: "003000000000001AAA",
+			Status: event.StatusCreated, SyncedAt: f.clock.Now(), EventID: "evt_1", ContactID: "ct_1"}
+	}
+	until := f.clock.Now().Add(time.Minute)
+	tests := []struct {
+		name    string
+		do      func() error
+		wantErr error
+	}{
+		{"worker one claims", func() error { return one.Claim(ctx, "team_a", "a@example.com", one.Owner, until) }, nil},
+		{"worker two may not save it", func() error { return two.SaveRecord(ctx, rec("a@example.com")) }, contactsync.ErrClaimed},
+		{"nor may the event id save it", func() error { return f.store.SaveRecord(ctx, rec("a@example.com")) }, contactsync.ErrClaimed},
+		{"worker one saves it", func() error { return one.SaveRecord(ctx, rec("a@example.com")) }, nil},
+		{"an unclaimed email saves", func() error { return two.SaveRecord(ctx, rec("b@example.com")) }, nil},
+	}
+	for _, tt := range tests {
+		err := tt.do()
+		if (tt.wantErr == nil) != (err == nil) || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
+			t.Fatalf("%s: got %v; want %v", tt.name, err, tt.wantErr)
+		}
+	}
+	got, err := f.store.Records(ctx, "team_a", []string{"a@example.com", "b@example.com"})
+	if err != nil || len(got) != 2 {
+		t.Errorf("records: got %+v, %v; want both", got, err)
+	}
+}

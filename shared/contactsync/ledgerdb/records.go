@@ -182,19 +182,24 @@ func checkRecord(r contactsync.Record) (string, error) {
 }
 
 // SaveRecord stores the record and releases the claim (one conditional
-// UpdateItem), then writes the contact's copy (one PutItem). The claim must be r.EventID's or
-// absent (*ClaimError otherwise), and an email already saved with another
-// Salesforce id keeps it (*RecordedError). Saving the same id again is a
-// no-op that keeps the first save's fields.
+// UpdateItem), then writes the contact's copy (one PutItem). The claim must
+// be the owner's (Store.Owner, or r.EventID when that is empty) or absent:
+// *ClaimError otherwise. An email already saved with another Salesforce id
+// keeps it: *RecordedError. Saving the same id again is a no-op that keeps
+// the first save's fields.
 func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 	n, err := checkRecord(r)
 	if err != nil {
 		return err
 	}
 	r.Email, r.SyncedAt = n, r.SyncedAt.UTC()
+	owner := r.EventID
+	if s.Owner != "" {
+		owner = s.Owner
+	}
 	owned := expression.Name("claim_owner")
 	cond := expression.And(
-		expression.Or(expression.AttributeNotExists(owned), owned.Equal(expression.Value(r.EventID))),
+		expression.Or(expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner))),
 		expression.Or(expression.AttributeNotExists(expression.Name("sf_id")), expression.Name("sf_id").Equal(expression.Value(r.ID))),
 	)
 	keep := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
@@ -242,7 +247,7 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 		if it.SalesforceID != "" && it.SalesforceID != r.ID {
 			return fmt.Errorf("save record %s: %w", pk, &RecordedError{Record: it.record()})
 		}
-		if it.ClaimOwner != "" && it.ClaimOwner != r.EventID {
+		if it.ClaimOwner != "" && it.ClaimOwner != owner {
 			return fmt.Errorf("save record %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
 		}
 		// The item changed between the write and the read; the caller retries.
