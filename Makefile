@@ -77,6 +77,17 @@ lint: check-go $(STATICCHECK) ## gofmt, go vet, staticcheck, cfn-lint
 clean: ## remove build output and local state
 	rm -rf $(BUILD_DIR) .local
 
+# ---- demo ------------------------------------------------------------------------
+.PHONY: demo
+demo: check-go check-moto ## the whole system locally: connect a demo team, send a scenario of events, print the outcomes
+	go run ./tools/demo
+
+.PHONY: check-moto
+check-moto:
+	@command -v moto_server >/dev/null || { echo "moto_server not found; installing it with: pip install 'moto[server]'"; \
+	  pip install --quiet 'moto[server]' && command -v moto_server >/dev/null; } || \
+	  { echo "error: could not install moto_server. Install Python 3 and run: pip install 'moto[server]'"; exit 1; }
+
 # ---- local stack -----------------------------------------------------------------
 .PHONY: run
 run: check-go ## run the whole service locally (moto, Salesforce simulator, functions, HTTP API); Ctrl-C stops it

@@ -18,6 +18,8 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
+	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
+	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/environ"
 	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/logs"
@@ -76,6 +78,7 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 
 	rt := httpapi.NewRouter()
 	mappinghttp.Register(rt, mappinghttp.Deps{Store: mappings, Describes: describes, Logger: log})
+	contacthttp.Register(rt, contacthttp.Deps{Ledger: ledgerdb.New(db, s.ledgerTable), Logger: log})
 	rt.Handle("GET /openapi.json", openapi.Handler())
 	policyhttp.Register(rt, policyhttp.Deps{Store: policydb.New(db, s.policiesTable, s.ledgerTable), Logger: log})
 	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log}).Register(rt)

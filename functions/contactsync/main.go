@@ -70,9 +70,11 @@ func main() {
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get}}
 	mappings := mappingdb.New(db, policiesTable)
+	ledger := ledgerdb.New(db, ledgerTable)
+	ledger.Owner = holder // the claim owner the engine passes to Claim and Release
 
 	engine := &contactsync.Engine{
-		Ledger:    ledgerdb.New(db, ledgerTable),
+		Ledger:    ledger,
 		Orgs:      &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion},
 		Policies:  policydb.New(db, policiesTable, ledgerTable),
 		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: db, Table: policiesTable}, ReuseFor: 5 * time.Second},

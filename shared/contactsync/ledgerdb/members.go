@@ -44,10 +44,10 @@ func (it memberItem) membership() contactsync.Membership {
 
 func checkStatus(s contactsync.MembershipStatus) error {
 	switch s {
-	case contactsync.MemberPending, contactsync.MemberSkipped, contactsync.MemberSynced, contactsync.MemberFailed:
+	case contactsync.MemberSyncing, contactsync.MemberPending, contactsync.MemberSkipped, contactsync.MemberSynced, contactsync.MemberFailed:
 		return nil
 	}
-	return &InputError{"status", fmt.Sprintf("%q is not pending, skipped, synced or failed", s)}
+	return &InputError{"status", fmt.Sprintf("%q is not syncing, pending, skipped, synced or failed", s)}
 }
 
 func checkMembership(m contactsync.Membership) error {
