@@ -20,6 +20,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
 	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
+	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/environ"
 	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/logs"
@@ -72,6 +73,7 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{
 		ClientID: s.clientID, ClientSecret: clientSecret.Get, RedirectURL: s.redirectURL, AllowInsecureLoginURLs: s.insecureLogin}}
 
+	policies := policydb.New(db, s.policiesTable, s.ledgerTable)
 	mappings := mappingdb.New(db, s.policiesTable)
 	describes := &describe.Cache{DB: db, Table: s.policiesTable,
 		Source: &describe.Org{Connections: connStore, Connector: connector, Holder: s.holder, APIVersion: s.apiVersion}}
@@ -79,8 +81,10 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 	rt := httpapi.NewRouter()
 	mappinghttp.Register(rt, mappinghttp.Deps{Store: mappings, Describes: describes, Logger: log})
 	contacthttp.Register(rt, contacthttp.Deps{Ledger: ledgerdb.New(db, s.ledgerTable), Logger: log})
+	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log,
+		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion}})
 	rt.Handle("GET /openapi.json", openapi.Handler())
-	policyhttp.Register(rt, policyhttp.Deps{Store: policydb.New(db, s.policiesTable, s.ledgerTable), Logger: log})
+	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log})
 	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log}).Register(rt)
 	return rt
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -50,6 +51,9 @@ func main() {
 	clientID := env.Require(resources.EnvClientID)
 	secretARN := env.Require(resources.EnvClientSecretARN)
 	apiVersion := env.Optional(resources.EnvAPIVersion, salesforce.DefaultVersion)
+	// HOLD_DELAY_SECONDS (optional, default 900, SQS's maximum) is how long a
+	// held event waits before it is tried again.
+	holdDelay, _ := strconv.Atoi(env.Optional("HOLD_DELAY_SECONDS", "900"))
 	log := logs.New(os.Stdout, env.Optional(resources.EnvLogLevel, "info"))
 	if err := env.Err(); err != nil {
 		log.Error("configuration", "error", err.Error())
@@ -88,6 +92,7 @@ func main() {
 		Hold:     queue.ErrHold,
 	}
 	h := &queue.Handler{Queue: event.ContactQueue, DLQ: sqsClient, DLQURL: dlqURL, QueueURL: queueURL, Log: log,
+		HoldDelay: time.Duration(holdDelay) * time.Second,
 		Processor: processor{engine}}
 	lambda.Start(func(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {
 		return h.Handle(ctx, in)

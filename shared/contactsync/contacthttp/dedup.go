@@ -1,0 +1,128 @@
+package contacthttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// RouteDedupCheck is the synchronous deduplication check (R6).
+const RouteDedupCheck = "POST /v1/salesforce/dedup-check"
+
+// MaxDedupEmails bounds one check.
+const MaxDedupEmails = 200
+
+// DedupDeps is what the dedup check needs.
+type DedupDeps struct {
+	Orgs     contactsync.Orgs
+	Settings interface {
+		TeamSettingsAt(ctx context.Context, teamID string, at time.Time) (policy.TeamVersion, error)
+	}
+	Logger *slog.Logger
+}
+
+type dedupRequest struct {
+	Emails []string `json:"emails"`
+}
+
+type dedupResult struct {
+	Email      string               `json:"email"`
+	Status     event.Status         `json:"status"`
+	Salesforce *event.SalesforceRef `json:"salesforce,omitempty"`
+}
+
+type dedupResponse struct {
+	Deduplication bool          `json:"deduplication"`
+	Results       []dedupResult `json:"results"`
+}
+
+// RegisterDedupCheck serves POST /v1/salesforce/dedup-check: the same lookup
+// as contact.created, for up to 200 emails, batched the same way. With the
+// team's deduplication off nothing is looked up (R6).
+func RegisterDedupCheck(rt *httpapi.Router, d DedupDeps) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	rt.HandleFunc(RouteDedupCheck, func(w http.ResponseWriter, r *http.Request) {
+		team := httpapi.ClaimsFrom(r.Context()).TeamID
+		var req dedupRequest
+		if err := httpapi.DecodeJSON(r, &req); err != nil {
+			httpapi.WriteFieldError(w, err)
+			return
+		}
+		if len(req.Emails) == 0 || len(req.Emails) > MaxDedupEmails {
+			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("emails: must hold 1 to %d addresses", MaxDedupEmails), "emails")
+			return
+		}
+		var emails []string
+		seen := map[string]bool{}
+		for i, e := range req.Emails {
+			if err := event.CheckEmail(e); err != nil {
+				field := fmt.Sprintf("emails[%d]", i)
+				httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", field+": not an email address", field)
+				return
+			}
+			if n := contactsync.NormalizeEmail(e); !seen[n] {
+				seen[n] = true
+				emails = append(emails, e)
+			}
+		}
+		tv, err := d.Settings.TeamSettingsAt(r.Context(), team, time.Now())
+		if err != nil {
+			d.Logger.Error("dedup check: read settings", "team_id", team, "error", err.Error())
+			httpapi.WriteError(w, http.StatusInternalServerError, "internal", "the check could not be made; try again", "")
+			return
+		}
+		if !tv.Document.Deduplication {
+			httpapi.WriteJSON(w, http.StatusOK, dedupResponse{Deduplication: false, Results: []dedupResult{}})
+			return
+		}
+		org, _, err := d.Orgs.Open(r.Context(), team)
+		if err != nil {
+			writeOrgError(w, d.Logger, team, err)
+			return
+		}
+		if c, ok := org.(interface{ Close(context.Context) error }); ok {
+			defer func() { _ = c.Close(context.WithoutCancel(r.Context())) }()
+		}
+		found, err := org.FindByEmail(r.Context(), emails)
+		if err != nil {
+			writeOrgError(w, d.Logger, team, err)
+			return
+		}
+		out := dedupResponse{Deduplication: true, Results: make([]dedupResult, 0, len(emails))}
+		for _, e := range emails {
+			if m, ok := found[contactsync.NormalizeEmail(e)]; ok {
+				out.Results = append(out.Results, dedupResult{Email: e, Status: event.StatusExistsInSalesforce,
+					Salesforce: &event.SalesforceRef{Object: m.Object, ID: m.ID}})
+			} else {
+				out.Results = append(out.Results, dedupResult{Email: e, Status: event.StatusNotInSalesforce})
+			}
+		}
+		httpapi.WriteJSON(w, http.StatusOK, out)
+	})
+}
+
+func writeOrgError(w http.ResponseWriter, log *slog.Logger, team string, err error) {
+	switch {
+	case errors.Is(err, connection.ErrNotConnected):
+		httpapi.WriteError(w, http.StatusConflict, "not_connected", "the team has no Salesforce connection", "")
+	case errors.Is(err, connection.ErrNeedsReauth):
+		httpapi.WriteError(w, http.StatusConflict, "needs_reauth", "Salesforce refused the connection; an admin must reconnect", "")
+	case errors.Is(err, salesforce.ErrRequestLimit):
+		httpapi.WriteError(w, http.StatusTooManyRequests, "api_limit", "the org's daily Salesforce API limit is spent; try later", "")
+	default:
+		log.Error("dedup check", "team_id", team, "error", err.Error())
+		httpapi.WriteError(w, http.StatusBadGateway, "salesforce_unavailable", "Salesforce could not be reached; try again", "")
+	}
+}
