@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
@@ -93,6 +95,7 @@ type batch struct {
 	done     map[string]bool // event ids with an outcome in this batch
 	org      Org
 	conn     Connection
+	mu       sync.Mutex // guards outcomes, done and failed: per-event work runs concurrently
 }
 
 // item is a delivery that needs a Salesforce record.
@@ -103,6 +106,8 @@ type item struct {
 }
 
 func (b *batch) finish(d Delivery, o event.Outcome) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.outcomes = append(b.outcomes, o)
 	b.done[d.Event.ID] = true
 }
@@ -114,6 +119,8 @@ func (b *batch) outcome(d Delivery, st event.Status, reason event.Reason) event.
 }
 
 func (b *batch) retry(d Delivery, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.failed[d.ID] = err
 	b.done[d.Event.ID] = true // handled: not to be failed again by the caller
 }
@@ -189,43 +196,68 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 		}()
 	}
 
+	// Each event's own reads and writes run concurrently; replies after
+	// adds, so a reply sees a membership pinned in the same batch.
+	type result struct {
+		it      item
+		sync    bool
+		created bool
+	}
+	results := make([]result, len(ds))
+	phase := func(replies bool) error {
+		return each(len(ds), func(i int) error {
+			d := ds[i]
+			ev := d.Event
+			if (ev.Type == event.ContactReplied) != replies {
+				return nil
+			}
+			if ev.OccurredAt.Before(conn.ConnectedAt) {
+				b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
+				return nil
+			}
+			switch ev.Type {
+			case event.ContactCreated:
+				tv, err := b.e.Policies.TeamSettingsAt(ctx, b.team, ev.OccurredAt)
+				if err != nil {
+					return fmt.Errorf("resolve team settings: %w", err)
+				}
+				if !tv.Document.Deduplication {
+					b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonDeduplicationOff))
+					return nil
+				}
+				results[i].created = true
+			case event.ContactAdded:
+				it, ok, err := b.added(ctx, d)
+				if err != nil {
+					return err
+				}
+				results[i] = result{it: it, sync: ok}
+			case event.ContactReplied:
+				it, ok, err := b.replied(ctx, d)
+				if err != nil {
+					return err
+				}
+				results[i] = result{it: it, sync: ok}
+			default:
+				return fmt.Errorf("event %s: type %s is not a contact event", ev.ID, ev.Type)
+			}
+			return nil
+		})
+	}
+	if err := phase(false); err != nil {
+		return err
+	}
+	if err := phase(true); err != nil {
+		return err
+	}
 	var created []Delivery // contact.created with deduplication on
 	var toSync []item
-	for _, d := range ds {
-		ev := d.Event
-		if ev.OccurredAt.Before(conn.ConnectedAt) {
-			b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
-			continue
-		}
-		switch ev.Type {
-		case event.ContactCreated:
-			tv, err := b.e.Policies.TeamSettingsAt(ctx, b.team, ev.OccurredAt)
-			if err != nil {
-				return fmt.Errorf("resolve team settings: %w", err)
-			}
-			if !tv.Document.Deduplication {
-				b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonDeduplicationOff))
-				continue
-			}
-			created = append(created, d)
-		case event.ContactAdded:
-			it, ok, err := b.added(ctx, d)
-			if err != nil {
-				return err
-			}
-			if ok {
-				toSync = append(toSync, it)
-			}
-		case event.ContactReplied:
-			it, ok, err := b.replied(ctx, d)
-			if err != nil {
-				return err
-			}
-			if ok {
-				toSync = append(toSync, it)
-			}
-		default:
-			return fmt.Errorf("event %s: type %s is not a contact event", ev.ID, ev.Type)
+	for i, r := range results {
+		switch {
+		case r.created:
+			created = append(created, ds[i])
+		case r.sync:
+			toSync = append(toSync, r.it)
 		}
 	}
 	return b.resolve(ctx, created, toSync)
@@ -322,39 +354,65 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 	if err != nil {
 		return fmt.Errorf("read records: %w", err)
 	}
-	var pending []item
+	var pending, known []item
 	for _, it := range toSync {
-		if r, ok := records[NormalizeEmail(it.m.Email)]; ok {
-			status, reason := event.StatusLinked, event.ReasonAlreadySynced
-			if r.EventID == it.d.Event.ID { // our own earlier attempt saved it
-				status, reason = r.Status, ""
-				if r.Status == event.StatusLinked {
-					reason = event.Reason("matched_" + r.MatchRule)
-				}
-			}
-			if err := b.synced(ctx, it, r, status, reason); err != nil {
-				return err
-			}
-			continue
+		if _, ok := records[NormalizeEmail(it.m.Email)]; ok {
+			known = append(known, it)
+		} else {
+			pending = append(pending, it)
 		}
-		pending = append(pending, it)
+	}
+	if err := each(len(known), func(i int) error {
+		it := known[i]
+		r := records[NormalizeEmail(it.m.Email)]
+		status, reason := event.StatusLinked, event.ReasonAlreadySynced
+		if r.EventID == it.d.Event.ID { // our own earlier attempt saved it
+			status, reason = r.Status, ""
+			if r.Status == event.StatusLinked {
+				reason = event.Reason("matched_" + r.MatchRule)
+			}
+		}
+		return b.synced(ctx, it, r, status, reason)
+	}); err != nil {
+		return err
 	}
 	// Claim each remaining email so no other worker creates it meanwhile.
-	claimed := map[string]bool{}
+	var order []string
+	wanted := map[string]bool{}
+	for _, it := range pending {
+		if e := NormalizeEmail(it.m.Email); !wanted[e] {
+			wanted[e] = true
+			order = append(order, e)
+		}
+	}
+	// A claim outlives this invocation: its deadline plus a margin, so a
+	// live worker never loses its claim to another.
 	until := b.e.now().Add(b.claimTTL())
+	if dl, ok := ctx.Deadline(); ok && dl.Add(time.Minute).After(until) {
+		until = dl.Add(time.Minute)
+	}
+	var cmu sync.Mutex
+	claimed := map[string]bool{}
+	busy := map[string]error{}
+	err = each(len(order), func(i int) error {
+		err := b.e.Ledger.Claim(ctx, b.team, order[i], b.e.Owner, until)
+		cmu.Lock()
+		defer cmu.Unlock()
+		switch {
+		case errors.Is(err, ErrClaimed):
+			busy[order[i]] = err
+		case err != nil:
+			return fmt.Errorf("claim: %w", err)
+		default:
+			claimed[order[i]] = true
+		}
+		return nil
+	})
 	var mine []item
 	for _, it := range pending {
-		email := NormalizeEmail(it.m.Email)
-		if !claimed[email] {
-			err := b.e.Ledger.Claim(ctx, b.team, email, b.e.Owner, until)
-			if errors.Is(err, ErrClaimed) {
-				b.retry(it.d, fmt.Errorf("%w: %w", ErrRetry, err))
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("claim: %w", err)
-			}
-			claimed[email] = true
+		if cerr, ok := busy[NormalizeEmail(it.m.Email)]; ok {
+			b.retry(it.d, fmt.Errorf("%w: %w", ErrRetry, cerr))
+			continue
 		}
 		mine = append(mine, it)
 	}
@@ -364,6 +422,10 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 				b.e.log().Warn("release claim", "team_id", b.team, "error", err.Error())
 			}
 		}
+	}
+	if err != nil {
+		release()
+		return err
 	}
 	lookup := map[string]bool{}
 	for email := range claimed {
@@ -446,7 +508,8 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 		newRecs = append(newRecs, rec)
 		owners = append(owners, it)
 	}
-	for _, it := range linked {
+	if err := each(len(linked), func(i int) error {
+		it := linked[i]
 		email := NormalizeEmail(it.m.Email)
 		m := found[email]
 		r := b.record(it, m.Object, m.ID, event.StatusLinked, m.Rule, 0)
@@ -454,6 +517,9 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 			return err
 		}
 		b.follow(ctx, followers[email], r)
+		return nil
+	}); err != nil {
+		return err
 	}
 	for email, oe := range mapFailed {
 		for _, f := range followers[email] {
@@ -468,8 +534,9 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 		return b.salesforceErr("create records", err)
 	}
 	var dupes []int
-	for i, res := range results {
-		it := owners[i]
+	var dmu sync.Mutex
+	if err := each(len(results), func(i int) error {
+		res, it := results[i], owners[i]
 		email := NormalizeEmail(it.m.Email)
 		switch {
 		case res.Success:
@@ -479,7 +546,9 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 			}
 			b.follow(ctx, followers[email], r)
 		case hasCode(res, salesforce.CodeDuplicatesDetected):
+			dmu.Lock()
 			dupes = append(dupes, i)
+			dmu.Unlock()
 		case transient(res):
 			b.retry(it.d, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
 			for _, f := range followers[email] {
@@ -495,7 +564,11 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 			}
 			b.releaseOne(ctx, email)
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
+	slices.Sort(dupes)
 	if len(dupes) > 0 {
 		return b.linkDuplicates(ctx, dupes, owners, followers)
 	}
@@ -618,4 +691,28 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// parallelism bounds the concurrent ledger calls of one batch.
+const parallelism = 32
+
+// each runs f(0..n-1) with bounded concurrency and returns the first error.
+func each(n int, f func(i int) error) error {
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := f(i); err != nil {
+				once.Do(func() { first = err })
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }

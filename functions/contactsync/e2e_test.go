@@ -1,0 +1,618 @@
+package main
+
+// End-to-end tests of contact sync: events go to SQS, the local runner
+// delivers them to this function's real binary as Lambda's event source
+// mapping would, the function talks to the Salesforce simulator and to
+// DynamoDB on moto, and the outcomes come back on the results queue.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/tools/jwtlocal"
+	"github.com/sfsync/sfsync/tools/motoserver"
+	"github.com/sfsync/sfsync/tools/runner"
+	"github.com/sfsync/sfsync/tools/sequencer"
+	"github.com/sfsync/sfsync/tools/sfsim/org"
+)
+
+var (
+	stack *runner.Stack
+	seqr  *sequencer.Client
+	sqsc  *sqs.Client
+)
+
+func TestMain(m *testing.M) {
+	code, err := runStack(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	motoserver.StopShared()
+	os.Exit(code)
+}
+
+var (
+	endpoint string
+	stateDir string
+	landing  *httptest.Server
+)
+
+func runStack(m *testing.M) (int, error) {
+	ep, err := motoserver.Shared()
+	if err != nil {
+		return 1, err
+	}
+	endpoint = ep
+	if stateDir, err = os.MkdirTemp("", "contactsync-e2e-"); err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(stateDir)
+	landing = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer landing.Close()
+	st, client, err := startStack(context.Background(), slowMoto(resources.Functions), nil, 15*time.Second)
+	if err != nil {
+		return 1, err
+	}
+	defer st.Stop()
+	stack, seqr = st, client
+	return m.Run(), nil
+}
+
+// slowMoto gives contactsync a timeout moto can meet: every SQS and DynamoDB
+// call goes through one Python process here, a hundred times slower than AWS.
+func slowMoto(fns []resources.Function) []resources.Function {
+	fns = slices.Clone(fns)
+	for i := range fns {
+		if fns[i].Name == "contactsync" {
+			fns[i].Timeout = 5 * time.Minute
+		}
+	}
+	return fns
+}
+
+// startStack runs the functions (built once into stateDir) on moto with the
+// given visibility timeout (short, so retries come quickly), and returns a
+// sequencer acting on it.
+func startStack(ctx context.Context, fns []resources.Function, bins map[string]string, visibility time.Duration) (*runner.Stack, *sequencer.Client, error) {
+	port, err := motoserver.FreePort("127.0.0.1")
+	if err != nil {
+		return nil, nil, err
+	}
+	out := io.Discard
+	if os.Getenv("E2E_LOGS") != "" {
+		out = os.Stderr
+	}
+	st := &runner.Stack{}
+	err = st.Start(ctx, runner.StackOptions{
+		Endpoint: endpoint, Prefix: fmt.Sprintf("cs%d", time.Now().UnixNano()%1e8), RepoDir: "../..", StateDir: stateDir,
+		Functions: fns, Binaries: bins,
+		APIAddr: "127.0.0.1:" + strconv.Itoa(port), Output: out, Logger: slog.New(slog.DiscardHandler),
+		VisibilityTimeout: visibility, MaxReceiveCount: 5, PollWait: time.Second,
+		ExtraEnv:       map[string]string{"HOLD_DELAY_SECONDS": "1"},
+		SalesforceURL:  "http://127.0.0.1:1", // each test connects its teams to its own simulated org
+		OAuthReturnURL: landing.URL + "/integrations",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := jwtlocal.Load(stateDir)
+	if err != nil {
+		st.Stop()
+		return nil, nil, err
+	}
+	cfg, err := motoserver.AWSConfig(ctx, endpoint)
+	if err != nil {
+		st.Stop()
+		return nil, nil, err
+	}
+	sqsc = sqs.NewFromConfig(cfg)
+	return st, &sequencer.Client{SQS: sqsc, APIURL: st.APIURL, Keys: keys,
+		ContactQueue:  st.Resources.Queues["contact-events"].URL,
+		ActivityQueue: st.Resources.Queues["activity-events"].URL,
+		ResultsQueue:  st.Resources.Queues["results"].URL}, nil
+}
+
+// newOrg starts a simulated org that the stack's OAuth callback may use.
+func newOrg(t *testing.T, cfg org.Config, stacks ...*runner.Stack) *org.Org {
+	t.Helper()
+	cfg.ClientID, cfg.ClientSecret, cfg.AutoApprove = "sfsync-local", "sfsync-local-secret", true
+	cfg.RedirectURIs = []string{stack.OAuthRedirectURL()}
+	for _, st := range stacks {
+		cfg.RedirectURIs = append(cfg.RedirectURIs, st.OAuthRedirectURL())
+	}
+	o := org.New(cfg)
+	if _, err := o.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+func connect(t *testing.T, team string, o *org.Org) {
+	t.Helper()
+	if err := seqr.Connect(context.Background(), team, o.URL()); err != nil {
+		t.Fatalf("connect %s: %v", team, err)
+	}
+}
+
+var seq int64
+var seqMu sync.Mutex
+
+func nextID(prefix string) string {
+	seqMu.Lock()
+	defer seqMu.Unlock()
+	seq++
+	return fmt.Sprintf("%s_%d_%d", prefix, time.Now().UnixNano()%1e9, seq)
+}
+
+func contactEvent(team string, t event.Type, sequence, contactID, email, company string, at time.Time) event.Event {
+	d := event.ContactData{Contact: event.Contact{ID: contactID, Email: email, FirstName: "Test", LastName: "Person " + contactID, Company: company}}
+	if sequence != "" {
+		d.Sequence = &event.Sequence{ID: sequence, Name: sequence}
+	}
+	return event.Event{ID: nextID("evt"), Type: t, Version: event.Version, OccurredAt: at.UTC(), TeamID: team, Data: d}
+}
+
+// awaitFor is how long a test waits for its outcomes. moto is the slow part
+// of the local stack (every SQS and DynamoDB call goes through one Python
+// process), and the tests of this package share it.
+const awaitFor = 5 * time.Minute
+
+func await(t *testing.T, evs []event.Event, final bool) map[string]event.Outcome {
+	t.Helper()
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	var want func(event.Outcome) bool
+	if final {
+		want = sequencer.Final
+	}
+	got, err := seqr.Await(context.Background(), ids, want, awaitFor)
+	if err != nil {
+		t.Fatalf("await outcomes: %v", err)
+	}
+	return got
+}
+
+func send(t *testing.T, evs ...event.Event) {
+	t.Helper()
+	if err := seqr.Send(context.Background(), evs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countEmail(o *org.Org, object, email string) int {
+	n := 0
+	for _, r := range o.Records(object) {
+		if e, _ := r["Email"].(string); strings.EqualFold(e, email) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestScenario covers R4, R5, R6 and R9 one clause at a time.
+func TestScenario(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{})
+	team := "team_scn"
+	at := time.Now().Add(time.Minute) // after the connection
+	seeded, err := sim.Seed("Contact", map[string]any{"LastName": "Hopper", "Email": "Grace@Navy.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leadAndContact, err := sim.Seed("Lead", map[string]any{"LastName": "Both", "Company": "B", "Email": "both@scn.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bothContact, _ := sim.Seed("Contact", map[string]any{"LastName": "Both", "Email": "BOTH@scn.example"})
+	conv, _ := sim.Seed("Lead", map[string]any{"LastName": "Conv", "Company": "C", "Email": "converted@scn.example"})
+	conversion, err := sim.Convert(conv[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.AddValidationRule(org.ValidationRule{Object: "Lead", Field: "Company", Forbid: "Globex", Message: "No competitors"})
+	connect(t, team, sim)
+	for s, body := range map[string]map[string]any{
+		"seq_disabled": {"sync_mode": "inherit", "sync_as": "inherit", "sync_disabled": true},
+		"seq_off":      {"sync_mode": "off", "sync_as": "inherit", "sync_disabled": false},
+		"seq_reply":    {"sync_mode": "on_reply", "sync_as": "contact", "sync_disabled": false},
+		"seq_contact":  {"sync_mode": "on_add", "sync_as": "contact", "sync_disabled": false},
+	} {
+		if err := seqr.PutSequence(ctx, team, s, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	type want struct {
+		status event.Status
+		reason event.Reason
+		object event.SalesforceObject
+		id     string
+		code   string
+	}
+	first := []struct {
+		name string
+		ev   event.Event
+		want want
+	}{
+		{"R6 created: exists in another letter case", contactEvent(team, event.ContactCreated, "", "c1", "grace@NAVY.example", "Navy", at), want{status: event.StatusExistsInSalesforce, object: event.ObjectContact, id: seeded[0]}},
+		{"R6 created: not in Salesforce", contactEvent(team, event.ContactCreated, "", "c2", "nobody@scn.example", "X", at), want{status: event.StatusNotInSalesforce}},
+		{"R5 added: new email created as Lead", contactEvent(team, event.ContactAdded, "seq_main", "c3", "ada@scn.example", "AE", at), want{status: event.StatusCreated, object: event.ObjectLead}},
+		{"R5 added: Contact preferred over Lead", contactEvent(team, event.ContactAdded, "seq_main", "c4", "Both@Scn.Example", "B", at), want{status: event.StatusLinked, reason: "matched_contact", object: event.ObjectContact, id: bothContact[0]}},
+		{"R5 added: converted Lead resolves to its Contact", contactEvent(team, event.ContactAdded, "seq_main", "c5", "converted@scn.example", "C", at), want{status: event.StatusLinked, object: event.ObjectContact, id: conversion.ContactID}},
+		{"R5 apostrophe and mixed case", contactEvent(team, event.ContactAdded, "seq_main", "c6", "O'Brien+Tag@Scn.example", "OB", at), want{status: event.StatusCreated, object: event.ObjectLead}},
+		{"R4 disabled sequence", contactEvent(team, event.ContactAdded, "seq_disabled", "c7", "alan@scn.example", "A", at), want{status: event.StatusSkipped, reason: event.ReasonSequenceSyncDisabled}},
+		{"R4 mode off", contactEvent(team, event.ContactAdded, "seq_off", "c8", "off@scn.example", "O", at), want{status: event.StatusSkipped, reason: event.ReasonSyncOff}},
+		{"R4 on_reply waits", contactEvent(team, event.ContactAdded, "seq_reply", "c9", "kath@scn.example", "N", at), want{status: event.StatusPending, reason: event.ReasonAwaitingReply}},
+		{"R4 sync_as contact", contactEvent(team, event.ContactAdded, "seq_contact", "c10", "dorothy@scn.example", "D", at), want{status: event.StatusCreated, object: event.ObjectContact}},
+		{"R9 Salesforce rejects the record", contactEvent(team, event.ContactAdded, "seq_main", "c11", "wile@scn.example", "Globex", at), want{status: event.StatusFailed, code: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}},
+		{"R4 reply without membership", contactEvent(team, event.ContactReplied, "seq_main", "c12", "stranger@scn.example", "S", at), want{status: event.StatusSkipped, reason: event.ReasonNotAdded}},
+		{"R1 event before the connection", contactEvent(team, event.ContactAdded, "seq_main", "c13", "early@scn.example", "E", time.Now().Add(-time.Hour)), want{status: event.StatusSkipped, reason: event.ReasonNotConnected}},
+		{"R1 team not connected", contactEvent("team_never", event.ContactAdded, "seq_main", "c14", "never@scn.example", "N", at), want{status: event.StatusSkipped, reason: event.ReasonNotConnected}},
+	}
+	var evs []event.Event
+	for _, c := range first {
+		evs = append(evs, c.ev)
+	}
+	send(t, evs...)
+	got := await(t, evs, false)
+	check := func(t *testing.T, o event.Outcome, w want) {
+		t.Helper()
+		if o.Status != w.status || (w.reason != "" && o.Reason != w.reason) {
+			t.Errorf("outcome: got %s/%s; want %s/%s", o.Status, o.Reason, w.status, w.reason)
+		}
+		if w.object != "" && (o.Salesforce == nil || o.Salesforce.Object != w.object || (w.id != "" && o.Salesforce.ID != w.id)) {
+			t.Errorf("record: got %+v; want %s %s", o.Salesforce, w.object, w.id)
+		}
+		if w.code != "" && (o.Error == nil || o.Error.Code != w.code || len(o.Error.Fields) == 0) {
+			t.Errorf("error: got %+v; want %s with fields", o.Error, w.code)
+		}
+		if err := o.Validate(); err != nil {
+			t.Errorf("outcome does not validate: %v", err)
+		}
+	}
+	for _, c := range first {
+		t.Run(c.name, func(t *testing.T) { check(t, got[c.ev.ID], c.want) })
+	}
+
+	// Records in the org: one each, nothing created for links or skips.
+	for _, c := range []struct {
+		object, email string
+		want          int
+	}{
+		{"Lead", "ada@scn.example", 1}, {"Lead", "o'brien+tag@scn.example", 1}, {"Contact", "dorothy@scn.example", 1},
+		{"Contact", "grace@navy.example", 1}, {"Lead", "alan@scn.example", 0}, {"Lead", "off@scn.example", 0},
+		{"Lead", "kath@scn.example", 0}, {"Contact", "kath@scn.example", 0}, {"Lead", "wile@scn.example", 0},
+		{"Lead", "both@scn.example", 1}, {"Contact", "both@scn.example", 1}, {"Lead", "early@scn.example", 0},
+	} {
+		if n := countEmail(sim, c.object, c.email); n != c.want {
+			t.Errorf("%s records for %s: got %d; want %d", c.object, c.email, n, c.want)
+		}
+	}
+	_ = leadAndContact
+
+	// R4: changing the sequence after the add keeps the pinned rule; the
+	// reply syncs as the pinned Contact. A second sequence with the same
+	// email never creates a second record (R5).
+	if err := seqr.PutSequence(ctx, team, "seq_reply", map[string]any{"sync_mode": "on_add", "sync_as": "lead", "sync_disabled": false}); err != nil {
+		t.Fatal(err)
+	}
+	reply := contactEvent(team, event.ContactReplied, "seq_reply", "c9", "kath@scn.example", "N", at.Add(time.Minute))
+	again := contactEvent(team, event.ContactAdded, "seq_other", "c3", "ADA@scn.example", "AE", at.Add(time.Minute))
+	send(t, reply, again)
+	got = await(t, []event.Event{reply, again}, true)
+	t.Run("R4 reply syncs with the pinned sync_as", func(t *testing.T) {
+		check(t, got[reply.ID], want{status: event.StatusCreated, object: event.ObjectContact})
+		if n := countEmail(sim, "Contact", "kath@scn.example") + countEmail(sim, "Lead", "kath@scn.example"); n != 1 {
+			t.Errorf("records for kath: got %d; want 1", n)
+		}
+	})
+	t.Run("R5 already synced email links", func(t *testing.T) {
+		check(t, got[again.ID], want{status: event.StatusLinked, reason: event.ReasonAlreadySynced, object: event.ObjectLead})
+		if n := countEmail(sim, "Lead", "ada@scn.example"); n != 1 {
+			t.Errorf("Leads for ada: got %d; want 1", n)
+		}
+	})
+	t.Run("R9 outcomes readable through the API", func(t *testing.T) {
+		var body struct {
+			Outcomes []event.Outcome `json:"outcomes"`
+		}
+		if _, err := seqr.Call(ctx, team, "GET", "/v1/contacts/c3/salesforce", nil, nil, &body); err != nil {
+			t.Fatal(err)
+		}
+		if len(body.Outcomes) < 2 {
+			t.Errorf("outcomes of c3: got %d; want 2", len(body.Outcomes))
+		}
+		var errs struct {
+			Groups []struct {
+				Code  string `json:"code"`
+				Count int    `json:"count"`
+			} `json:"groups"`
+		}
+		if _, err := seqr.Call(ctx, team, "GET", "/v1/salesforce/errors", nil, nil, &errs); err != nil {
+			t.Fatal(err)
+		}
+		if len(errs.Groups) != 1 || errs.Groups[0].Code != "FIELD_CUSTOM_VALIDATION_EXCEPTION" {
+			t.Errorf("error groups: got %+v; want the validation failure", errs.Groups)
+		}
+	})
+	t.Run("R6 dedup check endpoint", func(t *testing.T) {
+		var res struct {
+			Results []struct {
+				Email  string       `json:"email"`
+				Status event.Status `json:"status"`
+			} `json:"results"`
+		}
+		if _, err := seqr.Call(ctx, team, "POST", "/v1/salesforce/dedup-check", nil,
+			map[string]any{"emails": []string{"GRACE@navy.example", "nobody@scn.example"}}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Results) != 2 || res.Results[0].Status != event.StatusExistsInSalesforce || res.Results[1].Status != event.StatusNotInSalesforce {
+			t.Errorf("dedup check: got %+v", res.Results)
+		}
+	})
+}
+
+func TestDeduplicationOffLooksNothingUp(t *testing.T) {
+	t.Parallel()
+	sim := newOrg(t, org.Config{})
+	team := "team_nodedup"
+	connect(t, team, sim)
+	if err := seqr.PutSettings(context.Background(), team, map[string]any{"sync_as": "lead", "sync_mode": "on_add", "deduplication": false, "activity_tracking": true}); err != nil {
+		t.Fatal(err)
+	}
+	before := sim.Stats().Total
+	ev := contactEvent(team, event.ContactCreated, "", "c1", "someone@nodedup.example", "X", time.Now().Add(time.Minute))
+	send(t, ev)
+	got := await(t, []event.Event{ev}, true)
+	if o := got[ev.ID]; o.Status != event.StatusSkipped || o.Reason != event.ReasonDeduplicationOff {
+		t.Errorf("outcome: got %s/%s; want skipped/deduplication_off", o.Status, o.Reason)
+	}
+	if after := sim.Stats().Total; after != before {
+		t.Errorf("Salesforce calls: got %d; want none", after-before)
+	}
+}
+
+func TestMalformedMessageGoesToTheDLQ(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := stack.Resources.Queues["contact-events"]
+	body := `{"id":"evt_bad","type":"contact.added","version":1,"occurred_at":"2026-11-26T10:00:00Z","team_id":"team_bad",
+	 "data":{"sequence":{"id":"s"},"contact":{"id":"c","email":"not-an-email"}}}`
+	if err := seqr.SendRaw(ctx, q.URL, []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("1"), MessageBody: aws.String(body)}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(awaitFor)
+	for time.Now().Before(deadline) {
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.DLQURL), MaxNumberOfMessages: 10,
+			WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if aws.ToString(m.Body) == body {
+				reason := aws.ToString(m.MessageAttributes["error"].StringValue)
+				if !strings.Contains(reason, "data.contact.email: not an email address") {
+					t.Errorf("DLQ reason: got %q; want the field named", reason)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("the malformed message never reached the DLQ")
+}
+
+// TestEveryMessageTwiceConcurrently sends each event twice in parallel:
+// one record per email, one final outcome per event.
+func TestEveryMessageTwiceConcurrently(t *testing.T) {
+	t.Parallel()
+	sim := newOrg(t, org.Config{})
+	team := "team_twice"
+	connect(t, team, sim)
+	at := time.Now().Add(time.Minute)
+	var evs []event.Event
+	for i := range 30 {
+		evs = append(evs, contactEvent(team, event.ContactAdded, "seq_twice", fmt.Sprintf("c%d", i), fmt.Sprintf("p%d@twice.example", i), "T", at))
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); send(t, evs...) }()
+	}
+	wg.Wait()
+	got := await(t, evs, true)
+	for i, ev := range evs {
+		if o := got[ev.ID]; o.Status != event.StatusCreated && o.Status != event.StatusLinked {
+			t.Errorf("%s: got %s; want created or linked", ev.ID, o.Status)
+		}
+		if n := countEmail(sim, "Lead", fmt.Sprintf("p%d@twice.example", i)); n != 1 {
+			t.Errorf("Leads for p%d: got %d; want 1", i, n)
+		}
+	}
+}
+
+// TestLostAnswerAfterCommit: Salesforce saves the records, then the
+// connection drops before the answer. The retry finds them: no duplicate, no
+// failure.
+func TestLostAnswerAfterCommit(t *testing.T) {
+	t.Parallel()
+	sim := newOrg(t, org.Config{})
+	team := "team_lost"
+	connect(t, team, sim)
+	if _, err := sim.AddFault(org.Fault{Method: "POST", PathRegexp: `/composite$`, Times: 1, DropAfterCommit: true,
+		PathPrefix: ""}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Minute)
+	var evs []event.Event
+	for i := range 5 {
+		evs = append(evs, contactEvent(team, event.ContactAdded, "seq_lost", fmt.Sprintf("c%d", i), fmt.Sprintf("l%d@lost.example", i), "L", at))
+	}
+	send(t, evs...)
+	got := await(t, evs, true)
+	for i, ev := range evs {
+		if o := got[ev.ID]; o.Status != event.StatusCreated && o.Status != event.StatusLinked {
+			t.Errorf("%s: got %s %+v; want created or linked", ev.ID, o.Status, o.Error)
+		}
+		if n := countEmail(sim, "Lead", fmt.Sprintf("l%d@lost.example", i)); n != 1 {
+			t.Errorf("Leads for l%d: got %d; want 1", i, n)
+		}
+	}
+}
+
+// TestBurstOfAThousand: 1,000 contact.added for one team, half already in
+// Salesforce in another letter case, cost at most 15 API calls.
+func TestBurstOfAThousand(t *testing.T) {
+	// Not parallel, and on a stack of its own: moto accepts about a hundred
+	// messages a second, so a burst that SQS takes in under a second trickles
+	// in here for many seconds. The burst stack's event source waits up to
+	// 60 s to fill a batch (MaximumBatchingWindowInSeconds) with two pollers
+	// (MaximumConcurrency), deployment knobs for bursty teams, so the
+	// function sees the burst in a few batches as it would in AWS.
+	ctx := context.Background()
+	fns := slowMoto(resources.Functions)
+	for i := range fns {
+		if fns[i].Name == "contactsync" {
+			src := *fns[i].Source
+			src.BatchingWindow, src.MaxConcurrency = 60*time.Second, 2
+			fns[i].Source = &src
+		}
+		if fns[i].Name == "activitysync" {
+			fns = slices.Delete(fns, i, i+1)
+			break
+		}
+	}
+	bins := map[string]string{}
+	for _, f := range fns {
+		bins[f.Name] = filepath.Join(stateDir, "bin", f.Name)
+	}
+	st, client, err := startStack(ctx, fns, bins, 6*time.Minute) // more than the window and the timeout, as Lambda requires
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Stop()
+	sim := newOrg(t, org.Config{DailyLimit: 100000}, st)
+	team := "team_burst"
+	var seedRecs []map[string]any
+	for i := 0; i < 1000; i += 2 {
+		seedRecs = append(seedRecs, map[string]any{"LastName": "Seed", "Company": "S", "Email": fmt.Sprintf("B%d@Burst.Example", i)})
+	}
+	if _, err := sim.Seed("Lead", seedRecs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Connect(ctx, team, sim.URL()); err != nil {
+		t.Fatal(err)
+	}
+	before := sim.Stats().Total
+	at := time.Now().Add(time.Minute)
+	var evs []event.Event
+	var ids []string
+	for i := range 1000 {
+		ev := contactEvent(team, event.ContactAdded, "seq_burst", fmt.Sprintf("c%d", i), fmt.Sprintf("b%d@burst.example", i), "B", at)
+		evs, ids = append(evs, ev), append(ids, ev.ID)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for part := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := client.Send(ctx, evs[part*250:(part+1)*250]...); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := client.Await(ctx, ids, sequencer.Final, awaitFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := sim.Stats().Total - before
+	t.Logf("1,000 contact.added (500 already in Salesforce): %d Salesforce API calls; outcomes %s after the first send (moto bound)",
+		calls, time.Since(start).Round(time.Second))
+	if calls > 15 {
+		t.Errorf("API calls: got %d; want at most 15", calls)
+	}
+	created, linked := 0, 0
+	for _, o := range got {
+		switch o.Status {
+		case event.StatusCreated:
+			created++
+		case event.StatusLinked:
+			linked++
+		}
+	}
+	if created+linked != 1000 || linked < 500 {
+		t.Errorf("outcomes: got %d created, %d linked; want 1000 in all, 500 or more linked", created, linked)
+	}
+	if n := len(sim.Records("Lead")); n != 1000 {
+		t.Errorf("Leads: got %d; want 1000", n)
+	}
+}
+
+// TestHeldWhileNeedsReauth: a revoked refresh token holds the team's events
+// (not failed, not lost); after the admin reconnects they sync.
+func TestHeldWhileNeedsReauth(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{})
+	team := "team_revoked"
+	connect(t, team, sim)
+	sim.RevokeAllRefreshTokens()
+	sim.ExpireAccessTokens()
+	at := time.Now().Add(time.Minute)
+	ev := contactEvent(team, event.ContactAdded, "seq_rev", "c1", "held@revoked.example", "H", at)
+	send(t, ev)
+	deadline := time.Now().Add(awaitFor)
+	for {
+		var st struct {
+			Status string `json:"status"`
+		}
+		if _, err := seqr.Call(ctx, team, "GET", "/v1/salesforce", nil, nil, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Status == "needs_reauth" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status: got %s; want needs_reauth", st.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := seqr.Poll(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if os := seqr.Outcomes(ev.ID); len(os) != 0 {
+		t.Fatalf("outcomes while held: got %v; want none", os)
+	}
+	connect(t, team, sim) // the admin reconnects
+	got := await(t, []event.Event{ev}, true)
+	if o := got[ev.ID]; o.Status != event.StatusCreated {
+		t.Errorf("after reconnect: got %s %+v; want created", o.Status, o.Error)
+	}
+	if n := countEmail(sim, "Lead", "held@revoked.example"); n != 1 {
+		t.Errorf("Leads: got %d; want 1", n)
+	}
+}
