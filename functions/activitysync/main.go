@@ -1,27 +1,66 @@
 // Command activitysync is the SQS-triggered function that consumes the
-// email events (email.sent, replied, opened, clicked, bounced).
-// Malformed events go to the dead-letter queue with the reason; valid events
-// are handed to the domain processor.
+// email events (email.sent, replied, opened, clicked, bounced) and logs them
+// as completed Tasks in Salesforce (R7). Malformed events go to the
+// dead-letter queue with the reason; events of a team that must reconnect,
+// or whose API budget is spent, are parked on the queue, never failed.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"log/slog"
 	"os"
+	"strconv"
+	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sfsync/sfsync/shared/activitysync"
+	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/connection/connectiondb"
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
+	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/environ"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/logs"
+	"github.com/sfsync/sfsync/shared/outcomes"
+	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/queue"
 	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/shared/salesforce"
+	"github.com/sfsync/sfsync/shared/sealing"
+	"github.com/sfsync/sfsync/shared/secret"
 )
 
 func main() {
 	var env environ.Reader
+	connectionsTable := env.Require(resources.EnvConnectionsTable)
+	policiesTable := env.Require(resources.EnvPoliciesTable)
+	ledgerTable := env.Require(resources.EnvLedgerTable)
+	resultsURL := env.Require(resources.EnvResultsQueueURL)
 	dlqURL := env.Require(resources.EnvDeadLetterQueueURL)
+	queueURL := env.Require(resources.EnvActivityQueueURL)
+	keyID := env.Require(resources.EnvTokenKeyID)
+	clientID := env.Require(resources.EnvClientID)
+	secretARN := env.Require(resources.EnvClientSecretARN)
+	apiVersion := env.Optional(resources.EnvAPIVersion, salesforce.DefaultVersion)
+	// HOLD_DELAY_SECONDS (default 900): how long a parked event waits.
+	holdDelay, _ := strconv.Atoi(env.Optional("HOLD_DELAY_SECONDS", "900"))
+	// ACTIVITY_AWAIT_ADD_SECONDS (default 600): how long an activity whose
+	// contact.added is not synced yet keeps coming back before it is
+	// skipped as not_added.
+	awaitAdd, _ := strconv.Atoi(env.Optional("ACTIVITY_AWAIT_ADD_SECONDS", "600"))
+	// TASK_OWNER_ID (optional): the Salesforce user or queue that owns new
+	// Tasks; empty leaves it to Salesforce (the connected user).
+	taskOwner := env.Optional("TASK_OWNER_ID", "")
 	log := logs.New(os.Stdout, env.Optional(resources.EnvLogLevel, "info"))
 	if err := env.Err(); err != nil {
 		log.Error("configuration", "error", err.Error())
@@ -32,8 +71,69 @@ func main() {
 		log.Error("aws configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	h := &queue.Handler{Queue: event.ActivityQueue, DLQ: sqs.NewFromConfig(cfg), DLQURL: dlqURL, Log: log,
-		// The sync engine lands with the activity sync work; until then events stay queued.
-		Processor: queue.Hold{}}
-	lambda.Start(h.Handle)
+	slog.SetDefault(log)
+	holder := "activitysync-" + rand.Text()
+
+	db := dynamodb.NewFromConfig(cfg)
+	sqsClient := sqs.NewFromConfig(cfg)
+	connStore := &connectiondb.Store{DB: db, Table: connectionsTable,
+		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: keyID}}
+	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
+	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get}}
+	ledger := ledgerdb.New(db, ledgerTable)
+	ledger.Owner = holder
+
+	engine := &activitysync.Engine{
+		Ledger:     ledger,
+		Activities: &activitydb.Store{DB: db, Table: ledgerTable},
+		Orgs:       taskOrgs{&orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion}},
+		Settings:   policydb.New(db, policiesTable, ledgerTable),
+		Publisher:  outcomes.New(sqsClient, resultsURL),
+		Owner:      holder,
+		ClaimTTL:   6 * resources.FunctionTimeout,
+		TaskOwner:  taskOwner,
+		AwaitAdd:   time.Duration(awaitAdd) * time.Second,
+		Log:        log,
+		Hold:       queue.ErrHold,
+	}
+	h := &queue.Handler{Queue: event.ActivityQueue, DLQ: sqsClient, DLQURL: dlqURL, QueueURL: queueURL, Log: log,
+		HoldDelay: time.Duration(holdDelay) * time.Second,
+		Processor: processor{engine}}
+	lambda.Start(func(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {
+		return h.Handle(ctx, in)
+	})
+}
+
+// processor hands the queue's messages to the engine.
+type processor struct{ e *activitysync.Engine }
+
+func (p processor) Process(ctx context.Context, msgs []queue.Message) map[string]error {
+	ds := make([]contactsync.Delivery, len(msgs))
+	for i, m := range msgs {
+		ds[i] = contactsync.Delivery{ID: m.ID, Event: m.Event}
+	}
+	return p.e.Process(ctx, ds)
+}
+
+// taskOrgs opens orgs with the Task calls activity sync needs.
+type taskOrgs struct{ o *orgs.Orgs }
+
+func (t taskOrgs) Open(ctx context.Context, team string) (activitysync.Org, contactsync.Connection, error) {
+	o, c, err := t.o.Open(ctx, team)
+	if err != nil {
+		return nil, c, err
+	}
+	return taskOrg{o.(*orgs.Org)}, c, nil
+}
+
+// taskOrg adapts *orgs.Org to activitysync.Org.
+type taskOrg struct{ *orgs.Org }
+
+func (o taskOrg) DescribeTask(ctx context.Context) (activitysync.TaskFields, error) {
+	tf, err := o.Org.DescribeTask(ctx)
+	return activitysync.TaskFields{TypeEmail: tf.TypeEmail, KeyField: tf.KeyField}, err
+}
+
+func (o taskOrg) FindTasks(ctx context.Context, keyField string, keys, whoIDs []string) (map[string]string, error) {
+	return o.Org.FindTasks(ctx, keyField, keys, whoIDs, activitysync.SubjectPrefix, activitysync.KeyFromDescription)
 }

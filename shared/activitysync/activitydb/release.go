@@ -1,0 +1,59 @@
+package activitydb
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sfsync/sfsync/shared/activitysync"
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+)
+
+// BatchSender is the part of the SQS API the Releaser uses.
+type BatchSender interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Releaser implements activitysync.Releaser: it sends a membership's held
+// activities to the activity queue again (10 a call), where activity sync
+// logs or skips them by the membership's new state and lets them go. The
+// held copies stay until then, so a lost send loses nothing.
+type Releaser struct {
+	Store    *Store
+	SQS      BatchSender
+	QueueURL string // the activity queue
+}
+
+var _ activitysync.Releaser = (*Releaser)(nil)
+
+// Release re-sends the held activities of one membership.
+func (r *Releaser) Release(ctx context.Context, team string, k contactsync.MemberKey) error {
+	evs, err := r.Store.Held(ctx, team, k)
+	if err != nil {
+		return fmt.Errorf("release held activities: %w", err)
+	}
+	for start := 0; start < len(evs); start += 10 {
+		chunk := evs[start:min(start+10, len(evs))]
+		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(chunk))
+		for i, ev := range chunk {
+			body, err := event.Encode(ev)
+			if err != nil {
+				return err
+			}
+			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))}
+		}
+		out, err := r.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(r.QueueURL), Entries: entries})
+		if err != nil {
+			return fmt.Errorf("release held activities: %w", err)
+		}
+		if len(out.Failed) > 0 {
+			return fmt.Errorf("release held activities: %d of %d not sent: %s", len(out.Failed), len(entries), aws.ToString(out.Failed[0].Message))
+		}
+	}
+	return nil
+}

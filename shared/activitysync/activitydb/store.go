@@ -1,0 +1,440 @@
+// Package activitydb keeps activity sync's own state in the ledger table,
+// beside contact sync's: it implements activitysync.Activities on DynamoDB,
+// and activitysync.Releaser over it and SQS.
+//
+// # Layout
+//
+//	pk TEAM#<t>#ACTIVITY#<key>          sk TASK
+//	    the activity's claim (claim_owner, claim_until in Unix ms, attempts,
+//	    event_id) and, once logged, task_id. Never expires.
+//	pk TEAM#<t>#HELD                    sk <seq>#<contact>
+//	    a membership with held activities; n counts the holds (the mark).
+//	pk TEAM#<t>#HELD#<seq>#<contact>    sk <occurred_at>#<event_id>
+//	    one held activity: the event as received (attribute event).
+//	pk TEAM#<t>#TASK                    sk FIELDS
+//	    the cached activitysync.TaskFields of the team's org.
+//
+// Ids never contain "#" (the event contract's id rule), so keys split
+// unambiguously; the activity key is activitysync.Key, hex.
+package activitydb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/activitysync"
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Store is activity sync's state on the ledger table.
+type Store struct {
+	DB    API
+	Table string
+	Now   func() time.Time // nil: time.Now
+}
+
+var _ activitysync.Activities = (*Store)(nil)
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// ErrInvalid is wrapped by every *InputError.
+var ErrInvalid = errors.New("activitydb: invalid input")
+
+// InputError names the input the store refused and why.
+type InputError struct{ Field, Problem string }
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Problem }
+
+// Unwrap lets errors.Is find ErrInvalid.
+func (e *InputError) Unwrap() error { return ErrInvalid }
+
+// ClaimError is the claim another owner holds; it wraps activitysync.ErrClaimed.
+type ClaimError struct {
+	Owner string
+	Until time.Time
+}
+
+func (e *ClaimError) Error() string {
+	return fmt.Sprintf("activitydb: claimed by %s until %s", e.Owner, e.Until.UTC().Format(time.RFC3339Nano))
+}
+
+// Unwrap lets errors.Is find activitysync.ErrClaimed.
+func (e *ClaimError) Unwrap() error { return activitysync.ErrClaimed }
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+func checkID(field, v string) error {
+	if !idRE.MatchString(v) {
+		return &InputError{field, "must be 1 to 128 letters, digits and . _ : -, starting with a letter or digit"}
+	}
+	return nil
+}
+
+func checkMember(k contactsync.MemberKey) error {
+	if err := checkID("sequence_id", k.SequenceID); err != nil {
+		return err
+	}
+	return checkID("contact_id", k.ContactID)
+}
+
+func activityPK(team, key string) string { return "TEAM#" + team + "#ACTIVITY#" + key }
+func heldIndexPK(team string) string     { return "TEAM#" + team + "#HELD" }
+func heldSK(k contactsync.MemberKey) string {
+	return k.SequenceID + "#" + k.ContactID
+}
+func heldPK(team string, k contactsync.MemberKey) string { return heldIndexPK(team) + "#" + heldSK(k) }
+func fieldsPK(team string) string                        { return "TEAM#" + team + "#TASK" }
+
+const (
+	taskSK   = "TASK"
+	fieldsSK = "FIELDS"
+	stampFmt = "2006-01-02T15:04:05.000000000Z"
+)
+
+func keyOf(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		resources.PartitionKey: &types.AttributeValueMemberS{Value: pk},
+		resources.SortKey:      &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func str(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func num(item map[string]types.AttributeValue, name string) int64 {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func conditionFailed(err error) (*types.ConditionalCheckFailedException, bool) {
+	var cf *types.ConditionalCheckFailedException
+	ok := errors.As(err, &cf)
+	return cf, ok
+}
+
+func (s *Store) update(ctx context.Context, pk, sk string, b expression.Builder, ret types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
+	expr, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build update of %s: %w", pk, err)
+	}
+	return s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: keyOf(pk, sk),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: ret, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+}
+
+func (s *Store) checkKey(team, key string) error {
+	if err := checkID("team_id", team); err != nil {
+		return err
+	}
+	return checkID("key", key)
+}
+
+// Claim implements activitysync.Activities: one conditional UpdateItem that
+// takes the claim unless the activity is logged or another owner's claim is
+// unexpired, counting the attempts; a failed condition reads the winner.
+func (s *Store) Claim(ctx context.Context, team, key, eventID, owner string, until time.Time) (activitysync.Claim, error) {
+	if err := s.checkKey(team, key); err != nil {
+		return activitysync.Claim{}, err
+	}
+	if err := checkID("event_id", eventID); err != nil {
+		return activitysync.Claim{}, err
+	}
+	if err := checkID("owner", owner); err != nil {
+		return activitysync.Claim{}, err
+	}
+	now := s.now()
+	if !until.After(now) {
+		return activitysync.Claim{}, &InputError{"until", "must be in the future"}
+	}
+	owned := expression.Name("claim_owner")
+	cond := expression.AttributeNotExists(expression.Name("task_id")).And(expression.Or(
+		expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner)),
+		expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli()))))
+	upd := expression.Set(owned, expression.Value(owner)).
+		Set(expression.Name("claim_until"), expression.Value(until.UnixMilli())).
+		Set(expression.Name("event_id"), expression.IfNotExists(expression.Name("event_id"), expression.Value(eventID))).
+		Add(expression.Name("attempts"), expression.Value(1))
+	pk := activityPK(team, key)
+	out, err := s.update(ctx, pk, taskSK, expression.NewBuilder().WithCondition(cond).WithUpdate(upd), types.ReturnValueAllNew)
+	if err == nil {
+		return activitysync.Claim{EventID: str(out.Attributes, "event_id"), Attempted: num(out.Attributes, "attempts") > 1}, nil
+	}
+	cf, ok := conditionFailed(err)
+	if !ok {
+		return activitysync.Claim{}, fmt.Errorf("claim %s: %w", pk, err)
+	}
+	old := cf.Item
+	if len(old) == 0 {
+		got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: keyOf(pk, taskSK), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return activitysync.Claim{}, fmt.Errorf("read %s: %w", pk, err)
+		}
+		old = got.Item
+	}
+	if id := str(old, "task_id"); id != "" {
+		return activitysync.Claim{TaskID: id, EventID: str(old, "event_id")}, nil
+	}
+	return activitysync.Claim{}, fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: str(old, "claim_owner"), Until: time.UnixMilli(num(old, "claim_until"))})
+}
+
+// Done records the Task and ends owner's claim. A Task already recorded
+// with the same id is a no-op; with another id, an error.
+func (s *Store) Done(ctx context.Context, team, key, owner, taskID string) error {
+	if err := s.checkKey(team, key); err != nil {
+		return err
+	}
+	if err := checkID("task_id", taskID); err != nil {
+		return err
+	}
+	tid := expression.Name("task_id")
+	cond := expression.Or(expression.AttributeNotExists(tid), tid.Equal(expression.Value(taskID)))
+	upd := expression.Set(tid, expression.Value(taskID)).Set(expression.Name("logged_at"), expression.Value(s.now().UTC().Format(time.RFC3339Nano))).
+		Remove(expression.Name("claim_owner")).Remove(expression.Name("claim_until"))
+	pk := activityPK(team, key)
+	_, err := s.update(ctx, pk, taskSK, expression.NewBuilder().WithCondition(cond).WithUpdate(upd), types.ReturnValueNone)
+	if _, ok := conditionFailed(err); ok {
+		return fmt.Errorf("record task of %s: another task is recorded", pk)
+	}
+	if err != nil {
+		return fmt.Errorf("record task of %s: %w", pk, err)
+	}
+	return nil
+}
+
+// Abandon expires owner's claim and keeps the attempt count, so the next
+// claim looks for a Task before creating one.
+func (s *Store) Abandon(ctx context.Context, team, key, owner string) error {
+	if err := s.checkKey(team, key); err != nil {
+		return err
+	}
+	cond := expression.Name("claim_owner").Equal(expression.Value(owner)).And(expression.AttributeNotExists(expression.Name("task_id")))
+	upd := expression.Set(expression.Name("claim_until"), expression.Value(0))
+	pk := activityPK(team, key)
+	_, err := s.update(ctx, pk, taskSK, expression.NewBuilder().WithCondition(cond).WithUpdate(upd), types.ReturnValueNone)
+	if _, ok := conditionFailed(err); ok || err == nil {
+		return nil
+	}
+	return fmt.Errorf("abandon %s: %w", pk, err)
+}
+
+// Release deletes owner's claim when no Task is recorded: nothing was
+// created, so the next attempt starts afresh.
+func (s *Store) Release(ctx context.Context, team, key, owner string) error {
+	if err := s.checkKey(team, key); err != nil {
+		return err
+	}
+	expr, err := expression.NewBuilder().WithCondition(expression.Name("claim_owner").Equal(expression.Value(owner)).
+		And(expression.AttributeNotExists(expression.Name("task_id")))).Build()
+	if err != nil {
+		return fmt.Errorf("build release: %w", err)
+	}
+	pk := activityPK(team, key)
+	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: keyOf(pk, taskSK),
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if _, ok := conditionFailed(err); ok || err == nil {
+		return nil
+	}
+	return fmt.Errorf("release %s: %w", pk, err)
+}
+
+// Hold stores the event under its membership, then counts the hold on the
+// team's index of held memberships (the event first, so a listed
+// membership always has its events).
+func (s *Store) Hold(ctx context.Context, team string, k contactsync.MemberKey, ev event.Event) error {
+	if err := checkID("team_id", team); err != nil {
+		return err
+	}
+	if err := checkMember(k); err != nil {
+		return err
+	}
+	if err := checkID("event_id", ev.ID); err != nil {
+		return err
+	}
+	body, err := event.Encode(ev)
+	if err != nil {
+		return err
+	}
+	item := keyOf(heldPK(team, k), ev.OccurredAt.UTC().Format(stampFmt)+"#"+ev.ID)
+	item["event"] = &types.AttributeValueMemberS{Value: string(body)}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
+		return fmt.Errorf("hold %s: %w", ev.ID, err)
+	}
+	upd := expression.Add(expression.Name("n"), expression.Value(1)).
+		Set(expression.Name("sequence_id"), expression.Value(k.SequenceID)).
+		Set(expression.Name("contact_id"), expression.Value(k.ContactID))
+	if _, err := s.update(ctx, heldIndexPK(team), heldSK(k), expression.NewBuilder().WithUpdate(upd), types.ReturnValueNone); err != nil {
+		return fmt.Errorf("list held membership: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) query(ctx context.Context, pk string, each func(map[string]types.AttributeValue) error) error {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(pk))).Build()
+	if err != nil {
+		return fmt.Errorf("build query: %w", err)
+	}
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{TableName: aws.String(s.Table), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("query %s: %w", pk, err)
+		}
+		for _, it := range page.Items {
+			if err := each(it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// HeldKeys lists the team's memberships with held activities and their
+// hold counts (one query).
+func (s *Store) HeldKeys(ctx context.Context, team string) (map[contactsync.MemberKey]int64, error) {
+	if err := checkID("team_id", team); err != nil {
+		return nil, err
+	}
+	out := map[contactsync.MemberKey]int64{}
+	err := s.query(ctx, heldIndexPK(team), func(it map[string]types.AttributeValue) error {
+		out[contactsync.MemberKey{SequenceID: str(it, "sequence_id"), ContactID: str(it, "contact_id")}] = num(it, "n")
+		return nil
+	})
+	return out, err
+}
+
+// Held returns a membership's held events, oldest first.
+func (s *Store) Held(ctx context.Context, team string, k contactsync.MemberKey) ([]event.Event, error) {
+	if err := checkID("team_id", team); err != nil {
+		return nil, err
+	}
+	if err := checkMember(k); err != nil {
+		return nil, err
+	}
+	var out []event.Event
+	err := s.query(ctx, heldPK(team, k), func(it map[string]types.AttributeValue) error {
+		ev, err := event.Decode([]byte(str(it, "event")))
+		if err != nil {
+			return fmt.Errorf("decode held event %s: %w", str(it, resources.SortKey), err)
+		}
+		out = append(out, ev)
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b event.Event) int { return a.OccurredAt.Compare(b.OccurredAt) })
+	return out, err
+}
+
+// Unhold deletes the held events, then the membership's index entry when
+// its hold count is still mark (no hold since; mark < 0 keeps it).
+func (s *Store) Unhold(ctx context.Context, team string, k contactsync.MemberKey, eventIDs []string, mark int64) error {
+	if err := checkID("team_id", team); err != nil {
+		return err
+	}
+	if err := checkMember(k); err != nil {
+		return err
+	}
+	pk := heldPK(team, k)
+	want := map[string]bool{}
+	for _, id := range eventIDs {
+		want[id] = true
+	}
+	var del []string
+	if err := s.query(ctx, pk, func(it map[string]types.AttributeValue) error {
+		sk := str(it, resources.SortKey)
+		if i := strings.LastIndex(sk, "#"); i >= 0 && want[sk[i+1:]] {
+			del = append(del, sk)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, sk := range del {
+		if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: keyOf(pk, sk)}); err != nil {
+			return fmt.Errorf("unhold %s: %w", sk, err)
+		}
+	}
+	if mark < 0 {
+		return nil
+	}
+	expr, err := expression.NewBuilder().WithCondition(expression.Name("n").Equal(expression.Value(mark))).Build()
+	if err != nil {
+		return fmt.Errorf("build unlist: %w", err)
+	}
+	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: keyOf(heldIndexPK(team), heldSK(k)),
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if _, ok := conditionFailed(err); ok || err == nil {
+		return nil
+	}
+	return fmt.Errorf("unlist held membership: %w", err)
+}
+
+// TaskFields reads the cached Task fields of the team's org.
+func (s *Store) TaskFields(ctx context.Context, team string) (activitysync.TaskFields, time.Time, bool, error) {
+	if err := checkID("team_id", team); err != nil {
+		return activitysync.TaskFields{}, time.Time{}, false, err
+	}
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: keyOf(fieldsPK(team), fieldsSK)})
+	if err != nil {
+		return activitysync.TaskFields{}, time.Time{}, false, fmt.Errorf("read task fields: %w", err)
+	}
+	if out.Item == nil {
+		return activitysync.TaskFields{}, time.Time{}, false, nil
+	}
+	tf := activitysync.TaskFields{KeyField: str(out.Item, "key_field")}
+	if v, ok := out.Item["type_email"].(*types.AttributeValueMemberBOOL); ok {
+		tf.TypeEmail = v.Value
+	}
+	return tf, time.UnixMilli(num(out.Item, "fetched_ms")), true, nil
+}
+
+// SaveTaskFields caches the Task fields of the team's org.
+func (s *Store) SaveTaskFields(ctx context.Context, team string, tf activitysync.TaskFields, at time.Time) error {
+	if err := checkID("team_id", team); err != nil {
+		return err
+	}
+	item := keyOf(fieldsPK(team), fieldsSK)
+	item["type_email"] = &types.AttributeValueMemberBOOL{Value: tf.TypeEmail}
+	item["key_field"] = &types.AttributeValueMemberS{Value: tf.KeyField}
+	item["fetched_ms"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(at.UnixMilli(), 10)}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
+		return fmt.Errorf("cache task fields: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,809 @@
+package activitysync
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// Errors the engine returns per delivery; both bring the delivery back.
+// ErrHeld deliveries wait without counting as failures (the adapter parks
+// them); ErrRetry ones are redelivered after the visibility timeout.
+var (
+	ErrHeld  = errors.New("activitysync: held")
+	ErrRetry = errors.New("activitysync: retry later")
+)
+
+// Reasons activity sync adds to the event contract's.
+const (
+	ReasonKindOff event.Reason = "activity_kind_off" // the team does not log this kind of activity
+)
+
+// Defaults of the engine's knobs.
+const (
+	DefaultAwaitAdd      = 10 * time.Minute
+	DefaultTaskFieldsTTL = 24 * time.Hour
+	DefaultClaimTTL      = 5 * time.Minute
+)
+
+// Engine syncs email events. It handles one batch at a time.
+type Engine struct {
+	Ledger     Ledger
+	Activities Activities
+	Orgs       Orgs
+	Settings   Settings
+	Publisher  contactsync.Publisher
+	// Owner names this worker in claims; ClaimTTL must exceed the
+	// function's timeout.
+	Owner    string
+	ClaimTTL time.Duration
+	// TaskOwner is the OwnerId of new Tasks; empty leaves it to
+	// Salesforce (the connected user).
+	TaskOwner string
+	// AwaitAdd is how long an activity whose contact.added has not been
+	// seen yet keeps coming back before it is skipped as not_added.
+	AwaitAdd time.Duration
+	// TaskFieldsTTL is how long the Task describe is trusted.
+	TaskFieldsTTL time.Duration
+	Now           func() time.Time
+	Log           *slog.Logger
+	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold).
+	Hold error
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Process handles one batch of deliveries and returns the ids of those that
+// must come back, with why. Every other delivery has its final (or pending)
+// outcome recorded and published.
+func (e *Engine) Process(ctx context.Context, ds []contactsync.Delivery) map[string]error {
+	failed := map[string]error{}
+	var teams []string
+	byTeam := map[string][]contactsync.Delivery{}
+	for _, d := range ds {
+		t := d.Event.TeamID
+		if _, ok := byTeam[t]; !ok {
+			teams = append(teams, t)
+		}
+		byTeam[t] = append(byTeam[t], d)
+	}
+	for _, t := range teams {
+		b := &batch{e: e, team: t, failed: failed, done: map[string]bool{}}
+		if err := b.run(ctx, byTeam[t]); err != nil {
+			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(byTeam[t]), "error", err.Error())
+			for _, d := range byTeam[t] {
+				failed[d.ID] = err
+			}
+		}
+	}
+	return failed
+}
+
+// batch is the work of one team within one delivery batch.
+type batch struct {
+	e        *Engine
+	team     string
+	failed   map[string]error
+	outcomes []event.Outcome
+	done     map[string]bool // event ids with a final answer in this batch
+	org      Org
+	conn     contactsync.Connection
+	drained  map[contactsync.MemberKey]*drain
+	mu       sync.Mutex
+}
+
+// drain is a membership whose held activities this batch handles.
+type drain struct {
+	mark int64
+	ids  []string
+}
+
+// item is an activity to log.
+type item struct {
+	d    contactsync.Delivery
+	m    contactsync.Membership
+	key  string // activity key
+	who  event.SalesforceRef
+	held bool // came from the held store, not the queue
+}
+
+func (b *batch) finish(d contactsync.Delivery, o event.Outcome) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.outcomes = append(b.outcomes, o)
+	b.done[d.Event.ID] = true
+}
+
+func (b *batch) outcome(d contactsync.Delivery, st event.Status, reason event.Reason) event.Outcome {
+	o := event.NewOutcome(d.Event, "out_"+d.Event.ID, st, b.e.now())
+	o.Reason = reason
+	return o
+}
+
+func (b *batch) skip(d contactsync.Delivery, reason event.Reason) {
+	b.finish(d, b.outcome(d, event.StatusSkipped, reason))
+}
+
+// retry brings a queued delivery back; a held one simply stays held.
+func (b *batch) retry(d contactsync.Delivery, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d.ID != "" {
+		b.failed[d.ID] = err
+	}
+}
+
+func (b *batch) hold(reason error) error {
+	if b.e.Hold != nil {
+		return fmt.Errorf("%w: %w", b.e.Hold, reason)
+	}
+	return fmt.Errorf("%w: %w", ErrHeld, reason)
+}
+
+func (b *batch) salesforceErr(what string, err error) error {
+	switch {
+	case errors.Is(err, connection.ErrNeedsReauth), errors.Is(err, salesforce.ErrRequestLimit):
+		return b.hold(fmt.Errorf("%s: %w", what, err))
+	default:
+		return fmt.Errorf("%w: %s: %w", ErrRetry, what, err)
+	}
+}
+
+func memberKey(ev event.Event) contactsync.MemberKey {
+	return contactsync.MemberKey{SequenceID: ev.SequenceID(), ContactID: ev.ContactID()}
+}
+
+func (b *batch) run(ctx context.Context, ds []contactsync.Delivery) error {
+	ids := make([]string, 0, len(ds))
+	for _, d := range ds {
+		ids = append(ids, d.Event.ID)
+	}
+	prior, err := b.e.Ledger.Outcomes(ctx, b.team, ids)
+	if err != nil {
+		return fmt.Errorf("read outcomes: %w", err)
+	}
+	var todo []contactsync.Delivery
+	var republish []event.Outcome
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.Event.ID] {
+			continue
+		}
+		seen[d.Event.ID] = true
+		if !d.Event.Type.IsEmail() {
+			b.retry(d, fmt.Errorf("event %s: type %s is not an email event", d.Event.ID, d.Event.Type))
+			continue
+		}
+		if o, ok := prior[d.Event.ID]; ok && o.Status != event.StatusPending && o.Status != event.StatusFailed {
+			republish = append(republish, o) // final before; its answer may not have reached the queue
+			continue
+		}
+		todo = append(todo, d)
+	}
+	if len(todo) > 0 {
+		if err := b.sync(ctx, todo); err != nil {
+			return err
+		}
+	}
+	if len(b.outcomes) > 0 {
+		if err := b.e.Ledger.RecordOutcomes(ctx, b.outcomes); err != nil {
+			return fmt.Errorf("record outcomes: %w", err)
+		}
+	}
+	// Held activities leave the store once their final outcome is recorded.
+	for k, dr := range b.drained {
+		var gone []string
+		for _, id := range dr.ids {
+			if b.done[id] {
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) < len(dr.ids) {
+			dr.mark = -1 // some stay held: keep the membership listed
+		}
+		if err := b.e.Activities.Unhold(ctx, b.team, k, gone, dr.mark); err != nil {
+			b.e.log().Warn("unhold activities", "team_id", b.team, "error", err.Error())
+		}
+	}
+	if all := append(republish, b.outcomes...); len(all) > 0 {
+		if err := b.e.Publisher.Publish(ctx, all); err != nil {
+			return fmt.Errorf("publish outcomes: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
+	org, conn, err := b.e.Orgs.Open(ctx, b.team)
+	switch {
+	case errors.Is(err, connection.ErrNotConnected):
+		for _, d := range ds {
+			b.skip(d, event.ReasonNotConnected)
+		}
+		return nil
+	case errors.Is(err, connection.ErrNeedsReauth):
+		return b.hold(err)
+	case err != nil:
+		return fmt.Errorf("open org: %w", err)
+	}
+	b.org, b.conn = org, conn
+	if c, ok := org.(interface{ Close(context.Context) error }); ok {
+		defer func() {
+			if err := c.Close(context.WithoutCancel(ctx)); err != nil {
+				b.e.log().Warn("close org", "team_id", b.team, "error", err.Error())
+			}
+		}()
+	}
+
+	// No backfill: activity before the connection is never logged.
+	var live []contactsync.Delivery
+	for _, d := range ds {
+		if d.Event.OccurredAt.Before(conn.ConnectedAt) {
+			b.skip(d, event.ReasonBeforeConnection)
+			continue
+		}
+		live = append(live, d)
+	}
+	live, err = b.bySettings(ctx, live)
+	if err != nil {
+		return err
+	}
+	if len(live) == 0 {
+		return nil
+	}
+
+	// Where each contact's sync stands.
+	keySet := map[contactsync.MemberKey]bool{}
+	for _, d := range live {
+		keySet[memberKey(d.Event)] = true
+	}
+	ms, err := b.e.Ledger.Memberships(ctx, b.team, mapKeys(keySet))
+	if err != nil {
+		return fmt.Errorf("read memberships: %w", err)
+	}
+	heldKeys, err := b.e.Activities.HeldKeys(ctx, b.team)
+	if err != nil {
+		return fmt.Errorf("read held activities: %w", err)
+	}
+	var toLog []item
+	var toHold []contactsync.Delivery
+	for _, d := range live {
+		m, ok := ms[memberKey(d.Event)]
+		if !ok {
+			if b.e.now().Sub(d.Event.OccurredAt) < orDefault(b.e.AwaitAdd, DefaultAwaitAdd) {
+				b.retry(d, fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry))
+			} else {
+				b.skip(d, event.ReasonNotAdded)
+			}
+			continue
+		}
+		switch m.Status {
+		case contactsync.MemberPending, contactsync.MemberSyncing:
+			toHold = append(toHold, d)
+		default:
+			if it, ok := b.classify(d, m, false); ok {
+				toLog = append(toLog, it)
+			}
+		}
+	}
+
+	// Hold what waits for its contact, then look again: a contact that
+	// synced meanwhile may have released before the hold was stored.
+	if err := each(len(toHold), func(i int) error {
+		d := toHold[i]
+		if err := b.e.Activities.Hold(ctx, b.team, memberKey(d.Event), d.Event); err != nil {
+			return fmt.Errorf("hold activity: %w", err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	recheck := map[contactsync.MemberKey]bool{}
+	for _, d := range toHold {
+		recheck[memberKey(d.Event)] = true
+	}
+	if len(recheck) > 0 {
+		now, err := b.e.Ledger.Memberships(ctx, b.team, mapKeys(recheck))
+		if err != nil {
+			return fmt.Errorf("read memberships again: %w", err)
+		}
+		for k := range recheck {
+			if m, ok := now[k]; ok && m.Status != contactsync.MemberPending && m.Status != contactsync.MemberSyncing {
+				ms[k] = m
+				heldKeys[k] = -1 // drain it now, and keep it listed in case of a later hold
+			}
+		}
+		for _, d := range toHold {
+			if m := ms[memberKey(d.Event)]; m.Status == contactsync.MemberPending || m.Status == contactsync.MemberSyncing {
+				o := b.outcome(d, event.StatusPending, event.ReasonContactPending)
+				b.finish(d, o)
+			}
+		}
+	}
+
+	// Memberships of this batch in a final state: their held activities
+	// come out, in order, with the batch's own.
+	inBatch := map[string]bool{}
+	for _, d := range ds {
+		inBatch[d.Event.ID] = true
+	}
+	b.drained = map[contactsync.MemberKey]*drain{}
+	for k := range keySet {
+		mark, isHeld := heldKeys[k]
+		m, ok := ms[k]
+		if !isHeld || !ok || m.Status == contactsync.MemberPending || m.Status == contactsync.MemberSyncing {
+			continue
+		}
+		evs, err := b.e.Activities.Held(ctx, b.team, k)
+		if err != nil {
+			return fmt.Errorf("read held activities: %w", err)
+		}
+		dr := &drain{mark: mark}
+		b.drained[k] = dr
+		var heldIDs []string
+		for _, ev := range evs {
+			heldIDs = append(heldIDs, ev.ID)
+		}
+		prior, err := b.e.Ledger.Outcomes(ctx, b.team, heldIDs)
+		if err != nil {
+			return fmt.Errorf("read outcomes of held activities: %w", err)
+		}
+		for _, ev := range evs {
+			dr.ids = append(dr.ids, ev.ID)
+			if o, ok := prior[ev.ID]; ok && o.Status != event.StatusPending && o.Status != event.StatusFailed {
+				b.mu.Lock()
+				b.done[ev.ID] = true // logged before; only the store forgot to let go
+				b.mu.Unlock()
+				continue
+			}
+			if inBatch[ev.ID] {
+				continue // redelivered to the queue too: handled as a delivery
+			}
+			d := contactsync.Delivery{Event: ev}
+			if it, ok := b.classify(d, m, true); ok {
+				toLog = append(toLog, it)
+			}
+		}
+	}
+	// Deliveries just held whose contact synced meanwhile.
+	for _, d := range toHold {
+		if m := ms[memberKey(d.Event)]; m.Status != contactsync.MemberPending && m.Status != contactsync.MemberSyncing {
+			if it, ok := b.classify(d, m, false); ok {
+				toLog = append(toLog, it)
+			}
+		}
+	}
+	slices.SortStableFunc(toLog, func(a, c item) int {
+		return cmp.Or(a.d.Event.OccurredAt.Compare(c.d.Event.OccurredAt), cmp.Compare(a.d.Event.ID, c.d.Event.ID))
+	})
+	return b.log(ctx, toLog)
+}
+
+// classify answers an activity of a membership in a final state: skipped
+// when the contact will never sync, else an item to log.
+func (b *batch) classify(d contactsync.Delivery, m contactsync.Membership, held bool) (item, bool) {
+	switch m.Status {
+	case contactsync.MemberSkipped:
+		b.skip(d, event.ReasonContactWillNotSync)
+		return item{}, false
+	case contactsync.MemberFailed:
+		b.skip(d, event.ReasonContactFailed)
+		return item{}, false
+	}
+	ev := d.Event
+	msg := ev.Data.(event.EmailData).Message
+	return item{d: d, m: m, key: Key(b.team, msg.ID, KindOf(ev.Type)), held: held}, true
+}
+
+// bySettings skips the activities the team's settings at their time do
+// not log, and returns the rest.
+func (b *batch) bySettings(ctx context.Context, ds []contactsync.Delivery) ([]contactsync.Delivery, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	first, last := ds[0].Event.OccurredAt, ds[0].Event.OccurredAt
+	for _, d := range ds {
+		first, last = minTime(first, d.Event.OccurredAt), maxTime(last, d.Event.OccurredAt)
+	}
+	// One read when no change took effect within the batch's time span.
+	tv, err := b.e.Settings.TeamSettingsAt(ctx, b.team, last)
+	if err != nil {
+		return nil, fmt.Errorf("resolve team settings: %w", err)
+	}
+	settings := make([]policy.TeamSettings, len(ds))
+	if tv.Number == 0 || !tv.EffectiveAt.After(first) {
+		for i := range settings {
+			settings[i] = tv.Document
+		}
+	} else if err := each(len(ds), func(i int) error {
+		v, err := b.e.Settings.TeamSettingsAt(ctx, b.team, ds[i].Event.OccurredAt)
+		if err != nil {
+			return fmt.Errorf("resolve team settings: %w", err)
+		}
+		settings[i] = v.Document
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []contactsync.Delivery
+	for i, d := range ds {
+		s := settings[i]
+		switch {
+		case !s.ActivityTracking:
+			b.skip(d, event.ReasonActivityTrackingOff)
+		case !s.ActivityKinds.Clone()[KindOf(d.Event.Type)]:
+			b.skip(d, ReasonKindOff)
+		default:
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// log creates one Task per activity key, exactly once.
+func (b *batch) log(ctx context.Context, items []item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	// The record each contact resolved to.
+	emails := map[string]bool{}
+	for _, it := range items {
+		emails[contactsync.NormalizeEmail(it.d.Event.Email())] = true
+	}
+	records, err := b.e.Ledger.Records(ctx, b.team, mapKeys(emails))
+	if err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	// One owner per activity key; later deliveries of the key follow it.
+	var owners []item
+	followers := map[string][]item{}
+	for _, it := range items {
+		if r, ok := records[contactsync.NormalizeEmail(it.d.Event.Email())]; ok {
+			it.who = event.SalesforceRef{Object: r.Object, ID: r.ID}
+		} else if it.m.Salesforce != nil {
+			it.who = *it.m.Salesforce
+		} else {
+			b.retry(it.d, fmt.Errorf("%w: contact synced but its record is not saved yet", ErrRetry))
+			continue
+		}
+		if _, ok := followers[it.key]; ok {
+			followers[it.key] = append(followers[it.key], it)
+			continue
+		}
+		followers[it.key] = []item{}
+		owners = append(owners, it)
+	}
+
+	until := b.e.now().Add(orDefault(b.e.ClaimTTL, DefaultClaimTTL))
+	if dl, ok := ctx.Deadline(); ok && dl.Add(time.Minute).After(until) {
+		until = dl.Add(time.Minute)
+	}
+	claims := make([]Claim, len(owners))
+	claimErr := make([]error, len(owners))
+	if err := each(len(owners), func(i int) error {
+		it := owners[i]
+		c, err := b.e.Activities.Claim(ctx, b.team, it.key, it.d.Event.ID, b.e.Owner, until)
+		if err != nil && !errors.Is(err, ErrClaimed) {
+			return fmt.Errorf("claim activity: %w", err)
+		}
+		claims[i], claimErr[i] = c, err
+		return nil
+	}); err != nil {
+		return err
+	}
+	var fresh, uncertain []item
+	for i, it := range owners {
+		switch c := claims[i]; {
+		case claimErr[i] != nil:
+			b.retryAll(it, fmt.Errorf("%w: %w", ErrRetry, claimErr[i]))
+		case c.TaskID != "":
+			b.logged(it, c.TaskID, c.EventID)
+		case c.Attempted:
+			uncertain = append(uncertain, it)
+		default:
+			fresh = append(fresh, it)
+		}
+	}
+	mine := append(slices.Clone(fresh), uncertain...)
+	abandon := func() {
+		for _, it := range mine {
+			if err := b.e.Activities.Abandon(context.WithoutCancel(ctx), b.team, it.key, b.e.Owner); err != nil {
+				b.e.log().Warn("abandon claim", "team_id", b.team, "error", err.Error())
+			}
+		}
+	}
+	if len(mine) == 0 {
+		return b.followAll(owners, followers)
+	}
+	tf, err := b.taskFields(ctx)
+	if err != nil {
+		abandon()
+		return err
+	}
+	// A create of an earlier attempt may have reached Salesforce: find it.
+	if len(uncertain) > 0 {
+		var keys, whos []string
+		for _, it := range uncertain {
+			keys = append(keys, it.key)
+			whos = append(whos, it.who.ID)
+		}
+		found, err := b.org.FindTasks(ctx, tf.KeyField, keys, slices.Compact(slices.Sorted(slices.Values(whos))))
+		if err != nil {
+			abandon()
+			return b.salesforceErr("look saved tasks up", err)
+		}
+		for _, it := range uncertain {
+			if id, ok := found[it.key]; ok {
+				if err := b.e.Activities.Done(ctx, b.team, it.key, b.e.Owner, id); err != nil {
+					abandon()
+					return fmt.Errorf("record task: %w", err)
+				}
+				b.logged(it, id, it.d.Event.ID)
+				continue
+			}
+			fresh = append(fresh, it)
+		}
+	}
+	if err := b.create(ctx, fresh, tf, true); err != nil {
+		abandon()
+		return err
+	}
+	return b.followAll(owners, followers)
+}
+
+// create sends the Tasks; a Lead converted since it synced is followed to
+// its Contact and its Tasks sent again (once).
+func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow bool) error {
+	if len(items) == 0 {
+		return nil
+	}
+	tasks := make([]salesforce.SObject, len(items))
+	for i, it := range items {
+		tasks[i] = NewTask(it.d.Event, it.who.ID, it.key, tf, b.e.TaskOwner)
+	}
+	results, err := b.org.Create(ctx, tasks, salesforce.WriteOptions{})
+	if err != nil {
+		return b.salesforceErr("create tasks", err)
+	}
+	var moved []item
+	for i, res := range results {
+		it := items[i]
+		switch {
+		case res.Success:
+			if err := b.e.Activities.Done(ctx, b.team, it.key, b.e.Owner, res.ID); err != nil {
+				return fmt.Errorf("record task: %w", err)
+			}
+			b.logged(it, res.ID, it.d.Event.ID)
+		case follow && gone(res):
+			moved = append(moved, it)
+		case hasCode(res, salesforce.CodeUnableToLockRow) || hasCode(res, salesforce.CodeServerUnavailable):
+			b.abandonOne(ctx, it)
+			b.retryAll(it, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
+		default:
+			b.failOne(ctx, it, res)
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	return b.followMoved(ctx, moved, tf)
+}
+
+// followMoved looks the emails of Tasks refused on their WhoId up again:
+// a converted Lead resolves to its Contact, whom the ledger then follows.
+func (b *batch) followMoved(ctx context.Context, moved []item, tf TaskFields) error {
+	var emails []string
+	for _, it := range moved {
+		emails = append(emails, it.d.Event.Email())
+	}
+	found, err := b.org.FindByEmail(ctx, emails)
+	if err != nil {
+		return b.salesforceErr("look converted records up", err)
+	}
+	var again []item
+	for _, it := range moved {
+		email := contactsync.NormalizeEmail(it.d.Event.Email())
+		m, ok := found[email]
+		if !ok || m.ID == it.who.ID {
+			b.failOne(ctx, it, salesforce.SaveResult{Errors: []salesforce.ErrorItem{{Code: salesforce.CodeCannotUpdateConverted,
+				Message: "the contact's Salesforce record no longer takes activities and no other record has its email", Fields: []string{"WhoId"}}}})
+			continue
+		}
+		to := event.SalesforceRef{Object: m.Object, ID: m.ID}
+		if _, err := b.e.Ledger.FollowRecord(ctx, b.team, email, it.who.ID, to); err != nil {
+			b.e.log().Warn("follow converted record", "team_id", b.team, "error", err.Error())
+		}
+		it.who = to
+		again = append(again, it)
+	}
+	return b.create(ctx, again, tf, false)
+}
+
+// gone reports a Task refused because its WhoId no longer takes one.
+func gone(r salesforce.SaveResult) bool {
+	return hasCode(r, salesforce.CodeCannotUpdateConverted) || hasCode(r, salesforce.CodeEntityIsDeleted) ||
+		hasCode(r, "INVALID_CROSS_REFERENCE_KEY")
+}
+
+func (b *batch) taskFields(ctx context.Context) (TaskFields, error) {
+	tf, at, ok, err := b.e.Activities.TaskFields(ctx, b.team)
+	if err != nil {
+		return TaskFields{}, fmt.Errorf("read task fields: %w", err)
+	}
+	if ok && b.e.now().Sub(at) < orDefault(b.e.TaskFieldsTTL, DefaultTaskFieldsTTL) {
+		return tf, nil
+	}
+	tf, err = b.org.DescribeTask(ctx)
+	if err != nil {
+		return TaskFields{}, b.salesforceErr("describe Task", err)
+	}
+	if err := b.e.Activities.SaveTaskFields(ctx, b.team, tf, b.e.now()); err != nil {
+		b.e.log().Warn("cache task fields", "team_id", b.team, "error", err.Error())
+	}
+	return tf, nil
+}
+
+// logged gives an activity whose Task exists its outcome: created for the
+// event that made it, skipped as a duplicate for any other event.
+func (b *batch) logged(it item, taskID, ownerEvent string) {
+	ref := &event.SalesforceRef{Object: event.ObjectTask, ID: taskID}
+	o := b.outcome(it.d, event.StatusCreated, "")
+	if ownerEvent != "" && ownerEvent != it.d.Event.ID {
+		o = b.outcome(it.d, event.StatusSkipped, event.ReasonDuplicateEvent)
+	}
+	o.Salesforce = ref
+	b.finish(it.d, o)
+}
+
+// followAll answers the later deliveries of each key like its owner.
+func (b *batch) followAll(owners []item, followers map[string][]item) error {
+	b.mu.Lock()
+	answers := map[string]event.Outcome{}
+	for _, o := range b.outcomes {
+		answers[o.EventID] = o
+	}
+	failed := map[string]error{}
+	for _, it := range owners {
+		if err, ok := b.failed[it.d.ID]; ok && it.d.ID != "" {
+			failed[it.key] = err
+		}
+	}
+	b.mu.Unlock()
+	for _, own := range owners {
+		for _, f := range followers[own.key] {
+			if o, ok := answers[own.d.Event.ID]; ok && o.Salesforce != nil {
+				b.logged(f, o.Salesforce.ID, own.d.Event.ID)
+			} else if o, ok := answers[own.d.Event.ID]; ok && o.Status == event.StatusFailed {
+				fo := b.outcome(f.d, event.StatusFailed, "")
+				fo.Error = o.Error
+				b.finish(f.d, fo)
+			} else {
+				err := failed[own.key]
+				if err == nil {
+					err = fmt.Errorf("%w: the activity's first delivery is not logged yet", ErrRetry)
+				}
+				b.retry(f.d, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (b *batch) retryAll(it item, err error) { b.retry(it.d, err) }
+
+func (b *batch) abandonOne(ctx context.Context, it item) {
+	if err := b.e.Activities.Abandon(ctx, b.team, it.key, b.e.Owner); err != nil {
+		b.e.log().Warn("abandon claim", "team_id", b.team, "error", err.Error())
+	}
+}
+
+func (b *batch) failOne(ctx context.Context, it item, res salesforce.SaveResult) {
+	if err := b.e.Activities.Release(ctx, b.team, it.key, b.e.Owner); err != nil {
+		b.e.log().Warn("release claim", "team_id", b.team, "error", err.Error())
+	}
+	fe := firstError(res)
+	msg := fe.Message
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	o := b.outcome(it.d, event.StatusFailed, "")
+	o.Error = &event.OutcomeError{Code: fe.Code, Message: msg, Fields: fe.Fields}
+	b.finish(it.d, o)
+}
+
+func hasCode(r salesforce.SaveResult, code string) bool {
+	for _, e := range r.Errors {
+		if e.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func firstError(r salesforce.SaveResult) salesforce.ErrorItem {
+	for _, e := range r.Errors {
+		if e.Code != salesforce.CodeAllOrNoneRolledBack {
+			return e
+		}
+	}
+	if len(r.Errors) > 0 {
+		return r.Errors[0]
+	}
+	return salesforce.ErrorItem{Code: "UNKNOWN_ERROR", Message: "Salesforce reported a failure without an error"}
+}
+
+func mapKeys[K comparable](m map[K]bool) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func minTime(a, c time.Time) time.Time {
+	if c.Before(a) {
+		return c
+	}
+	return a
+}
+
+func maxTime(a, c time.Time) time.Time {
+	if c.After(a) {
+		return c
+	}
+	return a
+}
+
+// parallelism bounds the concurrent ledger calls of one batch.
+const parallelism = 32
+
+// each runs f(0..n-1) with bounded concurrency and returns the first error.
+func each(n int, f func(i int) error) error {
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := f(i); err != nil {
+				once.Do(func() { first = err })
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}

@@ -1,0 +1,120 @@
+// Package activitysync is the domain of email activity sync (rule R7): it
+// logs each email event of a synced contact as one completed Task on the
+// contact's Salesforce record, exactly once per message and kind, never for
+// activity older than the team's connection, holds the activity of a contact
+// whose sync is pending until it syncs, and gives every event one final
+// outcome.
+//
+// It reuses contact sync's ledger (memberships, records, outcomes) and org
+// adapter, and knows nothing of SQS, DynamoDB or HTTP: the interfaces below
+// are what it needs, and adapters implement them.
+package activitysync
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/policy"
+)
+
+// Ledger is the part of contact sync's ledger activity sync reads and
+// writes: outcomes, memberships, the records emails resolved to.
+type Ledger interface {
+	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
+	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
+	Memberships(ctx context.Context, teamID string, keys []contactsync.MemberKey) (map[contactsync.MemberKey]contactsync.Membership, error)
+	Records(ctx context.Context, teamID string, emails []string) (map[string]contactsync.Record, error)
+	// FollowRecord moves an email's record from fromID to another record
+	// (a Lead converted into a Contact since it synced).
+	FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (contactsync.Record, error)
+}
+
+// Claim is what Activities.Claim found.
+type Claim struct {
+	// TaskID is set when the activity is already logged: nothing to do.
+	TaskID string
+	// EventID is the event that first claimed the activity.
+	EventID string
+	// Attempted means an earlier claim was taken and not released: its
+	// create may have reached Salesforce, so the Task is looked for before
+	// creating it again.
+	Attempted bool
+}
+
+// ErrClaimed means another worker holds the activity's claim: retry later.
+var ErrClaimed = errors.New("activitysync: another worker is logging this activity")
+
+// Activities keeps activity sync's own state: a claim per activity key, the
+// activities held until their contact syncs, and what the org's Task
+// object offers.
+type Activities interface {
+	// Claim takes the right to create the Task of key until the given time.
+	// A logged activity comes back as Claim.TaskID (no claim taken);
+	// ErrClaimed when another owner holds an unexpired claim.
+	Claim(ctx context.Context, teamID, key, eventID, owner string, until time.Time) (Claim, error)
+	// Done records the Task created for key and ends the claim.
+	Done(ctx context.Context, teamID, key, owner, taskID string) error
+	// Abandon ends owner's claim without a Task, remembering that a create
+	// may have reached Salesforce.
+	Abandon(ctx context.Context, teamID, key, owner string) error
+	// Release forgets owner's claim: nothing was created.
+	Release(ctx context.Context, teamID, key, owner string) error
+
+	// Hold stores an activity until its membership reaches a final state.
+	Hold(ctx context.Context, teamID string, k contactsync.MemberKey, ev event.Event) error
+	// HeldKeys returns the team's memberships with held activities, with a
+	// mark to pass to Unhold.
+	HeldKeys(ctx context.Context, teamID string) (map[contactsync.MemberKey]int64, error)
+	// Held returns a membership's held activities in order of occurrence.
+	Held(ctx context.Context, teamID string, k contactsync.MemberKey) ([]event.Event, error)
+	// Unhold forgets held activities; the membership leaves HeldKeys unless
+	// more were held since mark.
+	Unhold(ctx context.Context, teamID string, k contactsync.MemberKey, eventIDs []string, mark int64) error
+
+	// TaskFields returns the cached TaskFields of the team's org and when
+	// they were read; ok false when none are cached.
+	TaskFields(ctx context.Context, teamID string) (tf TaskFields, at time.Time, ok bool, err error)
+	SaveTaskFields(ctx context.Context, teamID string, tf TaskFields, at time.Time) error
+}
+
+// TaskFields is what the org's Task object offers beyond the standard
+// fields every org has.
+type TaskFields struct {
+	TypeEmail bool   `json:"type_email"` // the Type picklist has "Email"
+	KeyField  string `json:"key_field"`  // a custom text field for the activity key, "" if none
+}
+
+// Org is one team's Salesforce org as activity sync uses it.
+type Org interface {
+	contactsync.Org
+	// DescribeTask reads what the Task object offers (one API call).
+	DescribeTask(ctx context.Context) (TaskFields, error)
+	// FindTasks finds Tasks this service created, by activity key: through
+	// keyField when set, else among the Tasks of whoIDs whose subject starts
+	// with SubjectPrefix, reading the key from the description. Keyed by
+	// activity key.
+	FindTasks(ctx context.Context, keyField string, keys, whoIDs []string) (map[string]string, error)
+}
+
+// Orgs opens a team's org; connection.ErrNotConnected and ErrNeedsReauth
+// come through errors.Is.
+type Orgs interface {
+	Open(ctx context.Context, teamID string) (Org, contactsync.Connection, error)
+}
+
+// Settings gives a team's settings as of a time.
+type Settings interface {
+	TeamSettingsAt(ctx context.Context, teamID string, at time.Time) (policy.TeamVersion, error)
+}
+
+// Releaser is the hook contact sync calls after a membership reaches a
+// final state (synced, skipped or failed): it hands the activities held for
+// that membership back to activity sync, which logs (or skips) them in
+// order. Calling it when nothing is held is cheap and harmless; calling it
+// twice is harmless too (events are idempotent by id).
+type Releaser interface {
+	Release(ctx context.Context, teamID string, k contactsync.MemberKey) error
+}

@@ -1,0 +1,158 @@
+package activitysync
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// Salesforce's limits on the Task fields written here.
+const (
+	MaxSubject     = 255   // Task.Subject
+	MaxDescription = 32000 // Task.Description
+)
+
+// SubjectPrefix begins the subject of every Task this service creates.
+const SubjectPrefix = "[sfsync] "
+
+// TruncatedMarker ends a description whose email body was cut.
+const TruncatedMarker = "… [truncated]"
+
+// keyLabel introduces the activity key in a description's footer.
+const keyLabel = "sfsync key: "
+
+// KindOf is the activity kind of an email event type ("" for others).
+func KindOf(t event.Type) policy.ActivityKind {
+	if !t.IsEmail() {
+		return ""
+	}
+	return policy.ActivityKind(strings.TrimPrefix(string(t), "email."))
+}
+
+// Key is the idempotency key of one activity: the same for every delivery
+// of the same (team, message, kind), 45 characters that are safe in SOQL
+// and in an external-ID field.
+func Key(teamID, messageID string, kind policy.ActivityKind) string {
+	h := sha256.Sum256([]byte(teamID + "\x00" + messageID + "\x00" + string(kind)))
+	return "sfsync-" + hex.EncodeToString(h[:19])
+}
+
+var verbs = map[policy.ActivityKind]string{
+	policy.ActivitySent:    "Email",
+	policy.ActivityReplied: "Email replied",
+	policy.ActivityOpened:  "Email opened",
+	policy.ActivityClicked: "Email clicked",
+	policy.ActivityBounced: "Email bounced",
+}
+
+// Subject is the Task's subject: the prefix, what happened, the email's
+// subject, cut to Salesforce's 255 characters.
+func Subject(kind policy.ActivityKind, subject string) string {
+	verb, ok := verbs[kind]
+	if !ok {
+		verb = "Email " + string(kind)
+	}
+	s := SubjectPrefix + verb + ": " + strings.Join(strings.Fields(subject), " ")
+	return cut(s, MaxSubject, "…")
+}
+
+// Description is the Task's description: what happened, the body, and a
+// footer with the activity key, within Salesforce's 32,000 characters; a
+// body that does not fit is cut and ends with TruncatedMarker.
+func Description(ev event.Event, key string) string {
+	d, _ := ev.Data.(event.EmailData)
+	m := d.Message
+	var head strings.Builder
+	switch ev.Type {
+	case event.EmailClicked:
+		head.WriteString("Clicked link: " + m.URL + "\n")
+	case event.EmailBounced:
+		head.WriteString("Bounce reason: " + m.Reason + "\n")
+	}
+	if d.Sequence.Name != "" {
+		head.WriteString("Sequence: " + d.Sequence.Name + "\n")
+	} else {
+		head.WriteString("Sequence: " + d.Sequence.ID + "\n")
+	}
+	if m.Step > 0 {
+		head.WriteString("Step: " + strconv.Itoa(m.Step) + "\n")
+	}
+	footer := "\n\n--\n" + keyLabel + key
+	room := MaxDescription - utf8.RuneCountInString(footer)
+	body := head.String()
+	if m.BodyText != "" {
+		body += "\n" + m.BodyText
+	}
+	return cut(body, room, TruncatedMarker) + footer
+}
+
+// KeyFromDescription reads the activity key from a description's footer
+// ("" when there is none).
+func KeyFromDescription(desc string) string {
+	i := strings.LastIndex(desc, "\n"+keyLabel)
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimSpace(desc[i+1+len(keyLabel):])
+}
+
+// ActivityDate is the UTC date of the activity, as Task.ActivityDate wants it.
+func ActivityDate(ev event.Event) string {
+	at := ev.OccurredAt
+	if at.IsZero() {
+		if d, ok := ev.Data.(event.EmailData); ok {
+			at = d.Message.SentAt
+		}
+	}
+	return at.UTC().Format(time.DateOnly)
+}
+
+// NewTask builds the completed Task of one activity on the record whoID.
+// owner, when set, becomes OwnerId; else Salesforce gives the Task to the
+// connected user.
+func NewTask(ev event.Event, whoID, key string, tf TaskFields, owner string) salesforce.SObject {
+	d, _ := ev.Data.(event.EmailData)
+	t := salesforce.NewSObject("Task")
+	t["WhoId"] = whoID
+	t["Subject"] = Subject(KindOf(ev.Type), d.Message.Subject)
+	t["Description"] = Description(ev, key)
+	t["ActivityDate"] = ActivityDate(ev)
+	t["Status"] = "Completed"
+	t["TaskSubtype"] = "Email"
+	if tf.TypeEmail {
+		t["Type"] = "Email"
+	}
+	if tf.KeyField != "" {
+		t[tf.KeyField] = key
+	}
+	if owner != "" {
+		t["OwnerId"] = owner
+	}
+	return t
+}
+
+// cut shortens s to at most max characters, ending with marker when cut.
+func cut(s string, max int, marker string) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	keep := max - utf8.RuneCountInString(marker)
+	if keep < 0 {
+		keep = 0
+	}
+	n := 0
+	for i := range s {
+		if n == keep {
+			return s[:i] + marker
+		}
+		n++
+	}
+	return s + marker
+}

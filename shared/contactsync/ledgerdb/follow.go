@@ -1,0 +1,94 @@
+package ledgerdb
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+)
+
+// RuleFollowed is the match rule of a record moved by FollowRecord.
+const RuleFollowed = "followed_conversion"
+
+// FollowRecord moves an email's saved record from the Salesforce record
+// fromID to another one: a Lead converted in Salesforce since it synced now
+// lives on as its Contact. One conditional UpdateItem (the record must still
+// point at fromID, or already at to.ID, so a repeat is a no-op), then the
+// contact's copy is rewritten. The record keeps its event, contact and
+// versions; its match rule becomes RuleFollowed. *RecordedError when the
+// record points at a third id; an *InputError on email when the email has
+// no saved record.
+func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (contactsync.Record, error) {
+	if err := checkID("team_id", teamID); err != nil {
+		return contactsync.Record{}, err
+	}
+	n, err := checkEmail("email", email)
+	if err != nil {
+		return contactsync.Record{}, err
+	}
+	if !salesforceIDRE.MatchString(fromID) {
+		return contactsync.Record{}, &InputError{"from_id", "not a 15- or 18-character Salesforce id"}
+	}
+	if !salesforceIDRE.MatchString(to.ID) {
+		return contactsync.Record{}, &InputError{"to.id", "not a 15- or 18-character Salesforce id"}
+	}
+	if to.Object != event.ObjectLead && to.Object != event.ObjectContact {
+		return contactsync.Record{}, &InputError{"to.object", fmt.Sprintf("must be Lead or Contact, got %q", to.Object)}
+	}
+	sfID := expression.Name("sf_id")
+	cond := expression.Or(sfID.Equal(expression.Value(fromID)), sfID.Equal(expression.Value(to.ID)))
+	upd := expression.Set(sfID, expression.Value(to.ID)).
+		Set(expression.Name("object"), expression.Value(string(to.Object))).
+		Set(expression.Name("match_rule"), expression.Value(RuleFollowed))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return contactsync.Record{}, fmt.Errorf("build follow: %w", err)
+	}
+	pk := emailPK(teamID, n)
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if cf, ok := conditionFailed(err); ok {
+		it, rerr := s.recordOr(ctx, pk, cf.Item)
+		if rerr != nil {
+			return contactsync.Record{}, rerr
+		}
+		if it.SalesforceID == "" {
+			return contactsync.Record{}, &InputError{"email", "has no saved record to follow"}
+		}
+		return contactsync.Record{}, fmt.Errorf("follow record %s: %w", pk, &RecordedError{Record: it.record()})
+	}
+	if err != nil {
+		return contactsync.Record{}, fmt.Errorf("follow record %s: %w", pk, err)
+	}
+	var it recordItem
+	if err := unmarshal(out.Attributes, &it); err != nil {
+		return contactsync.Record{}, fmt.Errorf("decode %s: %w", pk, err)
+	}
+	r := it.record()
+	if r.ContactID != "" {
+		copyItem, err := marshal(recordItem{
+			PK: contactPK(teamID, r.ContactID), SK: contactRecPref + n, TeamID: teamID, Email: n,
+			Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status), MatchRule: r.MatchRule,
+			PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion, SyncedAt: r.SyncedAt,
+			EventID: r.EventID, ContactID: r.ContactID,
+		})
+		if err != nil {
+			return contactsync.Record{}, fmt.Errorf("encode record copy: %w", err)
+		}
+		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: copyItem}); err != nil {
+			return contactsync.Record{}, fmt.Errorf("follow record %s: write the contact's copy: %w", pk, err)
+		}
+	}
+	return r, nil
+}
