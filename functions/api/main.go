@@ -75,6 +75,7 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 
 	policies := policydb.New(db, s.policiesTable, s.ledgerTable)
 	mappings := mappingdb.New(db, s.policiesTable)
+	mappings.CountsTable = s.ledgerTable // written by the sync functions
 	describes := &describe.Cache{DB: db, Table: s.policiesTable,
 		Source: &describe.Org{Connections: connStore, Connector: connector, Holder: s.holder, APIVersion: s.apiVersion}}
 

@@ -616,3 +616,104 @@ func TestHeldWhileNeedsReauth(t *testing.T) {
 		t.Errorf("Leads: got %d; want 1", n)
 	}
 }
+
+// TestFieldMappingVersions: contacts synced before and after a mapping change
+// carry the old and new values and versions (R8); a field deleted in
+// Salesforce after the mapping was saved fails only the contacts that use it.
+func TestFieldMappingVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{})
+	for _, f := range []org.CustomField{{Name: "Region__c", Type: "text", Length: 20}, {Name: "Temp__c", Type: "text", Length: 40}} {
+		if err := sim.AddCustomField("Lead", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	team := "team_map"
+	connect(t, team, sim)
+	var current struct {
+		Fields []map[string]any `json:"fields"`
+	}
+	if _, err := seqr.Call(ctx, team, "GET", "/v1/salesforce/field-mappings/lead", nil, nil, &current); err != nil {
+		t.Fatal(err)
+	}
+	save := func(region string) {
+		t.Helper()
+		rows := append(slices.Clone(current.Fields),
+			map[string]any{"salesforce_field": "Region__c", "source": map[string]any{"constant": region}},
+			map[string]any{"salesforce_field": "Temp__c", "source": map[string]any{"field": "custom.temp"}})
+		var out map[string]any
+		if _, err := seqr.Call(ctx, team, "PUT", "/v1/salesforce/field-mappings/lead", map[string]string{"If-Match": "*"},
+			map[string]any{"fields": rows}, &out); err != nil {
+			t.Fatalf("save mapping: %v", err)
+		}
+		time.Sleep(6 * time.Second) // the functions reuse a mapping for 5 s
+	}
+	at := time.Now().Add(time.Minute)
+	synced := func(contact, email string, custom map[string]string) event.Outcome {
+		t.Helper()
+		ev := contactEvent(team, event.ContactAdded, "seq_map", contact, email, "M", at)
+		d := ev.Data.(event.ContactData)
+		d.Contact.Custom = custom
+		ev.Data = d
+		send(t, ev)
+		return await(t, []event.Event{ev}, true)[ev.ID]
+	}
+	version := func(contact string) float64 {
+		t.Helper()
+		var body struct {
+			Records []struct {
+				MappingVersion float64 `json:"mapping_version"`
+			} `json:"records"`
+		}
+		if _, err := seqr.Call(ctx, team, "GET", "/v1/contacts/"+contact+"/salesforce", nil, nil, &body); err != nil || len(body.Records) == 0 {
+			t.Fatalf("contact %s: %v %+v", contact, err, body)
+		}
+		return body.Records[0].MappingVersion
+	}
+	region := func(email string) string {
+		for _, r := range sim.Records("Lead") {
+			if strings.EqualFold(fmt.Sprint(r["Email"]), email) {
+				return fmt.Sprint(r["Region__c"])
+			}
+		}
+		return "<none>"
+	}
+
+	save("EMEA")
+	if o := synced("m1", "before@map.example", nil); o.Status != event.StatusCreated {
+		t.Fatalf("before the change: got %s %+v", o.Status, o.Error)
+	}
+	save("APAC")
+	if o := synced("m2", "after@map.example", nil); o.Status != event.StatusCreated {
+		t.Fatalf("after the change: got %s %+v", o.Status, o.Error)
+	}
+	if got := region("before@map.example"); got != "EMEA" {
+		t.Errorf("contact synced before the change: got region %q; want EMEA (never re-synced)", got)
+	}
+	if got := region("after@map.example"); got != "APAC" {
+		t.Errorf("contact synced after the change: got region %q; want APAC", got)
+	}
+	if v1, v2 := version("m1"), version("m2"); v1 >= v2 || v1 < 1 {
+		t.Errorf("mapping versions: got %v then %v; want the first older", v1, v2)
+	}
+
+	// Temp__c is deleted in Salesforce: the contact that fills it fails with
+	// the field named; its batch-mate without a value for it syncs.
+	if err := sim.DeleteCustomField("Lead", "Temp__c"); err != nil {
+		t.Fatal(err)
+	}
+	uses := contactEvent(team, event.ContactAdded, "seq_map", "m3", "uses@map.example", "M", at)
+	d := uses.Data.(event.ContactData)
+	d.Contact.Custom = map[string]string{"temp": "value"}
+	uses.Data = d
+	other := contactEvent(team, event.ContactAdded, "seq_map", "m4", "other@map.example", "M", at)
+	send(t, uses, other)
+	got := await(t, []event.Event{uses, other}, true)
+	if o := got[uses.ID]; o.Status != event.StatusFailed || o.Error == nil || o.Error.Code != "INVALID_FIELD" || !slices.Contains(o.Error.Fields, "Temp__c") {
+		t.Errorf("contact using the deleted field: got %s %+v; want failed INVALID_FIELD naming Temp__c", o.Status, o.Error)
+	}
+	if o := got[other.ID]; o.Status != event.StatusCreated {
+		t.Errorf("its batch-mate: got %s %+v; want created", o.Status, o.Error)
+	}
+}

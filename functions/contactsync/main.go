@@ -74,6 +74,7 @@ func main() {
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get}}
 	mappings := mappingdb.New(db, policiesTable)
+	mappings.CountsTable = ledgerTable
 	ledger := ledgerdb.New(db, ledgerTable)
 	ledger.Owner = holder // the claim owner the engine passes to Claim and Release
 
@@ -83,6 +84,7 @@ func main() {
 		Policies:  policydb.New(db, policiesTable, ledgerTable),
 		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: db, Table: policiesTable}, ReuseFor: 5 * time.Second},
 		Publisher: outcomes.New(sqsClient, resultsURL),
+		Counts:    mappings,
 		// Lead assignment rules run (Salesforce's default, chosen on
 		// purpose); duplicate rules are never overridden: a match links.
 		Write:    salesforce.WriteOptions{AutoAssign: "TRUE"},

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +34,7 @@ type Engine struct {
 	Policies  Policies
 	Renderer  Renderer
 	Publisher Publisher
+	Counts    Counter // optional
 	// Write decides Salesforce's side effects on create (lead assignment
 	// rules, duplicate rules), on purpose rather than by default.
 	Write salesforce.WriteOptions
@@ -533,6 +536,9 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 	if err != nil {
 		return b.salesforceErr("create records", err)
 	}
+	if results, err = b.resendInnocent(ctx, newRecs, results); err != nil {
+		return b.salesforceErr("create records again", err)
+	}
 	var dupes []int
 	var dmu sync.Mutex
 	if err := each(len(results), func(i int) error {
@@ -569,10 +575,78 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 		return err
 	}
 	slices.Sort(dupes)
+	b.count(ctx, results, owners, mappingVersion)
 	if len(dupes) > 0 {
 		return b.linkDuplicates(ctx, dupes, owners, followers)
 	}
 	return nil
+}
+
+// resendInnocent handles Salesforce refusing a whole collection over a field
+// some records carry (a field deleted since the mapping was saved answers
+// INVALID_FIELD for the collection): the records without that field are sent
+// again, once, so one contact's problem never fails its batch-mates.
+func (b *batch) resendInnocent(ctx context.Context, recs []salesforce.SObject, results []salesforce.SaveResult) ([]salesforce.SaveResult, error) {
+	var again []int
+	for i, res := range results {
+		if res.Success {
+			continue
+		}
+		fe := firstError(res)
+		if fe.Code != salesforce.CodeInvalidField || len(fe.Fields) == 0 {
+			continue // firstError names the field from the message when Salesforce leaves fields empty
+		}
+		carries := false
+		for _, f := range fe.Fields {
+			for k := range recs[i] {
+				if strings.EqualFold(k, f) {
+					carries = true
+				}
+			}
+		}
+		if !carries {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return results, nil
+	}
+	sub := make([]salesforce.SObject, len(again))
+	for j, i := range again {
+		sub[j] = recs[i]
+	}
+	second, err := b.org.Create(ctx, sub, b.e.Write)
+	if err != nil {
+		return nil, err
+	}
+	results = slices.Clone(results)
+	for j, i := range again {
+		results[i] = second[j]
+	}
+	return results, nil
+}
+
+// count records how many contacts each mapping version created; a figure
+// for people, so a failure is logged, not retried.
+func (b *batch) count(ctx context.Context, results []salesforce.SaveResult, owners []item, versions map[string]int) {
+	if b.e.Counts == nil {
+		return
+	}
+	type key struct {
+		object  event.SalesforceObject
+		version int
+	}
+	n := map[key]int{}
+	for i, res := range results {
+		if res.Success {
+			n[key{owners[i].object, versions[NormalizeEmail(owners[i].m.Email)]}]++
+		}
+	}
+	for k, c := range n {
+		if err := b.e.Counts.CountSynced(ctx, b.team, k.object, k.version, c); err != nil {
+			b.e.log().Warn("count synced contacts", "team_id", b.team, "error", err.Error())
+		}
+	}
 }
 
 // linkDuplicates follows a DUPLICATES_DETECTED answer to the matched record:
@@ -673,9 +747,19 @@ func transient(r salesforce.SaveResult) bool {
 	return hasCode(r, salesforce.CodeUnableToLockRow) || hasCode(r, salesforce.CodeServerUnavailable)
 }
 
+// noSuchColumn finds the field in Salesforce's INVALID_FIELD message.
+var noSuchColumn = regexp.MustCompile(`No such column '([A-Za-z0-9_]+)'`)
+
+// firstError returns the record's real error (not the all-or-none echo), with
+// the field named even when Salesforce only names it in the message.
 func firstError(r salesforce.SaveResult) salesforce.ErrorItem {
 	for _, e := range r.Errors {
 		if e.Code != salesforce.CodeAllOrNoneRolledBack {
+			if len(e.Fields) == 0 {
+				if m := noSuchColumn.FindStringSubmatch(e.Message); m != nil {
+					e.Fields = []string{m[1]}
+				}
+			}
 			return e
 		}
 	}

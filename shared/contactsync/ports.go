@@ -150,6 +150,12 @@ type Delivery struct {
 	Event event.Event
 }
 
+// Counter counts the contacts created with each field mapping version, so a
+// mapping change can say how many keep the old one (R8).
+type Counter interface {
+	CountSynced(ctx context.Context, teamID string, object event.SalesforceObject, version, n int) error
+}
+
 // Publisher sends outcomes to the results queue.
 type Publisher interface {
 	Publish(ctx context.Context, outs []event.Outcome) error

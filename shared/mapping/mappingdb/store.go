@@ -53,6 +53,9 @@ type API interface {
 type Store struct {
 	db    API
 	table string
+	// CountsTable holds the synced-contact counters when set (the ledger
+	// table: the sync functions may write it, never the policies table).
+	CountsTable string
 	// Now stamps new versions; tests may replace it.
 	Now func() time.Time
 }
@@ -249,6 +252,13 @@ func (s *Store) Version(ctx context.Context, team string, o event.SalesforceObje
 	return it.version(), nil
 }
 
+func (s *Store) countsTable() string {
+	if s.CountsTable != "" {
+		return s.CountsTable
+	}
+	return s.table
+}
+
 // ErrNoVersion: the version asked for was never saved.
 var ErrNoVersion = errors.New("no such mapping version")
 
@@ -273,7 +283,7 @@ func (s *Store) CountSynced(ctx context.Context, team string, o event.Salesforce
 		return fmt.Errorf("build update: %w", err)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: keyOf(teamKey(team), countKey(o)),
+		TableName: aws.String(s.countsTable()), Key: keyOf(teamKey(team), countKey(o)),
 		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
 	if err != nil {
@@ -305,7 +315,7 @@ func (s *Store) SyncedByVersion(ctx context.Context, team string, o event.Salesf
 		return nil, err
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: keyOf(teamKey(team), countKey(o)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.countsTable()), Key: keyOf(teamKey(team), countKey(o)), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s mapping counts of %s: %w", o, team, err)
