@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
 	"github.com/sfsync/sfsync/shared/contactsync"
@@ -47,6 +48,7 @@ func main() {
 	resultsURL := env.Require(resources.EnvResultsQueueURL)
 	dlqURL := env.Require(resources.EnvDeadLetterQueueURL)
 	queueURL := env.Require(resources.EnvContactQueueURL)
+	activityURL := env.Require(resources.EnvActivityQueueURL)
 	keyID := env.Require(resources.EnvTokenKeyID)
 	clientID := env.Require(resources.EnvClientID)
 	secretARN := env.Require(resources.EnvClientSecretARN)
@@ -85,6 +87,7 @@ func main() {
 		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: db, Table: policiesTable}, ReuseFor: 5 * time.Second},
 		Publisher: outcomes.New(sqsClient, resultsURL),
 		Counts:    mappings,
+		Release:   &activitydb.Releaser{Store: &activitydb.Store{DB: db, Table: ledgerTable}, SQS: sqsClient, QueueURL: activityURL},
 		// Lead assignment rules run (Salesforce's default, chosen on
 		// purpose); duplicate rules are never overridden: a match links.
 		Write:    salesforce.WriteOptions{AutoAssign: "TRUE"},

@@ -377,6 +377,7 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 				{"PoliciesTable", tableRead},
 				{"ResultsQueue", send},
 				{"ContactEventsQueue", slices.Concat(send, consume)}, // send: parks held events on its own queue
+				{"ActivityEventsQueue", send},                        // releases activity held for a contact that synced
 				{"ContactEventsDLQ", send},
 				{"SalesforceClientSecret", secret},
 				{"TokenKey", decryptGenerate},
@@ -384,7 +385,7 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 			forbid: []grant{
 				{"PoliciesTable", tableWrite},
 				{"TokenKey", tokenEncrypt},
-				{"ActivityEventsQueue", slices.Concat(send, consume)},
+				{"ActivityEventsQueue", consume},
 				{"ActivityEventsDLQ", send},
 				{"ResultsQueue", consume},
 			},

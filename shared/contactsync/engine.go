@@ -34,7 +34,8 @@ type Engine struct {
 	Policies  Policies
 	Renderer  Renderer
 	Publisher Publisher
-	Counts    Counter // optional
+	Counts    Counter  // optional
+	Release   Releaser // optional
 	// Write decides Salesforce's side effects on create (lead assignment
 	// rules, duplicate rules), on purpose rather than by default.
 	Write salesforce.WriteOptions
@@ -708,6 +709,7 @@ func (b *batch) synced(ctx context.Context, it item, r Record, st event.Status, 
 	if err := b.e.Ledger.SetMembership(ctx, it.m); err != nil {
 		return fmt.Errorf("set membership: %w", err)
 	}
+	b.release(ctx, it.m)
 	o := b.outcome(it.d, st, reason)
 	o.Salesforce = ref
 	b.finish(it.d, o)
@@ -723,9 +725,21 @@ func (b *batch) fail(ctx context.Context, it item, oe *event.OutcomeError) {
 		b.retry(it.d, fmt.Errorf("%w: set membership: %w", ErrRetry, err))
 		return
 	}
+	b.release(ctx, it.m)
 	o := b.outcome(it.d, event.StatusFailed, "")
 	o.Error = oe
 	b.finish(it.d, o)
+}
+
+// release lets the activity held for the membership go; on failure the held
+// copies stay and the contact's next activity picks them up.
+func (b *batch) release(ctx context.Context, m Membership) {
+	if b.e.Release == nil {
+		return
+	}
+	if err := b.e.Release.Release(ctx, b.team, MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID}); err != nil {
+		b.e.log().Warn("release held activities", "team_id", b.team, "error", err.Error())
+	}
 }
 
 func (b *batch) releaseOne(ctx context.Context, email string) {

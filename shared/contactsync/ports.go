@@ -150,6 +150,12 @@ type Delivery struct {
 	Event event.Event
 }
 
+// Releaser is told when a membership reaches a final state (synced or
+// failed), so the activity held for it is logged or let go (R7).
+type Releaser interface {
+	Release(ctx context.Context, teamID string, key MemberKey) error
+}
+
 // Counter counts the contacts created with each field mapping version, so a
 // mapping change can say how many keep the old one (R8).
 type Counter interface {

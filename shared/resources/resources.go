@@ -100,7 +100,7 @@ var Functions = []Function{
 	{
 		Name: "contactsync",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
-			EnvContactQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
+			EnvContactQueueURL, EnvActivityQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
 		Source:  &EventSource{Queue: "contact-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
 		Timeout: FunctionTimeout, Memory: 512,
 	},
