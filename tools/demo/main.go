@@ -165,6 +165,29 @@ func run(ctx context.Context, keep, verbose bool) error {
 	got[reply.ev.ID] = r[reply.ev.ID]
 	steps = append(steps, reply)
 
+	emails := []step{
+		{emailEvent("evt_demo_08", event.EmailSent, "seq_q4", "ct_ada", "ada@analytical.example", "msg_1", now.Add(2*time.Minute)), "email sent: a completed Task on Ada's Lead", event.StatusCreated},
+		{emailEvent("evt_demo_09", event.EmailOpened, "seq_q4", "ct_ada", "ada@analytical.example", "msg_1", now.Add(3*time.Minute)), "opens are off by default: skipped", event.StatusSkipped},
+		{emailEvent("evt_demo_10", event.EmailSent, "seq_partners", "ct_alan", "alan@turing.example", "msg_2", now.Add(2*time.Minute)), "contact that never syncs: skipped", event.StatusSkipped},
+	}
+	fmt.Printf("Sending %d email events to the activity queue...\n", len(emails))
+	ids = ids[:0]
+	evs = evs[:0]
+	for _, s := range emails {
+		evs, ids = append(evs, s.ev), append(ids, s.ev.ID)
+	}
+	if err := seqr.Send(ctx, evs...); err != nil {
+		return err
+	}
+	r, err = seqr.Await(ctx, ids, sequencer.Final, 90*time.Second)
+	if err != nil {
+		return err
+	}
+	for id, o := range r {
+		got[id] = o
+	}
+	steps = append(steps, emails...)
+
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "EVENT\tTYPE\tEMAIL\tOUTCOME\tREASON / ERROR\tSALESFORCE RECORD\tWHAT IT SHOWS")
@@ -185,8 +208,8 @@ func run(ctx context.Context, keep, verbose bool) error {
 		}
 	}
 	tw.Flush()
-	fmt.Printf("\nSalesforce now holds %d Leads and %d Contacts (API calls counted: %d).\n",
-		len(sim.Records("Lead")), len(sim.Records("Contact")), sim.Stats().Total)
+	fmt.Printf("\nSalesforce now holds %d Leads, %d Contacts and %d Tasks (API calls counted: %d).\n",
+		len(sim.Records("Lead")), len(sim.Records("Contact")), len(sim.Records("Task")), sim.Stats().Total)
 	fmt.Printf("The simulated org's records page: %s/\n", st.SalesforceURL)
 	if len(mismatches) > 0 {
 		return errors.New("unexpected outcomes:\n  " + strings.Join(mismatches, "\n  "))
@@ -207,6 +230,12 @@ func contactEvent(id string, t event.Type, seq, contactID, email, first, last, c
 		ev.Data = d
 	}
 	return ev
+}
+
+func emailEvent(id string, t event.Type, seq, contactID, email, msgID string, at time.Time) event.Event {
+	return event.Event{ID: id, Type: t, Version: event.Version, OccurredAt: at, TeamID: team,
+		Data: event.EmailData{Sequence: event.Sequence{ID: seq, Name: seq}, Contact: event.ContactRef{ID: contactID, Email: email},
+			Message: event.Message{ID: msgID, Subject: "Difference engines, revisited", BodyText: "Hello! A short note about our engines.", Step: 1, SentAt: at}}}
 }
 
 func truncate(s string, n int) string {
