@@ -168,8 +168,6 @@ func ContactValue(c event.Contact, name string) string {
 	return ""
 }
 
-func str(s string) *string { return &s }
-
 func row(sf, field string) Rule { return Rule{SalesforceField: sf, Source: Source{Field: field}} }
 
 // Default is the shipped mapping of an object (version 0): the standard
