@@ -31,6 +31,7 @@ import (
 	"github.com/sfsync/sfsync/shared/environ"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/logs"
+	"github.com/sfsync/sfsync/shared/metrics"
 	"github.com/sfsync/sfsync/shared/outcomes"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/queue"
@@ -97,6 +98,7 @@ func main() {
 		Hold:       queue.ErrHold,
 	}
 	h := &queue.Handler{Queue: event.ActivityQueue, DLQ: sqsClient, DLQURL: dlqURL, QueueURL: queueURL, Log: log,
+		Metrics:   &metrics.EMF{W: os.Stdout},
 		HoldDelay: time.Duration(holdDelay) * time.Second,
 		Processor: processor{engine}}
 	lambda.Start(func(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {

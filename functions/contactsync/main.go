@@ -31,6 +31,7 @@ import (
 	"github.com/sfsync/sfsync/shared/logs"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
 	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
+	"github.com/sfsync/sfsync/shared/metrics"
 	"github.com/sfsync/sfsync/shared/outcomes"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/queue"
@@ -56,6 +57,11 @@ func main() {
 	// HOLD_DELAY_SECONDS (optional, default 900, SQS's maximum) is how long a
 	// held event waits before it is tried again.
 	holdDelay, _ := strconv.Atoi(env.Optional("HOLD_DELAY_SECONDS", "900"))
+	// Salesforce's side effects on create, chosen on purpose: lead
+	// assignment rules run (TRUE, FALSE or an assignment rule id), and
+	// duplicate rules are not overridden unless allowSave is asked for.
+	write := salesforce.WriteOptions{AutoAssign: env.Optional("SALESFORCE_AUTO_ASSIGN", "TRUE"),
+		AllowSaveOnDuplicate: env.Optional("SALESFORCE_DUPLICATE_ALLOW_SAVE", "false") == "true"}
 	log := logs.New(os.Stdout, env.Optional(resources.EnvLogLevel, "info"))
 	if err := env.Err(); err != nil {
 		log.Error("configuration", "error", err.Error())
@@ -88,15 +94,14 @@ func main() {
 		Publisher: outcomes.New(sqsClient, resultsURL),
 		Counts:    mappings,
 		Release:   &activitydb.Releaser{Store: &activitydb.Store{DB: db, Table: ledgerTable}, SQS: sqsClient, QueueURL: activityURL},
-		// Lead assignment rules run (Salesforce's default, chosen on
-		// purpose); duplicate rules are never overridden: a match links.
-		Write:    salesforce.WriteOptions{AutoAssign: "TRUE"},
-		Owner:    holder,
-		ClaimTTL: 6 * resources.FunctionTimeout,
-		Log:      log,
-		Hold:     queue.ErrHold,
+		Write:     write,
+		Owner:     holder,
+		ClaimTTL:  6 * resources.FunctionTimeout,
+		Log:       log,
+		Hold:      queue.ErrHold,
 	}
 	h := &queue.Handler{Queue: event.ContactQueue, DLQ: sqsClient, DLQURL: dlqURL, QueueURL: queueURL, Log: log,
+		Metrics:   &metrics.EMF{W: os.Stdout},
 		HoldDelay: time.Duration(holdDelay) * time.Second,
 		Processor: processor{engine}}
 	lambda.Start(func(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {

@@ -18,7 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/metrics"
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // Message is one valid event with its delivery facts.
@@ -61,6 +64,9 @@ type Handler struct {
 	QueueURL  string
 	HoldDelay time.Duration
 	Log       *slog.Logger
+	// Metrics, when set, counts held events for the alarms: NeedsReauth and
+	// BudgetExceeded per team.
+	Metrics *metrics.EMF
 }
 
 // Handle processes one SQS batch.
@@ -87,7 +93,12 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 	if len(msgs) == 0 {
 		return resp, nil
 	}
+	teams := make(map[string]string, len(msgs))
+	for _, m := range msgs {
+		teams[m.ID] = m.Event.TeamID
+	}
 	for id, err := range h.Processor.Process(ctx, msgs) {
+		h.count(err, teams[id])
 		if errors.Is(err, ErrHold) && h.QueueURL != "" {
 			if perr := h.park(ctx, bodies[id]); perr == nil {
 				h.Log.Info("message held", "message_id", id, "reason", err.Error())
@@ -100,6 +111,25 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
 	return resp, nil
+}
+
+// count emits the metric of a held event, if it is one the alarms watch.
+func (h *Handler) count(err error, team string) {
+	if h.Metrics == nil || !errors.Is(err, ErrHold) {
+		return
+	}
+	name := ""
+	switch {
+	case errors.Is(err, connection.ErrNeedsReauth):
+		name = metrics.NeedsReauth
+	case errors.Is(err, salesforce.ErrRequestLimit):
+		name = metrics.BudgetExceeded
+	default:
+		return
+	}
+	if merr := h.Metrics.Count(name, team, 1); merr != nil {
+		h.Log.Warn("emit metric", "metric", name, "error", merr.Error())
+	}
 }
 
 // park sends body to the function's own queue again, invisible for the hold delay.

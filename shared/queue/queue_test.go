@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/metrics"
 	"github.com/sfsync/sfsync/tools/motoserver"
 )
 
@@ -125,9 +129,10 @@ func TestHandleParksHeldMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{fail: map[string]error{"m1": fmt.Errorf("team needs_reauth: %w", ErrHold)}}
+	rec := &recorder{fail: map[string]error{"m1": fmt.Errorf("%w: %w", ErrHold, connection.ErrNeedsReauth)}}
+	var emf bytes.Buffer
 	h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: *own.QueueUrl,
-		HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: &metrics.EMF{W: &emf}}
 	resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: validAdded}}})
 	if err != nil {
 		t.Fatal(err)
@@ -141,5 +146,8 @@ func TestHandleParksHeldMessages(t *testing.T) {
 	}
 	if len(out.Messages) != 1 || *out.Messages[0].Body != validAdded {
 		t.Errorf("parked copy: got %d messages; want the body once", len(out.Messages))
+	}
+	if got := emf.String(); !strings.Contains(got, `"NeedsReauth":1`) || !strings.Contains(got, `"TeamId":"team_acme"`) {
+		t.Errorf("metric: got %q; want a NeedsReauth EMF line for team_acme", got)
 	}
 }
