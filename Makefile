@@ -51,7 +51,7 @@ check-chromium:
 
 .PHONY: test
 test: check-go check-chromium check-cfn-lint ## run every test of both modules (unit, integration against moto, fuzz seeds, browser, CDK) with -race
-	./tools/with-moto.sh go test -race -count=1 ./...
+	./tools/with-moto.sh go test -race -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory test-infra
 
 .PHONY: check-cfn-lint

@@ -8,14 +8,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,178 +21,46 @@ import (
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/resources"
-	"github.com/sfsync/sfsync/tools/jwtlocal"
-	"github.com/sfsync/sfsync/tools/motoserver"
 	"github.com/sfsync/sfsync/tools/runner"
 	"github.com/sfsync/sfsync/tools/sequencer"
 	"github.com/sfsync/sfsync/tools/sfsim/org"
+	"github.com/sfsync/sfsync/tools/stacktest"
 )
 
 var (
+	h     *stacktest.Harness
 	stack *runner.Stack
 	seqr  *sequencer.Client
 	sqsc  *sqs.Client
 )
 
+const awaitFor = stacktest.AwaitFor
+
 func TestMain(m *testing.M) {
-	code, err := runStack(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	motoserver.StopShared()
-	os.Exit(code)
+	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "cs", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1"}},
+		func(x *stacktest.Harness) { h, stack, seqr, sqsc = x, x.Stack, x.Seq, x.SQS }))
 }
 
-var (
-	endpoint string
-	stateDir string
-	landing  *httptest.Server
-)
-
-func runStack(m *testing.M) (int, error) {
-	ep, err := motoserver.Shared()
-	if err != nil {
-		return 1, err
-	}
-	endpoint = ep
-	if stateDir, err = os.MkdirTemp("", "contactsync-e2e-"); err != nil {
-		return 1, err
-	}
-	defer os.RemoveAll(stateDir)
-	landing = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	defer landing.Close()
-	st, client, err := startStack(context.Background(), slowMoto(resources.Functions), nil, 15*time.Second)
-	if err != nil {
-		return 1, err
-	}
-	defer st.Stop()
-	stack, seqr = st, client
-	return m.Run(), nil
-}
-
-// slowMoto gives contactsync a timeout moto can meet: every SQS and DynamoDB
-// call goes through one Python process here, a hundred times slower than AWS.
-func slowMoto(fns []resources.Function) []resources.Function {
-	fns = slices.Clone(fns)
-	for i := range fns {
-		if fns[i].Name == "contactsync" {
-			fns[i].Timeout = 5 * time.Minute
-		}
-	}
-	return fns
-}
-
-// startStack runs the functions (built once into stateDir) on moto with the
-// given visibility timeout (short, so retries come quickly), and returns a
-// sequencer acting on it.
-func startStack(ctx context.Context, fns []resources.Function, bins map[string]string, visibility time.Duration) (*runner.Stack, *sequencer.Client, error) {
-	port, err := motoserver.FreePort("127.0.0.1")
-	if err != nil {
-		return nil, nil, err
-	}
-	out := io.Discard
-	if os.Getenv("E2E_LOGS") != "" {
-		out = os.Stderr
-	}
-	st := &runner.Stack{}
-	err = st.Start(ctx, runner.StackOptions{
-		Endpoint: endpoint, Prefix: fmt.Sprintf("cs%d", time.Now().UnixNano()%1e8), RepoDir: "../..", StateDir: stateDir,
-		Functions: fns, Binaries: bins,
-		APIAddr: "127.0.0.1:" + strconv.Itoa(port), Output: out, Logger: slog.New(slog.DiscardHandler),
-		VisibilityTimeout: visibility, MaxReceiveCount: 5, PollWait: time.Second,
-		ExtraEnv:       map[string]string{"HOLD_DELAY_SECONDS": "1"},
-		SalesforceURL:  "http://127.0.0.1:1", // each test connects its teams to its own simulated org
-		OAuthReturnURL: landing.URL + "/integrations",
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	keys, err := jwtlocal.Load(stateDir)
-	if err != nil {
-		st.Stop()
-		return nil, nil, err
-	}
-	cfg, err := motoserver.AWSConfig(ctx, endpoint)
-	if err != nil {
-		st.Stop()
-		return nil, nil, err
-	}
-	sqsc = sqs.NewFromConfig(cfg)
-	return st, &sequencer.Client{SQS: sqsc, APIURL: st.APIURL, Keys: keys,
-		ContactQueue:  st.Resources.Queues["contact-events"].URL,
-		ActivityQueue: st.Resources.Queues["activity-events"].URL,
-		ResultsQueue:  st.Resources.Queues["results"].URL}, nil
-}
-
-// newOrg starts a simulated org that the stack's OAuth callback may use.
 func newOrg(t *testing.T, cfg org.Config, stacks ...*runner.Stack) *org.Org {
 	t.Helper()
-	cfg.ClientID, cfg.ClientSecret, cfg.AutoApprove = "sfsync-local", "sfsync-local-secret", true
-	cfg.RedirectURIs = []string{stack.OAuthRedirectURL()}
-	for _, st := range stacks {
-		cfg.RedirectURIs = append(cfg.RedirectURIs, st.OAuthRedirectURL())
-	}
-	o := org.New(cfg)
-	if _, err := o.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.Close() })
-	return o
+	return h.NewOrg(t, cfg, stacks...)
 }
 
 func connect(t *testing.T, team string, o *org.Org) {
 	t.Helper()
-	if err := seqr.Connect(context.Background(), team, o.URL()); err != nil {
-		t.Fatalf("connect %s: %v", team, err)
-	}
+	stacktest.Connect(t, seqr, team, o)
 }
 
-var seq int64
-var seqMu sync.Mutex
-
-func nextID(prefix string) string {
-	seqMu.Lock()
-	defer seqMu.Unlock()
-	seq++
-	return fmt.Sprintf("%s_%d_%d", prefix, time.Now().UnixNano()%1e9, seq)
-}
-
-func contactEvent(team string, t event.Type, sequence, contactID, email, company string, at time.Time) event.Event {
-	d := event.ContactData{Contact: event.Contact{ID: contactID, Email: email, FirstName: "Test", LastName: "Person " + contactID, Company: company}}
-	if sequence != "" {
-		d.Sequence = &event.Sequence{ID: sequence, Name: sequence}
-	}
-	return event.Event{ID: nextID("evt"), Type: t, Version: event.Version, OccurredAt: at.UTC(), TeamID: team, Data: d}
-}
-
-// awaitFor is how long a test waits for its outcomes. moto is the slow part
-// of the local stack (every SQS and DynamoDB call goes through one Python
-// process), and the tests of this package share it.
-const awaitFor = 5 * time.Minute
+var contactEvent = stacktest.ContactEvent
 
 func await(t *testing.T, evs []event.Event, final bool) map[string]event.Outcome {
 	t.Helper()
-	ids := make([]string, len(evs))
-	for i, ev := range evs {
-		ids[i] = ev.ID
-	}
-	var want func(event.Outcome) bool
-	if final {
-		want = sequencer.Final
-	}
-	got, err := seqr.Await(context.Background(), ids, want, awaitFor)
-	if err != nil {
-		t.Fatalf("await outcomes: %v", err)
-	}
-	return got
+	return stacktest.Await(t, seqr, evs, final)
 }
 
 func send(t *testing.T, evs ...event.Event) {
 	t.Helper()
-	if err := seqr.Send(context.Background(), evs...); err != nil {
-		t.Fatal(err)
-	}
+	stacktest.Send(t, seqr, evs...)
 }
 
 func countEmail(o *org.Org, object, email string) int {
@@ -492,7 +354,7 @@ func TestBurstOfAThousand(t *testing.T) {
 	// (MaximumConcurrency), deployment knobs for bursty teams, so the
 	// function sees the burst in a few batches as it would in AWS.
 	ctx := context.Background()
-	fns := slowMoto(resources.Functions)
+	fns := stacktest.SlowMoto(resources.Functions)
 	for i := range fns {
 		if fns[i].Name == "contactsync" {
 			src := *fns[i].Source
@@ -504,11 +366,8 @@ func TestBurstOfAThousand(t *testing.T) {
 			break
 		}
 	}
-	bins := map[string]string{}
-	for _, f := range fns {
-		bins[f.Name] = filepath.Join(stateDir, "bin", f.Name)
-	}
-	st, client, err := startStack(ctx, fns, bins, 6*time.Minute) // more than the window and the timeout, as Lambda requires
+	bins := h.Binaries(fns)
+	st, client, err := h.Start(ctx, fns, bins, 6*time.Minute) // more than the window and the timeout, as Lambda requires
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,228 @@
+// Package stacktest is the harness of the end-to-end tests: it runs the whole
+// local stack (the real function binaries behind the runner, on the shared
+// moto_server) for a test package, starts simulated Salesforce orgs, connects
+// teams through the OAuth flow, and sends events and awaits outcomes as the
+// sequencer would.
+package stacktest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/tools/jwtlocal"
+	"github.com/sfsync/sfsync/tools/motoserver"
+	"github.com/sfsync/sfsync/tools/runner"
+	"github.com/sfsync/sfsync/tools/sequencer"
+	"github.com/sfsync/sfsync/tools/sfsim/org"
+)
+
+// AwaitFor is how long a test waits for its outcomes. moto is the slow part
+// of the local stack (every SQS and DynamoDB call goes through one Python
+// process), and the test packages share it.
+const AwaitFor = 5 * time.Minute
+
+// Options shape a package's stack.
+type Options struct {
+	RepoDir  string            // the module root, relative to the test package: "../.."
+	Prefix   string            // short resource name prefix
+	ExtraEnv map[string]string // added to every function's environment
+}
+
+// Harness is one test package's running stack.
+type Harness struct {
+	Stack *runner.Stack
+	Seq   *sequencer.Client
+	SQS   *sqs.Client
+
+	opts     Options
+	endpoint string
+	stateDir string
+	landing  *httptest.Server
+}
+
+// Main starts the stack, runs the package's tests, stops everything and
+// returns the exit code; ready receives the harness before the tests run.
+func Main(m *testing.M, opts Options, ready func(*Harness)) int {
+	code, err := run(m, opts, ready)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	motoserver.StopShared()
+	return code
+}
+
+func run(m *testing.M, opts Options, ready func(*Harness)) (int, error) {
+	ep, err := motoserver.Shared()
+	if err != nil {
+		return 1, err
+	}
+	h := &Harness{opts: opts, endpoint: ep}
+	if h.stateDir, err = os.MkdirTemp("", opts.Prefix+"-e2e-"); err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(h.stateDir)
+	h.landing = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer h.landing.Close()
+	st, client, err := h.Start(context.Background(), SlowMoto(resources.Functions), nil, 15*time.Second)
+	if err != nil {
+		return 1, err
+	}
+	defer st.Stop()
+	h.Stack, h.Seq = st, client
+	ready(h)
+	return m.Run(), nil
+}
+
+// SlowMoto gives the sync functions a timeout moto can meet: every SQS and
+// DynamoDB call goes through one Python process here, far slower than AWS.
+func SlowMoto(fns []resources.Function) []resources.Function {
+	fns = slices.Clone(fns)
+	for i := range fns {
+		if fns[i].Source != nil {
+			fns[i].Timeout = 5 * time.Minute
+		}
+	}
+	return fns
+}
+
+// Endpoint is the moto_server the stack runs on.
+func (h *Harness) Endpoint() string { return h.endpoint }
+
+// Binaries names the function programs the harness built, to reuse them.
+func (h *Harness) Binaries(fns []resources.Function) map[string]string {
+	bins := map[string]string{}
+	for _, f := range fns {
+		bins[f.Name] = h.stateDir + "/bin/" + f.Name
+	}
+	return bins
+}
+
+// Start runs the functions (built once into the state directory) on moto
+// with the given visibility timeout (short, so retries come quickly), and
+// returns a sequencer acting on it.
+func (h *Harness) Start(ctx context.Context, fns []resources.Function, bins map[string]string, visibility time.Duration) (*runner.Stack, *sequencer.Client, error) {
+	port, err := motoserver.FreePort("127.0.0.1")
+	if err != nil {
+		return nil, nil, err
+	}
+	out := io.Discard
+	if os.Getenv("E2E_LOGS") != "" {
+		out = os.Stderr
+	}
+	st := &runner.Stack{}
+	err = st.Start(ctx, runner.StackOptions{
+		Endpoint: h.endpoint, Prefix: fmt.Sprintf("%s%d", h.opts.Prefix, time.Now().UnixNano()%1e8), RepoDir: h.opts.RepoDir,
+		StateDir: h.stateDir, Functions: fns, Binaries: bins,
+		APIAddr: "127.0.0.1:" + strconv.Itoa(port), Output: out, Logger: slog.New(slog.DiscardHandler),
+		VisibilityTimeout: visibility, MaxReceiveCount: 5, PollWait: time.Second,
+		ExtraEnv:       h.opts.ExtraEnv,
+		SalesforceURL:  "http://127.0.0.1:1", // each test connects its teams to its own simulated org
+		OAuthReturnURL: h.landing.URL + "/integrations",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := jwtlocal.Load(h.stateDir)
+	if err != nil {
+		st.Stop()
+		return nil, nil, err
+	}
+	cfg, err := motoserver.AWSConfig(ctx, h.endpoint)
+	if err != nil {
+		st.Stop()
+		return nil, nil, err
+	}
+	h.SQS = sqs.NewFromConfig(cfg)
+	return st, &sequencer.Client{SQS: h.SQS, APIURL: st.APIURL, Keys: keys,
+		ContactQueue:  st.Resources.Queues["contact-events"].URL,
+		ActivityQueue: st.Resources.Queues["activity-events"].URL,
+		ResultsQueue:  st.Resources.Queues["results"].URL}, nil
+}
+
+// NewOrg starts a simulated org whose OAuth callbacks are the harness
+// stack's and those of the extra stacks.
+func (h *Harness) NewOrg(t *testing.T, cfg org.Config, stacks ...*runner.Stack) *org.Org {
+	t.Helper()
+	cfg.ClientID, cfg.ClientSecret, cfg.AutoApprove = "sfsync-local", "sfsync-local-secret", true
+	cfg.RedirectURIs = []string{h.Stack.OAuthRedirectURL()}
+	for _, st := range stacks {
+		cfg.RedirectURIs = append(cfg.RedirectURIs, st.OAuthRedirectURL())
+	}
+	o := org.New(cfg)
+	if _, err := o.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+// Connect connects team to the org through the OAuth flow.
+func Connect(t *testing.T, seq *sequencer.Client, team string, o *org.Org) {
+	t.Helper()
+	if err := seq.Connect(context.Background(), team, o.URL()); err != nil {
+		t.Fatalf("connect %s: %v", team, err)
+	}
+}
+
+var (
+	idMu sync.Mutex
+	idN  int64
+)
+
+// NextID returns an id unique in the test run.
+func NextID(prefix string) string {
+	idMu.Lock()
+	defer idMu.Unlock()
+	idN++
+	return fmt.Sprintf("%s_%d_%d", prefix, time.Now().UnixNano()%1e9, idN)
+}
+
+// ContactEvent builds a contact event.
+func ContactEvent(team string, t event.Type, sequence, contactID, email, company string, at time.Time) event.Event {
+	d := event.ContactData{Contact: event.Contact{ID: contactID, Email: email, FirstName: "Test", LastName: "Person " + contactID, Company: company}}
+	if sequence != "" {
+		d.Sequence = &event.Sequence{ID: sequence, Name: sequence}
+	}
+	return event.Event{ID: NextID("evt"), Type: t, Version: event.Version, OccurredAt: at.UTC(), TeamID: team, Data: d}
+}
+
+// Await waits for an outcome of every event (a final one if final).
+func Await(t *testing.T, seq *sequencer.Client, evs []event.Event, final bool) map[string]event.Outcome {
+	t.Helper()
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	var want func(event.Outcome) bool
+	if final {
+		want = sequencer.Final
+	}
+	got, err := seq.Await(context.Background(), ids, want, AwaitFor)
+	if err != nil {
+		t.Fatalf("await outcomes: %v", err)
+	}
+	return got
+}
+
+// Send posts events to their queues.
+func Send(t *testing.T, seq *sequencer.Client, evs ...event.Event) {
+	t.Helper()
+	if err := seq.Send(context.Background(), evs...); err != nil {
+		t.Fatal(err)
+	}
+}
