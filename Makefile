@@ -82,6 +82,11 @@ clean: ## remove build output and local state
 demo: check-go check-moto ## the whole system locally: connect a demo team, send a scenario of events, print the outcomes
 	go run ./tools/demo
 
+# ---- bench: never part of make test or CI ----------------------------------------------
+.PHONY: bench
+bench: check-go check-moto build ## measure Salesforce calls, DynamoDB requests, throughput, start and memory against a naive baseline
+	go run ./tools/bench
+
 .PHONY: check-moto
 check-moto:
 	@command -v moto_server >/dev/null || { echo "moto_server not found; installing it with: pip install 'moto[server]'"; \

@@ -1,0 +1,240 @@
+// Command bench measures what the service costs and how fast it goes on the
+// local stack (moto, the Salesforce simulator, the real function binaries
+// behind the runner), side by side with a naive per-record baseline run in
+// the same process against the same simulator. It prints a progress line
+// while it runs, a table at the end, and writes the figures as JSON.
+//
+//	go run ./tools/bench        (or: make bench)
+//
+// It is a command, never a test: wall-clock figures on a shared laptop are
+// noisy, so nothing here asserts them; the table says which targets were met
+// on this run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/tools/jwtlocal"
+	"github.com/sfsync/sfsync/tools/motoserver"
+	"github.com/sfsync/sfsync/tools/runner"
+	"github.com/sfsync/sfsync/tools/sequencer"
+	"github.com/sfsync/sfsync/tools/sfsim/org"
+)
+
+// config is what the flags set.
+type config struct {
+	n           int
+	window      time.Duration
+	concurrency int
+	out         string
+	verbose     bool
+	coldRuns    int
+	rssBatch    int
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.n, "n", 1000, "contacts in the burst, and emails in the activity run")
+	flag.DurationVar(&c.window, "window", 20*time.Second, "the sync functions' batching window (MaximumBatchingWindowInSeconds) on the bench stack")
+	flag.IntVar(&c.concurrency, "concurrency", 1, "the sync functions' event source MaximumConcurrency on the bench stack")
+	flag.StringVar(&c.out, "out", ".local/bench-results.json", "where the figures are written as JSON")
+	flag.BoolVar(&c.verbose, "v", false, "show the functions' logs")
+	flag.IntVar(&c.coldRuns, "cold-runs", 5, "process starts per function for the start-to-first-poll figure (median reported)")
+	flag.IntVar(&c.rssBatch, "rss-batch", 10000, "messages in the SQS batch whose peak RSS is measured")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "\nbench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one run's shared state.
+type bench struct {
+	cfg     config
+	repo    string
+	state   string
+	bins    map[string]string
+	proxy   *countingProxy
+	moto    string
+	st      *runner.Stack
+	sim     *org.Org
+	seqr    *sequencer.Client
+	results *Results
+}
+
+func run(ctx context.Context, c config) error {
+	b := &bench{cfg: c, repo: repoRoot(), results: &Results{Started: time.Now().UTC(), Host: hostInfo(),
+		Settings: Settings{Contacts: c.n, Emails: c.n, BatchingWindow: c.window.String(), MaxConcurrency: c.concurrency}}}
+	var err error
+	if b.state, err = os.MkdirTemp("", "sfsync-bench-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.state)
+
+	progress("building the functions for this machine")
+	if b.bins, err = buildHost(ctx, b.repo, filepath.Join(b.state, "bin")); err != nil {
+		return err
+	}
+	progress("starting moto_server")
+	moto, err := motoserver.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer moto.Stop()
+	b.moto = moto.Endpoint
+	if b.proxy, err = startProxy(moto.Endpoint); err != nil {
+		return err
+	}
+	defer b.proxy.Close()
+
+	progress("starting the stack (runner, functions, simulator)")
+	if err := b.startStack(ctx); err != nil {
+		return err
+	}
+	defer b.st.Stop()
+
+	if err := b.contactBurst(ctx); err != nil {
+		return fmt.Errorf("contact burst: %w", err)
+	}
+	if err := b.activityBurst(ctx); err != nil {
+		return fmt.Errorf("activity burst: %w", err)
+	}
+	if err := b.baseline(ctx); err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	if err := b.functions(ctx); err != nil {
+		return fmt.Errorf("functions: %w", err)
+	}
+	b.results.Finished = time.Now().UTC()
+	progressDone()
+
+	rows := b.results.table()
+	printTable(os.Stdout, rows)
+	b.results.Table = rows
+	if err := writeJSON(filepath.Join(b.repo, c.out), b.results); err != nil {
+		return err
+	}
+	fmt.Printf("\nFigures written to %s (%s in all).\n", c.out, b.results.Finished.Sub(b.results.Started).Round(time.Second))
+	return nil
+}
+
+// startStack runs the stack on the counting proxy, with the burst knobs on
+// the sync functions' event sources.
+func (b *bench) startStack(ctx context.Context) error {
+	fns := make([]resources.Function, len(resources.Functions))
+	copy(fns, resources.Functions)
+	for i := range fns {
+		if fns[i].Source != nil {
+			fns[i].Timeout = 5 * time.Minute // moto is far slower than AWS
+			src := *fns[i].Source
+			src.BatchingWindow, src.MaxConcurrency = b.cfg.window, b.cfg.concurrency
+			fns[i].Source = &src
+		}
+	}
+	port, err := motoserver.FreePort("127.0.0.1")
+	if err != nil {
+		return err
+	}
+	out := io.Discard
+	if b.cfg.verbose {
+		out = os.Stderr
+	}
+	b.st = &runner.Stack{}
+	opts := runner.StackOptions{
+		Endpoint: b.proxy.URL, Prefix: "sfsync-bench", StateDir: b.state, RepoDir: b.repo,
+		Functions: fns, Binaries: b.bins,
+		APIAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Output: out,
+		Logger: slog.New(slog.DiscardHandler), PollWait: time.Second,
+		VisibilityTimeout: 6 * time.Minute, MaxReceiveCount: 5,
+		StartSalesforce: func(context.Context) (string, func(), error) {
+			b.sim = org.New(org.Config{ClientID: "sfsync-local", ClientSecret: "sfsync-local-secret",
+				RedirectURIs: []string{b.st.OAuthRedirectURL()}, AutoApprove: true, DailyLimit: 1_000_000})
+			u, err := b.sim.Start()
+			if err != nil {
+				return "", nil, err
+			}
+			return u, func() { _ = b.sim.Close() }, nil
+		},
+	}
+	if err := b.st.Start(ctx, opts); err != nil {
+		return fmt.Errorf("start the stack: %w", err)
+	}
+	keys, err := jwtlocal.Load(b.state)
+	if err != nil {
+		return err
+	}
+	// The sequencer talks to moto directly: its sends and polls are not the
+	// service's requests and stay out of the counts.
+	cfg, err := motoserver.AWSConfig(ctx, b.moto)
+	if err != nil {
+		return err
+	}
+	b.seqr = &sequencer.Client{SQS: sqs.NewFromConfig(cfg), APIURL: b.st.APIURL, Keys: keys,
+		ContactQueue:  b.st.Resources.Queues["contact-events"].URL,
+		ActivityQueue: b.st.Resources.Queues["activity-events"].URL,
+		ResultsQueue:  b.st.Resources.Queues["results"].URL}
+	return nil
+}
+
+// buildHost builds every function for this machine with the release flags
+// (the Makefile's build is linux/arm64, for Lambda).
+func buildHost(ctx context.Context, repo, dir string) (map[string]string, error) {
+	bins := map[string]string{}
+	for _, f := range resources.Functions {
+		out := filepath.Join(dir, f.Name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+f.Name)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %w\n%s", f.Name, err, msg)
+		}
+		bins[f.Name] = out
+	}
+	return bins, nil
+}
+
+func hostInfo() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// repoRoot finds the module root (where functions/ lives) from the working directory.
+func repoRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "functions")); err == nil {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				return d
+			}
+		}
+	}
+	return dir
+}

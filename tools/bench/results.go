@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// Settings are the knobs the run used.
+type Settings struct {
+	Contacts       int    `json:"contacts"`
+	Emails         int    `json:"emails"`
+	BatchingWindow string `json:"batching_window"`
+	MaxConcurrency int    `json:"max_concurrency"`
+}
+
+// Results is everything one run measured; it is written as JSON.
+type Results struct {
+	Started          time.Time         `json:"started"`
+	Finished         time.Time         `json:"finished"`
+	Host             string            `json:"host"`
+	Settings         Settings          `json:"settings"`
+	Burst            *Run              `json:"burst"`
+	Activity         *Run              `json:"activity"`
+	BaselineBurst    *Run              `json:"baseline_burst"`
+	BaselineActivity *Run              `json:"baseline_activity"`
+	Functions        []FunctionFigures `json:"functions"`
+	Table            []Row             `json:"table"`
+}
+
+// Row is one line of the closing table.
+type Row struct {
+	Figure   string `json:"figure"`
+	Product  string `json:"product"`
+	Baseline string `json:"baseline"`
+	Ratio    string `json:"ratio"`
+	Target   string `json:"target"`
+	Met      string `json:"met"`
+}
+
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fx", a/b)
+}
+
+func per100(v int64, n int) float64 { return float64(v) * 100 / float64(n) }
+
+func (r *Results) table() []Row {
+	var rows []Row
+	b, bb := r.Burst, r.BaselineBurst
+	a, ba := r.Activity, r.BaselineActivity
+	if b != nil && bb != nil {
+		fewer := float64(bb.SFCalls) / float64(max(b.SFCalls, 1))
+		rows = append(rows,
+			Row{fmt.Sprintf("burst %d contacts: Salesforce calls", b.Events), fmt.Sprint(b.SFCalls), fmt.Sprint(bb.SFCalls), ratio(float64(bb.SFCalls), float64(b.SFCalls)) + " fewer",
+				"<= 15 and >= 100x fewer", met(b.SFCalls <= 15 && fewer >= 100)},
+			Row{"burst: Salesforce calls per 100 contacts", fmt.Sprintf("%.2f", per100(int64(b.SFCalls), b.Events)), fmt.Sprintf("%.1f", per100(int64(bb.SFCalls), bb.Events)), "", "", ""},
+			Row{"burst: DynamoDB requests per 100 contacts", fmt.Sprintf("%.1f", per100(b.DynamoDB, b.Events)), "0 (keeps no state)", "", "<= 5", met(per100(b.DynamoDB, b.Events) <= 5)},
+			Row{"burst: SQS requests (runner polls, outcomes, DLQ)", fmt.Sprint(b.SQS), "-", "", "", ""},
+			Row{"burst: contacts/s end to end", fmt.Sprintf("%.1f", b.PerSecond), fmt.Sprintf("%.1f", bb.PerSecond), ratio(b.PerSecond, bb.PerSecond), ">= 500", met(b.PerSecond >= 500)},
+			Row{"burst: latency p50 (sent -> outcome)", fmtMs(b.P50Ms), fmtMs(bb.P50Ms), "", "", ""},
+			Row{"burst: latency p99 (sent -> outcome)", fmtMs(b.P99Ms), fmtMs(bb.P99Ms), "", "", ""},
+		)
+	}
+	if a != nil && ba != nil {
+		rows = append(rows,
+			Row{fmt.Sprintf("activity %d emails: Salesforce calls", a.Events), fmt.Sprint(a.SFCalls), fmt.Sprint(ba.SFCalls), ratio(float64(ba.SFCalls), float64(a.SFCalls)) + " fewer", "<= 6", met(a.SFCalls <= 6)},
+			Row{"activity: DynamoDB requests per 100 emails", fmt.Sprintf("%.1f", per100(a.DynamoDB, a.Events)), "0 (keeps no state)", "", "", ""},
+			Row{"activity: emails/s end to end", fmt.Sprintf("%.1f", a.PerSecond), fmt.Sprintf("%.1f", ba.PerSecond), ratio(a.PerSecond, ba.PerSecond), "", ""},
+			Row{"activity: latency p50 / p99", fmtMs(a.P50Ms) + " / " + fmtMs(a.P99Ms), fmtMs(ba.P50Ms) + " / " + fmtMs(ba.P99Ms), "", "", ""},
+		)
+	}
+	for _, f := range r.Functions {
+		mb := float64(f.BootstrapBytes) / (1 << 20)
+		rows = append(rows,
+			Row{f.Name + ": bootstrap size (linux/arm64)", fmt.Sprintf("%.1f MB", mb), "", "", "<= 10 MB", met(mb <= 10)},
+			Row{f.Name + ": start to first poll (median)", fmtMs(f.FirstPollMs), "", "", "<= 50 ms", met(f.FirstPollMs <= 50)},
+		)
+		if f.PeakRSSBytes > 0 {
+			rss := float64(f.PeakRSSBytes) / (1 << 20)
+			rows = append(rows, Row{fmt.Sprintf("%s: peak RSS, %d-message batch", f.Name, f.RSSBatch), fmt.Sprintf("%.1f MB", rss), "", "", "<= 64 MB", met(rss <= 64)})
+		}
+	}
+	return rows
+}
+
+func fmtMs(v float64) string {
+	if v >= 10000 {
+		return fmt.Sprintf("%.1f s", v/1000)
+	}
+	return fmt.Sprintf("%.1f ms", v)
+}
+
+func printTable(w io.Writer, rows []Row) {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIGURE\tPRODUCT\tBASELINE\tRATIO\tTARGET\tMET")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Figure, r.Product, r.Baseline, r.Ratio, r.Target, r.Met)
+	}
+	tw.Flush()
+}

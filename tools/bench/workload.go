@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sfsync/sfsync/shared/event"
+)
+
+const (
+	benchTeam = "team_bench"
+	benchSeq  = "seq_bench"
+)
+
+// contactEmail is contact i's email as the sequencer sends it: mixed letter
+// case on every third contact, so matching must ignore case.
+func contactEmail(i int) string {
+	if i%3 == 0 {
+		return fmt.Sprintf("Person%d@Bench.Example", i)
+	}
+	return fmt.Sprintf("person%d@bench.example", i)
+}
+
+// seedEmail is the email of the Lead already in Salesforce for every even
+// contact, in a letter case of its own.
+func seedEmail(i int) string { return fmt.Sprintf("PERSON%d@bench.EXAMPLE", i) }
+
+func seedRecords(n int) []map[string]any {
+	var recs []map[string]any
+	for i := 0; i < n; i += 2 {
+		recs = append(recs, map[string]any{"FirstName": "Seed", "LastName": "Person " + strconv.Itoa(i), "Company": "Seeded", "Email": seedEmail(i)})
+	}
+	return recs
+}
+
+func contactAdded(i int, at time.Time, run string) event.Event {
+	return event.Event{ID: fmt.Sprintf("evt_%s_add_%d", run, i), Type: event.ContactAdded, Version: event.Version, OccurredAt: at, TeamID: benchTeam,
+		Data: event.ContactData{Sequence: &event.Sequence{ID: benchSeq, Name: "Bench"},
+			Contact: event.Contact{ID: "ct_" + strconv.Itoa(i), Email: contactEmail(i), FirstName: "Bench", LastName: "Person " + strconv.Itoa(i), Company: "Bench Co"}}}
+}
+
+func emailSent(i int, at time.Time, run string) event.Event {
+	return event.Event{ID: fmt.Sprintf("evt_%s_sent_%d", run, i), Type: event.EmailSent, Version: event.Version, OccurredAt: at, TeamID: benchTeam,
+		Data: event.EmailData{Sequence: event.Sequence{ID: benchSeq, Name: "Bench"}, Contact: event.ContactRef{ID: "ct_" + strconv.Itoa(i), Email: contactEmail(i)},
+			Message: event.Message{ID: "msg_" + strconv.Itoa(i), Subject: "A short note", BodyText: "Hello, a short note about benchmarks.", Step: 1, SentAt: at}}}
+}
+
+// Run is one workload's figures.
+type Run struct {
+	Events       int            `json:"events"`
+	Outcomes     map[string]int `json:"outcomes"`
+	Seconds      float64        `json:"seconds"`
+	PerSecond    float64        `json:"per_second"`
+	P50Ms        float64        `json:"p50_ms"`
+	P99Ms        float64        `json:"p99_ms"`
+	SFCalls      int            `json:"salesforce_calls"`
+	DynamoDB     int64          `json:"dynamodb_requests,omitempty"`
+	SQS          int64          `json:"sqs_requests,omitempty"`
+	OtherAWS     int64          `json:"other_aws_requests,omitempty"`
+	SFByEndpoint map[string]int `json:"salesforce_calls_by_endpoint,omitempty"`
+}
+
+// drive sends evs as the sequencer does (4 senders, 10 a call), waits for a
+// final outcome of each on the results queue, and measures the run.
+func (b *bench) drive(ctx context.Context, label string, evs []event.Event) (*Run, error) {
+	sfBefore, awsBefore := b.sim.Stats(), b.proxy.Counts()
+	c := newCollector(b.seqr.SQS, b.seqr.ResultsQueue)
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	c.start(cctx, 4)
+
+	sent := make(map[string]time.Time, len(evs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	start := time.Now()
+	part := (len(evs) + 3) / 4
+	for p := 0; p < len(evs); p += part {
+		chunk := evs[p:min(p+part, len(evs))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for len(chunk) > 0 {
+				n := min(10, len(chunk))
+				now := time.Now()
+				mu.Lock()
+				for _, ev := range chunk[:n] {
+					sent[ev.ID] = now
+				}
+				mu.Unlock()
+				if err := b.seqr.Send(ctx, chunk[:n]...); err != nil {
+					errs <- err
+					return
+				}
+				chunk = chunk[n:]
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	deadline := time.Now().Add(8 * time.Minute)
+	for {
+		n := c.done(ids)
+		progress("%s: %d of %d outcomes, %d Salesforce calls so far", label, n, len(ids), b.sim.Stats().Total-sfBefore.Total)
+		if n == len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s: %d of %d events have no final outcome after 8m", label, len(ids)-n, len(ids))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	sfAfter, awsAfter := b.sim.Stats(), b.proxy.Counts().sub(awsBefore)
+	r := &Run{Events: len(evs), Outcomes: map[string]int{}, SFCalls: sfAfter.Total - sfBefore.Total,
+		DynamoDB: awsAfter.DynamoDB, SQS: awsAfter.SQS, OtherAWS: awsAfter.Other, SFByEndpoint: map[string]int{}}
+	for k, v := range sfAfter.ByEndpoint {
+		if d := v - sfBefore.ByEndpoint[k]; d > 0 {
+			r.SFByEndpoint[k] = d
+		}
+	}
+	var lat []time.Duration
+	var last time.Time
+	for _, id := range ids {
+		o, at := c.get(id)
+		r.Outcomes[string(o.Status)]++
+		lat = append(lat, at.Sub(sent[id]))
+		if at.After(last) {
+			last = at
+		}
+	}
+	r.Seconds = last.Sub(start).Seconds()
+	r.PerSecond = float64(len(evs)) / r.Seconds
+	r.P50Ms, r.P99Ms = ms(percentile(lat, 50)), ms(percentile(lat, 99))
+	return r, nil
+}
+
+func (b *bench) contactBurst(ctx context.Context) error {
+	progress("burst: seeding %d Leads and connecting %s", b.cfg.n/2, benchTeam)
+	if _, err := b.sim.Seed("Lead", seedRecords(b.cfg.n)...); err != nil {
+		return err
+	}
+	if err := b.seqr.Connect(ctx, benchTeam, b.sim.URL()); err != nil {
+		return err
+	}
+	at := time.Now().UTC()
+	evs := make([]event.Event, b.cfg.n)
+	for i := range evs {
+		evs[i] = contactAdded(i, at, "burst")
+	}
+	r, err := b.drive(ctx, "burst", evs)
+	if err != nil {
+		return err
+	}
+	if r.Outcomes[string(event.StatusCreated)]+r.Outcomes[string(event.StatusLinked)] != b.cfg.n {
+		return fmt.Errorf("outcomes %v; every contact should be created or linked", r.Outcomes)
+	}
+	b.results.Burst = r
+	return nil
+}
+
+func (b *bench) activityBurst(ctx context.Context) error {
+	at := time.Now().UTC()
+	evs := make([]event.Event, b.cfg.n)
+	for i := range evs {
+		evs[i] = emailSent(i, at, "act")
+	}
+	r, err := b.drive(ctx, "activity", evs)
+	if err != nil {
+		return err
+	}
+	if r.Outcomes[string(event.StatusCreated)] != b.cfg.n {
+		return fmt.Errorf("outcomes %v; every email should be created as a Task", r.Outcomes)
+	}
+	b.results.Activity = r
+	return nil
+}
+
+// collector reads outcomes off the results queue and notes when each
+// event's final outcome arrived.
+type collector struct {
+	sqs   *sqs.Client
+	queue string
+	mu    sync.Mutex
+	got   map[string]event.Outcome
+	at    map[string]time.Time
+}
+
+func newCollector(c *sqs.Client, queue string) *collector {
+	return &collector{sqs: c, queue: queue, got: map[string]event.Outcome{}, at: map[string]time.Time{}}
+}
+
+func (c *collector) start(ctx context.Context, pollers int) {
+	for range pollers {
+		go func() {
+			for ctx.Err() == nil {
+				out, err := c.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(c.queue), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+				if err != nil {
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				now := time.Now()
+				var del []sqstypes.DeleteMessageBatchRequestEntry
+				c.mu.Lock()
+				for i, m := range out.Messages {
+					var o event.Outcome
+					if json.Unmarshal([]byte(aws.ToString(m.Body)), &o) == nil && o.Status != event.StatusPending {
+						if _, seen := c.got[o.EventID]; !seen {
+							c.at[o.EventID] = now
+						}
+						c.got[o.EventID] = o
+					}
+					del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+				}
+				c.mu.Unlock()
+				if len(del) > 0 {
+					_, _ = c.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(c.queue), Entries: del})
+				}
+			}
+		}()
+	}
+}
+
+func (c *collector) done(ids []string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if _, ok := c.got[id]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *collector) get(id string) (event.Outcome, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.got[id], c.at[id]
+}
