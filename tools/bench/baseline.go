@@ -127,7 +127,7 @@ func (b *bench) baseline(ctx context.Context) error {
 	c.PerSecond = float64(b.cfg.n) / c.Seconds
 	c.P50Ms, c.P99Ms = ms(percentile(lat, 50)), ms(percentile(lat, 99))
 	if got := len(sim.Records("Lead")); got != b.cfg.n {
-		return fmt.Errorf("Leads after the contacts: got %d; want %d", got, b.cfg.n)
+		return fmt.Errorf("the baseline org holds %d Leads after the contacts; want %d", got, b.cfg.n)
 	}
 
 	before, lat = sim.Stats().Total, lat[:0]

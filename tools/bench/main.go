@@ -111,25 +111,30 @@ func run(ctx context.Context, c config) error {
 	}
 	defer b.st.Stop()
 
-	if err := b.contactBurst(ctx); err != nil {
-		return fmt.Errorf("contact burst: %w", err)
-	}
-	if err := b.activityBurst(ctx); err != nil {
-		return fmt.Errorf("activity burst: %w", err)
-	}
-	if err := b.baseline(ctx); err != nil {
-		return fmt.Errorf("baseline: %w", err)
-	}
-	if err := b.functions(ctx); err != nil {
-		return fmt.Errorf("functions: %w", err)
+	// The figures so far are written after every phase, so a run cut
+	// short still leaves what it measured.
+	out := filepath.Join(b.repo, c.out)
+	for _, phase := range []struct {
+		name string
+		run  func(context.Context) error
+	}{{"contact burst", b.contactBurst}, {"activity burst", b.activityBurst}, {"baseline", b.baseline}, {"functions", b.functions}} {
+		if err := phase.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", phase.name, err)
+		}
+		b.results.Table = b.results.table()
+		if err := writeJSON(out, b.results); err != nil {
+			return err
+		}
 	}
 	b.results.Finished = time.Now().UTC()
 	progressDone()
 
-	rows := b.results.table()
-	printTable(os.Stdout, rows)
-	b.results.Table = rows
-	if err := writeJSON(filepath.Join(b.repo, c.out), b.results); err != nil {
+	b.results.Table = b.results.table()
+	printTable(os.Stdout, b.results.Table)
+	fmt.Println()
+	printOps(os.Stdout, "Burst:", b.results.Burst)
+	printOps(os.Stdout, "Activity:", b.results.Activity)
+	if err := writeJSON(out, b.results); err != nil {
 		return err
 	}
 	fmt.Printf("\nFigures written to %s (%s in all).\n", c.out, b.results.Finished.Sub(b.results.Started).Round(time.Second))

@@ -8,20 +8,25 @@ import (
 )
 
 var (
-	progressMu sync.Mutex
-	progressT0 = time.Now()
+	progressMu   sync.Mutex
+	progressLast string
+	progressAt   time.Time
+	progressT0   = time.Now()
 )
 
-// progress rewrites the progress line on a terminal, or prints one line
-// per step elsewhere.
+// progress rewrites the progress line on a terminal; elsewhere it prints a
+// line when the message changes, or every ten seconds.
 func progress(format string, args ...any) {
 	progressMu.Lock()
 	defer progressMu.Unlock()
-	msg := fmt.Sprintf("[%4ds] ", int(time.Since(progressT0).Seconds())) + fmt.Sprintf(format, args...)
-	if isTerminal() {
+	body := fmt.Sprintf(format, args...)
+	msg := fmt.Sprintf("[%4ds] ", int(time.Since(progressT0).Seconds())) + body
+	switch {
+	case isTerminal():
 		fmt.Fprintf(os.Stderr, "\r\033[K%s", msg)
-	} else {
+	case body != progressLast || time.Since(progressAt) >= 10*time.Second:
 		fmt.Fprintln(os.Stderr, msg)
+		progressLast, progressAt = body, time.Now()
 	}
 }
 

@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -18,17 +22,31 @@ type countingProxy struct {
 	sqs    atomic.Int64
 	other  atomic.Int64
 	srv    *http.Server
+
+	mu   sync.Mutex
+	byOp map[string]int64 // DynamoDB operation -> requests
 }
 
 // Counts are the requests seen so far.
-type Counts struct{ DynamoDB, SQS, Other int64 }
+type Counts struct {
+	DynamoDB, SQS, Other int64
+	DynamoDBByOp         map[string]int64
+}
 
 func (c Counts) sub(o Counts) Counts {
-	return Counts{c.DynamoDB - o.DynamoDB, c.SQS - o.SQS, c.Other - o.Other}
+	d := Counts{DynamoDB: c.DynamoDB - o.DynamoDB, SQS: c.SQS - o.SQS, Other: c.Other - o.Other, DynamoDBByOp: map[string]int64{}}
+	for op, n := range c.DynamoDBByOp {
+		if n -= o.DynamoDBByOp[op]; n > 0 {
+			d.DynamoDBByOp[op] = n
+		}
+	}
+	return d
 }
 
 func (p *countingProxy) Counts() Counts {
-	return Counts{p.dynamo.Load(), p.sqs.Load(), p.other.Load()}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Counts{DynamoDB: p.dynamo.Load(), SQS: p.sqs.Load(), Other: p.other.Load(), DynamoDBByOp: maps.Clone(p.byOp)}
 }
 
 func startProxy(target string) (*countingProxy, error) {
@@ -40,8 +58,10 @@ func startProxy(target string) (*countingProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &countingProxy{URL: "http://" + l.Addr().String()}
+	p := &countingProxy{URL: "http://" + l.Addr().String(), byOp: map[string]int64{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	// Requests cut off when the stack stops are not worth a line each.
+	rp.ErrorLog = log.New(io.Discard, "", 0)
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.count(r)
 		rp.ServeHTTP(w, r)
@@ -57,6 +77,10 @@ func (p *countingProxy) count(r *http.Request) {
 	switch {
 	case strings.HasPrefix(target, "DynamoDB_"):
 		p.dynamo.Add(1)
+		_, op, _ := strings.Cut(target, ".")
+		p.mu.Lock()
+		p.byOp[op]++
+		p.mu.Unlock()
 	case strings.HasPrefix(target, "AmazonSQS."), target == "" && r.URL.Query().Get("Action") != "" && strings.Contains(r.Header.Get("Authorization"), "/sqs/"):
 		p.sqs.Add(1)
 	default:

@@ -55,17 +55,18 @@ func emailSent(i int, at time.Time, run string) event.Event {
 
 // Run is one workload's figures.
 type Run struct {
-	Events       int            `json:"events"`
-	Outcomes     map[string]int `json:"outcomes"`
-	Seconds      float64        `json:"seconds"`
-	PerSecond    float64        `json:"per_second"`
-	P50Ms        float64        `json:"p50_ms"`
-	P99Ms        float64        `json:"p99_ms"`
-	SFCalls      int            `json:"salesforce_calls"`
-	DynamoDB     int64          `json:"dynamodb_requests,omitempty"`
-	SQS          int64          `json:"sqs_requests,omitempty"`
-	OtherAWS     int64          `json:"other_aws_requests,omitempty"`
-	SFByEndpoint map[string]int `json:"salesforce_calls_by_endpoint,omitempty"`
+	Events       int              `json:"events"`
+	Outcomes     map[string]int   `json:"outcomes"`
+	Seconds      float64          `json:"seconds"`
+	PerSecond    float64          `json:"per_second"`
+	P50Ms        float64          `json:"p50_ms"`
+	P99Ms        float64          `json:"p99_ms"`
+	SFCalls      int              `json:"salesforce_calls"`
+	DynamoDB     int64            `json:"dynamodb_requests,omitempty"`
+	SQS          int64            `json:"sqs_requests,omitempty"`
+	OtherAWS     int64            `json:"other_aws_requests,omitempty"`
+	SFByEndpoint map[string]int   `json:"salesforce_calls_by_endpoint,omitempty"`
+	DynamoDBByOp map[string]int64 `json:"dynamodb_requests_by_operation,omitempty"`
 }
 
 // drive sends evs as the sequencer does (4 senders, 10 a call), waits for a
@@ -131,7 +132,7 @@ func (b *bench) drive(ctx context.Context, label string, evs []event.Event) (*Ru
 	}
 	sfAfter, awsAfter := b.sim.Stats(), b.proxy.Counts().sub(awsBefore)
 	r := &Run{Events: len(evs), Outcomes: map[string]int{}, SFCalls: sfAfter.Total - sfBefore.Total,
-		DynamoDB: awsAfter.DynamoDB, SQS: awsAfter.SQS, OtherAWS: awsAfter.Other, SFByEndpoint: map[string]int{}}
+		DynamoDB: awsAfter.DynamoDB, DynamoDBByOp: awsAfter.DynamoDBByOp, SQS: awsAfter.SQS, OtherAWS: awsAfter.Other, SFByEndpoint: map[string]int{}}
 	for k, v := range sfAfter.ByEndpoint {
 		if d := v - sfBefore.ByEndpoint[k]; d > 0 {
 			r.SFByEndpoint[k] = d
