@@ -18,7 +18,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -104,8 +103,6 @@ func writeProblems(w http.ResponseWriter, ps mapping.Problems) {
 	})
 }
 
-func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
-
 func claims(r *http.Request) *httpapi.Claims { return httpapi.ClaimsFrom(r.Context()) }
 
 func (h *handlers) object(w http.ResponseWriter, r *http.Request) (event.SalesforceObject, bool) {
@@ -162,40 +159,14 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", etag(v.Number))
+	w.Header().Set("ETag", httpapi.ETag(v.Number))
 	httpapi.WriteJSON(w, http.StatusOK, response(v))
-}
-
-// ifMatch reads If-Match: the expected version or AnyVersion; false after
-// answering 428 (missing) or 400 (malformed). A weak tag never matches.
-func ifMatch(w http.ResponseWriter, r *http.Request) (int, bool) {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	switch {
-	case v == "":
-		httpapi.WriteError(w, http.StatusPreconditionRequired, "precondition_required",
-			`If-Match is required: send the ETag of the version you changed (e.g. "3", from a GET), or * to overwrite whatever is current`, "If-Match")
-		return 0, false
-	case v == "*":
-		return mappingdb.AnyVersion, true
-	}
-	weak := strings.HasPrefix(v, "W/")
-	tag := strings.TrimPrefix(v, "W/")
-	if len(tag) >= 3 && tag[0] == '"' && tag[len(tag)-1] == '"' {
-		if n, err := strconv.Atoi(tag[1 : len(tag)-1]); err == nil && n >= 0 && !strings.HasPrefix(tag[1:], "+") {
-			if weak {
-				return -2, true // never equal to a version: If-Match compares strongly
-			}
-			return n, true
-		}
-	}
-	httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", `If-Match: must be one entity tag such as "3", or *`, "If-Match")
-	return 0, false
 }
 
 func conflict(w http.ResponseWriter, current int, known bool) {
 	msg := "the mapping changed since the version in If-Match; nothing was saved. GET it again and reapply your change"
 	if known {
-		w.Header().Set("ETag", etag(current))
+		w.Header().Set("ETag", httpapi.ETag(current))
 		msg = fmt.Sprintf("the current version is %d, not the one in If-Match; nothing was saved. GET it again and reapply your change", current)
 	}
 	httpapi.WriteError(w, http.StatusPreconditionFailed, "version_conflict", msg, "If-Match")
@@ -237,7 +208,7 @@ func (h *handlers) put(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	expected, ok := ifMatch(w, r)
+	expected, ok := httpapi.IfMatch(w, r)
 	if !ok {
 		return
 	}
@@ -294,7 +265,7 @@ func (h *handlers) put(w http.ResponseWriter, r *http.Request) {
 				n, plural(n, "contact", "contacts"), plural(n, "it was", "they were"))
 		}
 	}
-	w.Header().Set("ETag", etag(saved.Number))
+	w.Header().Set("ETag", httpapi.ETag(saved.Number))
 	httpapi.WriteJSON(w, http.StatusOK, resp)
 }
 

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/httpapi"
@@ -120,36 +119,6 @@ func teamResponse(v policy.TeamVersion) teamSettingsResponse {
 	return r
 }
 
-func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
-
-// ifMatch reads the If-Match header: the expected version, or AnyVersion
-// for *. It writes the error response and returns false when the header is
-// missing (428) or malformed (400); a weak tag yields a version that cannot
-// match (412 follows).
-func ifMatch(w http.ResponseWriter, r *http.Request) (int, bool) {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	switch {
-	case v == "":
-		httpapi.WriteError(w, http.StatusPreconditionRequired, "precondition_required",
-			`If-Match is required: send the ETag of the version you changed (e.g. "3", from a GET), or * to overwrite whatever is current`, "If-Match")
-		return 0, false
-	case v == "*":
-		return policydb.AnyVersion, true
-	}
-	weak := strings.HasPrefix(v, "W/")
-	tag := strings.TrimPrefix(v, "W/")
-	if len(tag) >= 3 && tag[0] == '"' && tag[len(tag)-1] == '"' {
-		if n, err := strconv.Atoi(tag[1 : len(tag)-1]); err == nil && n >= 0 && !strings.HasPrefix(tag[1:], "+") {
-			if weak {
-				return -2, true // never equal to a version: strong comparison
-			}
-			return n, true
-		}
-	}
-	httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", `If-Match: must be one entity tag such as "3", or *`, "If-Match")
-	return 0, false
-}
-
 // writeFailure answers an error from the domain or the store: a validation
 // error is a 400 naming the field, anything else a 500 logged once here.
 func (h *handlers) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
@@ -189,12 +158,12 @@ func (h *handlers) getSettings(w http.ResponseWriter, r *http.Request) {
 		h.writeFailure(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", etag(v.Number))
+	w.Header().Set("ETag", httpapi.ETag(v.Number))
 	httpapi.WriteJSON(w, http.StatusOK, teamResponse(v))
 }
 
 func (h *handlers) putSettings(w http.ResponseWriter, r *http.Request) {
-	expected, ok := ifMatch(w, r)
+	expected, ok := httpapi.IfMatch(w, r)
 	if !ok {
 		return
 	}
@@ -218,14 +187,14 @@ func (h *handlers) putSettings(w http.ResponseWriter, r *http.Request) {
 		h.writeFailure(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", etag(v.Number))
+	w.Header().Set("ETag", httpapi.ETag(v.Number))
 	httpapi.WriteJSON(w, http.StatusOK, teamResponse(v))
 }
 
 func (h *handlers) conflict(w http.ResponseWriter, r *http.Request, current int, err error) {
 	msg := "the document changed since the version in If-Match; nothing was saved. GET it again and reapply your change"
 	if err == nil {
-		w.Header().Set("ETag", etag(current))
+		w.Header().Set("ETag", httpapi.ETag(current))
 		msg = fmt.Sprintf("the current version is %d, not the one in If-Match; nothing was saved. GET it again and reapply your change", current)
 	}
 	httpapi.WriteError(w, http.StatusPreconditionFailed, "version_conflict", msg, "If-Match")
@@ -331,7 +300,7 @@ func (h *handlers) getSequence(w http.ResponseWriter, r *http.Request) {
 		h.writeFailure(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", etag(sv.Number))
+	w.Header().Set("ETag", httpapi.ETag(sv.Number))
 	httpapi.WriteJSON(w, http.StatusOK, sequenceResponse(seq, sv, eff))
 }
 
@@ -340,7 +309,7 @@ func (h *handlers) putSequence(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	expected, ok := ifMatch(w, r)
+	expected, ok := httpapi.IfMatch(w, r)
 	if !ok {
 		return
 	}
@@ -394,7 +363,7 @@ func (h *handlers) putSequence(w http.ResponseWriter, r *http.Request) {
 				n, plural(n, "contact", "contacts"), plural(n, "it was", "they were"))
 		}
 	}
-	w.Header().Set("ETag", etag(saved.Number))
+	w.Header().Set("ETag", httpapi.ETag(saved.Number))
 	httpapi.WriteJSON(w, http.StatusOK, resp)
 }
 
