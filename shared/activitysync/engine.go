@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
@@ -789,21 +791,10 @@ const parallelism = 32
 
 // each runs f(0..n-1) with bounded concurrency and returns the first error.
 func each(n int, f func(i int) error) error {
-	sem := make(chan struct{}, parallelism)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
+	var g errgroup.Group
+	g.SetLimit(parallelism)
 	for i := range n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := f(i); err != nil {
-				once.Do(func() { first = err })
-			}
-		}()
+		g.Go(func() error { return f(i) })
 	}
-	wg.Wait()
-	return first
+	return g.Wait()
 }
