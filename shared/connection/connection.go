@@ -93,7 +93,7 @@ type PendingAuth struct {
 // Store keeps connections and pending authorizations.
 type Store interface {
 	SaveState(ctx context.Context, p PendingAuth) error
-	// TakeState returns and deletes the pending authorization (single use);
+	// TakeState returns the pending authorization and uses it up (single use);
 	// ErrStateUnknown when there is none.
 	TakeState(ctx context.Context, state string) (PendingAuth, error)
 	// Get returns the team's connection; ErrNotConnected when there is none.

@@ -465,3 +465,29 @@ func TestCiphertextMovedToAnotherTeamFails(t *testing.T) {
 		t.Errorf("open team A's tokens as team B: got %v; want ErrCannotOpen", err)
 	}
 }
+
+// retryingDB sends every UpdateItem twice and keeps the second answer, as the
+// SDK does when DynamoDB committed a write and the answer was lost.
+type retryingDB struct{ *dynamodb.Client }
+
+func (d retryingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if _, err := d.Client.UpdateItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return d.Client.UpdateItem(ctx, in, opts...)
+}
+
+func TestTakeStateSurvivesARetriedRequestButNotASecondCallback(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	state := e.authorize(e.beginConnect()).Query().Get("state")
+	store := &connectiondb.Store{DB: retryingDB{e.ddb}, Table: e.table, Sealer: e.store.Sealer}
+	ctx := context.Background()
+	p, err := store.TakeState(ctx, state)
+	if err != nil || p.TeamID != "team_a" {
+		t.Fatalf("first take (request retried): got %+v, %v; want team_a's authorization", p.TeamID, err)
+	}
+	if _, err := store.TakeState(ctx, state); !errors.Is(err, connection.ErrStateUnknown) {
+		t.Errorf("second take: got %v; want ErrStateUnknown", err)
+	}
+}

@@ -5,6 +5,7 @@ package connectiondb
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -93,11 +94,26 @@ func (s *Store) SaveState(ctx context.Context, p connection.PendingAuth) error {
 	return nil
 }
 
-// TakeState deletes and returns the pending authorization: a conditional
-// delete, so of two callbacks with the same state only one gets it.
+// TakeState claims and returns the pending authorization, once. The claim is
+// a conditional update that stamps the state with a fresh nonce: of two
+// callbacks with the same state only one gets it, and the SDK retrying our
+// own request after a lost answer still gets it (the nonce matches), where a
+// conditional delete would report the state as already used. The claimed
+// item is left for its TTL.
 func (s *Store) TakeState(ctx context.Context, state string) (connection.PendingAuth, error) {
-	out, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: stateKey(state),
-		ConditionExpression: aws.String("attribute_exists(pk)"), ReturnValues: ddbtypes.ReturnValueAllOld})
+	nonce := rand.Text()
+	cond := expression.AttributeExists(expression.Name(resources.PartitionKey)).And(
+		expression.AttributeNotExists(expression.Name("taken_by")).Or(
+			expression.Name("taken_by").Equal(expression.Value(nonce))))
+	expr, err := expression.NewBuilder().WithCondition(cond).
+		WithUpdate(expression.Set(expression.Name("taken_by"), expression.Value(nonce))).Build()
+	if err != nil {
+		return connection.PendingAuth{}, fmt.Errorf("take state: %w", err)
+	}
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: stateKey(state),
+		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: ddbtypes.ReturnValueAllNew})
 	if err != nil {
 		var cf *ddbtypes.ConditionalCheckFailedException
 		if errors.As(err, &cf) {
