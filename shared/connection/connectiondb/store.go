@@ -88,6 +88,12 @@ func (s *Store) SaveState(ctx context.Context, p connection.PendingAuth) error {
 	}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		// A state is 256 random bits: the item that exists is this very
+		// request's, written by an attempt whose answer was lost and retried.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("put state: %w", err)
 	}
