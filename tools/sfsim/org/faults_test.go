@@ -3,8 +3,10 @@ package org
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -116,16 +118,220 @@ func TestFaultValidation(t *testing.T) {
 	t.Parallel()
 	o := New(Config{})
 	for name, f := range map[string]Fault{
-		"bad regexp":       {PathRegexp: "(", Status: 503},
-		"bad fraction":     {Fraction: 2, Status: 503},
-		"bad status":       {Status: 200},
-		"bad code":         {ErrorCode: "NOPE"},
-		"nothing to do":    {PathPrefix: "/x"},
-		"status with drop": {Status: 503, DropAfterCommit: true},
+		"bad regexp":        {PathRegexp: "(", Status: 503},
+		"bad fraction":      {Fraction: 2, Status: 503},
+		"bad status":        {Status: 200},
+		"bad code":          {ErrorCode: "NOPE"},
+		"nothing to do":     {PathPrefix: "/x"},
+		"status with drop":  {Status: 503, DropAfterCommit: true},
+		"negative skip":     {Skip: -1, Status: 503},
+		"record bad regexp": {RecordRegexp: "(", ErrorCode: "UNABLE_TO_LOCK_ROW"},
+		"record bad code":   {RecordRegexp: "x", ErrorCode: "SERVER_UNAVAILABLE"},
+		"record no code":    {RecordRegexp: "x"},
+		"record status":     {RecordRegexp: "x", ErrorCode: "UNABLE_TO_LOCK_ROW", Status: 500},
+		"record drop":       {RecordRegexp: "x", ErrorCode: "UNABLE_TO_LOCK_ROW", DropAfterCommit: true},
 	} {
 		if _, err := o.AddFault(f); err == nil {
 			t.Errorf("%s: got nil; want an error", name)
 		}
+	}
+	for name, c := range map[string]struct {
+		body, field string
+	}{
+		"negative skip":        {`{"skip":-1,"status":503}`, "skip"},
+		"record without code":  {`{"record_regexp":"x"}`, "error_code"},
+		"record with a status": {`{"record_regexp":"x","error_code":"UNABLE_TO_LOCK_ROW","status":500}`, "status"},
+	} {
+		_, base := testOrg(t, Config{})
+		r := (&client{t: t, base: base, hc: http.DefaultClient}).do("POST", "/_sim/faults", c.body)
+		if r.status != 400 || !strings.Contains(string(r.raw), c.field) {
+			t.Errorf("%s: got %d %s; want 400 naming %s", name, r.status, r.raw, c.field)
+		}
+	}
+}
+
+// TestFaultSkip: a rule lets the first Skip matching requests through, then
+// fires; requests it does not match do not count.
+func TestFaultSkip(t *testing.T) {
+	t.Parallel()
+	o, base := testOrg(t, Config{})
+	sc := &client{t: t, base: base, hc: http.DefaultClient}
+	if r := sc.do("POST", "/_sim/faults", `{"method":"POST","path_regexp":"/sobjects/Lead$","skip":2,"times":1,"error_code":"SERVER_UNAVAILABLE"}`); r.status != 201 {
+		t.Fatalf("add fault: got %d %s; want 201", r.status, r.raw)
+	}
+	c := newClient(t, o)
+	want := []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", v + "/sobjects/Lead", 201},
+		{"GET", v + "/limits", 200}, // not matched: not skipped either
+		{"POST", v + "/sobjects/Lead", 201},
+		{"POST", v + "/sobjects/Lead", 503},
+		{"POST", v + "/sobjects/Lead", 201},
+	}
+	for i, w := range want {
+		var body any
+		if w.method == "POST" {
+			body = map[string]any{"LastName": fmt.Sprint("S", i), "Company": "C"}
+		}
+		if r := c.do(w.method, w.path, body); r.status != w.status {
+			t.Errorf("call %d (%s %s): got %d; want %d", i, w.method, w.path, r.status, w.status)
+		}
+	}
+	if n := len(o.Records("Lead")); n != 3 {
+		t.Errorf("leads: got %d; want 3", n)
+	}
+}
+
+// TestFaultRecordRegexp: a record rule fails only the matching records of a
+// create collection, alone or in a composite call; the others are saved.
+func TestFaultRecordRegexp(t *testing.T) {
+	t.Parallel()
+	lead := func(email string) map[string]any { return leadRec("R", email) }
+	coll := func(allOrNone bool, emails ...string) map[string]any {
+		recs := []any{}
+		for _, e := range emails {
+			recs = append(recs, lead(e))
+		}
+		return map[string]any{"allOrNone": allOrNone, "records": recs}
+	}
+	sub := func(ref string, body any) map[string]any {
+		return map[string]any{"method": "POST", "url": v + "/composite/sobjects", "referenceId": ref, "body": body}
+	}
+	cases := []struct {
+		name      string
+		path      string
+		body      any
+		wantCodes [][]string // per collection, per record: "" for saved
+		wantLeads []string
+		wantCalls int
+	}{
+		{"collection, one record locked", v + "/composite/sobjects", coll(false, "a@r.example", "lock@r.example", "b@r.example"),
+			[][]string{{"", "UNABLE_TO_LOCK_ROW", ""}}, []string{"a@r.example", "b@r.example"}, 1},
+		{"collection with allOrNone", v + "/composite/sobjects", coll(true, "a@r.example", "lock@r.example"),
+			[][]string{{"ALL_OR_NONE_OPERATION_ROLLED_BACK", "UNABLE_TO_LOCK_ROW"}}, nil, 0},
+		{"collection, every record locked", v + "/composite/sobjects", coll(false, "lock@r.example"),
+			[][]string{{"UNABLE_TO_LOCK_ROW"}}, nil, 0},
+		{"composite, one collection partly locked, one wholly", v + "/composite", map[string]any{"compositeRequest": []any{
+			map[string]any{"method": "GET", "url": v + "/limits", "referenceId": "limits"},
+			sub("c0", coll(false, "lock@r.example", "a@r.example")),
+			sub("c1", coll(false, "LOCK@r.example")),
+			sub("c2", coll(false, "b@r.example")),
+		}}, [][]string{{"UNABLE_TO_LOCK_ROW", ""}, {"UNABLE_TO_LOCK_ROW"}, {""}}, []string{"a@r.example", "b@r.example"}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o, _ := testOrg(t, Config{})
+			c := newClient(t, o)
+			if _, err := o.AddFault(Fault{RecordRegexp: `(?i)"lock@`, ErrorCode: "UNABLE_TO_LOCK_ROW", Times: 1}); err != nil {
+				t.Fatal(err)
+			}
+			r := c.do("POST", tc.path, tc.body)
+			if r.status != 200 {
+				t.Fatalf("status: got %d %s; want 200", r.status, r.raw)
+			}
+			var colls [][]any
+			if m, ok := r.body.(map[string]any); ok {
+				for _, e := range m["compositeResponse"].([]any) {
+					e := e.(map[string]any)
+					if e["referenceId"] == "limits" {
+						if e["httpStatusCode"] != 200.0 {
+							t.Errorf("other subrequest: got %v; want 200", e["httpStatusCode"])
+						}
+						continue
+					}
+					if e["httpStatusCode"] != 200.0 {
+						t.Errorf("%v: status got %v; want 200", e["referenceId"], e["httpStatusCode"])
+					}
+					colls = append(colls, e["body"].([]any))
+				}
+			} else {
+				colls = [][]any{r.body.([]any)}
+			}
+			var got [][]string
+			for _, results := range colls {
+				var codes []string
+				for _, res := range results {
+					res := res.(map[string]any)
+					code := strings.Join(errorsOf(res["errors"]), ",")
+					if (code == "") != (res["success"] == true) {
+						t.Errorf("result %v: success and errors disagree", res)
+					}
+					codes = append(codes, code)
+				}
+				got = append(got, codes)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.wantCodes) {
+				t.Errorf("results: got %v; want %v", got, tc.wantCodes)
+			}
+			var leads []string
+			for _, rec := range o.Records("Lead") {
+				leads = append(leads, rec["Email"].(string))
+			}
+			sort.Strings(leads)
+			if fmt.Sprint(leads) != fmt.Sprint(tc.wantLeads) {
+				t.Errorf("leads saved: got %v; want %v", leads, tc.wantLeads)
+			}
+			if got := o.Stats().Total; got != tc.wantCalls {
+				t.Errorf("calls counted: got %d; want %d", got, tc.wantCalls)
+			}
+			// Times 1: the rule is spent, so the same record now saves.
+			if r := c.do("POST", v+"/composite/sobjects", coll(false, "lock@r.example")); r.status != 200 || r.body.([]any)[0].(map[string]any)["success"] != true {
+				t.Errorf("after the rule fired: got %d %s; want the record saved", r.status, r.raw)
+			}
+		})
+	}
+}
+
+// TestFaultRecordRegexpUnmatched: requests without a matching record, and
+// other requests, go through and leave the rule unspent.
+func TestFaultRecordRegexpUnmatched(t *testing.T) {
+	t.Parallel()
+	o, _ := testOrg(t, Config{})
+	c := newClient(t, o)
+	if _, err := o.AddFault(Fault{RecordRegexp: `lock\d*@`, ErrorCode: "UNABLE_TO_LOCK_ROW", Times: 1, Skip: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.do("POST", v+"/sobjects/Lead", map[string]any{"LastName": "L", "Company": "C", "Email": "lock9@u.example"}); r.status != 201 {
+		t.Errorf("a single-record create: got %d; want 201 (record rules fail collections only)", r.status)
+	}
+	one := func(email string) map[string]any {
+		return map[string]any{"allOrNone": false, "records": []any{leadRec("U", email)}}
+	}
+	for i, step := range []struct {
+		email   string
+		success bool
+	}{{"free@u.example", true}, {"lock1@u.example", true}, {"free2@u.example", true}, {"lock2@u.example", false}, {"lock3@u.example", true}} {
+		r := c.do("POST", v+"/composite/sobjects", one(step.email))
+		if got := r.body.([]any)[0].(map[string]any)["success"] == true; r.status != 200 || got != step.success {
+			t.Errorf("step %d (%s): got %d success=%v; want 200 success=%v", i, step.email, r.status, got, step.success)
+		}
+	}
+}
+
+// TestFaultOnFire: the hook runs when the rule fires, before the org answers,
+// so a record it adds is seen by the faulted request.
+func TestFaultOnFire(t *testing.T) {
+	t.Parallel()
+	o, _ := testOrg(t, Config{})
+	c := newClient(t, o)
+	fired := 0
+	if _, err := o.AddFault(Fault{Method: "GET", PathRegexp: `/query$`, Skip: 1, Times: 1, OnFire: func() {
+		fired++
+		mustSeed(t, o, "Lead", map[string]any{"LastName": "Late", "Company": "C", "Email": "late@fire.example"})
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []float64{0, 1, 1} {
+		r := c.query("SELECT Id FROM Lead WHERE Email = 'late@fire.example'")
+		if got := r.body.(map[string]any)["totalSize"]; r.status != 200 || got != want {
+			t.Errorf("query %d: got %d totalSize %v; want 200 and %v", i, r.status, got, want)
+		}
+	}
+	if fired != 1 {
+		t.Errorf("hook runs: got %d; want 1", fired)
 	}
 }
 
