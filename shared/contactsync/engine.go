@@ -580,7 +580,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 	slices.Sort(dupes)
 	b.count(ctx, results, owners, mappingVersion)
 	if len(dupes) > 0 {
-		return b.linkDuplicates(ctx, dupes, owners, followers)
+		return b.linkDuplicates(ctx, dupes, results, owners, followers)
 	}
 	return nil
 }
@@ -653,21 +653,32 @@ func (b *batch) count(ctx context.Context, results []salesforce.SaveResult, owne
 }
 
 // linkDuplicates follows a DUPLICATES_DETECTED answer to the matched record:
-// the collection answer does not carry the match, so the emails are looked
-// up again.
-func (b *batch) linkDuplicates(ctx context.Context, dupes []int, owners []item, followers map[string][]item) error {
+// the one Salesforce names in the answer's duplicateResult when it names one,
+// else the email's record, looked up again (an answer may carry no match).
+func (b *batch) linkDuplicates(ctx context.Context, dupes []int, results []salesforce.SaveResult, owners []item, followers map[string][]item) error {
+	named := map[int]Match{}
 	var emails []string
 	for _, i := range dupes {
-		emails = append(emails, NormalizeEmail(owners[i].m.Email))
+		if m, ok := duplicateMatch(results[i]); ok {
+			named[i] = m
+		} else {
+			emails = append(emails, NormalizeEmail(owners[i].m.Email))
+		}
 	}
-	found, err := b.org.FindByEmail(ctx, emails)
-	if err != nil {
-		return b.salesforceErr("look duplicates up", err)
+	found := map[string]Match{}
+	if len(emails) > 0 {
+		var err error
+		if found, err = b.org.FindByEmail(ctx, emails); err != nil {
+			return b.salesforceErr("look duplicates up", err)
+		}
 	}
 	for _, i := range dupes {
 		it := owners[i]
 		email := NormalizeEmail(it.m.Email)
-		m, ok := found[email]
+		m, ok := named[i]
+		if !ok {
+			m, ok = found[email]
+		}
 		if !ok { // the rule matched on something other than the email: the contact's error
 			oe := &event.OutcomeError{Code: salesforce.CodeDuplicatesDetected,
 				Message: "Salesforce's duplicate rule blocked the create and no record has this email"}
@@ -682,6 +693,34 @@ func (b *batch) linkDuplicates(ctx context.Context, dupes []int, owners []item, 
 		b.follow(ctx, followers[email], r)
 	}
 	return nil
+}
+
+// duplicateMatch returns the Lead or Contact a DUPLICATES_DETECTED answer's
+// duplicateResult names (matchResults[].matchRecords[].record), a Contact
+// preferred over a Lead as in the email lookup (R5).
+func duplicateMatch(r salesforce.SaveResult) (Match, bool) {
+	var lead Match
+	for _, e := range r.Errors {
+		if e.Code != salesforce.CodeDuplicatesDetected || e.Duplicates == nil {
+			continue
+		}
+		for _, mr := range e.Duplicates.MatchResults {
+			for _, rec := range mr.MatchRecords {
+				obj := rec.Record.Attributes.Type
+				if obj == "" {
+					obj = mr.EntityType
+				}
+				switch {
+				case rec.Record.ID == "":
+				case obj == string(event.ObjectContact):
+					return Match{Object: event.ObjectContact, ID: rec.Record.ID, Rule: "duplicate_rule"}, true
+				case obj == string(event.ObjectLead) && lead.ID == "":
+					lead = Match{Object: event.ObjectLead, ID: rec.Record.ID, Rule: "duplicate_rule"}
+				}
+			}
+		}
+	}
+	return lead, lead.ID != ""
 }
 
 func (b *batch) follow(ctx context.Context, fs []item, r Record) {
