@@ -81,14 +81,15 @@ func main() {
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: keyID}}
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get}}
+	policies := policydb.New(db, policiesTable, ledgerTable)
 	ledger := ledgerdb.New(db, ledgerTable)
 	ledger.Owner = holder
 
 	engine := &activitysync.Engine{
 		Ledger:     ledger,
 		Activities: &activitydb.Store{DB: db, Table: ledgerTable},
-		Orgs:       taskOrgs{&orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion}},
-		Settings:   policydb.New(db, policiesTable, ledgerTable),
+		Orgs:       taskOrgs{&orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion, Budgets: policies}},
+		Settings:   policies,
 		Publisher:  outcomes.New(sqsClient, resultsURL),
 		Owner:      holder,
 		ClaimTTL:   6 * resources.FunctionTimeout,

@@ -83,10 +83,10 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 	mappinghttp.Register(rt, mappinghttp.Deps{Store: mappings, Describes: describes, Logger: log})
 	contacthttp.Register(rt, contacthttp.Deps{Ledger: ledgerdb.New(db, s.ledgerTable), Logger: log})
 	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log,
-		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion}})
+		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion, Budgets: policies}})
 	rt.Handle("GET /openapi.json", openapi.Handler())
 	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log})
-	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log}).Register(rt)
+	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log, Budgets: policies}).Register(rt)
 	return rt
 }
 

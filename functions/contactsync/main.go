@@ -83,13 +83,14 @@ func main() {
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get}}
 	mappings := mappingdb.New(db, policiesTable)
 	mappings.CountsTable = ledgerTable
+	policies := policydb.New(db, policiesTable, ledgerTable)
 	ledger := ledgerdb.New(db, ledgerTable)
 	ledger.Owner = holder // the claim owner the engine passes to Claim and Release
 
 	engine := &contactsync.Engine{
 		Ledger:    ledger,
-		Orgs:      &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion},
-		Policies:  policydb.New(db, policiesTable, ledgerTable),
+		Orgs:      &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion, Budgets: policies},
+		Policies:  policies,
 		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: db, Table: policiesTable}, ReuseFor: 5 * time.Second},
 		Publisher: outcomes.New(sqsClient, resultsURL),
 		Counts:    mappings,

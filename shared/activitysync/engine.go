@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
@@ -174,7 +175,7 @@ func (b *batch) hold(reason error) error {
 
 func (b *batch) salesforceErr(what string, err error) error {
 	switch {
-	case errors.Is(err, connection.ErrNeedsReauth), errors.Is(err, salesforce.ErrRequestLimit):
+	case errors.Is(err, connection.ErrNeedsReauth), errors.Is(err, salesforce.ErrRequestLimit), errors.Is(err, budget.ErrCapped):
 		return b.hold(fmt.Errorf("%s: %w", what, err))
 	default:
 		return fmt.Errorf("%w: %s: %w", ErrRetry, what, err)
@@ -411,6 +412,30 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 	return b.log(ctx, toLog)
 }
 
+// governLowValue holds the opens and clicks delivered by the queue while the
+// team is near its API budget, so that record creation and sent and replied
+// emails keep the room (the API budget governor). Activities released from
+// the held store go on: their contact just synced.
+func (b *batch) governLowValue(items []item) []item {
+	g, ok := b.org.(interface{ Allow(budget.Priority) error })
+	if !ok {
+		return items
+	}
+	err := g.Allow(budget.Low)
+	if err == nil {
+		return items
+	}
+	kept := items[:0]
+	for _, it := range items {
+		if t := it.d.Event.Type; !it.held && (t == event.EmailOpened || t == event.EmailClicked) {
+			b.retry(it.d, b.hold(err))
+			continue
+		}
+		kept = append(kept, it)
+	}
+	return kept
+}
+
 // classify answers an activity of a membership in a final state: skipped
 // when the contact will never sync, else an item to log.
 func (b *batch) classify(d contactsync.Delivery, m contactsync.Membership, held bool) (item, bool) {
@@ -474,6 +499,7 @@ func (b *batch) bySettings(ctx context.Context, ds []contactsync.Delivery) ([]co
 
 // log creates one Task per activity key, exactly once.
 func (b *batch) log(ctx context.Context, items []item) error {
+	items = b.governLowValue(items)
 	if len(items) == 0 {
 		return nil
 	}

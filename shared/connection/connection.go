@@ -66,12 +66,28 @@ type Connection struct {
 	Usage        *Usage
 }
 
-// Usage is the last API usage Salesforce reported for the org.
+// Usage is the last API usage Salesforce reported for the org, and the calls
+// this service made for the team on one UTC day.
 type Usage struct {
-	Used  int       `json:"used"`
-	Limit int       `json:"limit"`
+	Used  int       `json:"used"`  // the org's calls in the last 24 hours (Sforce-Limit-Info)
+	Limit int       `json:"limit"` // the org's daily allocation
 	At    time.Time `json:"at"`
+	// ServiceCalls counts the calls this service made for the team on
+	// ServiceDay (YYYY-MM-DD, UTC); the API budget governor reads it.
+	ServiceCalls int    `json:"service_calls"`
+	ServiceDay   string `json:"service_day,omitempty"`
 }
+
+// CallsOn returns the calls this service made for the team on day.
+func (u *Usage) CallsOn(day string) int {
+	if u == nil || u.ServiceDay != day {
+		return 0
+	}
+	return u.ServiceCalls
+}
+
+// Day is the UTC day t falls on, as Usage.ServiceDay spells it.
+func Day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 // Token returns what a data call needs.
 func (c Connection) Token() salesforce.Token {
@@ -102,6 +118,7 @@ type Store interface {
 	Replace(ctx context.Context, c Connection) (*Connection, error)
 	// SaveTokens stores new tokens if the connection is still at version;
 	// ErrVersionConflict otherwise. An empty refresh keeps the stored one.
+	// The connection becomes connected: Salesforce just granted the tokens.
 	SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh string) (int64, error)
 	// SetStatus changes the status if the connection is still at version.
 	SetStatus(ctx context.Context, teamID, connID string, version int64, s Status) error
@@ -111,6 +128,9 @@ type Store interface {
 	// time, if nobody else holds an unexpired one.
 	AcquireLease(ctx context.Context, teamID, holder string, until time.Time) (bool, error)
 	ReleaseLease(ctx context.Context, teamID, holder string) error
-	// RecordUsage saves the last API usage seen.
-	RecordUsage(ctx context.Context, teamID string, u Usage) error
+	// RecordUsage saves the last API usage seen (u.Used, u.Limit, u.At) and
+	// adds calls to the service's count of u.ServiceDay, which starts again
+	// from calls on a new day. newDay says the caller saw no count of that
+	// day stored: the write then tries to start the day's count first.
+	RecordUsage(ctx context.Context, teamID string, u Usage, calls int, newDay bool) error
 }

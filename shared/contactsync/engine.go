@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/policy"
@@ -474,7 +475,7 @@ func (b *batch) claimTTL() time.Duration {
 // salesforceErr turns a whole-call failure into the batch's answer.
 func (b *batch) salesforceErr(what string, err error) error {
 	switch {
-	case errors.Is(err, connection.ErrNeedsReauth), errors.Is(err, salesforce.ErrRequestLimit):
+	case errors.Is(err, connection.ErrNeedsReauth), errors.Is(err, salesforce.ErrRequestLimit), errors.Is(err, budget.ErrCapped):
 		return b.hold(fmt.Errorf("%s: %w", what, err))
 	default:
 		return fmt.Errorf("%w: %s: %w", ErrRetry, what, err)

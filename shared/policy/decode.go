@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+
+	"github.com/sfsync/sfsync/shared/budget"
 )
 
 // ParseTeamSettings reads a whole team settings document from JSON. Every
@@ -15,7 +17,7 @@ func ParseTeamSettings(data []byte) (TeamSettings, error) {
 	if err != nil {
 		return TeamSettings{}, err
 	}
-	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds"); err != nil {
+	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds", "api_budget_percent"); err != nil {
 		return TeamSettings{}, err
 	}
 	var s TeamSettings
@@ -51,7 +53,32 @@ func ParseTeamSettings(data []byte) (TeamSettings, error) {
 			s.ActivityKinds[ActivityKind(name)] = on
 		}
 	}
+	s.APIBudgetPercent = budget.DefaultPercent
+	if raw, ok := obj["api_budget_percent"]; ok {
+		if s.APIBudgetPercent, err = percent(raw, "api_budget_percent"); err != nil {
+			return TeamSettings{}, err
+		}
+	}
 	return s, s.Validate()
+}
+
+// percent reads a whole number from 1 to 100.
+func percent(raw json.RawMessage, field string) (int, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, invalid(field, "must be a whole number from 1 to 100")
+	}
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&n); err != nil {
+		return 0, invalid(field, "must be a whole number from 1 to 100")
+	}
+	v, err := n.Int64()
+	if err != nil || !budget.ValidPercent(int(v)) {
+		return 0, invalid(field, "must be a whole number from 1 to 100")
+	}
+	return int(v), nil
 }
 
 // ParseSequenceOverride reads a whole sequence override document from JSON,

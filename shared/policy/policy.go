@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sfsync/sfsync/shared/budget"
 )
 
 // SyncAs is the Salesforce object a synced contact becomes.
@@ -94,6 +96,9 @@ type TeamSettings struct {
 	Deduplication    bool          `json:"deduplication"`
 	ActivityTracking bool          `json:"activity_tracking"`
 	ActivityKinds    ActivityKinds `json:"activity_kinds"`
+	// APIBudgetPercent caps the share of the org's daily API allocation
+	// this service may spend for the team (1..100; the API budget governor).
+	APIBudgetPercent int `json:"api_budget_percent"`
 }
 
 // DefaultTeamSettings returns the settings of a team that never saved any:
@@ -105,7 +110,17 @@ func DefaultTeamSettings() TeamSettings {
 		Deduplication:    true,
 		ActivityTracking: true,
 		ActivityKinds:    DefaultActivityKinds(),
+		APIBudgetPercent: budget.DefaultPercent,
 	}
+}
+
+// BudgetPercent is the team's API budget cap; versions saved before the
+// setting existed have the default.
+func (s TeamSettings) BudgetPercent() int {
+	if s.APIBudgetPercent == 0 {
+		return budget.DefaultPercent
+	}
+	return s.APIBudgetPercent
 }
 
 // SequenceOverride is one sequence's overrides of the team settings (R3).
@@ -176,6 +191,9 @@ func (s TeamSettings) Validate() error {
 		if !knownKind(kind) {
 			return invalid("activity_kinds."+string(kind), "unknown activity kind; %s", oneOf(kindNames()))
 		}
+	}
+	if s.APIBudgetPercent != 0 && !budget.ValidPercent(s.APIBudgetPercent) {
+		return invalid("api_budget_percent", "must be a whole number from 1 to 100")
 	}
 	return nil
 }

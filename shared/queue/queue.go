@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/metrics"
@@ -122,7 +123,7 @@ func (h *Handler) count(err error, team string) {
 	switch {
 	case errors.Is(err, connection.ErrNeedsReauth):
 		name = metrics.NeedsReauth
-	case errors.Is(err, salesforce.ErrRequestLimit):
+	case errors.Is(err, salesforce.ErrRequestLimit), errors.Is(err, budget.ErrCapped), errors.Is(err, budget.ErrNearCap):
 		name = metrics.BudgetExceeded
 	default:
 		return

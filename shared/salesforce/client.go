@@ -44,6 +44,9 @@ type Client struct {
 	// OnUsage, when set, receives the org's API usage from every response
 	// that carries Sforce-Limit-Info.
 	OnUsage func(Usage)
+	// BeforeCall, when set, is asked before every call; an error stops the
+	// call and is returned as is (the API budget governor says no here).
+	BeforeCall func() error
 	// Calls counts the API calls this client made (as Salesforce counts them).
 	Calls atomic.Int64
 }
@@ -133,6 +136,11 @@ func (c *Client) send(ctx context.Context, tok Token, method, path string, paylo
 	req.Header.Set("Accept", "application/json")
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.BeforeCall != nil {
+		if err := c.BeforeCall(); err != nil {
+			return err
+		}
 	}
 	c.Calls.Add(1)
 	resp, err := c.httpClient().Do(req)

@@ -4,6 +4,7 @@
 package connecthttp
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/httpapi"
 )
@@ -21,6 +23,11 @@ type Handlers struct {
 	Store     connection.Store
 	ReturnURL string // where the admin's browser lands after the callback
 	Log       *slog.Logger
+	// Budgets, when set, gives the team's API budget cap shown in the status.
+	Budgets interface {
+		BudgetPercent(ctx context.Context, teamID string) (int, error)
+	}
+	Now func() time.Time // nil: time.Now
 }
 
 // Register adds the connection routes to rt.
@@ -130,6 +137,44 @@ type StatusResponse struct {
 	Username    string                 `json:"username,omitempty"`
 	ConnectedAt *time.Time             `json:"connected_at,omitempty"`
 	APIUsage    *connection.Usage      `json:"api_usage,omitempty"`
+	Budget      *Budget                `json:"budget,omitempty"`
+}
+
+// Budget is the team's API budget as the governor sees it now.
+type Budget struct {
+	Percent    int    `json:"percent"`
+	Cap        *int   `json:"cap,omitempty"`
+	CallsToday int    `json:"calls_today"`
+	State      string `json:"state"` // ok | near_cap | capped
+}
+
+func (h *Handlers) budget(ctx context.Context, team string, u *connection.Usage) (*Budget, error) {
+	if h.Budgets == nil {
+		return nil, nil
+	}
+	p, err := h.Budgets.BudgetPercent(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	f := budget.Figures{Service: u.CallsOn(connection.Day(now())), Percent: p}
+	if u != nil {
+		f.OrgUsed, f.OrgLimit = u.Used, u.Limit
+	}
+	b := &Budget{Percent: p, CallsToday: f.Service, State: "ok"}
+	if c := f.Cap(); c >= 0 {
+		b.Cap = &c
+	}
+	switch err := budget.Allow(f, budget.Low); {
+	case errors.Is(err, budget.ErrCapped):
+		b.State = "capped"
+	case errors.Is(err, budget.ErrNearCap):
+		b.State = "near_cap"
+	}
+	return b, nil
 }
 
 func (h *Handlers) status(w http.ResponseWriter, r *http.Request) {
@@ -144,8 +189,14 @@ func (h *Handlers) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at := c.ConnectedAt
+	b, err := h.budget(r.Context(), team, c.Usage)
+	if err != nil {
+		h.internal(w, r, "read API budget", err)
+		return
+	}
 	httpapi.WriteJSON(w, http.StatusOK, StatusResponse{Status: c.Status, Environment: c.Environment,
-		InstanceURL: c.InstanceURL, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username, ConnectedAt: &at, APIUsage: c.Usage})
+		InstanceURL: c.InstanceURL, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username, ConnectedAt: &at,
+		APIUsage: c.Usage, Budget: b})
 }
 
 func (h *Handlers) disconnect(w http.ResponseWriter, r *http.Request) {

@@ -159,6 +159,8 @@ type connItem struct {
 	UsageUsed   int            `dynamodbav:"usage_used,omitempty"`
 	UsageLimit  int            `dynamodbav:"usage_limit,omitempty"`
 	UsageAt     string         `dynamodbav:"usage_at,omitempty"`
+	SvcCalls    int            `dynamodbav:"svc_calls,omitempty"`
+	SvcDay      string         `dynamodbav:"svc_day,omitempty"`
 	LeaseHolder string         `dynamodbav:"lease_holder,omitempty"`
 	LeaseUntil  int64          `dynamodbav:"lease_until,omitempty"`
 }
@@ -197,9 +199,9 @@ func (s *Store) decode(ctx context.Context, team string, item map[string]ddbtype
 		LoginURL: it.LoginURL, InstanceURL: it.InstanceURL, OrgID: it.OrgID, UserID: it.UserID, Username: it.Username,
 		ConnectedAt: at, ConnectedBy: it.ConnectedBy, Status: connection.Status(it.Status), Version: it.Version,
 		AccessToken: string(access), RefreshToken: string(refresh)}
-	if it.UsageLimit > 0 {
+	if it.UsageLimit > 0 || it.SvcDay != "" {
 		ut, _ := time.Parse(time.RFC3339Nano, it.UsageAt)
-		c.Usage = &connection.Usage{Used: it.UsageUsed, Limit: it.UsageLimit, At: ut}
+		c.Usage = &connection.Usage{Used: it.UsageUsed, Limit: it.UsageLimit, At: ut, ServiceCalls: it.SvcCalls, ServiceDay: it.SvcDay}
 	}
 	return c, nil
 }
@@ -256,13 +258,15 @@ func versionCond(connID string, version int64) expression.ConditionBuilder {
 		And(expression.Name("version").Equal(expression.Value(version)))
 }
 
-// SaveTokens stores refreshed tokens, fenced by the version they replace.
+// SaveTokens stores refreshed tokens, fenced by the version they replace, and
+// marks the connection connected: Salesforce just granted them.
 func (s *Store) SaveTokens(ctx context.Context, team, connID string, version int64, access, refresh string) (int64, error) {
 	sa, err := s.Sealer.Seal(ctx, []byte(access), tokenContext(team, connID, "access_token"))
 	if err != nil {
 		return 0, fmt.Errorf("seal access token: %w", err)
 	}
 	upd := expression.Set(expression.Name("access"), expression.Value(sa)).
+		Set(expression.Name("status"), expression.Value(string(connection.StatusConnected))).
 		Set(expression.Name("version"), expression.Value(version+1))
 	if refresh != "" {
 		sr, err := s.Sealer.Seal(ctx, []byte(refresh), tokenContext(team, connID, "refresh_token"))
@@ -329,14 +333,60 @@ func (s *Store) ReleaseLease(ctx context.Context, team, holder string) error {
 	return nil
 }
 
-// RecordUsage saves the last API usage seen.
-func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage) error {
-	upd := expression.Set(expression.Name("usage_used"), expression.Value(u.Used)).
-		Set(expression.Name("usage_limit"), expression.Value(u.Limit)).
-		Set(expression.Name("usage_at"), expression.Value(u.At.UTC().Format(time.RFC3339Nano)))
-	cond := expression.AttributeExists(expression.Name("pk"))
-	if _, err := s.update(ctx, team, upd, cond); err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("record usage: %w", err)
+// RecordUsage saves the last API usage seen and adds calls to the service's
+// count of u.ServiceDay, in one write: adding to the day's count, or, on the
+// first write of a day (newDay), starting it. Both are conditional on the
+// stored day, so when the guess is wrong the other one follows, and two
+// workers starting the same day never lose each other's calls.
+func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage, calls int, newDay bool) error {
+	day := u.ServiceDay
+	if day == "" {
+		day = connection.Day(u.At)
 	}
-	return nil
+	set := func(upd expression.UpdateBuilder) expression.UpdateBuilder {
+		if u.Limit <= 0 {
+			return upd
+		}
+		return upd.Set(expression.Name("usage_used"), expression.Value(u.Used)).
+			Set(expression.Name("usage_limit"), expression.Value(u.Limit)).
+			Set(expression.Name("usage_at"), expression.Value(u.At.UTC().Format(time.RFC3339Nano)))
+	}
+	exists := expression.AttributeExists(expression.Name("pk"))
+	add := func() error {
+		_, err := s.update(ctx, team, set(expression.Add(expression.Name("svc_calls"), expression.Value(calls))),
+			exists.And(expression.Name("svc_day").Equal(expression.Value(day))))
+		return err
+	}
+	start := func() error {
+		_, err := s.update(ctx, team, set(expression.Set(expression.Name("svc_day"), expression.Value(day)).
+			Set(expression.Name("svc_calls"), expression.Value(calls))),
+			exists.And(expression.AttributeNotExists(expression.Name("svc_day")).
+				Or(expression.Name("svc_day").LessThan(expression.Value(day)))))
+		return err
+	}
+	first, second := add, start
+	if newDay {
+		first, second = start, add
+	}
+	for range 3 {
+		for _, write := range []func() error{first, second} {
+			err := write()
+			if err == nil {
+				return nil
+			}
+			if !isConditionFailed(err) {
+				return fmt.Errorf("record usage: %w", err)
+			}
+		}
+		// Neither condition held: the connection is gone, or the stored day
+		// is later than this one (a late report of a finished day).
+		c, err := s.Get(ctx, team)
+		if errors.Is(err, connection.ErrNotConnected) {
+			return nil
+		}
+		if err == nil && c.Usage != nil && c.Usage.ServiceDay > day {
+			return nil
+		}
+	}
+	return fmt.Errorf("record usage: the day's count kept changing under this write")
 }

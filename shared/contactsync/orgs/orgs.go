@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/salesforce"
@@ -34,6 +35,15 @@ type Orgs struct {
 	Version   string                // REST API version, e.g. "v62.0"; empty: salesforce.DefaultVersion
 	// Now is the clock stamped on recorded usage; nil: time.Now.
 	Now func() time.Time
+	// Budgets gives each team's API budget cap (a share of the org's daily
+	// allocation, in percent); nil: budget.DefaultPercent for every team.
+	Budgets Budgets
+}
+
+// Budgets gives a team's API budget cap, in percent of its org's daily
+// allocation.
+type Budgets interface {
+	BudgetPercent(ctx context.Context, teamID string) (int, error)
 }
 
 var _ contactsync.Orgs = (*Orgs)(nil)
@@ -73,8 +83,17 @@ func (s *Orgs) Open(ctx context.Context, teamID string) (contactsync.Org, contac
 	if now == nil {
 		now = time.Now
 	}
-	o := &Org{teamID: teamID, store: s.Store, now: now}
-	o.client = &salesforce.Client{HTTP: s.HTTP, Session: tokens, Version: s.Version, OnUsage: o.sawUsage}
+	percent := budget.DefaultPercent
+	if s.Budgets != nil {
+		if percent, err = s.Budgets.BudgetPercent(ctx, teamID); err != nil {
+			return nil, info, fmt.Errorf("open org for team %s: read its API budget: %w", teamID, err)
+		}
+	}
+	day := connection.Day(now())
+	o := &Org{teamID: teamID, store: s.Store, now: now, percent: percent, day: day,
+		base: c.Usage.CallsOn(day), stored: c.Usage}
+	o.client = &salesforce.Client{HTTP: s.HTTP, Session: tokens, Version: s.Version, OnUsage: o.sawUsage,
+		BeforeCall: func() error { return o.Allow(budget.High) }}
 	return o, info, nil
 }
 
@@ -86,9 +105,19 @@ type Org struct {
 	store  connection.Store
 	now    func() time.Time
 
+	// The governor's figures: the team's cap, the day, the service's calls
+	// of that day stored before this org opened, the usage stored then.
+	percent int
+	day     string
+	base    int
+	stored  *connection.Usage
+
 	mu       sync.Mutex
 	usage    *connection.Usage // the last usage Salesforce reported
 	recorded *connection.Usage // the usage Close stored
+	counted  int64             // the calls Close already added to the day's count
+	// dayStarted: a Close stored this org's day.
+	dayStarted bool
 }
 
 var _ contactsync.Org = (*Org)(nil)
@@ -113,22 +142,56 @@ func (o *Org) sawUsage(u salesforce.Usage) {
 	o.usage = &connection.Usage{Used: u.Used, Limit: u.Limit, At: o.now().UTC()}
 }
 
-// Close stores the last API usage Salesforce reported (Sforce-Limit-Info)
-// on the team's connection: one write per open org, however many calls it
-// made, and none when it made no call or the usage is already stored.
-func (o *Org) Close(ctx context.Context) error {
+// Allow says whether work of priority p may spend calls now: nil, or an
+// error matching budget.ErrCapped or budget.ErrNearCap. Every call of this
+// org asks it with budget.High first; callers ask with budget.Low before
+// low-value work.
+func (o *Org) Allow(p budget.Priority) error {
 	o.mu.Lock()
 	u := o.usage
-	if u == nil || (o.recorded != nil && *o.recorded == *u) {
+	o.mu.Unlock()
+	if u == nil {
+		u = o.stored
+	}
+	f := budget.Figures{Service: o.base + int(o.client.Calls.Load()), Percent: o.percent}
+	if u != nil {
+		f.OrgUsed, f.OrgLimit = u.Used, u.Limit
+	}
+	if err := budget.Allow(f, p); err != nil {
+		return fmt.Errorf("team %s: %w", o.teamID, err)
+	}
+	return nil
+}
+
+// Close stores the last API usage Salesforce reported (Sforce-Limit-Info)
+// on the team's connection, and adds the calls this org made to the day's
+// count: one write per open org, however many calls it made, and none when
+// it made no call.
+func (o *Org) Close(ctx context.Context) error {
+	calls := o.client.Calls.Load()
+	o.mu.Lock()
+	u := o.usage
+	n := calls - o.counted
+	if n == 0 && (u == nil || (o.recorded != nil && *o.recorded == *u)) {
 		o.mu.Unlock()
 		return nil
 	}
 	o.mu.Unlock()
-	if err := o.store.RecordUsage(ctx, o.teamID, *u); err != nil {
+	rec := connection.Usage{ServiceDay: o.day, At: o.now().UTC()}
+	if u != nil {
+		rec = *u
+		rec.ServiceDay = o.day
+	}
+	o.mu.Lock()
+	newDay := !o.dayStarted && (o.stored == nil || o.stored.ServiceDay != o.day)
+	o.mu.Unlock()
+	if err := o.store.RecordUsage(ctx, o.teamID, rec, int(n), newDay); err != nil {
 		return fmt.Errorf("close org for team %s: %w", o.teamID, err)
 	}
 	o.mu.Lock()
 	o.recorded = u
+	o.counted = calls
+	o.dayStarted = true
 	o.mu.Unlock()
 	return nil
 }

@@ -486,3 +486,13 @@ func (s *Store) CountMembers(ctx context.Context, team, seq string) (int, error)
 	}
 	return total, nil
 }
+
+// BudgetPercent returns the team's API budget cap as its current settings
+// say (the default when it never saved any).
+func (s *Store) BudgetPercent(ctx context.Context, team string) (int, error) {
+	tv, err := s.TeamSettings(ctx, team)
+	if err != nil {
+		return 0, err
+	}
+	return tv.Document.BudgetPercent(), nil
+}

@@ -112,6 +112,7 @@ type sequenceSettingsHistory struct {
 func teamResponse(v policy.TeamVersion) teamSettingsResponse {
 	r := teamSettingsResponse{Version: v.Number, Settings: v.Document}
 	r.Settings.ActivityKinds = v.Document.ActivityKinds.Clone()
+	r.Settings.APIBudgetPercent = v.Document.BudgetPercent()
 	if v.Number > 0 {
 		at := v.EffectiveAt
 		r.EffectiveAt, r.UpdatedBy = &at, v.Author
@@ -232,6 +233,7 @@ func (h *handlers) settingsHistory(w http.ResponseWriter, r *http.Request) {
 	for i, v := range vs {
 		d := v.Document
 		d.ActivityKinds = d.ActivityKinds.Clone()
+		d.APIBudgetPercent = d.BudgetPercent()
 		out.Versions[i] = teamSettingsVersion{Version: v.Number, EffectiveAt: v.EffectiveAt, UpdatedBy: v.Author, Settings: d}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/tools/sfsim/org"
+)
+
+type budgetStatus struct {
+	Budget *struct {
+		Percent    int    `json:"percent"`
+		Cap        *int   `json:"cap"`
+		CallsToday int    `json:"calls_today"`
+		State      string `json:"state"`
+	} `json:"budget"`
+}
+
+func putBudget(t *testing.T, team string, percent int) {
+	t.Helper()
+	if err := seqr.PutSettings(context.Background(), team, map[string]any{"sync_as": "lead", "sync_mode": "on_add",
+		"deduplication": true, "activity_tracking": true, "api_budget_percent": percent}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func budgetOf(t *testing.T, team string) budgetStatus {
+	t.Helper()
+	var st budgetStatus
+	code, err := seqr.Call(context.Background(), team, "GET", "/v1/salesforce", nil, nil, &st)
+	if err != nil || code != 200 || st.Budget == nil {
+		t.Fatalf("GET /v1/salesforce for %s: got %d %v %+v; want 200 with a budget", team, code, err, st.Budget)
+	}
+	return st
+}
+
+// TestBudgetCapHoldsOnlyThatTeam: a team at its API budget cap waits (its
+// events held, not failed), another team on the same queue keeps syncing,
+// and the held events sync once the cap is raised.
+func TestBudgetCapHoldsOnlyThatTeam(t *testing.T) {
+	t.Parallel()
+	cappedOrg, freeOrg := newOrg(t, org.Config{DailyLimit: 200}), newOrg(t, org.Config{DailyLimit: 200})
+	capped, free := "team_capped", "team_free"
+	connect(t, capped, cappedOrg)
+	connect(t, free, freeOrg)
+	putBudget(t, capped, 1) // 1% of 200: two calls a day
+	at := time.Now().Add(time.Minute)
+
+	// The first contact spends the capped team's two calls (a lookup, a create).
+	first := contactEvent(capped, event.ContactAdded, "seq_b", "c1", "first@capped.example", "Capped", at)
+	send(t, first)
+	if o := await(t, []event.Event{first}, true)[first.ID]; o.Status != event.StatusCreated {
+		t.Fatalf("first contact: got %s/%s; want created", o.Status, o.Reason)
+	}
+	if b := budgetOf(t, capped).Budget; b.State != "capped" || b.CallsToday != 2 || b.Cap == nil || *b.Cap != 2 {
+		t.Fatalf("budget after two calls: got %+v; want capped, 2 of 2 calls", *b)
+	}
+
+	// Now one event of each team on the same queue.
+	held := contactEvent(capped, event.ContactAdded, "seq_b", "c2", "second@capped.example", "Capped", at)
+	goes := contactEvent(free, event.ContactAdded, "seq_b", "c3", "someone@free.example", "Free", at)
+	before := cappedOrg.Stats().Total
+	send(t, held, goes)
+	if o := await(t, []event.Event{goes}, true)[goes.ID]; o.Status != event.StatusCreated {
+		t.Errorf("other team: got %s/%s; want created", o.Status, o.Reason)
+	}
+	// The held event is parked and redelivered meanwhile (hold delay 1 s).
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
+		if err := seqr.Poll(context.Background(), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := seqr.Outcomes(held.ID); len(got) != 0 {
+		t.Errorf("capped team: got outcomes %+v; want none while capped (held)", got)
+	}
+	if after := cappedOrg.Stats().Total; after != before {
+		t.Errorf("capped org: got %d calls while capped; want 0", after-before)
+	}
+
+	// Capacity returns: the admin raises the cap.
+	putBudget(t, capped, 50)
+	if o := await(t, []event.Event{held}, true)[held.ID]; o.Status != event.StatusCreated {
+		t.Errorf("held contact after the cap was raised: got %s/%s; want created", o.Status, o.Reason)
+	}
+	if n := countEmail(cappedOrg, "Lead", "second@capped.example"); n != 1 {
+		t.Errorf("Leads for the held contact: got %d; want 1", n)
+	}
+	if b := budgetOf(t, capped).Budget; b.State != "ok" || b.Percent != 50 {
+		t.Errorf("budget after raising the cap: got %+v; want ok at 50%%", *b)
+	}
+}
