@@ -54,14 +54,7 @@ func (t *Tokens) Current(ctx context.Context) (salesforce.Token, error) {
 	if err != nil {
 		return salesforce.Token{}, err
 	}
-	switch c.Status {
-	case StatusConnected:
-		return c.Token(), nil
-	case StatusNeedsReauth:
-		return salesforce.Token{}, ErrNeedsReauth
-	default:
-		return salesforce.Token{}, ErrNotConnected
-	}
+	return c.current()
 }
 
 // Refresh returns a token newer than stale. If another worker already
@@ -129,7 +122,7 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
-			return salesforce.Token{}, t.markNeedsReauth(ctx, c)
+			return t.markNeedsReauth(ctx, c)
 		}
 		return salesforce.Token{}, fmt.Errorf("refresh token grant: %w", salesforce.ErrTransient)
 	}
@@ -138,10 +131,18 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 		refresh = fresh.RefreshToken // rotation: the newest is the only valid one
 	}
 	v, err := t.Store.SaveTokens(ctx, t.TeamID, c.ID, c.Version, fresh.AccessToken, refresh)
+	if errors.Is(err, ErrVersionConflict) {
+		return t.afterLostSave(ctx, c, fresh, refresh)
+	}
 	if err != nil {
 		return salesforce.Token{}, fmt.Errorf("save refreshed tokens: %w", err)
 	}
-	c.AccessToken, c.Version = fresh.AccessToken, v
+	return t.saved(c, fresh, refresh, v), nil
+}
+
+// saved records in memory the tokens just stored at version v over c.
+func (t *Tokens) saved(c Connection, fresh *oauth2.Token, refresh string, v int64) salesforce.Token {
+	c.AccessToken, c.Version, c.Status = fresh.AccessToken, v, StatusConnected
 	if refresh != "" {
 		c.RefreshToken = refresh
 	}
@@ -149,19 +150,89 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 		c.InstanceURL = inst
 	}
 	t.conn = &c
-	return c.Token(), nil
+	return c.Token()
+}
+
+// afterLostSave handles a refresh whose save lost to another write of the
+// connection since read: a worker that took over after this holder's lease
+// lapsed, a reconnect, a disconnect, or a needs_reauth mark.
+//
+// Without rotation the refresh token is still valid, so what is stored now
+// wins. With rotation this refresh revoked the stored refresh token at
+// Salesforce, and the rotated one in hand is the only valid one: while the
+// stored connection is still the same grant with the token this refresh
+// consumed, nobody else can have refreshed since (they would have been
+// refused), so the rotated tokens are saved over whatever moved the version.
+// Typically that is a worker whose refresh with the consumed token was
+// refused and which marked the connection needs_reauth; dropping the rotated
+// token there would lose the org's only valid grant. A rotated token that no
+// stored connection holds (reconnected or disconnected meanwhile) is revoked
+// rather than left live at Salesforce.
+func (t *Tokens) afterLostSave(ctx context.Context, read Connection, fresh *oauth2.Token, rotated string) (salesforce.Token, error) {
+	for range 3 {
+		cur, err := t.Store.Get(ctx, t.TeamID)
+		if err != nil && !errors.Is(err, ErrNotConnected) {
+			return salesforce.Token{}, fmt.Errorf("re-read after a lost token save: %w", err)
+		}
+		sameGrant := err == nil && cur.ID == read.ID && cur.RefreshToken == read.RefreshToken
+		retry := sameGrant && (rotated != "" || (cur.Status == StatusConnected && cur.AccessToken == read.AccessToken))
+		if !retry {
+			if rotated != "" {
+				t.Connector.revoke(context.WithoutCancel(ctx), read.LoginURL, rotated)
+			}
+			if err != nil {
+				t.conn = nil
+				return salesforce.Token{}, err
+			}
+			t.conn = &cur
+			return cur.current()
+		}
+		v, err := t.Store.SaveTokens(ctx, t.TeamID, cur.ID, cur.Version, fresh.AccessToken, rotated)
+		if errors.Is(err, ErrVersionConflict) {
+			continue
+		}
+		if err != nil {
+			return salesforce.Token{}, fmt.Errorf("save refreshed tokens: %w", err)
+		}
+		return t.saved(cur, fresh, rotated, v), nil
+	}
+	return salesforce.Token{}, fmt.Errorf("save refreshed tokens: the connection keeps changing: %w", salesforce.ErrTransient)
+}
+
+// current is the connection's token by its status.
+func (c Connection) current() (salesforce.Token, error) {
+	switch c.Status {
+	case StatusConnected:
+		return c.Token(), nil
+	case StatusNeedsReauth:
+		return salesforce.Token{}, ErrNeedsReauth
+	default:
+		return salesforce.Token{}, ErrNotConnected
+	}
 }
 
 // markNeedsReauth records that Salesforce refused the refresh token, unless
-// the connection changed meanwhile (a lost race or a reconnect is not a
-// revocation).
-func (t *Tokens) markNeedsReauth(ctx context.Context, read Connection) error {
+// the connection changed meanwhile: a lost race (another worker refreshed,
+// which with rotation revokes the token this one used) or a reconnect is not
+// a revocation, and the caller gets what is stored now.
+func (t *Tokens) markNeedsReauth(ctx context.Context, read Connection) (salesforce.Token, error) {
 	err := t.Store.SetStatus(ctx, t.TeamID, read.ID, read.Version, StatusNeedsReauth)
 	if errors.Is(err, ErrVersionConflict) {
-		return fmt.Errorf("refresh token refused after the connection changed: %w", salesforce.ErrTransient)
+		cur, gerr := t.Store.Get(ctx, t.TeamID)
+		if gerr != nil {
+			if errors.Is(gerr, ErrNotConnected) {
+				t.conn = nil
+				return salesforce.Token{}, gerr
+			}
+			return salesforce.Token{}, fmt.Errorf("refresh token refused after the connection changed: %w", salesforce.ErrTransient)
+		}
+		t.conn = &cur
+		return cur.current()
 	}
 	if err != nil {
-		return fmt.Errorf("mark needs_reauth: %w", err)
+		return salesforce.Token{}, fmt.Errorf("mark needs_reauth: %w", err)
 	}
-	return ErrNeedsReauth
+	read.Status, read.Version = StatusNeedsReauth, read.Version+1
+	t.conn = &read
+	return salesforce.Token{}, ErrNeedsReauth
 }
