@@ -1,0 +1,562 @@
+package connectiondb_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/connection/connectiondb"
+	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/shared/salesforce"
+	"github.com/sfsync/sfsync/shared/sealing"
+	"github.com/sfsync/sfsync/tools/motoserver"
+	"github.com/sfsync/sfsync/tools/sfsim/org"
+)
+
+var (
+	db     *dynamodb.Client
+	sealer *sealing.Sealer
+)
+
+func TestMain(m *testing.M) {
+	code := run(m)
+	motoserver.StopShared()
+	os.Exit(code)
+}
+
+func run(m *testing.M) int {
+	ctx := context.Background()
+	ep, err := motoserver.Shared()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "moto:", err)
+		return 1
+	}
+	cfg, err := motoserver.AWSConfig(ctx, ep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	db = dynamodb.NewFromConfig(cfg)
+	k := kms.NewFromConfig(cfg)
+	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("connectiondb tests")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "create key:", err)
+		return 1
+	}
+	sealer = &sealing.Sealer{KMS: k, KeyID: aws.ToString(key.KeyMetadata.KeyId)}
+	return m.Run()
+}
+
+func newStore(t *testing.T) *connectiondb.Store {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "connections-" + hex.EncodeToString(b)
+	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName: aws.String(name),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String(resources.PartitionKey), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(resources.SortKey), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String(resources.PartitionKey), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(resources.SortKey), KeyType: ddbtypes.KeyTypeRange},
+		},
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
+	return &connectiondb.Store{DB: db, Table: name, Sealer: sealer}
+}
+
+const team = "team_a"
+
+func conn(id, access, refresh string) connection.Connection {
+	return connection.Connection{TeamID: team, ID: id, Environment: connection.EnvProduction, LoginURL: connection.ProductionLoginURL,
+		InstanceURL: "https://acme.my.salesforce.com", OrgID: "00Dx0000000BV7zEAG", UserID: "005x00000012Q9PAAU", Username: "admin@acme.example",
+		ConnectedAt: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), ConnectedBy: "admin_1", Status: connection.StatusConnected,
+		AccessToken: access, RefreshToken: refresh, Version: 1}
+}
+
+// lapseLease makes the team's refresh lease look expired, as it does when its
+// holder outlives LeaseTTL (20 s) without the test waiting that long.
+func lapseLease(t *testing.T, s *connectiondb.Store) {
+	t.Helper()
+	_, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: &s.Table,
+		Key: map[string]ddbtypes.AttributeValue{
+			resources.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: "TEAM#" + team},
+			resources.SortKey:      &ddbtypes.AttributeValueMemberS{Value: "CONNECTION"},
+		},
+		UpdateExpression:          aws.String("SET lease_until = :past"),
+		ConditionExpression:       aws.String("attribute_exists(lease_holder)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":past": &ddbtypes.AttributeValueMemberN{Value: "1"}}})
+	if err != nil {
+		t.Fatalf("lapse lease: %v", err)
+	}
+}
+
+func TestRefreshLease(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Replace(ctx, conn("c1", "a1", "r1")); err != nil {
+		t.Fatal(err)
+	}
+	later := func() time.Time { return time.Now().Add(connection.LeaseTTL) }
+	earlier := func() time.Time { return time.Now().Add(-time.Second) }
+	steps := []struct {
+		name   string
+		op     string // acquire | release
+		holder string
+		until  func() time.Time
+		want   bool
+	}{
+		{"A takes the free lease", "acquire", "A", later, true},
+		{"B waits while A holds it", "acquire", "B", later, false},
+		{"A extends its own lease", "acquire", "A", later, true},
+		{"B cannot release A's lease", "release", "B", nil, true},
+		{"so B still waits", "acquire", "B", later, false},
+		{"A's lease lapses", "acquire", "A", earlier, true},
+		{"B takes the lapsed lease", "acquire", "B", later, true},
+		{"A, lapsed, cannot take it back", "acquire", "A", later, false},
+		{"A's late release leaves B's lease", "release", "A", nil, true},
+		{"C waits while B holds it", "acquire", "C", later, false},
+		{"B releases", "release", "B", nil, true},
+		{"C takes the released lease", "acquire", "C", later, true},
+	}
+	for _, st := range steps {
+		switch st.op {
+		case "acquire":
+			got, err := s.AcquireLease(ctx, team, st.holder, st.until())
+			if err != nil || got != st.want {
+				t.Fatalf("%s: AcquireLease(%s): got %v, %v; want %v", st.name, st.holder, got, err, st.want)
+			}
+		case "release":
+			if err := s.ReleaseLease(ctx, team, st.holder); err != nil {
+				t.Fatalf("%s: ReleaseLease(%s): got %v; want nil", st.name, st.holder, err)
+			}
+		}
+	}
+	// A lease never creates a connection.
+	if got, err := s.AcquireLease(ctx, "team_without_connection", "A", later()); err != nil || got {
+		t.Errorf("lease of a team without a connection: got %v, %v; want false", got, err)
+	}
+	if _, err := s.Get(ctx, "team_without_connection"); !errors.Is(err, connection.ErrNotConnected) {
+		t.Errorf("after a lease attempt: got %v; want ErrNotConnected", err)
+	}
+}
+
+func TestTokenWritesAreFencedByVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	type write func(s *connectiondb.Store) error
+	saveTokens := func(id string, v int64, access, refresh string) write {
+		return func(s *connectiondb.Store) error {
+			_, err := s.SaveTokens(ctx, team, id, v, access, refresh)
+			return err
+		}
+	}
+	setStatus := func(id string, v int64, st connection.Status) write {
+		return func(s *connectiondb.Store) error { return s.SetStatus(ctx, team, id, v, st) }
+	}
+	tests := []struct {
+		name    string
+		before  []write // applied to c1 at version 1 (a1, r1), each must succeed
+		write   write
+		wantErr error
+		want    connection.Connection // Status, Version, AccessToken, RefreshToken, ID
+	}{
+		{"refresh at the version read", nil, saveTokens("c1", 1, "a2", ""), nil,
+			connection.Connection{ID: "c1", Status: connection.StatusConnected, Version: 2, AccessToken: "a2", RefreshToken: "r1"}},
+		{"rotation stores the new refresh token", nil, saveTokens("c1", 1, "a2", "r2"), nil,
+			connection.Connection{ID: "c1", Status: connection.StatusConnected, Version: 2, AccessToken: "a2", RefreshToken: "r2"}},
+		{"a lapsed holder cannot overwrite newer tokens", []write{saveTokens("c1", 1, "a2", "r2")}, saveTokens("c1", 1, "a-late", "r-late"),
+			connection.ErrVersionConflict,
+			connection.Connection{ID: "c1", Status: connection.StatusConnected, Version: 2, AccessToken: "a2", RefreshToken: "r2"}},
+		{"nor tokens of a connection that was replaced", []write{func(s *connectiondb.Store) error {
+			_, err := s.Replace(ctx, conn("c2", "b1", "q1"))
+			return err
+		}}, saveTokens("c1", 1, "a-late", "r-late"), connection.ErrVersionConflict,
+			connection.Connection{ID: "c2", Status: connection.StatusConnected, Version: 1, AccessToken: "b1", RefreshToken: "q1"}},
+		{"a refusal read before a refresh is not a revocation", []write{saveTokens("c1", 1, "a2", "r2")},
+			setStatus("c1", 1, connection.StatusNeedsReauth), connection.ErrVersionConflict,
+			connection.Connection{ID: "c1", Status: connection.StatusConnected, Version: 2, AccessToken: "a2", RefreshToken: "r2"}},
+		{"a refusal of the current version is", nil, setStatus("c1", 1, connection.StatusNeedsReauth), nil,
+			connection.Connection{ID: "c1", Status: connection.StatusNeedsReauth, Version: 2, AccessToken: "a1", RefreshToken: "r1"}},
+		{"saving granted tokens over needs_reauth makes the team live", []write{setStatus("c1", 1, connection.StatusNeedsReauth)},
+			saveTokens("c1", 2, "a2", "r2"), nil,
+			connection.Connection{ID: "c1", Status: connection.StatusConnected, Version: 3, AccessToken: "a2", RefreshToken: "r2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			if _, err := s.Replace(ctx, conn("c1", "a1", "r1")); err != nil {
+				t.Fatal(err)
+			}
+			for i, w := range tt.before {
+				if err := w(s); err != nil {
+					t.Fatalf("write %d before: %v", i, err)
+				}
+			}
+			if err := tt.write(s); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("write: got %v; want %v", err, tt.wantErr)
+			}
+			c, err := s.Get(ctx, team)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := connection.Connection{ID: c.ID, Status: c.Status, Version: c.Version, AccessToken: c.AccessToken, RefreshToken: c.RefreshToken}
+			if got != tt.want {
+				t.Errorf("stored: got %+v; want %+v", got, tt.want)
+			}
+		})
+	}
+	t.Run("a deleted connection is not written back", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		if _, err := s.Replace(ctx, conn("c1", "a1", "r1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, team); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []write{saveTokens("c1", 1, "a2", "r2"), setStatus("c1", 1, connection.StatusNeedsReauth)} {
+			if err := w(s); !errors.Is(err, connection.ErrVersionConflict) {
+				t.Errorf("write after delete: got %v; want ErrVersionConflict", err)
+			}
+		}
+		if _, err := s.Get(ctx, team); !errors.Is(err, connection.ErrNotConnected) {
+			t.Errorf("after writes to a deleted connection: got %v; want ErrNotConnected", err)
+		}
+	})
+}
+
+// wire records the OAuth traffic: refresh grants and their outcome, and the
+// refresh tokens Salesforce handed out.
+type wire struct {
+	mu      sync.Mutex
+	grants  []string // "ok" or the OAuth error code, in order
+	issued  []string // refresh tokens in token responses
+	revoked []string
+}
+
+func (w *wire) RoundTrip(r *http.Request) (*http.Response, error) {
+	var form url.Values
+	if r.Body != nil {
+		b, _ := io.ReadAll(r.Body)
+		form, _ = url.ParseQuery(string(b))
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return resp, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch r.URL.Path {
+	case "/services/oauth2/revoke":
+		w.revoked = append(w.revoked, form.Get("token"))
+	case "/services/oauth2/token":
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		var m map[string]string
+		_ = json.Unmarshal(b, &m)
+		if m["refresh_token"] != "" {
+			w.issued = append(w.issued, m["refresh_token"])
+		}
+		if form.Get("grant_type") == "refresh_token" {
+			outcome := "ok"
+			if m["error"] != "" {
+				outcome = m["error"]
+			}
+			w.grants = append(w.grants, outcome)
+		}
+	}
+	return resp, nil
+}
+
+func (w *wire) snapshot() (grants, issued, revoked []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.grants...), append([]string(nil), w.issued...), append([]string(nil), w.revoked...)
+}
+
+// hooked is the store as worker A sees it: meddle runs once, at the chosen
+// point of A's refresh, to play what other workers do meanwhile.
+type hooked struct {
+	connection.Store
+	at     string // "read under lease" (A's second Get) or "save" (before A's SaveTokens)
+	meddle func()
+	gets   int
+	done   bool
+}
+
+func (h *hooked) fire(point string) {
+	if !h.done && h.at == point {
+		h.done = true
+		h.meddle()
+	}
+}
+
+func (h *hooked) Get(ctx context.Context, teamID string) (connection.Connection, error) {
+	c, err := h.Store.Get(ctx, teamID)
+	h.gets++
+	if h.gets == 2 {
+		h.fire("read under lease")
+	}
+	return c, err
+}
+
+func (h *hooked) SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh string) (int64, error) {
+	h.fire("save")
+	return h.Store.SaveTokens(ctx, teamID, connID, version, access, refresh)
+}
+
+type world struct {
+	t         *testing.T
+	sim       *org.Org
+	store     *connectiondb.Store
+	connector *connection.Connector
+	wire      *wire
+	first     org.Tokens // the grant the team connected with
+}
+
+func newWorld(t *testing.T, rotate bool) *world {
+	t.Helper()
+	sim := org.New(org.Config{ClientID: "cid", ClientSecret: "csecret", Rotate: rotate})
+	if _, err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	w := &world{t: t, sim: sim, store: newStore(t), wire: &wire{}}
+	w.connector = &connection.Connector{Store: w.store, HTTP: &http.Client{Transport: w.wire},
+		Config: connection.OAuthConfig{ClientID: "cid", AllowInsecureLoginURLs: true,
+			ClientSecret: func(context.Context) (string, error) { return "csecret", nil }}}
+	w.first = sim.IssueTokens()
+	w.replace("c1", w.first)
+	return w
+}
+
+func (w *world) replace(id string, tok org.Tokens) {
+	w.t.Helper()
+	c := conn(id, tok.AccessToken, tok.RefreshToken)
+	c.LoginURL, c.InstanceURL, c.Environment = w.sim.URL(), tok.InstanceURL, connection.EnvCustom
+	if _, err := w.store.Replace(context.Background(), c); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) tokens(holder string, s connection.Store) *connection.Tokens {
+	return &connection.Tokens{TeamID: team, Store: s, Connector: w.connector, Holder: holder}
+}
+
+// grantWorks reports whether Salesforce still accepts refresh; it spends the
+// token when rotation is on, so use it only on tokens that should be dead.
+func (w *world) grantWorks(refresh string) bool {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {"cid"}, "client_secret": {"csecret"}}
+	resp, err := http.PostForm(w.sim.URL()+"/services/oauth2/token", form)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// queryWorks makes a data call with whatever the store holds, refreshing
+// first: the stored grant is live.
+func (w *world) queryWorks(holder string) error {
+	w.sim.ExpireAccessTokens()
+	_, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: w.tokens(holder, w.store)}, "SELECT Id FROM Lead")
+	return err
+}
+
+// TestRefreshRacesUnderALapsedLease plays worker A's refresh while its lease
+// lapses and worker B (or an admin) acts in between, at the point where it
+// hurts most, and checks what A gets, what is stored and what still works at
+// Salesforce.
+func TestRefreshRacesUnderALapsedLease(t *testing.T) {
+	t.Parallel()
+	type outcome struct {
+		errB error // B's refresh, when B refreshes
+		tokB salesforce.Token
+	}
+	tests := []struct {
+		name   string
+		rotate bool
+		at     string
+		meddle func(w *world, stale salesforce.Token, o *outcome)
+		// wantA: "B" (A returns B's token), "own" (A's fresh token), or an error
+		wantA      string
+		wantErrA   error
+		wantErrB   error
+		wantStatus connection.Status // "" when the connection is gone
+		wantGrants []string          // refresh grants at Salesforce, in order
+		check      func(t *testing.T, w *world, o *outcome)
+	}{
+		{
+			name: "without rotation a lapsed holder's save loses to B's newer tokens", rotate: false, at: "save",
+			meddle: func(w *world, stale salesforce.Token, o *outcome) {
+				lapseLease(w.t, w.store)
+				o.tokB, o.errB = w.tokens("B", w.store).Refresh(context.Background(), stale)
+			},
+			wantA: "B", wantStatus: connection.StatusConnected, wantGrants: []string{"ok", "ok"},
+			check: func(t *testing.T, w *world, o *outcome) {
+				if c, _ := w.store.Get(context.Background(), team); c.AccessToken != o.tokB.AccessToken || c.Version != 2 {
+					t.Errorf("stored: got version %d and another access token; want B's tokens at version 2", c.Version)
+				}
+			},
+		},
+		{
+			name: "with rotation a refusal after B rotated is a lost race, not a revocation", rotate: true, at: "read under lease",
+			meddle: func(w *world, stale salesforce.Token, o *outcome) {
+				lapseLease(w.t, w.store)
+				o.tokB, o.errB = w.tokens("B", w.store).Refresh(context.Background(), stale)
+			},
+			wantA: "B", wantStatus: connection.StatusConnected, wantGrants: []string{"ok", "invalid_grant"},
+			check: func(t *testing.T, w *world, o *outcome) {
+				_, issued, _ := w.wire.snapshot()
+				if c, _ := w.store.Get(context.Background(), team); c.RefreshToken != issued[len(issued)-1] {
+					t.Errorf("stored refresh token: got another; want B's rotated one")
+				}
+			},
+		},
+		{
+			name: "with rotation a lapsed holder keeps its rotated token over the needs_reauth its rotation caused", rotate: true, at: "save",
+			meddle: func(w *world, stale salesforce.Token, o *outcome) {
+				lapseLease(w.t, w.store)
+				o.tokB, o.errB = w.tokens("B", w.store).Refresh(context.Background(), stale)
+				if c, _ := w.store.Get(context.Background(), team); c.Status != connection.StatusNeedsReauth {
+					w.t.Errorf("between: got %s; want B to have marked needs_reauth", c.Status)
+				}
+			},
+			wantA: "own", wantErrB: connection.ErrNeedsReauth, wantStatus: connection.StatusConnected, wantGrants: []string{"ok", "invalid_grant"},
+			check: func(t *testing.T, w *world, o *outcome) {
+				_, issued, _ := w.wire.snapshot()
+				c, _ := w.store.Get(context.Background(), team)
+				if c.RefreshToken != issued[len(issued)-1] || c.Version != 3 {
+					t.Errorf("stored: got version %d; want A's rotated refresh token at version 3", c.Version)
+				}
+			},
+		},
+		{
+			name: "with rotation a token rotated for a connection that was replaced meanwhile is revoked", rotate: true, at: "save",
+			meddle: func(w *world, stale salesforce.Token, o *outcome) {
+				second := w.sim.IssueTokens()
+				w.replace("c2", second)
+				o.tokB = salesforce.Token{AccessToken: second.AccessToken, InstanceURL: second.InstanceURL}
+			},
+			wantA: "B", wantStatus: connection.StatusConnected, wantGrants: []string{"ok"},
+			check: func(t *testing.T, w *world, o *outcome) {
+				_, issued, revoked := w.wire.snapshot()
+				orphan := issued[len(issued)-1]
+				if len(revoked) != 1 || revoked[0] != orphan {
+					t.Errorf("revoked: got %d tokens; want the orphaned rotated one", len(revoked))
+				}
+				if w.grantWorks(orphan) {
+					t.Errorf("the orphaned rotated refresh token still works at Salesforce")
+				}
+				if c, _ := w.store.Get(context.Background(), team); c.ID != "c2" {
+					t.Errorf("stored connection: got %s; want the new one, c2", c.ID)
+				}
+			},
+		},
+		{
+			name: "with rotation a token rotated for a connection deleted meanwhile is revoked", rotate: true, at: "save",
+			meddle: func(w *world, stale salesforce.Token, o *outcome) {
+				if err := w.store.Delete(context.Background(), team); err != nil {
+					w.t.Fatal(err)
+				}
+			},
+			wantErrA: connection.ErrNotConnected, wantGrants: []string{"ok"},
+			check: func(t *testing.T, w *world, o *outcome) {
+				_, issued, revoked := w.wire.snapshot()
+				if orphan := issued[len(issued)-1]; len(revoked) != 1 || revoked[0] != orphan || w.grantWorks(orphan) {
+					t.Errorf("the orphaned rotated refresh token was not revoked")
+				}
+			},
+		},
+		{
+			name: "a refusal of an unchanged connection is a revocation", rotate: true, at: "read under lease",
+			meddle:   func(w *world, stale salesforce.Token, o *outcome) { w.sim.RevokeAllRefreshTokens() },
+			wantErrA: connection.ErrNeedsReauth, wantStatus: connection.StatusNeedsReauth, wantGrants: []string{"invalid_grant"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, tt.rotate)
+			ctx := context.Background()
+			stale := salesforce.Token{AccessToken: w.first.AccessToken, InstanceURL: w.first.InstanceURL}
+			var o outcome
+			h := &hooked{Store: w.store, at: tt.at}
+			h.meddle = func() { tt.meddle(w, stale, &o) }
+			tokA, errA := w.tokens("A", h).Refresh(ctx, stale)
+			if !h.done {
+				t.Fatalf("the hook at %q never ran", tt.at)
+			}
+			if !errors.Is(o.errB, tt.wantErrB) {
+				t.Errorf("B's refresh: got %v; want %v", o.errB, tt.wantErrB)
+			}
+			switch {
+			case tt.wantErrA != nil:
+				if !errors.Is(errA, tt.wantErrA) {
+					t.Errorf("A's refresh: got %v; want %v", errA, tt.wantErrA)
+				}
+			case errA != nil:
+				t.Errorf("A's refresh: got %v; want a token", errA)
+			case tt.wantA == "B" && tokA != o.tokB:
+				t.Errorf("A's refresh: got a token of its own; want the stored newer one")
+			case tt.wantA == "own" && (tokA.AccessToken == stale.AccessToken || tokA == o.tokB):
+				t.Errorf("A's refresh: got a stale or B's token; want A's freshly granted one")
+			}
+			grants, _, _ := w.wire.snapshot()
+			if strings.Join(grants, ",") != strings.Join(tt.wantGrants, ",") {
+				t.Errorf("refresh grants: got %v; want %v", grants, tt.wantGrants)
+			}
+			c, err := w.store.Get(ctx, team)
+			switch {
+			case tt.wantStatus == "":
+				if !errors.Is(err, connection.ErrNotConnected) {
+					t.Errorf("stored: got %v %v; want no connection", c.Status, err)
+				}
+			case err != nil || c.Status != tt.wantStatus:
+				t.Errorf("stored status: got %v %v; want %s", c.Status, err, tt.wantStatus)
+			}
+			if tt.check != nil {
+				tt.check(t, w, &o)
+			}
+			if tt.wantStatus == connection.StatusConnected {
+				if err := w.queryWorks("late"); err != nil {
+					t.Errorf("a data call with the stored grant: got %v; want success", err)
+				}
+			}
+			// The first grant's refresh token is dead when rotation spent it.
+			if tt.rotate && w.grantWorks(w.first.RefreshToken) {
+				t.Errorf("the first refresh token still works after rotation")
+			}
+		})
+	}
+}
