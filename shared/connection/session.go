@@ -121,7 +121,9 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 	fresh, err := cfg.TokenSource(hctx, &oauth2.Token{RefreshToken: c.RefreshToken}).Token()
 	if err != nil {
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+		// Only a definite refusal (Salesforce answers 400) stops the team's
+		// syncs until an admin reconnects; a server fault is retried.
+		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" && re.Response != nil && re.Response.StatusCode < 500 {
 			return t.markNeedsReauth(ctx, c)
 		}
 		return salesforce.Token{}, fmt.Errorf("refresh token grant: %w", salesforce.ErrTransient)
