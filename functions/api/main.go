@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
@@ -43,6 +44,7 @@ type settings struct {
 	insecureLogin                                bool
 	logLevel, apiVersion                         string
 	holder                                       string // names this process in refresh leases
+	contactQueueURL                              string // where the error inbox sends retries
 }
 
 func readSettings() (settings, error) {
@@ -51,6 +53,7 @@ func readSettings() (settings, error) {
 		connectionsTable: env.Require(resources.EnvConnectionsTable),
 		policiesTable:    env.Require(resources.EnvPoliciesTable),
 		ledgerTable:      env.Require(resources.EnvLedgerTable),
+		contactQueueURL:  env.Require(resources.EnvContactQueueURL),
 		keyID:            env.Require(resources.EnvTokenKeyID),
 		clientID:         env.Require(resources.EnvClientID),
 		secretARN:        env.Require(resources.EnvClientSecretARN),
@@ -81,7 +84,9 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 
 	rt := httpapi.NewRouter()
 	mappinghttp.Register(rt, mappinghttp.Deps{Store: mappings, Describes: describes, Logger: log})
-	contacthttp.Register(rt, contacthttp.Deps{Ledger: ledgerdb.New(db, s.ledgerTable), Logger: log})
+	ledger := ledgerdb.New(db, s.ledgerTable)
+	contacthttp.Register(rt, contacthttp.Deps{Ledger: ledger, Logger: log})
+	contacthttp.RegisterRetry(rt, contacthttp.RetryDeps{Ledger: ledger, SQS: sqs.NewFromConfig(cfg), QueueURL: s.contactQueueURL, Logger: log})
 	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log,
 		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion, Budgets: policies}})
 	rt.Handle("GET /openapi.json", openapi.Handler())

@@ -44,9 +44,7 @@ func TestMain(m *testing.M) {
 
 // Routes whose handlers later work adds (contact sync, field mapping,
 // hardening); every other declared route must be served.
-var notYetServed = map[string]bool{
-	"POST /v1/salesforce/errors/retry": true,
-}
+var notYetServed = map[string]bool{}
 
 type world struct {
 	router *httpapi.Router
@@ -61,7 +59,8 @@ func newWorld(t *testing.T) world {
 	}
 	s := settings{connectionsTable: prov.Env[resources.EnvConnectionsTable], policiesTable: prov.Env[resources.EnvPoliciesTable],
 		ledgerTable: prov.Env[resources.EnvLedgerTable], keyID: prov.KeyID, clientID: "cid", secretARN: prov.Env[resources.EnvClientSecretARN],
-		redirectURL: "https://api.example.com/oauth/salesforce/callback", returnURL: "https://app.example.com/integrations"}
+		redirectURL: "https://api.example.com/oauth/salesforce/callback", returnURL: "https://app.example.com/integrations",
+		contactQueueURL: prov.Env[resources.EnvContactQueueURL]}
 	conns := &connectiondb.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: s.connectionsTable,
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(awsCfg), KeyID: prov.KeyID}}
 	return world{router: newRouter(awsCfg, s, slog.New(slog.NewJSONHandler(io.Discard, nil))), conns: conns}

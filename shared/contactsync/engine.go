@@ -150,7 +150,7 @@ func (b *batch) run(ctx context.Context, ds []Delivery) error {
 			continue // the same event twice in one batch: one answer
 		}
 		seen[d.Event.ID] = true
-		if o, ok := prior[d.Event.ID]; ok {
+		if o, ok := prior[d.Event.ID]; ok && !(d.Retry && o.Status == event.StatusFailed) {
 			republish = append(republish, o) // processed before; its answer may not have reached the queue
 			continue
 		}

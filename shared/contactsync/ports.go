@@ -148,6 +148,9 @@ type Renderer interface {
 type Delivery struct {
 	ID    string // the queue's message id
 	Event event.Event
+	// Retry: the error inbox sent the event again after an admin fixed the
+	// cause; a failed outcome of it is re-run rather than repeated.
+	Retry bool
 }
 
 // Releaser is told when a membership reaches a final state (synced or

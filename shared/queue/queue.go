@@ -30,6 +30,18 @@ type Message struct {
 	ID           string // SQS message id
 	ReceiveCount int
 	Event        event.Event
+	// Retry is set on a message the error inbox sent again after an admin
+	// fixed the cause of a failure (message attribute RetryAttribute).
+	Retry bool
+}
+
+// RetryAttribute is the SQS message attribute ("true") that marks an event
+// sent again by the error inbox: its failed outcome is re-run, not repeated.
+const RetryAttribute = "sfsync_retry"
+
+func isRetry(rec events.SQSMessage) bool {
+	a, ok := rec.MessageAttributes[RetryAttribute]
+	return ok && a.StringValue != nil && *a.StringValue == "true"
 }
 
 // Processor is the domain side: it handles a batch and returns the ids of
@@ -75,8 +87,10 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 	var resp events.SQSEventResponse
 	msgs := make([]Message, 0, len(in.Records))
 	bodies := make(map[string]string, len(in.Records))
+	retries := map[string]bool{}
 	for _, rec := range in.Records {
 		bodies[rec.MessageId] = rec.Body
+		retries[rec.MessageId] = isRetry(rec)
 		ev, err := event.Decode([]byte(rec.Body))
 		if err == nil && ev.Queue() != h.Queue {
 			err = fmt.Errorf("type: %s events belong on the %s queue, not the %s queue: %w", ev.Type, ev.Queue(), h.Queue, event.ErrInvalid)
@@ -89,7 +103,7 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 			continue
 		}
 		n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-		msgs = append(msgs, Message{ID: rec.MessageId, ReceiveCount: n, Event: ev})
+		msgs = append(msgs, Message{ID: rec.MessageId, ReceiveCount: n, Event: ev, Retry: isRetry(rec)})
 	}
 	if len(msgs) == 0 {
 		return resp, nil
@@ -101,7 +115,7 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 	for id, err := range h.Processor.Process(ctx, msgs) {
 		h.count(err, teams[id])
 		if errors.Is(err, ErrHold) && h.QueueURL != "" {
-			if perr := h.park(ctx, bodies[id]); perr == nil {
+			if perr := h.park(ctx, bodies[id], retries[id]); perr == nil {
 				h.Log.Info("message held", "message_id", id, "reason", err.Error())
 				continue
 			} else {
@@ -134,17 +148,28 @@ func (h *Handler) count(err error, team string) {
 }
 
 // park sends body to the function's own queue again, invisible for the hold delay.
-func (h *Handler) park(ctx context.Context, body string) error {
+func (h *Handler) park(ctx context.Context, body string, retry bool) error {
 	delay := h.HoldDelay
 	if delay <= 0 || delay > DefaultHoldDelay {
 		delay = DefaultHoldDelay
 	}
-	_, err := h.DLQ.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.QueueURL),
-		MessageBody: aws.String(body), DelaySeconds: int32(delay / time.Second)})
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(h.QueueURL),
+		MessageBody: aws.String(body), DelaySeconds: int32(delay / time.Second)}
+	if retry {
+		in.MessageAttributes = RetryAttributes()
+	}
+	_, err := h.DLQ.SendMessage(ctx, in)
 	if err != nil {
 		return fmt.Errorf("send to %s: %w", h.QueueURL, err)
 	}
 	return nil
+}
+
+// RetryAttributes are the message attributes of an event the error inbox
+// sends again.
+func RetryAttributes() map[string]sqstypes.MessageAttributeValue {
+	return map[string]sqstypes.MessageAttributeValue{
+		RetryAttribute: {DataType: aws.String("String"), StringValue: aws.String("true")}}
 }
 
 // deadLetter sends the message, body intact, to the DLQ with why it was rejected.
