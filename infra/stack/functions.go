@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -129,7 +130,19 @@ func NewFunctions(scope constructs.Construct, id string, props *FunctionsProps) 
 			}
 		}
 		logGroup := newLogGroup(c, jsii.String(logicalID+"Logs"), props.Settings.LogRetentionDays)
+		role, err := newFunctionRole(c, decl.Name)
+		if err != nil {
+			return nil, err
+		}
+		// Logs: only creating streams in and writing to its own log group
+		// (the group exists, so no logs:CreateLogGroup).
+		logGroup.GrantWrite(role)
+		// Tracing: Active makes the CDK add xray:PutTraceSegments and
+		// xray:PutTelemetryRecords on "*" to the role. That is the one "*" the
+		// functions get: X-Ray has no resource-level permissions, so AWS accepts
+		// only "*" for these actions.
 		fn := awslambda.NewFunction(c, jsii.String(logicalID), &awslambda.FunctionProps{
+			Role:          role,
 			Description:   jsii.String("sfsync " + decl.Name),
 			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture:  awslambda.Architecture_ARM_64(),
@@ -162,6 +175,23 @@ func NewFunctions(scope constructs.Construct, id string, props *FunctionsProps) 
 		f.decls[decl.Name] = decl
 	}
 	return f, nil
+}
+
+// newFunctionRole creates a function's own role: assumable by Lambda only and
+// without AWSLambdaBasicExecutionRole (logs:* on every log group); the
+// function's grants add everything it may do. Its logical id is pinned, so the
+// token key policy in template.yaml names the same roles.
+func newFunctionRole(scope constructs.Construct, name string) (awsiam.Role, error) {
+	id, err := FunctionRoleLogicalID(name)
+	if err != nil {
+		return nil, err
+	}
+	role := awsiam.NewRole(scope, jsii.String(id), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("sfsync " + name + " function"),
+	})
+	overrideLogicalID(role, id)
+	return role, nil
 }
 
 // SetEnv sets a deferred environment variable on every function declaring it.

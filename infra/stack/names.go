@@ -45,3 +45,13 @@ func FunctionLogicalID(name string) (string, error) {
 	}
 	return id, nil
 }
+
+// FunctionRoleLogicalID is the logical id of a function's own role:
+// "api" -> "ApiFunctionRole".
+func FunctionRoleLogicalID(name string) (string, error) {
+	id, err := FunctionLogicalID(name)
+	if err != nil {
+		return "", err
+	}
+	return id + "Role", nil
+}

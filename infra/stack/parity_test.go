@@ -324,40 +324,43 @@ func TestSAMParity(t *testing.T) {
 
 	t.Run("permissions", func(t *testing.T) {
 		t.Parallel()
-		// SAM adds X-Ray (Tracing: Active) and queue polling (SQS events) itself;
-		// CDK's table grants add stream reads, meaningless on tables without a
-		// stream. Everything else must match statement for statement.
+		// Both templates give each function an explicit role and spell out every
+		// statement, X-Ray and SQS polling included, so they must match
+		// statement for statement, with one exception: the CDK's table grants add
+		// stream reads, meaningless on tables without a stream. A function's log
+		// group has a CDK-generated id, so it is compared as "<function> logs".
+		stream := func(action string) bool {
+			return action == "dynamodb:GetRecords" || action == "dynamodb:GetShardIterator"
+		}
 		for _, decl := range resources.Functions {
 			id, _ := stack.FunctionLogicalID(decl.Name)
-			ownQueue := ""
-			if decl.Source != nil {
-				ownQueue = stack.QueueLogicalID(decl.Source.Queue)
-			}
-			implicit := func(resource, action string) bool {
-				return strings.HasPrefix(action, "xray:") || action == "dynamodb:GetRecords" || action == "dynamodb:GetShardIterator" ||
-					(resource == ownQueue && strings.HasPrefix(action, "sqs:") && action != "sqs:SendMessage")
-			}
-			want := map[string]bool{}
-			for _, p := range rolePermissions(t, cdk, ref(cdk.props(t, id)["Role"])) {
-				for _, a := range p.actions {
-					if !implicit(p.resource, a) {
-						want[p.resource+" "+a] = true
-					}
+			wantRole, _ := stack.FunctionRoleLogicalID(decl.Name)
+			statements := func(tmpl cfn, fn map[string]any, side string) map[string]bool {
+				role := ref(fn["Role"])
+				if role != wantRole {
+					t.Errorf("%s role in %s: got %q; want %q", id, side, role, wantRole)
 				}
-			}
-			got := map[string]bool{}
-			for _, pol := range asSlice(samFunction(t, sam, id)["Policies"]) {
-				for _, st := range asSlice(asMap(pol)["Statement"]) {
-					s := asMap(st)
-					for _, r := range refs(s["Resource"]) {
-						for _, a := range strs(s["Action"]) {
-							if !implicit(r, a) {
-								got[r+" "+a] = true
-							}
+				logs := ref(asMap(fn["LoggingConfig"])["LogGroup"])
+				out := map[string]bool{}
+				for _, p := range rolePermissions(t, tmpl, role) {
+					r := p.resource
+					if r == logs {
+						r = id + " logs"
+					}
+					for _, a := range p.actions {
+						if !stream(a) {
+							out[r+" "+a] = true
 						}
 					}
 				}
+				for _, m := range managedPolicies(t, tmpl, role) {
+					out["managed policy "+m] = true
+				}
+				out["trusts "+strings.Join(trustedServices(tmpl.props(t, role)), ",")] = true
+				return out
 			}
+			want := statements(cdk, cdk.props(t, id), "CDK")
+			got := statements(sam, samFunction(t, sam, id), "SAM")
 			for k := range want {
 				if !got[k] {
 					t.Errorf("%s: got no %q in SAM; want it as in CDK", id, k)
@@ -370,6 +373,7 @@ func TestSAMParity(t *testing.T) {
 			}
 		}
 	})
+
 }
 
 func jsonText(v any) string {

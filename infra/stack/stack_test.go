@@ -348,6 +348,7 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 	secret := []string{"secretsmanager:GetSecretValue"}
 	decryptGenerate := []string{"kms:Decrypt", "kms:GenerateDataKey"}
 	tokenEncrypt := []string{"kms:Encrypt", "kms:ReEncrypt*"}
+	logWrite := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 	cases := []struct {
 		fn     string
 		want   []grant
@@ -359,6 +360,7 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 				{"ConnectionsTable", slices.Concat(tableRead, tableWrite)},
 				{"PoliciesTable", slices.Concat(tableRead, tableWrite)},
 				{"LedgerTable", slices.Concat(tableRead, tableWrite)},
+				// POST /v1/salesforce/errors/retry re-sends failed contacts' events.
 				{"ContactEventsQueue", send}, {"ActivityEventsQueue", send},
 				{"SalesforceClientSecret", secret},
 				{"TokenKey", slices.Concat(decryptGenerate, tokenEncrypt)},
@@ -411,11 +413,34 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 			},
 		},
 	}
+	logGroups := map[string]string{} // function logical id -> its log group's
+	for _, decl := range resources.Functions {
+		id, _ := stack.FunctionLogicalID(decl.Name)
+		logGroups[id] = ref(asMap(tmpl.props(t, id)["LoggingConfig"])["LogGroup"])
+	}
 	for _, tc := range cases {
 		t.Run(tc.fn, func(t *testing.T) {
 			t.Parallel()
 			id, _ := stack.FunctionLogicalID(tc.fn)
 			role := ref(tmpl.props(t, id)["Role"])
+			if wantRole, _ := stack.FunctionRoleLogicalID(tc.fn); role != wantRole {
+				t.Errorf("role: got %q; want its own role %q", role, wantRole)
+			}
+			if got := trustedServices(tmpl.props(t, role)); !slices.Equal(got, []string{"lambda.amazonaws.com"}) {
+				t.Errorf("role trusts %v; want only lambda.amazonaws.com", got)
+			}
+			if managed := managedPolicies(t, tmpl, role); len(managed) > 0 {
+				t.Errorf("role managed policies: got %v; want none (AWSLambdaBasicExecutionRole is logs:* on *)", managed)
+			}
+			tc.want = append(tc.want, grant{"*", xrayActions}, grant{logGroups[id], logWrite})
+			for other, lg := range logGroups {
+				if other != id {
+					tc.forbid = append(tc.forbid, grant{lg, logWrite})
+				}
+			}
+			tc.forbid = append(tc.forbid,
+				grant{logGroups[id], []string{"logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy"}},
+				grant{"TokenKey", []string{"kms:CreateGrant", "kms:PutKeyPolicy"}})
 			allowed := rolePermissions(t, tmpl, role)
 			for _, g := range tc.want {
 				for _, a := range g.actions {
@@ -431,16 +456,54 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 					}
 				}
 			}
-			for _, s := range allowed {
-				if s.resource == "*" && !slices.ContainsFunc(s.actions, func(a string) bool { return strings.HasPrefix(a, "xray:") }) {
-					t.Errorf("statement %v: got resource *; want the known resource", s.actions)
+			for _, p := range allowed {
+				if !strings.Contains(p.resource, "*") {
+					continue
 				}
-				if s.resource == "*" && slices.ContainsFunc(s.actions, func(a string) bool { return !strings.HasPrefix(a, "xray:") }) {
-					t.Errorf("statement %v: got resource * beyond X-Ray; want none", s.actions)
+				for _, a := range p.actions {
+					if p.resource != "*" || !slices.Contains(xrayActions, a) {
+						t.Errorf("%s on resource %s: got allowed; want the known resource (only %v may be on *)", a, p.resource, xrayActions)
+					}
 				}
 			}
 		})
 	}
+}
+
+// xrayActions are the only actions a function may have on resource "*":
+// X-Ray has no resource-level permissions, so AWS accepts only "*" for them.
+var xrayActions = []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+// trustedServices lists the service principals a role's trust policy allows.
+func trustedServices(role map[string]any) []string {
+	var out []string
+	for _, st := range asSlice(asMap(role["AssumeRolePolicyDocument"])["Statement"]) {
+		s := asMap(st)
+		if s["Effect"] == "Allow" {
+			out = append(out, strs(asMap(s["Principal"])["Service"])...)
+			if p := asMap(s["Principal"]); p["AWS"] != nil || p["Federated"] != nil {
+				out = append(out, "non-service principal")
+			}
+		}
+	}
+	return sorted(out)
+}
+
+// managedPolicies lists the managed policies attached to a role, by its own
+// ManagedPolicyArns or by an AWS::IAM::ManagedPolicy's Roles.
+// Their statements are not in the template, so a least-privilege role has none.
+func managedPolicies(t *testing.T, tmpl cfn, role string) []string {
+	t.Helper()
+	var out []string
+	for _, arn := range asSlice(tmpl.props(t, role)["ManagedPolicyArns"]) {
+		out = append(out, jsonText(arn))
+	}
+	for _, id := range tmpl.ofType("AWS::IAM::ManagedPolicy") {
+		if slices.Contains(refs(tmpl.props(t, id)["Roles"]), role) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // TestOnlyFunctionsDecryptTokens checks that no IAM policy in the stack lets
@@ -527,31 +590,68 @@ func (ps permissions) allows(resource, action string) bool {
 	return false
 }
 
-// rolePermissions collects the Allow statements of every policy attached to a role.
+// rolePermissions collects the Allow statements of every inline policy of a
+// role: its own Policies and the AWS::IAM::Policy and AWS::IAM::RolePolicy
+// resources naming it. Managed policies are managedPolicies' concern. A
+// statement with NotAction or NotResource fails the test: it cannot be least
+// privilege.
 func rolePermissions(t *testing.T, tmpl cfn, role string) permissions {
 	t.Helper()
-	var out permissions
+	var docs []any
+	for _, p := range asSlice(tmpl.props(t, role)["Policies"]) {
+		docs = append(docs, asMap(p)["PolicyDocument"])
+	}
 	for _, id := range tmpl.ofType("AWS::IAM::Policy") {
-		p := tmpl.props(t, id)
-		if !slices.Contains(refs(p["Roles"]), role) {
-			continue
+		if p := tmpl.props(t, id); slices.Contains(refs(p["Roles"]), role) {
+			docs = append(docs, p["PolicyDocument"])
 		}
-		for _, st := range asSlice(asMap(p["PolicyDocument"])["Statement"]) {
+	}
+	for _, id := range tmpl.ofType("AWS::IAM::RolePolicy") {
+		if p := tmpl.props(t, id); ref(p["RoleName"]) == role {
+			docs = append(docs, p["PolicyDocument"])
+		}
+	}
+	var out permissions
+	for _, doc := range docs {
+		for _, st := range asSlice(asMap(doc)["Statement"]) {
 			s := asMap(st)
+			if s["NotAction"] != nil || s["NotResource"] != nil {
+				t.Errorf("role %s: got a statement with NotAction or NotResource %v; want Action and Resource", role, s)
+			}
 			if s["Effect"] != "Allow" {
 				continue
 			}
-			resources := refs(s["Resource"])
-			if slices.Contains(strs(s["Resource"]), "*") {
-				resources = append(resources, "*")
-			}
-			for _, r := range resources {
+			for _, r := range resourceNames(s["Resource"]) {
 				out = append(out, permission{resource: r, actions: strs(s["Action"])})
 			}
 		}
 	}
 	if len(out) == 0 {
 		t.Fatalf("role %s: got no permissions; want some", role)
+	}
+	return out
+}
+
+// resourceNames names each resource of a statement: the logical id it refers
+// to (Ref or Fn::GetAtt), a literal as it is ("*", an ARN), anything else
+// (Fn::Join, Fn::Sub, ...) as its JSON text, so a wildcard in it stays visible.
+func resourceNames(v any) []string {
+	items := asSlice(v)
+	if items == nil {
+		items = []any{v}
+	}
+	var out []string
+	for _, r := range items {
+		switch {
+		case ref(r) != "":
+			out = append(out, ref(r))
+		case r != nil:
+			if s, ok := r.(string); ok {
+				out = append(out, s)
+			} else {
+				out = append(out, jsonText(r))
+			}
+		}
 	}
 	return out
 }
