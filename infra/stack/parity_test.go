@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -374,6 +375,41 @@ func TestSAMParity(t *testing.T) {
 		}
 	})
 
+	t.Run("token key policy", func(t *testing.T) {
+		t.Parallel()
+		checkTokenKeyLock(t, sam, tokenKeyRoles(t, sam))
+		if got, want := keyPolicyShape(t, sam), keyPolicyShape(t, cdk); !slices.Equal(got, want) {
+			t.Errorf("TokenKey policy: got %v in SAM; want %v as in CDK", got, want)
+		}
+	})
+}
+
+// keyPolicyShape describes each statement of the token key's policy by what it
+// means, not how it is spelt: effect, actions, principal (the account root,
+// *, or the principals' references) and the roles in its condition.
+func keyPolicyShape(t *testing.T, tmpl cfn) []string {
+	t.Helper()
+	var out []string
+	for _, st := range asSlice(asMap(tmpl.props(t, "TokenKey")["KeyPolicy"])["Statement"]) {
+		s := asMap(st)
+		principal := jsonText(s["Principal"])
+		switch {
+		case strings.Contains(principal, ":root"):
+			principal = "account root"
+		case s["Principal"] == "*" || asMap(s["Principal"])["AWS"] == "*":
+			principal = "*"
+		}
+		cond := asMap(s["Condition"])
+		var conds []string
+		for _, op := range slices.Sorted(maps.Keys(cond)) {
+			for _, key := range slices.Sorted(maps.Keys(asMap(cond[op]))) {
+				conds = append(conds, fmt.Sprintf("%s %s %v", op, key, refs(asMap(cond[op])[key])))
+			}
+		}
+		out = append(out, fmt.Sprintf("%v %v %v on %v if %v", s["Effect"], sorted(strs(s["Action"])), principal, strs(s["Resource"]), conds))
+	}
+	sort.Strings(out)
+	return out
 }
 
 func jsonText(v any) string {

@@ -177,10 +177,21 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	return s, nil
 }
 
-// lockTokenKey denies kms:Decrypt with the token key in the key's own policy
-// to every principal but the roles of the functions that need it, so not even
+// TokenKeyLockedActions are the token key's actions that read a stored token
+// or hand that power on, denied in the key's own policy to every principal but
+// the roles of the functions that use the key: kms:Decrypt; kms:ReEncrypt*,
+// whose ReEncryptFrom half decrypts under this key and re-encrypts under a key
+// the caller controls; and kms:CreateGrant, which could give Decrypt to anyone.
+// Key administration (kms:PutKeyPolicy, kms:DescribeKey, kms:ScheduleKeyDeletion,
+// ...) stays with the account root, as the CDK's default key policy allows, so
+// the account is never locked out of the key.
+var TokenKeyLockedActions = []string{"kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant"}
+
+// lockTokenKey denies TokenKeyLockedActions in the token key's own policy to
+// every principal but the roles of the functions that need the key, so not even
 // an administrator's IAM policy can read stored tokens without first changing
-// the key policy (which CloudTrail records).
+// the key policy (which CloudTrail records). The function roles get only what
+// their IAM grants allow; the exemption allows nothing by itself.
 func lockTokenKey(c *Credentials, f *Functions, access map[string]Access) error {
 	var roles []*string
 	names := slices.Sorted(maps.Keys(f.ByName))
@@ -201,7 +212,7 @@ func lockTokenKey(c *Credentials, f *Functions, access map[string]Access) error 
 		Sid:        jsii.String("OnlyTheFunctionsDecryptTokens"),
 		Effect:     awsiam.Effect_DENY,
 		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-		Actions:    jsii.Strings("kms:Decrypt"),
+		Actions:    jsii.Strings(TokenKeyLockedActions...),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": roles}},
 	}), jsii.Bool(false))

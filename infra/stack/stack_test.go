@@ -538,34 +538,95 @@ func TestOnlyFunctionsDecryptTokens(t *testing.T) {
 func TestTokenKeyPolicyDeniesDecryptToOthers(t *testing.T) {
 	t.Parallel()
 	tmpl := tmpls[region]
-	var wantRoles []string
+	checkTokenKeyLock(t, tmpl, tokenKeyRoles(t, tmpl))
+	for _, st := range asSlice(asMap(tmpl.props(t, "DataKey")["KeyPolicy"])["Statement"]) {
+		if asMap(st)["Effect"] == "Deny" {
+			t.Errorf("data key policy: got a Deny %v; want the token lock on the token key only", st)
+		}
+	}
+}
+
+// tokenKeyRoles are the roles of the functions that use the token key, sorted.
+func tokenKeyRoles(t *testing.T, tmpl cfn) []string {
+	t.Helper()
+	var roles []string
 	for _, decl := range resources.Functions {
 		if stack.DefaultAccess[decl.Name].TokenKey == stack.TokenKeyNone {
 			continue
 		}
 		id, _ := stack.FunctionLogicalID(decl.Name)
-		wantRoles = append(wantRoles, ref(tmpl.props(t, id)["Role"]))
+		roles = append(roles, ref(tmpl.props(t, id)["Role"]))
 	}
-	sort.Strings(wantRoles)
-	var found bool
-	for _, st := range asSlice(asMap(tmpl.props(t, "TokenKey")["KeyPolicy"])["Statement"]) {
+	sort.Strings(roles)
+	return roles
+}
+
+// Actions on the token key that read a stored token or pass that power on
+// (ReEncryptFrom decrypts under the key; a grant can allow Decrypt), and
+// administration the account root must keep.
+var (
+	tokenReadPaths = []string{"kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant"}
+	keyAdmin       = []string{"kms:PutKeyPolicy", "kms:GetKeyPolicy", "kms:DescribeKey", "kms:EnableKeyRotation",
+		"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant", "kms:TagResource"}
+)
+
+// checkTokenKeyLock checks the token key's policy: every token read path is
+// denied to every principal but exactly the function roles, and the account
+// root keeps kms:* apart from those, so key administration stays possible.
+func checkTokenKeyLock(t *testing.T, tmpl cfn, functionRoles []string) {
+	t.Helper()
+	statements := asSlice(asMap(tmpl.props(t, "TokenKey")["KeyPolicy"])["Statement"])
+	denied := map[string]bool{}
+	for _, st := range statements {
 		s := asMap(st)
-		if s["Effect"] != "Deny" || !slices.Contains(strs(s["Action"]), "kms:Decrypt") {
+		if s["NotAction"] != nil || s["NotPrincipal"] != nil || s["NotResource"] != nil {
+			t.Errorf("token key statement %v: got NotAction/NotPrincipal/NotResource; want none", s)
+		}
+		if s["Effect"] != "Deny" {
 			continue
 		}
-		found = true
-		allowed := refs(asMap(asMap(s["Condition"])["ArnNotEquals"])["aws:PrincipalArn"])
-		if !slices.Equal(allowed, wantRoles) {
-			t.Errorf("token key deny exempts %v; want exactly the function roles %v", allowed, wantRoles)
+		actions := permissions{{resource: "*", actions: strs(s["Action"])}}
+		for _, a := range keyAdmin {
+			if actions.allows("*", a) {
+				t.Errorf("token key Deny %v: covers %s; want key administration left to the account", strs(s["Action"]), a)
+			}
+		}
+		if p := s["Principal"]; p != "*" && asMap(p)["AWS"] != "*" {
+			t.Errorf("token key Deny %v: got principal %v; want every principal (*)", strs(s["Action"]), p)
+		}
+		if got := strs(s["Resource"]); !slices.Equal(got, []string{"*"}) {
+			t.Errorf("token key Deny %v: got resource %v; want * (the key itself)", strs(s["Action"]), got)
+		}
+		cond := asMap(s["Condition"])
+		exempt := asMap(cond["ArnNotEquals"])
+		if len(cond) != 1 || len(exempt) != 1 {
+			t.Errorf("token key Deny %v: got condition %v; want only ArnNotEquals aws:PrincipalArn", strs(s["Action"]), cond)
+		}
+		if got := refs(exempt["aws:PrincipalArn"]); !slices.Equal(got, functionRoles) {
+			t.Errorf("token key Deny %v: exempts %v; want exactly the function roles %v", strs(s["Action"]), got, functionRoles)
+			continue
+		}
+		for _, a := range tokenReadPaths {
+			if actions.allows("*", a) {
+				denied[a] = true
+			}
 		}
 	}
-	if !found {
-		t.Errorf("token key policy: got no Deny of kms:Decrypt; want one exempting only the function roles")
-	}
-	for _, st := range asSlice(asMap(tmpl.props(t, "DataKey")["KeyPolicy"])["Statement"]) {
-		if asMap(st)["Effect"] == "Deny" {
-			t.Errorf("data key policy: got a Deny %v; want the token lock on the token key only", st)
+	for _, a := range tokenReadPaths {
+		if !denied[a] {
+			t.Errorf("token key policy: got no Deny of %s to others; want one exempting only the function roles %v", a, functionRoles)
 		}
+	}
+	var rootAdmin bool
+	for _, st := range statements {
+		s := asMap(st)
+		if s["Effect"] == "Allow" && strings.Contains(jsonText(asMap(s["Principal"])["AWS"]), ":root") &&
+			slices.Equal(strs(s["Action"]), []string{"kms:*"}) && s["Condition"] == nil {
+			rootAdmin = true
+		}
+	}
+	if !rootAdmin {
+		t.Errorf("token key policy: got no unconditional Allow of kms:* to the account root; want one, so the key stays administrable")
 	}
 }
 
