@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // chromium finds the headless browser `make test` installs.
@@ -75,6 +76,7 @@ func TestConnectInABrowser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, simOptions{}) // the consent page is shown
 			landed := browse(t, e.beginConnect(), tt.button)
 			if want := e.returnURL + "?" + tt.wantQuery; landed != want {
@@ -90,7 +92,12 @@ func TestConnectInABrowser(t *testing.T) {
 			if err != nil || conn.Status != tt.wantStatus {
 				t.Fatalf("connection: got %v %v; want %s", conn.Status, err, tt.wantStatus)
 			}
-			e.assertNoSecrets(conn.AccessToken, conn.RefreshToken, clientSecret)
+			// The stored connection works for a data call.
+			tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "browser"}
+			if _, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead"); err != nil {
+				t.Errorf("query with the stored connection: got %v; want success", err)
+			}
+			e.assertNoSecrets(conn.AccessToken, conn.RefreshToken)
 		})
 	}
 }

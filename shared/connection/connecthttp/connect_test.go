@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,19 +71,45 @@ type env struct {
 	ddb       *dynamodb.Client
 	table     string
 	transport *edge
+
+	mu        sync.Mutex
+	validated map[string]bool // "METHOD route status" checked against the OpenAPI document
 }
 
-// edge observes and, when asked, alters the OAuth traffic on the wire.
+// edge observes and, when asked, alters the OAuth traffic on the wire. It
+// keeps every secret that crosses it: authorization codes, PKCE verifiers,
+// access and refresh tokens (also those rotation replaces).
 type edge struct {
 	refreshes       atomic.Int64
 	tamperSignature atomic.Bool
 	tamperVerifier  atomic.Bool
+
+	mu   sync.Mutex
+	seen []string
+}
+
+func (e *edge) keep(secrets ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range secrets {
+		if s != "" && !slices.Contains(e.seen, s) {
+			e.seen = append(e.seen, s)
+		}
+	}
+}
+
+// secrets returns every secret seen on the wire so far.
+func (e *edge) secrets() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.seen)
 }
 
 func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL.Path == "/services/oauth2/token" && r.Body != nil {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
+		e.keep(form.Get("code"), form.Get("code_verifier"), form.Get("refresh_token"))
 		if form.Get("grant_type") == "refresh_token" {
 			e.refreshes.Add(1)
 		}
@@ -94,14 +121,19 @@ func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.ContentLength = int64(len(body))
 	}
 	resp, err := http.DefaultTransport.RoundTrip(r)
-	if err != nil || !e.tamperSignature.Load() || r.URL.Path != "/services/oauth2/token" || resp.StatusCode != 200 {
+	if err != nil || r.URL.Path != "/services/oauth2/token" || resp.StatusCode != 200 {
 		return resp, err
 	}
 	var m map[string]any
 	b, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(b, &m)
-	m["signature"] = "dGFtcGVyZWQ="
-	b, _ = json.Marshal(m)
+	access, _ := m["access_token"].(string)
+	refresh, _ := m["refresh_token"].(string)
+	e.keep(access, refresh)
+	if e.tamperSignature.Load() {
+		m["signature"] = "dGFtcGVyZWQ="
+		b, _ = json.Marshal(m)
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))
 	return resp, nil
@@ -110,7 +142,14 @@ func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
 type simOptions struct {
 	autoApprove bool
 	rotate      bool
+	// unregisteredRedirect configures the API with a callback URL the
+	// connected app does not list.
+	unregisteredRedirect bool
 }
+
+// otherCallback is a second callback URL the connected app lists (another
+// deployment of the API, say): a code issued for it is not ours to redeem.
+const otherCallback = "/elsewhere/callback"
 
 func newEnv(t *testing.T, so simOptions) *env {
 	t.Helper()
@@ -121,12 +160,12 @@ func newEnv(t *testing.T, so simOptions) *env {
 		t.Fatalf("provision: %v", err)
 	}
 	e := &env{t: t, logs: &bytes.Buffer{}, transport: &edge{}, ddb: dynamodb.NewFromConfig(awsCfg),
-		table: prov.Env[resources.EnvConnectionsTable]}
+		table: prov.Env[resources.EnvConnectionsTable], validated: map[string]bool{}}
 	// The API listens first so the simulator can register its callback URL.
 	var handler http.Handler = http.NotFoundHandler()
 	var claims atomic.Pointer[httpapi.Claims]
 	e.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/return" {
+		if r.URL.Path == "/return" || r.URL.Path == otherCallback {
 			w.Write([]byte("returned: " + r.URL.RawQuery))
 			return
 		}
@@ -137,15 +176,19 @@ func newEnv(t *testing.T, so simOptions) *env {
 	}))
 	t.Cleanup(e.api.Close)
 	e.sim = org.New(org.Config{ClientID: "test-client", ClientSecret: clientSecret, AutoApprove: so.autoApprove,
-		Rotate: so.rotate, RedirectURIs: []string{e.api.URL + "/oauth/salesforce/callback"}})
+		Rotate: so.rotate, RedirectURIs: []string{e.api.URL + "/oauth/salesforce/callback", e.api.URL + otherCallback}})
 	if _, err := e.sim.Start(); err != nil {
 		t.Fatalf("start simulator: %v", err)
 	}
 	t.Cleanup(func() { e.sim.Close() })
 	e.store = &connectiondb.Store{DB: e.ddb, Table: e.table,
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(awsCfg), KeyID: prov.KeyID}}
+	redirect := e.api.URL + "/oauth/salesforce/callback"
+	if so.unregisteredRedirect {
+		redirect = e.api.URL + "/oauth/salesforce/callback/"
+	}
 	e.connector = &connection.Connector{Store: e.store, HTTP: &http.Client{Transport: e.transport},
-		Config: connection.OAuthConfig{ClientID: "test-client", RedirectURL: e.api.URL + "/oauth/salesforce/callback",
+		Config: connection.OAuthConfig{ClientID: "test-client", RedirectURL: redirect,
 			ClientSecret: func(context.Context) (string, error) { return clientSecret, nil }, AllowInsecureLoginURLs: true}}
 	e.returnURL = e.api.URL + "/return"
 	rt := httpapi.NewRouter()
@@ -164,6 +207,7 @@ func randomHex(n int) string {
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
+// do calls the API and checks the answer against the OpenAPI document.
 func (e *env) do(method, path, body string) (*http.Response, string) {
 	e.t.Helper()
 	req, _ := http.NewRequest(method, e.api.URL+path, strings.NewReader(body))
@@ -173,6 +217,11 @@ func (e *env) do(method, path, body string) (*http.Response, string) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	route, _, _ := strings.Cut(path, "?")
+	documented(e.t, method, route, resp, b)
+	e.mu.Lock()
+	e.validated[fmt.Sprintf("%s %s %d", method, route, resp.StatusCode)] = true
+	e.mu.Unlock()
 	return resp, string(b)
 }
 
@@ -218,7 +267,8 @@ func TestConnectFlowStoresAUsableConnection(t *testing.T) {
 	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || len(q.Get("state")) != 43 {
 		t.Fatalf("authorize URL lacks PKCE S256 or a 256-bit state: %s", authURL)
 	}
-	resp, _ := e.callback(e.authorize(authURL))
+	cb := e.authorize(authURL)
+	resp, _ := e.callback(cb)
 	if got, want := resp.Header.Get("Location"), e.returnURL+"?salesforce=connected"; got != want {
 		t.Fatalf("callback redirect: got %q; want %q", got, want)
 	}
@@ -234,12 +284,15 @@ func TestConnectFlowStoresAUsableConnection(t *testing.T) {
 	if _, err := salesforce.Query[map[string]any](context.Background(), c, "SELECT Id FROM Lead"); err != nil {
 		t.Fatalf("query with stored tokens: %v", err)
 	}
-	// No token appears in any stored item or log line.
+	// No token, code or verifier appears in any stored item or log line.
 	conn, err := e.store.Get(context.Background(), "team_a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.assertNoSecrets(conn.AccessToken, conn.RefreshToken, clientSecret)
+	if code := cb.Query().Get("code"); !slices.Contains(e.transport.secrets(), code) {
+		t.Fatalf("the authorization code was not seen on the wire")
+	}
+	e.assertNoSecrets(conn.AccessToken, conn.RefreshToken)
 	// Disconnect revokes at Salesforce and deletes our copy.
 	if resp, _ := e.do("DELETE", "/v1/salesforce", ""); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("disconnect: got %d; want 204", resp.StatusCode)
@@ -252,6 +305,10 @@ func TestConnectFlowStoresAUsableConnection(t *testing.T) {
 	}
 }
 
+// assertNoSecrets looks in every DynamoDB item and log line for the given
+// secrets, the client secret, and every secret seen on the wire: codes,
+// verifiers, access and refresh tokens, including refresh tokens that
+// rotation or a reconnect replaced.
 func (e *env) assertNoSecrets(secrets ...string) {
 	e.t.Helper()
 	out, err := e.ddb.Scan(context.Background(), &dynamodb.ScanInput{TableName: &e.table})
@@ -259,15 +316,17 @@ func (e *env) assertNoSecrets(secrets ...string) {
 		e.t.Fatal(err)
 	}
 	dump, _ := json.Marshal(out.Items)
-	for _, s := range secrets {
+	logs := e.logs.String()
+	all := append(append(secrets, clientSecret), e.transport.secrets()...)
+	for _, s := range all {
 		if s == "" {
 			e.t.Fatal("empty secret to look for")
 		}
 		if bytes.Contains(dump, []byte(s)) {
-			e.t.Errorf("a secret appears in a DynamoDB item")
+			e.t.Errorf("a secret (%d characters, %.4s...) appears in a DynamoDB item", len(s), s)
 		}
-		if strings.Contains(e.logs.String(), s) {
-			e.t.Errorf("a secret appears in the logs")
+		if strings.Contains(logs, s) {
+			e.t.Errorf("a secret (%d characters, %.4s...) appears in the logs", len(s), s)
 		}
 	}
 }
@@ -279,6 +338,7 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 		prepare    func(e *env) *url.URL // returns the callback URL to hit
 		wantStatus int
 		wantReason string // redirect reason, "" for an error page
+		wantLog    string // what the warning tells the operator, when it says more than the reason
 	}{
 		{"forged state", func(e *env) *url.URL {
 			u := e.authorize(e.beginConnect())
@@ -286,14 +346,14 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 			q.Set("state", "forged"+q.Get("state")[6:])
 			u.RawQuery = q.Encode()
 			return u
-		}, 400, ""},
+		}, 400, "", ""},
 		{"missing state", func(e *env) *url.URL {
 			u := e.authorize(e.beginConnect())
 			q := u.Query()
 			q.Del("state")
 			u.RawQuery = q.Encode()
 			return u
-		}, 400, ""},
+		}, 400, "", ""},
 		{"replayed state", func(e *env) *url.URL {
 			u := e.authorize(e.beginConnect())
 			if resp, _ := e.callback(u); resp.StatusCode != http.StatusFound {
@@ -303,12 +363,12 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 				e.t.Fatal(err)
 			}
 			return u
-		}, 400, ""},
+		}, 400, "", ""},
 		{"expired state", func(e *env) *url.URL {
 			u := e.authorize(e.beginConnect())
 			e.connector.Now = func() time.Time { return time.Now().Add(connection.StateTTL + time.Minute) }
 			return u
-		}, 400, ""},
+		}, 400, "", ""},
 		{"access denied", func(e *env) *url.URL {
 			u := e.authorize(e.beginConnect())
 			q := u.Query()
@@ -316,15 +376,30 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 			q.Set("error", "access_denied")
 			u.RawQuery = q.Encode()
 			return u
-		}, 302, "access_denied"},
+		}, 302, "access_denied", ""},
 		{"tampered signature", func(e *env) *url.URL {
 			e.transport.tamperSignature.Store(true)
 			return e.authorize(e.beginConnect())
-		}, 302, "bad_signature"},
+		}, 302, "bad_signature", ""},
 		{"PKCE mismatch", func(e *env) *url.URL {
 			e.transport.tamperVerifier.Store(true)
 			return e.authorize(e.beginConnect())
-		}, 302, "exchange_failed"},
+		}, 302, "exchange_failed", ""},
+		{"code issued for another redirect_uri", func(e *env) *url.URL {
+			// The connected app also lists another callback: Salesforce sends
+			// the code there, and someone replays it on ours. The exchange
+			// names our redirect_uri, which Salesforce refuses.
+			au, _ := url.Parse(e.beginConnect())
+			q := au.Query()
+			q.Set("redirect_uri", e.api.URL+otherCallback)
+			au.RawQuery = q.Encode()
+			u := e.authorize(au.String())
+			if u.Path != otherCallback || u.Query().Get("code") == "" {
+				e.t.Fatalf("authorize: got %s; want a code sent to %s", u, otherCallback)
+			}
+			u.Path = "/oauth/salesforce/callback"
+			return u
+		}, 302, "exchange_failed", "redirect_uri_mismatch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,11 +417,116 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 			} else if !strings.Contains(body, "nothing was saved") {
 				t.Errorf("error page: got %q; want a clear message", body)
 			}
+			if tt.wantLog != "" && !strings.Contains(e.logs.String(), tt.wantLog) {
+				t.Errorf("logs: got %s; want a warning naming %s", e.logs.String(), tt.wantLog)
+			}
 			if _, err := e.store.Get(context.Background(), "team_a"); !errors.Is(err, connection.ErrNotConnected) {
 				t.Errorf("connection stored after a rejected callback: got %v; want ErrNotConnected", err)
 			}
+			e.assertNoSecrets()
 		})
 	}
+}
+
+func TestUnregisteredRedirectURIStopsAtSalesforce(t *testing.T) {
+	t.Parallel()
+	// The API's callback URL is not one the connected app lists (a typo in
+	// OAUTH_REDIRECT_URL, a trailing slash): Salesforce shows its own error
+	// page and never redirects, so the product never sees a callback.
+	e := newEnv(t, simOptions{autoApprove: true, unregisteredRedirect: true})
+	authURL := e.beginConnect()
+	resp, err := noRedirect.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(string(body), "redirect_uri_mismatch") {
+		t.Fatalf("authorize: got %d %q Location %q; want Salesforce's 400 page naming redirect_uri_mismatch", resp.StatusCode, body, resp.Header.Get("Location"))
+	}
+	if _, err := e.store.Get(context.Background(), "team_a"); !errors.Is(err, connection.ErrNotConnected) {
+		t.Errorf("connection: got %v; want ErrNotConnected", err)
+	}
+	if got := e.transport.secrets(); len(got) != 0 {
+		t.Errorf("token requests: got %d secrets exchanged; want none", len(got))
+	}
+}
+
+func TestReconnectRevokesThePreviousRefreshToken(t *testing.T) {
+	t.Parallel()
+	for _, rotate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rotation %v", rotate), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, simOptions{autoApprove: true, rotate: rotate})
+			ctx := context.Background()
+			connect := func() connection.Connection {
+				t.Helper()
+				if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
+					t.Fatalf("connect: got %d; want 302", resp.StatusCode)
+				}
+				c, err := e.store.Get(ctx, "team_a")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			first := connect()
+			second := connect()
+			if second.ID == first.ID || second.RefreshToken == first.RefreshToken {
+				t.Fatalf("reconnect: got the same connection id or refresh token; want new ones")
+			}
+			// The first grant is dead at Salesforce: its refresh token and its
+			// access token.
+			if status, code := e.refreshGrant(first.RefreshToken); status != http.StatusBadRequest || code != "invalid_grant" {
+				t.Errorf("refresh with the first refresh token: got %d %s; want 400 invalid_grant", status, code)
+			}
+			static := &salesforce.Client{Session: fixedSession(first.Token())}
+			if _, err := salesforce.Query[map[string]any](ctx, static, "SELECT Id FROM Lead"); !errors.Is(err, salesforce.ErrSessionExpired) {
+				t.Errorf("query with the first access token: got %v; want ErrSessionExpired", err)
+			}
+			// The second grant works, through a refresh of its refresh token.
+			e.sim.ExpireAccessTokens()
+			before := e.transport.refreshes.Load()
+			tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "after-reconnect"}
+			if _, err := salesforce.Query[map[string]any](ctx, &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead"); err != nil {
+				t.Errorf("query with the second connection: got %v; want success", err)
+			}
+			if got := e.transport.refreshes.Load() - before; got != 1 {
+				t.Errorf("refresh grants: got %d; want 1", got)
+			}
+			if c, err := e.store.Get(ctx, "team_a"); err != nil || c.Status != connection.StatusConnected || c.ID != second.ID {
+				t.Errorf("stored: got %v %v; want the second connection, connected", c.Status, err)
+			}
+			e.assertNoSecrets(first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken)
+		})
+	}
+}
+
+// refreshGrant posts a refresh_token grant to the simulator and returns the
+// status and OAuth error code.
+func (e *env) refreshGrant(refresh string) (int, string) {
+	e.t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {"test-client"}, "client_secret": {clientSecret}}
+	resp, err := http.PostForm(e.sim.URL()+"/services/oauth2/token", form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out.Error
+}
+
+// fixedSession always offers the same token and cannot refresh it.
+type fixedSession salesforce.Token
+
+func (s fixedSession) Current(context.Context) (salesforce.Token, error) {
+	return salesforce.Token(s), nil
+}
+func (s fixedSession) Refresh(_ context.Context, stale salesforce.Token) (salesforce.Token, error) {
+	return stale, nil
 }
 
 func TestConnectValidatesInput(t *testing.T) {
@@ -416,6 +596,16 @@ func TestConcurrentWorkersRefreshOnce(t *testing.T) {
 	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "late"}
 	if _, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead"); err != nil {
 		t.Errorf("after rotation: got %v; want success", err)
+	}
+	// Neither the current tokens nor the refresh tokens rotation replaced
+	// appear at rest or in the logs.
+	conn, err = e.store.Get(context.Background(), "team_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.assertNoSecrets(conn.AccessToken, conn.RefreshToken)
+	if got := len(e.transport.secrets()); got < 5 {
+		t.Errorf("secrets seen on the wire: got %d; want the code, the verifier and at least three refresh tokens", got)
 	}
 }
 
