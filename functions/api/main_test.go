@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +23,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
 	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/sealing"
@@ -157,4 +162,141 @@ func sameVersion(a, b string) bool {
 		Version int `json:"version"`
 	}
 	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && x.Version == y.Version && x.Version > 0
+}
+
+// serve sends one request to the router as team's admin and returns the
+// whole answer.
+func (w world) serve(team, method, path, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req = req.WithContext(httpapi.WithClaims(req.Context(), &httpapi.Claims{TeamID: team, Role: "admin", Subject: "admin-of-" + team}))
+	rec := httptest.NewRecorder()
+	w.router.ServeHTTP(rec, req)
+	return rec
+}
+
+// documentedMediaTypes lists the media types the OpenAPI document gives
+// for an operation's status (following a $ref).
+func documentedMediaTypes(t *testing.T, method, route string, status int) []string {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(openapi.Document(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	get := func(v any, k string) any { m, _ := v.(map[string]any); return m[k] }
+	r := get(get(get(get(get(doc, "paths"), route), strings.ToLower(method)), "responses"), strconv.Itoa(status))
+	if ref, ok := get(r, "$ref").(string); ok {
+		r = doc
+		for _, p := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			r = get(r, p)
+		}
+	}
+	var out []string
+	for mt := range get(r, "content").(map[string]any) {
+		out = append(out, mt)
+	}
+	return out
+}
+
+// TestConnectRoutesAnswerAsDocumented drives the connection routes through
+// the function's own router and configuration (client secret from Secrets
+// Manager, tokens sealed with KMS) and checks each answer against the
+// OpenAPI document.
+func TestConnectRoutesAnswerAsDocumented(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	revoked := make(chan string, 1)
+	login := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/services/oauth2/revoke" && r.ParseForm() == nil {
+			revoked <- r.Form.Get("token")
+			return
+		}
+		http.NotFound(rw, r)
+	}))
+	t.Cleanup(login.Close)
+	if _, err := w.conns.Replace(ctx, connection.Connection{TeamID: "team_c", ID: "connc", Environment: connection.EnvCustom,
+		LoginURL: login.URL, InstanceURL: "https://c.my.salesforce.com", OrgID: "00DC0000000CCCCMAA", UserID: "005C0000000CCCCIAW",
+		Username: "admin@c.example", ConnectedAt: time.Now(), Status: connection.StatusConnected,
+		AccessToken: "00DC0000000CCCC!c-access", RefreshToken: "c-refresh", Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	var authorizeURL string
+	steps := []struct {
+		name, team, method, path, body string
+		wantStatus                     int
+		check                          func(t *testing.T, rec *httptest.ResponseRecorder)
+	}{
+		{"status of a team never connected", "team_a", "GET", "/v1/salesforce", "", 200, nil},
+		{"disconnect a team never connected", "team_a", "DELETE", "/v1/salesforce", "", 204, nil},
+		{"connect production", "team_a", "POST", "/v1/salesforce/connect", `{"environment":"production"}`, 200,
+			func(t *testing.T, rec *httptest.ResponseRecorder) {
+				var out struct {
+					AuthorizeURL string `json:"authorize_url"`
+				}
+				_ = json.Unmarshal(rec.Body.Bytes(), &out)
+				u, err := url.Parse(out.AuthorizeURL)
+				if err != nil || u.Host != "login.salesforce.com" || u.Query().Get("redirect_uri") != "https://api.example.com/oauth/salesforce/callback" ||
+					u.Query().Get("client_id") != "cid" {
+					t.Errorf("authorize_url: got %s; want login.salesforce.com with the configured client id and callback", out.AuthorizeURL)
+				}
+				authorizeURL = out.AuthorizeURL
+			}},
+		{"connect sandbox", "team_a", "POST", "/v1/salesforce/connect", `{"environment":"sandbox"}`, 200, nil},
+		{"connect a My Domain", "team_a", "POST", "/v1/salesforce/connect", `{"environment":"custom","login_url":"https://acme.my.salesforce.com"}`, 200, nil},
+		{"unknown environment", "team_a", "POST", "/v1/salesforce/connect", `{"environment":"staging"}`, 400, nil},
+		{"login URL off Salesforce", "team_a", "POST", "/v1/salesforce/connect", `{"environment":"custom","login_url":"https://evil.example.com"}`, 400, nil},
+		{"login URL with a fixed environment", "team_a", "POST", "/v1/salesforce/connect", `{"environment":"sandbox","login_url":"https://acme.my.salesforce.com"}`, 400, nil},
+		{"a team in the body", "team_a", "POST", "/v1/salesforce/connect", `{"environment":"production","team_id":"team_b"}`, 400, nil},
+		{"not JSON", "team_a", "POST", "/v1/salesforce/connect", `{`, 400, nil},
+		{"callback with a forged state", "", "GET", "/oauth/salesforce/callback?state=forged&code=aPrx", "", 400, nil},
+		{"callback without a state", "", "GET", "/oauth/salesforce/callback?code=aPrx", "", 400, nil},
+		{"status of a connected team", "team_c", "GET", "/v1/salesforce", "", 200,
+			func(t *testing.T, rec *httptest.ResponseRecorder) {
+				if !strings.Contains(rec.Body.String(), `"status":"connected"`) || strings.Contains(rec.Body.String(), "c-access") {
+					t.Errorf("status: got %s; want connected, without tokens", rec.Body.String())
+				}
+			}},
+		{"disconnect a connected team", "team_c", "DELETE", "/v1/salesforce", "", 204,
+			func(t *testing.T, rec *httptest.ResponseRecorder) {
+				select {
+				case tok := <-revoked:
+					if tok != "c-refresh" {
+						t.Errorf("revoked: got another token; want the refresh token")
+					}
+				default:
+					t.Errorf("disconnect did not revoke at Salesforce")
+				}
+			}},
+	}
+	for _, st := range steps {
+		rec := w.serve(st.team, st.method, st.path, st.body)
+		if rec.Code != st.wantStatus {
+			t.Errorf("%s: %s %s: got %d %s; want %d", st.name, st.method, st.path, rec.Code, rec.Body.String(), st.wantStatus)
+			continue
+		}
+		route, _, _ := strings.Cut(st.path, "?")
+		if ct := rec.Header().Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
+			if mts := documentedMediaTypes(t, st.method, route, rec.Code); !slices.Contains(mts, "text/html") {
+				t.Errorf("%s: got an HTML page; the document lists %v for %d", st.name, mts, rec.Code)
+			}
+		} else {
+			openapitest.Validate(t, st.method, route, rec.Code, rec.Body.Bytes())
+		}
+		if st.check != nil {
+			st.check(t, rec)
+		}
+	}
+
+	// Salesforce sends the browser back with the state and the admin's
+	// refusal: a documented redirect to the return URL.
+	au, err := url.Parse(authorizeURL)
+	if err != nil || au.Query().Get("state") == "" {
+		t.Fatalf("no state in the authorize URL %q", authorizeURL)
+	}
+	rec := w.serve("", "GET", "/oauth/salesforce/callback?"+url.Values{"state": {au.Query().Get("state")}, "error": {"access_denied"}}.Encode(), "")
+	if got, want := rec.Header().Get("Location"), "https://app.example.com/integrations?reason=access_denied&salesforce=error"; rec.Code != 302 || got != want {
+		t.Fatalf("callback: got %d Location %q; want 302 to %s", rec.Code, got, want)
+	}
+	openapitest.Validate(t, "GET", "/oauth/salesforce/callback", rec.Code, nil) // the body is net/http's courtesy link
 }
