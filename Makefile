@@ -87,6 +87,11 @@ demo: check-go check-moto ## the whole system locally: connect a demo team, send
 bench: check-go check-moto build ## measure Salesforce calls, DynamoDB requests, throughput, start and memory against a naive baseline
 	go run ./tools/bench
 
+.PHONY: redrive
+redrive: check-go ## move a dead-letter queue's messages back after a fix: make redrive DLQ=<dlq url> TO=<queue url> (safe to run twice)
+	@[ -n "$(DLQ)" ] && [ -n "$(TO)" ] || { echo "usage: make redrive DLQ=<dead-letter queue URL> TO=<queue URL> (the stack's outputs name them)"; exit 2; }
+	go run ./tools/redrive -dlq "$(DLQ)" -to "$(TO)"
+
 .PHONY: check-moto
 check-moto:
 	@command -v moto_server >/dev/null || { echo "moto_server not found; installing it with: pip install 'moto[server]'"; \

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sfsync/sfsync/tools/motoserver"
+)
+
+var client *sqs.Client
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		endpoint, err := motoserver.Shared()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "moto:", err)
+			return 1
+		}
+		cfg, err := motoserver.AWSConfig(context.Background(), endpoint)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		client = sqs.NewFromConfig(cfg)
+		return m.Run()
+	}()
+	motoserver.StopShared()
+	os.Exit(code)
+}
+
+func queue(t *testing.T, name string) string {
+	t.Helper()
+	out, err := client.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.QueueUrl)
+}
+
+func drain(t *testing.T, url string) []sqstypes.Message {
+	t.Helper()
+	var all []sqstypes.Message
+	for empty := 0; empty < 2; {
+		out, err := client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url),
+			MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			empty++
+		}
+		all = append(all, out.Messages...)
+	}
+	return all
+}
+
+func TestRedriveMovesEveryMessageOnceAndIsSafeToRunTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	suffix := rand.Text()[:8]
+	dlq, src := queue(t, "redrive-dlq-"+suffix), queue(t, "redrive-src-"+suffix)
+	for i := range 23 {
+		attrs := map[string]sqstypes.MessageAttributeValue{
+			"error": {DataType: aws.String("String"), StringValue: aws.String("salesforce was down")}}
+		if i == 0 {
+			attrs["sfsync_retry"] = sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String("true")}
+		}
+		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(dlq),
+			MessageBody: aws.String(fmt.Sprintf(`{"id":"evt_%d"}`, i)), MessageAttributes: attrs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs []string
+	r := Redriver{SQS: client, Log: func(s string) { logs = append(logs, s) }}
+	res, err := r.Run(ctx, dlq, src, ModeAuto, 0)
+	if err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if res.Mode != ModeCopy || res.Moved != 23 {
+		t.Errorf("first run: got %+v; want 23 moved here (the emulator has no move task)", res)
+	}
+	if len(logs) == 0 || !strings.Contains(logs[0], "not available here") {
+		t.Errorf("logs: got %q; want the fallback said", logs)
+	}
+	res, err = r.Run(ctx, dlq, src, ModeAuto, 0)
+	if err != nil || res.Moved != 0 {
+		t.Errorf("second run: got %+v %v; want nothing moved", res, err)
+	}
+	got := drain(t, src)
+	seen := map[string]int{}
+	for _, m := range got {
+		seen[aws.ToString(m.Body)]++
+		if _, ok := m.MessageAttributes["error"]; ok {
+			t.Errorf("message %s: got the DLQ's error attribute; want it left behind", aws.ToString(m.Body))
+		}
+		if aws.ToString(m.Body) == `{"id":"evt_0"}` && m.MessageAttributes["sfsync_retry"].StringValue == nil {
+			t.Errorf("the retry mark: got lost; want it kept")
+		}
+	}
+	if len(seen) != 23 || len(got) != 23 {
+		t.Errorf("queue: got %d messages, %d distinct; want 23 once each", len(got), len(seen))
+	}
+	if left := drain(t, dlq); len(left) != 0 {
+		t.Errorf("DLQ after the runs: got %d messages; want 0", len(left))
+	}
+}
+
+func TestRedriveRejectsBadArguments(t *testing.T) {
+	t.Parallel()
+	r := Redriver{SQS: client}
+	tests := []struct {
+		dlq, to string
+		mode    Mode
+		want    string
+	}{
+		{"http://q/a", "http://q/a", ModeAuto, "same queue"},
+		{"http://q/a", "http://q/b", "fast", "mode"},
+	}
+	for _, tt := range tests {
+		if _, err := r.Run(context.Background(), tt.dlq, tt.to, tt.mode, 0); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Run(%q, %q, %q): got %v; want an error about %s", tt.dlq, tt.to, tt.mode, err, tt.want)
+		}
+	}
+}
