@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/runner"
@@ -266,33 +267,53 @@ func TestDeduplicationOffLooksNothingUp(t *testing.T) {
 	}
 }
 
+// TestMalformedMessageGoesToTheDLQ: an event the schema refuses goes to the
+// dead-letter queue with the field named. An email with a backslash is one:
+// Salesforce's Email field refuses it (so does the simulator's), so it could
+// never be stored or found.
 func TestMalformedMessageGoesToTheDLQ(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	q := stack.Resources.Queues["contact-events"]
-	body := `{"id":"evt_bad","type":"contact.added","version":1,"occurred_at":"2026-11-26T10:00:00Z","team_id":"team_bad",
-	 "data":{"sequence":{"id":"s"},"contact":{"id":"c","email":"not-an-email"}}}`
-	if err := seqr.SendRaw(ctx, q.URL, []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("1"), MessageBody: aws.String(body)}}); err != nil {
+	bodies := map[string]string{
+		"not an email": `{"id":"evt_bad","type":"contact.added","version":1,"occurred_at":"2026-11-26T10:00:00Z","team_id":"team_bad",
+	 "data":{"sequence":{"id":"s"},"contact":{"id":"c","email":"not-an-email"}}}`,
+		"backslash": `{"id":"evt_bad_backslash","type":"contact.added","version":1,"occurred_at":"2026-11-26T10:00:00Z","team_id":"team_bad",
+	 "data":{"sequence":{"id":"s"},"contact":{"id":"c2","email":"O'Back\\Slash@Quote.example"}}}`,
+	}
+	var entries []sqstypes.SendMessageBatchRequestEntry
+	for name, body := range bodies {
+		entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strings.ReplaceAll(name, " ", "_")), MessageBody: aws.String(body)})
+	}
+	if err := seqr.SendRaw(ctx, q.URL, entries); err != nil {
 		t.Fatal(err)
 	}
+	seen := map[string]bool{}
 	deadline := time.Now().Add(awaitFor)
-	for time.Now().Before(deadline) {
+	for len(seen) < len(bodies) && time.Now().Before(deadline) {
 		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.DLQURL), MaxNumberOfMessages: 10,
 			WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range out.Messages {
-			if aws.ToString(m.Body) == body {
+			for name, body := range bodies {
+				if aws.ToString(m.Body) != body || seen[name] {
+					continue
+				}
+				seen[name] = true
 				reason := aws.ToString(m.MessageAttributes["error"].StringValue)
 				if !strings.Contains(reason, "data.contact.email: not an email address") {
-					t.Errorf("DLQ reason: got %q; want the field named", reason)
+					t.Errorf("%s: DLQ reason: got %q; want the field named", name, reason)
 				}
-				return
 			}
 		}
 	}
-	t.Fatal("the malformed message never reached the DLQ")
+	for name := range bodies {
+		if !seen[name] {
+			t.Errorf("%s: the malformed message never reached the DLQ", name)
+		}
+	}
 }
 
 // TestEveryMessageTwiceConcurrently sends each event twice in parallel:
@@ -502,7 +523,7 @@ func TestFieldMappingVersions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	team := "team_map"
+	team := stacktest.NextID("team_map") // unique, so -count=2 starts afresh
 	connect(t, team, sim)
 	var current struct {
 		Fields []map[string]any `json:"fields"`
@@ -510,17 +531,27 @@ func TestFieldMappingVersions(t *testing.T) {
 	if _, err := seqr.Call(ctx, team, "GET", "/v1/salesforce/field-mappings/lead", nil, nil, &current); err != nil {
 		t.Fatal(err)
 	}
-	save := func(region string) {
+	// save saves a new mapping version and returns how many contacts the
+	// answer says keep an older one.
+	save := func(region string, withTemp bool) int {
 		t.Helper()
 		rows := append(slices.Clone(current.Fields),
-			map[string]any{"salesforce_field": "Region__c", "source": map[string]any{"constant": region}},
-			map[string]any{"salesforce_field": "Temp__c", "source": map[string]any{"field": "custom.temp"}})
-		var out map[string]any
+			map[string]any{"salesforce_field": "Region__c", "source": map[string]any{"constant": region}})
+		if withTemp {
+			rows = append(rows, map[string]any{"salesforce_field": "Temp__c", "source": map[string]any{"field": "custom.temp"}})
+		}
+		var out struct {
+			Keeping *int `json:"contacts_keeping_previous_version"`
+		}
 		if _, err := seqr.Call(ctx, team, "PUT", "/v1/salesforce/field-mappings/lead", map[string]string{"If-Match": "*"},
 			map[string]any{"fields": rows}, &out); err != nil {
 			t.Fatalf("save mapping: %v", err)
 		}
+		if out.Keeping == nil {
+			t.Fatalf("save mapping: got no contacts_keeping_previous_version")
+		}
 		time.Sleep(6 * time.Second) // the functions reuse a mapping for 5 s
+		return *out.Keeping
 	}
 	at := time.Now().Add(time.Minute)
 	synced := func(contact, email string, custom map[string]string) event.Outcome {
@@ -553,11 +584,15 @@ func TestFieldMappingVersions(t *testing.T) {
 		return "<none>"
 	}
 
-	save("EMEA")
+	if n := save("EMEA", true); n != 0 {
+		t.Errorf("first save: got %d contacts keeping an older version; want 0", n)
+	}
 	if o := synced("m1", "before@map.example", nil); o.Status != event.StatusCreated {
 		t.Fatalf("before the change: got %s %+v", o.Status, o.Error)
 	}
-	save("APAC")
+	if n := save("APAC", true); n != 1 {
+		t.Errorf("second save: got %d contacts keeping an older version; want 1 (m1)", n)
+	}
 	if o := synced("m2", "after@map.example", nil); o.Status != event.StatusCreated {
 		t.Fatalf("after the change: got %s %+v", o.Status, o.Error)
 	}
@@ -572,21 +607,360 @@ func TestFieldMappingVersions(t *testing.T) {
 	}
 
 	// Temp__c is deleted in Salesforce: the contact that fills it fails with
-	// the field named; its batch-mate without a value for it syncs.
+	// the field named; its batch-mate without a value for it syncs. The pair
+	// goes out in one SendMessageBatch, but the event source may still split
+	// it over two batches; the composite calls tell: one batch costs 3 (one
+	// lookup, the collection Salesforce refuses for the field, the batch-mate
+	// sent again), two batches cost 4. A split pair is sent again, as a new
+	// pair, until one shares a batch.
 	if err := sim.DeleteCustomField("Lead", "Temp__c"); err != nil {
 		t.Fatal(err)
 	}
-	uses := contactEvent(team, event.ContactAdded, "seq_map", "m3", "uses@map.example", "M", at)
-	d := uses.Data.(event.ContactData)
-	d.Contact.Custom = map[string]string{"temp": "value"}
-	uses.Data = d
-	other := contactEvent(team, event.ContactAdded, "seq_map", "m4", "other@map.example", "M", at)
-	send(t, uses, other)
-	got := await(t, []event.Event{uses, other}, true)
-	if o := got[uses.ID]; o.Status != event.StatusFailed || o.Error == nil || o.Error.Code != "INVALID_FIELD" || !slices.Contains(o.Error.Fields, "Temp__c") {
-		t.Errorf("contact using the deleted field: got %s %+v; want failed INVALID_FIELD naming Temp__c", o.Status, o.Error)
+	created := 2 // m1 and m2
+	var failedContacts []string
+	together := false
+	for attempt := 1; attempt <= 3 && !together; attempt++ {
+		uses := contactEvent(team, event.ContactAdded, "seq_map", fmt.Sprintf("m3_%d", attempt), fmt.Sprintf("uses%d@map.example", attempt), "M", at)
+		d := uses.Data.(event.ContactData)
+		d.Contact.Custom = map[string]string{"temp": "value"}
+		uses.Data = d
+		other := contactEvent(team, event.ContactAdded, "seq_map", fmt.Sprintf("m4_%d", attempt), fmt.Sprintf("other%d@map.example", attempt), "M", at)
+		before := sim.Stats().ByEndpoint["POST composite"]
+		send(t, uses, other) // two events: one SendMessageBatch
+		got := await(t, []event.Event{uses, other}, true)
+		if o := got[uses.ID]; o.Status != event.StatusFailed || o.Error == nil || o.Error.Code != "INVALID_FIELD" || !slices.Contains(o.Error.Fields, "Temp__c") {
+			t.Errorf("contact using the deleted field: got %s %+v; want failed INVALID_FIELD naming Temp__c", o.Status, o.Error)
+		}
+		if o := got[other.ID]; o.Status != event.StatusCreated {
+			t.Errorf("its batch-mate: got %s %+v; want created", o.Status, o.Error)
+		} else {
+			created++
+		}
+		failedContacts = append(failedContacts, uses.ContactID())
+		calls := sim.Stats().ByEndpoint["POST composite"] - before
+		together = calls == 3
+		if !together {
+			t.Logf("attempt %d: %d composite calls, so the pair came in two batches; sending a new pair", attempt, calls)
+		}
 	}
-	if o := got[other.ID]; o.Status != event.StatusCreated {
-		t.Errorf("its batch-mate: got %s %+v; want created", o.Status, o.Error)
+	if !together {
+		t.Errorf("no pair shared a batch in 3 attempts: the batch-mate rule went untested")
+	}
+
+	// R9: the failure is visible in the errors view, grouped by its code,
+	// with the field.
+	type failedContact struct {
+		ContactID string   `json:"contact_id"`
+		Fields    []string `json:"fields"`
+	}
+	var errs struct {
+		Groups []struct {
+			Code     string          `json:"code"`
+			Count    int             `json:"count"`
+			Contacts []failedContact `json:"contacts"`
+		} `json:"groups"`
+	}
+	if _, err := seqr.Call(ctx, team, "GET", "/v1/salesforce/errors", nil, nil, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if len(errs.Groups) != 1 || errs.Groups[0].Code != "INVALID_FIELD" || errs.Groups[0].Count != len(failedContacts) {
+		t.Fatalf("error groups: got %+v; want one INVALID_FIELD group of %d", errs.Groups, len(failedContacts))
+	}
+	for _, id := range failedContacts {
+		i := slices.IndexFunc(errs.Groups[0].Contacts, func(c failedContact) bool { return c.ContactID == id })
+		if i < 0 || !slices.Contains(errs.Groups[0].Contacts[i].Fields, "Temp__c") {
+			t.Errorf("errors view: got %+v; want contact %s with field Temp__c", errs.Groups[0].Contacts, id)
+		}
+	}
+
+	// A new version now says how many contacts were really synced under the
+	// older ones (the failed ones created nothing).
+	if n := save("LATAM", false); n != created {
+		t.Errorf("third save: got %d contacts keeping an older version; want %d", n, created)
+	}
+}
+
+// TestQuotedEmails (R5): an email with an apostrophe and mixed case links to
+// the record Salesforce holds in another case, and a new one is created
+// once; a backslash, which Salesforce's Email field refuses, never reaches
+// a query.
+func TestQuotedEmails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{})
+	team := stacktest.NextID("team_quote") // unique, so -count=2 starts afresh
+	if _, err := sim.Seed("Lead", map[string]any{"LastName": "Back", "Company": "B", "Email": `Back\Slash@Quote.example`}); err == nil || !strings.Contains(err.Error(), "INVALID_EMAIL_ADDRESS") {
+		t.Errorf("seed a backslash email: got %v; want INVALID_EMAIL_ADDRESS, as Salesforce answers", err)
+	}
+	seeded, err := sim.Seed("Contact", map[string]any{"LastName": "O'Hara", "Email": "O'Hara.Mixed@Quote.Example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect(t, team, sim)
+	at := time.Now().Add(time.Minute)
+	existing := contactEvent(team, event.ContactAdded, "seq_quote", "q1", "o'hara.mixed@QUOTE.example", "Q", at)
+	newOnce := contactEvent(team, event.ContactAdded, "seq_quote", "q2", "D'Arcy.New@Quote.Example", "Q", at)
+	sameNew := contactEvent(team, event.ContactAdded, "seq_quote_2", "q3", "d'arcy.new@quote.EXAMPLE", "Q", at)
+	send(t, existing, newOnce, sameNew)
+	got := await(t, []event.Event{existing, newOnce, sameNew}, true)
+
+	if o := got[existing.ID]; o.Status != event.StatusLinked || o.Reason != "matched_contact" || o.Salesforce == nil || !sameID(o.Salesforce.ID, seeded[0]) {
+		t.Errorf("existing apostrophe email: got %s/%s %+v %+v; want linked/matched_contact to %s", o.Status, o.Reason, o.Salesforce, o.Error, seeded[0])
+	}
+	statuses := []event.Status{got[newOnce.ID].Status, got[sameNew.ID].Status}
+	slices.Sort(statuses)
+	if want := []event.Status{event.StatusCreated, event.StatusLinked}; !slices.Equal(statuses, want) {
+		t.Errorf("new apostrophe email twice: got %v; want one created, one linked", statuses)
+	}
+	if a, b := got[newOnce.ID].Salesforce, got[sameNew.ID].Salesforce; a == nil || b == nil || *a != *b {
+		t.Errorf("new apostrophe email twice: got records %+v and %+v; want the same", a, b)
+	}
+	for _, c := range []struct {
+		object, email string
+		want          int
+	}{{"Lead", "d'arcy.new@quote.example", 1}, {"Contact", "d'arcy.new@quote.example", 0}, {"Lead", "o'hara.mixed@quote.example", 0}, {"Contact", "o'hara.mixed@quote.example", 1}} {
+		if n := countEmail(sim, c.object, c.email); n != c.want {
+			t.Errorf("%s records for %s: got %d; want %d", c.object, c.email, n, c.want)
+		}
+	}
+
+	// The synchronous check refuses the backslash before any Salesforce call.
+	before := sim.Stats().Total
+	var refused struct {
+		Error struct {
+			Field string `json:"field"`
+		} `json:"error"`
+	}
+	status, _ := seqr.Call(ctx, team, "POST", "/v1/salesforce/dedup-check", nil,
+		map[string]any{"emails": []string{"o'hara.mixed@quote.example", `back\slash@quote.example`}}, &refused)
+	if status != 400 || refused.Error.Field != "emails[1]" {
+		t.Errorf("dedup check with a backslash: got %d naming %q; want 400 naming emails[1]", status, refused.Error.Field)
+	}
+	if after := sim.Stats().Total; after != before {
+		t.Errorf("Salesforce calls for a refused check: got %d; want none", after-before)
+	}
+}
+
+// TestDuplicateRuleLinks (R5): a rep creates the Lead by hand after the
+// lookup missed it and before the create; the org's blocking duplicate rule
+// refuses the create (DUPLICATES_DETECTED), and the contact links to that
+// Lead with match rule duplicate_rule. Nothing new is created.
+func TestDuplicateRuleLinks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{DuplicateRules: map[string]org.DuplicateRule{"Lead": {Enabled: true}, "Contact": {Enabled: true}}})
+	team := stacktest.NextID("team_duprule") // unique, so -count=2 starts afresh
+	connect(t, team, sim)
+	var mu sync.Mutex
+	var byHand string
+	// One event is one batch: the first composite call is the lookup, the
+	// second the create; the Lead appears just before the create.
+	if _, err := sim.AddFault(org.Fault{Method: "POST", PathRegexp: `/composite$`, Skip: 1, Times: 1, OnFire: func() {
+		ids, err := sim.Seed("Lead", map[string]any{"LastName": "ByHand", "Company": "R", "Email": "race.winner@duprule.example"})
+		if err != nil {
+			t.Errorf("seed the rep's Lead: %v", err)
+			return
+		}
+		mu.Lock()
+		byHand = ids[0]
+		mu.Unlock()
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ev := contactEvent(team, event.ContactAdded, "seq_dup", "d1", "Race.Winner@DupRule.example", "R", time.Now().Add(time.Minute))
+	send(t, ev)
+	o := await(t, []event.Event{ev}, true)[ev.ID]
+	mu.Lock()
+	id := byHand
+	mu.Unlock()
+	if id == "" {
+		t.Fatal("the rep's Lead was never created: the fault did not fire on the create")
+	}
+	if o.Status != event.StatusLinked || o.Reason != "matched_duplicate_rule" || o.Salesforce == nil ||
+		o.Salesforce.Object != event.ObjectLead || !sameID(o.Salesforce.ID, id) {
+		t.Errorf("outcome: got %s/%s %+v %+v; want linked/matched_duplicate_rule to Lead %s", o.Status, o.Reason, o.Salesforce, o.Error, id)
+	}
+	// The lookup, the refused create, and a second lookup only if the answer
+	// names no record (the simulator's collection answers name none).
+	if calls := sim.Stats().ByEndpoint["POST composite"]; calls < 2 || calls > 3 {
+		t.Errorf("composite calls: got %d; want 2 or 3", calls)
+	}
+	if n := countEmail(sim, "Lead", "race.winner@duprule.example") + countEmail(sim, "Contact", "race.winner@duprule.example"); n != 1 {
+		t.Errorf("records for the email: got %d; want 1 (the rep's)", n)
+	}
+	var body struct {
+		Records []struct {
+			ID        string `json:"id"`
+			MatchRule string `json:"match_rule"`
+		} `json:"records"`
+	}
+	if _, err := seqr.Call(ctx, team, "GET", "/v1/contacts/d1/salesforce", nil, nil, &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Records) != 1 || body.Records[0].MatchRule != "duplicate_rule" || !sameID(body.Records[0].ID, id) {
+		t.Errorf("ledger record: got %+v; want %s by duplicate_rule", body.Records, id)
+	}
+}
+
+// TestRecordLockRetriesOnlyThatContact (R9): Salesforce answers one record of
+// a collection UNABLE_TO_LOCK_ROW. Only that contact goes back to the queue
+// and syncs on redelivery, once; its batch-mates are final at once.
+func TestRecordLockRetriesOnlyThatContact(t *testing.T) {
+	t.Parallel()
+	sim := newOrg(t, org.Config{})
+	team := stacktest.NextID("team_lockrow") // unique, so -count=2 starts afresh
+	connect(t, team, sim)
+	if _, err := sim.AddFault(org.Fault{RecordRegexp: `(?i)"locked@lockrow\.example"`, ErrorCode: "UNABLE_TO_LOCK_ROW", Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Minute)
+	locked := contactEvent(team, event.ContactAdded, "seq_lock", "k0", "Locked@LockRow.example", "K", at)
+	var others []event.Event
+	for i := 1; i <= 3; i++ {
+		others = append(others, contactEvent(team, event.ContactAdded, "seq_lock", fmt.Sprintf("k%d", i), fmt.Sprintf("free%d@lockrow.example", i), "K", at))
+	}
+	send(t, append([]event.Event{locked}, others...)...)
+	first := await(t, others, true)
+	if os := seqr.Outcomes(locked.ID); len(os) != 0 {
+		t.Errorf("locked contact when its batch-mates were final: got %+v; want no outcome yet (back on the queue)", os)
+	}
+	var latest time.Time
+	for i, ev := range others {
+		if o := first[ev.ID]; o.Status != event.StatusCreated {
+			t.Errorf("batch-mate %s: got %s %+v; want created", ev.ID, o.Status, o.Error)
+		} else if o.At.After(latest) {
+			latest = o.At
+		}
+		if n := countEmail(sim, "Lead", fmt.Sprintf("free%d@lockrow.example", i+1)); n != 1 {
+			t.Errorf("Leads for free%d: got %d; want 1", i+1, n)
+		}
+	}
+	o := await(t, []event.Event{locked}, true)[locked.ID]
+	if o.Status != event.StatusCreated {
+		t.Errorf("locked contact after redelivery: got %s/%s %+v; want created", o.Status, o.Reason, o.Error)
+	}
+	if o.At.Sub(latest) < 5*time.Second {
+		t.Errorf("locked contact synced at %s, its batch-mates by %s; want it later, on redelivery after the visibility timeout", o.At, latest)
+	}
+	if n := countEmail(sim, "Lead", "locked@lockrow.example"); n != 1 {
+		t.Errorf("Leads for the locked contact: got %d; want 1", n)
+	}
+	for _, ev := range append([]event.Event{locked}, others...) {
+		if n := len(seqr.Outcomes(ev.ID)); n != 1 {
+			t.Errorf("outcomes published for %s: got %d; want 1", ev.ID, n)
+		}
+	}
+}
+
+// TestRequiredFieldDefaults (R8): a contact with no last name and no company
+// still gets a record: LastName from the email's local part, a Lead's
+// Company from its domain, as the mapping README documents.
+func TestRequiredFieldDefaults(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{})
+	team := stacktest.NextID("team_required") // unique, so -count=2 starts afresh
+	connect(t, team, sim)
+	if err := seqr.PutSequence(ctx, team, "seq_req_contact", map[string]any{"sync_mode": "on_add", "sync_as": "contact", "sync_disabled": false}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Minute)
+	cases := []struct {
+		name, sequence, email, object string
+		want                          map[string]string
+	}{
+		{"Lead", "seq_req_lead", "Grace.H@Defaults.example", "Lead", map[string]string{"LastName": "Grace.H", "Company": "Defaults.example"}},
+		{"Contact", "seq_req_contact", "ada.l@defaults.example", "Contact", map[string]string{"LastName": "ada.l"}},
+	}
+	var evs []event.Event
+	for i, c := range cases {
+		ev := contactEvent(team, event.ContactAdded, c.sequence, fmt.Sprintf("r%d", i), c.email, "", at)
+		d := ev.Data.(event.ContactData)
+		d.Contact.FirstName, d.Contact.LastName, d.Contact.Company = "", "", ""
+		ev.Data = d
+		evs = append(evs, ev)
+	}
+	send(t, evs...)
+	got := await(t, evs, true)
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if o := got[evs[i].ID]; o.Status != event.StatusCreated {
+				t.Fatalf("outcome: got %s %+v; want created", o.Status, o.Error)
+			}
+			recs := recordsWithEmail(sim, c.object, c.email)
+			if len(recs) != 1 {
+				t.Fatalf("%s records: got %d; want 1", c.object, len(recs))
+			}
+			for field, want := range c.want {
+				if got := fmt.Sprint(recs[0][field]); got != want {
+					t.Errorf("%s: got %q; want %q", field, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestDedupCheckLimits (R6): the synchronous check refuses more emails than
+// it allows with a 400 naming the field, and answers a large list in one or
+// two Salesforce calls.
+func TestDedupCheckLimits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{})
+	team := stacktest.NextID("team_dedupmax") // unique, so -count=2 starts afresh
+	var seed []map[string]any
+	for i := 0; i < 150; i += 3 {
+		seed = append(seed, map[string]any{"LastName": "Seed", "Company": "S", "Email": fmt.Sprintf("Many%d@DedupMax.example", i)})
+	}
+	if _, err := sim.Seed("Lead", seed...); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, team, sim)
+	emails := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("many%d@dedupmax.example", i)
+		}
+		return out
+	}
+
+	var refused struct {
+		Error struct {
+			Field string `json:"field"`
+		} `json:"error"`
+	}
+	before := sim.Stats().Total
+	status, _ := seqr.Call(ctx, team, "POST", "/v1/salesforce/dedup-check", nil, map[string]any{"emails": emails(contacthttp.MaxDedupEmails + 1)}, &refused)
+	if status != 400 || refused.Error.Field != "emails" {
+		t.Errorf("%d emails: got %d naming %q; want 400 naming emails", contacthttp.MaxDedupEmails+1, status, refused.Error.Field)
+	}
+	if after := sim.Stats().Total; after != before {
+		t.Errorf("Salesforce calls for a refused check: got %d; want none", after-before)
+	}
+
+	var res struct {
+		Results []struct {
+			Email  string       `json:"email"`
+			Status event.Status `json:"status"`
+		} `json:"results"`
+	}
+	before = sim.Stats().Total
+	if _, err := seqr.Call(ctx, team, "POST", "/v1/salesforce/dedup-check", nil, map[string]any{"emails": emails(150)}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if calls := sim.Stats().Total - before; calls < 1 || calls > 2 {
+		t.Errorf("Salesforce calls for 150 emails: got %d; want 1 or 2", calls)
+	}
+	if len(res.Results) != 150 {
+		t.Fatalf("results: got %d; want 150", len(res.Results))
+	}
+	for i, r := range res.Results {
+		want := event.StatusNotInSalesforce
+		if i%3 == 0 {
+			want = event.StatusExistsInSalesforce
+		}
+		if r.Email != fmt.Sprintf("many%d@dedupmax.example", i) || r.Status != want {
+			t.Errorf("result %d: got %s %s; want many%d@dedupmax.example %s", i, r.Email, r.Status, i, want)
+		}
 	}
 }
