@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,6 +63,8 @@ type Store struct {
 	ledger   string
 	// Now is the server clock that stamps new versions; tests may replace it.
 	Now func() time.Time
+
+	heads headMemo // each document's current version, as last read
 }
 
 // New returns a store on the named policies and ledger tables.
@@ -421,11 +424,11 @@ func (s *Store) ResolveAt(ctx context.Context, team, seq string, at time.Time) (
 	if err != nil {
 		return policy.Effective{}, err
 	}
-	tv, err := asOf(ctx, s, td, at)
+	tv, err := asOfCached(ctx, s, td, at)
 	if err != nil {
 		return policy.Effective{}, err
 	}
-	sv, err := asOf(ctx, s, sd, at)
+	sv, err := asOfCached(ctx, s, sd, at)
 	if err != nil {
 		return policy.Effective{}, err
 	}
@@ -440,7 +443,7 @@ func (s *Store) TeamSettingsAt(ctx context.Context, team string, at time.Time) (
 	if err != nil {
 		return policy.TeamVersion{}, err
 	}
-	vs, err := asOf(ctx, s, d, at)
+	vs, err := asOfCached(ctx, s, d, at)
 	if err != nil {
 		return policy.TeamVersion{}, err
 	}
@@ -495,4 +498,74 @@ func (s *Store) BudgetPercent(ctx context.Context, team string) (int, error) {
 		return 0, err
 	}
 	return tv.Document.BudgetPercent(), nil
+}
+
+// headReuseMargin: a document's current version read at time r answers
+// "which version held at t" for every t up to r minus this margin. A version
+// saved after the read is stamped later than the read (the same clock stamps
+// it, see save), so it cannot have held at t; the margin covers a save
+// stamped just before the read but committed just after it.
+const headReuseMargin = 2 * time.Second
+
+// maxHeads bounds the memo; past it, it starts again.
+const maxHeads = 10000
+
+// headMemo remembers each document's current version and when it was read,
+// so that a batch of events (events are in the past) resolves each team's
+// and sequence's policy with one read instead of one per event.
+type headMemo struct {
+	mu sync.Mutex
+	m  map[string]headEntry
+}
+
+type headEntry struct {
+	readAt time.Time
+	head   any // policy.Version[T] of the document's T
+}
+
+func (h *headMemo) get(pk string) (headEntry, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.m[pk]
+	return e, ok
+}
+
+func (h *headMemo) put(pk string, e headEntry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= maxHeads {
+		h.m = map[string]headEntry{}
+	}
+	if old, ok := h.m[pk]; !ok || e.readAt.After(old.readAt) {
+		h.m[pk] = e
+	}
+}
+
+// asOfCached is asOf, answered from the document's current version when
+// that version was read late enough to know: one GetItem per document and
+// process while events are older than the last read, instead of one query
+// per event. An event newer than the last read (less the margin) is
+// answered by asOf; a version older than the current one too.
+func asOfCached[T any](ctx context.Context, s *Store, d document[T], at time.Time) ([]policy.Version[T], error) {
+	now := s.Now()
+	if at.After(now.Add(-headReuseMargin)) {
+		return asOf(ctx, s, d, at) // too fresh for any read to answer
+	}
+	e, ok := s.heads.get(d.pk)
+	if !ok || at.After(e.readAt.Add(-headReuseMargin)) {
+		head, err := current(ctx, s, d)
+		if err != nil {
+			return nil, err
+		}
+		e = headEntry{readAt: now, head: head}
+		s.heads.put(d.pk, e)
+	}
+	head, _ := e.head.(policy.Version[T])
+	switch {
+	case head.Number == 0:
+		return nil, nil // never saved by then: the defaults held
+	case !head.EffectiveAt.After(at):
+		return []policy.Version[T]{head}, nil
+	}
+	return asOf(ctx, s, d, at) // an older version held then
 }
