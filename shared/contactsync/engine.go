@@ -102,7 +102,8 @@ type batch struct {
 	done     map[string]bool // event ids with an outcome in this batch
 	org      Org
 	conn     Connection
-	mu       sync.Mutex // guards outcomes, done and failed: per-event work runs concurrently
+	releases []MemberKey // memberships that reached a final state: their held activity goes
+	mu       sync.Mutex  // guards outcomes, done, failed and releases: per-event work runs concurrently
 }
 
 // item is a delivery that needs a Salesforce record.
@@ -195,6 +196,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 		return fmt.Errorf("open org: %w", err)
 	}
 	b.org, b.conn = org, conn
+	defer b.flushReleases(context.WithoutCancel(ctx))
 	if c, ok := org.(interface{ Close(context.Context) error }); ok {
 		defer func() { // records the API usage Salesforce reported
 			if err := c.Close(context.WithoutCancel(ctx)); err != nil {
@@ -773,14 +775,39 @@ func (b *batch) fail(ctx context.Context, it item, oe *event.OutcomeError) {
 	b.finish(it.d, o)
 }
 
-// release lets the activity held for the membership go; on failure the held
-// copies stay and the contact's next activity picks them up.
-func (b *batch) release(ctx context.Context, m Membership) {
+// release notes that the activity held for the membership may go; the
+// batch lets it go in one step when its sync ends (flushReleases).
+func (b *batch) release(_ context.Context, m Membership) {
 	if b.e.Release == nil {
 		return
 	}
-	if err := b.e.Release.Release(ctx, b.team, MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID}); err != nil {
-		b.e.log().Warn("release held activities", "team_id", b.team, "error", err.Error())
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.releases = append(b.releases, MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID})
+}
+
+// flushReleases lets the held activity of the batch's final memberships go:
+// in one call when the releaser takes many (one read of what is held for
+// the team instead of one per membership). On failure the held copies stay
+// and the contact's next activity picks them up.
+func (b *batch) flushReleases(ctx context.Context) {
+	b.mu.Lock()
+	keys := b.releases
+	b.releases = nil
+	b.mu.Unlock()
+	if len(keys) == 0 || b.e.Release == nil {
+		return
+	}
+	if all, ok := b.e.Release.(BatchReleaser); ok {
+		if err := all.ReleaseAll(ctx, b.team, keys); err != nil {
+			b.e.log().Warn("release held activities", "team_id", b.team, "error", err.Error())
+		}
+		return
+	}
+	for _, k := range keys {
+		if err := b.e.Release.Release(ctx, b.team, k); err != nil {
+			b.e.log().Warn("release held activities", "team_id", b.team, "error", err.Error())
+		}
 	}
 }
 

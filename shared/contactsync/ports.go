@@ -159,6 +159,12 @@ type Releaser interface {
 	Release(ctx context.Context, teamID string, key MemberKey) error
 }
 
+// BatchReleaser is a Releaser that takes a batch's memberships at once.
+type BatchReleaser interface {
+	Releaser
+	ReleaseAll(ctx context.Context, teamID string, keys []MemberKey) error
+}
+
 // Counter counts the contacts created with each field mapping version, so a
 // mapping change can say how many keep the old one (R8).
 type Counter interface {

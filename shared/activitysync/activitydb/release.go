@@ -2,6 +2,7 @@ package activitydb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -56,4 +57,25 @@ func (r *Releaser) Release(ctx context.Context, team string, k contactsync.Membe
 		}
 	}
 	return nil
+}
+
+// ReleaseAll releases the held activity of many memberships with one read
+// of what the team has held, then one per membership that has any.
+func (r *Releaser) ReleaseAll(ctx context.Context, team string, keys []contactsync.MemberKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	held, err := r.Store.HeldKeys(ctx, team)
+	if err != nil {
+		return fmt.Errorf("release held activities: %w", err)
+	}
+	var errs []error
+	for _, k := range keys {
+		if _, ok := held[k]; ok {
+			if err := r.Release(ctx, team, k); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
