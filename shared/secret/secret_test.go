@@ -23,24 +23,9 @@ import (
 var sm *secretsmanager.Client
 
 func TestMain(m *testing.M) {
-	code := run(m)
-	motoserver.StopShared()
-	os.Exit(code)
-}
-
-func run(m *testing.M) int {
-	ep, err := motoserver.Shared()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "moto:", err)
-		return 1
-	}
-	cfg, err := motoserver.AWSConfig(context.Background(), ep)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	sm = secretsmanager.NewFromConfig(cfg)
-	return m.Run()
+	os.Exit(motoserver.RunTests(m, func(cfg aws.Config) {
+		sm = secretsmanager.NewFromConfig(cfg)
+	}))
 }
 
 // counting counts the GetSecretValue calls that reach Secrets Manager.

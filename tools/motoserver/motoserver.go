@@ -192,3 +192,27 @@ func Env(endpoint string) []string {
 		"AWS_SECRET_ACCESS_KEY=test",
 	}
 }
+
+// RunTests is the body of a test package's TestMain for tests against the
+// shared moto_server: it reaches the server, hands ready the SDK
+// configuration pointed at it, runs the tests and stops the server if this
+// process started it. It returns the exit code for os.Exit.
+//
+//	func TestMain(m *testing.M) {
+//		os.Exit(motoserver.RunTests(m, func(cfg aws.Config) { db = dynamodb.NewFromConfig(cfg) }))
+//	}
+func RunTests(m interface{ Run() int }, ready func(aws.Config)) int {
+	defer StopShared()
+	ep, err := Shared()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "moto:", err)
+		return 1
+	}
+	cfg, err := AWSConfig(context.Background(), ep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ready(cfg)
+	return m.Run()
+}

@@ -18,22 +18,7 @@ import (
 var client *sqs.Client
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		endpoint, err := motoserver.Shared()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "moto:", err)
-			return 1
-		}
-		cfg, err := motoserver.AWSConfig(context.Background(), endpoint)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		client = sqs.NewFromConfig(cfg)
-		return m.Run()
-	}()
-	motoserver.StopShared()
-	os.Exit(code)
+	os.Exit(motoserver.RunTests(m, func(cfg aws.Config) { client = sqs.NewFromConfig(cfg) }))
 }
 
 func queue(t *testing.T, name string) string {

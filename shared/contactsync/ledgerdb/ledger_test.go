@@ -30,22 +30,7 @@ import (
 var awsCfg aws.Config
 
 func TestMain(m *testing.M) {
-	code := run(m)
-	motoserver.StopShared()
-	os.Exit(code)
-}
-
-func run(m *testing.M) int {
-	endpoint, err := motoserver.Shared()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "moto:", err)
-		return 1
-	}
-	if awsCfg, err = motoserver.AWSConfig(context.Background(), endpoint); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(motoserver.RunTests(m, func(cfg aws.Config) { awsCfg = cfg }))
 }
 
 // counter is the DynamoDB client with a count of the requests sent.

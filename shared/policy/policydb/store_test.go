@@ -24,24 +24,9 @@ import (
 var db *dynamodb.Client
 
 func TestMain(m *testing.M) {
-	code := run(m)
-	motoserver.StopShared()
-	os.Exit(code)
-}
-
-func run(m *testing.M) int {
-	endpoint, err := motoserver.Shared()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "moto:", err)
-		return 1
-	}
-	cfg, err := motoserver.AWSConfig(context.Background(), endpoint)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	db = dynamodb.NewFromConfig(cfg)
-	return m.Run()
+	os.Exit(motoserver.RunTests(m, func(cfg aws.Config) {
+		db = dynamodb.NewFromConfig(cfg)
+	}))
 }
 
 func suffix() string {
