@@ -1,6 +1,6 @@
 // Package config holds the deployment settings of the CDK app: which regions
 // and stage to deploy, how the HTTP API authenticates admins, and the
-// operational defaults (throttling, alarms, budgets). Only the app's main reads
+// operational defaults (throttling, alarms). Only the app's main reads
 // it; constructs receive plain values through their props.
 package config
 
@@ -30,15 +30,6 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // Unwrap makes every FieldError match ErrInvalid.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
-
-// Budget holds the per-team Salesforce API budget defaults a team gets until
-// an admin changes them.
-type Budget struct {
-	// DailyCalls is the most API calls the service spends per team in a rolling 24 hours.
-	DailyCalls int `json:"dailyCalls"`
-	// ReservePercent of the org's own daily limit is left for the customer's other integrations.
-	ReservePercent int `json:"reservePercent"`
-}
 
 // Throttle is the HTTP API default stage's throttling.
 type Throttle struct {
@@ -85,7 +76,6 @@ type Config struct {
 	LogLevel         string   `json:"logLevel,omitempty"`
 	LogRetentionDays int      `json:"logRetentionDays,omitempty"`
 	Throttle         Throttle `json:"throttle"`
-	Budget           Budget   `json:"budget"`
 	Alarms           Alarms   `json:"alarms"`
 }
 
@@ -96,8 +86,6 @@ const (
 	DefaultLogRetentionDays     = 30
 	DefaultThrottleRate         = 50
 	DefaultThrottleBurst        = 100
-	DefaultDailyCalls           = 5000
-	DefaultReservePercent       = 20
 	DefaultOldestMessageSeconds = 900
 	DefaultAlarmThreshold       = 1
 )
@@ -173,12 +161,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Throttle.Burst == 0 {
 		c.Throttle.Burst = DefaultThrottleBurst
-	}
-	if c.Budget.DailyCalls == 0 {
-		c.Budget.DailyCalls = DefaultDailyCalls
-	}
-	if c.Budget.ReservePercent == 0 {
-		c.Budget.ReservePercent = DefaultReservePercent
 	}
 	if c.Alarms.OldestMessageSeconds == 0 {
 		c.Alarms.OldestMessageSeconds = DefaultOldestMessageSeconds
@@ -276,12 +258,6 @@ func (c Config) Validate() error {
 	}
 	if c.Throttle.Burst < 0 || c.Throttle.Burst > 5000 {
 		bad("throttle.burst", "got %d; want 0 < burst <= 5000", c.Throttle.Burst)
-	}
-	if c.Budget.DailyCalls < 0 {
-		bad("budget.dailyCalls", "got %d; want a positive number of API calls", c.Budget.DailyCalls)
-	}
-	if c.Budget.ReservePercent < 0 || c.Budget.ReservePercent > 90 {
-		bad("budget.reservePercent", "got %d; want 0-90", c.Budget.ReservePercent)
 	}
 	if c.Alarms.Email != "" && !emailRe.MatchString(c.Alarms.Email) {
 		bad("alarms.email", "got %q; want an email address", c.Alarms.Email)

@@ -39,8 +39,6 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"return url", c.OAuthReturnURL, "https://admin.example.com"},
 		{"throttle rate", c.Throttle.RatePerSecond, float64(config.DefaultThrottleRate)},
 		{"throttle burst", c.Throttle.Burst, config.DefaultThrottleBurst},
-		{"daily calls", c.Budget.DailyCalls, config.DefaultDailyCalls},
-		{"reserve", c.Budget.ReservePercent, config.DefaultReservePercent},
 		{"oldest message", c.Alarms.OldestMessageSeconds, config.DefaultOldestMessageSeconds},
 		{"stack name", c.StackName("eu-west-1"), "sfsync-prod-eu-west-1"},
 	}
@@ -76,7 +74,6 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"log level", func(c *config.Config) { c.LogLevel = "verbose" }, []string{"logLevel"}},
 		{"retention", func(c *config.Config) { c.LogRetentionDays = 31 }, []string{"logRetentionDays"}},
 		{"throttle", func(c *config.Config) { c.Throttle.RatePerSecond = -1 }, []string{"throttle.ratePerSecond"}},
-		{"reserve", func(c *config.Config) { c.Budget.ReservePercent = 95 }, []string{"budget.reservePercent"}},
 		{"email", func(c *config.Config) { c.Alarms.Email = "oncall" }, []string{"alarms.email"}},
 		{"topic in two regions", func(c *config.Config) { c.Alarms.TopicARN = "arn:aws:sns:eu-west-1:123456789012:alarms" }, []string{"alarms.topicArn"}},
 		{"oldest message", func(c *config.Config) { c.Alarms.OldestMessageSeconds = 5 }, []string{"alarms.oldestMessageSeconds"}},

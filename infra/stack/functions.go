@@ -18,14 +18,6 @@ import (
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
-// Environment variables the functions may declare that are not in
-// shared/resources yet: the per-team budget defaults. A function gets them
-// only if its declaration lists them.
-const (
-	EnvTeamDailyBudget    = "TEAM_DAILY_API_BUDGET"
-	EnvTeamReservePercent = "TEAM_API_RESERVE_PERCENT"
-)
-
 // ErrMissingAsset is returned when a function's zip is not in the asset directory.
 var ErrMissingAsset = errors.New("function asset missing (run make build)")
 
@@ -68,8 +60,6 @@ type Settings struct {
 	LogLevel         string
 	OAuthReturnURL   string
 	LogRetentionDays int
-	DailyBudget      int
-	ReservePercent   int
 }
 
 // FunctionsProps configures the functions.
@@ -214,8 +204,6 @@ func envValues(p *FunctionsProps) map[string]*string {
 		resources.EnvOAuthReturnURL:   jsii.String(p.Settings.OAuthReturnURL),
 		resources.EnvAPIVersion:       jsii.String(p.Settings.APIVersion),
 		resources.EnvLogLevel:         jsii.String(p.Settings.LogLevel),
-		EnvTeamDailyBudget:            jsii.String(fmt.Sprint(p.Settings.DailyBudget)),
-		EnvTeamReservePercent:         jsii.String(fmt.Sprint(p.Settings.ReservePercent)),
 	}
 	for _, t := range resources.Tables {
 		if table, ok := p.Data.Tables[t.Name]; ok {

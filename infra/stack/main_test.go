@@ -61,7 +61,6 @@ func runTests(m *testing.M) int {
 		"sequencerPrincipals": ["arn:aws:iam::210987654321:role/sequencer"],
 		"logRetentionDays": 30,
 		"throttle": {"ratePerSecond": 25, "burst": 50},
-		"budget": {"dailyCalls": 5000, "reservePercent": 20},
 		"alarms": {"email": "oncall@example.com", "oldestMessageSeconds": 600, "needsReauthThreshold": 1, "budgetExceededThreshold": 3}
 	}`))
 	if err == nil {

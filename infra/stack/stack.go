@@ -85,8 +85,6 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			LogLevel:         cfg.LogLevel,
 			OAuthReturnURL:   cfg.OAuthReturnURL,
 			LogRetentionDays: cfg.LogRetentionDays,
-			DailyBudget:      cfg.Budget.DailyCalls,
-			ReservePercent:   cfg.Budget.ReservePercent,
 		},
 	})
 	if err != nil {
