@@ -46,6 +46,8 @@ type config struct {
 	verbose     bool
 	coldRuns    int
 	rssBatch    int
+
+	mixedTeams, mixedContacts, mixedEmails int
 }
 
 func main() {
@@ -57,6 +59,9 @@ func main() {
 	flag.BoolVar(&c.verbose, "v", false, "show the functions' logs")
 	flag.IntVar(&c.coldRuns, "cold-runs", 5, "process starts per function for the start-to-first-poll figure (median reported)")
 	flag.IntVar(&c.rssBatch, "rss-batch", 10000, "messages in the SQS batch whose peak RSS is measured")
+	flag.IntVar(&c.mixedTeams, "mixed-teams", 20, "teams (each with its own org) in the mixed load; 0 skips the mixed phase")
+	flag.IntVar(&c.mixedContacts, "mixed-contacts", 5000, "contact.added events in the mixed load; 0 skips the mixed phase")
+	flag.IntVar(&c.mixedEmails, "mixed-emails", 5000, "email events in the mixed load, interleaved with the contact events")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -82,7 +87,8 @@ type bench struct {
 
 func run(ctx context.Context, c config) error {
 	b := &bench{cfg: c, repo: repoRoot(), results: &Results{Started: time.Now().UTC(), Host: hostInfo(),
-		Settings: Settings{Contacts: c.n, Emails: c.n, BatchingWindow: c.window.String(), MaxConcurrency: c.concurrency}}}
+		Settings: Settings{Contacts: c.n, Emails: c.n, BatchingWindow: c.window.String(), MaxConcurrency: c.concurrency,
+			MixedTeams: c.mixedTeams, MixedContacts: c.mixedContacts, MixedEmails: c.mixedEmails}}}
 	var err error
 	if b.state, err = os.MkdirTemp("", "sfsync-bench-"); err != nil {
 		return err
@@ -113,11 +119,14 @@ func run(ctx context.Context, c config) error {
 
 	// The figures so far are written after every phase, so a run cut
 	// short still leaves what it measured.
-	out := filepath.Join(b.repo, c.out)
+	out := c.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(b.repo, out)
+	}
 	for _, phase := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"contact burst", b.contactBurst}, {"activity burst", b.activityBurst}, {"baseline", b.baseline}, {"functions", b.functions}} {
+	}{{"contact burst", b.contactBurst}, {"activity burst", b.activityBurst}, {"baseline", b.baseline}, {"mixed load", b.mixedLoad}, {"functions", b.functions}} {
 		if err := phase.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
 		}
@@ -134,10 +143,21 @@ func run(ctx context.Context, c config) error {
 	fmt.Println()
 	printOps(os.Stdout, "Burst:", b.results.Burst)
 	printOps(os.Stdout, "Activity:", b.results.Activity)
+	if m := b.results.Mixed; m != nil {
+		printOps(os.Stdout, "Mixed contacts:", m.Contacts)
+		printOps(os.Stdout, "Mixed emails:", m.Emails)
+	}
 	if err := writeJSON(out, b.results); err != nil {
 		return err
 	}
 	fmt.Printf("\nFigures written to %s (%s in all).\n", c.out, b.results.Finished.Sub(b.results.Started).Round(time.Second))
+	if m := b.results.Mixed; m != nil && len(m.Problems) > 0 {
+		fmt.Println("\nThe mixed load went wrong:")
+		for _, p := range m.Problems {
+			fmt.Println("  " + p)
+		}
+		return fmt.Errorf("the mixed load has %d problems (listed above, and in %s)", len(m.Problems), c.out)
+	}
 	return nil
 }
 

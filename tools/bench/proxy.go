@@ -23,14 +23,18 @@ type countingProxy struct {
 	other  atomic.Int64
 	srv    *http.Server
 
-	mu   sync.Mutex
-	byOp map[string]int64 // DynamoDB operation -> requests
+	mu      sync.Mutex
+	byOp    map[string]int64 // DynamoDB operation -> requests
+	owners  *owners
+	byOwner map[string]*Counts // the requests of each process (see owner.go)
 }
 
-// Counts are the requests seen so far.
+// Counts are the requests seen so far; ByOwner splits them by the process
+// that made them (its own ByOwner is nil).
 type Counts struct {
 	DynamoDB, SQS, Other int64
 	DynamoDBByOp         map[string]int64
+	ByOwner              map[string]Counts
 }
 
 func (c Counts) sub(o Counts) Counts {
@@ -40,13 +44,29 @@ func (c Counts) sub(o Counts) Counts {
 			d.DynamoDBByOp[op] = n
 		}
 	}
+	if c.ByOwner != nil {
+		d.ByOwner = map[string]Counts{}
+		for name, oc := range c.ByOwner {
+			d.ByOwner[name] = oc.sub(o.ByOwner[name])
+		}
+	}
 	return d
+}
+
+func (c Counts) clone() Counts {
+	c.DynamoDBByOp = maps.Clone(c.DynamoDBByOp)
+	c.ByOwner = nil
+	return c
 }
 
 func (p *countingProxy) Counts() Counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Counts{DynamoDB: p.dynamo.Load(), SQS: p.sqs.Load(), Other: p.other.Load(), DynamoDBByOp: maps.Clone(p.byOp)}
+	c := Counts{DynamoDB: p.dynamo.Load(), SQS: p.sqs.Load(), Other: p.other.Load(), DynamoDBByOp: maps.Clone(p.byOp), ByOwner: map[string]Counts{}}
+	for name, oc := range p.byOwner {
+		c.ByOwner[name] = oc.clone()
+	}
+	return c
 }
 
 func startProxy(target string) (*countingProxy, error) {
@@ -58,11 +78,11 @@ func startProxy(target string) (*countingProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &countingProxy{URL: "http://" + l.Addr().String(), byOp: map[string]int64{}}
+	p := &countingProxy{URL: "http://" + l.Addr().String(), byOp: map[string]int64{}, owners: newOwners(), byOwner: map[string]*Counts{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	// Requests cut off when the stack stops are not worth a line each.
 	rp.ErrorLog = log.New(io.Discard, "", 0)
-	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.srv = &http.Server{ConnContext: connContext, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.count(r)
 		rp.ServeHTTP(w, r)
 	})}
@@ -73,18 +93,28 @@ func startProxy(target string) (*countingProxy, error) {
 // count classifies a request by its X-Amz-Target (the JSON protocols of
 // DynamoDB and SQS) or, for query-protocol SQS, its Action.
 func (p *countingProxy) count(r *http.Request) {
+	owner := p.owners.of(r)
 	target := r.Header.Get("X-Amz-Target")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	oc := p.byOwner[owner]
+	if oc == nil {
+		oc = &Counts{DynamoDBByOp: map[string]int64{}}
+		p.byOwner[owner] = oc
+	}
 	switch {
 	case strings.HasPrefix(target, "DynamoDB_"):
 		p.dynamo.Add(1)
 		_, op, _ := strings.Cut(target, ".")
-		p.mu.Lock()
 		p.byOp[op]++
-		p.mu.Unlock()
+		oc.DynamoDB++
+		oc.DynamoDBByOp[op]++
 	case strings.HasPrefix(target, "AmazonSQS."), target == "" && r.URL.Query().Get("Action") != "" && strings.Contains(r.Header.Get("Authorization"), "/sqs/"):
 		p.sqs.Add(1)
+		oc.SQS++
 	default:
 		p.other.Add(1)
+		oc.Other++
 	}
 }
 

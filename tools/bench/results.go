@@ -16,6 +16,9 @@ type Settings struct {
 	Emails         int    `json:"emails"`
 	BatchingWindow string `json:"batching_window"`
 	MaxConcurrency int    `json:"max_concurrency"`
+	MixedTeams     int    `json:"mixed_teams"`
+	MixedContacts  int    `json:"mixed_contacts"`
+	MixedEmails    int    `json:"mixed_emails"`
 }
 
 // Results is everything one run measured; it is written as JSON.
@@ -28,6 +31,8 @@ type Results struct {
 	Activity         *Run              `json:"activity"`
 	BaselineBurst    *Run              `json:"baseline_burst"`
 	BaselineActivity *Run              `json:"baseline_activity"`
+	Mixed            *Mixed            `json:"mixed,omitempty"`
+	BaselineMixed    *Mixed            `json:"baseline_mixed,omitempty"`
 	Functions        []FunctionFigures `json:"functions"`
 	Table            []Row             `json:"table"`
 }
@@ -52,6 +57,9 @@ func met(ok bool) string {
 func ratio(a, b float64) string {
 	if b == 0 {
 		return "-"
+	}
+	if r := a / b; r >= 1000 {
+		return fmt.Sprintf("%.0fx", r)
 	}
 	return fmt.Sprintf("%.3gx", a/b)
 }
@@ -83,6 +91,7 @@ func (r *Results) table() []Row {
 			Row{"activity: latency p50 / p99", fmtMs(a.P50Ms) + " / " + fmtMs(a.P99Ms), fmtMs(ba.P50Ms) + " / " + fmtMs(ba.P99Ms), "", "", ""},
 		)
 	}
+	rows = append(rows, r.mixedRows()...)
 	for _, f := range r.Functions {
 		mb := float64(f.BootstrapBytes) / (1 << 20)
 		rows = append(rows,
@@ -127,4 +136,53 @@ func printTable(w io.Writer, rows []Row) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Figure, r.Product, r.Baseline, r.Ratio, r.Target, r.Met)
 	}
 	tw.Flush()
+}
+
+// mixedRows are the mixed load's rows: each figure per kind, next to the
+// naive baseline's (when it has run) and their ratio.
+func (r *Results) mixedRows() []Row {
+	m, bm := r.Mixed, r.BaselineMixed
+	if m == nil {
+		return nil
+	}
+	if bm == nil {
+		bm = &Mixed{}
+	}
+	var rows []Row
+	for _, k := range []struct {
+		name  string
+		p, b  *Run
+		label string
+	}{{"contacts", m.Contacts, bm.Contacts, fmt.Sprintf("mixed %d teams, %%d contacts", m.Teams)}, {"emails", m.Emails, bm.Emails, "mixed %d emails"}} {
+		p, b := k.p, k.b
+		if p == nil {
+			continue
+		}
+		if b == nil {
+			b = &Run{}
+		}
+		naive := func(s string) string {
+			if b.Events == 0 {
+				return "-"
+			}
+			return s
+		}
+		rows = append(rows,
+			Row{fmt.Sprintf(k.label, p.Events) + ": Salesforce calls", fmt.Sprint(p.SFCalls), naive(fmt.Sprint(b.SFCalls)), naive(ratio(float64(b.SFCalls), float64(p.SFCalls)) + " fewer"), "", ""},
+			Row{"mixed " + k.name + ": DynamoDB requests per 100", fmt.Sprintf("%.1f", per100(p.DynamoDB, p.Events)), "0 (keeps no state)", "", "", ""},
+			Row{"mixed " + k.name + "/s end to end", fmt.Sprintf("%.1f", p.PerSecond), naive(fmt.Sprintf("%.1f", b.PerSecond)), naive(ratio(p.PerSecond, b.PerSecond)), "", ""},
+			Row{"mixed " + k.name + ": latency p50 (sent -> outcome)", fmtMs(p.P50Ms), naive(fmtMs(b.P50Ms)), naive(ratio(p.P50Ms, b.P50Ms) + " longer"), "", ""},
+			Row{"mixed " + k.name + ": latency p99 (sent -> outcome)", fmtMs(p.P99Ms), naive(fmtMs(b.P99Ms)), naive(ratio(p.P99Ms, b.P99Ms) + " longer"), "", ""},
+		)
+	}
+	naive := "-"
+	if bm.Events > 0 {
+		naive = fmt.Sprintf("%.1f", bm.PerSecond)
+	}
+	rows = append(rows, Row{"mixed: all events/s end to end", fmt.Sprintf("%.1f", m.PerSecond), naive, ratio(m.PerSecond, bm.PerSecond), "", ""})
+	if m.SFUnattributed != 0 {
+		rows = append(rows, Row{"mixed: Salesforce calls not split by kind", fmt.Sprintf("%d of %d", m.SFUnattributed, m.SFCalls), "", "", "", ""})
+	}
+	rows = append(rows, Row{"mixed: outcomes and org contents as expected", fmt.Sprintf("%d problems", len(m.Problems)), "", "", "none", met(len(m.Problems) == 0)})
+	return rows
 }

@@ -57,6 +57,7 @@ func emailSent(i int, at time.Time, run string) event.Event {
 type Run struct {
 	Events       int              `json:"events"`
 	Outcomes     map[string]int   `json:"outcomes"`
+	Pending      int              `json:"pending_outcomes,omitempty"` // interim outcomes before the final ones
 	Seconds      float64          `json:"seconds"`
 	PerSecond    float64          `json:"per_second"`
 	P50Ms        float64          `json:"p50_ms"`
@@ -114,15 +115,15 @@ func (b *bench) drive(ctx context.Context, label string, evs []event.Event) (*Ru
 	for i, ev := range evs {
 		ids[i] = ev.ID
 	}
-	deadline := time.Now().Add(8 * time.Minute)
+	stall := newStallWatch()
 	for {
 		n := c.done(ids)
 		progress("%s: %d of %d outcomes, %d Salesforce calls so far", label, n, len(ids), b.sim.Stats().Total-sfBefore.Total)
 		if n == len(ids) {
 			break
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s: %d of %d events have no final outcome after 8m", label, len(ids)-n, len(ids))
+		if err := stall.check(n); err != nil {
+			return nil, fmt.Errorf("%s: %d of %d events have no final outcome: %w", label, len(ids)-n, len(ids), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -195,18 +196,50 @@ func (b *bench) activityBurst(ctx context.Context) error {
 	return nil
 }
 
+// stallTimeout is how long a run may go without a new outcome before the
+// bench gives up on it: two visibility timeouts of the bench stack, so an
+// event handed back for a retry has time to come round again. Runs
+// themselves have no deadline: the mixed load takes many minutes on moto.
+const stallTimeout = 12 * time.Minute
+
+// stallWatch notices a run that stopped making progress.
+type stallWatch struct {
+	last  int
+	since time.Time
+}
+
+func newStallWatch() *stallWatch { return &stallWatch{last: -1, since: time.Now()} }
+
+// check notes the progress so far (any count that grows while the run
+// moves) and fails once it has not grown for stallTimeout.
+func (s *stallWatch) check(progress int) error {
+	if progress != s.last {
+		s.last, s.since = progress, time.Now()
+		return nil
+	}
+	if d := time.Since(s.since); d > stallTimeout {
+		return fmt.Errorf("no progress for %s", d.Round(time.Second))
+	}
+	return nil
+}
+
 // collector reads outcomes off the results queue and notes when each
 // event's final outcome arrived.
 type collector struct {
 	sqs   *sqs.Client
 	queue string
-	mu    sync.Mutex
-	got   map[string]event.Outcome
-	at    map[string]time.Time
+	// onFinal, when set, is called (outside the lock) with the event id of
+	// each first final outcome.
+	onFinal func(id string)
+
+	mu      sync.Mutex
+	got     map[string]event.Outcome
+	at      map[string]time.Time
+	pending map[string]int // interim (pending) outcomes by event id
 }
 
 func newCollector(c *sqs.Client, queue string) *collector {
-	return &collector{sqs: c, queue: queue, got: map[string]event.Outcome{}, at: map[string]time.Time{}}
+	return &collector{sqs: c, queue: queue, got: map[string]event.Outcome{}, at: map[string]time.Time{}, pending: map[string]int{}}
 }
 
 func (c *collector) start(ctx context.Context, pollers int) {
@@ -220,18 +253,29 @@ func (c *collector) start(ctx context.Context, pollers int) {
 				}
 				now := time.Now()
 				var del []sqstypes.DeleteMessageBatchRequestEntry
+				var first []string
 				c.mu.Lock()
 				for i, m := range out.Messages {
 					var o event.Outcome
-					if json.Unmarshal([]byte(aws.ToString(m.Body)), &o) == nil && o.Status != event.StatusPending {
-						if _, seen := c.got[o.EventID]; !seen {
-							c.at[o.EventID] = now
+					if json.Unmarshal([]byte(aws.ToString(m.Body)), &o) == nil {
+						if o.Status == event.StatusPending {
+							c.pending[o.EventID]++
+						} else {
+							if _, seen := c.got[o.EventID]; !seen {
+								c.at[o.EventID] = now
+								first = append(first, o.EventID)
+							}
+							c.got[o.EventID] = o
 						}
-						c.got[o.EventID] = o
 					}
 					del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
 				}
 				c.mu.Unlock()
+				if c.onFinal != nil {
+					for _, id := range first {
+						c.onFinal(id)
+					}
+				}
 				if len(del) > 0 {
 					_, _ = c.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(c.queue), Entries: del})
 				}
@@ -250,6 +294,13 @@ func (c *collector) done(ids []string) int {
 		}
 	}
 	return n
+}
+
+// pendings is the number of interim outcomes received for id.
+func (c *collector) pendings(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending[id]
 }
 
 func (c *collector) get(id string) (event.Outcome, time.Time) {
