@@ -47,7 +47,7 @@ type config struct {
 	coldRuns    int
 	rssBatch    int
 
-	mixedTeams, mixedContacts, mixedEmails int
+	mixedTeams, mixedContacts, mixedEmails, mixedInflight int
 }
 
 func main() {
@@ -62,6 +62,7 @@ func main() {
 	flag.IntVar(&c.mixedTeams, "mixed-teams", 20, "teams (each with its own org) in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedContacts, "mixed-contacts", 5000, "contact.added events in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedEmails, "mixed-emails", 5000, "email events in the mixed load, interleaved with the contact events")
+	flag.IntVar(&c.mixedInflight, "mixed-inflight", 1000, "mixed load: events of each kind sent and not yet answered, at most (0: no limit; moto's SQS slows down as its queues grow)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -88,7 +89,7 @@ type bench struct {
 func run(ctx context.Context, c config) error {
 	b := &bench{cfg: c, repo: repoRoot(), results: &Results{Started: time.Now().UTC(), Host: hostInfo(),
 		Settings: Settings{Contacts: c.n, Emails: c.n, BatchingWindow: c.window.String(), MaxConcurrency: c.concurrency,
-			MixedTeams: c.mixedTeams, MixedContacts: c.mixedContacts, MixedEmails: c.mixedEmails}}}
+			MixedTeams: c.mixedTeams, MixedContacts: c.mixedContacts, MixedEmails: c.mixedEmails, MixedInflight: c.mixedInflight}}}
 	var err error
 	if b.state, err = os.MkdirTemp("", "sfsync-bench-"); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 // Mixed is the mixed load's figures: per kind (contacts, emails) and in all.
 type Mixed struct {
 	Teams               int            `json:"teams"`
+	Window              int            `json:"inflight_window_per_kind,omitempty"`
 	Contacts            *Run           `json:"contacts"`
 	Emails              *Run           `json:"emails"`
 	EmailTypes          map[string]int `json:"email_events_by_type,omitempty"`
@@ -123,23 +124,30 @@ func (b *bench) mixedLoad(ctx context.Context) error {
 // contact.added has a final outcome (in life an email goes out after the
 // contact was added; sent earlier, the activity would go back to the queue
 // for a visibility timeout). Events are stamped when they go.
+//
+// With a window, at most that many events of each kind are out without a
+// final outcome: the sequencer's backlog stays bounded, as moto's SQS
+// slows down with the depth of a queue (every receive and delete walks all
+// its messages), which a real queue does not.
 type dispatcher struct {
-	w     mixedWorkload
-	index map[string]int // event id -> stream position
+	w      mixedWorkload
+	window int            // per kind; 0: no limit
+	index  map[string]int // event id -> stream position
 
 	mu       sync.Mutex
 	pos      int           // next stream position
 	answered map[int]bool  // contacts whose contact.added has a final outcome
 	waiting  map[int][]int // contact -> held stream positions
 	held     int
-	ready    []int // released positions, sent before the stream goes on
+	ready    []int  // released positions, sent before the stream goes on
+	inflight [2]int // contact, email events out without a final outcome
 	reached  []time.Time
 	sentAt   []time.Time
 	wake     chan struct{}
 }
 
-func newDispatcher(w mixedWorkload) *dispatcher {
-	d := &dispatcher{w: w, index: make(map[string]int, len(w.Stream)), answered: map[int]bool{}, waiting: map[int][]int{},
+func newDispatcher(w mixedWorkload, window int) *dispatcher {
+	d := &dispatcher{w: w, window: window, index: make(map[string]int, len(w.Stream)), answered: map[int]bool{}, waiting: map[int][]int{},
 		reached: make([]time.Time, len(w.Stream)), sentAt: make([]time.Time, len(w.Stream)), wake: make(chan struct{}, 1)}
 	for i, it := range w.Stream {
 		d.index[it.ID] = i
@@ -147,18 +155,25 @@ func newDispatcher(w mixedWorkload) *dispatcher {
 	return d
 }
 
-// final is the collector's onFinal: a contact's answer releases its emails.
+// final is the collector's onFinal: an answer frees a place in the window,
+// and a contact's releases its emails.
 func (d *dispatcher) final(id string) {
 	i, ok := d.index[id]
-	if !ok || d.w.Stream[i].Email() {
+	if !ok {
 		return
 	}
-	c := d.w.Stream[i].Contact
+	it := d.w.Stream[i]
 	d.mu.Lock()
-	d.answered[c] = true
-	d.ready = append(d.ready, d.waiting[c]...)
-	d.held -= len(d.waiting[c])
-	delete(d.waiting, c)
+	if it.Email() {
+		d.inflight[1]--
+	} else {
+		d.inflight[0]--
+		c := it.Contact
+		d.answered[c] = true
+		d.ready = append(d.ready, d.waiting[c]...)
+		d.held -= len(d.waiting[c])
+		delete(d.waiting, c)
+	}
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
@@ -167,32 +182,46 @@ func (d *dispatcher) final(id string) {
 }
 
 // next is the next position to send, or -1 when none can go now; done is
-// true when nothing is left to send at all.
+// true when nothing is left to send at all. The stream's order holds:
+// when its next event has no place in the window, nothing behind it goes.
 func (d *dispatcher) next() (i int, done bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	room := func(k int) bool { return d.window <= 0 || d.inflight[k] < d.window }
 	for {
-		if len(d.ready) > 0 {
+		if len(d.ready) > 0 && room(1) {
 			i, d.ready = d.ready[0], d.ready[1:]
+			d.inflight[1]++
 			return i, false
 		}
 		if d.pos == len(d.w.Stream) {
-			return -1, d.held == 0
+			return -1, d.held == 0 && len(d.ready) == 0
 		}
 		i = d.pos
-		d.pos++
-		d.reached[i] = time.Now()
 		it := d.w.Stream[i]
-		if it.Email() && !d.answered[it.Contact] {
-			d.waiting[it.Contact] = append(d.waiting[it.Contact], i)
-			d.held++
-			continue
+		if d.reached[i].IsZero() {
+			d.reached[i] = time.Now()
 		}
+		k := 0
+		if it.Email() {
+			if !d.answered[it.Contact] {
+				d.waiting[it.Contact] = append(d.waiting[it.Contact], i)
+				d.held++
+				d.pos++
+				continue
+			}
+			k = 1
+		}
+		if !room(k) {
+			return -1, false
+		}
+		d.pos++
+		d.inflight[k]++
 		return i, false
 	}
 }
 
-func (d *dispatcher) counts() (sent, held int) {
+func (d *dispatcher) counts() (sent, held, inflight int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, t := range d.sentAt {
@@ -200,7 +229,7 @@ func (d *dispatcher) counts() (sent, held int) {
 			sent++
 		}
 	}
-	return sent, d.held
+	return sent, d.held, d.inflight[0] + d.inflight[1]
 }
 
 type sendBatch struct {
@@ -310,7 +339,7 @@ func (b *bench) runMixed(ctx context.Context, w mixedWorkload, orgs []*simServer
 	}
 	awsBefore := b.proxy.Counts()
 
-	d := newDispatcher(w)
+	d := newDispatcher(w, b.cfg.mixedInflight)
 	c := newCollector(b.seqr.SQS, b.seqr.ResultsQueue)
 	c.onFinal = d.final
 	cctx, stop := context.WithCancel(ctx)
@@ -331,9 +360,9 @@ func (b *bench) runMixed(ctx context.Context, w mixedWorkload, orgs []*simServer
 	sendDone := false
 	for {
 		nc, ne := c.done(contactIDs), c.done(emailIDs)
-		sent, held := d.counts()
-		progress("mixed: %d teams, contacts %d/%d and emails %d/%d have outcomes; %d sent, %d emails waiting for their contact; %d Salesforce calls so far",
-			len(w.Teams), nc, len(contactIDs), ne, len(emailIDs), sent, held, sfSoFar())
+		sent, held, inflight := d.counts()
+		progress("mixed: %d teams, outcomes for %d/%d contacts and %d/%d emails; %d sent, %d awaiting outcomes, %d emails waiting for their contact; %d Salesforce calls",
+			len(w.Teams), nc, len(contactIDs), ne, len(emailIDs), sent, inflight, held, sfSoFar())
 		if !sendDone {
 			select {
 			case err := <-sendErr:
@@ -360,7 +389,7 @@ func (b *bench) runMixed(ctx context.Context, w mixedWorkload, orgs []*simServer
 	stop()
 	aws := b.proxy.Counts().sub(awsBefore)
 
-	m := &Mixed{Teams: len(w.Teams), Events: len(w.Stream), EmailTypes: map[string]int{}, SFByOwner: map[string]int{},
+	m := &Mixed{Teams: len(w.Teams), Events: len(w.Stream), Window: d.window, EmailTypes: map[string]int{}, SFByOwner: map[string]int{},
 		SFByEndpoint: map[string]int{}, DynamoDB: aws.DynamoDB, DynamoDBByOwner: map[string]int64{}}
 	for t, s := range orgs {
 		st := s.Org.Stats()

@@ -19,6 +19,7 @@ type Settings struct {
 	MixedTeams     int    `json:"mixed_teams"`
 	MixedContacts  int    `json:"mixed_contacts"`
 	MixedEmails    int    `json:"mixed_emails"`
+	MixedInflight  int    `json:"mixed_inflight_per_kind"`
 }
 
 // Results is everything one run measured; it is written as JSON.
