@@ -87,6 +87,11 @@ demo: check-go check-moto ## the whole system locally: connect a demo team, send
 bench: check-go check-moto build ## measure Salesforce calls, DynamoDB requests, throughput, start and memory against a naive baseline
 	go run ./tools/bench
 
+# ---- chaos: the full seeded run; a short one is part of make test -----------------
+.PHONY: chaos
+chaos: check-go check-moto ## seeded chaos run on the local stack (10,000 events, 20 teams, faults); replay: make chaos ARGS='-seed N'
+	./tools/with-moto.sh go run ./tools/chaos $(ARGS)
+
 .PHONY: redrive
 redrive: check-go ## move a dead-letter queue's messages back after a fix: make redrive DLQ=<dlq url> TO=<queue url> (safe to run twice)
 	@[ -n "$(DLQ)" ] && [ -n "$(TO)" ] || { echo "usage: make redrive DLQ=<dead-letter queue URL> TO=<queue URL> (the stack's outputs name them)"; exit 2; }

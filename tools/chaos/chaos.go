@@ -1,0 +1,365 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+// Config is one chaos run. The zero value of a field takes its default
+// (see defaults); the seed decides the workload, the faults each org
+// injects and which teams lose Salesforce.
+type Config struct {
+	Seed   int64
+	Events int // events in all (each sent twice)
+	Teams  int // at least 3: one revoked, one limited, the rest normal
+
+	Window int // first copies of the normal teams' events in flight at most
+	Spread int // an event's second copy goes 1..Spread first copies after it
+
+	FaultFraction float64       // share of Salesforce requests answered 503 SERVER_UNAVAILABLE or 500
+	DropFraction  float64       // share processed and then cut off before the answer
+	TokenCalls    int           // access tokens expire after this many API calls
+	RevokeAt      float64       // share of the messages sent when the revoked team's refresh token is revoked
+	ReconnectAt   float64       // ... when its admin reconnects
+	LimitAt       float64       // ... when the limited team's org runs out of API calls
+	RaiseAt       float64       // ... when its daily limit is raised
+	Visibility    time.Duration // the event queues' visibility timeout: how soon a failed message returns
+	HoldDelay     time.Duration // HOLD_DELAY_SECONDS: how long a held message waits
+	// AwaitAdd is ACTIVITY_AWAIT_ADD_SECONDS; default 10/3 of Visibility,
+	// the deployed ratio (600 s against 6 x 30 s), so an email event waiting
+	// for its contact.added is skipped before its fifth receive, as deployed.
+	AwaitAdd time.Duration
+	Drain    time.Duration // how long to wait for the last answers after the last send
+	// Concurrency overrides the sync functions' MaximumConcurrency (0: as
+	// deployed). moto is the bottleneck here; fewer pollers spend less of it.
+	Concurrency int
+
+	// Baseline runs the same workload without faults first and compares the
+	// normal teams' throughput; MinRatio is the share of it the chaos run
+	// must keep (checked only when AssertThroughput).
+	Baseline         bool
+	AssertThroughput bool
+	MinRatio         float64
+
+	RepoDir  string    // the module root; default: found from the working directory
+	Endpoint string    // moto_server; required
+	Progress io.Writer // progress lines; nil: none
+	Verbose  bool      // the functions' logs on stderr
+}
+
+func (c *Config) defaults() {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	deff := func(p *float64, v float64) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defd := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&c.Events, 10000)
+	def(&c.Teams, 20)
+	def(&c.Window, 400)
+	def(&c.Spread, 300)
+	def(&c.TokenCalls, 200)
+	deff(&c.FaultFraction, 0.05)
+	deff(&c.DropFraction, 0.01)
+	deff(&c.RevokeAt, 0.2)
+	deff(&c.ReconnectAt, 0.5)
+	deff(&c.LimitAt, 0.3)
+	deff(&c.RaiseAt, 0.65)
+	deff(&c.MinRatio, 0.9)
+	defd(&c.Visibility, 20*time.Second)
+	defd(&c.HoldDelay, 5*time.Second)
+	defd(&c.AwaitAdd, c.Visibility*10/3)
+	defd(&c.Drain, 10*time.Minute)
+	if c.RepoDir == "" {
+		c.RepoDir = repoRoot()
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Teams < 3:
+		return errors.New("teams: at least 3 (one revoked, one limited, one or more normal)")
+	case c.Events < 10*c.Teams:
+		return fmt.Errorf("events: at least 10 per team (%d)", 10*c.Teams)
+	case c.Endpoint == "":
+		return errors.New("endpoint: a moto_server URL is required (AWS_ENDPOINT_URL)")
+	case !(c.RevokeAt < c.ReconnectAt && c.ReconnectAt < 1 && c.LimitAt < c.RaiseAt && c.RaiseAt < 1):
+		return errors.New("timeline: want revoke < reconnect < 1 and limit < raise < 1")
+	case c.FaultFraction+c.DropFraction >= 1:
+		return errors.New("faults: the fractions must add up to less than 1")
+	}
+	return nil
+}
+
+// Check is one assertion of the checker.
+type Check struct {
+	Name string
+	Got  string
+	OK   bool
+}
+
+// Report is a finished chaos run.
+type Report struct {
+	Config   Config
+	Baseline *Figures
+	Chaos    *Figures
+	Ratio    float64 // chaos / baseline throughput of the normal teams (0 without a baseline)
+	Checks   []Check
+	Wall     time.Duration
+
+	w                 *workload
+	baseRes, chaosRes *runResult
+}
+
+// Dump writes both runs' events and outcomes as JSON lines.
+func (r *Report) Dump(w io.Writer) error {
+	for _, res := range []*runResult{r.baseRes, r.chaosRes} {
+		if res == nil {
+			continue
+		}
+		if err := dump(w, r.w, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Failed reports whether any check failed.
+func (r *Report) Failed() bool {
+	for _, c := range r.Checks {
+		if !c.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// driver runs one workload, baseline and chaos.
+type driver struct {
+	cfg   Config
+	w     *workload
+	state string
+	proxy *atomicProxy
+	mu    sync.Mutex
+	t0    time.Time
+}
+
+func (r *driver) progress(format string, args ...any) {
+	if r.cfg.Progress == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.cfg.Progress, "[%4ds] %s\n", int(time.Since(r.t0).Seconds()), fmt.Sprintf(format, args...))
+}
+
+// Run builds the workload from the seed, runs it without faults (when
+// Baseline) and with them, and checks both.
+func Run(ctx context.Context, c Config) (*Report, error) {
+	c.defaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	state, err := os.MkdirTemp("", "sfsync-chaos-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(state)
+	proxy, err := startAtomicProxy(c.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer proxy.Close()
+	d := &driver{cfg: c, w: buildWorkload(c.Seed, c.Events, c.Teams, c.Spread), state: state, proxy: proxy, t0: start}
+	rep := &Report{Config: c, w: d.w}
+	if c.Baseline {
+		res, err := d.run(ctx, "baseline", false)
+		if err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+		rep.Baseline, rep.baseRes = check(d.w, res), res
+	}
+	res, err := d.run(ctx, "chaos", true)
+	if err != nil {
+		return nil, fmt.Errorf("chaos: %w", err)
+	}
+	rep.Chaos, rep.chaosRes = check(d.w, res), res
+	if rep.Baseline != nil && rep.Baseline.NormalPerSec > 0 {
+		rep.Ratio = rep.Chaos.NormalPerSec / rep.Baseline.NormalPerSec
+	}
+	rep.Checks = checks(rep)
+	rep.Wall = time.Since(start)
+	return rep, nil
+}
+
+func checks(r *Report) []Check {
+	f := r.Chaos
+	var out []Check
+	add := func(name string, ok bool, format string, args ...any) {
+		out = append(out, Check{Name: name, OK: ok, Got: fmt.Sprintf(format, args...)})
+	}
+	add("every event has exactly one terminal outcome", f.NoTerminal == 0 && f.Conflicting == 0,
+		"%d without, %d with conflicting ones", f.NoTerminal, f.Conflicting)
+	add("no event lost", f.Lost == 0 && f.DeadLettered == 0 && f.MissingRecords == 0 && f.MissingTasks == 0,
+		"%d lost (%d unexpected outcomes, %d dead-lettered), %d records and %d Tasks missing", f.Lost, f.Unexpected, f.DeadLettered, f.MissingRecords, f.MissingTasks)
+	add("no duplicate record (Lead/Contact by email)", f.DupRecords == 0, "%d duplicates in %d records", f.DupRecords, f.Records)
+	add("no duplicate Task (message id + kind)", f.DupTasks == 0 && f.MisplacedTasks == 0 && f.StrayTasks == 0,
+		"%d duplicates, %d misplaced, %d stray in %d Tasks", f.DupTasks, f.MisplacedTasks, f.StrayTasks, f.Tasks)
+	for _, rc := range []struct {
+		what string
+		r    *Recovery
+	}{{"revoked", f.Revoked}, {"limited", f.Limited}} {
+		if rc.r == nil {
+			continue
+		}
+		add(fmt.Sprintf("held events of the %s team synced after recovery", rc.what), rc.r.Held > 0 && rc.r.SyncedAfter == rc.r.Held,
+			"%d of %d (%s)", rc.r.SyncedAfter, rc.r.Held, rc.r.Team)
+	}
+	if b := r.Baseline; b != nil {
+		add("baseline: every event answered as expected, nothing duplicated", b.Lost == 0 && b.NoTerminal == 0 && b.Conflicting == 0 &&
+			b.DupRecords == 0 && b.DupTasks == 0 && b.MissingRecords == 0 && b.MissingTasks == 0,
+			"%d lost, %d duplicate records, %d duplicate Tasks", b.Lost, b.DupRecords, b.DupTasks)
+		ok := r.Ratio > 0
+		if r.Config.AssertThroughput {
+			ok = r.Ratio >= r.Config.MinRatio
+		}
+		add(fmt.Sprintf("normal teams' throughput >= %.0f%% of the faultless run", 100*r.Config.MinRatio), ok,
+			"%.1f%% (%.2f vs %.2f events/s)", 100*r.Ratio, f.NormalPerSec, b.NormalPerSec)
+	}
+	return out
+}
+
+// Print writes the figures and the checks.
+func (r *Report) Print(w io.Writer) {
+	c := r.Config
+	fmt.Fprintf(w, "\nChaos run, seed %d: %d events (each sent twice) over %d teams; %.0f%% Salesforce 5xx, %.0f%% drop-after-commit, tokens expire every %d calls\n",
+		c.Seed, c.Events, c.Teams, 100*c.FaultFraction, 100*c.DropFraction, c.TokenCalls)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	cols := []*Figures{r.Chaos}
+	head := "FIGURE\tCHAOS"
+	if r.Baseline != nil {
+		cols = []*Figures{r.Baseline, r.Chaos}
+		head = "FIGURE\tBASELINE\tCHAOS"
+	}
+	fmt.Fprintln(tw, head)
+	row := func(name string, v func(f *Figures) any) {
+		fmt.Fprint(tw, name)
+		for _, f := range cols {
+			fmt.Fprintf(tw, "\t%v", v(f))
+		}
+		fmt.Fprintln(tw)
+	}
+	row("events / messages sent", func(f *Figures) any { return fmt.Sprintf("%d / %d", f.Events, f.Messages) })
+	row("outcome messages received", func(f *Figures) any { return f.OutcomeMsgs })
+	row("events without a terminal outcome", func(f *Figures) any { return f.NoTerminal })
+	row("events with conflicting terminal outcomes", func(f *Figures) any { return f.Conflicting })
+	row("  ... same status and record, other reason", func(f *Figures) any { return f.ReasonsDiffer })
+	row("events with an unexpected outcome", func(f *Figures) any { return f.Unexpected })
+	row("events dead-lettered", func(f *Figures) any { return f.DeadLettered })
+	row("events lost", func(f *Figures) any { return f.Lost })
+	row("messages left in the queues", func(f *Figures) any { return f.QueueLeft })
+	row("Leads + Contacts / duplicates / missing", func(f *Figures) any {
+		return fmt.Sprintf("%d / %d / %d", f.Records, f.DupRecords, f.MissingRecords)
+	})
+	row("Tasks / duplicates / missing / misplaced / stray", func(f *Figures) any {
+		return fmt.Sprintf("%d / %d / %d / %d / %d", f.Tasks, f.DupTasks, f.MissingTasks, f.MisplacedTasks, f.StrayTasks)
+	})
+	row("revoked team: held / synced after reconnect", func(f *Figures) any { return recoveryCell(f.Revoked) })
+	row("limited team: held / synced after raise", func(f *Figures) any { return recoveryCell(f.Limited) })
+	row("normal teams: events / seconds / events per second", func(f *Figures) any {
+		return fmt.Sprintf("%d / %.1f / %.2f", f.NormalEvents, f.NormalSeconds, f.NormalPerSec)
+	})
+	row("Salesforce API calls", func(f *Figures) any { return f.SalesforceCalls })
+	row("faults fired: 503 / 500 / dropped", func(f *Figures) any {
+		return fmt.Sprintf("%d / %d / %d", f.Faults["503"], f.Faults["500"], f.Faults["drop"])
+	})
+	row("batches: contactsync / activitysync", func(f *Figures) any {
+		return fmt.Sprintf("%d / %d", f.Batches["contactsync"].Batches, f.Batches["activitysync"].Batches)
+	})
+	row("messages returned to the queue", func(f *Figures) any {
+		return f.Batches["contactsync"].ItemFailures + f.Batches["activitysync"].ItemFailures
+	})
+	row("drain timed out", func(f *Figures) any { return f.DrainTimedOut })
+	tw.Flush()
+	if r.Baseline != nil {
+		fmt.Fprintf(w, "Throughput ratio (normal teams, chaos / baseline): %.3f\n", r.Ratio)
+	}
+	if rv := r.Chaos.Revoked; rv != nil {
+		fmt.Fprintf(w, "Revoked team %s: %.0f s without a connection, needs_reauth shown after %.1f s; %d terminal answers during the outage\n",
+			rv.Team, rv.Seconds, rv.DetectedIn, rv.AnsweredIn)
+	}
+	if lm := r.Chaos.Limited; lm != nil {
+		fmt.Fprintf(w, "Limited team %s: %.0f s over its daily API limit; %d terminal answers during the outage\n", lm.Team, lm.Seconds, lm.AnsweredIn)
+	}
+	if len(r.Chaos.UnexpectedBy) > 0 {
+		fmt.Fprintln(w, "\nUnexpected outcomes (chaos run):")
+		for _, k := range sortedKeys(r.Chaos.UnexpectedBy) {
+			fmt.Fprintf(w, "  %5d  %s\n", r.Chaos.UnexpectedBy[k], k)
+		}
+	}
+	for _, f := range cols {
+		if len(f.Examples) == 0 {
+			continue
+		}
+		label := "chaos run"
+		if f == r.Baseline {
+			label = "baseline"
+		}
+		fmt.Fprintf(w, "\nExamples (%s):\n", label)
+		for _, e := range f.Examples {
+			fmt.Fprintln(w, "  "+e)
+		}
+	}
+	fmt.Fprintln(w, "\nChecks:")
+	for _, ch := range r.Checks {
+		mark := "PASS"
+		if !ch.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s  %s: %s\n", mark, ch.Name, ch.Got)
+	}
+	fmt.Fprintf(w, "\nSeed %d; %s in all. Replay: %s\n", c.Seed, r.Wall.Round(time.Second), c.Replay())
+}
+
+// Replay is the command that runs this configuration again.
+func (c Config) Replay() string {
+	return fmt.Sprintf("./tools/with-moto.sh go run ./tools/chaos -seed %d -events %d -teams %d -window %d -spread %d -faults %g -drops %g -token-calls %d -visibility %s -hold-delay %s -drain %s -concurrency %d",
+		c.Seed, c.Events, c.Teams, c.Window, c.Spread, c.FaultFraction, c.DropFraction, c.TokenCalls, c.Visibility, c.HoldDelay, c.Drain, c.Concurrency)
+}
+
+func recoveryCell(r *Recovery) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d / %d", r.Held, r.SyncedAfter)
+}
+
+// repoRoot finds the module root (where functions/ lives) from the working directory.
+func repoRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "functions")); err == nil {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				return d
+			}
+		}
+	}
+	return dir
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// atomicProxy sits between the stack and moto_server and makes DynamoDB's
+// conditional writes atomic: one at a time, and never beside another write
+// (other writes still run side by side). moto serves requests on threads and checks a
+// ConditionExpression and writes the item without a lock, so two racing
+// conditional writes can both succeed, which DynamoDB never allows (measured
+// with moto 5.2: two winners in about one of 40 rounds of 8 racing
+// conditional updates from Python, one in 100 rounds of 16 from Go). The
+// service's claims rely on that guarantee; without the proxy a chaos run
+// would report moto's races as duplicates.
+type atomicProxy struct {
+	URL string
+	srv *http.Server
+	mu  sync.RWMutex // conditional writes hold it, other writes share it
+}
+
+// dynamoWrites are the DynamoDB operations serialized.
+var dynamoWrites = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteItem": true,
+	"BatchWriteItem": true, "TransactWriteItems": true}
+
+func startAtomicProxy(target string) (*atomicProxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("moto endpoint %q: %w", target, err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &atomicProxy{URL: "http://" + l.Addr().String()}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // requests cut off when the stack stops
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Header.Get("X-Amz-Target")
+		if op, ok := strings.CutPrefix(target, "DynamoDB_20120810."); ok && dynamoWrites[op] {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if op == "TransactWriteItems" || bytes.Contains(body, []byte(`"ConditionExpression"`)) || bytes.Contains(body, []byte(`"Expected"`)) {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+			} else {
+				p.mu.RLock()
+				defer p.mu.RUnlock()
+			}
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go func() { _ = p.srv.Serve(l) }()
+	return p, nil
+}
+
+func (p *atomicProxy) Close() error { return p.srv.Close() }
