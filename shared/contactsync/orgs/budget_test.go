@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/budget"
+	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/salesforce"
 	"github.com/sfsync/sfsync/tools/sfsim/org"
@@ -100,5 +101,34 @@ func TestGovernorCountsTheDayAndStopsAtTheCap(t *testing.T) {
 	}
 	if c.Usage.ServiceDay != "2026-12-01" || c.Usage.ServiceCalls != 2 {
 		t.Errorf("next day's count: got %s %d; want 2026-12-01 2", c.Usage.ServiceDay, c.Usage.ServiceCalls)
+	}
+}
+
+// TestStaleOrgUsageAsksSalesforceAgain: an org reported out of calls stops
+// the team's work without a call while the report is fresh; once it is
+// older than OrgUsageTTL one call asks again, and the work goes on if
+// Salesforce has room.
+func TestStaleOrgUsageAsksSalesforceAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, org.Config{DailyLimit: 1000})
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	e.orgs.Now = func() time.Time { return now }
+	e.orgs.Budgets = fixedBudget(100)
+	if err := e.store.RecordUsage(ctx, testTeam, connection.Usage{Used: 1000, Limit: 1000, At: now, ServiceDay: "2026-11-30"}, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	before := e.sim.Stats().Total
+	o := e.open()
+	if _, err := o.FindByEmail(ctx, []string{"stale@example.com"}); !errors.Is(err, budget.ErrCapped) {
+		t.Errorf("with a fresh report of a spent org: got %v; want ErrCapped", err)
+	}
+	if got := e.sim.Stats().Total - before; got != 0 {
+		t.Errorf("calls with a fresh report of a spent org: got %d; want 0", got)
+	}
+	now = now.Add(orgs.OrgUsageTTL)
+	o = e.open()
+	if _, err := o.FindByEmail(ctx, []string{"stale@example.com"}); err != nil {
+		t.Errorf("with a stale report, the org having room: got %v; want the call made", err)
 	}
 }

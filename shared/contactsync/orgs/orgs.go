@@ -40,6 +40,10 @@ type Orgs struct {
 	Budgets Budgets
 }
 
+// OrgUsageTTL is how long a stored report of the org's API usage stops the
+// team's work by itself; after it, a call asks Salesforce again.
+const OrgUsageTTL = 5 * time.Minute
+
 // Budgets gives a team's API budget cap, in percent of its org's daily
 // allocation.
 type Budgets interface {
@@ -150,12 +154,20 @@ func (o *Org) Allow(p budget.Priority) error {
 	o.mu.Lock()
 	u := o.usage
 	o.mu.Unlock()
-	if u == nil {
-		u = o.stored
-	}
 	f := budget.Figures{Service: o.base + int(o.client.Calls.Load()), Percent: o.percent}
-	if u != nil {
+	switch {
+	case u != nil:
 		f.OrgUsed, f.OrgLimit = u.Used, u.Limit
+	case o.stored != nil:
+		// The org's usage as last stored. Its allocation still sizes the
+		// cap, but once it is older than OrgUsageTTL the org's own count
+		// is not trusted to stop work: Salesforce's is rolling, so one call
+		// finds out (and REQUEST_LIMIT_EXCEEDED holds the work if it is
+		// still spent).
+		f.OrgLimit = o.stored.Limit
+		if o.now().Sub(o.stored.At) < OrgUsageTTL {
+			f.OrgUsed = o.stored.Used
+		}
 	}
 	if err := budget.Allow(f, p); err != nil {
 		return fmt.Errorf("team %s: %w", o.teamID, err)
