@@ -247,6 +247,14 @@ func (c *Connector) Complete(ctx context.Context, q url.Values) (CallbackResult,
 		InstanceURL: strings.TrimRight(instanceURL, "/"), OrgID: ident.OrganizationID, UserID: ident.UserID,
 		Username: ident.Username, ConnectedAt: c.now().UTC(), ConnectedBy: p.Admin, Status: StatusConnected,
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Version: 1}
+	// Consenting again to the same org (after a revoked refresh token, say)
+	// continues the connection: it keeps its start, so the events held
+	// while it needed the new consent sync, and "no backfill" still means
+	// before the team first connected this org.
+	if prev, err := c.Store.Get(ctx, p.TeamID); err == nil && prev.OrgID == conn.OrgID &&
+		(prev.Status == StatusConnected || prev.Status == StatusNeedsReauth) && !prev.ConnectedAt.IsZero() {
+		conn.ConnectedAt = prev.ConnectedAt
+	}
 	prev, err := c.Store.Replace(ctx, conn)
 	if err != nil {
 		return res, fmt.Errorf("store connection: %w", err)

@@ -615,9 +615,13 @@ func TestRevokedRefreshTokenMarksNeedsReauth(t *testing.T) {
 	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
 		t.Fatalf("connect failed: %d", resp.StatusCode)
 	}
+	first, err := e.store.Get(context.Background(), "team_a")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.sim.RevokeAllRefreshTokens()
 	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "w"}
-	_, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead")
+	_, err = salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead")
 	if !errors.Is(err, connection.ErrNeedsReauth) {
 		t.Fatalf("query: got %v; want ErrNeedsReauth", err)
 	}
@@ -632,6 +636,12 @@ func TestRevokedRefreshTokenMarksNeedsReauth(t *testing.T) {
 	tokens = &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "w2"}
 	if _, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead"); err != nil {
 		t.Errorf("after reconnect: got %v; want success", err)
+	}
+	// Consenting again to the same org continues the connection: the
+	// events held meanwhile are not "before the connection".
+	again, err := e.store.Get(context.Background(), "team_a")
+	if err != nil || !again.ConnectedAt.Equal(first.ConnectedAt) || again.ID == first.ID {
+		t.Errorf("reconnected: got connected_at %v (id changed %v), %v; want the first connection's %v", again.ConnectedAt, again.ID != first.ID, err, first.ConnectedAt)
 	}
 }
 
