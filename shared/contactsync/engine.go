@@ -340,12 +340,12 @@ func (b *batch) afterPin(d Delivery, m Membership) (item, bool, error) {
 	case MemberPending:
 		b.finish(d, b.outcome(d, event.StatusPending, event.ReasonAwaitingReply))
 		return item{}, false, nil
-	case MemberSynced:
-		o := b.outcome(d, event.StatusLinked, event.ReasonAlreadySynced)
-		o.Salesforce = m.Salesforce
-		b.finish(d, o)
-		return item{}, false, nil
 	}
+	// Syncing, failed, or already synced: resolve finds the record the
+	// email has in the ledger. A synced membership is linked to it, with
+	// the outcome the record's own event had when that event is this one
+	// (a duplicate delivery racing the first: both answer alike), else
+	// linked/already_synced.
 	return item{d: d, m: m, object: objectOf(m.Policy.SyncAs)}, true, nil
 }
 
