@@ -88,8 +88,9 @@ func main() {
 	ledger.Owner = holder // the claim owner the engine passes to Claim and Release
 
 	engine := &contactsync.Engine{
-		Ledger:    ledger,
-		Orgs:      &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion, Budgets: policies},
+		Ledger: ledger,
+		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion, Budgets: policies,
+			UsageRecheck: time.Duration(holdDelay) * time.Second},
 		Policies:  policies,
 		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: db, Table: policiesTable}, ReuseFor: 5 * time.Second},
 		Publisher: outcomes.New(sqsClient, resultsURL),

@@ -106,7 +106,7 @@ func TestGovernorCountsTheDayAndStopsAtTheCap(t *testing.T) {
 
 // TestStaleOrgUsageAsksSalesforceAgain: an org reported out of calls stops
 // the team's work without a call while the report is fresh; once it is
-// older than OrgUsageTTL one call asks again, and the work goes on if
+// older than the recheck time one call asks again, and the work goes on if
 // Salesforce has room.
 func TestStaleOrgUsageAsksSalesforceAgain(t *testing.T) {
 	t.Parallel()
@@ -126,7 +126,7 @@ func TestStaleOrgUsageAsksSalesforceAgain(t *testing.T) {
 	if got := e.sim.Stats().Total - before; got != 0 {
 		t.Errorf("calls with a fresh report of a spent org: got %d; want 0", got)
 	}
-	now = now.Add(orgs.OrgUsageTTL)
+	now = now.Add(orgs.DefaultUsageRecheck)
 	o = e.open()
 	if _, err := o.FindByEmail(ctx, []string{"stale@example.com"}); err != nil {
 		t.Errorf("with a stale report, the org having room: got %v; want the call made", err)

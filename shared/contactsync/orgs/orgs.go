@@ -38,11 +38,15 @@ type Orgs struct {
 	// Budgets gives each team's API budget cap (a share of the org's daily
 	// allocation, in percent); nil: budget.DefaultPercent for every team.
 	Budgets Budgets
+	// UsageRecheck is how long a stored report that the org is out of calls
+	// stops the team's work without a call; after it, one call asks
+	// Salesforce again. 0: DefaultUsageRecheck. The sync functions use
+	// their hold delay: each return of a held event asks once.
+	UsageRecheck time.Duration
 }
 
-// OrgUsageTTL is how long a stored report of the org's API usage stops the
-// team's work by itself; after it, a call asks Salesforce again.
-const OrgUsageTTL = 5 * time.Minute
+// DefaultUsageRecheck is Orgs.UsageRecheck's default.
+const DefaultUsageRecheck = 5 * time.Minute
 
 // Budgets gives a team's API budget cap, in percent of its org's daily
 // allocation.
@@ -94,8 +98,12 @@ func (s *Orgs) Open(ctx context.Context, teamID string) (contactsync.Org, contac
 		}
 	}
 	day := connection.Day(now())
+	recheck := s.UsageRecheck
+	if recheck <= 0 {
+		recheck = DefaultUsageRecheck
+	}
 	o := &Org{teamID: teamID, store: s.Store, now: now, percent: percent, day: day,
-		base: c.Usage.CallsOn(day), stored: c.Usage}
+		base: c.Usage.CallsOn(day), stored: c.Usage, recheck: recheck}
 	o.client = &salesforce.Client{HTTP: s.HTTP, Session: tokens, Version: s.Version, OnUsage: o.sawUsage,
 		BeforeCall: func() error { return o.Allow(budget.High) }}
 	return o, info, nil
@@ -115,6 +123,7 @@ type Org struct {
 	day     string
 	base    int
 	stored  *connection.Usage
+	recheck time.Duration
 
 	mu       sync.Mutex
 	usage    *connection.Usage // the last usage Salesforce reported
@@ -160,12 +169,12 @@ func (o *Org) Allow(p budget.Priority) error {
 		f.OrgUsed, f.OrgLimit = u.Used, u.Limit
 	case o.stored != nil:
 		// The org's usage as last stored. Its allocation still sizes the
-		// cap, but once it is older than OrgUsageTTL the org's own count
+		// cap, but once it is older than the recheck time the org's own count
 		// is not trusted to stop work: Salesforce's is rolling, so one call
 		// finds out (and REQUEST_LIMIT_EXCEEDED holds the work if it is
 		// still spent).
 		f.OrgLimit = o.stored.Limit
-		if o.now().Sub(o.stored.At) < OrgUsageTTL {
+		if o.now().Sub(o.stored.At) < o.recheck {
 			f.OrgUsed = o.stored.Used
 		}
 	}
