@@ -132,3 +132,29 @@ func TestStaleOrgUsageAsksSalesforceAgain(t *testing.T) {
 		t.Errorf("with a stale report, the org having room: got %v; want the call made", err)
 	}
 }
+
+// TestStaleAllocationIsAskedAgain: a team capped by its share of an org
+// allocation that has since grown asks Salesforce once the report is stale,
+// and goes on under the new allocation.
+func TestStaleAllocationIsAskedAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, org.Config{DailyLimit: 100000})
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	e.orgs.Now = func() time.Time { return now }
+	e.orgs.Budgets = fixedBudget(50)
+	// The service spent 60 calls today when the org's allocation was 100.
+	if err := e.store.RecordUsage(ctx, testTeam, connection.Usage{Used: 90, Limit: 100, At: now, ServiceDay: "2026-11-30"}, 60, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.open().FindByEmail(ctx, []string{"grown@example.com"}); !errors.Is(err, budget.ErrCapped) {
+		t.Fatalf("at 60 of 50 calls: got %v; want ErrCapped", err)
+	}
+	now = now.Add(orgs.DefaultUsageRecheck)
+	o := e.open()
+	for i := range 3 {
+		if _, err := o.FindByEmail(ctx, []string{"grown@example.com"}); err != nil {
+			t.Errorf("call %d under the grown allocation: got %v; want it made", i, err)
+		}
+	}
+}

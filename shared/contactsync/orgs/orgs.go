@@ -131,6 +131,9 @@ type Org struct {
 	counted  int64             // the calls Close already added to the day's count
 	// dayStarted: a Close stored this org's day.
 	dayStarted bool
+	// probed: the one call that asks Salesforce again past a stale report
+	// went out.
+	probed bool
 }
 
 var _ contactsync.Org = (*Org)(nil)
@@ -161,21 +164,25 @@ func (o *Org) sawUsage(u salesforce.Usage) {
 // low-value work.
 func (o *Org) Allow(p budget.Priority) error {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	u := o.usage
-	o.mu.Unlock()
 	f := budget.Figures{Service: o.base + int(o.client.Calls.Load()), Percent: o.percent}
 	switch {
 	case u != nil:
 		f.OrgUsed, f.OrgLimit = u.Used, u.Limit
 	case o.stored != nil:
-		// The org's usage as last stored. Its allocation still sizes the
-		// cap, but once it is older than the recheck time the org's own count
-		// is not trusted to stop work: Salesforce's is rolling, so one call
-		// finds out (and REQUEST_LIMIT_EXCEEDED holds the work if it is
-		// still spent).
-		f.OrgLimit = o.stored.Limit
-		if o.now().Sub(o.stored.At) < o.recheck {
-			f.OrgUsed = o.stored.Used
+		f.OrgUsed, f.OrgLimit = o.stored.Used, o.stored.Limit
+		// A report older than the recheck time may be out of date: the
+		// org's count is rolling and its allocation may have grown. One
+		// call of this org (record work, never opens and clicks) goes
+		// out to find out; its answer (Sforce-Limit-Info, or
+		// REQUEST_LIMIT_EXCEEDED) decides the rest. A team held at its cap
+		// so spends at most one call per recheck time.
+		if o.now().Sub(o.stored.At) >= o.recheck && p == budget.High && !o.probed {
+			if budget.Allow(f, p) != nil {
+				o.probed = true
+			}
+			return nil
 		}
 	}
 	if err := budget.Allow(f, p); err != nil {
