@@ -198,9 +198,11 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 			r.progress("%s: revoked %s's refresh token", label, w.teams[revoked])
 		}
 		if res.Limited.Start.IsZero() && k >= at(c.LimitAt) {
-			orgs[limited].SetDailyLimit(orgs[limited].Stats().Total)
+			// A few calls left: the org runs out as a real one does, its last
+			// answers reporting the allocation used up.
+			orgs[limited].SetDailyLimit(orgs[limited].Stats().Total + limitLeft)
 			res.Limited.Start = time.Now()
-			r.progress("%s: %s's org is over its daily API limit", label, w.teams[limited])
+			r.progress("%s: %s's org has %d API calls left today", label, w.teams[limited], limitLeft)
 		}
 		if res.Revoked.End.IsZero() && k >= at(c.ReconnectAt) {
 			attempts, err := connect(ctx, e, w.teams[revoked], orgs[revoked])
@@ -382,6 +384,10 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 	}
 	return res, nil
 }
+
+// limitLeft is how many calls the limited team's org has left when its
+// limit is cut.
+const limitLeft = 3
 
 // addFaults installs the chaos run's Salesforce faults: fraction of all
 // requests answer 5xx (half 503 SERVER_UNAVAILABLE, half 500), and drop of
