@@ -10,6 +10,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sfsync/sfsync/tools/motoserver"
 )
 
 // Config is one chaos run. The zero value of a field takes its default
@@ -155,7 +157,7 @@ type driver struct {
 	cfg   Config
 	w     *workload
 	state string
-	proxy *atomicProxy
+	proxy *motoserver.AtomicProxy
 	mu    sync.Mutex
 	t0    time.Time
 }
@@ -182,7 +184,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(state)
-	proxy, err := startAtomicProxy(c.Endpoint)
+	proxy, err := motoserver.StartAtomicProxy(c.Endpoint)
 	if err != nil {
 		return nil, err
 	}

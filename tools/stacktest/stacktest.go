@@ -71,7 +71,15 @@ func run(m *testing.M, opts Options, ready func(*Harness)) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	h := &Harness{opts: opts, endpoint: ep}
+	// The stack talks to moto through a proxy that makes DynamoDB's
+	// conditional writes atomic, as DynamoDB's are and moto's are not: the
+	// claims the tests exercise rely on it.
+	proxy, err := motoserver.StartAtomicProxy(ep)
+	if err != nil {
+		return 1, err
+	}
+	defer proxy.Close()
+	h := &Harness{opts: opts, endpoint: proxy.URL}
 	if h.stateDir, err = os.MkdirTemp("", opts.Prefix+"-e2e-"); err != nil {
 		return 1, err
 	}

@@ -1,4 +1,4 @@
-package main
+package motoserver
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"sync"
 )
 
-// atomicProxy sits between the stack and moto_server and makes DynamoDB's
+// AtomicProxy sits between the stack and moto_server and makes DynamoDB's
 // conditional writes atomic: one at a time, and never beside another write
 // (other writes still run side by side). moto serves requests on threads and checks a
 // ConditionExpression and writes the item without a lock, so two racing
@@ -21,8 +21,9 @@ import (
 // with moto 5.2: two winners in about one of 40 rounds of 8 racing
 // conditional updates from Python, one in 100 rounds of 16 from Go). The
 // service's claims rely on that guarantee; without the proxy a chaos run
-// would report moto's races as duplicates.
-type atomicProxy struct {
+// would report moto's races as duplicates, and the end-to-end tests would
+// be flaky where the product is right.
+type AtomicProxy struct {
 	URL string
 	srv *http.Server
 	mu  sync.RWMutex // conditional writes hold it, other writes share it
@@ -32,7 +33,9 @@ type atomicProxy struct {
 var dynamoWrites = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteItem": true,
 	"BatchWriteItem": true, "TransactWriteItems": true}
 
-func startAtomicProxy(target string) (*atomicProxy, error) {
+// StartAtomicProxy starts a proxy to the moto_server at target; point the
+// stack at its URL.
+func StartAtomicProxy(target string) (*AtomicProxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, fmt.Errorf("moto endpoint %q: %w", target, err)
@@ -41,7 +44,7 @@ func startAtomicProxy(target string) (*atomicProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &atomicProxy{URL: "http://" + l.Addr().String()}
+	p := &AtomicProxy{URL: "http://" + l.Addr().String()}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = log.New(io.Discard, "", 0) // requests cut off when the stack stops
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,4 +70,5 @@ func startAtomicProxy(target string) (*atomicProxy, error) {
 	return p, nil
 }
 
-func (p *atomicProxy) Close() error { return p.srv.Close() }
+// Close stops the proxy.
+func (p *AtomicProxy) Close() error { return p.srv.Close() }

@@ -1,4 +1,4 @@
-package main
+package motoserver_test
 
 import (
 	"context"
@@ -19,11 +19,12 @@ import (
 // TestAtomicProxy: racing conditional writes through the proxy have exactly
 // one winner each, as on DynamoDB.
 func TestAtomicProxy(t *testing.T) {
+	t.Parallel()
 	ep, err := motoserver.Shared()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := startAtomicProxy(ep)
+	p, err := motoserver.StartAtomicProxy(ep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestAtomicProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	table := fmt.Sprintf("chaos-proxy-%d", time.Now().UnixNano())
+	table := fmt.Sprintf("atomic-proxy-%d", time.Now().UnixNano())
 	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}}}); err != nil {
