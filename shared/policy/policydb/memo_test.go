@@ -33,10 +33,7 @@ func (c *countingAPI) Query(ctx context.Context, in *dynamodb.QueryInput, o ...f
 func TestResolveAtReusesTheCurrentVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	sfx := suffix()
-	pol, led := "policies-"+sfx, "ledger-"+sfx
-	createTable(t, pol)
-	createTable(t, led)
+	pol, led := newTables(t)
 	api := &countingAPI{Client: db}
 	s := policydb.New(api, pol, led)
 	var clock atomic.Int64

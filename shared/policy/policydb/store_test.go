@@ -61,10 +61,7 @@ func createTable(t *testing.T, name string) {
 // every read, starting at start.
 func newStore(t *testing.T, start time.Time) *policydb.Store {
 	t.Helper()
-	sfx := suffix()
-	pol, led := "policies-"+sfx, "ledger-"+sfx
-	createTable(t, pol)
-	createTable(t, led)
+	pol, led := newTables(t)
 	s := policydb.New(db, pol, led)
 	var mu sync.Mutex
 	now := start
@@ -323,10 +320,7 @@ func TestResolveAtPagesBack(t *testing.T) {
 func TestCountMembers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	sfx := suffix()
-	pol, led := "policies-"+sfx, "ledger-"+sfx
-	createTable(t, pol)
-	createTable(t, led)
+	pol, led := newTables(t)
 	s := policydb.New(db, pol, led)
 	put := func(pk, sk string) {
 		t.Helper()
@@ -375,10 +369,7 @@ func (r *racingDB) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 func TestTransactionCatchesRaceAfterRead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	sfx := suffix()
-	pol, led := "policies-"+sfx, "ledger-"+sfx
-	createTable(t, pol)
-	createTable(t, led)
+	pol, led := newTables(t)
 	plain := policydb.New(db, pol, led)
 	var otherErr error
 	racing := policydb.New(&racingDB{Client: db, other: func() {
@@ -422,10 +413,7 @@ func (r replayingDB) TransactWriteItems(ctx context.Context, in *dynamodb.Transa
 func TestSaveSurvivesReplayedTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	sfx := suffix()
-	pol, led := "policies-"+sfx, "ledger-"+sfx
-	createTable(t, pol)
-	createTable(t, led)
+	pol, led := newTables(t)
 	s := policydb.New(replayingDB{db}, pol, led)
 	for want := 1; want <= 2; want++ {
 		v, err := s.SaveTeamSettings(ctx, "t", "u", policy.DefaultTeamSettings(), want-1)
@@ -437,4 +425,15 @@ func TestSaveSurvivesReplayedTransaction(t *testing.T) {
 	if _, err := s.SaveTeamSettings(ctx, "t", "u", policy.DefaultTeamSettings(), 1); !errors.Is(err, policydb.ErrVersionConflict) {
 		t.Errorf("got %v; want ErrVersionConflict", err)
 	}
+}
+
+// newTables creates a policies and a ledger table with names unique to the
+// test.
+func newTables(t *testing.T) (policies, ledger string) {
+	t.Helper()
+	sfx := suffix()
+	policies, ledger = "policies-"+sfx, "ledger-"+sfx
+	createTable(t, policies)
+	createTable(t, ledger)
+	return policies, ledger
 }
