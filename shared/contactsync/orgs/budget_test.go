@@ -111,13 +111,8 @@ func TestGovernorCountsTheDayAndStopsAtTheCap(t *testing.T) {
 func TestStaleOrgUsageAsksSalesforceAgain(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newEnv(t, org.Config{DailyLimit: 1000})
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	e.orgs.Now = func() time.Time { return now }
-	e.orgs.Budgets = fixedBudget(100)
-	if err := e.store.RecordUsage(ctx, testTeam, connection.Usage{Used: 1000, Limit: 1000, At: now, ServiceDay: "2026-11-30"}, 0, true); err != nil {
-		t.Fatal(err)
-	}
+	e := governedEnv(t, 1000, 100, &now, connection.Usage{Used: 1000, Limit: 1000, At: now}, 0)
 	before := e.sim.Stats().Total
 	o := e.open()
 	if _, err := o.FindByEmail(ctx, []string{"stale@example.com"}); !errors.Is(err, budget.ErrCapped) {
@@ -139,14 +134,9 @@ func TestStaleOrgUsageAsksSalesforceAgain(t *testing.T) {
 func TestStaleAllocationIsAskedAgain(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newEnv(t, org.Config{DailyLimit: 100000})
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	e.orgs.Now = func() time.Time { return now }
-	e.orgs.Budgets = fixedBudget(50)
 	// The service spent 60 calls today when the org's allocation was 100.
-	if err := e.store.RecordUsage(ctx, testTeam, connection.Usage{Used: 90, Limit: 100, At: now, ServiceDay: "2026-11-30"}, 60, true); err != nil {
-		t.Fatal(err)
-	}
+	e := governedEnv(t, 100000, 50, &now, connection.Usage{Used: 90, Limit: 100, At: now}, 60)
 	if _, err := e.open().FindByEmail(ctx, []string{"grown@example.com"}); !errors.Is(err, budget.ErrCapped) {
 		t.Fatalf("at 60 of 50 calls: got %v; want ErrCapped", err)
 	}
@@ -157,4 +147,18 @@ func TestStaleAllocationIsAskedAgain(t *testing.T) {
 			t.Errorf("call %d under the grown allocation: got %v; want it made", i, err)
 		}
 	}
+}
+
+// governedEnv is an org whose team has the given cap, on a clock read from
+// *now, with a usage report (and the service's calls of that day) stored.
+func governedEnv(t *testing.T, dailyLimit, percent int, now *time.Time, u connection.Usage, calls int) *env {
+	t.Helper()
+	e := newEnv(t, org.Config{DailyLimit: dailyLimit})
+	e.orgs.Now = func() time.Time { return *now }
+	e.orgs.Budgets = fixedBudget(percent)
+	u.ServiceDay = connection.Day(u.At)
+	if err := e.store.RecordUsage(context.Background(), testTeam, u, calls, true); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
