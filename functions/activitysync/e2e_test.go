@@ -44,7 +44,7 @@ var (
 const awaitFor = stacktest.AwaitFor
 
 func TestMain(m *testing.M) {
-	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "as", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1", "ACTIVITY_AWAIT_ADD_SECONDS": "3"}},
+	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "as", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1", "AWAIT_ADD_SECONDS": "3"}},
 		func(x *stacktest.Harness) { h, stack, seqr, sqsc = x, x.Stack, x.Seq, x.SQS }))
 }
 
@@ -571,5 +571,71 @@ func TestBurstOfAThousand(t *testing.T) {
 	}
 	if n := len(sim.Records("Task")); n != 1000 {
 		t.Errorf("Tasks: got %d; want 1000", n)
+	}
+}
+
+// TestParkedEventsComeBackInAnyOrder: while a team must reconnect, its
+// contact.added and email events are parked; after it reconnects they come
+// back in any order, each long past the await window. An email that comes
+// back before its contact.added waits for it (the team's HeldAt), rather
+// than being skipped as not_added.
+func TestParkedEventsComeBackInAnyOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{})
+	team := "team_outage"
+	connect(t, team, sim)
+	sim.RevokeAllRefreshTokens()
+	sim.ExpireAccessTokens()
+	// The first event finds the refresh token revoked.
+	adds := []event.Event{contactEvent(team, event.ContactAdded, "seq_out", "c_first", "first@outage.example", "O", time.Now())}
+	send(t, adds...)
+	deadline := time.Now().Add(awaitFor)
+	for {
+		var st struct {
+			Status string `json:"status"`
+		}
+		if _, err := seqr.Call(ctx, team, "GET", "/v1/salesforce", nil, nil, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Status == "needs_reauth" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status: got %s; want needs_reauth", st.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// These are parked before anything is read of their contacts, and the
+	// outage outlasts the await window (AWAIT_ADD_SECONDS=3).
+	at := time.Now()
+	const n = 8
+	var emails []event.Event
+	for i := range n {
+		cid, email := fmt.Sprintf("c_out%d", i), fmt.Sprintf("out%d@outage.example", i)
+		adds = append(adds, contactEvent(team, event.ContactAdded, "seq_out", cid, email, "O", at))
+		emails = append(emails, emailEvent(team, event.EmailSent, "seq_out", cid, email, "msg_"+cid, "Hello", "Hi", at.Add(time.Second)))
+	}
+	send(t, emails...)
+	time.Sleep(500 * time.Millisecond) // so the emails tend to come back first
+	send(t, adds[1:]...)
+	time.Sleep(time.Until(at.Add(5 * time.Second)))
+	if err := seqr.Poll(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range append(adds, emails...) {
+		if os := seqr.Outcomes(ev.ID); len(os) != 0 {
+			t.Fatalf("outcomes while held: got %v; want none", os)
+		}
+	}
+	connect(t, team, sim) // the admin reconnects
+	got := await(t, append(adds, emails...), true)
+	for i := range n {
+		a, e := got[adds[i+1].ID], got[emails[i].ID]
+		if a.Status != event.StatusCreated || a.Salesforce == nil {
+			t.Errorf("%s: got %s/%s; want created", adds[i+1].ContactID(), a.Status, a.Reason)
+			continue
+		}
+		checkOutcome(t, sim, e, want{status: event.StatusCreated, who: a.Salesforce.ID, subject: "[sfsync] Email: Hello"})
 	}
 }

@@ -38,7 +38,7 @@ var (
 const awaitFor = stacktest.AwaitFor
 
 func TestMain(m *testing.M) {
-	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "cs", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1"}},
+	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "cs", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1", "AWAIT_ADD_SECONDS": "3"}},
 		func(x *stacktest.Harness) { h, stack, seqr, sqsc = x, x.Stack, x.Seq, x.SQS }))
 }
 
@@ -140,7 +140,7 @@ func TestScenario(t *testing.T) {
 		{"R4 on_reply waits", contactEvent(team, event.ContactAdded, "seq_reply", "c9", "kath@scn.example", "N", at), want{status: event.StatusPending, reason: event.ReasonAwaitingReply}},
 		{"R4 sync_as contact", contactEvent(team, event.ContactAdded, "seq_contact", "c10", "dorothy@scn.example", "D", at), want{status: event.StatusCreated, object: event.ObjectContact}},
 		{"R9 Salesforce rejects the record", contactEvent(team, event.ContactAdded, "seq_main", "c11", "wile@scn.example", "Globex", at), want{status: event.StatusFailed, code: "FIELD_CUSTOM_VALIDATION_EXCEPTION"}},
-		{"R4 reply without membership", contactEvent(team, event.ContactReplied, "seq_main", "c12", "stranger@scn.example", "S", at), want{status: event.StatusSkipped, reason: event.ReasonNotAdded}},
+		{"R4 reply without membership (after the await window)", contactEvent(team, event.ContactReplied, "seq_main", "c12", "stranger@scn.example", "S", time.Now()), want{status: event.StatusSkipped, reason: event.ReasonNotAdded}},
 		{"R1 event before the connection", contactEvent(team, event.ContactAdded, "seq_main", "c13", "early@scn.example", "E", time.Now().Add(-time.Hour)), want{status: event.StatusSkipped, reason: event.ReasonNotConnected}},
 		{"R1 team not connected", contactEvent("team_never", event.ContactAdded, "seq_main", "c14", "never@scn.example", "N", at), want{status: event.StatusSkipped, reason: event.ReasonNotConnected}},
 	}
@@ -245,6 +245,39 @@ func TestScenario(t *testing.T) {
 			t.Errorf("dedup check: got %+v", res.Results)
 		}
 	})
+}
+
+// TestReplyBeforeItsAddWaits: the queue does not keep order, so a
+// contact.replied can be handled before its contact.added. It waits for the
+// add (AWAIT_ADD_SECONDS) and then syncs the contact with the pinned rule.
+func TestReplyBeforeItsAddWaits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newOrg(t, org.Config{})
+	team := "team_reorder"
+	connect(t, team, sim)
+	if err := seqr.PutSequence(ctx, team, "seq_r", map[string]any{"sync_mode": "on_reply", "sync_as": "contact", "sync_disabled": false}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	add := contactEvent(team, event.ContactAdded, "seq_r", "c_r", "late@reorder.example", "L", at)
+	reply := contactEvent(team, event.ContactReplied, "seq_r", "c_r", "late@reorder.example", "L", at.Add(time.Second))
+	send(t, reply)
+	// The reply is handled first, and finds no membership.
+	if err := seqr.Poll(ctx, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if os := seqr.Outcomes(reply.ID); len(os) != 0 {
+		t.Fatalf("reply before its add: got %v; want no outcome yet", os)
+	}
+	send(t, add)
+	got := await(t, []event.Event{add, reply}, false)
+	if o := got[reply.ID]; o.Status != event.StatusCreated || o.Salesforce == nil || o.Salesforce.Object != event.ObjectContact {
+		t.Errorf("reply: got %s/%s %+v; want created Contact", o.Status, o.Reason, o.Salesforce)
+	}
+	if n := countEmail(sim, "Contact", "late@reorder.example") + countEmail(sim, "Lead", "late@reorder.example"); n != 1 {
+		t.Errorf("records: got %d; want 1", n)
+	}
 }
 
 func TestDeduplicationOffLooksNothingUp(t *testing.T) {

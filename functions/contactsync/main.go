@@ -57,6 +57,10 @@ func main() {
 	// HOLD_DELAY_SECONDS (optional, default 900, SQS's maximum) is how long a
 	// held event waits before it is tried again.
 	holdDelay, _ := strconv.Atoi(env.Optional("HOLD_DELAY_SECONDS", "900"))
+	// AWAIT_ADD_SECONDS (default 600): how long a contact.replied whose
+	// contact.added is not synced yet keeps coming back before it is
+	// skipped as not_added.
+	awaitAdd, _ := strconv.Atoi(env.Optional("AWAIT_ADD_SECONDS", "600"))
 	// Salesforce's side effects on create, chosen on purpose: lead
 	// assignment rules run (TRUE, FALSE or an assignment rule id), and
 	// duplicate rules are not overridden unless allowSave is asked for.
@@ -99,6 +103,8 @@ func main() {
 		Write:     write,
 		Owner:     holder,
 		ClaimTTL:  6 * resources.FunctionTimeout,
+		AwaitAdd:  time.Duration(awaitAdd) * time.Second,
+		HoldDelay: time.Duration(holdDelay) * time.Second,
 		Log:       log,
 		Hold:      queue.ErrHold,
 	}

@@ -35,7 +35,7 @@ const (
 
 // Defaults of the engine's knobs.
 const (
-	DefaultAwaitAdd      = 10 * time.Minute
+	DefaultAwaitAdd      = contactsync.DefaultAwaitAdd
 	DefaultTaskFieldsTTL = 24 * time.Hour
 	DefaultClaimTTL      = 5 * time.Minute
 )
@@ -55,8 +55,12 @@ type Engine struct {
 	// Salesforce (the connected user).
 	TaskOwner string
 	// AwaitAdd is how long an activity whose contact.added has not been
-	// seen yet keeps coming back before it is skipped as not_added.
+	// seen yet keeps coming back before it is skipped as not_added (from
+	// when it occurred, or from when the team's parked events have all come
+	// back: see contactsync.AwaitAdd).
 	AwaitAdd time.Duration
+	// HoldDelay is how long a parked event waits (the queue's hold delay).
+	HoldDelay time.Duration
 	// TaskFieldsTTL is how long the Task describe is trusted.
 	TaskFieldsTTL time.Duration
 	Now           func() time.Time
@@ -303,9 +307,13 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 	for _, d := range live {
 		m, ok := ms[memberKey(d.Event)]
 		if !ok {
-			if b.e.now().Sub(d.Event.OccurredAt) < orDefault(b.e.AwaitAdd, DefaultAwaitAdd) {
+			switch contactsync.AwaitAdd(b.e.now(), d.Event.OccurredAt, b.conn,
+				orDefault(b.e.HoldDelay, contactsync.DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
+			case contactsync.AwaitRetry:
 				b.retry(d, fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry))
-			} else {
+			case contactsync.AwaitHold:
+				b.retry(d, b.hold(errors.New("the contact's contact.added may still be parked")))
+			default:
 				b.skip(d, event.ReasonNotAdded)
 			}
 			continue

@@ -251,9 +251,13 @@ func (c *Connector) Complete(ctx context.Context, q url.Values) (CallbackResult,
 	// continues the connection: it keeps its start, so the events held
 	// while it needed the new consent sync, and "no backfill" still means
 	// before the team first connected this org.
+	// The events parked meanwhile come back within a hold delay of now.
 	if prev, err := c.Store.Get(ctx, p.TeamID); err == nil && prev.OrgID == conn.OrgID &&
 		(prev.Status == StatusConnected || prev.Status == StatusNeedsReauth) && !prev.ConnectedAt.IsZero() {
-		conn.ConnectedAt = prev.ConnectedAt
+		conn.ConnectedAt, conn.HeldAt = prev.ConnectedAt, prev.HeldAt
+		if prev.Status == StatusNeedsReauth {
+			conn.HeldAt = c.now().UTC()
+		}
 	}
 	prev, err := c.Store.Replace(ctx, conn)
 	if err != nil {

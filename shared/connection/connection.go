@@ -64,6 +64,12 @@ type Connection struct {
 	RefreshToken string
 	Version      int64 // bumped on every token or status change
 	Usage        *Usage
+	// HeldAt is the last time this service parked the team's events because
+	// it could not sync (reconnect needed, API budget spent), or the time it
+	// reconnected after needing it. Parked events come back within the hold
+	// delay of it, in any order, so an event whose contact.added is not
+	// synced yet waits for that long after it.
+	HeldAt time.Time
 }
 
 // Usage is the last API usage Salesforce reported for the org, and the calls
@@ -133,4 +139,8 @@ type Store interface {
 	// from calls on a new day. newDay says the caller saw no count of that
 	// day stored: the write then tries to start the day's count first.
 	RecordUsage(ctx context.Context, teamID string, u Usage, calls int, newDay bool) error
+	// RecordHold notes that the team's events were parked at at (HeldAt),
+	// unless a later time is stored; a team with no connection is not an
+	// error.
+	RecordHold(ctx context.Context, teamID string, at time.Time) error
 }

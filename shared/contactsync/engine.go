@@ -46,8 +46,13 @@ type Engine struct {
 	// timeout so a live worker never loses its claim.
 	Owner    string
 	ClaimTTL time.Duration
-	Now      func() time.Time
-	Log      *slog.Logger
+	// AwaitAdd is how long a contact.replied whose contact.added has not
+	// been seen yet keeps coming back before it is skipped as not_added
+	// (see AwaitAdd); HoldDelay is how long a parked event waits.
+	AwaitAdd  time.Duration
+	HoldDelay time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
 	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold), so the
 	// domain stays free of it.
 	Hold error
@@ -58,6 +63,10 @@ func (e *Engine) now() time.Time {
 		return e.Now()
 	}
 	return time.Now()
+}
+
+func (e *Engine) held(err error) bool {
+	return errors.Is(err, ErrHeld) || (e.Hold != nil && errors.Is(err, e.Hold))
 }
 
 func (e *Engine) log() *slog.Logger {
@@ -87,6 +96,13 @@ func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
 			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(byTeam[t]), "error", err.Error())
 			for _, d := range byTeam[t] {
 				failed[d.ID] = err
+			}
+			if e.held(err) {
+				// The events of the team come back in any order now: the
+				// activity waiting for its contact.added waits for this.
+				if herr := e.Orgs.RecordHold(ctx, t, e.now()); herr != nil {
+					e.log().Warn("record hold", "team_id", t, "error", herr.Error())
+				}
 			}
 		}
 	}
@@ -320,7 +336,14 @@ func (b *batch) replied(ctx context.Context, d Delivery) (item, bool, error) {
 	}
 	m, ok := ms[key]
 	if !ok {
-		b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotAdded))
+		switch AwaitAdd(b.e.now(), ev.OccurredAt, b.conn, orDefault(b.e.HoldDelay, DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
+		case AwaitRetry:
+			b.retry(d, fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry))
+		case AwaitHold:
+			b.retry(d, b.hold(errors.New("the contact's contact.added may still be parked")))
+		default:
+			b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotAdded))
+		}
 		return item{}, false, nil
 	}
 	if m.Status == MemberPending || m.Status == MemberFailed {
@@ -871,4 +894,11 @@ func each(n int, f func(i int) error) error {
 		g.Go(func() error { return f(i) })
 	}
 	return g.Wait()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }

@@ -122,13 +122,54 @@ type Org interface {
 type Connection struct {
 	Status      string // connected | needs_reauth | disconnected
 	ConnectedAt time.Time
+	// HeldAt is the last time the team's events were parked (or it
+	// reconnected after needing to): see AwaitAdd.
+	HeldAt time.Time
 }
 
 // Orgs opens a team's org. ErrNotConnected / ErrNeedsReauth come from the
 // connection package through errors.Is.
 type Orgs interface {
 	Open(ctx context.Context, teamID string) (Org, Connection, error)
+	// RecordHold notes that the team's events were parked at at.
+	RecordHold(ctx context.Context, teamID string, at time.Time) error
 }
+
+// Awaiting is what to do with an event about a membership that is not
+// pinned yet: its contact.added may still be on its way.
+type Awaiting int
+
+const (
+	// AwaitRetry: the contact.added is likely in flight; try again soon.
+	AwaitRetry Awaiting = iota
+	// AwaitHold: the team's events were parked lately and come back in any
+	// order; park this one too, until the contact.added had its turn.
+	AwaitHold
+	// AwaitNoMore: the contact.added had every chance; the contact was not added.
+	AwaitNoMore
+)
+
+// AwaitAdd says how an event that occurred at occurredAt waits for its
+// contact.added. It waits await from when it occurred; and when the team's
+// events were parked lately (conn.HeldAt), await from when every parked
+// event has come back (HeldAt + holdDelay): after an outage longer than
+// await, an event must not be given up on just because it is old.
+func AwaitAdd(now, occurredAt time.Time, conn Connection, holdDelay, await time.Duration) Awaiting {
+	switch {
+	case now.Before(occurredAt.Add(await)):
+		return AwaitRetry
+	case !conn.HeldAt.IsZero() && now.Before(conn.HeldAt.Add(holdDelay+await)):
+		return AwaitHold
+	default:
+		return AwaitNoMore
+	}
+}
+
+// Defaults of the engines' waits.
+const (
+	DefaultAwaitAdd  = 10 * time.Minute
+	DefaultHoldDelay = 15 * time.Minute // SQS's longest delay
+)
 
 // Policies resolves the sync policy as of a time (R4).
 type Policies interface {

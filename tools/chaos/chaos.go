@@ -34,7 +34,7 @@ type Config struct {
 	RaiseAt       float64       // ... when its daily limit is raised
 	Visibility    time.Duration // the event queues' visibility timeout: how soon a failed message returns
 	HoldDelay     time.Duration // HOLD_DELAY_SECONDS: how long a held message waits
-	// AwaitAdd is ACTIVITY_AWAIT_ADD_SECONDS; default 10/3 of Visibility,
+	// AwaitAdd is AWAIT_ADD_SECONDS; default 10/3 of Visibility,
 	// the deployed ratio (600 s against 6 x 30 s), so an email event waiting
 	// for its contact.added is skipped before its fifth receive, as deployed.
 	AwaitAdd time.Duration

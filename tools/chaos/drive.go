@@ -123,8 +123,7 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 		index[ev.ev.ID] = i
 	}
 	window := make(chan struct{}, c.Window)
-	counted := make([]bool, len(w.events))  // holds a window slot
-	answered := make([]bool, len(w.events)) // has an outcome
+	counted := make([]bool, len(w.events)) // holds a window slot
 	var cmu sync.Mutex
 	col := &collector{sqs: e.sqs, queue: e.seq.ResultsQueue, by: map[string][]got{}}
 	col.onFirst = func(id string) {
@@ -134,7 +133,7 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 		}
 		cmu.Lock()
 		release := counted[i]
-		counted[i], answered[i] = false, true
+		counted[i] = false
 		cmu.Unlock()
 		if release {
 			<-window
@@ -152,39 +151,15 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 	reconnected := make(chan struct{})
 
 	// Send: ten messages a call, stamping each event when its first copy
-	// goes. A second copy never goes before its first; a contact.replied
-	// waits until its contact.added has an answer (a reply comes long after
-	// the add in life), except while its team has no Salesforce, when the
-	// add is held anyway.
+	// goes. A second copy never goes before its first. A contact.replied
+	// may go right after its contact.added, and be handled first: it waits
+	// for it (AWAIT_ADD_SECONDS).
 	bodies := make([]string, len(w.events))
 	sentAtMsg := map[string]time.Time{} // email message id -> its email.sent time
 	n := len(w.stream)
 	at := func(f float64) int { return int(f * float64(n)) }
-	inOutage := func(team int) bool {
-		for _, o := range []*outage{res.Revoked, res.Limited} {
-			if o != nil && o.Team == team && !o.Start.IsZero() && o.End.IsZero() {
-				return true
-			}
-		}
-		return false
-	}
-	var deferredSince = map[message]time.Time{}
 	ready := func(m message) bool {
-		we := w.events[m.ev]
-		if m.copy == 1 {
-			return !res.SentAt[m.ev].IsZero()
-		}
-		if we.ev.Type != event.ContactReplied || chaos && inOutage(we.team) {
-			return true
-		}
-		add := w.addOf[m.ev]
-		cmu.Lock()
-		ok := answered[add]
-		cmu.Unlock()
-		if !ok && deferredSince[m].IsZero() {
-			deferredSince[m] = time.Now()
-		}
-		return ok || time.Since(deferredSince[m]) > 2*time.Minute
+		return m.copy == 0 || !res.SentAt[m.ev].IsZero()
 	}
 	fire := func(k int) error {
 		if !chaos {

@@ -630,6 +630,7 @@ func TestRevokedRefreshTokenMarksNeedsReauth(t *testing.T) {
 		t.Errorf("status: got %s; want needs_reauth", body)
 	}
 	// Reconnecting makes the team live again.
+	before := time.Now()
 	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
 		t.Fatalf("reconnect failed: %d", resp.StatusCode)
 	}
@@ -642,6 +643,10 @@ func TestRevokedRefreshTokenMarksNeedsReauth(t *testing.T) {
 	again, err := e.store.Get(context.Background(), "team_a")
 	if err != nil || !again.ConnectedAt.Equal(first.ConnectedAt) || again.ID == first.ID {
 		t.Errorf("reconnected: got connected_at %v (id changed %v), %v; want the first connection's %v", again.ConnectedAt, again.ID != first.ID, err, first.ConnectedAt)
+	}
+	// The events parked meanwhile come back from now on: HeldAt says so.
+	if !first.HeldAt.IsZero() || again.HeldAt.Before(before.Add(-time.Second)) {
+		t.Errorf("HeldAt: got %v before and %v after the reconnect; want zero, then the reconnect's time (about %v)", first.HeldAt, again.HeldAt, before)
 	}
 }
 

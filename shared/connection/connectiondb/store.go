@@ -163,6 +163,7 @@ type connItem struct {
 	SvcDay      string         `dynamodbav:"svc_day,omitempty"`
 	LeaseHolder string         `dynamodbav:"lease_holder,omitempty"`
 	LeaseUntil  int64          `dynamodbav:"lease_until,omitempty"`
+	HeldAtMs    int64          `dynamodbav:"held_at_ms,omitempty"`
 }
 
 func tokenContext(team, connID, purpose string) map[string]string {
@@ -199,6 +200,9 @@ func (s *Store) decode(ctx context.Context, team string, item map[string]ddbtype
 		LoginURL: it.LoginURL, InstanceURL: it.InstanceURL, OrgID: it.OrgID, UserID: it.UserID, Username: it.Username,
 		ConnectedAt: at, ConnectedBy: it.ConnectedBy, Status: connection.Status(it.Status), Version: it.Version,
 		AccessToken: string(access), RefreshToken: string(refresh)}
+	if it.HeldAtMs > 0 {
+		c.HeldAt = time.UnixMilli(it.HeldAtMs).UTC()
+	}
 	if it.UsageLimit > 0 || it.SvcDay != "" {
 		ut, _ := time.Parse(time.RFC3339Nano, it.UsageAt)
 		c.Usage = &connection.Usage{Used: it.UsageUsed, Limit: it.UsageLimit, At: ut, ServiceCalls: it.SvcCalls, ServiceDay: it.SvcDay}
@@ -219,7 +223,8 @@ func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connecti
 	item, err := attributevalue.MarshalMap(connItem{PK: "TEAM#" + c.TeamID, SK: skConnection, ConnID: c.ID,
 		Environment: string(c.Environment), LoginURL: c.LoginURL, InstanceURL: c.InstanceURL, OrgID: c.OrgID,
 		UserID: c.UserID, Username: c.Username, ConnectedAt: c.ConnectedAt.UTC().Format(time.RFC3339Nano),
-		ConnectedBy: c.ConnectedBy, Status: string(c.Status), Version: c.Version, Access: access, Refresh: refresh})
+		ConnectedBy: c.ConnectedBy, Status: string(c.Status), Version: c.Version, Access: access, Refresh: refresh,
+		HeldAtMs: heldAtMs(c.HeldAt)})
 	if err != nil {
 		return nil, fmt.Errorf("marshal connection: %w", err)
 	}
@@ -301,6 +306,27 @@ func (s *Store) SetStatus(ctx context.Context, team, connID string, version int6
 func (s *Store) Delete(ctx context.Context, team string) error {
 	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: connKey(team)}); err != nil {
 		return fmt.Errorf("delete connection: %w", err)
+	}
+	return nil
+}
+
+func heldAtMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// RecordHold stores at as the team's HeldAt, unless the stored one is
+// later (holds noted out of order keep the last).
+func (s *Store) RecordHold(ctx context.Context, team string, at time.Time) error {
+	ms := at.UnixMilli()
+	cond := expression.AttributeExists(expression.Name("pk")).And(
+		expression.AttributeNotExists(expression.Name("held_at_ms")).
+			Or(expression.Name("held_at_ms").LessThan(expression.Value(ms))))
+	upd := expression.Set(expression.Name("held_at_ms"), expression.Value(ms))
+	if _, err := s.update(ctx, team, upd, cond); err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("record hold: %w", err)
 	}
 	return nil
 }

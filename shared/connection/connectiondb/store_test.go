@@ -560,3 +560,49 @@ func TestRefreshRacesUnderALapsedLease(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordHoldKeepsTheLatest(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.RecordHold(ctx, team, time.Now()); err != nil {
+		t.Fatalf("hold of a team without a connection: got %v; want nil", err)
+	}
+	if _, err := s.Get(ctx, team); !errors.Is(err, connection.ErrNotConnected) {
+		t.Fatalf("after a hold without a connection: got %v; want ErrNotConnected", err)
+	}
+	if _, err := s.Replace(ctx, conn("c1", "a1", "r1")); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	steps := []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"the first hold is noted", t0, t0},
+		{"a later one replaces it", t0.Add(5 * time.Second), t0.Add(5 * time.Second)},
+		{"an earlier one, noted late, does not", t0.Add(time.Second), t0.Add(5 * time.Second)},
+	}
+	for _, st := range steps {
+		if err := s.RecordHold(ctx, team, st.at); err != nil {
+			t.Fatalf("%s: RecordHold: %v", st.name, err)
+		}
+		c, err := s.Get(ctx, team)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.HeldAt.Equal(st.want) {
+			t.Errorf("%s: HeldAt: got %v; want %v", st.name, c.HeldAt, st.want)
+		}
+	}
+	// Replace writes the HeldAt it is given, so a reconnect carries it.
+	c := conn("c2", "a2", "r2")
+	c.HeldAt = t0.Add(time.Minute)
+	if _, err := s.Replace(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, team); err != nil || !got.HeldAt.Equal(c.HeldAt) {
+		t.Errorf("after Replace: got %v, %v; want %v", got.HeldAt, err, c.HeldAt)
+	}
+}

@@ -79,7 +79,7 @@ func (s *Orgs) Open(ctx context.Context, teamID string) (contactsync.Org, contac
 	if err != nil {
 		return nil, contactsync.Connection{}, fmt.Errorf("open org for team %s: %w", teamID, err)
 	}
-	info := contactsync.Connection{Status: string(c.Status), ConnectedAt: c.ConnectedAt}
+	info := contactsync.Connection{Status: string(c.Status), ConnectedAt: c.ConnectedAt, HeldAt: c.HeldAt}
 	switch c.Status {
 	case connection.StatusConnected:
 	case connection.StatusNeedsReauth:
@@ -140,6 +140,17 @@ var _ contactsync.Org = (*Org)(nil)
 
 // Calls is how many API calls this org made, as Salesforce counts them
 // (a composite call is one).
+// RecordHold notes on the team's connection that its events were parked at at.
+func (s *Orgs) RecordHold(ctx context.Context, teamID string, at time.Time) error {
+	if s.Store == nil {
+		return fmt.Errorf("record hold for team %s: no connection store configured", teamID)
+	}
+	if err := s.Store.RecordHold(ctx, teamID, at); err != nil {
+		return fmt.Errorf("record hold for team %s: %w", teamID, err)
+	}
+	return nil
+}
+
 func (o *Org) Calls() int64 { return o.client.Calls.Load() }
 
 // Usage returns the last API usage Salesforce reported to this org, if any.
