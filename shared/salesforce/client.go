@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,6 +50,32 @@ type Client struct {
 	BeforeCall func() error
 	// Calls counts the API calls this client made (as Salesforce counts them).
 	Calls atomic.Int64
+	// ReadRetries is how many more times a read (a GET, or a composite of
+	// GETs only) is sent after a transient failure (5xx, a lost connection),
+	// with a short backoff, before the error reaches the caller: 0 means
+	// DefaultReadRetries, a negative number none. A read changes nothing, so
+	// sending it again is safe. Writes are never sent again here: a lost
+	// answer may hide a saved record, and the caller looks it up first.
+	ReadRetries int
+	// ReadBackoff is the wait before the first resend of a read (jittered,
+	// doubling); 0 means DefaultReadBackoff.
+	ReadBackoff time.Duration
+}
+
+// DefaultReadRetries is Client.ReadRetries when it is zero.
+const DefaultReadRetries = 2
+
+// DefaultReadBackoff is Client.ReadBackoff when it is zero.
+const DefaultReadBackoff = 150 * time.Millisecond
+
+func (c *Client) readRetries() int {
+	switch {
+	case c.ReadRetries < 0:
+		return 0
+	case c.ReadRetries == 0:
+		return DefaultReadRetries
+	}
+	return c.ReadRetries
 }
 
 // WriteOptions are the headers that decide Salesforce's side effects on a
@@ -96,8 +123,39 @@ func (c *Client) DataPath(resource string) string {
 
 // do sends one request to path (absolute, under the instance URL) and decodes
 // a 2xx JSON answer into out. On 401 it refreshes the session once and
-// retries once.
+// retries once. A GET is a read: see ReadRetries.
 func (c *Client) do(ctx context.Context, method, path string, body any, hdr http.Header, out any) error {
+	return c.call(ctx, method, path, body, hdr, out, method == http.MethodGet)
+}
+
+// call is do, resending a read after a transient failure.
+func (c *Client) call(ctx context.Context, method, path string, body any, hdr http.Header, out any, read bool) error {
+	err := c.once(ctx, method, path, body, hdr, out)
+	if !read {
+		return err
+	}
+	wait := c.ReadBackoff
+	if wait <= 0 {
+		wait = DefaultReadBackoff
+	}
+	for range c.readRetries() {
+		if !errors.Is(err, ErrTransient) {
+			return err
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
+		err = c.once(ctx, method, path, body, hdr, out)
+	}
+	return err
+}
+
+func (c *Client) once(ctx context.Context, method, path string, body any, hdr http.Header, out any) error {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -290,7 +348,11 @@ func (c *Client) Composite(ctx context.Context, allOrNone bool, subs []Composite
 	var out struct {
 		CompositeResponse []CompositeSubresponse `json:"compositeResponse"`
 	}
-	if err := c.do(ctx, http.MethodPost, c.DataPath("composite"), body, hdr, &out); err != nil {
+	reads := true
+	for _, s := range subs {
+		reads = reads && s.Method == http.MethodGet
+	}
+	if err := c.call(ctx, http.MethodPost, c.DataPath("composite"), body, hdr, &out, reads); err != nil {
 		return nil, fmt.Errorf("composite of %d: %w", len(subs), err)
 	}
 	return out.CompositeResponse, nil

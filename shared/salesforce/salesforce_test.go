@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestQuoteString(t *testing.T) {
@@ -183,6 +184,82 @@ func TestClientRefreshesOnceAndRetriesOnce(t *testing.T) {
 			}
 			if seen != (Usage{7, 15000}) {
 				t.Errorf("usage: got %v; want {7 15000}", seen)
+			}
+		})
+	}
+}
+
+// TestReadsAreResentAfterTransientFailures: a read (a GET, or a composite of
+// GETs) is sent again after a 5xx; a write never is.
+func TestReadsAreResentAfterTransientFailures(t *testing.T) {
+	t.Parallel()
+	query := func(ctx context.Context, c *Client) error {
+		_, err := Query[map[string]any](ctx, c, "SELECT Id FROM Lead")
+		return err
+	}
+	lookups := func(ctx context.Context, c *Client) error {
+		_, err := c.Composite(ctx, false, []CompositeSubrequest{c.QuerySubrequest("a", "SELECT Id FROM Lead"), c.QuerySubrequest("b", "SELECT Id FROM Contact")}, nil)
+		return err
+	}
+	create := func(ctx context.Context, c *Client) error {
+		rec := NewSObject("Lead")
+		rec["LastName"] = "X"
+		_, err := c.CreateCollection(ctx, []SObject{rec}, WriteOptions{})
+		return err
+	}
+	createInComposite := func(ctx context.Context, c *Client) error {
+		_, err := c.Composite(ctx, false, []CompositeSubrequest{c.QuerySubrequest("a", "SELECT Id FROM Lead"),
+			{Method: http.MethodPost, URL: c.DataPath("composite/sobjects"), ReferenceID: "b", Body: map[string]any{"records": []any{}}}}, nil)
+		return err
+	}
+	tests := []struct {
+		name      string
+		call      func(context.Context, *Client) error
+		failures  int // 503s before the org answers
+		retries   int // Client.ReadRetries
+		wantErr   error
+		wantCalls int64
+	}{
+		{"query: one 503, then the answer", query, 1, 0, nil, 2},
+		{"query: two 503s, then the answer", query, 2, 0, nil, 3},
+		{"query: three 503s are too many", query, 3, 0, ErrTransient, 3},
+		{"query: resending switched off", query, 1, -1, ErrTransient, 1},
+		{"composite of queries: one 503, then the answers", lookups, 1, 0, nil, 2},
+		{"create: never resent", create, 1, 0, ErrTransient, 1},
+		{"composite with a create: never resent", createInComposite, 1, 0, ErrTransient, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			seen := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen++
+				n := seen
+				mu.Unlock()
+				if n <= tt.failures {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					w.Write([]byte(`[{"message":"Server is temporarily unavailable","errorCode":"SERVER_UNAVAILABLE"}]`))
+					return
+				}
+				switch {
+				case strings.HasSuffix(r.URL.Path, "/composite/sobjects"):
+					w.Write([]byte(`[{"id":"00Q000000000001AAA","success":true,"errors":[]}]`))
+				case strings.HasSuffix(r.URL.Path, "/composite"):
+					w.Write([]byte(`{"compositeResponse":[{"body":{"totalSize":0,"done":true,"records":[]},"httpStatusCode":200,"referenceId":"a"},{"body":{"totalSize":0,"done":true,"records":[]},"httpStatusCode":200,"referenceId":"b"}]}`))
+				default:
+					w.Write([]byte(`{"totalSize":0,"done":true,"records":[]}`))
+				}
+			}))
+			defer srv.Close()
+			c := &Client{Session: &session{tok: Token{AccessToken: "t", InstanceURL: srv.URL}}, ReadRetries: tt.retries, ReadBackoff: time.Millisecond}
+			err := tt.call(context.Background(), c)
+			if !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
+				t.Errorf("err: got %v; want %v", err, tt.wantErr)
+			}
+			if got := c.Calls.Load(); got != tt.wantCalls {
+				t.Errorf("calls: got %d; want %d", got, tt.wantCalls)
 			}
 		})
 	}
