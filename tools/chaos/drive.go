@@ -281,7 +281,7 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 		if time.Since(lastProgress) > 5*time.Second {
 			lastProgress = time.Now()
 			total, _ := col.counts()
-			r.progress("%s: sent %d of %d messages (%d waiting for their contact.added); %d outcomes", label, res.Messages, n, len(deferred), total)
+			r.progress("%s: sent %d of %d messages (%d second copies waiting for their first); %d outcomes", label, res.Messages, n, len(deferred), total)
 		}
 	}
 	if err := fire(n); err != nil {
