@@ -61,6 +61,11 @@ type Engine struct {
 	AwaitAdd time.Duration
 	// HoldDelay is how long a parked event waits (the queue's hold delay).
 	HoldDelay time.Duration
+	// Reruns and RerunWait: a team's batch that meets a passing Salesforce
+	// fault is run again at once (see contactsync.Rerun); zero values are
+	// the defaults.
+	Reruns    int
+	RerunWait time.Duration
 	// TaskFieldsTTL is how long the Task describe is trusted.
 	TaskFieldsTTL time.Duration
 	Now           func() time.Time
@@ -95,18 +100,16 @@ func orDefault(d, def time.Duration) time.Duration {
 // outcome recorded and published.
 func (e *Engine) Process(ctx context.Context, ds []contactsync.Delivery) map[string]error {
 	failed := map[string]error{}
-	var teams []string
-	byTeam := map[string][]contactsync.Delivery{}
-	for _, d := range ds {
-		t := d.Event.TeamID
-		if _, ok := byTeam[t]; !ok {
-			teams = append(teams, t)
-		}
-		byTeam[t] = append(byTeam[t], d)
-	}
+	teams, byTeam := contactsync.ByTeam(ds)
 	for _, t := range teams {
-		b := &batch{e: e, team: t, failed: failed, done: map[string]bool{}}
-		if err := b.run(ctx, byTeam[t]); err != nil {
+		err := contactsync.Rerun(ctx, e.Reruns, e.RerunWait, func() error {
+			for _, d := range byTeam[t] {
+				delete(failed, d.ID)
+			}
+			b := &batch{e: e, team: t, failed: failed, done: map[string]bool{}}
+			return b.run(ctx, byTeam[t])
+		})
+		if err != nil {
 			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(byTeam[t]), "error", err.Error())
 			for _, d := range byTeam[t] {
 				failed[d.ID] = err

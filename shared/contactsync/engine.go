@@ -51,6 +51,10 @@ type Engine struct {
 	// (see AwaitAdd); HoldDelay is how long a parked event waits.
 	AwaitAdd  time.Duration
 	HoldDelay time.Duration
+	// Reruns and RerunWait: a team's batch that meets a passing Salesforce
+	// fault is run again at once (see Rerun); zero values are the defaults.
+	Reruns    int
+	RerunWait time.Duration
 	Now       func() time.Time
 	Log       *slog.Logger
 	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold), so the
@@ -81,18 +85,16 @@ func (e *Engine) log() *slog.Logger {
 // outcome recorded and published.
 func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
 	failed := map[string]error{}
-	var teams []string
-	byTeam := map[string][]Delivery{}
-	for _, d := range ds {
-		t := d.Event.TeamID
-		if _, ok := byTeam[t]; !ok {
-			teams = append(teams, t)
-		}
-		byTeam[t] = append(byTeam[t], d)
-	}
+	teams, byTeam := ByTeam(ds)
 	for _, t := range teams {
-		b := &batch{e: e, team: t, failed: failed}
-		if err := b.run(ctx, byTeam[t]); err != nil {
+		err := Rerun(ctx, e.Reruns, e.RerunWait, func() error {
+			for _, d := range byTeam[t] {
+				delete(failed, d.ID)
+			}
+			b := &batch{e: e, team: t, failed: failed}
+			return b.run(ctx, byTeam[t])
+		})
+		if err != nil {
 			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(byTeam[t]), "error", err.Error())
 			for _, d := range byTeam[t] {
 				failed[d.ID] = err
