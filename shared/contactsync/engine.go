@@ -121,7 +121,21 @@ type batch struct {
 	org      Org
 	conn     Connection
 	releases []MemberKey // memberships that reached a final state: their held activity goes
-	mu       sync.Mutex  // guards outcomes, done, failed and releases: per-event work runs concurrently
+	writes   []ending    // final states not yet written to the ledger (flush)
+	claimed  []string    // emails this batch claimed, released if it fails
+	mu       sync.Mutex  // guards outcomes, done, failed, releases and writes: per-event work runs concurrently
+}
+
+// ending is a delivery's final state, written to the ledger with the
+// batch's others in flush: synced to rec (saved first when save is set), or
+// failed with oe.
+type ending struct {
+	it     item
+	rec    Record
+	save   bool
+	st     event.Status
+	reason event.Reason
+	oe     *event.OutcomeError
 }
 
 // item is a delivery that needs a Salesforce record.
@@ -223,14 +237,16 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 		}()
 	}
 
-	// Each event's own reads and writes run concurrently; replies after
-	// adds, so a reply sees a membership pinned in the same batch.
+	// Each event's own reads run concurrently; the adds' memberships are
+	// pinned in one ledger call, and replies come after it, so a reply sees
+	// a membership pinned in the same batch.
 	type result struct {
 		it      item
 		sync    bool
 		created bool
 	}
 	results := make([]result, len(ds))
+	pins := make([]*Membership, len(ds)) // contact.added: the membership to pin
 	phase := func(replies bool) error {
 		return each(len(ds), func(i int) error {
 			d := ds[i]
@@ -254,11 +270,11 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 				}
 				results[i].created = true
 			case event.ContactAdded:
-				it, ok, err := b.added(ctx, d)
+				m, err := b.added(ctx, d)
 				if err != nil {
 					return err
 				}
-				results[i] = result{it: it, sync: ok}
+				pins[i] = &m
 			case event.ContactReplied:
 				it, ok, err := b.replied(ctx, d)
 				if err != nil {
@@ -273,6 +289,29 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	}
 	if err := phase(false); err != nil {
 		return err
+	}
+	var ms []Membership
+	var at []int // at[j]: the delivery of ms[j]
+	for i, m := range pins {
+		if m != nil {
+			ms = append(ms, *m)
+			at = append(at, i)
+		}
+	}
+	if len(ms) > 0 {
+		pinned, err := b.e.Ledger.PinMemberships(ctx, ms) // a membership pinned before keeps its first rule
+		if err != nil {
+			return fmt.Errorf("pin memberships: %w", err)
+		}
+		for j, p := range pinned {
+			d := ds[at[j]]
+			if p.Err != nil {
+				b.retry(d, fmt.Errorf("%w: pin membership: %w", ErrRetry, p.Err))
+				continue
+			}
+			it, ok, _ := b.afterPin(d, p.Membership) // never fails
+			results[at[j]] = result{it: it, sync: ok}
+		}
 	}
 	if err := phase(true); err != nil {
 		return err
@@ -304,12 +343,13 @@ func contactOf(ev event.Event) event.Contact {
 	return event.Contact{}
 }
 
-// added pins the policy on the membership (R4) and says whether it syncs now.
-func (b *batch) added(ctx context.Context, d Delivery) (item, bool, error) {
+// added decides the membership to pin for a contact.added (R4): the policy
+// as of the event. The batch pins its adds' memberships at once.
+func (b *batch) added(ctx context.Context, d Delivery) (Membership, error) {
 	ev := d.Event
 	eff, err := b.e.Policies.ResolveAt(ctx, b.team, ev.SequenceID(), ev.OccurredAt)
 	if err != nil {
-		return item{}, false, fmt.Errorf("resolve policy: %w", err)
+		return Membership{}, fmt.Errorf("resolve policy: %w", err)
 	}
 	m := Membership{TeamID: b.team, SequenceID: ev.SequenceID(), ContactID: ev.ContactID(), Email: ev.Email(),
 		Contact: contactOf(ev), Policy: eff, PinnedAt: ev.OccurredAt, EventID: ev.ID}
@@ -321,11 +361,7 @@ func (b *batch) added(ctx context.Context, d Delivery) (item, bool, error) {
 	default:
 		m.Status = MemberSyncing
 	}
-	m, err = b.e.Ledger.PinMembership(ctx, m) // a membership pinned before keeps its first rule
-	if err != nil {
-		return item{}, false, fmt.Errorf("pin membership: %w", err)
-	}
-	return b.afterPin(d, m)
+	return m, nil
 }
 
 // replied syncs a pending membership with its pinned rule.
@@ -374,11 +410,30 @@ func (b *batch) afterPin(d Delivery, m Membership) (item, bool, error) {
 	return item{d: d, m: m, object: objectOf(m.Policy.SyncAs)}, true, nil
 }
 
-// resolve looks every email up once and creates what is missing (R5, R6).
+// resolve looks every email up once and creates what is missing (R5, R6),
+// then writes the final states to the ledger in one step (flush). When it
+// fails, the claims it took are given up.
 func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) error {
 	if len(created) == 0 && len(toSync) == 0 {
 		return nil
 	}
+	err := b.lookUp(ctx, created, toSync)
+	// What was decided is written even when the rest failed: a record
+	// created in Salesforce is in the ledger when the event comes back.
+	if ferr := b.flush(ctx); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		for _, email := range b.claimed {
+			b.releaseOne(context.WithoutCancel(ctx), email)
+		}
+	}
+	return err
+}
+
+// lookUp links the emails already synced, claims the others, looks them up
+// in Salesforce and creates what is missing.
+func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) error {
 	// Emails already synced for the team are never created again.
 	emails := map[string]bool{}
 	for _, it := range toSync {
@@ -388,17 +443,13 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 	if err != nil {
 		return fmt.Errorf("read records: %w", err)
 	}
-	var pending, known []item
+	var pending []item
 	for _, it := range toSync {
-		if _, ok := records[NormalizeEmail(it.m.Email)]; ok {
-			known = append(known, it)
-		} else {
+		r, ok := records[NormalizeEmail(it.m.Email)]
+		if !ok {
 			pending = append(pending, it)
+			continue
 		}
-	}
-	if err := each(len(known), func(i int) error {
-		it := known[i]
-		r := records[NormalizeEmail(it.m.Email)]
 		status, reason := event.StatusLinked, event.ReasonAlreadySynced
 		if r.EventID == it.d.Event.ID { // our own earlier attempt saved it
 			status, reason = r.Status, ""
@@ -406,9 +457,7 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 				reason = event.Reason("matched_" + r.MatchRule)
 			}
 		}
-		return b.synced(ctx, it, r, status, reason)
-	}); err != nil {
-		return err
+		b.synced(ctx, it, r, status, reason)
 	}
 	// Claim each remaining email so no other worker creates it meanwhile.
 	var order []string
@@ -425,45 +474,33 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 	if dl, ok := ctx.Deadline(); ok && dl.Add(time.Minute).After(until) {
 		until = dl.Add(time.Minute)
 	}
-	var cmu sync.Mutex
-	claimed := map[string]bool{}
 	busy := map[string]error{}
-	err = each(len(order), func(i int) error {
-		err := b.e.Ledger.Claim(ctx, b.team, order[i], b.e.Owner, until)
-		cmu.Lock()
-		defer cmu.Unlock()
-		switch {
-		case errors.Is(err, ErrClaimed):
-			busy[order[i]] = err
-		case err != nil:
+	lookup := map[string]bool{}
+	if len(order) > 0 {
+		errs, err := b.e.Ledger.ClaimAll(ctx, b.team, order, b.e.Owner, until)
+		if err != nil {
+			b.claimed = order // some may be taken: releasing a claim not held is a no-op
 			return fmt.Errorf("claim: %w", err)
-		default:
-			claimed[order[i]] = true
 		}
-		return nil
-	})
+		for i, email := range order {
+			if errs[i] != nil {
+				busy[email] = errs[i]
+				continue
+			}
+			b.claimed = append(b.claimed, email)
+			lookup[email] = true
+		}
+	}
 	var mine []item
 	for _, it := range pending {
 		if cerr, ok := busy[NormalizeEmail(it.m.Email)]; ok {
+			if !errors.Is(cerr, ErrClaimed) {
+				cerr = fmt.Errorf("claim: %w", cerr)
+			}
 			b.retry(it.d, fmt.Errorf("%w: %w", ErrRetry, cerr))
 			continue
 		}
 		mine = append(mine, it)
-	}
-	release := func() {
-		for email := range claimed {
-			if err := b.e.Ledger.Release(context.WithoutCancel(ctx), b.team, email, b.e.Owner); err != nil {
-				b.e.log().Warn("release claim", "team_id", b.team, "error", err.Error())
-			}
-		}
-	}
-	if err != nil {
-		release()
-		return err
-	}
-	lookup := map[string]bool{}
-	for email := range claimed {
-		lookup[email] = true
 	}
 	for _, d := range created {
 		lookup[NormalizeEmail(d.Event.Email())] = true
@@ -473,7 +510,6 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 	}
 	found, err := b.org.FindByEmail(ctx, keys(lookup))
 	if err != nil {
-		release()
 		return b.salesforceErr("look emails up", err)
 	}
 	for _, d := range created {
@@ -485,11 +521,7 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 			b.finish(d, b.outcome(d, event.StatusNotInSalesforce, ""))
 		}
 	}
-	err = b.create(ctx, mine, found)
-	if err != nil {
-		release()
-	}
-	return err
+	return b.create(ctx, mine, found)
 }
 
 func (b *batch) claimTTL() time.Duration {
@@ -542,18 +574,12 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 		newRecs = append(newRecs, rec)
 		owners = append(owners, it)
 	}
-	if err := each(len(linked), func(i int) error {
-		it := linked[i]
+	for _, it := range linked {
 		email := NormalizeEmail(it.m.Email)
 		m := found[email]
 		r := b.record(it, m.Object, m.ID, event.StatusLinked, m.Rule, 0)
-		if err := b.synced(ctx, it, r, event.StatusLinked, event.Reason("matched_"+m.Rule)); err != nil {
-			return err
-		}
+		b.synced(ctx, it, r, event.StatusLinked, event.Reason("matched_"+m.Rule))
 		b.follow(ctx, followers[email], r)
-		return nil
-	}); err != nil {
-		return err
 	}
 	for email, oe := range mapFailed {
 		for _, f := range followers[email] {
@@ -578,9 +604,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 		switch {
 		case res.Success:
 			r := b.record(it, it.object, res.ID, event.StatusCreated, "created", mappingVersion[email])
-			if err := b.synced(ctx, it, r, event.StatusCreated, ""); err != nil {
-				return err
-			}
+			b.synced(ctx, it, r, event.StatusCreated, "")
 			b.follow(ctx, followers[email], r)
 		case hasCode(res, salesforce.CodeDuplicatesDetected):
 			dmu.Lock()
@@ -715,9 +739,7 @@ func (b *batch) linkDuplicates(ctx context.Context, dupes []int, results []sales
 			continue
 		}
 		r := b.record(it, m.Object, m.ID, event.StatusLinked, "duplicate_rule", 0)
-		if err := b.synced(ctx, it, r, event.StatusLinked, "matched_duplicate_rule"); err != nil {
-			return err
-		}
+		b.synced(ctx, it, r, event.StatusLinked, "matched_duplicate_rule")
 		b.follow(ctx, followers[email], r)
 	}
 	return nil
@@ -753,9 +775,7 @@ func duplicateMatch(r salesforce.SaveResult) (Match, bool) {
 
 func (b *batch) follow(ctx context.Context, fs []item, r Record) {
 	for _, f := range fs {
-		if err := b.synced(ctx, f, r, event.StatusLinked, event.ReasonAlreadySynced); err != nil {
-			b.retry(f.d, fmt.Errorf("%w: %w", ErrRetry, err))
-		}
+		b.synced(ctx, f, r, event.StatusLinked, event.ReasonAlreadySynced)
 	}
 }
 
@@ -765,39 +785,97 @@ func (b *batch) record(it item, obj event.SalesforceObject, id string, st event.
 		EventID: it.d.Event.ID, ContactID: it.d.Event.ContactID()}
 }
 
-// synced saves the record (once per email), marks the membership synced and
+// synced notes that the item is synced to r: flush saves the record (once
+// per email: a record new to the ledger), marks the membership synced and
 // gives the event its outcome.
-func (b *batch) synced(ctx context.Context, it item, r Record, st event.Status, reason event.Reason) error {
-	if reason != event.ReasonAlreadySynced { // a record new to the ledger
-		if err := b.e.Ledger.SaveRecord(ctx, r); err != nil {
-			return fmt.Errorf("save record: %w", err)
-		}
-	}
-	ref := &event.SalesforceRef{Object: r.Object, ID: r.ID}
-	it.m.Status, it.m.Reason, it.m.Salesforce = MemberSynced, "", ref
-	if err := b.e.Ledger.SetMembership(ctx, it.m); err != nil {
-		return fmt.Errorf("set membership: %w", err)
-	}
-	b.release(ctx, it.m)
-	o := b.outcome(it.d, st, reason)
-	o.Salesforce = ref
-	b.finish(it.d, o)
-	return nil
+func (b *batch) synced(_ context.Context, it item, r Record, st event.Status, reason event.Reason) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.writes = append(b.writes, ending{it: it, rec: r, save: reason != event.ReasonAlreadySynced, st: st, reason: reason})
 }
 
-func (b *batch) fail(ctx context.Context, it item, oe *event.OutcomeError) {
+// fail notes that the item failed with oe: flush marks the membership
+// failed and gives the event its outcome.
+func (b *batch) fail(_ context.Context, it item, oe *event.OutcomeError) {
 	if len(oe.Message) > 1000 {
 		oe.Message = oe.Message[:1000]
 	}
-	it.m.Status, it.m.Reason = MemberFailed, ""
-	if err := b.e.Ledger.SetMembership(ctx, it.m); err != nil {
-		b.retry(it.d, fmt.Errorf("%w: set membership: %w", ErrRetry, err))
-		return
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.writes = append(b.writes, ending{it: it, oe: oe})
+}
+
+// flush writes the batch's final states: the new records in one ledger
+// call, then the memberships in another, and gives each event its outcome.
+// An item whose own write was refused comes back later (ErrRetry), with the
+// items that depend on its record; only a failed call fails the batch.
+func (b *batch) flush(ctx context.Context) error {
+	b.mu.Lock()
+	ws := b.writes
+	b.writes = nil
+	b.mu.Unlock()
+	if len(ws) == 0 {
+		return nil
 	}
-	b.release(ctx, it.m)
-	o := b.outcome(it.d, event.StatusFailed, "")
-	o.Error = oe
-	b.finish(it.d, o)
+	var recs []Record
+	for _, w := range ws {
+		if w.oe == nil && w.save {
+			recs = append(recs, w.rec)
+		}
+	}
+	unsaved := map[string]error{} // by email
+	if len(recs) > 0 {
+		errs, err := b.e.Ledger.SaveRecords(ctx, recs)
+		if err != nil {
+			return fmt.Errorf("save records: %w", err)
+		}
+		for i, e := range errs {
+			if e != nil {
+				unsaved[recs[i].Email] = e
+				b.releaseOne(ctx, recs[i].Email)
+			}
+		}
+	}
+	var ms []Membership
+	var of []ending // of[j] ended as ms[j]
+	for _, w := range ws {
+		m := w.it.m
+		if w.oe != nil {
+			m.Status, m.Reason = MemberFailed, ""
+		} else {
+			if e, ok := unsaved[w.rec.Email]; ok {
+				b.retry(w.it.d, fmt.Errorf("%w: save record: %w", ErrRetry, e))
+				continue
+			}
+			m.Status, m.Reason, m.Salesforce = MemberSynced, "", &event.SalesforceRef{Object: w.rec.Object, ID: w.rec.ID}
+		}
+		ms = append(ms, m)
+		of = append(of, w)
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	errs, err := b.e.Ledger.SetMemberships(ctx, ms)
+	if err != nil {
+		return fmt.Errorf("set memberships: %w", err)
+	}
+	for j, w := range of {
+		if errs[j] != nil {
+			b.retry(w.it.d, fmt.Errorf("%w: set membership: %w", ErrRetry, errs[j]))
+			continue
+		}
+		b.release(ctx, ms[j])
+		if w.oe != nil {
+			o := b.outcome(w.it.d, event.StatusFailed, "")
+			o.Error = w.oe
+			b.finish(w.it.d, o)
+			continue
+		}
+		o := b.outcome(w.it.d, w.st, w.reason)
+		o.Salesforce = ms[j].Salesforce
+		b.finish(w.it.d, o)
+	}
+	return nil
 }
 
 // release notes that the activity held for the membership may go; the

@@ -69,13 +69,15 @@ type fakeLedger struct {
 	saved []Record
 }
 
-func (l *fakeLedger) SaveRecord(_ context.Context, r Record) error {
+func (l *fakeLedger) SaveRecords(_ context.Context, rs []Record) ([]error, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.saved = append(l.saved, r)
-	return nil
+	l.saved = append(l.saved, rs...)
+	return make([]error, len(rs)), nil
 }
-func (l *fakeLedger) SetMembership(context.Context, Membership) error       { return nil }
+func (l *fakeLedger) SetMemberships(_ context.Context, ms []Membership) ([]error, error) {
+	return make([]error, len(ms)), nil
+}
 func (l *fakeLedger) Release(context.Context, string, string, string) error { return nil }
 
 // fakeOrg answers lookups from found and remembers what was asked.
@@ -119,6 +121,9 @@ func TestLinkDuplicatesUsesTheNamedRecord(t *testing.T) {
 		dupResult(t),
 	}
 	if err := b.linkDuplicates(context.Background(), []int{0, 1, 2}, results, owners, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if want := [][]string{{"lookup@dup.example", "nowhere@dup.example"}}; !slices.EqualFunc(org.asked, want, slices.Equal) {

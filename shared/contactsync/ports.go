@@ -68,7 +68,12 @@ type Record struct {
 // ErrClaimed means another worker holds the email's claim: retry later.
 var ErrClaimed = errors.New("contactsync: another worker is syncing this email")
 
-// Ledger is the sync ledger.
+// Ledger is the sync ledger. Its writes take a batch at once: the engine
+// works a delivery batch at a time, and one request per item would cost a
+// DynamoDB request per contact and step. Each batch write returns a result
+// per item, in the order of its input, and an error only when the whole
+// call failed (nothing is known of the items then). Every write may be
+// repeated after a lost answer with the same effect.
 type Ledger interface {
 	// Outcomes returns the outcomes already recorded for these events.
 	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
@@ -77,23 +82,37 @@ type Ledger interface {
 	// them by contact, and failures by error code.
 	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
 
-	// PinMembership stores m unless the membership exists, and returns the
-	// stored one (so a redelivered contact.added keeps the first pin).
-	PinMembership(ctx context.Context, m Membership) (Membership, error)
+	// PinMemberships stores each membership unless it exists, and returns
+	// the stored one (so a redelivered contact.added keeps the first pin;
+	// of two pins of one membership in ms, the first is stored).
+	PinMemberships(ctx context.Context, ms []Membership) ([]PinResult, error)
 	// Memberships returns the memberships that exist among keys.
 	Memberships(ctx context.Context, teamID string, keys []MemberKey) (map[MemberKey]Membership, error)
-	// SetMembership updates a membership's status, reason and record.
-	SetMembership(ctx context.Context, m Membership) error
+	// SetMemberships updates memberships' status, reason and record; the
+	// pin is never rewritten. errs[i] is ms[i]'s own error (the membership
+	// was never pinned, say).
+	SetMemberships(ctx context.Context, ms []Membership) (errs []error, err error)
 
 	// Records returns the synced records among emails (normalized), by email.
 	Records(ctx context.Context, teamID string, emails []string) (map[string]Record, error)
-	// Claim takes the right to create a record for email until the given
-	// time; ErrClaimed when another owner holds an unexpired claim.
-	Claim(ctx context.Context, teamID, email, owner string, until time.Time) error
-	// SaveRecord stores the record and releases the claim.
-	SaveRecord(ctx context.Context, r Record) error
+	// ClaimAll takes the right to create a record for each email until the
+	// given time. errs[i] wraps ErrClaimed when another owner holds an
+	// unexpired claim on emails[i] or the email has a record; a claim the
+	// owner already holds is taken again.
+	ClaimAll(ctx context.Context, teamID string, emails []string, owner string, until time.Time) (errs []error, err error)
+	// SaveRecords stores the records and releases their claims. errs[i]
+	// is rs[i]'s own error: the email has another record, or another owner
+	// holds its claim (ErrClaimed).
+	SaveRecords(ctx context.Context, rs []Record) (errs []error, err error)
 	// Release gives a claim up without a record.
 	Release(ctx context.Context, teamID, email, owner string) error
+}
+
+// PinResult is what became of one membership PinMemberships was given:
+// the stored membership, or the membership's own error.
+type PinResult struct {
+	Membership Membership
+	Err        error
 }
 
 // MemberKey names a membership.

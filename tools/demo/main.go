@@ -68,6 +68,13 @@ func run(ctx context.Context, keep, verbose bool) error {
 		return err
 	}
 	defer moto.Stop()
+	// The functions write through the atomic proxy: moto's conditional
+	// writes and transactions are not atomic (see motoserver.AtomicProxy).
+	proxy, err := motoserver.StartAtomicProxy(moto.Endpoint)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
 	apiPort, err := motoserver.FreePort("127.0.0.1")
 	if err != nil {
 		return err
@@ -79,7 +86,7 @@ func run(ctx context.Context, keep, verbose bool) error {
 		out = os.Stderr
 	}
 	opts := runner.StackOptions{
-		Endpoint: moto.Endpoint, Prefix: "sfsync-demo", StateDir: state, RepoDir: repoRoot(),
+		Endpoint: proxy.URL, Prefix: "sfsync-demo", StateDir: state, RepoDir: repoRoot(),
 		APIAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(apiPort)), Output: out,
 		Logger: slog.New(slog.DiscardHandler), PollWait: time.Second,
 		StartSalesforce: func(context.Context) (string, func(), error) {

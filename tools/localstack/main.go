@@ -62,11 +62,18 @@ func run() error {
 		return err
 	}
 	defer moto.Stop()
+	// The stack writes through the atomic proxy: moto's conditional writes
+	// and transactions are not atomic (see motoserver.AtomicProxy).
+	proxy, err := motoserver.StartAtomicProxy(*endpoint)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
 
 	var st runner.Stack
 	var sim *org.Org
 	opts := runner.StackOptions{
-		Endpoint: *endpoint, Prefix: *prefix, StateDir: *state, APIAddr: *apiAddr,
+		Endpoint: proxy.URL, Prefix: *prefix, StateDir: *state, APIAddr: *apiAddr,
 		Output: os.Stdout, Logger: logger, ClientID: *clientID, ClientSecret: *clientSecret, LogLevel: *logLevel,
 		StartSalesforce: func(context.Context) (string, func(), error) {
 			sim = org.New(org.Config{

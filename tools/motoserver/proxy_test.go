@@ -68,3 +68,80 @@ func TestAtomicProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestAtomicProxyTransactions: the proxy carries transactions out as DynamoDB
+// does: all writes or none, and a cancellation with a reason per item, the
+// item found where a failed write asked for it.
+func TestAtomicProxyTransactions(t *testing.T) {
+	t.Parallel()
+	ep, err := motoserver.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := motoserver.StartAtomicProxy(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	cfg, err := motoserver.AWSConfig(ctx, p.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	table := fmt.Sprintf("atomic-proxy-tx-%d", time.Now().UnixNano())
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}}}); err != nil {
+		t.Fatal(err)
+	}
+	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	key := func(k string) map[string]ddbtypes.AttributeValue {
+		return map[string]ddbtypes.AttributeValue{"pk": s(k)}
+	}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{"pk": s("k1"), "o": s("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	putNew := func(k string) ddbtypes.TransactWriteItem {
+		return ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{"pk": s(k), "o": s("new")},
+			ConditionExpression: aws.String("attribute_not_exists(pk)"), ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}}
+	}
+	update := ddbtypes.TransactWriteItem{Update: &ddbtypes.Update{TableName: aws.String(table), Key: key("k1"),
+		UpdateExpression: aws.String("SET o = :n"), ConditionExpression: aws.String("attribute_not_exists(o)"),
+		ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":n": s("y")},
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}}
+
+	_, err = db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{putNew("k2"), update, putNew("k3")}})
+	var tce *ddbtypes.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		t.Fatalf("got %v; want a TransactionCanceledException", err)
+	}
+	var codes []string
+	for _, r := range tce.CancellationReasons {
+		codes = append(codes, aws.ToString(r.Code))
+	}
+	if want := []string{"None", "ConditionalCheckFailed", "None"}; fmt.Sprint(codes) != fmt.Sprint(want) {
+		t.Errorf("reasons: got %v; want %v", codes, want)
+	}
+	if len(tce.CancellationReasons) == 3 {
+		if o, ok := tce.CancellationReasons[1].Item["o"].(*ddbtypes.AttributeValueMemberS); !ok || o.Value != "x" {
+			t.Errorf("failed item: got %v; want the stored one (o=x)", tce.CancellationReasons[1].Item)
+		}
+	}
+	for _, k := range []string{"k2", "k3"} {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(k), ConsistentRead: aws.Bool(true)})
+		if err != nil || out.Item != nil {
+			t.Errorf("%s after the cancelled transaction: got %v, %v; want no item", k, out.Item, err)
+		}
+	}
+
+	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{putNew("k2"), putNew("k3")}}); err != nil {
+		t.Fatalf("got %v; want the transaction written", err)
+	}
+	for _, k := range []string{"k2", "k3"} {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(k), ConsistentRead: aws.Bool(true)})
+		if err != nil || out.Item == nil {
+			t.Errorf("%s after the transaction: got %v, %v; want the item", k, out.Item, err)
+		}
+	}
+}

@@ -11,11 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// DynamoDB's limits on one batch call.
-const (
-	MaxBatchGet   = 100
-	MaxBatchWrite = 25
-)
+// MaxBatchGet is DynamoDB's limit on the keys of one BatchGetItem call.
+const MaxBatchGet = 100
 
 // wait sleeps before the attempt-th resend (1, 2, ...): exponential from
 // s.Backoff, capped at a second, with full jitter in its upper half.
@@ -73,55 +70,37 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 	return items, nil
 }
 
-// batchWrite sends puts and deletes, 25 a call, resending unprocessed ones
-// with backoff. Of several requests on one key only the last is sent.
-func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	last := make(map[itemKey]int, len(reqs))
-	for i, r := range reqs {
-		last[writeKey(r)] = i
-	}
-	unique := make([]types.WriteRequest, 0, len(last))
-	for i, r := range reqs {
-		if last[writeKey(r)] == i {
-			unique = append(unique, r)
-		}
-	}
-	for start := 0; start < len(unique); start += MaxBatchWrite {
-		chunk := unique[start:min(start+MaxBatchWrite, len(unique))]
-		for attempt := 1; ; attempt++ {
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: chunk}})
-			if err != nil {
-				return fmt.Errorf("batch write %d items to %s: %w", len(chunk), s.table, err)
-			}
-			chunk = out.UnprocessedItems[s.table]
-			if len(chunk) == 0 {
-				break
-			}
-			if attempt >= s.MaxAttempts {
-				return fmt.Errorf("batch write to %s: %d items after %d attempts: %w", s.table, len(chunk), attempt, ErrUnprocessed)
-			}
-			if err := s.wait(ctx, attempt); err != nil {
-				return fmt.Errorf("batch write to %s: %w", s.table, err)
-			}
-		}
-	}
-	return nil
+// writes is the unconditional puts and deletes of one step, of which only
+// the last on each item is sent.
+type writes struct {
+	order []itemKey
+	last  map[itemKey]types.TransactWriteItem
 }
 
-func writeKey(r types.WriteRequest) itemKey {
-	if r.PutRequest != nil {
-		return keyString(r.PutRequest.Item)
+func (w *writes) add(k itemKey, t types.TransactWriteItem) {
+	if w.last == nil {
+		w.last = map[itemKey]types.TransactWriteItem{}
 	}
-	if r.DeleteRequest != nil {
-		return keyString(r.DeleteRequest.Key)
+	if _, ok := w.last[k]; !ok {
+		w.order = append(w.order, k)
 	}
-	return itemKey{}
+	w.last[k] = t
 }
 
-func put(item map[string]types.AttributeValue) types.WriteRequest {
-	return types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
+func (w *writes) put(table string, item map[string]types.AttributeValue) {
+	w.add(keyString(item), types.TransactWriteItem{Put: &types.Put{TableName: aws.String(table), Item: item}})
 }
 
-func del(pk, sk string) types.WriteRequest {
-	return types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: keyOf(pk, sk)}}
+func (w *writes) del(table, pk, sk string) {
+	w.add(itemKey{pk, sk}, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(table), Key: keyOf(pk, sk)}})
+}
+
+// units returns the writes, one a unit, in the order their items were
+// first written.
+func (w *writes) units() []txUnit {
+	out := make([]txUnit, 0, len(w.order))
+	for _, k := range w.order {
+		out = append(out, txUnit{w.last[k]})
+	}
+	return out
 }

@@ -33,7 +33,8 @@
 //
 // RecordOutcomes reads the events' outcome items and the FAILURES items of
 // the contacts that succeeded in one BatchGetItem per 100 keys, then writes
-// everything in BatchWriteItem calls of 25. An outcome item is replaced only
+// everything in TransactWriteItems calls of 100 writes (a BatchWriteItem
+// takes only 25). An outcome item is replaced only
 // while it is pending or failed, and only by an outcome at least as recent
 // (a failed outcome stays replaceable so that a retried event can end
 // well); created, linked, skipped and the dedup answers are final. The copy
@@ -44,21 +45,37 @@
 // lost). A created or linked outcome of the same type (contact.outcome or
 // activity.outcome) clears the contact's failures that are not later than
 // it: the FAILURES set read with the batch names them, so clearing costs no
-// query, and the single UpdateItem per contact that follows happens only for
-// contacts that had failures.
+// query, and the update of a contact's set, sent in the same transactions,
+// happens only for contacts that had failures.
 //
-// BatchWriteItem has no conditions, so two workers recording outcomes for
+// These writes have no conditions, so two workers recording outcomes for
 // the same event at the same instant may both write; the event id is the
 // idempotency key of the whole pipeline and the queue delivers one message
 // to one worker at a time, so this is accepted.
 //
 // # Claims and records
 //
-// Claim, SaveRecord and Release are conditional single-item writes on the
-// email's RECORD item. contactsync.Record names no claim owner, so
-// SaveRecord saves under Store.Owner, the worker's name it also passes to
-// Claim; left empty, the owner is the record's EventID (a redelivered event
-// then takes its own claim back at once).
+// ClaimAll, SaveRecords and Release are conditional writes on the emails'
+// RECORD items. contactsync.Record names no claim owner, so SaveRecords
+// saves under Store.Owner, the worker's name it also passes to ClaimAll;
+// left empty, the owner is the record's EventID (a redelivered event then
+// takes its own claim back at once).
+//
+// # Batches of conditional writes
+//
+// PinMemberships, SetMemberships, ClaimAll and SaveRecords send their
+// conditional writes in TransactWriteItems calls of up to 100 writes (a
+// record and its contact copy are two), never two writes of one item in a
+// call. A failed condition cancels the whole call: its CancellationReasons
+// name the writes that failed, with the item each found (ALL_OLD), so those
+// get their own answer (the stored pin, the claim's holder, the record's
+// id) without a read, and the rest is sent again without them. A batch
+// costs one call per 100 writes, plus one per round of refusals. Every
+// condition accepts a repeat of its own write (the same pin, the owner's
+// claim, the same record id), so a call the SDK sends again after a lost
+// answer gives the same results even where the ClientRequestToken the SDK
+// sets is ignored (moto). The one-item forms (PinMembership, SetMembership,
+// Claim, SaveRecord) are batches of one.
 package ledgerdb
 
 import (
@@ -91,6 +108,7 @@ type API interface {
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Store is the ledger on one table. Use New.

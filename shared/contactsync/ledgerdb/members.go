@@ -2,12 +2,12 @@ package ledgerdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
@@ -66,50 +66,96 @@ func checkMembership(m contactsync.Membership) error {
 }
 
 // PinMembership stores m unless the membership exists, and returns the
-// stored one: one conditional PutItem, whose failure returns the winner.
+// stored one: PinMemberships of one membership.
 func (s *Store) PinMembership(ctx context.Context, m contactsync.Membership) (contactsync.Membership, error) {
-	if err := checkMembership(m); err != nil {
+	res, err := s.PinMemberships(ctx, []contactsync.Membership{m})
+	if err != nil {
 		return contactsync.Membership{}, err
 	}
-	pk, sk := policydb.SequenceKey(m.TeamID, m.SequenceID), memberSK(m.ContactID)
-	item, err := marshal(memberItem{
-		PK: pk, SK: sk, TeamID: m.TeamID, SequenceID: m.SequenceID, ContactID: m.ContactID,
-		Email: m.Email, Contact: m.Contact, Policy: m.Policy, PinnedAt: m.PinnedAt.UTC(), EventID: m.EventID,
-		Status: string(m.Status), Reason: string(m.Reason), Salesforce: m.Salesforce,
-	})
-	if err != nil {
-		return contactsync.Membership{}, fmt.Errorf("encode membership %s %s: %w", pk, sk, err)
-	}
+	return res[0].Membership, res[0].Err
+}
+
+// PinMemberships stores each membership unless it exists, and returns the
+// stored ones: conditional puts in transactions of 100, a failed condition
+// returning the stored membership (ALL_OLD), read back only from an emulator
+// that returns none. Of two pins of one membership, the first is stored and
+// both get it. An invalid membership gets an *InputError of its own.
+func (s *Store) PinMemberships(ctx context.Context, ms []contactsync.Membership) ([]contactsync.PinResult, error) {
+	out := make([]contactsync.PinResult, len(ms))
 	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(resources.PartitionKey))).Build()
 	if err != nil {
-		return contactsync.Membership{}, fmt.Errorf("build condition: %w", err)
+		return nil, fmt.Errorf("build condition: %w", err)
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table), Item: item,
-		ConditionExpression: cond.Condition(), ExpressionAttributeNames: cond.Names(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if err == nil {
-		m.PinnedAt = m.PinnedAt.UTC()
-		return m, nil
-	}
-	cf, ok := conditionFailed(err)
-	if !ok {
-		return contactsync.Membership{}, fmt.Errorf("pin membership %s %s: %w", pk, sk, err)
-	}
-	old := cf.Item
-	if len(old) == 0 { // an emulator that does not return the item
-		out, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: keyOf(pk, sk), ConsistentRead: aws.Bool(true)})
-		if gerr != nil {
-			return contactsync.Membership{}, fmt.Errorf("read pinned membership %s %s: %w", pk, sk, gerr)
+	var units []txUnit
+	var idx []int // idx[j]: the membership of units[j]
+	for i, m := range ms {
+		if err := checkMembership(m); err != nil {
+			out[i].Err = err
+			continue
 		}
-		old = out.Item
+		pk, sk := policydb.SequenceKey(m.TeamID, m.SequenceID), memberSK(m.ContactID)
+		item, err := marshal(memberItem{
+			PK: pk, SK: sk, TeamID: m.TeamID, SequenceID: m.SequenceID, ContactID: m.ContactID,
+			Email: m.Email, Contact: m.Contact, Policy: m.Policy, PinnedAt: m.PinnedAt.UTC(), EventID: m.EventID,
+			Status: string(m.Status), Reason: string(m.Reason), Salesforce: m.Salesforce,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encode membership %s %s: %w", pk, sk, err)
+		}
+		units = append(units, txUnit{{Put: &types.Put{
+			TableName: aws.String(s.table), Item: item,
+			ConditionExpression: cond.Condition(), ExpressionAttributeNames: cond.Names(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}}})
+		idx = append(idx, i)
 	}
-	var it memberItem
-	if err := unmarshal(old, &it); err != nil {
-		return contactsync.Membership{}, fmt.Errorf("decode membership %s %s: %w", pk, sk, err)
+	results, err := s.transact(ctx, "pin memberships", units)
+	if err != nil {
+		return nil, err
 	}
-	return it.membership(), nil
+	var missing []map[string]types.AttributeValue // stored items the emulator did not return
+	for j, r := range results {
+		i := idx[j]
+		if !r.Failed {
+			out[i].Membership = ms[i]
+			out[i].Membership.PinnedAt = ms[i].PinnedAt.UTC()
+			continue
+		}
+		if len(r.Old) == 0 {
+			missing = append(missing, keyOf(policydb.SequenceKey(ms[i].TeamID, ms[i].SequenceID), memberSK(ms[i].ContactID)))
+			continue
+		}
+		var it memberItem
+		if err := unmarshal(r.Old, &it); err != nil {
+			return nil, fmt.Errorf("decode membership %v: %w", keyString(r.Old), err)
+		}
+		out[i].Membership = it.membership()
+	}
+	if len(missing) > 0 {
+		items, err := s.batchGet(ctx, missing)
+		if err != nil {
+			return nil, fmt.Errorf("read pinned memberships: %w", err)
+		}
+		stored := map[itemKey]contactsync.Membership{}
+		for _, raw := range items {
+			var it memberItem
+			if err := unmarshal(raw, &it); err != nil {
+				return nil, fmt.Errorf("decode membership %v: %w", keyString(raw), err)
+			}
+			stored[keyString(raw)] = it.membership()
+		}
+		for j, r := range results {
+			if i := idx[j]; r.Failed && len(r.Old) == 0 {
+				k := itemKey{policydb.SequenceKey(ms[i].TeamID, ms[i].SequenceID), memberSK(ms[i].ContactID)}
+				m, ok := stored[k]
+				if !ok {
+					return nil, fmt.Errorf("pin membership %s %s: refused, and no membership is stored", k.pk, k.sk)
+				}
+				out[i].Membership = m
+			}
+		}
+	}
+	return out, nil
 }
 
 // Memberships returns the memberships that exist among keys, one
@@ -144,17 +190,58 @@ func (s *Store) Memberships(ctx context.Context, teamID string, keys []contactsy
 	return out, nil
 }
 
-// SetMembership updates an existing membership's status, reason and record;
-// the pin (policy, contact, time, event) is never rewritten. ErrNoMembership
-// when it was never pinned.
+// SetMembership updates an existing membership's status, reason and record:
+// SetMemberships of one membership.
 func (s *Store) SetMembership(ctx context.Context, m contactsync.Membership) error {
+	errs, err := s.SetMemberships(ctx, []contactsync.Membership{m})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// SetMemberships updates existing memberships' status, reason and record,
+// conditional updates in transactions of 100; the pin (policy, contact,
+// time, event) is never rewritten. errs[i] wraps ErrNoMembership when
+// ms[i] was never pinned, or is an *InputError. Of two updates of one
+// membership, the later is applied last.
+func (s *Store) SetMemberships(ctx context.Context, ms []contactsync.Membership) ([]error, error) {
+	errs := make([]error, len(ms))
+	var units []txUnit
+	var idx []int
+	for i, m := range ms {
+		u, err := s.setMembership(m)
+		if err != nil {
+			if errors.Is(err, ErrInvalid) {
+				errs[i] = err
+				continue
+			}
+			return nil, err
+		}
+		units = append(units, txUnit{u})
+		idx = append(idx, i)
+	}
+	results, err := s.transact(ctx, "set memberships", units)
+	if err != nil {
+		return nil, err
+	}
+	for j, r := range results {
+		if r.Failed {
+			m := ms[idx[j]]
+			errs[idx[j]] = fmt.Errorf("set membership %s %s: %w", policydb.SequenceKey(m.TeamID, m.SequenceID), memberSK(m.ContactID), ErrNoMembership)
+		}
+	}
+	return errs, nil
+}
+
+func (s *Store) setMembership(m contactsync.Membership) (types.TransactWriteItem, error) {
 	for _, f := range []struct{ name, v string }{{"team_id", m.TeamID}, {"sequence_id", m.SequenceID}, {"contact_id", m.ContactID}} {
 		if err := checkID(f.name, f.v); err != nil {
-			return err
+			return types.TransactWriteItem{}, err
 		}
 	}
 	if err := checkStatus(m.Status); err != nil {
-		return err
+		return types.TransactWriteItem{}, err
 	}
 	upd := expression.Set(expression.Name("status"), expression.Value(string(m.Status)))
 	if m.Reason != "" {
@@ -165,7 +252,7 @@ func (s *Store) SetMembership(ctx context.Context, m contactsync.Membership) err
 	if m.Salesforce != nil {
 		sf, err := encodeValue(m.Salesforce)
 		if err != nil {
-			return fmt.Errorf("encode salesforce ref: %w", err)
+			return types.TransactWriteItem{}, fmt.Errorf("encode salesforce ref: %w", err)
 		}
 		upd = upd.Set(expression.Name("salesforce"), expression.Value(sf))
 	} else {
@@ -174,19 +261,12 @@ func (s *Store) SetMembership(ctx context.Context, m contactsync.Membership) err
 	expr, err := expression.NewBuilder().WithUpdate(upd).
 		WithCondition(expression.AttributeExists(expression.Name(resources.PartitionKey))).Build()
 	if err != nil {
-		return fmt.Errorf("build update: %w", err)
+		return types.TransactWriteItem{}, fmt.Errorf("build update: %w", err)
 	}
 	pk, sk := policydb.SequenceKey(m.TeamID, m.SequenceID), memberSK(m.ContactID)
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	return types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(s.table), Key: keyOf(pk, sk),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	if _, ok := conditionFailed(err); ok {
-		return fmt.Errorf("set membership %s %s: %w", pk, sk, ErrNoMembership)
-	}
-	if err != nil {
-		return fmt.Errorf("set membership %s %s: %w", pk, sk, err)
-	}
-	return nil
+	}}, nil
 }

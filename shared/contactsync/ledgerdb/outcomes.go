@@ -208,7 +208,7 @@ func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, 
 	}
 
 	expires := s.Now().Add(OutcomeTTL).Unix()
-	var reqs []types.WriteRequest
+	var reqs writes
 	add := map[teamContact][]string{}
 	remove := map[teamContact][]string{}
 	for _, o := range write {
@@ -220,12 +220,12 @@ func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, 
 		}
 		if old, ok := existing[teamEvent{o.TeamID, o.EventID}]; ok {
 			if old.IndexSK != "" && old.IndexSK != isk {
-				reqs = append(reqs, del(contactPK(o.TeamID, old.Outcome.ContactID), old.IndexSK))
+				reqs.del(s.table, contactPK(o.TeamID, old.Outcome.ContactID), old.IndexSK)
 			}
 			if old.ErrorSK != "" {
 				oldEntry := openEntry(old.Outcome.Type, old.Outcome.At, old.ErrorSK)
 				if old.ErrorSK != esk {
-					reqs = append(reqs, del(errorsPK(o.TeamID), old.ErrorSK))
+					reqs.del(s.table, errorsPK(o.TeamID), old.ErrorSK)
 				}
 				if esk == "" || oldEntry != openEntry(o.Type, o.At, esk) {
 					otc := teamContact{o.TeamID, old.Outcome.ContactID}
@@ -241,7 +241,8 @@ func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, 
 		if err != nil {
 			return fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
 		}
-		reqs = append(reqs, put(ev), put(ix))
+		reqs.put(s.table, ev)
+		reqs.put(s.table, ix)
 		if esk != "" {
 			fi, err := marshal(failureItem{
 				PK: errorsPK(o.TeamID), SK: esk, Type: string(o.Type), ContactID: o.ContactID, EventID: o.EventID,
@@ -251,7 +252,7 @@ func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, 
 			if err != nil {
 				return fmt.Errorf("encode failure of %s: %w", o.EventID, err)
 			}
-			reqs = append(reqs, put(fi))
+			reqs.put(s.table, fi)
 			add[tc] = append(add[tc], openEntry(o.Type, o.At, esk))
 		}
 	}
@@ -264,26 +265,34 @@ func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, 
 				continue
 			}
 			if when, ok := settled[contactType{tc, typ}]; ok && at <= stamp(when) {
-				reqs = append(reqs, del(errorsPK(tc.team), esk))
+				reqs.del(s.table, errorsPK(tc.team), esk)
 				remove[tc] = append(remove[tc], e)
 			}
 		}
 	}
 
 	// Note new failures before indexing them, so none is ever untracked;
-	// forget settled ones after their index entries are gone.
-	if err := s.updateOpen(ctx, add, "ADD"); err != nil {
+	// forget settled ones after their index entries are gone. The three
+	// steps go out in this order, in transactions of up to 100 writes.
+	units, err := s.openUnits(add, "ADD")
+	if err != nil {
 		return err
 	}
-	if err := s.batchWrite(ctx, reqs); err != nil {
-		return fmt.Errorf("write outcomes: %w", err)
+	units = append(units, reqs.units()...)
+	rm, err := s.openUnits(remove, "DELETE")
+	if err != nil {
+		return err
 	}
-	return s.updateOpen(ctx, remove, "DELETE")
+	units = append(units, rm...)
+	if _, err := s.transact(ctx, "write outcomes", units); err != nil {
+		return err
+	}
+	return nil
 }
 
-// updateOpen adds entries to (or deletes them from) contacts' FAILURES sets,
-// one UpdateItem per contact; only contacts with failures need one.
-func (s *Store) updateOpen(ctx context.Context, entries map[teamContact][]string, op string) error {
+// openUnits adds entries to (or deletes them from) contacts' FAILURES sets:
+// one update per contact; only contacts with failures need one.
+func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]txUnit, error) {
 	tcs := make([]teamContact, 0, len(entries))
 	for tc := range entries {
 		tcs = append(tcs, tc)
@@ -291,6 +300,7 @@ func (s *Store) updateOpen(ctx context.Context, entries map[teamContact][]string
 	slices.SortFunc(tcs, func(a, b teamContact) int {
 		return cmp.Or(cmp.Compare(a.team, b.team), cmp.Compare(a.contact, b.contact))
 	})
+	var units []txUnit
 	for _, tc := range tcs {
 		set := slices.Compact(slices.Sorted(slices.Values(entries[tc])))
 		v := raw{&types.AttributeValueMemberSS{Value: set}}
@@ -302,17 +312,14 @@ func (s *Store) updateOpen(ctx context.Context, entries map[teamContact][]string
 		}
 		expr, err := expression.NewBuilder().WithUpdate(upd).Build()
 		if err != nil {
-			return fmt.Errorf("build failures update: %w", err)
+			return nil, fmt.Errorf("build failures update: %w", err)
 		}
-		pk := contactPK(tc.team, tc.contact)
-		if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.table), Key: keyOf(pk, failuresSK),
+		units = append(units, txUnit{{Update: &types.Update{
+			TableName: aws.String(s.table), Key: keyOf(contactPK(tc.team, tc.contact), failuresSK),
 			UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		}); err != nil {
-			return fmt.Errorf("update failures of %s: %w", pk, err)
-		}
+		}}})
 	}
-	return nil
+	return units, nil
 }
 
 // ContactView is what the ledger knows of one contact.

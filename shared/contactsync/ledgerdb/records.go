@@ -2,6 +2,7 @@ package ledgerdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -77,61 +78,88 @@ func (s *Store) Records(ctx context.Context, teamID string, emails []string) (ma
 }
 
 // Claim takes the right to create a record for email until the given time:
-// one conditional UpdateItem that succeeds when the email has no record and
-// no unexpired claim of another owner. ErrClaimed otherwise: a *ClaimError
-// naming the holder, or a *RecordedError when a record was saved meanwhile.
+// ClaimAll of one email.
 func (s *Store) Claim(ctx context.Context, teamID, email, owner string, until time.Time) error {
-	if err := checkID("team_id", teamID); err != nil {
-		return err
-	}
-	n, err := checkEmail("email", email)
+	errs, err := s.ClaimAll(ctx, teamID, []string{email}, owner, until)
 	if err != nil {
 		return err
 	}
+	return errs[0]
+}
+
+// ClaimAll takes the right to create a record for each email until the
+// given time: conditional updates in transactions of 100, each succeeding
+// when the email has no record and no unexpired claim of another owner
+// (the owner's own claim is taken again, so a repeat is harmless).
+// errs[i] wraps ErrClaimed otherwise: a *ClaimError naming the holder, or a
+// *RecordedError when a record was saved meanwhile. An invalid email gets an
+// *InputError in errs; an invalid team, owner or time fails the call.
+func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, owner string, until time.Time) ([]error, error) {
+	if err := checkID("team_id", teamID); err != nil {
+		return nil, err
+	}
 	if err := checkID("owner", owner); err != nil {
-		return err
+		return nil, err
 	}
 	now := s.Now()
 	if !until.After(now) {
-		return &InputError{"until", "must be in the future"}
+		return nil, &InputError{"until", "must be in the future"}
 	}
-	owned := expression.Name("claim_owner")
-	cond := expression.AttributeNotExists(expression.Name("sf_id")).And(
-		expression.Or(
-			expression.AttributeNotExists(owned),
-			owned.Equal(expression.Value(owner)),
-			expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli())),
-		))
-	upd := expression.Set(owned, expression.Value(owner)).
-		Set(expression.Name("claim_until"), expression.Value(until.UnixMilli())).
-		Set(expression.Name("team_id"), expression.Value(teamID)).
-		Set(expression.Name("email"), expression.Value(n))
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	errs := make([]error, len(emails))
+	var units []txUnit
+	var idx []int
+	var pks []string
+	for i, email := range emails {
+		n, err := checkEmail("email", email)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		owned := expression.Name("claim_owner")
+		cond := expression.AttributeNotExists(expression.Name("sf_id")).And(
+			expression.Or(
+				expression.AttributeNotExists(owned),
+				owned.Equal(expression.Value(owner)),
+				expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli())),
+			))
+		upd := expression.Set(owned, expression.Value(owner)).
+			Set(expression.Name("claim_until"), expression.Value(until.UnixMilli())).
+			Set(expression.Name("team_id"), expression.Value(teamID)).
+			Set(expression.Name("email"), expression.Value(n))
+		expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+		if err != nil {
+			return nil, fmt.Errorf("build claim: %w", err)
+		}
+		pk := emailPK(teamID, n)
+		units = append(units, txUnit{{Update: &types.Update{
+			TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}}})
+		idx = append(idx, i)
+		pks = append(pks, pk)
+	}
+	results, err := s.transact(ctx, "claim emails", units)
 	if err != nil {
-		return fmt.Errorf("build claim: %w", err)
+		return nil, err
 	}
-	pk := emailPK(teamID, n)
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if err == nil {
-		return nil
+	for j, r := range results {
+		if !r.Failed {
+			continue
+		}
+		pk := pks[j]
+		it, err := s.recordOr(ctx, pk, r.Old)
+		if err != nil {
+			return nil, err
+		}
+		if it.SalesforceID != "" {
+			errs[idx[j]] = fmt.Errorf("claim %s: %w", pk, &RecordedError{Record: it.record(), claim: true})
+		} else {
+			errs[idx[j]] = fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
+		}
 	}
-	cf, ok := conditionFailed(err)
-	if !ok {
-		return fmt.Errorf("claim %s: %w", pk, err)
-	}
-	it, err := s.recordOr(ctx, pk, cf.Item)
-	if err != nil {
-		return err
-	}
-	if it.SalesforceID != "" {
-		return fmt.Errorf("claim %s: %w", pk, &RecordedError{Record: it.record(), claim: true})
-	}
-	return fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
+	return errs, nil
 }
 
 // recordOr decodes old, or reads the RECORD item when an emulator returned
@@ -181,16 +209,76 @@ func checkRecord(r contactsync.Record) (string, error) {
 	return n, nil
 }
 
-// SaveRecord stores the record and releases the claim (one conditional
-// UpdateItem), then writes the contact's copy (one PutItem). The claim must
-// be the owner's (Store.Owner, or r.EventID when that is empty) or absent:
-// *ClaimError otherwise. An email already saved with another Salesforce id
-// keeps it: *RecordedError. Saving the same id again is a no-op that keeps
-// the first save's fields.
+// SaveRecord stores the record and releases the claim: SaveRecords of one
+// record.
 func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
-	n, err := checkRecord(r)
+	errs, err := s.SaveRecords(ctx, []contactsync.Record{r})
 	if err != nil {
 		return err
+	}
+	return errs[0]
+}
+
+// SaveRecords stores each record and releases its claim, with the contact's
+// copy: one conditional update and one put per record, both in the same
+// transaction, 50 records a transaction. The claim must be the owner's
+// (Store.Owner, or r.EventID when that is empty) or absent: errs[i] is a
+// *ClaimError otherwise. An email already saved with another Salesforce id
+// keeps it: a *RecordedError, and nothing of that record is written. Saving
+// the same id again is a no-op that keeps the first save's fields (the copy
+// is rewritten).
+func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]error, error) {
+	errs := make([]error, len(rs))
+	var units []txUnit
+	var idx []int
+	for i, r := range rs {
+		u, err := s.saveRecord(r)
+		if err != nil {
+			if errors.Is(err, ErrInvalid) {
+				errs[i] = err
+				continue
+			}
+			return nil, err
+		}
+		units = append(units, u)
+		idx = append(idx, i)
+	}
+	results, err := s.transact(ctx, "save records", units)
+	if err != nil {
+		return nil, err
+	}
+	for j, res := range results {
+		if !res.Failed {
+			continue
+		}
+		r := rs[idx[j]]
+		owner := r.EventID
+		if s.Owner != "" {
+			owner = s.Owner
+		}
+		pk := emailPK(r.TeamID, contactsync.NormalizeEmail(r.Email))
+		it, err := s.recordOr(ctx, pk, res.Old)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case it.SalesforceID != "" && it.SalesforceID != r.ID:
+			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &RecordedError{Record: it.record()})
+		case it.ClaimOwner != "" && it.ClaimOwner != owner:
+			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
+		default: // the item changed between the write and the read; the caller retries
+			errs[idx[j]] = fmt.Errorf("save record %s: the record changed concurrently: %w", pk, contactsync.ErrClaimed)
+		}
+	}
+	return errs, nil
+}
+
+// saveRecord is the writes of one record: the email's RECORD item, then the
+// contact's copy (a read model, rewritten by a repeated save).
+func (s *Store) saveRecord(r contactsync.Record) (txUnit, error) {
+	n, err := checkRecord(r)
+	if err != nil {
+		return nil, err
 	}
 	r.Email, r.SyncedAt = n, r.SyncedAt.UTC()
 	owner := r.EventID
@@ -221,9 +309,8 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 	upd = keep(upd, "contact_id", r.ContactID)
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
-		return fmt.Errorf("build save: %w", err)
+		return nil, fmt.Errorf("build save: %w", err)
 	}
-	pk := emailPK(r.TeamID, n)
 	copyItem, err := marshal(recordItem{
 		PK: contactPK(r.TeamID, r.ContactID), SK: contactRecPref + n, TeamID: r.TeamID, Email: n,
 		Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status), MatchRule: r.MatchRule,
@@ -231,37 +318,17 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 		EventID: r.EventID, ContactID: r.ContactID,
 	})
 	if err != nil {
-		return fmt.Errorf("encode record copy: %w", err)
+		return nil, fmt.Errorf("encode record copy: %w", err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if cf, ok := conditionFailed(err); ok {
-		it, rerr := s.recordOr(ctx, pk, cf.Item)
-		if rerr != nil {
-			return rerr
-		}
-		if it.SalesforceID != "" && it.SalesforceID != r.ID {
-			return fmt.Errorf("save record %s: %w", pk, &RecordedError{Record: it.record()})
-		}
-		if it.ClaimOwner != "" && it.ClaimOwner != owner {
-			return fmt.Errorf("save record %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
-		}
-		// The item changed between the write and the read; the caller retries.
-		return fmt.Errorf("save record %s: the record changed concurrently: %w", pk, contactsync.ErrClaimed)
-	}
-	if err != nil {
-		return fmt.Errorf("save record %s: %w", pk, err)
-	}
-	// The contact's copy is a read model: written after the record, and
-	// rewritten by a retried save if this write is lost.
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: copyItem}); err != nil {
-		return fmt.Errorf("save record %s: write the contact's copy: %w", pk, err)
-	}
-	return nil
+	return txUnit{
+		{Update: &types.Update{
+			TableName: aws.String(s.table), Key: keyOf(emailPK(r.TeamID, n), recordSK),
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		{Put: &types.Put{TableName: aws.String(s.table), Item: copyItem}},
+	}, nil
 }
 
 // Release gives a claim of owner up: the item is deleted if it holds that
