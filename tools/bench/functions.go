@@ -119,6 +119,9 @@ func (b *bench) functionEnv(fd resources.Function, runtimeAddr string) []string 
 		}
 		env = append(env, name+"="+v)
 	}
+	if v := os.Getenv("GODEBUG"); v != "" {
+		env = append(env, "GODEBUG="+v) // gctrace=1, say, to see the heap over the batch
+	}
 	return append(env, motoserver.Env(b.moto)...)
 }
 
@@ -212,6 +215,16 @@ func (b *bench) peakRSS(ctx context.Context, fd resources.Function, f *FunctionF
 	cmd.Env = b.functionEnv(fd, rt.addr)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if b.cfg.verbose { // the function's logs (and GODEBUG's output) over the batch
+		name := filepath.Join(b.repo, ".local", "bench-rss-"+fd.Name+".log")
+		out, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		cmd.Stdout, cmd.Stderr = out, out
+		progress("functions: %s's output goes to %s", fd.Name, name)
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return err

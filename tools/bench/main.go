@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -46,6 +47,7 @@ type config struct {
 	verbose     bool
 	coldRuns    int
 	rssBatch    int
+	phases      string
 
 	mixedTeams, mixedContacts, mixedEmails, mixedInflight int
 }
@@ -59,6 +61,7 @@ func main() {
 	flag.BoolVar(&c.verbose, "v", false, "show the functions' logs")
 	flag.IntVar(&c.coldRuns, "cold-runs", 5, "process starts per function for the start-to-first-poll figure (median reported)")
 	flag.IntVar(&c.rssBatch, "rss-batch", 10000, "messages in the SQS batch whose peak RSS is measured")
+	flag.StringVar(&c.phases, "phases", "burst,activity,baseline,mixed,functions", "the phases to run, comma-separated")
 	flag.IntVar(&c.mixedTeams, "mixed-teams", 20, "teams (each with its own org) in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedContacts, "mixed-contacts", 5000, "contact.added events in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedEmails, "mixed-emails", 5000, "email events in the mixed load, interleaved with the contact events")
@@ -134,10 +137,18 @@ func run(ctx context.Context, c config) error {
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(b.repo, out)
 	}
+	want := map[string]bool{}
+	for _, p := range strings.Split(c.phases, ",") {
+		want[strings.TrimSpace(p)] = true
+	}
 	for _, phase := range []struct {
-		name string
-		run  func(context.Context) error
-	}{{"contact burst", b.contactBurst}, {"activity burst", b.activityBurst}, {"baseline", b.baseline}, {"mixed load", b.mixedLoad}, {"functions", b.functions}} {
+		flag, name string
+		run        func(context.Context) error
+	}{{"burst", "contact burst", b.contactBurst}, {"activity", "activity burst", b.activityBurst}, {"baseline", "baseline", b.baseline},
+		{"mixed", "mixed load", b.mixedLoad}, {"functions", "functions", b.functions}} {
+		if !want[phase.flag] {
+			continue
+		}
 		if err := phase.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
 		}
