@@ -9,18 +9,22 @@
 package outcomes
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
@@ -146,28 +150,49 @@ func (p *Publisher) Publish(ctx context.Context, outs []event.Outcome) error {
 			}
 		}
 		var retry []entry
+		var mu sync.Mutex
+		var g errgroup.Group
+		g.SetLimit(sendParallelism)
 		for _, batch := range batches(pending) {
-			again, permanent := p.send(ctx, batch)
-			for _, f := range permanent {
-				fail(f.e.index, "%s", f.why)
-			}
-			if attempt >= maxAttempts || ctx.Err() != nil {
-				for _, f := range again {
-					fail(f.e.index, "%s after %d attempts", f.why, attempt)
+			g.Go(func() error {
+				again, permanent := p.send(ctx, batch)
+				mu.Lock()
+				defer mu.Unlock()
+				for _, f := range permanent {
+					fail(f.e.index, "%s", f.why)
 				}
-				continue
-			}
-			for _, f := range again {
-				retry = append(retry, f.e)
-			}
+				if attempt >= maxAttempts || ctx.Err() != nil {
+					for _, f := range again {
+						fail(f.e.index, "%s after %d attempts", f.why, attempt)
+					}
+					return nil
+				}
+				for _, f := range again {
+					retry = append(retry, f.e)
+				}
+				return nil
+			})
 		}
+		_ = g.Wait() // sends report through fail and retry, never an error
 		pending = retry
 	}
 	if perr.Failed > 0 {
+		slices.SortStableFunc(perr.Problems, func(a, b string) int { return cmp.Compare(problemIndex(a), problemIndex(b)) })
 		return perr
 	}
 	return nil
 }
+
+// problemIndex is the i of a problem "outcomes[i]...".
+func problemIndex(p string) int {
+	p = strings.TrimPrefix(p, "outcomes[")
+	n, _ := strconv.Atoi(p[:max(strings.IndexByte(p, ']'), 0)])
+	return n
+}
+
+// sendParallelism is how many SendMessageBatch calls are in flight at once:
+// a batch of thousands of outcomes goes out in hundreds of calls.
+const sendParallelism = 8
 
 // batches packs entries into batches within both limits, in order.
 func batches(es []entry) [][]entry {

@@ -642,3 +642,35 @@ func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
 		t.Errorf("records: got %+v, %v; want both", got, err)
 	}
 }
+
+// TestRecordOutcomesInParts: a batch larger than one part is written part
+// after part, as if by calls in a row: a failure in the first part is
+// cleared by its contact's later success in the second.
+func TestRecordOutcomesInParts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.store
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	fail := outcome("team_a", "e_fail", "ct_x", event.ContactOutcome, event.StatusFailed, t0)
+	fail.Error.Code = "INVALID_EMAIL_ADDRESS"
+	outs := []event.Outcome{fail}
+	ids := []string{"e_fail"}
+	for i := range 520 {
+		id := fmt.Sprintf("e_%03d", i)
+		outs = append(outs, outcome("team_a", id, fmt.Sprintf("ct_%03d", i), event.ContactOutcome, event.StatusCreated, t0))
+		ids = append(ids, id)
+	}
+	outs = append(outs, outcome("team_a", "e_ok", "ct_x", event.ContactOutcome, event.StatusCreated, t0.Add(time.Second)))
+	ids = append(ids, "e_ok")
+	if err := s.RecordOutcomes(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Outcomes(ctx, "team_a", ids)
+	if err != nil || len(got) != len(ids) {
+		t.Fatalf("outcomes: got %d, %v; want %d", len(got), err, len(ids))
+	}
+	if f := failuresOf(t, s, "team_a"); len(f) != 0 {
+		t.Errorf("failures: got %v; want none (ct_x succeeded later)", f)
+	}
+}

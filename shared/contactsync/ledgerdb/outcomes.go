@@ -141,11 +141,21 @@ func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error 
 		chosen[k] = o
 		order = append(order, k)
 	}
-	if err := s.record(ctx, chosen, order); err != nil {
-		return errors.Join(append([]error{err}, bad...)...)
+	// In parts, in order, as if recorded by that many calls one after the
+	// other: what one part wrote the next one reads, and a batch of
+	// thousands never holds all its items in memory at once.
+	for len(order) > 0 {
+		n := min(len(order), recordPart)
+		if err := s.record(ctx, chosen, order[:n]); err != nil {
+			return errors.Join(append([]error{err}, bad...)...)
+		}
+		order = order[n:]
 	}
 	return errors.Join(bad...)
 }
+
+// recordPart is how many outcomes RecordOutcomes writes at a time.
+const recordPart = 500
 
 func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, order []teamEvent) error {
 	if len(order) == 0 {
