@@ -547,24 +547,21 @@ func (b *batch) log(ctx context.Context, items []item) error {
 	if dl, ok := ctx.Deadline(); ok && dl.Add(time.Minute).After(until) {
 		until = dl.Add(time.Minute)
 	}
-	claims := make([]Claim, len(owners))
-	claimErr := make([]error, len(owners))
-	if err := each(len(owners), func(i int) error {
-		it := owners[i]
-		c, err := b.e.Activities.Claim(ctx, b.team, it.key, it.d.Event.ID, b.e.Owner, until)
-		if err != nil && !errors.Is(err, ErrClaimed) {
-			return fmt.Errorf("claim activity: %w", err)
-		}
-		claims[i], claimErr[i] = c, err
-		return nil
-	}); err != nil {
-		return err
+	reqs := make([]ClaimRequest, len(owners))
+	for i, it := range owners {
+		reqs[i] = ClaimRequest{Key: it.key, EventID: it.d.Event.ID}
+	}
+	claims, err := b.e.Activities.ClaimAll(ctx, b.team, reqs, b.e.Owner, until)
+	if err != nil {
+		return fmt.Errorf("claim activities: %w", err)
 	}
 	var fresh, uncertain []item
 	for i, it := range owners {
 		switch c := claims[i]; {
-		case claimErr[i] != nil:
-			b.retryAll(it, fmt.Errorf("%w: %w", ErrRetry, claimErr[i]))
+		case errors.Is(c.Err, ErrClaimed):
+			b.retryAll(it, fmt.Errorf("%w: %w", ErrRetry, c.Err))
+		case c.Err != nil:
+			b.retryAll(it, fmt.Errorf("claim activity: %w", c.Err))
 		case c.TaskID != "":
 			b.logged(it, c.TaskID, c.EventID)
 		case c.Attempted:
@@ -574,13 +571,7 @@ func (b *batch) log(ctx context.Context, items []item) error {
 		}
 	}
 	mine := append(slices.Clone(fresh), uncertain...)
-	abandon := func() {
-		for _, it := range mine {
-			if err := b.e.Activities.Abandon(context.WithoutCancel(ctx), b.team, it.key, b.e.Owner); err != nil {
-				b.e.log().Warn("abandon claim", "team_id", b.team, "error", err.Error())
-			}
-		}
-	}
+	abandon := func() { b.abandon(context.WithoutCancel(ctx), mine) }
 	if len(mine) == 0 {
 		return b.followAll(owners, followers)
 	}
@@ -601,16 +592,18 @@ func (b *batch) log(ctx context.Context, items []item) error {
 			abandon()
 			return b.salesforceErr("look saved tasks up", err)
 		}
+		var saved []item
+		var savedIDs []string
 		for _, it := range uncertain {
 			if id, ok := found[it.key]; ok {
-				if err := b.e.Activities.Done(ctx, b.team, it.key, b.e.Owner, id); err != nil {
-					abandon()
-					return fmt.Errorf("record task: %w", err)
-				}
-				b.logged(it, id, it.d.Event.ID)
+				saved, savedIDs = append(saved, it), append(savedIDs, id)
 				continue
 			}
 			fresh = append(fresh, it)
+		}
+		if err := b.recordTasks(ctx, saved, savedIDs); err != nil {
+			abandon()
+			return err
 		}
 	}
 	if err := b.create(ctx, fresh, tf, true); err != nil {
@@ -634,24 +627,31 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 	if err != nil {
 		return b.salesforceErr("create tasks", err)
 	}
-	var moved []item
+	var created []item
+	var ids []string
+	for i, res := range results {
+		if res.Success {
+			created, ids = append(created, items[i]), append(ids, res.ID)
+		}
+	}
+	if err := b.recordTasks(ctx, created, ids); err != nil {
+		return err
+	}
+	var moved, busy []item
 	for i, res := range results {
 		it := items[i]
 		switch {
 		case res.Success:
-			if err := b.e.Activities.Done(ctx, b.team, it.key, b.e.Owner, res.ID); err != nil {
-				return fmt.Errorf("record task: %w", err)
-			}
-			b.logged(it, res.ID, it.d.Event.ID)
 		case follow && gone(res):
 			moved = append(moved, it)
 		case hasCode(res, salesforce.CodeUnableToLockRow) || hasCode(res, salesforce.CodeServerUnavailable):
-			b.abandonOne(ctx, it)
+			busy = append(busy, it)
 			b.retryAll(it, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
 		default:
 			b.failOne(ctx, it, res)
 		}
 	}
+	b.abandon(ctx, busy)
 	if len(moved) == 0 {
 		return nil
 	}
@@ -760,10 +760,49 @@ func (b *batch) followAll(owners []item, followers map[string][]item) error {
 
 func (b *batch) retryAll(it item, err error) { b.retry(it.d, err) }
 
-func (b *batch) abandonOne(ctx context.Context, it item) {
-	if err := b.e.Activities.Abandon(ctx, b.team, it.key, b.e.Owner); err != nil {
-		b.e.log().Warn("abandon claim", "team_id", b.team, "error", err.Error())
+// abandon ends the batch's claims of items, keeping the attempt mark: a
+// create may have reached Salesforce.
+func (b *batch) abandon(ctx context.Context, items []item) {
+	if len(items) == 0 {
+		return
 	}
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.key
+	}
+	if err := b.e.Activities.AbandonAll(ctx, b.team, b.e.Owner, keys); err != nil {
+		b.e.log().Warn("abandon claims", "team_id", b.team, "claims", len(keys), "error", err.Error())
+	}
+}
+
+// recordTasks records the Tasks created for items (ids[i] for items[i]) in one
+// call and gives them their outcome. An item whose activity has another
+// Task recorded (or that the store refused) keeps its attempt mark and
+// goes back to the queue: the next claim answers with the recorded Task.
+func (b *batch) recordTasks(ctx context.Context, items []item, ids []string) error {
+	if len(items) == 0 {
+		return nil
+	}
+	tasks := make([]LoggedTask, len(items))
+	for i, it := range items {
+		tasks[i] = LoggedTask{Key: it.key, TaskID: ids[i]}
+	}
+	errs, err := b.e.Activities.DoneAll(ctx, b.team, b.e.Owner, tasks)
+	if err != nil {
+		return fmt.Errorf("record tasks: %w", err)
+	}
+	var refused []item
+	for i, it := range items {
+		if errs[i] != nil {
+			b.e.log().Warn("record task", "team_id", b.team, "event_id", it.d.Event.ID, "task_id", ids[i], "error", errs[i].Error())
+			refused = append(refused, it)
+			b.retryAll(it, fmt.Errorf("%w: %w", ErrRetry, errs[i]))
+			continue
+		}
+		b.logged(it, ids[i], it.d.Event.ID)
+	}
+	b.abandon(ctx, refused)
+	return nil
 }
 
 func (b *batch) failOne(ctx context.Context, it item, res salesforce.SaveResult) {

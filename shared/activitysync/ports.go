@@ -32,34 +32,71 @@ type Ledger interface {
 	FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (contactsync.Record, error)
 }
 
-// Claim is what Activities.Claim found.
+// Claim is what Activities.ClaimAll found for one activity.
 type Claim struct {
 	// TaskID is set when the activity is already logged: nothing to do.
 	TaskID string
 	// EventID is the event that first claimed the activity.
 	EventID string
-	// Attempted means an earlier claim was taken and not released: its
-	// create may have reached Salesforce, so the Task is looked for before
-	// creating it again.
+	// Attempted means an earlier claim was taken and not released (by
+	// another worker whose claim expired, or by this owner: an earlier run
+	// of the batch, a claim not abandoned): its create may have reached
+	// Salesforce, so the Task is looked for before creating it again.
 	Attempted bool
 }
 
-// ErrClaimed means another worker holds the activity's claim: retry later.
-var ErrClaimed = errors.New("activitysync: another worker is logging this activity")
+// ClaimRequest names an activity to claim and the event claiming it.
+type ClaimRequest struct {
+	Key     string // the activity key (Key)
+	EventID string
+}
+
+// ClaimResult is the answer to one ClaimRequest: the claim taken (or the
+// Task already logged), or Err.
+type ClaimResult struct {
+	Claim
+	// Err wraps ErrClaimed when another owner holds an unexpired claim
+	// (retry later), or is why the request was refused (invalid input).
+	Err error
+}
+
+// LoggedTask is the Task created for an activity key.
+type LoggedTask struct {
+	Key    string
+	TaskID string
+}
+
+// Errors of Activities.
+var (
+	// ErrClaimed means another worker holds the activity's claim: retry later.
+	ErrClaimed = errors.New("activitysync: another worker is logging this activity")
+	// ErrOtherTask means another Task is already recorded for the
+	// activity: the one just created is a duplicate.
+	ErrOtherTask = errors.New("activitysync: another task is recorded for this activity")
+)
 
 // Activities keeps activity sync's own state: a claim per activity key, the
 // activities held until their contact syncs, and what the org's Task
 // object offers.
+//
+// The batch methods answer per item, in input order, and return an error
+// of their own only when the whole call failed. They are idempotent: a call
+// repeated (or resent after a lost answer) gives the same answers, except
+// that a claim repeated by its owner in a later call counts as Attempted.
 type Activities interface {
-	// Claim takes the right to create the Task of key until the given time.
-	// A logged activity comes back as Claim.TaskID (no claim taken);
-	// ErrClaimed when another owner holds an unexpired claim.
-	Claim(ctx context.Context, teamID, key, eventID, owner string, until time.Time) (Claim, error)
-	// Done records the Task created for key and ends the claim.
-	Done(ctx context.Context, teamID, key, owner, taskID string) error
-	// Abandon ends owner's claim without a Task, remembering that a create
-	// may have reached Salesforce.
-	Abandon(ctx context.Context, teamID, key, owner string) error
+	// ClaimAll takes the right to create the Task of each key until the
+	// given time. A logged activity comes back as Claim.TaskID (no claim
+	// taken); another owner's unexpired claim as an Err wrapping
+	// ErrClaimed. Keys must be distinct.
+	ClaimAll(ctx context.Context, teamID string, reqs []ClaimRequest, owner string, until time.Time) ([]ClaimResult, error)
+	// DoneAll records the Task created for each key and ends the claims.
+	// Recording the same Task again is a no-op; errs[i] wraps ErrOtherTask
+	// when another Task is recorded for the key.
+	DoneAll(ctx context.Context, teamID, owner string, tasks []LoggedTask) (errs []error, err error)
+	// AbandonAll ends owner's claims of keys without a Task, remembering
+	// that a create may have reached Salesforce. Keys not claimed by owner
+	// are left as they are.
+	AbandonAll(ctx context.Context, teamID, owner string, keys []string) error
 	// Release forgets owner's claim: nothing was created.
 	Release(ctx context.Context, teamID, key, owner string) error
 

@@ -5,8 +5,9 @@
 // # Layout
 //
 //	pk TEAM#<t>#ACTIVITY#<key>          sk TASK
-//	    the activity's claim (claim_owner, claim_until in Unix ms, attempts,
-//	    event_id) and, once logged, task_id. Never expires.
+//	    the activity's claim (claim_owner, claim_until in Unix ms,
+//	    claim_token, attempts, event_id) and, once logged, task_id and
+//	    logged_at. Never expires.
 //	pk TEAM#<t>#HELD                    sk <seq>#<contact>
 //	    a membership with held activities; n counts the holds (the mark).
 //	pk TEAM#<t>#HELD#<seq>#<contact>    sk <occurred_at>#<event_id>
@@ -16,10 +17,27 @@
 //
 // Ids never contain "#" (the event contract's id rule), so keys split
 // unambiguously; the activity key is activitysync.Key, hex.
+//
+// # Claims in batches
+//
+// ClaimAll, DoneAll and AbandonAll send their conditional updates through
+// dynamotx, in TransactWriteItems calls of up to 100: a batch of N emails
+// costs about N/100 calls to claim and N/100 to record its Tasks, plus one
+// call per round of refusals. A refused update's answer (the Task logged,
+// the claim's holder) comes from the item its failed condition found
+// (ALL_OLD), with no read. A transaction gives back no new item, so a claim
+// is taken in two rounds: first only where the activity was never claimed
+// (fresh), then, for the claims that may be taken over, counting the
+// attempt (see ClaimAll). Every condition accepts a repeat of its own
+// write, so a transaction the SDK sends again after a lost answer gives
+// the same answers even where its ClientRequestToken is ignored (moto).
 package activitydb
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -35,6 +53,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/activitysync"
 	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/dynamotx"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -46,6 +65,7 @@ type API interface {
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Store is activity sync's state on the ledger table.
@@ -87,6 +107,15 @@ func (e *ClaimError) Error() string {
 
 // Unwrap lets errors.Is find activitysync.ErrClaimed.
 func (e *ClaimError) Unwrap() error { return activitysync.ErrClaimed }
+
+// LoggedError is the Task already recorded for an activity; it wraps
+// activitysync.ErrOtherTask.
+type LoggedError struct{ TaskID string }
+
+func (e *LoggedError) Error() string { return "activitydb: task " + e.TaskID + " is recorded" }
+
+// Unwrap lets errors.Is find activitysync.ErrOtherTask.
+func (e *LoggedError) Unwrap() error { return activitysync.ErrOtherTask }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
@@ -166,92 +195,253 @@ func (s *Store) checkKey(team, key string) error {
 	return checkID("key", key)
 }
 
-// Claim implements activitysync.Activities: one conditional UpdateItem that
-// takes the claim unless the activity is logged or another owner's claim is
-// unexpired, counting the attempts; a failed condition reads the winner.
-func (s *Store) Claim(ctx context.Context, team, key, eventID, owner string, until time.Time) (activitysync.Claim, error) {
-	if err := s.checkKey(team, key); err != nil {
-		return activitysync.Claim{}, err
+// tx is the store's transaction writer.
+func (s *Store) tx() *dynamotx.Writer { return &dynamotx.Writer{DB: s.DB} }
+
+// updateOf is one conditional update of a transaction, returning the item it
+// found when its condition fails.
+func (s *Store) updateOf(pk string, b expression.Builder) (dynamotx.Unit, error) {
+	expr, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build update of %s: %w", pk, err)
 	}
-	if err := checkID("event_id", eventID); err != nil {
-		return activitysync.Claim{}, err
+	return dynamotx.Unit{{Update: &types.Update{
+		TableName: aws.String(s.Table), Key: keyOf(pk, taskSK),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}}, nil
+}
+
+// found is the activity item a failed condition found, read when an
+// emulator returned none.
+func (s *Store) found(ctx context.Context, pk string, old map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	if len(old) > 0 {
+		return old, nil
+	}
+	got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: keyOf(pk, taskSK), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", pk, err)
+	}
+	return got.Item, nil
+}
+
+func claimErr(pk string, old map[string]types.AttributeValue) error {
+	return fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: str(old, "claim_owner"), Until: time.UnixMilli(num(old, "claim_until")).UTC()})
+}
+
+// newToken names one ClaimAll call in the claims it writes.
+func newToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ClaimAll implements activitysync.Activities in transactions of up to 100
+// conditional updates, in two rounds.
+//
+// The first takes fresh claims: it succeeds where the activity was never
+// claimed (no attempts, no Task), so the claim is fresh and the event the
+// caller's, with no read. Its condition also accepts a repeat of itself
+// (the same owner and the call's token), so a transaction resent after a
+// lost answer gives the same result. The writes whose condition failed
+// are answered from the item found (ALL_OLD): a logged activity gives its
+// Task, another owner's live claim an error, and a claim that may be taken
+// over (expired, abandoned, or this owner's from an earlier call) goes to
+// the second round, which takes it and counts the attempt: Attempted, so
+// the caller looks for the Task before creating it. A repeat of the second
+// round's write passes its own condition (the owner's claim) and counts
+// one attempt more, which changes no answer.
+//
+// An invalid or repeated key or event id is that request's InputError; an
+// invalid team, owner or time fails the call.
+func (s *Store) ClaimAll(ctx context.Context, team string, reqs []activitysync.ClaimRequest, owner string, until time.Time) ([]activitysync.ClaimResult, error) {
+	if err := checkID("team_id", team); err != nil {
+		return nil, err
 	}
 	if err := checkID("owner", owner); err != nil {
-		return activitysync.Claim{}, err
+		return nil, err
 	}
 	now := s.now()
 	if !until.After(now) {
-		return activitysync.Claim{}, &InputError{"until", "must be in the future"}
+		return nil, &InputError{"until", "must be in the future"}
 	}
-	owned := expression.Name("claim_owner")
-	cond := expression.AttributeNotExists(expression.Name("task_id")).And(expression.Or(
-		expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner)),
-		expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli()))))
-	upd := expression.Set(owned, expression.Value(owner)).
-		Set(expression.Name("claim_until"), expression.Value(until.UnixMilli())).
-		Set(expression.Name("event_id"), expression.IfNotExists(expression.Name("event_id"), expression.Value(eventID))).
-		Add(expression.Name("attempts"), expression.Value(1))
-	pk := activityPK(team, key)
-	out, err := s.update(ctx, pk, taskSK, expression.NewBuilder().WithCondition(cond).WithUpdate(upd), types.ReturnValueAllNew)
-	if err == nil {
-		return activitysync.Claim{EventID: str(out.Attributes, "event_id"), Attempted: num(out.Attributes, "attempts") > 1}, nil
+	out := make([]activitysync.ClaimResult, len(reqs))
+	token := newToken()
+	owned, tok, attempts, tid := expression.Name("claim_owner"), expression.Name("claim_token"), expression.Name("attempts"), expression.Name("task_id")
+	claim := func(u expression.UpdateBuilder) expression.UpdateBuilder {
+		return u.Set(owned, expression.Value(owner)).Set(expression.Name("claim_until"), expression.Value(until.UnixMilli())).
+			Set(tok, expression.Value(token))
 	}
-	cf, ok := conditionFailed(err)
-	if !ok {
-		return activitysync.Claim{}, fmt.Errorf("claim %s: %w", pk, err)
-	}
-	old := cf.Item
-	if len(old) == 0 {
-		got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: keyOf(pk, taskSK), ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			return activitysync.Claim{}, fmt.Errorf("read %s: %w", pk, err)
+
+	var units []dynamotx.Unit
+	var idx []int
+	seen := map[string]bool{}
+	for i, r := range reqs {
+		err := checkID("key", r.Key)
+		if err == nil {
+			err = checkID("event_id", r.EventID)
 		}
-		old = got.Item
+		if err == nil && seen[r.Key] {
+			err = &InputError{"key", "repeated in the batch"}
+		}
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		seen[r.Key] = true
+		cond := expression.AttributeNotExists(tid).And(expression.Or(
+			expression.AttributeNotExists(attempts),
+			tok.Equal(expression.Value(token)).And(owned.Equal(expression.Value(owner)))))
+		upd := claim(expression.Set(expression.Name("event_id"), expression.Value(r.EventID))).Set(attempts, expression.Value(1))
+		u, err := s.updateOf(activityPK(team, r.Key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
+		if err != nil {
+			return nil, err
+		}
+		units = append(units, u)
+		idx = append(idx, i)
 	}
-	if id := str(old, "task_id"); id != "" {
-		return activitysync.Claim{TaskID: id, EventID: str(old, "event_id")}, nil
+	results, err := s.tx().Write(ctx, "claim activities", units)
+	if err != nil {
+		return nil, err
 	}
-	return activitysync.Claim{}, fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: str(old, "claim_owner"), Until: time.UnixMilli(num(old, "claim_until"))})
+
+	var again []dynamotx.Unit
+	var againIdx []int
+	for j, res := range results {
+		i := idx[j]
+		if !res.Failed {
+			out[i].Claim = activitysync.Claim{EventID: reqs[i].EventID}
+			continue
+		}
+		pk := activityPK(team, reqs[i].Key)
+		old, err := s.found(ctx, pk, res.Old)
+		if err != nil {
+			return nil, err
+		}
+		if id := str(old, "task_id"); id != "" {
+			out[i].Claim = activitysync.Claim{TaskID: id, EventID: str(old, "event_id")}
+			continue
+		}
+		if o := str(old, "claim_owner"); o != "" && o != owner && num(old, "claim_until") >= now.UnixMilli() {
+			out[i].Err = claimErr(pk, old)
+			continue
+		}
+		out[i].Claim = activitysync.Claim{EventID: cmp.Or(str(old, "event_id"), reqs[i].EventID), Attempted: true}
+		cond := expression.AttributeNotExists(tid).And(expression.Or(
+			expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner)),
+			expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli()))))
+		upd := claim(expression.Set(expression.Name("event_id"), expression.IfNotExists(expression.Name("event_id"), expression.Value(reqs[i].EventID)))).
+			Add(attempts, expression.Value(1))
+		u, err := s.updateOf(pk, expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
+		if err != nil {
+			return nil, err
+		}
+		again = append(again, u)
+		againIdx = append(againIdx, i)
+	}
+	if len(again) == 0 {
+		return out, nil
+	}
+	results, err = s.tx().Write(ctx, "take activity claims over", again)
+	if err != nil {
+		return nil, err
+	}
+	for j, res := range results {
+		i := againIdx[j]
+		if !res.Failed {
+			continue
+		}
+		pk := activityPK(team, reqs[i].Key)
+		old, err := s.found(ctx, pk, res.Old)
+		if err != nil {
+			return nil, err
+		}
+		if id := str(old, "task_id"); id != "" {
+			out[i].Claim = activitysync.Claim{TaskID: id, EventID: str(old, "event_id")}
+			continue
+		}
+		out[i] = activitysync.ClaimResult{Err: claimErr(pk, old)} // another owner took it meanwhile
+	}
+	return out, nil
 }
 
-// Done records the Task and ends owner's claim. A Task already recorded
-// with the same id is a no-op; with another id, an error.
-func (s *Store) Done(ctx context.Context, team, key, owner, taskID string) error {
-	if err := s.checkKey(team, key); err != nil {
-		return err
+// DoneAll records each Task and ends the claim, in transactions of up to
+// 100 conditional updates (no read). A Task already recorded with the same
+// id is a no-op, so a repeat is harmless; with another id, errs[i] is a
+// *LoggedError.
+func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activitysync.LoggedTask) ([]error, error) {
+	if err := checkID("team_id", team); err != nil {
+		return nil, err
 	}
-	if err := checkID("task_id", taskID); err != nil {
-		return err
-	}
+	errs := make([]error, len(tasks))
+	at := s.now().UTC().Format(time.RFC3339Nano)
 	tid := expression.Name("task_id")
-	cond := expression.Or(expression.AttributeNotExists(tid), tid.Equal(expression.Value(taskID)))
-	upd := expression.Set(tid, expression.Value(taskID)).Set(expression.Name("logged_at"), expression.Value(s.now().UTC().Format(time.RFC3339Nano))).
-		Remove(expression.Name("claim_owner")).Remove(expression.Name("claim_until"))
-	pk := activityPK(team, key)
-	_, err := s.update(ctx, pk, taskSK, expression.NewBuilder().WithCondition(cond).WithUpdate(upd), types.ReturnValueNone)
-	if _, ok := conditionFailed(err); ok {
-		return fmt.Errorf("record task of %s: another task is recorded", pk)
+	var units []dynamotx.Unit
+	var idx []int
+	for i, t := range tasks {
+		err := checkID("key", t.Key)
+		if err == nil {
+			err = checkID("task_id", t.TaskID)
+		}
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		cond := expression.Or(expression.AttributeNotExists(tid), tid.Equal(expression.Value(t.TaskID)))
+		upd := expression.Set(tid, expression.Value(t.TaskID)).Set(expression.Name("logged_at"), expression.Value(at)).
+			Remove(expression.Name("claim_owner")).Remove(expression.Name("claim_until")).Remove(expression.Name("claim_token"))
+		u, err := s.updateOf(activityPK(team, t.Key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
+		if err != nil {
+			return nil, err
+		}
+		units = append(units, u)
+		idx = append(idx, i)
 	}
+	results, err := s.tx().Write(ctx, "record tasks", units)
 	if err != nil {
-		return fmt.Errorf("record task of %s: %w", pk, err)
+		return nil, err
+	}
+	for j, res := range results {
+		if !res.Failed {
+			continue
+		}
+		i := idx[j]
+		pk := activityPK(team, tasks[i].Key)
+		old, err := s.found(ctx, pk, res.Old)
+		if err != nil {
+			return nil, err
+		}
+		errs[i] = fmt.Errorf("record task %s of %s: %w", tasks[i].TaskID, pk, &LoggedError{TaskID: str(old, "task_id")})
+	}
+	return errs, nil
+}
+
+// AbandonAll expires owner's claims and keeps their attempt counts, so the
+// next claim looks for a Task before creating one: transactions of up to
+// 100 conditional updates. A key not claimed by owner, or logged, is left
+// as it is.
+func (s *Store) AbandonAll(ctx context.Context, team, owner string, keys []string) error {
+	if err := checkID("team_id", team); err != nil {
+		return err
+	}
+	var units []dynamotx.Unit
+	for _, key := range keys {
+		if err := checkID("key", key); err != nil {
+			return err
+		}
+		cond := expression.Name("claim_owner").Equal(expression.Value(owner)).And(expression.AttributeNotExists(expression.Name("task_id")))
+		upd := expression.Set(expression.Name("claim_until"), expression.Value(0))
+		u, err := s.updateOf(activityPK(team, key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
+		if err != nil {
+			return err
+		}
+		units = append(units, u)
+	}
+	if _, err := s.tx().Write(ctx, "abandon claims", units); err != nil {
+		return err
 	}
 	return nil
-}
-
-// Abandon expires owner's claim and keeps the attempt count, so the next
-// claim looks for a Task before creating one.
-func (s *Store) Abandon(ctx context.Context, team, key, owner string) error {
-	if err := s.checkKey(team, key); err != nil {
-		return err
-	}
-	cond := expression.Name("claim_owner").Equal(expression.Value(owner)).And(expression.AttributeNotExists(expression.Name("task_id")))
-	upd := expression.Set(expression.Name("claim_until"), expression.Value(0))
-	pk := activityPK(team, key)
-	_, err := s.update(ctx, pk, taskSK, expression.NewBuilder().WithCondition(cond).WithUpdate(upd), types.ReturnValueNone)
-	if _, ok := conditionFailed(err); ok || err == nil {
-		return nil
-	}
-	return fmt.Errorf("abandon %s: %w", pk, err)
 }
 
 // Release deletes owner's claim when no Task is recorded: nothing was

@@ -3,33 +3,21 @@ package ledgerdb
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/dynamotx"
 )
 
 // MaxBatchGet is DynamoDB's limit on the keys of one BatchGetItem call.
 const MaxBatchGet = 100
 
 // wait sleeps before the attempt-th resend (1, 2, ...): exponential from
-// s.Backoff, capped at a second, with full jitter in its upper half.
+// s.Backoff, capped at a second, with jitter (dynamotx.Wait).
 func (s *Store) wait(ctx context.Context, attempt int) error {
-	d := s.Backoff << min(attempt-1, 10)
-	if d > time.Second || d <= 0 {
-		d = time.Second
-	}
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return dynamotx.Wait(ctx, s.Backoff, attempt)
 }
 
 // batchGet reads the items with the given keys (duplicates are read once),
@@ -97,10 +85,10 @@ func (w *writes) del(table, pk, sk string) {
 
 // units returns the writes, one a unit, in the order their items were
 // first written.
-func (w *writes) units() []txUnit {
-	out := make([]txUnit, 0, len(w.order))
+func (w *writes) units() []dynamotx.Unit {
+	out := make([]dynamotx.Unit, 0, len(w.order))
 	for _, k := range w.order {
-		out = append(out, txUnit{w.last[k]})
+		out = append(out, dynamotx.Unit{w.last[k]})
 	}
 	return out
 }

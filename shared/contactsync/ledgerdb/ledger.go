@@ -64,9 +64,9 @@
 // # Batches of conditional writes
 //
 // PinMemberships, SetMemberships, ClaimAll and SaveRecords send their
-// conditional writes in TransactWriteItems calls of up to 100 writes (a
-// record and its contact copy are two), never two writes of one item in a
-// call. A failed condition cancels the whole call: its CancellationReasons
+// conditional writes through dynamotx, in TransactWriteItems calls of up
+// to 100 writes (a record and its contact copy are two), never two writes
+// of one item in a call. A failed condition cancels the whole call: its CancellationReasons
 // name the writes that failed, with the item each found (ALL_OLD), so those
 // get their own answer (the stored pin, the claim's holder, the record's
 // id) without a read, and the rest is sent again without them. A batch

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/dynamotx"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
@@ -86,7 +87,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []contactsync.Membership)
 	if err != nil {
 		return nil, fmt.Errorf("build condition: %w", err)
 	}
-	var units []txUnit
+	var units []dynamotx.Unit
 	var idx []int // idx[j]: the membership of units[j]
 	for i, m := range ms {
 		if err := checkMembership(m); err != nil {
@@ -102,7 +103,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []contactsync.Membership)
 		if err != nil {
 			return nil, fmt.Errorf("encode membership %s %s: %w", pk, sk, err)
 		}
-		units = append(units, txUnit{{Put: &types.Put{
+		units = append(units, dynamotx.Unit{{Put: &types.Put{
 			TableName: aws.String(s.table), Item: item,
 			ConditionExpression: cond.Condition(), ExpressionAttributeNames: cond.Names(),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -207,7 +208,7 @@ func (s *Store) SetMembership(ctx context.Context, m contactsync.Membership) err
 // membership, the later is applied last.
 func (s *Store) SetMemberships(ctx context.Context, ms []contactsync.Membership) ([]error, error) {
 	errs := make([]error, len(ms))
-	var units []txUnit
+	var units []dynamotx.Unit
 	var idx []int
 	for i, m := range ms {
 		u, err := s.setMembership(m)
@@ -218,7 +219,7 @@ func (s *Store) SetMemberships(ctx context.Context, ms []contactsync.Membership)
 			}
 			return nil, err
 		}
-		units = append(units, txUnit{u})
+		units = append(units, dynamotx.Unit{u})
 		idx = append(idx, i)
 	}
 	results, err := s.transact(ctx, "set memberships", units)

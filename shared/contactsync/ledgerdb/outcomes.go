@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/dynamotx"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -302,7 +303,7 @@ func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, 
 
 // openUnits adds entries to (or deletes them from) contacts' FAILURES sets:
 // one update per contact; only contacts with failures need one.
-func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]txUnit, error) {
+func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]dynamotx.Unit, error) {
 	tcs := make([]teamContact, 0, len(entries))
 	for tc := range entries {
 		tcs = append(tcs, tc)
@@ -310,7 +311,7 @@ func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]txUnit
 	slices.SortFunc(tcs, func(a, b teamContact) int {
 		return cmp.Or(cmp.Compare(a.team, b.team), cmp.Compare(a.contact, b.contact))
 	})
-	var units []txUnit
+	var units []dynamotx.Unit
 	for _, tc := range tcs {
 		set := slices.Compact(slices.Sorted(slices.Values(entries[tc])))
 		v := raw{&types.AttributeValueMemberSS{Value: set}}
@@ -324,7 +325,7 @@ func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]txUnit
 		if err != nil {
 			return nil, fmt.Errorf("build failures update: %w", err)
 		}
-		units = append(units, txUnit{{Update: &types.Update{
+		units = append(units, dynamotx.Unit{{Update: &types.Update{
 			TableName: aws.String(s.table), Key: keyOf(contactPK(tc.team, tc.contact), failuresSK),
 			UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		}}})

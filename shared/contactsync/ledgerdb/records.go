@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/dynamotx"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -106,7 +107,7 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 		return nil, &InputError{"until", "must be in the future"}
 	}
 	errs := make([]error, len(emails))
-	var units []txUnit
+	var units []dynamotx.Unit
 	var idx []int
 	var pks []string
 	for i, email := range emails {
@@ -131,7 +132,7 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 			return nil, fmt.Errorf("build claim: %w", err)
 		}
 		pk := emailPK(teamID, n)
-		units = append(units, txUnit{{Update: &types.Update{
+		units = append(units, dynamotx.Unit{{Update: &types.Update{
 			TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
 			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
@@ -229,7 +230,7 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 // is rewritten).
 func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]error, error) {
 	errs := make([]error, len(rs))
-	var units []txUnit
+	var units []dynamotx.Unit
 	var idx []int
 	for i, r := range rs {
 		u, err := s.saveRecord(r)
@@ -275,7 +276,7 @@ func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]err
 
 // saveRecord is the writes of one record: the email's RECORD item, then the
 // contact's copy (a read model, rewritten by a repeated save).
-func (s *Store) saveRecord(r contactsync.Record) (txUnit, error) {
+func (s *Store) saveRecord(r contactsync.Record) (dynamotx.Unit, error) {
 	n, err := checkRecord(r)
 	if err != nil {
 		return nil, err
@@ -320,7 +321,7 @@ func (s *Store) saveRecord(r contactsync.Record) (txUnit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode record copy: %w", err)
 	}
-	return txUnit{
+	return dynamotx.Unit{
 		{Update: &types.Update{
 			TableName: aws.String(s.table), Key: keyOf(emailPK(r.TeamID, n), recordSK),
 			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
