@@ -3,9 +3,9 @@ package contactsync
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/backoff"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -30,7 +30,7 @@ func ByTeam(ds []Delivery) (teams []string, byTeam map[string][]Delivery) {
 }
 
 // Rerun runs a team's work, and runs it again, up to reruns more times (0:
-// DefaultReruns, negative: none) after a jittered, doubling wait, while it
+// DefaultReruns, negative: none) after a doubling wait (package backoff), while it
 // fails with a transient Salesforce error (a 5xx, a lost connection) and
 // the context leaves time. A run is idempotent, as a redelivery is: what
 // the first one saved is found, nothing is made twice. Running again at
@@ -47,21 +47,16 @@ func Rerun(ctx context.Context, reruns int, wait time.Duration, run func() error
 		wait = DefaultRerunWait
 	}
 	err := run()
-	for range reruns {
+	for n := 1; n <= reruns; n++ {
 		if !errors.Is(err, salesforce.ErrTransient) || errors.Is(err, ErrHeld) {
 			return err
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+rerunTimeNeeded {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait<<n+rerunTimeNeeded {
 			return err
 		}
-		t := time.NewTimer(wait/2 + rand.N(wait))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Wait(ctx, wait, 10*time.Second, n) != nil {
 			return err
-		case <-t.C:
 		}
-		wait *= 2
 		err = run()
 	}
 	return err

@@ -20,13 +20,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sfsync/sfsync/shared/backoff"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
@@ -208,19 +208,7 @@ func Wait(ctx context.Context, first time.Duration, attempt int) error {
 	if first <= 0 {
 		first = DefaultBackoff
 	}
-	d := first << min(attempt-1, 10)
-	if d > time.Second || d <= 0 {
-		d = time.Second
-	}
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Wait(ctx, first, time.Second, attempt)
 }
 
 // itemKey names the table and item a write touches.

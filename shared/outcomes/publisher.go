@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sfsync/sfsync/shared/backoff"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
 )
@@ -263,17 +263,5 @@ func (p *Publisher) send(ctx context.Context, batch []entry) (again, permanent [
 // wait sleeps before the n-th resend: exponential from p.Backoff, capped at
 // 5 seconds, jittered in its upper half.
 func (p *Publisher) wait(ctx context.Context, n int) error {
-	d := p.Backoff << min(n-1, 10)
-	if d > 5*time.Second || d <= 0 {
-		d = 5 * time.Second
-	}
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Wait(ctx, p.Backoff, 5*time.Second, n)
 }

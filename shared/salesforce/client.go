@@ -12,12 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sfsync/sfsync/shared/backoff"
 )
 
 // DefaultVersion is the REST API version the product speaks unless configured.
@@ -52,13 +53,13 @@ type Client struct {
 	Calls atomic.Int64
 	// ReadRetries is how many more times a read (a GET, or a composite of
 	// GETs only) is sent after a transient failure (5xx, a lost connection),
-	// with a short backoff, before the error reaches the caller: 0 means
+	// after a short wait, before the error reaches the caller: 0 means
 	// DefaultReadRetries, a negative number none. A read changes nothing, so
 	// sending it again is safe. Writes are never sent again here: a lost
 	// answer may hide a saved record, and the caller looks it up first.
 	ReadRetries int
-	// ReadBackoff is the wait before the first resend of a read (jittered,
-	// doubling); 0 means DefaultReadBackoff.
+	// ReadBackoff is the wait before the first resend of a read, doubling
+	// (see package backoff); 0 means DefaultReadBackoff.
 	ReadBackoff time.Duration
 }
 
@@ -134,22 +135,17 @@ func (c *Client) call(ctx context.Context, method, path string, body any, hdr ht
 	if !read {
 		return err
 	}
-	wait := c.ReadBackoff
-	if wait <= 0 {
-		wait = DefaultReadBackoff
+	first := c.ReadBackoff
+	if first <= 0 {
+		first = DefaultReadBackoff
 	}
-	for range c.readRetries() {
+	for n := 1; n <= c.readRetries(); n++ {
 		if !errors.Is(err, ErrTransient) {
 			return err
 		}
-		t := time.NewTimer(wait/2 + rand.N(wait))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Wait(ctx, first, 2*time.Second, n) != nil {
 			return err
-		case <-t.C:
 		}
-		wait *= 2
 		err = c.once(ctx, method, path, body, hdr, out)
 	}
 	return err
