@@ -590,22 +590,7 @@ func TestParkedEventsComeBackInAnyOrder(t *testing.T) {
 	// The first event finds the refresh token revoked.
 	adds := []event.Event{contactEvent(team, event.ContactAdded, "seq_out", "c_first", "first@outage.example", "O", time.Now())}
 	send(t, adds...)
-	deadline := time.Now().Add(awaitFor)
-	for {
-		var st struct {
-			Status string `json:"status"`
-		}
-		if _, err := seqr.Call(ctx, team, "GET", "/v1/salesforce", nil, nil, &st); err != nil {
-			t.Fatal(err)
-		}
-		if st.Status == "needs_reauth" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status: got %s; want needs_reauth", st.Status)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	stacktest.AwaitStatus(t, seqr, team, "needs_reauth")
 	// These are parked before anything is read of their contacts, and the
 	// outage outlasts the await window (AWAIT_ADD_SECONDS=3).
 	at := time.Now()

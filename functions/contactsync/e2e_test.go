@@ -512,22 +512,7 @@ func TestHeldWhileNeedsReauth(t *testing.T) {
 	at := time.Now().Add(time.Minute)
 	ev := contactEvent(team, event.ContactAdded, "seq_rev", "c1", "held@revoked.example", "H", at)
 	send(t, ev)
-	deadline := time.Now().Add(awaitFor)
-	for {
-		var st struct {
-			Status string `json:"status"`
-		}
-		if _, err := seqr.Call(ctx, team, "GET", "/v1/salesforce", nil, nil, &st); err != nil {
-			t.Fatal(err)
-		}
-		if st.Status == "needs_reauth" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status: got %s; want needs_reauth", st.Status)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	stacktest.AwaitStatus(t, seqr, team, "needs_reauth")
 	if err := seqr.Poll(ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -187,6 +187,28 @@ func Connect(t *testing.T, seq *sequencer.Client, team string, o *org.Org) {
 	}
 }
 
+// AwaitStatus waits until GET /v1/salesforce shows the team's connection in
+// status (needs_reauth, say), or fails the test after AwaitFor.
+func AwaitStatus(t *testing.T, seq *sequencer.Client, team, status string) {
+	t.Helper()
+	deadline := time.Now().Add(AwaitFor)
+	for {
+		var st struct {
+			Status string `json:"status"`
+		}
+		if _, err := seq.Call(context.Background(), team, "GET", "/v1/salesforce", nil, nil, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Status == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status of %s: got %s; want %s", team, st.Status, status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 var (
 	idMu sync.Mutex
 	idN  int64
