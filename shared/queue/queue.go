@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -54,6 +55,7 @@ type Processor interface {
 // Sender is the part of the SQS API used to dead-letter poison messages.
 type Sender interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
 // ErrHold marks a message that must wait (its team needs to reconnect, or
@@ -112,18 +114,26 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 	for _, m := range msgs {
 		teams[m.ID] = m.Event.TeamID
 	}
-	for id, err := range h.Processor.Process(ctx, msgs) {
+	failed := h.Processor.Process(ctx, msgs)
+	var held []string
+	for id, err := range failed {
 		h.count(err, teams[id])
 		if errors.Is(err, ErrHold) && h.QueueURL != "" {
-			if perr := h.park(ctx, bodies[id], retries[id]); perr == nil {
-				h.Log.Info("message held", "message_id", id, "reason", err.Error())
-				continue
-			} else {
-				h.Log.Error("park held message", "message_id", id, "error", perr.Error())
-			}
+			held = append(held, id)
+			continue
 		}
 		h.Log.Warn("message returns to the queue", "message_id", id, "error", err.Error())
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+	}
+	slices.Sort(held)
+	parkErrs := h.park(ctx, held, bodies, retries)
+	for _, id := range held {
+		if perr := parkErrs[id]; perr != nil {
+			h.Log.Error("park held message", "message_id", id, "error", perr.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+			continue
+		}
+		h.Log.Info("message held", "message_id", id, "reason", failed[id].Error())
 	}
 	return resp, nil
 }
@@ -147,22 +157,65 @@ func (h *Handler) count(err error, team string) {
 	}
 }
 
-// park sends body to the function's own queue again, invisible for the hold delay.
-func (h *Handler) park(ctx context.Context, body string, retry bool) error {
+// park sends the held messages' bodies to the function's own queue again,
+// invisible for the hold delay, ten to a call, and returns why any of them
+// was not sent (those go back to the queue as failures instead).
+func (h *Handler) park(ctx context.Context, ids []string, bodies map[string]string, retries map[string]bool) map[string]error {
 	delay := h.HoldDelay
 	if delay <= 0 || delay > DefaultHoldDelay {
 		delay = DefaultHoldDelay
 	}
-	in := &sqs.SendMessageInput{QueueUrl: aws.String(h.QueueURL),
-		MessageBody: aws.String(body), DelaySeconds: int32(delay / time.Second)}
-	if retry {
-		in.MessageAttributes = RetryAttributes()
+	errs := map[string]error{}
+	for _, chunk := range parkBatches(ids, bodies) {
+		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(h.QueueURL)}
+		for i, id := range chunk {
+			e := sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(bodies[id]),
+				DelaySeconds: int32(delay / time.Second)}
+			if retries[id] {
+				e.MessageAttributes = RetryAttributes()
+			}
+			in.Entries = append(in.Entries, e)
+		}
+		out, err := h.DLQ.SendMessageBatch(ctx, in)
+		if err != nil {
+			for _, id := range chunk {
+				errs[id] = fmt.Errorf("send to %s: %w", h.QueueURL, err)
+			}
+			continue
+		}
+		for _, f := range out.Failed {
+			if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i < len(chunk) {
+				errs[chunk[i]] = fmt.Errorf("send to %s: %s: %s", h.QueueURL, aws.ToString(f.Code), aws.ToString(f.Message))
+			}
+		}
 	}
-	_, err := h.DLQ.SendMessage(ctx, in)
-	if err != nil {
-		return fmt.Errorf("send to %s: %w", h.QueueURL, err)
+	return errs
+}
+
+// SQS's limits on one SendMessageBatch: 10 entries, 256 KiB of payload in
+// all (entryOverhead counts an entry's attributes and id, generously).
+const (
+	maxBatchEntries = 10
+	maxBatchBytes   = 256 << 10
+	entryOverhead   = 512
+)
+
+// parkBatches packs ids into SendMessageBatch calls within both limits, in order.
+func parkBatches(ids []string, bodies map[string]string) [][]string {
+	var out [][]string
+	var cur []string
+	size := 0
+	for _, id := range ids {
+		n := len(bodies[id]) + entryOverhead
+		if len(cur) == maxBatchEntries || (len(cur) > 0 && size+n > maxBatchBytes) {
+			out, cur, size = append(out, cur), nil, 0
+		}
+		cur, size = append(cur, id), size+n
 	}
-	return nil
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // RetryAttributes are the message attributes of an event the error inbox

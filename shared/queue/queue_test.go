@@ -151,3 +151,89 @@ func TestHandleParksHeldMessages(t *testing.T) {
 		t.Errorf("metric: got %q; want a NeedsReauth EMF line for team_acme", got)
 	}
 }
+
+// TestHandleParksManyHeldMessagesInBatches: 25 held messages are parked in
+// SendMessageBatch calls; when parking fails, they return to the queue as
+// failures instead of being lost.
+func TestHandleParksManyHeldMessagesInBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	own, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("queue-test-many-%d", time.Now().UnixNano()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := fmt.Errorf("%w: %w", ErrHold, connection.ErrNeedsReauth)
+	rec := &recorder{fail: map[string]error{}}
+	var in events.SQSEvent
+	for i := range 25 {
+		id := fmt.Sprintf("m%02d", i)
+		rec.fail[id] = hold
+		in.Records = append(in.Records, events.SQSMessage{MessageId: id, Body: strings.Replace(validAdded, `"evt_1"`, fmt.Sprintf(`"evt_%02d"`, i), 1)})
+	}
+	tests := []struct {
+		name     string
+		queueURL string
+		parked   int
+		failures int
+	}{
+		{"parked, ten to a call", *own.QueueUrl, 25, 0},
+		{"own queue gone: back to the queue, not lost", *own.QueueUrl + "-missing", 0, 25},
+	}
+	for _, tt := range tests {
+		h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: tt.queueURL,
+			HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		resp, err := h.Handle(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.BatchItemFailures) != tt.failures {
+			t.Errorf("%s: failures: got %d; want %d", tt.name, len(resp.BatchItemFailures), tt.failures)
+		}
+		seen := map[string]bool{}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(seen) < tt.parked && time.Now().Before(deadline) {
+			out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: own.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range out.Messages {
+				seen[*m.Body] = true
+			}
+		}
+		if len(seen) != tt.parked {
+			t.Errorf("%s: parked copies: got %d distinct; want %d", tt.name, len(seen), tt.parked)
+		}
+	}
+}
+
+func TestParkBatches(t *testing.T) {
+	t.Parallel()
+	bodies := map[string]string{}
+	ids := func(n, size int, prefix string) []string {
+		var out []string
+		for i := range n {
+			id := fmt.Sprintf("%s%d", prefix, i)
+			bodies[id] = strings.Repeat("x", size)
+			out = append(out, id)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		ids  []string
+		want []int // batch sizes
+	}{
+		{"25 small: 10, 10, 5", ids(25, 100, "s"), []int{10, 10, 5}},
+		{"big bodies: by size", ids(5, 100<<10, "b"), []int{2, 2, 1}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		var got []int
+		for _, b := range parkBatches(tt.ids, bodies) {
+			got = append(got, len(b))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: got %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
