@@ -123,7 +123,7 @@ type processor struct{ e *contactsync.Engine }
 func (p processor) Process(ctx context.Context, msgs []queue.Message) map[string]error {
 	ds := make([]contactsync.Delivery, len(msgs))
 	for i, m := range msgs {
-		ds[i] = contactsync.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry}
+		ds[i] = contactsync.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry, FirstReceived: m.FirstReceived}
 	}
 	return p.e.Process(ctx, ds)
 }

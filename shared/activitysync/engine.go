@@ -310,7 +310,7 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 	for _, d := range live {
 		m, ok := ms[memberKey(d.Event)]
 		if !ok {
-			switch contactsync.AwaitAdd(b.e.now(), d.Event.OccurredAt, b.conn,
+			switch contactsync.AwaitAdd(b.e.now(), d.AwaitFrom(), b.conn,
 				orDefault(b.e.HoldDelay, contactsync.DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
 			case contactsync.AwaitRetry:
 				b.retry(d, fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry))

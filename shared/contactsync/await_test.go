@@ -35,3 +35,24 @@ func TestAwaitAdd(t *testing.T) {
 		}
 	}
 }
+
+func TestAwaitFrom(t *testing.T) {
+	t.Parallel()
+	occurred := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name          string
+		firstReceived time.Time
+		want          time.Time
+	}{
+		{"the queue did not say: when it occurred", time.Time{}, occurred},
+		{"delivered at once: when it occurred", occurred.Add(-time.Second), occurred},
+		{"behind a backlog: when first delivered", occurred.Add(5 * time.Minute), occurred.Add(5 * time.Minute)},
+	}
+	for _, tt := range tests {
+		var d contactsync.Delivery
+		d.Event.OccurredAt, d.FirstReceived = occurred, tt.firstReceived
+		if got := d.AwaitFrom(); !got.Equal(tt.want) {
+			t.Errorf("%s: got %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}

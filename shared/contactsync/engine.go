@@ -374,7 +374,7 @@ func (b *batch) replied(ctx context.Context, d Delivery) (item, bool, error) {
 	}
 	m, ok := ms[key]
 	if !ok {
-		switch AwaitAdd(b.e.now(), ev.OccurredAt, b.conn, orDefault(b.e.HoldDelay, DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
+		switch AwaitAdd(b.e.now(), d.AwaitFrom(), b.conn, orDefault(b.e.HoldDelay, DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
 		case AwaitRetry:
 			b.retry(d, fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry))
 		case AwaitHold:

@@ -168,14 +168,15 @@ const (
 	AwaitNoMore
 )
 
-// AwaitAdd says how an event that occurred at occurredAt waits for its
-// contact.added. It waits await from when it occurred; and when the team's
-// events were parked lately (conn.HeldAt), await from when every parked
-// event has come back (HeldAt + holdDelay): after an outage longer than
-// await, an event must not be given up on just because it is old.
-func AwaitAdd(now, occurredAt time.Time, conn Connection, holdDelay, await time.Duration) Awaiting {
+// AwaitAdd says how an event whose wait started at since (see
+// Delivery.AwaitFrom) waits for its contact.added. It waits await from
+// then; and when the team's events were parked lately (conn.HeldAt), await
+// from when every parked event has come back (HeldAt + holdDelay): after an
+// outage longer than await, an event must not be given up on just because
+// it is old.
+func AwaitAdd(now, since time.Time, conn Connection, holdDelay, await time.Duration) Awaiting {
 	switch {
-	case now.Before(occurredAt.Add(await)):
+	case now.Before(since.Add(await)):
 		return AwaitRetry
 	case !conn.HeldAt.IsZero() && now.Before(conn.HeldAt.Add(holdDelay+await)):
 		return AwaitHold
@@ -211,6 +212,20 @@ type Delivery struct {
 	// Retry: the error inbox sent the event again after an admin fixed the
 	// cause; a failed outcome of it is re-run rather than repeated.
 	Retry bool
+	// FirstReceived is when the queue first delivered the message; zero
+	// when unknown.
+	FirstReceived time.Time
+}
+
+// AwaitFrom is when the event's wait for its contact.added starts: when it
+// occurred, or when the queue first delivered it if that is later. Behind
+// a backlog an event can reach us long after it occurred, and its
+// contact.added, queued before it, is then still on its way too.
+func (d Delivery) AwaitFrom() time.Time {
+	if d.FirstReceived.After(d.Event.OccurredAt) {
+		return d.FirstReceived
+	}
+	return d.Event.OccurredAt
 }
 
 // Releaser is told when a membership reaches a final state (synced or

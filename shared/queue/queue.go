@@ -34,6 +34,9 @@ type Message struct {
 	// Retry is set on a message the error inbox sent again after an admin
 	// fixed the cause of a failure (message attribute RetryAttribute).
 	Retry bool
+	// FirstReceived is when the queue first delivered this message
+	// (ApproximateFirstReceiveTimestamp); zero when the queue did not say.
+	FirstReceived time.Time
 }
 
 // RetryAttribute is the SQS message attribute ("true") that marks an event
@@ -105,7 +108,11 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 			continue
 		}
 		n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-		msgs = append(msgs, Message{ID: rec.MessageId, ReceiveCount: n, Event: ev, Retry: isRetry(rec)})
+		m := Message{ID: rec.MessageId, ReceiveCount: n, Event: ev, Retry: isRetry(rec)}
+		if ms, err := strconv.ParseInt(rec.Attributes["ApproximateFirstReceiveTimestamp"], 10, 64); err == nil && ms > 0 {
+			m.FirstReceived = time.UnixMilli(ms).UTC()
+		}
+		msgs = append(msgs, m)
 	}
 	if len(msgs) == 0 {
 		return resp, nil

@@ -45,11 +45,13 @@ func TestMain(m *testing.M) {
 // recorder is the domain side: it records what it got and fails the ids asked.
 type recorder struct {
 	got  []string
+	msgs []Message
 	fail map[string]error
 }
 
 func (r *recorder) Process(_ context.Context, msgs []Message) map[string]error {
 	out := map[string]error{}
+	r.msgs = append(r.msgs, msgs...)
 	for _, m := range msgs {
 		r.got = append(r.got, m.ID)
 		if err, ok := r.fail[m.ID]; ok {
@@ -235,5 +237,30 @@ func TestParkBatches(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("%s: got %v; want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestHandleReadsDeliveryFacts(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	h := &Handler{Queue: event.ContactQueue, Processor: rec, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	_, err := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m1", Body: validAdded, Attributes: map[string]string{"ApproximateReceiveCount": "3", "ApproximateFirstReceiveTimestamp": "1796040000123"}},
+		{MessageId: "m2", Body: strings.Replace(validAdded, `"evt_1"`, `"evt_2"`, 1)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		n     int
+		first time.Time
+	}{"m1": {3, time.UnixMilli(1796040000123).UTC()}, "m2": {0, time.Time{}}}
+	for _, m := range rec.msgs {
+		if w := want[m.ID]; m.ReceiveCount != w.n || !m.FirstReceived.Equal(w.first) {
+			t.Errorf("%s: got receive count %d, first received %v; want %d, %v", m.ID, m.ReceiveCount, m.FirstReceived, w.n, w.first)
+		}
+	}
+	if len(rec.msgs) != 2 {
+		t.Errorf("messages: got %d; want 2", len(rec.msgs))
 	}
 }
