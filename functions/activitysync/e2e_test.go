@@ -44,7 +44,7 @@ var (
 const awaitFor = stacktest.AwaitFor
 
 func TestMain(m *testing.M) {
-	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "as", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1", "AWAIT_ADD_SECONDS": "3"}},
+	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "as", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1", "AWAIT_ADD_SECONDS": "10"}},
 		func(x *stacktest.Harness) { h, stack, seqr, sqsc = x, x.Stack, x.Seq, x.SQS }))
 }
 
@@ -592,7 +592,7 @@ func TestParkedEventsComeBackInAnyOrder(t *testing.T) {
 	send(t, adds...)
 	stacktest.AwaitStatus(t, seqr, team, "needs_reauth")
 	// These are parked before anything is read of their contacts, and the
-	// outage outlasts the await window (AWAIT_ADD_SECONDS=3).
+	// outage outlasts the await window (AWAIT_ADD_SECONDS=10).
 	at := time.Now()
 	const n = 8
 	var emails []event.Event
@@ -604,7 +604,7 @@ func TestParkedEventsComeBackInAnyOrder(t *testing.T) {
 	send(t, emails...)
 	time.Sleep(500 * time.Millisecond) // so the emails tend to come back first
 	send(t, adds[1:]...)
-	time.Sleep(time.Until(at.Add(5 * time.Second)))
+	time.Sleep(time.Until(at.Add(12 * time.Second)))
 	if err := seqr.Poll(ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ var (
 const awaitFor = stacktest.AwaitFor
 
 func TestMain(m *testing.M) {
-	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "cs", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1", "AWAIT_ADD_SECONDS": "3"}},
+	os.Exit(stacktest.Main(m, stacktest.Options{RepoDir: "../..", Prefix: "cs", ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": "1", "AWAIT_ADD_SECONDS": "10"}},
 		func(x *stacktest.Harness) { h, stack, seqr, sqsc = x, x.Stack, x.Seq, x.SQS }))
 }
 
