@@ -99,10 +99,12 @@ func main() {
 		HoldDelay: time.Duration(holdDelay) * time.Second,
 		Log:       log,
 		Hold:      queue.ErrHold,
+		Wait:      queue.ErrWait,
 	}
 	h := &queue.Handler{Queue: event.ActivityQueue, DLQ: sqsClient, DLQURL: dlqURL, QueueURL: queueURL, Log: log,
 		Metrics:   &metrics.EMF{W: os.Stdout},
 		HoldDelay: time.Duration(holdDelay) * time.Second,
+		WaitMax:   time.Duration(awaitAdd) * time.Second / 10,
 		Processor: processor{engine}}
 	lambda.Start(func(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {
 		return h.Handle(ctx, in)

@@ -72,6 +72,10 @@ type Engine struct {
 	Log           *slog.Logger
 	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold).
 	Hold error
+	// Wait, when set, wraps the retry of an event that waits for its
+	// contact.added (queue.ErrWait): the adapter brings it back sooner than
+	// a failed message.
+	Wait error
 }
 
 func (e *Engine) now() time.Time {
@@ -171,6 +175,15 @@ func (b *batch) retry(d contactsync.Delivery, err error) {
 	if d.ID != "" {
 		b.failed[d.ID] = err
 	}
+}
+
+// awaitAdd is the retry of an event whose contact.added has not been synced yet.
+func (b *batch) awaitAdd() error {
+	err := fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry)
+	if b.e.Wait != nil {
+		return fmt.Errorf("%w: %w", b.e.Wait, err)
+	}
+	return err
 }
 
 func (b *batch) hold(reason error) error {
@@ -313,7 +326,7 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 			switch contactsync.AwaitAdd(b.e.now(), d.AwaitFrom(), b.conn,
 				orDefault(b.e.HoldDelay, contactsync.DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
 			case contactsync.AwaitRetry:
-				b.retry(d, fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry))
+				b.retry(d, b.awaitAdd())
 			case contactsync.AwaitHold:
 				b.retry(d, b.hold(errors.New("the contact's contact.added may still be parked")))
 			default:

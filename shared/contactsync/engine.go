@@ -60,6 +60,10 @@ type Engine struct {
 	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold), so the
 	// domain stays free of it.
 	Hold error
+	// Wait, when set, wraps the retry of an event that waits for its
+	// contact.added (queue.ErrWait): the adapter brings it back sooner than
+	// a failed message.
+	Wait error
 }
 
 func (e *Engine) now() time.Time {
@@ -205,6 +209,15 @@ func (b *batch) run(ctx context.Context, ds []Delivery) error {
 		}
 	}
 	return nil
+}
+
+// awaitAdd is the retry of an event whose contact.added has not been synced yet.
+func (b *batch) awaitAdd() error {
+	err := fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry)
+	if b.e.Wait != nil {
+		return fmt.Errorf("%w: %w", b.e.Wait, err)
+	}
+	return err
 }
 
 func (b *batch) hold(reason error) error {
@@ -376,7 +389,7 @@ func (b *batch) replied(ctx context.Context, d Delivery) (item, bool, error) {
 	if !ok {
 		switch AwaitAdd(b.e.now(), d.AwaitFrom(), b.conn, orDefault(b.e.HoldDelay, DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
 		case AwaitRetry:
-			b.retry(d, fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry))
+			b.retry(d, b.awaitAdd())
 		case AwaitHold:
 			b.retry(d, b.hold(errors.New("the contact's contact.added may still be parked")))
 		default:

@@ -3,6 +3,7 @@ package contactsync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -158,5 +159,27 @@ func TestLinkDuplicatesUsesTheNamedRecord(t *testing.T) {
 	}
 	if len(ledger.saved) != 2 || ledger.saved[0].MatchRule != "duplicate_rule" || ledger.saved[0].ID != "0030000000000NM" {
 		t.Errorf("records saved: got %+v; want the named Contact, then the looked-up Lead, by duplicate_rule", ledger.saved)
+	}
+}
+
+func TestAwaitAddRetryWrapsWait(t *testing.T) {
+	t.Parallel()
+	wait := errors.New("queue: waiting")
+	tests := []struct {
+		name     string
+		wait     error
+		wantWait bool
+	}{
+		{"the adapter's wait", wait, true},
+		{"no adapter: a plain retry", nil, false},
+	}
+	for _, tt := range tests {
+		err := (&batch{e: &Engine{Wait: tt.wait}}).awaitAdd()
+		if !errors.Is(err, ErrRetry) {
+			t.Errorf("%s: got %v; want it to wrap ErrRetry", tt.name, err)
+		}
+		if got := errors.Is(err, wait); got != tt.wantWait {
+			t.Errorf("%s: wraps the wait: got %v; want %v", tt.name, got, tt.wantWait)
+		}
 	}
 }

@@ -6,10 +6,12 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -48,6 +50,34 @@ func isRetry(rec events.SQSMessage) bool {
 	return ok && a.StringValue != nil && *a.StringValue == "true"
 }
 
+// WaitingSinceAttribute is the SQS message attribute (Unix milliseconds)
+// that a waiting event's copy carries: when the queue first delivered the
+// event, so that its wait stays bounded however often it is sent again.
+const WaitingSinceAttribute = "sfsync_waiting_since"
+
+// firstReceived is when the queue first delivered the event: the copy's
+// ApproximateFirstReceiveTimestamp, or the earlier time a waiting copy
+// carries. A carried time later than the copy's own first delivery, or
+// one that does not parse, is ignored. Zero when the queue did not say.
+func firstReceived(rec events.SQSMessage) time.Time {
+	var t time.Time
+	if ms, err := strconv.ParseInt(rec.Attributes["ApproximateFirstReceiveTimestamp"], 10, 64); err == nil && ms > 0 {
+		t = time.UnixMilli(ms).UTC()
+	}
+	a, ok := rec.MessageAttributes[WaitingSinceAttribute]
+	if !ok || a.StringValue == nil {
+		return t
+	}
+	ms, err := strconv.ParseInt(*a.StringValue, 10, 64)
+	if err != nil || ms <= 0 {
+		return t
+	}
+	if since := time.UnixMilli(ms).UTC(); t.IsZero() || since.Before(t) {
+		return since
+	}
+	return t
+}
+
 // Processor is the domain side: it handles a batch and returns the ids of
 // the messages that must be delivered again (transient failures), each with
 // its reason.
@@ -69,6 +99,37 @@ var ErrHold = errors.New("held until the team can sync")
 // DefaultHoldDelay is how long a parked message stays invisible: SQS's maximum.
 const DefaultHoldDelay = 15 * time.Minute
 
+// ErrWait marks a message that waits for an earlier event still on its way
+// (an email for its contact's contact.added). It is sent to the queue
+// again with a short delay that grows with the time waited (see
+// WaitDelay), and the delivered copy deleted: it comes back soon after
+// what it waits for, rather than after the visibility timeout, and waiting
+// never counts towards maxReceiveCount. The copy carries when the wait
+// started (WaitingSinceAttribute), so the domain's bound on the wait
+// holds. Wrap it with the reason.
+var ErrWait = errors.New("waiting for an earlier event")
+
+// Bounds of the delay of a waiting message: MinWaitDelay at first, then as
+// long as it has waited so far, at most the Handler's WaitMax, itself at
+// most DefaultWaitMax unless set.
+const (
+	MinWaitDelay   = time.Second
+	DefaultWaitMax = time.Minute
+)
+
+// WaitDelay is how long a message that has waited since since sleeps
+// before its next look, at now: as long again as it has waited, between
+// MinWaitDelay and most, in whole seconds (SQS's unit). The number of
+// looks thus grows with the logarithm of the wait, then linearly at most.
+func WaitDelay(now, since time.Time, most time.Duration) time.Duration {
+	most = max(most, MinWaitDelay)
+	d := now.Sub(since)
+	if since.IsZero() {
+		d = 0
+	}
+	return min(max(d, MinWaitDelay), most).Truncate(time.Second)
+}
+
 // Handler is the Lambda handler of one sync function.
 type Handler struct {
 	Queue     string // event.ContactQueue or event.ActivityQueue: the kinds this function accepts
@@ -81,7 +142,10 @@ type Handler struct {
 	// idempotent by id, so the copy is safe.
 	QueueURL  string
 	HoldDelay time.Duration
-	Log       *slog.Logger
+	// WaitMax is the longest delay of a waiting message (ErrWait) between
+	// two looks; DefaultWaitMax when zero.
+	WaitMax time.Duration
+	Log     *slog.Logger
 	// Metrics, when set, counts held events for the alarms: NeedsReauth and
 	// BudgetExceeded per team.
 	Metrics *metrics.EMF
@@ -108,41 +172,67 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 			continue
 		}
 		n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-		m := Message{ID: rec.MessageId, ReceiveCount: n, Event: ev, Retry: isRetry(rec)}
-		if ms, err := strconv.ParseInt(rec.Attributes["ApproximateFirstReceiveTimestamp"], 10, 64); err == nil && ms > 0 {
-			m.FirstReceived = time.UnixMilli(ms).UTC()
-		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, Message{ID: rec.MessageId, ReceiveCount: n, Event: ev, Retry: isRetry(rec), FirstReceived: firstReceived(rec)})
 	}
 	if len(msgs) == 0 {
 		return resp, nil
 	}
-	teams := make(map[string]string, len(msgs))
+	byID := make(map[string]Message, len(msgs))
 	for _, m := range msgs {
-		teams[m.ID] = m.Event.TeamID
+		byID[m.ID] = m
 	}
 	failed := h.Processor.Process(ctx, msgs)
-	var held []string
+	var later []resend
+	now := time.Now()
 	for id, err := range failed {
-		h.count(err, teams[id])
-		if errors.Is(err, ErrHold) && h.QueueURL != "" {
-			held = append(held, id)
+		h.count(err, byID[id].Event.TeamID)
+		switch {
+		case h.QueueURL == "":
+		case errors.Is(err, ErrHold):
+			later = append(later, resend{id: id, body: bodies[id], retry: retries[id], delay: h.holdDelay()})
+			continue
+		case errors.Is(err, ErrWait):
+			since := byID[id].FirstReceived
+			if since.IsZero() {
+				since = now
+			}
+			later = append(later, resend{id: id, body: bodies[id], retry: retries[id], since: since,
+				delay: WaitDelay(now, since, cmp.Or(h.WaitMax, DefaultWaitMax))})
 			continue
 		}
 		h.Log.Warn("message returns to the queue", "message_id", id, "error", err.Error())
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
-	slices.Sort(held)
-	parkErrs := h.park(ctx, held, bodies, retries)
-	for _, id := range held {
-		if perr := parkErrs[id]; perr != nil {
-			h.Log.Error("park held message", "message_id", id, "error", perr.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+	slices.SortFunc(later, func(a, b resend) int { return cmp.Compare(a.id, b.id) })
+	sendErrs := h.resend(ctx, later)
+	for _, r := range later {
+		if serr := sendErrs[r.id]; serr != nil {
+			h.Log.Error("send message again", "message_id", r.id, "error", serr.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.id})
 			continue
 		}
-		h.Log.Info("message held", "message_id", id, "reason", failed[id].Error())
+		if r.since.IsZero() {
+			h.Log.Info("message held", "message_id", r.id, "reason", failed[r.id].Error())
+		} else {
+			h.Log.Debug("message waits", "message_id", r.id, "reason", failed[r.id].Error(), "delay_s", int(r.delay/time.Second))
+		}
 	}
 	return resp, nil
+}
+
+// resend is a message to send to the function's queue again, after delay.
+type resend struct {
+	id, body string
+	retry    bool
+	delay    time.Duration
+	since    time.Time // a waiting message's wait start (WaitingSinceAttribute); zero for a held one
+}
+
+func (h *Handler) holdDelay() time.Duration {
+	if h.HoldDelay <= 0 || h.HoldDelay > DefaultHoldDelay {
+		return DefaultHoldDelay
+	}
+	return h.HoldDelay
 }
 
 // count emits the metric of a held event, if it is one the alarms watch.
@@ -164,35 +254,38 @@ func (h *Handler) count(err error, team string) {
 	}
 }
 
-// park sends the held messages' bodies to the function's own queue again,
-// invisible for the hold delay, ten to a call, and returns why any of them
-// was not sent (those go back to the queue as failures instead).
-func (h *Handler) park(ctx context.Context, ids []string, bodies map[string]string, retries map[string]bool) map[string]error {
-	delay := h.HoldDelay
-	if delay <= 0 || delay > DefaultHoldDelay {
-		delay = DefaultHoldDelay
-	}
+// resend sends messages to the function's own queue again, each invisible
+// for its delay, ten to a call, and returns why any of them was not sent
+// (those go back to the queue as failures instead).
+func (h *Handler) resend(ctx context.Context, rs []resend) map[string]error {
 	errs := map[string]error{}
-	for _, chunk := range parkBatches(ids, bodies) {
+	for _, chunk := range resendBatches(rs) {
 		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(h.QueueURL)}
-		for i, id := range chunk {
-			e := sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(bodies[id]),
-				DelaySeconds: int32(delay / time.Second)}
-			if retries[id] {
-				e.MessageAttributes = RetryAttributes()
+		for i, r := range chunk {
+			e := sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(r.body),
+				DelaySeconds: int32(r.delay / time.Second)}
+			if r.retry || !r.since.IsZero() {
+				e.MessageAttributes = map[string]sqstypes.MessageAttributeValue{}
+			}
+			if r.retry {
+				maps.Copy(e.MessageAttributes, RetryAttributes())
+			}
+			if !r.since.IsZero() {
+				e.MessageAttributes[WaitingSinceAttribute] = sqstypes.MessageAttributeValue{DataType: aws.String("Number"),
+					StringValue: aws.String(strconv.FormatInt(r.since.UnixMilli(), 10))}
 			}
 			in.Entries = append(in.Entries, e)
 		}
 		out, err := h.DLQ.SendMessageBatch(ctx, in)
 		if err != nil {
-			for _, id := range chunk {
-				errs[id] = fmt.Errorf("send to %s: %w", h.QueueURL, err)
+			for _, r := range chunk {
+				errs[r.id] = fmt.Errorf("send to %s: %w", h.QueueURL, err)
 			}
 			continue
 		}
 		for _, f := range out.Failed {
 			if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i < len(chunk) {
-				errs[chunk[i]] = fmt.Errorf("send to %s: %s: %s", h.QueueURL, aws.ToString(f.Code), aws.ToString(f.Message))
+				errs[chunk[i].id] = fmt.Errorf("send to %s: %s: %s", h.QueueURL, aws.ToString(f.Code), aws.ToString(f.Message))
 			}
 		}
 	}
@@ -207,17 +300,17 @@ const (
 	entryOverhead   = 512
 )
 
-// parkBatches packs ids into SendMessageBatch calls within both limits, in order.
-func parkBatches(ids []string, bodies map[string]string) [][]string {
-	var out [][]string
-	var cur []string
+// resendBatches packs messages into SendMessageBatch calls within both limits, in order.
+func resendBatches(rs []resend) [][]resend {
+	var out [][]resend
+	var cur []resend
 	size := 0
-	for _, id := range ids {
-		n := len(bodies[id]) + entryOverhead
+	for _, r := range rs {
+		n := len(r.body) + entryOverhead
 		if len(cur) == maxBatchEntries || (len(cur) > 0 && size+n > maxBatchBytes) {
 			out, cur, size = append(out, cur), nil, 0
 		}
-		cur, size = append(cur, id), size+n
+		cur, size = append(cur, r), size+n
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,21 +209,18 @@ func TestHandleParksManyHeldMessagesInBatches(t *testing.T) {
 	}
 }
 
-func TestParkBatches(t *testing.T) {
+func TestResendBatches(t *testing.T) {
 	t.Parallel()
-	bodies := map[string]string{}
-	ids := func(n, size int, prefix string) []string {
-		var out []string
+	ids := func(n, size int, prefix string) []resend {
+		var out []resend
 		for i := range n {
-			id := fmt.Sprintf("%s%d", prefix, i)
-			bodies[id] = strings.Repeat("x", size)
-			out = append(out, id)
+			out = append(out, resend{id: fmt.Sprintf("%s%d", prefix, i), body: strings.Repeat("x", size)})
 		}
 		return out
 	}
 	tests := []struct {
 		name string
-		ids  []string
+		ids  []resend
 		want []int // batch sizes
 	}{
 		{"25 small: 10, 10, 5", ids(25, 100, "s"), []int{10, 10, 5}},
@@ -231,7 +229,7 @@ func TestParkBatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var got []int
-		for _, b := range parkBatches(tt.ids, bodies) {
+		for _, b := range resendBatches(tt.ids) {
 			got = append(got, len(b))
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
@@ -247,6 +245,12 @@ func TestHandleReadsDeliveryFacts(t *testing.T) {
 	_, err := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "m1", Body: validAdded, Attributes: map[string]string{"ApproximateReceiveCount": "3", "ApproximateFirstReceiveTimestamp": "1796040000123"}},
 		{MessageId: "m2", Body: strings.Replace(validAdded, `"evt_1"`, `"evt_2"`, 1)},
+		// A waiting copy carries when its wait started: the earlier time counts,
+		waitingCopy("m3", "evt_3", "1796040000123", "1796040000000"),
+		// a later one, or one that does not parse, does not.
+		waitingCopy("m4", "evt_4", "1796040000123", "1796040009999"),
+		waitingCopy("m5", "evt_5", "1796040000123", "soon"),
+		waitingCopy("m6", "evt_6", "", "1796040000000"),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -254,13 +258,94 @@ func TestHandleReadsDeliveryFacts(t *testing.T) {
 	want := map[string]struct {
 		n     int
 		first time.Time
-	}{"m1": {3, time.UnixMilli(1796040000123).UTC()}, "m2": {0, time.Time{}}}
+	}{"m1": {3, time.UnixMilli(1796040000123).UTC()}, "m2": {0, time.Time{}},
+		"m3": {2, time.UnixMilli(1796040000000).UTC()}, "m4": {2, time.UnixMilli(1796040000123).UTC()},
+		"m5": {2, time.UnixMilli(1796040000123).UTC()}, "m6": {2, time.UnixMilli(1796040000000).UTC()}}
 	for _, m := range rec.msgs {
 		if w := want[m.ID]; m.ReceiveCount != w.n || !m.FirstReceived.Equal(w.first) {
 			t.Errorf("%s: got receive count %d, first received %v; want %d, %v", m.ID, m.ReceiveCount, m.FirstReceived, w.n, w.first)
 		}
 	}
-	if len(rec.msgs) != 2 {
-		t.Errorf("messages: got %d; want 2", len(rec.msgs))
+	if len(rec.msgs) != len(want) {
+		t.Errorf("messages: got %d; want %d", len(rec.msgs), len(want))
+	}
+}
+
+// waitingCopy is a delivery of a message sent again to wait, first
+// received at first (Unix ms; none when empty), carrying since.
+func waitingCopy(id, eventID, first, since string) events.SQSMessage {
+	attrs := map[string]string{"ApproximateReceiveCount": "2"}
+	if first != "" {
+		attrs["ApproximateFirstReceiveTimestamp"] = first
+	}
+	return events.SQSMessage{MessageId: id, Body: strings.Replace(validAdded, `"evt_1"`, `"`+eventID+`"`, 1), Attributes: attrs,
+		MessageAttributes: map[string]events.SQSMessageAttribute{WaitingSinceAttribute: {DataType: "Number", StringValue: &since}}}
+}
+
+func TestWaitDelay(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		waited time.Duration
+		most   time.Duration
+		want   time.Duration
+	}{
+		{"first look: the least", 0, time.Minute, MinWaitDelay},
+		{"as long again as it waited", 7*time.Second + 400*time.Millisecond, time.Minute, 7 * time.Second},
+		{"never more than most", 10 * time.Minute, time.Minute, time.Minute},
+		{"most below the least: the least", time.Minute, 0, MinWaitDelay},
+		{"a clock behind: the least", -time.Minute, time.Minute, MinWaitDelay},
+	}
+	for _, tt := range tests {
+		if got := WaitDelay(now, now.Add(-tt.waited), tt.most); got != tt.want {
+			t.Errorf("%s: got %v; want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := WaitDelay(now, time.Time{}, time.Minute); got != MinWaitDelay {
+		t.Errorf("unknown start: got %v; want %v", got, MinWaitDelay)
+	}
+}
+
+// TestHandleSendsWaitingMessagesAgain: a message waiting for an earlier
+// event is not failed (no receive counted) but sent to the queue again,
+// delayed, carrying when its wait started and its retry mark.
+func TestHandleSendsWaitingMessagesAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	own, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("queue-test-wait-%d", time.Now().UnixNano()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{fail: map[string]error{"m1": fmt.Errorf("%w: the contact.added is on its way", ErrWait)}}
+	h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: *own.QueueUrl,
+		WaitMax: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	first := time.Now().Add(-time.Minute).UnixMilli()
+	m := waitingCopy("m1", "evt_1", strconv.FormatInt(first, 10), strconv.FormatInt(first-5000, 10))
+	m.MessageAttributes[RetryAttribute] = events.SQSMessageAttribute{DataType: "String", StringValue: aws.String("true")}
+	resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("failures: got %v; want none (sent again, not failed)", resp.BatchItemFailures)
+	}
+	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: own.QueueUrl, WaitTimeSeconds: 5,
+		MessageAttributeNames: []string{"All"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 {
+		t.Fatalf("copies: got %d; want 1", len(out.Messages))
+	}
+	got := out.Messages[0]
+	if aws.ToString(got.Body) != validAdded {
+		t.Errorf("body: got %q; want the original", aws.ToString(got.Body))
+	}
+	if since := aws.ToString(got.MessageAttributes[WaitingSinceAttribute].StringValue); since != strconv.FormatInt(first-5000, 10) {
+		t.Errorf("%s: got %q; want %d (the wait's start travels)", WaitingSinceAttribute, since, first-5000)
+	}
+	if r := aws.ToString(got.MessageAttributes[RetryAttribute].StringValue); r != "true" {
+		t.Errorf("%s: got %q; want true", RetryAttribute, r)
 	}
 }
