@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,10 +51,13 @@ type Config struct {
 	AssertThroughput bool
 	MinRatio         float64
 
-	RepoDir  string    // the module root; default: found from the working directory
-	Endpoint string    // moto_server; required
-	Progress io.Writer // progress lines; nil: none
-	Verbose  bool      // the functions' logs on stderr
+	RepoDir  string // the module root; default: found from the working directory
+	Endpoint string // moto_server; required
+	// DynamoEndpoint is a second moto_server to serve DynamoDB (default:
+	// Endpoint): one process uses one core at most.
+	DynamoEndpoint string
+	Progress       io.Writer // progress lines; nil: none
+	Verbose        bool      // the functions' logs on stderr
 }
 
 func (c *Config) defaults() {
@@ -184,7 +188,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(state)
-	proxy, err := motoserver.StartAtomicProxy(c.Endpoint)
+	proxy, err := motoserver.StartSplitProxy(c.Endpoint, cmp.Or(c.DynamoEndpoint, c.Endpoint))
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ func main() {
 	flag.BoolVar(&c.Baseline, "baseline", true, "run the same workload without faults first and compare the throughput")
 	flag.Float64Var(&c.MinRatio, "min-ratio", 0.9, "the share of the baseline's throughput the normal teams must keep")
 	flag.BoolVar(&c.Verbose, "v", false, "show the functions' logs")
+	split := flag.Bool("split-moto", true, "serve DynamoDB from a second moto_server, so SQS and DynamoDB each get a core")
 	dumpTo := flag.String("dump", "", "write every event with its outcomes to this file (JSON lines)")
 	flag.Parse()
 	if c.Seed == 0 {
@@ -54,35 +55,50 @@ func main() {
 	c.Progress = os.Stderr
 	fmt.Printf("chaos: seed %d (replay with -seed %d)\n", c.Seed, c.Seed)
 
+	os.Exit(run(c, *split, *dumpTo))
+}
+
+// run starts moto and the run, prints the report, and returns the exit
+// code: 0 when every check passed, 1 when one failed, 2 when the run could
+// not be made.
+func run(c Config, split bool, dumpTo string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ep, err := motoserver.Shared()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
-		os.Exit(2)
+		return 2
 	}
 	defer motoserver.StopShared()
 	c.Endpoint = ep
+	if split {
+		dyn, err := motoserver.Start(ctx, "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos: start a moto_server for DynamoDB:", err)
+			return 2
+		}
+		defer dyn.Stop()
+		c.DynamoEndpoint = dyn.Endpoint
+	}
 	rep, err := Run(ctx, c)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "chaos (seed %d): %v\n", c.Seed, err)
-		motoserver.StopShared()
-		os.Exit(2)
+		return 2
 	}
 	rep.Print(os.Stdout)
-	if *dumpTo != "" {
-		if err := writeDump(*dumpTo, rep); err != nil {
+	if dumpTo != "" {
+		if err := writeDump(dumpTo, rep); err != nil {
 			fmt.Fprintln(os.Stderr, "chaos:", err)
 		} else {
-			fmt.Printf("Events and outcomes written to %s\n", *dumpTo)
+			fmt.Printf("Events and outcomes written to %s\n", dumpTo)
 		}
 	}
 	if rep.Failed() {
 		fmt.Printf("\nchaos: FAILED (seed %d)\n", c.Seed)
-		motoserver.StopShared()
-		os.Exit(1)
+		return 1
 	}
 	fmt.Printf("\nchaos: all checks passed (seed %d)\n", c.Seed)
+	return 0
 }
 
 func writeDump(path string, rep *Report) error {

@@ -45,20 +45,37 @@ var dynamoWrites = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteI
 // StartAtomicProxy starts a proxy to the moto_server at target; point the
 // stack at its URL.
 func StartAtomicProxy(target string) (*AtomicProxy, error) {
+	return StartSplitProxy(target, target)
+}
+
+// StartSplitProxy is StartAtomicProxy with DynamoDB served by the
+// moto_server at dynamoTarget and every other service by the one at target.
+// moto serves each request under Python's global lock, so one process uses
+// one core at most: two share the load of a long run.
+func StartSplitProxy(target, dynamoTarget string) (*AtomicProxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, fmt.Errorf("moto endpoint %q: %w", target, err)
+	}
+	du, err := url.Parse(dynamoTarget)
+	if err != nil {
+		return nil, fmt.Errorf("moto endpoint %q: %w", dynamoTarget, err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	p := &AtomicProxy{URL: "http://" + l.Addr().String()}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = log.New(io.Discard, "", 0) // requests cut off when the stack stops
+	quiet := log.New(io.Discard, "", 0) // requests cut off when the stack stops
+	rp, drp := httputil.NewSingleHostReverseProxy(u), httputil.NewSingleHostReverseProxy(du)
+	rp.ErrorLog, drp.ErrorLog = quiet, quiet
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		target := r.Header.Get("X-Amz-Target")
-		if op, ok := strings.CutPrefix(target, "DynamoDB_20120810."); ok && dynamoWrites[op] {
+		op, dynamo := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+		if !dynamo {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		if dynamoWrites[op] {
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadGateway)
@@ -68,7 +85,7 @@ func StartAtomicProxy(target string) (*AtomicProxy, error) {
 			if op == "TransactWriteItems" || bytes.Contains(body, []byte(`"ConditionExpression"`)) || bytes.Contains(body, []byte(`"Expected"`)) {
 				p.mu.Lock()
 				defer p.mu.Unlock()
-				if op == "TransactWriteItems" && p.transact(w, r, u, body) {
+				if op == "TransactWriteItems" && p.transact(w, r, du, body) {
 					return
 				}
 			} else {
@@ -76,7 +93,7 @@ func StartAtomicProxy(target string) (*AtomicProxy, error) {
 				defer p.mu.RUnlock()
 			}
 		}
-		rp.ServeHTTP(w, r)
+		drp.ServeHTTP(w, r)
 	})}
 	go func() { _ = p.srv.Serve(l) }()
 	return p, nil

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,6 +146,43 @@ func TestAtomicProxyTransactions(t *testing.T) {
 		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(k), ConsistentRead: aws.Bool(true)})
 		if err != nil || out.Item == nil {
 			t.Errorf("%s after the transaction: got %v, %v; want the item", k, out.Item, err)
+		}
+	}
+}
+
+// TestSplitProxyRoutesByService: DynamoDB requests go to the DynamoDB
+// moto_server, every other one to the main one.
+func TestSplitProxyRoutesByService(t *testing.T) {
+	t.Parallel()
+	upstream := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, name) }))
+	}
+	rest, dynamo := upstream("main"), upstream("dynamodb")
+	defer rest.Close()
+	defer dynamo.Close()
+	p, err := motoserver.StartSplitProxy(rest.URL, dynamo.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	tests := []struct{ target, want string }{
+		{"DynamoDB_20120810.GetItem", "dynamodb"},
+		{"DynamoDB_20120810.PutItem", "dynamodb"},
+		{"AmazonSQS.ReceiveMessage", "main"},
+		{"TrentService.Decrypt", "main"},
+		{"", "main"},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodPost, p.URL, strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", tt.target)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(got) != tt.want {
+			t.Errorf("%q: got %q; want %q", tt.target, got, tt.want)
 		}
 	}
 }
