@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -305,10 +308,21 @@ func (r *Report) Print(w io.Writer) {
 	row("messages returned to the queue", func(f *Figures) any {
 		return f.Batches["contactsync"].ItemFailures + f.Batches["activitysync"].ItemFailures
 	})
+	row("AWS requests: DynamoDB / SQS / KMS", func(f *Figures) any {
+		by := map[string]int64{}
+		for op, n := range f.Requests {
+			svc, _, _ := strings.Cut(op, ".")
+			by[svc] += n
+		}
+		return fmt.Sprintf("%d / %d / %d", by["DynamoDB_20120810"], by["AmazonSQS"], by["TrentService"])
+	})
 	row("drain timed out", func(f *Figures) any { return f.DrainTimedOut })
 	tw.Flush()
 	if r.Baseline != nil {
 		fmt.Fprintf(w, "Throughput ratio (normal teams, chaos / baseline): %.3f\n", r.Ratio)
+	}
+	if r.Baseline != nil && len(r.Chaos.Requests) > 0 {
+		fmt.Fprintf(w, "AWS requests that grew most, baseline -> chaos: %s\n", requestGrowth(r.Baseline.Requests, r.Chaos.Requests, 6))
 	}
 	if rv := r.Chaos.Revoked; rv != nil {
 		fmt.Fprintf(w, "Revoked team %s: %.0f s without a connection, needs_reauth shown after %.1f s; %d terminal answers during the outage\n",
@@ -371,4 +385,19 @@ func repoRoot() string {
 		}
 	}
 	return dir
+}
+
+// requestGrowth names the n operations whose request count grew most from
+// base to run, as "op a->b".
+func requestGrowth(base, run map[string]int64, n int) string {
+	ops := slices.Collect(maps.Keys(run))
+	slices.SortFunc(ops, func(a, b string) int {
+		return cmp.Or(cmp.Compare(run[b]-base[b], run[a]-base[a]), strings.Compare(a, b))
+	})
+	var parts []string
+	for _, op := range ops[:min(n, len(ops))] {
+		_, name, _ := strings.Cut(op, ".")
+		parts = append(parts, fmt.Sprintf("%s %d->%d", cmp.Or(name, op), base[op], run[op]))
+	}
+	return strings.Join(parts, ", ")
 }

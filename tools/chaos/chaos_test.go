@@ -151,3 +151,21 @@ func TestWorkload(t *testing.T) {
 		t.Errorf("replies %d, email events %d; want some of each", replies, len(msgKinds))
 	}
 }
+
+func TestRequestGrowth(t *testing.T) {
+	t.Parallel()
+	base := map[string]int64{"DynamoDB_20120810.GetItem": 100, "AmazonSQS.ReceiveMessage": 50, "AmazonSQS.SendMessageBatch": 10}
+	run := map[string]int64{"DynamoDB_20120810.GetItem": 130, "AmazonSQS.ReceiveMessage": 52, "AmazonSQS.SendMessageBatch": 40, "other": 1}
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{2, "SendMessageBatch 10->40, GetItem 100->130"}, // a tie goes by name, SQS first
+		{9, "SendMessageBatch 10->40, GetItem 100->130, ReceiveMessage 50->52, other 0->1"},
+	}
+	for _, tt := range tests {
+		if got := requestGrowth(base, run, tt.n); got != tt.want {
+			t.Errorf("n=%d: got %q; want %q", tt.n, got, tt.want)
+		}
+	}
+}

@@ -55,8 +55,11 @@ type Figures struct {
 	SalesforceCalls int            `json:"salesforce_calls"`
 	Faults          map[string]int `json:"faults_fired,omitempty"`
 	Batches         map[string]batchFigures
-	DrainTimedOut   bool     `json:"drain_timed_out"`
-	Examples        []string `json:"examples,omitempty"`
+	// The stack's AWS requests from the first send to the drain, by
+	// operation: what the faults cost on top of the work itself.
+	Requests      map[string]int64 `json:"aws_requests,omitempty"`
+	DrainTimedOut bool             `json:"drain_timed_out"`
+	Examples      []string         `json:"examples,omitempty"`
 }
 
 // Recovery is what became of a team's events while it had no Salesforce.
@@ -130,7 +133,8 @@ func expected(we wev, o event.Outcome) bool {
 // check measures a run against the workload.
 func check(w *workload, res *runResult) *Figures {
 	f := &Figures{Events: len(w.events), Messages: res.Messages, OutcomeMsgs: res.OutcomeMsgs, UnexpectedBy: map[string]int{},
-		QueueLeft: res.QueueLeft, Faults: map[string]int{}, Batches: res.Batches, DrainTimedOut: res.DrainTimedOut}
+		QueueLeft: res.QueueLeft, Faults: map[string]int{}, Batches: res.Batches, DrainTimedOut: res.DrainTimedOut,
+		Requests: res.Requests}
 	example := func(format string, args ...any) {
 		if len(f.Examples) < 12 {
 			f.Examples = append(f.Examples, fmt.Sprintf(format, args...))

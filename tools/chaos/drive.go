@@ -29,6 +29,7 @@ type runResult struct {
 	QueueLeft     int
 	Orgs          []orgSnapshot
 	Batches       map[string]batchFigures
+	Requests      map[string]int64 // the stack's AWS requests, by X-Amz-Target
 	Revoked       *outage
 	Limited       *outage
 	WindowStalls  int // times the sender waited 2 minutes for the window and went on
@@ -142,6 +143,7 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 	cctx, stopCollector := context.WithCancel(ctx)
 	defer stopCollector()
 	col.start(cctx, 4)
+	reqsBefore := r.proxy.Requests()
 
 	revoked, limited := w.teamsWith(roleRevoked)[0], w.teamsWith(roleLimited)[0]
 	if chaos {
@@ -332,6 +334,10 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 		}
 	}
 	res.Finished = time.Now()
+	res.Requests = r.proxy.Requests()
+	for op, n := range reqsBefore {
+		res.Requests[op] -= n
+	}
 	time.Sleep(2 * time.Second) // the last outcomes in flight
 	stopCollector()
 	col.wg.Wait()

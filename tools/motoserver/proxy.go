@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -36,6 +37,27 @@ type AtomicProxy struct {
 	client http.Client
 	keysMu sync.Mutex
 	keys   map[string][]string // table -> key attribute names
+
+	countMu sync.Mutex
+	counts  map[string]int64 // requests by X-Amz-Target
+}
+
+// Requests returns how many requests the proxy has served, by operation
+// (the X-Amz-Target header: "DynamoDB_20120810.GetItem",
+// "AmazonSQS.ReceiveMessage"; "other" without one).
+func (p *AtomicProxy) Requests() map[string]int64 {
+	p.countMu.Lock()
+	defer p.countMu.Unlock()
+	return maps.Clone(p.counts)
+}
+
+func (p *AtomicProxy) count(target string) {
+	if target == "" {
+		target = "other"
+	}
+	p.countMu.Lock()
+	p.counts[target]++
+	p.countMu.Unlock()
 }
 
 // dynamoWrites are the DynamoDB operations serialized.
@@ -65,11 +87,12 @@ func StartSplitProxy(target, dynamoTarget string) (*AtomicProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &AtomicProxy{URL: "http://" + l.Addr().String()}
+	p := &AtomicProxy{URL: "http://" + l.Addr().String(), counts: map[string]int64{}}
 	quiet := log.New(io.Discard, "", 0) // requests cut off when the stack stops
 	rp, drp := httputil.NewSingleHostReverseProxy(u), httputil.NewSingleHostReverseProxy(du)
 	rp.ErrorLog, drp.ErrorLog = quiet, quiet
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.count(r.Header.Get("X-Amz-Target"))
 		op, dynamo := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 		if !dynamo {
 			rp.ServeHTTP(w, r)

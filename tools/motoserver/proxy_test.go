@@ -185,4 +185,9 @@ func TestSplitProxyRoutesByService(t *testing.T) {
 			t.Errorf("%q: got %q; want %q", tt.target, got, tt.want)
 		}
 	}
+	want := map[string]int64{"DynamoDB_20120810.GetItem": 1, "DynamoDB_20120810.PutItem": 1, "AmazonSQS.ReceiveMessage": 1,
+		"TrentService.Decrypt": 1, "other": 1}
+	if got := p.Requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests: got %v; want %v", got, want)
+	}
 }
