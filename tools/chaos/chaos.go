@@ -37,7 +37,13 @@ type Config struct {
 	LimitAt       float64       // ... when the limited team's org runs out of API calls
 	RaiseAt       float64       // ... when its daily limit is raised
 	Visibility    time.Duration // the event queues' visibility timeout: how soon a failed message returns
-	HoldDelay     time.Duration // HOLD_DELAY_SECONDS: how long a held message waits
+	// HoldDelay is HOLD_DELAY_SECONDS, how long a held message waits;
+	// default the visibility timeout. Deployed, it is 5 times the visibility
+	// timeout (900 s against 180 s) and an outage lasts hours, so a held
+	// message comes back a handful of times; with the run's outages of a
+	// minute or two, this keeps it near that count without slowing recovery
+	// much.
+	HoldDelay time.Duration
 	// AwaitAdd is AWAIT_ADD_SECONDS; default 10/3 of Visibility,
 	// the deployed ratio (600 s against 6 x 30 s), so an email event waiting
 	// for its contact.added is skipped before its fifth receive, as deployed.
@@ -92,7 +98,7 @@ func (c *Config) defaults() {
 	deff(&c.RaiseAt, 0.65)
 	deff(&c.MinRatio, 0.9)
 	defd(&c.Visibility, 20*time.Second)
-	defd(&c.HoldDelay, 5*time.Second)
+	defd(&c.HoldDelay, c.Visibility)
 	defd(&c.AwaitAdd, c.Visibility*10/3)
 	defd(&c.Drain, 10*time.Minute)
 	if c.RepoDir == "" {

@@ -39,7 +39,7 @@ func main() {
 	flag.Float64Var(&c.DropFraction, "drops", 0.01, "share of Salesforce requests processed, then cut off before the answer")
 	flag.IntVar(&c.TokenCalls, "token-calls", 200, "access tokens expire after this many API calls")
 	flag.DurationVar(&c.Visibility, "visibility", 20*time.Second, "the event queues' visibility timeout (how soon a failed message returns)")
-	flag.DurationVar(&c.HoldDelay, "hold-delay", 5*time.Second, "HOLD_DELAY_SECONDS of the sync functions (how long a held message waits)")
+	flag.DurationVar(&c.HoldDelay, "hold-delay", 0, "HOLD_DELAY_SECONDS of the sync functions (how long a held message waits; 0: the visibility timeout)")
 	flag.DurationVar(&c.Drain, "drain", 10*time.Minute, "how long to wait for the last answers after the last send")
 	flag.IntVar(&c.Concurrency, "concurrency", 3, "the sync functions' MaximumConcurrency (0: as deployed, 10); moto-bound, fewer pollers go faster here")
 	flag.BoolVar(&c.Baseline, "baseline", true, "run the same workload without faults first and compare the throughput")
