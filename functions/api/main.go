@@ -70,7 +70,7 @@ func readSettings() (settings, error) {
 func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 	db := dynamodb.NewFromConfig(cfg)
 	connStore := &connectiondb.Store{DB: db, Table: s.connectionsTable,
-		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: s.keyID}}
+		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: s.keyID, Keys: sealing.NewKeyCache(0, 0)}}
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: s.secretARN}
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{
 		ClientID: s.clientID, ClientSecret: clientSecret.Get, RedirectURL: s.redirectURL, AllowInsecureLoginURLs: s.insecureLogin}}

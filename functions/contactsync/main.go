@@ -82,7 +82,7 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	sqsClient := sqs.NewFromConfig(cfg)
 	connStore := &connectiondb.Store{DB: db, Table: connectionsTable,
-		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: keyID}}
+		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: keyID, Keys: sealing.NewKeyCache(0, 0)}}
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get}}
 	mappings := mappingdb.New(db, policiesTable)

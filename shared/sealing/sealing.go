@@ -6,14 +6,19 @@
 package sealing
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -41,6 +46,10 @@ type Sealed struct {
 type Sealer struct {
 	KMS   KMS
 	KeyID string
+	// Keys, when set, keeps the data keys KMS decrypted for a while, so a
+	// warm function opens the same sealed value (a team's tokens, read on
+	// every batch) without asking KMS again.
+	Keys *KeyCache
 }
 
 // Seal encrypts plaintext bound to ectx.
@@ -74,8 +83,34 @@ func (s *Sealer) Open(ctx context.Context, v Sealed, ectx map[string]string) ([]
 	if len(v.EncryptedKey) == 0 || len(v.Ciphertext) == 0 {
 		return nil, fmt.Errorf("%w: empty sealed value", ErrCannotOpen)
 	}
+	ad := aad(ectx)
+	key, err := s.dataKey(ctx, v.EncryptedKey, ectx, ad)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	gcm, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(v.Nonce) != gcm.NonceSize() {
+		return nil, fmt.Errorf("%w: bad nonce", ErrCannotOpen)
+	}
+	pt, err := gcm.Open(nil, v.Nonce, v.Ciphertext, ad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: authentication failed", ErrCannotOpen)
+	}
+	return pt, nil
+}
+
+// dataKey returns a copy of the plaintext data key of encKey under ectx
+// (ad is its canonical encoding): from the cache, or from KMS.
+func (s *Sealer) dataKey(ctx context.Context, encKey []byte, ectx map[string]string, ad []byte) ([]byte, error) {
+	if key, ok := s.Keys.get(encKey, ad); ok {
+		return key, nil
+	}
 	out, err := s.KMS.Decrypt(ctx, &kms.DecryptInput{
-		CiphertextBlob:    v.EncryptedKey,
+		CiphertextBlob:    encKey,
 		EncryptionContext: ectx,
 		KeyId:             aws.String(s.KeyID),
 	})
@@ -86,19 +121,8 @@ func (s *Sealer) Open(ctx context.Context, v Sealed, ectx map[string]string) ([]
 		}
 		return nil, fmt.Errorf("decrypt data key: %w", err)
 	}
-	defer clear(out.Plaintext)
-	gcm, err := newGCM(out.Plaintext)
-	if err != nil {
-		return nil, err
-	}
-	if len(v.Nonce) != gcm.NonceSize() {
-		return nil, fmt.Errorf("%w: bad nonce", ErrCannotOpen)
-	}
-	pt, err := gcm.Open(nil, v.Nonce, v.Ciphertext, aad(ectx))
-	if err != nil {
-		return nil, fmt.Errorf("%w: authentication failed", ErrCannotOpen)
-	}
-	return pt, nil
+	s.Keys.put(encKey, ad, out.Plaintext)
+	return out.Plaintext, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -125,4 +149,114 @@ func aad(ectx map[string]string) []byte {
 		fmt.Fprintf(&b, "%d:%s=%d:%s;", len(k), k, len(ectx[k]), ectx[k])
 	}
 	return []byte(b.String())
+}
+
+// KeyCache keeps decrypted data keys in memory for at most MaxAge, and at
+// most MaxEntries of them (the oldest go first), keyed by the encrypted
+// key and its encryption context: a key is only ever handed back for the
+// context KMS checked it under. This is the AWS Encryption SDK's caching
+// of data keys, with its trade: a KMS key disabled or a grant revoked is
+// noticed within MaxAge, not at once. A nil *KeyCache caches nothing.
+type KeyCache struct {
+	MaxAge     time.Duration
+	MaxEntries int
+	now        func() time.Time
+
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]cachedKey
+}
+
+type cachedKey struct {
+	key []byte
+	at  time.Time
+}
+
+// Defaults of NewKeyCache.
+const (
+	DefaultKeyMaxAge  = 5 * time.Minute
+	DefaultKeyEntries = 1000
+)
+
+// NewKeyCache returns a cache of data keys; zero values take the defaults.
+func NewKeyCache(maxAge time.Duration, maxEntries int) *KeyCache {
+	return &KeyCache{MaxAge: cmp.Or(maxAge, DefaultKeyMaxAge), MaxEntries: cmp.Or(maxEntries, DefaultKeyEntries),
+		entries: map[[sha256.Size]byte]cachedKey{}}
+}
+
+func cacheKey(encKey, ad []byte) [sha256.Size]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:", len(encKey))
+	h.Write(encKey)
+	h.Write(ad)
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *KeyCache) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+// get returns a copy of the cached key, if one is fresh.
+func (c *KeyCache) get(encKey, ad []byte) ([]byte, bool) {
+	if c == nil {
+		return nil, false
+	}
+	k := cacheKey(encKey, ad)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok {
+		return nil, false
+	}
+	if c.clock().Sub(e.at) >= c.MaxAge {
+		clear(e.key)
+		delete(c.entries, k)
+		return nil, false
+	}
+	return bytes.Clone(e.key), true
+}
+
+// put keeps a copy of key, making room by dropping the stale entries and
+// then the oldest.
+func (c *KeyCache) put(encKey, ad, key []byte) {
+	if c == nil || c.MaxEntries <= 0 {
+		return
+	}
+	k := cacheKey(encKey, ad)
+	now := c.clock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.MaxEntries {
+		var oldest [sha256.Size]byte
+		var oldestAt time.Time
+		for ek, e := range c.entries {
+			if now.Sub(e.at) >= c.MaxAge {
+				clear(e.key)
+				delete(c.entries, ek)
+				continue
+			}
+			if oldestAt.IsZero() || e.at.Before(oldestAt) {
+				oldest, oldestAt = ek, e.at
+			}
+		}
+		if len(c.entries) >= c.MaxEntries {
+			clear(c.entries[oldest].key)
+			delete(c.entries, oldest)
+		}
+	}
+	c.entries[k] = cachedKey{key: bytes.Clone(key), at: now}
+}
+
+// Len is how many keys the cache holds.
+func (c *KeyCache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }

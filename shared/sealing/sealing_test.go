@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -76,5 +78,97 @@ func TestSealOpen(t *testing.T) {
 				t.Errorf("plaintext: got %q; want the sealed token", pt)
 			}
 		})
+	}
+}
+
+// countingKMS counts the Decrypt calls that reach KMS.
+type countingKMS struct {
+	KMS
+	mu       sync.Mutex
+	decrypts int
+}
+
+func (k *countingKMS) Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error) {
+	k.mu.Lock()
+	k.decrypts++
+	k.mu.Unlock()
+	return k.KMS.Decrypt(ctx, in, opts...)
+}
+
+func TestKeyCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base := newSealer(t)
+	teamA := map[string]string{"team_id": "team_a", "connection_id": "c1"}
+	teamB := map[string]string{"team_id": "team_b", "connection_id": "c1"}
+	a, err := base.Seal(ctx, []byte("token-a"), teamA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := base.Seal(ctx, []byte("token-b"), teamB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type open struct {
+		v       Sealed
+		ectx    map[string]string
+		advance time.Duration // the clock moves before the open
+	}
+	tests := []struct {
+		name         string
+		cache        func() *KeyCache
+		opens        []open
+		wantDecrypts int
+	}{
+		{"no cache: KMS every time", func() *KeyCache { return nil }, []open{{a, teamA, 0}, {a, teamA, 0}}, 2},
+		{"cached: KMS once", func() *KeyCache { return NewKeyCache(time.Minute, 10) }, []open{{a, teamA, 0}, {a, teamA, 0}, {a, teamA, 0}}, 1},
+		{"stale: KMS again", func() *KeyCache { return NewKeyCache(time.Minute, 10) }, []open{{a, teamA, 0}, {a, teamA, time.Minute}}, 2},
+		{"full: the oldest goes", func() *KeyCache { return NewKeyCache(time.Minute, 1) }, []open{{a, teamA, 0}, {b, teamB, time.Second}, {a, teamA, 0}}, 3},
+	}
+	for _, tt := range tests {
+		k := &countingKMS{KMS: base.KMS}
+		clock := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+		cache := tt.cache()
+		if cache != nil {
+			cache.now = func() time.Time { return clock }
+		}
+		s := &Sealer{KMS: k, KeyID: base.KeyID, Keys: cache}
+		for i, o := range tt.opens {
+			clock = clock.Add(o.advance)
+			pt, err := s.Open(ctx, o.v, o.ectx)
+			if err != nil {
+				t.Fatalf("%s: open %d: %v", tt.name, i, err)
+			}
+			if want := map[bool]string{true: "token-a", false: "token-b"}[o.ectx["team_id"] == "team_a"]; string(pt) != want {
+				t.Errorf("%s: open %d: got %q; want %q", tt.name, i, pt, want)
+			}
+		}
+		if k.decrypts != tt.wantDecrypts {
+			t.Errorf("%s: KMS decrypts: got %d; want %d", tt.name, k.decrypts, tt.wantDecrypts)
+		}
+	}
+}
+
+// TestKeyCacheKeepsContexts: a data key cached under one encryption context
+// is never used for another; the value still opens only where it was sealed.
+func TestKeyCacheKeepsContexts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newSealer(t)
+	s.Keys = NewKeyCache(0, 0)
+	teamA := map[string]string{"team_id": "team_a", "connection_id": "c1"}
+	a, err := s.Seal(ctx, []byte("token-a"), teamA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, a, teamA); err != nil {
+		t.Fatal(err)
+	}
+	moved := map[string]string{"team_id": "team_b", "connection_id": "c1"}
+	if _, err := s.Open(ctx, a, moved); !errors.Is(err, ErrCannotOpen) {
+		t.Errorf("open under another context: got %v; want ErrCannotOpen", err)
+	}
+	if got := s.Keys.Len(); got != 1 {
+		t.Errorf("cached keys: got %d; want 1 (the refused one is not kept)", got)
 	}
 }
