@@ -109,12 +109,18 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer moto.Stop()
+	// DynamoDB gets a moto_server of its own: one process uses one core at most.
+	dynamo, err := motoserver.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer dynamo.Stop()
 	b.moto = moto.Endpoint
 	// The stack talks to moto through the counting proxy, then the atomic
 	// one (moto's conditional writes and transactions are not atomic, and
 	// its transactions are slow: see motoserver.AtomicProxy); the counts
 	// are of the requests the stack sends.
-	atomicProxy, err := motoserver.StartAtomicProxy(moto.Endpoint)
+	atomicProxy, err := motoserver.StartSplitProxy(moto.Endpoint, dynamo.Endpoint)
 	if err != nil {
 		return err
 	}
