@@ -156,10 +156,8 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 	var resp events.SQSEventResponse
 	msgs := make([]Message, 0, len(in.Records))
 	bodies := make(map[string]string, len(in.Records))
-	retries := map[string]bool{}
 	for _, rec := range in.Records {
 		bodies[rec.MessageId] = rec.Body
-		retries[rec.MessageId] = isRetry(rec)
 		ev, err := event.Decode([]byte(rec.Body))
 		if err == nil && ev.Queue() != h.Queue {
 			err = fmt.Errorf("type: %s events belong on the %s queue, not the %s queue: %w", ev.Type, ev.Queue(), h.Queue, event.ErrInvalid)
@@ -189,14 +187,14 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 		switch {
 		case h.QueueURL == "":
 		case errors.Is(err, ErrHold):
-			later = append(later, resend{id: id, body: bodies[id], retry: retries[id], delay: h.holdDelay()})
+			later = append(later, resend{id: id, body: bodies[id], retry: byID[id].Retry, delay: h.holdDelay()})
 			continue
 		case errors.Is(err, ErrWait):
 			since := byID[id].FirstReceived
 			if since.IsZero() {
 				since = now
 			}
-			later = append(later, resend{id: id, body: bodies[id], retry: retries[id], since: since,
+			later = append(later, resend{id: id, body: bodies[id], retry: byID[id].Retry, since: since,
 				delay: WaitDelay(now, since, cmp.Or(h.WaitMax, DefaultWaitMax))})
 			continue
 		}
