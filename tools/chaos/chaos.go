@@ -330,6 +330,11 @@ func (r *Report) Print(w io.Writer) {
 	if r.Baseline != nil && len(r.Chaos.Requests) > 0 {
 		fmt.Fprintf(w, "AWS requests that grew most, baseline -> chaos: %s\n", requestGrowth(r.Baseline.Requests, r.Chaos.Requests, 6))
 	}
+	for _, f := range []*Figures{r.Baseline, r.Chaos} {
+		if f != nil && len(f.MeanMillis) > 0 {
+			fmt.Fprintf(w, "Slowest AWS requests, mean, %s: %s\n", map[bool]string{true: "baseline", false: "chaos"}[f == r.Baseline], slowest(f.MeanMillis, f.Requests, 8))
+		}
+	}
 	if rv := r.Chaos.Revoked; rv != nil {
 		fmt.Fprintf(w, "Revoked team %s: %.0f s without a connection, needs_reauth shown after %.1f s; %d terminal answers during the outage\n",
 			rv.Team, rv.Seconds, rv.DetectedIn, rv.AnsweredIn)
@@ -404,6 +409,19 @@ func requestGrowth(base, run map[string]int64, n int) string {
 	for _, op := range ops[:min(n, len(ops))] {
 		_, name, _ := strings.Cut(op, ".")
 		parts = append(parts, fmt.Sprintf("%s %d->%d", cmp.Or(name, op), base[op], run[op]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// slowest names the n operations that took longest on average, as "op
+// 12.3 ms (n)".
+func slowest(mean map[string]float64, count map[string]int64, n int) string {
+	ops := slices.Collect(maps.Keys(mean))
+	slices.SortFunc(ops, func(a, b string) int { return cmp.Or(cmp.Compare(mean[b], mean[a]), strings.Compare(a, b)) })
+	var parts []string
+	for _, op := range ops[:min(n, len(ops))] {
+		_, name, _ := strings.Cut(op, ".")
+		parts = append(parts, fmt.Sprintf("%s %.1f ms (%d)", cmp.Or(name, op), mean[op], count[op]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -57,9 +57,11 @@ type Figures struct {
 	Batches         map[string]batchFigures
 	// The stack's AWS requests from the first send to the drain, by
 	// operation: what the faults cost on top of the work itself.
-	Requests      map[string]int64 `json:"aws_requests,omitempty"`
-	DrainTimedOut bool             `json:"drain_timed_out"`
-	Examples      []string         `json:"examples,omitempty"`
+	Requests map[string]int64 `json:"aws_requests,omitempty"`
+	// MeanMillis is the mean time moto took to answer each operation.
+	MeanMillis    map[string]float64 `json:"aws_request_mean_ms,omitempty"`
+	DrainTimedOut bool               `json:"drain_timed_out"`
+	Examples      []string           `json:"examples,omitempty"`
 }
 
 // Recovery is what became of a team's events while it had no Salesforce.
@@ -134,7 +136,12 @@ func expected(we wev, o event.Outcome) bool {
 func check(w *workload, res *runResult) *Figures {
 	f := &Figures{Events: len(w.events), Messages: res.Messages, OutcomeMsgs: res.OutcomeMsgs, UnexpectedBy: map[string]int{},
 		QueueLeft: res.QueueLeft, Faults: map[string]int{}, Batches: res.Batches, DrainTimedOut: res.DrainTimedOut,
-		Requests: res.Requests}
+		Requests: res.Requests, MeanMillis: map[string]float64{}}
+	for op, n := range res.Requests {
+		if n > 0 {
+			f.MeanMillis[op] = float64(res.Spent[op].Microseconds()) / 1000 / float64(n)
+		}
+	}
 	example := func(format string, args ...any) {
 		if len(f.Examples) < 12 {
 			f.Examples = append(f.Examples, fmt.Sprintf(format, args...))

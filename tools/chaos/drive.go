@@ -29,7 +29,8 @@ type runResult struct {
 	QueueLeft     int
 	Orgs          []orgSnapshot
 	Batches       map[string]batchFigures
-	Requests      map[string]int64 // the stack's AWS requests, by X-Amz-Target
+	Requests      map[string]int64         // the stack's AWS requests, by X-Amz-Target
+	Spent         map[string]time.Duration // the time moto took to answer them
 	Revoked       *outage
 	Limited       *outage
 	WindowStalls  int // times the sender waited 2 minutes for the window and went on
@@ -143,7 +144,7 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 	cctx, stopCollector := context.WithCancel(ctx)
 	defer stopCollector()
 	col.start(cctx, 4)
-	reqsBefore := r.proxy.Requests()
+	reqsBefore, spentBefore := r.proxy.Requests(), r.proxy.Spent()
 
 	revoked, limited := w.teamsWith(roleRevoked)[0], w.teamsWith(roleLimited)[0]
 	if chaos {
@@ -337,6 +338,10 @@ func (r *driver) run(ctx context.Context, label string, chaos bool) (*runResult,
 	res.Requests = r.proxy.Requests()
 	for op, n := range reqsBefore {
 		res.Requests[op] -= n
+	}
+	res.Spent = r.proxy.Spent()
+	for op, d := range spentBefore {
+		res.Spent[op] -= d
 	}
 	time.Sleep(2 * time.Second) // the last outcomes in flight
 	stopCollector()

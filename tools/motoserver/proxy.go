@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // AtomicProxy sits between the stack and moto_server and makes DynamoDB's
@@ -39,7 +40,8 @@ type AtomicProxy struct {
 	keys   map[string][]string // table -> key attribute names
 
 	countMu sync.Mutex
-	counts  map[string]int64 // requests by X-Amz-Target
+	counts  map[string]int64         // requests by X-Amz-Target
+	spent   map[string]time.Duration // time to answer them, by X-Amz-Target
 }
 
 // Requests returns how many requests the proxy has served, by operation
@@ -51,12 +53,21 @@ func (p *AtomicProxy) Requests() map[string]int64 {
 	return maps.Clone(p.counts)
 }
 
-func (p *AtomicProxy) count(target string) {
+// Spent returns the time the proxy took to answer requests, by operation
+// as in Requests, waits for its lock included.
+func (p *AtomicProxy) Spent() map[string]time.Duration {
+	p.countMu.Lock()
+	defer p.countMu.Unlock()
+	return maps.Clone(p.spent)
+}
+
+func (p *AtomicProxy) count(target string, took time.Duration) {
 	if target == "" {
 		target = "other"
 	}
 	p.countMu.Lock()
 	p.counts[target]++
+	p.spent[target] += took
 	p.countMu.Unlock()
 }
 
@@ -87,12 +98,13 @@ func StartSplitProxy(target, dynamoTarget string) (*AtomicProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &AtomicProxy{URL: "http://" + l.Addr().String(), counts: map[string]int64{}}
+	p := &AtomicProxy{URL: "http://" + l.Addr().String(), counts: map[string]int64{}, spent: map[string]time.Duration{}}
 	quiet := log.New(io.Discard, "", 0) // requests cut off when the stack stops
 	rp, drp := httputil.NewSingleHostReverseProxy(u), httputil.NewSingleHostReverseProxy(du)
 	rp.ErrorLog, drp.ErrorLog = quiet, quiet
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.count(r.Header.Get("X-Amz-Target"))
+		start := time.Now()
+		defer func() { p.count(r.Header.Get("X-Amz-Target"), time.Since(start)) }()
 		op, dynamo := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 		if !dynamo {
 			rp.ServeHTTP(w, r)
