@@ -8,13 +8,17 @@
 package motoserver
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -59,6 +63,9 @@ func Start(ctx context.Context, addr string) (*Server, error) {
 		return nil, fmt.Errorf("port %s on %s is already in use", port, host)
 	}
 	cmd := exec.Command(bin, "-H", host, "-p", port)
+	if py, script, ok := partitionQuery(); ok {
+		cmd = exec.Command(py, script, "-H", host, "-p", port)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
@@ -71,6 +78,46 @@ func Start(ctx context.Context, addr string) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// partitionQueryScript runs moto_server with Query reading one partition
+// (see the script); python3 runs it when it can import moto.
+//
+//go:embed partition_query.py
+var partitionQueryScript []byte
+
+var (
+	pqOnce   sync.Once
+	pqPython string
+	pqPath   string
+)
+
+// partitionQuery returns the Python and the path of the launcher written
+// out, or false when python3 cannot import moto (moto_server then runs as
+// installed).
+func partitionQuery() (python, script string, ok bool) {
+	pqOnce.Do(func() {
+		py, err := exec.LookPath("python3")
+		if err != nil || exec.Command(py, "-c", "import moto.server, moto.dynamodb.models.table").Run() != nil {
+			return
+		}
+		// One file per version of the script, shared by every run.
+		sum := sha256.Sum256(partitionQueryScript)
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("sfsync-moto-partition-query-%x.py", sum[:6]))
+		if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, partitionQueryScript) {
+			f, err := os.CreateTemp(os.TempDir(), "sfsync-moto-partition-query-*.tmp")
+			if err != nil {
+				return
+			}
+			_, werr := f.Write(partitionQueryScript)
+			if cerr := f.Close(); werr != nil || cerr != nil || os.Rename(f.Name(), path) != nil {
+				os.Remove(f.Name())
+				return
+			}
+		}
+		pqPython, pqPath = py, path
+	})
+	return pqPython, pqPath, pqPath != ""
 }
 
 // Stop ends moto_server and every process it started.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,5 +190,100 @@ func TestSplitProxyRoutesByService(t *testing.T) {
 		"TrentService.Decrypt": 1, "other": 1}
 	if got := p.Requests(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("requests: got %v; want %v", got, want)
+	}
+}
+
+// TestQueryReadsOnePartition: a Query answers with the partition's items
+// only, in sort key order either way, page by page, on the base table and
+// on an index, as DynamoDB does (the local stack's moto_server reads only
+// the queried partition on the base table: partition_query.py).
+func TestQueryReadsOnePartition(t *testing.T) {
+	t.Parallel()
+	ep, err := motoserver.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg, err := motoserver.AWSConfig(ctx, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	table := fmt.Sprintf("partition-query-%d", time.Now().UnixNano())
+	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
+		KeySchema: []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("g"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String("by-g"),
+			KeySchema:  []ddbtypes.KeySchemaElement{{AttributeName: aws.String("g"), KeyType: ddbtypes.KeyTypeHash}},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, pk := range []string{"a", "b", "c"} {
+		for _, sk := range []string{"3", "1", "5", "2", "4"} {
+			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table),
+				Item: map[string]ddbtypes.AttributeValue{"pk": s(pk), "sk": s(sk), "g": s("g" + sk)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	query := func(in dynamodb.QueryInput) string {
+		in.TableName = aws.String(table)
+		var got []string
+		p := dynamodb.NewQueryPaginator(db, &in)
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range out.Items {
+				got = append(got, it["pk"].(*ddbtypes.AttributeValueMemberS).Value+it["sk"].(*ddbtypes.AttributeValueMemberS).Value)
+			}
+		}
+		return strings.Join(got, " ")
+	}
+	eq := func(k, v string) (string, map[string]ddbtypes.AttributeValue) {
+		return k + " = :v", map[string]ddbtypes.AttributeValue{":v": s(v)}
+	}
+	tests := []struct {
+		name string
+		in   func() dynamodb.QueryInput
+		want string
+	}{
+		{"one partition, in order", func() dynamodb.QueryInput {
+			c, v := eq("pk", "b")
+			return dynamodb.QueryInput{KeyConditionExpression: &c, ExpressionAttributeValues: v}
+		}, "b1 b2 b3 b4 b5"},
+		{"backwards, two to a page", func() dynamodb.QueryInput {
+			c, v := eq("pk", "c")
+			return dynamodb.QueryInput{KeyConditionExpression: &c, ExpressionAttributeValues: v, ScanIndexForward: aws.Bool(false), Limit: aws.Int32(2)}
+		}, "c5 c4 c3 c2 c1"},
+		{"a sort key range", func() dynamodb.QueryInput {
+			c := "pk = :v AND sk BETWEEN :lo AND :hi"
+			return dynamodb.QueryInput{KeyConditionExpression: &c,
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":v": s("a"), ":lo": s("2"), ":hi": s("4")}}
+		}, "a2 a3 a4"},
+		{"no such partition", func() dynamodb.QueryInput {
+			c, v := eq("pk", "z")
+			return dynamodb.QueryInput{KeyConditionExpression: &c, ExpressionAttributeValues: v}
+		}, ""},
+		{"an index: every partition", func() dynamodb.QueryInput {
+			c, v := eq("g", "g2")
+			return dynamodb.QueryInput{IndexName: aws.String("by-g"), KeyConditionExpression: &c, ExpressionAttributeValues: v}
+		}, "a2 b2 c2"},
+	}
+	for _, tt := range tests {
+		got := query(tt.in())
+		if tt.name == "an index: every partition" {
+			parts := strings.Fields(got)
+			slices.Sort(parts)
+			got = strings.Join(parts, " ")
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %q; want %q", tt.name, got, tt.want)
+		}
 	}
 }
