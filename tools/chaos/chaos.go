@@ -374,8 +374,12 @@ func (r *Report) Print(w io.Writer) {
 
 // Replay is the command that runs this configuration again.
 func (c Config) Replay() string {
-	return fmt.Sprintf("./tools/with-moto.sh go run ./tools/chaos -seed %d -events %d -teams %d -window %d -spread %d -faults %g -drops %g -token-calls %d -visibility %s -hold-delay %s -drain %s -concurrency %d",
+	cmd := fmt.Sprintf("./tools/with-moto.sh go run ./tools/chaos -seed %d -events %d -teams %d -window %d -spread %d -faults %g -drops %g -token-calls %d -visibility %s -hold-delay %s -drain %s -concurrency %d",
 		c.Seed, c.Events, c.Teams, c.Window, c.Spread, c.FaultFraction, c.DropFraction, c.TokenCalls, c.Visibility, c.HoldDelay, c.Drain, c.Concurrency)
+	if !c.Baseline {
+		cmd += " -baseline=false"
+	}
+	return cmd
 }
 
 func recoveryCell(r *Recovery) string {
