@@ -33,7 +33,7 @@ func TestShortChaosRun(t *testing.T) {
 		Visibility: 10 * time.Second, HoldDelay: 3 * time.Second, Concurrency: 3,
 		// The drain ends once every event is answered; the margin is for a machine
 		// busy with the rest of make test.
-		Drain: 90 * time.Second,
+		Drain:    90 * time.Second,
 		Baseline: true, Endpoint: ep, RepoDir: "../..", Progress: &progress}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
