@@ -472,7 +472,9 @@ func TestBurstOfAThousand(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	got, err := client.Await(ctx, ids, sequencer.Final, awaitFor)
+	// A thousand contacts on moto, beside the rest of make test: the wait
+	// ends at the last outcome, the margin is for a busy machine.
+	got, err := client.Await(ctx, ids, sequencer.Final, 2*awaitFor)
 	if err != nil {
 		t.Fatal(err)
 	}
