@@ -15,11 +15,12 @@ fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=$(mktemp -t moto.XXXXXX.log)
-# moto answers a DynamoDB Query by walking the whole table; the launcher
-# hands it the queried partition instead (see the script). Plain moto_server
-# when python3 cannot import moto.
-launcher="$(dirname "$0")/motoserver/partition_query.py"
-if python3 -c 'import moto.server, moto.dynamodb.models.table' 2>/dev/null; then
+# moto walks a whole table for a DynamoDB Query and a whole queue for most
+# SQS calls; the launcher gives it faster paths to the same answers (see the
+# script). Plain moto_server when python3 cannot import moto. The import list
+# is motoserver.launcherImports.
+launcher="$(dirname "$0")/motoserver/launcher.py"
+if python3 -c 'import moto.server, moto.dynamodb.models.table, moto.sqs.models' 2>/dev/null; then
   setsid python3 "$launcher" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 else
   setsid moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &

@@ -63,7 +63,7 @@ func Start(ctx context.Context, addr string) (*Server, error) {
 		return nil, fmt.Errorf("port %s on %s is already in use", port, host)
 	}
 	cmd := exec.Command(bin, "-H", host, "-p", port)
-	if py, script, ok := partitionQuery(); ok {
+	if py, script, ok := launcher(); ok {
 		cmd = exec.Command(py, script, "-H", host, "-p", port)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -80,45 +80,50 @@ func Start(ctx context.Context, addr string) (*Server, error) {
 	return s, nil
 }
 
-// partitionQueryScript runs moto_server with Query reading one partition
-// (see the script); python3 runs it when it can import moto.
+// launcherScript runs moto_server with fast paths for long local runs:
+// DynamoDB's Query reads one partition, SQS finds messages without walking
+// the queue (see the script). python3 runs it when it can import moto.
 //
-//go:embed partition_query.py
-var partitionQueryScript []byte
+//go:embed launcher.py
+var launcherScript []byte
 
 var (
-	pqOnce   sync.Once
-	pqPython string
-	pqPath   string
+	launcherOnce   sync.Once
+	launcherPython string
+	launcherPath   string
 )
 
-// partitionQuery returns the Python and the path of the launcher written
-// out, or false when python3 cannot import moto (moto_server then runs as
+// launcher returns the Python and the path of the launcher written out, or
+// false when python3 cannot import moto (moto_server then runs as
 // installed).
-func partitionQuery() (python, script string, ok bool) {
-	pqOnce.Do(func() {
+func launcher() (python, script string, ok bool) {
+	launcherOnce.Do(func() {
 		py, err := exec.LookPath("python3")
-		if err != nil || exec.Command(py, "-c", "import moto.server, moto.dynamodb.models.table").Run() != nil {
+		if err != nil || exec.Command(py, "-c", launcherImports).Run() != nil {
 			return
 		}
 		// One file per version of the script, shared by every run.
-		sum := sha256.Sum256(partitionQueryScript)
-		path := filepath.Join(os.TempDir(), fmt.Sprintf("sfsync-moto-partition-query-%x.py", sum[:6]))
-		if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, partitionQueryScript) {
-			f, err := os.CreateTemp(os.TempDir(), "sfsync-moto-partition-query-*.tmp")
+		sum := sha256.Sum256(launcherScript)
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("sfsync-moto-launcher-%x.py", sum[:6]))
+		if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, launcherScript) {
+			f, err := os.CreateTemp(os.TempDir(), "sfsync-moto-launcher-*.tmp")
 			if err != nil {
 				return
 			}
-			_, werr := f.Write(partitionQueryScript)
+			_, werr := f.Write(launcherScript)
 			if cerr := f.Close(); werr != nil || cerr != nil || os.Rename(f.Name(), path) != nil {
 				os.Remove(f.Name())
 				return
 			}
 		}
-		pqPython, pqPath = py, path
+		launcherPython, launcherPath = py, path
 	})
-	return pqPython, pqPath, pqPath != ""
+	return launcherPython, launcherPath, launcherPath != ""
 }
+
+// launcherImports are the moto modules the launcher changes; with-moto.sh
+// checks the same list.
+const launcherImports = "import moto.server, moto.dynamodb.models.table, moto.sqs.models"
 
 // Stop ends moto_server and every process it started.
 func (s *Server) Stop() {

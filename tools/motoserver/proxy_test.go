@@ -196,7 +196,7 @@ func TestSplitProxyRoutesByService(t *testing.T) {
 // TestQueryReadsOnePartition: a Query answers with the partition's items
 // only, in sort key order either way, page by page, on the base table and
 // on an index, as DynamoDB does (the local stack's moto_server reads only
-// the queried partition on the base table: partition_query.py).
+// the queried partition on the base table: launcher.py).
 func TestQueryReadsOnePartition(t *testing.T) {
 	t.Parallel()
 	ep, err := motoserver.Shared()
