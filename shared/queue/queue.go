@@ -175,26 +175,32 @@ func (h *Handler) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEve
 	if len(msgs) == 0 {
 		return resp, nil
 	}
-	byID := make(map[string]Message, len(msgs))
-	for _, m := range msgs {
-		byID[m.ID] = m
+	// byID points into msgs: a batch holds up to 10,000 messages, and a
+	// copy of each would double what the batch keeps in memory.
+	byID := make(map[string]*Message, len(msgs))
+	for i := range msgs {
+		byID[msgs[i].ID] = &msgs[i]
 	}
 	failed := h.Processor.Process(ctx, msgs)
 	var later []resend
 	now := time.Now()
 	for id, err := range failed {
-		h.count(err, byID[id].Event.TeamID)
+		m := byID[id]
+		if m == nil { // not one of the batch's ids: nothing to resend it from
+			m = &Message{}
+		}
+		h.count(err, m.Event.TeamID)
 		switch {
 		case h.QueueURL == "":
 		case errors.Is(err, ErrHold):
-			later = append(later, resend{id: id, body: bodies[id], retry: byID[id].Retry, delay: h.holdDelay()})
+			later = append(later, resend{id: id, body: bodies[id], retry: m.Retry, delay: h.holdDelay()})
 			continue
 		case errors.Is(err, ErrWait):
-			since := byID[id].FirstReceived
+			since := m.FirstReceived
 			if since.IsZero() {
 				since = now
 			}
-			later = append(later, resend{id: id, body: bodies[id], retry: byID[id].Retry, since: since,
+			later = append(later, resend{id: id, body: bodies[id], retry: m.Retry, since: since,
 				delay: WaitDelay(now, since, cmp.Or(h.WaitMax, DefaultWaitMax))})
 			continue
 		}
