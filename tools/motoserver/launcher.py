@@ -8,11 +8,16 @@ queue set the pace of the run rather than the code under test.
 
 Usage: python3 launcher.py [moto_server flags]
 """
+import copy
 import sys
 import threading
 import time
 
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
 from moto.sqs.models import Message, Queue, SQSBackend
@@ -49,6 +54,92 @@ def query(self, hash_key, *args, **kwargs):
 
 Table.all_items = all_items
 Table.query = query
+
+# --- DynamoDB: transactions back up their items, not their tables --------------
+# Before a TransactWriteItems, moto deep-copies each table it writes, once per
+# item (a transaction of 100 writes to a table of 50,000 items copies five
+# million), to put the tables back if the transaction is cancelled. Here it
+# copies the items the transaction names instead, and puts those back; moto's
+# own steps, checks and answers are unchanged. Responses carry the header
+# below so the local stack's proxy can hand transactions to moto whole.
+
+TRANSACT_HEADER = ("X-Sfsync-Moto", "item-backups")
+
+_tx = threading.local()
+
+
+class _TableCopies:
+    """copy as moto's transaction sees it: a table copies to itself."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    def deepcopy(self, x, memo=None):
+        if getattr(_tx, "active", False) and isinstance(x, Table):
+            return x
+        return copy.deepcopy(x, memo)
+
+
+dynamodb_models.copy = _TableCopies()
+_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+def _item_key(table, op):
+    attrs = op.get("Key") or op.get("Item") or {}
+    hash_value = DynamoType(attrs[table.hash_key_attr])
+    range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+    return hash_value, range_value
+
+
+def transact_write_items(self, transact_items):
+    backups = []
+    for entry in transact_items:
+        for op in entry.values():
+            table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            try:
+                hash_value, range_value = _item_key(table, op)
+            except (KeyError, TypeError, ValueError):
+                continue  # moto refuses the item before writing it
+            if range_value is not None:
+                old = table.items.get(hash_value, {}).get(range_value)
+            else:
+                old = table.items.get(hash_value)
+            backups.append((table, hash_value, range_value, copy.deepcopy(old)))
+    _tx.active = True
+    try:
+        return _transact_write_items(self, transact_items)
+    except BaseException:
+        for table, hash_value, range_value, old in reversed(backups):
+            if range_value is not None:
+                partition = table.items[hash_value]
+                if old is None:
+                    partition.pop(range_value, None)
+                else:
+                    partition[range_value] = old
+            elif old is None:
+                table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value] = old
+        raise
+    finally:
+        _tx.active = False
+
+
+DynamoDBBackend.transact_write_items = transact_write_items
+
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def dispatch(self, environ, start_response):
+    def start(status, headers, exc_info=None):
+        return start_response(status, list(headers) + [TRANSACT_HEADER], exc_info)
+
+    return _dispatch(self, environ, start)
+
+
+DomainDispatcherApplication.__call__ = dispatch
 
 # --- SQS ---------------------------------------------------------------------
 # 1. Clock: moto asks the time of every message it looks at, through a

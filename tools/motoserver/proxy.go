@@ -26,13 +26,18 @@ import (
 // would report moto's races as duplicates, and the end-to-end tests would
 // be flaky where the product is right.
 //
-// TransactWriteItems is carried out by the proxy itself, as the item writes
-// it is made of, under the same lock (see transact): moto deep-copies the
-// whole table once per item of a transaction, so a transaction of 100
-// writes on a table of a few thousand items takes seconds, and one racing
-// another write fails with a 500.
+// TransactWriteItems goes to moto whole, under the same lock, when moto runs
+// through the launcher (launcher.py), which backs up a transaction's items.
+// Plain moto deep-copies the whole table once per item of a transaction, so
+// a transaction of 100 writes on a table of a few thousand items takes
+// seconds, and one racing another write fails with a 500: against plain
+// moto the proxy carries a transaction out itself, as the item writes it is
+// made of (see transact).
 type AtomicProxy struct {
-	URL    string
+	URL string
+	// native: the DynamoDB moto_server answers with launcherHeader, so it
+	// carries out transactions itself.
+	native bool
 	srv    *http.Server
 	mu     sync.RWMutex // conditional writes hold it, other writes share it
 	client http.Client
@@ -94,11 +99,15 @@ func StartSplitProxy(target, dynamoTarget string) (*AtomicProxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("moto endpoint %q: %w", dynamoTarget, err)
 	}
+	native, err := launched(dynamoTarget)
+	if err != nil {
+		return nil, err
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &AtomicProxy{URL: "http://" + l.Addr().String(), counts: map[string]int64{}, spent: map[string]time.Duration{}}
+	p := &AtomicProxy{URL: "http://" + l.Addr().String(), native: native, counts: map[string]int64{}, spent: map[string]time.Duration{}}
 	quiet := log.New(io.Discard, "", 0) // requests cut off when the stack stops
 	rp, drp := httputil.NewSingleHostReverseProxy(u), httputil.NewSingleHostReverseProxy(du)
 	rp.ErrorLog, drp.ErrorLog = quiet, quiet
@@ -120,7 +129,7 @@ func StartSplitProxy(target, dynamoTarget string) (*AtomicProxy, error) {
 			if op == "TransactWriteItems" || bytes.Contains(body, []byte(`"ConditionExpression"`)) || bytes.Contains(body, []byte(`"Expected"`)) {
 				p.mu.Lock()
 				defer p.mu.Unlock()
-				if op == "TransactWriteItems" && p.transact(w, r, du, body) {
+				if op == "TransactWriteItems" && !p.native && p.transact(w, r, du, body) {
 					return
 				}
 			} else {
@@ -132,6 +141,21 @@ func StartSplitProxy(target, dynamoTarget string) (*AtomicProxy, error) {
 	})}
 	go func() { _ = p.srv.Serve(l) }()
 	return p, nil
+}
+
+// launcherHeader marks the answers of a moto_server started through the
+// launcher (launcher.py: TRANSACT_HEADER).
+const launcherHeader = "X-Sfsync-Moto"
+
+// launched reports whether the moto_server at endpoint runs through the
+// launcher, whose transactions back up their items rather than their tables.
+func launched(endpoint string) (bool, error) {
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(endpoint + "/moto-api/")
+	if err != nil {
+		return false, fmt.Errorf("moto endpoint %s: %w", endpoint, err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get(launcherHeader) == "item-backups", nil
 }
 
 // Close stops the proxy.

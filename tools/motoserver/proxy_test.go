@@ -74,27 +74,49 @@ func TestAtomicProxy(t *testing.T) {
 	}
 }
 
-// TestAtomicProxyTransactions: the proxy carries transactions out as DynamoDB
-// does: all writes or none, and a cancellation with a reason per item, the
-// item found where a failed write asked for it.
+// TestAtomicProxyTransactions: transactions through the proxy are carried
+// out as DynamoDB does: all writes or none (a put, an update and a delete
+// done before the failed condition are undone), and a cancellation with a
+// reason per item, the item found where a failed write asked for it. Both
+// ways are checked: moto's own transactions with the launcher's item
+// backups, and the proxy's single writes used with plain moto.
 func TestAtomicProxyTransactions(t *testing.T) {
 	t.Parallel()
 	ep, err := motoserver.Shared()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := motoserver.StartAtomicProxy(ep)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name   string
+		start  func(string) (*motoserver.AtomicProxy, error)
+		native bool
+	}{
+		{"moto's transactions", motoserver.StartAtomicProxy, true},
+		{"the proxy's single writes", motoserver.StartSingleWriteProxy, false},
 	}
-	defer p.Close()
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := tt.start(ep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if got := p.Native(); got != tt.native {
+				t.Fatalf("transactions handed to moto: got %v; want %v (moto_server runs through launcher.py)", got, tt.native)
+			}
+			checkTransactions(t, p.URL, fmt.Sprintf("atomic-proxy-tx-%d-%d", i, time.Now().UnixNano()))
+		})
+	}
+}
+
+func checkTransactions(t *testing.T, endpoint, table string) {
 	ctx := context.Background()
-	cfg, err := motoserver.AWSConfig(ctx, p.URL)
+	cfg, err := motoserver.AWSConfig(ctx, endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	table := fmt.Sprintf("atomic-proxy-tx-%d", time.Now().UnixNano())
 	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}}}); err != nil {
@@ -104,19 +126,44 @@ func TestAtomicProxyTransactions(t *testing.T) {
 	key := func(k string) map[string]ddbtypes.AttributeValue {
 		return map[string]ddbtypes.AttributeValue{"pk": s(k)}
 	}
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{"pk": s("k1"), "o": s("x")}}); err != nil {
-		t.Fatal(err)
+	for _, k := range []string{"k1", "k4", "k5"} {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{"pk": s(k), "o": s("x")}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	putNew := func(k string) ddbtypes.TransactWriteItem {
 		return ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{"pk": s(k), "o": s("new")},
 			ConditionExpression: aws.String("attribute_not_exists(pk)"), ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}}
 	}
-	update := ddbtypes.TransactWriteItem{Update: &ddbtypes.Update{TableName: aws.String(table), Key: key("k1"),
-		UpdateExpression: aws.String("SET o = :n"), ConditionExpression: aws.String("attribute_not_exists(o)"),
-		ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":n": s("y")},
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}}
+	set := func(k, cond string) ddbtypes.TransactWriteItem {
+		u := &ddbtypes.Update{TableName: aws.String(table), Key: key(k), UpdateExpression: aws.String("SET o = :n"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":n": s("y")}, ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}
+		if cond != "" {
+			u.ConditionExpression = aws.String(cond)
+		}
+		return ddbtypes.TransactWriteItem{Update: u}
+	}
+	del := ddbtypes.TransactWriteItem{Delete: &ddbtypes.Delete{TableName: aws.String(table), Key: key("k5")}}
+	read := func(k string) string {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(k), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Item == nil {
+			return "none"
+		}
+		return out.Item["o"].(*ddbtypes.AttributeValueMemberS).Value
+	}
+	state := func() string {
+		var got []string
+		for _, k := range []string{"k1", "k2", "k3", "k4", "k5"} {
+			got = append(got, k+"="+read(k))
+		}
+		return strings.Join(got, " ")
+	}
 
-	_, err = db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{putNew("k2"), update, putNew("k3")}})
+	_, err = db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		putNew("k2"), set("k4", ""), del, set("k1", "attribute_not_exists(o)"), putNew("k3")}})
 	var tce *ddbtypes.TransactionCanceledException
 	if !errors.As(err, &tce) {
 		t.Fatalf("got %v; want a TransactionCanceledException", err)
@@ -125,29 +172,24 @@ func TestAtomicProxyTransactions(t *testing.T) {
 	for _, r := range tce.CancellationReasons {
 		codes = append(codes, aws.ToString(r.Code))
 	}
-	if want := []string{"None", "ConditionalCheckFailed", "None"}; fmt.Sprint(codes) != fmt.Sprint(want) {
+	if want := []string{"None", "None", "None", "ConditionalCheckFailed", "None"}; fmt.Sprint(codes) != fmt.Sprint(want) {
 		t.Errorf("reasons: got %v; want %v", codes, want)
 	}
-	if len(tce.CancellationReasons) == 3 {
-		if o, ok := tce.CancellationReasons[1].Item["o"].(*ddbtypes.AttributeValueMemberS); !ok || o.Value != "x" {
-			t.Errorf("failed item: got %v; want the stored one (o=x)", tce.CancellationReasons[1].Item)
+	if len(tce.CancellationReasons) == 5 {
+		if o, ok := tce.CancellationReasons[3].Item["o"].(*ddbtypes.AttributeValueMemberS); !ok || o.Value != "x" {
+			t.Errorf("failed item: got %v; want the stored one (o=x)", tce.CancellationReasons[3].Item)
 		}
 	}
-	for _, k := range []string{"k2", "k3"} {
-		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(k), ConsistentRead: aws.Bool(true)})
-		if err != nil || out.Item != nil {
-			t.Errorf("%s after the cancelled transaction: got %v, %v; want no item", k, out.Item, err)
-		}
+	if got, want := state(), "k1=x k2=none k3=none k4=x k5=x"; got != want {
+		t.Errorf("after the cancelled transaction: got %v; want %v", got, want)
 	}
 
-	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{putNew("k2"), putNew("k3")}}); err != nil {
+	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		putNew("k2"), set("k4", ""), del, putNew("k3")}}); err != nil {
 		t.Fatalf("got %v; want the transaction written", err)
 	}
-	for _, k := range []string{"k2", "k3"} {
-		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(k), ConsistentRead: aws.Bool(true)})
-		if err != nil || out.Item == nil {
-			t.Errorf("%s after the transaction: got %v, %v; want the item", k, out.Item, err)
-		}
+	if got, want := state(), "k1=x k2=new k3=new k4=y k5=none"; got != want {
+		t.Errorf("after the transaction: got %v; want %v", got, want)
 	}
 }
 
