@@ -56,7 +56,15 @@ type Publisher struct {
 	MaxAttempts int
 	// Backoff is the first wait before a resend; it doubles, with jitter.
 	Backoff time.Duration
+	// Window is how many outcomes are encoded and sent at a time
+	// (DefaultWindow when zero): a batch of 10,000 outcomes encoded at once
+	// would hold about 12 MB until the last was sent.
+	Window int
 }
+
+// DefaultWindow is the Publisher's Window unless set: 50 SendMessageBatch
+// calls, enough to keep sendParallelism of them in flight.
+const DefaultWindow = 500
 
 var _ contactsync.Publisher = (*Publisher)(nil)
 
@@ -98,8 +106,9 @@ func stringAttr(v string) types.MessageAttributeValue {
 	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 }
 
-// Publish sends outs. Invalid outcomes are not sent; everything else is, and
-// the error (an *Error) names the outcomes that were not.
+// Publish sends outs, Window at a time. Invalid outcomes are not sent;
+// everything else is, and the error (an *Error) names the outcomes that
+// were not.
 func (p *Publisher) Publish(ctx context.Context, outs []event.Outcome) error {
 	perr := &Error{Total: len(outs)}
 	fail := func(i int, format string, args ...any) {
@@ -110,8 +119,24 @@ func (p *Publisher) Publish(ctx context.Context, outs []event.Outcome) error {
 		}
 		perr.Problems = append(perr.Problems, fmt.Sprintf("outcomes[%d]%s: ", i, id)+fmt.Sprintf(format, args...))
 	}
+	window := cmp.Or(p.Window, DefaultWindow)
+	for from := 0; from < len(outs); from += window {
+		p.publish(ctx, outs, from, min(from+window, len(outs)), fail)
+	}
+	if perr.Failed > 0 {
+		slices.SortStableFunc(perr.Problems, func(a, b string) int { return cmp.Compare(problemIndex(a), problemIndex(b)) })
+		return perr
+	}
+	return nil
+}
+
+// publish sends outs[from:to], resending what failed for a reason that may
+// pass, and reports each outcome not sent through fail (with its index in
+// outs).
+func (p *Publisher) publish(ctx context.Context, outs []event.Outcome, from, to int, fail func(i int, format string, args ...any)) {
 	var pending []entry
-	for i, o := range outs {
+	for i := from; i < to; i++ {
+		o := outs[i]
 		if err := o.Validate(); err != nil {
 			fail(i, "%v", err)
 			continue
@@ -176,11 +201,6 @@ func (p *Publisher) Publish(ctx context.Context, outs []event.Outcome) error {
 		_ = g.Wait() // sends report through fail and retry, never an error
 		pending = retry
 	}
-	if perr.Failed > 0 {
-		slices.SortStableFunc(perr.Problems, func(a, b string) int { return cmp.Compare(problemIndex(a), problemIndex(b)) })
-		return perr
-	}
-	return nil
 }
 
 // problemIndex is the i of a problem "outcomes[i]...".

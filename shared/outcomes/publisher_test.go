@@ -252,3 +252,44 @@ func TestPublishRetriesAndReports(t *testing.T) {
 		})
 	}
 }
+
+// TestPublishInWindows: outcomes go out a window at a time, and every one
+// of them is sent or reported by its index in the whole list, whichever
+// window it fell in.
+func TestPublishInWindows(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		window    int
+		wantCalls int
+	}{
+		{"one window", 0, 3},            // 12 outcomes, 11 valid: 2 calls, and ct_07 resent
+		{"windows of five", 5, 4},       // 5, 5, 2 outcomes: 3 calls, and ct_07 resent
+		{"a window per outcome", 1, 12}, // 11 valid: 11 calls, and ct_07 resent
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q, url := resultsQueue(t)
+			f := &faulty{API: q, faults: faults{marker: "ct_07", failFirst: 1}, failedSoFar: map[string]int{}}
+			var outs []event.Outcome
+			for i := range 12 {
+				outs = append(outs, sample(i))
+			}
+			outs[11].ContactID = "" // invalid, in the last window
+			p := outcomes.New(f, url)
+			p.Backoff, p.Window = time.Millisecond, tt.window
+			err := p.Publish(context.Background(), outs)
+			var pe *outcomes.Error
+			if !errors.As(err, &pe) || pe.Failed != 1 || pe.Total != 12 || !strings.Contains(err.Error(), "outcomes[11] (evt_11): contact_id") {
+				t.Errorf("got %v; want an *Error naming outcomes[11] alone of 12", err)
+			}
+			if got := f.calls(); got != tt.wantCalls {
+				t.Errorf("calls: got %d; want %d", got, tt.wantCalls)
+			}
+			if got := len(drain(t, q, url, 11)); got != 11 {
+				t.Errorf("delivered: got %d; want 11", got)
+			}
+		})
+	}
+}
