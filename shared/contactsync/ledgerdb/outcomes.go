@@ -120,7 +120,9 @@ type contactType struct {
 // valid ones are stored.
 func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
 	var bad []error
-	chosen := map[teamEvent]event.Outcome{}
+	// The outcome chosen for each event, by its index in outs: a batch of
+	// 10,000 outcomes is not copied.
+	chosen := map[teamEvent]int{}
 	var order []teamEvent
 	for i, o := range outs {
 		if err := o.Validate(); err != nil {
@@ -131,15 +133,14 @@ func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error 
 			bad = append(bad, err)
 			continue
 		}
-		o.At = o.At.UTC()
 		k := teamEvent{o.TeamID, o.EventID}
 		if prev, ok := chosen[k]; ok {
-			if replaces(o, prev) {
-				chosen[k] = o
+			if replaces(o, outs[prev]) {
+				chosen[k] = i
 			}
 			continue
 		}
-		chosen[k] = o
+		chosen[k] = i
 		order = append(order, k)
 	}
 	// In parts, in order, as if recorded by that many calls one after the
@@ -147,7 +148,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error 
 	// thousands never holds all its items in memory at once.
 	for len(order) > 0 {
 		n := min(len(order), recordPart)
-		if err := s.record(ctx, chosen, order[:n]); err != nil {
+		if err := s.record(ctx, outs, chosen, order[:n]); err != nil {
 			return errors.Join(append([]error{err}, bad...)...)
 		}
 		order = order[n:]
@@ -158,9 +159,14 @@ func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error 
 // recordPart is how many outcomes RecordOutcomes writes at a time.
 const recordPart = 500
 
-func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, order []teamEvent) error {
+func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[teamEvent]int, order []teamEvent) error {
 	if len(order) == 0 {
 		return nil
+	}
+	outcome := func(k teamEvent) event.Outcome {
+		o := outs[chosen[k]]
+		o.At = o.At.UTC()
+		return o
 	}
 	// One read: the events' outcome items, and the FAILURES items of the
 	// contacts that succeeded.
@@ -169,7 +175,7 @@ func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, 
 		keys = append(keys, keyOf(eventPK(k.team, k.event), outcomeSK))
 	}
 	for _, k := range order {
-		if o := chosen[k]; succeeded(o) {
+		if o := outs[chosen[k]]; succeeded(o) {
 			keys = append(keys, keyOf(contactPK(o.TeamID, o.ContactID), failuresSK))
 		}
 	}
@@ -201,7 +207,7 @@ func (s *Store) record(ctx context.Context, chosen map[teamEvent]event.Outcome, 
 	var write []event.Outcome
 	settled := map[contactType]time.Time{}
 	for _, k := range order {
-		o := chosen[k]
+		o := outcome(k)
 		if old, ok := existing[k]; ok && !replaces(o, old.Outcome) {
 			continue
 		}
