@@ -114,7 +114,7 @@ func main() {
 		HoldDelay: time.Duration(holdDelay) * time.Second,
 		WaitMax:   time.Duration(awaitAdd) * time.Second / 10,
 		Processor: processor{engine}}
-	lambda.Start(func(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {
+	lambda.Start(func(ctx context.Context, in queue.Batch) (events.SQSEventResponse, error) {
 		return h.Handle(ctx, in)
 	})
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +86,7 @@ func TestHandleSplitsABatch(t *testing.T) {
 		{MessageId: "m4", Body: validSent},
 		{MessageId: "m5", Body: `not json`},
 	}}
-	resp, err := h.Handle(ctx, batch)
+	resp, err := h.Handle(ctx, wire(t, batch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestHandleParksHeldMessages(t *testing.T) {
 	var emf bytes.Buffer
 	h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: *own.QueueUrl,
 		HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: &metrics.EMF{W: &emf}}
-	resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: validAdded}}})
+	resp, err := h.Handle(ctx, wire(t, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: validAdded}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestHandleParksManyHeldMessagesInBatches(t *testing.T) {
 	for _, tt := range tests {
 		h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: tt.queueURL,
 			HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-		resp, err := h.Handle(ctx, in)
+		resp, err := h.Handle(ctx, wire(t, in))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +243,7 @@ func TestHandleReadsDeliveryFacts(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
 	h := &Handler{Queue: event.ContactQueue, Processor: rec, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	_, err := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+	_, err := h.Handle(context.Background(), wire(t, events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "m1", Body: validAdded, Attributes: map[string]string{"ApproximateReceiveCount": "3", "ApproximateFirstReceiveTimestamp": "1796040000123"}},
 		{MessageId: "m2", Body: strings.Replace(validAdded, `"evt_1"`, `"evt_2"`, 1)},
 		// A waiting copy carries when its wait started: the earlier time counts,
@@ -251,7 +252,7 @@ func TestHandleReadsDeliveryFacts(t *testing.T) {
 		waitingCopy("m4", "evt_4", "1796040000123", "1796040009999"),
 		waitingCopy("m5", "evt_5", "1796040000123", "soon"),
 		waitingCopy("m6", "evt_6", "", "1796040000000"),
-	}})
+	}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +324,7 @@ func TestHandleSendsWaitingMessagesAgain(t *testing.T) {
 	first := time.Now().Add(-time.Minute).UnixMilli()
 	m := waitingCopy("m1", "evt_1", strconv.FormatInt(first, 10), strconv.FormatInt(first-5000, 10))
 	m.MessageAttributes[RetryAttribute] = events.SQSMessageAttribute{DataType: "String", StringValue: aws.String("true")}
-	resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{m}})
+	resp, err := h.Handle(ctx, wire(t, events.SQSEvent{Records: []events.SQSMessage{m}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,4 +349,19 @@ func TestHandleSendsWaitingMessagesAgain(t *testing.T) {
 	if r := aws.ToString(got.MessageAttributes[RetryAttribute].StringValue); r != "true" {
 		t.Errorf("%s: got %q; want true", RetryAttribute, r)
 	}
+}
+
+// wire is the Batch Lambda hands the function for ev: ev's JSON, the SQS
+// event's wire format, decoded as the runtime decodes it.
+func wire(t *testing.T, ev events.SQSEvent) Batch {
+	t.Helper()
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
