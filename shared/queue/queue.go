@@ -184,9 +184,8 @@ type Handler struct {
 func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	msgs := make([]Message, 0, len(in.Records))
-	bodies := make(map[string]string, len(in.Records))
+	bodies := make([]string, 0, len(in.Records)) // bodies[i]: msgs[i]'s, to send again
 	for _, rec := range in.Records {
-		bodies[rec.MessageID] = rec.Body
 		ev, err := event.Decode([]byte(rec.Body))
 		if err == nil && ev.Queue() != h.Queue {
 			err = fmt.Errorf("type: %s events belong on the %s queue, not the %s queue: %w", ev.Type, ev.Queue(), h.Queue, event.ErrInvalid)
@@ -200,36 +199,40 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 		}
 		n, _ := strconv.Atoi(rec.Attributes.ApproximateReceiveCount)
 		msgs = append(msgs, Message{ID: rec.MessageID, ReceiveCount: n, Event: ev, Retry: isRetry(rec), FirstReceived: firstReceived(rec)})
+		bodies = append(bodies, rec.Body)
 	}
 	if len(msgs) == 0 {
 		return resp, nil
 	}
-	// byID points into msgs: a batch holds up to 10,000 messages, and a
-	// copy of each would double what the batch keeps in memory.
-	byID := make(map[string]*Message, len(msgs))
+	// byID indexes msgs: a batch holds up to 10,000 messages, and a copy
+	// of each would double what the batch keeps in memory.
+	byID := make(map[string]int, len(msgs))
 	for i := range msgs {
-		byID[msgs[i].ID] = &msgs[i]
+		byID[msgs[i].ID] = i
 	}
 	failed := h.Processor.Process(ctx, msgs)
 	var later []resend
 	now := time.Now()
 	for id, err := range failed {
-		m := byID[id]
-		if m == nil { // not one of the batch's ids: nothing to resend it from
-			m = &Message{}
+		i, ok := byID[id]
+		if !ok { // not one of the batch's ids: nothing to send again
+			h.Log.Warn("message returns to the queue", "message_id", id, "error", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+			continue
 		}
+		m, body := &msgs[i], bodies[i]
 		h.count(err, m.Event.TeamID)
 		switch {
 		case h.QueueURL == "":
 		case errors.Is(err, ErrHold):
-			later = append(later, resend{id: id, body: bodies[id], retry: m.Retry, delay: h.holdDelay()})
+			later = append(later, resend{id: id, body: body, retry: m.Retry, delay: h.holdDelay()})
 			continue
 		case errors.Is(err, ErrWait):
 			since := m.FirstReceived
 			if since.IsZero() {
 				since = now
 			}
-			later = append(later, resend{id: id, body: bodies[id], retry: m.Retry, since: since,
+			later = append(later, resend{id: id, body: body, retry: m.Retry, since: since,
 				delay: WaitDelay(now, since, cmp.Or(h.WaitMax, DefaultWaitMax))})
 			continue
 		}
