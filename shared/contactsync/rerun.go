@@ -1,8 +1,10 @@
 package contactsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/backoff"
@@ -16,15 +18,26 @@ const (
 	rerunTimeNeeded  = 10 * time.Second // left before the deadline for a rerun to start
 )
 
-// ByTeam splits a batch's deliveries by team, teams in order of first appearance.
+// ByTeam splits a batch's deliveries by team, teams in order of first
+// appearance. It puts ds in that order, each team's deliveries in their own
+// order, and returns parts of it: a batch of 10,000 deliveries is not
+// copied. Each part's capacity ends at its length, so appending to one
+// never writes over the next.
 func ByTeam(ds []Delivery) (teams []string, byTeam map[string][]Delivery) {
-	byTeam = map[string][]Delivery{}
+	order := map[string]int{}
 	for _, d := range ds {
-		t := d.Event.TeamID
-		if _, ok := byTeam[t]; !ok {
-			teams = append(teams, t)
+		if _, ok := order[d.Event.TeamID]; !ok {
+			order[d.Event.TeamID] = len(teams)
+			teams = append(teams, d.Event.TeamID)
 		}
-		byTeam[t] = append(byTeam[t], d)
+	}
+	slices.SortStableFunc(ds, func(a, b Delivery) int { return cmp.Compare(order[a.Event.TeamID], order[b.Event.TeamID]) })
+	byTeam = make(map[string][]Delivery, len(teams))
+	for start, i := 0, 1; i <= len(ds); i++ {
+		if i == len(ds) || ds[i].Event.TeamID != ds[start].Event.TeamID {
+			byTeam[ds[start].Event.TeamID] = ds[start:i:i]
+			start = i
+		}
 	}
 	return teams, byTeam
 }

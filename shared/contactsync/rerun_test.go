@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,8 +66,38 @@ func TestByTeam(t *testing.T) {
 		dl.ID, dl.Event.TeamID = id, team
 		return dl
 	}
-	teams, by := contactsync.ByTeam([]contactsync.Delivery{d("1", "b"), d("2", "a"), d("3", "b")})
-	if fmt.Sprint(teams) != "[b a]" || len(by["b"]) != 2 || by["b"][1].ID != "3" || len(by["a"]) != 1 {
-		t.Errorf("got %v %v; want [b a] with b: 1, 3 and a: 2", teams, by)
+	ids := func(ds []contactsync.Delivery) string {
+		var s []string
+		for _, d := range ds {
+			s = append(s, d.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	tests := []struct {
+		name  string
+		in    []contactsync.Delivery
+		teams string
+		parts string // each team's ids, in the order of teams
+	}{
+		{"none", nil, "[]", ""},
+		{"one team", []contactsync.Delivery{d("1", "a"), d("2", "a")}, "[a]", "1,2"},
+		{"interleaved", []contactsync.Delivery{d("1", "b"), d("2", "a"), d("3", "b"), d("4", "c"), d("5", "a")}, "[b a c]", "1,3 2,5 4"},
+	}
+	for _, tt := range tests {
+		teams, by := contactsync.ByTeam(tt.in)
+		var parts []string
+		for _, team := range teams {
+			parts = append(parts, ids(by[team]))
+		}
+		if got := fmt.Sprint(teams); got != tt.teams || strings.Join(parts, " ") != tt.parts || len(by) != len(teams) {
+			t.Errorf("%s: got %v %v; want %v %v", tt.name, got, parts, tt.teams, tt.parts)
+		}
+		if len(teams) > 1 {
+			first := by[teams[0]]
+			_ = append(first, d("x", "x")) // must not write over the next team's part
+			if got := ids(by[teams[1]]); got != strings.Split(tt.parts, " ")[1] {
+				t.Errorf("%s: after appending to the first part, the second: got %v; want %v", tt.name, got, strings.Split(tt.parts, " ")[1])
+			}
+		}
 	}
 }
