@@ -22,16 +22,8 @@ import (
 // while it waits.
 func TestQueueAnswersAsSQS(t *testing.T) {
 	t.Parallel()
-	ep, err := motoserver.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	cfg, err := motoserver.AWSConfig(ctx, ep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := sqs.NewFromConfig(cfg)
+	q := sqs.NewFromConfig(sharedConfig(t))
 	created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("launcher-%d", time.Now().UnixNano()))})
 	if err != nil {
 		t.Fatal(err)
@@ -144,4 +136,18 @@ func TestQueueAnswersAsSQS(t *testing.T) {
 	if got, want := bodies(<-got), "[c#1]"; got != want {
 		t.Errorf("long poll: got %v; want %v", got, want)
 	}
+}
+
+// sharedConfig is the AWS configuration of the run's shared moto_server.
+func sharedConfig(t *testing.T) aws.Config {
+	t.Helper()
+	ep, err := motoserver.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := motoserver.AWSConfig(context.Background(), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -241,16 +241,8 @@ func TestSplitProxyRoutesByService(t *testing.T) {
 // the queried partition on the base table: launcher.py).
 func TestQueryReadsOnePartition(t *testing.T) {
 	t.Parallel()
-	ep, err := motoserver.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	cfg, err := motoserver.AWSConfig(ctx, ep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := dynamodb.NewFromConfig(cfg)
+	db := dynamodb.NewFromConfig(sharedConfig(t))
 	table := fmt.Sprintf("partition-query-%d", time.Now().UnixNano())
 	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
 	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,

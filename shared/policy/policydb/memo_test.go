@@ -29,18 +29,26 @@ func (c *countingAPI) Query(ctx context.Context, in *dynamodb.QueryInput, o ...f
 	return c.Client.Query(ctx, in, o...)
 }
 
+// countingStore is a store on fresh tables that counts its reads, with a
+// clock at start plus what clock holds.
+func countingStore(t *testing.T) (*policydb.Store, *countingAPI, *atomic.Int64) {
+	t.Helper()
+	pol, led := newTables(t)
+	api := &countingAPI{Client: db}
+	s := policydb.New(api, pol, led)
+	clock := new(atomic.Int64)
+	s.Now = func() time.Time { return start.Add(time.Duration(clock.Load())) }
+	return s, api, clock
+}
+
 // TestResolveAtReusesTheCurrentVersion: a batch of past events resolves
 // with one read per document, and every answer is still the version that
 // held at the event's time, also across a save made after the read.
 func TestResolveAtReusesTheCurrentVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pol, led := newTables(t)
-	api := &countingAPI{Client: db}
-	s := policydb.New(api, pol, led)
-	var clock atomic.Int64
+	s, api, clock := countingStore(t)
 	set := func(d time.Duration) { clock.Store(int64(d)) }
-	s.Now = func() time.Time { return start.Add(time.Duration(clock.Load())) }
 
 	set(0) // v1 of the team settings: contact, on_add
 	ts := policy.DefaultTeamSettings()
@@ -98,11 +106,7 @@ func TestResolveAtReusesTheCurrentVersion(t *testing.T) {
 func TestResolveAtSideBySide(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pol, led := newTables(t)
-	api := &countingAPI{Client: db}
-	s := policydb.New(api, pol, led)
-	var clock atomic.Int64
-	s.Now = func() time.Time { return start.Add(time.Duration(clock.Load())) }
+	s, api, clock := countingStore(t)
 	ts := policy.DefaultTeamSettings()
 	ts.SyncAs = policy.SyncAsLead
 	if _, err := s.SaveTeamSettings(ctx, "t", "u", ts, 0); err != nil { // v1 at start
