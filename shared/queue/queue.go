@@ -212,6 +212,7 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 	}
 	failed := h.Processor.Process(ctx, msgs)
 	var later []resend
+	holds := map[holdKey]int{} // a count per alarm metric and team, not an EMF line per message
 	now := time.Now()
 	for id, err := range failed {
 		i, ok := byID[id]
@@ -221,26 +222,34 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 			continue
 		}
 		m, body := &msgs[i], bodies[i]
-		h.count(err, m.Event.TeamID)
+		if name := holdMetric(err); name != "" {
+			holds[holdKey{name, m.Event.TeamID}]++
+		}
 		switch {
 		case h.QueueURL == "":
 		case errors.Is(err, ErrHold):
-			later = append(later, resend{id: id, body: body, retry: m.Retry, delay: h.holdDelay()})
+			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, delay: h.holdDelay()})
 			continue
 		case errors.Is(err, ErrWait):
 			since := m.FirstReceived
 			if since.IsZero() {
 				since = now
 			}
-			later = append(later, resend{id: id, body: body, retry: m.Retry, since: since,
+			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, since: since,
 				delay: WaitDelay(now, since, cmp.Or(h.WaitMax, DefaultWaitMax))})
 			continue
 		}
 		h.Log.Warn("message returns to the queue", "message_id", id, "error", err.Error())
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
+	h.countHolds(holds)
 	slices.SortFunc(later, func(a, b resend) int { return cmp.Compare(a.id, b.id) })
 	sendErrs := h.resend(ctx, later)
+	// A held team's batch may be thousands of messages: one line per team
+	// and reason says so, each message's own line is at debug level.
+	type heldBy struct{ team, reason string }
+	held := map[heldBy]int{}
+	var heldOrder []heldBy
 	for _, r := range later {
 		if serr := sendErrs[r.id]; serr != nil {
 			h.Log.Error("send message again", "message_id", r.id, "error", serr.Error())
@@ -248,20 +257,31 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 			continue
 		}
 		if r.since.IsZero() {
-			h.Log.Info("message held", "message_id", r.id, "reason", failed[r.id].Error())
+			h.Log.Debug("message held", "message_id", r.id, "reason", failed[r.id].Error())
+			k := heldBy{r.team, failed[r.id].Error()}
+			if held[k] == 0 {
+				heldOrder = append(heldOrder, k)
+			}
+			held[k]++
 		} else {
 			h.Log.Debug("message waits", "message_id", r.id, "reason", failed[r.id].Error(), "delay_s", int(r.delay/time.Second))
 		}
 	}
+	for _, k := range heldOrder {
+		h.Log.Info("messages held", "team_id", k.team, "messages", held[k], "reason", k.reason, "delay_s", int(h.holdDelay()/time.Second))
+	}
 	return resp, nil
 }
 
+// holdKey is an alarm metric of held messages, for one team.
+type holdKey struct{ name, team string }
+
 // resend is a message to send to the function's queue again, after delay.
 type resend struct {
-	id, body string
-	retry    bool
-	delay    time.Duration
-	since    time.Time // a waiting message's wait start (WaitingSinceAttribute); zero for a held one
+	id, team, body string
+	retry          bool
+	delay          time.Duration
+	since          time.Time // a waiting message's wait start (WaitingSinceAttribute); zero for a held one
 }
 
 func (h *Handler) holdDelay() time.Duration {
@@ -272,21 +292,31 @@ func (h *Handler) holdDelay() time.Duration {
 }
 
 // count emits the metric of a held event, if it is one the alarms watch.
-func (h *Handler) count(err error, team string) {
-	if h.Metrics == nil || !errors.Is(err, ErrHold) {
-		return
-	}
-	name := ""
+// holdMetric is the alarm metric a held message counts towards: NeedsReauth
+// or BudgetExceeded; "" for none.
+func holdMetric(err error) string {
 	switch {
+	case !errors.Is(err, ErrHold):
+		return ""
 	case errors.Is(err, connection.ErrNeedsReauth):
-		name = metrics.NeedsReauth
+		return metrics.NeedsReauth
 	case errors.Is(err, salesforce.ErrRequestLimit), errors.Is(err, budget.ErrCapped), errors.Is(err, budget.ErrNearCap):
-		name = metrics.BudgetExceeded
-	default:
+		return metrics.BudgetExceeded
+	}
+	return ""
+}
+
+// countHolds emits the batch's held messages per metric and team, in order.
+func (h *Handler) countHolds(holds map[holdKey]int) {
+	if h.Metrics == nil {
 		return
 	}
-	if merr := h.Metrics.Count(name, team, 1); merr != nil {
-		h.Log.Warn("emit metric", "metric", name, "error", merr.Error())
+	for _, k := range slices.SortedFunc(maps.Keys(holds), func(a, b holdKey) int {
+		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.team, b.team))
+	}) {
+		if err := h.Metrics.Count(k.name, k.team, holds[k]); err != nil {
+			h.Log.Warn("emit metric", "metric", k.name, "error", err.Error())
+		}
 	}
 }
 

@@ -179,19 +179,38 @@ func TestHandleParksManyHeldMessagesInBatches(t *testing.T) {
 		queueURL string
 		parked   int
 		failures int
+		logged   string // the info lines about held messages
 	}{
-		{"parked, ten to a call", *own.QueueUrl, 25, 0},
-		{"own queue gone: back to the queue, not lost", *own.QueueUrl + "-missing", 0, 25},
+		{"parked, ten to a call", *own.QueueUrl, 25, 0, "messages held team_acme 25"},
+		{"own queue gone: back to the queue, not lost", *own.QueueUrl + "-missing", 0, 25, ""},
 	}
 	for _, tt := range tests {
+		var logs, emf bytes.Buffer
 		h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: tt.queueURL,
-			HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics.EMF{W: &emf}}
 		resp, err := h.Handle(ctx, wire(t, in))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(resp.BatchItemFailures) != tt.failures {
 			t.Errorf("%s: failures: got %d; want %d", tt.name, len(resp.BatchItemFailures), tt.failures)
+		}
+		// One metric line and one log line for the team's 25, not 25 of each.
+		if got := emf.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, `"NeedsReauth":25`) {
+			t.Errorf("%s: metric: got %q; want one NeedsReauth line of 25", tt.name, got)
+		}
+		var held []string
+		for line := range strings.Lines(logs.String()) {
+			var l struct {
+				TeamID   string `json:"team_id"`
+				Messages int    `json:"messages"`
+			}
+			if err := json.Unmarshal([]byte(line), &l); err == nil && strings.Contains(line, `"msg":"messages held"`) {
+				held = append(held, fmt.Sprintf("messages held %s %d", l.TeamID, l.Messages))
+			}
+		}
+		if got := strings.Join(held, "; "); got != tt.logged {
+			t.Errorf("%s: log: got %q; want %q", tt.name, got, tt.logged)
 		}
 		seen := map[string]bool{}
 		deadline := time.Now().Add(5 * time.Second)
