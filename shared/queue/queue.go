@@ -291,7 +291,6 @@ func (h *Handler) holdDelay() time.Duration {
 	return h.HoldDelay
 }
 
-// count emits the metric of a held event, if it is one the alarms watch.
 // holdMetric is the alarm metric a held message counts towards: NeedsReauth
 // or BudgetExceeded; "" for none.
 func holdMetric(err error) string {
