@@ -444,8 +444,8 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 	return err
 }
 
-// lookUp links the emails already synced, claims the others, looks them up
-// in Salesforce and creates what is missing.
+// lookUp links the emails already synced, looks the others up in
+// Salesforce, and creates what is missing.
 func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) error {
 	// Emails already synced for the team are never created again.
 	emails := map[string]bool{}
@@ -457,10 +457,12 @@ func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) e
 		return fmt.Errorf("read records: %w", err)
 	}
 	var pending []item
+	lookup := map[string]bool{}
 	for _, it := range toSync {
 		r, ok := records[NormalizeEmail(it.m.Email)]
 		if !ok {
 			pending = append(pending, it)
+			lookup[NormalizeEmail(it.m.Email)] = true
 			continue
 		}
 		status, reason := event.StatusLinked, event.ReasonAlreadySynced
@@ -471,49 +473,6 @@ func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) e
 			}
 		}
 		b.synced(ctx, it, r, status, reason)
-	}
-	// Claim each remaining email so no other worker creates it meanwhile.
-	var order []string
-	wanted := map[string]bool{}
-	for _, it := range pending {
-		if e := NormalizeEmail(it.m.Email); !wanted[e] {
-			wanted[e] = true
-			order = append(order, e)
-		}
-	}
-	// A claim outlives this invocation: its deadline plus a margin, so a
-	// live worker never loses its claim to another.
-	until := b.e.now().Add(b.claimTTL())
-	if dl, ok := ctx.Deadline(); ok && dl.Add(time.Minute).After(until) {
-		until = dl.Add(time.Minute)
-	}
-	busy := map[string]error{}
-	lookup := map[string]bool{}
-	if len(order) > 0 {
-		errs, err := b.e.Ledger.ClaimAll(ctx, b.team, order, b.e.Owner, until)
-		if err != nil {
-			b.claimed = order // some may be taken: releasing a claim not held is a no-op
-			return fmt.Errorf("claim: %w", err)
-		}
-		for i, email := range order {
-			if errs[i] != nil {
-				busy[email] = errs[i]
-				continue
-			}
-			b.claimed = append(b.claimed, email)
-			lookup[email] = true
-		}
-	}
-	var mine []item
-	for _, it := range pending {
-		if cerr, ok := busy[NormalizeEmail(it.m.Email)]; ok {
-			if !errors.Is(cerr, ErrClaimed) {
-				cerr = fmt.Errorf("claim: %w", cerr)
-			}
-			b.retry(it.d, fmt.Errorf("%w: %w", ErrRetry, cerr))
-			continue
-		}
-		mine = append(mine, it)
 	}
 	for _, d := range created {
 		lookup[NormalizeEmail(d.Event.Email())] = true
@@ -534,7 +493,63 @@ func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) e
 			b.finish(d, b.outcome(d, event.StatusNotInSalesforce, ""))
 		}
 	}
+	mine, err := b.claim(ctx, pending, found)
+	if err != nil {
+		return err
+	}
 	return b.create(ctx, mine, found)
+}
+
+// claim takes the right to create a record for each email Salesforce does
+// not have, so no other worker creates it meanwhile, and returns the items
+// this batch may go on with: those of emails found (linking needs no claim:
+// saving the link is refused if another worker holds the email's claim or
+// saved another record for it) and those of emails it claimed. The items
+// of an email another worker holds come back later.
+func (b *batch) claim(ctx context.Context, pending []item, found map[string]Match) ([]item, error) {
+	var order []string
+	wanted := map[string]bool{}
+	for _, it := range pending {
+		e := NormalizeEmail(it.m.Email)
+		if _, ok := found[e]; !ok && !wanted[e] {
+			wanted[e] = true
+			order = append(order, e)
+		}
+	}
+	if len(order) == 0 {
+		return pending, nil
+	}
+	// A claim outlives this invocation: its deadline plus a margin, so a
+	// live worker never loses its claim to another.
+	until := b.e.now().Add(b.claimTTL())
+	if dl, ok := ctx.Deadline(); ok && dl.Add(time.Minute).After(until) {
+		until = dl.Add(time.Minute)
+	}
+	errs, err := b.e.Ledger.ClaimAll(ctx, b.team, order, b.e.Owner, until)
+	if err != nil {
+		b.claimed = order // some may be taken: releasing a claim not held is a no-op
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	busy := map[string]error{}
+	for i, email := range order {
+		if errs[i] != nil {
+			busy[email] = errs[i]
+			continue
+		}
+		b.claimed = append(b.claimed, email)
+	}
+	var mine []item
+	for _, it := range pending {
+		if cerr, ok := busy[NormalizeEmail(it.m.Email)]; ok {
+			if !errors.Is(cerr, ErrClaimed) {
+				cerr = fmt.Errorf("claim: %w", cerr)
+			}
+			b.retry(it.d, fmt.Errorf("%w: %w", ErrRetry, cerr))
+			continue
+		}
+		mine = append(mine, it)
+	}
+	return mine, nil
 }
 
 func (b *batch) claimTTL() time.Duration {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/salesforce"
@@ -66,8 +69,10 @@ func TestDuplicateMatch(t *testing.T) {
 // fakeLedger keeps the records saved; the batch uses nothing else of it here.
 type fakeLedger struct {
 	Ledger
-	mu    sync.Mutex
-	saved []Record
+	mu      sync.Mutex
+	saved   []Record
+	claimed []string
+	busy    map[string]bool
 }
 
 func (l *fakeLedger) SaveRecords(_ context.Context, rs []Record) ([]error, error) {
@@ -80,12 +85,46 @@ func (l *fakeLedger) SetMemberships(_ context.Context, ms []Membership) ([]error
 	return make([]error, len(ms)), nil
 }
 func (l *fakeLedger) Release(context.Context, string, string, string) error { return nil }
+func (l *fakeLedger) Records(context.Context, string, []string) (map[string]Record, error) {
+	return map[string]Record{}, nil
+}
+
+// ClaimAll remembers what was claimed; emails in busy are held by another
+// worker.
+func (l *fakeLedger) ClaimAll(_ context.Context, _ string, emails []string, _ string, _ time.Time) ([]error, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.claimed = append(l.claimed, emails...)
+	errs := make([]error, len(emails))
+	for i, e := range emails {
+		if l.busy[e] {
+			errs[i] = ErrClaimed
+		}
+	}
+	return errs, nil
+}
 
 // fakeOrg answers lookups from found and remembers what was asked.
 type fakeOrg struct {
 	Org
 	found map[string]Match
 	asked [][]string
+}
+
+// Create answers every record with a new id.
+func (o *fakeOrg) Create(_ context.Context, recs []salesforce.SObject, _ salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
+	out := make([]salesforce.SaveResult, len(recs))
+	for i := range recs {
+		out[i] = salesforce.SaveResult{ID: fmt.Sprintf("00Q00000000%04d", i), Success: true}
+	}
+	return out, nil
+}
+
+// plainRenderer renders a contact as its email alone, with mapping version 1.
+type plainRenderer struct{}
+
+func (plainRenderer) Render(_ context.Context, _ string, _ event.SalesforceObject, c event.Contact) (salesforce.SObject, int, error) {
+	return salesforce.SObject{"Email": c.Email}, 1, nil
 }
 
 func (o *fakeOrg) FindByEmail(_ context.Context, emails []string) (map[string]Match, error) {
@@ -181,5 +220,50 @@ func TestAwaitAddRetryWrapsWait(t *testing.T) {
 		if got := errors.Is(err, wait); got != tt.wantWait {
 			t.Errorf("%s: wraps the wait: got %v; want %v", tt.name, got, tt.wantWait)
 		}
+	}
+}
+
+// TestClaimsOnlyWhatItCreates: the emails Salesforce has are linked without
+// a claim; the others are claimed before they are created, and an email
+// another worker holds comes back later.
+func TestClaimsOnlyWhatItCreates(t *testing.T) {
+	t.Parallel()
+	ledger := &fakeLedger{busy: map[string]bool{"busy@claim.example": true}}
+	org := &fakeOrg{found: map[string]Match{"found@claim.example": {Object: event.ObjectContact, ID: "0030000000000FD", Rule: "contact"}}}
+	b := &batch{e: &Engine{Ledger: ledger, Renderer: plainRenderer{}, Owner: "w1"}, team: "team_claim",
+		failed: map[string]error{}, done: map[string]bool{}, org: org}
+	it := func(n, email string) item {
+		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_claim",
+			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
+		return item{d: Delivery{ID: "msg_" + n, Event: ev}, m: Membership{TeamID: "team_claim", Email: email}, object: event.ObjectLead}
+	}
+	items := []item{it("1", "Found@Claim.example"), it("2", "new@claim.example"), it("3", "busy@claim.example"), it("4", "NEW@claim.example")}
+	if err := b.lookUp(context.Background(), nil, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"new@claim.example", "busy@claim.example"}; !slices.Equal(ledger.claimed, want) {
+		t.Errorf("claimed: got %v; want %v", ledger.claimed, want)
+	}
+	var saved []string
+	for _, r := range ledger.saved {
+		saved = append(saved, r.Email+"="+string(r.Status))
+	}
+	slices.Sort(saved)
+	if want := []string{"found@claim.example=linked", "new@claim.example=created"}; !slices.Equal(saved, want) {
+		t.Errorf("records saved: got %v; want %v", saved, want)
+	}
+	got := map[string]event.Status{}
+	for _, o := range b.outcomes {
+		got[o.EventID] = o.Status
+	}
+	want := map[string]event.Status{"evt_1": event.StatusLinked, "evt_2": event.StatusCreated, "evt_4": event.StatusLinked}
+	if !maps.Equal(got, want) {
+		t.Errorf("outcomes: got %v; want %v", got, want)
+	}
+	if err := b.failed["msg_3"]; !errors.Is(err, ErrRetry) || !errors.Is(err, ErrClaimed) {
+		t.Errorf("the held email's event: got %v; want a retry over ErrClaimed", err)
 	}
 }

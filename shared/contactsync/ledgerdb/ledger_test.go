@@ -630,6 +630,15 @@ func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
 		{"nor may the event id save it", func() error { return f.store.SaveRecord(ctx, rec("a@example.com")) }, contactsync.ErrClaimed},
 		{"worker one saves it", func() error { return one.SaveRecord(ctx, rec("a@example.com")) }, nil},
 		{"an unclaimed email saves", func() error { return two.SaveRecord(ctx, rec("b@example.com")) }, nil},
+		{"worker one claims a third", func() error { return one.Claim(ctx, "team_a", "c@example.com", one.Owner, until) }, nil},
+		{"worker two may not link it while the claim lasts", func() error { return two.SaveRecord(ctx, rec("c@example.com")) }, contactsync.ErrClaimed},
+		{"worker one dies and its claim expires", func() error { f.clock.Advance(2 * time.Minute); return nil }, nil},
+		{"worker two links it over the expired claim", func() error { return two.SaveRecord(ctx, rec("c@example.com")) }, nil},
+		{"worker one, back late, may not save another id", func() error {
+			r := rec("c@example.com")
+			r.ID = "003000000000002AAA"
+			return one.SaveRecord(ctx, r)
+		}, ledgerdb.ErrRecorded},
 	}
 	for _, tt := range tests {
 		err := tt.do()
@@ -637,9 +646,9 @@ func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
 			t.Fatalf("%s: got %v; want %v", tt.name, err, tt.wantErr)
 		}
 	}
-	got, err := f.store.Records(ctx, "team_a", []string{"a@example.com", "b@example.com"})
-	if err != nil || len(got) != 2 {
-		t.Errorf("records: got %+v, %v; want both", got, err)
+	got, err := f.store.Records(ctx, "team_a", []string{"a@example.com", "b@example.com", "c@example.com"})
+	if err != nil || len(got) != 3 || got["c@example.com"].ID != "003000000000001AAA" {
+		t.Errorf("records: got %+v, %v; want all three, c's linked by worker two", got, err)
 	}
 }
 

@@ -223,7 +223,8 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 // SaveRecords stores each record and releases its claim, with the contact's
 // copy: one conditional update and one put per record, both in the same
 // transaction, 50 records a transaction. The claim must be the owner's
-// (Store.Owner, or r.EventID when that is empty) or absent: errs[i] is a
+// (Store.Owner, or r.EventID when that is empty), expired or absent (a
+// record found in Salesforce is linked without a claim): errs[i] is a
 // *ClaimError otherwise. An email already saved with another Salesforce id
 // keeps it: a *RecordedError, and nothing of that record is written. Saving
 // the same id again is a no-op that keeps the first save's fields (the copy
@@ -265,7 +266,7 @@ func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]err
 		switch {
 		case it.SalesforceID != "" && it.SalesforceID != r.ID:
 			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &RecordedError{Record: it.record()})
-		case it.ClaimOwner != "" && it.ClaimOwner != owner:
+		case it.ClaimOwner != "" && it.ClaimOwner != owner && it.ClaimUntil >= s.Now().UnixMilli():
 			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
 		default: // the item changed between the write and the read; the caller retries
 			errs[idx[j]] = fmt.Errorf("save record %s: the record changed concurrently: %w", pk, contactsync.ErrClaimed)
@@ -287,8 +288,11 @@ func (s *Store) saveRecord(r contactsync.Record) (dynamotx.Unit, error) {
 		owner = s.Owner
 	}
 	owned := expression.Name("claim_owner")
+	// A link is saved without a claim, so an expired claim of another
+	// owner (a worker that died) does not stand in its way.
 	cond := expression.And(
-		expression.Or(expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner))),
+		expression.Or(expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner)),
+			expression.Name("claim_until").LessThan(expression.Value(s.Now().UnixMilli()))),
 		expression.Or(expression.AttributeNotExists(expression.Name("sf_id")), expression.Name("sf_id").Equal(expression.Value(r.ID))),
 	)
 	keep := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
