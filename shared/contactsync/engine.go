@@ -472,7 +472,7 @@ func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) e
 				reason = event.Reason("matched_" + r.MatchRule)
 			}
 		}
-		b.synced(ctx, it, r, status, reason)
+		b.end(ending{it: it, rec: r, st: status, reason: reason}) // saved already
 	}
 	for _, d := range created {
 		lookup[NormalizeEmail(d.Event.Email())] = true
@@ -817,9 +817,14 @@ func (b *batch) record(it item, obj event.SalesforceObject, id string, st event.
 // per email: a record new to the ledger), marks the membership synced and
 // gives the event its outcome.
 func (b *batch) synced(_ context.Context, it item, r Record, st event.Status, reason event.Reason) {
+	b.end(ending{it: it, rec: r, save: reason != event.ReasonAlreadySynced, st: st, reason: reason})
+}
+
+// end notes a final state for flush.
+func (b *batch) end(w ending) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.writes = append(b.writes, ending{it: it, rec: r, save: reason != event.ReasonAlreadySynced, st: st, reason: reason})
+	b.writes = append(b.writes, w)
 }
 
 // fail notes that the item failed with oe: flush marks the membership
@@ -828,9 +833,7 @@ func (b *batch) fail(_ context.Context, it item, oe *event.OutcomeError) {
 	if len(oe.Message) > 1000 {
 		oe.Message = oe.Message[:1000]
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.writes = append(b.writes, ending{it: it, oe: oe})
+	b.end(ending{it: it, oe: oe})
 }
 
 // flush writes the batch's final states: the new records in one ledger

@@ -619,6 +619,11 @@ func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
 		return contactsync.Record{TeamID: "team_a", Email: email, Object: event.ObjectContact, ID: "003000000000001AAA",
 			Status: event.StatusCreated, SyncedAt: f.clock.Now(), EventID: "evt_1", ContactID: "ct_1"}
 	}
+	link := func(email string) contactsync.Record {
+		r := rec(email)
+		r.Status, r.MatchRule = event.StatusLinked, "contact"
+		return r
+	}
 	until := f.clock.Now().Add(time.Minute)
 	tests := []struct {
 		name    string
@@ -634,6 +639,9 @@ func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
 		{"worker two may not link it while the claim lasts", func() error { return two.SaveRecord(ctx, rec("c@example.com")) }, contactsync.ErrClaimed},
 		{"worker one dies and its claim expires", func() error { f.clock.Advance(2 * time.Minute); return nil }, nil},
 		{"worker two links it over the expired claim", func() error { return two.SaveRecord(ctx, rec("c@example.com")) }, nil},
+		{"a link found in Salesforce saves where the email has none", func() error { return two.SaveRecord(ctx, link("d@example.com")) }, nil},
+		{"the same link again names the record saved", func() error { return one.SaveRecord(ctx, link("d@example.com")) }, ledgerdb.ErrRecorded},
+		{"a link over a created record names it", func() error { return two.SaveRecord(ctx, link("a@example.com")) }, ledgerdb.ErrRecorded},
 		{"worker one, back late, may not save another id", func() error {
 			r := rec("c@example.com")
 			r.ID = "003000000000002AAA"
@@ -646,9 +654,9 @@ func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
 			t.Fatalf("%s: got %v; want %v", tt.name, err, tt.wantErr)
 		}
 	}
-	got, err := f.store.Records(ctx, "team_a", []string{"a@example.com", "b@example.com", "c@example.com"})
-	if err != nil || len(got) != 3 || got["c@example.com"].ID != "003000000000001AAA" {
-		t.Errorf("records: got %+v, %v; want all three, c's linked by worker two", got, err)
+	got, err := f.store.Records(ctx, "team_a", []string{"a@example.com", "b@example.com", "c@example.com", "d@example.com"})
+	if err != nil || len(got) != 4 || got["c@example.com"].ID != "003000000000001AAA" || got["d@example.com"].Status != event.StatusLinked {
+		t.Errorf("records: got %+v, %v; want all four, c's saved by worker two, d's linked", got, err)
 	}
 }
 

@@ -227,8 +227,9 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 // record found in Salesforce is linked without a claim): errs[i] is a
 // *ClaimError otherwise. An email already saved with another Salesforce id
 // keeps it: a *RecordedError, and nothing of that record is written. Saving
-// the same id again is a no-op that keeps the first save's fields (the copy
-// is rewritten).
+// a created record's id again is a no-op that keeps the first save's fields
+// (the copy is rewritten); a linked record is saved only where the email
+// has none, and a *RecordedError names the record found otherwise.
 func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]error, error) {
 	errs := make([]error, len(rs))
 	var units []dynamotx.Unit
@@ -264,7 +265,7 @@ func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]err
 			return nil, err
 		}
 		switch {
-		case it.SalesforceID != "" && it.SalesforceID != r.ID:
+		case it.SalesforceID != "" && (it.SalesforceID != r.ID || r.Status == event.StatusLinked):
 			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &RecordedError{Record: it.record()})
 		case it.ClaimOwner != "" && it.ClaimOwner != owner && it.ClaimUntil >= s.Now().UnixMilli():
 			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
@@ -289,11 +290,19 @@ func (s *Store) saveRecord(r contactsync.Record) (dynamotx.Unit, error) {
 	}
 	owned := expression.Name("claim_owner")
 	// A link is saved without a claim, so an expired claim of another
-	// owner (a worker that died) does not stand in its way.
+	// owner (a worker that died) does not stand in its way. It is saved
+	// only where the email has no record yet: two deliveries of one event
+	// may both find the record, one of them just after the other created
+	// it, and the second must answer as the record says, not as "linked".
+	sfID := expression.Name("sf_id")
+	same := expression.Or(expression.AttributeNotExists(sfID), sfID.Equal(expression.Value(r.ID)))
+	if r.Status == event.StatusLinked {
+		same = expression.AttributeNotExists(sfID)
+	}
 	cond := expression.And(
 		expression.Or(expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner)),
 			expression.Name("claim_until").LessThan(expression.Value(s.Now().UnixMilli()))),
-		expression.Or(expression.AttributeNotExists(expression.Name("sf_id")), expression.Name("sf_id").Equal(expression.Value(r.ID))),
+		same,
 	)
 	keep := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
 		return u.Set(expression.Name(name), expression.IfNotExists(expression.Name(name), expression.Value(v)))
