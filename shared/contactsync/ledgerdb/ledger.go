@@ -31,14 +31,17 @@
 //
 // # Outcomes
 //
-// RecordOutcomes reads the events' outcome items and the FAILURES items of
-// the contacts that succeeded in one BatchGetItem per 100 keys, then writes
-// everything in TransactWriteItems calls of 100 writes (a BatchWriteItem
-// takes only 25). An outcome item is replaced only
-// while it is pending or failed, and only by an outcome at least as recent
-// (a failed outcome stays replaceable so that a retried event can end
-// well); created, linked, skipped and the dedup answers are final. The copy
-// in the contact index moves with it.
+// RecordOutcomes reads the FAILURES items of the contacts that succeeded in
+// one BatchGetItem per 100 keys, then writes in TransactWriteItems calls of
+// 100 writes (a BatchWriteItem takes only 25). An outcome item is replaced
+// only while it is pending or failed, and only by an outcome at least as
+// recent (a failed outcome stays replaceable so that a retried event can
+// end well); created, linked, skipped and the dedup answers are final. The
+// copy in the contact index moves with it. Most events have no outcome yet,
+// so an outcome that is not a failure is first written on the condition
+// that its event has none, which costs no read; only the events that have
+// one, and failures, are read (one BatchGetItem per 100) and replaced by
+// the rule.
 //
 // A failed outcome is indexed under TEAM#<t>#ERRORS and noted in the
 // contact's FAILURES set (an atomic ADD, so concurrent failures are never
@@ -48,10 +51,10 @@
 // query, and the update of a contact's set, sent in the same transactions,
 // happens only for contacts that had failures.
 //
-// These writes have no conditions, so two workers recording outcomes for
-// the same event at the same instant may both write; the event id is the
-// idempotency key of the whole pipeline and the queue delivers one message
-// to one worker at a time, so this is accepted.
+// The replacing writes have no conditions, so two workers replacing the
+// outcome of the same event at the same instant may both write; the event
+// id is the idempotency key of the whole pipeline and the queue delivers
+// one message to one worker at a time, so this is accepted.
 //
 // # Claims and records
 //

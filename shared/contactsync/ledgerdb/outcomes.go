@@ -168,50 +168,98 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 		o.At = o.At.UTC()
 		return o
 	}
-	// One read: the events' outcome items, and the FAILURES items of the
-	// contacts that succeeded.
-	keys := make([]map[string]types.AttributeValue, 0, 2*len(order))
-	for _, k := range order {
-		keys = append(keys, keyOf(eventPK(k.team, k.event), outcomeSK))
-	}
+	// The FAILURES items of the contacts that succeeded, read before
+	// anything is written.
+	var fkeys []map[string]types.AttributeValue
 	for _, k := range order {
 		if o := outs[chosen[k]]; succeeded(o) {
-			keys = append(keys, keyOf(contactPK(o.TeamID, o.ContactID), failuresSK))
+			fkeys = append(fkeys, keyOf(contactPK(o.TeamID, o.ContactID), failuresSK))
 		}
 	}
-	items, err := s.batchGet(ctx, keys)
-	if err != nil {
-		return fmt.Errorf("read recorded outcomes: %w", err)
-	}
-	existing := map[teamEvent]outcomeItem{}
 	open := map[teamContact][]string{}
+	items, err := s.batchGet(ctx, fkeys)
+	if err != nil {
+		return fmt.Errorf("read open failures: %w", err)
+	}
 	for _, raw := range items {
 		k := keyString(raw)
-		if k.sk == failuresSK {
-			var it failuresItem
-			if err := unmarshal(raw, &it); err != nil {
-				return fmt.Errorf("decode %v: %w", k, err)
-			}
-			team, contact, _ := strings.Cut(strings.TrimPrefix(k.pk, "TEAM#"), "#CONTACT#")
-			open[teamContact{team, contact}] = it.Open
-			continue
-		}
-		var it outcomeItem
+		var it failuresItem
 		if err := unmarshal(raw, &it); err != nil {
 			return fmt.Errorf("decode %v: %w", k, err)
+		}
+		team, contact, _ := strings.Cut(strings.TrimPrefix(k.pk, "TEAM#"), "#CONTACT#")
+		open[teamContact{team, contact}] = it.Open
+	}
+
+	expires := s.Now().Add(OutcomeTTL).Unix()
+	// Most events have no outcome yet: those that are not failures are
+	// written at once, on the condition that their event still has none,
+	// so they cost no read. The others (failures, and events that turn out
+	// to have an outcome) are read and replaced as the rules say.
+	var fresh, known []teamEvent
+	for _, k := range order {
+		if outcome(k).Status == event.StatusFailed {
+			known = append(known, k)
+		} else {
+			fresh = append(fresh, k)
+		}
+	}
+	var write []event.Outcome
+	if len(fresh) > 0 {
+		units := make([]dynamotx.Unit, 0, len(fresh))
+		for _, k := range fresh {
+			o := outcome(k)
+			ev, ix, err := outcomeItems(o, "", expires)
+			if err != nil {
+				return err
+			}
+			units = append(units, dynamotx.Unit{
+				{Put: &types.Put{TableName: aws.String(s.table), Item: ev,
+					ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+					ExpressionAttributeNames: map[string]string{"#pk": resources.PartitionKey}}},
+				{Put: &types.Put{TableName: aws.String(s.table), Item: ix}},
+			})
+		}
+		results, err := s.transact(ctx, "write new outcomes", units)
+		if err != nil {
+			return err
+		}
+		for j, r := range results {
+			if r.Failed {
+				known = append(known, fresh[j])
+			} else {
+				write = append(write, outcome(fresh[j]))
+			}
+		}
+	}
+
+	existing := map[teamEvent]outcomeItem{}
+	keys := make([]map[string]types.AttributeValue, 0, len(known))
+	for _, k := range known {
+		keys = append(keys, keyOf(eventPK(k.team, k.event), outcomeSK))
+	}
+	if items, err = s.batchGet(ctx, keys); err != nil {
+		return fmt.Errorf("read recorded outcomes: %w", err)
+	}
+	for _, raw := range items {
+		var it outcomeItem
+		if err := unmarshal(raw, &it); err != nil {
+			return fmt.Errorf("decode %v: %w", keyString(raw), err)
 		}
 		existing[teamEvent{it.Outcome.TeamID, it.Outcome.EventID}] = it
 	}
 
 	// What is written, and the latest success per contact and type.
-	var write []event.Outcome
-	settled := map[contactType]time.Time{}
-	for _, k := range order {
+	written := len(write)
+	for _, k := range known {
 		o := outcome(k)
 		if old, ok := existing[k]; ok && !replaces(o, old.Outcome) {
 			continue
 		}
 		write = append(write, o)
+	}
+	settled := map[contactType]time.Time{}
+	for _, o := range write {
 		if succeeded(o) {
 			ct := contactType{teamContact{o.TeamID, o.ContactID}, o.Type}
 			if o.At.After(settled[ct]) {
@@ -219,12 +267,12 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 			}
 		}
 	}
+	write = write[written:]
 	isSettled := func(o event.Outcome) bool {
 		at, ok := settled[contactType{teamContact{o.TeamID, o.ContactID}, o.Type}]
 		return ok && !o.At.After(at)
 	}
 
-	expires := s.Now().Add(OutcomeTTL).Unix()
 	var reqs writes
 	add := map[teamContact][]string{}
 	remove := map[teamContact][]string{}
@@ -250,13 +298,9 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 				}
 			}
 		}
-		ev, err := marshal(outcomeItem{PK: eventPK(o.TeamID, o.EventID), SK: outcomeSK, Outcome: o, IndexSK: isk, ErrorSK: esk, ExpiresAt: expires})
+		ev, ix, err := outcomeItems(o, esk, expires)
 		if err != nil {
-			return fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
-		}
-		ix, err := marshal(outcomeItem{PK: contactPK(o.TeamID, o.ContactID), SK: isk, Outcome: o, ExpiresAt: expires})
-		if err != nil {
-			return fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
+			return err
 		}
 		reqs.put(s.table, ev)
 		reqs.put(s.table, ix)
@@ -305,6 +349,19 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 		return err
 	}
 	return nil
+}
+
+// outcomeItems encodes an outcome's item (with its failure-index key esk,
+// if any) and its copy in the contact's outcome index.
+func outcomeItems(o event.Outcome, esk string, expires int64) (ev, ix map[string]types.AttributeValue, err error) {
+	isk := indexSK(o.At, o.EventID)
+	if ev, err = marshal(outcomeItem{PK: eventPK(o.TeamID, o.EventID), SK: outcomeSK, Outcome: o, IndexSK: isk, ErrorSK: esk, ExpiresAt: expires}); err != nil {
+		return nil, nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
+	}
+	if ix, err = marshal(outcomeItem{PK: contactPK(o.TeamID, o.ContactID), SK: isk, Outcome: o, ExpiresAt: expires}); err != nil {
+		return nil, nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
+	}
+	return ev, ix, nil
 }
 
 // openUnits adds entries to (or deletes them from) contacts' FAILURES sets:
