@@ -52,6 +52,14 @@ func NewDataStore(scope constructs.Construct, id string, props *DataStoreProps) 
 			DeletionProtection:  jsii.Bool(true),
 			RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
 		})
+		for _, ix := range t.Indexes {
+			table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+				IndexName:      jsii.String(ix.Name),
+				PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(ix.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+				SortKey:        &awsdynamodb.Attribute{Name: jsii.String(ix.SortKey), Type: awsdynamodb.AttributeType_STRING},
+				ProjectionType: awsdynamodb.ProjectionType_ALL,
+			})
+		}
 		overrideLogicalID(table, TableLogicalID(t.Name))
 		d.Tables[t.Name] = table
 	}

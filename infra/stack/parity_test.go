@@ -307,7 +307,7 @@ func TestSAMParity(t *testing.T) {
 		}
 		for _, id := range cdk.ofType("AWS::DynamoDB::Table") {
 			s, c := sam.props(t, id), cdk.props(t, id)
-			for _, key := range []string{"KeySchema", "AttributeDefinitions", "BillingMode", "TimeToLiveSpecification", "PointInTimeRecoverySpecification", "DeletionProtectionEnabled"} {
+			for _, key := range []string{"KeySchema", "AttributeDefinitions", "BillingMode", "TimeToLiveSpecification", "PointInTimeRecoverySpecification", "DeletionProtectionEnabled", "GlobalSecondaryIndexes"} {
 				if got, want := jsonText(s[key]), jsonText(c[key]); got != want {
 					t.Errorf("%s %s: got %s in SAM; want %s as in CDK", id, key, got, want)
 				}

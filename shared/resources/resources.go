@@ -31,9 +31,25 @@ const (
 // Table is one DynamoDB table. Every table uses a string partition key "pk"
 // and a string sort key "sk", and expires garbage through the TTL attribute.
 type Table struct {
-	Name   string // logical name; deployed names are prefixed per stage
-	EnvVar string
+	Name    string // logical name; deployed names are prefixed per stage
+	EnvVar  string
+	Indexes []Index
 }
+
+// Index is a global secondary index with a string partition key and a
+// string sort key, projecting every attribute. An item is in it only when
+// it has both keys.
+type Index struct {
+	Name         string
+	PartitionKey string
+	SortKey      string
+}
+
+// ContactIndex is the ledger's index of what it knows of one contact: the
+// outcomes of its events and the records saved for it, keyed cpk (the
+// contact) and csk (OUTCOME#<at>#<event> or RECORD#<email>). DynamoDB keeps
+// it in step with the items, so no copy is written and none is moved.
+var ContactIndex = Index{Name: "by_contact", PartitionKey: "cpk", SortKey: "csk"}
 
 // Key attribute names shared by every table.
 const (
@@ -46,7 +62,7 @@ const (
 var Tables = []Table{
 	{Name: "connections", EnvVar: EnvConnectionsTable},
 	{Name: "policies", EnvVar: EnvPoliciesTable},
-	{Name: "ledger", EnvVar: EnvLedgerTable},
+	{Name: "ledger", EnvVar: EnvLedgerTable, Indexes: []Index{ContactIndex}},
 }
 
 // Queue is one SQS queue with its dead-letter queue.

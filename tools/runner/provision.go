@@ -90,7 +90,7 @@ func Provision(ctx context.Context, cfg aws.Config, prefix string, opts Provisio
 	ddb := dynamodb.NewFromConfig(cfg)
 	for _, t := range resources.Tables {
 		name := prefix + "-" + t.Name
-		if err := ensureTable(ctx, ddb, name); err != nil {
+		if err := ensureTable(ctx, ddb, name, t.Indexes); err != nil {
 			return nil, err
 		}
 		p.Tables[t.Name] = name
@@ -121,8 +121,8 @@ func Provision(ctx context.Context, cfg aws.Config, prefix string, opts Provisio
 	return p, nil
 }
 
-func ensureTable(ctx context.Context, ddb *dynamodb.Client, name string) error {
-	_, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+func ensureTable(ctx context.Context, ddb *dynamodb.Client, name string, indexes []resources.Index) error {
+	in := &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
 		BillingMode: ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{
@@ -133,7 +133,21 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, name string) error {
 			{AttributeName: aws.String(resources.PartitionKey), KeyType: ddbtypes.KeyTypeHash},
 			{AttributeName: aws.String(resources.SortKey), KeyType: ddbtypes.KeyTypeRange},
 		},
-	})
+	}
+	for _, ix := range indexes {
+		in.AttributeDefinitions = append(in.AttributeDefinitions,
+			ddbtypes.AttributeDefinition{AttributeName: aws.String(ix.PartitionKey), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			ddbtypes.AttributeDefinition{AttributeName: aws.String(ix.SortKey), AttributeType: ddbtypes.ScalarAttributeTypeS})
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
+			IndexName: aws.String(ix.Name),
+			KeySchema: []ddbtypes.KeySchemaElement{
+				{AttributeName: aws.String(ix.PartitionKey), KeyType: ddbtypes.KeyTypeHash},
+				{AttributeName: aws.String(ix.SortKey), KeyType: ddbtypes.KeyTypeRange},
+			},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+		})
+	}
+	_, err := ddb.CreateTable(ctx, in)
 	var inUse *ddbtypes.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", name, err)

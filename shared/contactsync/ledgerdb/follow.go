@@ -19,8 +19,8 @@ const RuleFollowed = "followed_conversion"
 // FollowRecord moves an email's saved record from the Salesforce record
 // fromID to another one: a Lead converted in Salesforce since it synced now
 // lives on as its Contact. One conditional UpdateItem (the record must still
-// point at fromID, or already at to.ID, so a repeat is a no-op), then the
-// contact's copy is rewritten. The record keeps its event, contact and
+// point at fromID, or already at to.ID, so a repeat is a no-op); the
+// contact index follows by itself. The record keeps its event, contact and
 // versions; its match rule becomes RuleFollowed. *RecordedError when the
 // record points at a third id; an *InputError on email when the email has
 // no saved record.
@@ -75,20 +75,5 @@ func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, 
 	if err := unmarshal(out.Attributes, &it); err != nil {
 		return contactsync.Record{}, fmt.Errorf("decode %s: %w", pk, err)
 	}
-	r := it.record()
-	if r.ContactID != "" {
-		copyItem, err := marshal(recordItem{
-			PK: contactPK(teamID, r.ContactID), SK: contactRecPref + n, TeamID: teamID, Email: n,
-			Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status), MatchRule: r.MatchRule,
-			PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion, SyncedAt: r.SyncedAt,
-			EventID: r.EventID, ContactID: r.ContactID,
-		})
-		if err != nil {
-			return contactsync.Record{}, fmt.Errorf("encode record copy: %w", err)
-		}
-		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: copyItem}); err != nil {
-			return contactsync.Record{}, fmt.Errorf("follow record %s: write the contact's copy: %w", pk, err)
-		}
-	}
-	return r, nil
+	return it.record(), nil
 }

@@ -4,26 +4,27 @@
 //
 // # Layout
 //
-// Every item has the string keys pk and sk; ids never contain "#" (they are
+// Every item has the string keys pk and sk; the contact route reads the
+// contact index (resources.ContactIndex, keys cpk and csk), which DynamoDB
+// keeps in step with the items it indexes. Ids never contain "#" (they are
 // checked against the id rule of the event contract), so keys split
 // unambiguously. Times in sort keys use a fixed-width UTC form
 // (2006-01-02T15:04:05.000000000Z) so that byte order is time order.
 //
 //	pk TEAM#<t>#EVENT#<event_id>      sk OUTCOME
-//	    the outcome of one event (attribute outcome), its contact-index sort
-//	    key and, when failed, its failure-index sort key. TTL 90 days.
+//	    the outcome of one event (attribute outcome) and, when failed, its
+//	    failure-index sort key. In the contact index as
+//	    cpk TEAM#<t>#CONTACT#<contact_id>, csk OUTCOME#<at>#<event_id>.
+//	    TTL 90 days.
 //	pk TEAM#<t>#EMAIL#<email>         sk RECORD
 //	    the claim (claim_owner, claim_until in Unix milliseconds) and, once
 //	    saved, the Salesforce record the normalized email resolved to. Never
-//	    expires; a saved record is never given another Salesforce id.
+//	    expires; a saved record is never given another Salesforce id. Once
+//	    saved, in the contact index as cpk TEAM#<t>#CONTACT#<contact_id> (the
+//	    contact that saved it), csk RECORD#<email>.
 //	pk TEAM#<t>#SEQ#<seq>             sk MEMBER#<contact_id>
 //	    a membership with its pinned policy and the contact as added (the
 //	    policy store counts these).
-//	pk TEAM#<t>#CONTACT#<contact_id>  sk OUTCOME#<at>#<event_id>
-//	    the contact's outcome index (a copy of the outcome). TTL 90 days.
-//	pk TEAM#<t>#CONTACT#<contact_id>  sk RECORD#<email>
-//	    a copy of the record saved for this contact, for the contact route
-//	    (written after the RECORD item; a retried save rewrites it).
 //	pk TEAM#<t>#CONTACT#<contact_id>  sk FAILURES
 //	    the contact's open failures: a string set of "<type>|<at>|<error sk>".
 //	pk TEAM#<t>#ERRORS                sk <code>#<contact_id>#<event_id>
@@ -36,12 +37,11 @@
 // 100 writes (a BatchWriteItem takes only 25). An outcome item is replaced
 // only while it is pending or failed, and only by an outcome at least as
 // recent (a failed outcome stays replaceable so that a retried event can
-// end well); created, linked, skipped and the dedup answers are final. The
-// copy in the contact index moves with it. Most events have no outcome yet,
-// so an outcome that is not a failure is first written on the condition
-// that its event has none, which costs no read; only the events that have
-// one, and failures, are read (one BatchGetItem per 100) and replaced by
-// the rule.
+// end well); created, linked, skipped and the dedup answers are final.
+// Most events have no outcome yet, so an outcome that is not a failure is
+// first written on the condition that its event has none, which costs no
+// read; only the events that have one, and failures, are read (one
+// BatchGetItem per 100) and replaced by the rule.
 //
 // A failed outcome is indexed under TEAM#<t>#ERRORS and noted in the
 // contact's FAILURES set (an atomic ADD, so concurrent failures are never
@@ -68,8 +68,7 @@
 //
 // PinMemberships, SetMemberships, ClaimAll and SaveRecords send their
 // conditional writes through dynamotx, in TransactWriteItems calls of up
-// to 100 writes (a record and its contact copy are two), never two writes
-// of one item in a call. A failed condition cancels the whole call: its CancellationReasons
+// to 100 writes, never two writes of one item in a call. A failed condition cancels the whole call: its CancellationReasons
 // name the writes that failed, with the item each found (ALL_OLD), so those
 // get their own answer (the stored pin, the claim's holder, the record's
 // id) without a read, and the rest is sent again without them. A batch

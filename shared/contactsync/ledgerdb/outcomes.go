@@ -20,13 +20,14 @@ import (
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
-// outcomeItem is an event's OUTCOME item, and (without the index keys) its
-// copy in the contact's outcome index.
+// outcomeItem is an event's OUTCOME item, in the contact index under CPK
+// and CSK (OUTCOME#<at>#<event>).
 type outcomeItem struct {
 	PK        string        `json:"pk"`
 	SK        string        `json:"sk"`
+	CPK       string        `json:"cpk"`
+	CSK       string        `json:"csk"`
 	Outcome   event.Outcome `json:"outcome"`
-	IndexSK   string        `json:"index_sk,omitempty"`
 	ErrorSK   string        `json:"error_sk,omitempty"`
 	ExpiresAt int64         `json:"expires_at"`
 }
@@ -209,7 +210,7 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 		units := make([]dynamotx.Unit, 0, len(fresh))
 		for _, k := range fresh {
 			o := outcome(k)
-			ev, ix, err := outcomeItems(o, "", expires)
+			ev, err := outcomeRecord(o, "", expires)
 			if err != nil {
 				return err
 			}
@@ -217,7 +218,6 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 				{Put: &types.Put{TableName: aws.String(s.table), Item: ev,
 					ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 					ExpressionAttributeNames: map[string]string{"#pk": resources.PartitionKey}}},
-				{Put: &types.Put{TableName: aws.String(s.table), Item: ix}},
 			})
 		}
 		results, err := s.transact(ctx, "write new outcomes", units)
@@ -278,15 +278,11 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 	remove := map[teamContact][]string{}
 	for _, o := range write {
 		tc := teamContact{o.TeamID, o.ContactID}
-		isk := indexSK(o.At, o.EventID)
 		esk := ""
 		if o.Status == event.StatusFailed && !isSettled(o) {
 			esk = errorSK(o.Error.Code, o.ContactID, o.EventID)
 		}
 		if old, ok := existing[teamEvent{o.TeamID, o.EventID}]; ok {
-			if old.IndexSK != "" && old.IndexSK != isk {
-				reqs.del(s.table, contactPK(o.TeamID, old.Outcome.ContactID), old.IndexSK)
-			}
 			if old.ErrorSK != "" {
 				oldEntry := openEntry(old.Outcome.Type, old.Outcome.At, old.ErrorSK)
 				if old.ErrorSK != esk {
@@ -298,12 +294,11 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 				}
 			}
 		}
-		ev, ix, err := outcomeItems(o, esk, expires)
+		ev, err := outcomeRecord(o, esk, expires)
 		if err != nil {
 			return err
 		}
 		reqs.put(s.table, ev)
-		reqs.put(s.table, ix)
 		if esk != "" {
 			fi, err := marshal(failureItem{
 				PK: errorsPK(o.TeamID), SK: esk, Type: string(o.Type), ContactID: o.ContactID, EventID: o.EventID,
@@ -351,17 +346,15 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 	return nil
 }
 
-// outcomeItems encodes an outcome's item (with its failure-index key esk,
-// if any) and its copy in the contact's outcome index.
-func outcomeItems(o event.Outcome, esk string, expires int64) (ev, ix map[string]types.AttributeValue, err error) {
-	isk := indexSK(o.At, o.EventID)
-	if ev, err = marshal(outcomeItem{PK: eventPK(o.TeamID, o.EventID), SK: outcomeSK, Outcome: o, IndexSK: isk, ErrorSK: esk, ExpiresAt: expires}); err != nil {
-		return nil, nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
+// outcomeRecord encodes an outcome's item, with its failure-index key esk
+// (if any) and its contact index keys.
+func outcomeRecord(o event.Outcome, esk string, expires int64) (map[string]types.AttributeValue, error) {
+	ev, err := marshal(outcomeItem{PK: eventPK(o.TeamID, o.EventID), SK: outcomeSK, CPK: contactPK(o.TeamID, o.ContactID),
+		CSK: indexSK(o.At, o.EventID), Outcome: o, ErrorSK: esk, ExpiresAt: expires})
+	if err != nil {
+		return nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
 	}
-	if ix, err = marshal(outcomeItem{PK: contactPK(o.TeamID, o.ContactID), SK: isk, Outcome: o, ExpiresAt: expires}); err != nil {
-		return nil, nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
-	}
-	return ev, ix, nil
+	return ev, nil
 }
 
 // openUnits adds entries to (or deletes them from) contacts' FAILURES sets:
@@ -407,7 +400,8 @@ type ContactView struct {
 const MaxOutcomesPage = 100
 
 // Contact reads a contact's saved records and its newest outcomes (at most
-// limit, 1 to MaxOutcomesPage): two queries of the contact's partition.
+// limit, 1 to MaxOutcomesPage): two queries of the contact index, which is
+// eventually consistent (an outcome just written may be missing).
 func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int) (ContactView, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return ContactView{}, err
@@ -424,17 +418,11 @@ func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int
 	}
 	v := ContactView{Records: recs}
 	pk := contactPK(teamID, contactID)
-	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key(resources.PartitionKey).Equal(expression.Value(pk)).
-			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), indexPrefix))).Build()
+	in, err := s.contactQuery(pk, indexPrefix)
 	if err != nil {
-		return ContactView{}, fmt.Errorf("build query: %w", err)
+		return ContactView{}, err
 	}
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(limit + 1)),
-	}
+	in.ScanIndexForward, in.Limit = aws.Bool(false), aws.Int32(int32(limit+1))
 	now := s.Now().Unix()
 	for {
 		page, err := s.db.Query(ctx, in)

@@ -19,11 +19,13 @@ import (
 )
 
 // recordItem is an email's RECORD item: a claim, a saved record, or both
-// absent (a released claim leaves no item). The contact's RECORD# copy has
-// the same attributes without the claim.
+// absent (a released claim leaves no item). A saved record carries the
+// contact index keys (CPK, CSK).
 type recordItem struct {
 	PK             string    `json:"pk"`
 	SK             string    `json:"sk"`
+	CPK            string    `json:"cpk,omitempty"`
+	CSK            string    `json:"csk,omitempty"`
 	TeamID         string    `json:"team_id"`
 	Email          string    `json:"email"`
 	ClaimOwner     string    `json:"claim_owner,omitempty"`
@@ -220,15 +222,15 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 	return errs[0]
 }
 
-// SaveRecords stores each record and releases its claim, with the contact's
-// copy: one conditional update and one put per record, both in the same
-// transaction, 50 records a transaction. The claim must be the owner's
+// SaveRecords stores each record and releases its claim: one conditional
+// update per record, 100 records a transaction. The record enters the
+// contact index under the contact that saved it. The claim must be the owner's
 // (Store.Owner, or r.EventID when that is empty), expired or absent (a
 // record found in Salesforce is linked without a claim): errs[i] is a
 // *ClaimError otherwise. An email already saved with another Salesforce id
 // keeps it: a *RecordedError, and nothing of that record is written. Saving
-// a created record's id again is a no-op that keeps the first save's fields
-// (the copy is rewritten); a linked record is saved only where the email
+// a created record's id again is a no-op that keeps the first save's
+// fields; a linked record is saved only where the email
 // has none, and a *RecordedError names the record found otherwise.
 func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]error, error) {
 	errs := make([]error, len(rs))
@@ -276,8 +278,7 @@ func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]err
 	return errs, nil
 }
 
-// saveRecord is the writes of one record: the email's RECORD item, then the
-// contact's copy (a read model, rewritten by a repeated save).
+// saveRecord is the write of one record: the email's RECORD item.
 func (s *Store) saveRecord(r contactsync.Record) (dynamotx.Unit, error) {
 	n, err := checkRecord(r)
 	if err != nil {
@@ -321,18 +322,11 @@ func (s *Store) saveRecord(r contactsync.Record) (dynamotx.Unit, error) {
 	upd = keep(upd, "synced_at", r.SyncedAt.Format(time.RFC3339Nano))
 	upd = keep(upd, "event_id", r.EventID)
 	upd = keep(upd, "contact_id", r.ContactID)
+	upd = keep(upd, resources.ContactIndex.PartitionKey, contactPK(r.TeamID, r.ContactID))
+	upd = keep(upd, resources.ContactIndex.SortKey, contactRecPref+n)
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build save: %w", err)
-	}
-	copyItem, err := marshal(recordItem{
-		PK: contactPK(r.TeamID, r.ContactID), SK: contactRecPref + n, TeamID: r.TeamID, Email: n,
-		Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status), MatchRule: r.MatchRule,
-		PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion, SyncedAt: r.SyncedAt,
-		EventID: r.EventID, ContactID: r.ContactID,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode record copy: %w", err)
 	}
 	return dynamotx.Unit{
 		{Update: &types.Update{
@@ -341,7 +335,6 @@ func (s *Store) saveRecord(r contactsync.Record) (dynamotx.Unit, error) {
 			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
-		{Put: &types.Put{TableName: aws.String(s.table), Item: copyItem}},
 	}, nil
 }
 
@@ -374,19 +367,15 @@ func (s *Store) Release(ctx context.Context, teamID, email, owner string) error 
 	return fmt.Errorf("release %s: %w", pk, err)
 }
 
-// contactRecords reads the records saved for a contact (its RECORD# copies).
+// contactRecords reads the records saved for a contact, from the contact
+// index.
 func (s *Store) contactRecords(ctx context.Context, teamID, contactID string) ([]contactsync.Record, error) {
 	pk := contactPK(teamID, contactID)
-	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key(resources.PartitionKey).Equal(expression.Value(pk)).
-			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), contactRecPref))).Build()
+	in, err := s.contactQuery(pk, contactRecPref)
 	if err != nil {
-		return nil, fmt.Errorf("build query: %w", err)
+		return nil, err
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: aws.String(s.table), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
+	p := dynamodb.NewQueryPaginator(s.db, in)
 	var out []contactsync.Record
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -402,4 +391,20 @@ func (s *Store) contactRecords(ctx context.Context, teamID, contactID string) ([
 		}
 	}
 	return out, nil
+}
+
+// contactQuery is the query of the contact index for the contact's entries
+// whose sort key starts with prefix.
+func (s *Store) contactQuery(pk, prefix string) (*dynamodb.QueryInput, error) {
+	ix := resources.ContactIndex
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(ix.PartitionKey).Equal(expression.Value(pk)).
+			And(expression.KeyBeginsWith(expression.Key(ix.SortKey), prefix))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build query: %w", err)
+	}
+	return &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(ix.Name), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}, nil
 }
