@@ -257,6 +257,7 @@ func TestClaimLifecycle(t *testing.T) {
 		{"c saves", func() error { return s.SaveRecord(ctx, recOf("evt_c", "00Q000000000003AAA")) }, nil},
 		{"c saves again (a lost answer)", func() error { return s.SaveRecord(ctx, recOf("evt_c", "00Q000000000003AAA")) }, nil},
 		{"nobody saves another id", func() error { return s.SaveRecord(ctx, recOf("evt_d", "00Q000000000004AAA")) }, ledgerdb.ErrRecorded},
+		{"nor c's id as another event's", func() error { return s.SaveRecord(ctx, recOf("evt_d", "00Q000000000003AAA")) }, ledgerdb.ErrRecorded},
 		{"nobody claims a synced email", func() error { return s.Claim(ctx, "team_a", email, "evt_d", f.clock.Now().Add(time.Second)) }, ledgerdb.ErrRecorded},
 		{"a synced email's claim is ErrClaimed too", func() error { return s.Claim(ctx, "team_a", email, "evt_d", f.clock.Now().Add(time.Second)) }, contactsync.ErrClaimed},
 	}

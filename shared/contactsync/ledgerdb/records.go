@@ -41,6 +41,16 @@ type recordItem struct {
 	ContactID      string    `json:"contact_id,omitempty"`
 }
 
+// claimItem is a RECORD item that holds only a claim.
+type claimItem struct {
+	PK         string `json:"pk"`
+	SK         string `json:"sk"`
+	TeamID     string `json:"team_id"`
+	Email      string `json:"email"`
+	ClaimOwner string `json:"claim_owner"`
+	ClaimUntil int64  `json:"claim_until"` // Unix milliseconds
+}
+
 func (it recordItem) record() contactsync.Record {
 	return contactsync.Record{
 		TeamID: it.TeamID, Email: it.Email, Object: event.SalesforceObject(it.Object), ID: it.SalesforceID,
@@ -91,7 +101,7 @@ func (s *Store) Claim(ctx context.Context, teamID, email, owner string, until ti
 }
 
 // ClaimAll takes the right to create a record for each email until the
-// given time: conditional updates in transactions of 100, each succeeding
+// given time: conditional puts in transactions of 100, each succeeding
 // when the email has no record and no unexpired claim of another owner
 // (the owner's own claim is taken again, so a repeat is harmless).
 // errs[i] wraps ErrClaimed otherwise: a *ClaimError naming the holder, or a
@@ -125,18 +135,19 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 				owned.Equal(expression.Value(owner)),
 				expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli())),
 			))
-		upd := expression.Set(owned, expression.Value(owner)).
-			Set(expression.Name("claim_until"), expression.Value(until.UnixMilli())).
-			Set(expression.Name("team_id"), expression.Value(teamID)).
-			Set(expression.Name("email"), expression.Value(n))
-		expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
 		if err != nil {
 			return nil, fmt.Errorf("build claim: %w", err)
 		}
 		pk := emailPK(teamID, n)
-		units = append(units, dynamotx.Unit{{Update: &types.Update{
-			TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
-			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		// The item holds nothing but a claim (the condition says it has no
+		// record), so the claim is written whole.
+		item, err := marshal(claimItem{PK: pk, SK: recordSK, TeamID: teamID, Email: n, ClaimOwner: owner, ClaimUntil: until.UnixMilli()})
+		if err != nil {
+			return nil, fmt.Errorf("encode claim: %w", err)
+		}
+		units = append(units, dynamotx.Unit{{Put: &types.Put{
+			TableName: aws.String(s.table), Item: item, ConditionExpression: expr.Condition(),
 			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}}})
@@ -228,10 +239,10 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 // (Store.Owner, or r.EventID when that is empty), expired or absent (a
 // record found in Salesforce is linked without a claim): errs[i] is a
 // *ClaimError otherwise. An email already saved with another Salesforce id
-// keeps it: a *RecordedError, and nothing of that record is written. Saving
-// a created record's id again is a no-op that keeps the first save's
-// fields; a linked record is saved only where the email
-// has none, and a *RecordedError names the record found otherwise.
+// keeps it: a *RecordedError, and nothing of that record is written. Its
+// own event may save a created record again (a resent request writes the
+// same item); a linked record is saved only where the email has none, and
+// a *RecordedError names the record found otherwise.
 func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]error, error) {
 	errs := make([]error, len(rs))
 	var units []dynamotx.Unit
@@ -267,7 +278,7 @@ func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]err
 			return nil, err
 		}
 		switch {
-		case it.SalesforceID != "" && (it.SalesforceID != r.ID || r.Status == event.StatusLinked):
+		case it.SalesforceID != "" && (it.SalesforceID != r.ID || r.Status == event.StatusLinked || it.EventID != r.EventID):
 			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &RecordedError{Record: it.record()})
 		case it.ClaimOwner != "" && it.ClaimOwner != owner && it.ClaimUntil >= s.Now().UnixMilli():
 			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
@@ -295,43 +306,35 @@ func (s *Store) saveRecord(r contactsync.Record) (dynamotx.Unit, error) {
 	// only where the email has no record yet: two deliveries of one event
 	// may both find the record, one of them just after the other created
 	// it, and the second must answer as the record says, not as "linked".
+	// A created record may be saved again by its own event (a resent
+	// request), which writes the same item.
 	sfID := expression.Name("sf_id")
-	same := expression.Or(expression.AttributeNotExists(sfID), sfID.Equal(expression.Value(r.ID)))
-	if r.Status == event.StatusLinked {
-		same = expression.AttributeNotExists(sfID)
+	fresh := expression.AttributeNotExists(sfID)
+	if r.Status != event.StatusLinked {
+		fresh = fresh.Or(sfID.Equal(expression.Value(r.ID)).And(expression.Name("event_id").Equal(expression.Value(r.EventID))))
 	}
 	cond := expression.And(
 		expression.Or(expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner)),
 			expression.Name("claim_until").LessThan(expression.Value(s.Now().UnixMilli()))),
-		same,
+		fresh,
 	)
-	keep := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
-		return u.Set(expression.Name(name), expression.IfNotExists(expression.Name(name), expression.Value(v)))
-	}
-	upd := expression.Remove(owned).Remove(expression.Name("claim_until"))
-	upd = keep(upd, "team_id", r.TeamID)
-	upd = keep(upd, "email", n)
-	upd = keep(upd, "object", string(r.Object))
-	upd = keep(upd, "sf_id", r.ID)
-	upd = keep(upd, "status", string(r.Status))
-	if r.MatchRule != "" {
-		upd = keep(upd, "match_rule", r.MatchRule)
-	}
-	upd = keep(upd, "policy_version", r.PolicyVersion)
-	upd = keep(upd, "mapping_version", r.MappingVersion)
-	upd = keep(upd, "synced_at", r.SyncedAt.Format(time.RFC3339Nano))
-	upd = keep(upd, "event_id", r.EventID)
-	upd = keep(upd, "contact_id", r.ContactID)
-	upd = keep(upd, resources.ContactIndex.PartitionKey, contactPK(r.TeamID, r.ContactID))
-	upd = keep(upd, resources.ContactIndex.SortKey, contactRecPref+n)
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build save: %w", err)
 	}
+	// The whole item is written (a Put): the claim goes with what it held.
+	item, err := marshal(recordItem{
+		PK: emailPK(r.TeamID, n), SK: recordSK, CPK: contactPK(r.TeamID, r.ContactID), CSK: contactRecPref + n,
+		TeamID: r.TeamID, Email: n, Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status),
+		MatchRule: r.MatchRule, PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion,
+		SyncedAt: r.SyncedAt, EventID: r.EventID, ContactID: r.ContactID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode record: %w", err)
+	}
 	return dynamotx.Unit{
-		{Update: &types.Update{
-			TableName: aws.String(s.table), Key: keyOf(emailPK(r.TeamID, n), recordSK),
-			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		{Put: &types.Put{
+			TableName: aws.String(s.table), Item: item, ConditionExpression: expr.Condition(),
 			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
