@@ -230,6 +230,17 @@ func claimErr(pk string, old map[string]types.AttributeValue) error {
 	return fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: str(old, "claim_owner"), Until: time.UnixMilli(num(old, "claim_until")).UTC()})
 }
 
+// freshClaim is the item of a first claim of an activity.
+func freshClaim(team string, r activitysync.ClaimRequest, owner string, until time.Time, token string) map[string]types.AttributeValue {
+	item := keyOf(activityPK(team, r.Key), taskSK)
+	item["event_id"] = &types.AttributeValueMemberS{Value: r.EventID}
+	item["attempts"] = &types.AttributeValueMemberN{Value: "1"}
+	item["claim_owner"] = &types.AttributeValueMemberS{Value: owner}
+	item["claim_until"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)}
+	item["claim_token"] = &types.AttributeValueMemberS{Value: token}
+	return item
+}
+
 // newToken names one ClaimAll call in the claims it writes.
 func newToken() string {
 	b := make([]byte, 12)
@@ -238,11 +249,11 @@ func newToken() string {
 }
 
 // ClaimAll implements activitysync.Activities in transactions of up to 100
-// conditional updates, in two rounds.
+// conditional writes, in two rounds.
 //
-// The first takes fresh claims: it succeeds where the activity was never
-// claimed (no attempts, no Task), so the claim is fresh and the event the
-// caller's, with no read. Its condition also accepts a repeat of itself
+// The first takes fresh claims: a conditional put that succeeds where the
+// activity was never claimed (no attempts, no Task), so the claim is fresh
+// and the event the caller's, with no read. Its condition also accepts a repeat of itself
 // (the same owner and the call's token), so a transaction resent after a
 // lost answer gives the same result. The writes whose condition failed
 // are answered from the item found (ALL_OLD): a logged activity gives its
@@ -293,12 +304,17 @@ func (s *Store) ClaimAll(ctx context.Context, team string, reqs []activitysync.C
 		cond := expression.AttributeNotExists(tid).And(expression.Or(
 			expression.AttributeNotExists(attempts),
 			tok.Equal(expression.Value(token)).And(owned.Equal(expression.Value(owner)))))
-		upd := claim(expression.Set(expression.Name("event_id"), expression.Value(r.EventID))).Set(attempts, expression.Value(1))
-		u, err := s.updateOf(activityPK(team, r.Key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("build claim: %w", err)
 		}
-		units = append(units, u)
+		// Every item that exists has attempts, so the condition passes only
+		// where there is no item, or this very claim: it is written whole.
+		units = append(units, dynamotx.Unit{{Put: &types.Put{
+			TableName: aws.String(s.Table), Item: freshClaim(team, r, owner, until, token),
+			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}}})
 		idx = append(idx, i)
 	}
 	results, err := s.tx().Write(ctx, "claim activities", units)
