@@ -169,27 +169,17 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 		o.At = o.At.UTC()
 		return o
 	}
-	// The FAILURES items of the contacts that succeeded, read before
+	// The open failures of the contacts that succeeded, read before
 	// anything is written.
-	var fkeys []map[string]types.AttributeValue
+	var succeededIn []teamContact
 	for _, k := range order {
 		if o := outs[chosen[k]]; succeeded(o) {
-			fkeys = append(fkeys, keyOf(contactPK(o.TeamID, o.ContactID), failuresSK))
+			succeededIn = append(succeededIn, teamContact{o.TeamID, o.ContactID})
 		}
 	}
-	open := map[teamContact][]string{}
-	items, err := s.batchGet(ctx, fkeys)
+	open, err := s.openFailures(ctx, succeededIn)
 	if err != nil {
-		return fmt.Errorf("read open failures: %w", err)
-	}
-	for _, raw := range items {
-		k := keyString(raw)
-		var it failuresItem
-		if err := unmarshal(raw, &it); err != nil {
-			return fmt.Errorf("decode %v: %w", k, err)
-		}
-		team, contact, _ := strings.Cut(strings.TrimPrefix(k.pk, "TEAM#"), "#CONTACT#")
-		open[teamContact{team, contact}] = it.Open
+		return err
 	}
 
 	expires := s.Now().Add(OutcomeTTL).Unix()
@@ -206,30 +196,15 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 		}
 	}
 	var write []event.Outcome
-	if len(fresh) > 0 {
-		units := make([]dynamotx.Unit, 0, len(fresh))
-		for _, k := range fresh {
-			o := outcome(k)
-			ev, err := outcomeRecord(o, "", expires)
-			if err != nil {
-				return err
-			}
-			units = append(units, dynamotx.Unit{
-				{Put: &types.Put{TableName: aws.String(s.table), Item: ev,
-					ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-					ExpressionAttributeNames: map[string]string{"#pk": resources.PartitionKey}}},
-			})
-		}
-		results, err := s.transact(ctx, "write new outcomes", units)
-		if err != nil {
-			return err
-		}
-		for j, r := range results {
-			if r.Failed {
-				known = append(known, fresh[j])
-			} else {
-				write = append(write, outcome(fresh[j]))
-			}
+	refused, err := s.writeNew(ctx, fresh, outcome, expires)
+	if err != nil {
+		return err
+	}
+	for _, k := range fresh {
+		if refused[k] {
+			known = append(known, k)
+		} else {
+			write = append(write, outcome(k))
 		}
 	}
 
@@ -238,7 +213,8 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 	for _, k := range known {
 		keys = append(keys, keyOf(eventPK(k.team, k.event), outcomeSK))
 	}
-	if items, err = s.batchGet(ctx, keys); err != nil {
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
 		return fmt.Errorf("read recorded outcomes: %w", err)
 	}
 	for _, raw := range items {
@@ -344,6 +320,56 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 		return err
 	}
 	return nil
+}
+
+// openFailures reads the FAILURES items of the contacts: their open
+// failures, by contact.
+func (s *Store) openFailures(ctx context.Context, contacts []teamContact) (map[teamContact][]string, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(contacts))
+	for _, tc := range contacts {
+		keys = append(keys, keyOf(contactPK(tc.team, tc.contact), failuresSK))
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read open failures: %w", err)
+	}
+	open := map[teamContact][]string{}
+	for _, raw := range items {
+		k := keyString(raw)
+		var it failuresItem
+		if err := unmarshal(raw, &it); err != nil {
+			return nil, fmt.Errorf("decode %v: %w", k, err)
+		}
+		team, contact, _ := strings.Cut(strings.TrimPrefix(k.pk, "TEAM#"), "#CONTACT#")
+		open[teamContact{team, contact}] = it.Open
+	}
+	return open, nil
+}
+
+// writeNew writes the outcomes of events on the condition that they have
+// none yet, and returns the events refused because they have one.
+func (s *Store) writeNew(ctx context.Context, events []teamEvent, outcome func(teamEvent) event.Outcome, expires int64) (map[teamEvent]bool, error) {
+	units := make([]dynamotx.Unit, 0, len(events))
+	for _, k := range events {
+		ev, err := outcomeRecord(outcome(k), "", expires)
+		if err != nil {
+			return nil, err
+		}
+		units = append(units, dynamotx.Unit{{Put: &types.Put{TableName: aws.String(s.table), Item: ev,
+			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{"#pk": resources.PartitionKey}}}})
+	}
+	results, err := s.transact(ctx, "write new outcomes", units)
+	if err != nil {
+		return nil, err
+	}
+	refused := map[teamEvent]bool{}
+	for j, r := range results {
+		if r.Failed {
+			refused[events[j]] = true
+		}
+	}
+	return refused, nil
 }
 
 // outcomeRecord encodes an outcome's item, with its failure-index key esk
