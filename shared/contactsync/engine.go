@@ -121,6 +121,7 @@ type batch struct {
 	team     string
 	failed   map[string]error
 	outcomes []event.Outcome
+	answered []event.Outcome // outcomes recorded before, found after the pin (see pinFirst)
 	done     map[string]bool // event ids with an outcome in this batch
 	org      Org
 	conn     Connection
@@ -173,11 +174,13 @@ func (b *batch) run(ctx context.Context, ds []Delivery) error {
 	b.done = map[string]bool{}
 	ids := make([]string, 0, len(ds))
 	for _, d := range ds {
-		ids = append(ids, d.Event.ID)
+		if !pinFirst(d) {
+			ids = append(ids, d.Event.ID)
+		}
 	}
-	prior, err := b.e.Ledger.Outcomes(ctx, b.team, ids)
+	prior, err := b.outcomesOf(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("read outcomes: %w", err)
+		return err
 	}
 	var todo []Delivery
 	var republish []event.Outcome
@@ -203,12 +206,33 @@ func (b *batch) run(ctx context.Context, ds []Delivery) error {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}
-	if all := append(republish, b.outcomes...); len(all) > 0 {
+	if all := slices.Concat(republish, b.answered, b.outcomes); len(all) > 0 {
 		if err := b.e.Publisher.Publish(ctx, all); err != nil {
 			return fmt.Errorf("publish outcomes: %w", err)
 		}
 	}
 	return nil
+}
+
+// pinFirst reports whether the delivery's earlier outcome, if any, is
+// looked for only once it is known to be needed. A contact.added that pins
+// its membership was never handled before: every answer an add gets comes
+// after its pin, but not_connected (see notConnected, which looks its adds
+// up). So only the adds that find their membership pinned are looked up,
+// and a burst of new contacts costs no read of outcomes. A retry from the
+// error inbox is looked up first, as every other event is.
+func pinFirst(d Delivery) bool { return d.Event.Type == event.ContactAdded && !d.Retry }
+
+// outcomesOf reads the outcomes recorded for the events.
+func (b *batch) outcomesOf(ctx context.Context, ids []string) (map[string]event.Outcome, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	prior, err := b.e.Ledger.Outcomes(ctx, b.team, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read outcomes: %w", err)
+	}
+	return prior, nil
 }
 
 // awaitAdd is the retry of an event whose contact.added has not been synced yet.
@@ -231,10 +255,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	org, conn, err := b.e.Orgs.Open(ctx, b.team)
 	switch {
 	case errors.Is(err, connection.ErrNotConnected):
-		for _, d := range ds {
-			b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
-		}
-		return nil
+		return b.notConnected(ctx, ds)
 	case errors.Is(err, connection.ErrNeedsReauth):
 		return b.hold(err) // held until an admin reconnects, then synced
 	case err != nil:
@@ -260,6 +281,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	}
 	results := make([]result, len(ds))
 	pins := make([]*Membership, len(ds)) // contact.added: the membership to pin
+	early := make([]bool, len(ds))       // occurred before the connection
 	phase := func(replies bool) error {
 		return each(len(ds), func(i int) error {
 			d := ds[i]
@@ -268,7 +290,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 				return nil
 			}
 			if ev.OccurredAt.Before(conn.ConnectedAt) {
-				b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
+				early[i] = true
 				return nil
 			}
 			switch ev.Type {
@@ -303,6 +325,15 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	if err := phase(false); err != nil {
 		return err
 	}
+	var before []Delivery
+	for i, e := range early {
+		if e {
+			before = append(before, ds[i])
+		}
+	}
+	if err := b.notConnected(ctx, before); err != nil {
+		return err
+	}
 	var ms []Membership
 	var at []int // at[j]: the delivery of ms[j]
 	for i, m := range pins {
@@ -316,10 +347,26 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 		if err != nil {
 			return fmt.Errorf("pin memberships: %w", err)
 		}
+		// The adds that found their membership pinned may have been
+		// answered before (see pinFirst).
+		var ids []string
+		for j, p := range pinned {
+			if d := ds[at[j]]; p.Err == nil && !p.New && pinFirst(d) {
+				ids = append(ids, d.Event.ID)
+			}
+		}
+		prior, err := b.outcomesOf(ctx, ids)
+		if err != nil {
+			return err
+		}
 		for j, p := range pinned {
 			d := ds[at[j]]
 			if p.Err != nil {
 				b.retry(d, fmt.Errorf("%w: pin membership: %w", ErrRetry, p.Err))
+				continue
+			}
+			if o, ok := prior[d.Event.ID]; ok {
+				b.answered = append(b.answered, o) // its answer may not have reached the queue
 				continue
 			}
 			it, ok, _ := b.afterPin(d, p.Membership) // never fails
@@ -328,6 +375,11 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	}
 	if err := phase(true); err != nil {
 		return err
+	}
+	for i, d := range ds {
+		if early[i] && d.Event.Type == event.ContactReplied {
+			b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
+		}
 	}
 	var created []Delivery // contact.created with deduplication on
 	var toSync []item
@@ -340,6 +392,33 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 		}
 	}
 	return b.resolve(ctx, created, toSync)
+}
+
+// notConnected answers deliveries the team's connection does not cover
+// (none, or one made after they occurred): skipped, not_connected. An add
+// not looked up yet (pinFirst) may have been answered while connected: it
+// keeps that answer.
+func (b *batch) notConnected(ctx context.Context, ds []Delivery) error {
+	var ids []string
+	for _, d := range ds {
+		if pinFirst(d) {
+			ids = append(ids, d.Event.ID)
+		}
+	}
+	prior, err := b.outcomesOf(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if o, ok := prior[d.Event.ID]; ok && pinFirst(d) {
+			b.mu.Lock()
+			b.answered = append(b.answered, o)
+			b.mu.Unlock()
+			continue
+		}
+		b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
+	}
+	return nil
 }
 
 func objectOf(as policy.SyncAs) event.SalesforceObject {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
@@ -265,5 +266,92 @@ func TestClaimsOnlyWhatItCreates(t *testing.T) {
 	}
 	if err := b.failed["msg_3"]; !errors.Is(err, ErrRetry) || !errors.Is(err, ErrClaimed) {
 		t.Errorf("the held email's event: got %v; want a retry over ErrClaimed", err)
+	}
+}
+
+// answerLedger knows outcomes recorded before and keeps what is recorded.
+type answerLedger struct {
+	Ledger
+	mu       sync.Mutex
+	prior    map[string]event.Outcome
+	asked    [][]string
+	recorded []event.Outcome
+}
+
+func (l *answerLedger) Outcomes(_ context.Context, _ string, ids []string) (map[string]event.Outcome, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.asked = append(l.asked, slices.Clone(ids))
+	out := map[string]event.Outcome{}
+	for _, id := range ids {
+		if o, ok := l.prior[id]; ok {
+			out[id] = o
+		}
+	}
+	return out, nil
+}
+
+func (l *answerLedger) RecordOutcomes(_ context.Context, outs []event.Outcome) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recorded = append(l.recorded, outs...)
+	return nil
+}
+
+// notConnectedOrgs is a team with no connection.
+type notConnectedOrgs struct{}
+
+func (notConnectedOrgs) Open(context.Context, string) (Org, Connection, error) {
+	return nil, Connection{}, connection.ErrNotConnected
+}
+func (notConnectedOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
+
+// keptPublisher keeps what is published.
+type keptPublisher struct{ outs []event.Outcome }
+
+func (p *keptPublisher) Publish(_ context.Context, outs []event.Outcome) error {
+	p.outs = append(p.outs, outs...)
+	return nil
+}
+
+// TestAnAnsweredAddKeepsItsAnswerWhenDisconnected: an add's outcome is not
+// read before its pin (pinFirst), so when the team is not connected any
+// more, an add answered while it was must still get its first answer, not
+// not_connected.
+func TestAnAnsweredAddKeepsItsAnswerWhenDisconnected(t *testing.T) {
+	t.Parallel()
+	add := func(n string) Delivery {
+		return Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_nc",
+			OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC),
+			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: n + "@nc.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
+	}
+	answered, fresh, reply := add("1"), add("2"), add("3")
+	reply.Event.Type = event.ContactReplied
+	created := event.NewOutcome(answered.Event, "out_evt_1", event.StatusCreated, time.Date(2026, 11, 30, 9, 0, 5, 0, time.UTC))
+	created.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}
+	ledger := &answerLedger{prior: map[string]event.Outcome{"evt_1": created}}
+	pub := &keptPublisher{}
+	e := &Engine{Ledger: ledger, Orgs: notConnectedOrgs{}, Publisher: pub}
+	if failed := e.Process(context.Background(), []Delivery{answered, fresh, reply}); len(failed) != 0 {
+		t.Fatalf("failed: got %v; want none", failed)
+	}
+	if want := [][]string{{"evt_3"}, {"evt_1", "evt_2"}}; !slices.EqualFunc(ledger.asked, want, slices.Equal) {
+		t.Errorf("outcomes read: got %v; want the reply's first, the adds' once not connected", ledger.asked)
+	}
+	got := map[string]string{}
+	for _, o := range pub.outs {
+		got[o.EventID] = string(o.Status) + "/" + string(o.Reason)
+	}
+	want := map[string]string{"evt_1": "created/", "evt_2": "skipped/not_connected", "evt_3": "skipped/not_connected"}
+	if !maps.Equal(got, want) {
+		t.Errorf("published: got %v; want %v", got, want)
+	}
+	var rec []string
+	for _, o := range ledger.recorded {
+		rec = append(rec, o.EventID)
+	}
+	slices.Sort(rec)
+	if want := []string{"evt_2", "evt_3"}; !slices.Equal(rec, want) {
+		t.Errorf("recorded: got %v; want %v (evt_1 keeps its outcome)", rec, want)
 	}
 }

@@ -110,9 +110,12 @@ type Ledger interface {
 }
 
 // PinResult is what became of one membership PinMemberships was given:
-// the stored membership, or the membership's own error.
+// the stored membership, or the membership's own error. New is set when
+// this call stored it (it was not pinned before; a repeat of a call whose
+// answer was lost finds it pinned).
 type PinResult struct {
 	Membership Membership
+	New        bool
 	Err        error
 }
 

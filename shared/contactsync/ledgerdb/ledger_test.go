@@ -197,6 +197,21 @@ func TestPinMembershipFirstWins(t *testing.T) {
 	if err := f.store.SetMembership(ctx, missing); !errors.Is(err, ledgerdb.ErrNoMembership) {
 		t.Errorf("set of an unpinned membership: got %v; want ErrNoMembership", err)
 	}
+
+	// New says which pins this call stored: not the one pinned before, nor
+	// the same pin again (a repeat after a lost answer).
+	third := membership("team_a", "seq_1", "ct_3", "evt_4", policy.SyncAsLead)
+	res, err := f.store.PinMemberships(ctx, []contactsync.Membership{first, third, first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var news []bool
+	for _, r := range res {
+		news = append(news, r.New)
+	}
+	if want := []bool{false, true, false}; !reflect.DeepEqual(news, want) {
+		t.Errorf("new pins: got %v; want %v", news, want)
+	}
 }
 
 func TestConcurrentClaimHasOneWinner(t *testing.T) {

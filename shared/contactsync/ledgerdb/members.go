@@ -118,7 +118,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []contactsync.Membership)
 	for j, r := range results {
 		i := idx[j]
 		if !r.Failed {
-			out[i].Membership = ms[i]
+			out[i].Membership, out[i].New = ms[i], true
 			out[i].Membership.PinnedAt = ms[i].PinnedAt.UTC()
 			continue
 		}
