@@ -32,9 +32,10 @@
 //
 // # Outcomes
 //
-// RecordOutcomes reads the FAILURES items of the contacts that succeeded in
-// one BatchGetItem per 100 keys, then writes in TransactWriteItems calls of
-// 100 writes (a BatchWriteItem takes only 25). An outcome item is replaced
+// RecordOutcomes reads the open failures of the contacts that succeeded
+// (one query of the team's failure index; when it holds more than a page,
+// their FAILURES items, one BatchGetItem per 100), then writes in
+// TransactWriteItems calls of 100 writes (a BatchWriteItem takes only 25). An outcome item is replaced
 // only while it is pending or failed, and only by an outcome at least as
 // recent (a failed outcome stays replaceable so that a retried event can
 // end well); created, linked, skipped and the dedup answers are final.
@@ -47,8 +48,8 @@
 // contact's FAILURES set (an atomic ADD, so concurrent failures are never
 // lost). A created or linked outcome of the same type (contact.outcome or
 // activity.outcome) clears the contact's failures that are not later than
-// it: the FAILURES set read with the batch names them, so clearing costs no
-// query, and the update of a contact's set, sent in the same transactions,
+// it: the failure index (or the FAILURES sets) read with the batch names
+// them, and the update of a contact's set, sent in the same transactions,
 // happens only for contacts that had failures.
 //
 // The replacing writes have no conditions, so two workers replacing the
@@ -128,6 +129,10 @@ type Store struct {
 	// caller passes to Claim (a worker's name). Empty: each record's
 	// EventID is its owner.
 	Owner string
+	// FailurePage bounds the failure-index items RecordOutcomes reads in
+	// its one query before it reads the contacts' FAILURES items instead;
+	// zero: a page (1 MB).
+	FailurePage int32
 }
 
 var _ contactsync.Ledger = (*Store)(nil)

@@ -456,55 +456,65 @@ func failuresOf(t *testing.T, s *ledgerdb.Store, team string) map[string][]strin
 	return out
 }
 
+// TestFailureIndexAppearsAndClears runs the same steps with the open
+// failures read from the failure index in one query, and from the
+// contacts' FAILURES sets (an index of more than a page; here a page is
+// one item).
 func TestFailureIndexAppearsAndClears(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	ctx := context.Background()
-	s := f.store
-	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	failed := func(eventID, contact string, typ event.OutcomeType, code string, at time.Time) event.Outcome {
-		o := outcome("team_a", eventID, contact, typ, event.StatusFailed, at)
-		o.Error.Code = code
-		return o
-	}
-	steps := []struct {
-		name   string
-		record []event.Outcome
-		want   map[string][]string
-	}{
-		{"failures appear", []event.Outcome{
-			failed("e1", "ct_1", event.ContactOutcome, "INVALID_EMAIL_ADDRESS", t0),
-			failed("e2", "ct_2", event.ContactOutcome, "REQUIRED_FIELD_MISSING", t0),
-			failed("e3", "ct_2", event.ActivityOutcome, "STRING_TOO_LONG", t0),
-		}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e1"}, "REQUIRED_FIELD_MISSING": {"ct_2/e2"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
-		{"a second failure of ct_1 adds", []event.Outcome{
-			failed("e4", "ct_1", event.ContactOutcome, "INVALID_EMAIL_ADDRESS", t0.Add(time.Minute)),
-		}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e4", "ct_1/e1"}, "REQUIRED_FIELD_MISSING": {"ct_2/e2"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
-		{"an older success does not clear a newer failure", []event.Outcome{
-			outcome("team_a", "e5", "ct_1", event.ContactOutcome, event.StatusLinked, t0.Add(30*time.Second)),
-		}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e4"}, "REQUIRED_FIELD_MISSING": {"ct_2/e2"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
-		{"a contact success clears ct_2's contact failure, not its activity failure", []event.Outcome{
-			outcome("team_a", "e6", "ct_2", event.ContactOutcome, event.StatusCreated, t0.Add(time.Hour)),
-		}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e4"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
-		{"a failure and a later success in one batch leave nothing", []event.Outcome{
-			failed("e7", "ct_3", event.ContactOutcome, "DUPLICATES_DETECTED", t0),
-			outcome("team_a", "e8", "ct_3", event.ContactOutcome, event.StatusLinked, t0.Add(time.Second)),
-		}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e4"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
-		{"a retried failed event that ends well clears itself", []event.Outcome{
-			outcome("team_a", "e4", "ct_1", event.ContactOutcome, event.StatusCreated, t0.Add(2*time.Hour)),
-			outcome("team_a", "e9", "ct_2", event.ActivityOutcome, event.StatusCreated, t0.Add(2*time.Hour)),
-		}, map[string][]string{}},
-	}
-	for _, st := range steps {
-		if err := s.RecordOutcomes(ctx, st.record); err != nil {
-			t.Fatalf("%s: record: %v", st.name, err)
-		}
-		if got := failuresOf(t, s, "team_a"); !reflect.DeepEqual(got, st.want) {
-			t.Errorf("%s: got %v; want %v", st.name, got, st.want)
-		}
-	}
-	if got := failuresOf(t, s, "team_b"); len(got) != 0 {
-		t.Errorf("team_b's failures: got %v; want none", got)
+	for _, page := range []int32{0, 1} {
+		t.Run(fmt.Sprintf("page %d", page), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx := context.Background()
+			s := f.store
+			s.FailurePage = page
+			t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+			failed := func(eventID, contact string, typ event.OutcomeType, code string, at time.Time) event.Outcome {
+				o := outcome("team_a", eventID, contact, typ, event.StatusFailed, at)
+				o.Error.Code = code
+				return o
+			}
+			steps := []struct {
+				name   string
+				record []event.Outcome
+				want   map[string][]string
+			}{
+				{"failures appear", []event.Outcome{
+					failed("e1", "ct_1", event.ContactOutcome, "INVALID_EMAIL_ADDRESS", t0),
+					failed("e2", "ct_2", event.ContactOutcome, "REQUIRED_FIELD_MISSING", t0),
+					failed("e3", "ct_2", event.ActivityOutcome, "STRING_TOO_LONG", t0),
+				}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e1"}, "REQUIRED_FIELD_MISSING": {"ct_2/e2"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
+				{"a second failure of ct_1 adds", []event.Outcome{
+					failed("e4", "ct_1", event.ContactOutcome, "INVALID_EMAIL_ADDRESS", t0.Add(time.Minute)),
+				}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e4", "ct_1/e1"}, "REQUIRED_FIELD_MISSING": {"ct_2/e2"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
+				{"an older success does not clear a newer failure", []event.Outcome{
+					outcome("team_a", "e5", "ct_1", event.ContactOutcome, event.StatusLinked, t0.Add(30*time.Second)),
+				}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e4"}, "REQUIRED_FIELD_MISSING": {"ct_2/e2"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
+				{"a contact success clears ct_2's contact failure, not its activity failure", []event.Outcome{
+					outcome("team_a", "e6", "ct_2", event.ContactOutcome, event.StatusCreated, t0.Add(time.Hour)),
+				}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e4"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
+				{"a failure and a later success in one batch leave nothing", []event.Outcome{
+					failed("e7", "ct_3", event.ContactOutcome, "DUPLICATES_DETECTED", t0),
+					outcome("team_a", "e8", "ct_3", event.ContactOutcome, event.StatusLinked, t0.Add(time.Second)),
+				}, map[string][]string{"INVALID_EMAIL_ADDRESS": {"ct_1/e4"}, "STRING_TOO_LONG": {"ct_2/e3"}}},
+				{"a retried failed event that ends well clears itself", []event.Outcome{
+					outcome("team_a", "e4", "ct_1", event.ContactOutcome, event.StatusCreated, t0.Add(2*time.Hour)),
+					outcome("team_a", "e9", "ct_2", event.ActivityOutcome, event.StatusCreated, t0.Add(2*time.Hour)),
+				}, map[string][]string{}},
+			}
+			for _, st := range steps {
+				if err := s.RecordOutcomes(ctx, st.record); err != nil {
+					t.Fatalf("%s: record: %v", st.name, err)
+				}
+				if got := failuresOf(t, s, "team_a"); !reflect.DeepEqual(got, st.want) {
+					t.Errorf("%s: got %v; want %v", st.name, got, st.want)
+				}
+			}
+			if got := failuresOf(t, s, "team_b"); len(got) != 0 {
+				t.Errorf("team_b's failures: got %v; want none", got)
+			}
+		})
 	}
 }
 
@@ -565,10 +575,10 @@ func TestBatchesBeyondOneCall(t *testing.T) {
 		t.Fatalf("records: got %d, %v; want %d", len(records), err, n)
 	}
 	reads := f.db.take()
-	// 130 FAILURES keys: 2 BatchGetItem (the new events' outcome items are
-	// not read); 130 outcome items: 2 TransactWriteItems (the contact index
+	// One query of the failure index (no FAILURES item and no outcome item
+	// is read); 130 outcome items: 2 TransactWriteItems (the contact index
 	// is DynamoDB's to keep).
-	wantRec := map[string]int{"BatchGetItem": 2, "TransactWriteItems": 2}
+	wantRec := map[string]int{"Query": 1, "TransactWriteItems": 2}
 	if !reflect.DeepEqual(rec, wantRec) {
 		t.Errorf("RecordOutcomes(%d) requests: got %v; want %v", n, rec, wantRec)
 	}

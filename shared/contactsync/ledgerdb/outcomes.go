@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -322,9 +323,79 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 	return nil
 }
 
-// openFailures reads the FAILURES items of the contacts: their open
-// failures, by contact.
+// openFailures returns the open failures of the contacts (FAILURES
+// entries), by contact. Most teams have few open failures: the team's
+// failure index is read in one query, and only when it holds more than one
+// page are the contacts' FAILURES items read (one BatchGetItem per 100).
+// An entry whose index item expired is not found through the index; it
+// stays in its FAILURES set, where nothing reads it but this.
 func (s *Store) openFailures(ctx context.Context, contacts []teamContact) (map[teamContact][]string, error) {
+	byTeam := map[string][]teamContact{}
+	var teams []string
+	for _, tc := range contacts {
+		if byTeam[tc.team] == nil {
+			teams = append(teams, tc.team)
+		}
+		byTeam[tc.team] = append(byTeam[tc.team], tc)
+	}
+	open := map[teamContact][]string{}
+	for _, team := range teams {
+		wanted := map[teamContact]bool{}
+		for _, tc := range byTeam[team] {
+			wanted[tc] = true
+		}
+		items, complete, err := s.failurePage(ctx, team)
+		if err != nil {
+			return nil, err
+		}
+		if !complete {
+			read, err := s.failureSets(ctx, byTeam[team])
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(open, read)
+			continue
+		}
+		for _, it := range items {
+			if tc := (teamContact{team, it.ContactID}); wanted[tc] {
+				open[tc] = append(open[tc], openEntry(event.OutcomeType(it.Type), it.At, it.SK))
+			}
+		}
+	}
+	return open, nil
+}
+
+// failurePage reads the first page of the team's failure index; complete
+// is false when there is more.
+func (s *Store) failurePage(ctx context.Context, team string) (items []failureItem, complete bool, err error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(errorsPK(team)))).Build()
+	if err != nil {
+		return nil, false, fmt.Errorf("build query: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}
+	if s.FailurePage > 0 {
+		in.Limit = aws.Int32(s.FailurePage)
+	}
+	page, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, false, fmt.Errorf("query failures of %s: %w", team, err)
+	}
+	for _, raw := range page.Items {
+		var it failureItem
+		if err := unmarshal(raw, &it); err != nil {
+			return nil, false, fmt.Errorf("decode failure %v: %w", keyString(raw), err)
+		}
+		items = append(items, it)
+	}
+	return items, len(page.LastEvaluatedKey) == 0, nil
+}
+
+// failureSets reads the contacts' FAILURES items: their open failures, by
+// contact.
+func (s *Store) failureSets(ctx context.Context, contacts []teamContact) (map[teamContact][]string, error) {
 	keys := make([]map[string]types.AttributeValue, 0, len(contacts))
 	for _, tc := range contacts {
 		keys = append(keys, keyOf(contactPK(tc.team, tc.contact), failuresSK))
