@@ -1,6 +1,7 @@
 package contactsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,28 +92,66 @@ func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
 	failed := map[string]error{}
 	teams, byTeam := ByTeam(ds)
 	for _, t := range teams {
-		err := Rerun(ctx, e.Reruns, e.RerunWait, func() error {
-			for _, d := range byTeam[t] {
-				delete(failed, d.ID)
+		parts := Parts(byTeam[t], PartSize)
+		for i, part := range parts {
+			err := Rerun(ctx, e.Reruns, e.RerunWait, func() error {
+				for _, d := range part {
+					delete(failed, d.ID)
+				}
+				b := &batch{e: e, team: t, failed: failed}
+				return b.run(ctx, part)
+			})
+			if err == nil {
+				continue
 			}
-			b := &batch{e: e, team: t, failed: failed}
-			return b.run(ctx, byTeam[t])
-		})
-		if err != nil {
-			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(byTeam[t]), "error", err.Error())
-			for _, d := range byTeam[t] {
+			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(part), "error", err.Error())
+			for _, d := range part {
 				failed[d.ID] = err
 			}
 			if e.held(err) {
+				// The team's other parts would be held alike: they wait too.
+				for _, rest := range parts[i+1:] {
+					for _, d := range rest {
+						failed[d.ID] = err
+					}
+				}
 				// The events of the team come back in any order now: the
 				// activity waiting for its contact.added waits for this.
 				if herr := e.Orgs.RecordHold(ctx, t, e.now()); herr != nil {
 					e.log().Warn("record hold", "team_id", t, "error", herr.Error())
 				}
+				break
 			}
 		}
 	}
 	return failed
+}
+
+// PartSize is how many of a team's deliveries run together: the deployed
+// batch size, so a deployed batch runs whole. A larger batch (Lambda takes
+// up to 10,000 messages) runs in parts one after the other, so what a run
+// holds in memory (its outcomes, its ledger writes) stays that of 1,000.
+const PartSize = 1000
+
+// Parts cuts a team's deliveries into parts of at most n, in place. The
+// adds and creates go first, in their order, so a reply always runs with
+// or after its contact.added when both are in the batch, as within one
+// run. A batch of n or fewer is one part, as it came.
+func Parts(ds []Delivery, n int) [][]Delivery {
+	if len(ds) <= n {
+		return [][]Delivery{ds}
+	}
+	slices.SortStableFunc(ds, func(a, b Delivery) int {
+		return cmp.Compare(boolRank(a.Event.Type == event.ContactReplied), boolRank(b.Event.Type == event.ContactReplied))
+	})
+	return slices.Collect(slices.Chunk(ds, n))
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // batch is the work of one team within one delivery batch.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -306,11 +307,15 @@ func (notConnectedOrgs) Open(context.Context, string) (Org, Connection, error) {
 }
 func (notConnectedOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
 
-// keptPublisher keeps what is published.
-type keptPublisher struct{ outs []event.Outcome }
+// keptPublisher keeps what is published, and how many at each call.
+type keptPublisher struct {
+	outs  []event.Outcome
+	calls []int
+}
 
 func (p *keptPublisher) Publish(_ context.Context, outs []event.Outcome) error {
 	p.outs = append(p.outs, outs...)
+	p.calls = append(p.calls, len(outs))
 	return nil
 }
 
@@ -353,5 +358,62 @@ func TestAnAnsweredAddKeepsItsAnswerWhenDisconnected(t *testing.T) {
 	slices.Sort(rec)
 	if want := []string{"evt_2", "evt_3"}; !slices.Equal(rec, want) {
 		t.Errorf("recorded: got %v; want %v (evt_1 keeps its outcome)", rec, want)
+	}
+}
+
+// TestLargeBatchesRunInParts: a team's batch larger than PartSize runs in
+// parts, adds before replies; a smaller one runs whole, as it came.
+func TestLargeBatchesRunInParts(t *testing.T) {
+	t.Parallel()
+	delivery := func(i int, typ event.Type) Delivery {
+		n := strconv.Itoa(i)
+		return Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: typ, TeamID: "team_parts",
+			OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC),
+			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: n + "@parts.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
+	}
+	cases := []struct {
+		name      string
+		adds      int
+		replies   int
+		wantCalls []int
+	}{
+		{"one part", 600, 400, []int{1000}},
+		{"adds first, in three parts", 1500, 1000, []int{1000, 1000, 500}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var ds []Delivery
+			for i := range tc.adds + tc.replies {
+				typ := event.ContactAdded
+				if i%5 < 2 && i/5*2+i%5 < tc.replies { // replies interleaved with the adds
+					typ = event.ContactReplied
+				}
+				ds = append(ds, delivery(i, typ))
+			}
+			pub := &keptPublisher{}
+			e := &Engine{Ledger: &answerLedger{}, Orgs: notConnectedOrgs{}, Publisher: pub}
+			if failed := e.Process(context.Background(), ds); len(failed) != 0 {
+				t.Fatalf("failed: got %d; want none", len(failed))
+			}
+			if !slices.Equal(pub.calls, tc.wantCalls) {
+				t.Errorf("outcomes published per run: got %v; want %v", pub.calls, tc.wantCalls)
+			}
+			byEvent := map[string]event.Type{}
+			for _, d := range ds {
+				byEvent[d.Event.ID] = d.Event.Type
+			}
+			sawReply := false
+			for _, o := range pub.outs {
+				reply := byEvent[o.EventID] == event.ContactReplied
+				if len(tc.wantCalls) > 1 && sawReply && !reply {
+					t.Fatalf("outcome of add %s after a reply's: got replies before adds; want adds first", o.EventID)
+				}
+				sawReply = sawReply || reply
+			}
+			if len(pub.outs) != tc.adds+tc.replies {
+				t.Errorf("outcomes: got %d; want %d", len(pub.outs), tc.adds+tc.replies)
+			}
+		})
 	}
 }
