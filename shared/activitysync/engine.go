@@ -106,17 +106,31 @@ func (e *Engine) Process(ctx context.Context, ds []contactsync.Delivery) map[str
 	failed := map[string]error{}
 	teams, byTeam := contactsync.ByTeam(ds)
 	for _, t := range teams {
-		err := contactsync.Rerun(ctx, e.Reruns, e.RerunWait, func() error {
-			for _, d := range byTeam[t] {
-				delete(failed, d.ID)
+		// A batch larger than the deployed one runs in parts, so what a
+		// run keeps in memory is that of 1,000 (see contactsync.Parts).
+		parts := contactsync.Parts(byTeam[t], contactsync.PartSize)
+		for i, part := range parts {
+			err := contactsync.Rerun(ctx, e.Reruns, e.RerunWait, func() error {
+				for _, d := range part {
+					delete(failed, d.ID)
+				}
+				b := &batch{e: e, team: t, failed: failed, done: map[string]bool{}}
+				return b.run(ctx, part)
+			})
+			if err == nil {
+				continue
 			}
-			b := &batch{e: e, team: t, failed: failed, done: map[string]bool{}}
-			return b.run(ctx, byTeam[t])
-		})
-		if err != nil {
-			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(byTeam[t]), "error", err.Error())
-			for _, d := range byTeam[t] {
+			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(part), "error", err.Error())
+			for _, d := range part {
 				failed[d.ID] = err
+			}
+			if errors.Is(err, ErrHeld) || (e.Hold != nil && errors.Is(err, e.Hold)) {
+				for _, rest := range parts[i+1:] { // held alike: they wait too
+					for _, d := range rest {
+						failed[d.ID] = err
+					}
+				}
+				break
 			}
 		}
 	}
