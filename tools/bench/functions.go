@@ -126,8 +126,8 @@ func (b *bench) functionEnv(fd resources.Function, runtimeAddr string) []string 
 }
 
 // functions measures every function: the release bootstrap's size, the
-// median time from process start to the first Runtime API poll, and the
-// contact-sync function's peak RSS over one large batch.
+// median time from process start to the first Runtime API poll, and each
+// sync function's peak RSS over one large batch.
 func (b *bench) functions(ctx context.Context) error {
 	for _, fd := range resources.Functions {
 		f := FunctionFigures{Name: fd.Name}
@@ -148,7 +148,7 @@ func (b *bench) functions(ctx context.Context) error {
 		sorted := slices.Clone(f.FirstPollRuns)
 		slices.Sort(sorted)
 		f.FirstPollMs = sorted[len(sorted)/2]
-		if fd.Name == "contactsync" {
+		if fd.Source != nil {
 			if err := b.peakRSS(ctx, fd, &f); err != nil {
 				return err
 			}
@@ -185,16 +185,22 @@ func (b *bench) firstPoll(ctx context.Context, fd resources.Function) (time.Dura
 
 // peakRSS feeds one SQS batch of rssBatch messages to the function through
 // the Runtime API and reads the process's high-water RSS once it answered.
-// The events are contact.created for a team that is not connected (each is
-// skipped with not_connected after one connection lookup), one in ten of
-// them malformed, so the batch runs at moto's speed without a live org.
+// The events (contact.created for the contact function, email.sent for
+// the activity one) are for a team that is not connected (each is skipped
+// with not_connected after one connection lookup), one in ten of them
+// malformed, so the batch runs at moto's speed without a live org.
 func (b *bench) peakRSS(ctx context.Context, fd resources.Function, f *FunctionFigures) error {
 	n := b.cfg.rssBatch
 	var ev events.SQSEvent
-	arn := "arn:aws:sqs:" + motoserver.Region + ":123456789012:bench-contact-events"
+	arn := "arn:aws:sqs:" + motoserver.Region + ":123456789012:bench-" + fd.Source.Queue
+	at := time.Now().UTC().Format(time.RFC3339)
 	for i := range n {
 		body := fmt.Sprintf(`{"id":"evt_rss_%d","type":"contact.created","version":1,"occurred_at":"%s","team_id":"team_not_connected","data":{"contact":{"id":"ct_%d","email":"rss%d@bench.example","first_name":"R","last_name":"Person %d","company":"Bench Co"}}}`,
-			i, time.Now().UTC().Format(time.RFC3339), i, i, i)
+			i, at, i, i, i)
+		if fd.Source.Queue == "activity-events" {
+			body = fmt.Sprintf(`{"id":"evt_rss_%d","type":"email.sent","version":1,"occurred_at":"%s","team_id":"team_not_connected","data":{"sequence":{"id":"seq_rss","name":"Bench"},"contact":{"id":"ct_%d","email":"rss%d@bench.example"},"message":{"id":"msg_%d","subject":"Hello","step":1,"sent_at":"%s","body_text":"Hi,\n\nA short note from the bench.\n"}}}`,
+				i, at, i, i, i, at)
+		}
 		if i%10 == 9 {
 			body = `{"id":"evt_rss_bad_` + strconv.Itoa(i) + `","type":"contact.created","version":1,"team_id":` // malformed JSON
 		}
@@ -230,12 +236,12 @@ func (b *bench) peakRSS(ctx context.Context, fd resources.Function, f *FunctionF
 		return err
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	progress("functions: contactsync handling a %d-message batch (moto-bound)", n)
+	progress("functions: %s handling a %d-message batch (moto-bound)", fd.Name, n)
 	var resp []byte
 	select {
 	case resp = <-rt.response:
 	case <-time.After(8 * time.Minute):
-		return fmt.Errorf("contactsync did not answer a %d-message batch in 8m", n)
+		return fmt.Errorf("%s did not answer a %d-message batch in 8m", fd.Name, n)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -246,7 +252,7 @@ func (b *bench) peakRSS(ctx context.Context, fd resources.Function, f *FunctionF
 	}
 	var answer events.SQSEventResponse
 	if err := json.Unmarshal(resp, &answer); err != nil {
-		return fmt.Errorf("contactsync answered the batch with %q", truncate(string(resp), 200))
+		return fmt.Errorf("%s answered the batch with %q", fd.Name, truncate(string(resp), 200))
 	}
 	f.PeakRSSBytes, f.RSSBatch, f.RSSBatchSeconds, f.RSSBatchFailed = hwm, n, took.Seconds(), len(answer.BatchItemFailures)
 	f.RSSBatchDone = len(answer.BatchItemFailures) == 0
