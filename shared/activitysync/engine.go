@@ -104,36 +104,16 @@ func orDefault(d, def time.Duration) time.Duration {
 // outcome recorded and published.
 func (e *Engine) Process(ctx context.Context, ds []contactsync.Delivery) map[string]error {
 	failed := map[string]error{}
-	teams, byTeam := contactsync.ByTeam(ds)
-	for _, t := range teams {
-		// A batch larger than the deployed one runs in parts, so what a
-		// run keeps in memory is that of 1,000 (see contactsync.Parts).
-		parts := contactsync.Parts(byTeam[t], contactsync.PartSize)
-		for i, part := range parts {
-			err := contactsync.Rerun(ctx, e.Reruns, e.RerunWait, func() error {
-				for _, d := range part {
-					delete(failed, d.ID)
-				}
-				b := &batch{e: e, team: t, failed: failed, done: map[string]bool{}}
-				return b.run(ctx, part)
-			})
-			if err == nil {
-				continue
-			}
-			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(part), "error", err.Error())
-			for _, d := range part {
-				failed[d.ID] = err
-			}
-			if errors.Is(err, ErrHeld) || (e.Hold != nil && errors.Is(err, e.Hold)) {
-				for _, rest := range parts[i+1:] { // held alike: they wait too
-					for _, d := range rest {
-						failed[d.ID] = err
-					}
-				}
-				break
-			}
-		}
-	}
+	// A batch larger than the deployed one runs in parts, so what a run
+	// keeps in memory is that of 1,000 (see contactsync.Parts).
+	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
+		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(),
+		Held: func(err error) bool { return errors.Is(err, ErrHeld) || (e.Hold != nil && errors.Is(err, e.Hold)) },
+		Run: func(team string, part []contactsync.Delivery) error {
+			b := &batch{e: e, team: team, failed: failed, done: map[string]bool{}}
+			return b.run(ctx, part)
+		},
+	})
 	return failed
 }
 

@@ -90,40 +90,20 @@ func (e *Engine) log() *slog.Logger {
 // outcome recorded and published.
 func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
 	failed := map[string]error{}
-	teams, byTeam := ByTeam(ds)
-	for _, t := range teams {
-		parts := Parts(byTeam[t], PartSize)
-		for i, part := range parts {
-			err := Rerun(ctx, e.Reruns, e.RerunWait, func() error {
-				for _, d := range part {
-					delete(failed, d.ID)
-				}
-				b := &batch{e: e, team: t, failed: failed}
-				return b.run(ctx, part)
-			})
-			if err == nil {
-				continue
+	RunParts(ctx, ds, failed, Runner{
+		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(), Held: e.held,
+		Run: func(team string, part []Delivery) error {
+			b := &batch{e: e, team: team, failed: failed}
+			return b.run(ctx, part)
+		},
+		OnHeld: func(team string) {
+			// The events of the team come back in any order now: the
+			// activity waiting for its contact.added waits for this.
+			if herr := e.Orgs.RecordHold(ctx, team, e.now()); herr != nil {
+				e.log().Warn("record hold", "team_id", team, "error", herr.Error())
 			}
-			e.log().Warn("team batch returns to the queue", "team_id", t, "events", len(part), "error", err.Error())
-			for _, d := range part {
-				failed[d.ID] = err
-			}
-			if e.held(err) {
-				// The team's other parts would be held alike: they wait too.
-				for _, rest := range parts[i+1:] {
-					for _, d := range rest {
-						failed[d.ID] = err
-					}
-				}
-				// The events of the team come back in any order now: the
-				// activity waiting for its contact.added waits for this.
-				if herr := e.Orgs.RecordHold(ctx, t, e.now()); herr != nil {
-					e.log().Warn("record hold", "team_id", t, "error", herr.Error())
-				}
-				break
-			}
-		}
-	}
+		},
+	})
 	return failed
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -73,4 +74,55 @@ func Rerun(ctx context.Context, reruns int, wait time.Duration, run func() error
 		err = run()
 	}
 	return err
+}
+
+// Runner is how RunParts runs a team's part of a batch.
+type Runner struct {
+	Reruns int           // see Rerun
+	Wait   time.Duration // see Rerun
+	Log    *slog.Logger
+	// Run runs one part; it records in failed the deliveries that must
+	// come back.
+	Run func(team string, part []Delivery) error
+	// Held reports whether a part's error holds the team's events.
+	Held func(error) bool
+	// OnHeld, when set, is told that a team's events were held.
+	OnHeld func(team string)
+}
+
+// RunParts runs a batch's deliveries team by team, each team's in parts
+// (Parts, PartSize), each part through Rerun. A part that fails comes back
+// whole, with its error in failed; when the error holds the team, its
+// later parts come back with it, without being run.
+func RunParts(ctx context.Context, ds []Delivery, failed map[string]error, r Runner) {
+	teams, byTeam := ByTeam(ds)
+	for _, t := range teams {
+		parts := Parts(byTeam[t], PartSize)
+		for i, part := range parts {
+			err := Rerun(ctx, r.Reruns, r.Wait, func() error {
+				for _, d := range part {
+					delete(failed, d.ID)
+				}
+				return r.Run(t, part)
+			})
+			if err == nil {
+				continue
+			}
+			r.Log.Warn("team batch returns to the queue", "team_id", t, "events", len(part), "error", err.Error())
+			for _, d := range part {
+				failed[d.ID] = err
+			}
+			if r.Held(err) {
+				for _, rest := range parts[i+1:] { // held alike: they wait too
+					for _, d := range rest {
+						failed[d.ID] = err
+					}
+				}
+				if r.OnHeld != nil {
+					r.OnHeld(t)
+				}
+				break
+			}
+		}
+	}
 }
