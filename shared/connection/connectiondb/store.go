@@ -210,7 +210,12 @@ func (s *Store) decode(ctx context.Context, team string, item map[string]ddbtype
 	return c, nil
 }
 
-// Replace stores c as the team's connection and returns the previous one.
+// Replace stores c as the team's connection and returns the previous one,
+// whose tokens the caller revokes. The previous item is read first and the
+// put is conditional on it being unchanged (same connection and version),
+// so the answer names the connection c replaced even when the SDK sends the
+// put again after a lost answer: the repeat finds c stored, and c's own
+// item is never taken for the previous one.
 func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connection.Connection, error) {
 	access, err := s.Sealer.Seal(ctx, []byte(c.AccessToken), tokenContext(c.TeamID, c.ID, "access_token"))
 	if err != nil {
@@ -228,19 +233,60 @@ func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connecti
 	if err != nil {
 		return nil, fmt.Errorf("marshal connection: %w", err)
 	}
-	out, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item, ReturnValues: ddbtypes.ReturnValueAllOld})
-	if err != nil {
-		return nil, fmt.Errorf("put connection: %w", err)
+	var before map[string]ddbtypes.AttributeValue // what the last put replaced, had it landed
+	for attempt := 1; ; attempt++ {
+		got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: connKey(c.TeamID), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, fmt.Errorf("read connection: %w", err)
+		}
+		var old connItem
+		if got.Item != nil {
+			if err := attributevalue.UnmarshalMap(got.Item, &old); err != nil {
+				return nil, fmt.Errorf("unmarshal connection: %w", err)
+			}
+			if old.ConnID == c.ID { // the last put landed and its repeat was refused
+				return s.previous(ctx, c.TeamID, before), nil
+			}
+		}
+		before = got.Item
+		cond := expression.AttributeNotExists(expression.Name("pk"))
+		if got.Item != nil {
+			cond = expression.Name("conn_id").Equal(expression.Value(old.ConnID)).
+				And(expression.Name("version").Equal(expression.Value(old.Version)))
+		}
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
+		if err != nil {
+			return nil, fmt.Errorf("build condition: %w", err)
+		}
+		_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item,
+			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+		var cf *ddbtypes.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &cf) && attempt < replaceAttempts:
+			continue // changed meanwhile (a token refresh, a repeat of this put): look again
+		case err != nil:
+			return nil, fmt.Errorf("put connection: %w", err)
+		}
+		return s.previous(ctx, c.TeamID, got.Item), nil
 	}
-	if len(out.Attributes) == 0 {
-		return nil, nil
-	}
-	prev, err := s.decode(ctx, c.TeamID, out.Attributes)
-	if err != nil {
-		return nil, nil // the old tokens cannot be opened; nothing to revoke
-	}
-	return &prev, nil
 }
+
+// previous decodes the connection a Replace replaced; nil when there was
+// none, or its tokens cannot be opened (nothing to revoke).
+func (s *Store) previous(ctx context.Context, team string, item map[string]ddbtypes.AttributeValue) *connection.Connection {
+	if item == nil {
+		return nil
+	}
+	prev, err := s.decode(ctx, team, item)
+	if err != nil {
+		return nil
+	}
+	return &prev
+}
+
+// replaceAttempts bounds Replace's reads and puts when the stored
+// connection keeps changing under it.
+const replaceAttempts = 5
 
 func (s *Store) update(ctx context.Context, team string, upd expression.UpdateBuilder, cond expression.ConditionBuilder) (*dynamodb.UpdateItemOutput, error) {
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()

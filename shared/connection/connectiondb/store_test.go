@@ -606,3 +606,50 @@ func TestRecordHoldKeepsTheLatest(t *testing.T) {
 		t.Errorf("after Replace: got %v, %v; want %v", got.HeldAt, err, c.HeldAt)
 	}
 }
+
+// repeatingDB sends every PutItem twice and answers with the second
+// attempt, as the SDK does when the first answer is lost.
+type repeatingDB struct{ connectiondb.DynamoDB }
+
+func (r repeatingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if _, err := r.DynamoDB.PutItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return r.DynamoDB.PutItem(ctx, in, opts...)
+}
+
+// TestReplaceNamesThePreviousConnection: Replace answers with the
+// connection it replaced, whose tokens the caller revokes, also when its
+// put was sent twice (the repeat finds the new connection stored).
+func TestReplaceNamesThePreviousConnection(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		repeat bool
+	}{
+		{"one put", false},
+		{"the put sent again after a lost answer", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			if tc.repeat {
+				s.DB = repeatingDB{s.DB}
+			}
+			ctx := context.Background()
+			prev, err := s.Replace(ctx, conn("conn_1", "access-1", "refresh-1"))
+			if err != nil || prev != nil {
+				t.Fatalf("first connection: got %v, %v; want no previous one", prev, err)
+			}
+			prev, err = s.Replace(ctx, conn("conn_2", "access-2", "refresh-2"))
+			if err != nil || prev == nil || prev.ID != "conn_1" || prev.RefreshToken != "refresh-1" {
+				t.Fatalf("second connection: got %+v, %v; want conn_1 with refresh-1", prev, err)
+			}
+			got, err := s.Get(ctx, team)
+			if err != nil || got.ID != "conn_2" || got.RefreshToken != "refresh-2" {
+				t.Errorf("stored: got %+v, %v; want conn_2", got, err)
+			}
+		})
+	}
+}
