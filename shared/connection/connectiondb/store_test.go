@@ -70,7 +70,7 @@ func newStore(t *testing.T) *connectiondb.Store {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "connections-" + hex.EncodeToString(b)
-	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+	err := motoserver.CreateTable(context.Background(), db, &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{
 			{AttributeName: aws.String(resources.PartitionKey), AttributeType: ddbtypes.ScalarAttributeTypeS},

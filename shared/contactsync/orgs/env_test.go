@@ -113,7 +113,7 @@ func newEnv(t *testing.T, cfg org.Config) *env {
 
 	ddb := dynamodb.NewFromConfig(awsCfg)
 	table := "orgs-test-" + randomHex(6)
-	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+	if err := motoserver.CreateTable(ctx, ddb, &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
 		BillingMode: ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{

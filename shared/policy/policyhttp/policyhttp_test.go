@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 
 func createTable(t *testing.T, name string) {
 	t.Helper()
-	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+	err := motoserver.CreateTable(context.Background(), db, &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(resources.PartitionKey), AttributeType: types.ScalarAttributeTypeS},
