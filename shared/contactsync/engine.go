@@ -176,6 +176,14 @@ func (b *batch) finish(d Delivery, o event.Outcome) {
 	b.done[d.Event.ID] = true
 }
 
+// reanswer publishes again an outcome recorded before: its answer may not
+// have reached the queue.
+func (b *batch) reanswer(o event.Outcome) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.answered = append(b.answered, o)
+}
+
 func (b *batch) outcome(d Delivery, st event.Status, reason event.Reason) event.Outcome {
 	o := event.NewOutcome(d.Event, "out_"+d.Event.ID, st, b.e.now())
 	o.Reason = reason
@@ -344,15 +352,6 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	if err := phase(false); err != nil {
 		return err
 	}
-	var before []Delivery
-	for i, e := range early {
-		if e {
-			before = append(before, ds[i])
-		}
-	}
-	if err := b.notConnected(ctx, before); err != nil {
-		return err
-	}
 	var ms []Membership
 	var at []int // at[j]: the delivery of ms[j]
 	for i, m := range pins {
@@ -385,7 +384,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 				continue
 			}
 			if o, ok := prior[d.Event.ID]; ok {
-				b.answered = append(b.answered, o) // its answer may not have reached the queue
+				b.reanswer(o)
 				continue
 			}
 			it, ok, _ := b.afterPin(d, p.Membership) // never fails
@@ -395,10 +394,14 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	if err := phase(true); err != nil {
 		return err
 	}
-	for i, d := range ds {
-		if early[i] && d.Event.Type == event.ContactReplied {
-			b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
+	var before []Delivery
+	for i, e := range early {
+		if e {
+			before = append(before, ds[i])
 		}
+	}
+	if err := b.notConnected(ctx, before); err != nil {
+		return err
 	}
 	var created []Delivery // contact.created with deduplication on
 	var toSync []item
@@ -430,9 +433,7 @@ func (b *batch) notConnected(ctx context.Context, ds []Delivery) error {
 	}
 	for _, d := range ds {
 		if o, ok := prior[d.Event.ID]; ok && pinFirst(d) {
-			b.mu.Lock()
-			b.answered = append(b.answered, o)
-			b.mu.Unlock()
+			b.reanswer(o)
 			continue
 		}
 		b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotConnected))
