@@ -118,6 +118,19 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 	if !until.After(now) {
 		return nil, &InputError{"until", "must be in the future"}
 	}
+	// One condition for every email: no record, and no live claim of
+	// another owner.
+	owned := expression.Name("claim_owner")
+	cond := expression.AttributeNotExists(expression.Name("sf_id")).And(
+		expression.Or(
+			expression.AttributeNotExists(owned),
+			owned.Equal(expression.Value(owner)),
+			expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli())),
+		))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build claim: %w", err)
+	}
 	errs := make([]error, len(emails))
 	var units []dynamotx.Unit
 	var idx []int
@@ -127,17 +140,6 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 		if err != nil {
 			errs[i] = err
 			continue
-		}
-		owned := expression.Name("claim_owner")
-		cond := expression.AttributeNotExists(expression.Name("sf_id")).And(
-			expression.Or(
-				expression.AttributeNotExists(owned),
-				owned.Equal(expression.Value(owner)),
-				expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli())),
-			))
-		expr, err := expression.NewBuilder().WithCondition(cond).Build()
-		if err != nil {
-			return nil, fmt.Errorf("build claim: %w", err)
 		}
 		pk := emailPK(teamID, n)
 		// The item holds nothing but a claim (the condition says it has no
