@@ -4,6 +4,7 @@
 package connectiondb
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -296,7 +297,8 @@ func (s *Store) update(ctx context.Context, team string, upd expression.UpdateBu
 	return s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: connKey(team),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValues: ddbtypes.ReturnValueUpdatedNew})
+		ReturnValues:                        ddbtypes.ReturnValueUpdatedNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld})
 }
 
 func isConditionFailed(err error) bool {
@@ -326,23 +328,40 @@ func (s *Store) SaveTokens(ctx context.Context, team, connID string, version int
 		}
 		upd = upd.Set(expression.Name("refresh"), expression.Value(sr))
 	}
-	if _, err := s.update(ctx, team, upd, versionCond(connID, version)); err != nil {
-		if isConditionFailed(err) {
-			return 0, connection.ErrVersionConflict
-		}
+	landed := func(it connItem) bool { // the access token sealed here is unique to this write
+		return bytes.Equal(it.Access.Nonce, sa.Nonce) && bytes.Equal(it.Access.Ciphertext, sa.Ciphertext)
+	}
+	if err := s.fenced(ctx, team, connID, version, upd, landed); err != nil {
 		return 0, fmt.Errorf("save tokens: %w", err)
 	}
 	return version + 1, nil
+}
+
+// fenced applies upd if the connection is still connID at version, moving
+// it to version+1. A refusal is ErrVersionConflict, unless the item refused
+// is this very write already applied (landed): the SDK sends a request again
+// when its answer is lost, and the repeat finds its own write. Taking that
+// for a lost race would make a refresh revoke the tokens it just saved.
+func (s *Store) fenced(ctx context.Context, team, connID string, version int64, upd expression.UpdateBuilder, landed func(connItem) bool) error {
+	_, err := s.update(ctx, team, upd, versionCond(connID, version))
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if !errors.As(err, &cf) {
+		return err
+	}
+	var it connItem
+	if cf.Item != nil && attributevalue.UnmarshalMap(cf.Item, &it) == nil &&
+		it.ConnID == connID && it.Version == version+1 && landed(it) {
+		return nil
+	}
+	return connection.ErrVersionConflict
 }
 
 // SetStatus changes the status, fenced by version.
 func (s *Store) SetStatus(ctx context.Context, team, connID string, version int64, st connection.Status) error {
 	upd := expression.Set(expression.Name("status"), expression.Value(string(st))).
 		Set(expression.Name("version"), expression.Value(version+1))
-	if _, err := s.update(ctx, team, upd, versionCond(connID, version)); err != nil {
-		if isConditionFailed(err) {
-			return connection.ErrVersionConflict
-		}
+	landed := func(it connItem) bool { return it.Status == string(st) }
+	if err := s.fenced(ctx, team, connID, version, upd, landed); err != nil {
 		return fmt.Errorf("set status: %w", err)
 	}
 	return nil

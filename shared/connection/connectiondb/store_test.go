@@ -653,3 +653,53 @@ func TestReplaceNamesThePreviousConnection(t *testing.T) {
 		})
 	}
 }
+
+// UpdateItem of repeatingDB sends every update twice too.
+func (r repeatingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if _, err := r.DynamoDB.UpdateItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return r.DynamoDB.UpdateItem(ctx, in, opts...)
+}
+
+// TestARefreshSentTwiceKeepsItsTokens: when the SDK sends a fenced token
+// write again after a lost answer, the repeat finds the write applied and
+// the write succeeds. Taking the repeat's refusal for a lost race made a
+// refresh with rotation revoke the refresh token it had just stored, and
+// every later refresh of the team was refused.
+func TestARefreshSentTwiceKeepsItsTokens(t *testing.T) {
+	t.Parallel()
+	for _, rotate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rotate=%v", rotate), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, rotate)
+			twice := &connectiondb.Store{DB: repeatingDB{w.store.DB}, Table: w.store.Table, Sealer: w.store.Sealer}
+			w.sim.ExpireAccessTokens()
+			_, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: w.tokens("A", twice)}, "SELECT Id FROM Lead")
+			if err != nil {
+				t.Fatalf("query: got %v; want success", err)
+			}
+			c, err := w.store.Get(context.Background(), team)
+			if err != nil || c.Status != connection.StatusConnected || c.Version != 2 {
+				t.Fatalf("stored: got %s at version %d, %v; want connected at version 2", c.Status, c.Version, err)
+			}
+			if grants, _, revoked := w.wire.snapshot(); len(grants) != 1 || len(revoked) != 0 {
+				t.Errorf("OAuth: got grants %v and %d revocations; want one grant and none", grants, len(revoked))
+			}
+			if err := w.queryWorks("B"); err != nil {
+				t.Errorf("the stored grant after the refresh: got %v; want it to work", err)
+			}
+		})
+	}
+	t.Run("a status change", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		s.DB = repeatingDB{s.DB}
+		if _, err := s.Replace(context.Background(), conn("c1", "a1", "r1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetStatus(context.Background(), team, "c1", 1, connection.StatusNeedsReauth); err != nil {
+			t.Errorf("set status sent twice: got %v; want success", err)
+		}
+	})
+}
