@@ -162,6 +162,7 @@ type connItem struct {
 	UsageAt     string         `dynamodbav:"usage_at,omitempty"`
 	SvcCalls    int            `dynamodbav:"svc_calls,omitempty"`
 	SvcDay      string         `dynamodbav:"svc_day,omitempty"`
+	SvcMark     string         `dynamodbav:"svc_mark,omitempty"` // the last usage write's
 	LeaseHolder string         `dynamodbav:"lease_holder,omitempty"`
 	LeaseUntil  int64          `dynamodbav:"lease_until,omitempty"`
 	HeldAtMs    int64          `dynamodbav:"held_at_ms,omitempty"`
@@ -428,13 +429,17 @@ func (s *Store) ReleaseLease(ctx context.Context, team, holder string) error {
 // count of u.ServiceDay, in one write: adding to the day's count, or, on the
 // first write of a day (newDay), starting it. Both are conditional on the
 // stored day, so when the guess is wrong the other one follows, and two
-// workers starting the same day never lose each other's calls.
+// workers starting the same day never lose each other's calls. Each write
+// carries a fresh mark, so a write the SDK sends again after a lost answer
+// is refused by its own mark rather than counted twice.
 func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage, calls int, newDay bool) error {
 	day := u.ServiceDay
 	if day == "" {
 		day = connection.Day(u.At)
 	}
+	mark := rand.Text()
 	set := func(upd expression.UpdateBuilder) expression.UpdateBuilder {
+		upd = upd.Set(expression.Name("svc_mark"), expression.Value(mark))
 		if u.Limit <= 0 {
 			return upd
 		}
@@ -442,7 +447,8 @@ func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage
 			Set(expression.Name("usage_limit"), expression.Value(u.Limit)).
 			Set(expression.Name("usage_at"), expression.Value(u.At.UTC().Format(time.RFC3339Nano)))
 	}
-	exists := expression.AttributeExists(expression.Name("pk"))
+	exists := expression.AttributeExists(expression.Name("pk")).And(
+		expression.AttributeNotExists(expression.Name("svc_mark")).Or(expression.Name("svc_mark").NotEqual(expression.Value(mark))))
 	add := func() error {
 		_, err := s.update(ctx, team, set(expression.Add(expression.Name("svc_calls"), expression.Value(calls))),
 			exists.And(expression.Name("svc_day").Equal(expression.Value(day))))
@@ -459,13 +465,15 @@ func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage
 	if newDay {
 		first, second = start, add
 	}
+	var it connItem
 	for range 3 {
 		for _, write := range []func() error{first, second} {
 			err := write()
-			if err == nil {
-				return nil
+			var cf *ddbtypes.ConditionalCheckFailedException
+			if err == nil || errors.As(err, &cf) && attributevalue.UnmarshalMap(cf.Item, &it) == nil && it.SvcMark == mark {
+				return nil // written, maybe by an attempt whose answer was lost
 			}
-			if !isConditionFailed(err) {
+			if cf == nil {
 				return fmt.Errorf("record usage: %w", err)
 			}
 		}

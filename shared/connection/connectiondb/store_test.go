@@ -703,3 +703,46 @@ func TestARefreshSentTwiceKeepsItsTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestUsageSentTwiceCountsOnce: the service's daily call count takes each
+// write once, also when the SDK sends it again after a lost answer, whether
+// the write starts the day's count or adds to it, and whether its guess of
+// which one was right.
+func TestUsageSentTwiceCountsOnce(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		writes []bool // newDay of each write of 3 calls
+		want   int
+	}{
+		{"a day started", []bool{true}, 3},
+		{"a day started, then added to", []bool{true, false}, 6},
+		{"a day started by a write that guessed wrong", []bool{false}, 3},
+		{"an add that guessed wrong", []bool{true, true}, 6},
+	}
+	for _, tt := range tests {
+		for _, repeat := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, repeat=%v", tt.name, repeat), func(t *testing.T) {
+				t.Parallel()
+				s := newStore(t)
+				if _, err := s.Replace(context.Background(), conn("c1", "a1", "r1")); err != nil {
+					t.Fatal(err)
+				}
+				if repeat {
+					s.DB = repeatingDB{s.DB}
+				}
+				u := connection.Usage{Used: 10, Limit: 1000, At: at, ServiceDay: connection.Day(at)}
+				for i, newDay := range tt.writes {
+					if err := s.RecordUsage(context.Background(), team, u, 3, newDay); err != nil {
+						t.Fatalf("write %d: %v", i, err)
+					}
+				}
+				c, err := s.Get(context.Background(), team)
+				if err != nil || c.Usage == nil || c.Usage.ServiceCalls != tt.want {
+					t.Fatalf("count: got %+v, %v; want %d calls", c.Usage, err, tt.want)
+				}
+			})
+		}
+	}
+}
