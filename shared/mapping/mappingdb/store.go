@@ -6,7 +6,8 @@
 //
 //	pk TEAM#<team>  sk MAPPING#Lead#v0000000001 ...  one item per saved version
 //	pk TEAM#<team>  sk MAPPING#Lead#HEAD             the current version
-//	pk TEAM#<team>  sk MAPPINGCOUNT#Lead             contacts synced, one number attribute per version (v0000000001 ...)
+//	pk TEAM#<team>  sk MAPPINGCOUNT#Lead             contacts synced, one number attribute per version (v0000000001 ...),
+//	                                                 and the mark of the last count added
 //
 // A save writes the new version and the HEAD in one TransactWriteItems: the
 // version only if it does not exist yet, the HEAD only if it still holds the
@@ -16,6 +17,7 @@ package mappingdb
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"reflect"
@@ -266,7 +268,9 @@ var ErrNoVersion = errors.New("no such mapping version")
 // object to the team's counter. The sync engine calls it once per batch and
 // version, after the records are saved. The count feeds the answer to a
 // mapping change (how many contacts keep an older version); a redelivered
-// batch may count twice, so it is a figure for people, not a ledger.
+// batch may count twice, so it is a figure for people, not a ledger. Each
+// count carries a fresh mark, so one the SDK sends again after a lost answer
+// is refused by its own mark rather than added twice.
 func (s *Store) CountSynced(ctx context.Context, team string, o event.SalesforceObject, version, n int) error {
 	if err := check(team, o); err != nil {
 		return err
@@ -277,20 +281,34 @@ func (s *Store) CountSynced(ctx context.Context, team string, o event.Salesforce
 	if n == 0 {
 		return nil
 	}
-	upd := expression.Add(expression.Name(countAttr(version)), expression.Value(n))
-	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	mark := rand.Text()
+	upd := expression.Add(expression.Name(countAttr(version)), expression.Value(n)).
+		Set(expression.Name(markAttr), expression.Value(mark))
+	cond := expression.AttributeNotExists(expression.Name(markAttr)).Or(expression.Name(markAttr).NotEqual(expression.Value(mark)))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
 		return fmt.Errorf("build update: %w", err)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.countsTable()), Key: keyOf(teamKey(team), countKey(o)),
-		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		if m, ok := cf.Item[markAttr].(*types.AttributeValueMemberS); ok && m.Value == mark {
+			return nil // counted by an attempt whose answer was lost
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("count %d synced with %s mapping version %d: %w", n, o, version, err)
 	}
 	return nil
 }
+
+// markAttr holds the mark of the count last added to a counts item.
+const markAttr = "mark"
 
 // SyncedBefore returns how many contacts of the team were synced with a
 // mapping version of the object older than version.

@@ -549,3 +549,37 @@ func (s fixedSession) Current(context.Context) (salesforce.Token, error) { retur
 func (s fixedSession) Refresh(context.Context, salesforce.Token) (salesforce.Token, error) {
 	return s.tok, nil
 }
+
+// repeatingDB sends every UpdateItem twice and answers with the second
+// attempt, as the SDK does when the first answer is lost.
+type repeatingDB struct{ *dynamodb.Client }
+
+func (r repeatingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if _, err := r.Client.UpdateItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return r.Client.UpdateItem(ctx, in, opts...)
+}
+
+// TestCountsSentTwiceCountOnce: a count of synced contacts the SDK sends
+// again after a lost answer is added once.
+func TestCountsSentTwiceCountOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	prov, err := runner.Provision(ctx, awsCfg, "m"+hex.EncodeToString(b), runner.ProvisionOptions{ClientSecret: clientSecret})
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	store := mappingdb.New(repeatingDB{dynamodb.NewFromConfig(awsCfg)}, prov.Env[resources.EnvPoliciesTable])
+	for _, c := range []struct{ version, n int }{{0, 2}, {1, 3}, {1, 4}} {
+		if err := store.CountSynced(ctx, "team_a", event.ObjectLead, c.version, c.n); err != nil {
+			t.Fatalf("count %d with version %d: %v", c.n, c.version, err)
+		}
+	}
+	got, err := store.SyncedByVersion(ctx, "team_a", event.ObjectLead)
+	if want := map[int]int{0: 2, 1: 7}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("counts: got %v, %v; want %v", got, err, want)
+	}
+}
