@@ -47,4 +47,11 @@ done
 curl -fs -o /dev/null "$endpoint/moto-api/" || { echo "error: moto_server did not answer at $endpoint" >&2; exit 1; }
 
 export AWS_ENDPOINT_URL="$endpoint" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-"$@"
+status=0
+"$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  # What the server said of its own faults, for the failure at hand.
+  echo "moto_server: $(grep -c '" 5[0-9][0-9] ' "$log" || true) answers with a 5xx status in this run" >&2
+  grep -A30 'Traceback' "$log" | tail -80 >&2 || true
+fi
+exit "$status"
