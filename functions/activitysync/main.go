@@ -88,7 +88,8 @@ func main() {
 	engine := &activitysync.Engine{
 		Ledger:     ledger,
 		Activities: &activitydb.Store{DB: db, Table: ledgerTable},
-		Orgs: taskOrgs{&orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion, Budgets: policies,
+		Orgs: taskOrgs{&orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion,
+			Budgets:      policydb.RecentBudgets{Store: policies, MaxAge: min(policydb.BudgetMaxAge, time.Duration(holdDelay)*time.Second)},
 			UsageRecheck: time.Duration(holdDelay) * time.Second}},
 		Settings:  policies,
 		Publisher: outcomes.New(sqsClient, resultsURL),

@@ -93,7 +93,8 @@ func main() {
 
 	engine := &contactsync.Engine{
 		Ledger: ledger,
-		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion, Budgets: policies,
+		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion,
+			Budgets:      policydb.RecentBudgets{Store: policies, MaxAge: min(policydb.BudgetMaxAge, time.Duration(holdDelay)*time.Second)},
 			UsageRecheck: time.Duration(holdDelay) * time.Second},
 		Policies:  policies,
 		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: db, Table: policiesTable}, ReuseFor: 5 * time.Second},

@@ -501,6 +501,41 @@ func (s *Store) BudgetPercent(ctx context.Context, team string) (int, error) {
 	return tv.Document.BudgetPercent(), nil
 }
 
+// RecentBudgets answers BudgetPercent from the team's current settings as
+// this process read them at most MaxAge ago, reading them only when it has
+// no read that recent. It is for the sync functions: a batch has just read
+// the team's settings to resolve its events' policies, and the cap needs no
+// second read. A changed cap takes effect within MaxAge. The admin API
+// answers from Store.BudgetPercent, which always reads.
+type RecentBudgets struct {
+	Store  *Store
+	MaxAge time.Duration // BudgetMaxAge in the functions
+}
+
+// BudgetMaxAge is how late a saved budget cap may reach the sync functions;
+// they use the hold delay instead when it is shorter, so an event held by
+// the cap comes back to the cap saved meanwhile.
+const BudgetMaxAge = time.Minute
+
+// BudgetPercent returns the team's API budget cap.
+func (r RecentBudgets) BudgetPercent(ctx context.Context, team string) (int, error) {
+	d, err := teamDoc(team)
+	if err != nil {
+		return 0, err
+	}
+	e, ok := r.Store.heads.get(d.pk)
+	if !ok || e.readAt.Before(r.Store.Now().Add(-r.MaxAge)) {
+		if e, err = readHead(ctx, r.Store, d); err != nil {
+			return 0, err
+		}
+	}
+	head, _ := e.head.(policy.TeamVersion)
+	if head.Number == 0 {
+		return policy.DefaultTeamSettings().BudgetPercent(), nil
+	}
+	return head.Document.BudgetPercent(), nil
+}
+
 // headReuseMargin: a document's current version read at time r answers
 // "which version held at t" for every t up to r minus this margin. A version
 // saved after the read is stamped later than the read (the same clock stamps
@@ -545,6 +580,25 @@ func (h *headMemo) put(pk string, e headEntry) {
 	}
 }
 
+// readHead reads the document's current version into the memo; reads of
+// one document at once are one read.
+func readHead[T any](ctx context.Context, s *Store, d document[T]) (headEntry, error) {
+	v, err, _ := s.heads.reads.Do(d.pk, func() (any, error) {
+		readAt := s.Now()
+		head, err := current(ctx, s, d)
+		if err != nil {
+			return nil, err
+		}
+		e := headEntry{readAt: readAt, head: head}
+		s.heads.put(d.pk, e)
+		return e, nil
+	})
+	if err != nil {
+		return headEntry{}, err
+	}
+	return v.(headEntry), nil
+}
+
 // asOfCached is asOf, answered from the document's current version when
 // that version was read late enough to know: one GetItem per document and
 // process while events are older than the last read, instead of one query
@@ -570,20 +624,11 @@ func asOfCached[T any](ctx context.Context, s *Store, d document[T], at time.Tim
 		if tries == 2 {
 			return asOf(ctx, s, d, at)
 		}
-		v, err, _ := s.heads.reads.Do(d.pk, func() (any, error) {
-			readAt := s.Now()
-			head, err := current(ctx, s, d)
-			if err != nil {
-				return nil, err
-			}
-			e := headEntry{readAt: readAt, head: head}
-			s.heads.put(d.pk, e)
-			return e, nil
-		})
-		if err != nil {
+		var err error
+		if e, err = readHead(ctx, s, d); err != nil {
 			return nil, err
 		}
-		e, ok = v.(headEntry), true
+		ok = true
 	}
 	head, _ := e.head.(policy.Version[T])
 	switch {

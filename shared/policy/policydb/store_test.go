@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -436,4 +437,63 @@ func newTables(t *testing.T) (policies, ledger string) {
 	createTable(t, policies)
 	createTable(t, ledger)
 	return policies, ledger
+}
+
+// countingDB counts GetItem requests.
+type countingDB struct {
+	*dynamodb.Client
+	gets atomic.Int64
+}
+
+func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.gets.Add(1)
+	return c.Client.GetItem(ctx, in, opts...)
+}
+
+// TestRecentBudgetsReadOncePerMaxAge: the sync functions' budget cap comes
+// from the team's settings as read within MaxAge, so a batch that has just
+// read them makes no second read, and a saved cap takes effect once MaxAge
+// has passed. Store.BudgetPercent (the admin API's) always reads.
+func TestRecentBudgetsReadOncePerMaxAge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pol, led := newTables(t)
+	cdb := &countingDB{Client: db}
+	s := policydb.New(cdb, pol, led)
+	now := start
+	s.Now = func() time.Time { return now }
+	r := policydb.RecentBudgets{Store: s, MaxAge: time.Minute}
+	save := func(percent, expected int) {
+		t.Helper()
+		ts := policy.DefaultTeamSettings()
+		ts.APIBudgetPercent = percent
+		mustSave(t, func() error { _, err := s.SaveTeamSettings(ctx, "t", "admin", ts, expected); return err })
+	}
+	steps := []struct {
+		name    string
+		before  func()
+		budgets interface {
+			BudgetPercent(context.Context, string) (int, error)
+		}
+		team      string
+		want      int
+		wantReads int64
+	}{
+		{"a team that never saved settings has the default", nil, r, "other", policy.DefaultTeamSettings().BudgetPercent(), 1},
+		{"the first ask reads", func() { save(20, 0) }, r, "t", 20, 1},
+		{"an ask within MaxAge does not", func() { now = now.Add(30 * time.Second) }, r, "t", 20, 0},
+		{"a saved cap waits for MaxAge", func() { save(30, 1) }, r, "t", 20, 0},
+		{"the admin API reads the saved cap at once", nil, s, "t", 30, 1},
+		{"the sync functions read it after MaxAge", func() { now = now.Add(61 * time.Second) }, r, "t", 30, 1},
+	}
+	for _, st := range steps {
+		if st.before != nil {
+			st.before()
+		}
+		before := cdb.gets.Load()
+		got, err := st.budgets.BudgetPercent(ctx, st.team)
+		if reads := cdb.gets.Load() - before; err != nil || got != st.want || reads != st.wantReads {
+			t.Errorf("%s: got %d%% with %d reads, %v; want %d%% with %d", st.name, got, reads, err, st.want, st.wantReads)
+		}
+	}
 }
