@@ -22,9 +22,11 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
@@ -197,15 +199,32 @@ func InUse(addr string) bool {
 // AWSConfig returns an SDK configuration pointed at endpoint with dummy
 // credentials, as the functions see it locally.
 func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx,
+	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(Region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
 		config.WithBaseEndpoint(endpoint),
-	)
+	}
+	if testing.Testing() {
+		opts = append(opts, config.WithRetryer(func() aws.Retryer { return loggedRetries{retry.NewStandard()} }))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS config for %s: %w", endpoint, err)
 	}
 	return cfg, nil
+}
+
+// loggedRetries is the SDK's standard retryer, printing each error it
+// retries: a test's own request sent twice after a lost answer is then
+// named in the output of the test that fails on it.
+type loggedRetries struct{ aws.Retryer }
+
+func (r loggedRetries) IsErrorRetryable(err error) bool {
+	ok := r.Retryer.IsErrorRetryable(err)
+	if ok {
+		fmt.Fprintf(os.Stderr, "%s aws sdk: retrying after: %v\n", time.Now().Format(time.StampMilli), err)
+	}
+	return ok
 }
 
 var (
