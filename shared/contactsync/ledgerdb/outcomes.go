@@ -159,7 +159,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error 
 }
 
 // recordPart is how many outcomes RecordOutcomes writes at a time.
-const recordPart = 500
+const recordPart = 1000
 
 func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[teamEvent]int, order []teamEvent) error {
 	if len(order) == 0 {
