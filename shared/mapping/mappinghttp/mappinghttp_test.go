@@ -82,15 +82,21 @@ type world struct {
 	describe *describe.Org
 }
 
-func newWorld(t *testing.T) *world {
+// provision creates the stack's tables and key under a fresh prefix.
+func provision(t *testing.T) *runner.Provisioned {
 	t.Helper()
-	ctx := context.Background()
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
-	prov, err := runner.Provision(ctx, awsCfg, "m"+hex.EncodeToString(b), runner.ProvisionOptions{ClientSecret: clientSecret})
+	prov, err := runner.Provision(context.Background(), awsCfg, "m"+hex.EncodeToString(b), runner.ProvisionOptions{ClientSecret: clientSecret})
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
+	return prov
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	prov := provision(t)
 	sim := org.New(org.Config{ClientID: "test-client", ClientSecret: clientSecret, Definition: orgDefinition})
 	if _, err := sim.Start(); err != nil {
 		t.Fatalf("start simulator: %v", err)
@@ -566,13 +572,7 @@ func (r repeatingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 func TestCountsSentTwiceCountOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	prov, err := runner.Provision(ctx, awsCfg, "m"+hex.EncodeToString(b), runner.ProvisionOptions{ClientSecret: clientSecret})
-	if err != nil {
-		t.Fatalf("provision: %v", err)
-	}
-	store := mappingdb.New(repeatingDB{dynamodb.NewFromConfig(awsCfg)}, prov.Env[resources.EnvPoliciesTable])
+	store := mappingdb.New(repeatingDB{dynamodb.NewFromConfig(awsCfg)}, provision(t).Env[resources.EnvPoliciesTable])
 	for _, c := range []struct{ version, n int }{{0, 2}, {1, 3}, {1, 4}} {
 		if err := store.CountSynced(ctx, "team_a", event.ObjectLead, c.version, c.n); err != nil {
 			t.Fatalf("count %d with version %d: %v", c.n, c.version, err)
