@@ -25,3 +25,13 @@ func CreateTable(ctx context.Context, db TableCreator, in *dynamodb.CreateTableI
 	}
 	return err
 }
+
+// SentTwice makes a request as the SDK does when the answer to its first
+// send is lost: it sends it again and returns the second answer. Tests wrap
+// a client's writes with it to check that each write takes its own repeat.
+func SentTwice[In, Out any](ctx context.Context, call func(context.Context, In, ...func(*dynamodb.Options)) (Out, error), in In, opts ...func(*dynamodb.Options)) (Out, error) {
+	if out, err := call(ctx, in, opts...); err != nil {
+		return out, err
+	}
+	return call(ctx, in, opts...)
+}

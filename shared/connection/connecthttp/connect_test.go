@@ -676,10 +676,7 @@ func TestCiphertextMovedToAnotherTeamFails(t *testing.T) {
 type retryingDB struct{ *dynamodb.Client }
 
 func (d retryingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if _, err := d.Client.UpdateItem(ctx, in, opts...); err != nil {
-		return nil, err
-	}
-	return d.Client.UpdateItem(ctx, in, opts...)
+	return motoserver.SentTwice(ctx, d.Client.UpdateItem, in, opts...)
 }
 
 func TestTakeStateSurvivesARetriedRequestButNotASecondCallback(t *testing.T) {

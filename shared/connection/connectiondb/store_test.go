@@ -612,10 +612,7 @@ func TestRecordHoldKeepsTheLatest(t *testing.T) {
 type repeatingDB struct{ connectiondb.DynamoDB }
 
 func (r repeatingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if _, err := r.DynamoDB.PutItem(ctx, in, opts...); err != nil {
-		return nil, err
-	}
-	return r.DynamoDB.PutItem(ctx, in, opts...)
+	return motoserver.SentTwice(ctx, r.DynamoDB.PutItem, in, opts...)
 }
 
 // TestReplaceNamesThePreviousConnection: Replace answers with the
@@ -656,10 +653,7 @@ func TestReplaceNamesThePreviousConnection(t *testing.T) {
 
 // UpdateItem of repeatingDB sends every update twice too.
 func (r repeatingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if _, err := r.DynamoDB.UpdateItem(ctx, in, opts...); err != nil {
-		return nil, err
-	}
-	return r.DynamoDB.UpdateItem(ctx, in, opts...)
+	return motoserver.SentTwice(ctx, r.DynamoDB.UpdateItem, in, opts...)
 }
 
 // TestARefreshSentTwiceKeepsItsTokens: when the SDK sends a fenced token

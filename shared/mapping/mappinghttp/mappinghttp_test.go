@@ -561,10 +561,7 @@ func (s fixedSession) Refresh(context.Context, salesforce.Token) (salesforce.Tok
 type repeatingDB struct{ *dynamodb.Client }
 
 func (r repeatingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if _, err := r.Client.UpdateItem(ctx, in, opts...); err != nil {
-		return nil, err
-	}
-	return r.Client.UpdateItem(ctx, in, opts...)
+	return motoserver.SentTwice(ctx, r.Client.UpdateItem, in, opts...)
 }
 
 // TestCountsSentTwiceCountOnce: a count of synced contacts the SDK sends

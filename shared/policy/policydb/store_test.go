@@ -405,10 +405,7 @@ func TestTransactionCatchesRaceAfterRead(t *testing.T) {
 type replayingDB struct{ *dynamodb.Client }
 
 func (r replayingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	if _, err := r.Client.TransactWriteItems(ctx, in, opts...); err != nil {
-		return nil, err
-	}
-	return r.Client.TransactWriteItems(ctx, in, opts...)
+	return motoserver.SentTwice(ctx, r.Client.TransactWriteItems, in, opts...)
 }
 
 func TestSaveSurvivesReplayedTransaction(t *testing.T) {
