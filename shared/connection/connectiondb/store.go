@@ -345,16 +345,26 @@ func (s *Store) SaveTokens(ctx context.Context, team, connID string, version int
 // for a lost race would make a refresh revoke the tokens it just saved.
 func (s *Store) fenced(ctx context.Context, team, connID string, version int64, upd expression.UpdateBuilder, landed func(connItem) bool) error {
 	_, err := s.update(ctx, team, upd, versionCond(connID, version))
-	var cf *ddbtypes.ConditionalCheckFailedException
-	if !errors.As(err, &cf) {
+	it, refused := refusedItem(err)
+	if !refused {
 		return err
 	}
-	var it connItem
-	if cf.Item != nil && attributevalue.UnmarshalMap(cf.Item, &it) == nil &&
-		it.ConnID == connID && it.Version == version+1 && landed(it) {
+	if it.ConnID == connID && it.Version == version+1 && landed(it) {
 		return nil
 	}
 	return connection.ErrVersionConflict
+}
+
+// refusedItem reports whether err is a refused condition, with the item
+// that refused it (update asks for it).
+func refusedItem(err error) (connItem, bool) {
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if !errors.As(err, &cf) {
+		return connItem{}, false
+	}
+	var it connItem
+	_ = attributevalue.UnmarshalMap(cf.Item, &it) // an unreadable item matches no write
+	return it, true
 }
 
 // SetStatus changes the status, fenced by version.
@@ -465,15 +475,14 @@ func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage
 	if newDay {
 		first, second = start, add
 	}
-	var it connItem
 	for range 3 {
 		for _, write := range []func() error{first, second} {
 			err := write()
-			var cf *ddbtypes.ConditionalCheckFailedException
-			if err == nil || errors.As(err, &cf) && attributevalue.UnmarshalMap(cf.Item, &it) == nil && it.SvcMark == mark {
+			it, refused := refusedItem(err)
+			if err == nil || refused && it.SvcMark == mark {
 				return nil // written, maybe by an attempt whose answer was lost
 			}
-			if cf == nil {
+			if !refused {
 				return fmt.Errorf("record usage: %w", err)
 			}
 		}

@@ -529,10 +529,7 @@ func (r RecentBudgets) BudgetPercent(ctx context.Context, team string) (int, err
 			return 0, err
 		}
 	}
-	head, _ := e.head.(policy.TeamVersion)
-	if head.Number == 0 {
-		return policy.DefaultTeamSettings().BudgetPercent(), nil
-	}
+	head, _ := e.head.(policy.TeamVersion) // the defaults when never saved
 	return head.Document.BudgetPercent(), nil
 }
 
