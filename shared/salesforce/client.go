@@ -156,7 +156,7 @@ func (c *Client) once(ctx context.Context, method, path string, body any, hdr ht
 	if body != nil {
 		var err error
 		if payload, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("encode %s %s body: %w", method, path, err)
+			return fmt.Errorf("encode %s %s body: %w", method, redactPath(path), err)
 		}
 	}
 	tok, err := c.Session.Current(ctx)
@@ -167,7 +167,7 @@ func (c *Client) once(ctx context.Context, method, path string, body any, hdr ht
 	if errors.Is(err, ErrSessionExpired) {
 		fresh, rerr := c.Session.Refresh(ctx, tok)
 		if rerr != nil {
-			return fmt.Errorf("refresh after %s %s: %w", method, path, rerr)
+			return fmt.Errorf("refresh after %s %s: %w", method, redactPath(path), rerr)
 		}
 		err = c.send(ctx, fresh, method, path, payload, hdr, out)
 	}
@@ -181,7 +181,7 @@ func (c *Client) send(ctx context.Context, tok Token, method, path string, paylo
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(tok.InstanceURL, "/")+path, rd)
 	if err != nil {
-		return fmt.Errorf("build %s %s: %w", method, path, err)
+		return fmt.Errorf("build %s %s: %w", method, redactPath(path), redactURLError(err))
 	}
 	for k, vs := range hdr {
 		req.Header[k] = vs
@@ -204,7 +204,7 @@ func (c *Client) send(ctx context.Context, tok Token, method, path string, paylo
 		}
 		// The request may or may not have been processed: the caller must
 		// treat a write as possibly saved.
-		return fmt.Errorf("%s %s: %w: %v", method, redactPath(path), ErrTransient, err)
+		return fmt.Errorf("%s %s: %w: %v", method, redactPath(path), ErrTransient, redactURLError(err))
 	}
 	defer resp.Body.Close()
 	if u, ok := ParseLimitInfo(resp.Header.Get("Sforce-Limit-Info")); ok && c.OnUsage != nil {
@@ -228,10 +228,21 @@ func (c *Client) send(ctx context.Context, tok Token, method, path string, paylo
 
 // redactPath keeps query strings (which can hold emails) out of error text.
 func redactPath(p string) string {
-	if i := strings.IndexByte(p, '?'); i >= 0 {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
 		return p[:i]
 	}
 	return p
+}
+
+// redactURLError strips the query string from the URL a *url.Error (what
+// net/http answers for a transport failure or an unparsable URL) prints, so
+// that a SOQL query's emails never reach a log or an outcome.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return &url.Error{Op: ue.Op, URL: redactPath(ue.URL), Err: redactURLError(ue.Err)}
 }
 
 // Attributes is the "attributes" member of every record.

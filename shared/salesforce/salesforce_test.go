@@ -264,3 +264,57 @@ func TestReadsAreResentAfterTransientFailures(t *testing.T) {
 		})
 	}
 }
+
+// failingSession hands out a token and fails every refresh.
+type failingSession struct{ tok Token }
+
+func (s failingSession) Current(context.Context) (Token, error) { return s.tok, nil }
+func (s failingSession) Refresh(context.Context, Token) (Token, error) {
+	return Token{}, errors.New("refresh refused")
+}
+
+// TestErrorsCarryNoQueryString: a query's SOQL holds emails; no error the
+// client returns (and so no log line or outcome built from it) carries the
+// query string, whether the connection drops, the URL cannot be built or
+// the session cannot be refreshed.
+func TestErrorsCarryNoQueryString(t *testing.T) {
+	t.Parallel()
+	const email = "ada.secret@example.com"
+	dropped := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(dropped.Close)
+	expired := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(401)
+		w.Write([]byte(`[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`))
+	}))
+	t.Cleanup(expired.Close)
+	tests := []struct {
+		name    string
+		session Session
+		wantErr error
+	}{
+		{"connection dropped", &session{tok: Token{AccessToken: "t", InstanceURL: dropped.URL}}, ErrTransient},
+		{"unparsable instance URL", &session{tok: Token{AccessToken: "t", InstanceURL: "http://[::1"}}, nil},
+		{"refresh refused", failingSession{Token{AccessToken: "t", InstanceURL: expired.URL}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &Client{Session: tt.session, ReadRetries: -1}
+			_, err := Query[map[string]any](context.Background(), c, "SELECT Id FROM Lead WHERE Email = "+QuoteString(email))
+			if err == nil {
+				t.Fatal("got no error; want one")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("got %v; want %v", err, tt.wantErr)
+			}
+			if msg := err.Error(); strings.Contains(msg, "ada.secret") || strings.Contains(msg, "?q=") || strings.Contains(msg, "SELECT") {
+				t.Errorf("got %q; want no query string in the error", msg)
+			}
+		})
+	}
+}
