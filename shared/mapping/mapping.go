@@ -25,9 +25,15 @@ const (
 	MaxRows           = 500  // rows in one mapping
 	MaxConstantLength = 4096 // characters of a constant or on_empty
 	MaxTemplateLength = 1024 // characters of a template
+	MaxPlaceholders   = 20   // {{field}} placeholders in one template
 	MaxFieldName      = 80   // characters of a Salesforce field API name
 	maxCustomKey      = event.MaxCustomKey
 )
+
+// MaxRecordBytes bounds a contact's rendered record: the bytes of its field
+// names and values together. Rendering stops at the field that would cross
+// it, with a *RecordTooLargeError.
+const MaxRecordBytes = 64 << 10
 
 // ErrInvalid is matched (errors.Is) by every problem report of this package.
 var ErrInvalid = errors.New("mapping: invalid")
@@ -35,6 +41,10 @@ var ErrInvalid = errors.New("mapping: invalid")
 // ErrValue is matched by a *ValueError: a contact's value that cannot be
 // written to the field's type.
 var ErrValue = errors.New("mapping: value does not fit the field")
+
+// ErrRecordTooLarge is matched by a *RecordTooLargeError: a contact whose
+// rendered record would exceed MaxRecordBytes.
+var ErrRecordTooLarge = errors.New("mapping: rendered record too large")
 
 // Source says where a row's value comes from: exactly one of a contact field
 // (first_name, ..., custom.<key>), a constant, or a template such as
@@ -191,8 +201,19 @@ func Default(o event.SalesforceObject) Mapping {
 type template []segment
 
 type segment struct {
-	literal string
+	literal piece  // the literal text, its white space collapsed
 	field   string // set for a placeholder
+}
+
+// placeholders counts the template's {{field}} placeholders.
+func (t template) placeholders() int {
+	n := 0
+	for _, s := range t {
+		if s.field != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // parseTemplate splits s into literals and {{field}} placeholders.
@@ -206,14 +227,14 @@ func parseTemplate(s string) (template, error) {
 			if closing >= 0 {
 				return nil, fmt.Errorf(`has "}}" without an opening "{{"`)
 			}
-			t = append(t, segment{literal: rest})
+			t = append(t, segment{literal: newPiece(rest)})
 			break
 		}
 		if closing >= 0 && closing < open {
 			return nil, fmt.Errorf(`has "}}" without an opening "{{"`)
 		}
 		if open > 0 {
-			t = append(t, segment{literal: rest[:open]})
+			t = append(t, segment{literal: newPiece(rest[:open])})
 		}
 		rest = rest[open+2:]
 		end := strings.Index(rest, "}}")
@@ -230,28 +251,31 @@ func parseTemplate(s string) (template, error) {
 	return t, nil
 }
 
-// render fills the template; a run of spaces left by empty fields collapses.
-// A template whose placeholders are all empty renders empty (so on_empty
-// applies), not as its bare literal text.
-func (t template) render(c event.Contact) string {
-	var b strings.Builder
-	placeholders, filled := 0, 0
+// render fills the template into w; a run of spaces left by empty fields
+// collapses. A template whose placeholders are all empty renders empty (so
+// on_empty applies), not as its bare literal text. It stops as soon as w
+// takes no more text, so a template costs no more than it may produce.
+func (t template) render(w *textWriter, vals *contactValues) {
+	placeholders, filled := 0, false
 	for _, s := range t {
 		if s.field != "" {
-			v := ContactValue(c, s.field)
 			placeholders++
-			if strings.TrimSpace(v) != "" {
-				filled++
-			}
-			b.WriteString(v)
-		} else {
-			b.WriteString(s.literal)
+			filled = filled || vals.get(s.field).words != ""
 		}
 	}
-	if placeholders > 0 && filled == 0 {
-		return ""
+	if placeholders > 0 && !filled {
+		return
 	}
-	return strings.Join(strings.Fields(b.String()), " ")
+	for _, s := range t {
+		if w.stopped() {
+			return
+		}
+		if s.field != "" {
+			w.write(vals.get(s.field))
+		} else {
+			w.write(s.literal)
+		}
+	}
 }
 
 // Validate checks the mapping's structure (not the org's metadata): every
@@ -320,8 +344,10 @@ func validateRow(i int, r Rule, seen map[string]int) Problems {
 	default:
 		if utf8.RuneCountInString(r.Source.Template) > MaxTemplateLength {
 			add(".source.template", "invalid_template", "longer than %d characters", MaxTemplateLength)
-		} else if _, err := parseTemplate(r.Source.Template); err != nil {
+		} else if t, err := parseTemplate(r.Source.Template); err != nil {
 			add(".source.template", "invalid_template", "%v", err)
+		} else if n := t.placeholders(); n > MaxPlaceholders {
+			add(".source.template", "invalid_template", "has %d placeholders; a template holds at most %d", n, MaxPlaceholders)
 		}
 	}
 	if r.OnEmpty != nil {
@@ -402,3 +428,18 @@ func (e *ValueError) Error() string { return e.Field + ": " + e.Problem }
 
 // Unwrap makes errors.Is(err, ErrValue) hold.
 func (e *ValueError) Unwrap() error { return ErrValue }
+
+// RecordTooLargeError is a contact whose rendered record would exceed
+// MaxRecordBytes: the contact's sync fails, naming the field at which the
+// record crossed the limit; nothing else of the batch is affected.
+type RecordTooLargeError struct {
+	Field string // Salesforce field being rendered when the record crossed the limit
+	Limit int    // bytes
+}
+
+func (e *RecordTooLargeError) Error() string {
+	return fmt.Sprintf("%s: the rendered record exceeds %d bytes at this field; map fewer or shorter values", e.Field, e.Limit)
+}
+
+// Unwrap makes errors.Is(err, ErrRecordTooLarge) hold.
+func (e *RecordTooLargeError) Unwrap() error { return ErrRecordTooLarge }

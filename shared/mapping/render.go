@@ -22,23 +22,59 @@ var standardLengths = map[string]int{
 	"website": 255, "email": 80, "city": 40, "state": 80, "country": 80, "postalcode": 20, "department": 80,
 }
 
+// Compiled is a mapping ready to render contacts: its templates are parsed
+// once. A renderer keeps one per mapping version (mappingdb.Renderer does)
+// rather than parsing the templates again for every contact.
+type Compiled struct {
+	rules []compiledRule
+}
+
+type compiledRule struct {
+	Rule
+	tmpl template // the parsed template; nil when the row has none
+}
+
+// Compile parses m's templates. A template that does not parse (a mapping
+// saved through Validate never holds one) renders empty.
+func Compile(m Mapping) *Compiled {
+	cm := &Compiled{rules: make([]compiledRule, len(m.Fields))}
+	for i, r := range m.Fields {
+		cm.rules[i].Rule = r
+		if r.Source.Template != "" {
+			cm.rules[i].tmpl, _ = parseTemplate(r.Source.Template)
+		}
+	}
+	return cm
+}
+
 // Render turns a contact into the fields of a new record of object o through
-// mapping m. With the org's describe d, values are typed as each field
-// expects (checkbox, number, date, date-time), picklist values take the
-// org's spelling, and text is trimmed to the field's length; without it
-// (nil: nothing cached yet) every value is text, trimmed to the standard
-// fields' lengths. Email always carries the contact's email; LastName (and,
-// on a Lead, Company) always get a value: the contact's, else the email's
-// local part (domain), else "Unknown".
-//
-// A contact value the field's type cannot take is a *ValueError naming the
-// field, unless the row has an on_empty to use instead.
+// mapping m: Compile(m).Render(o, d, c). A renderer of many contacts compiles
+// the mapping once instead.
 func Render(o event.SalesforceObject, m Mapping, d *salesforce.Describe, c event.Contact) (salesforce.SObject, error) {
+	return Compile(m).Render(o, d, c)
+}
+
+// Render turns a contact into the fields of a new record of object o. With
+// the org's describe d, values are typed as each field expects (checkbox,
+// number, date, date-time), picklist values take the org's spelling, and
+// text is trimmed to the field's length; without it (nil: nothing cached
+// yet) every value is text, trimmed to the standard fields' lengths. Email
+// always carries the contact's email; LastName (and, on a Lead, Company)
+// always get a value: the contact's, else the email's local part (domain),
+// else "Unknown".
+//
+// A template is rendered only up to its field's length, never built whole.
+// A contact value the field's type cannot take is a *ValueError naming the
+// field, unless the row has an on_empty to use instead. A record that would
+// exceed MaxRecordBytes is a *RecordTooLargeError, found as it grows.
+func (cm *Compiled) Render(o event.SalesforceObject, d *salesforce.Describe, c event.Contact) (salesforce.SObject, error) {
 	if err := CheckObject(o); err != nil {
 		return nil, err
 	}
 	rec := salesforce.NewSObject(string(o))
-	for _, r := range m.Fields {
+	size := recordSize{}
+	vals := &contactValues{c: c}
+	for _, r := range cm.rules {
 		name := r.SalesforceField
 		var f *salesforce.DescribeField
 		if d != nil {
@@ -49,7 +85,10 @@ func Render(o event.SalesforceObject, m Mapping, d *salesforce.Describe, c event
 		if strings.EqualFold(name, EmailField) {
 			continue // set below from the contact, whatever the row says
 		}
-		v := strings.TrimSpace(evaluate(r.Source, c))
+		v, err := r.evaluate(vals, name, f, size.left(name))
+		if err != nil {
+			return nil, err
+		}
 		if v == "" && r.OnEmpty != nil {
 			v = *r.OnEmpty
 		}
@@ -63,45 +102,113 @@ func Render(o event.SalesforceObject, m Mapping, d *salesforce.Describe, c event
 		if err != nil {
 			return nil, err
 		}
+		if err := size.add(name, typed); err != nil {
+			return nil, err
+		}
 		rec[name] = typed
 	}
 	if email := strings.TrimSpace(c.Email); email != "" {
-		rec[fieldName(d, EmailField)] = email
+		name := fieldName(d, EmailField)
+		if err := size.add(name, email); err != nil {
+			return nil, err
+		}
+		rec[name] = email
 	}
 	local, domain := splitEmail(c.Email)
-	fill := func(field string, candidates ...string) {
+	fill := func(field string, candidates ...string) error {
 		name := fieldName(d, field)
 		if s, ok := rec[name].(string); ok && s != "" {
-			return
+			return nil
 		}
 		for _, v := range append(candidates, Unknown) {
 			if v = strings.TrimSpace(v); v != "" {
-				rec[name] = trim(v, lengthOf(d, name))
-				return
+				v = trim(v, lengthOf(d, name))
+				rec[name] = v
+				return size.add(name, v)
 			}
 		}
+		return nil
 	}
-	fill("LastName", c.LastName, local)
+	if err := fill("LastName", c.LastName, local); err != nil {
+		return nil, err
+	}
 	if o == event.ObjectLead {
-		fill("Company", c.Company, domain)
+		if err := fill("Company", c.Company, domain); err != nil {
+			return nil, err
+		}
 	}
 	return rec, nil
 }
 
-func evaluate(s Source, c event.Contact) string {
+// maxTypedText bounds the text a template may give a checkbox, number or
+// date field: no such value is longer.
+const maxTypedText = 100
+
+// evaluate gives the row's value for field name, trimmed of white space. A
+// template renders at most the field's length and budget bytes.
+func (r compiledRule) evaluate(vals *contactValues, name string, f *salesforce.DescribeField, budget int) (string, error) {
 	switch {
-	case s.Field != "":
-		return ContactValue(c, s.Field)
-	case s.Constant != nil:
-		return *s.Constant
-	case s.Template != "":
-		t, err := parseTemplate(s.Template)
-		if err != nil {
-			return ""
-		}
-		return t.render(c)
+	case r.Source.Field != "":
+		return strings.TrimSpace(ContactValue(vals.c, r.Source.Field)), nil
+	case r.Source.Constant != nil:
+		return strings.TrimSpace(*r.Source.Constant), nil
+	case r.tmpl == nil:
+		return "", nil
 	}
-	return ""
+	room, typed := textRoom(name, f)
+	w := newTextWriter(room, budget)
+	r.tmpl.render(w, vals)
+	switch {
+	case w.over:
+		return "", &RecordTooLargeError{Field: name, Limit: MaxRecordBytes}
+	case w.cut && typed:
+		return "", &ValueError{Field: name, Problem: fmt.Sprintf("the template renders more than %d characters, too many for a %s", maxTypedText, f.Type)}
+	}
+	return w.String(), nil
+}
+
+// textRoom is how many characters of a template field name takes (negative:
+// as many as the record allows), and whether the field is typed (checkbox,
+// number, date), where a longer text is no value at all.
+func textRoom(name string, f *salesforce.DescribeField) (room int, typed bool) {
+	if f == nil {
+		if n := standardLengths[strings.ToLower(name)]; n > 0 {
+			return n, false
+		}
+		return -1, false
+	}
+	switch classOf(f.Type) {
+	case classBoolean, classNumber, classInteger, classDate, classDateTime:
+		return maxTypedText, true
+	case classPicklist, classEmail:
+		// Never trimmed (see typeValue): one character more than the field
+		// holds keeps a value that is too long visibly too long.
+		if f.Length > 0 {
+			return f.Length + 1, false
+		}
+		return -1, false
+	}
+	if f.Length > 0 {
+		return f.Length, false
+	}
+	return -1, false
+}
+
+// recordSize counts the bytes of a record's field names and values.
+type recordSize struct{ used int }
+
+// left is how many bytes a value of field name may still take.
+func (s *recordSize) left(name string) int { return MaxRecordBytes - s.used - len(name) }
+
+func (s *recordSize) add(name string, v any) error {
+	n := len(name) + 8 // a checkbox, number or date
+	if str, ok := v.(string); ok {
+		n = len(name) + len(str)
+	}
+	if s.used += n; s.used > MaxRecordBytes {
+		return &RecordTooLargeError{Field: name, Limit: MaxRecordBytes}
+	}
+	return nil
 }
 
 func fieldName(d *salesforce.Describe, name string) string {
@@ -133,10 +240,15 @@ func splitEmail(email string) (local, domain string) {
 
 // trim shortens v to n characters (0: no limit).
 func trim(v string, n int) string {
-	if n <= 0 || utf8.RuneCountInString(v) <= n {
+	if n <= 0 || len(v) <= n {
 		return v
 	}
-	return string([]rune(v)[:n])
+	i, k := 0, 0
+	for i < len(v) && k < n {
+		_, size := utf8.DecodeRuneInString(v[i:])
+		i, k = i+size, k+1
+	}
+	return v[:i]
 }
 
 // typeValue converts v for field name (f nil: no describe; text).

@@ -34,9 +34,21 @@ type Renderer struct {
 	ReuseFor time.Duration
 	Now      func() time.Time // nil: time.Now
 
-	mu    sync.Mutex
-	cache map[renderKey]renderState
+	mu       sync.Mutex
+	cache    map[renderKey]renderState
+	compiled map[renderKey]compiledVersion
 }
+
+// compiledVersion is a team's mapping version with its templates parsed:
+// versions are never rewritten, so a version is parsed once per process,
+// not once per contact.
+type compiledVersion struct {
+	number   int
+	compiled *mapping.Compiled
+}
+
+// maxCompiled bounds the parsed mappings one process keeps.
+const maxCompiled = 1024
 
 type renderKey struct {
 	team   string
@@ -65,11 +77,28 @@ func (r *Renderer) Render(ctx context.Context, teamID string, object event.Sales
 	if err != nil {
 		return nil, 0, err
 	}
-	rec, err := mapping.Render(object, st.version.Mapping, st.describe, c)
+	rec, err := r.compile(teamID, object, st.version).Render(object, st.describe, c)
 	if err != nil {
 		return nil, st.version.Number, err
 	}
 	return rec, st.version.Number, nil
+}
+
+// compile returns the team's mapping version v with its templates parsed,
+// parsing them only when the process has not seen this version yet.
+func (r *Renderer) compile(teamID string, object event.SalesforceObject, v mapping.Version) *mapping.Compiled {
+	key := renderKey{teamID, object}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cv, ok := r.compiled[key]; ok && cv.number == v.Number {
+		return cv.compiled
+	}
+	if r.compiled == nil || len(r.compiled) >= maxCompiled {
+		r.compiled = map[renderKey]compiledVersion{}
+	}
+	cv := compiledVersion{number: v.Number, compiled: mapping.Compile(v.Mapping)}
+	r.compiled[key] = cv
+	return cv.compiled
 }
 
 func (r *Renderer) state(ctx context.Context, teamID string, object event.SalesforceObject) (renderState, error) {
