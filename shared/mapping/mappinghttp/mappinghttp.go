@@ -17,9 +17,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
@@ -328,8 +331,13 @@ func (h *handlers) preview(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := mapping.Render(o, m, d, contact)
 	var ve *mapping.ValueError
-	if errors.As(err, &ve) {
+	var tooLarge *mapping.RecordTooLargeError
+	switch {
+	case errors.As(err, &ve):
 		httpapi.WriteError(w, http.StatusBadRequest, "invalid_value", "contact: "+ve.Error(), "contact")
+		return
+	case errors.As(err, &tooLarge):
+		httpapi.WriteError(w, http.StatusBadRequest, "record_too_large", "contact: "+tooLarge.Error(), "contact")
 		return
 	}
 	if err != nil {
@@ -375,6 +383,9 @@ func parsePreview(raw []byte) (event.Contact, *mapping.Mapping, error) {
 			return event.Contact{}, nil, &policy.ValidationError{Field: "contact", Problem: "must be an object of strings (custom: an object of strings)"}
 		}
 	}
+	if err := checkSample(c); err != nil {
+		return event.Contact{}, nil, err
+	}
 	mr, ok := top["mapping"]
 	if !ok || bytes.Equal(bytes.TrimSpace(mr), []byte("null")) {
 		return c, nil, nil
@@ -384,6 +395,38 @@ func parsePreview(raw []byte) (event.Contact, *mapping.Mapping, error) {
 		return event.Contact{}, nil, err
 	}
 	return c, &m, nil
+}
+
+// checkSample holds a sample contact to the event contract's lengths, so a
+// preview renders only contacts a sync could receive.
+func checkSample(c event.Contact) error {
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"id", c.ID, event.MaxIDLength}, {"email", c.Email, event.MaxEmailLength},
+		{"first_name", c.FirstName, event.MaxNameLength}, {"last_name", c.LastName, event.MaxNameLength},
+		{"company", c.Company, event.MaxNameLength}, {"title", c.Title, event.MaxNameLength},
+		{"phone", c.Phone, event.MaxNameLength}, {"website", c.Website, event.MaxWebLength},
+		{"linkedin_url", c.LinkedInURL, event.MaxWebLength},
+	} {
+		if utf8.RuneCountInString(f.value) > f.max {
+			return &policy.ValidationError{Field: "contact." + f.name, Problem: fmt.Sprintf("longer than %d characters", f.max)}
+		}
+	}
+	if n := len(c.Custom); n > event.MaxCustomFields {
+		return &policy.ValidationError{Field: "contact.custom", Problem: fmt.Sprintf("%d fields exceed the limit of %d", n, event.MaxCustomFields)}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Custom)) {
+		v := c.Custom[k]
+		if utf8.RuneCountInString(k) > event.MaxCustomKey {
+			return &policy.ValidationError{Field: "contact.custom." + clipKey(k), Problem: fmt.Sprintf("field names hold at most %d characters", event.MaxCustomKey)}
+		}
+		if utf8.RuneCountInString(v) > event.MaxCustomValue {
+			return &policy.ValidationError{Field: "contact.custom." + clipKey(k), Problem: fmt.Sprintf("longer than %d characters", event.MaxCustomValue)}
+		}
+	}
+	return nil
 }
 
 func clipKey(k string) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/mapping"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
 	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
 	"github.com/sfsync/sfsync/shared/mapping/mappinghttp"
@@ -579,4 +580,85 @@ func TestCountsSentTwiceCountOnce(t *testing.T) {
 	if want := map[int]int{0: 2, 1: 7}; err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("counts: got %v, %v; want %v", got, err, want)
 	}
+}
+
+// emptyTable is a policies table with nothing in it: no saved mapping and
+// no cached describe, without a database.
+type emptyTable struct{ mappingdb.API }
+
+func (emptyTable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{}, nil
+}
+
+func (emptyTable) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return nil, fmt.Errorf("the preview must write nothing")
+}
+
+// TestPreviewLimits: the preview holds a sample to the limits a sync has:
+// the body cap, the contract's value lengths, a template's placeholders,
+// the field's length and the record's size; each refusal names the field.
+func TestPreviewLimits(t *testing.T) {
+	t.Parallel()
+	router := httpapi.NewRouter()
+	mappinghttp.Register(router, mappinghttp.Deps{Store: mappingdb.New(emptyTable{}, "policies"), Describes: &describe.Cache{DB: emptyTable{}, Table: "policies"},
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	value := strings.Repeat("x", event.MaxCustomValue)
+	sample := `{"email":"ada@example.com","custom":{"v00":"` + value + `"}}`
+	rows := func(sf, template string, n int) string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf(`{"salesforce_field":"%s%d__c","source":{"template":"%s"}}`, sf, i, template))
+		}
+		return `{"fields":[` + strings.Join(out, ",") + `]}`
+	}
+	twenty := strings.Repeat("{{custom.v00}}", mapping.MaxPlaceholders)
+	tests := []struct {
+		name      string
+		body      string
+		wantCode  int
+		wantError string // error code
+		wantField string
+	}{
+		{"body over the cap", `{"contact":{"email":"ada@example.com","custom":{"v":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}}}`,
+			http.StatusRequestEntityTooLarge, "invalid_request", "body"},
+		{"custom value longer than the contract's", `{"contact":{"email":"ada@example.com","custom":{"v00":"` + value + `y"}}}`,
+			http.StatusBadRequest, "invalid_request", "contact.custom.v00"},
+		{"title longer than the contract's", `{"contact":{"email":"ada@example.com","title":"` + strings.Repeat("t", event.MaxNameLength+1) + `"}}`,
+			http.StatusBadRequest, "invalid_request", "contact.title"},
+		{"too many placeholders", `{"contact":` + sample + `,"mapping":` + rows("Notes", twenty+"{{first_name}}", 1) + `}`,
+			http.StatusBadRequest, "invalid_mapping", "mapping.fields[0].source.template"},
+		{"record over its limit", `{"contact":` + sample + `,"mapping":` + rows("Notes", twenty, 1) + `}`,
+			http.StatusBadRequest, "record_too_large", "contact"},
+		{"the largest template, cut to a standard field's length", `{"contact":` + sample + `,"mapping":{"fields":[{"salesforce_field":"Title","source":{"template":"` + twenty + `"}}]}}`,
+			http.StatusOK, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest("POST", "/v1/salesforce/field-mappings/lead/preview", strings.NewReader(tc.body))
+			req = req.WithContext(httpapi.WithClaims(req.Context(), &httpapi.Claims{TeamID: "team_a", Role: "admin", Subject: "admin-of-team_a"}))
+			rec := httptest.NewRecorder()
+			router.ServeHTTP(rec, req)
+			r := reply{rec.Code, rec.Header(), rec.Body.String()}
+			validate(t, "POST", routePreview, r)
+			var out struct {
+				Error  httpapi.ErrorDetail `json:"error"`
+				Record map[string]any      `json:"record"`
+			}
+			_ = json.Unmarshal([]byte(r.body), &out)
+			if r.code != tc.wantCode || out.Error.Code != tc.wantError || out.Error.Field != tc.wantField {
+				t.Fatalf("got %d %s; want %d %s naming %q", r.code, clip(r.body), tc.wantCode, tc.wantError, tc.wantField)
+			}
+			if title, _ := out.Record["Title"].(string); tc.wantCode == http.StatusOK && title != strings.Repeat("x", 128) {
+				t.Errorf("got Title of %d characters; want Title's standard 128", len(title))
+			}
+		})
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
 }
