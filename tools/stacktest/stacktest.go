@@ -52,6 +52,29 @@ type Harness struct {
 	endpoint string
 	stateDir string
 	landing  *httptest.Server
+
+	mu      sync.Mutex
+	batches []Batch
+}
+
+// Batch is what became of one SQS batch the harness's stacks delivered to a
+// function: which messages, received how many times, deleted or failed.
+type Batch struct {
+	Function string
+	runner.BatchReport
+}
+
+// Batches returns every batch delivered so far, in the order they ended.
+func (h *Harness) Batches() []Batch {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.batches)
+}
+
+func (h *Harness) record(function string, r runner.BatchReport) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.batches = append(h.batches, Batch{Function: function, BatchReport: r})
 }
 
 // Main starts the stack, runs the package's tests, stops everything and
@@ -141,6 +164,7 @@ func (h *Harness) Start(ctx context.Context, fns []resources.Function, bins map[
 		ExtraEnv:       h.opts.ExtraEnv,
 		SalesforceURL:  "http://127.0.0.1:1", // each test connects its teams to its own simulated org
 		OAuthReturnURL: h.landing.URL + "/integrations",
+		OnBatch:        h.record,
 	})
 	if err != nil {
 		return nil, nil, err

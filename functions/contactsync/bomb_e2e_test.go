@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/mapping"
+	"github.com/sfsync/sfsync/tools/sfsim/org"
+	"github.com/sfsync/sfsync/tools/stacktest"
+)
+
+// bombKeys are the custom keys of a bomb contact, one per placeholder.
+var bombKeys = strings.Split("a b c d e f g h i j k l m n o p q r s t", " ")
+
+const bombFieldLength = 255
+
+func bombField(i int) string { return fmt.Sprintf("Bomb%03d__c", i) }
+
+// bombMapping is the mapping body of n rows, each a template of
+// MaxPlaceholders placeholders into its own text field.
+func bombMapping(n int) string {
+	var tmpl strings.Builder
+	for _, k := range bombKeys[:mapping.MaxPlaceholders] {
+		tmpl.WriteString("{{custom." + k + "}}")
+	}
+	rows := make([]string, n)
+	for i := range rows {
+		rows[i] = fmt.Sprintf(`{"salesforce_field":%q,"source":{"template":%q}}`, bombField(i), tmpl.String())
+	}
+	return `{"fields":[` + strings.Join(rows, ",") + `]}`
+}
+
+// sendTracked posts the events to the contact queue, ten to a call so that
+// one receive takes several teams' events together, and returns each
+// event's SQS message id.
+func sendTracked(t *testing.T, evs []event.Event) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	for start := 0; start < len(evs); start += 10 {
+		var entries []sqstypes.SendMessageBatchRequestEntry
+		for i, ev := range evs[start:min(start+10, len(evs))] {
+			body, err := event.Encode(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))})
+		}
+		out, err := sqsc.SendMessageBatch(context.Background(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(seqr.ContactQueue), Entries: entries})
+		if err != nil || len(out.Failed) > 0 {
+			t.Fatalf("send: %v %+v", err, out)
+		}
+		for _, ok := range out.Successful {
+			i, _ := strconv.Atoi(aws.ToString(ok.Id))
+			ids[evs[start+i].ID] = aws.ToString(ok.MessageId)
+		}
+	}
+	return ids
+}
+
+// TestTemplateBombStallsNoOne: a team saves the largest mapping the API
+// accepts (as many rows as a 64 KB body holds, each a template of 20
+// placeholders) and sends contacts whose 20 custom values are 4,096
+// characters each; nine other teams send ordinary contacts in the same
+// batches. The bomb team's records are rendered within each field's length,
+// every other team gets exactly one outcome per event, and no message is
+// delivered twice (a stalled or failed batch would redeliver them all).
+func TestTemplateBombStallsNoOne(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rows := 1
+	for len(bombMapping(rows+1)) <= httpapi.MaxBodyBytes {
+		rows++
+	}
+	var fields []org.CustomField
+	for i := range rows + 1 {
+		fields = append(fields, org.CustomField{Name: bombField(i), Type: "text", Length: bombFieldLength})
+	}
+	bombOrg := newOrg(t, org.Config{Definition: &org.Definition{CustomFields: map[string][]org.CustomField{"Lead": fields}}})
+	bomb := "team_bomb"
+	connect(t, bomb, bombOrg)
+
+	// One row more than the body holds is refused; the largest is saved.
+	if code, err := seqr.Call(ctx, bomb, "PUT", "/v1/salesforce/field-mappings/lead", map[string]string{"If-Match": "*"}, rawJSON(bombMapping(rows+1)), nil); err == nil || code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("save %d rows: got %d %v; want 413", rows+1, code, err)
+	}
+	body := bombMapping(rows)
+	if code, err := seqr.Call(ctx, bomb, "PUT", "/v1/salesforce/field-mappings/lead", map[string]string{"If-Match": "*"}, rawJSON(body), nil); err != nil || code != http.StatusOK {
+		t.Fatalf("save the largest mapping (%d rows, %d bytes): got %d %v; want 200", rows, len(body), code, err)
+	}
+
+	at := time.Now().Add(time.Minute)
+	var evs, others []event.Event
+	teamOf := map[string]string{} // event id -> team
+	for round := range 2 {
+		ev := contactEvent(bomb, event.ContactAdded, "seq_bomb", fmt.Sprintf("bomb%d", round), fmt.Sprintf("bomb%d@bomb.example", round), "Bomb", at)
+		c := ev.Data.(event.ContactData)
+		c.Contact.Custom = map[string]string{}
+		for _, k := range bombKeys {
+			c.Contact.Custom[k] = strings.Repeat(k, event.MaxCustomValue)
+		}
+		ev.Data = c
+		evs = append(evs, ev)
+		teamOf[ev.ID] = bomb
+		for n := range 9 {
+			team := fmt.Sprintf("team_calm%d", n)
+			ev := contactEvent(team, event.ContactAdded, "seq_calm", fmt.Sprintf("calm%d_%d", n, round), fmt.Sprintf("p%d@calm%d.example", round, n), "Calm", at)
+			evs, others = append(evs, ev), append(others, ev)
+			teamOf[ev.ID] = team
+		}
+	}
+	calmOrgs := map[string]*org.Org{}
+	for n := range 9 {
+		team := fmt.Sprintf("team_calm%d", n)
+		calmOrgs[team] = newOrg(t, org.Config{})
+		connect(t, team, calmOrgs[team])
+	}
+	messages := sendTracked(t, evs)
+	got := await(t, evs, true)
+
+	for _, ev := range evs {
+		o := got[ev.ID]
+		if o.Status != event.StatusCreated {
+			t.Errorf("%s of %s: got %s/%s %+v; want created", ev.ID, teamOf[ev.ID], o.Status, o.Reason, o.Error)
+		}
+	}
+	for _, ev := range others {
+		if n := len(seqr.Outcomes(ev.ID)); n != 1 {
+			t.Errorf("%s of %s: got %d outcomes; want exactly 1", ev.ID, teamOf[ev.ID], n)
+		}
+	}
+	// The bomb team's records: every mapped field filled to its length.
+	for round := range 2 {
+		recs := recordsWithEmail(bombOrg, "Lead", fmt.Sprintf("bomb%d@bomb.example", round))
+		if len(recs) != 1 {
+			t.Fatalf("bomb contact %d: got %d Leads; want 1", round, len(recs))
+		}
+		for i := range rows {
+			if v, _ := recs[0][bombField(i)].(string); utf8.RuneCountInString(v) != bombFieldLength {
+				t.Fatalf("bomb contact %d, %s: got %d characters; want the field's %d", round, bombField(i), utf8.RuneCountInString(v), bombFieldLength)
+			}
+		}
+	}
+
+	// Every message was received once and deleted; some batch held the bomb
+	// team's events together with other teams'.
+	byMessage := map[string]string{} // message id -> event id
+	for id, m := range messages {
+		byMessage[m] = id
+	}
+	batches := settledBatches(t, byMessage)
+	deliveries, deleted := map[string]int{}, map[string]bool{}
+	mixed := false
+	for _, b := range batches {
+		teams := map[string]bool{}
+		for _, m := range b.MessageIDs {
+			if id, ok := byMessage[m]; ok {
+				deliveries[id]++
+				teams[teamOf[id]] = true
+				if b.ReceiveCounts[m] > 1 {
+					deliveries[id] = max(deliveries[id], b.ReceiveCounts[m])
+				}
+			}
+		}
+		for _, m := range b.Deleted {
+			if id, ok := byMessage[m]; ok {
+				deleted[id] = true
+			}
+		}
+		mixed = mixed || (teams[bomb] && len(teams) > 1)
+	}
+	for _, ev := range evs {
+		if deliveries[ev.ID] != 1 || !deleted[ev.ID] {
+			t.Errorf("%s of %s: got %d deliveries, deleted %v; want 1, deleted", ev.ID, teamOf[ev.ID], deliveries[ev.ID], deleted[ev.ID])
+		}
+	}
+	if !mixed {
+		t.Errorf("got no batch holding the bomb team's events with another team's; want the teams mixed")
+	}
+}
+
+// settledBatches waits until every message of byMessage ended in a batch
+// that deleted or failed it (the runner reports a batch once the function
+// has answered, just after the outcomes went out), then returns the batches.
+func settledBatches(t *testing.T, byMessage map[string]string) []stacktest.Batch {
+	t.Helper()
+	deadline := time.Now().Add(awaitFor)
+	for {
+		batches := h.Batches()
+		ended := map[string]bool{}
+		for _, b := range batches {
+			for _, m := range append(slices.Clone(b.Deleted), b.Failed...) {
+				ended[m] = true
+			}
+		}
+		n := 0
+		for m := range byMessage {
+			if ended[m] {
+				n++
+			}
+		}
+		if n == len(byMessage) || time.Now().After(deadline) {
+			return batches
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// rawJSON is a request body sent as is.
+type rawJSON string
+
+func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
