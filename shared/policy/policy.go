@@ -111,6 +111,7 @@ type TeamSettings struct {
 // keep it that long.
 const (
 	DefaultHeldDays = 14
+	MinHeldDays     = 1
 	MaxHeldDays     = 14
 )
 
@@ -229,7 +230,7 @@ func (s TeamSettings) Validate() error {
 	return nil
 }
 
-func validHeldDays(n int) bool { return n >= 1 && n <= MaxHeldDays }
+func validHeldDays(n int) bool { return n >= MinHeldDays && n <= MaxHeldDays }
 
 var heldDaysProblem = fmt.Sprintf("must be a whole number of days from 1 to %d (the event queues keep a message %d days)", MaxHeldDays, MaxHeldDays)
 
