@@ -106,7 +106,7 @@ func main() {
 		Metrics:   &metrics.EMF{W: os.Stdout},
 		HoldDelay: time.Duration(holdDelay) * time.Second,
 		WaitMax:   time.Duration(awaitAdd) * time.Second / 10,
-		Processor: processor{engine}}
+		Processor: processor{engine}, Invalid: engine}
 	lambda.Start(func(ctx context.Context, in queue.Batch) (events.SQSEventResponse, error) {
 		return h.Handle(ctx, in)
 	})

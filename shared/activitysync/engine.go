@@ -108,13 +108,29 @@ func (e *Engine) Process(ctx context.Context, ds []contactsync.Delivery) map[str
 	// keeps in memory is that of 1,000 (see contactsync.Parts).
 	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
 		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(),
-		Held: func(err error) bool { return errors.Is(err, ErrHeld) || (e.Hold != nil && errors.Is(err, e.Hold)) },
+		Held: e.held,
 		Run: func(team string, part []contactsync.Delivery) error {
 			b := &batch{e: e, team: team, failed: failed, done: map[string]bool{}}
 			return b.run(ctx, part)
 		},
 	})
+	e.answers().EndHeld(ctx, ds, failed, e.held)
 	return failed
+}
+
+func (e *Engine) held(err error) bool {
+	return errors.Is(err, ErrHeld) || (e.Hold != nil && errors.Is(err, e.Hold))
+}
+
+// answers gives the engine's answers outside a team's run.
+func (e *Engine) answers() contactsync.Answers {
+	return contactsync.Answers{Ledger: e.Ledger, Settings: e.Settings, Publisher: e.Publisher, Now: e.now, Log: e.log()}
+}
+
+// AnswerInvalid answers messages that failed validation (see
+// contactsync.Answers.AnswerInvalid).
+func (e *Engine) AnswerInvalid(ctx context.Context, outs []event.Outcome) error {
+	return e.answers().AnswerInvalid(ctx, outs)
 }
 
 // batch is the work of one team within one delivery batch.

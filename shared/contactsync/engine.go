@@ -104,7 +104,26 @@ func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
 			}
 		},
 	})
+	e.answers().EndHeld(ctx, ds, failed, e.held)
 	return failed
+}
+
+// answers gives the engine's answers outside a team's run.
+func (e *Engine) answers() Answers {
+	return Answers{Ledger: e.Ledger, Settings: e.Policies, Publisher: e.Publisher, Now: e.now, Log: e.log()}
+}
+
+// AnswerInvalid answers messages that failed validation (see
+// Answers.AnswerInvalid).
+func (e *Engine) AnswerInvalid(ctx context.Context, outs []event.Outcome) error {
+	return e.answers().AnswerInvalid(ctx, outs)
+}
+
+// answered reports whether o, recorded for d's event before, is d's
+// answer: an invalid_event answer is not (a valid event of its id is
+// processed), and a failure is not for a retry from the error inbox.
+func answered(d Delivery, o event.Outcome) bool {
+	return !event.IsInvalidEvent(o) && !(d.Retry && o.Status == event.StatusFailed)
 }
 
 // PartSize is how many of a team's deliveries run together: the deployed
@@ -217,7 +236,7 @@ func (b *batch) run(ctx context.Context, ds []Delivery) error {
 			continue // the same event twice in one batch: one answer
 		}
 		seen[d.Event.ID] = true
-		if o, ok := prior[d.Event.ID]; ok && !(d.Retry && o.Status == event.StatusFailed) {
+		if o, ok := prior[d.Event.ID]; ok && answered(d, o) {
 			republish = append(republish, o) // processed before; its answer may not have reached the queue
 			continue
 		}
@@ -383,7 +402,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 				b.retry(d, fmt.Errorf("%w: pin membership: %w", ErrRetry, p.Err))
 				continue
 			}
-			if o, ok := prior[d.Event.ID]; ok {
+			if o, ok := prior[d.Event.ID]; ok && answered(d, o) {
 				b.reanswer(o)
 				continue
 			}
@@ -432,7 +451,7 @@ func (b *batch) notConnected(ctx context.Context, ds []Delivery) error {
 		return err
 	}
 	for _, d := range ds {
-		if o, ok := prior[d.Event.ID]; ok && pinFirst(d) {
+		if o, ok := prior[d.Event.ID]; ok && pinFirst(d) && answered(d, o) {
 			b.reanswer(o)
 			continue
 		}

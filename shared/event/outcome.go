@@ -59,6 +59,8 @@ const (
 	ReasonDuplicateEvent       Reason = "duplicate_event"        // this event id was already processed
 	ReasonAPILimit             Reason = "api_limit"              // paused: the org's daily API budget is spent
 	ReasonAlreadySynced        Reason = "already_synced"         // the contact is already synced for the team (R5)
+	ReasonHeldTooLong          Reason = "held_too_long"          // held (needs_reauth, API budget) longer than the team's held_event_max_days
+	ReasonInvalidEvent         Reason = "invalid_event"          // failed: the message broke the contract; Error names the field (R9)
 )
 
 // SalesforceObject names the Salesforce objects an outcome can point to.
@@ -79,7 +81,7 @@ type Outcome struct {
 	Version    int            `json:"version"`
 	TeamID     string         `json:"team_id"`
 	EventID    string         `json:"event_id"`
-	ContactID  string         `json:"contact_id"`
+	ContactID  string         `json:"contact_id,omitempty"` // absent only on an invalid_event answer whose contact id could not be read
 	SequenceID string         `json:"sequence_id,omitempty"`
 	Status     Status         `json:"status"`
 	Reason     Reason         `json:"reason,omitempty"`
@@ -144,9 +146,13 @@ var (
 //
 // Which members a status requires: created, linked and exists_in_salesforce
 // name the record (Salesforce); failed carries Error; pending and skipped
-// carry Reason.
+// carry Reason. contact_id is required but on an invalid_event answer,
+// which names the contact only when the message let it be read.
 func (o Outcome) Validate() error {
 	for _, f := range []struct{ name, v string }{{"id", o.ID}, {"team_id", o.TeamID}, {"event_id", o.EventID}, {"contact_id", o.ContactID}} {
+		if f.name == "contact_id" && f.v == "" && IsInvalidEvent(o) {
+			continue
+		}
 		if p := checkID(f.v); p != "" {
 			return invalid(f.name, "%s", p)
 		}

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"slices"
 
 	"github.com/sfsync/sfsync/shared/budget"
@@ -17,7 +18,7 @@ func ParseTeamSettings(data []byte) (TeamSettings, error) {
 	if err != nil {
 		return TeamSettings{}, err
 	}
-	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds", "api_budget_percent"); err != nil {
+	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds", "api_budget_percent", "held_event_max_days"); err != nil {
 		return TeamSettings{}, err
 	}
 	var s TeamSettings
@@ -59,24 +60,35 @@ func ParseTeamSettings(data []byte) (TeamSettings, error) {
 			return TeamSettings{}, err
 		}
 	}
+	s.HeldEventMaxDays = DefaultHeldDays
+	if raw, ok := obj["held_event_max_days"]; ok {
+		if s.HeldEventMaxDays, err = wholeNumber(raw, "held_event_max_days", validHeldDays, heldDaysProblem); err != nil {
+			return TeamSettings{}, err
+		}
+	}
 	return s, s.Validate()
 }
 
 // percent reads a whole number from 1 to 100.
 func percent(raw json.RawMessage, field string) (int, error) {
+	return wholeNumber(raw, field, budget.ValidPercent, "must be a whole number from 1 to 100")
+}
+
+// wholeNumber reads a whole number that valid accepts; problem says which.
+func wholeNumber(raw json.RawMessage, field string, valid func(int) bool, problem string) (int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
-		return 0, invalid(field, "must be a whole number from 1 to 100")
+		return 0, invalid(field, "%s", problem)
 	}
 	var n json.Number
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&n); err != nil {
-		return 0, invalid(field, "must be a whole number from 1 to 100")
+		return 0, invalid(field, "%s", problem)
 	}
 	v, err := n.Int64()
-	if err != nil || !budget.ValidPercent(int(v)) {
-		return 0, invalid(field, "must be a whole number from 1 to 100")
+	if err != nil || v < math.MinInt32 || v > math.MaxInt32 || !valid(int(v)) {
+		return 0, invalid(field, "%s", problem)
 	}
 	return int(v), nil
 }

@@ -99,7 +99,21 @@ type TeamSettings struct {
 	// APIBudgetPercent caps the share of the org's daily API allocation
 	// this service may spend for the team (1..100; the API budget governor).
 	APIBudgetPercent int `json:"api_budget_percent"`
+	// HeldEventMaxDays is how long an event may be held (the team must
+	// reconnect, or its API budget is spent) from when the queue first
+	// delivered it, before it is skipped as held_too_long (1..MaxHeldDays).
+	HeldEventMaxDays int `json:"held_event_max_days"`
 }
+
+// Bounds of held_event_max_days. The most is the event queues' message
+// retention (14 days, SQS's longest): an event may be held only as long
+// as its queue is sure to keep it. shared/resources tests that the queues
+// keep it that long.
+const (
+	DefaultHeldDays = 14
+	MinHeldDays     = 1
+	MaxHeldDays     = 14
+)
 
 // DefaultTeamSettings returns the settings of a team that never saved any:
 // lead, on_add, deduplication and activity tracking on, the default kinds.
@@ -111,7 +125,22 @@ func DefaultTeamSettings() TeamSettings {
 		ActivityTracking: true,
 		ActivityKinds:    DefaultActivityKinds(),
 		APIBudgetPercent: budget.DefaultPercent,
+		HeldEventMaxDays: DefaultHeldDays,
 	}
+}
+
+// HeldMax is how long the team's events may be held; versions saved
+// before the setting existed have the default.
+func (s TeamSettings) HeldMax() time.Duration {
+	return time.Duration(s.HeldDays()) * 24 * time.Hour
+}
+
+// HeldDays is the team's held_event_max_days, the default when unset.
+func (s TeamSettings) HeldDays() int {
+	if s.HeldEventMaxDays == 0 {
+		return DefaultHeldDays
+	}
+	return s.HeldEventMaxDays
 }
 
 // BudgetPercent is the team's API budget cap; versions saved before the
@@ -195,8 +224,15 @@ func (s TeamSettings) Validate() error {
 	if s.APIBudgetPercent != 0 && !budget.ValidPercent(s.APIBudgetPercent) {
 		return invalid("api_budget_percent", "must be a whole number from 1 to 100")
 	}
+	if s.HeldEventMaxDays != 0 && !validHeldDays(s.HeldEventMaxDays) {
+		return invalid("held_event_max_days", "%s", heldDaysProblem)
+	}
 	return nil
 }
+
+func validHeldDays(n int) bool { return n >= MinHeldDays && n <= MaxHeldDays }
+
+var heldDaysProblem = fmt.Sprintf("must be a whole number of days from 1 to %d (the event queues keep a message %d days)", MaxHeldDays, MaxHeldDays)
 
 // Validate checks every field of o, naming the first wrong one and the
 // allowed values.

@@ -131,18 +131,27 @@ func TestParseTeamSettings(t *testing.T) {
 		want    TeamSettings
 	}{
 		{name: "full document", body: `{"sync_as":"contact","sync_mode":"on_reply","deduplication":false,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":true,"clicked":false,"bounced":false}}`,
-			want: TeamSettings{SyncAs: SyncAsContact, SyncMode: ModeOnReply, ActivityTracking: true, ActivityKinds: ActivityKinds{"sent": true, "replied": true, "opened": true, "clicked": false, "bounced": false}, APIBudgetPercent: 50}},
+			want: TeamSettings{SyncAs: SyncAsContact, SyncMode: ModeOnReply, ActivityTracking: true, ActivityKinds: ActivityKinds{"sent": true, "replied": true, "opened": true, "clicked": false, "bounced": false}, APIBudgetPercent: 50, HeldEventMaxDays: 14}},
 		{name: "budget set", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"api_budget_percent":20}`,
-			want: TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOnAdd, Deduplication: true, ActivityTracking: true, ActivityKinds: DefaultActivityKinds(), APIBudgetPercent: 20}},
+			want: TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOnAdd, Deduplication: true, ActivityTracking: true, ActivityKinds: DefaultActivityKinds(), APIBudgetPercent: 20, HeldEventMaxDays: 14}},
 		{name: "budget zero", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"api_budget_percent":0}`, field: "api_budget_percent", problem: "from 1 to 100"},
 		{name: "budget over 100", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"api_budget_percent":101}`, field: "api_budget_percent", problem: "from 1 to 100"},
 		{name: "budget fraction", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"api_budget_percent":20.5}`, field: "api_budget_percent", problem: "from 1 to 100"},
 		{name: "budget string", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"api_budget_percent":"20"}`, field: "api_budget_percent", problem: "from 1 to 100"},
 		{name: "budget null", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"api_budget_percent":null}`, field: "api_budget_percent", problem: "from 1 to 100"},
+		{name: "held days set", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"held_event_max_days":3}`,
+			want: TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOnAdd, Deduplication: true, ActivityTracking: true, ActivityKinds: DefaultActivityKinds(), APIBudgetPercent: 50, HeldEventMaxDays: 3}},
+		{name: "held days at the queues' retention", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"held_event_max_days":14}`,
+			want: TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOnAdd, Deduplication: true, ActivityTracking: true, ActivityKinds: DefaultActivityKinds(), APIBudgetPercent: 50, HeldEventMaxDays: 14}},
+		{name: "held days beyond the queues' retention", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"held_event_max_days":15}`, field: "held_event_max_days", problem: "from 1 to 14"},
+		{name: "held days zero", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"held_event_max_days":0}`, field: "held_event_max_days", problem: "from 1 to 14"},
+		{name: "held days fraction", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"held_event_max_days":1.5}`, field: "held_event_max_days", problem: "from 1 to 14"},
+		{name: "held days huge", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"held_event_max_days":4294967297}`, field: "held_event_max_days", problem: "from 1 to 14"},
+		{name: "held days null", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"held_event_max_days":null}`, field: "held_event_max_days", problem: "from 1 to 14"},
 		{name: "kinds omitted take defaults", body: `{"sync_as":"lead","sync_mode":"off","deduplication":true,"activity_tracking":false}`,
-			want: TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOff, Deduplication: true, ActivityKinds: DefaultActivityKinds(), APIBudgetPercent: 50}},
+			want: TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOff, Deduplication: true, ActivityKinds: DefaultActivityKinds(), APIBudgetPercent: 50, HeldEventMaxDays: 14}},
 		{name: "some kinds", body: `{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"clicked":true}}`,
-			want: TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOnAdd, Deduplication: true, ActivityTracking: true, ActivityKinds: ActivityKinds{"sent": true, "replied": true, "opened": false, "clicked": true, "bounced": true}, APIBudgetPercent: 50}},
+			want: TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOnAdd, Deduplication: true, ActivityTracking: true, ActivityKinds: ActivityKinds{"sent": true, "replied": true, "opened": false, "clicked": true, "bounced": true}, APIBudgetPercent: 50, HeldEventMaxDays: 14}},
 		{name: "bad sync_as", body: `{"sync_as":"account","sync_mode":"on_add","deduplication":true,"activity_tracking":true}`, field: "sync_as", problem: "must be one of lead, contact"},
 		{name: "sync_as wrong type", body: `{"sync_as":1,"sync_mode":"on_add","deduplication":true,"activity_tracking":true}`, field: "sync_as", problem: "must be one of lead, contact"},
 		{name: "sync_as null", body: `{"sync_as":null,"sync_mode":"on_add","deduplication":true,"activity_tracking":true}`, field: "sync_as", problem: "must be one of lead, contact"},
@@ -169,6 +178,21 @@ func TestParseTeamSettings(t *testing.T) {
 				t.Errorf("got %+v; want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestHeldMax(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		days int
+		want time.Duration
+	}{{0, 14 * 24 * time.Hour}, {1, 24 * time.Hour}, {14, 14 * 24 * time.Hour}} {
+		if got := (TeamSettings{HeldEventMaxDays: tt.days}).HeldMax(); got != tt.want {
+			t.Errorf("HeldMax with %d days: got %v; want %v", tt.days, got, tt.want)
+		}
+	}
+	if err := (TeamSettings{SyncAs: SyncAsLead, SyncMode: ModeOnAdd, HeldEventMaxDays: MaxHeldDays + 1}).Validate(); err == nil {
+		t.Errorf("Validate with %d days: got nil; want an error", MaxHeldDays+1)
 	}
 }
 

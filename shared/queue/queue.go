@@ -80,8 +80,10 @@ func isRetry(rec Record) bool {
 }
 
 // WaitingSinceAttribute is the SQS message attribute (Unix milliseconds)
-// that a waiting event's copy carries: when the queue first delivered the
-// event, so that its wait stays bounded however often it is sent again.
+// that a waiting or held event's copy carries: when the queue first
+// delivered the event, so that its wait (and its hold: the team's
+// held_event_max_days) stays bounded however often it is sent again. A copy
+// sent again gets a fresh ApproximateFirstReceiveTimestamp.
 const WaitingSinceAttribute = "sfsync_waiting_since"
 
 // firstReceived is when the queue first delivered the event: the copy's
@@ -112,6 +114,14 @@ func firstReceived(rec Record) time.Time {
 // its reason.
 type Processor interface {
 	Process(ctx context.Context, msgs []Message) map[string]error
+}
+
+// InvalidAnswerer answers the messages that failed validation but name
+// their event and team (R9): outs are their failed/invalid_event outcomes
+// (event.InvalidOutcome). An error means none may be taken as answered:
+// the messages come back, and are dead-lettered once answered.
+type InvalidAnswerer interface {
+	AnswerInvalid(ctx context.Context, outs []event.Outcome) error
 }
 
 // Sender is the part of the SQS API used to dead-letter poison messages.
@@ -178,6 +188,18 @@ type Handler struct {
 	// Metrics, when set, counts held events for the alarms: NeedsReauth and
 	// BudgetExceeded per team.
 	Metrics *metrics.EMF
+	// Invalid, when set, answers the invalid messages that name their
+	// event and team before they are dead-lettered; nil: dead-lettered only.
+	Invalid InvalidAnswerer
+	// Now is the clock of invalid_event answers; time.Now when nil.
+	Now func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // Handle processes one SQS batch.
@@ -185,22 +207,21 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 	var resp events.SQSEventResponse
 	msgs := make([]Message, 0, len(in.Records))
 	bodies := make([]string, 0, len(in.Records)) // bodies[i]: msgs[i]'s, to send again
+	var poison []poisoned
 	for _, rec := range in.Records {
 		ev, err := event.Decode([]byte(rec.Body))
 		if err == nil && ev.Queue() != h.Queue {
-			err = fmt.Errorf("type: %s events belong on the %s queue, not the %s queue: %w", ev.Type, ev.Queue(), h.Queue, event.ErrInvalid)
+			err = &event.ValidationError{Field: "type", Problem: fmt.Sprintf("%s events belong on the %s queue, not the %s queue", ev.Type, ev.Queue(), h.Queue)}
 		}
 		if err != nil {
-			if derr := h.deadLetter(ctx, rec, err); derr != nil {
-				h.Log.Error("dead-letter poison message", "message_id", rec.MessageID, "error", derr.Error())
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageID})
-			}
+			poison = append(poison, poisoned{rec: rec, reason: err})
 			continue
 		}
 		n, _ := strconv.Atoi(rec.Attributes.ApproximateReceiveCount)
 		msgs = append(msgs, Message{ID: rec.MessageID, ReceiveCount: n, Event: ev, Retry: isRetry(rec), FirstReceived: firstReceived(rec)})
 		bodies = append(bodies, rec.Body)
 	}
+	resp.BatchItemFailures = append(resp.BatchItemFailures, h.reject(ctx, poison)...)
 	if len(msgs) == 0 {
 		return resp, nil
 	}
@@ -228,14 +249,12 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 		switch {
 		case h.QueueURL == "":
 		case errors.Is(err, ErrHold):
-			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, delay: h.holdDelay()})
+			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, since: firstOr(m, now),
+				delay: h.holdDelay()})
 			continue
 		case errors.Is(err, ErrWait):
-			since := m.FirstReceived
-			if since.IsZero() {
-				since = now
-			}
-			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, since: since,
+			since := firstOr(m, now)
+			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, since: since, wait: true,
 				delay: WaitDelay(now, since, cmp.Or(h.WaitMax, DefaultWaitMax))})
 			continue
 		}
@@ -256,7 +275,7 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.id})
 			continue
 		}
-		if r.since.IsZero() {
+		if !r.wait {
 			h.Log.Debug("message held", "message_id", r.id, "reason", failed[r.id].Error())
 			k := heldBy{r.team, failed[r.id].Error()}
 			if held[k] == 0 {
@@ -281,7 +300,16 @@ type resend struct {
 	id, team, body string
 	retry          bool
 	delay          time.Duration
-	since          time.Time // a waiting message's wait start (WaitingSinceAttribute); zero for a held one
+	since          time.Time // when the queue first delivered the event (WaitingSinceAttribute)
+	wait           bool      // waiting (ErrWait), not held
+}
+
+// firstOr is when the queue first delivered m's event, now when it did not say.
+func firstOr(m *Message, now time.Time) time.Time {
+	if m.FirstReceived.IsZero() {
+		return now
+	}
+	return m.FirstReceived
 }
 
 func (h *Handler) holdDelay() time.Duration {
@@ -328,7 +356,7 @@ func (h *Handler) resend(ctx context.Context, rs []resend) map[string]error {
 		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(h.QueueURL)}
 		for i, r := range chunk {
 			e := sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(r.body),
-				DelaySeconds: int32(r.delay / time.Second)}
+				DelaySeconds: int32(r.delay / time.Second), MessageGroupId: groupID(r.team)}
 			if r.retry || !r.since.IsZero() {
 				e.MessageAttributes = map[string]sqstypes.MessageAttributeValue{}
 			}
@@ -390,15 +418,74 @@ func RetryAttributes() map[string]sqstypes.MessageAttributeValue {
 		RetryAttribute: {DataType: aws.String("String"), StringValue: aws.String("true")}}
 }
 
-// deadLetter sends the message, body intact, to the DLQ with why it was rejected.
-func (h *Handler) deadLetter(ctx context.Context, rec Record, reason error) error {
+// groupID is the MessageGroupId of a message of team: the team, as the
+// sequencer sends it, so SQS fair queueing counts the messages the
+// functions send themselves against their own team; none when unknown.
+func groupID(team string) *string {
+	if team == "" {
+		return nil
+	}
+	return aws.String(team)
+}
+
+// poisoned is a message that failed validation, with why.
+type poisoned struct {
+	rec    Record
+	reason error
+}
+
+// reject answers the invalid messages that name their event and team
+// (Invalid), then dead-letters every invalid message with its reason, and
+// returns those that must come back: their answer or their move failed.
+func (h *Handler) reject(ctx context.Context, ps []poisoned) []events.SQSBatchItemFailure {
+	if len(ps) == 0 {
+		return nil
+	}
+	teams := make([]string, len(ps)) // teams[i]: ps[i]'s, when readable
+	answered := make([]bool, len(ps))
+	var outs []event.Outcome
+	now := h.now()
+	for i, p := range ps {
+		o, ok := event.InvalidOutcome([]byte(p.rec.Body), h.Queue, p.reason, now)
+		if !ok {
+			continue
+		}
+		teams[i] = o.TeamID
+		if h.Invalid != nil && errors.Is(p.reason, event.ErrInvalid) {
+			outs, answered[i] = append(outs, o), true
+		}
+	}
+	var answerErr error
+	if len(outs) > 0 {
+		if answerErr = h.Invalid.AnswerInvalid(ctx, outs); answerErr != nil {
+			h.Log.Error("answer invalid messages", "messages", len(outs), "error", answerErr.Error())
+		}
+	}
+	var failures []events.SQSBatchItemFailure
+	for i, p := range ps {
+		if answered[i] && answerErr != nil { // back to the queue: answered, then dead-lettered, next time
+			failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: p.rec.MessageID})
+			continue
+		}
+		if err := h.deadLetter(ctx, p.rec, p.reason, teams[i]); err != nil {
+			h.Log.Error("dead-letter poison message", "message_id", p.rec.MessageID, "error", err.Error())
+			failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: p.rec.MessageID})
+		}
+	}
+	return failures
+}
+
+// deadLetter sends the message, body intact, to the DLQ with why it was
+// rejected, in its team's message group when the team is known.
+func (h *Handler) deadLetter(ctx context.Context, rec Record, reason error, team string) error {
 	if !errors.Is(reason, event.ErrInvalid) {
 		return fmt.Errorf("not a poison message: %w", reason)
 	}
 	h.Log.Warn("poison message moved to the dead-letter queue", "message_id", rec.MessageID, "reason", reason.Error())
 	_, err := h.DLQ.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:    aws.String(h.DLQURL),
-		MessageBody: aws.String(rec.Body),
+		QueueUrl:       aws.String(h.DLQURL),
+		MessageGroupId: groupID(team),
+		MessageBody:    aws.String(rec.Body),
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			"error":             {DataType: aws.String("String"), StringValue: aws.String(truncate(reason.Error(), 1000))},
 			"source_message_id": {DataType: aws.String("String"), StringValue: aws.String(rec.MessageID)},

@@ -70,7 +70,10 @@ func parseOpen(e string) (typ event.OutcomeType, at, esk string, ok bool) {
 func final(s event.Status) bool { return s != event.StatusPending && s != event.StatusFailed }
 
 // replaces reports whether n may take the place of old for the same event.
-func replaces(n, old event.Outcome) bool { return !final(old.Status) && !n.At.Before(old.At) }
+// An invalid_event answer never does: its ids come from an invalid body.
+func replaces(n, old event.Outcome) bool {
+	return !final(old.Status) && !n.At.Before(old.At) && !event.IsInvalidEvent(n)
+}
 
 func succeeded(o event.Outcome) bool {
 	return (o.Type == event.ContactOutcome || o.Type == event.ActivityOutcome) &&
@@ -116,10 +119,11 @@ type contactType struct {
 }
 
 // RecordOutcomes stores outcomes by event id, indexes them by contact and
-// failures by error code, and clears a contact's failures that a later
-// created or linked outcome of the same type settles. Invalid outcomes are
-// skipped and reported (as *InputError, field outcomes[i].<field>) after the
-// valid ones are stored.
+// failures by error code (invalid_event answers are no failure an admin
+// can fix: they stay out of the error inbox), and clears a contact's
+// failures that a later created or linked outcome of the same type
+// settles. Invalid outcomes are skipped and reported (as *InputError,
+// field outcomes[i].<field>) after the valid ones are stored.
 func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
 	var bad []error
 	// The outcome chosen for each event, by its index in outs: a batch of
@@ -256,7 +260,7 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 	for _, o := range write {
 		tc := teamContact{o.TeamID, o.ContactID}
 		esk := ""
-		if o.Status == event.StatusFailed && !isSettled(o) {
+		if o.Status == event.StatusFailed && !isSettled(o) && !event.IsInvalidEvent(o) { // nothing an admin fixes helps an invalid event
 			esk = errorSK(o.Error.Code, o.ContactID, o.EventID)
 		}
 		if old, ok := existing[teamEvent{o.TeamID, o.EventID}]; ok {

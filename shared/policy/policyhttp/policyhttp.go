@@ -113,6 +113,7 @@ func teamResponse(v policy.TeamVersion) teamSettingsResponse {
 	r := teamSettingsResponse{Version: v.Number, Settings: v.Document}
 	r.Settings.ActivityKinds = v.Document.ActivityKinds.Clone()
 	r.Settings.APIBudgetPercent = v.Document.BudgetPercent()
+	r.Settings.HeldEventMaxDays = v.Document.HeldDays()
 	if v.Number > 0 {
 		at := v.EffectiveAt
 		r.EffectiveAt, r.UpdatedBy = &at, v.Author
@@ -234,6 +235,7 @@ func (h *handlers) settingsHistory(w http.ResponseWriter, r *http.Request) {
 		d := v.Document
 		d.ActivityKinds = d.ActivityKinds.Clone()
 		d.APIBudgetPercent = d.BudgetPercent()
+		d.HeldEventMaxDays = d.HeldDays()
 		out.Versions[i] = teamSettingsVersion{Version: v.Number, EffectiveAt: v.EffectiveAt, UpdatedBy: v.Author, Settings: d}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
