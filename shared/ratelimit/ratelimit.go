@@ -40,8 +40,23 @@ type Limit struct {
 	Per      time.Duration // whole seconds
 }
 
-// String is the limit as people read it: "300 per 1m0s".
-func (l Limit) String() string { return fmt.Sprintf("%d per %s", l.Requests, l.Per) }
+// String is the limit as people read it: "300 requests per minute".
+func (l Limit) String() string {
+	n := fmt.Sprintf("%d requests", l.Requests)
+	if l.Requests == 1 {
+		n = "1 request"
+	}
+	switch {
+	case l.Per == time.Minute:
+		return n + " per minute"
+	case l.Per == time.Second:
+		return n + " per second"
+	case l.Per > 0 && l.Per%time.Minute == 0:
+		return fmt.Sprintf("%s per %d minutes", n, l.Per/time.Minute)
+	default:
+		return fmt.Sprintf("%s per %g seconds", n, l.Per.Seconds())
+	}
+}
 
 // Rule is a named limit; requests under one rule share its windows.
 type Rule struct {

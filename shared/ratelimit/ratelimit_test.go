@@ -209,3 +209,21 @@ func TestCooldownUndo(t *testing.T) {
 		t.Errorf("undo of nothing: got %v; want nil", err)
 	}
 }
+
+func TestLimitString(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		l    ratelimit.Limit
+		want string
+	}{
+		{ratelimit.Limit{Requests: 300, Per: time.Minute}, "300 requests per minute"},
+		{ratelimit.Limit{Requests: 1, Per: time.Second}, "1 request per second"},
+		{ratelimit.Limit{Requests: 5, Per: 10 * time.Minute}, "5 requests per 10 minutes"},
+		{ratelimit.Limit{Requests: 5, Per: 90 * time.Second}, "5 requests per 90 seconds"},
+	}
+	for _, tt := range tests {
+		if got := tt.l.String(); got != tt.want {
+			t.Errorf("%#v: got %q; want %q", tt.l, got, tt.want)
+		}
+	}
+}
