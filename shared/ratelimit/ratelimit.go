@@ -64,6 +64,11 @@ type Rule struct {
 	Limit Limit
 }
 
+// DefaultRule is the API's default limit of a team: 300 requests a minute
+// over all of its routes, five a second on average, far above what an admin
+// app makes and low enough that no team's loop can crowd the others out.
+var DefaultRule = Rule{Name: "all", Limit: Limit{Requests: 300, Per: time.Minute}}
+
 // Rules choose the rule of each route: its own, or the default.
 type Rules struct {
 	Default Rule
