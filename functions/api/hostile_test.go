@@ -40,14 +40,19 @@ func TestHostileBodiesGetClientErrors(t *testing.T) {
 			continue
 		}
 		path := strings.NewReplacer("{sequence_id}", "seq_1", "{object}", "lead", "{contact_id}", "ct_1").Replace(r.Path)
+		n := 0
 		for name, body := range hostileBodies {
+			// A team per body, so that the request limits (10 retries a
+			// minute) leave every body to the handler.
+			n++
+			team := fmt.Sprintf("team_hostile_%d", n)
 			t.Run(fmt.Sprintf("%s %s/%s", r.Method, r.Path, name), func(t *testing.T) {
-				code, resp := w.call("team_hostile", r.Method, path, body, map[string]string{"If-Match": "*"})
+				code, resp := w.call(team, r.Method, path, body, map[string]string{"If-Match": "*"})
 				if code >= 500 {
 					t.Errorf("got %d %.200s; want a 4xx", code, resp)
 				}
-				if code < 400 {
-					t.Errorf("got %d %.200s; want a 4xx", code, resp)
+				if code < 400 || code == 429 {
+					t.Errorf("got %d %.200s; want a 4xx from the handler", code, resp)
 				}
 			})
 		}

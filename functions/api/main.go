@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,6 +31,8 @@ import (
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/policy/policyhttp"
+	"github.com/sfsync/sfsync/shared/ratelimit"
+	"github.com/sfsync/sfsync/shared/ratelimit/ratelimitdb"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/sealing"
 	"github.com/sfsync/sfsync/shared/secret"
@@ -42,8 +45,9 @@ type settings struct {
 	redirectURL, returnURL                       string
 	insecureLogin                                bool
 	logLevel, apiVersion                         string
-	holder                                       string // names this process in refresh leases
-	contactQueueURL                              string // where the error inbox sends retries
+	holder                                       string           // names this process in refresh leases
+	contactQueueURL                              string           // where the error inbox sends retries
+	now                                          func() time.Time // the limits' clock; nil: time.Now
 }
 
 func readSettings() (settings, error) {
@@ -66,6 +70,17 @@ func readSettings() (settings, error) {
 	return s, env.Err()
 }
 
+// requestLimits are each team's request limits: the default over every
+// authenticated route, and stricter ones on the routes that reach the
+// team's org or its queues in bulk.
+var requestLimits = ratelimit.Rules{
+	Default: ratelimit.DefaultRule,
+	Routes: map[string]ratelimit.Rule{
+		contacthttp.RouteRetry:      contacthttp.RetryLimit,
+		contacthttp.RouteDedupCheck: contacthttp.DedupLimit,
+	},
+}
+
 // newRouter wires the adapters to the domain and registers every route.
 func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 	db := dynamodb.NewFromConfig(cfg)
@@ -82,10 +97,13 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 		Source: &describe.Org{Connections: connStore, Connector: connector, Holder: s.holder, APIVersion: s.apiVersion}}
 
 	rt := httpapi.NewRouter()
+	limits := &ratelimitdb.Store{DB: db, Table: s.connectionsTable}
+	rt.LimitTeams(&ratelimit.Limiter{Windows: limits, Rules: requestLimits, Now: s.now}, log)
 	mappinghttp.Register(rt, mappinghttp.Deps{Store: mappings, Describes: describes, Logger: log})
 	ledger := ledgerdb.New(db, s.ledgerTable)
 	contacthttp.Register(rt, contacthttp.Deps{Ledger: ledger, Logger: log})
-	contacthttp.RegisterRetry(rt, contacthttp.RetryDeps{Ledger: ledger, SQS: sqs.NewFromConfig(cfg), QueueURL: s.contactQueueURL, Logger: log})
+	contacthttp.RegisterRetry(rt, contacthttp.RetryDeps{Ledger: ledger, SQS: sqs.NewFromConfig(cfg), QueueURL: s.contactQueueURL, Logger: log,
+		Cooldown: &ratelimit.Cooldown{Marks: limits, Period: contacthttp.RetryCooldown, Now: s.now}})
 	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log,
 		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion, Budgets: policies}})
 	rt.Handle("GET /openapi.json", openapi.Handler())

@@ -56,7 +56,10 @@ type world struct {
 	conns  *connectiondb.Store
 }
 
-func newWorld(t *testing.T) world {
+func newWorld(t *testing.T) world { t.Helper(); return newWorldAt(t, nil) }
+
+// newWorldAt is newWorld with the limits' clock now (nil: time.Now).
+func newWorldAt(t *testing.T, now func() time.Time) world {
 	t.Helper()
 	prov, err := runner.Provision(context.Background(), awsCfg, fmt.Sprintf("api%d", time.Now().UnixNano()%1e9), runner.ProvisionOptions{ClientSecret: "s3cret"})
 	if err != nil {
@@ -65,7 +68,7 @@ func newWorld(t *testing.T) world {
 	s := settings{connectionsTable: prov.Env[resources.EnvConnectionsTable], policiesTable: prov.Env[resources.EnvPoliciesTable],
 		ledgerTable: prov.Env[resources.EnvLedgerTable], keyID: prov.KeyID, clientID: "cid", secretARN: prov.Env[resources.EnvClientSecretARN],
 		redirectURL: "https://api.example.com/oauth/salesforce/callback", returnURL: "https://app.example.com/integrations",
-		contactQueueURL: prov.Env[resources.EnvContactQueueURL]}
+		contactQueueURL: prov.Env[resources.EnvContactQueueURL], now: now}
 	conns := &connectiondb.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: s.connectionsTable,
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(awsCfg), KeyID: prov.KeyID}}
 	return world{router: newRouter(awsCfg, s, slog.New(slog.NewJSONHandler(io.Discard, nil))), conns: conns}

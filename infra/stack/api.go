@@ -66,7 +66,8 @@ func NewAPI(scope constructs.Construct, id string, props *APIProps) (*API, error
 				awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_PUT,
 				awsapigatewayv2.CorsHttpMethod_POST, awsapigatewayv2.CorsHttpMethod_DELETE,
 			},
-			AllowHeaders: jsii.Strings("authorization", "content-type"),
+			// if-match: every PUT of a versioned document sends it.
+			AllowHeaders: jsii.Strings("authorization", "content-type", "if-match"),
 			MaxAge:       awscdk.Duration_Hours(jsii.Number(1)),
 		},
 	})

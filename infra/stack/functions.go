@@ -27,12 +27,11 @@ type TokenKeyAccess int
 const (
 	// TokenKeyNone: no use of the token key.
 	TokenKeyNone TokenKeyAccess = iota
-	// TokenKeyDecryptGenerate: read stored tokens (Decrypt) and store
-	// refreshed ones (GenerateDataKey), as the sync functions do.
+	// TokenKeyDecryptGenerate: read stored tokens (Decrypt) and seal new or
+	// refreshed ones (GenerateDataKey): all that envelope encryption
+	// (shared/sealing) calls. Neither kms:Encrypt nor kms:ReEncrypt*: the
+	// key never encrypts a token itself, only the data key that does.
 	TokenKeyDecryptGenerate
-	// TokenKeyEncryptDecrypt: everything envelope encryption needs, for the
-	// API that stores new connections and revokes them.
-	TokenKeyEncryptDecrypt
 )
 
 // Access is the least privilege of one function beyond what its declaration
@@ -48,7 +47,7 @@ type Access struct {
 
 // DefaultAccess is the access of each function of the service.
 var DefaultAccess = map[string]Access{
-	"api":          {WriteTables: []string{"connections", "policies", "ledger"}, TokenKey: TokenKeyEncryptDecrypt},
+	"api":          {WriteTables: []string{"connections", "policies", "ledger"}, TokenKey: TokenKeyDecryptGenerate},
 	"contactsync":  {WriteTables: []string{"connections", "ledger"}, TokenKey: TokenKeyDecryptGenerate},
 	"activitysync": {WriteTables: []string{"connections", "ledger"}, TokenKey: TokenKeyDecryptGenerate},
 }
@@ -250,8 +249,6 @@ func grant(fn awslambda.Function, decl resources.Function, access Access, p *Fun
 		switch access.TokenKey {
 		case TokenKeyDecryptGenerate:
 			p.Credentials.TokenKey.Grant(fn, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey"))
-		case TokenKeyEncryptDecrypt:
-			p.Credentials.TokenKey.GrantEncryptDecrypt(fn)
 		default:
 			return fmt.Errorf("function %s: declares %s but has no token key access", decl.Name, resources.EnvTokenKeyID)
 		}

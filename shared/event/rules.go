@@ -81,6 +81,17 @@ func checkID(s string) string {
 	return ""
 }
 
+// CheckTeamID returns nil if s is a team id the event contract accepts, and
+// a *ValidationError for field "team_id" otherwise. The API holds the team_id
+// claim of its callers to the same rule, so every team that can call it can
+// also send events, and no key built from a team id holds a "#".
+func CheckTeamID(s string) error {
+	if p := checkID(s); p != "" {
+		return invalid("team_id", "%s", p)
+	}
+	return nil
+}
+
 // CheckEmail returns nil if s is an email address this service accepts, and
 // a *ValidationError for field "email" otherwise. The address is not
 // normalised: surrounding spaces make it invalid rather than being trimmed.

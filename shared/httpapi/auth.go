@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"net/http"
+
+	"github.com/sfsync/sfsync/shared/event"
 )
 
 // Claims are the verified JWT claims an admin request carries. The team comes
@@ -30,12 +32,21 @@ func ClaimsFrom(ctx context.Context) *Claims {
 }
 
 // RequireTeam rejects a request without verified claims naming a team (401),
-// the authorizer's job in AWS checked again here as defence in depth.
+// the authorizer's job in AWS checked again here as defence in depth. The
+// team_id claim must also be an id the event contract accepts
+// (event.CheckTeamID): the issuer signs whatever it is given, and a team id
+// is part of every key the service stores, so one with a "#", a space or a
+// megabyte of text is refused here, before anything reads or counts it.
 func RequireTeam(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := ClaimsFrom(r.Context())
 		if c == nil || c.TeamID == "" {
 			WriteError(w, http.StatusUnauthorized, "unauthorized", "a bearer token with a team_id claim is required", "")
+			return
+		}
+		if event.CheckTeamID(c.TeamID) != nil {
+			WriteError(w, http.StatusUnauthorized, "unauthorized",
+				"the token's team_id claim is not a team id: 1 to 128 letters, digits and . _ : -, starting with a letter or digit", "")
 			return
 		}
 		next.ServeHTTP(w, r)

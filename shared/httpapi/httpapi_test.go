@@ -1,15 +1,23 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sfsync/sfsync/shared/ratelimit"
 )
 
 func testRouter() *Router {
@@ -142,5 +150,105 @@ func TestDecodeJSON(t *testing.T) {
 		if got != tt.wantField {
 			t.Errorf("DecodeJSON(%.40q): got field %q (%v); want %q", tt.body, got, err, tt.wantField)
 		}
+	}
+}
+
+// TestTeamClaimMustBeATeamID: a verified token whose team_id breaks the
+// event contract's id rule never reaches a handler.
+func TestTeamClaimMustBeATeamID(t *testing.T) {
+	t.Parallel()
+	rt := testRouter()
+	tests := []struct {
+		name       string
+		team       string
+		wantStatus int
+	}{
+		{"a plain id", "team_a", 200},
+		{"the longest id", strings.Repeat("t", 128), 200},
+		{"a key separator", "team_a#LIMIT", 401},
+		{"a space", "team a", 401},
+		{"a leading dot", ".team", 401},
+		{"a slash", "team/../b", 401},
+		{"too long", strings.Repeat("t", 129), 401},
+		{"non-ASCII", "tëam", 401},
+	}
+	for _, tt := range tests {
+		for _, method := range []string{"GET", "PUT"} {
+			req := httptest.NewRequest(method, "/v1/sequences/seq_1/salesforce", nil)
+			req = req.WithContext(WithClaims(req.Context(), &Claims{TeamID: tt.team, Role: RoleAdmin, Subject: "u1"}))
+			rec := httptest.NewRecorder()
+			rt.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Errorf("%s, %s: got %d %s; want %d", tt.name, method, rec.Code, rec.Body.String(), tt.wantStatus)
+			}
+			if rec.Code == 401 && (!strings.Contains(rec.Body.String(), `"code":"unauthorized"`) || strings.Contains(rec.Body.String(), tt.team)) {
+				t.Errorf("%s: got %s; want unauthorized without echoing the claim", tt.name, rec.Body.String())
+			}
+		}
+	}
+}
+
+// fakeLimiter refuses team_full, fails for team_broken and records the
+// calls it gets.
+type fakeLimiter struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeLimiter) Allow(_ context.Context, team, route string) (ratelimit.Decision, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, team+" "+route)
+	f.mu.Unlock()
+	switch team {
+	case "team_full":
+		return ratelimit.Decision{RetryAfter: 17 * time.Second, Limit: ratelimit.Limit{Requests: 5, Per: time.Minute}}, nil
+	case "team_broken":
+		return ratelimit.Decision{}, errors.New("store unreachable")
+	}
+	return ratelimit.Decision{Allowed: true}, nil
+}
+
+func TestLimitTeams(t *testing.T) {
+	t.Parallel()
+	rt := testRouter()
+	lim := &fakeLimiter{}
+	logs := &bytes.Buffer{}
+	rt.LimitTeams(lim, slog.New(slog.NewJSONHandler(logs, nil)))
+	serve := func(method, path string, c *Claims) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		req = req.WithContext(WithClaims(req.Context(), c))
+		rec := httptest.NewRecorder()
+		rt.ServeHTTP(rec, req)
+		return rec
+	}
+	full := serve("GET", "/v1/sequences/seq_1/salesforce", &Claims{TeamID: "team_full", Role: "member"})
+	var body struct {
+		Error ErrorDetail `json:"error"`
+	}
+	_ = json.Unmarshal(full.Body.Bytes(), &body)
+	if full.Code != 429 || full.Header().Get("Retry-After") != "17" || body.Error.Code != "rate_limited" || body.Error.RetryAfter != 17 ||
+		!strings.Contains(body.Error.Message, "5 requests per minute") {
+		t.Errorf("a team over its limit: got %d Retry-After %q %s; want 429, Retry-After 17, rate_limited naming the limit",
+			full.Code, full.Header().Get("Retry-After"), full.Body.String())
+	}
+	if rec := serve("GET", "/v1/sequences/seq_1/salesforce", &Claims{TeamID: "team_ok", Role: "member"}); rec.Code != 200 {
+		t.Errorf("another team: got %d; want 200", rec.Code)
+	}
+	if rec := serve("GET", "/v1/sequences/seq_1/salesforce", &Claims{TeamID: "team_broken", Role: "member"}); rec.Code != 200 ||
+		!strings.Contains(logs.String(), "store unreachable") {
+		t.Errorf("a limiter that fails: got %d, logs %s; want the request served and the error logged", rec.Code, logs.String())
+	}
+	serve("GET", "/openapi.json", &Claims{TeamID: "team_full"})
+	serve("GET", "/v1/sequences/seq_1/salesforce", nil)
+	serve("PUT", "/v1/sequences/seq_1/salesforce", &Claims{TeamID: "team_ok", Role: "member"})
+	serve("PUT", "/v1/sequences/seq_1/salesforce", &Claims{TeamID: "team_ok", Role: "admin"})
+	want := []string{
+		"team_full GET /v1/sequences/{sequence_id}/salesforce",
+		"team_ok GET /v1/sequences/{sequence_id}/salesforce",
+		"team_broken GET /v1/sequences/{sequence_id}/salesforce",
+		"team_ok PUT /v1/sequences/{sequence_id}/salesforce",
+	}
+	if !slices.Equal(lim.calls, want) {
+		t.Errorf("limiter calls: got %q; want %q (public, unauthenticated and forbidden requests are not counted)", lim.calls, want)
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -17,6 +19,10 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// RetryAfter is, on a refusal that ends (429, or 409 for a repeat
+	// within its cooldown), the seconds until the request may be made
+	// again; the Retry-After header says the same.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 type errorBody struct {
@@ -38,6 +44,15 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // WriteError writes an error body.
 func WriteError(w http.ResponseWriter, status int, code, message, field string) {
 	WriteJSON(w, status, errorBody{Error: ErrorDetail{Code: code, Message: message, Field: field}})
+}
+
+// WriteRetryLater writes an error body for a refusal that ends after after:
+// the Retry-After header and the body's retry_after, in whole seconds
+// rounded up, at least one.
+func WriteRetryLater(w http.ResponseWriter, status int, code, message string, after time.Duration) {
+	secs := int(max((after+time.Second-1)/time.Second, 1))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	WriteJSON(w, status, errorBody{Error: ErrorDetail{Code: code, Message: message, RetryAfter: secs}})
 }
 
 func jsonResponse(status int, v any) events.APIGatewayV2HTTPResponse {

@@ -1,18 +1,66 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
+	"time"
 
+	"github.com/sfsync/sfsync/shared/ratelimit"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
 // Router registers the API's handlers under the routes shared/resources
-// declares, wrapping each in the authentication its declaration asks for.
+// declares, wrapping each in the authentication its declaration asks for
+// and, once LimitTeams is called, in the team's request limit.
 type Router struct {
-	mux    *http.ServeMux
-	routes map[string]bool
+	mux     *http.ServeMux
+	routes  map[string]bool
+	limiter TeamLimiter
+	log     *slog.Logger
+}
+
+// TeamLimiter decides whether a team may make one more request of a route;
+// *ratelimit.Limiter implements it.
+type TeamLimiter interface {
+	Allow(ctx context.Context, team, route string) (ratelimit.Decision, error)
+}
+
+// LimitTeams counts every request of a team route against l, after the
+// route's authentication (the team comes from the verified claims only) and
+// before its handler. A refused request gets 429 rate_limited with
+// Retry-After. A limiter that fails lets the request through, logged: the
+// limit guards against abuse, and its store being out of reach must not
+// take the API down with it. Public routes are not counted: they have no
+// team (the stage's throttling covers them).
+func (rt *Router) LimitTeams(l TeamLimiter, log *slog.Logger) {
+	if log == nil {
+		log = slog.Default()
+	}
+	rt.limiter, rt.log = l, log
+}
+
+// limited is h behind the team limit of route key.
+func (rt *Router) limited(key string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.limiter == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		team := ClaimsFrom(r.Context()).TeamID
+		d, err := rt.limiter.Allow(r.Context(), team, key)
+		switch {
+		case err != nil:
+			rt.log.ErrorContext(r.Context(), "request limit unavailable; request let through", "route", key, "team_id", team, "error", err.Error())
+		case !d.Allowed:
+			WriteRetryLater(w, http.StatusTooManyRequests, "rate_limited",
+				fmt.Sprintf("this team's limit on this route is %s; try again in %d s", d.Limit, int(d.RetryAfter/time.Second)), d.RetryAfter)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // NewRouter returns an empty router.
@@ -35,9 +83,9 @@ func (rt *Router) Handle(key string, h http.Handler) {
 	switch {
 	case route.Public:
 	case route.Admin:
-		h = RequireAdmin(h)
+		h = RequireAdmin(rt.limited(key, h))
 	default:
-		h = RequireTeam(h)
+		h = RequireTeam(rt.limited(key, h))
 	}
 	rt.mux.Handle(key, h)
 }

@@ -11,7 +11,7 @@ import "time"
 // Environment variables the functions read. Every function reads only the ones
 // it needs; main.go fails fast with the variable's name when one is missing.
 const (
-	EnvConnectionsTable   = "CONNECTIONS_TABLE"            // DynamoDB table: OAuth state and Salesforce connections (tokens encrypted)
+	EnvConnectionsTable   = "CONNECTIONS_TABLE"            // DynamoDB table: OAuth state, Salesforce connections (tokens encrypted), the API's per-team request limits
 	EnvPoliciesTable      = "POLICIES_TABLE"               // DynamoDB table: versioned settings, sequence overrides, field mappings
 	EnvLedgerTable        = "LEDGER_TABLE"                 // DynamoDB table: memberships, synced records, per-event outcomes
 	EnvResultsQueueURL    = "RESULTS_QUEUE_URL"            // SQS queue the outcomes are sent to
@@ -109,7 +109,7 @@ type Function struct {
 var Functions = []Function{
 	{
 		Name: "api",
-		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvContactQueueURL, EnvActivityQueueURL,
+		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvContactQueueURL,
 			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvOAuthRedirectURL, EnvOAuthReturnURL, EnvAPIVersion, EnvLogLevel},
 		Timeout: 15 * time.Second, Memory: 256,
 	},

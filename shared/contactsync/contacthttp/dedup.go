@@ -13,6 +13,7 @@ import (
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/ratelimit"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -21,6 +22,11 @@ const RouteDedupCheck = "POST /v1/salesforce/dedup-check"
 
 // MaxDedupEmails bounds one check.
 const MaxDedupEmails = 200
+
+// DedupLimit is the team's request limit on the dedup check, stricter than
+// the API's default: each check looks up to 200 emails up in the team's org
+// and spends its Salesforce API calls.
+var DedupLimit = ratelimit.Rule{Name: "dedup", Limit: ratelimit.Limit{Requests: 30, Per: time.Minute}}
 
 // DedupDeps is what the dedup check needs.
 type DedupDeps struct {
@@ -49,12 +55,17 @@ type dedupResponse struct {
 // RegisterDedupCheck serves POST /v1/salesforce/dedup-check: the same lookup
 // as contact.created, for up to 200 emails, batched the same way. With the
 // team's deduplication off nothing is looked up (R6).
+//
+// Every member learns whether each email exists in Salesforce; only admins
+// also get the record (object and id), which names records of the org to
+// whoever holds a member's token.
 func RegisterDedupCheck(rt *httpapi.Router, d DedupDeps) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
 	rt.HandleFunc(RouteDedupCheck, func(w http.ResponseWriter, r *http.Request) {
-		team := httpapi.ClaimsFrom(r.Context()).TeamID
+		claims := httpapi.ClaimsFrom(r.Context())
+		team, admin := claims.TeamID, claims.Role == httpapi.RoleAdmin
 		var req dedupRequest
 		if err := httpapi.DecodeJSON(r, &req); err != nil {
 			httpapi.WriteFieldError(w, err)
@@ -103,8 +114,11 @@ func RegisterDedupCheck(rt *httpapi.Router, d DedupDeps) {
 		out := dedupResponse{Deduplication: true, Results: make([]dedupResult, 0, len(emails))}
 		for _, e := range emails {
 			if m, ok := found[contactsync.NormalizeEmail(e)]; ok {
-				out.Results = append(out.Results, dedupResult{Email: e, Status: event.StatusExistsInSalesforce,
-					Salesforce: &event.SalesforceRef{Object: m.Object, ID: m.ID}})
+				res := dedupResult{Email: e, Status: event.StatusExistsInSalesforce}
+				if admin {
+					res.Salesforce = &event.SalesforceRef{Object: m.Object, ID: m.ID}
+				}
+				out.Results = append(out.Results, res)
 			} else {
 				out.Results = append(out.Results, dedupResult{Email: e, Status: event.StatusNotInSalesforce})
 			}

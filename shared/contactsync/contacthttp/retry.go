@@ -2,11 +2,16 @@ package contacthttp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -17,6 +22,7 @@ import (
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/queue"
+	"github.com/sfsync/sfsync/shared/ratelimit"
 )
 
 // RouteRetry re-runs failed contacts.
@@ -36,11 +42,27 @@ type BatchSender interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
+// RetryCooldown is how long after a retry the same retry is refused (409).
+const RetryCooldown = 2 * time.Minute
+
+// RetryLimit is the team's request limit on the retry route, stricter than
+// the API's default: each retry may send a thousand events.
+var RetryLimit = ratelimit.Rule{Name: "retry", Limit: ratelimit.Limit{Requests: 10, Per: time.Minute}}
+
+// Cooldown refuses to start the same retry again too soon;
+// *ratelimit.Cooldown implements it.
+type Cooldown interface {
+	Start(ctx context.Context, key string) (ratelimit.Started, ratelimit.Decision, error)
+}
+
 // RetryDeps are the retry route's dependencies.
 type RetryDeps struct {
 	Ledger   RetryLedger
 	SQS      BatchSender
-	QueueURL string       // the contact-events queue
+	QueueURL string // the contact-events queue
+	// Cooldown refuses a retry of the same failures within RetryCooldown
+	// of the last (nil: no cooldown).
+	Cooldown Cooldown
 	Logger   *slog.Logger // nil: slog.Default()
 }
 
@@ -53,6 +75,14 @@ type RetryDeps struct {
 // created twice. Retrying twice is harmless: an event that synced since is
 // answered from the ledger. Failed email activities are not sent again: the
 // service keeps no copy of the email, so they are reported as not retryable.
+//
+// The same retry (the same team and the same selector: the same code, all,
+// or the same set of contact ids in any order) is refused with 409 within
+// RetryCooldown of the last, with when it may run again: its events are
+// still on their way, and sending them again would only queue them twice.
+// A retry that fails before it sends anything does not count. Every message
+// carries the team as its MessageGroupId, as the sequencer's do, so SQS
+// fair queueing weighs a team's retries with the rest of its events.
 func RegisterRetry(rt *httpapi.Router, d RetryDeps) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -124,10 +154,67 @@ func (h *retryHandler) retry(w http.ResponseWriter, r *http.Request) {
 	if httpapi.WriteFieldError(w, err) {
 		return
 	}
+	started, ok := h.start(w, r, team, req)
+	if !ok {
+		return
+	}
+	resp, err := h.resend(r, team, match)
+	if err != nil {
+		if uerr := started.Undo(context.WithoutCancel(r.Context())); uerr != nil {
+			h.Logger.ErrorContext(r.Context(), "clear retry cooldown", "team_id", team, "error", uerr.Error())
+		}
+		h.internal(w, r, err)
+		return
+	}
+	h.Logger.InfoContext(r.Context(), "integration errors retried", "team_id", team, "retried", resp.Retried, "not_retryable", resp.NotRetryable)
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+// start marks the retry as started, or answers 409 when the same retry
+// started within the cooldown. A cooldown store out of reach lets the retry
+// through (logged): a repeated retry is harmless.
+func (h *retryHandler) start(w http.ResponseWriter, r *http.Request, team string, req RetryRequest) (ratelimit.Started, bool) {
+	if h.Cooldown == nil {
+		return ratelimit.Started{}, true
+	}
+	started, d, err := h.Cooldown.Start(r.Context(), team+"#retry#"+req.selector())
+	switch {
+	case err != nil:
+		h.Logger.ErrorContext(r.Context(), "retry cooldown unavailable; retry let through", "team_id", team, "error", err.Error())
+	case !d.Allowed:
+		at := time.Now().Add(d.RetryAfter).UTC().Truncate(time.Second)
+		httpapi.WriteRetryLater(w, http.StatusConflict, "retry_too_soon",
+			fmt.Sprintf("the same retry ran less than %s ago and its events are still on their way; it may run again at %s",
+				RetryCooldown, at.Format(time.RFC3339)), d.RetryAfter)
+		return ratelimit.Started{}, false
+	}
+	return started, true
+}
+
+// selector names what a valid request retries: the same name for the same
+// failures (contact ids in any order, repeated or not), hashed so that any
+// code fits a key.
+func (req RetryRequest) selector() string {
+	var s string
+	switch {
+	case req.Code != nil:
+		s = "code\x00" + *req.Code
+	case req.ContactIDs != nil:
+		ids := slices.Clone(req.ContactIDs)
+		slices.Sort(ids)
+		s = "contacts\x00" + strings.Join(slices.Compact(ids), "\x00")
+	default:
+		s = "all"
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}
+
+// resend sends the chosen failures again and counts them.
+func (h *retryHandler) resend(r *http.Request, team string, match func(ledgerdb.Failure) bool) (RetryResponse, error) {
 	groups, _, err := h.Ledger.Failures(r.Context(), team, ledgerdb.MaxFailuresScanned)
 	if err != nil {
-		h.internal(w, r, "read failures", err)
-		return
+		return RetryResponse{}, fmt.Errorf("read failures: %w", err)
 	}
 	var chosen []ledgerdb.Failure
 	var keys []contactsync.MemberKey
@@ -147,8 +234,7 @@ func (h *retryHandler) retry(w http.ResponseWriter, r *http.Request) {
 	}
 	ms, err := h.Ledger.Memberships(r.Context(), team, keys)
 	if err != nil {
-		h.internal(w, r, "read memberships", err)
-		return
+		return RetryResponse{}, fmt.Errorf("read memberships: %w", err)
 	}
 	var entries []sqstypes.SendMessageBatchRequestEntry
 	for _, f := range chosen {
@@ -160,22 +246,19 @@ func (h *retryHandler) retry(w http.ResponseWriter, r *http.Request) {
 		ev := retryEvent(team, f, m)
 		b, err := json.Marshal(ev)
 		if err != nil {
-			h.internal(w, r, "encode event", err)
-			return
+			return RetryResponse{}, fmt.Errorf("encode event: %w", err)
 		}
 		entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(entries))),
-			MessageBody: aws.String(string(b)), MessageAttributes: queue.RetryAttributes()})
+			MessageBody: aws.String(string(b)), MessageAttributes: queue.RetryAttributes(), MessageGroupId: aws.String(team)})
 	}
 	for start := 0; start < len(entries); start += 10 {
 		batch := entries[start:min(start+10, len(entries))]
 		if err := h.send(r.Context(), batch); err != nil {
-			h.internal(w, r, "send retries", err)
-			return
+			return RetryResponse{}, fmt.Errorf("send retries: %w", err)
 		}
 	}
 	resp.Retried = len(entries)
-	h.Logger.InfoContext(r.Context(), "integration errors retried", "team_id", team, "retried", resp.Retried, "not_retryable", resp.NotRetryable)
-	httpapi.WriteJSON(w, http.StatusOK, resp)
+	return resp, nil
 }
 
 // retryEvent rebuilds the failed event from the membership: the
@@ -217,7 +300,7 @@ func (h *retryHandler) send(ctx context.Context, batch []sqstypes.SendMessageBat
 	return nil
 }
 
-func (h *retryHandler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	h.Logger.ErrorContext(r.Context(), what, "route", r.Pattern, "error", err)
+func (h *retryHandler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "retry failed", "route", r.Pattern, "error", err)
 	httpapi.WriteError(w, http.StatusInternalServerError, "internal", "the retry could not be completed; try again", "")
 }
