@@ -174,7 +174,7 @@ func TestTokenWritesAreFencedByVersion(t *testing.T) {
 	type write func(s *connectiondb.Store) error
 	saveTokens := func(id string, v int64, access, refresh string) write {
 		return func(s *connectiondb.Store) error {
-			_, err := s.SaveTokens(ctx, team, id, v, access, refresh)
+			_, err := s.SaveTokens(ctx, team, id, v, access, refresh, "")
 			return err
 		}
 	}
@@ -330,9 +330,9 @@ func (h *hooked) Get(ctx context.Context, teamID string) (connection.Connection,
 	return c, err
 }
 
-func (h *hooked) SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh string) (int64, error) {
+func (h *hooked) SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh, instance string) (int64, error) {
 	h.fire("save")
-	return h.Store.SaveTokens(ctx, teamID, connID, version, access, refresh)
+	return h.Store.SaveTokens(ctx, teamID, connID, version, access, refresh, instance)
 }
 
 type world struct {
