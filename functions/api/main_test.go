@@ -298,7 +298,7 @@ func TestConnectRoutesAnswerAsDocumented(t *testing.T) {
 		t.Fatalf("no state in the authorize URL %q", authorizeURL)
 	}
 	rec := w.serve("", "GET", "/oauth/salesforce/callback?"+url.Values{"state": {au.Query().Get("state")}, "error": {"access_denied"}}.Encode(), "")
-	if got, want := rec.Header().Get("Location"), "https://app.example.com/integrations?reason=access_denied&salesforce=error"; rec.Code != 302 || got != want {
+	if got, want := rec.Header().Get("Location"), "https://app.example.com/integrations?reason=access_denied&salesforce=denied"; rec.Code != 302 || got != want {
 		t.Fatalf("callback: got %d Location %q; want 302 to %s", rec.Code, got, want)
 	}
 	openapitest.Validate(t, "GET", "/oauth/salesforce/callback", rec.Code, nil) // the body is net/http's courtesy link

@@ -5,7 +5,9 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,15 @@ var Scopes = []string{"api", "refresh_token", "id"}
 
 // StateTTL is how long an authorization may take.
 const StateTTL = 10 * time.Minute
+
+// ConsentTTL is how long a consent waits for the admin who started the
+// connect to complete it; after that it is revoked.
+const ConsentTTL = 10 * time.Minute
+
+// Prompt makes Salesforce ask the user to log in and to approve again, even
+// with a session or an earlier approval: the admin sees which user, and so
+// which org, they link.
+const Prompt = "login consent"
 
 // OAuthConfig is the connected app and where the flow lands.
 type OAuthConfig struct {
@@ -85,8 +96,8 @@ func (c *Connector) oauth(ctx context.Context, loginURL string) (*oauth2.Config,
 }
 
 // LoginURL returns the login URL for env, validating a custom one: https, a
-// Salesforce host (My Domain, sandbox My Domain, Experience Cloud site), no
-// path, query or credentials. Plain http on a loopback host only when allowed.
+// Salesforce login host (login.salesforce.com, test.salesforce.com or a My
+// Domain, sandbox My Domains included), no path, query or credentials. Plain http on a loopback host only when allowed.
 func LoginURL(env Environment, custom string, allowInsecure bool) (string, error) {
 	switch env {
 	case EnvProduction:
@@ -111,10 +122,10 @@ func LoginURL(env Environment, custom string, allowInsecure bool) (string, error
 			return "", fmt.Errorf("%w: login_url: no port allowed", ErrBadLoginURL)
 		}
 		if !salesforceHost(host) {
-			return "", fmt.Errorf("%w: login_url: %s is not a Salesforce login host (*.my.salesforce.com, *.my.site.com, login/test.salesforce.com)", ErrBadLoginURL, host)
+			return "", fmt.Errorf("%w: login_url: %s is not a Salesforce login host (*.my.salesforce.com, login.salesforce.com, test.salesforce.com)", ErrBadLoginURL, host)
 		}
 	case "http":
-		if !allowInsecure || !(host == "127.0.0.1" || host == "localhost" || host == "::1") {
+		if !allowInsecure || !loopback(host) {
 			return "", fmt.Errorf("%w: login_url: must use https", ErrBadLoginURL)
 		}
 	default:
@@ -123,19 +134,13 @@ func LoginURL(env Environment, custom string, allowInsecure bool) (string, error
 	return u.Scheme + "://" + u.Host, nil
 }
 
+// salesforceHost is a login host: production, sandbox, or a My Domain
+// (sandbox My Domains too: acme--dev.sandbox.my.salesforce.com).
 func salesforceHost(host string) bool {
 	if host == "login.salesforce.com" || host == "test.salesforce.com" {
 		return true
 	}
-	for _, suffix := range []string{".my.salesforce.com", ".my.site.com", ".my.salesforce-sites.com"} {
-		if strings.HasSuffix(host, suffix) && len(host) > len(suffix) {
-			label := strings.TrimSuffix(host, suffix)
-			if validLabel(label) {
-				return true
-			}
-		}
-	}
-	return false
+	return hostUnder(host, ".my.salesforce.com")
 }
 
 func validLabel(s string) bool {
@@ -173,17 +178,23 @@ func (c *Connector) Begin(ctx context.Context, teamID, admin string, env Environ
 	if err := c.Store.SaveState(ctx, p); err != nil {
 		return "", fmt.Errorf("save OAuth state: %w", err)
 	}
-	return cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), nil
+	return cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", Prompt)), nil
 }
 
-// CallbackResult is the outcome of the callback, for the redirect.
+// CallbackResult is the outcome of the callback, for the redirect: the
+// state and the one-time ticket the consenting browser carries to the app.
 type CallbackResult struct {
-	TeamID     string
-	Connection *Connection
+	TeamID string
+	State  string
+	Ticket string
 }
 
-// Complete handles Salesforce's redirect to the callback.
-func (c *Connector) Complete(ctx context.Context, q url.Values) (CallbackResult, error) {
+// Callback handles Salesforce's redirect to the callback. It exchanges the
+// code and checks what Salesforce granted, but connects nothing: it keeps the
+// grant sealed as a Consent that only an admin of the team that started the
+// connect can complete (Finish), with the ticket that only the consenting
+// browser sees.
+func (c *Connector) Callback(ctx context.Context, q url.Values) (CallbackResult, error) {
 	state := q.Get("state")
 	if state == "" || len(state) > 128 {
 		return CallbackResult{}, ErrStateUnknown
@@ -206,18 +217,41 @@ func (c *Connector) Complete(ctx context.Context, q url.Values) (CallbackResult,
 	if code == "" {
 		return res, fmt.Errorf("%w: no code in the callback", ErrExchange)
 	}
-	cfg, err := c.oauth(ctx, p.LoginURL)
+	conn, err := c.exchange(ctx, p, code)
 	if err != nil {
 		return res, err
+	}
+	ticket, err := randomToken(32)
+	if err != nil {
+		c.revoke(ctx, conn.LoginURL, conn.RefreshToken)
+		return res, err
+	}
+	consent := Consent{State: state, Admin: p.Admin, TicketHash: TicketHash(ticket),
+		ExpiresAt: c.now().Add(ConsentTTL), Connection: conn}
+	if err := c.Store.SaveConsent(ctx, consent); err != nil {
+		c.revoke(context.WithoutCancel(ctx), conn.LoginURL, conn.RefreshToken)
+		return res, fmt.Errorf("save consent: %w", err)
+	}
+	res.State, res.Ticket = state, ticket
+	return res, nil
+}
+
+// exchange redeems the code with the PKCE verifier, checks the answer (its
+// signature, the identity and instance hosts, a refresh token) and reads the
+// identity. Whatever it refuses after Salesforce granted tokens, it revokes.
+func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (Connection, error) {
+	cfg, err := c.oauth(ctx, p.LoginURL)
+	if err != nil {
+		return Connection{}, err
 	}
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, c.httpClient())
 	tok, err := cfg.Exchange(hctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
-			return res, fmt.Errorf("%w: %s", ErrExchange, sanitize(re.ErrorCode))
+			return Connection{}, fmt.Errorf("%w: %s", ErrExchange, sanitize(re.ErrorCode))
 		}
-		return res, fmt.Errorf("%w: token endpoint unreachable", ErrExchange)
+		return Connection{}, fmt.Errorf("%w: token endpoint unreachable", ErrExchange)
 	}
 	idURL, _ := tok.Extra("id").(string)
 	issuedAt, _ := tok.Extra("issued_at").(string)
@@ -225,34 +259,110 @@ func (c *Connector) Complete(ctx context.Context, q url.Values) (CallbackResult,
 	instanceURL, _ := tok.Extra("instance_url").(string)
 	if !VerifySignature(cfg.ClientSecret, idURL, issuedAt, signature) {
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
-		return res, ErrBadSignature
+		return Connection{}, ErrBadSignature
 	}
-	if err := c.checkURLs(p.LoginURL, idURL, instanceURL); err != nil {
+	instance, err := c.checkURLs(p.LoginURL, idURL, instanceURL)
+	if err != nil {
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
-		return res, err
+		return Connection{}, err
 	}
 	if tok.RefreshToken == "" {
-		return res, fmt.Errorf("%w: no refresh token granted (the connected app must allow the refresh_token scope)", ErrExchange)
+		c.revoke(hctx, p.LoginURL, tok.AccessToken)
+		return Connection{}, fmt.Errorf("%w: no refresh token granted (the connected app must allow the refresh_token scope)", ErrExchange)
 	}
 	ident, err := c.identity(ctx, idURL, tok.AccessToken)
 	if err != nil {
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
-		return res, err
+		return Connection{}, err
 	}
-	connID, err := randomToken(12)
+	return Connection{TeamID: p.TeamID, Environment: p.Environment, LoginURL: p.LoginURL, InstanceURL: instance,
+		OrgID: ident.OrganizationID, UserID: ident.UserID, Username: ident.Username,
+		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken}, nil
+}
+
+// Claimant is who asks to complete a connect, from the verified claims.
+type Claimant struct {
+	TeamID  string
+	Subject string
+	Admin   bool
+}
+
+// Finish completes a consented connect for an admin of the team that
+// started it (the same admin, when the start recorded one) who shows the
+// ticket: only then the grant becomes the team's connection. The consent is
+// single use. Any refusal also drops and revokes it, so that a wrong guess
+// burns it: a non-admin gets ErrNotAdmin whatever the state, and every other
+// refusal is ErrNoConsent, wrapped with a reason for the operator's log.
+func (c *Connector) Finish(ctx context.Context, by Claimant, state, ticket string) (Connection, error) {
+	if !validTicket(state) || !validTicket(ticket) {
+		return Connection{}, by.refusal("malformed")
+	}
+	con, err := c.Store.TakeConsent(ctx, state)
+	if errors.Is(err, ErrNoConsent) {
+		return Connection{}, by.refusal("unknown_state")
+	}
 	if err != nil {
-		return res, err
+		return Connection{}, fmt.Errorf("take consent: %w", err)
 	}
-	conn := Connection{TeamID: p.TeamID, ID: connID, Environment: p.Environment, LoginURL: p.LoginURL,
-		InstanceURL: strings.TrimRight(instanceURL, "/"), OrgID: ident.OrganizationID, UserID: ident.UserID,
-		Username: ident.Username, ConnectedAt: c.now().UTC(), ConnectedBy: p.Admin, Status: StatusConnected,
-		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Version: 1}
-	// Consenting again to the same org (after a revoked refresh token, say)
-	// continues the connection: it keeps its start, so the events held
-	// while it needed the new consent sync, and "no backfill" still means
-	// before the team first connected this org.
-	// The events parked meanwhile come back within a hold delay of now.
-	if prev, err := c.Store.Get(ctx, p.TeamID); err == nil && prev.OrgID == conn.OrgID &&
+	if reason := c.refuse(con, by, ticket); reason != "" {
+		c.discard(ctx, con)
+		return Connection{}, by.refusal(reason)
+	}
+	conn := con.Connection
+	conn.ID, err = randomToken(12)
+	if err != nil {
+		c.discard(ctx, con)
+		return Connection{}, err
+	}
+	conn.ConnectedAt, conn.ConnectedBy, conn.Status, conn.Version = c.now().UTC(), by.Subject, StatusConnected, 1
+	prev, err := c.activate(ctx, conn)
+	if err != nil {
+		c.discard(ctx, con)
+		return Connection{}, err
+	}
+	hctx := context.WithoutCancel(ctx)
+	if prev != nil && prev.RefreshToken != "" && prev.RefreshToken != conn.RefreshToken {
+		c.revoke(hctx, prev.LoginURL, prev.RefreshToken, "")
+	}
+	// Taken, the consent cannot be completed again: a failed drop leaves a
+	// note that the team's next sweep removes.
+	_ = c.Store.DropConsent(hctx, conn.TeamID, state)
+	return conn, nil
+}
+
+// refusal is the error a refused completion returns.
+func (by Claimant) refusal(reason string) error {
+	if !by.Admin {
+		return fmt.Errorf("%w (%s)", ErrNotAdmin, reason)
+	}
+	return fmt.Errorf("%w (%s)", ErrNoConsent, reason)
+}
+
+// refuse says why by may not complete con with ticket, or "" when it may.
+func (c *Connector) refuse(con Consent, by Claimant, ticket string) string {
+	switch {
+	case !by.Admin:
+		return "not_admin"
+	case by.TeamID != con.Connection.TeamID:
+		return "other_team"
+	case con.Admin != "" && by.Subject != con.Admin:
+		return "other_admin"
+	case subtle.ConstantTimeCompare([]byte(TicketHash(ticket)), []byte(con.TicketHash)) != 1:
+		return "wrong_ticket"
+	case !c.now().Before(con.ExpiresAt):
+		return "expired"
+	}
+	return ""
+}
+
+// activate stores conn as the team's connection and returns the one it
+// replaced. Consenting again to the same org (after a revoked refresh token,
+// say) continues the connection: it keeps its start, so the events held
+// while it needed the new consent sync, and "no backfill" still means before
+// the team first connected this org. The events parked meanwhile come back
+// within a hold delay of now.
+func (c *Connector) activate(ctx context.Context, conn Connection) (*Connection, error) {
+	if prev, err := c.Store.Get(ctx, conn.TeamID); err == nil && prev.OrgID == conn.OrgID &&
 		(prev.Status == StatusConnected || prev.Status == StatusNeedsReauth) && !prev.ConnectedAt.IsZero() {
 		conn.ConnectedAt, conn.HeldAt = prev.ConnectedAt, prev.HeldAt
 		if prev.Status == StatusNeedsReauth {
@@ -261,13 +371,67 @@ func (c *Connector) Complete(ctx context.Context, q url.Values) (CallbackResult,
 	}
 	prev, err := c.Store.Replace(ctx, conn)
 	if err != nil {
-		return res, fmt.Errorf("store connection: %w", err)
+		return nil, fmt.Errorf("store connection: %w", err)
 	}
-	if prev != nil && prev.RefreshToken != "" && prev.RefreshToken != conn.RefreshToken {
-		c.revoke(hctx, prev.LoginURL, prev.RefreshToken, "")
+	return prev, nil
+}
+
+// discard revokes a consent's grant at Salesforce and drops it, best effort
+// (a refresh token revokes its access tokens too).
+func (c *Connector) discard(ctx context.Context, con Consent) {
+	ctx = context.WithoutCancel(ctx)
+	c.revoke(ctx, con.Connection.LoginURL, con.Connection.RefreshToken, con.Connection.AccessToken)
+	_ = c.Store.DropConsent(ctx, con.Connection.TeamID, con.State)
+}
+
+// Sweep revokes and drops the team's consents that nobody completed within
+// ConsentTTL, and returns how many it revoked. The API sweeps a team when
+// one of its admins starts or completes a connect; the table's TTL deletes
+// any consent left after that (sealed, its tokens are then out of anyone's
+// reach).
+func (c *Connector) Sweep(ctx context.Context, teamID string) (int, error) {
+	refs, err := c.Store.Consents(ctx, teamID)
+	if err != nil {
+		return 0, fmt.Errorf("list consents: %w", err)
 	}
-	res.Connection = &conn
-	return res, nil
+	n := 0
+	for _, ref := range refs {
+		if c.now().Before(ref.ExpiresAt) {
+			continue
+		}
+		con, err := c.Store.TakeConsent(ctx, ref.State)
+		if errors.Is(err, ErrNoConsent) { // completed or discarded meanwhile
+			if err := c.Store.DropConsent(ctx, teamID, ref.State); err != nil {
+				return n, fmt.Errorf("drop consent: %w", err)
+			}
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("take consent: %w", err)
+		}
+		c.discard(ctx, con)
+		n++
+	}
+	return n, nil
+}
+
+// TicketHash is what the store keeps of a ticket: hex SHA-256.
+func TicketHash(ticket string) string {
+	sum := sha256.Sum256([]byte(ticket))
+	return hex.EncodeToString(sum[:])
+}
+
+// validTicket accepts what randomToken makes: base64url, at most 128 bytes.
+func validTicket(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // VerifySignature checks the token response's signature: base64 of
@@ -286,21 +450,65 @@ func VerifySignature(secret, id, issuedAt, signature string) bool {
 }
 
 // checkURLs makes sure the identity URL is on the login host (we send the
-// access token there) and the instance URL is https (or loopback locally).
-func (c *Connector) checkURLs(loginURL, idURL, instanceURL string) error {
+// access token there) and the instance URL is a Salesforce host, and returns
+// the instance URL.
+func (c *Connector) checkURLs(loginURL, idURL, instanceURL string) (string, error) {
 	lu, _ := url.Parse(loginURL)
 	iu, err := url.Parse(idURL)
 	if err != nil || iu.Host == "" || !strings.EqualFold(iu.Host, lu.Host) || iu.Scheme != lu.Scheme {
-		return fmt.Errorf("%w: identity URL is not on the login host", ErrExchange)
+		return "", fmt.Errorf("%w: identity URL is not on the login host", ErrExchange)
 	}
-	inst, err := url.Parse(instanceURL)
-	if err != nil || inst.Host == "" {
-		return fmt.Errorf("%w: no instance_url in the token response", ErrExchange)
+	return InstanceURL(instanceURL, c.Config.AllowInsecureLoginURLs)
+}
+
+// InstanceURL checks an instance_url Salesforce returned, at connect or
+// refresh, and returns it without a trailing slash: https on a Salesforce
+// host (*.my.salesforce.com, *.salesforce.com, *.force.com), with no
+// credentials, port, path, query or fragment. A loopback host (http or
+// https, any port) only when allowInsecure. Every data call sends the access
+// token there.
+func InstanceURL(raw string, allowInsecure bool) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("%w: no instance_url in the token response", ErrBadInstanceURL)
 	}
-	if inst.Scheme != "https" && !(c.Config.AllowInsecureLoginURLs && inst.Scheme == "http") {
-		return fmt.Errorf("%w: instance_url must use https", ErrExchange)
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%w: instance_url is not a bare origin", ErrBadInstanceURL)
 	}
-	return nil
+	host := strings.ToLower(u.Hostname())
+	if allowInsecure && loopback(host) && (u.Scheme == "http" || u.Scheme == "https") {
+		return u.Scheme + "://" + u.Host, nil
+	}
+	if u.Scheme != "https" || u.Port() != "" || !hostUnder(host, ".my.salesforce.com", ".salesforce.com", ".force.com") {
+		return "", fmt.Errorf("%w: %s is not an https Salesforce host", ErrBadInstanceURL, sanitizeHost(host))
+	}
+	return "https://" + host, nil
+}
+
+func loopback(host string) bool { return host == "127.0.0.1" || host == "localhost" || host == "::1" }
+
+// hostUnder reports whether host is a valid name under one of the suffixes.
+func hostUnder(host string, suffixes ...string) bool {
+	for _, suffix := range suffixes {
+		if strings.HasSuffix(host, suffix) && len(host) > len(suffix) && validLabel(strings.TrimSuffix(host, suffix)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sanitizeHost keeps a host name fit for an error message.
+func sanitizeHost(h string) string {
+	var b strings.Builder
+	for _, r := range h {
+		if b.Len() >= 128 {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == ':' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 type identity struct {

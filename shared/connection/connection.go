@@ -44,6 +44,15 @@ var (
 	ErrBadSignature    = errors.New("connection: token response signature does not verify")
 	ErrBadLoginURL     = errors.New("connection: login URL is not an allowed Salesforce host")
 	ErrExchange        = errors.New("connection: Salesforce rejected the authorization code")
+	ErrBadInstanceURL  = errors.New("connection: instance URL is not a Salesforce host")
+	// ErrNoConsent refuses a connect completion: no consent waits under the
+	// state, or the ticket, team or admin does not match, or it expired.
+	// Callers answer it the same way whatever the cause, so that it reveals
+	// nothing.
+	ErrNoConsent = errors.New("connection: no consented connect matches this state and ticket")
+	// ErrNotAdmin refuses a connect completion by a caller without the admin
+	// role, whether or not the state exists.
+	ErrNotAdmin = errors.New("connection: only an admin of the team can complete a connect")
 )
 
 // Connection is one team's connected org. Tokens are plaintext in memory
@@ -112,20 +121,51 @@ type PendingAuth struct {
 	ExpiresAt   time.Time
 }
 
+// Consent is an authorization Salesforce granted that no admin has completed
+// yet: the connection it makes (tokens included, sealed at rest) once the
+// admin who started the connect claims it with the one-time ticket, of which
+// only the hash is kept.
+type Consent struct {
+	State      string
+	Admin      string // the subject that started the connect; "" when the claims carried none
+	TicketHash string // hex SHA-256 of the ticket
+	ExpiresAt  time.Time
+	// Connection is what completing makes of it: TeamID, Environment,
+	// LoginURL, InstanceURL, OrgID, UserID, Username and the tokens.
+	Connection Connection
+}
+
+// ConsentRef names a team's consent not yet dropped, without its tokens.
+type ConsentRef struct {
+	State     string
+	ExpiresAt time.Time
+}
+
 // Store keeps connections and pending authorizations.
 type Store interface {
 	SaveState(ctx context.Context, p PendingAuth) error
 	// TakeState returns the pending authorization and uses it up (single use);
 	// ErrStateUnknown when there is none.
 	TakeState(ctx context.Context, state string) (PendingAuth, error)
+	// SaveConsent stores what the callback obtained on its taken state, and
+	// notes it under the team so that an expired one can be found and revoked.
+	SaveConsent(ctx context.Context, c Consent) error
+	// TakeConsent returns the consent of state and uses it up (single use);
+	// ErrNoConsent when there is none or it was already taken.
+	TakeConsent(ctx context.Context, state string) (Consent, error)
+	// DropConsent deletes a consent and the team's note of it.
+	DropConsent(ctx context.Context, teamID, state string) error
+	// Consents lists the team's consents not yet dropped.
+	Consents(ctx context.Context, teamID string) ([]ConsentRef, error)
 	// Get returns the team's connection; ErrNotConnected when there is none.
 	Get(ctx context.Context, teamID string) (Connection, error)
 	// Replace stores c as the team's connection and returns the one it replaced.
 	Replace(ctx context.Context, c Connection) (*Connection, error)
 	// SaveTokens stores new tokens if the connection is still at version;
-	// ErrVersionConflict otherwise. An empty refresh keeps the stored one.
-	// The connection becomes connected: Salesforce just granted the tokens.
-	SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh string) (int64, error)
+	// ErrVersionConflict otherwise. An empty refresh keeps the stored one, and
+	// so does an empty instanceURL. The connection becomes connected:
+	// Salesforce just granted the tokens.
+	SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh, instanceURL string) (int64, error)
 	// SetStatus changes the status if the connection is still at version.
 	SetStatus(ctx context.Context, teamID, connID string, version int64, s Status) error
 	// Delete removes the team's connection (tokens included).

@@ -44,7 +44,7 @@ func (m *memStore) Get(context.Context, string) (connection.Connection, error) {
 	return m.c, nil
 }
 
-func (m *memStore) SaveTokens(_ context.Context, _, connID string, version int64, access, refresh string) (int64, error) {
+func (m *memStore) SaveTokens(_ context.Context, _, connID string, version int64, access, refresh, instance string) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.c.ID != connID || m.c.Version != version {
@@ -53,6 +53,9 @@ func (m *memStore) SaveTokens(_ context.Context, _, connID string, version int64
 	m.c.AccessToken, m.c.Version, m.c.Status = access, version+1, connection.StatusConnected
 	if refresh != "" {
 		m.c.RefreshToken = refresh
+	}
+	if instance != "" {
+		m.c.InstanceURL = instance
 	}
 	return m.c.Version, nil
 }
@@ -115,17 +118,20 @@ func TestRefreshDecodesTheTokenFixtures(t *testing.T) {
 		wantErr       error
 		want          connection.Connection // Status, Version, AccessToken, RefreshToken
 	}{
-		{"refresh response: new access token, the refresh token kept, the instance URL followed", "token_refresh_response.json", 200,
+		{"refresh response: new access token, the refresh token kept, the instance URL followed and stored", "token_refresh_response.json", 200,
 			salesforce.Token{AccessToken: docAccess, InstanceURL: "https://acme.my.salesforce.com"}, nil,
-			connection.Connection{Status: connection.StatusConnected, Version: 2, AccessToken: docAccess, RefreshToken: "stored-refresh"}},
+			connection.Connection{Status: connection.StatusConnected, Version: 2, AccessToken: docAccess, RefreshToken: "stored-refresh",
+				InstanceURL: "https://acme.my.salesforce.com"}},
 		{"a rotated refresh token is stored", "token_response.json", 200,
 			salesforce.Token{AccessToken: docAccess, InstanceURL: "https://acme.my.salesforce.com"}, nil,
 			connection.Connection{Status: connection.StatusConnected, Version: 2, AccessToken: docAccess,
-				RefreshToken: "5Aep8614iLM.Dq661ePDmPEgaAW9Oh_L3JKkDpB4xReb54_pZebnUG0h6Sb4KUVDpNtWEofWM39yg=="}},
+				RefreshToken: "5Aep8614iLM.Dq661ePDmPEgaAW9Oh_L3JKkDpB4xReb54_pZebnUG0h6Sb4KUVDpNtWEofWM39yg==", InstanceURL: "https://acme.my.salesforce.com"}},
 		{"invalid_grant marks needs_reauth", "oauth_error.json", 400, salesforce.Token{}, connection.ErrNeedsReauth,
-			connection.Connection{Status: connection.StatusNeedsReauth, Version: 2, AccessToken: "stale", RefreshToken: "stored-refresh"}},
+			connection.Connection{Status: connection.StatusNeedsReauth, Version: 2, AccessToken: "stale", RefreshToken: "stored-refresh",
+				InstanceURL: "https://old.my.salesforce.com"}},
 		{"invalid_grant in a server error is a fault to retry, not a revocation", "oauth_error.json", 503, salesforce.Token{}, salesforce.ErrTransient,
-			connection.Connection{Status: connection.StatusConnected, Version: 1, AccessToken: "stale", RefreshToken: "stored-refresh"}},
+			connection.Connection{Status: connection.StatusConnected, Version: 1, AccessToken: "stale", RefreshToken: "stored-refresh",
+				InstanceURL: "https://old.my.salesforce.com"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,7 +145,7 @@ func TestRefreshDecodesTheTokenFixtures(t *testing.T) {
 				t.Errorf("Refresh: got %+v, %v; want %+v, %v", got, err, tt.wantToken, tt.wantErr)
 			}
 			c, _ := store.Get(context.Background(), "team_a")
-			if g := (connection.Connection{Status: c.Status, Version: c.Version, AccessToken: c.AccessToken, RefreshToken: c.RefreshToken}); g != tt.want {
+			if g := (connection.Connection{Status: c.Status, Version: c.Version, AccessToken: c.AccessToken, RefreshToken: c.RefreshToken, InstanceURL: c.InstanceURL}); g != tt.want {
 				t.Errorf("stored: got %+v; want %+v", g, tt.want)
 			}
 		})
@@ -154,9 +160,9 @@ func TestCodeExchangeDecodesTheTokenFixture(t *testing.T) {
 	srv, revoked := tokenEndpoint(t, 200, fixture(t, "token_response.json"))
 	store := &memStore{pending: connection.PendingAuth{State: "s", TeamID: "team_a", Verifier: "v", LoginURL: srv.URL,
 		ExpiresAt: time.Now().Add(time.Minute)}}
-	_, err := connector(store).Complete(context.Background(), url.Values{"state": {"s"}, "code": {"aPrx"}})
+	_, err := connector(store).Callback(context.Background(), url.Values{"state": {"s"}, "code": {"aPrx"}})
 	if !errors.Is(err, connection.ErrBadSignature) {
-		t.Fatalf("Complete: got %v; want ErrBadSignature", err)
+		t.Fatalf("Callback: got %v; want ErrBadSignature", err)
 	}
 	if want := "5Aep8614iLM.Dq661ePDmPEgaAW9Oh_L3JKkDpB4xReb54_pZebnUG0h6Sb4KUVDpNtWEofWM39yg=="; len(*revoked) != 1 || (*revoked)[0] != want {
 		t.Errorf("revoked: got %q; want the fixture's refresh token", *revoked)
@@ -164,8 +170,8 @@ func TestCodeExchangeDecodesTheTokenFixture(t *testing.T) {
 	// The oauth_error fixture on the code exchange is a clear exchange failure.
 	srv, _ = tokenEndpoint(t, 400, fixture(t, "oauth_error.json"))
 	store.pending.LoginURL = srv.URL
-	_, err = connector(store).Complete(context.Background(), url.Values{"state": {"s"}, "code": {"aPrx"}})
+	_, err = connector(store).Callback(context.Background(), url.Values{"state": {"s"}, "code": {"aPrx"}})
 	if !errors.Is(err, connection.ErrExchange) || err.Error() != connection.ErrExchange.Error()+": invalid_grant" {
-		t.Errorf("Complete with an OAuth error: got %v; want ErrExchange naming invalid_grant", err)
+		t.Errorf("Callback with an OAuth error: got %v; want ErrExchange naming invalid_grant", err)
 	}
 }

@@ -132,24 +132,47 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 	if fresh.RefreshToken != "" && fresh.RefreshToken != c.RefreshToken {
 		refresh = fresh.RefreshToken // rotation: the newest is the only valid one
 	}
-	v, err := t.Store.SaveTokens(ctx, t.TeamID, c.ID, c.Version, fresh.AccessToken, refresh)
+	instance, err := t.instance(c, fresh)
+	if err != nil {
+		// Nothing goes to a host that is not Salesforce's: the grant just
+		// made is revoked (with rotation, the connection then needs an
+		// admin to reconnect).
+		t.Connector.revoke(context.WithoutCancel(ctx), c.LoginURL, refresh, fresh.AccessToken)
+		return salesforce.Token{}, fmt.Errorf("refresh token grant: %w", err)
+	}
+	v, err := t.Store.SaveTokens(ctx, t.TeamID, c.ID, c.Version, fresh.AccessToken, refresh, instance)
 	if errors.Is(err, ErrVersionConflict) {
-		return t.afterLostSave(ctx, c, fresh, refresh)
+		return t.afterLostSave(ctx, c, fresh, refresh, instance)
 	}
 	if err != nil {
 		return salesforce.Token{}, fmt.Errorf("save refreshed tokens: %w", err)
 	}
-	return t.saved(c, fresh, refresh, v), nil
+	return t.saved(c, fresh, refresh, instance, v), nil
 }
 
-// saved records in memory the tokens just stored at version v over c.
-func (t *Tokens) saved(c Connection, fresh *oauth2.Token, refresh string, v int64) salesforce.Token {
+// instance returns the instance URL a refresh answer names when it differs
+// from c's ("" when it names none or the same), checked as at connect.
+func (t *Tokens) instance(c Connection, fresh *oauth2.Token) (string, error) {
+	raw, _ := fresh.Extra("instance_url").(string)
+	if raw == "" {
+		return "", nil
+	}
+	inst, err := InstanceURL(raw, t.Connector.Config.AllowInsecureLoginURLs)
+	if err != nil || inst == c.InstanceURL {
+		return "", err
+	}
+	return inst, nil
+}
+
+// saved records in memory the tokens (and instance URL, when it changed)
+// just stored at version v over c.
+func (t *Tokens) saved(c Connection, fresh *oauth2.Token, refresh, instance string, v int64) salesforce.Token {
 	c.AccessToken, c.Version, c.Status = fresh.AccessToken, v, StatusConnected
 	if refresh != "" {
 		c.RefreshToken = refresh
 	}
-	if inst, _ := fresh.Extra("instance_url").(string); inst != "" {
-		c.InstanceURL = inst
+	if instance != "" {
+		c.InstanceURL = instance
 	}
 	t.conn = &c
 	return c.Token()
@@ -170,7 +193,7 @@ func (t *Tokens) saved(c Connection, fresh *oauth2.Token, refresh string, v int6
 // token there would lose the org's only valid grant. A rotated token that no
 // stored connection holds (reconnected or disconnected meanwhile) is revoked
 // rather than left live at Salesforce.
-func (t *Tokens) afterLostSave(ctx context.Context, read Connection, fresh *oauth2.Token, rotated string) (salesforce.Token, error) {
+func (t *Tokens) afterLostSave(ctx context.Context, read Connection, fresh *oauth2.Token, rotated, instance string) (salesforce.Token, error) {
 	for range 3 {
 		cur, err := t.Store.Get(ctx, t.TeamID)
 		if err != nil && !errors.Is(err, ErrNotConnected) {
@@ -189,14 +212,14 @@ func (t *Tokens) afterLostSave(ctx context.Context, read Connection, fresh *oaut
 			t.conn = &cur
 			return cur.current()
 		}
-		v, err := t.Store.SaveTokens(ctx, t.TeamID, cur.ID, cur.Version, fresh.AccessToken, rotated)
+		v, err := t.Store.SaveTokens(ctx, t.TeamID, cur.ID, cur.Version, fresh.AccessToken, rotated, instance)
 		if errors.Is(err, ErrVersionConflict) {
 			continue
 		}
 		if err != nil {
 			return salesforce.Token{}, fmt.Errorf("save refreshed tokens: %w", err)
 		}
-		return t.saved(cur, fresh, rotated, v), nil
+		return t.saved(cur, fresh, rotated, instance, v), nil
 	}
 	return salesforce.Token{}, fmt.Errorf("save refreshed tokens: the connection keeps changing: %w", salesforce.ErrTransient)
 }

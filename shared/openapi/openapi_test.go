@@ -88,8 +88,10 @@ func TestDocumentAuthMatchesRoutes(t *testing.T) {
 		if admin != r.Admin {
 			t.Errorf("%s: got x-required-role admin=%v; want %v", r.Key(), admin, r.Admin)
 		}
-		if _, ok := responses["403"]; ok != r.Admin {
-			t.Errorf("%s: got a 403 response=%v; want %v", r.Key(), ok, r.Admin)
+		// An admin route documents the router's 403; a team route may
+		// document a 403 its handler answers itself.
+		if _, ok := responses["403"]; r.Admin && !ok {
+			t.Errorf("%s: got no 403 response; want one", r.Key())
 		}
 	}
 }

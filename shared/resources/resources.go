@@ -148,6 +148,9 @@ var Routes = []Route{
 	{Method: "GET", Path: "/openapi.json", Public: true},
 	{Method: "GET", Path: "/oauth/salesforce/callback", Public: true},
 	{Method: "POST", Path: "/v1/salesforce/connect", Admin: true},
+	// Any member reaches the handler, which refuses a non-admin itself: the
+	// refusal also burns the consent it names.
+	{Method: "POST", Path: "/v1/salesforce/connect/complete"},
 	{Method: "GET", Path: "/v1/salesforce"},
 	{Method: "DELETE", Path: "/v1/salesforce", Admin: true},
 	{Method: "GET", Path: "/v1/salesforce/settings"},

@@ -45,6 +45,7 @@ func run() error {
 	clientID := flag.String("client-id", "sfsync-local", "connected app consumer key (the simulator's and the functions')")
 	clientSecret := flag.String("client-secret", "sfsync-local-secret", "connected app consumer secret")
 	logLevel := flag.String("log-level", "info", "functions' LOG_LEVEL: debug, info, warn, error")
+	returnURL := flag.String("return-url", "", "OAUTH_RETURN_URL: where the consenting browser lands after the callback; default the local return page, which completes the connect for the admin who started it on the local start page")
 	flag.Parse()
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -75,6 +76,7 @@ func run() error {
 	opts := runner.StackOptions{
 		Endpoint: proxy.URL, Prefix: *prefix, StateDir: *state, APIAddr: *apiAddr,
 		Output: os.Stdout, Logger: logger, ClientID: *clientID, ClientSecret: *clientSecret, LogLevel: *logLevel,
+		OAuthReturnURL: *returnURL,
 		StartSalesforce: func(context.Context) (string, func(), error) {
 			sim = org.New(org.Config{
 				ClientID: *clientID, ClientSecret: *clientSecret,
@@ -106,6 +108,7 @@ func run() error {
 	fmt.Fprintf(os.Stderr, `
 sfsync is running locally.
   HTTP API         %s
+  connect page     %s  (an admin starts and completes a connect)
   Salesforce       %s  (records page at /)
   AWS (moto)       %s
   contact queue    %s
@@ -116,7 +119,7 @@ sfsync is running locally.
   make token TEAM=team_acme          # a bearer token for the API
 
 Ctrl-C stops everything.
-`, st.APIURL, st.SalesforceURL, st.Endpoint,
+`, st.APIURL, st.ConnectStartURL(), st.SalesforceURL, st.Endpoint,
 		st.Resources.Queues["contact-events"].URL, st.Resources.Queues["activity-events"].URL,
 		st.Resources.Queues["results"].URL, envFile)
 

@@ -22,6 +22,7 @@ import (
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/jwtlocal"
 	"github.com/sfsync/sfsync/tools/motoserver"
+	"github.com/sfsync/sfsync/tools/runner/connectpage"
 )
 
 // StackOptions configure a local stack. Only Endpoint is required.
@@ -48,8 +49,10 @@ type StackOptions struct {
 	ClientSecret string // connected app consumer secret; default "sfsync-local-secret"
 	APIVersion   string // default v62.0
 	LogLevel     string // default info
-	// OAuthReturnURL is where the admin's browser lands after the callback;
-	// default the Salesforce simulator's record page.
+	// OAuthReturnURL is where the consenting browser lands after the
+	// callback; default the local return page (ConnectReturnURL), which
+	// completes the connect for the admin who started it on the local start
+	// page (ConnectStartURL).
 	OAuthReturnURL string
 
 	// StartSalesforce starts the Salesforce the functions talk to and returns
@@ -240,13 +243,18 @@ func (s *Stack) Start(ctx context.Context, opts StackOptions) (err error) {
 		s.sources = append(s.sources, es)
 	}
 
+	var gateway http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		gatewayError(w, http.StatusNotFound, "Not Found")
+	})
 	if api, ok := s.Functions["api"]; ok {
-		s.server.Handler = NewAPIGateway(api, verifier, s.log)
-	} else {
-		s.server.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			gatewayError(w, http.StatusNotFound, "Not Found")
-		})
+		gateway = NewAPIGateway(api, verifier, s.log)
 	}
+	// The app's connect pages share the API's origin, as an app calling
+	// the API from its own pages would with CORS.
+	mux := http.NewServeMux()
+	mux.Handle("/local/", connectpage.Handler(s.SalesforceURL))
+	mux.Handle("/", gateway)
+	s.server.Handler = mux
 	s.served = make(chan struct{})
 	go func() {
 		defer close(s.served)
@@ -292,7 +300,7 @@ func (s *Stack) binaries(ctx context.Context) (map[string]string, error) {
 func (s *Stack) functionEnv(fd resources.Function) (map[string]string, error) {
 	returnURL := s.opts.OAuthReturnURL
 	if returnURL == "" {
-		returnURL = strings.TrimRight(s.SalesforceURL, "/") + "/"
+		returnURL = s.ConnectReturnURL()
 	}
 	local := map[string]string{
 		resources.EnvClientID:           s.opts.ClientID,
@@ -431,5 +439,12 @@ func localURL(a *net.TCPAddr) string {
 
 // OAuthRedirectURL is the callback URL the API function registers.
 func (s *Stack) OAuthRedirectURL() string { return s.APIURL + "/oauth/salesforce/callback" }
+
+// ConnectStartURL is the local page where an admin starts a connect.
+func (s *Stack) ConnectStartURL() string { return s.APIURL + connectpage.StartPath }
+
+// ConnectReturnURL is the local page that completes a connect for the
+// browser tab where its admin started it.
+func (s *Stack) ConnectReturnURL() string { return s.APIURL + connectpage.ReturnPath }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }

@@ -89,7 +89,9 @@ func (c *Client) Call(ctx context.Context, team, method, path string, headers ma
 
 // Connect runs the OAuth connect flow for team against a Salesforce whose
 // login page approves by itself (the simulator's auto-approve switch): the
-// admin's browser is an HTTP client following the redirects.
+// admin's browser is an HTTP client following the redirects to the return
+// URL, whose state and ticket the same admin then posts to complete the
+// connect.
 func (c *Client) Connect(ctx context.Context, team, loginURL string) error {
 	var out struct {
 		AuthorizeURL string `json:"authorize_url"`
@@ -109,13 +111,26 @@ func (c *Client) Connect(ctx context.Context, team, loginURL string) error {
 	}
 	resp.Body.Close()
 	final := resp.Request.URL
-	if q := final.Query(); q.Get("salesforce") != "connected" {
+	q := final.Query()
+	if q.Get("salesforce") != "consented" {
 		return fmt.Errorf("connect: landed on %s", redact(final))
+	}
+	_, err = c.Call(ctx, team, "POST", "/v1/salesforce/connect/complete", nil,
+		map[string]string{"state": q.Get("state"), "ticket": q.Get("ticket")}, nil)
+	if err != nil {
+		return fmt.Errorf("complete the connect: %w", err)
 	}
 	return nil
 }
 
-func redact(u *url.URL) string { return u.Scheme + "://" + u.Host + u.Path + "?" + u.Query().Encode() }
+// redact writes u without its one-time ticket.
+func redact(u *url.URL) string {
+	q := u.Query()
+	if q.Has("ticket") {
+		q.Set("ticket", "REDACTED")
+	}
+	return u.Scheme + "://" + u.Host + u.Path + "?" + q.Encode()
+}
 
 // PutSettings saves the team's settings over whatever version is current.
 func (c *Client) PutSettings(ctx context.Context, team string, settings map[string]any) error {

@@ -84,8 +84,19 @@ type edge struct {
 	tamperSignature atomic.Bool
 	tamperVerifier  atomic.Bool
 
-	mu   sync.Mutex
-	seen []string
+	mu      sync.Mutex
+	seen    []string
+	granted []string // refresh tokens of the token answers, in order
+}
+
+// lastGranted returns the refresh token of the last token answer.
+func (e *edge) lastGranted() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.granted) == 0 {
+		return ""
+	}
+	return e.granted[len(e.granted)-1]
 }
 
 func (e *edge) keep(secrets ...string) {
@@ -130,6 +141,11 @@ func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
 	access, _ := m["access_token"].(string)
 	refresh, _ := m["refresh_token"].(string)
 	e.keep(access, refresh)
+	if refresh != "" {
+		e.mu.Lock()
+		e.granted = append(e.granted, refresh)
+		e.mu.Unlock()
+	}
 	if e.tamperSignature.Load() {
 		m["signature"] = "dGFtcGVyZWQ="
 		b, _ = json.Marshal(m)
@@ -170,6 +186,9 @@ func newEnv(t *testing.T, so simOptions) *env {
 			return
 		}
 		if c := claims.Load(); c != nil && strings.HasPrefix(r.URL.Path, "/v1/") {
+			if team := r.Header.Get(asTeam); team != "" { // a request of doAs
+				c = &httpapi.Claims{TeamID: team, Role: r.Header.Get(asRole), Subject: r.Header.Get(asSubject)}
+			}
 			r = r.WithContext(httpapi.WithClaims(r.Context(), c))
 		}
 		handler.ServeHTTP(w, r)
@@ -207,10 +226,32 @@ func randomHex(n int) string {
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-// do calls the API and checks the answer against the OpenAPI document.
+// The headers by which doAs tells the test's edge which verified claims a
+// request carries (the edge in front of the API sets the claims; callers
+// cannot).
+const (
+	asTeam    = "X-Test-Team"
+	asRole    = "X-Test-Role"
+	asSubject = "X-Test-Subject"
+)
+
+// do calls the API as team_a's admin_1 and checks the answer against the
+// OpenAPI document.
 func (e *env) do(method, path, body string) (*http.Response, string) {
 	e.t.Helper()
+	return e.doAs(httpapi.Claims{}, method, path, body)
+}
+
+// doAs calls the API with the given verified claims (team_a's admin_1 when
+// empty) and checks the answer against the OpenAPI document.
+func (e *env) doAs(c httpapi.Claims, method, path, body string) (*http.Response, string) {
+	e.t.Helper()
 	req, _ := http.NewRequest(method, e.api.URL+path, strings.NewReader(body))
+	if c.TeamID != "" {
+		req.Header.Set(asTeam, c.TeamID)
+		req.Header.Set(asRole, c.Role)
+		req.Header.Set(asSubject, c.Subject)
+	}
 	resp, err := noRedirect.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
@@ -258,6 +299,41 @@ func (e *env) callback(u *url.URL) (*http.Response, string) {
 	return e.do("GET", u.Path+"?"+u.RawQuery, "")
 }
 
+// consented runs the callback and returns the state and ticket of the
+// redirect to the return URL.
+func (e *env) consented(cb *url.URL) (string, string) {
+	e.t.Helper()
+	resp, body := e.callback(cb)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	q := loc.Query()
+	if resp.StatusCode != http.StatusFound || q.Get("salesforce") != "consented" || q.Get("ticket") == "" {
+		e.t.Fatalf("callback: got %d %s Location %q; want a redirect with salesforce=consented, the state and a ticket", resp.StatusCode, body, loc.Redacted())
+	}
+	return q.Get("state"), q.Get("ticket")
+}
+
+// complete posts /v1/salesforce/connect/complete with claims.
+func (e *env) complete(c httpapi.Claims, state, ticket string) (*http.Response, string) {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]string{"state": state, "ticket": ticket})
+	return e.doAs(c, "POST", "/v1/salesforce/connect/complete", string(b))
+}
+
+// connect runs the whole flow as team_a's admin_1 with the simulator's
+// auto-approval and returns the stored connection.
+func (e *env) connect() connection.Connection {
+	e.t.Helper()
+	state, ticket := e.consented(e.authorize(e.beginConnect()))
+	if resp, body := e.complete(httpapi.Claims{}, state, ticket); resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("complete: got %d %s; want 200", resp.StatusCode, body)
+	}
+	c, err := e.store.Get(context.Background(), "team_a")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
 func TestConnectFlowStoresAUsableConnection(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simOptions{autoApprove: true})
@@ -267,16 +343,36 @@ func TestConnectFlowStoresAUsableConnection(t *testing.T) {
 	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || len(q.Get("state")) != 43 {
 		t.Fatalf("authorize URL lacks PKCE S256 or a 256-bit state: %s", authURL)
 	}
+	if q.Get("prompt") != "login consent" {
+		t.Errorf("authorize URL: prompt %q; want %q", q.Get("prompt"), "login consent")
+	}
 	cb := e.authorize(authURL)
 	resp, _ := e.callback(cb)
-	if got, want := resp.Header.Get("Location"), e.returnURL+"?salesforce=connected"; got != want {
-		t.Fatalf("callback redirect: got %q; want %q", got, want)
+	loc := resp.Header.Get("Location")
+	lu, _ := url.Parse(loc)
+	state, ticket := lu.Query().Get("state"), lu.Query().Get("ticket")
+	if want := e.returnURL + "?salesforce=consented&state=" + q.Get("state") + "&ticket="; !strings.HasPrefix(loc, want) || state != q.Get("state") || len(ticket) != 43 {
+		t.Fatalf("callback redirect: got %d, Location %q; want %s<a 256-bit ticket>", resp.StatusCode, loc, want)
 	}
-	resp, body := e.do("GET", "/v1/salesforce", "")
+	if strings.Contains(loc, cb.Query().Get("code")) {
+		t.Fatalf("callback redirect carries the authorization code")
+	}
+	// Consent alone connects nothing.
+	_, body := e.do("GET", "/v1/salesforce", "")
+	if !strings.Contains(body, `"status":"disconnected"`) {
+		t.Fatalf("status after the callback: got %s; want disconnected", body)
+	}
+	resp, body = e.complete(httpapi.Claims{}, state, ticket)
+	var done connecthttp.StatusResponse
+	_ = json.Unmarshal([]byte(body), &done)
+	if resp.StatusCode != 200 || done.Status != connection.StatusConnected || !strings.HasPrefix(done.OrgID, "00D") || done.Username == "" {
+		t.Fatalf("complete: got %d %s; want 200 connected with the org id and username", resp.StatusCode, body)
+	}
+	resp, body = e.do("GET", "/v1/salesforce", "")
 	var st connecthttp.StatusResponse
 	_ = json.Unmarshal([]byte(body), &st)
-	if resp.StatusCode != 200 || st.Status != connection.StatusConnected || !strings.HasPrefix(st.OrgID, "00D") || st.ConnectedAt == nil {
-		t.Fatalf("status: got %d %s; want 200 connected with org id and time", resp.StatusCode, body)
+	if resp.StatusCode != 200 || st.Status != connection.StatusConnected || st.OrgID != done.OrgID || st.Username != done.Username || st.ConnectedAt == nil {
+		t.Fatalf("status: got %d %s; want 200 connected with org id, username and time", resp.StatusCode, body)
 	}
 	// The stored tokens work for a data call.
 	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "t"}
@@ -359,9 +455,6 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 			if resp, _ := e.callback(u); resp.StatusCode != http.StatusFound {
 				e.t.Fatalf("first callback: got %d; want 302", resp.StatusCode)
 			}
-			if err := e.store.Delete(context.Background(), "team_a"); err != nil {
-				e.t.Fatal(err)
-			}
 			return u
 		}, 400, "", ""},
 		{"expired state", func(e *env) *url.URL {
@@ -411,7 +504,7 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 				t.Fatalf("callback: got %d %s; want %d", resp.StatusCode, body, tt.wantStatus)
 			}
 			if tt.wantReason != "" {
-				if got, want := resp.Header.Get("Location"), e.returnURL+"?reason="+tt.wantReason+"&salesforce=error"; got != want {
+				if got, want := resp.Header.Get("Location"), e.returnURL+"?reason="+tt.wantReason+"&salesforce=denied"; got != want {
 					t.Errorf("redirect: got %q; want %q", got, want)
 				}
 			} else if !strings.Contains(body, "nothing was saved") {
@@ -459,19 +552,8 @@ func TestReconnectRevokesThePreviousRefreshToken(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, simOptions{autoApprove: true, rotate: rotate})
 			ctx := context.Background()
-			connect := func() connection.Connection {
-				t.Helper()
-				if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
-					t.Fatalf("connect: got %d; want 302", resp.StatusCode)
-				}
-				c, err := e.store.Get(ctx, "team_a")
-				if err != nil {
-					t.Fatal(err)
-				}
-				return c
-			}
-			first := connect()
-			second := connect()
+			first := e.connect()
+			second := e.connect()
 			if second.ID == first.ID || second.RefreshToken == first.RefreshToken {
 				t.Fatalf("reconnect: got the same connection id or refresh token; want new ones")
 			}
@@ -561,9 +643,7 @@ func TestConnectValidatesInput(t *testing.T) {
 func TestConcurrentWorkersRefreshOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simOptions{autoApprove: true, rotate: true})
-	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
-		t.Fatalf("connect failed: %d", resp.StatusCode)
-	}
+	e.connect()
 	e.sim.ExpireAccessTokens()
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -612,9 +692,7 @@ func TestConcurrentWorkersRefreshOnce(t *testing.T) {
 func TestRevokedRefreshTokenMarksNeedsReauth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simOptions{autoApprove: true})
-	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
-		t.Fatalf("connect failed: %d", resp.StatusCode)
-	}
+	e.connect()
 	first, err := e.store.Get(context.Background(), "team_a")
 	if err != nil {
 		t.Fatal(err)
@@ -631,9 +709,7 @@ func TestRevokedRefreshTokenMarksNeedsReauth(t *testing.T) {
 	}
 	// Reconnecting makes the team live again.
 	before := time.Now()
-	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
-		t.Fatalf("reconnect failed: %d", resp.StatusCode)
-	}
+	e.connect()
 	tokens = &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "w2"}
 	if _, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead"); err != nil {
 		t.Errorf("after reconnect: got %v; want success", err)
@@ -653,9 +729,7 @@ func TestRevokedRefreshTokenMarksNeedsReauth(t *testing.T) {
 func TestCiphertextMovedToAnotherTeamFails(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simOptions{autoApprove: true})
-	if resp, _ := e.callback(e.authorize(e.beginConnect())); resp.StatusCode != http.StatusFound {
-		t.Fatalf("connect failed: %d", resp.StatusCode)
-	}
+	e.connect()
 	ctx := context.Background()
 	out, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &e.table, Key: map[string]ddbtypes.AttributeValue{
 		"pk": &ddbtypes.AttributeValueMemberS{Value: "TEAM#team_a"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "CONNECTION"}}})

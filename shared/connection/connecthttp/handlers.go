@@ -1,6 +1,9 @@
 // Package connecthttp serves the connect flow over the admin API:
-// POST /v1/salesforce/connect, the public OAuth callback, the connection's
-// status and DELETE (disconnect and revoke).
+// POST /v1/salesforce/connect, the public OAuth callback (which connects
+// nothing: it hands the consenting browser a one-time ticket),
+// POST /v1/salesforce/connect/complete (an admin of the team that started
+// the connect, with the state and the ticket, makes the connection), the
+// connection's status and DELETE (disconnect and revoke).
 package connecthttp
 
 import (
@@ -35,6 +38,7 @@ type Handlers struct {
 func (h *Handlers) Register(rt *httpapi.Router) {
 	rt.HandleFunc("POST /v1/salesforce/connect", h.connect)
 	rt.HandleFunc("GET /oauth/salesforce/callback", h.callback)
+	rt.HandleFunc("POST /v1/salesforce/connect/complete", h.complete)
 	rt.HandleFunc("GET /v1/salesforce", h.status)
 	rt.HandleFunc("DELETE /v1/salesforce", h.disconnect)
 }
@@ -63,6 +67,7 @@ func (h *Handlers) connect(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", "environment: must be one of production, sandbox, custom", "environment")
 		return
 	}
+	h.sweep(r, claims.TeamID)
 	u, err := h.Connector.Begin(r.Context(), claims.TeamID, claims.Subject, env, req.LoginURL)
 	if errors.Is(err, connection.ErrBadLoginURL) {
 		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error(), "login_url")
@@ -87,7 +92,7 @@ func errorPage(msg string) string {
 }
 
 func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
-	res, err := h.Connector.Complete(r.Context(), r.URL.Query())
+	res, err := h.Connector.Callback(r.Context(), r.URL.Query())
 	switch {
 	case errors.Is(err, connection.ErrStateUnknown):
 		h.page(w, "This sign-in link is unknown or was already used, so nothing was saved.")
@@ -96,8 +101,8 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		h.page(w, "This sign-in link expired, so nothing was saved.")
 		return
 	case err == nil:
-		h.log(r).Info("salesforce connected", "team_id", res.TeamID, "org_id", res.Connection.OrgID)
-		h.redirect(w, r, url.Values{"salesforce": {"connected"}})
+		h.log(r).Info("salesforce consent received", "team_id", res.TeamID)
+		h.redirect(w, r, url.Values{"salesforce": {"consented"}, "state": {res.State}, "ticket": {res.Ticket}})
 		return
 	}
 	reason := "exchange_failed"
@@ -106,9 +111,67 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		reason = "access_denied"
 	case errors.Is(err, connection.ErrBadSignature):
 		reason = "bad_signature"
+	case errors.Is(err, connection.ErrBadInstanceURL):
+		reason = "bad_instance_url"
 	}
 	h.log(r).Warn("salesforce connect failed", "team_id", res.TeamID, "reason", reason, "error", err.Error())
-	h.redirect(w, r, url.Values{"salesforce": {"error"}, "reason": {reason}})
+	h.redirect(w, r, url.Values{"salesforce": {"denied"}, "reason": {reason}})
+}
+
+type completeRequest struct {
+	State  string `json:"state"`
+	Ticket string `json:"ticket"`
+}
+
+// complete makes a consented connect the team's connection, for an admin of
+// the team that started it who shows the ticket. Every refusal gets the
+// same answer whether the state exists or not (403 for a non-admin, 404
+// otherwise); the reason goes to the log only.
+func (h *Handlers) complete(w http.ResponseWriter, r *http.Request) {
+	claims := httpapi.ClaimsFrom(r.Context())
+	var req completeRequest
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteFieldError(w, err)
+		return
+	}
+	for _, f := range []struct{ name, value string }{{"state", req.State}, {"ticket", req.Ticket}} {
+		if f.value == "" {
+			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", f.name+": required", f.name)
+			return
+		}
+	}
+	by := connection.Claimant{TeamID: claims.TeamID, Subject: claims.Subject, Admin: claims.Role == httpapi.RoleAdmin}
+	c, err := h.Connector.Finish(r.Context(), by, req.State, req.Ticket)
+	switch {
+	case errors.Is(err, connection.ErrNotAdmin):
+		h.log(r).Warn("salesforce connect completion refused", "team_id", claims.TeamID, "error", err.Error())
+		httpapi.WriteError(w, http.StatusForbidden, "forbidden", "only an admin of the team can complete a connect", "")
+		return
+	case errors.Is(err, connection.ErrNoConsent):
+		h.log(r).Warn("salesforce connect completion refused", "team_id", claims.TeamID, "error", err.Error())
+		httpapi.WriteError(w, http.StatusNotFound, "not_found", "no consented connect of this team matches this state and ticket; start the connect again", "")
+		return
+	case err != nil:
+		h.internal(w, r, "complete connect", err)
+		return
+	}
+	h.log(r).Info("salesforce connected", "team_id", c.TeamID, "org_id", c.OrgID)
+	h.sweep(r, claims.TeamID)
+	at := c.ConnectedAt
+	httpapi.WriteJSON(w, http.StatusOK, StatusResponse{Status: c.Status, Environment: c.Environment,
+		InstanceURL: c.InstanceURL, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username, ConnectedAt: &at})
+}
+
+// sweep revokes the team's consents nobody completed in time. A failure
+// does not stop the request: the next sweep, or the table's TTL, gets them.
+func (h *Handlers) sweep(r *http.Request, team string) {
+	n, err := h.Connector.Sweep(r.Context(), team)
+	if err != nil {
+		h.log(r).Warn("sweep expired consents", "team_id", team, "error", err.Error())
+	}
+	if n > 0 {
+		h.log(r).Info("expired consents revoked", "team_id", team, "count", n)
+	}
 }
 
 func (h *Handlers) page(w http.ResponseWriter, msg string) {

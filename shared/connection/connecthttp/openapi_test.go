@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 )
@@ -117,7 +118,10 @@ func TestConnectRoutesMatchTheOpenAPIDocument(t *testing.T) {
 	q.Set("error", "access_denied")
 	denied.RawQuery = q.Encode()
 	e.callback(denied)
-	e.callback(e.authorize(e.beginConnect()))
+	e.complete(httpapi.Claims{}, "", "")                                                 // 400
+	e.complete(httpapi.Claims{TeamID: "team_a", Role: "member", Subject: "m"}, "s", "t") // 403
+	e.complete(httpapi.Claims{}, "unknown", "ticket")                                    // 404
+	e.connect()
 	// Usage recorded by the sync functions shows in the status.
 	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "t"}
 	c, err := tokens.Connection(ctx)
@@ -141,6 +145,10 @@ func TestConnectRoutesMatchTheOpenAPIDocument(t *testing.T) {
 		"POST /v1/salesforce/connect 400",
 		"GET /oauth/salesforce/callback 302",
 		"GET /oauth/salesforce/callback 400",
+		"POST /v1/salesforce/connect/complete 200",
+		"POST /v1/salesforce/connect/complete 400",
+		"POST /v1/salesforce/connect/complete 403",
+		"POST /v1/salesforce/connect/complete 404",
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -1,6 +1,14 @@
 // Package connectiondb stores connections and pending authorizations in the
 // connections DynamoDB table, with every token and PKCE verifier sealed by
-// KMS envelope encryption bound to its team and connection.
+// KMS envelope encryption bound to its team and connection (or, for a
+// consent not yet completed, its team and state).
+//
+// Items: TEAM#<team>/CONNECTION is the team's connection; STATE#<state>/STATE
+// is an authorization in progress, and after the callback its consent
+// (sealed tokens, the ticket's hash); TEAM#<team>/CONSENT#<state> notes a
+// consent under its team, without secrets, so that an expired one can be
+// found and revoked. Each of the last two carries a DynamoDB TTL an hour past
+// its deadline.
 package connectiondb
 
 import (
@@ -28,6 +36,7 @@ type DynamoDB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
 // Store implements connection.Store.
@@ -40,9 +49,14 @@ type Store struct {
 var _ connection.Store = (*Store)(nil)
 
 const (
-	skState      = "STATE"
-	skConnection = "CONNECTION"
+	skState         = "STATE"
+	skConnection    = "CONNECTION"
+	skConsentPrefix = "CONSENT#"
 )
+
+// ttlGrace is how long past its deadline an item waits for DynamoDB's TTL:
+// long enough for a sweep to revoke an expired consent first.
+const ttlGrace = time.Hour
 
 func stateKey(state string) map[string]ddbtypes.AttributeValue {
 	return key("STATE#"+state, skState)
@@ -69,6 +83,28 @@ type stateItem struct {
 	LoginURL    string         `dynamodbav:"login_url"`
 	ExpiresAt   int64          `dynamodbav:"expires_at"` // TTL, epoch seconds (garbage collection only)
 	ExpiresAtMs int64          `dynamodbav:"expires_at_ms"`
+	// The consent, once the callback stored it.
+	TicketHash       string          `dynamodbav:"ticket_hash,omitempty"`
+	ConsentExpiresMs int64           `dynamodbav:"consent_expires_ms,omitempty"`
+	InstanceURL      string          `dynamodbav:"instance_url,omitempty"`
+	OrgID            string          `dynamodbav:"org_id,omitempty"`
+	UserID           string          `dynamodbav:"user_id,omitempty"`
+	Username         string          `dynamodbav:"username,omitempty"`
+	Access           *sealing.Sealed `dynamodbav:"access,omitempty"`
+	Refresh          *sealing.Sealed `dynamodbav:"refresh,omitempty"`
+}
+
+// consentNote is a team's note of one of its consents.
+type consentNote struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	State     string `dynamodbav:"state"`
+	ExpiresMs int64  `dynamodbav:"consent_expires_ms"`
+	ExpiresAt int64  `dynamodbav:"expires_at"` // TTL
+}
+
+func consentContext(state, team, purpose string) map[string]string {
+	return map[string]string{"purpose": "consent_" + purpose, "team_id": team, "state": state}
 }
 
 func stateContext(state, team string) map[string]string {
@@ -139,6 +175,145 @@ func (s *Store) TakeState(ctx context.Context, state string) (connection.Pending
 	return connection.PendingAuth{State: state, TeamID: it.TeamID, Admin: it.Admin, Verifier: string(verifier),
 		Environment: connection.Environment(it.Environment), LoginURL: it.LoginURL,
 		ExpiresAt: time.UnixMilli(it.ExpiresAtMs)}, nil
+}
+
+// SaveConsent stores what the callback obtained on its taken state item,
+// tokens sealed, and notes the consent under its team. The note goes first:
+// a note without a consent is dropped by the next sweep, where a consent
+// without a note could not be found to revoke.
+func (s *Store) SaveConsent(ctx context.Context, c connection.Consent) error {
+	team := c.Connection.TeamID
+	access, err := s.Sealer.Seal(ctx, []byte(c.Connection.AccessToken), consentContext(c.State, team, "access_token"))
+	if err != nil {
+		return fmt.Errorf("seal access token: %w", err)
+	}
+	refresh, err := s.Sealer.Seal(ctx, []byte(c.Connection.RefreshToken), consentContext(c.State, team, "refresh_token"))
+	if err != nil {
+		return fmt.Errorf("seal refresh token: %w", err)
+	}
+	ttl := c.ExpiresAt.Add(ttlGrace).Unix()
+	note, err := attributevalue.MarshalMap(consentNote{PK: "TEAM#" + team, SK: skConsentPrefix + c.State, State: c.State,
+		ExpiresMs: c.ExpiresAt.UnixMilli(), ExpiresAt: ttl})
+	if err != nil {
+		return fmt.Errorf("marshal consent note: %w", err)
+	}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: note}); err != nil {
+		return fmt.Errorf("put consent note: %w", err)
+	}
+	cond := expression.Name("team_id").Equal(expression.Value(team)).
+		And(expression.AttributeExists(expression.Name("taken_by"))).
+		And(expression.AttributeNotExists(expression.Name("ticket_hash")).
+			Or(expression.Name("ticket_hash").Equal(expression.Value(c.TicketHash))))
+	upd := expression.Set(expression.Name("ticket_hash"), expression.Value(c.TicketHash)).
+		Set(expression.Name("consent_expires_ms"), expression.Value(c.ExpiresAt.UnixMilli())).
+		Set(expression.Name("expires_at"), expression.Value(ttl)).
+		Set(expression.Name("environment"), expression.Value(string(c.Connection.Environment))).
+		Set(expression.Name("login_url"), expression.Value(c.Connection.LoginURL)).
+		Set(expression.Name("instance_url"), expression.Value(c.Connection.InstanceURL)).
+		Set(expression.Name("org_id"), expression.Value(c.Connection.OrgID)).
+		Set(expression.Name("user_id"), expression.Value(c.Connection.UserID)).
+		Set(expression.Name("username"), expression.Value(c.Connection.Username)).
+		Set(expression.Name("access"), expression.Value(access)).
+		Set(expression.Name("refresh"), expression.Value(refresh))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return fmt.Errorf("build consent update: %w", err)
+	}
+	// The condition admits a repeat of this very write (same ticket hash),
+	// which the SDK sends when the first answer is lost.
+	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: stateKey(c.State),
+		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if err != nil {
+		return fmt.Errorf("put consent: %w", err)
+	}
+	return nil
+}
+
+// TakeConsent claims and returns a consent, once, as TakeState claims a
+// state: a conditional update stamps it with a fresh nonce, so a repeat of
+// our own request still gets it and any other request does not.
+func (s *Store) TakeConsent(ctx context.Context, state string) (connection.Consent, error) {
+	nonce := rand.Text()
+	cond := expression.AttributeExists(expression.Name("ticket_hash")).And(
+		expression.AttributeNotExists(expression.Name("claimed_by")).Or(
+			expression.Name("claimed_by").Equal(expression.Value(nonce))))
+	expr, err := expression.NewBuilder().WithCondition(cond).
+		WithUpdate(expression.Set(expression.Name("claimed_by"), expression.Value(nonce))).Build()
+	if err != nil {
+		return connection.Consent{}, fmt.Errorf("take consent: %w", err)
+	}
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: stateKey(state),
+		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: ddbtypes.ReturnValueAllNew})
+	if isConditionFailed(err) {
+		return connection.Consent{}, connection.ErrNoConsent
+	}
+	if err != nil {
+		return connection.Consent{}, fmt.Errorf("take consent: %w", err)
+	}
+	var it stateItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return connection.Consent{}, fmt.Errorf("unmarshal consent: %w", err)
+	}
+	if it.Access == nil || it.Refresh == nil {
+		return connection.Consent{}, errors.New("take consent: the consent holds no sealed tokens")
+	}
+	access, err := s.Sealer.Open(ctx, *it.Access, consentContext(state, it.TeamID, "access_token"))
+	if err != nil {
+		return connection.Consent{}, fmt.Errorf("open access token: %w", err)
+	}
+	refresh, err := s.Sealer.Open(ctx, *it.Refresh, consentContext(state, it.TeamID, "refresh_token"))
+	if err != nil {
+		return connection.Consent{}, fmt.Errorf("open refresh token: %w", err)
+	}
+	return connection.Consent{State: state, Admin: it.Admin, TicketHash: it.TicketHash,
+		ExpiresAt: time.UnixMilli(it.ConsentExpiresMs),
+		Connection: connection.Connection{TeamID: it.TeamID, Environment: connection.Environment(it.Environment),
+			LoginURL: it.LoginURL, InstanceURL: it.InstanceURL, OrgID: it.OrgID, UserID: it.UserID,
+			Username: it.Username, AccessToken: string(access), RefreshToken: string(refresh)}}, nil
+}
+
+// DropConsent deletes a consent's state item and the team's note of it.
+func (s *Store) DropConsent(ctx context.Context, team, state string) error {
+	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: stateKey(state)}); err != nil {
+		return fmt.Errorf("delete consent: %w", err)
+	}
+	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: key("TEAM#"+team, skConsentPrefix+state)}); err != nil {
+		return fmt.Errorf("delete consent note: %w", err)
+	}
+	return nil
+}
+
+// Consents lists the team's notes of consents not yet dropped.
+func (s *Store) Consents(ctx context.Context, team string) ([]connection.ConsentRef, error) {
+	kc := expression.Key(resources.PartitionKey).Equal(expression.Value("TEAM#" + team)).
+		And(expression.Key(resources.SortKey).BeginsWith(skConsentPrefix))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build consents query: %w", err)
+	}
+	in := &dynamodb.QueryInput{TableName: &s.Table, KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true)}
+	var refs []connection.ConsentRef
+	for {
+		out, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query consents: %w", err)
+		}
+		for _, item := range out.Items {
+			var n consentNote
+			if err := attributevalue.UnmarshalMap(item, &n); err != nil {
+				return nil, fmt.Errorf("unmarshal consent note: %w", err)
+			}
+			refs = append(refs, connection.ConsentRef{State: n.State, ExpiresAt: time.UnixMilli(n.ExpiresMs)})
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return refs, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
 
 type connItem struct {
@@ -312,9 +487,10 @@ func versionCond(connID string, version int64) expression.ConditionBuilder {
 		And(expression.Name("version").Equal(expression.Value(version)))
 }
 
-// SaveTokens stores refreshed tokens, fenced by the version they replace, and
-// marks the connection connected: Salesforce just granted them.
-func (s *Store) SaveTokens(ctx context.Context, team, connID string, version int64, access, refresh string) (int64, error) {
+// SaveTokens stores refreshed tokens (and the instance URL, when the refresh
+// moved the org), fenced by the version they replace, and marks the
+// connection connected: Salesforce just granted them.
+func (s *Store) SaveTokens(ctx context.Context, team, connID string, version int64, access, refresh, instanceURL string) (int64, error) {
 	sa, err := s.Sealer.Seal(ctx, []byte(access), tokenContext(team, connID, "access_token"))
 	if err != nil {
 		return 0, fmt.Errorf("seal access token: %w", err)
@@ -328,6 +504,9 @@ func (s *Store) SaveTokens(ctx context.Context, team, connID string, version int
 			return 0, fmt.Errorf("seal refresh token: %w", err)
 		}
 		upd = upd.Set(expression.Name("refresh"), expression.Value(sr))
+	}
+	if instanceURL != "" {
+		upd = upd.Set(expression.Name("instance_url"), expression.Value(instanceURL))
 	}
 	landed := func(it connItem) bool { // the access token sealed here is unique to this write
 		return bytes.Equal(it.Access.Nonce, sa.Nonce) && bytes.Equal(it.Access.Ciphertext, sa.Ciphertext)

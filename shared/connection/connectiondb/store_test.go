@@ -174,7 +174,7 @@ func TestTokenWritesAreFencedByVersion(t *testing.T) {
 	type write func(s *connectiondb.Store) error
 	saveTokens := func(id string, v int64, access, refresh string) write {
 		return func(s *connectiondb.Store) error {
-			_, err := s.SaveTokens(ctx, team, id, v, access, refresh)
+			_, err := s.SaveTokens(ctx, team, id, v, access, refresh, "")
 			return err
 		}
 	}
@@ -330,9 +330,9 @@ func (h *hooked) Get(ctx context.Context, teamID string) (connection.Connection,
 	return c, err
 }
 
-func (h *hooked) SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh string) (int64, error) {
+func (h *hooked) SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh, instance string) (int64, error) {
 	h.fire("save")
-	return h.Store.SaveTokens(ctx, teamID, connID, version, access, refresh)
+	return h.Store.SaveTokens(ctx, teamID, connID, version, access, refresh, instance)
 }
 
 type world struct {
@@ -738,5 +738,78 @@ func TestUsageSentTwiceCountsOnce(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// updatingTwice sends every UpdateItem twice and answers with the second
+// attempt, as the SDK does when the first answer is lost.
+type updatingTwice struct{ connectiondb.DynamoDB }
+
+func (u updatingTwice) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return motoserver.SentTwice(ctx, u.DynamoDB.UpdateItem, in, opts...)
+}
+
+// TestConsentIsSealedTakenOnceAndNoted: a consent keeps its tokens sealed
+// (to its team and state) and only the ticket's hash; it is taken once, also
+// when the taking request is sent twice; the team's note of it lists it
+// until it is dropped.
+func TestConsentIsSealedTakenOnceAndNoted(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	deadline := time.Date(2026, 11, 26, 10, 10, 0, 0, time.UTC)
+	const state = "state-0123456789"
+	if err := s.SaveState(ctx, connection.PendingAuth{State: state, TeamID: team, Admin: "admin_1", Verifier: "verifier-secret",
+		Environment: connection.EnvProduction, LoginURL: connection.ProductionLoginURL, ExpiresAt: deadline}); err != nil {
+		t.Fatal(err)
+	}
+	c := conn("", "consent-access", "consent-refresh")
+	c.ConnectedAt, c.ConnectedBy, c.Status, c.Version = time.Time{}, "", "", 0
+	saveConsent := func(s *connectiondb.Store) error {
+		return s.SaveConsent(ctx, connection.Consent{State: state, Admin: "admin_1", TicketHash: connection.TicketHash("the-ticket"),
+			ExpiresAt: deadline, Connection: c})
+	}
+	if err := saveConsent(s); err == nil {
+		t.Fatalf("consent on a state the callback has not taken: got nil; want an error")
+	}
+	if _, err := s.TakeState(ctx, state); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveConsent(&connectiondb.Store{DB: updatingTwice{s.DB}, Table: s.Table, Sealer: s.Sealer}); err != nil {
+		t.Fatalf("SaveConsent sent twice: %v", err)
+	}
+	out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: &s.Table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := fmt.Sprint(out.Items)
+	for _, secret := range []string{"consent-access", "consent-refresh", "the-ticket", "verifier-secret"} {
+		if strings.Contains(dump, secret) {
+			t.Errorf("%q appears in a stored item", secret)
+		}
+	}
+	refs, err := s.Consents(ctx, team)
+	if err != nil || len(refs) != 1 || refs[0].State != state || !refs[0].ExpiresAt.Equal(deadline) {
+		t.Fatalf("Consents: got %+v, %v; want the one consent with its deadline", refs, err)
+	}
+	twice := &connectiondb.Store{DB: updatingTwice{s.DB}, Table: s.Table, Sealer: s.Sealer}
+	got, err := twice.TakeConsent(ctx, state)
+	if err != nil {
+		t.Fatalf("TakeConsent sent twice: %v", err)
+	}
+	if got.Admin != "admin_1" || got.TicketHash != connection.TicketHash("the-ticket") || !got.ExpiresAt.Equal(deadline) || got.Connection != c {
+		t.Errorf("TakeConsent: got %+v; want what was saved, %+v", got, c)
+	}
+	if _, err := s.TakeConsent(ctx, state); !errors.Is(err, connection.ErrNoConsent) {
+		t.Errorf("second take: got %v; want ErrNoConsent", err)
+	}
+	if _, err := s.TakeConsent(ctx, "never-issued"); !errors.Is(err, connection.ErrNoConsent) {
+		t.Errorf("take of an unknown state: got %v; want ErrNoConsent", err)
+	}
+	if err := s.DropConsent(ctx, team, state); err != nil {
+		t.Fatal(err)
+	}
+	if refs, err := s.Consents(ctx, team); err != nil || len(refs) != 0 {
+		t.Errorf("Consents after the drop: got %+v, %v; want none", refs, err)
 	}
 }
