@@ -176,6 +176,11 @@ type Handler struct {
 	// WaitMax is the longest delay of a waiting message (ErrWait) between
 	// two looks; DefaultWaitMax when zero.
 	WaitMax time.Duration
+	Log     *slog.Logger
+	// Metrics, when set, counts held events for the alarms: NeedsReauth and
+	// BudgetExceeded per team.
+	Metrics *metrics.EMF
+
 	// Reserve is kept from the function's time for handing messages back:
 	// the processor's context ends that long before the function's
 	// deadline. DefaultReserve when zero.
@@ -184,10 +189,6 @@ type Handler struct {
 	// out of time is still sent back as a waiting one is; later it returns
 	// as a failure. DefaultOutOfTimeFor when zero.
 	OutOfTimeFor time.Duration
-	Log     *slog.Logger
-	// Metrics, when set, counts held events for the alarms: NeedsReauth and
-	// BudgetExceeded per team.
-	Metrics *metrics.EMF
 }
 
 // Handle processes one SQS batch.
