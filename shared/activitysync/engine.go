@@ -109,7 +109,7 @@ func (e *Engine) Process(ctx context.Context, ds []contactsync.Delivery) map[str
 	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
 		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(),
 		Held: e.held,
-		Run: func(team string, part []contactsync.Delivery) error {
+		Run: func(ctx context.Context, team string, part []contactsync.Delivery) error {
 			b := &batch{e: e, team: team, failed: failed, done: map[string]bool{}}
 			return b.run(ctx, part)
 		},

@@ -92,7 +92,7 @@ func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
 	failed := map[string]error{}
 	RunParts(ctx, ds, failed, Runner{
 		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(), Held: e.held,
-		Run: func(team string, part []Delivery) error {
+		Run: func(ctx context.Context, team string, part []Delivery) error {
 			b := &batch{e: e, team: team, failed: failed}
 			return b.run(ctx, part)
 		},

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -81,48 +83,110 @@ type Runner struct {
 	Reruns int           // see Rerun
 	Wait   time.Duration // see Rerun
 	Log    *slog.Logger
-	// Run runs one part; it records in failed the deliveries that must
-	// come back.
-	Run func(team string, part []Delivery) error
+	// Run runs one part under ctx, which ends with the team's share of the
+	// batch's time; it records in failed the deliveries that must come
+	// back.
+	Run func(ctx context.Context, team string, part []Delivery) error
 	// Held reports whether a part's error holds the team's events.
 	Held func(error) bool
 	// OnHeld, when set, is told that a team's events were held.
 	OnHeld func(team string)
+	// MinTeamTime is the least share of the batch's time a team gets (see
+	// TeamTime); DefaultMinTeamTime when zero.
+	MinTeamTime time.Duration
+	// Now is the clock the shares are reckoned by, the one ctx's deadline
+	// is on; time.Now when nil.
+	Now func() time.Time
 }
 
-// RunParts runs a batch's deliveries team by team, each team's in parts
-// (Parts, PartSize), each part through Rerun. A part that fails comes back
-// whole, with its error in failed; when the error holds the team, its
-// later parts come back with it, without being run.
+func (r Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// RunParts runs a batch's deliveries team by team, each team under its own
+// share of the time left before ctx's deadline (TeamTime), each team's in
+// parts (Parts, PartSize), each part through Rerun. A part that fails comes
+// back whole, with its error in failed; when the error holds the team, its
+// later parts come back with it, without being run. A team whose share
+// ends comes back the same way with ErrOutOfTime (the part cut and those
+// not run), and the next team runs: a slow org delays only its own team.
 func RunParts(ctx context.Context, ds []Delivery, failed map[string]error, r Runner) {
 	teams, byTeam := ByTeam(ds)
-	for _, t := range teams {
-		parts := Parts(byTeam[t], PartSize)
-		for i, part := range parts {
-			err := Rerun(ctx, r.Reruns, r.Wait, func() error {
+	for i, t := range teams {
+		tctx, cancel := teamContext(ctx, r.now(), len(teams)-i, cmp.Or(r.MinTeamTime, DefaultMinTeamTime))
+		r.runTeam(tctx, t, byTeam[t], failed)
+		cancel()
+	}
+}
+
+// runTeam runs one team's deliveries in parts under ctx, the team's share.
+func (r Runner) runTeam(ctx context.Context, t string, ds []Delivery, failed map[string]error) {
+	parts := Parts(ds, PartSize)
+	for i, part := range parts {
+		err := outOfTime(ctx, nil)
+		if err == nil {
+			err = Rerun(ctx, r.Reruns, r.Wait, func() error {
 				for _, d := range part {
 					delete(failed, d.ID)
 				}
-				return r.Run(t, part)
+				return r.run(ctx, t, part)
 			})
-			if err == nil {
-				continue
-			}
-			r.Log.Warn("team batch returns to the queue", "team_id", t, "events", len(part), "error", err.Error())
-			for _, d := range part {
+		}
+		if err == nil {
+			continue
+		}
+		held := r.Held(err)
+		if !held {
+			err = outOfTime(ctx, err)
+		}
+		r.Log.Warn("team batch returns to the queue", "team_id", t, "events", len(part), "error", err.Error())
+		for _, d := range part {
+			failed[d.ID] = err
+		}
+		if !held && !errors.Is(err, ErrOutOfTime) {
+			continue
+		}
+		for _, rest := range parts[i+1:] { // held or out of time alike: they wait too
+			for _, d := range rest {
 				failed[d.ID] = err
 			}
-			if r.Held(err) {
-				for _, rest := range parts[i+1:] { // held alike: they wait too
-					for _, d := range rest {
-						failed[d.ID] = err
-					}
-				}
-				if r.OnHeld != nil {
-					r.OnHeld(t)
-				}
-				break
-			}
 		}
+		if held && r.OnHeld != nil {
+			r.OnHeld(t)
+		}
+		break
 	}
+}
+
+// outOfTime is err as ErrOutOfTime when the team's share (ctx) has ended:
+// whatever the run met then, its deliveries are not at fault. Otherwise
+// err as it is.
+func outOfTime(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	if err == nil || errors.Is(err, ErrOutOfTime) {
+		return ErrOutOfTime
+	}
+	return fmt.Errorf("%w: %w", ErrOutOfTime, err)
+}
+
+// ErrPanicked is the error of a team's part whose run panicked: the part
+// comes back as failed, the other teams' parts run on.
+var ErrPanicked = errors.New("contactsync: the team's run panicked")
+
+// run is r.Run, with a panic of the run turned into the part's error so
+// that it fails only this team's deliveries, not the whole batch. (A panic
+// in a goroutine the run starts still ends the process.)
+func (r Runner) run(ctx context.Context, team string, part []Delivery) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.Log.Error("team batch panicked", "team_id", team, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrPanicked, p)
+		}
+	}()
+	return r.Run(ctx, team, part)
 }

@@ -3,6 +3,8 @@
 // the wrong queue) to the dead-letter queue with the reason, hands the valid
 // events to the domain, and answers with a partial batch response so that
 // only the messages that failed for a transient reason return to the queue.
+// It keeps the last of the function's time to answer (see DefaultReserve):
+// messages whose time ran out are sent back, and a batch never fails whole.
 package queue
 
 import (
@@ -193,6 +195,15 @@ type Handler struct {
 	Invalid InvalidAnswerer
 	// Now is the clock of invalid_event answers; time.Now when nil.
 	Now func() time.Time
+
+	// Reserve is kept from the function's time for handing messages back:
+	// the processor's context ends that long before the function's
+	// deadline. DefaultReserve when zero.
+	Reserve time.Duration
+	// OutOfTimeFor is how long after its first receipt a message that runs
+	// out of time is still sent back as a waiting one is; later it returns
+	// as a failure. DefaultOutOfTimeFor when zero.
+	OutOfTimeFor time.Duration
 }
 
 func (h *Handler) now() time.Time {
@@ -231,7 +242,9 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 	for i := range msgs {
 		byID[msgs[i].ID] = i
 	}
-	failed := h.Processor.Process(ctx, msgs)
+	work, cancel := h.workContext(ctx)
+	failed := h.Processor.Process(work, msgs)
+	cancel()
 	var later []resend
 	holds := map[holdKey]int{} // a count per alarm metric and team, not an EMF line per message
 	now := time.Now()
@@ -252,7 +265,7 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, since: firstOr(m, now),
 				delay: h.holdDelay()})
 			continue
-		case errors.Is(err, ErrWait):
+		case errors.Is(err, ErrWait), h.outOfTime(err, m.FirstReceived, now):
 			since := firstOr(m, now)
 			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, since: since, wait: true,
 				delay: WaitDelay(now, since, cmp.Or(h.WaitMax, DefaultWaitMax))})
@@ -289,6 +302,7 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 	for _, k := range heldOrder {
 		h.Log.Info("messages held", "team_id", k.team, "messages", held[k], "reason", k.reason, "delay_s", int(h.holdDelay()/time.Second))
 	}
+	h.logOutOfTime(later, failed, sendErrs)
 	return resp, nil
 }
 

@@ -54,11 +54,13 @@ type Config struct {
 	Concurrency int
 
 	// Baseline runs the same workload without faults first and compares the
-	// normal teams' throughput; MinRatio is the share of it the chaos run
-	// must keep (checked only when AssertThroughput).
-	Baseline         bool
-	AssertThroughput bool
-	MinRatio         float64
+	// normal teams' time from send to outcome: under faults, their median
+	// may be at most LatencyFactor times the faultless run's, and their 95th
+	// percentile LatencyFactor times it plus one Visibility (checked only
+	// when AssertIsolation).
+	Baseline        bool
+	AssertIsolation bool
+	LatencyFactor   float64
 
 	RepoDir  string // the module root; default: found from the working directory
 	Endpoint string // moto_server; required
@@ -96,7 +98,7 @@ func (c *Config) defaults() {
 	deff(&c.ReconnectAt, 0.5)
 	deff(&c.LimitAt, 0.3)
 	deff(&c.RaiseAt, 0.65)
-	deff(&c.MinRatio, 0.9)
+	deff(&c.LatencyFactor, DefaultLatencyFactor)
 	defd(&c.Visibility, 20*time.Second)
 	defd(&c.HoldDelay, c.Visibility)
 	defd(&c.AwaitAdd, c.Visibility*10/3)
@@ -122,6 +124,13 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// DefaultLatencyFactor is how much slower than in the faultless run the
+// normal teams' events may be answered under faults: the faults' own work
+// (held and waiting messages coming back, reruns, token refreshes) and
+// the run-to-run spread of moto, which sets the pace here, fit in it; a
+// neighbour stalling their batches does not (see README.md).
+const DefaultLatencyFactor = 1.5
+
 // Check is one assertion of the checker.
 type Check struct {
 	Name string
@@ -134,7 +143,7 @@ type Report struct {
 	Config   Config
 	Baseline *Figures
 	Chaos    *Figures
-	Ratio    float64 // chaos / baseline throughput of the normal teams (0 without a baseline)
+	Ratio    float64 // chaos / baseline throughput of the normal teams (0 without a baseline), reported only
 	Checks   []Check
 	Wall     time.Duration
 
@@ -251,15 +260,17 @@ func checks(r *Report) []Check {
 		add("baseline: every event answered as expected, nothing duplicated", b.Lost == 0 && b.NoTerminal == 0 && b.Conflicting == 0 &&
 			b.DupRecords == 0 && b.DupTasks == 0 && b.MissingRecords == 0 && b.MissingTasks == 0,
 			"%d lost, %d duplicate records, %d duplicate Tasks", b.Lost, b.DupRecords, b.DupTasks)
-		name := fmt.Sprintf("normal teams' throughput >= %.0f%% of the faultless run", 100*r.Config.MinRatio)
-		ok := r.Ratio > 0
-		if r.Config.AssertThroughput {
-			ok = r.Ratio >= r.Config.MinRatio
+		k, vis := r.Config.LatencyFactor, r.Config.Visibility
+		p50Max, p95Max := k*b.NormalP50, k*b.NormalP95+vis.Seconds()
+		name := fmt.Sprintf("normal teams' time from send to outcome: p50 <= %g x the faultless run's, p95 <= %g x its + one visibility timeout (%s)", k, k, vis)
+		ok := f.NormalP50 > 0 && b.NormalP50 > 0
+		if r.Config.AssertIsolation {
+			ok = ok && f.NormalP50 <= p50Max && f.NormalP95 <= p95Max
 		} else {
-			name = fmt.Sprintf("normal teams' throughput, reported only (the full run asks >= %.0f%% of the faultless run)", 100*r.Config.MinRatio)
+			name = fmt.Sprintf("normal teams' time from send to outcome, reported only (the full run asks p50 <= %g x the faultless run's, p95 <= %g x its + %s)", k, k, vis)
 		}
-		add(name, ok,
-			"%.1f%% (%.2f vs %.2f events/s)", 100*r.Ratio, f.NormalPerSec, b.NormalPerSec)
+		add(name, ok, "p50 %.1f s (at most %.1f), p95 %.1f s (at most %.1f); faultless p50 %.1f s, p95 %.1f s",
+			f.NormalP50, p50Max, f.NormalP95, p95Max, b.NormalP50, b.NormalP95)
 	}
 	return out
 }
@@ -304,6 +315,9 @@ func (r *Report) Print(w io.Writer) {
 	row("normal teams: events / seconds / events per second", func(f *Figures) any {
 		return fmt.Sprintf("%d / %.1f / %.2f", f.NormalEvents, f.NormalSeconds, f.NormalPerSec)
 	})
+	row("normal teams: send to outcome, p50 / p95 (s)", func(f *Figures) any {
+		return fmt.Sprintf("%.1f / %.1f", f.NormalP50, f.NormalP95)
+	})
 	row("Salesforce API calls", func(f *Figures) any { return f.SalesforceCalls })
 	row("faults fired: 503 / 500 / dropped", func(f *Figures) any {
 		return fmt.Sprintf("%d / %d / %d", f.Faults["503"], f.Faults["500"], f.Faults["drop"])
@@ -325,7 +339,11 @@ func (r *Report) Print(w io.Writer) {
 	row("drain timed out", func(f *Figures) any { return f.DrainTimedOut })
 	tw.Flush()
 	if r.Baseline != nil {
-		fmt.Fprintf(w, "Throughput ratio (normal teams, chaos / baseline): %.3f\n", r.Ratio)
+		fmt.Fprintf(w, "Throughput ratio (normal teams, chaos / baseline, to their last answer; reported, not checked): %.3f\n", r.Ratio)
+		if b := r.Baseline; b.NormalP50 > 0 && b.NormalP95 > 0 {
+			fmt.Fprintf(w, "Time from send to outcome (normal teams, chaos / baseline): p50 %.2f, p95 %.2f\n",
+				r.Chaos.NormalP50/b.NormalP50, r.Chaos.NormalP95/b.NormalP95)
+		}
 	}
 	if r.Baseline != nil && len(r.Chaos.Requests) > 0 {
 		fmt.Fprintf(w, "AWS requests that grew most, baseline -> chaos: %s\n", requestGrowth(r.Baseline.Requests, r.Chaos.Requests, 6))
@@ -374,8 +392,8 @@ func (r *Report) Print(w io.Writer) {
 
 // Replay is the command that runs this configuration again.
 func (c Config) Replay() string {
-	cmd := fmt.Sprintf("./tools/with-moto.sh go run ./tools/chaos -seed %d -events %d -teams %d -window %d -spread %d -faults %g -drops %g -token-calls %d -visibility %s -hold-delay %s -drain %s -concurrency %d",
-		c.Seed, c.Events, c.Teams, c.Window, c.Spread, c.FaultFraction, c.DropFraction, c.TokenCalls, c.Visibility, c.HoldDelay, c.Drain, c.Concurrency)
+	cmd := fmt.Sprintf("./tools/with-moto.sh go run ./tools/chaos -seed %d -events %d -teams %d -window %d -spread %d -faults %g -drops %g -token-calls %d -visibility %s -hold-delay %s -drain %s -concurrency %d -latency-factor %g",
+		c.Seed, c.Events, c.Teams, c.Window, c.Spread, c.FaultFraction, c.DropFraction, c.TokenCalls, c.Visibility, c.HoldDelay, c.Drain, c.Concurrency, c.LatencyFactor)
 	if !c.Baseline {
 		cmd += " -baseline=false"
 	}

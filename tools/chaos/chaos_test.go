@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,9 @@ func TestMain(m *testing.M) {
 
 // TestShortChaosRun is the short seeded chaos run of make test: 300 events
 // over 4 teams with every fault kind of the full run, a faultless baseline
-// first. The throughput ratio is computed and reported, never asserted (a
-// wall-clock figure on a shared machine). CHAOS_DUMP=<file> writes every
+// first. The normal teams' time from send to outcome and the throughput
+// ratio are computed and reported, never asserted (wall-clock figures on a
+// shared machine). CHAOS_DUMP=<file> writes every
 // event with its outcomes there.
 func TestShortChaosRun(t *testing.T) {
 	ep, err := motoserver.Shared()
@@ -58,6 +60,9 @@ func TestShortChaosRun(t *testing.T) {
 		if f.NormalPerSec <= 0 {
 			t.Errorf("normal teams' throughput not computed: %+v", f)
 		}
+		if f.NormalP50 <= 0 || f.NormalP95 < f.NormalP50 {
+			t.Errorf("normal teams' time from send to outcome: got p50 %v, p95 %v; want 0 < p50 <= p95", f.NormalP50, f.NormalP95)
+		}
 	}
 	if rep.Ratio <= 0 {
 		t.Errorf("throughput ratio not computed: %v", rep.Ratio)
@@ -68,7 +73,7 @@ func TestShortChaosRun(t *testing.T) {
 	if rep.Chaos.Revoked == nil || rep.Chaos.Limited == nil || rep.Chaos.Revoked.Seconds <= 0 || rep.Chaos.Limited.Seconds <= 0 {
 		t.Errorf("the revoked and limited teams' outages did not happen: %+v %+v", rep.Chaos.Revoked, rep.Chaos.Limited)
 	}
-	for _, ch := range rep.Checks { // the throughput check only asks for a ratio here (AssertThroughput off)
+	for _, ch := range rep.Checks { // the isolation check only asks for the figures here (AssertIsolation off)
 		if !ch.OK {
 			t.Errorf("seed %d: %s: %s (replay: %s)", c.Seed, ch.Name, ch.Got, rep.Config.Replay())
 		}
@@ -169,6 +174,63 @@ func TestRequestGrowth(t *testing.T) {
 	for _, tt := range tests {
 		if got := requestGrowth(base, run, tt.n); got != tt.want {
 			t.Errorf("n=%d: got %q; want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	xs := []float64{9, 1, 8, 2, 7, 3, 6, 4, 5, 10} // 1..10, shuffled
+	tests := []struct {
+		xs   []float64
+		p    float64
+		want float64
+	}{
+		{nil, 50, 0},
+		{[]float64{4}, 95, 4},
+		{xs, 50, 5},
+		{xs, 95, 10},
+		{xs, 10, 1},
+	}
+	for _, tt := range tests {
+		if got := percentile(slices.Clone(tt.xs), tt.p); got != tt.want {
+			t.Errorf("percentile(%v, %v): got %v; want %v", tt.xs, tt.p, got, tt.want)
+		}
+	}
+}
+
+// TestIsolationCheck: under faults the normal teams' median time from send
+// to outcome may be LatencyFactor times the faultless run's, their 95th
+// percentile that plus one visibility timeout; the short run only reports.
+func TestIsolationCheck(t *testing.T) {
+	t.Parallel()
+	base := &Figures{NormalP50: 10, NormalP95: 30}
+	tests := []struct {
+		name     string
+		p50, p95 float64
+		assert   bool
+		want     bool
+	}{
+		{"as fast as the faultless run", 10, 30, true, true},
+		{"at the bounds", 15, 65, true, true},
+		{"median too slow", 15.5, 40, true, false},
+		{"tail slower than one visibility timeout allows", 12, 65.5, true, false},
+		{"reported only", 40, 200, false, true},
+	}
+	for _, tt := range tests {
+		r := &Report{Config: Config{LatencyFactor: 1.5, Visibility: 20 * time.Second, AssertIsolation: tt.assert},
+			Baseline: base, Chaos: &Figures{NormalP50: tt.p50, NormalP95: tt.p95}}
+		var got *Check
+		for _, ch := range checks(r) {
+			if strings.HasPrefix(ch.Name, "normal teams' time from send to outcome") {
+				got = &ch
+			}
+		}
+		if got == nil {
+			t.Fatalf("%s: no isolation check in %+v", tt.name, checks(r))
+		}
+		if got.OK != tt.want {
+			t.Errorf("%s: p50 %v, p95 %v: got ok %v (%s); want %v", tt.name, tt.p50, tt.p95, got.OK, got.Got, tt.want)
 		}
 	}
 }

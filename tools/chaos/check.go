@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -51,6 +52,11 @@ type Figures struct {
 	NormalEvents  int     `json:"normal_team_events"`
 	NormalSeconds float64 `json:"normal_team_seconds"`
 	NormalPerSec  float64 `json:"normal_team_events_per_second"`
+	// Isolation: how long the normal teams' events took from their first
+	// copy's send to their settling answer, in seconds, median and 95th
+	// percentile.
+	NormalP50 float64 `json:"normal_team_p50_seconds"`
+	NormalP95 float64 `json:"normal_team_p95_seconds"`
 
 	SalesforceCalls int            `json:"salesforce_calls"`
 	Faults          map[string]int `json:"faults_fired,omitempty"`
@@ -154,6 +160,7 @@ func check(w *workload, res *runResult) *Figures {
 	f.DeadLettered = len(res.DeadLetters)
 
 	var lastNormal time.Time
+	var took []float64 // the normal teams' events, send to answer, in seconds
 	for _, we := range w.events {
 		id := we.ev.ID
 		gs := res.Outcomes[id]
@@ -200,12 +207,16 @@ func check(w *workload, res *runResult) *Figures {
 			if ok && fin.at.After(lastNormal) {
 				lastNormal = fin.at
 			}
+			if sent := res.SentAt[we.idx]; ok && !sent.IsZero() {
+				took = append(took, max(fin.at.Sub(sent).Seconds(), 0))
+			}
 		}
 	}
 	if !lastNormal.IsZero() {
 		f.NormalSeconds = lastNormal.Sub(res.Started).Seconds()
 		f.NormalPerSec = float64(f.NormalEvents) / f.NormalSeconds
 	}
+	f.NormalP50, f.NormalP95 = percentile(took, 50), percentile(took, 95)
 
 	// The orgs: one Lead or Contact per email, one Task per (message, kind).
 	for ti, snap := range res.Orgs {
@@ -334,4 +345,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// percentile is the p-th percentile of xs by nearest rank (0 for none); it
+// sorts xs.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	rank := int(math.Ceil(p / 100 * float64(len(xs))))
+	return xs[min(max(rank, 1), len(xs))-1]
 }

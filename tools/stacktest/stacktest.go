@@ -147,6 +147,13 @@ func (h *Harness) Binaries(fns []resources.Function) map[string]string {
 // with the given visibility timeout (short, so retries come quickly), and
 // returns a sequencer acting on it.
 func (h *Harness) Start(ctx context.Context, fns []resources.Function, bins map[string]string, visibility time.Duration) (*runner.Stack, *sequencer.Client, error) {
+	return h.StartObserved(ctx, fns, bins, visibility, nil)
+}
+
+// StartObserved is Start, with onBatch (when not nil) told what became of
+// every SQS batch the functions were given.
+func (h *Harness) StartObserved(ctx context.Context, fns []resources.Function, bins map[string]string, visibility time.Duration,
+	onBatch func(function string, r runner.BatchReport)) (*runner.Stack, *sequencer.Client, error) {
 	port, err := motoserver.FreePort("127.0.0.1")
 	if err != nil {
 		return nil, nil, err
@@ -161,10 +168,15 @@ func (h *Harness) Start(ctx context.Context, fns []resources.Function, bins map[
 		StateDir: h.stateDir, Functions: fns, Binaries: bins,
 		APIAddr: "127.0.0.1:" + strconv.Itoa(port), Output: out, Logger: slog.New(slog.DiscardHandler),
 		VisibilityTimeout: visibility, MaxReceiveCount: 5, PollWait: time.Second,
+		OnBatch: func(function string, r runner.BatchReport) {
+			h.record(function, r)
+			if onBatch != nil {
+				onBatch(function, r)
+			}
+		},
 		ExtraEnv:       h.opts.ExtraEnv,
 		SalesforceURL:  "http://127.0.0.1:1", // each test connects its teams to its own simulated org
 		OAuthReturnURL: h.landing.URL + "/integrations",
-		OnBatch:        h.record,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -1,0 +1,195 @@
+package contactsync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+func TestTeamTime(t *testing.T) {
+	t.Parallel()
+	const s = time.Second
+	tests := []struct {
+		name  string
+		left  time.Duration
+		teams int
+		least time.Duration
+		want  time.Duration
+	}{
+		{"the last team gets what is left", 20 * s, 1, 5 * s, 20 * s},
+		{"an equal share of what is left", 27 * s, 3, 5 * s, 9 * s},
+		{"no less than the least share", 27 * s, 10, 5 * s, 5 * s},
+		{"but never past the deadline", 3 * s, 4, 5 * s, 3 * s},
+		{"nothing left", 0, 3, 5 * s, 0},
+		{"past the deadline", -2 * s, 1, 5 * s, 0},
+	}
+	for _, tt := range tests {
+		if got := contactsync.TeamTime(tt.left, tt.teams, tt.least); got != tt.want {
+			t.Errorf("%s: TeamTime(%s, %d, %s): got %s; want %s", tt.name, tt.left, tt.teams, tt.least, got, tt.want)
+		}
+	}
+}
+
+// delivery is one delivery of team, with an id unique in the test.
+func delivery(team string, i int) contactsync.Delivery {
+	var d contactsync.Delivery
+	d.ID, d.Event.TeamID = fmt.Sprintf("%s-%d", team, i), team
+	return d
+}
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestRunPartsSharesTheTime: each team runs under an equal share of the time
+// left when it starts, so what a team does not use goes to those after it.
+func TestRunPartsSharesTheTime(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now()
+	now := t0
+	took := map[string]time.Duration{"a": 4 * time.Second, "b": 20 * time.Second, "c": time.Second}
+	ctx, cancel := context.WithDeadline(context.Background(), t0.Add(30*time.Second))
+	defer cancel()
+	deadlines := map[string]time.Duration{}
+	contactsync.RunParts(ctx, []contactsync.Delivery{delivery("a", 1), delivery("b", 1), delivery("c", 1)}, map[string]error{}, contactsync.Runner{
+		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: time.Second,
+		Now: func() time.Time { return now },
+		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
+			dl, _ := ctx.Deadline()
+			deadlines[team] = dl.Sub(t0)
+			now = now.Add(took[team]) // the clock the shares are reckoned by
+			return nil
+		},
+	})
+	// a: 30/3 = 10 s; b, at 4 s: 26/2 = 13 s, ending at 17 s; c, at 24 s: the 6 s left.
+	want := map[string]time.Duration{"a": 10 * time.Second, "b": 17 * time.Second, "c": 30 * time.Second}
+	if fmt.Sprint(deadlines) != fmt.Sprint(want) {
+		t.Errorf("deadlines from the start: got %v; want %v", deadlines, want)
+	}
+}
+
+// TestRunPartsCutsOnlyTheSlowTeam: a team whose org does not answer within
+// its share comes back out of time, its later part with it, unrun; the
+// teams after it run and come back with nothing.
+func TestRunPartsCutsOnlyTheSlowTeam(t *testing.T) {
+	t.Parallel()
+	var ds []contactsync.Delivery
+	for i := range contactsync.PartSize + 1 { // two parts
+		ds = append(ds, delivery("slow", i))
+	}
+	ds = append(ds, delivery("a", 1), delivery("b", 1), delivery("a", 2))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	failed := map[string]error{}
+	var mu sync.Mutex
+	runs := map[string]int{}
+	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
+		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: time.Millisecond,
+		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
+			mu.Lock()
+			runs[team]++
+			mu.Unlock()
+			if team == "slow" { // a call that outlasts the team's share, cut by its context
+				<-ctx.Done()
+				return fmt.Errorf("%w: find by email: %w", contactsync.ErrRetry, ctx.Err())
+			}
+			return nil
+		},
+	})
+	if runs["slow"] != 1 || runs["a"] != 1 || runs["b"] != 1 {
+		t.Errorf("runs: got %v; want slow:1 (its second part not run) a:1 b:1", runs)
+	}
+	if len(failed) != contactsync.PartSize+1 {
+		t.Errorf("deliveries back: got %d; want the slow team's %d", len(failed), contactsync.PartSize+1)
+	}
+	for id, err := range failed {
+		if id[:4] != "slow" {
+			t.Errorf("%s back with %v; want only the slow team's deliveries back", id, err)
+		}
+		if !errors.Is(err, contactsync.ErrOutOfTime) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: got %v; want ErrOutOfTime (a deadline, not the delivery's fault)", id, err)
+			break
+		}
+	}
+}
+
+// TestRunPartsNoTimeLeft: a team that the teams before it left no time is
+// not run; its deliveries come back out of time.
+func TestRunPartsNoTimeLeft(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(30*time.Second))
+	defer cancel()
+	failed := map[string]error{}
+	var ran []string
+	contactsync.RunParts(ctx, []contactsync.Delivery{delivery("a", 1), delivery("b", 1)}, failed, contactsync.Runner{
+		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: 20 * time.Second,
+		Now: func() time.Time { return now },
+		Run: func(_ context.Context, team string, _ []contactsync.Delivery) error {
+			ran = append(ran, team)
+			now = now.Add(30 * time.Second) // a ran to the batch's deadline
+			return nil
+		},
+	})
+	if fmt.Sprint(ran) != "[a]" {
+		t.Errorf("teams run: got %v; want [a]", ran)
+	}
+	if err := failed["b-1"]; len(failed) != 1 || !errors.Is(err, contactsync.ErrOutOfTime) {
+		t.Errorf("back: got %v; want b-1 out of time", failed)
+	}
+}
+
+// TestRunPartsPanic: a team whose run panics comes back failed; the other
+// teams run and the batch goes on.
+func TestRunPartsPanic(t *testing.T) {
+	t.Parallel()
+	failed := map[string]error{}
+	var ran []string
+	contactsync.RunParts(context.Background(), []contactsync.Delivery{delivery("bad", 1), delivery("ok", 1)}, failed, contactsync.Runner{
+		Log: quiet(), Held: func(error) bool { return false },
+		Run: func(_ context.Context, team string, _ []contactsync.Delivery) error {
+			ran = append(ran, team)
+			if team == "bad" {
+				var m map[string]int
+				m["x"]++ // a bug met on this team's data
+			}
+			return nil
+		},
+	})
+	if fmt.Sprint(ran) != "[bad ok]" {
+		t.Errorf("teams run: got %v; want [bad ok]", ran)
+	}
+	if err := failed["bad-1"]; len(failed) != 1 || !errors.Is(err, contactsync.ErrPanicked) {
+		t.Errorf("back: got %v; want bad-1 with ErrPanicked", failed)
+	}
+}
+
+// TestRunPartsHeldWinsOverTime: a team held as its share ends stays held
+// (parked until it can sync), not handed back as out of time.
+func TestRunPartsHeldWinsOverTime(t *testing.T) {
+	t.Parallel()
+	held := fmt.Errorf("%w: %w", contactsync.ErrHeld, salesforce.ErrRequestLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	failed := map[string]error{}
+	var teams []string
+	contactsync.RunParts(ctx, []contactsync.Delivery{delivery("a", 1)}, failed, contactsync.Runner{
+		Log: quiet(), Held: func(err error) bool { return errors.Is(err, contactsync.ErrHeld) },
+		OnHeld: func(team string) { teams = append(teams, team) },
+		Run: func(ctx context.Context, _ string, _ []contactsync.Delivery) error {
+			<-ctx.Done()
+			return held
+		},
+	})
+	if err := failed["a-1"]; len(failed) != 1 || !errors.Is(err, contactsync.ErrHeld) || errors.Is(err, contactsync.ErrOutOfTime) {
+		t.Errorf("back: got %v; want a-1 held, not out of time", failed)
+	}
+	if fmt.Sprint(teams) != "[a]" {
+		t.Errorf("teams held: got %v; want [a]", teams)
+	}
+}
