@@ -97,11 +97,11 @@ redrive: check-go ## move a dead-letter queue's messages back after a fix: make 
 	@[ -n "$(DLQ)" ] && [ -n "$(TO)" ] || { echo "usage: make redrive DLQ=<dead-letter queue URL> TO=<queue URL> (the stack's outputs name them)"; exit 2; }
 	go run ./tools/redrive -dlq "$(DLQ)" -to "$(TO)"
 
+# moto at the version tools/motoserver/requirements.txt pins, installed when
+# missing or another version (tools/with-moto.sh does the same).
 .PHONY: check-moto
 check-moto:
-	@command -v moto_server >/dev/null || { echo "moto_server not found; installing it with: pip install 'moto[server]'"; \
-	  pip install --quiet 'moto[server]' && command -v moto_server >/dev/null; } || \
-	  { echo "error: could not install moto_server. Install Python 3 and run: pip install 'moto[server]'"; exit 1; }
+	@./tools/motoserver/install.sh
 
 # ---- local stack -----------------------------------------------------------------
 .PHONY: run

@@ -1,26 +1,21 @@
 #!/usr/bin/env bash
 # with-moto.sh CMD...: runs CMD with a private moto_server (DynamoDB, SQS, KMS,
 # Secrets Manager) on a free loopback port, exported as AWS_ENDPOINT_URL, and
-# stops it afterwards, also on failure or Ctrl-C. Installs moto when missing.
+# stops it afterwards, also on failure or Ctrl-C. Installs the pinned moto
+# (tools/motoserver/requirements.txt) when it is missing or another version.
 set -euo pipefail
 
-if ! command -v moto_server >/dev/null 2>&1; then
-  echo "moto_server not found; installing it with: pip install 'moto[server]'" >&2
-  if ! { command -v pip >/dev/null 2>&1 && pip install --quiet 'moto[server]'; } ||
-     ! command -v moto_server >/dev/null 2>&1; then
-    echo "error: could not install moto_server. Install Python 3 and run: pip install 'moto[server]'" >&2
-    exit 1
-  fi
-fi
+"$(dirname "$0")/motoserver/install.sh"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=$(mktemp -t moto.XXXXXX.log)
 # moto walks a whole table for a DynamoDB Query and a whole queue for most
-# SQS calls; the launcher gives it faster paths to the same answers (see the
-# script). Plain moto_server when python3 cannot import moto. The import list
-# is motoserver.launcherImports.
+# SQS calls; the launcher gives it faster paths to the same answers, on the
+# moto version it was written for, and runs plain moto on any other (see
+# tools/motoserver/README.md). Plain moto_server when python3 cannot import
+# moto. The import is motoserver.launcherImports.
 launcher="$(dirname "$0")/motoserver/launcher.py"
-if python3 -c 'import moto.server, moto.dynamodb.models.table, moto.sqs.models' 2>/dev/null; then
+if python3 -c 'import moto.server' 2>/dev/null; then
   setsid python3 "$launcher" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 else
   setsid moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
@@ -45,6 +40,9 @@ for _ in $(seq 1 300); do
   sleep 0.2
 done
 curl -fs -o /dev/null "$endpoint/moto-api/" || { echo "error: moto_server did not answer at $endpoint" >&2; exit 1; }
+# What the launcher said of itself (a fallback to plain moto); moto's own
+# request log stays in the log file.
+grep '^launcher: ' "$log" >&2 || true
 
 export AWS_ENDPOINT_URL="$endpoint" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 status=0

@@ -6,10 +6,37 @@ A long chaos run or benchmark holds a hundred thousand ledger items and
 thousands of queued messages, where moto's walks of the whole table or
 queue set the pace of the run rather than the code under test.
 
+The fast paths replace functions of moto's internals, which change between
+versions: they are written for MOTO_VERSION, the version
+tools/motoserver/requirements.txt pins. On any other version the launcher
+says so and runs plain moto_server.
+
 Usage: python3 launcher.py [moto_server flags]
 """
-import copy
 import sys
+from importlib.metadata import version
+
+from moto.server import main
+
+MOTO_VERSION = "5.2.1"
+
+# What the launcher prints of itself starts with this; tools/with-moto.sh and
+# the Go package pass such lines on and keep moto's request log to themselves.
+NOTE = "launcher: "
+
+if __name__ == "__main__" and version("moto") != MOTO_VERSION:
+    print(
+        f"{NOTE}moto {version('moto')} is installed; the fast paths are written for moto "
+        f"{MOTO_VERSION} (tools/motoserver/requirements.txt): running plain moto_server",
+        file=sys.stderr,
+        flush=True,
+    )
+    main(sys.argv[1:])
+    sys.exit(0)
+
+# Only on MOTO_VERSION from here on: the modules and functions below are that
+# version's.
+import copy
 import threading
 import time
 
@@ -18,7 +45,6 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-from moto.server import main
 from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
 from moto.sqs.models import Message, Queue, SQSBackend
 

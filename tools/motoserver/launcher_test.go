@@ -1,9 +1,19 @@
 package motoserver_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -150,4 +160,191 @@ func sharedConfig(t *testing.T) aws.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// TestLauncherRunsPlainMotoOnAnotherVersion: the launcher's fast paths
+// replace internals of the moto it was written for (its MOTO_VERSION); on any
+// other version it says so and runs moto as installed, and the proxy, seeing
+// plain moto, carries transactions out itself. Another version is simulated
+// by changing the launcher's MOTO_VERSION.
+func TestLauncherRunsPlainMotoOnAnotherVersion(t *testing.T) {
+	t.Parallel()
+	installed := installedMoto(t)
+	tests := []struct {
+		name       string
+		writtenFor string
+	}{
+		{"as written", launcherVersion(t, motoserver.LauncherScript)},
+		{"written for another moto", "0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			script := motoVersionLine.ReplaceAll(motoserver.LauncherScript, []byte(fmt.Sprintf("MOTO_VERSION = %q", tt.writtenFor)))
+			if got := launcherVersion(t, script); got != tt.writtenFor {
+				t.Fatalf("launcher's MOTO_VERSION: got %v; want %v", got, tt.writtenFor)
+			}
+			endpoint, stop := startLauncher(t, script)
+			p, err := motoserver.StartAtomicProxy(endpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fast := p.Native()
+			p.Close()
+			notes := stop()
+
+			plain := installed != tt.writtenFor
+			if fast == plain {
+				t.Errorf("fast paths on moto %s, launcher written for %s: got %v; want %v", installed, tt.writtenFor, fast, !plain)
+			}
+			want := ""
+			if plain {
+				want = fmt.Sprintf("launcher: moto %s is installed; the fast paths are written for moto %s (tools/motoserver/requirements.txt): running plain moto_server\n", installed, tt.writtenFor)
+			}
+			if notes != want {
+				t.Errorf("launcher's notes: got %q; want %q", notes, want)
+			}
+		})
+	}
+}
+
+// TestRequirementsPinLauncherMoto: requirements.txt pins every package at an
+// exact version, and moto at the version the launcher is written for.
+func TestRequirementsPinLauncherMoto(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("requirements.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	exact := regexp.MustCompile(`^[A-Za-z0-9._-]+(\[[a-z,]+\])?==[0-9][A-Za-z0-9.+!-]*$`)
+	pinned := ""
+	lines := bufio.NewScanner(f)
+	for lines.Scan() {
+		line := strings.TrimSpace(lines.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !exact.MatchString(line) {
+			t.Errorf("requirement %q: got no exact version; want name==version", line)
+		}
+		if v, ok := strings.CutPrefix(line, "moto[server]=="); ok {
+			pinned = v
+		}
+	}
+	if err := lines.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pinned, launcherVersion(t, motoserver.LauncherScript); got != want {
+		t.Errorf("moto[server] pinned in requirements.txt: got %q; want %q (launcher.py's MOTO_VERSION)", got, want)
+	}
+}
+
+// TestLauncherNotes: of moto_server's output, Start passes on the lines the
+// launcher prints of itself, however the output is cut, and nothing else.
+func TestLauncherNotes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		writes []string
+		want   string
+	}{
+		{"request log only", []string{"127.0.0.1 - - \"GET /moto-api/ HTTP/1.1\" 200 -\n"}, ""},
+		{"a note", []string{"launcher: moto 9 is installed\n", "127.0.0.1 - - \"POST / HTTP/1.1\" 200 -\n"}, "launcher: moto 9 is installed\n"},
+		{"a note cut in three", []string{"a request\nlaun", "cher: moto", " 9 is installed\nanother request\n"}, "launcher: moto 9 is installed\n"},
+		{"a note not yet ended", []string{"launcher: moto 9"}, ""},
+		{"the word inside a line", []string{"GET /launcher: 404\n"}, ""},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		w := motoserver.NewLauncherNotes(&out)
+		for _, s := range tt.writes {
+			if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+				t.Fatalf("%s: write %q: got %d, %v; want %d, <nil>", tt.name, s, n, err, len(s))
+			}
+		}
+		if got := out.String(); got != tt.want {
+			t.Errorf("%s: got %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// motoVersionLine is the line of launcher.py that names the moto it is
+// written for.
+var motoVersionLine = regexp.MustCompile(`(?m)^MOTO_VERSION = "[^"]*"$`)
+
+// launcherVersion returns the MOTO_VERSION of a launcher script.
+func launcherVersion(t *testing.T, script []byte) string {
+	t.Helper()
+	lines := motoVersionLine.FindAll(script, -1)
+	if len(lines) != 1 {
+		t.Fatalf("MOTO_VERSION lines in the launcher: got %d; want 1", len(lines))
+	}
+	v, err := strconv.Unquote(strings.TrimPrefix(string(lines[0]), "MOTO_VERSION = "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// installedMoto returns the version of the moto python3 imports.
+func installedMoto(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("python3", "-c", `from importlib.metadata import version; print(version("moto"))`).Output()
+	if err != nil {
+		t.Fatalf("moto's version: %v (install it: make check-moto)", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// startLauncher runs script as the launcher on a free port. stop ends it and
+// returns what it passed on of its output, through Start's filter.
+func startLauncher(t *testing.T, script []byte) (endpoint string, stop func() string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "launcher.py")
+	if err := os.WriteFile(path, script, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, err := motoserver.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes lockedBuffer
+	cmd := exec.Command("python3", path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.Stderr = motoserver.NewLauncherNotes(&notes)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop = func() string {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return notes.String()
+	}
+	t.Cleanup(func() { stop() })
+	endpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := motoserver.WaitReady(context.Background(), endpoint, 60*time.Second, done); err != nil {
+		t.Fatalf("%v; it said: %s", err, stop())
+	}
+	return endpoint, stop
+}
+
+// lockedBuffer is a bytes.Buffer written and read from different goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

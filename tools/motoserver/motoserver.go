@@ -14,6 +14,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -32,7 +33,7 @@ import (
 )
 
 // ErrNotInstalled is returned when no moto_server binary is on the PATH.
-var ErrNotInstalled = errors.New("moto_server not found on PATH: install it with pip install 'moto[server]'")
+var ErrNotInstalled = errors.New("moto_server not found on PATH: install the pinned moto with make check-moto")
 
 // Region is the region every local resource lives in.
 const Region = "us-east-1"
@@ -69,7 +70,7 @@ func Start(ctx context.Context, addr string) (*Server, error) {
 		cmd = exec.Command(py, script, "-H", host, "-p", port)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	cmd.Stdout, cmd.Stderr = nil, nil
+	cmd.Stdout, cmd.Stderr = nil, &launcherNotes{w: os.Stderr}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
@@ -84,7 +85,9 @@ func Start(ctx context.Context, addr string) (*Server, error) {
 
 // launcherScript runs moto_server with fast paths for long local runs:
 // DynamoDB's Query reads one partition, SQS finds messages without walking
-// the queue (see the script). python3 runs it when it can import moto.
+// the queue (see the script and README.md). python3 runs it when it can
+// import moto; on a moto other than the one the script was written for, it
+// runs plain moto and says so.
 //
 //go:embed launcher.py
 var launcherScript []byte
@@ -123,9 +126,40 @@ func launcher() (python, script string, ok bool) {
 	return launcherPython, launcherPath, launcherPath != ""
 }
 
-// launcherImports are the moto modules the launcher changes; with-moto.sh
-// checks the same list.
-const launcherImports = "import moto.server, moto.dynamodb.models.table, moto.sqs.models"
+// launcherImports is what the launcher needs to start: moto's server. It
+// imports the modules it changes only on the moto it was written for.
+// with-moto.sh checks the same import.
+const launcherImports = "import moto.server"
+
+// launcherNotePrefix starts each line the launcher prints of itself
+// (launcher.py's NOTE).
+const launcherNotePrefix = "launcher: "
+
+// launcherNotes passes on to w the lines of moto_server's output that the
+// launcher printed of itself (that it runs plain moto), and drops the rest:
+// moto's log of every request.
+type launcherNotes struct {
+	w    io.Writer
+	line []byte // the unfinished last line written
+}
+
+func (n *launcherNotes) Write(p []byte) (int, error) {
+	n.line = append(n.line, p...)
+	for {
+		i := bytes.IndexByte(n.line, '\n')
+		if i < 0 {
+			break
+		}
+		if bytes.HasPrefix(n.line, []byte(launcherNotePrefix)) {
+			_, _ = n.w.Write(n.line[:i+1])
+		}
+		n.line = n.line[i+1:]
+	}
+	if len(n.line) > 64<<10 {
+		n.line = nil // no note is that long
+	}
+	return len(p), nil
+}
 
 // Stop ends moto_server and every process it started.
 func (s *Server) Stop() {
