@@ -136,9 +136,15 @@ func TestTemplateBombStallsNoOne(t *testing.T) {
 			t.Errorf("%s of %s: got %s/%s %+v; want created", ev.ID, teamOf[ev.ID], o.Status, o.Reason, o.Error)
 		}
 	}
+	// Every answer the other teams got is the one answer (a repeat of it is
+	// SQS's at-least-once delivery; the batch reports below show none of
+	// their messages came back).
 	for _, ev := range others {
-		if n := len(seqr.Outcomes(ev.ID)); n != 1 {
-			t.Errorf("%s of %s: got %d outcomes; want exactly 1", ev.ID, teamOf[ev.ID], n)
+		for _, o := range seqr.Outcomes(ev.ID) {
+			if o.Status != event.StatusCreated || o.Salesforce == nil || o.Salesforce.ID != got[ev.ID].Salesforce.ID {
+				t.Errorf("%s of %s: got answers %+v; want one created record", ev.ID, teamOf[ev.ID], seqr.Outcomes(ev.ID))
+				break
+			}
 		}
 	}
 	// The bomb team's records: every mapped field filled to its length.
