@@ -238,7 +238,7 @@ func (c *Connector) Callback(ctx context.Context, q url.Values) (CallbackResult,
 
 // exchange redeems the code with the PKCE verifier, checks the answer (its
 // signature, the identity and instance hosts, a refresh token) and reads the
-// identity. Whatever it refuses after Salesforce granted tokens, it revokes.
+// identity, which must name the org and user of its URL. Whatever it refuses after Salesforce granted tokens, it revokes.
 func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (Connection, error) {
 	cfg, err := c.oauth(ctx, p.LoginURL)
 	if err != nil {
@@ -261,7 +261,7 @@ func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (C
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
 		return Connection{}, ErrBadSignature
 	}
-	instance, err := c.checkURLs(p.LoginURL, idURL, instanceURL)
+	ref, instance, err := c.checkURLs(idURL, instanceURL)
 	if err != nil {
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
 		return Connection{}, err
@@ -271,6 +271,9 @@ func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (C
 		return Connection{}, fmt.Errorf("%w: no refresh token granted (the connected app must allow the refresh_token scope)", ErrExchange)
 	}
 	ident, err := c.identity(ctx, idURL, tok.AccessToken)
+	if err == nil {
+		err = ref.matches(ident)
+	}
 	if err != nil {
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
 		return Connection{}, err
@@ -449,16 +452,86 @@ func VerifySignature(secret, id, issuedAt, signature string) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
-// checkURLs makes sure the identity URL is on the login host (we send the
-// access token there) and the instance URL is a Salesforce host, and returns
-// the instance URL.
-func (c *Connector) checkURLs(loginURL, idURL, instanceURL string) (string, error) {
-	lu, _ := url.Parse(loginURL)
-	iu, err := url.Parse(idURL)
-	if err != nil || iu.Host == "" || !strings.EqualFold(iu.Host, lu.Host) || iu.Scheme != lu.Scheme {
-		return "", fmt.Errorf("%w: identity URL is not on the login host", ErrExchange)
+// checkURLs makes sure the identity URL is a Salesforce identity URL (we
+// send the access token there) and the instance URL is a Salesforce host,
+// and returns both: the identity URL's org and user, and the instance URL.
+func (c *Connector) checkURLs(idURL, instanceURL string) (identityRef, string, error) {
+	org, user, err := IdentityURL(idURL, c.Config.AllowInsecureLoginURLs)
+	if err != nil {
+		return identityRef{}, "", err
 	}
-	return InstanceURL(instanceURL, c.Config.AllowInsecureLoginURLs)
+	instance, err := InstanceURL(instanceURL, c.Config.AllowInsecureLoginURLs)
+	return identityRef{OrgID: org, UserID: user}, instance, err
+}
+
+// identityRef is the org and user an identity URL names.
+type identityRef struct{ OrgID, UserID string }
+
+// IdentityURL checks the identity URL of a token response and returns the
+// org and user ids its path names (/id/<org>/<user>). Salesforce serves it
+// from a login host, whatever host the flow ran through: a token from
+// https://acme.my.salesforce.com names https://login.salesforce.com/id/...
+// (a sandbox's, test.salesforce.com), or its My Domain. So it must be https
+// on login.salesforce.com, test.salesforce.com or a My Domain
+// (*.my.salesforce.com, sandbox My Domains included), with no credentials,
+// port, query or fragment; a loopback host (http or https, any port) only
+// when allowInsecure. The caller checks that the identity answer names the
+// same org and user.
+func IdentityURL(raw string, allowInsecure bool) (orgID, userID string, err error) {
+	u, perr := url.Parse(raw)
+	if perr != nil || u.Host == "" {
+		return "", "", fmt.Errorf("%w: no identity URL in the token response", ErrBadIdentity)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", "", fmt.Errorf("%w: the identity URL carries credentials, a query or a fragment", ErrBadIdentity)
+	}
+	host := strings.ToLower(u.Hostname())
+	local := allowInsecure && loopback(host) && (u.Scheme == "http" || u.Scheme == "https")
+	if !local && (u.Scheme != "https" || u.Port() != "" || !salesforceHost(host)) {
+		return "", "", fmt.Errorf("%w: %s is not a Salesforce identity host", ErrBadIdentity, sanitizeHost(host))
+	}
+	parts := strings.Split(strings.TrimPrefix(u.EscapedPath(), "/id/"), "/")
+	if !strings.HasPrefix(u.EscapedPath(), "/id/") || len(parts) != 2 ||
+		!salesforceID(parts[0], "00D") || !salesforceID(parts[1], "005") {
+		return "", "", fmt.Errorf("%w: the identity URL's path is not /id/<org id>/<user id>", ErrBadIdentity)
+	}
+	return parts[0], parts[1], nil
+}
+
+// salesforceID reports whether s is a 15- or 18-character Salesforce id
+// with the given key prefix.
+func salesforceID(s, prefix string) bool {
+	if len(s) != 15 && len(s) != 18 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// SameID reports whether two Salesforce ids name the same record: a
+// 15-character id is case-sensitive, and an 18-character one is the same
+// 15 characters with a suffix computed from them, so the first 15 decide.
+func SameID(a, b string) bool {
+	if len(a) != 15 && len(a) != 18 || len(b) != 15 && len(b) != 18 {
+		return false
+	}
+	return a[:15] == b[:15]
+}
+
+// matches checks that an identity answer names the org and user of the
+// identity URL it came from.
+func (ref identityRef) matches(id identity) error {
+	if !SameID(ref.OrgID, id.OrganizationID) {
+		return fmt.Errorf("%w: the identity answer names another org than its URL", ErrBadIdentity)
+	}
+	if !SameID(ref.UserID, id.UserID) {
+		return fmt.Errorf("%w: the identity answer names another user than its URL", ErrBadIdentity)
+	}
+	return nil
 }
 
 // InstanceURL checks an instance_url Salesforce returned, at connect or

@@ -45,6 +45,10 @@ var (
 	ErrBadLoginURL     = errors.New("connection: login URL is not an allowed Salesforce host")
 	ErrExchange        = errors.New("connection: Salesforce rejected the authorization code")
 	ErrBadInstanceURL  = errors.New("connection: instance URL is not a Salesforce host")
+	// ErrBadIdentity refuses a token whose identity URL is not a Salesforce
+	// identity URL, or whose identity answer names another org or user than
+	// the URL does.
+	ErrBadIdentity = errors.New("connection: the identity URL or its answer does not check out")
 	// ErrNoConsent refuses a connect completion: no consent waits under the
 	// state, or the ticket, team or admin does not match, or it expired.
 	// Callers answer it the same way whatever the cause, so that it reveals

@@ -83,10 +83,24 @@ type edge struct {
 	refreshes       atomic.Int64
 	tamperSignature atomic.Bool
 	tamperVerifier  atomic.Bool
+	// tamperIdentity makes the identity answer name another org than the
+	// identity URL does.
+	tamperIdentity atomic.Bool
 
-	mu      sync.Mutex
-	seen    []string
-	granted []string // refresh tokens of the token answers, in order
+	mu         sync.Mutex
+	seen       []string
+	granted    []string // refresh tokens of the token answers, in order
+	identities []string // identity URLs asked, in order
+}
+
+// otherOrgID is an org that is not the simulator's.
+const otherOrgID = "00D5g0000000002EAA"
+
+// identityAsked returns the identity URLs asked so far.
+func (e *edge) identityAsked() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.identities)
 }
 
 // lastGranted returns the refresh token of the last token answer.
@@ -131,6 +145,9 @@ func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
+	if strings.HasPrefix(r.URL.Path, "/id/") {
+		return e.identity(r)
+	}
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err != nil || r.URL.Path != "/services/oauth2/token" || resp.StatusCode != 200 {
 		return resp, err
@@ -150,6 +167,26 @@ func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
 		m["signature"] = "dGFtcGVyZWQ="
 		b, _ = json.Marshal(m)
 	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	return resp, nil
+}
+
+// identity asks the identity URL, noting it, and alters the answer when
+// asked to.
+func (e *edge) identity(r *http.Request) (*http.Response, error) {
+	e.mu.Lock()
+	e.identities = append(e.identities, r.URL.String())
+	e.mu.Unlock()
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || !e.tamperIdentity.Load() || resp.StatusCode != 200 {
+		return resp, err
+	}
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &m)
+	m["organization_id"] = otherOrgID
+	b, _ = json.Marshal(m)
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))
 	return resp, nil
@@ -474,6 +511,10 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 			e.transport.tamperSignature.Store(true)
 			return e.authorize(e.beginConnect())
 		}, 302, "bad_signature", ""},
+		{"identity answer of another org than its URL", func(e *env) *url.URL {
+			e.transport.tamperIdentity.Store(true)
+			return e.authorize(e.beginConnect())
+		}, 302, "bad_identity", "another org"},
 		{"PKCE mismatch", func(e *env) *url.URL {
 			e.transport.tamperVerifier.Store(true)
 			return e.authorize(e.beginConnect())
@@ -765,5 +806,40 @@ func TestTakeStateSurvivesARetriedRequestButNotASecondCallback(t *testing.T) {
 	}
 	if _, err := store.TakeState(ctx, state); !errors.Is(err, connection.ErrStateUnknown) {
 		t.Errorf("second take: got %v; want ErrStateUnknown", err)
+	}
+}
+
+// TestConnectWithTheIdentityOnAnotherHost: like a token asked from a My
+// Domain, which names its identity URL on login.salesforce.com, the
+// simulator names the identity URL on another host than the login URL the
+// admin gave. The connect succeeds, and reads the identity there. An
+// identity answer naming another org than the URL is refused, and the
+// grant revoked.
+func TestConnectWithTheIdentityOnAnotherHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	c := e.connect()
+	asked := e.transport.identityAsked()
+	login, _ := url.Parse(e.sim.URL())
+	if len(asked) != 1 {
+		t.Fatalf("identity URLs asked: got %q; want one", asked)
+	}
+	if idu, _ := url.Parse(asked[0]); idu.Host == login.Host || idu.Port() != login.Port() {
+		t.Fatalf("identity URL %s: want it on another host than the login URL %s (same port)", asked[0], e.sim.URL())
+	}
+	if c.OrgID != e.sim.OrgID() || c.UserID != e.sim.UserID() || c.LoginURL != e.sim.URL() {
+		t.Errorf("connection: got org %s user %s login %s; want the simulator's org and user, and its login URL", c.OrgID, c.UserID, c.LoginURL)
+	}
+
+	e.transport.tamperIdentity.Store(true)
+	resp, _ := e.callback(e.authorize(e.beginConnect()))
+	if got, want := resp.Header.Get("Location"), e.returnURL+"?reason=bad_identity&salesforce=denied"; got != want {
+		t.Fatalf("callback with another org's identity: redirect %q; want %q", got, want)
+	}
+	if status, code := e.refreshGrant(e.transport.lastGranted()); status != http.StatusBadRequest || code != "invalid_grant" {
+		t.Errorf("the refused grant's refresh token at Salesforce: got %d %s; want 400 invalid_grant (revoked)", status, code)
+	}
+	if again, err := e.store.Get(context.Background(), "team_a"); err != nil || again.ID != c.ID || again.OrgID != e.sim.OrgID() {
+		t.Errorf("after the refused connect: got %v; want the first connection unchanged", err)
 	}
 }

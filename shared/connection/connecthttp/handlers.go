@@ -113,6 +113,8 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		reason = "bad_signature"
 	case errors.Is(err, connection.ErrBadInstanceURL):
 		reason = "bad_instance_url"
+	case errors.Is(err, connection.ErrBadIdentity):
+		reason = "bad_identity"
 	}
 	h.log(r).Warn("salesforce connect failed", "team_id", res.TeamID, "reason", reason, "error", err.Error())
 	h.redirect(w, r, url.Values{"salesforce": {"denied"}, "reason": {reason}})

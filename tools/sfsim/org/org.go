@@ -15,6 +15,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -75,6 +76,12 @@ type Config struct {
 	LongRequest     time.Duration
 	// Latency delays every data API call: a slow, trigger-heavy org.
 	Latency time.Duration
+	// IdentityOnLoginHost serves the token response's identity URL (id) on
+	// the host the token was asked from. By default it names the other
+	// spelling of the loopback host, same port (localhost for 127.0.0.1 and
+	// ::1, 127.0.0.1 for localhost), as Salesforce names
+	// login.salesforce.com for a token asked from a My Domain.
+	IdentityOnLoginHost bool
 }
 
 // ValidationRule is an admin's validation rule, simplified: a write whose
@@ -346,6 +353,28 @@ func (o *Org) baseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
+}
+
+// identityBase is the base URL of the identity URLs the org hands out:
+// base itself with IdentityOnLoginHost, otherwise base on the other
+// spelling of its loopback host (a base on any other host stays as is).
+func (o *Org) identityBase(base string) string {
+	if o.cfg.IdentityOnLoginHost {
+		return base
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	other := map[string]string{"127.0.0.1": "localhost", "::1": "localhost", "localhost": "127.0.0.1"}[strings.ToLower(u.Hostname())]
+	if other == "" {
+		return base
+	}
+	if p := u.Port(); p != "" {
+		other = net.JoinHostPort(other, p)
+	}
+	u.Host = other
+	return u.String()
 }
 
 // Handler serves the org: Salesforce's paths plus /_sim and the / page.
