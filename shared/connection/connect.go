@@ -12,12 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // Login hosts of the fixed environments.
@@ -58,6 +61,17 @@ type Connector struct {
 	Store  Store
 	HTTP   *http.Client
 	Now    func() time.Time
+	// APIVersion is the REST API version of the org name query at Finish
+	// ("": salesforce.DefaultVersion).
+	APIVersion string
+	Log        *slog.Logger // nil: slog.Default()
+}
+
+func (c *Connector) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
 }
 
 func (c *Connector) now() time.Time {
@@ -318,6 +332,7 @@ func (c *Connector) Finish(ctx context.Context, by Claimant, state, ticket strin
 		return Connection{}, err
 	}
 	conn.ConnectedAt, conn.ConnectedBy, conn.Status, conn.Version = c.now().UTC(), by.Subject, StatusConnected, 1
+	conn.OrgName = c.nameOf(ctx, conn)
 	prev, err := c.activate(ctx, conn)
 	if err != nil {
 		c.discard(ctx, con)
@@ -331,6 +346,55 @@ func (c *Connector) Finish(ctx context.Context, by Claimant, state, ticket strin
 	// note that the team's next sweep removes.
 	_ = c.Store.DropConsent(hctx, conn.TeamID, state)
 	return conn, nil
+}
+
+// OrgNameTimeout bounds the org name query at Finish.
+const OrgNameTimeout = 5 * time.Second
+
+// maxOrgName caps the org name kept (Salesforce allows 80 characters).
+const maxOrgName = 255
+
+// nameOf returns the name of conn's org, or "" when Salesforce does not
+// give it: the identity answer carries no org name, so Finish asks once,
+// and a connect never fails for the name.
+func (c *Connector) nameOf(ctx context.Context, conn Connection) string {
+	name, err := c.orgName(ctx, conn)
+	if err != nil {
+		c.log().Warn("read the org's name", "team_id", conn.TeamID, "org_id", conn.OrgID, "error", err.Error())
+		return ""
+	}
+	if r := []rune(name); len(r) > maxOrgName {
+		name = string(r[:maxOrgName])
+	}
+	return name
+}
+
+// orgName queries the org's name with conn's access token: one API call,
+// never sent again and never refreshed.
+func (c *Connector) orgName(ctx context.Context, conn Connection) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, OrgNameTimeout)
+	defer cancel()
+	client := &salesforce.Client{HTTP: c.httpClient(), Session: grantedToken(conn.Token()), Version: c.APIVersion, ReadRetries: -1}
+	orgs, err := salesforce.Query[struct{ Name string }](ctx, client, "SELECT Name FROM Organization")
+	if err != nil {
+		return "", fmt.Errorf("query the org's name: %w", err)
+	}
+	if len(orgs) != 1 {
+		return "", fmt.Errorf("query the org's name: got %d organizations; want 1", len(orgs))
+	}
+	return orgs[0].Name, nil
+}
+
+// grantedToken is the access token a consent brought: a session that does
+// not refresh.
+type grantedToken salesforce.Token
+
+func (t grantedToken) Current(context.Context) (salesforce.Token, error) {
+	return salesforce.Token(t), nil
+}
+
+func (t grantedToken) Refresh(context.Context, salesforce.Token) (salesforce.Token, error) {
+	return salesforce.Token{}, errors.New("the access token just granted was refused")
 }
 
 // refusal is the error a refused completion returns.

@@ -68,6 +68,7 @@ type Connection struct {
 	LoginURL     string
 	InstanceURL  string
 	OrgID        string
+	OrgName      string // "" when Salesforce did not give it at connect
 	UserID       string
 	Username     string
 	ConnectedAt  time.Time

@@ -119,6 +119,8 @@ func TestMyDomainConnectChecksTheIdentityAgainstItsURL(t *testing.T) {
 					case "/services/oauth2/token":
 						w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 						_, _ = w.Write(body)
+					case "/services/data/v62.0/query":
+						_, _ = w.Write([]byte(`{"totalSize":1,"done":true,"records":[{"attributes":{"type":"Organization"},"Name":"Acme"}]}`))
 					case "/services/oauth2/revoke":
 						_ = r.ParseForm()
 						mu.Lock()
@@ -170,9 +172,10 @@ func TestMyDomainConnectChecksTheIdentityAgainstItsURL(t *testing.T) {
 				return
 			}
 			c, err := conn.Finish(ctx, adminA, res.State, res.Ticket)
-			if err != nil || c.OrgID != tt.org || c.UserID != tt.user || c.InstanceURL != "https://acme.my.salesforce.com" || c.LoginURL != "https://"+myDomain {
-				t.Errorf("Finish: got org %q user %q instance %q login %q, %v; want org %s user %s on the My Domain",
-					c.OrgID, c.UserID, c.InstanceURL, c.LoginURL, err, tt.org, tt.user)
+			if err != nil || c.OrgID != tt.org || c.UserID != tt.user || c.InstanceURL != "https://acme.my.salesforce.com" ||
+				c.LoginURL != "https://"+myDomain || c.OrgName != "Acme" {
+				t.Errorf("Finish: got org %q %q user %q instance %q login %q, %v; want org %s (Acme) user %s on the My Domain",
+					c.OrgID, c.OrgName, c.UserID, c.InstanceURL, c.LoginURL, err, tt.org, tt.user)
 			}
 		})
 	}

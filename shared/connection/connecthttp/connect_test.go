@@ -243,7 +243,7 @@ func newEnv(t *testing.T, so simOptions) *env {
 	if so.unregisteredRedirect {
 		redirect = e.api.URL + "/oauth/salesforce/callback/"
 	}
-	e.connector = &connection.Connector{Store: e.store, HTTP: &http.Client{Transport: e.transport},
+	e.connector = &connection.Connector{Store: e.store, HTTP: &http.Client{Transport: e.transport}, Log: slog.New(slog.NewJSONHandler(e.logs, nil)),
 		Config: connection.OAuthConfig{ClientID: "test-client", RedirectURL: redirect,
 			ClientSecret: func(context.Context) (string, error) { return clientSecret, nil }, AllowInsecureLoginURLs: true}}
 	e.returnURL = e.api.URL + "/return"
@@ -402,14 +402,16 @@ func TestConnectFlowStoresAUsableConnection(t *testing.T) {
 	resp, body = e.complete(httpapi.Claims{}, state, ticket)
 	var done connecthttp.StatusResponse
 	_ = json.Unmarshal([]byte(body), &done)
-	if resp.StatusCode != 200 || done.Status != connection.StatusConnected || !strings.HasPrefix(done.OrgID, "00D") || done.Username == "" {
-		t.Fatalf("complete: got %d %s; want 200 connected with the org id and username", resp.StatusCode, body)
+	if resp.StatusCode != 200 || done.Status != connection.StatusConnected || !strings.HasPrefix(done.OrgID, "00D") || done.Username == "" ||
+		done.OrgName != "Sfsim Org" {
+		t.Fatalf("complete: got %d %s; want 200 connected with the org id, its name and the username", resp.StatusCode, body)
 	}
 	resp, body = e.do("GET", "/v1/salesforce", "")
 	var st connecthttp.StatusResponse
 	_ = json.Unmarshal([]byte(body), &st)
-	if resp.StatusCode != 200 || st.Status != connection.StatusConnected || st.OrgID != done.OrgID || st.Username != done.Username || st.ConnectedAt == nil {
-		t.Fatalf("status: got %d %s; want 200 connected with org id, username and time", resp.StatusCode, body)
+	if resp.StatusCode != 200 || st.Status != connection.StatusConnected || st.OrgID != done.OrgID || st.OrgName != done.OrgName ||
+		st.Username != done.Username || st.ConnectedAt == nil {
+		t.Fatalf("status: got %d %s; want 200 connected with org id and name, username and time", resp.StatusCode, body)
 	}
 	// The stored tokens work for a data call.
 	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "t"}
@@ -841,5 +843,26 @@ func TestConnectWithTheIdentityOnAnotherHost(t *testing.T) {
 	}
 	if again, err := e.store.Get(context.Background(), "team_a"); err != nil || again.ID != c.ID || again.OrgID != e.sim.OrgID() {
 		t.Errorf("after the refused connect: got %v; want the first connection unchanged", err)
+	}
+}
+
+// TestConnectWithoutTheOrgName: the org name is optional; when Salesforce
+// fails its query the connect completes without it, and says why in the log.
+func TestConnectWithoutTheOrgName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	if _, err := e.sim.AddFault(org.Fault{Method: "GET", PathRegexp: `/query`, ErrorCode: "SERVER_UNAVAILABLE"}); err != nil {
+		t.Fatal(err)
+	}
+	state, ticket := e.consented(e.authorize(e.beginConnect()))
+	resp, body := e.complete(httpapi.Claims{}, state, ticket)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"status":"connected"`) || strings.Contains(body, "org_name") {
+		t.Fatalf("complete: got %d %s; want 200 connected, without org_name", resp.StatusCode, body)
+	}
+	if fc := e.sim.FaultCounts(); len(fc) != 1 || fc[0].Fired != 1 {
+		t.Errorf("queries failed: got %+v; want the one org name query, not sent again", fc)
+	}
+	if !strings.Contains(e.logs.String(), "read the org's name") {
+		t.Errorf("logs: got %s; want a warning about the org name", e.logs.String())
 	}
 }

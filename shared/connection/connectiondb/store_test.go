@@ -813,3 +813,19 @@ func TestConsentIsSealedTakenOnceAndNoted(t *testing.T) {
 		t.Errorf("Consents after the drop: got %+v, %v; want none", refs, err)
 	}
 }
+
+func TestReplaceKeepsTheOrgName(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	for _, name := range []string{"Acme Corp", ""} {
+		c := conn("c-"+name, "a", "r")
+		c.OrgName = name
+		if _, err := s.Replace(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, team); err != nil || got.OrgName != name {
+			t.Errorf("Get after Replace with org name %q: got %q, %v; want %q", name, got.OrgName, err, name)
+		}
+	}
+}
