@@ -342,9 +342,9 @@ func (c *Connector) Finish(ctx context.Context, by Claimant, state, ticket strin
 	if prev != nil && prev.RefreshToken != "" && prev.RefreshToken != conn.RefreshToken {
 		c.revoke(hctx, prev.LoginURL, prev.RefreshToken, "")
 	}
-	// Taken, the consent cannot be completed again: a failed drop leaves a
-	// note that the team's next sweep removes.
-	_ = c.Store.DropConsent(hctx, conn.TeamID, state)
+	// Taken, the consent cannot be completed again: a failed drop leaves
+	// notes that the next sweep removes.
+	_ = c.Store.DropConsent(hctx, con.Ref())
 	return conn, nil
 }
 
@@ -448,19 +448,43 @@ func (c *Connector) activate(ctx context.Context, conn Connection) (*Connection,
 func (c *Connector) discard(ctx context.Context, con Consent) {
 	ctx = context.WithoutCancel(ctx)
 	c.revoke(ctx, con.Connection.LoginURL, con.Connection.RefreshToken, con.Connection.AccessToken)
-	_ = c.Store.DropConsent(ctx, con.Connection.TeamID, con.State)
+	_ = c.Store.DropConsent(ctx, con.Ref())
 }
+
+// SweepLookback is how far back SweepExpired is sure to find expired
+// consents: the table's TTL deletes a consent an hour past its deadline.
+const SweepLookback = time.Hour
 
 // Sweep revokes and drops the team's consents that nobody completed within
 // ConsentTTL, and returns how many it revoked. The API sweeps a team when
-// one of its admins starts or completes a connect; the table's TTL deletes
-// any consent left after that (sealed, its tokens are then out of anyone's
-// reach).
+// one of its admins starts or completes a connect; SweepExpired sweeps every
+// team on a schedule.
 func (c *Connector) Sweep(ctx context.Context, teamID string) (int, error) {
 	refs, err := c.Store.Consents(ctx, teamID)
 	if err != nil {
 		return 0, fmt.Errorf("list consents: %w", err)
 	}
+	return c.sweep(ctx, refs)
+}
+
+// SweepExpired revokes and drops the consents of every team that nobody
+// completed within ConsentTTL, and returns how many it revoked: a team that
+// never comes back to complete or start a connect has its unclaimed grant
+// revoked all the same. The stack runs it every few minutes.
+func (c *Connector) SweepExpired(ctx context.Context) (int, error) {
+	refs, err := c.Store.ExpiredConsents(ctx, c.now())
+	if err != nil {
+		return 0, fmt.Errorf("list expired consents: %w", err)
+	}
+	n, err := c.sweep(ctx, refs)
+	if n > 0 {
+		c.log().Info("expired consents revoked", "count", n)
+	}
+	return n, err
+}
+
+// sweep revokes and drops the consents of refs whose deadline passed.
+func (c *Connector) sweep(ctx context.Context, refs []ConsentRef) (int, error) {
 	n := 0
 	for _, ref := range refs {
 		if c.now().Before(ref.ExpiresAt) {
@@ -468,7 +492,7 @@ func (c *Connector) Sweep(ctx context.Context, teamID string) (int, error) {
 		}
 		con, err := c.Store.TakeConsent(ctx, ref.State)
 		if errors.Is(err, ErrNoConsent) { // completed or discarded meanwhile
-			if err := c.Store.DropConsent(ctx, teamID, ref.State); err != nil {
+			if err := c.Store.DropConsent(ctx, ref); err != nil {
 				return n, fmt.Errorf("drop consent: %w", err)
 			}
 			continue

@@ -149,12 +149,24 @@ func (s *flowStore) TakeConsent(_ context.Context, state string) (connection.Con
 	return c, nil
 }
 
-func (s *flowStore) DropConsent(_ context.Context, _, state string) error {
+func (s *flowStore) DropConsent(_ context.Context, ref connection.ConsentRef) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.consents, state)
-	delete(s.taken, state)
+	delete(s.consents, ref.State)
+	delete(s.taken, ref.State)
 	return nil
+}
+
+func (s *flowStore) ExpiredConsents(_ context.Context, now time.Time) ([]connection.ConsentRef, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var refs []connection.ConsentRef
+	for _, c := range s.consents {
+		if !c.ExpiresAt.After(now) {
+			refs = append(refs, c.Ref())
+		}
+	}
+	return refs, nil
 }
 
 func (s *flowStore) Consents(_ context.Context, team string) ([]connection.ConsentRef, error) {
@@ -163,7 +175,7 @@ func (s *flowStore) Consents(_ context.Context, team string) ([]connection.Conse
 	var refs []connection.ConsentRef
 	for _, c := range s.consents {
 		if c.Connection.TeamID == team {
-			refs = append(refs, connection.ConsentRef{State: c.State, ExpiresAt: c.ExpiresAt})
+			refs = append(refs, c.Ref())
 		}
 	}
 	return refs, nil
@@ -432,6 +444,43 @@ func TestSweepRevokesConsentsNobodyCompletesInTenMinutes(t *testing.T) {
 		if _, left := f.store.consents[tt.state]; left != tt.left {
 			t.Errorf("consent %.6s... kept: got %v; want %v", tt.state, left, tt.left)
 		}
+	}
+}
+
+// TestSweepExpiredRevokesEveryTeamsUnclaimedConsents: the scheduled sweep
+// revokes the consents nobody completed within ten minutes, of every team,
+// even one that never comes back; it leaves the others.
+func TestSweepExpiredRevokesEveryTeamsUnclaimedConsents(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t)
+	ctx := context.Background()
+	a, _ := f.consent("team_a", "admin_1") // refresh token 1
+	b, _ := f.consent("team_b", "admin_9") // 2
+	f.clock.Advance(time.Minute)
+	later, _ := f.consent("team_c", "admin_5") // 3
+	f.clock.Advance(connection.ConsentTTL - time.Minute - time.Nanosecond)
+	if n, err := f.conn.SweepExpired(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep just before the deadline: got %d, %v; want 0 revoked", n, err)
+	}
+	f.clock.Advance(time.Nanosecond)
+	if n, err := f.conn.SweepExpired(ctx); err != nil || n != 2 {
+		t.Fatalf("sweep at the deadline: got %d, %v; want 2 revoked", n, err)
+	}
+	got := f.login.revokedTokens()
+	slices.Sort(got)
+	if want := []string{"5Aep-refresh-1", "5Aep-refresh-2"}; !slices.Equal(got, want) {
+		t.Errorf("revoked: got %q; want %q", got, want)
+	}
+	for _, tt := range []struct {
+		state string
+		left  bool
+	}{{a, false}, {b, false}, {later, true}} {
+		if _, left := f.store.consents[tt.state]; left != tt.left {
+			t.Errorf("consent %.6s... kept: got %v; want %v", tt.state, left, tt.left)
+		}
+	}
+	if n, err := f.conn.SweepExpired(ctx); err != nil || n != 0 {
+		t.Errorf("sweep again: got %d, %v; want 0 revoked", n, err)
 	}
 }
 
