@@ -44,6 +44,7 @@ func run(args []string) error {
 	dupLead := fs.String("duplicate-rule-lead", "", "standard Lead duplicate rule: off, alert (allowSave=true overrides) or block (default: alert, or off with -lenient)")
 	dupContact := fs.String("duplicate-rule-contact", "", "standard Contact duplicate rule: off, alert or block (default: alert, or off with -lenient)")
 	latency := fs.Duration("latency", 0, "delay every data API call by this much: a slow, trigger-heavy org")
+	identityOnLogin := fs.Bool("identity-on-login-host", false, "name the identity URL on the login host; by default it is on the other loopback host (localhost for 127.0.0.1), as Salesforce names login.salesforce.com for a token asked from a My Domain")
 	leadQueue := fs.Bool("lead-assignment", false, "an active lead assignment rule gives new Leads to the org's lead queue unless Sforce-Auto-Assign: FALSE")
 	orgDef := fs.String("org-definition", "", "org definition JSON file declaring custom fields: {\"customFields\":{\"Lead\":[{\"name\":\"X__c\",\"type\":\"text\",\"length\":50}]}}")
 	stateFile := fs.String("state-file", "", "JSON file that keeps the org across restarts (loaded at start, written after each change)")
@@ -62,7 +63,7 @@ func run(args []string) error {
 		ClientID: *clientID, ClientSecret: *clientSecret, AutoApprove: *autoApprove,
 		TokenTTL: *tokenTTL, TokenCalls: *tokenCalls, Rotate: *rotate,
 		DailyLimit: *dailyLimit, PageSize: *pageSize, StateFile: *stateFile,
-		Username: *username, Email: *username, Seed: *seed, Lenient: *lenient, Latency: *latency,
+		Username: *username, Email: *username, Seed: *seed, Lenient: *lenient, Latency: *latency, IdentityOnLoginHost: *identityOnLogin,
 		Logger:         slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		DuplicateRules: map[string]org.DuplicateRule{},
 	}
