@@ -148,8 +148,9 @@ func LoginURL(env Environment, custom string, allowInsecure bool) (string, error
 	return u.Scheme + "://" + u.Host, nil
 }
 
-// salesforceHost is a login host: production, sandbox, or a My Domain
-// (sandbox My Domains too: acme--dev.sandbox.my.salesforce.com).
+// salesforceHost is a login host, and so an identity host: production,
+// sandbox, or a My Domain (sandbox My Domains too:
+// acme--dev.sandbox.my.salesforce.com).
 func salesforceHost(host string) bool {
 	if host == "login.salesforce.com" || host == "test.salesforce.com" {
 		return true
@@ -252,7 +253,8 @@ func (c *Connector) Callback(ctx context.Context, q url.Values) (CallbackResult,
 
 // exchange redeems the code with the PKCE verifier, checks the answer (its
 // signature, the identity and instance hosts, a refresh token) and reads the
-// identity, which must name the org and user of its URL. Whatever it refuses after Salesforce granted tokens, it revokes.
+// identity, which must name the org and user of its URL. Whatever it
+// refuses after Salesforce granted tokens, it revokes.
 func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (Connection, error) {
 	cfg, err := c.oauth(ctx, p.LoginURL)
 	if err != nil {

@@ -113,7 +113,7 @@ func TestMyDomainConnectChecksTheIdentityAgainstItsURL(t *testing.T) {
 				_ = json.NewEncoder(w).Encode(map[string]string{"organization_id": tt.org, "user_id": tt.user, "username": "admin@acme.example"})
 			}
 			body := signedFixture(t, tt.id, flowSecret)
-			net := &hosts{by: map[string]http.HandlerFunc{
+			web := &hosts{by: map[string]http.HandlerFunc{
 				myDomain: func(w http.ResponseWriter, r *http.Request) {
 					switch r.URL.Path {
 					case "/services/oauth2/token":
@@ -137,7 +137,7 @@ func TestMyDomainConnectChecksTheIdentityAgainstItsURL(t *testing.T) {
 				"login.salesforce.com.evil.example": identity,
 			}}
 			store := newFlowStore()
-			conn := &connection.Connector{Store: store, HTTP: &http.Client{Transport: net},
+			conn := &connection.Connector{Store: store, HTTP: &http.Client{Transport: web},
 				Now: func() time.Time { return time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC) },
 				Config: connection.OAuthConfig{ClientID: "cid", RedirectURL: "https://api.example.com/oauth/salesforce/callback",
 					ClientSecret: func(context.Context) (string, error) { return flowSecret, nil }}}
@@ -157,7 +157,7 @@ func TestMyDomainConnectChecksTheIdentityAgainstItsURL(t *testing.T) {
 				pu, _ := url.Parse(tt.id)
 				idHost = pu.Host
 			}
-			if got := net.reached(idHost); got != tt.identityAsked {
+			if got := web.reached(idHost); got != tt.identityAsked {
 				t.Errorf("identity URL asked: got %v; want %v", got, tt.identityAsked)
 			}
 			if tt.wantErr != nil {
