@@ -113,6 +113,8 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		reason = "bad_signature"
 	case errors.Is(err, connection.ErrBadInstanceURL):
 		reason = "bad_instance_url"
+	case errors.Is(err, connection.ErrBadIdentity):
+		reason = "bad_identity"
 	}
 	h.log(r).Warn("salesforce connect failed", "team_id", res.TeamID, "reason", reason, "error", err.Error())
 	h.redirect(w, r, url.Values{"salesforce": {"denied"}, "reason": {reason}})
@@ -159,7 +161,7 @@ func (h *Handlers) complete(w http.ResponseWriter, r *http.Request) {
 	h.sweep(r, claims.TeamID)
 	at := c.ConnectedAt
 	httpapi.WriteJSON(w, http.StatusOK, StatusResponse{Status: c.Status, Environment: c.Environment,
-		InstanceURL: c.InstanceURL, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username, ConnectedAt: &at})
+		InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName, UserID: c.UserID, Username: c.Username, ConnectedAt: &at})
 }
 
 // sweep revokes the team's consents nobody completed in time. A failure
@@ -202,6 +204,7 @@ type StatusResponse struct {
 	Environment connection.Environment `json:"environment,omitempty"`
 	InstanceURL string                 `json:"instance_url,omitempty"`
 	OrgID       string                 `json:"org_id,omitempty"`
+	OrgName     string                 `json:"org_name,omitempty"`
 	UserID      string                 `json:"user_id,omitempty"`
 	Username    string                 `json:"username,omitempty"`
 	ConnectedAt *time.Time             `json:"connected_at,omitempty"`
@@ -264,7 +267,7 @@ func (h *Handlers) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, StatusResponse{Status: c.Status, Environment: c.Environment,
-		InstanceURL: c.InstanceURL, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username, ConnectedAt: &at,
+		InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName, UserID: c.UserID, Username: c.Username, ConnectedAt: &at,
 		APIUsage: c.Usage, Budget: b})
 }
 
