@@ -142,7 +142,8 @@ type Org struct {
 	sharing      map[string]Sharing
 	viewAll      map[string]bool
 	viewAllData  bool
-	flights      flights // data requests in flight, for the concurrency limit
+	flights      flights               // data requests in flight, for the concurrency limit
+	keys         map[string]stampedKey // duplicate rules' match keys of stored records
 
 	srv *http.Server
 	ln  net.Listener
@@ -228,6 +229,7 @@ func (o *Org) resetLocked() {
 		}
 	}
 	o.deleted = map[string]string{}
+	o.keys = nil
 	o.seq = 0
 	o.codes = map[string]*authCode{}
 	o.pending = map[string]*authRequest{}

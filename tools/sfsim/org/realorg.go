@@ -196,6 +196,27 @@ func (o *Org) matchKeyLocked(object string, rec map[string]any) matchKey {
 	return k
 }
 
+// storedKeyLocked is matchKeyLocked of a stored record, kept until the
+// record changes (its SystemModstamp): a create compares itself with every
+// Lead and Contact.
+func (o *Org) storedKeyLocked(object, id string, rec map[string]any) matchKey {
+	stamp := strOf(rec["SystemModstamp"])
+	if k, ok := o.keys[id]; ok && k.stamp == stamp {
+		return k.key
+	}
+	k := o.matchKeyLocked(object, rec)
+	if o.keys == nil {
+		o.keys = map[string]stampedKey{}
+	}
+	o.keys[id] = stampedKey{stamp: stamp, key: k}
+	return k
+}
+
+type stampedKey struct {
+	stamp string
+	key   matchKey
+}
+
 // matches approximates the standard Lead and Contact matching rules: a
 // fuzzy first name and the same last name, plus the same email, or the
 // same phone, or the same title and company. Email alone never matches.

@@ -236,6 +236,9 @@ func TestConcurrentLongRequestLimit(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+	for o.InFlight() > 0 {
+		time.Sleep(time.Millisecond) // waiting for the org to see the cancellations
+	}
 	o.SetLatency(0)
 	if r := c.do("GET", v+"/limits", nil); r.status != 200 {
 		t.Errorf("after the long requests ended: got %d %s; want 200", r.status, r.raw)

@@ -42,6 +42,7 @@ func (o *Org) beginTx() (rollback func(), end func()) {
 	rollback = func() {
 		for i := len(log) - 1; i >= 0; i-- {
 			e := log[i]
+			delete(o.keys, e.id)
 			if e.prev == nil {
 				delete(o.records[e.object], e.id)
 			} else {
@@ -68,6 +69,7 @@ func (o *Org) putLocked(object, id string, rec map[string]any) {
 	o.journal(object, id)
 	o.records[object][id] = rec
 	delete(o.deleted, id)
+	delete(o.keys, id)
 }
 
 func (o *Org) deleteLocked(object, id string) {
@@ -487,7 +489,7 @@ func (o *Org) duplicateCheckLocked(s *sobject, self string, vals map[string]any,
 		var matches []any
 		for _, id := range sortedIDs(o.records[obj]) {
 			rec := o.records[obj][id]
-			if id == self || rec["IsConverted"] == true || !key.matches(o.matchKeyLocked(obj, rec)) {
+			if id == self || rec["IsConverted"] == true || !key.matches(o.storedKeyLocked(obj, id, rec)) {
 				continue
 			}
 			matches = append(matches, map[string]any{
