@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand"
 	"net"
 	"net/http"
@@ -49,6 +50,31 @@ type Config struct {
 
 	Seed   int64        // seed for fractional fault rules (default 1)
 	Logger *slog.Logger // default: discard
+
+	// Lenient gives the simpler org the simulator used to be, kinder than a
+	// customer's: no duplicate rule unless DuplicateRules names one, the
+	// standard Task statuses ("Completed" closes a Task) and composite
+	// answers in request order. The default org is a typical customer's:
+	// the standard Lead and Contact duplicate rules active (alert: the
+	// allowSave header overrides them), a renamed closed Task status
+	// ("Done") and composite answers out of request order.
+	Lenient bool
+	// TaskStatuses replaces the org's Task statuses (default
+	// RealisticTaskStatuses, or StandardTaskStatuses when Lenient).
+	TaskStatuses []TaskStatus
+	// Sharing sets the org-wide default of "Lead" and "Contact" (default
+	// SharingPublic, a new org's): with SharingPrivate the API user's
+	// queries see only the records it owns, unless ViewAll or ViewAllData.
+	Sharing     map[string]Sharing
+	ViewAll     map[string]bool // the API user holds "View All" on the object
+	ViewAllData bool            // the API user holds "View All Data"
+	// ConcurrentLimit is how many long-running data requests may be in
+	// flight at once (default 25, production's); LongRequest is how long a
+	// request runs before it counts as long-running (default 20 s).
+	ConcurrentLimit int
+	LongRequest     time.Duration
+	// Latency delays every data API call: a slow, trigger-heavy org.
+	Latency time.Duration
 }
 
 // ValidationRule is an admin's validation rule, simplified: a write whose
@@ -105,6 +131,12 @@ type Org struct {
 	version  string // API version of the operation being run, for record URLs
 	now      func() time.Time
 
+	taskStatuses []TaskStatus
+	sharing      map[string]Sharing
+	viewAll      map[string]bool
+	viewAllData  bool
+	flights      flights // data requests in flight, for the concurrency limit
+
 	srv *http.Server
 	ln  net.Listener
 	url string
@@ -140,6 +172,12 @@ func New(cfg Config) *Org {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ConcurrentLimit <= 0 {
+		cfg.ConcurrentLimit = 25
+	}
+	if cfg.LongRequest <= 0 {
+		cfg.LongRequest = 20 * time.Second
+	}
 	o := &Org{cfg: cfg, log: cfg.Logger, now: time.Now, rng: rand.New(rand.NewSource(cfg.Seed))}
 	o.orgID = makeID("00D", "5g", 1)
 	o.userID = makeID("005", "5g", 1)
@@ -150,7 +188,17 @@ func New(cfg Config) *Org {
 
 // resetLocked restores the org to its configured initial state.
 func (o *Org) resetLocked() {
-	o.objects = standardObjects()
+	o.taskStatuses = o.cfg.TaskStatuses
+	if o.taskStatuses == nil {
+		o.taskStatuses = RealisticTaskStatuses
+		if o.cfg.Lenient {
+			o.taskStatuses = StandardTaskStatuses
+		}
+	}
+	o.objects = standardObjects(o.taskStatuses)
+	for name, s := range setupObjects() {
+		o.objects[name] = s
+	}
 	if d := o.cfg.Definition; d != nil {
 		for obj, cfs := range d.CustomFields {
 			s, ok := o.objects[obj]
@@ -167,8 +215,10 @@ func (o *Org) resetLocked() {
 		}
 	}
 	o.records = map[string]map[string]map[string]any{}
-	for name := range o.objects {
-		o.records[name] = map[string]map[string]any{}
+	for name, s := range o.objects {
+		if !s.setup {
+			o.records[name] = map[string]map[string]any{}
+		}
 	}
 	o.deleted = map[string]string{}
 	o.seq = 0
@@ -180,9 +230,27 @@ func (o *Org) resetLocked() {
 	o.limit = o.cfg.DailyLimit
 	o.byKey = map[string]int{}
 	o.dupRules = map[string]DuplicateRule{}
+	if !o.cfg.Lenient {
+		// The standard rules a new org ships active: alert rules, which
+		// Sforce-Duplicate-Rule-Header allowSave=true overrides.
+		o.dupRules["Lead"] = DuplicateRule{Enabled: true, AllowSave: true}
+		o.dupRules["Contact"] = DuplicateRule{Enabled: true, AllowSave: true}
+	}
 	for k, v := range o.cfg.DuplicateRules {
 		o.dupRules[k] = v
 	}
+	o.sharing = maps.Clone(o.cfg.Sharing)
+	if o.sharing == nil {
+		o.sharing = map[string]Sharing{}
+	}
+	o.viewAll = maps.Clone(o.cfg.ViewAll)
+	if o.viewAll == nil {
+		o.viewAll = map[string]bool{}
+	}
+	o.viewAllData = o.cfg.ViewAllData
+	o.flights.mu.Lock()
+	o.flights.set, o.flights.refused = false, 0
+	o.flights.mu.Unlock()
 	o.cursors = map[string]*cursor{}
 	o.cursorQ = nil
 	o.faults = nil
@@ -194,6 +262,10 @@ func (o *Org) OrgID() string { return o.orgID }
 
 // UserID is the API user's 18-character id.
 func (o *Org) UserID() string { return o.userID }
+
+// OtherUserID is the id of another active user of the org, who may own
+// records the API user cannot see (see Config.Sharing).
+func (o *Org) OtherUserID() string { return makeID("005", "5g", 2) }
 
 // QueueID is the id of the org's lead queue, usable as Config.LeadQueue.
 func (o *Org) QueueID() string { return o.queueID }
@@ -287,7 +359,7 @@ func (o *Org) Handler() http.Handler {
 	mux.HandleFunc("/services/data", o.handleData)
 	mux.HandleFunc("/_sim/", o.handleSim)
 	mux.HandleFunc("/{$}", o.handleIndex)
-	return o.limitURI(o.faultMiddleware(mux))
+	return o.limitURI(o.limitConcurrency(o.faultMiddleware(mux)))
 }
 
 // maxURIBytes is Salesforce's limit on the request URI (414 beyond it).
