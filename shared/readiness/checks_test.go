@@ -139,7 +139,9 @@ func TestChecks(t *testing.T) {
 
 		// visibility
 		{"public defaults", CheckRecordVisibility, nil, nil, OK, []string{"ReadEditTransfer"}},
-		{"contact public by its account", CheckRecordVisibility, func(s *Snapshot) { s.Sharing.Value = Sharing{Lead: "Read", Contact: "ControlledByParent", Account: "Read"} }, nil, OK, nil},
+		{"contact public by its account", CheckRecordVisibility, func(s *Snapshot) {
+			s.Sharing.Value = Sharing{Lead: "Read", Contact: "ControlledByParent", Account: "Read"}
+		}, nil, OK, nil},
 		{"private lead, no grants", CheckRecordVisibility, func(s *Snapshot) {
 			s.Sharing.Value.Lead = "None"
 			s.Grants = Have(Grants{ViewAll: map[string]bool{}})
