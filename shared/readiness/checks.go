@@ -97,9 +97,9 @@ func objectAccess(s Snapshot) Item {
 	return it
 }
 
-// public reports whether an org-wide default lets every user see every
-// record of the object.
-func (sh Sharing) public(object string) bool {
+// Public reports whether the org-wide defaults let every user see every
+// record of the object (Lead or Contact).
+func (sh Sharing) Public(object string) bool {
 	switch object {
 	case "Lead":
 		return sh.Lead == "Read" || sh.Lead == "Edit" || sh.Lead == "ReadEditTransfer"
@@ -127,7 +127,7 @@ func recordVisibility(s Snapshot) Item {
 	}
 	var private []string
 	for _, o := range []string{"Lead", "Contact"} {
-		if !s.Sharing.Value.public(o) {
+		if !s.Sharing.Value.Public(o) {
 			private = append(private, o)
 		}
 	}
