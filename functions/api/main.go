@@ -51,7 +51,7 @@ type settings struct {
 	logLevel, apiVersion                         string
 	holder                                       string           // names this process in refresh leases
 	contactQueueURL                              string           // where the error inbox sends retries
-	now                                          func() time.Time // the limits' clock; nil: time.Now
+	now                                          func() time.Time // the clock of the limits and the readiness cache; nil: time.Now
 }
 
 func readSettings() (settings, error) {
@@ -113,7 +113,7 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 	rt.Handle("GET /openapi.json", openapi.Handler())
 	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log})
 	ready := &readiness.Checker{Source: &readinessorg.Source{Connections: connStore, Orgs: teamOrgs, Describes: describes},
-		Store: &readinessdb.Store{DB: db, Table: s.policiesTable}, Mappings: mappings}
+		Store: &readinessdb.Store{DB: db, Table: s.policiesTable}, Mappings: mappings, Now: s.now}
 	readinesshttp.Register(rt, readinesshttp.Deps{Reports: ready, Logger: log})
 	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log, Budgets: policies,
 		Readiness: ready}).Register(rt)

@@ -131,7 +131,7 @@ func recordVisibility(s Snapshot) Item {
 			private = append(private, o)
 		}
 	}
-	defaults := fmt.Sprintf("Lead %s, Contact %s, Account %s", orNone(s.Sharing.Value.Lead), orNone(s.Sharing.Value.Contact), orNone(s.Sharing.Value.Account))
+	defaults := fmt.Sprintf("Lead %s, Contact %s, Account %s", access(s.Sharing.Value.Lead), access(s.Sharing.Value.Contact), access(s.Sharing.Value.Account))
 	if len(private) == 0 {
 		it.Status = OK
 		it.Explanation = "Leads and Contacts are public by the org-wide defaults (" + defaults + "), so the lookup that finds existing people sees them all. Restriction rules, if the org uses them, are not checked."
@@ -495,6 +495,23 @@ func words(names []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// access names an org-wide default as Setup's Sharing Settings page does.
+func access(v string) string {
+	switch v {
+	case "None":
+		return "Private"
+	case "Read":
+		return "Public Read Only"
+	case "Edit":
+		return "Public Read/Write"
+	case "ReadEditTransfer":
+		return "Public Read/Write/Transfer"
+	case "ControlledByParent":
+		return "Controlled by Parent"
+	}
+	return orNone(v)
 }
 
 func orNone(s string) string {

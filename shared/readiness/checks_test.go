@@ -138,7 +138,7 @@ func TestChecks(t *testing.T) {
 		{"objects when refused", CheckObjectAccess, func(s *Snapshot) { s.Refused = &Refusal{Code: CodeAPIDisabledForOrg} }, nil, NotChecked, []string{CheckAPIAccess}},
 
 		// visibility
-		{"public defaults", CheckRecordVisibility, nil, nil, OK, []string{"ReadEditTransfer"}},
+		{"public defaults", CheckRecordVisibility, nil, nil, OK, []string{"Lead Public Read/Write/Transfer"}},
 		{"contact public by its account", CheckRecordVisibility, func(s *Snapshot) {
 			s.Sharing.Value = Sharing{Lead: "Read", Contact: "ControlledByParent", Account: "Read"}
 		}, nil, OK, nil},
