@@ -288,3 +288,28 @@ func (w *simWorld) asMember(team, method, path string) int {
 	w.router.ServeHTTP(rec, req)
 	return rec.Code
 }
+
+// TestReadinessReportOfAnOrgOutOfCalls: Salesforce refuses every call
+// (REQUEST_LIMIT_EXCEEDED); the report still answers, says so and checks
+// nothing it could not read.
+func TestReadinessReportOfAnOrgOutOfCalls(t *testing.T) {
+	t.Parallel()
+	w := newSimWorld(t, org.Config{})
+	w.connect(t, "team_o")
+	w.sim.SetAPIUsage(15000)
+	w.advance(readiness.DefaultTTL)
+	r, _ := w.report(t, "team_o")
+	for _, it := range r.Items {
+		want := readiness.NotChecked
+		switch it.ID {
+		case readiness.CheckAPIAllocation, readiness.CheckAPIBudget:
+			want = readiness.Fail // the refusal reports the org's usage: it is out of calls
+		}
+		if it.Status != want {
+			t.Errorf("%s: got %s (%s); want %s", it.ID, it.Status, it.Explanation, want)
+		}
+	}
+	if code, body := w.call("team_x", "GET", "/v1/salesforce/readiness", "", nil); code != http.StatusConflict || !strings.Contains(body, "not_connected") {
+		t.Errorf("a team without a connection: got %d %s; want 409 not_connected", code, body)
+	}
+}
