@@ -232,7 +232,9 @@ func TestReadinessReportOnACustomizedOrg(t *testing.T) {
 		"Score__c": 3, "OwnerId": w.sim.OtherUserID()}); err != nil {
 		t.Fatal(err)
 	}
-	w.connect(t, "team_c")
+	if done := w.connect(t, "team_c"); !strings.Contains(done, `"attention":["record_visibility","required_fields","duplicate_rules"]`) {
+		t.Errorf("connect completion: got %s; want the summary naming record_visibility, required_fields and duplicate_rules", done)
+	}
 	calls := w.sim.Stats().Total
 	if calls < 2 || calls > maxReportCalls {
 		t.Errorf("calls of the report after connect: got %d; want 2 (private sharing asks for the grants) to %d", calls, maxReportCalls)
@@ -311,5 +313,27 @@ func TestReadinessReportOfAnOrgOutOfCalls(t *testing.T) {
 	}
 	if code, body := w.call("team_x", "GET", "/v1/salesforce/readiness", "", nil); code != http.StatusConflict || !strings.Contains(body, "not_connected") {
 		t.Errorf("a team without a connection: got %d %s; want 409 not_connected", code, body)
+	}
+}
+
+// TestConnectSucceedsWhenTheReportCannotBeMade: Salesforce does not answer
+// the report's calls; the connect still completes, without a summary, and
+// the report answers 502 until Salesforce answers.
+func TestConnectSucceedsWhenTheReportCannotBeMade(t *testing.T) {
+	t.Parallel()
+	w := newSimWorld(t, org.Config{})
+	w.sim.AddFault(org.Fault{Method: "POST", PathRegexp: "/composite$", Status: 503, ErrorCode: "SERVER_UNAVAILABLE"})
+	if done := w.connect(t, "team_f"); strings.Contains(done, `"readiness"`) || !strings.Contains(done, `"status":"connected"`) {
+		t.Errorf("connect completion: got %s; want connected, without a readiness summary", done)
+	}
+	if code, body := w.call("team_f", "GET", "/v1/salesforce", "", nil); code != 200 || strings.Contains(body, `"readiness"`) {
+		t.Errorf("status: got %d %s; want 200 without a readiness summary", code, body)
+	}
+	if code, body := w.call("team_f", "GET", "/v1/salesforce/readiness", "", nil); code != http.StatusBadGateway {
+		t.Errorf("readiness: got %d %s; want 502", code, body)
+	}
+	w.sim.ClearFaults()
+	if r, spent := w.report(t, "team_f"); spent < 1 || len(r.Items) != 11 {
+		t.Errorf("readiness once Salesforce answers: got %d items for %d calls; want 11 items", len(r.Items), spent)
 	}
 }
