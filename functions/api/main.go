@@ -35,6 +35,10 @@ import (
 	"github.com/sfsync/sfsync/shared/policy/policyhttp"
 	"github.com/sfsync/sfsync/shared/ratelimit"
 	"github.com/sfsync/sfsync/shared/ratelimit/ratelimitdb"
+	"github.com/sfsync/sfsync/shared/readiness"
+	"github.com/sfsync/sfsync/shared/readiness/readinessdb"
+	"github.com/sfsync/sfsync/shared/readiness/readinesshttp"
+	"github.com/sfsync/sfsync/shared/readiness/readinessorg"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/schedule"
 	"github.com/sfsync/sfsync/shared/sealing"
@@ -50,7 +54,7 @@ type settings struct {
 	logLevel, apiVersion                         string
 	holder                                       string           // names this process in refresh leases
 	contactQueueURL                              string           // where the error inbox sends retries
-	now                                          func() time.Time // the limits' clock; nil: time.Now
+	now                                          func() time.Time // the clock of the limits and the readiness cache; nil: time.Now
 }
 
 func readSettings() (settings, error) {
@@ -121,11 +125,15 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) (*httpapi.Router, *
 	contacthttp.Register(rt, contacthttp.Deps{Ledger: ledger, Logger: log})
 	contacthttp.RegisterRetry(rt, contacthttp.RetryDeps{Ledger: ledger, SQS: sqs.NewFromConfig(cfg), QueueURL: s.contactQueueURL, Logger: log,
 		Cooldown: &ratelimit.Cooldown{Marks: limits, Period: contacthttp.RetryCooldown, Now: s.now}})
-	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log,
-		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion, Budgets: policies}})
+	teamOrgs := &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion, Budgets: policies}
+	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log, Orgs: teamOrgs})
 	rt.Handle("GET /openapi.json", openapi.Handler())
 	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log})
-	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log, Budgets: policies}).Register(rt)
+	ready := &readiness.Checker{Source: &readinessorg.Source{Connections: connStore, Orgs: teamOrgs, Describes: describes},
+		Store: &readinessdb.Store{DB: db, Table: s.policiesTable}, Mappings: mappings, Now: s.now}
+	readinesshttp.Register(rt, readinesshttp.Deps{Reports: ready, Logger: log})
+	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log, Budgets: policies,
+		Readiness: ready}).Register(rt)
 	return rt, connector
 }
 

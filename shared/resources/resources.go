@@ -187,4 +187,5 @@ var Routes = []Route{
 	{Method: "POST", Path: "/v1/salesforce/dedup-check"},
 	{Method: "GET", Path: "/v1/salesforce/errors"},
 	{Method: "POST", Path: "/v1/salesforce/errors/retry", Admin: true},
+	{Method: "GET", Path: "/v1/salesforce/readiness", Admin: true},
 }

@@ -20,6 +20,7 @@ var keyPrefixes = map[string]string{
 	"PermissionSet":           "0PS",
 	"PermissionSetAssignment": "0Pa",
 	"ObjectPermissions":       "110",
+	"DuplicateRule":           "0Bm",
 }
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

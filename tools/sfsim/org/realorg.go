@@ -93,6 +93,7 @@ func setupObjects() map[string]*sobject {
 			boolean("PermissionsRead", "Read"), boolean("PermissionsCreate", "Create"), boolean("PermissionsEdit", "Edit"),
 			boolean("PermissionsDelete", "Delete"), boolean("PermissionsViewAllRecords", "View All"),
 			boolean("PermissionsModifyAllRecords", "Modify All")),
+		"DuplicateRule": duplicateRuleObject(),
 	}
 	for _, s := range objs {
 		s.setup = true
@@ -129,6 +130,8 @@ func (o *Org) setupRecordsLocked(object string) map[string]map[string]any {
 	case "PermissionSet":
 		add(profilePS, map[string]any{"Name": "X00e5g0000000001", "Label": "Sync Integration User", "IsOwnedByProfile": true,
 			"PermissionsViewAllData": o.viewAllData, "PermissionsModifyAllData": false, "PermissionsApiEnabled": true})
+	case "DuplicateRule":
+		o.duplicateRuleRecordsLocked(add)
 	case "ObjectPermissions":
 		for i, obj := range []string{"Account", "Contact", "Lead", "Task"} {
 			add(makeID(keyPrefixes["ObjectPermissions"], "5g", uint64(i+1)), map[string]any{
