@@ -65,20 +65,27 @@ func (h *Handler) outOfTime(err error, since, now time.Time) bool {
 }
 
 // logOutOfTime says, in one line per team, how many of its messages were
-// sent back because their time ran out.
+// sent back because their time ran out, and how many of those were not run
+// at all (sent back as waiting: ErrWait over a deadline).
 func (h *Handler) logOutOfTime(sent []resend, failed map[string]error, sendErrs map[string]error) {
-	by := map[string]int{}
+	type count struct{ messages, notRun int }
+	by := map[string]count{}
 	var teams []string
 	for _, r := range sent {
 		if sendErrs[r.id] != nil || !errors.Is(failed[r.id], context.DeadlineExceeded) {
 			continue
 		}
-		if by[r.team] == 0 {
+		c, ok := by[r.team]
+		if !ok {
 			teams = append(teams, r.team)
 		}
-		by[r.team]++
+		c.messages++
+		if errors.Is(failed[r.id], ErrWait) {
+			c.notRun++
+		}
+		by[r.team] = c
 	}
 	for _, t := range teams {
-		h.Log.Info("messages sent back: out of time", "team_id", t, "messages", by[t])
+		h.Log.Info("messages sent back: out of time", "team_id", t, "messages", by[t].messages, "not_run", by[t].notRun)
 	}
 }

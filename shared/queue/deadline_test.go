@@ -78,11 +78,14 @@ func millisOf(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) 
 // time first ran out over OutOfTimeFor ago returns as a failure; one held
 // for longer than that (its copy's first receipt is old) whose time runs
 // out for the first time is sent back: time held is not time out of time.
+// A message not run at all (waiting) is sent back whatever its clock, and
+// its copy carries none.
 func TestHandleOutOfTime(t *testing.T) {
 	t.Parallel()
 	out := &sent{}
 	cut := fmt.Errorf("the team's share of the batch's time ran out: %w", context.DeadlineExceeded)
-	p := &byTeam{answer: map[string]error{"team_slow": cut, "team_broken": errors.New("salesforce: 503")}}
+	notRun := fmt.Errorf("%w: the batch's time ran out before the team's turn: %w", ErrWait, context.DeadlineExceeded)
+	p := &byTeam{answer: map[string]error{"team_slow": cut, "team_broken": errors.New("salesforce: 503"), "team_later": notRun}}
 	now := time.Now().Truncate(time.Millisecond)
 	h := &Handler{Queue: event.ContactQueue, Processor: p, DLQ: out, DLQURL: "dlq", QueueURL: "queue",
 		Reserve: 2 * time.Second, SendRound: 100 * time.Millisecond, OutOfTimeFor: time.Hour, Now: func() time.Time { return now },
@@ -107,6 +110,8 @@ func TestHandleOutOfTime(t *testing.T) {
 		{MessageId: "s4", Body: addedOf("team_slow", "evt_s4"), Attributes: first(recent),
 			MessageAttributes: attrs(map[string]string{WaitingSinceAttribute: held, OutOfTimeSinceAttribute: recent})},
 		{MessageId: "a2", Body: addedOf("team_a", "evt_a2")},
+		{MessageId: "l1", Body: addedOf("team_later", "evt_l1"), Attributes: first(recent),
+			MessageAttributes: attrs(map[string]string{OutOfTimeSinceAttribute: old})},
 	}}
 	dl := now.Add(30 * time.Second)
 	ctx, cancel := context.WithDeadline(context.Background(), dl)
@@ -140,6 +145,7 @@ func TestHandleOutOfTime(t *testing.T) {
 		"evt_s1": {since: recent, outOfTime: millisOf(now), group: "team_slow", delay: waitMax},
 		"evt_s3": {since: held, outOfTime: millisOf(now), group: "team_slow", delay: waitMax},
 		"evt_s4": {since: held, outOfTime: recent, group: "team_slow", delay: waitMax},
+		"evt_l1": {since: recent, group: "team_later", delay: waitMax}, // not run: waiting, whatever its clock
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("sent back: got %+v; want %+v (the time out of time counted from the first time it ran out, not from the first receipt)", got, want)
