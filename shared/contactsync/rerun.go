@@ -28,18 +28,23 @@ const (
 // copied. Each part's capacity ends at its length, so appending to one
 // never writes over the next.
 func ByTeam(ds []Delivery) (teams []string, byTeam map[string][]Delivery) {
+	return byTeamOf(ds, func(d Delivery) string { return d.Event.TeamID })
+}
+
+// byTeamOf splits xs by their team as ByTeam does.
+func byTeamOf[T any](xs []T, teamOf func(T) string) (teams []string, byTeam map[string][]T) {
 	order := map[string]int{}
-	for _, d := range ds {
-		if _, ok := order[d.Event.TeamID]; !ok {
-			order[d.Event.TeamID] = len(teams)
-			teams = append(teams, d.Event.TeamID)
+	for _, x := range xs {
+		if _, ok := order[teamOf(x)]; !ok {
+			order[teamOf(x)] = len(teams)
+			teams = append(teams, teamOf(x))
 		}
 	}
-	slices.SortStableFunc(ds, func(a, b Delivery) int { return cmp.Compare(order[a.Event.TeamID], order[b.Event.TeamID]) })
-	byTeam = make(map[string][]Delivery, len(teams))
-	for start, i := 0, 1; i <= len(ds); i++ {
-		if i == len(ds) || ds[i].Event.TeamID != ds[start].Event.TeamID {
-			byTeam[ds[start].Event.TeamID] = ds[start:i:i]
+	slices.SortStableFunc(xs, func(a, b T) int { return cmp.Compare(order[teamOf(a)], order[teamOf(b)]) })
+	byTeam = make(map[string][]T, len(teams))
+	for start, i := 0, 1; i <= len(xs); i++ {
+		if i == len(xs) || teamOf(xs[i]) != teamOf(xs[start]) {
+			byTeam[teamOf(xs[start])] = xs[start:i:i]
 			start = i
 		}
 	}
