@@ -220,7 +220,8 @@ type Handler struct {
 	Invalid InvalidAnswerer
 	// Now is the clock of invalid_event answers, of the delays and times
 	// messages are sent back with, and of the time left to send them (on
-	// the clock of ctx's deadline); time.Now when nil.
+	// the clock of ctx's deadline), called from several goroutines at
+	// once; time.Now when nil.
 	Now func() time.Time
 
 	// Reserve, and SendRound for each round of concurrent calls it may
