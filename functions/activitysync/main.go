@@ -139,7 +139,7 @@ type taskOrg struct{ *orgs.Org }
 
 func (o taskOrg) DescribeTask(ctx context.Context) (activitysync.TaskFields, error) {
 	tf, err := o.Org.DescribeTask(ctx)
-	return activitysync.TaskFields{TypeEmail: tf.TypeEmail, KeyField: tf.KeyField}, err
+	return activitysync.TaskFields{TypeEmail: tf.TypeEmail, KeyField: tf.KeyField, ClosedStatus: tf.ClosedStatus}, err
 }
 
 func (o taskOrg) FindTasks(ctx context.Context, keyField string, keys, whoIDs []string) (map[string]string, error) {

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"time"
@@ -33,7 +35,12 @@ import (
 	"github.com/sfsync/sfsync/shared/policy/policyhttp"
 	"github.com/sfsync/sfsync/shared/ratelimit"
 	"github.com/sfsync/sfsync/shared/ratelimit/ratelimitdb"
+	"github.com/sfsync/sfsync/shared/readiness"
+	"github.com/sfsync/sfsync/shared/readiness/readinessdb"
+	"github.com/sfsync/sfsync/shared/readiness/readinesshttp"
+	"github.com/sfsync/sfsync/shared/readiness/readinessorg"
 	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/shared/schedule"
 	"github.com/sfsync/sfsync/shared/sealing"
 	"github.com/sfsync/sfsync/shared/secret"
 )
@@ -47,7 +54,7 @@ type settings struct {
 	logLevel, apiVersion                         string
 	holder                                       string           // names this process in refresh leases
 	contactQueueURL                              string           // where the error inbox sends retries
-	now                                          func() time.Time // the limits' clock; nil: time.Now
+	now                                          func() time.Time // the clock of the limits and the readiness cache; nil: time.Now
 }
 
 func readSettings() (settings, error) {
@@ -81,14 +88,28 @@ var requestLimits = ratelimit.Rules{
 	},
 }
 
-// newRouter wires the adapters to the domain and registers every route.
-func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
+// handler is the function's Lambda handler: the API Gateway's requests go
+// to the router, and the schedule's events sweep the consents nobody
+// completed, of every team.
+func handler(cfg aws.Config, s settings, log *slog.Logger) func(context.Context, json.RawMessage) (any, error) {
+	rt, connector := newRouter(cfg, s, log)
+	sweep := func(ctx context.Context) error {
+		_, err := connector.SweepExpired(ctx)
+		return err
+	}
+	return schedule.Handler(httpapi.LambdaHandler(rt), sweep, log)
+}
+
+// newRouter wires the adapters to the domain and registers every route; it
+// returns the connector too, for the scheduled sweep.
+func newRouter(cfg aws.Config, s settings, log *slog.Logger) (*httpapi.Router, *connection.Connector) {
 	db := dynamodb.NewFromConfig(cfg)
 	connStore := &connectiondb.Store{DB: db, Table: s.connectionsTable,
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: s.keyID, Keys: sealing.NewKeyCache(0, 0)}}
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: s.secretARN}
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{
-		ClientID: s.clientID, ClientSecret: clientSecret.Get, RedirectURL: s.redirectURL, AllowInsecureLoginURLs: s.insecureLogin}}
+		ClientID: s.clientID, ClientSecret: clientSecret.Get, RedirectURL: s.redirectURL, AllowInsecureLoginURLs: s.insecureLogin},
+		APIVersion: s.apiVersion, Log: log}
 
 	policies := policydb.New(db, s.policiesTable, s.ledgerTable)
 	mappings := mappingdb.New(db, s.policiesTable)
@@ -104,12 +125,16 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) *httpapi.Router {
 	contacthttp.Register(rt, contacthttp.Deps{Ledger: ledger, Logger: log})
 	contacthttp.RegisterRetry(rt, contacthttp.RetryDeps{Ledger: ledger, SQS: sqs.NewFromConfig(cfg), QueueURL: s.contactQueueURL, Logger: log,
 		Cooldown: &ratelimit.Cooldown{Marks: limits, Period: contacthttp.RetryCooldown, Now: s.now}})
-	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log,
-		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion, Budgets: policies}})
+	teamOrgs := &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion, Budgets: policies}
+	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log, Orgs: teamOrgs})
 	rt.Handle("GET /openapi.json", openapi.Handler())
 	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log})
-	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log, Budgets: policies}).Register(rt)
-	return rt
+	ready := &readiness.Checker{Source: &readinessorg.Source{Connections: connStore, Orgs: teamOrgs, Describes: describes},
+		Store: &readinessdb.Store{DB: db, Table: s.policiesTable}, Mappings: mappings, Now: s.now}
+	readinesshttp.Register(rt, readinesshttp.Deps{Reports: ready, Logger: log})
+	(&connecthttp.Handlers{Connector: connector, Store: connStore, ReturnURL: s.returnURL, Log: log, Budgets: policies,
+		Readiness: ready}).Register(rt)
+	return rt, connector
 }
 
 func main() {
@@ -125,5 +150,5 @@ func main() {
 		os.Exit(1)
 	}
 	slog.SetDefault(log)
-	lambda.Start(httpapi.LambdaHandler(newRouter(cfg, s, log)))
+	lambda.Start(handler(cfg, s, log))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,9 +14,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -26,6 +29,7 @@ import (
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/shared/schedule"
 	"github.com/sfsync/sfsync/shared/sealing"
 	"github.com/sfsync/sfsync/tools/motoserver"
 	"github.com/sfsync/sfsync/tools/runner"
@@ -61,6 +65,15 @@ func newWorld(t *testing.T) world { t.Helper(); return newWorldAt(t, nil) }
 // newWorldAt is newWorld with the limits' clock now (nil: time.Now).
 func newWorldAt(t *testing.T, now func() time.Time) world {
 	t.Helper()
+	s, conns := newSettings(t, now)
+	rt, _ := newRouter(awsCfg, s, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	return world{router: rt, conns: conns}
+}
+
+// newSettings provisions a stack's resources and returns the function's
+// settings for them, and its connection store.
+func newSettings(t *testing.T, now func() time.Time) (settings, *connectiondb.Store) {
+	t.Helper()
 	prov, err := runner.Provision(context.Background(), awsCfg, fmt.Sprintf("api%d", time.Now().UnixNano()%1e9), runner.ProvisionOptions{ClientSecret: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +84,67 @@ func newWorldAt(t *testing.T, now func() time.Time) world {
 		contactQueueURL: prov.Env[resources.EnvContactQueueURL], now: now}
 	conns := &connectiondb.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: s.connectionsTable,
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(awsCfg), KeyID: prov.KeyID}}
-	return world{router: newRouter(awsCfg, s, slog.New(slog.NewJSONHandler(io.Discard, nil))), conns: conns}
+	return s, conns
+}
+
+// TestScheduledEventSweepsExpiredConsents: the schedule's event reaches the
+// sweep of every team's consents nobody completed (a team that never comes
+// back included): the expired one is revoked at Salesforce and dropped, the
+// running one kept; an API request still reaches the router.
+func TestScheduledEventSweepsExpiredConsents(t *testing.T) {
+	t.Parallel()
+	s, conns := newSettings(t, nil)
+	var mu sync.Mutex
+	var revoked []string
+	sf := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		revoked = append(revoked, r.URL.Path+" "+r.Form.Get("token"))
+		mu.Unlock()
+	}))
+	t.Cleanup(sf.Close)
+	ctx := context.Background()
+	consent := func(team, state string, deadline time.Time) {
+		t.Helper()
+		if err := conns.SaveState(ctx, connection.PendingAuth{State: state, TeamID: team, Verifier: "v", Environment: connection.EnvCustom,
+			LoginURL: sf.URL, ExpiresAt: deadline}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conns.TakeState(ctx, state); err != nil {
+			t.Fatal(err)
+		}
+		if err := conns.SaveConsent(ctx, connection.Consent{State: state, TicketHash: connection.TicketHash("t"), ExpiresAt: deadline,
+			Connection: connection.Connection{TeamID: team, Environment: connection.EnvCustom, LoginURL: sf.URL,
+				AccessToken: team + "-access", RefreshToken: team + "-refresh"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consent("team_gone", "state-expired-0123456789", time.Now().Add(-time.Minute))
+	consent("team_busy", "state-running-0123456789", time.Now().Add(5*time.Minute))
+
+	h := handler(awsCfg, s, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	ev, _ := json.Marshal(schedule.NewEvent(time.Now(), "e1", "arn:aws:events:eu-west-1:000000000000:rule/sweep", "eu-west-1"))
+	if _, err := h(ctx, ev); err != nil {
+		t.Fatalf("scheduled event: %v", err)
+	}
+	mu.Lock()
+	got := slices.Clone(revoked)
+	mu.Unlock()
+	if want := []string{"/services/oauth2/revoke team_gone-refresh"}; !slices.Equal(got, want) {
+		t.Errorf("revoked: got %q; want %q", got, want)
+	}
+	if _, err := conns.TakeConsent(ctx, "state-expired-0123456789"); !errors.Is(err, connection.ErrNoConsent) {
+		t.Errorf("the expired consent: got %v; want ErrNoConsent (dropped)", err)
+	}
+	if refs, err := conns.Consents(ctx, "team_busy"); err != nil || len(refs) != 1 {
+		t.Errorf("the running consent: got %+v, %v; want it kept", refs, err)
+	}
+	req, _ := json.Marshal(events.APIGatewayV2HTTPRequest{RawPath: "/openapi.json", RouteKey: "GET /openapi.json",
+		RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: "/openapi.json"}}})
+	out, err := h(ctx, req)
+	if resp, ok := out.(events.APIGatewayV2HTTPResponse); err != nil || !ok || resp.StatusCode != 200 {
+		t.Errorf("API request: got %+v, %v; want 200", out, err)
+	}
 }
 
 func (w world) call(team, method, path, body string, hdr map[string]string) (int, string) {

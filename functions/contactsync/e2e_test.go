@@ -776,7 +776,8 @@ func TestDuplicateRuleLinks(t *testing.T) {
 	// One event is one batch: the first composite call is the lookup, the
 	// second the create; the Lead appears just before the create.
 	if _, err := sim.AddFault(org.Fault{Method: "POST", PathRegexp: `/composite$`, Skip: 1, Times: 1, OnFire: func() {
-		ids, err := sim.Seed("Lead", map[string]any{"LastName": "ByHand", "Company": "R", "Email": "race.winner@duprule.example"})
+		// the same person (name and email), as the standard rules match
+		ids, err := sim.Seed("Lead", map[string]any{"FirstName": "Test", "LastName": "Person d1", "Company": "R", "Email": "race.winner@duprule.example"})
 		if err != nil {
 			t.Errorf("seed the rep's Lead: %v", err)
 			return
@@ -819,6 +820,34 @@ func TestDuplicateRuleLinks(t *testing.T) {
 	}
 	if len(body.Records) != 1 || body.Records[0].MatchRule != "duplicate_rule" || !sameID(body.Records[0].ID, id) {
 		t.Errorf("ledger record: got %+v; want %s by duplicate_rule", body.Records, id)
+	}
+}
+
+// TestDuplicateRuleNeverLinksAnotherEmail: the org's standard duplicate rule
+// (active in a customer's org) matches an existing Lead on the name and the
+// phone although its email differs; the contact is not linked to that Lead
+// and nothing is created: it fails with DUPLICATES_DETECTED and a hint.
+func TestDuplicateRuleNeverLinksAnotherEmail(t *testing.T) {
+	t.Parallel()
+	sim := newOrg(t, org.Config{})
+	team := stacktest.NextID("team_dupphone")
+	connect(t, team, sim)
+	other, err := sim.Seed("Lead", map[string]any{"FirstName": "Test", "LastName": "Person p1", "Company": "P",
+		"Phone": "+1 415 555 0100", "Email": "old.address@dupphone.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := contactEvent(team, event.ContactAdded, "seq_dupphone", "p1", "new.address@dupphone.example", "P", time.Now().Add(time.Minute))
+	c := ev.Data.(event.ContactData)
+	c.Contact.Phone = "(415) 555-0100"
+	ev.Data = c
+	send(t, ev)
+	o := await(t, []event.Event{ev}, true)[ev.ID]
+	if o.Status != event.StatusFailed || o.Error == nil || o.Error.Code != "DUPLICATES_DETECTED" || o.Salesforce != nil {
+		t.Errorf("outcome: got %s/%s %+v %+v; want failed DUPLICATES_DETECTED, linked to nothing", o.Status, o.Reason, o.Error, o.Salesforce)
+	}
+	if leads := sim.Records("Lead"); len(leads) != 1 || !sameID(leads[0]["Id"].(string), other[0]) {
+		t.Errorf("leads: got %d; want only the existing one", len(leads))
 	}
 }
 

@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
@@ -159,6 +162,18 @@ func NewFunctions(scope constructs.Construct, id string, props *FunctionsProps) 
 				MaxConcurrency:          jsii.Number(src.MaxConcurrency),
 				ReportBatchItemFailures: jsii.Bool(true),
 			}))
+		}
+		if decl.Schedule > 0 {
+			if decl.Schedule%time.Minute != 0 {
+				return nil, fmt.Errorf("function %s: schedule %v is not whole minutes", decl.Name, decl.Schedule)
+			}
+			// The rule invokes the function asynchronously with a scheduled
+			// event; the target adds the permission for events.amazonaws.com.
+			rule := awsevents.NewRule(c, jsii.String(logicalID+"Schedule"), &awsevents.RuleProps{
+				Description: jsii.String("sfsync " + decl.Name + ": " + decl.ScheduleExpression()),
+				Schedule:    awsevents.Schedule_Expression(jsii.String(decl.ScheduleExpression())),
+			})
+			rule.AddTarget(awseventstargets.NewLambdaFunction(fn, nil))
 		}
 		f.ByName[decl.Name] = fn
 		f.decls[decl.Name] = decl

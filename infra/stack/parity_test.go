@@ -218,6 +218,28 @@ func TestSAMParity(t *testing.T) {
 		}
 	})
 
+	t.Run("schedules", func(t *testing.T) {
+		t.Parallel()
+		cdkRules := map[string]string{}
+		for _, id := range cdk.ofType("AWS::Events::Rule") {
+			p := cdk.props(t, id)
+			for _, target := range asSlice(p["Targets"]) {
+				cdkRules[ref(asMap(target)["Arn"])] = fmt.Sprint(p["ScheduleExpression"])
+			}
+		}
+		samRules := map[string]string{}
+		for _, id := range sam.ofType("AWS::Serverless::Function") {
+			for _, e := range asMap(samFunction(t, sam, id)["Events"]) {
+				if asMap(e)["Type"] == "Schedule" {
+					samRules[id] = fmt.Sprint(asMap(asMap(e)["Properties"])["Schedule"])
+				}
+			}
+		}
+		if !maps.Equal(samRules, cdkRules) {
+			t.Errorf("schedules: got %v in SAM; want %v as in CDK", samRules, cdkRules)
+		}
+	})
+
 	t.Run("routes", func(t *testing.T) {
 		t.Parallel()
 		// route key -> "function auth"

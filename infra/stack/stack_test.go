@@ -3,6 +3,7 @@ package stack_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -262,6 +263,48 @@ func TestEventSourceMappings(t *testing.T) {
 				t.Errorf("%s %s: got %v; want %v", decl.Name, c.what, c.got, c.want)
 			}
 		}
+	}
+}
+
+// TestSchedules: a function declaring a schedule is invoked by an
+// EventBridge rule at that rate, which may invoke it and nothing else; the
+// other functions have no rule.
+func TestSchedules(t *testing.T) {
+	t.Parallel()
+	tmpl := tmpls[region]
+	rules := map[string]string{} // function logical id -> schedule expression
+	for _, id := range tmpl.ofType("AWS::Events::Rule") {
+		p := tmpl.props(t, id)
+		targets := asSlice(p["Targets"])
+		if len(targets) != 1 || p["State"] != "ENABLED" {
+			t.Errorf("rule %s: got %d targets, state %v; want one target, enabled", id, len(targets), p["State"])
+			continue
+		}
+		fn := ref(asMap(targets[0])["Arn"])
+		rules[fn] = fmt.Sprint(p["ScheduleExpression"])
+		var allowed bool
+		for _, pid := range tmpl.ofType("AWS::Lambda::Permission") {
+			pp := tmpl.props(t, pid)
+			if pp["Principal"] == "events.amazonaws.com" && ref(pp["FunctionName"]) == fn && ref(pp["SourceArn"]) == id && pp["Action"] == "lambda:InvokeFunction" {
+				allowed = true
+			}
+		}
+		if !allowed {
+			t.Errorf("rule %s: got no permission for events.amazonaws.com to invoke %s from this rule; want one", id, fn)
+		}
+	}
+	for _, decl := range resources.Functions {
+		id, _ := stack.FunctionLogicalID(decl.Name)
+		want := ""
+		if decl.Schedule > 0 {
+			want = decl.ScheduleExpression()
+		}
+		if got := rules[id]; got != want {
+			t.Errorf("%s schedule: got %q; want %q", decl.Name, got, want)
+		}
+	}
+	if got := resources.Functions[0].ScheduleExpression(); resources.Functions[0].Name != "api" || got != "rate(2 minutes)" {
+		t.Errorf("api schedule: got %s %q; want api rate(2 minutes)", resources.Functions[0].Name, got)
 	}
 }
 

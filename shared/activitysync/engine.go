@@ -724,7 +724,8 @@ func (b *batch) taskFields(ctx context.Context) (TaskFields, error) {
 	if err != nil {
 		return TaskFields{}, fmt.Errorf("read task fields: %w", err)
 	}
-	if ok && b.e.now().Sub(at) < orDefault(b.e.TaskFieldsTTL, DefaultTaskFieldsTTL) {
+	// a cache written before the org's closed status was read is stale
+	if ok && tf.ClosedStatus != "" && b.e.now().Sub(at) < orDefault(b.e.TaskFieldsTTL, DefaultTaskFieldsTTL) {
 		return tf, nil
 	}
 	tf, err = b.org.DescribeTask(ctx)

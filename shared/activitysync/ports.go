@@ -123,12 +123,17 @@ type Activities interface {
 type TaskFields struct {
 	TypeEmail bool   `json:"type_email"` // the Type picklist has "Email"
 	KeyField  string `json:"key_field"`  // a custom text field for the activity key, "" if none
+	// ClosedStatus is the Task Status that closes a Task in the org, read
+	// from its TaskStatus values ("Completed" in a new org; admins rename
+	// it). "" when the org offers none: the Task keeps the default status.
+	ClosedStatus string `json:"closed_status"`
 }
 
 // Org is one team's Salesforce org as activity sync uses it.
 type Org interface {
 	contactsync.Org
-	// DescribeTask reads what the Task object offers (one API call).
+	// DescribeTask reads what the Task object offers and its closed
+	// statuses (one API call).
 	DescribeTask(ctx context.Context) (TaskFields, error)
 	// FindTasks finds Tasks this service created, by activity key: through
 	// keyField when set, else among the Tasks of whoIDs whose subject starts

@@ -6,14 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
-// Salesforce's limits on the Task fields written here.
+// Salesforce's limits on the Task fields written here, in UTF-16 code units
+// as Salesforce counts text (an emoji is 2; help.salesforce.com article
+// 005166849).
 const (
 	MaxSubject     = 255   // Task.Subject
 	MaxDescription = 32000 // Task.Description
@@ -53,7 +54,7 @@ var verbs = map[policy.ActivityKind]string{
 }
 
 // Subject is the Task's subject: the prefix, what happened, the email's
-// subject, cut to Salesforce's 255 characters.
+// subject, cut to Salesforce's 255 UTF-16 units.
 func Subject(kind policy.ActivityKind, subject string) string {
 	verb, ok := verbs[kind]
 	if !ok {
@@ -85,7 +86,7 @@ func Description(ev event.Event, key string) string {
 		head.WriteString("Step: " + strconv.Itoa(m.Step) + "\n")
 	}
 	footer := "\n\n--\n" + keyLabel + key
-	room := MaxDescription - utf8.RuneCountInString(footer)
+	room := MaxDescription - salesforce.TextLength(footer)
 	body := head.String()
 	if m.BodyText != "" {
 		body += "\n" + m.BodyText
@@ -114,7 +115,8 @@ func ActivityDate(ev event.Event) string {
 	return at.UTC().Format(time.DateOnly)
 }
 
-// NewTask builds the completed Task of one activity on the record whoID.
+// NewTask builds the closed Task of one activity on the record whoID, its
+// Status the org's closed status (tf.ClosedStatus).
 // owner, when set, becomes OwnerId; else Salesforce gives the Task to the
 // connected user.
 func NewTask(ev event.Event, whoID, key string, tf TaskFields, owner string) salesforce.SObject {
@@ -124,7 +126,9 @@ func NewTask(ev event.Event, whoID, key string, tf TaskFields, owner string) sal
 	t["Subject"] = Subject(KindOf(ev.Type), d.Message.Subject)
 	t["Description"] = Description(ev, key)
 	t["ActivityDate"] = ActivityDate(ev)
-	t["Status"] = "Completed"
+	if tf.ClosedStatus != "" {
+		t["Status"] = tf.ClosedStatus
+	}
 	t["TaskSubtype"] = "Email"
 	if tf.TypeEmail {
 		t["Type"] = "Email"
@@ -138,21 +142,11 @@ func NewTask(ev event.Event, whoID, key string, tf TaskFields, owner string) sal
 	return t
 }
 
-// cut shortens s to at most max characters, ending with marker when cut.
+// cut shortens s to at most max UTF-16 units, ending with marker when cut;
+// a character is never split.
 func cut(s string, max int, marker string) string {
-	if utf8.RuneCountInString(s) <= max {
+	if salesforce.TextLength(s) <= max {
 		return s
 	}
-	keep := max - utf8.RuneCountInString(marker)
-	if keep < 0 {
-		keep = 0
-	}
-	n := 0
-	for i := range s {
-		if n == keep {
-			return s[:i] + marker
-		}
-		n++
-	}
-	return s + marker
+	return s[:salesforce.TextPrefix(s, max-salesforce.TextLength(marker))] + marker
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 func emailEvent(t event.Type, subject, body string) event.Event {
@@ -32,12 +33,14 @@ func TestSubject(t *testing.T) {
 		{policy.ActivityBounced, "Hello", "[sfsync] Email bounced: Hello"},
 		{policy.ActivitySent, "two\r\nlines", "[sfsync] Email: two lines"},
 		{policy.ActivitySent, long, "[sfsync] Email: " + strings.Repeat("é", 255-len("[sfsync] Email: ")-1) + "…"},
+		// 200 emoji are 400 UTF-16 units: 119 fit (238 units) with the prefix (16) and "…" (1)
+		{policy.ActivitySent, strings.Repeat("😀", 200), "[sfsync] Email: " + strings.Repeat("😀", 119) + "…"},
 	} {
 		got := Subject(c.kind, c.in)
 		if got != c.want {
 			t.Errorf("Subject(%s, %.20q): got %q; want %q", c.kind, c.in, got, c.want)
 		}
-		if n := utf8.RuneCountInString(got); n > MaxSubject {
+		if n := salesforce.TextLength(got); n > MaxSubject {
 			t.Errorf("Subject length: got %d; want at most %d", n, MaxSubject)
 		}
 	}
@@ -56,11 +59,12 @@ func TestDescription(t *testing.T) {
 		{"click names the link", emailEvent(event.EmailClicked, "s", ""), false, "Clicked link: https://x.example/a"},
 		{"bounce names the reason", emailEvent(event.EmailBounced, "s", ""), false, "Bounce reason: mailbox full"},
 		{"long body cut with a marker", emailEvent(event.EmailSent, "s", strings.Repeat("ß", 40000)), true, "ßß"},
+		{"emoji count two units each", emailEvent(event.EmailSent, "s", strings.Repeat("😀", 16000)), true, "😀😀"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			d := Description(c.ev, key)
-			if n := utf8.RuneCountInString(d); n > MaxDescription {
+			if n := salesforce.TextLength(d); n > MaxDescription || !utf8.ValidString(d) {
 				t.Errorf("length: got %d; want at most %d", n, MaxDescription)
 			}
 			if got := strings.Contains(d, TruncatedMarker); got != c.truncated {
@@ -89,8 +93,10 @@ func TestKeyAndTask(t *testing.T) {
 		want  map[string]any
 		not   []string
 	}{
-		{TaskFields{}, "", map[string]any{"WhoId": "00Q000000000001", "Status": "Completed", "TaskSubtype": "Email", "ActivityDate": "2026-11-26"}, []string{"Type", "OwnerId", "Sfsync_Key__c"}},
-		{TaskFields{TypeEmail: true, KeyField: "Sfsync_Key__c"}, "005000000000001", map[string]any{"Type": "Email", "Sfsync_Key__c": a, "OwnerId": "005000000000001"}, nil},
+		{TaskFields{ClosedStatus: "Completed"}, "", map[string]any{"WhoId": "00Q000000000001", "Status": "Completed", "TaskSubtype": "Email", "ActivityDate": "2026-11-26"}, []string{"Type", "OwnerId", "Sfsync_Key__c"}},
+		{TaskFields{TypeEmail: true, KeyField: "Sfsync_Key__c", ClosedStatus: "Done"}, "005000000000001", map[string]any{"Type": "Email", "Sfsync_Key__c": a, "OwnerId": "005000000000001", "Status": "Done"}, nil},
+		// an org without a closed status: the Task keeps the org's default rather than a value it refuses
+		{TaskFields{}, "", map[string]any{"WhoId": "00Q000000000001"}, []string{"Status"}},
 	} {
 		task := NewTask(ev, "00Q000000000001", a, c.tf, c.owner)
 		for k, v := range c.want {

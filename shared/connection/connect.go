@@ -12,12 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // Login hosts of the fixed environments.
@@ -58,6 +61,17 @@ type Connector struct {
 	Store  Store
 	HTTP   *http.Client
 	Now    func() time.Time
+	// APIVersion is the REST API version of the org name query at Finish
+	// ("": salesforce.DefaultVersion).
+	APIVersion string
+	Log        *slog.Logger // nil: slog.Default()
+}
+
+func (c *Connector) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
 }
 
 func (c *Connector) now() time.Time {
@@ -134,8 +148,9 @@ func LoginURL(env Environment, custom string, allowInsecure bool) (string, error
 	return u.Scheme + "://" + u.Host, nil
 }
 
-// salesforceHost is a login host: production, sandbox, or a My Domain
-// (sandbox My Domains too: acme--dev.sandbox.my.salesforce.com).
+// salesforceHost is a login host, and so an identity host: production,
+// sandbox, or a My Domain (sandbox My Domains too:
+// acme--dev.sandbox.my.salesforce.com).
 func salesforceHost(host string) bool {
 	if host == "login.salesforce.com" || host == "test.salesforce.com" {
 		return true
@@ -238,7 +253,8 @@ func (c *Connector) Callback(ctx context.Context, q url.Values) (CallbackResult,
 
 // exchange redeems the code with the PKCE verifier, checks the answer (its
 // signature, the identity and instance hosts, a refresh token) and reads the
-// identity. Whatever it refuses after Salesforce granted tokens, it revokes.
+// identity, which must name the org and user of its URL. Whatever it
+// refuses after Salesforce granted tokens, it revokes.
 func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (Connection, error) {
 	cfg, err := c.oauth(ctx, p.LoginURL)
 	if err != nil {
@@ -261,7 +277,7 @@ func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (C
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
 		return Connection{}, ErrBadSignature
 	}
-	instance, err := c.checkURLs(p.LoginURL, idURL, instanceURL)
+	ref, instance, err := c.checkURLs(idURL, instanceURL)
 	if err != nil {
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
 		return Connection{}, err
@@ -271,6 +287,9 @@ func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (C
 		return Connection{}, fmt.Errorf("%w: no refresh token granted (the connected app must allow the refresh_token scope)", ErrExchange)
 	}
 	ident, err := c.identity(ctx, idURL, tok.AccessToken)
+	if err == nil {
+		err = ref.matches(ident)
+	}
 	if err != nil {
 		c.revoke(hctx, p.LoginURL, tok.RefreshToken, tok.AccessToken)
 		return Connection{}, err
@@ -315,6 +334,7 @@ func (c *Connector) Finish(ctx context.Context, by Claimant, state, ticket strin
 		return Connection{}, err
 	}
 	conn.ConnectedAt, conn.ConnectedBy, conn.Status, conn.Version = c.now().UTC(), by.Subject, StatusConnected, 1
+	conn.OrgName = c.nameOf(ctx, conn)
 	prev, err := c.activate(ctx, conn)
 	if err != nil {
 		c.discard(ctx, con)
@@ -324,10 +344,59 @@ func (c *Connector) Finish(ctx context.Context, by Claimant, state, ticket strin
 	if prev != nil && prev.RefreshToken != "" && prev.RefreshToken != conn.RefreshToken {
 		c.revoke(hctx, prev.LoginURL, prev.RefreshToken, "")
 	}
-	// Taken, the consent cannot be completed again: a failed drop leaves a
-	// note that the team's next sweep removes.
-	_ = c.Store.DropConsent(hctx, conn.TeamID, state)
+	// Taken, the consent cannot be completed again: a failed drop leaves
+	// notes that the next sweep removes.
+	_ = c.Store.DropConsent(hctx, con.Ref())
 	return conn, nil
+}
+
+// OrgNameTimeout bounds the org name query at Finish.
+const OrgNameTimeout = 5 * time.Second
+
+// maxOrgName caps the org name kept (Salesforce allows 80 characters).
+const maxOrgName = 255
+
+// nameOf returns the name of conn's org, or "" when Salesforce does not
+// give it: the identity answer carries no org name, so Finish asks once,
+// and a connect never fails for the name.
+func (c *Connector) nameOf(ctx context.Context, conn Connection) string {
+	name, err := c.orgName(ctx, conn)
+	if err != nil {
+		c.log().Warn("read the org's name", "team_id", conn.TeamID, "org_id", conn.OrgID, "error", err.Error())
+		return ""
+	}
+	if r := []rune(name); len(r) > maxOrgName {
+		name = string(r[:maxOrgName])
+	}
+	return name
+}
+
+// orgName queries the org's name with conn's access token: one API call,
+// never sent again and never refreshed.
+func (c *Connector) orgName(ctx context.Context, conn Connection) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, OrgNameTimeout)
+	defer cancel()
+	client := &salesforce.Client{HTTP: c.httpClient(), Session: grantedToken(conn.Token()), Version: c.APIVersion, ReadRetries: -1}
+	orgs, err := salesforce.Query[struct{ Name string }](ctx, client, "SELECT Name FROM Organization")
+	if err != nil {
+		return "", fmt.Errorf("query the org's name: %w", err)
+	}
+	if len(orgs) != 1 {
+		return "", fmt.Errorf("query the org's name: got %d organizations; want 1", len(orgs))
+	}
+	return orgs[0].Name, nil
+}
+
+// grantedToken is the access token a consent brought: a session that does
+// not refresh.
+type grantedToken salesforce.Token
+
+func (t grantedToken) Current(context.Context) (salesforce.Token, error) {
+	return salesforce.Token(t), nil
+}
+
+func (t grantedToken) Refresh(context.Context, salesforce.Token) (salesforce.Token, error) {
+	return salesforce.Token{}, errors.New("the access token just granted was refused")
 }
 
 // refusal is the error a refused completion returns.
@@ -381,19 +450,43 @@ func (c *Connector) activate(ctx context.Context, conn Connection) (*Connection,
 func (c *Connector) discard(ctx context.Context, con Consent) {
 	ctx = context.WithoutCancel(ctx)
 	c.revoke(ctx, con.Connection.LoginURL, con.Connection.RefreshToken, con.Connection.AccessToken)
-	_ = c.Store.DropConsent(ctx, con.Connection.TeamID, con.State)
+	_ = c.Store.DropConsent(ctx, con.Ref())
 }
+
+// SweepLookback is how far back SweepExpired is sure to find expired
+// consents: the table's TTL deletes a consent an hour past its deadline.
+const SweepLookback = time.Hour
 
 // Sweep revokes and drops the team's consents that nobody completed within
 // ConsentTTL, and returns how many it revoked. The API sweeps a team when
-// one of its admins starts or completes a connect; the table's TTL deletes
-// any consent left after that (sealed, its tokens are then out of anyone's
-// reach).
+// one of its admins starts or completes a connect; SweepExpired sweeps every
+// team on a schedule.
 func (c *Connector) Sweep(ctx context.Context, teamID string) (int, error) {
 	refs, err := c.Store.Consents(ctx, teamID)
 	if err != nil {
 		return 0, fmt.Errorf("list consents: %w", err)
 	}
+	return c.sweep(ctx, refs)
+}
+
+// SweepExpired revokes and drops the consents of every team that nobody
+// completed within ConsentTTL, and returns how many it revoked: a team that
+// never comes back to complete or start a connect has its unclaimed grant
+// revoked all the same. The stack runs it every few minutes.
+func (c *Connector) SweepExpired(ctx context.Context) (int, error) {
+	refs, err := c.Store.ExpiredConsents(ctx, c.now())
+	if err != nil {
+		return 0, fmt.Errorf("list expired consents: %w", err)
+	}
+	n, err := c.sweep(ctx, refs)
+	if n > 0 {
+		c.log().Info("expired consents revoked", "count", n)
+	}
+	return n, err
+}
+
+// sweep revokes and drops the consents of refs whose deadline passed.
+func (c *Connector) sweep(ctx context.Context, refs []ConsentRef) (int, error) {
 	n := 0
 	for _, ref := range refs {
 		if c.now().Before(ref.ExpiresAt) {
@@ -401,7 +494,7 @@ func (c *Connector) Sweep(ctx context.Context, teamID string) (int, error) {
 		}
 		con, err := c.Store.TakeConsent(ctx, ref.State)
 		if errors.Is(err, ErrNoConsent) { // completed or discarded meanwhile
-			if err := c.Store.DropConsent(ctx, teamID, ref.State); err != nil {
+			if err := c.Store.DropConsent(ctx, ref); err != nil {
 				return n, fmt.Errorf("drop consent: %w", err)
 			}
 			continue
@@ -449,16 +542,86 @@ func VerifySignature(secret, id, issuedAt, signature string) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
-// checkURLs makes sure the identity URL is on the login host (we send the
-// access token there) and the instance URL is a Salesforce host, and returns
-// the instance URL.
-func (c *Connector) checkURLs(loginURL, idURL, instanceURL string) (string, error) {
-	lu, _ := url.Parse(loginURL)
-	iu, err := url.Parse(idURL)
-	if err != nil || iu.Host == "" || !strings.EqualFold(iu.Host, lu.Host) || iu.Scheme != lu.Scheme {
-		return "", fmt.Errorf("%w: identity URL is not on the login host", ErrExchange)
+// checkURLs makes sure the identity URL is a Salesforce identity URL (we
+// send the access token there) and the instance URL is a Salesforce host,
+// and returns both: the identity URL's org and user, and the instance URL.
+func (c *Connector) checkURLs(idURL, instanceURL string) (identityRef, string, error) {
+	org, user, err := IdentityURL(idURL, c.Config.AllowInsecureLoginURLs)
+	if err != nil {
+		return identityRef{}, "", err
 	}
-	return InstanceURL(instanceURL, c.Config.AllowInsecureLoginURLs)
+	instance, err := InstanceURL(instanceURL, c.Config.AllowInsecureLoginURLs)
+	return identityRef{OrgID: org, UserID: user}, instance, err
+}
+
+// identityRef is the org and user an identity URL names.
+type identityRef struct{ OrgID, UserID string }
+
+// IdentityURL checks the identity URL of a token response and returns the
+// org and user ids its path names (/id/<org>/<user>). Salesforce serves it
+// from a login host, whatever host the flow ran through: a token from
+// https://acme.my.salesforce.com names https://login.salesforce.com/id/...
+// (a sandbox's, test.salesforce.com), or its My Domain. So it must be https
+// on login.salesforce.com, test.salesforce.com or a My Domain
+// (*.my.salesforce.com, sandbox My Domains included), with no credentials,
+// port, query or fragment; a loopback host (http or https, any port) only
+// when allowInsecure. The caller checks that the identity answer names the
+// same org and user.
+func IdentityURL(raw string, allowInsecure bool) (orgID, userID string, err error) {
+	u, perr := url.Parse(raw)
+	if perr != nil || u.Host == "" {
+		return "", "", fmt.Errorf("%w: no identity URL in the token response", ErrBadIdentity)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", "", fmt.Errorf("%w: the identity URL carries credentials, a query or a fragment", ErrBadIdentity)
+	}
+	host := strings.ToLower(u.Hostname())
+	local := allowInsecure && loopback(host) && (u.Scheme == "http" || u.Scheme == "https")
+	if !local && (u.Scheme != "https" || u.Port() != "" || !salesforceHost(host)) {
+		return "", "", fmt.Errorf("%w: %s is not a Salesforce identity host", ErrBadIdentity, sanitizeHost(host))
+	}
+	parts := strings.Split(strings.TrimPrefix(u.EscapedPath(), "/id/"), "/")
+	if !strings.HasPrefix(u.EscapedPath(), "/id/") || len(parts) != 2 ||
+		!salesforceID(parts[0], "00D") || !salesforceID(parts[1], "005") {
+		return "", "", fmt.Errorf("%w: the identity URL's path is not /id/<org id>/<user id>", ErrBadIdentity)
+	}
+	return parts[0], parts[1], nil
+}
+
+// salesforceID reports whether s is a 15- or 18-character Salesforce id
+// with the given key prefix.
+func salesforceID(s, prefix string) bool {
+	if len(s) != 15 && len(s) != 18 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// SameID reports whether two Salesforce ids name the same record: a
+// 15-character id is case-sensitive, and an 18-character one is the same
+// 15 characters with a suffix computed from them, so the first 15 decide.
+func SameID(a, b string) bool {
+	if len(a) != 15 && len(a) != 18 || len(b) != 15 && len(b) != 18 {
+		return false
+	}
+	return a[:15] == b[:15]
+}
+
+// matches checks that an identity answer names the org and user of the
+// identity URL it came from.
+func (ref identityRef) matches(id identity) error {
+	if !SameID(ref.OrgID, id.OrganizationID) {
+		return fmt.Errorf("%w: the identity answer names another org than its URL", ErrBadIdentity)
+	}
+	if !SameID(ref.UserID, id.UserID) {
+		return fmt.Errorf("%w: the identity answer names another user than its URL", ErrBadIdentity)
+	}
+	return nil
 }
 
 // InstanceURL checks an instance_url Salesforce returned, at connect or

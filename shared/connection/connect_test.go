@@ -31,8 +31,10 @@ type fakeLogin struct {
 	srv *httptest.Server
 
 	mu        sync.Mutex
-	instance  string // instance_url of every answer
+	instance  string // instance_url of every answer; "" for this server
 	noRefresh bool   // the code grant returns no refresh token
+	orgName   int    // the status of the org name query's answer (0: 200, naming the org)
+	queries   int    // org name queries answered
 	n         int
 	revoked   []string
 	issued    []string // refresh tokens, then access tokens, of every grant
@@ -40,7 +42,7 @@ type fakeLogin struct {
 
 func newFakeLogin(t *testing.T) *fakeLogin {
 	t.Helper()
-	f := &fakeLogin{instance: "https://acme.my.salesforce.com"}
+	f := &fakeLogin{}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -58,7 +60,11 @@ func (f *fakeLogin) serve(w http.ResponseWriter, r *http.Request) {
 		mac := hmac.New(sha256.New, []byte(flowSecret))
 		mac.Write([]byte(id + issued))
 		access := "00Dxx!access-" + strconv.Itoa(f.n)
-		resp := map[string]string{"access_token": access, "instance_url": f.instance, "id": id, "issued_at": issued,
+		instance := f.instance
+		if instance == "" {
+			instance = f.srv.URL
+		}
+		resp := map[string]string{"access_token": access, "instance_url": instance, "id": id, "issued_at": issued,
 			"signature": base64.StdEncoding.EncodeToString(mac.Sum(nil)), "token_type": "Bearer"}
 		if r.Form.Get("grant_type") == "authorization_code" && !f.noRefresh {
 			resp["refresh_token"] = "5Aep-refresh-" + strconv.Itoa(f.n)
@@ -72,6 +78,14 @@ func (f *fakeLogin) serve(w http.ResponseWriter, r *http.Request) {
 			"user_id": "005xx000001SwiUAAS", "username": "admin@acme.example"})
 	case r.URL.Path == "/services/oauth2/revoke":
 		f.revoked = append(f.revoked, r.Form.Get("token"))
+	case r.URL.Path == "/services/data/v62.0/query" && r.Form.Get("q") == "SELECT Name FROM Organization":
+		f.queries++
+		if f.orgName != 0 {
+			w.WriteHeader(f.orgName)
+			_, _ = w.Write([]byte(`[{"message":"try again","errorCode":"SERVER_UNAVAILABLE"}]`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"totalSize":1,"done":true,"records":[{"attributes":{"type":"Organization"},"Name":"Acme Corp"}]}`))
 	default:
 		http.NotFound(w, r)
 	}
@@ -135,12 +149,24 @@ func (s *flowStore) TakeConsent(_ context.Context, state string) (connection.Con
 	return c, nil
 }
 
-func (s *flowStore) DropConsent(_ context.Context, _, state string) error {
+func (s *flowStore) DropConsent(_ context.Context, ref connection.ConsentRef) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.consents, state)
-	delete(s.taken, state)
+	delete(s.consents, ref.State)
+	delete(s.taken, ref.State)
 	return nil
+}
+
+func (s *flowStore) ExpiredConsents(_ context.Context, now time.Time) ([]connection.ConsentRef, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var refs []connection.ConsentRef
+	for _, c := range s.consents {
+		if !c.ExpiresAt.After(now) {
+			refs = append(refs, c.Ref())
+		}
+	}
+	return refs, nil
 }
 
 func (s *flowStore) Consents(_ context.Context, team string) ([]connection.ConsentRef, error) {
@@ -149,7 +175,7 @@ func (s *flowStore) Consents(_ context.Context, team string) ([]connection.Conse
 	var refs []connection.ConsentRef
 	for _, c := range s.consents {
 		if c.Connection.TeamID == team {
-			refs = append(refs, connection.ConsentRef{State: c.State, ExpiresAt: c.ExpiresAt})
+			refs = append(refs, c.Ref())
 		}
 	}
 	return refs, nil
@@ -301,6 +327,43 @@ func TestFinishConnectsTheAdminWhoStartedOnce(t *testing.T) {
 	}
 }
 
+// TestFinishNamesTheOrg: the identity answer carries no org name, so
+// Finish asks Salesforce once (SELECT Name FROM Organization) and stores it;
+// when that query fails the connect still succeeds, without a name, and the
+// query is not sent again.
+func TestFinishNamesTheOrg(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		status   int // of the query's answer; 0 for 200
+		wantName string
+	}{
+		{"the org's name", 0, "Acme Corp"},
+		{"Salesforce fails the query", http.StatusServiceUnavailable, ""},
+		{"the query is refused", http.StatusForbidden, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFlow(t)
+			f.login.orgName = tt.status
+			state, ticket := f.consent("team_a", "admin_1")
+			c, err := f.conn.Finish(context.Background(), adminA, state, ticket)
+			if err != nil || c.Status != connection.StatusConnected || c.OrgName != tt.wantName {
+				t.Fatalf("Finish: got %q %v, %v; want connected, named %q", c.OrgName, c.Status, err, tt.wantName)
+			}
+			if stored, _ := f.store.Get(context.Background(), "team_a"); stored.OrgName != tt.wantName {
+				t.Errorf("stored name: got %q; want %q", stored.OrgName, tt.wantName)
+			}
+			f.login.mu.Lock()
+			defer f.login.mu.Unlock()
+			if f.login.queries != 1 {
+				t.Errorf("org name queries: got %d; want 1", f.login.queries)
+			}
+		})
+	}
+}
+
 func TestFinishRefusalsRevealNothingAndBurnTheConsent(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -381,6 +444,43 @@ func TestSweepRevokesConsentsNobodyCompletesInTenMinutes(t *testing.T) {
 		if _, left := f.store.consents[tt.state]; left != tt.left {
 			t.Errorf("consent %.6s... kept: got %v; want %v", tt.state, left, tt.left)
 		}
+	}
+}
+
+// TestSweepExpiredRevokesEveryTeamsUnclaimedConsents: the scheduled sweep
+// revokes the consents nobody completed within ten minutes, of every team,
+// even one that never comes back; it leaves the others.
+func TestSweepExpiredRevokesEveryTeamsUnclaimedConsents(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t)
+	ctx := context.Background()
+	a, _ := f.consent("team_a", "admin_1") // refresh token 1
+	b, _ := f.consent("team_b", "admin_9") // 2
+	f.clock.Advance(time.Minute)
+	later, _ := f.consent("team_c", "admin_5") // 3
+	f.clock.Advance(connection.ConsentTTL - time.Minute - time.Nanosecond)
+	if n, err := f.conn.SweepExpired(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep just before the deadline: got %d, %v; want 0 revoked", n, err)
+	}
+	f.clock.Advance(time.Nanosecond)
+	if n, err := f.conn.SweepExpired(ctx); err != nil || n != 2 {
+		t.Fatalf("sweep at the deadline: got %d, %v; want 2 revoked", n, err)
+	}
+	got := f.login.revokedTokens()
+	slices.Sort(got)
+	if want := []string{"5Aep-refresh-1", "5Aep-refresh-2"}; !slices.Equal(got, want) {
+		t.Errorf("revoked: got %q; want %q", got, want)
+	}
+	for _, tt := range []struct {
+		state string
+		left  bool
+	}{{a, false}, {b, false}, {later, true}} {
+		if _, left := f.store.consents[tt.state]; left != tt.left {
+			t.Errorf("consent %.6s... kept: got %v; want %v", tt.state, left, tt.left)
+		}
+	}
+	if n, err := f.conn.SweepExpired(ctx); err != nil || n != 0 {
+		t.Errorf("sweep again: got %d, %v; want 0 revoked", n, err)
 	}
 }
 

@@ -45,6 +45,10 @@ var (
 	ErrBadLoginURL     = errors.New("connection: login URL is not an allowed Salesforce host")
 	ErrExchange        = errors.New("connection: Salesforce rejected the authorization code")
 	ErrBadInstanceURL  = errors.New("connection: instance URL is not a Salesforce host")
+	// ErrBadIdentity refuses a token whose identity URL is not a Salesforce
+	// identity URL, or whose identity answer names another org or user than
+	// the URL does.
+	ErrBadIdentity = errors.New("connection: the identity URL or its answer does not check out")
 	// ErrNoConsent refuses a connect completion: no consent waits under the
 	// state, or the ticket, team or admin does not match, or it expired.
 	// Callers answer it the same way whatever the cause, so that it reveals
@@ -64,6 +68,7 @@ type Connection struct {
 	LoginURL     string
 	InstanceURL  string
 	OrgID        string
+	OrgName      string // "" when Salesforce did not give it at connect
 	UserID       string
 	Username     string
 	ConnectedAt  time.Time
@@ -135,8 +140,14 @@ type Consent struct {
 	Connection Connection
 }
 
-// ConsentRef names a team's consent not yet dropped, without its tokens.
+// Ref names the consent.
+func (c Consent) Ref() ConsentRef {
+	return ConsentRef{TeamID: c.Connection.TeamID, State: c.State, ExpiresAt: c.ExpiresAt}
+}
+
+// ConsentRef names a consent not yet dropped, without its tokens.
 type ConsentRef struct {
+	TeamID    string
 	State     string
 	ExpiresAt time.Time
 }
@@ -148,15 +159,20 @@ type Store interface {
 	// ErrStateUnknown when there is none.
 	TakeState(ctx context.Context, state string) (PendingAuth, error)
 	// SaveConsent stores what the callback obtained on its taken state, and
-	// notes it under the team so that an expired one can be found and revoked.
+	// notes it under the team and under its deadline, so that an expired one
+	// can be found and revoked.
 	SaveConsent(ctx context.Context, c Consent) error
 	// TakeConsent returns the consent of state and uses it up (single use);
 	// ErrNoConsent when there is none or it was already taken.
 	TakeConsent(ctx context.Context, state string) (Consent, error)
-	// DropConsent deletes a consent and the team's note of it.
-	DropConsent(ctx context.Context, teamID, state string) error
+	// DropConsent deletes a consent and its notes.
+	DropConsent(ctx context.Context, ref ConsentRef) error
 	// Consents lists the team's consents not yet dropped.
 	Consents(ctx context.Context, teamID string) ([]ConsentRef, error)
+	// ExpiredConsents lists the consents of every team whose deadline is at
+	// or before now and that are not dropped yet: at least those of the
+	// last SweepLookback (the table's TTL deletes older ones).
+	ExpiredConsents(ctx context.Context, now time.Time) ([]ConsentRef, error)
 	// Get returns the team's connection; ErrNotConnected when there is none.
 	Get(ctx context.Context, teamID string) (Connection, error)
 	// Replace stores c as the team's connection and returns the one it replaced.

@@ -152,6 +152,27 @@ func TestRefreshDecodesTheTokenFixtures(t *testing.T) {
 	}
 }
 
+// TestPermanentRefreshRefusalsNeedAnAdmin: a deactivated user or org, or a
+// connected app whose keys are gone, is not retried: the team needs an admin.
+func TestPermanentRefreshRefusalsNeedAnAdmin(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{"invalid_client", "invalid_client_id", "inactive_org", "inactive_user"} {
+		t.Run(code, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := tokenEndpoint(t, 400, []byte(`{"error":"`+code+`","error_description":"refused"}`))
+			store := &memStore{c: connection.Connection{TeamID: "team_a", ID: "c1", LoginURL: srv.URL, Status: connection.StatusConnected,
+				AccessToken: "stale", RefreshToken: "stored-refresh", Version: 1}}
+			tokens := &connection.Tokens{TeamID: "team_a", Store: store, Connector: connector(store), Holder: "t"}
+			if _, err := tokens.Refresh(context.Background(), salesforce.Token{AccessToken: "stale"}); !errors.Is(err, connection.ErrNeedsReauth) {
+				t.Errorf("Refresh: got %v; want ErrNeedsReauth", err)
+			}
+			if c, _ := store.Get(context.Background(), "team_a"); c.Status != connection.StatusNeedsReauth {
+				t.Errorf("status: got %s; want %s", c.Status, connection.StatusNeedsReauth)
+			}
+		})
+	}
+}
+
 func TestCodeExchangeDecodesTheTokenFixture(t *testing.T) {
 	t.Parallel()
 	// The documented answer is signed with the documentation's client secret,

@@ -101,6 +101,13 @@ func (t *Tokens) Refresh(ctx context.Context, stale salesforce.Token) (salesforc
 	}
 }
 
+// permanentOAuthErrors are the token endpoint's refusals that no retry
+// mends: a revoked or expired refresh token, a connected app that is gone or
+// whose keys changed, an org or user deactivated. Each needs an admin.
+var permanentOAuthErrors = map[string]bool{
+	"invalid_grant": true, "invalid_client": true, "invalid_client_id": true, "inactive_org": true, "inactive_user": true,
+}
+
 func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) (salesforce.Token, error) {
 	c, err := t.Store.Get(ctx, t.TeamID) // re-read under the lease
 	if err != nil {
@@ -123,7 +130,7 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 		var re *oauth2.RetrieveError
 		// Only a definite refusal (Salesforce answers 400) stops the team's
 		// syncs until an admin reconnects; a server fault is retried.
-		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" && re.Response != nil && re.Response.StatusCode < 500 {
+		if errors.As(err, &re) && permanentOAuthErrors[re.ErrorCode] && re.Response != nil && re.Response.StatusCode < 500 {
 			return t.markNeedsReauth(ctx, c)
 		}
 		return salesforce.Token{}, fmt.Errorf("refresh token grant: %w", salesforce.ErrTransient)

@@ -852,37 +852,29 @@ func (b *batch) count(ctx context.Context, results []salesforce.SaveResult, owne
 	}
 }
 
-// linkDuplicates follows a DUPLICATES_DETECTED answer to the matched record:
-// the one Salesforce names in the answer's duplicateResult when it names one,
-// else the email's record, looked up again (an answer may carry no match).
+// linkDuplicates follows a DUPLICATES_DETECTED answer to the record with
+// the contact's email, looked up again (one racing create may have made it
+// since the first lookup). A record the rule matched on something else (a
+// new org's standard rules match the name plus the email, the phone, or the
+// title and company) is another person as far as the sync knows: it is
+// never linked, and the contact fails with DUPLICATES_DETECTED, the
+// matched ids when Salesforce names them (sObject Collections do not) and
+// what to do.
 func (b *batch) linkDuplicates(ctx context.Context, dupes []int, results []salesforce.SaveResult, owners []item, followers map[string][]item) error {
-	named := map[int]Match{}
-	var emails []string
+	emails := make([]string, 0, len(dupes))
 	for _, i := range dupes {
-		if m, ok := duplicateMatch(results[i]); ok {
-			named[i] = m
-		} else {
-			emails = append(emails, NormalizeEmail(owners[i].m.Email))
-		}
+		emails = append(emails, NormalizeEmail(owners[i].m.Email))
 	}
-	found := map[string]Match{}
-	if len(emails) > 0 {
-		var err error
-		if found, err = b.org.FindByEmail(ctx, emails); err != nil {
-			return b.salesforceErr("look duplicates up", err)
-		}
+	found, err := b.org.FindByEmail(ctx, emails)
+	if err != nil {
+		return b.salesforceErr("look duplicates up", err)
 	}
 	for _, i := range dupes {
 		it := owners[i]
 		email := NormalizeEmail(it.m.Email)
-		m, ok := named[i]
+		m, ok := found[email]
 		if !ok {
-			m, ok = found[email]
-		}
-		if !ok { // the rule matched on something other than the email: the contact's error
-			oe := &event.OutcomeError{Code: salesforce.CodeDuplicatesDetected,
-				Message: "Salesforce's duplicate rule blocked the create and no record has this email"}
-			b.fail(ctx, it, oe)
+			b.fail(ctx, it, duplicateError(results[i]))
 			b.releaseOne(ctx, email)
 			continue
 		}
@@ -893,32 +885,31 @@ func (b *batch) linkDuplicates(ctx context.Context, dupes []int, results []sales
 	return nil
 }
 
-// duplicateMatch returns the Lead or Contact a DUPLICATES_DETECTED answer's
-// duplicateResult names (matchResults[].matchRecords[].record), a Contact
-// preferred over a Lead as in the email lookup (R5).
-func duplicateMatch(r salesforce.SaveResult) (Match, bool) {
-	var lead Match
+// duplicateError is the outcome error of a contact a duplicate rule
+// refused over a record with another email: the matched records' ids when
+// the answer's duplicateResult names them, and what to do.
+func duplicateError(r salesforce.SaveResult) *event.OutcomeError {
+	var ids []string
 	for _, e := range r.Errors {
 		if e.Code != salesforce.CodeDuplicatesDetected || e.Duplicates == nil {
 			continue
 		}
 		for _, mr := range e.Duplicates.MatchResults {
 			for _, rec := range mr.MatchRecords {
-				obj := rec.Record.Attributes.Type
-				if obj == "" {
-					obj = mr.EntityType
-				}
-				switch {
-				case rec.Record.ID == "":
-				case obj == string(event.ObjectContact):
-					return Match{Object: event.ObjectContact, ID: rec.Record.ID, Rule: "duplicate_rule"}, true
-				case obj == string(event.ObjectLead) && lead.ID == "":
-					lead = Match{Object: event.ObjectLead, ID: rec.Record.ID, Rule: "duplicate_rule"}
+				if rec.Record.ID != "" && !slices.Contains(ids, rec.Record.ID) {
+					ids = append(ids, rec.Record.ID)
 				}
 			}
 		}
 	}
-	return lead, lead.ID != ""
+	matched := "an existing record (Salesforce did not say which)"
+	if len(ids) > 0 {
+		matched = "existing records " + strings.Join(ids, ", ")
+	}
+	return &event.OutcomeError{Code: salesforce.CodeDuplicatesDetected, Message: "Salesforce's duplicate rule matched " + matched +
+		" with another email than the contact's (a rule matches e.g. the same name and phone, or title and company), " +
+		"so the contact was neither linked to it nor created. Merge the records or give the existing one this email in Salesforce, " +
+		"or allow saving duplicates, then retry."}
 }
 
 func (b *batch) follow(ctx context.Context, fs []item, r Record) {

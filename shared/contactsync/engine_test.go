@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,29 +41,23 @@ func dupResult(t *testing.T, records ...[2]string) salesforce.SaveResult {
 	return res
 }
 
-func TestDuplicateMatch(t *testing.T) {
+func TestDuplicateError(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name    string
 		records [][2]string
-		want    Match
-		wantOK  bool
+		want    string // in the message
 	}{
-		{"no duplicateResult", nil, Match{}, false},
-		{"a Lead", [][2]string{{"Lead", "00Q000000000001"}}, Match{Object: event.ObjectLead, ID: "00Q000000000001", Rule: "duplicate_rule"}, true},
-		{"a Contact wins over a Lead", [][2]string{{"Lead", "00Q000000000001"}, {"Contact", "003000000000002"}},
-			Match{Object: event.ObjectContact, ID: "003000000000002", Rule: "duplicate_rule"}, true},
-		{"the first Lead", [][2]string{{"Lead", "00Q000000000001"}, {"Lead", "00Q000000000003"}},
-			Match{Object: event.ObjectLead, ID: "00Q000000000001", Rule: "duplicate_rule"}, true},
-		{"another object only", [][2]string{{"Account", "001000000000004"}}, Match{}, false},
-		{"a record without an id", [][2]string{{"Lead", ""}}, Match{}, false},
+		{"no duplicateResult (sObject Collections)", nil, "Salesforce did not say which"},
+		{"the matched ids, each once", [][2]string{{"Lead", "00Q000000000001"}, {"Contact", "003000000000002"}, {"Lead", "00Q000000000001"}},
+			"existing records 00Q000000000001, 003000000000002 with another email"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, ok := duplicateMatch(dupResult(t, tc.records...))
-			if got != tc.want || ok != tc.wantOK {
-				t.Errorf("got %+v %v; want %+v %v", got, ok, tc.want, tc.wantOK)
+			oe := duplicateError(dupResult(t, tc.records...))
+			if oe.Code != salesforce.CodeDuplicatesDetected || !strings.Contains(oe.Message, tc.want) || !strings.Contains(oe.Message, "allow saving duplicates") {
+				t.Errorf("got %+v; want DUPLICATES_DETECTED naming %q and what to do", oe, tc.want)
 			}
 		})
 	}
@@ -140,14 +135,14 @@ func (o *fakeOrg) FindByEmail(_ context.Context, emails []string) (map[string]Ma
 	return out, nil
 }
 
-// TestLinkDuplicatesUsesTheNamedRecord: a DUPLICATES_DETECTED answer that
-// names the matched record links to it without a lookup; one that names none
-// is looked up; one found nowhere fails with the code.
-func TestLinkDuplicatesUsesTheNamedRecord(t *testing.T) {
+// TestLinkDuplicatesNeverLinksAnotherEmail: a DUPLICATES_DETECTED answer
+// links only to a record that has the contact's email, looked up again; a
+// record the rule matched on the name and phone (named in the answer or not)
+// is never linked: the contact fails with the code and the matched id.
+func TestLinkDuplicatesNeverLinksAnotherEmail(t *testing.T) {
 	t.Parallel()
 	ledger := &fakeLedger{}
 	org := &fakeOrg{found: map[string]Match{
-		"named@dup.example":  {Object: event.ObjectLead, ID: "00Q0000000000LK", Rule: "lead"}, // never asked for
 		"lookup@dup.example": {Object: event.ObjectLead, ID: "00Q0000000000LU", Rule: "lead"},
 	}}
 	b := &batch{e: &Engine{Ledger: ledger}, team: "team_dup", failed: map[string]error{}, done: map[string]bool{}, org: org}
@@ -156,7 +151,7 @@ func TestLinkDuplicatesUsesTheNamedRecord(t *testing.T) {
 			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
 		return item{d: Delivery{ID: "msg_" + n, Event: ev}, m: Membership{TeamID: "team_dup", Email: email}, object: event.ObjectLead}
 	}
-	owners := []item{owner("1", "Named@Dup.example"), owner("2", "lookup@dup.example"), owner("3", "nowhere@dup.example")}
+	owners := []item{owner("1", "named@dup.example"), owner("2", "lookup@dup.example"), owner("3", "nowhere@dup.example")}
 	results := []salesforce.SaveResult{
 		dupResult(t, [2]string{"Contact", "0030000000000NM"}),
 		dupResult(t),
@@ -168,7 +163,7 @@ func TestLinkDuplicatesUsesTheNamedRecord(t *testing.T) {
 	if err := b.flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if want := [][]string{{"lookup@dup.example", "nowhere@dup.example"}}; !slices.EqualFunc(org.asked, want, slices.Equal) {
+	if want := [][]string{{"named@dup.example", "lookup@dup.example", "nowhere@dup.example"}}; !slices.EqualFunc(org.asked, want, slices.Equal) {
 		t.Errorf("lookups: got %v; want %v", org.asked, want)
 	}
 	got := map[string]event.Outcome{}
@@ -181,7 +176,8 @@ func TestLinkDuplicatesUsesTheNamedRecord(t *testing.T) {
 		ref    *event.SalesforceRef
 		code   string
 	}{
-		"evt_1": {event.StatusLinked, "matched_duplicate_rule", &event.SalesforceRef{Object: event.ObjectContact, ID: "0030000000000NM"}, ""},
+		// the Contact the rule matched has another email (same name and phone): not this person
+		"evt_1": {event.StatusFailed, "", nil, salesforce.CodeDuplicatesDetected},
 		"evt_2": {event.StatusLinked, "matched_duplicate_rule", &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q0000000000LU"}, ""},
 		"evt_3": {event.StatusFailed, "", nil, salesforce.CodeDuplicatesDetected},
 	}
@@ -198,8 +194,11 @@ func TestLinkDuplicatesUsesTheNamedRecord(t *testing.T) {
 			t.Errorf("%s: got error %+v; want %s", id, o.Error, w.code)
 		}
 	}
-	if len(ledger.saved) != 2 || ledger.saved[0].MatchRule != "duplicate_rule" || ledger.saved[0].ID != "0030000000000NM" {
-		t.Errorf("records saved: got %+v; want the named Contact, then the looked-up Lead, by duplicate_rule", ledger.saved)
+	if len(ledger.saved) != 1 || ledger.saved[0].MatchRule != "duplicate_rule" || ledger.saved[0].ID != "00Q0000000000LU" {
+		t.Errorf("records saved: got %+v; want only the looked-up Lead, by duplicate_rule", ledger.saved)
+	}
+	if o := got["evt_1"]; o.Error == nil || !strings.Contains(o.Error.Message, "0030000000000NM") {
+		t.Errorf("evt_1 error: got %+v; want the matched id named", o.Error)
 	}
 }
 

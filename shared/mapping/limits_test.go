@@ -141,7 +141,7 @@ func TestTemplateStopsAtTheFieldLength(t *testing.T) {
 		{Name: "Seats__c", Type: "double", Createable: true},
 	}}
 	c := event.Contact{Email: "a@b.example", LastName: "L", Company: "C", FirstName: "  Ada  ", Title: "Chief \t Engineer",
-		Custom: map[string]string{"long": strings.Repeat("9", 200), "blank": "   "}}
+		Custom: map[string]string{"long": strings.Repeat("9", 200), "blank": "   ", "emoji": "ab" + strings.Repeat("😀", 10)}}
 	tests := []struct {
 		name     string
 		rule     mapping.Rule
@@ -153,6 +153,8 @@ func TestTemplateStopsAtTheFieldLength(t *testing.T) {
 		{"a value of white space collapses", tmpl("Short__c", "{{company}}{{custom.blank}}{{last_name}}"), "Short__c", "C L", false},
 		{"a picklist keeps one character too many", tmpl("Pick__c", "{{title}}"), "Pick__c", "Chief ", false},
 		{"a number from too long a template", tmpl("Seats__c", "{{custom.long}}"), "Seats__c", nil, true},
+		// Salesforce counts UTF-16 units: an emoji is 2, and is never split
+		{"emoji count two units each", tmpl("Short__c", "{{custom.emoji}}"), "Short__c", "ab😀😀", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

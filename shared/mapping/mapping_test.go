@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -360,5 +361,31 @@ func TestObjectFromPath(t *testing.T) {
 		if got != want || (want == "") != (err != nil) {
 			t.Errorf("ObjectFromPath(%q): got %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+// TestEmojiTitleRoundTrips: a Lead title of 130 emoji (260 UTF-16 units) is
+// cut to the field's 128 units, as Salesforce counts them, and saved; the
+// org reads it back unchanged.
+func TestEmojiTitleRoundTrips(t *testing.T) {
+	t.Parallel()
+	sim, c := startOrg(t)
+	lead := describeOf(t, c, "Lead")
+	contact := event.Contact{Email: "emoji@example.com", LastName: "L", Company: "C", Title: strings.Repeat("😀", 130)}
+	m := mapping.Mapping{Fields: []mapping.Rule{field("Title", "title"), field("LastName", "last_name"), field("Company", "company"), constant("Segment__c", "S")}}
+	rec, err := mapping.Render(event.ObjectLead, m, lead, contact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Repeat("😀", 64)
+	if rec["Title"] != want {
+		t.Fatalf("rendered title: got %d runes; want 64 emoji (128 units)", len([]rune(fmt.Sprint(rec["Title"]))))
+	}
+	res, err := c.CreateCollection(context.Background(), []salesforce.SObject{rec}, salesforce.WriteOptions{AutoAssign: "FALSE"})
+	if err != nil || !res[0].Success {
+		t.Fatalf("create: got %v %+v; want saved", err, res)
+	}
+	if got, _ := sim.Record("Lead", res[0].ID); got["Title"] != want {
+		t.Errorf("saved title: got %q; want 64 emoji", got["Title"])
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/salesforce"
@@ -230,8 +229,8 @@ func checkConstant(f salesforce.DescribeField, c class, v string) (code, msg str
 		}
 		return "", ""
 	}
-	if n := utf8.RuneCountInString(v); f.Length > 0 && n > f.Length {
-		return "too_long", fmt.Sprintf("the value is %d characters; the field holds at most %d", n, f.Length)
+	if n := salesforce.TextLength(v); f.Length > 0 && n > f.Length {
+		return "too_long", fmt.Sprintf("the value is %d characters as Salesforce counts them (an emoji is 2); the field holds at most %d", n, f.Length)
 	}
 	switch c {
 	case classEmail:

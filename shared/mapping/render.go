@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/salesforce"
@@ -167,7 +166,7 @@ func (r compiledRule) evaluate(vals *contactValues, name string, f *salesforce.D
 	return w.String(), nil
 }
 
-// textRoom is how many characters of a template field name takes (negative:
+// textRoom is how many UTF-16 units of a template field name takes (negative:
 // as many as the record allows), and whether the field is typed (checkbox,
 // number, date), where a longer text is no value at all.
 func textRoom(name string, f *salesforce.DescribeField) (room int, typed bool) {
@@ -238,17 +237,13 @@ func splitEmail(email string) (local, domain string) {
 	return email[:i], email[i+1:]
 }
 
-// trim shortens v to n characters (0: no limit).
+// trim shortens v to n UTF-16 units, as Salesforce counts a field's length
+// (0: no limit); a text of at most n bytes has at most n units.
 func trim(v string, n int) string {
 	if n <= 0 || len(v) <= n {
 		return v
 	}
-	i, k := 0, 0
-	for i < len(v) && k < n {
-		_, size := utf8.DecodeRuneInString(v[i:])
-		i, k = i+size, k+1
-	}
-	return v[:i]
+	return v[:salesforce.TextPrefix(v, n)]
 }
 
 // typeValue converts v for field name (f nil: no describe; text).

@@ -3,6 +3,7 @@ package mapping
 import (
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/sfsync/sfsync/shared/event"
@@ -64,15 +65,16 @@ func (v *contactValues) get(field string) piece {
 }
 
 // textWriter builds a template's text: runs of white space collapse into
-// one space, none is left at either end. It takes at most room characters
-// (negative: no limit) and budget bytes, and stops taking text once either
-// runs out, so the text is never built beyond what may be sent.
+// one space, none is left at either end. It takes at most room UTF-16
+// units (how Salesforce counts a field's length: an emoji is 2; negative:
+// no limit) and budget bytes, and stops taking text once either runs out,
+// so the text is never built beyond what may be sent.
 type textWriter struct {
 	b      strings.Builder
 	room   int
 	budget int
 	space  bool // a space is owed before the next word
-	cut    bool // room ran out: the text was cut to room characters
+	cut    bool // room ran out: the text was cut to room units
 	over   bool // budget ran out
 }
 
@@ -106,9 +108,13 @@ func (w *textWriter) put(s string) {
 	n := len(s)
 	if w.room >= 0 {
 		i, k := 0, 0
-		for i < len(s) && k < w.room {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i, k = i+size, k+1
+		for i < len(s) {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			u := utf16.RuneLen(r)
+			if k+u > w.room {
+				break // a character is never split, an emoji's pair included
+			}
+			i, k = i+size, k+u
 		}
 		if i < len(s) {
 			n, w.cut = i, true

@@ -6,7 +6,10 @@
 // all follow this declaration, so what runs on a laptop is what deploys.
 package resources
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Environment variables the functions read. Every function reads only the ones
 // it needs; main.go fails fast with the variable's name when one is missing.
@@ -103,7 +106,25 @@ type Function struct {
 	Source  *EventSource // nil for the API function
 	Timeout time.Duration
 	Memory  int // MB
+	// Schedule, when set, has an EventBridge rule invoke the function at
+	// this rate (whole minutes) with a scheduled event: the API function
+	// then revokes the consents nobody completed in time.
+	Schedule time.Duration
 }
+
+// ScheduleExpression is the rule's expression for f.Schedule, as
+// EventBridge spells it: rate(1 minute), rate(2 minutes).
+func (f Function) ScheduleExpression() string {
+	n := int(f.Schedule / time.Minute)
+	if n == 1 {
+		return "rate(1 minute)"
+	}
+	return fmt.Sprintf("rate(%d minutes)", n)
+}
+
+// ConsentSweepRate is how often the API function sweeps the consents
+// nobody completed: each is revoked within this long of its deadline.
+const ConsentSweepRate = 2 * time.Minute
 
 // Functions lists the functions of a stack.
 var Functions = []Function{
@@ -111,7 +132,7 @@ var Functions = []Function{
 		Name: "api",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvContactQueueURL,
 			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvOAuthRedirectURL, EnvOAuthReturnURL, EnvAPIVersion, EnvLogLevel},
-		Timeout: 15 * time.Second, Memory: 256,
+		Timeout: 15 * time.Second, Memory: 256, Schedule: ConsentSweepRate,
 	},
 	{
 		Name: "contactsync",
@@ -166,4 +187,5 @@ var Routes = []Route{
 	{Method: "POST", Path: "/v1/salesforce/dedup-check"},
 	{Method: "GET", Path: "/v1/salesforce/errors"},
 	{Method: "POST", Path: "/v1/salesforce/errors/retry", Admin: true},
+	{Method: "GET", Path: "/v1/salesforce/readiness", Admin: true},
 }

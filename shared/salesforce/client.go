@@ -110,11 +110,32 @@ func (c *Client) version() string {
 	return c.Version
 }
 
-func (c *Client) httpClient() *http.Client {
-	if c.HTTP == nil {
-		return &http.Client{Timeout: 60 * time.Second}
+// Timeouts of the default HTTP clients (Client.HTTP nil). A write waits
+// longer than a read: a slow org (triggers, flows, duplicate rules on each
+// of 200 records) may take well over a minute to answer a create, and an
+// answer given up on is a create whose result is lost, looked up again and
+// paid for twice. Salesforce itself stops a call after 10 minutes
+// (developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/
+// guide/salesforce-app-limits-platform-api.html); the caller's context
+// (the function's deadline) still bounds both.
+const (
+	DefaultReadTimeout  = 60 * time.Second
+	DefaultWriteTimeout = 5 * time.Minute
+)
+
+var (
+	readHTTP  = &http.Client{Timeout: DefaultReadTimeout}
+	writeHTTP = &http.Client{Timeout: DefaultWriteTimeout}
+)
+
+func (c *Client) httpClient(method string) *http.Client {
+	switch {
+	case c.HTTP != nil:
+		return c.HTTP
+	case method == http.MethodGet:
+		return readHTTP
 	}
-	return c.HTTP
+	return writeHTTP
 }
 
 // DataPath returns the absolute path of a data API resource.
@@ -197,7 +218,7 @@ func (c *Client) send(ctx context.Context, tok Token, method, path string, paylo
 		}
 	}
 	c.Calls.Add(1)
-	resp, err := c.httpClient().Do(req)
+	resp, err := c.httpClient(method).Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s %s: %w", method, redactPath(path), ctx.Err())
@@ -346,7 +367,12 @@ const (
 	MaxCompositeHeavy       = 5 // queries and sObject Collections per composite call
 )
 
-// Composite sends up to 25 subrequests in one API call.
+// Composite sends up to 25 subrequests in one API call and returns their
+// answers in the order of subs. Salesforce does not promise to answer in
+// request order (collateSubrequests, the default since v49, may run them in
+// another), so each answer is matched to its subrequest by referenceId; an
+// answer that does not name every subrequest exactly once is an error
+// wrapping ErrTransient (a write may have been saved).
 func (c *Client) Composite(ctx context.Context, allOrNone bool, subs []CompositeSubrequest, hdr http.Header) ([]CompositeSubresponse, error) {
 	if len(subs) > MaxCompositeSubrequests {
 		return nil, fmt.Errorf("composite: %d subrequests exceed the limit of %d", len(subs), MaxCompositeSubrequests)
@@ -362,7 +388,32 @@ func (c *Client) Composite(ctx context.Context, allOrNone bool, subs []Composite
 	if err := c.call(ctx, http.MethodPost, c.DataPath("composite"), body, hdr, &out, reads); err != nil {
 		return nil, fmt.Errorf("composite of %d: %w", len(subs), err)
 	}
-	return out.CompositeResponse, nil
+	return byReference(subs, out.CompositeResponse)
+}
+
+// byReference orders a composite call's answers as its subrequests, by
+// referenceId.
+func byReference(subs []CompositeSubrequest, answers []CompositeSubresponse) ([]CompositeSubresponse, error) {
+	if len(answers) != len(subs) {
+		return nil, fmt.Errorf("composite of %d: %d answers: %w", len(subs), len(answers), ErrTransient)
+	}
+	at := make(map[string]int, len(subs))
+	for i, s := range subs {
+		if _, dup := at[s.ReferenceID]; dup {
+			return nil, fmt.Errorf("composite of %d: referenceId %q used twice", len(subs), s.ReferenceID)
+		}
+		at[s.ReferenceID] = i
+	}
+	out := make([]CompositeSubresponse, len(subs))
+	seen := make([]bool, len(subs))
+	for _, a := range answers {
+		i, ok := at[a.ReferenceID]
+		if !ok || seen[i] {
+			return nil, fmt.Errorf("composite of %d: an answer for referenceId %q, unknown or repeated: %w", len(subs), a.ReferenceID, ErrTransient)
+		}
+		out[i], seen[i] = a, true
+	}
+	return out, nil
 }
 
 // QuerySubrequest returns a composite subrequest running soql.

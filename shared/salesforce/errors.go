@@ -11,8 +11,15 @@ import (
 var (
 	// ErrSessionExpired: 401 INVALID_SESSION_ID; refresh the token once and retry once.
 	ErrSessionExpired = errors.New("salesforce: session expired or invalid")
-	// ErrRequestLimit: 403 REQUEST_LIMIT_EXCEEDED; pause the team's work, don't retry soon.
+	// ErrRequestLimit: 403 REQUEST_LIMIT_EXCEEDED for the org's daily
+	// allocation; pause the team's work, don't retry soon.
 	ErrRequestLimit = errors.New("salesforce: API request limit exceeded")
+	// ErrConcurrentLimit: 403 REQUEST_LIMIT_EXCEEDED because the org already
+	// runs its limit of concurrent long-running requests (25 in production,
+	// "ConcurrentPerOrgLongTxn" in the message). It is not the daily cap: it
+	// matches ErrTransient, not ErrRequestLimit, so the call is tried again
+	// after a short wait and the team's work is not paused.
+	ErrConcurrentLimit = errors.New("salesforce: too many concurrent long-running requests")
 	// ErrTransient: 5xx, UNABLE_TO_LOCK_ROW, a lost connection; the same request may succeed later.
 	ErrTransient = errors.New("salesforce: transient failure")
 	// ErrNotFound: 404 (NOT_FOUND, ENTITY_IS_DELETED).
@@ -60,13 +67,24 @@ func (e *APIError) Is(target error) bool {
 	case ErrSessionExpired:
 		return e.StatusCode == 401 || e.Code == CodeInvalidSession
 	case ErrRequestLimit:
-		return e.Code == CodeRequestLimitExceeded
+		return e.Code == CodeRequestLimitExceeded && !e.concurrent()
+	case ErrConcurrentLimit:
+		return e.concurrent()
 	case ErrTransient:
-		return e.StatusCode >= 500 || e.Code == CodeUnableToLockRow || e.Code == CodeServerUnavailable
+		return e.StatusCode >= 500 || e.Code == CodeUnableToLockRow || e.Code == CodeServerUnavailable || e.concurrent()
 	case ErrNotFound:
 		return e.StatusCode == 404
 	}
 	return false
+}
+
+// concurrent reports a REQUEST_LIMIT_EXCEEDED for concurrent long-running
+// requests, which Salesforce tells from the daily cap only by its message
+// ("ConcurrentPerOrgLongTxn Limit exceeded."; also seen as
+// "ConcurrentRequests"): developer.salesforce.com/docs/platform/
+// salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html.
+func (e *APIError) concurrent() bool {
+	return e.Code == CodeRequestLimitExceeded && (strings.Contains(e.Message, "ConcurrentPerOrgLongTxn") || strings.Contains(e.Message, "ConcurrentRequests"))
 }
 
 // ErrorItem is one element of an error array. The single-record REST API calls

@@ -710,3 +710,34 @@ func TestSimulatorSuccessesMatchTheFixtures(t *testing.T) {
 		}
 	})
 }
+
+// The simulator's default org answers composite subrequests out of request
+// order, as Salesforce may with collateSubrequests: each answer must still
+// reach its own subrequest (matching by position would swap them).
+func TestCompositeAnswersOutOfOrderReachTheirSubrequests(t *testing.T) {
+	t.Parallel()
+	sim, c := newSim(t)
+	emails := []string{"first@shuffle.example", "second@shuffle.example", "third@shuffle.example"}
+	for i, e := range emails {
+		if _, err := sim.Seed("Contact", map[string]any{"LastName": fmt.Sprint("N", i), "Email": e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var subs []salesforce.CompositeSubrequest
+	for i, e := range emails {
+		subs = append(subs, c.QuerySubrequest(fmt.Sprint("q", i), "SELECT Email FROM Contact WHERE Email = "+salesforce.QuoteString(e)))
+	}
+	resps, err := c.Composite(context.Background(), false, subs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range resps {
+		var res salesforce.QueryResult[struct{ Email string }]
+		if err := json.Unmarshal(r.Body, &res); err != nil || len(res.Records) != 1 {
+			t.Fatalf("answer %d: got %s (%v); want one record", i, r.Body, err)
+		}
+		if got := res.Records[0].Email; got != emails[i] || r.ReferenceID != subs[i].ReferenceID {
+			t.Errorf("answer %d: got %s (%s); want %s (%s)", i, got, r.ReferenceID, emails[i], subs[i].ReferenceID)
+		}
+	}
+}

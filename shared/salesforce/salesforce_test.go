@@ -318,3 +318,80 @@ func TestErrorsCarryNoQueryString(t *testing.T) {
 		})
 	}
 }
+
+func TestRequestLimitsAreTold(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                         string
+		body                         string
+		daily, concurrent, transient bool
+	}{
+		{"daily allocation", `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, true, false, false},
+		{"concurrent long requests", `[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, false, true, true},
+		{"concurrent requests, older wording", `[{"message":"ConcurrentRequests (Concurrent API Requests) Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, false, true, true},
+	}
+	for _, tt := range tests {
+		e := parseErrorBody(403, []byte(tt.body))
+		got := [3]bool{errors.Is(e, ErrRequestLimit), errors.Is(e, ErrConcurrentLimit), errors.Is(e, ErrTransient)}
+		if want := [3]bool{tt.daily, tt.concurrent, tt.transient}; got != want {
+			t.Errorf("%s: daily, concurrent, transient got %v; want %v", tt.name, got, want)
+		}
+	}
+}
+
+func TestCompositeAnswersAreMatchedByReferenceID(t *testing.T) {
+	t.Parallel()
+	subs := []CompositeSubrequest{{Method: "GET", URL: "/a", ReferenceID: "a"}, {Method: "GET", URL: "/b", ReferenceID: "b"}, {Method: "GET", URL: "/c", ReferenceID: "c"}}
+	tests := []struct {
+		name    string
+		answer  string
+		want    string // bodies in the order of subs
+		wantErr bool
+	}{
+		{"shuffled", `{"compositeResponse":[{"body":"C","httpStatusCode":200,"referenceId":"c"},{"body":"A","httpStatusCode":200,"referenceId":"a"},{"body":"B","httpStatusCode":200,"referenceId":"b"}]}`, `"A","B","C"`, false},
+		{"in order", `{"compositeResponse":[{"body":"A","httpStatusCode":200,"referenceId":"a"},{"body":"B","httpStatusCode":200,"referenceId":"b"},{"body":"C","httpStatusCode":200,"referenceId":"c"}]}`, `"A","B","C"`, false},
+		{"one repeated", `{"compositeResponse":[{"body":"A","httpStatusCode":200,"referenceId":"a"},{"body":"A","httpStatusCode":200,"referenceId":"a"},{"body":"C","httpStatusCode":200,"referenceId":"c"}]}`, "", true},
+		{"unknown reference", `{"compositeResponse":[{"body":"A","httpStatusCode":200,"referenceId":"a"},{"body":"X","httpStatusCode":200,"referenceId":"x"},{"body":"C","httpStatusCode":200,"referenceId":"c"}]}`, "", true},
+		{"one missing", `{"compositeResponse":[{"body":"A","httpStatusCode":200,"referenceId":"a"}]}`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(tt.answer))
+			}))
+			defer srv.Close()
+			c := &Client{Session: &session{tok: Token{AccessToken: "t", InstanceURL: srv.URL}}, ReadRetries: -1}
+			got, err := c.Composite(context.Background(), false, subs, nil)
+			if tt.wantErr {
+				if !errors.Is(err, ErrTransient) {
+					t.Errorf("error: got %v; want one wrapping ErrTransient", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bodies []string
+			for _, a := range got {
+				bodies = append(bodies, string(a.Body))
+			}
+			if strings.Join(bodies, ",") != tt.want {
+				t.Errorf("answers: got %v; want %s", bodies, tt.want)
+			}
+		})
+	}
+}
+
+func TestWritesWaitLongerThanReads(t *testing.T) {
+	t.Parallel()
+	c := &Client{}
+	read, write := c.httpClient(http.MethodGet).Timeout, c.httpClient(http.MethodPost).Timeout
+	if write < 2*time.Minute || write <= read {
+		t.Errorf("timeouts: read %v, write %v; want a write to wait at least 2 minutes, longer than a read", read, write)
+	}
+	own := &http.Client{}
+	if got := (&Client{HTTP: own}).httpClient(http.MethodPost); got != own {
+		t.Errorf("an injected HTTP client: got another; want it used as is")
+	}
+}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +72,9 @@ type StackOptions struct {
 	PollWait          time.Duration
 	// APIConcurrency is the number of API function processes; default 4.
 	APIConcurrency int
+	// ScheduleEvery, when set, replaces the rate of every function's
+	// schedule (resources.Function.Schedule); negative runs none.
+	ScheduleEvery time.Duration
 	// OnBatch is told what became of every SQS batch.
 	OnBatch func(function string, r BatchReport)
 }
@@ -87,13 +91,14 @@ type Stack struct {
 	SalesforceURL string
 	Functions     map[string]*Function
 
-	opts     StackOptions
-	log      *slog.Logger
-	sources  []*EventSource
-	server   *http.Server
-	served   chan struct{}
-	stopSF   func()
-	stopOnce sync.Once
+	opts      StackOptions
+	log       *slog.Logger
+	sources   []*EventSource
+	schedules []*Schedule
+	server    *http.Server
+	served    chan struct{}
+	stopSF    func()
+	stopOnce  sync.Once
 }
 
 func (o *StackOptions) defaults() {
@@ -218,6 +223,12 @@ func (s *Stack) Start(ctx context.Context, opts StackOptions) (err error) {
 			return err
 		}
 		s.Functions[fd.Name] = fn
+		if every := cmp.Or(opts.ScheduleEvery, fd.Schedule); fd.Schedule > 0 && every > 0 {
+			// The stand-in for the function's EventBridge rule.
+			sch := &Schedule{Name: fd.Name, Every: every, Function: fn, Region: motoserver.Region, Logger: s.log}
+			sch.Start()
+			s.schedules = append(s.schedules, sch)
+		}
 		if fd.Source == nil {
 			continue
 		}
@@ -399,6 +410,9 @@ func (s *Stack) Stop() {
 			cancel()
 			_ = s.server.Close()
 			<-s.served
+		}
+		for _, sch := range s.schedules {
+			sch.Stop()
 		}
 		sourcesDone := make(chan struct{})
 		go func() {

@@ -67,6 +67,11 @@ func TestStackRunsTheDeclaredFunctions(t *testing.T) {
 	if len(s.Functions) != 3 || s.Functions["api"] == nil {
 		t.Fatalf("functions: got %d (api %v); want 3 with api", len(s.Functions), s.Functions["api"] != nil)
 	}
+	// The API function's EventBridge rule has its stand-in.
+	if len(s.schedules) != 1 || s.schedules[0].Name != "api" || s.schedules[0].Every != resources.ConsentSweepRate ||
+		s.schedules[0].Function != s.Functions["api"] {
+		t.Errorf("schedules: got %d; want the api function's, every %v", len(s.schedules), resources.ConsentSweepRate)
+	}
 
 	resp, _ := do(t, "GET", s.APIURL+"/openapi.json", "", nil, nil)
 	if resp.StatusCode != 200 {

@@ -40,8 +40,11 @@ func run(args []string) error {
 	rotate := fs.Bool("rotate-refresh-tokens", false, "refresh-token rotation: every refresh returns a new refresh token and the old one stops working")
 	dailyLimit := fs.Int("daily-limit", 15000, "daily API request allocation (403 REQUEST_LIMIT_EXCEEDED beyond it)")
 	pageSize := fs.Int("page-size", 2000, "query page size (records per page before nextRecordsUrl)")
-	dupLead := fs.String("duplicate-rule-lead", "off", "Lead duplicate rule on Email: off, alert (allowSave=true overrides) or block")
-	dupContact := fs.String("duplicate-rule-contact", "off", "Contact duplicate rule on Email: off, alert or block")
+	lenient := fs.Bool("lenient", false, "a simpler org than a customer's: no duplicate rules, the standard Task statuses (Completed), composite answers in request order")
+	dupLead := fs.String("duplicate-rule-lead", "", "standard Lead duplicate rule: off, alert (allowSave=true overrides) or block (default: alert, or off with -lenient)")
+	dupContact := fs.String("duplicate-rule-contact", "", "standard Contact duplicate rule: off, alert or block (default: alert, or off with -lenient)")
+	latency := fs.Duration("latency", 0, "delay every data API call by this much: a slow, trigger-heavy org")
+	identityOnLogin := fs.Bool("identity-on-login-host", false, "name the identity URL on the login host; by default it is on the other loopback host (localhost for 127.0.0.1), as Salesforce names login.salesforce.com for a token asked from a My Domain")
 	leadQueue := fs.Bool("lead-assignment", false, "an active lead assignment rule gives new Leads to the org's lead queue unless Sforce-Auto-Assign: FALSE")
 	orgDef := fs.String("org-definition", "", "org definition JSON file declaring custom fields: {\"customFields\":{\"Lead\":[{\"name\":\"X__c\",\"type\":\"text\",\"length\":50}]}}")
 	stateFile := fs.String("state-file", "", "JSON file that keeps the org across restarts (loaded at start, written after each change)")
@@ -60,7 +63,7 @@ func run(args []string) error {
 		ClientID: *clientID, ClientSecret: *clientSecret, AutoApprove: *autoApprove,
 		TokenTTL: *tokenTTL, TokenCalls: *tokenCalls, Rotate: *rotate,
 		DailyLimit: *dailyLimit, PageSize: *pageSize, StateFile: *stateFile,
-		Username: *username, Email: *username, Seed: *seed,
+		Username: *username, Email: *username, Seed: *seed, Lenient: *lenient, Latency: *latency, IdentityOnLoginHost: *identityOnLogin,
 		Logger:         slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		DuplicateRules: map[string]org.DuplicateRule{},
 	}
@@ -71,7 +74,9 @@ func run(args []string) error {
 	}
 	for obj, v := range map[string]string{"Lead": *dupLead, "Contact": *dupContact} {
 		switch v {
+		case "": // the org's default
 		case "off":
+			cfg.DuplicateRules[obj] = org.DuplicateRule{}
 		case "alert":
 			cfg.DuplicateRules[obj] = org.DuplicateRule{Enabled: true, AllowSave: true}
 		case "block":

@@ -20,6 +20,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"-duplicate-rule-lead", "sometimes"}, "-duplicate-rule-lead"},
 		{[]string{"-duplicate-rule-contact", "x"}, "-duplicate-rule-contact"},
 		{[]string{"-daily-limit", "0"}, "-daily-limit"},
+		{[]string{"-latency", "soon"}, "latency"},
 		{[]string{"-page-size", "-1"}, "-page-size"},
 		{[]string{"-org-definition", badDef}, "customFields.Lead[0]: name"},
 		{[]string{"-org-definition", filepath.Join(t.TempDir(), "missing.json")}, "read org definition"},

@@ -623,7 +623,7 @@ func (s *Store) TaskFields(ctx context.Context, team string) (activitysync.TaskF
 	if out.Item == nil {
 		return activitysync.TaskFields{}, time.Time{}, false, nil
 	}
-	tf := activitysync.TaskFields{KeyField: str(out.Item, "key_field")}
+	tf := activitysync.TaskFields{KeyField: str(out.Item, "key_field"), ClosedStatus: str(out.Item, "closed_status")}
 	if v, ok := out.Item["type_email"].(*types.AttributeValueMemberBOOL); ok {
 		tf.TypeEmail = v.Value
 	}
@@ -638,6 +638,7 @@ func (s *Store) SaveTaskFields(ctx context.Context, team string, tf activitysync
 	item := keyOf(fieldsPK(team), fieldsSK)
 	item["type_email"] = &types.AttributeValueMemberBOOL{Value: tf.TypeEmail}
 	item["key_field"] = &types.AttributeValueMemberS{Value: tf.KeyField}
+	item["closed_status"] = &types.AttributeValueMemberS{Value: tf.ClosedStatus}
 	item["fetched_ms"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(at.UnixMilli(), 10)}
 	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
 		return fmt.Errorf("cache task fields: %w", err)

@@ -83,10 +83,24 @@ type edge struct {
 	refreshes       atomic.Int64
 	tamperSignature atomic.Bool
 	tamperVerifier  atomic.Bool
+	// tamperIdentity makes the identity answer name another org than the
+	// identity URL does.
+	tamperIdentity atomic.Bool
 
-	mu      sync.Mutex
-	seen    []string
-	granted []string // refresh tokens of the token answers, in order
+	mu         sync.Mutex
+	seen       []string
+	granted    []string // refresh tokens of the token answers, in order
+	identities []string // identity URLs asked, in order
+}
+
+// otherOrgID is an org that is not the simulator's.
+const otherOrgID = "00D5g0000000002EAA"
+
+// identityAsked returns the identity URLs asked so far.
+func (e *edge) identityAsked() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.identities)
 }
 
 // lastGranted returns the refresh token of the last token answer.
@@ -131,6 +145,9 @@ func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
+	if strings.HasPrefix(r.URL.Path, "/id/") {
+		return e.identity(r)
+	}
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err != nil || r.URL.Path != "/services/oauth2/token" || resp.StatusCode != 200 {
 		return resp, err
@@ -150,6 +167,26 @@ func (e *edge) RoundTrip(r *http.Request) (*http.Response, error) {
 		m["signature"] = "dGFtcGVyZWQ="
 		b, _ = json.Marshal(m)
 	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	return resp, nil
+}
+
+// identity asks the identity URL, noting it, and alters the answer when
+// asked to.
+func (e *edge) identity(r *http.Request) (*http.Response, error) {
+	e.mu.Lock()
+	e.identities = append(e.identities, r.URL.String())
+	e.mu.Unlock()
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || !e.tamperIdentity.Load() || resp.StatusCode != 200 {
+		return resp, err
+	}
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &m)
+	m["organization_id"] = otherOrgID
+	b, _ = json.Marshal(m)
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))
 	return resp, nil
@@ -206,7 +243,7 @@ func newEnv(t *testing.T, so simOptions) *env {
 	if so.unregisteredRedirect {
 		redirect = e.api.URL + "/oauth/salesforce/callback/"
 	}
-	e.connector = &connection.Connector{Store: e.store, HTTP: &http.Client{Transport: e.transport},
+	e.connector = &connection.Connector{Store: e.store, HTTP: &http.Client{Transport: e.transport}, Log: slog.New(slog.NewJSONHandler(e.logs, nil)),
 		Config: connection.OAuthConfig{ClientID: "test-client", RedirectURL: redirect,
 			ClientSecret: func(context.Context) (string, error) { return clientSecret, nil }, AllowInsecureLoginURLs: true}}
 	e.returnURL = e.api.URL + "/return"
@@ -365,14 +402,16 @@ func TestConnectFlowStoresAUsableConnection(t *testing.T) {
 	resp, body = e.complete(httpapi.Claims{}, state, ticket)
 	var done connecthttp.StatusResponse
 	_ = json.Unmarshal([]byte(body), &done)
-	if resp.StatusCode != 200 || done.Status != connection.StatusConnected || !strings.HasPrefix(done.OrgID, "00D") || done.Username == "" {
-		t.Fatalf("complete: got %d %s; want 200 connected with the org id and username", resp.StatusCode, body)
+	if resp.StatusCode != 200 || done.Status != connection.StatusConnected || !strings.HasPrefix(done.OrgID, "00D") || done.Username == "" ||
+		done.OrgName != "Sfsim Org" {
+		t.Fatalf("complete: got %d %s; want 200 connected with the org id, its name and the username", resp.StatusCode, body)
 	}
 	resp, body = e.do("GET", "/v1/salesforce", "")
 	var st connecthttp.StatusResponse
 	_ = json.Unmarshal([]byte(body), &st)
-	if resp.StatusCode != 200 || st.Status != connection.StatusConnected || st.OrgID != done.OrgID || st.Username != done.Username || st.ConnectedAt == nil {
-		t.Fatalf("status: got %d %s; want 200 connected with org id, username and time", resp.StatusCode, body)
+	if resp.StatusCode != 200 || st.Status != connection.StatusConnected || st.OrgID != done.OrgID || st.OrgName != done.OrgName ||
+		st.Username != done.Username || st.ConnectedAt == nil {
+		t.Fatalf("status: got %d %s; want 200 connected with org id and name, username and time", resp.StatusCode, body)
 	}
 	// The stored tokens work for a data call.
 	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "t"}
@@ -474,6 +513,10 @@ func TestCallbackRejectsBadRequests(t *testing.T) {
 			e.transport.tamperSignature.Store(true)
 			return e.authorize(e.beginConnect())
 		}, 302, "bad_signature", ""},
+		{"identity answer of another org than its URL", func(e *env) *url.URL {
+			e.transport.tamperIdentity.Store(true)
+			return e.authorize(e.beginConnect())
+		}, 302, "bad_identity", "another org"},
 		{"PKCE mismatch", func(e *env) *url.URL {
 			e.transport.tamperVerifier.Store(true)
 			return e.authorize(e.beginConnect())
@@ -765,5 +808,61 @@ func TestTakeStateSurvivesARetriedRequestButNotASecondCallback(t *testing.T) {
 	}
 	if _, err := store.TakeState(ctx, state); !errors.Is(err, connection.ErrStateUnknown) {
 		t.Errorf("second take: got %v; want ErrStateUnknown", err)
+	}
+}
+
+// TestConnectWithTheIdentityOnAnotherHost: like a token asked from a My
+// Domain, which names its identity URL on login.salesforce.com, the
+// simulator names the identity URL on another host than the login URL the
+// admin gave. The connect succeeds, and reads the identity there. An
+// identity answer naming another org than the URL is refused, and the
+// grant revoked.
+func TestConnectWithTheIdentityOnAnotherHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	c := e.connect()
+	asked := e.transport.identityAsked()
+	login, _ := url.Parse(e.sim.URL())
+	if len(asked) != 1 {
+		t.Fatalf("identity URLs asked: got %q; want one", asked)
+	}
+	if idu, _ := url.Parse(asked[0]); idu.Host == login.Host || idu.Port() != login.Port() {
+		t.Fatalf("identity URL %s: want it on another host than the login URL %s (same port)", asked[0], e.sim.URL())
+	}
+	if c.OrgID != e.sim.OrgID() || c.UserID != e.sim.UserID() || c.LoginURL != e.sim.URL() {
+		t.Errorf("connection: got org %s user %s login %s; want the simulator's org and user, and its login URL", c.OrgID, c.UserID, c.LoginURL)
+	}
+
+	e.transport.tamperIdentity.Store(true)
+	resp, _ := e.callback(e.authorize(e.beginConnect()))
+	if got, want := resp.Header.Get("Location"), e.returnURL+"?reason=bad_identity&salesforce=denied"; got != want {
+		t.Fatalf("callback with another org's identity: redirect %q; want %q", got, want)
+	}
+	if status, code := e.refreshGrant(e.transport.lastGranted()); status != http.StatusBadRequest || code != "invalid_grant" {
+		t.Errorf("the refused grant's refresh token at Salesforce: got %d %s; want 400 invalid_grant (revoked)", status, code)
+	}
+	if again, err := e.store.Get(context.Background(), "team_a"); err != nil || again.ID != c.ID || again.OrgID != e.sim.OrgID() {
+		t.Errorf("after the refused connect: got %v; want the first connection unchanged", err)
+	}
+}
+
+// TestConnectWithoutTheOrgName: the org name is optional; when Salesforce
+// fails its query the connect completes without it, and says why in the log.
+func TestConnectWithoutTheOrgName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	if _, err := e.sim.AddFault(org.Fault{Method: "GET", PathRegexp: `/query`, ErrorCode: "SERVER_UNAVAILABLE"}); err != nil {
+		t.Fatal(err)
+	}
+	state, ticket := e.consented(e.authorize(e.beginConnect()))
+	resp, body := e.complete(httpapi.Claims{}, state, ticket)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"status":"connected"`) || strings.Contains(body, "org_name") {
+		t.Fatalf("complete: got %d %s; want 200 connected, without org_name", resp.StatusCode, body)
+	}
+	if fc := e.sim.FaultCounts(); len(fc) != 1 || fc[0].Fired != 1 {
+		t.Errorf("queries failed: got %+v; want the one org name query, not sent again", fc)
+	}
+	if !strings.Contains(e.logs.String(), "read the org's name") {
+		t.Errorf("logs: got %s; want a warning about the org name", e.logs.String())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/readiness"
 )
 
 // Handlers serves the connection routes.
@@ -32,7 +33,21 @@ type Handlers struct {
 		BudgetPercent(ctx context.Context, teamID string) (int, error)
 	}
 	Now func() time.Time // nil: time.Now
+	// Readiness, when set, makes the org readiness report once after a
+	// connect (best effort: a failure does not fail the connect) and
+	// summarizes the last one in the status.
+	Readiness Readiness
 }
+
+// Readiness makes and summarizes org readiness reports (readiness.Checker).
+type Readiness interface {
+	AfterConnect(ctx context.Context, teamID string) (*readiness.Summary, error)
+	Summary(ctx context.Context, teamID, connectionID string) (*readiness.Summary, error)
+}
+
+// afterConnectTimeout bounds the report made after a connect, within the
+// API function's timeout.
+const afterConnectTimeout = 8 * time.Second
 
 // Register adds the connection routes to rt.
 func (h *Handlers) Register(rt *httpapi.Router) {
@@ -113,6 +128,8 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		reason = "bad_signature"
 	case errors.Is(err, connection.ErrBadInstanceURL):
 		reason = "bad_instance_url"
+	case errors.Is(err, connection.ErrBadIdentity):
+		reason = "bad_identity"
 	}
 	h.log(r).Warn("salesforce connect failed", "team_id", res.TeamID, "reason", reason, "error", err.Error())
 	h.redirect(w, r, url.Values{"salesforce": {"denied"}, "reason": {reason}})
@@ -159,7 +176,27 @@ func (h *Handlers) complete(w http.ResponseWriter, r *http.Request) {
 	h.sweep(r, claims.TeamID)
 	at := c.ConnectedAt
 	httpapi.WriteJSON(w, http.StatusOK, StatusResponse{Status: c.Status, Environment: c.Environment,
-		InstanceURL: c.InstanceURL, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username, ConnectedAt: &at})
+		InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName, UserID: c.UserID, Username: c.Username, ConnectedAt: &at,
+		Readiness: h.afterConnect(r, c.TeamID)})
+}
+
+// afterConnect makes the new connection's readiness report and returns its
+// summary; nil when there is no checker or it failed (logged).
+func (h *Handlers) afterConnect(r *http.Request, team string) *readiness.Summary {
+	if h.Readiness == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), afterConnectTimeout)
+	defer cancel()
+	s, err := h.Readiness.AfterConnect(ctx, team)
+	if err != nil {
+		h.log(r).Warn("readiness report after connect", "team_id", team, "error", err.Error())
+		return nil
+	}
+	if len(s.Attention) > 0 {
+		h.log(r).Warn("salesforce org not ready", "team_id", team, "attention", s.Attention)
+	}
+	return s
 }
 
 // sweep revokes the team's consents nobody completed in time. A failure
@@ -202,11 +239,13 @@ type StatusResponse struct {
 	Environment connection.Environment `json:"environment,omitempty"`
 	InstanceURL string                 `json:"instance_url,omitempty"`
 	OrgID       string                 `json:"org_id,omitempty"`
+	OrgName     string                 `json:"org_name,omitempty"`
 	UserID      string                 `json:"user_id,omitempty"`
 	Username    string                 `json:"username,omitempty"`
 	ConnectedAt *time.Time             `json:"connected_at,omitempty"`
 	APIUsage    *connection.Usage      `json:"api_usage,omitempty"`
 	Budget      *Budget                `json:"budget,omitempty"`
+	Readiness   *readiness.Summary     `json:"readiness,omitempty"`
 }
 
 // Budget is the team's API budget as the governor sees it now.
@@ -263,9 +302,16 @@ func (h *Handlers) status(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, "read API budget", err)
 		return
 	}
+	var ready *readiness.Summary
+	if h.Readiness != nil {
+		if ready, err = h.Readiness.Summary(r.Context(), team, c.ID); err != nil {
+			h.internal(w, r, "read readiness report", err)
+			return
+		}
+	}
 	httpapi.WriteJSON(w, http.StatusOK, StatusResponse{Status: c.Status, Environment: c.Environment,
-		InstanceURL: c.InstanceURL, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username, ConnectedAt: &at,
-		APIUsage: c.Usage, Budget: b})
+		InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName, UserID: c.UserID, Username: c.Username, ConnectedAt: &at,
+		APIUsage: c.Usage, Budget: b, Readiness: ready})
 }
 
 func (h *Handlers) disconnect(w http.ResponseWriter, r *http.Request) {

@@ -6,9 +6,10 @@
 // Items: TEAM#<team>/CONNECTION is the team's connection; STATE#<state>/STATE
 // is an authorization in progress, and after the callback its consent
 // (sealed tokens, the ticket's hash); TEAM#<team>/CONSENT#<state> notes a
-// consent under its team, without secrets, so that an expired one can be
-// found and revoked. Each of the last two carries a DynamoDB TTL an hour past
-// its deadline.
+// consent under its team, and CONSENTS#<hour of its deadline>/<deadline in
+// ms>#<state> under its deadline, without secrets, so that an expired one
+// can be found and revoked, by team or across teams without a scan. Each
+// of the last three carries a DynamoDB TTL an hour past its deadline.
 package connectiondb
 
 import (
@@ -94,13 +95,36 @@ type stateItem struct {
 	Refresh          *sealing.Sealed `dynamodbav:"refresh,omitempty"`
 }
 
-// consentNote is a team's note of one of its consents.
+// consentNote notes a consent, under its team or under its deadline.
 type consentNote struct {
 	PK        string `dynamodbav:"pk"`
 	SK        string `dynamodbav:"sk"`
+	TeamID    string `dynamodbav:"team_id"`
 	State     string `dynamodbav:"state"`
 	ExpiresMs int64  `dynamodbav:"consent_expires_ms"`
 	ExpiresAt int64  `dynamodbav:"expires_at"` // TTL
+}
+
+func (n consentNote) ref() connection.ConsentRef {
+	return connection.ConsentRef{TeamID: n.TeamID, State: n.State, ExpiresAt: time.UnixMilli(n.ExpiresMs)}
+}
+
+// deadlinePK is the partition of the consents whose deadline falls in the
+// UTC hour of t.
+func deadlinePK(t time.Time) string { return "CONSENTS#" + t.UTC().Format("2006-01-02T15") }
+
+// deadlineSK sorts a consent within its hour by its deadline.
+func deadlineSK(ms int64, state string) string { return fmt.Sprintf("%013d#%s", ms, state) }
+
+// consentNotes are a consent's notes: under its team, and under its
+// deadline.
+func consentNotes(ref connection.ConsentRef) []consentNote {
+	ms := ref.ExpiresAt.UnixMilli()
+	n := consentNote{TeamID: ref.TeamID, State: ref.State, ExpiresMs: ms, ExpiresAt: ref.ExpiresAt.Add(ttlGrace).Unix()}
+	byTeam, byDeadline := n, n
+	byTeam.PK, byTeam.SK = "TEAM#"+ref.TeamID, skConsentPrefix+ref.State
+	byDeadline.PK, byDeadline.SK = deadlinePK(ref.ExpiresAt), deadlineSK(ms, ref.State)
+	return []consentNote{byTeam, byDeadline}
 }
 
 func consentContext(state, team, purpose string) map[string]string {
@@ -178,9 +202,9 @@ func (s *Store) TakeState(ctx context.Context, state string) (connection.Pending
 }
 
 // SaveConsent stores what the callback obtained on its taken state item,
-// tokens sealed, and notes the consent under its team. The note goes first:
-// a note without a consent is dropped by the next sweep, where a consent
-// without a note could not be found to revoke.
+// tokens sealed, and notes the consent under its team and its deadline. The
+// notes go first: a note without a consent is dropped by the next sweep,
+// where a consent without a note could not be found to revoke.
 func (s *Store) SaveConsent(ctx context.Context, c connection.Consent) error {
 	team := c.Connection.TeamID
 	access, err := s.Sealer.Seal(ctx, []byte(c.Connection.AccessToken), consentContext(c.State, team, "access_token"))
@@ -192,13 +216,14 @@ func (s *Store) SaveConsent(ctx context.Context, c connection.Consent) error {
 		return fmt.Errorf("seal refresh token: %w", err)
 	}
 	ttl := c.ExpiresAt.Add(ttlGrace).Unix()
-	note, err := attributevalue.MarshalMap(consentNote{PK: "TEAM#" + team, SK: skConsentPrefix + c.State, State: c.State,
-		ExpiresMs: c.ExpiresAt.UnixMilli(), ExpiresAt: ttl})
-	if err != nil {
-		return fmt.Errorf("marshal consent note: %w", err)
-	}
-	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: note}); err != nil {
-		return fmt.Errorf("put consent note: %w", err)
+	for _, n := range consentNotes(c.Ref()) {
+		note, err := attributevalue.MarshalMap(n)
+		if err != nil {
+			return fmt.Errorf("marshal consent note: %w", err)
+		}
+		if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: note}); err != nil {
+			return fmt.Errorf("put consent note: %w", err)
+		}
 	}
 	cond := expression.Name("team_id").Equal(expression.Value(team)).
 		And(expression.AttributeExists(expression.Name("taken_by"))).
@@ -275,21 +300,49 @@ func (s *Store) TakeConsent(ctx context.Context, state string) (connection.Conse
 			Username: it.Username, AccessToken: string(access), RefreshToken: string(refresh)}}, nil
 }
 
-// DropConsent deletes a consent's state item and the team's note of it.
-func (s *Store) DropConsent(ctx context.Context, team, state string) error {
-	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: stateKey(state)}); err != nil {
+// DropConsent deletes a consent's state item and its notes.
+func (s *Store) DropConsent(ctx context.Context, ref connection.ConsentRef) error {
+	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: stateKey(ref.State)}); err != nil {
 		return fmt.Errorf("delete consent: %w", err)
 	}
-	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: key("TEAM#"+team, skConsentPrefix+state)}); err != nil {
-		return fmt.Errorf("delete consent note: %w", err)
+	for _, n := range consentNotes(ref) {
+		if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: key(n.PK, n.SK)}); err != nil {
+			return fmt.Errorf("delete consent note: %w", err)
+		}
 	}
 	return nil
+}
+
+// ExpiredConsents lists the consents whose deadline is at or before now,
+// from the hours of the last SweepLookback: one query per hour.
+func (s *Store) ExpiredConsents(ctx context.Context, now time.Time) ([]connection.ConsentRef, error) {
+	var refs []connection.ConsentRef
+	until := deadlineSK(now.UnixMilli()+1, "") // every deadline at or before now sorts below
+	for h := now.Add(-connection.SweepLookback).UTC().Truncate(time.Hour); !h.After(now); h = h.Add(time.Hour) {
+		kc := expression.Key(resources.PartitionKey).Equal(expression.Value(deadlinePK(h))).
+			And(expression.Key(resources.SortKey).LessThan(expression.Value(until)))
+		got, err := s.notes(ctx, kc)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, got...)
+	}
+	return refs, nil
 }
 
 // Consents lists the team's notes of consents not yet dropped.
 func (s *Store) Consents(ctx context.Context, team string) ([]connection.ConsentRef, error) {
 	kc := expression.Key(resources.PartitionKey).Equal(expression.Value("TEAM#" + team)).
 		And(expression.Key(resources.SortKey).BeginsWith(skConsentPrefix))
+	refs, err := s.notes(ctx, kc)
+	for i := range refs {
+		refs[i].TeamID = team // notes written before they named their team
+	}
+	return refs, err
+}
+
+// notes returns the consent notes kc selects, every page.
+func (s *Store) notes(ctx context.Context, kc expression.KeyConditionBuilder) ([]connection.ConsentRef, error) {
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build consents query: %w", err)
@@ -307,7 +360,7 @@ func (s *Store) Consents(ctx context.Context, team string) ([]connection.Consent
 			if err := attributevalue.UnmarshalMap(item, &n); err != nil {
 				return nil, fmt.Errorf("unmarshal consent note: %w", err)
 			}
-			refs = append(refs, connection.ConsentRef{State: n.State, ExpiresAt: time.UnixMilli(n.ExpiresMs)})
+			refs = append(refs, n.ref())
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return refs, nil
@@ -324,6 +377,7 @@ type connItem struct {
 	LoginURL    string         `dynamodbav:"login_url"`
 	InstanceURL string         `dynamodbav:"instance_url"`
 	OrgID       string         `dynamodbav:"org_id"`
+	OrgName     string         `dynamodbav:"org_name,omitempty"`
 	UserID      string         `dynamodbav:"user_id"`
 	Username    string         `dynamodbav:"username"`
 	ConnectedAt string         `dynamodbav:"connected_at"`
@@ -374,7 +428,7 @@ func (s *Store) decode(ctx context.Context, team string, item map[string]ddbtype
 	}
 	at, _ := time.Parse(time.RFC3339Nano, it.ConnectedAt)
 	c := connection.Connection{TeamID: team, ID: it.ConnID, Environment: connection.Environment(it.Environment),
-		LoginURL: it.LoginURL, InstanceURL: it.InstanceURL, OrgID: it.OrgID, UserID: it.UserID, Username: it.Username,
+		LoginURL: it.LoginURL, InstanceURL: it.InstanceURL, OrgID: it.OrgID, OrgName: it.OrgName, UserID: it.UserID, Username: it.Username,
 		ConnectedAt: at, ConnectedBy: it.ConnectedBy, Status: connection.Status(it.Status), Version: it.Version,
 		AccessToken: string(access), RefreshToken: string(refresh)}
 	if it.HeldAtMs > 0 {
@@ -403,7 +457,7 @@ func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connecti
 		return nil, fmt.Errorf("seal refresh token: %w", err)
 	}
 	item, err := attributevalue.MarshalMap(connItem{PK: "TEAM#" + c.TeamID, SK: skConnection, ConnID: c.ID,
-		Environment: string(c.Environment), LoginURL: c.LoginURL, InstanceURL: c.InstanceURL, OrgID: c.OrgID,
+		Environment: string(c.Environment), LoginURL: c.LoginURL, InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName,
 		UserID: c.UserID, Username: c.Username, ConnectedAt: c.ConnectedAt.UTC().Format(time.RFC3339Nano),
 		ConnectedBy: c.ConnectedBy, Status: string(c.Status), Version: c.Version, Access: access, Refresh: refresh,
 		HeldAtMs: heldAtMs(c.HeldAt)})

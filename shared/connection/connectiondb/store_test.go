@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -806,10 +807,85 @@ func TestConsentIsSealedTakenOnceAndNoted(t *testing.T) {
 	if _, err := s.TakeConsent(ctx, "never-issued"); !errors.Is(err, connection.ErrNoConsent) {
 		t.Errorf("take of an unknown state: got %v; want ErrNoConsent", err)
 	}
-	if err := s.DropConsent(ctx, team, state); err != nil {
+	if refs, err := s.ExpiredConsents(ctx, deadline); err != nil || len(refs) != 1 || refs[0].TeamID != team || refs[0].State != state || !refs[0].ExpiresAt.Equal(deadline) {
+		t.Errorf("ExpiredConsents at the deadline: got %+v, %v; want the one consent", refs, err)
+	}
+	if err := s.DropConsent(ctx, connection.ConsentRef{TeamID: team, State: state, ExpiresAt: deadline}); err != nil {
 		t.Fatal(err)
 	}
 	if refs, err := s.Consents(ctx, team); err != nil || len(refs) != 0 {
 		t.Errorf("Consents after the drop: got %+v, %v; want none", refs, err)
+	}
+	if refs, err := s.ExpiredConsents(ctx, deadline); err != nil || len(refs) != 0 {
+		t.Errorf("ExpiredConsents after the drop: got %+v, %v; want none", refs, err)
+	}
+}
+
+// TestExpiredConsentsAcrossTeams: the consents whose deadline passed are
+// found for every team without a scan, across an hour's boundary, back to
+// SweepLookback; those still running are not.
+func TestExpiredConsentsAcrossTeams(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 26, 10, 10, 0, 0, time.UTC)
+	consents := []struct {
+		team     string
+		deadline time.Time
+		want     bool
+	}{
+		{"team_a", now.Add(-15 * time.Minute), true}, // 09:55, the hour before
+		{"team_b", now.Add(-5 * time.Minute), true},
+		{"team_c", now, true},
+		{"team_d", now.Add(time.Millisecond), false},
+		{"team_e", now.Add(10 * time.Minute), false},
+		{"team_f", now.Add(-connection.SweepLookback), true},
+	}
+	var want []connection.ConsentRef
+	for i, c := range consents {
+		state := fmt.Sprintf("state-%d-0123456789", i)
+		if err := s.SaveState(ctx, connection.PendingAuth{State: state, TeamID: c.team, Verifier: "v",
+			Environment: connection.EnvProduction, LoginURL: connection.ProductionLoginURL, ExpiresAt: c.deadline}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.TakeState(ctx, state); err != nil {
+			t.Fatal(err)
+		}
+		conn := conn("", "access", "refresh")
+		conn.TeamID = c.team
+		if err := s.SaveConsent(ctx, connection.Consent{State: state, TicketHash: connection.TicketHash("t"), ExpiresAt: c.deadline, Connection: conn}); err != nil {
+			t.Fatal(err)
+		}
+		if c.want {
+			want = append(want, connection.ConsentRef{TeamID: c.team, State: state, ExpiresAt: c.deadline})
+		}
+	}
+	got, err := s.ExpiredConsents(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(a, b connection.ConsentRef) int { return strings.Compare(a.State, b.State) }
+	slices.SortFunc(got, key)
+	slices.SortFunc(want, key)
+	if !slices.EqualFunc(got, want, func(a, b connection.ConsentRef) bool {
+		return a.TeamID == b.TeamID && a.State == b.State && a.ExpiresAt.Equal(b.ExpiresAt)
+	}) {
+		t.Errorf("ExpiredConsents(%v): got %+v; want %+v", now, got, want)
+	}
+}
+
+func TestReplaceKeepsTheOrgName(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	for _, name := range []string{"Acme Corp", ""} {
+		c := conn("c-"+name, "a", "r")
+		c.OrgName = name
+		if _, err := s.Replace(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, team); err != nil || got.OrgName != name {
+			t.Errorf("Get after Replace with org name %q: got %q, %v; want %q", name, got.OrgName, err, name)
+		}
 	}
 }

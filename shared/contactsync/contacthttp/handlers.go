@@ -187,8 +187,9 @@ var hints = map[string]string{
 		"the message is the rule's own. Fix the data it asks for, or ask your Salesforce admin to adjust the rule, then retry.",
 	"INVALID_FIELD": "The field mapping uses a field this org does not have, or one the connected user cannot see. " +
 		"Update the field mapping or the user's field permissions, then retry.",
-	"DUPLICATES_DETECTED": "A duplicate rule in Salesforce blocked the record as a likely duplicate. " +
-		"Check the matching record in Salesforce, or set the rule to allow or alert, then retry.",
+	"DUPLICATES_DETECTED": "A duplicate rule in Salesforce matched an existing record with another email " +
+		"(for example the same name and phone, or title and company), so the sync neither linked nor created it. " +
+		"Merge the records, or give the existing one this email so the next sync links it, or allow saving duplicates, then retry.",
 	"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": "A value is not one of the allowed values of a restricted picklist. " +
 		"Map an allowed value, or add the value to the picklist in Salesforce, then retry.",
 	"CANNOT_UPDATE_CONVERTED_LEAD": "The Lead was converted in Salesforce and can no longer be changed. " +

@@ -133,7 +133,9 @@ func TestCreateHonoursWriteOptions(t *testing.T) {
 	if err := e.sim.SetDuplicateRule("Contact", org.DuplicateRule{Enabled: true, AllowSave: false}); err != nil {
 		t.Fatalf("duplicate rule: %v", err)
 	}
-	e.seed("Lead", map[string]any{"LastName": "Existing", "Company": "Co", "Email": "taken@example.com"})
+	// the standard rules match the name plus the email, not the email alone
+	e.seed("Lead", map[string]any{"LastName": "Lead", "Company": "Co", "Email": "taken@example.com"})
+	e.seed("Contact", map[string]any{"LastName": "Contact", "Email": "taken@example.com"})
 
 	var mu sync.Mutex
 	var sent []*http.Request

@@ -176,6 +176,16 @@ func (c *Cache) Get(ctx context.Context, team, object string, refresh bool) (*sa
 	return d, at, nil
 }
 
+// Store caches d as the team's describe of object, fetched at at, for a
+// caller that fetched it another way (the readiness report reads it inside
+// a composite call).
+func (c *Cache) Store(ctx context.Context, team, object string, d *salesforce.Describe, at time.Time) error {
+	if err := check(team, object); err != nil {
+		return err
+	}
+	return c.put(ctx, team, object, d, at.UTC())
+}
+
 func (c *Cache) put(ctx context.Context, team, object string, d *salesforce.Describe, at time.Time) error {
 	body, err := encode(d)
 	if err != nil {

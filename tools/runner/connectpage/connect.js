@@ -68,7 +68,8 @@ async function finish() {
   }
   const r = await post("/v1/salesforce/connect/complete", {state: q.get("state"), ticket: q.get("ticket")});
   if (r.status === 200) {
-    show("result", "Connected: org " + r.data.org_id + ", user " + r.data.username + ", " + r.data.instance_url + ".");
+    const org = r.data.org_name ? r.data.org_name + " (" + r.data.org_id + ")" : r.data.org_id;
+    show("result", "Connected: org " + org + ", user " + r.data.username + ", " + r.data.instance_url + ".");
   } else {
     show("result", "Not connected: " + errorText(r));
   }

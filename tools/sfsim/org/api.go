@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -49,7 +50,7 @@ func (o *Org) Seed(object string, recs ...map[string]any) ([]string, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s, ok := o.objectByName(object)
-	if !ok {
+	if !ok || s.setup {
 		return nil, fmt.Errorf("seed %s: %w", object, ErrUnknownObject)
 	}
 	rollback, end := o.beginTx()
@@ -343,4 +344,70 @@ func ownerUser(v any, fallback string) string {
 		return s
 	}
 	return fallback
+}
+
+// SetSharing sets the org-wide default of Lead or Contact.
+func (o *Org) SetSharing(object string, s Sharing) error {
+	if object != "Lead" && object != "Contact" {
+		return fmt.Errorf("sharing of %q: only Lead and Contact are modelled: %w", object, ErrUnknownObject)
+	}
+	if s != SharingPublic && s != SharingPrivate {
+		return fmt.Errorf("sharing of %s: %q is not %q or %q", object, s, SharingPublic, SharingPrivate)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sharing[object] = s
+	return nil
+}
+
+// SetViewAll gives or takes the API user's "View All" on Lead or Contact.
+func (o *Org) SetViewAll(object string, on bool) error {
+	if object != "Lead" && object != "Contact" {
+		return fmt.Errorf("view all on %q: only Lead and Contact are modelled: %w", object, ErrUnknownObject)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.viewAll[object] = on
+	return nil
+}
+
+// SetViewAllData gives or takes the API user's "View All Data".
+func (o *Org) SetViewAllData(on bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.viewAllData = on
+}
+
+// SetTaskStatuses replaces the org's Task statuses, as an admin editing the
+// Status picklist does: describe and TaskStatus answer the new values.
+// Exactly one must be the default and at least one closed.
+func (o *Org) SetTaskStatuses(statuses []TaskStatus) error {
+	defaults, closed, seen := 0, 0, map[string]bool{}
+	for i, ts := range statuses {
+		if strings.TrimSpace(ts.Label) == "" || seen[ts.Label] {
+			return fmt.Errorf("task statuses[%d].label: empty or repeated", i)
+		}
+		seen[ts.Label] = true
+		if ts.Default {
+			defaults++
+		}
+		if ts.Closed {
+			closed++
+		}
+	}
+	if defaults != 1 || closed == 0 {
+		return fmt.Errorf("task statuses: need exactly one default (got %d) and at least one closed (got %d)", defaults, closed)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.taskStatuses = slices.Clone(statuses)
+	task := o.objects["Task"]
+	f := taskStatusField(o.taskStatuses)
+	for i, old := range task.fields {
+		if old.Name == "Status" {
+			task.fields[i] = f
+		}
+	}
+	task.byName[lower("Status")] = f
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -55,6 +56,9 @@ func (o *Org) collectionLocked(r *request) response {
 		s, ok := o.objectByName(typ)
 		if !ok {
 			return errResponse(400, errNoFields("INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.", typ)))
+		}
+		if s.setup {
+			return errResponse(400, errSetupWrite(s.Name, map[bool]string{true: "insert", false: "update"}[r.method == http.MethodPost]))
 		}
 		if s.Name != last {
 			chunks++
@@ -228,6 +232,11 @@ func (o *Org) compositeLocked(r *request) response {
 			}
 			out[i] = map[string]any{"body": []any{halted.rest()}, "httpHeaders": map[string]string{}, "httpStatusCode": 400, "referenceId": sr.ReferenceID}
 		}
+	}
+	if !o.cfg.Lenient {
+		// collateSubrequests (the default since v49) does not keep request
+		// order: only referenceId ties an answer to its subrequest.
+		slices.Reverse(out)
 	}
 	return response{status: 200, body: map[string]any{"compositeResponse": out}}
 }

@@ -42,6 +42,9 @@ func TestCollectionsCreate(t *testing.T) {
 	// allOrNone rolls back the valid records
 	before := len(o.Records("Lead"))
 	body["allOrNone"] = true
+	// new people: the same ones again would now be duplicates
+	body["records"].([]any)[0] = leadRec("A2", "a2@example.com")
+	body["records"].([]any)[2] = map[string]any{"attributes": map[string]any{"type": "Contact"}, "LastName": "B2"}
 	r = c.do("POST", v+"/composite/sobjects", body)
 	if r.status != 200 {
 		t.Fatalf("allOrNone status: got %d; want 200", r.status)
@@ -146,7 +149,7 @@ func TestComposite(t *testing.T) {
 		map[string]any{"method": "POST", "url": v + "/sobjects/Account", "referenceId": "refAccount", "body": map[string]any{"Name": "Acme"}},
 		map[string]any{"method": "POST", "url": v + "/sobjects/Contact", "referenceId": "refContact", "body": map[string]any{"LastName": "Lee", "AccountId": "@{refAccount.id}"}},
 		map[string]any{"method": "GET", "url": v + "/query?q=" + strings.ReplaceAll("SELECT Id FROM Contact WHERE Email = 'known@example.com'", " ", "+"), "referenceId": "refQuery"},
-		map[string]any{"method": "POST", "url": v + "/sobjects/Task", "referenceId": "refTask", "body": map[string]any{"Subject": "s", "WhoId": "@{refQuery.records[0].Id}", "Status": "Completed"}},
+		map[string]any{"method": "POST", "url": v + "/sobjects/Task", "referenceId": "refTask", "body": map[string]any{"Subject": "s", "WhoId": "@{refQuery.records[0].Id}", "Status": "Done"}},
 		map[string]any{"method": "POST", "url": v + "/composite/sobjects", "referenceId": "refColl", "body": map[string]any{"records": []any{leadRec("L", "")}}},
 		map[string]any{"method": "GET", "url": v + "/sobjects/Contact/@{refContact.id}?fields=AccountId", "referenceId": "refRead"},
 	}}
@@ -154,7 +157,11 @@ func TestComposite(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("composite: got %d %s; want 200", r.status, r.raw)
 	}
-	cr := r.body.(map[string]any)["compositeResponse"].([]any)
+	// the answers come out of request order (collateSubrequests): match them by referenceId
+	cr := byRef(t, r.body, "refAccount", "refContact", "refQuery", "refTask", "refColl", "refRead")
+	if got := r.body.(map[string]any)["compositeResponse"].([]any)[0].(map[string]any)["referenceId"]; got == "refAccount" {
+		t.Errorf("first answer: got refAccount; want the answers out of request order")
+	}
 	assertShape(t, "composite_response.json", map[string]any{"compositeResponse": cr[:1]}, false)
 	statuses := []string{}
 	for _, x := range cr {
@@ -182,7 +189,7 @@ func TestComposite(t *testing.T) {
 		map[string]any{"method": "POST", "url": v + "/sobjects/Account", "referenceId": "c", "body": map[string]any{"Name": "Acme 3"}},
 	}}
 	r = c.do("POST", v+"/composite", body)
-	cr = r.body.(map[string]any)["compositeResponse"].([]any)
+	cr = byRef(t, r.body, "a", "bad", "c")
 	got := []string{}
 	for _, x := range cr {
 		m := x.(map[string]any)
@@ -203,7 +210,7 @@ func TestComposite(t *testing.T) {
 		map[string]any{"method": "POST", "url": v + "/sobjects/Account", "referenceId": "ok", "body": map[string]any{"Name": "Indep"}},
 	}}
 	r = c.do("POST", v+"/composite", body)
-	cr = r.body.(map[string]any)["compositeResponse"].([]any)
+	cr = byRef(t, r.body, "bad", "dep", "ok")
 	if cr[1].(map[string]any)["httpStatusCode"] != 400.0 || cr[2].(map[string]any)["httpStatusCode"] != 201.0 {
 		t.Errorf("dependent/independent: got %s; want 400 then 201", r.raw)
 	}
@@ -215,5 +222,45 @@ func TestComposite(t *testing.T) {
 	}
 	if r = c.do("POST", v+"/composite", map[string]any{"compositeRequest": many}); r.status != 400 {
 		t.Errorf("26 subrequests: got %d; want 400", r.status)
+	}
+}
+
+// byRef returns a composite answer's subresponses in the order of refs,
+// matched by referenceId.
+func byRef(t *testing.T, body any, refs ...string) []any {
+	t.Helper()
+	got := map[any]any{}
+	for _, x := range body.(map[string]any)["compositeResponse"].([]any) {
+		got[x.(map[string]any)["referenceId"]] = x
+	}
+	out := make([]any, len(refs))
+	for i, ref := range refs {
+		if out[i] = got[ref]; out[i] == nil {
+			t.Fatalf("composite answer: no subresponse for %s in %v", ref, body)
+		}
+	}
+	return out
+}
+
+func TestCompositeLenientKeepsOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		lenient bool
+		want    string
+	}{{false, "c,b,a"}, {true, "a,b,c"}} {
+		o, _ := testOrg(t, Config{Lenient: tc.lenient})
+		c := newClient(t, o)
+		var subs []any
+		for _, ref := range []string{"a", "b", "c"} {
+			subs = append(subs, map[string]any{"method": "GET", "url": v + "/limits", "referenceId": ref})
+		}
+		r := c.do("POST", v+"/composite", map[string]any{"compositeRequest": subs})
+		var got []string
+		for _, x := range r.body.(map[string]any)["compositeResponse"].([]any) {
+			got = append(got, x.(map[string]any)["referenceId"].(string))
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("lenient %v: answer order got %v; want %s", tc.lenient, got, tc.want)
+		}
 	}
 }

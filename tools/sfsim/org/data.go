@@ -307,6 +307,12 @@ func (o *Org) sobjectsLocked(r *request) response {
 	if !ok {
 		return errResponse(404, errNotFound)
 	}
+	if s.setup && len(p) >= 2 && !(len(p) == 3 && p[2] == "describe") {
+		if r.method == http.MethodGet {
+			return errResponse(404, errNotFound)
+		}
+		return errResponse(400, errSetupWrite(s.Name, map[string]string{http.MethodPost: "insert", http.MethodPatch: "update", http.MethodDelete: "delete"}[r.method]))
+	}
 	switch {
 	case len(p) == 2:
 		switch r.method {

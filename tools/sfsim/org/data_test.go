@@ -169,8 +169,8 @@ func TestDescribe(t *testing.T) {
 	for _, p := range all["Task"]["Status"]["picklistValues"].([]any) {
 		statuses = append(statuses, p.(map[string]any)["value"].(string))
 	}
-	if !strings.Contains(strings.Join(statuses, ","), "Completed") {
-		t.Errorf("Task.Status values: got %v; want Completed among them", statuses)
+	if s := strings.Join(statuses, ","); !strings.Contains(s, "Done") || strings.Contains(s, "Completed") {
+		t.Errorf("Task.Status values: got %v; want the org's Done and no Completed", statuses)
 	}
 }
 
@@ -215,7 +215,7 @@ func TestCreateValidationErrors(t *testing.T) {
 		{"who missing", "Task", map[string]any{"Subject": "s", "WhoId": "003000000000000AAA"}, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", []string{"WhoId"}},
 		{"who converted lead", "Task", map[string]any{"Subject": "s", "WhoId": lead}, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", []string{"WhoId"}},
 		{"task subject too long", "Task", map[string]any{"Subject": strings.Repeat("s", 256)}, "STRING_TOO_LONG", "", []string{"Subject"}},
-		{"task status", "Task", map[string]any{"Subject": "s", "Status": "Done"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "Status: bad value for restricted picklist field: Done", []string{"Status"}},
+		{"task status", "Task", map[string]any{"Subject": "s", "Status": "Completed"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "Status: bad value for restricted picklist field: Completed", []string{"Status"}},
 	}
 	before := len(o.Records("Lead"))
 	for _, tc := range cases {
@@ -313,8 +313,12 @@ func TestDuplicateRules(t *testing.T) {
 	t.Parallel()
 	o, _ := testOrg(t, Config{DuplicateRules: map[string]DuplicateRule{"Lead": {Enabled: true, AllowSave: true}, "Contact": {Enabled: true}}})
 	c := newClient(t, o)
-	lead := mustSeed(t, o, "Lead", map[string]any{"LastName": "A", "Company": "C", "Email": "Ada@Example.com"})[0]
-	r := c.do("POST", v+"/sobjects/Lead", map[string]any{"LastName": "B", "Company": "C", "Email": "ada@example.COM"})
+	lead := mustSeed(t, o, "Lead", map[string]any{"FirstName": "Ada", "LastName": "Lovelace", "Company": "C", "Email": "Ada@Example.com"})[0]
+	// email alone does not match: the standard rules need the name too
+	if r := c.do("POST", v+"/sobjects/Lead", map[string]any{"LastName": "B", "Company": "C", "Email": "ada@example.com"}); r.status != 201 {
+		t.Fatalf("same email, another name: got %d %s; want 201", r.status, r.raw)
+	}
+	r := c.do("POST", v+"/sobjects/Lead", map[string]any{"FirstName": "ada", "LastName": "LOVELACE", "Company": "C", "Email": "ada@example.COM"})
 	if r.status != 400 {
 		t.Fatalf("duplicate lead: got %d %s; want 400", r.status, r.raw)
 	}
@@ -325,12 +329,12 @@ func TestDuplicateRules(t *testing.T) {
 		t.Errorf("duplicate match: got %v allowSave %v; want %s and true", match["Id"], dup["allowSave"], lead)
 	}
 	// allowSave header saves an alert-rule duplicate
-	r = c.do("POST", v+"/sobjects/Lead", map[string]any{"LastName": "B", "Company": "C", "Email": "ada@example.com"}, "Sforce-Duplicate-Rule-Header", "allowSave=true; includeRecordDetails=true")
+	r = c.do("POST", v+"/sobjects/Lead", map[string]any{"FirstName": "Ada", "LastName": "Lovelace", "Company": "C", "Email": "ada@example.com"}, "Sforce-Duplicate-Rule-Header", "allowSave=true; includeRecordDetails=true")
 	if r.status != 201 {
 		t.Errorf("allowSave on alert rule: got %d %s; want 201", r.status, r.raw)
 	}
 	// Contact rule blocks, and matches the Leads too (cross-object)
-	r = c.do("POST", v+"/sobjects/Contact", map[string]any{"LastName": "B", "Email": "ADA@example.com"}, "Sforce-Duplicate-Rule-Header", "allowSave=true")
+	r = c.do("POST", v+"/sobjects/Contact", map[string]any{"FirstName": "A", "LastName": "Lovelace", "Email": "ADA@example.com"}, "Sforce-Duplicate-Rule-Header", "allowSave=true")
 	if r.status != 400 || errorsOf(r.body)[0] != "DUPLICATES_DETECTED" {
 		t.Fatalf("contact vs lead: got %d %s; want 400 DUPLICATES_DETECTED", r.status, r.raw)
 	}
@@ -340,7 +344,7 @@ func TestDuplicateRules(t *testing.T) {
 		t.Errorf("contact dup: got allowSave %v entity %v size %v; want false, Lead, 2", dup["allowSave"], mr["entityType"], mr["size"])
 	}
 	// inside a collection the error is only statusCode/message/fields
-	r = c.do("POST", v+"/composite/sobjects", map[string]any{"records": []any{map[string]any{"attributes": map[string]any{"type": "Lead"}, "LastName": "Z", "Company": "C", "Email": "ada@example.com"}}})
+	r = c.do("POST", v+"/composite/sobjects", map[string]any{"records": []any{map[string]any{"attributes": map[string]any{"type": "Lead"}, "FirstName": "Ada", "LastName": "Lovelace", "Company": "C", "Email": "ada@example.com"}}})
 	res := r.body.([]any)[0].(map[string]any)
 	e := res["errors"].([]any)[0].(map[string]any)
 	if r.status != 200 || e["statusCode"] != "DUPLICATES_DETECTED" || e["message"] != "Use one of these records?" || len(e) != 3 {
@@ -350,7 +354,7 @@ func TestDuplicateRules(t *testing.T) {
 	if err := o.SetDuplicateRule("Contact", DuplicateRule{}); err != nil {
 		t.Fatal(err)
 	}
-	if r = c.do("POST", v+"/sobjects/Contact", map[string]any{"LastName": "B", "Email": "ada@example.com"}); r.status != 201 {
+	if r = c.do("POST", v+"/sobjects/Contact", map[string]any{"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com"}); r.status != 201 {
 		t.Errorf("rule off: got %d %s; want 201", r.status, r.raw)
 	}
 }
@@ -388,7 +392,7 @@ func TestConvertLead(t *testing.T) {
 	o, base := testOrg(t, Config{})
 	c := newClient(t, o)
 	lead := mustSeed(t, o, "Lead", map[string]any{"LastName": "Lovelace", "FirstName": "Ada", "Company": "AE", "Email": "ada@example.com"})[0]
-	task := mustSeed(t, o, "Task", map[string]any{"Subject": "Email: hi", "WhoId": lead, "Status": "Completed"})[0]
+	task := mustSeed(t, o, "Task", map[string]any{"Subject": "Email: hi", "WhoId": lead, "Status": "Done"})[0]
 	sc := &client{t: t, base: base, hc: http.DefaultClient}
 	r := sc.do("POST", "/_sim/convert/"+lead, nil)
 	if r.status != 200 {

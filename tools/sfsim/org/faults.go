@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -487,9 +488,20 @@ func (o *Org) serveRecordFault(w http.ResponseWriter, r *http.Request, next http
 			writeBuffered(w, buf, buf.body.Bytes())
 			return
 		}
+		// the org may answer out of order: referenceId says whose answer is whose
+		byRef := map[string]map[string]json.RawMessage{}
+		for _, resp := range got.Responses {
+			var ref string
+			_ = json.Unmarshal(resp["referenceId"], &ref)
+			byRef[ref] = resp
+		}
 		byPos := map[int]map[string]json.RawMessage{}
-		for j, i := range sent {
-			byPos[i] = got.Responses[j]
+		for _, i := range sent {
+			var ref string
+			_ = json.Unmarshal(p.subs[i].raw["referenceId"], &ref)
+			if resp, ok := byRef[ref]; ok {
+				byPos[i] = resp
+			}
 		}
 		out := make([]any, len(p.subs))
 		for i, sp := range p.subs {
@@ -509,6 +521,9 @@ func (o *Org) serveRecordFault(w http.ResponseWriter, r *http.Request, next http
 			default:
 				out[i] = resp
 			}
+		}
+		if !o.cfg.Lenient {
+			slices.Reverse(out) // as the org answers: out of request order
 		}
 		answer = map[string]any{"compositeResponse": out}
 	}

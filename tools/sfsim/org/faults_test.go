@@ -233,8 +233,8 @@ func TestFaultRecordRegexp(t *testing.T) {
 				t.Fatalf("status: got %d %s; want 200", r.status, r.raw)
 			}
 			var colls [][]any
-			if m, ok := r.body.(map[string]any); ok {
-				for _, e := range m["compositeResponse"].([]any) {
+			if _, ok := r.body.(map[string]any); ok {
+				for _, e := range byRef(t, r.body, "limits", "c0", "c1", "c2") {
 					e := e.(map[string]any)
 					if e["referenceId"] == "limits" {
 						if e["httpStatusCode"] != 200.0 {

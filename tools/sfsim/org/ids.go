@@ -15,6 +15,12 @@ var keyPrefixes = map[string]string{
 	"Org":     "00D",
 	"Group":   "00G",
 	"Cursor":  "01g",
+
+	"TaskStatus":              "01J",
+	"PermissionSet":           "0PS",
+	"PermissionSetAssignment": "0Pa",
+	"ObjectPermissions":       "110",
+	"DuplicateRule":           "0Bm",
 }
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -316,7 +316,7 @@ func s256(v string) string {
 func (o *Org) issueLocked(base, scope string, newRefresh bool, fromRefresh string) map[string]string {
 	now := o.now()
 	access := o.orgID[:15] + "!" + "AQ" + randomToken(60)
-	idURL := base + "/id/" + o.orgID + "/" + o.userID
+	idURL := o.identityBase(base) + "/id/" + o.orgID + "/" + o.userID
 	issued := strconv.FormatInt(now.UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(o.cfg.ClientSecret))
 	mac.Write([]byte(idURL + issued))
@@ -478,7 +478,7 @@ func (o *Org) handleIdentity(w http.ResponseWriter, r *http.Request) {
 	data := base + "/services/data/v" + version + "/"
 	soap := func(kind string) string { return base + "/services/Soap/" + kind + "/" + version + "/" + o.orgID[:15] }
 	body := map[string]any{
-		"id":              base + "/id/" + o.orgID + "/" + o.userID,
+		"id":              o.identityBase(base) + "/id/" + o.orgID + "/" + o.userID,
 		"asserted_user":   true,
 		"user_id":         o.userID,
 		"organization_id": o.orgID,

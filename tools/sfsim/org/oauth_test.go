@@ -157,8 +157,8 @@ func TestTokenResponseShapeAndSignature(t *testing.T) {
 	if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); m["signature"] != want {
 		t.Errorf("signature: got %v; want %v", m["signature"], want)
 	}
-	if want := base + "/id/" + o.OrgID() + "/" + o.UserID(); m["id"] != want {
-		t.Errorf("id: got %v; want %v", m["id"], want)
+	if want := strings.Replace(base, "127.0.0.1", "localhost", 1) + "/id/" + o.OrgID() + "/" + o.UserID(); m["id"] != want {
+		t.Errorf("id: got %v; want %v (the identity URL on another host than the login host)", m["id"], want)
 	}
 	refreshed, status := postToken(t, base, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)},
 		"client_id": {o.ClientID()}, "client_secret": {o.ClientSecret()}})
@@ -468,4 +468,45 @@ func TestAccessTokenExpiry(t *testing.T) {
 			t.Errorf("identity without token: got %d %q; want 403 Bad_OAuth_Token", resp.StatusCode, b)
 		}
 	})
+}
+
+// TestIdentityURLOnAnotherHost: as Salesforce names login.salesforce.com in
+// a token asked from a My Domain, the default org names the identity URL on
+// the other spelling of its loopback host (same port, same server), unless
+// IdentityOnLoginHost; the identity URL answers there, naming itself.
+func TestIdentityURLOnAnotherHost(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		sameHost bool
+		host     func(base string) string
+	}{
+		{"default: another host", false, func(base string) string { return strings.Replace(base, "127.0.0.1", "localhost", 1) }},
+		{"IdentityOnLoginHost", true, func(base string) string { return base }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o, base := testOrg(t, Config{AutoApprove: true, RedirectURIs: []string{callback}, IdentityOnLoginHost: tt.sameHost})
+			code := autoCode(t, o, base, "")
+			body, status := postToken(t, base, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {o.ClientID()},
+				"client_secret": {o.ClientSecret()}, "redirect_uri": {callback}})
+			m, _ := body.(map[string]any)
+			want := tt.host(base) + "/id/" + o.OrgID() + "/" + o.UserID()
+			if status != 200 || m["id"] != want || m["instance_url"] != base {
+				t.Fatalf("token: got %d id %v instance %v; want id %s, instance %s", status, m["id"], m["instance_url"], want, base)
+			}
+			req, _ := http.NewRequest("GET", want, nil)
+			req.Header.Set("Authorization", "Bearer "+m["access_token"].(string))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("identity: %v", err)
+			}
+			var id map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&id)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || id["id"] != want || id["organization_id"] != o.OrgID() {
+				t.Errorf("identity: got %d id %v org %v; want 200 naming %s and org %s", resp.StatusCode, id["id"], id["organization_id"], want, o.OrgID())
+			}
+		})
+	}
 }

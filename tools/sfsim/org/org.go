@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +51,37 @@ type Config struct {
 
 	Seed   int64        // seed for fractional fault rules (default 1)
 	Logger *slog.Logger // default: discard
+
+	// Lenient gives the simpler org the simulator used to be, kinder than a
+	// customer's: no duplicate rule unless DuplicateRules names one, the
+	// standard Task statuses ("Completed" closes a Task) and composite
+	// answers in request order. The default org is a typical customer's:
+	// the standard Lead and Contact duplicate rules active (alert: the
+	// allowSave header overrides them), a renamed closed Task status
+	// ("Done") and composite answers out of request order.
+	Lenient bool
+	// TaskStatuses replaces the org's Task statuses (default
+	// RealisticTaskStatuses, or StandardTaskStatuses when Lenient).
+	TaskStatuses []TaskStatus
+	// Sharing sets the org-wide default of "Lead" and "Contact" (default
+	// SharingPublic, a new org's): with SharingPrivate the API user's
+	// queries see only the records it owns, unless ViewAll or ViewAllData.
+	Sharing     map[string]Sharing
+	ViewAll     map[string]bool // the API user holds "View All" on the object
+	ViewAllData bool            // the API user holds "View All Data"
+	// ConcurrentLimit is how many long-running data requests may be in
+	// flight at once (default 25, production's); LongRequest is how long a
+	// request runs before it counts as long-running (default 20 s).
+	ConcurrentLimit int
+	LongRequest     time.Duration
+	// Latency delays every data API call: a slow, trigger-heavy org.
+	Latency time.Duration
+	// IdentityOnLoginHost serves the token response's identity URL (id) on
+	// the host the token was asked from. By default it names the other
+	// spelling of the loopback host, same port (localhost for 127.0.0.1 and
+	// ::1, 127.0.0.1 for localhost), as Salesforce names
+	// login.salesforce.com for a token asked from a My Domain.
+	IdentityOnLoginHost bool
 }
 
 // ValidationRule is an admin's validation rule, simplified: a write whose
@@ -105,6 +138,13 @@ type Org struct {
 	version  string // API version of the operation being run, for record URLs
 	now      func() time.Time
 
+	taskStatuses []TaskStatus
+	sharing      map[string]Sharing
+	viewAll      map[string]bool
+	viewAllData  bool
+	flights      flights               // data requests in flight, for the concurrency limit
+	keys         map[string]stampedKey // duplicate rules' match keys of stored records
+
 	srv *http.Server
 	ln  net.Listener
 	url string
@@ -140,6 +180,12 @@ func New(cfg Config) *Org {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ConcurrentLimit <= 0 {
+		cfg.ConcurrentLimit = 25
+	}
+	if cfg.LongRequest <= 0 {
+		cfg.LongRequest = 20 * time.Second
+	}
 	o := &Org{cfg: cfg, log: cfg.Logger, now: time.Now, rng: rand.New(rand.NewSource(cfg.Seed))}
 	o.orgID = makeID("00D", "5g", 1)
 	o.userID = makeID("005", "5g", 1)
@@ -150,7 +196,17 @@ func New(cfg Config) *Org {
 
 // resetLocked restores the org to its configured initial state.
 func (o *Org) resetLocked() {
-	o.objects = standardObjects()
+	o.taskStatuses = o.cfg.TaskStatuses
+	if o.taskStatuses == nil {
+		o.taskStatuses = RealisticTaskStatuses
+		if o.cfg.Lenient {
+			o.taskStatuses = StandardTaskStatuses
+		}
+	}
+	o.objects = standardObjects(o.taskStatuses)
+	for name, s := range setupObjects() {
+		o.objects[name] = s
+	}
 	if d := o.cfg.Definition; d != nil {
 		for obj, cfs := range d.CustomFields {
 			s, ok := o.objects[obj]
@@ -167,10 +223,13 @@ func (o *Org) resetLocked() {
 		}
 	}
 	o.records = map[string]map[string]map[string]any{}
-	for name := range o.objects {
-		o.records[name] = map[string]map[string]any{}
+	for name, s := range o.objects {
+		if !s.setup {
+			o.records[name] = map[string]map[string]any{}
+		}
 	}
 	o.deleted = map[string]string{}
+	o.keys = nil
 	o.seq = 0
 	o.codes = map[string]*authCode{}
 	o.pending = map[string]*authRequest{}
@@ -180,9 +239,27 @@ func (o *Org) resetLocked() {
 	o.limit = o.cfg.DailyLimit
 	o.byKey = map[string]int{}
 	o.dupRules = map[string]DuplicateRule{}
+	if !o.cfg.Lenient {
+		// The standard rules a new org ships active: alert rules, which
+		// Sforce-Duplicate-Rule-Header allowSave=true overrides.
+		o.dupRules["Lead"] = DuplicateRule{Enabled: true, AllowSave: true}
+		o.dupRules["Contact"] = DuplicateRule{Enabled: true, AllowSave: true}
+	}
 	for k, v := range o.cfg.DuplicateRules {
 		o.dupRules[k] = v
 	}
+	o.sharing = maps.Clone(o.cfg.Sharing)
+	if o.sharing == nil {
+		o.sharing = map[string]Sharing{}
+	}
+	o.viewAll = maps.Clone(o.cfg.ViewAll)
+	if o.viewAll == nil {
+		o.viewAll = map[string]bool{}
+	}
+	o.viewAllData = o.cfg.ViewAllData
+	o.flights.mu.Lock()
+	o.flights.set, o.flights.refused = false, 0
+	o.flights.mu.Unlock()
 	o.cursors = map[string]*cursor{}
 	o.cursorQ = nil
 	o.faults = nil
@@ -194,6 +271,10 @@ func (o *Org) OrgID() string { return o.orgID }
 
 // UserID is the API user's 18-character id.
 func (o *Org) UserID() string { return o.userID }
+
+// OtherUserID is the id of another active user of the org, who may own
+// records the API user cannot see (see Config.Sharing).
+func (o *Org) OtherUserID() string { return makeID("005", "5g", 2) }
 
 // QueueID is the id of the org's lead queue, usable as Config.LeadQueue.
 func (o *Org) QueueID() string { return o.queueID }
@@ -276,6 +357,28 @@ func (o *Org) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// identityBase is the base URL of the identity URLs the org hands out:
+// base itself with IdentityOnLoginHost, otherwise base on the other
+// spelling of its loopback host (a base on any other host stays as is).
+func (o *Org) identityBase(base string) string {
+	if o.cfg.IdentityOnLoginHost {
+		return base
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	other := map[string]string{"127.0.0.1": "localhost", "::1": "localhost", "localhost": "127.0.0.1"}[strings.ToLower(u.Hostname())]
+	if other == "" {
+		return base
+	}
+	if p := u.Port(); p != "" {
+		other = net.JoinHostPort(other, p)
+	}
+	u.Host = other
+	return u.String()
+}
+
 // Handler serves the org: Salesforce's paths plus /_sim and the / page.
 func (o *Org) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -287,7 +390,7 @@ func (o *Org) Handler() http.Handler {
 	mux.HandleFunc("/services/data", o.handleData)
 	mux.HandleFunc("/_sim/", o.handleSim)
 	mux.HandleFunc("/{$}", o.handleIndex)
-	return o.limitURI(o.faultMiddleware(mux))
+	return o.limitURI(o.limitConcurrency(o.faultMiddleware(mux)))
 }
 
 // maxURIBytes is Salesforce's limit on the request URI (414 beyond it).

@@ -80,8 +80,11 @@ func (o *Org) queryLocked(r *request, q string) response {
 	obj := parsed.Object()
 	var matched []map[string]any
 	store := o.records[obj]
+	if s, _ := o.objectByName(obj); s.setup {
+		store = o.setupRecordsLocked(obj)
+	}
 	for _, id := range sortedIDs(store) {
-		if rec := store[id]; parsed.Match(rec) {
+		if rec := store[id]; o.visibleLocked(obj, rec) && parsed.Match(rec) {
 			matched = append(matched, rec)
 		}
 	}

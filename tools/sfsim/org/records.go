@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // undoEntry restores one record when an all-or-none operation rolls back.
@@ -43,6 +42,7 @@ func (o *Org) beginTx() (rollback func(), end func()) {
 	rollback = func() {
 		for i := len(log) - 1; i >= 0; i-- {
 			e := log[i]
+			delete(o.keys, e.id)
 			if e.prev == nil {
 				delete(o.records[e.object], e.id)
 			} else {
@@ -69,6 +69,7 @@ func (o *Org) putLocked(object, id string, rec map[string]any) {
 	o.journal(object, id)
 	o.records[object][id] = rec
 	delete(o.deleted, id)
+	delete(o.keys, id)
 }
 
 func (o *Org) deleteLocked(object, id string) {
@@ -244,7 +245,7 @@ func (o *Org) validateLocked(s *sobject, vals map[string]any, order []string, ex
 			continue
 		}
 		str, isStr := v.(string)
-		if isStr && f.Length > 0 && f.Type != TypeReference && f.Type != TypeID && utf8.RuneCountInString(str) > f.Length {
+		if isStr && f.Length > 0 && f.Type != TypeReference && f.Type != TypeID && utf16Len(str) > f.Length {
 			errs = append(errs, errFields("STRING_TOO_LONG", fmt.Sprintf("%s: data value too large: %s (max length=%d)", f.Label, str, f.Length), f.Name))
 			continue
 		}
@@ -311,7 +312,7 @@ func (o *Org) checkReferenceLocked(f *Field, raw string) *apiErr {
 	}
 	switch obj {
 	case "User":
-		if id == o.userID {
+		if id == o.userID || id == o.OtherUserID() {
 			return nil
 		}
 	case "Group":
@@ -396,7 +397,7 @@ func (o *Org) derive(s *sobject, rec map[string]any) {
 		name := strings.TrimSpace(strings.TrimSpace(strOf(rec["FirstName"])) + " " + strOf(rec["LastName"]))
 		rec["Name"] = name
 	case "Task":
-		closed := rec["Status"] == "Completed" || rec["Status"] == "Deferred"
+		closed := o.closedStatusLocked(rec["Status"])
 		if closed && rec["IsClosed"] != true {
 			rec["CompletedDateTime"] = sfTime(o.now())
 		}
@@ -440,17 +441,20 @@ func (o *Org) updateLocked(s *sobject, id string, body map[string]any, hdr http.
 	if errs := o.validateLocked(s, vals, order, existing); len(errs) > 0 {
 		return errs, nil
 	}
-	if _, changes := vals["Email"]; changes {
-		if e := o.duplicateCheckLocked(s, id, vals, hdr); e != nil {
-			return []apiErr{*e}, nil
-		}
-	}
 	rec := make(map[string]any, len(existing))
 	for k, v := range existing {
 		rec[k] = v
 	}
 	for k, v := range vals {
 		rec[k] = v
+	}
+	for _, f := range matchFields {
+		if _, changes := vals[f]; changes {
+			if e := o.duplicateCheckLocked(s, id, rec, hdr); e != nil {
+				return []apiErr{*e}, nil
+			}
+			break
+		}
 	}
 	now := sfTime(o.now())
 	rec["LastModifiedDate"], rec["SystemModstamp"], rec["LastModifiedById"] = now, now, o.userID
@@ -468,25 +472,24 @@ var dupRuleNames = map[string][2]string{
 }
 
 // duplicateCheckLocked runs the object's duplicate rule (if on) for a record with
-// the given values; self is the record's own id on update.
+// the given values (on update, the record as it would be saved); self is the
+// record's own id on update. The rule sees every record, whoever owns it: the
+// standard rules may bypass sharing.
 func (o *Org) duplicateCheckLocked(s *sobject, self string, vals map[string]any, hdr http.Header) *apiErr {
 	rule, ok := o.dupRules[s.Name]
 	if !ok || !rule.Enabled {
 		return nil
 	}
-	email, _ := vals["Email"].(string)
-	if email == "" {
-		return nil
-	}
 	if rule.AllowSave && allowSaveHeader(hdr) {
 		return nil
 	}
+	key := o.matchKeyLocked(s.Name, vals)
 	var results []any
 	for _, obj := range []string{s.Name, other(s.Name)} {
 		var matches []any
 		for _, id := range sortedIDs(o.records[obj]) {
 			rec := o.records[obj][id]
-			if id == self || rec["IsConverted"] == true || !strings.EqualFold(strOf(rec["Email"]), email) {
+			if id == self || rec["IsConverted"] == true || !key.matches(o.storedKeyLocked(obj, id, rec)) {
 				continue
 			}
 			matches = append(matches, map[string]any{

@@ -66,6 +66,7 @@ type sobject struct {
 	Plural string
 	fields []*Field
 	byName map[string]*Field // lower-case name -> field
+	setup  bool              // a read-only setup object, its records built from the org's state
 }
 
 func (s *sobject) field(name string) (*Field, bool) {
@@ -178,7 +179,7 @@ func newObject(name, label, plural string, fields ...*Field) *sobject {
 	return s
 }
 
-func standardObjects() map[string]*sobject {
+func standardObjects(statuses []TaskStatus) map[string]*sobject {
 	nameF := readOnly(fTyped(TypeString, "Name", "Full Name", 121))
 	nameF.Nillable = false
 	lead := newObject("Lead", "Lead", "Leads",
@@ -271,7 +272,7 @@ func standardObjects() map[string]*sobject {
 		fRef("WhatId", "Related To ID", "What", "Account"),
 		fTyped(TypeCombobox, "Subject", "Subject", 255),
 		fTyped(TypeDate, "ActivityDate", "Due Date Only", 0),
-		fPick("Status", "Status", true, pickDefault("Not Started", "Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")),
+		taskStatusField(statuses),
 		fPick("Priority", "Priority", true, pickDefault("Normal", "High", "Normal", "Low")),
 		fOwner(),
 		fTyped(TypeTextArea, "Description", "Description", 32000),
@@ -321,7 +322,7 @@ func LoadDefinition(path string) (*Definition, error) {
 		objs = append(objs, o)
 	}
 	sort.Strings(objs)
-	probe := standardObjects()
+	probe := standardObjects(StandardTaskStatuses)
 	for _, o := range objs {
 		s, ok := probe[o]
 		if !ok {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // jsonRoundTrip normalises Go values (ints, time strings, nested maps) to what a JSON
@@ -127,6 +128,59 @@ func (o *Org) handleSim(w http.ResponseWriter, r *http.Request) {
 			simError(w, http.StatusBadRequest, "sobject: "+err.Error())
 			return
 		}
+		w.WriteHeader(http.StatusNoContent)
+	case route == "PUT sharing" && len(parts) == 2:
+		var in struct {
+			Sharing Sharing `json:"sharing"`
+			ViewAll *bool   `json:"viewAll"`
+		}
+		if err := strictJSON(body, &in); err != nil {
+			simError(w, http.StatusBadRequest, "body: "+err.Error())
+			return
+		}
+		if in.Sharing != "" {
+			if err := o.SetSharing(parts[1], in.Sharing); err != nil {
+				simError(w, http.StatusBadRequest, "sharing: "+err.Error())
+				return
+			}
+		}
+		if in.ViewAll != nil {
+			if err := o.SetViewAll(parts[1], *in.ViewAll); err != nil {
+				simError(w, http.StatusBadRequest, "viewAll: "+err.Error())
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case route == "PUT view-all-data" && len(parts) == 1:
+		var in struct {
+			On bool `json:"on"`
+		}
+		if err := strictJSON(body, &in); err != nil {
+			simError(w, http.StatusBadRequest, "body: "+err.Error())
+			return
+		}
+		o.SetViewAllData(in.On)
+		w.WriteHeader(http.StatusNoContent)
+	case route == "PUT task-statuses" && len(parts) == 1:
+		var list []TaskStatus
+		if err := strictJSON(body, &list); err != nil {
+			simError(w, http.StatusBadRequest, "body: "+err.Error())
+			return
+		}
+		if err := o.SetTaskStatuses(list); err != nil {
+			simError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case route == "PUT latency" && len(parts) == 1:
+		var in struct {
+			MS int `json:"ms"`
+		}
+		if err := strictJSON(body, &in); err != nil || in.MS < 0 {
+			simError(w, http.StatusBadRequest, "ms: a number of milliseconds, 0 or more")
+			return
+		}
+		o.SetLatency(time.Duration(in.MS) * time.Millisecond)
 		w.WriteHeader(http.StatusNoContent)
 	case route == "POST custom-fields" && len(parts) == 2:
 		var cf CustomField

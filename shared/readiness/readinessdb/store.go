@@ -1,0 +1,90 @@
+// Package readinessdb keeps each team's last org readiness report in the
+// policies table (readiness.Store):
+//
+//	pk TEAM#<team>  sk READINESS  connection_id, checked_ns, report (JSON), expires_at
+//
+// One item per team, replaced by every new report; it expires a month after
+// its report, when nobody asked for one since.
+package readinessdb
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/readiness"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// Retention is how long a report is kept after it was made.
+const Retention = 30 * 24 * time.Hour
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// Store implements readiness.Store on the policies table.
+type Store struct {
+	DB    API
+	Table string
+}
+
+var _ readiness.Store = (*Store)(nil)
+
+func key(team string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		resources.PartitionKey: &types.AttributeValueMemberS{Value: "TEAM#" + team},
+		resources.SortKey:      &types.AttributeValueMemberS{Value: "READINESS"},
+	}
+}
+
+// Last implements readiness.Store.
+func (s *Store) Last(ctx context.Context, team string) (*readiness.Report, error) {
+	if err := policy.ValidateID("team_id", team); err != nil {
+		return nil, err
+	}
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(team)})
+	if err != nil {
+		return nil, fmt.Errorf("read readiness report: %w", err)
+	}
+	conn, _ := out.Item["connection_id"].(*types.AttributeValueMemberS)
+	body, _ := out.Item["report"].(*types.AttributeValueMemberS)
+	if conn == nil || body == nil {
+		return nil, nil // none, or unreadable: as if none were kept
+	}
+	var r readiness.Report
+	if err := json.Unmarshal([]byte(body.Value), &r); err != nil {
+		return nil, nil
+	}
+	r.ConnectionID = conn.Value
+	return &r, nil
+}
+
+// Save implements readiness.Store.
+func (s *Store) Save(ctx context.Context, team string, r readiness.Report) error {
+	if err := policy.ValidateID("team_id", team); err != nil {
+		return err
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode readiness report: %w", err)
+	}
+	item := key(team)
+	item["connection_id"] = &types.AttributeValueMemberS{Value: r.ConnectionID}
+	item["checked_ns"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.CheckedAt.UnixNano(), 10)}
+	item["report"] = &types.AttributeValueMemberS{Value: string(body)}
+	item[resources.TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.CheckedAt.Add(Retention).Unix(), 10)}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
+		return fmt.Errorf("keep readiness report: %w", err)
+	}
+	return nil
+}
