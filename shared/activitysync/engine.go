@@ -73,8 +73,10 @@ type Engine struct {
 	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold).
 	Hold error
 	// Wait, when set, wraps the retry of an event that waits for its
-	// contact.added (queue.ErrWait): the adapter brings it back sooner than
-	// a failed message.
+	// contact.added (queue.ErrWait), and the deliveries of a team whose
+	// turn in the batch came with no time left (contactsync.ErrNotRun):
+	// the adapter brings them back sooner than a failed message, and never
+	// as a failure.
 	Wait error
 }
 
@@ -108,7 +110,7 @@ func (e *Engine) Process(ctx context.Context, ds []contactsync.Delivery) map[str
 	// keeps in memory is that of 1,000 (see contactsync.Parts).
 	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
 		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(),
-		Held: e.held,
+		Held: e.held, NotRun: e.Wait,
 		Run: func(ctx context.Context, team string, part []contactsync.Delivery) error {
 			b := &batch{e: e, team: team, failed: failed, done: map[string]bool{}}
 			return b.run(ctx, part)

@@ -25,6 +25,7 @@ import (
 type Ledger interface {
 	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
 	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
+	RecordOutcomesKept(ctx context.Context, outs []event.Outcome) ([]event.Outcome, error)
 	Memberships(ctx context.Context, teamID string, keys []contactsync.MemberKey) (map[contactsync.MemberKey]contactsync.Membership, error)
 	Records(ctx context.Context, teamID string, emails []string) (map[string]contactsync.Record, error)
 	// FollowRecord moves an email's record from fromID to another record

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/event"
@@ -13,7 +14,10 @@ import (
 // OutcomeLedger is the part of the ledger Answers reads and writes.
 type OutcomeLedger interface {
 	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
-	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
+	// RecordOutcomesKept records outs and returns, for each, the outcome
+	// kept for its event: outs[i] itself, or the one recorded before that
+	// it may not replace (a copy of the event synced meanwhile).
+	RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (kept []event.Outcome, err error)
 }
 
 // TeamSettings gives a team's settings as of a time.
@@ -59,18 +63,13 @@ const minHeld = policy.MinHeldDays * 24 * time.Hour
 // return. Deliveries whose first receipt is unknown are left held.
 func (a Answers) EndHeld(ctx context.Context, ds []Delivery, failed map[string]error, held func(error) bool) {
 	now := a.now()
-	var teams []string
-	byTeam := map[string][]Delivery{}
+	var old []Delivery
 	for _, d := range ds {
-		err, ok := failed[d.ID]
-		if !ok || !held(err) || d.FirstReceived.IsZero() || now.Sub(d.FirstReceived) < minHeld {
-			continue
+		if err, ok := failed[d.ID]; ok && held(err) && !d.FirstReceived.IsZero() && now.Sub(d.FirstReceived) >= minHeld {
+			old = append(old, d)
 		}
-		if byTeam[d.Event.TeamID] == nil {
-			teams = append(teams, d.Event.TeamID)
-		}
-		byTeam[d.Event.TeamID] = append(byTeam[d.Event.TeamID], d)
 	}
+	teams, byTeam := ByTeam(old)
 	for _, team := range teams {
 		ended, err := a.endHeld(ctx, team, byTeam[team], now)
 		if err != nil {
@@ -95,42 +94,25 @@ func (a Answers) endHeld(ctx context.Context, team string, ds []Delivery, now ti
 	}
 	limit := tv.Document.HeldMax()
 	var over []Delivery
-	var ids []string
+	var outs []event.Outcome
 	for _, d := range ds {
 		if !now.Before(d.FirstReceived.Add(limit)) {
-			over = append(over, d)
-			ids = append(ids, d.Event.ID)
+			o := event.NewOutcome(d.Event, "out_"+d.Event.ID, event.StatusSkipped, now)
+			o.Reason = event.ReasonHeldTooLong
+			over, outs = append(over, d), append(outs, o)
 		}
 	}
 	if len(over) == 0 {
 		return nil, nil
 	}
-	prior, err := a.Ledger.Outcomes(ctx, team, ids)
+	err = a.answerTeam(ctx, team, outs, func(_, prior event.Outcome, answered bool) answerStep {
+		if answered && !event.IsInvalidEvent(prior) {
+			return publishPrior // answered before; its answer may not have reached the queue
+		}
+		return recordAnswer
+	})
 	if err != nil {
-		return nil, fmt.Errorf("read outcomes: %w", err)
-	}
-	var record, publish []event.Outcome
-	seen := map[string]bool{}
-	for _, d := range over {
-		if seen[d.Event.ID] {
-			continue // the same event twice: one answer
-		}
-		seen[d.Event.ID] = true
-		if p, ok := prior[d.Event.ID]; ok && !event.IsInvalidEvent(p) {
-			publish = append(publish, p) // answered before; its answer may not have reached the queue
-			continue
-		}
-		o := event.NewOutcome(d.Event, "out_"+d.Event.ID, event.StatusSkipped, now)
-		o.Reason = event.ReasonHeldTooLong
-		record, publish = append(record, o), append(publish, o)
-	}
-	if len(record) > 0 {
-		if err := a.Ledger.RecordOutcomes(ctx, record); err != nil {
-			return nil, fmt.Errorf("record outcomes: %w", err)
-		}
-	}
-	if err := a.Publisher.Publish(ctx, publish); err != nil {
-		return nil, fmt.Errorf("publish outcomes: %w", err)
+		return nil, err
 	}
 	return over, nil
 }
@@ -142,56 +124,86 @@ func (a Answers) endHeld(ctx context.Context, team string, ds []Delivery, now ti
 // id answered otherwise before gets no answer here (the message is only
 // dead-lettered), one answered invalid_event before is answered the same
 // again (a redelivery), and the ledger never lets an invalid_event answer
-// replace another. An answer whose contact is unknown is published only:
-// the ledger keeps outcomes by contact.
+// replace another (a valid copy that synced meanwhile keeps its answer,
+// which is published again instead). An answer whose contact is unknown is
+// published only: the ledger keeps outcomes by contact.
 func (a Answers) AnswerInvalid(ctx context.Context, outs []event.Outcome) error {
-	var teams []string
-	byTeam := map[string][]event.Outcome{}
-	for _, o := range outs {
-		if byTeam[o.TeamID] == nil {
-			teams = append(teams, o.TeamID)
+	teams, byTeam := byTeamOf(slices.Clone(outs), func(o event.Outcome) string { return o.TeamID })
+	for _, team := range teams {
+		err := a.answerTeam(ctx, team, byTeam[team], func(o, prior event.Outcome, answered bool) answerStep {
+			switch {
+			case answered && event.IsInvalidEvent(prior):
+				return publishPrior
+			case answered:
+				a.log().Warn("invalid message of an event answered before: not answered", "team_id", team, "event_id", o.EventID)
+				return noAnswer
+			case o.ContactID == "":
+				return publishAnswer
+			}
+			return recordAnswer
+		})
+		if err != nil {
+			return err
 		}
-		byTeam[o.TeamID] = append(byTeam[o.TeamID], o)
+	}
+	return nil
+}
+
+// answerStep is what answerTeam does with a proposed answer.
+type answerStep int
+
+const (
+	noAnswer      answerStep = iota
+	publishPrior             // publish the event's earlier answer again
+	publishAnswer            // publish the new answer, unrecorded
+	recordAnswer             // record the new answer; publish the answer the ledger kept
+)
+
+// answerTeam gives a team's events the answers outs propose, one per
+// event: it reads what they were answered before, lets choose decide what
+// to do with each (given the earlier answer, if answered), records the new
+// answers, and publishes, for each recorded one, the answer the ledger
+// kept: a copy of the event that synced since the read keeps its answer,
+// and that one is published, never a second, different one.
+func (a Answers) answerTeam(ctx context.Context, team string, outs []event.Outcome,
+	choose func(o, prior event.Outcome, answered bool) answerStep) error {
+	ids := make([]string, 0, len(outs))
+	for _, o := range outs {
+		ids = append(ids, o.EventID)
+	}
+	prior, err := a.Ledger.Outcomes(ctx, team, ids)
+	if err != nil {
+		return fmt.Errorf("read outcomes: %w", err)
 	}
 	var record, publish []event.Outcome
-	for _, team := range teams {
-		ids := make([]string, 0, len(byTeam[team]))
-		for _, o := range byTeam[team] {
-			ids = append(ids, o.EventID)
+	seen := map[string]bool{}
+	for _, o := range outs {
+		if seen[o.EventID] {
+			continue // the same event twice: one answer
 		}
-		prior, err := a.Ledger.Outcomes(ctx, team, ids)
-		if err != nil {
-			return fmt.Errorf("read outcomes: %w", err)
-		}
-		seen := map[string]bool{}
-		for _, o := range byTeam[team] {
-			if seen[o.EventID] {
-				continue
-			}
-			seen[o.EventID] = true
-			p, ok := prior[o.EventID]
-			switch {
-			case ok && event.IsInvalidEvent(p):
-				publish = append(publish, p)
-			case ok:
-				a.log().Warn("invalid message of an event answered before: not answered", "team_id", team, "event_id", o.EventID)
-			default:
-				if o.ContactID != "" {
-					record = append(record, o)
-				}
-				publish = append(publish, o)
-			}
+		seen[o.EventID] = true
+		p, answered := prior[o.EventID]
+		switch choose(o, p, answered) {
+		case publishPrior:
+			publish = append(publish, p)
+		case publishAnswer:
+			publish = append(publish, o)
+		case recordAnswer:
+			record = append(record, o)
 		}
 	}
 	if len(record) > 0 {
-		if err := a.Ledger.RecordOutcomes(ctx, record); err != nil {
+		kept, err := a.Ledger.RecordOutcomesKept(ctx, record)
+		if err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
+		publish = append(publish, kept...)
 	}
-	if len(publish) > 0 {
-		if err := a.Publisher.Publish(ctx, publish); err != nil {
-			return fmt.Errorf("publish outcomes: %w", err)
-		}
+	if len(publish) == 0 {
+		return nil
+	}
+	if err := a.Publisher.Publish(ctx, publish); err != nil {
+		return fmt.Errorf("publish outcomes: %w", err)
 	}
 	return nil
 }

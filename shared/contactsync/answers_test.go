@@ -3,6 +3,7 @@ package contactsync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -171,5 +172,48 @@ func TestAValidEventIsProcessedOverAnInvalidAnswer(t *testing.T) {
 	}
 	if len(pub.outs) != 1 || pub.outs[0].Reason != event.ReasonNotConnected {
 		t.Errorf("published: got %+v; want skipped/not_connected", pub.outs)
+	}
+}
+
+// TestAnswersPublishWhatTheLedgerKept: a copy of the event that synced
+// between the read of its answers and the record of a held_too_long or
+// invalid_event answer keeps its answer in the ledger; that answer is the
+// one published, never a second, different one.
+func TestAnswersPublishWhatTheLedgerKept(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
+	d := Delivery{ID: "msg_1", FirstReceived: now.Add(-15 * 24 * time.Hour), Event: event.Event{ID: "evt_1", Type: event.ContactAdded, TeamID: "team_race",
+		OccurredAt: now.Add(-20 * 24 * time.Hour),
+		Data:       event.ContactData{Contact: event.Contact{ID: "c_1", Email: "a@race.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
+	created := event.NewOutcome(d.Event, "out_evt_1", event.StatusCreated, now.Add(-time.Minute))
+	created.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}
+	invalid := event.NewOutcome(d.Event, "out_evt_1", event.StatusFailed, now)
+	invalid.Reason, invalid.Error = event.ReasonInvalidEvent, &event.OutcomeError{Code: event.InvalidEventCode, Message: "version: missing"}
+	for _, tt := range []struct {
+		name   string
+		answer func(Answers) error
+	}{
+		{"held too long", func(a Answers) error {
+			failed := map[string]error{d.ID: connection.ErrNeedsReauth}
+			a.EndHeld(context.Background(), []Delivery{d}, failed, func(error) bool { return true })
+			if len(failed) != 0 {
+				return fmt.Errorf("still held: %v", failed)
+			}
+			return nil
+		}},
+		{"invalid event", func(a Answers) error { return a.AnswerInvalid(context.Background(), []event.Outcome{invalid}) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ledger := &answerLedger{synced: map[string]event.Outcome{"evt_1": created}}
+			pub := &keptPublisher{}
+			a := Answers{Ledger: ledger, Settings: heldDays{}, Publisher: pub, Now: func() time.Time { return now }}
+			if err := tt.answer(a); err != nil {
+				t.Fatal(err)
+			}
+			if len(pub.outs) != 1 || pub.outs[0].Status != event.StatusCreated {
+				t.Errorf("published: got %+v; want the created answer the ledger kept, alone", pub.outs)
+			}
+		})
 	}
 }

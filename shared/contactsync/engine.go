@@ -62,8 +62,10 @@ type Engine struct {
 	// domain stays free of it.
 	Hold error
 	// Wait, when set, wraps the retry of an event that waits for its
-	// contact.added (queue.ErrWait): the adapter brings it back sooner than
-	// a failed message.
+	// contact.added (queue.ErrWait), and the deliveries of a team whose
+	// turn in the batch came with no time left (ErrNotRun):
+	// the adapter brings them back sooner than a failed message, and never
+	// as a failure.
 	Wait error
 }
 
@@ -91,7 +93,7 @@ func (e *Engine) log() *slog.Logger {
 func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
 	failed := map[string]error{}
 	RunParts(ctx, ds, failed, Runner{
-		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(), Held: e.held,
+		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(), Held: e.held, NotRun: e.Wait,
 		Run: func(ctx context.Context, team string, part []Delivery) error {
 			b := &batch{e: e, team: team, failed: failed}
 			return b.run(ctx, part)

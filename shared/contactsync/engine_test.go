@@ -270,10 +270,13 @@ func TestClaimsOnlyWhatItCreates(t *testing.T) {
 }
 
 // answerLedger knows outcomes recorded before and keeps what is recorded.
+// An event in synced was answered by another copy after any read: a record
+// keeps that answer.
 type answerLedger struct {
 	Ledger
 	mu       sync.Mutex
 	prior    map[string]event.Outcome
+	synced   map[string]event.Outcome
 	asked    [][]string
 	recorded []event.Outcome
 }
@@ -291,11 +294,22 @@ func (l *answerLedger) Outcomes(_ context.Context, _ string, ids []string) (map[
 	return out, nil
 }
 
-func (l *answerLedger) RecordOutcomes(_ context.Context, outs []event.Outcome) error {
+func (l *answerLedger) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
+	_, err := l.RecordOutcomesKept(ctx, outs)
+	return err
+}
+
+func (l *answerLedger) RecordOutcomesKept(_ context.Context, outs []event.Outcome) ([]event.Outcome, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.recorded = append(l.recorded, outs...)
-	return nil
+	kept := slices.Clone(outs)
+	for i, o := range outs {
+		if s, ok := l.synced[o.EventID]; ok {
+			kept[i] = s
+		}
+	}
+	return kept, nil
 }
 
 // notConnectedOrgs is a team with no connection.

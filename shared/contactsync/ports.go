@@ -81,6 +81,10 @@ type Ledger interface {
 	// (a pending outcome may later be replaced by a final one), and indexes
 	// them by contact, and failures by error code.
 	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
+	// RecordOutcomesKept records outs as RecordOutcomes does, and returns,
+	// for each, the outcome kept for its event: outs[i] itself, or the one
+	// recorded before that it may not replace.
+	RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (kept []event.Outcome, err error)
 
 	// PinMemberships stores each membership unless it exists, and returns
 	// the stored one (so a redelivered contact.added keeps the first pin;

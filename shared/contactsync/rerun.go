@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -27,18 +28,23 @@ const (
 // copied. Each part's capacity ends at its length, so appending to one
 // never writes over the next.
 func ByTeam(ds []Delivery) (teams []string, byTeam map[string][]Delivery) {
+	return byTeamOf(ds, func(d Delivery) string { return d.Event.TeamID })
+}
+
+// byTeamOf splits xs by their team as ByTeam does.
+func byTeamOf[T any](xs []T, teamOf func(T) string) (teams []string, byTeam map[string][]T) {
 	order := map[string]int{}
-	for _, d := range ds {
-		if _, ok := order[d.Event.TeamID]; !ok {
-			order[d.Event.TeamID] = len(teams)
-			teams = append(teams, d.Event.TeamID)
+	for _, x := range xs {
+		if _, ok := order[teamOf(x)]; !ok {
+			order[teamOf(x)] = len(teams)
+			teams = append(teams, teamOf(x))
 		}
 	}
-	slices.SortStableFunc(ds, func(a, b Delivery) int { return cmp.Compare(order[a.Event.TeamID], order[b.Event.TeamID]) })
-	byTeam = make(map[string][]Delivery, len(teams))
-	for start, i := 0, 1; i <= len(ds); i++ {
-		if i == len(ds) || ds[i].Event.TeamID != ds[start].Event.TeamID {
-			byTeam[ds[start].Event.TeamID] = ds[start:i:i]
+	slices.SortStableFunc(xs, func(a, b T) int { return cmp.Compare(order[teamOf(a)], order[teamOf(b)]) })
+	byTeam = make(map[string][]T, len(teams))
+	for start, i := 0, 1; i <= len(xs); i++ {
+		if i == len(xs) || teamOf(xs[i]) != teamOf(xs[start]) {
+			byTeam[teamOf(xs[start])] = xs[start:i:i]
 			start = i
 		}
 	}
@@ -97,6 +103,14 @@ type Runner struct {
 	// Now is the clock the shares are reckoned by, the one ctx's deadline
 	// is on; time.Now when nil.
 	Now func() time.Time
+	// NotRun, when set, wraps ErrNotRun for the queue adapter (queue.ErrWait):
+	// the deliveries of a team whose turn came with no time left come back
+	// as waiting ones, never as failures.
+	NotRun error
+	// First gives the index, among teams teams in order of first
+	// appearance, of the team that runs first (see RunParts); a random one
+	// when nil.
+	First func(teams int) int
 }
 
 func (r Runner) now() time.Time {
@@ -106,6 +120,21 @@ func (r Runner) now() time.Time {
 	return time.Now()
 }
 
+func (r Runner) first(teams int) int {
+	if r.First != nil {
+		return r.First(teams) % teams
+	}
+	return rand.IntN(teams)
+}
+
+// notRun is the error of the deliveries of a team not run.
+func (r Runner) notRun() error {
+	if r.NotRun != nil {
+		return fmt.Errorf("%w: %w", r.NotRun, ErrNotRun)
+	}
+	return ErrNotRun
+}
+
 // RunParts runs a batch's deliveries team by team, each team under its own
 // share of the time left before ctx's deadline (TeamTime), each team's in
 // parts (Parts, PartSize), each part through Rerun. A part that fails comes
@@ -113,12 +142,44 @@ func (r Runner) now() time.Time {
 // later parts come back with it, without being run. A team whose share
 // ends comes back the same way with ErrOutOfTime (the part cut and those
 // not run), and the next team runs: a slow org delays only its own team.
+//
+// The least share (MinTeamTime) is bounded by an equal share of the
+// batch's time, so slow teams cannot take the turns of all the teams
+// after them; a team whose turn still comes with no time left is not run,
+// and comes back with ErrNotRun, which never counts against it. The teams
+// run in order of first appearance, starting at a random one (First) and
+// wrapping round: no team is always last, whatever the order of the queue.
+// (Fewest deliveries first would let a team with few, slow events always
+// run before a large one.)
 func RunParts(ctx context.Context, ds []Delivery, failed map[string]error, r Runner) {
 	teams, byTeam := ByTeam(ds)
+	if len(teams) == 0 {
+		return
+	}
+	teams = rotate(teams, r.first(len(teams)))
+	least := leastShare(ctx, r.now(), len(teams), cmp.Or(r.MinTeamTime, DefaultMinTeamTime))
 	for i, t := range teams {
-		tctx, cancel := teamContext(ctx, r.now(), len(teams)-i, cmp.Or(r.MinTeamTime, DefaultMinTeamTime))
-		r.runTeam(tctx, t, byTeam[t], failed)
+		tctx, cancel, ok := teamContext(ctx, r.now(), len(teams)-i, least)
+		if ok {
+			r.runTeam(tctx, t, byTeam[t], failed)
+		} else {
+			r.skipTeam(t, byTeam[t], failed)
+		}
 		cancel()
+	}
+}
+
+// rotate is ts starting at ts[i], wrapping round, in a new slice.
+func rotate(ts []string, i int) []string {
+	return append(slices.Clone(ts[i:]), ts[:i]...)
+}
+
+// skipTeam hands a team not run back: its deliveries wait for the next batch.
+func (r Runner) skipTeam(t string, ds []Delivery, failed map[string]error) {
+	err := r.notRun()
+	r.Log.Warn("team batch returns to the queue", "team_id", t, "events", len(ds), "error", err.Error())
+	for _, d := range ds {
+		failed[d.ID] = err
 	}
 }
 

@@ -8,15 +8,24 @@ import (
 
 // DefaultMinTeamTime is the least time a team's part of a batch is given
 // when the batch has time left: a share below it would cut even a healthy
-// org's lookup and create.
+// org's lookup and create. It is bounded by an equal share of the batch's
+// time (see RunParts), so that however many teams' orgs are slow, every
+// team's turn comes.
 const DefaultMinTeamTime = 5 * time.Second
 
 // ErrOutOfTime is the error of a team's deliveries that its share of the
-// batch's time did not cover: its org answered too slowly, or the teams
-// before it left none. It wraps context.DeadlineExceeded, so the queue
-// adapter hands them back as not at fault (sooner than a failure, and
-// without counting towards the dead-letter queue).
+// batch's time did not cover: the team ran and its org answered too
+// slowly. It wraps context.DeadlineExceeded, so the queue adapter hands
+// them back as not at fault (sooner than a failure, and without counting
+// towards the dead-letter queue), for a while: an org that is cut for long
+// enough ends as one that fails does.
 var ErrOutOfTime = fmt.Errorf("contactsync: the team's share of the batch's time ran out: %w", context.DeadlineExceeded)
+
+// ErrNotRun is the error of a team's deliveries whose turn came with no
+// time left: other teams' orgs took it, and nothing is known of this
+// team's. It never counts against the team: RunParts wraps it with
+// Runner.NotRun, for the queue adapter to send them back as waiting.
+var ErrNotRun = fmt.Errorf("contactsync: the batch's time ran out before the team's turn: %w", context.DeadlineExceeded)
 
 // TeamTime is how long the next team of a batch may run when left remains
 // before the batch's deadline and teams teams, this one included, have not
@@ -33,16 +42,35 @@ func TeamTime(left time.Duration, teams int, least time.Duration) time.Duration 
 	return min(left, max(left/time.Duration(teams), least))
 }
 
-// teamContext is ctx ended at the next team's share of its time (see
-// TeamTime), as of now; ctx itself when it has no deadline.
-func teamContext(ctx context.Context, now time.Time, teams int, least time.Duration) (context.Context, context.CancelFunc) {
+// leastShare is the least share of each of teams teams in a batch whose
+// time ends at ctx's deadline, as of now: least, but never more than an
+// equal share of the batch's time, so that the least shares of all the
+// teams together never exceed it.
+func leastShare(ctx context.Context, now time.Time, teams int, least time.Duration) time.Duration {
 	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
+	if !ok || teams < 1 {
+		return least
+	}
+	return max(0, min(least, dl.Sub(now)/time.Duration(teams)))
+}
+
+// teamContext is ctx ended at the next team's share of its time (see
+// TeamTime), as of now; ctx itself when it has no deadline. ok is false
+// when no time is left for the team's turn (or ctx has ended): it is not
+// to run.
+func teamContext(ctx context.Context, now time.Time, teams int, least time.Duration) (_ context.Context, _ context.CancelFunc, ok bool) {
+	if ctx.Err() != nil {
+		return ctx, func() {}, false
+	}
+	dl, bounded := ctx.Deadline()
+	if !bounded {
+		tctx, cancel := context.WithCancel(ctx)
+		return tctx, cancel, true
 	}
 	share := TeamTime(dl.Sub(now), teams, least)
 	if share <= 0 {
-		return context.WithDeadline(ctx, time.Time{}) // no time left: ended already
+		return ctx, func() {}, false
 	}
-	return context.WithDeadline(ctx, now.Add(share))
+	tctx, cancel := context.WithDeadline(ctx, now.Add(share))
+	return tctx, cancel, true
 }

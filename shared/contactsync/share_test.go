@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func TestRunPartsSharesTheTime(t *testing.T) {
 	deadlines := map[string]time.Duration{}
 	contactsync.RunParts(ctx, []contactsync.Delivery{delivery("a", 1), delivery("b", 1), delivery("c", 1)}, map[string]error{}, contactsync.Runner{
 		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: time.Second,
-		Now: func() time.Time { return now },
+		Now: func() time.Time { return now }, First: func(int) int { return 0 },
 		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
 			dl, _ := ctx.Deadline()
 			deadlines[team] = dl.Sub(t0)
@@ -118,8 +119,12 @@ func TestRunPartsCutsOnlyTheSlowTeam(t *testing.T) {
 	}
 }
 
+// errWait stands for the queue adapter's waiting error.
+var errWait = errors.New("waiting")
+
 // TestRunPartsNoTimeLeft: a team that the teams before it left no time is
-// not run; its deliveries come back out of time.
+// not run; its deliveries come back not run (waiting, as the adapter's
+// error says), not out of time: they never count against it.
 func TestRunPartsNoTimeLeft(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
@@ -128,8 +133,8 @@ func TestRunPartsNoTimeLeft(t *testing.T) {
 	failed := map[string]error{}
 	var ran []string
 	contactsync.RunParts(ctx, []contactsync.Delivery{delivery("a", 1), delivery("b", 1)}, failed, contactsync.Runner{
-		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: 20 * time.Second,
-		Now: func() time.Time { return now },
+		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: 20 * time.Second, NotRun: errWait,
+		Now: func() time.Time { return now }, First: func(int) int { return 0 },
 		Run: func(_ context.Context, team string, _ []contactsync.Delivery) error {
 			ran = append(ran, team)
 			now = now.Add(30 * time.Second) // a ran to the batch's deadline
@@ -139,8 +144,76 @@ func TestRunPartsNoTimeLeft(t *testing.T) {
 	if fmt.Sprint(ran) != "[a]" {
 		t.Errorf("teams run: got %v; want [a]", ran)
 	}
-	if err := failed["b-1"]; len(failed) != 1 || !errors.Is(err, contactsync.ErrOutOfTime) {
-		t.Errorf("back: got %v; want b-1 out of time", failed)
+	err := failed["b-1"]
+	if len(failed) != 1 || !errors.Is(err, contactsync.ErrNotRun) || !errors.Is(err, errWait) || errors.Is(err, contactsync.ErrOutOfTime) {
+		t.Errorf("back: got %v; want b-1 not run, waiting, not out of time", failed)
+	}
+}
+
+// TestRunPartsBoundsTheLeastShare: ten teams whose orgs all take all the
+// time they are given each get an equal share of the batch's time, not
+// MinTeamTime each: every team runs, none is left without a turn.
+func TestRunPartsBoundsTheLeastShare(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now()
+	now := t0
+	ctx, cancel := context.WithDeadline(context.Background(), t0.Add(27*time.Second))
+	defer cancel()
+	var ds []contactsync.Delivery
+	for i := range 10 {
+		ds = append(ds, delivery(fmt.Sprintf("t%d", i), 1))
+	}
+	failed := map[string]error{}
+	shares := map[string]time.Duration{}
+	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
+		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: 5 * time.Second, NotRun: errWait,
+		Now: func() time.Time { return now },
+		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
+			dl, _ := ctx.Deadline()
+			shares[team] = dl.Sub(now)
+			now = dl // the org answered when its share ended
+			return nil
+		},
+	})
+	if len(shares) != 10 {
+		t.Errorf("teams run: got %d %v; want all 10", len(shares), shares)
+	}
+	for team, share := range shares {
+		if share != 2700*time.Millisecond {
+			t.Errorf("%s: share %s; want 2.7s, a tenth of the batch's time", team, share)
+		}
+	}
+	for id, err := range failed {
+		t.Errorf("%s: back with %v; want none (every team ran)", id, err)
+	}
+}
+
+// TestRunPartsRotatesTheTeams: the teams run in order of first appearance
+// from the one First names, wrapping round; by default that one is random,
+// so no team is always last.
+func TestRunPartsRotatesTheTeams(t *testing.T) {
+	t.Parallel()
+	ds := []contactsync.Delivery{delivery("a", 1), delivery("b", 1), delivery("c", 1), delivery("a", 2), delivery("d", 1)}
+	order := func(first func(int) int) string {
+		var ran []string
+		contactsync.RunParts(context.Background(), slices.Clone(ds), map[string]error{}, contactsync.Runner{
+			Log: quiet(), Held: func(error) bool { return false }, First: first,
+			Run: func(_ context.Context, team string, _ []contactsync.Delivery) error {
+				ran = append(ran, team)
+				return nil
+			},
+		})
+		return fmt.Sprint(ran)
+	}
+	if got := order(func(n int) int { return 2 }); got != "[c d a b]" {
+		t.Errorf("starting at the third team: got %s; want [c d a b]", got)
+	}
+	firsts := map[string]bool{}
+	for range 200 { // each of four teams is first with chance 1/4: all are, short of a 1e-24 chance
+		firsts[order(nil)[1:2]] = true
+	}
+	if len(firsts) != 4 {
+		t.Errorf("teams that ran first in 200 batches: got %v; want each of a, b, c, d", firsts)
 	}
 }
 
@@ -151,7 +224,7 @@ func TestRunPartsPanic(t *testing.T) {
 	failed := map[string]error{}
 	var ran []string
 	contactsync.RunParts(context.Background(), []contactsync.Delivery{delivery("bad", 1), delivery("ok", 1)}, failed, contactsync.Runner{
-		Log: quiet(), Held: func(error) bool { return false },
+		Log: quiet(), Held: func(error) bool { return false }, First: func(int) int { return 0 },
 		Run: func(_ context.Context, team string, _ []contactsync.Delivery) error {
 			ran = append(ran, team)
 			if team == "bad" {

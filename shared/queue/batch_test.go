@@ -23,6 +23,7 @@ func TestBatchDecodesLambdaEvents(t *testing.T) {
 		"attributes":{"ApproximateReceiveCount":"4","SentTimestamp":"1","ApproximateFirstReceiveTimestamp":"1796040000123"},
 		"messageAttributes":{"sfsync_retry":{"stringValue":"true","dataType":"String"},
 			"sfsync_waiting_since":{"stringValue":"1796040000000","dataType":"Number"},
+			"sfsync_out_of_time_since":{"stringValue":"1796040060000","dataType":"Number"},
 			"other":{"stringValue":"x","dataType":"String"}},
 		"md5OfBody":"99914b932bd37a50b983c5e7c90ae93b","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:eu-west-1:1:q","awsRegion":"eu-west-1"}]}`)}
 	for _, f := range files {
@@ -60,9 +61,9 @@ func TestBatchDecodesLambdaEvents(t *testing.T) {
 				return value(&a)
 			}
 			got := []string{l.MessageID, l.Body, l.Attributes.ApproximateReceiveCount, l.Attributes.ApproximateFirstReceiveTimestamp,
-				value(l.MessageAttributes.Retry), value(l.MessageAttributes.WaitingSince)}
+				value(l.MessageAttributes.Retry), value(l.MessageAttributes.WaitingSince), value(l.MessageAttributes.OutOfTimeSince)}
 			want := []string{r.MessageId, r.Body, r.Attributes["ApproximateReceiveCount"], r.Attributes["ApproximateFirstReceiveTimestamp"],
-				mapValue(RetryAttribute), mapValue(WaitingSinceAttribute)}
+				mapValue(RetryAttribute), mapValue(WaitingSinceAttribute), mapValue(OutOfTimeSinceAttribute)}
 			for j := range got {
 				if got[j] != want[j] {
 					t.Errorf("%s: record %d field %d: got %q; want %q", name, i, j, got[j], want[j])
@@ -70,7 +71,9 @@ func TestBatchDecodesLambdaEvents(t *testing.T) {
 			}
 		}
 	}
-	if r := (Batch{}); json.Unmarshal(inputs["our attributes"], &r) == nil && (!isRetry(r.Records[0]) || firstReceived(r.Records[0]).UnixMilli() != 1796040000000) {
-		t.Errorf("our attributes: got retry %v, first received %v; want true, 1796040000000", isRetry(r.Records[0]), firstReceived(r.Records[0]).UnixMilli())
+	if r := (Batch{}); json.Unmarshal(inputs["our attributes"], &r) == nil && (!isRetry(r.Records[0]) || firstReceived(r.Records[0]).UnixMilli() != 1796040000000 ||
+		outOfTimeSince(r.Records[0]).UnixMilli() != 1796040060000) {
+		t.Errorf("our attributes: got retry %v, first received %v, out of time since %v; want true, 1796040000000, 1796040060000",
+			isRetry(r.Records[0]), firstReceived(r.Records[0]).UnixMilli(), outOfTimeSince(r.Records[0]).UnixMilli())
 	}
 }

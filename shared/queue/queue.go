@@ -3,8 +3,9 @@
 // the wrong queue) to the dead-letter queue with the reason, hands the valid
 // events to the domain, and answers with a partial batch response so that
 // only the messages that failed for a transient reason return to the queue.
-// It keeps the last of the function's time to answer (see DefaultReserve):
-// messages whose time ran out are sent back, and a batch never fails whole.
+// It keeps the last of the function's time to answer, in proportion to the
+// batch (see reserve): messages whose time ran out are sent back, and a
+// batch never fails whole.
 package queue
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
@@ -41,6 +43,10 @@ type Message struct {
 	// FirstReceived is when the queue first delivered this message
 	// (ApproximateFirstReceiveTimestamp); zero when the queue did not say.
 	FirstReceived time.Time
+	// OutOfTimeSince is when the message's time first ran out
+	// (OutOfTimeSinceAttribute, carried by an out-of-time resend); zero
+	// when it has not, or not since it was last held or waiting.
+	OutOfTimeSince time.Time
 }
 
 // Batch is the SQS event Lambda hands a sync function (the JSON of
@@ -68,8 +74,9 @@ type RecordAttributes struct {
 // MessageAttributes are the message attributes the handler reads; others
 // are skipped.
 type MessageAttributes struct {
-	Retry        *events.SQSMessageAttribute `json:"sfsync_retry"`
-	WaitingSince *events.SQSMessageAttribute `json:"sfsync_waiting_since"`
+	Retry          *events.SQSMessageAttribute `json:"sfsync_retry"`
+	WaitingSince   *events.SQSMessageAttribute `json:"sfsync_waiting_since"`
+	OutOfTimeSince *events.SQSMessageAttribute `json:"sfsync_out_of_time_since"`
 }
 
 // RetryAttribute is the SQS message attribute ("true") that marks an event
@@ -88,6 +95,32 @@ func isRetry(rec Record) bool {
 // sent again gets a fresh ApproximateFirstReceiveTimestamp.
 const WaitingSinceAttribute = "sfsync_waiting_since"
 
+// OutOfTimeSinceAttribute is the SQS message attribute (Unix
+// milliseconds) that a copy sent back because its time ran out carries:
+// when its time first ran out, the start of the clock of OutOfTimeFor. A
+// held or waiting copy does not carry it, so time spent held (for days,
+// perhaps) never counts as time out of time.
+const OutOfTimeSinceAttribute = "sfsync_out_of_time_since"
+
+// outOfTimeSince is when the message's time first ran out, as its copy
+// carries it; zero when it carries none, or one that does not parse.
+func outOfTimeSince(rec Record) time.Time {
+	return millis(rec.MessageAttributes.OutOfTimeSince)
+}
+
+// millis is a message attribute of Unix milliseconds as a time; zero when
+// absent or not a positive number.
+func millis(a *events.SQSMessageAttribute) time.Time {
+	if a == nil || a.StringValue == nil {
+		return time.Time{}
+	}
+	ms, err := strconv.ParseInt(*a.StringValue, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
 // firstReceived is when the queue first delivered the event: the copy's
 // ApproximateFirstReceiveTimestamp, or the earlier time a waiting copy
 // carries. A carried time later than the copy's own first delivery, or
@@ -97,15 +130,7 @@ func firstReceived(rec Record) time.Time {
 	if ms, err := strconv.ParseInt(rec.Attributes.ApproximateFirstReceiveTimestamp, 10, 64); err == nil && ms > 0 {
 		t = time.UnixMilli(ms).UTC()
 	}
-	a := rec.MessageAttributes.WaitingSince
-	if a == nil || a.StringValue == nil {
-		return t
-	}
-	ms, err := strconv.ParseInt(*a.StringValue, 10, 64)
-	if err != nil || ms <= 0 {
-		return t
-	}
-	if since := time.UnixMilli(ms).UTC(); t.IsZero() || since.Before(t) {
+	if since := millis(rec.MessageAttributes.WaitingSince); !since.IsZero() && (t.IsZero() || since.Before(t)) {
 		return since
 	}
 	return t
@@ -193,16 +218,22 @@ type Handler struct {
 	// Invalid, when set, answers the invalid messages that name their
 	// event and team before they are dead-lettered; nil: dead-lettered only.
 	Invalid InvalidAnswerer
-	// Now is the clock of invalid_event answers; time.Now when nil.
+	// Now is the clock of invalid_event answers, of the delays and times
+	// messages are sent back with, and of the time left to send them (on
+	// the clock of ctx's deadline), called from several goroutines at
+	// once; time.Now when nil.
 	Now func() time.Time
 
-	// Reserve is kept from the function's time for handing messages back:
-	// the processor's context ends that long before the function's
-	// deadline. DefaultReserve when zero.
-	Reserve time.Duration
-	// OutOfTimeFor is how long after its first receipt a message that runs
-	// out of time is still sent back as a waiting one is; later it returns
-	// as a failure. DefaultOutOfTimeFor when zero.
+	// Reserve, and SendRound for each round of concurrent calls it may
+	// take to send every valid message of the batch back, are kept from
+	// the function's time for handing messages back: the processor's
+	// context ends that long before the function's deadline (see reserve).
+	// DefaultReserve and DefaultSendRound when zero.
+	Reserve   time.Duration
+	SendRound time.Duration
+	// OutOfTimeFor is how long after its time first ran out a message that
+	// runs out of time again is still sent back as a waiting one is; later
+	// it returns as a failure. DefaultOutOfTimeFor when zero.
 	OutOfTimeFor time.Duration
 }
 
@@ -213,12 +244,33 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// Handle processes one SQS batch.
+// Handle processes one SQS batch: it sorts the valid messages from the
+// poison ones, answers and dead-letters the poison ones, has the processor
+// handle the valid ones, decides what becomes of each that failed, sends
+// back those that wait, and answers with the messages that return to the
+// queue.
 func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	msgs := make([]Message, 0, len(in.Records))
-	bodies := make([]string, 0, len(in.Records)) // bodies[i]: msgs[i]'s, to send again
-	var poison []poisoned
+	msgs, bodies, poison := h.classify(in)
+	failures := h.reject(ctx, poison)
+	if len(msgs) == 0 {
+		return events.SQSEventResponse{BatchItemFailures: failures}, nil
+	}
+	failed := h.process(ctx, msgs)
+	now := h.now()
+	later, back := h.fates(msgs, bodies, failed, now)
+	h.countHolds(holdsOf(msgs, failed))
+	sendErrs := h.resend(ctx, later)
+	failures = append(failures, back...)
+	failures = append(failures, h.report(later, failed, sendErrs)...)
+	return events.SQSEventResponse{BatchItemFailures: failures}, nil
+}
+
+// classify decodes a batch into its valid messages, with their bodies
+// (bodies[i] is msgs[i]'s, to send again), and its poison messages, with
+// why: malformed, or sent to the wrong queue.
+func (h *Handler) classify(in Batch) (msgs []Message, bodies []string, poison []poisoned) {
+	msgs = make([]Message, 0, len(in.Records))
+	bodies = make([]string, 0, len(in.Records))
 	for _, rec := range in.Records {
 		ev, err := event.Decode([]byte(rec.Body))
 		if err == nil && ev.Queue() != h.Queue {
@@ -229,81 +281,128 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 			continue
 		}
 		n, _ := strconv.Atoi(rec.Attributes.ApproximateReceiveCount)
-		msgs = append(msgs, Message{ID: rec.MessageID, ReceiveCount: n, Event: ev, Retry: isRetry(rec), FirstReceived: firstReceived(rec)})
+		msgs = append(msgs, Message{ID: rec.MessageID, ReceiveCount: n, Event: ev, Retry: isRetry(rec), FirstReceived: firstReceived(rec),
+			OutOfTimeSince: outOfTimeSince(rec)})
 		bodies = append(bodies, rec.Body)
 	}
-	resp.BatchItemFailures = append(resp.BatchItemFailures, h.reject(ctx, poison)...)
-	if len(msgs) == 0 {
-		return resp, nil
-	}
+	return msgs, bodies, poison
+}
+
+// process has the processor handle msgs until the reserve (see reserve)
+// before the function's deadline, and returns what failed.
+func (h *Handler) process(ctx context.Context, msgs []Message) map[string]error {
+	work, cancel := h.workContext(ctx, len(msgs))
+	defer cancel()
+	return h.Processor.Process(work, msgs)
+}
+
+// fates decides, at now, what becomes of each failed message: sent back
+// to the queue (held, waiting, or out of time), in order of id, or
+// returned to the queue as a failure.
+func (h *Handler) fates(msgs []Message, bodies []string, failed map[string]error, now time.Time) (later []resend, back []events.SQSBatchItemFailure) {
 	// byID indexes msgs: a batch holds up to 10,000 messages, and a copy
 	// of each would double what the batch keeps in memory.
 	byID := make(map[string]int, len(msgs))
 	for i := range msgs {
 		byID[msgs[i].ID] = i
 	}
-	work, cancel := h.workContext(ctx)
-	failed := h.Processor.Process(work, msgs)
-	cancel()
-	var later []resend
-	holds := map[holdKey]int{} // a count per alarm metric and team, not an EMF line per message
-	now := time.Now()
 	for id, err := range failed {
 		i, ok := byID[id]
-		if !ok { // not one of the batch's ids: nothing to send again
-			h.Log.Warn("message returns to the queue", "message_id", id, "error", err.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
-			continue
-		}
-		m, body := &msgs[i], bodies[i]
-		if name := holdMetric(err); name != "" {
-			holds[holdKey{name, m.Event.TeamID}]++
-		}
-		switch {
-		case h.QueueURL == "":
-		case errors.Is(err, ErrHold):
-			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, since: firstOr(m, now),
-				delay: h.holdDelay()})
-			continue
-		case errors.Is(err, ErrWait), h.outOfTime(err, m.FirstReceived, now):
-			since := firstOr(m, now)
-			later = append(later, resend{id: id, team: m.Event.TeamID, body: body, retry: m.Retry, since: since, wait: true,
-				delay: WaitDelay(now, since, cmp.Or(h.WaitMax, DefaultWaitMax))})
-			continue
-		}
+		if ok {
+			if r, ok := h.fate(&msgs[i], bodies[i], err, now); ok {
+				later = append(later, r)
+				continue
+			}
+		} // else not one of the batch's ids: nothing to send again
 		h.Log.Warn("message returns to the queue", "message_id", id, "error", err.Error())
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+		back = append(back, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
-	h.countHolds(holds)
 	slices.SortFunc(later, func(a, b resend) int { return cmp.Compare(a.id, b.id) })
-	sendErrs := h.resend(ctx, later)
-	// A held team's batch may be thousands of messages: one line per team
-	// and reason says so, each message's own line is at debug level.
+	return later, back
+}
+
+// fate is how a message that failed with err is sent back at now: held
+// (ErrHold) for the hold delay, or waiting (ErrWait, or out of time: see
+// outOfTime) for its wait delay; false when it returns to the queue as a
+// failure instead. Only an out-of-time resend carries when its time first
+// ran out (OutOfTimeSinceAttribute).
+func (h *Handler) fate(m *Message, body string, err error, now time.Time) (resend, bool) {
+	r := resend{id: m.ID, team: m.Event.TeamID, body: body, retry: m.Retry, since: firstOr(m, now)}
+	wait := func() time.Duration { return WaitDelay(now, r.since, cmp.Or(h.WaitMax, DefaultWaitMax)) }
+	switch {
+	case h.QueueURL == "":
+		return resend{}, false
+	case errors.Is(err, ErrHold):
+		r.delay = h.holdDelay()
+	case errors.Is(err, ErrWait):
+		r.wait, r.delay = true, wait()
+	case h.outOfTime(err, m.OutOfTimeSince, now):
+		r.wait, r.delay, r.outOfTimeSince = true, wait(), m.OutOfTimeSince
+		if r.outOfTimeSince.IsZero() {
+			r.outOfTimeSince = now
+		}
+	default:
+		return resend{}, false
+	}
+	return r, true
+}
+
+// holdsOf counts the held messages of the batch by alarm metric and
+// team: a count each, not an EMF line per message.
+func holdsOf(msgs []Message, failed map[string]error) map[holdKey]int {
+	holds := map[holdKey]int{}
+	for i := range msgs {
+		if err, ok := failed[msgs[i].ID]; ok {
+			if name := holdMetric(err); name != "" {
+				holds[holdKey{name, msgs[i].Event.TeamID}]++
+			}
+		}
+	}
+	return holds
+}
+
+// report logs what was sent back, and returns the messages that could not
+// be: they return to the queue as failures. A held team's batch may be
+// thousands of messages: one line per team and reason says so, each
+// message's own line is at debug level.
+func (h *Handler) report(later []resend, failed, sendErrs map[string]error) []events.SQSBatchItemFailure {
+	var back []events.SQSBatchItemFailure
 	type heldBy struct{ team, reason string }
 	held := map[heldBy]int{}
 	var heldOrder []heldBy
+	unsent := 0
 	for _, r := range later {
-		if serr := sendErrs[r.id]; serr != nil {
+		serr := sendErrs[r.id]
+		if serr != nil {
+			back = append(back, events.SQSBatchItemFailure{ItemIdentifier: r.id})
+		}
+		switch {
+		case errors.Is(serr, ErrNoTimeToSend):
+			unsent++
+			continue
+		case serr != nil:
 			h.Log.Error("send message again", "message_id", r.id, "error", serr.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.id})
 			continue
 		}
-		if !r.wait {
-			h.Log.Debug("message held", "message_id", r.id, "reason", failed[r.id].Error())
-			k := heldBy{r.team, failed[r.id].Error()}
-			if held[k] == 0 {
-				heldOrder = append(heldOrder, k)
-			}
-			held[k]++
-		} else {
+		if r.wait {
 			h.Log.Debug("message waits", "message_id", r.id, "reason", failed[r.id].Error(), "delay_s", int(r.delay/time.Second))
+			continue
 		}
+		h.Log.Debug("message held", "message_id", r.id, "reason", failed[r.id].Error())
+		k := heldBy{r.team, failed[r.id].Error()}
+		if held[k] == 0 {
+			heldOrder = append(heldOrder, k)
+		}
+		held[k]++
+	}
+	if unsent > 0 {
+		h.Log.Warn("messages return to the queue", "messages", unsent, "error", ErrNoTimeToSend.Error())
 	}
 	for _, k := range heldOrder {
 		h.Log.Info("messages held", "team_id", k.team, "messages", held[k], "reason", k.reason, "delay_s", int(h.holdDelay()/time.Second))
 	}
 	h.logOutOfTime(later, failed, sendErrs)
-	return resp, nil
+	return back
 }
 
 // holdKey is an alarm metric of held messages, for one team.
@@ -315,7 +414,8 @@ type resend struct {
 	retry          bool
 	delay          time.Duration
 	since          time.Time // when the queue first delivered the event (WaitingSinceAttribute)
-	wait           bool      // waiting (ErrWait), not held
+	outOfTimeSince time.Time // when its time first ran out (OutOfTimeSinceAttribute); zero unless out of time
+	wait           bool      // waiting (ErrWait, or out of time), not held
 }
 
 // firstOr is when the queue first delivered m's event, now when it did not say.
@@ -362,41 +462,107 @@ func (h *Handler) countHolds(holds map[holdKey]int) {
 }
 
 // resend sends messages to the function's own queue again, each invisible
-// for its delay, ten to a call, and returns why any of them was not sent
-// (those go back to the queue as failures instead).
+// for its delay, ten to a call and up to sendConcurrency calls at once, and
+// returns why any of them was not sent (those go back to the queue as
+// failures instead). A call never starts with less than SendFloor left
+// before ctx's deadline: its messages are not sent (ErrNoTimeToSend), so
+// the function answers in time whatever SQS's latency.
 func (h *Handler) resend(ctx context.Context, rs []resend) map[string]error {
+	chunks := resendBatches(rs)
+	res := make([]map[string]error, len(chunks)) // res[i]: chunks[i]'s
+	dl, bounded := ctx.Deadline()
+	send, cancel := ctx, context.CancelFunc(func() {})
+	if bounded {
+		send, cancel = context.WithDeadline(ctx, dl.Add(-answerTime))
+	}
+	defer cancel()
+	var g errgroup.Group
+	g.SetLimit(sendConcurrency)
+	for i, chunk := range chunks {
+		g.Go(func() error {
+			if bounded && dl.Sub(h.now()) < SendFloor {
+				res[i] = chunkErrs(chunk, ErrNoTimeToSend)
+				return nil
+			}
+			res[i] = h.sendChunk(send, chunk)
+			return nil
+		})
+	}
+	_ = g.Wait() // no call returns an error: each chunk's are in res
 	errs := map[string]error{}
-	for _, chunk := range resendBatches(rs) {
-		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(h.QueueURL)}
-		for i, r := range chunk {
-			e := sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(r.body),
-				DelaySeconds: int32(r.delay / time.Second), MessageGroupId: groupID(r.team)}
-			if r.retry || !r.since.IsZero() {
-				e.MessageAttributes = map[string]sqstypes.MessageAttributeValue{}
-			}
-			if r.retry {
-				maps.Copy(e.MessageAttributes, RetryAttributes())
-			}
-			if !r.since.IsZero() {
-				e.MessageAttributes[WaitingSinceAttribute] = sqstypes.MessageAttributeValue{DataType: aws.String("Number"),
-					StringValue: aws.String(strconv.FormatInt(r.since.UnixMilli(), 10))}
-			}
-			in.Entries = append(in.Entries, e)
-		}
-		out, err := h.DLQ.SendMessageBatch(ctx, in)
-		if err != nil {
-			for _, r := range chunk {
-				errs[r.id] = fmt.Errorf("send to %s: %w", h.QueueURL, err)
-			}
-			continue
-		}
-		for _, f := range out.Failed {
-			if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i < len(chunk) {
-				errs[chunk[i].id] = fmt.Errorf("send to %s: %s: %s", h.QueueURL, aws.ToString(f.Code), aws.ToString(f.Message))
-			}
+	for _, e := range res {
+		maps.Copy(errs, e)
+	}
+	return errs
+}
+
+// Sending messages back: up to sendConcurrency SendMessageBatch calls at
+// once; none starts with less than SendFloor left before the function's
+// deadline, and each is cut answerTime before it, so that the function
+// still answers.
+const (
+	sendConcurrency = 10
+	SendFloor       = 500 * time.Millisecond
+	answerTime      = 200 * time.Millisecond
+)
+
+// ErrNoTimeToSend is why a message was not sent back: too little of the
+// function's time was left. It returns to the queue as a failure.
+var ErrNoTimeToSend = errors.New("too little time left to send the message back")
+
+// chunkErrs is err for each message of a chunk.
+func chunkErrs(chunk []resend, err error) map[string]error {
+	errs := make(map[string]error, len(chunk))
+	for _, r := range chunk {
+		errs[r.id] = err
+	}
+	return errs
+}
+
+// sendChunk sends one chunk in one SendMessageBatch call, and returns why
+// any of its messages was not sent.
+func (h *Handler) sendChunk(ctx context.Context, chunk []resend) map[string]error {
+	in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(h.QueueURL)}
+	for i, r := range chunk {
+		in.Entries = append(in.Entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(r.body),
+			DelaySeconds: int32(r.delay / time.Second), MessageGroupId: groupID(r.team), MessageAttributes: r.attributes()})
+	}
+	out, err := h.DLQ.SendMessageBatch(ctx, in)
+	if err != nil {
+		return chunkErrs(chunk, fmt.Errorf("send to %s: %w", h.QueueURL, err))
+	}
+	errs := map[string]error{}
+	for _, f := range out.Failed {
+		if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i < len(chunk) {
+			errs[chunk[i].id] = fmt.Errorf("send to %s: %s: %s", h.QueueURL, aws.ToString(f.Code), aws.ToString(f.Message))
 		}
 	}
 	return errs
+}
+
+// attributes are the message attributes of r's copy: the retry mark, when
+// its event was first received, and, out of time, when its time first ran
+// out; nil when none.
+func (r resend) attributes() map[string]sqstypes.MessageAttributeValue {
+	if !r.retry && r.since.IsZero() && r.outOfTimeSince.IsZero() {
+		return nil
+	}
+	attrs := map[string]sqstypes.MessageAttributeValue{}
+	if r.retry {
+		maps.Copy(attrs, RetryAttributes())
+	}
+	if !r.since.IsZero() {
+		attrs[WaitingSinceAttribute] = millisValue(r.since)
+	}
+	if !r.outOfTimeSince.IsZero() {
+		attrs[OutOfTimeSinceAttribute] = millisValue(r.outOfTimeSince)
+	}
+	return attrs
+}
+
+// millisValue is t as a message attribute of Unix milliseconds.
+func millisValue(t time.Time) sqstypes.MessageAttributeValue {
+	return sqstypes.MessageAttributeValue{DataType: aws.String("Number"), StringValue: aws.String(strconv.FormatInt(t.UnixMilli(), 10))}
 }
 
 // SQS's limits on one SendMessageBatch: 10 entries, 256 KiB of payload in

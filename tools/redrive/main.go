@@ -14,10 +14,14 @@
 // Messages that were dead-lettered as malformed carry an "error" attribute
 // saying why; they fail again unless the sequencer's fix changed them, so
 // look at them first (aws sqs receive-message --message-attribute-names All).
+//
+// A message moved here goes back in its team's message group (the body's
+// team_id, else the group it was in), as the sequencer sends it.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +33,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/sfsync/sfsync/shared/event"
 )
 
 func main() {
@@ -104,6 +110,22 @@ func (r Result) String() string {
 // dead-letter a message; the redriven message goes back without them.
 var dlqAnnotations = map[string]bool{"error": true, "source_message_id": true}
 
+// groupOf is the MessageGroupId a moved message goes back with: the team
+// its body names, as the sequencer sends it, so SQS fair queueing counts it
+// against its team; else the group it was in; none when neither is known.
+func groupOf(m sqstypes.Message) *string {
+	var body struct {
+		TeamID string `json:"team_id"`
+	}
+	if json.Unmarshal([]byte(aws.ToString(m.Body)), &body) == nil && event.CheckTeamID(body.TeamID) == nil {
+		return aws.String(body.TeamID)
+	}
+	if g := m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)]; g != "" {
+		return aws.String(g)
+	}
+	return nil
+}
+
 // Run moves the DLQ's messages to the queue.
 func (r Redriver) Run(ctx context.Context, dlqURL, toURL string, mode Mode, max int) (Result, error) {
 	switch mode {
@@ -172,7 +194,8 @@ func (r Redriver) copy(ctx context.Context, dlqURL, toURL string, max int) (Resu
 			n = int32(max - res.Moved)
 		}
 		out, err := r.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), MaxNumberOfMessages: n,
-			WaitTimeSeconds: 1, VisibilityTimeout: 60, MessageAttributeNames: []string{"All"}})
+			WaitTimeSeconds: 1, VisibilityTimeout: 60, MessageAttributeNames: []string{"All"},
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameMessageGroupId}})
 		if err != nil {
 			return res, fmt.Errorf("receive from the DLQ: %w", err)
 		}
@@ -189,7 +212,7 @@ func (r Redriver) copy(ctx context.Context, dlqURL, toURL string, max int) (Resu
 					attrs[k] = v
 				}
 			}
-			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body}
+			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body, MessageGroupId: groupOf(m)}
 			if len(attrs) > 0 {
 				entries[i].MessageAttributes = attrs
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -113,5 +114,53 @@ func TestRedriveRejectsBadArguments(t *testing.T) {
 		if _, err := r.Run(context.Background(), tt.dlq, tt.to, tt.mode, 0); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Run(%q, %q, %q): got %v; want an error about %s", tt.dlq, tt.to, tt.mode, err, tt.want)
 		}
+	}
+}
+
+// TestRedriveKeepsTheTeamsGroup: a moved message goes back in its team's
+// message group: the team_id of its body, else the group it was in (a body
+// that does not parse, or names no valid team), else none.
+func TestRedriveKeepsTheTeamsGroup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	suffix := rand.Text()[:8]
+	dlq, src := queue(t, "redrive-group-dlq-"+suffix), queue(t, "redrive-group-src-"+suffix)
+	msgs := []struct{ body, group, want string }{
+		{`{"id":"evt_1","team_id":"team_a"}`, "", "team_a"},
+		{`{"id":"evt_2","team_id":"team_a"}`, "team_x", "team_a"},
+		{`not json`, "team_b", "team_b"},
+		{`{"id":"evt_4","team_id":"bad#team"}`, "team_c", "team_c"},
+		{`neither`, "", ""},
+	}
+	want := map[string]string{}
+	for _, m := range msgs {
+		in := &sqs.SendMessageInput{QueueUrl: aws.String(dlq), MessageBody: aws.String(m.body)}
+		if m.group != "" {
+			in.MessageGroupId = aws.String(m.group)
+		}
+		if _, err := client.SendMessage(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		want[m.body] = m.want
+	}
+	if res, err := (Redriver{SQS: client}).Run(ctx, dlq, src, ModeCopy, 0); err != nil || res.Moved != len(msgs) {
+		t.Fatalf("run: got %+v %v; want %d moved", res, err, len(msgs))
+	}
+	got := map[string]string{}
+	for len(got) < len(msgs) {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(src), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameMessageGroupId}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			break
+		}
+		for _, m := range out.Messages {
+			got[aws.ToString(m.Body)] = m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)]
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("groups: got %v; want %v", got, want)
 	}
 }

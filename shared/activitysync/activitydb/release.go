@@ -1,6 +1,7 @@
 package activitydb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ type BatchSender interface {
 }
 
 // Releaser implements activitysync.Releaser: it sends a membership's held
-// activities to the activity queue again (10 a call), where activity sync
+// activities to the activity queue again (10 a call, in their team's
+// message group, so SQS fair queueing counts them against it), where activity sync
 // logs or skips them by the membership's new state and lets them go. The
 // held copies stay until then, so a lost send loses nothing.
 type Releaser struct {
@@ -46,7 +48,8 @@ func (r *Releaser) Release(ctx context.Context, team string, k contactsync.Membe
 			if err != nil {
 				return err
 			}
-			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))}
+			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)),
+				MessageGroupId: aws.String(cmp.Or(ev.TeamID, team))} // the team's group, as the sequencer sends it
 		}
 		out, err := r.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(r.QueueURL), Entries: entries})
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sfsync/sfsync/shared/activitysync"
 	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
@@ -195,7 +196,8 @@ func TestHoldAndRelease(t *testing.T) {
 		t.Errorf("held order: got %v; want [e1 e2 e3]", ids)
 	}
 
-	// The hook sends them to the queue as they were received.
+	// The hook sends them to the queue as they were received, each in its
+	// team's message group.
 	q := prov.Queues["activity-events"]
 	sqsc := sqs.NewFromConfig(awsCfg)
 	r := &activitydb.Releaser{Store: s, SQS: sqsc, QueueURL: q.URL}
@@ -204,7 +206,8 @@ func TestHoldAndRelease(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for range 10 {
-		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameMessageGroupId}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,6 +217,9 @@ func TestHoldAndRelease(t *testing.T) {
 				t.Fatalf("released message: %v", err)
 			}
 			seen[ev.ID] = true
+			if g := m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)]; g != "t1" {
+				t.Errorf("released %s: got MessageGroupId %q; want t1, its team (fair queueing)", ev.ID, g)
+			}
 		}
 		if len(seen) == 3 {
 			break

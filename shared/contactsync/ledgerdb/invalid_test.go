@@ -71,3 +71,53 @@ func TestInvalidEventAnswers(t *testing.T) {
 		t.Errorf("evt_bad after the valid event: got %s/%s; want created", g.Status, g.Reason)
 	}
 }
+
+// TestRecordOutcomesKept: recording reports, for each outcome, the one the
+// ledger keeps for its event: the outcome itself when written, the answer
+// recorded before when it may not replace it (a final answer, or any
+// answer over an invalid_event one), and, of two outcomes of one event in
+// a call, the one chosen.
+func TestRecordOutcomesKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	created := outcome("team_k", "evt_synced", "ct_1", event.ContactOutcome, event.StatusCreated, t0)
+	failed := outcome("team_k", "evt_failed", "ct_2", event.ContactOutcome, event.StatusFailed, t0)
+	if err := f.store.RecordOutcomes(ctx, []event.Outcome{created, failed}); err != nil {
+		t.Fatal(err)
+	}
+	heldTooLong := func(id, contact string) event.Outcome {
+		o := outcome("team_k", id, contact, event.ContactOutcome, event.StatusSkipped, t0.Add(time.Hour))
+		o.Reason = event.ReasonHeldTooLong
+		return o
+	}
+	outs := []event.Outcome{
+		heldTooLong("evt_synced", "ct_1"),                                // a final answer is kept
+		invalidAnswer("team_k", "evt_failed", "ct_2", t0.Add(time.Hour)), // an invalid_event answer replaces nothing
+		heldTooLong("evt_failed", "ct_2"),                                // a failure gives way
+		heldTooLong("evt_new", "ct_3"),                                   // none before
+	}
+	kept, err := f.store.RecordOutcomesKept(ctx, outs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"created/", "skipped/held_too_long", "skipped/held_too_long", "skipped/held_too_long"}
+	if len(kept) != len(outs) {
+		t.Fatalf("kept: got %d; want %d", len(kept), len(outs))
+	}
+	for i, k := range kept {
+		if got := string(k.Status) + "/" + string(k.Reason); got != want[i] || k.EventID != outs[i].EventID {
+			t.Errorf("kept[%d]: got %s of %s; want %s of %s", i, got, k.EventID, want[i], outs[i].EventID)
+		}
+	}
+	stored, err := f.store.Outcomes(ctx, "team_k", []string{"evt_synced", "evt_failed", "evt_new"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range kept {
+		if s := stored[k.EventID]; s.Status != k.Status || s.Reason != k.Reason {
+			t.Errorf("kept[%d] %s: got %s/%s; want what is stored, %s/%s", i, k.EventID, k.Status, k.Reason, s.Status, s.Reason)
+		}
+	}
+}

@@ -125,6 +125,16 @@ type contactType struct {
 // settles. Invalid outcomes are skipped and reported (as *InputError,
 // field outcomes[i].<field>) after the valid ones are stored.
 func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
+	_, err := s.RecordOutcomesKept(ctx, outs)
+	return err
+}
+
+// RecordOutcomesKept records outs as RecordOutcomes does, and returns, for
+// each, the outcome the ledger keeps for its event: outs[i] itself, or the
+// outcome it may not replace (one recorded before that is final or later,
+// or another of outs). kept[i] is zero when outs[i] is invalid; kept is
+// nil when the write failed.
+func (s *Store) RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (kept []event.Outcome, err error) {
 	var bad []error
 	// The outcome chosen for each event, by its index in outs: a batch of
 	// 10,000 outcomes is not copied.
@@ -152,20 +162,27 @@ func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error 
 	// In parts, in order, as if recorded by that many calls one after the
 	// other: what one part wrote the next one reads, and a batch of
 	// thousands never holds all its items in memory at once.
+	keptBy := make(map[teamEvent]event.Outcome, len(order))
 	for len(order) > 0 {
 		n := min(len(order), recordPart)
-		if err := s.record(ctx, outs, chosen, order[:n]); err != nil {
-			return errors.Join(append([]error{err}, bad...)...)
+		if err := s.record(ctx, outs, chosen, order[:n], keptBy); err != nil {
+			return nil, errors.Join(append([]error{err}, bad...)...)
 		}
 		order = order[n:]
 	}
-	return errors.Join(bad...)
+	kept = make([]event.Outcome, len(outs))
+	for i, o := range outs {
+		kept[i] = keptBy[teamEvent{o.TeamID, o.EventID}] // zero for an invalid one: never chosen
+	}
+	return kept, errors.Join(bad...)
 }
 
 // recordPart is how many outcomes RecordOutcomes writes at a time.
 const recordPart = 1000
 
-func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[teamEvent]int, order []teamEvent) error {
+// record writes the outcomes chosen for the events of order, and notes in
+// kept the outcome the ledger keeps for each.
+func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[teamEvent]int, order []teamEvent, kept map[teamEvent]event.Outcome) error {
 	if len(order) == 0 {
 		return nil
 	}
@@ -210,6 +227,7 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 			known = append(known, k)
 		} else {
 			write = append(write, outcome(k))
+			kept[k] = outcome(k)
 		}
 	}
 
@@ -235,9 +253,11 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 	for _, k := range known {
 		o := outcome(k)
 		if old, ok := existing[k]; ok && !replaces(o, old.Outcome) {
+			kept[k] = old.Outcome
 			continue
 		}
 		write = append(write, o)
+		kept[k] = o
 	}
 	settled := map[contactType]time.Time{}
 	for _, o := range write {
