@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -22,25 +21,19 @@ import (
 
 var db *dynamodb.Client
 
+// TestMain points the tests at the shared moto_server through the atomic
+// proxy, as the stack runs: moto does not lock while it checks a
+// condition and writes, so racing conditional updates could both pass,
+// which DynamoDB never allows (tools/motoserver/README.md).
 func TestMain(m *testing.M) {
-	code := run(m)
-	motoserver.StopShared()
-	os.Exit(code)
-}
-
-func run(m *testing.M) int {
-	ep, err := motoserver.Shared()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "moto:", err)
-		return 1
-	}
-	cfg, err := motoserver.AWSConfig(context.Background(), ep)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	db = dynamodb.NewFromConfig(cfg)
-	return m.Run()
+	os.Exit(motoserver.RunTests(m, func(cfg aws.Config) {
+		p, err := motoserver.StartAtomicProxy(aws.ToString(cfg.BaseEndpoint))
+		if err != nil {
+			panic(err)
+		}
+		cfg.BaseEndpoint = aws.String(p.URL)
+		db = dynamodb.NewFromConfig(cfg)
+	}))
 }
 
 func newTable(t *testing.T) string {
