@@ -41,7 +41,10 @@ type Engine struct {
 	Counts    Counter  // optional
 	Release   Releaser // optional
 	// Write decides Salesforce's side effects on create (lead assignment
-	// rules, duplicate rules), on purpose rather than by default.
+	// rules), on purpose rather than by default. Whether a create may be
+	// saved over an alert duplicate rule is the team's setting
+	// (allow_save_on_duplicate_alert), not this: its AllowSaveOnDuplicate
+	// is set per record.
 	Write salesforce.WriteOptions
 	// Owner names this worker in claims; ClaimTTL must exceed the function's
 	// timeout so a live worker never loses its claim.
@@ -737,12 +740,13 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 	if len(newRecs) == 0 {
 		return nil
 	}
-	results, err := b.org.Create(ctx, newRecs, b.e.Write)
+	allow, err := b.allowSave(ctx, owners)
 	if err != nil {
-		return b.salesforceErr("create records", err)
+		return err
 	}
-	if results, err = b.resendInnocent(ctx, newRecs, results); err != nil {
-		return b.salesforceErr("create records again", err)
+	results, err := b.createAll(ctx, newRecs, allow)
+	if err != nil {
+		return err
 	}
 	var dupes []int
 	var dmu sync.Mutex
@@ -789,7 +793,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 // some records carry (a field deleted since the mapping was saved answers
 // INVALID_FIELD for the collection): the records without that field are sent
 // again, once, so one contact's problem never fails its batch-mates.
-func (b *batch) resendInnocent(ctx context.Context, recs []salesforce.SObject, results []salesforce.SaveResult) ([]salesforce.SaveResult, error) {
+func (b *batch) resendInnocent(ctx context.Context, recs []salesforce.SObject, results []salesforce.SaveResult, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
 	var again []int
 	for i, res := range results {
 		if res.Success {
@@ -818,7 +822,7 @@ func (b *batch) resendInnocent(ctx context.Context, recs []salesforce.SObject, r
 	for j, i := range again {
 		sub[j] = recs[i]
 	}
-	second, err := b.org.Create(ctx, sub, b.e.Write)
+	second, err := b.org.Create(ctx, sub, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -909,7 +913,7 @@ func duplicateError(r salesforce.SaveResult) *event.OutcomeError {
 	return &event.OutcomeError{Code: salesforce.CodeDuplicatesDetected, Message: "Salesforce's duplicate rule matched " + matched +
 		" with another email than the contact's (a rule matches e.g. the same name and phone, or title and company), " +
 		"so the contact was neither linked to it nor created. Merge the records or give the existing one this email in Salesforce, " +
-		"or allow saving duplicates, then retry."}
+		"or allow saving duplicates over alert rules (the team setting allow_save_on_duplicate_alert), then retry."}
 }
 
 func (b *batch) follow(ctx context.Context, fs []item, r Record) {
