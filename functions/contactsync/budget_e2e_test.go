@@ -41,11 +41,11 @@ func budgetOf(t *testing.T, team string) budgetStatus {
 // and the held events sync once the cap is raised.
 func TestBudgetCapHoldsOnlyThatTeam(t *testing.T) {
 	t.Parallel()
-	cappedOrg, freeOrg := newOrg(t, org.Config{DailyLimit: 200}), newOrg(t, org.Config{DailyLimit: 200})
+	cappedOrg, freeOrg := newOrg(t, org.Config{DailyLimit: 300}), newOrg(t, org.Config{DailyLimit: 300})
 	capped, free := "team_capped", "team_free"
 	connect(t, capped, cappedOrg)
 	connect(t, free, freeOrg)
-	putBudget(t, capped, 1) // 1% of 200: two calls a day
+	putBudget(t, capped, 1) // 1% of 300: three calls a day, one spent by the connect's readiness report
 	at := time.Now().Add(time.Minute)
 
 	// The first contact spends the capped team's two calls (a lookup, a create).
@@ -54,8 +54,8 @@ func TestBudgetCapHoldsOnlyThatTeam(t *testing.T) {
 	if o := await(t, []event.Event{first}, true)[first.ID]; o.Status != event.StatusCreated {
 		t.Fatalf("first contact: got %s/%s; want created", o.Status, o.Reason)
 	}
-	if b := budgetOf(t, capped).Budget; b.State != "capped" || b.CallsToday != 2 || b.Cap == nil || *b.Cap != 2 {
-		t.Fatalf("budget after two calls: got %+v; want capped, 2 of 2 calls", *b)
+	if b := budgetOf(t, capped).Budget; b.State != "capped" || b.CallsToday != 3 || b.Cap == nil || *b.Cap != 3 {
+		t.Fatalf("budget after three calls: got %+v; want capped, 3 of 3 calls", *b)
 	}
 
 	// Now one event of each team on the same queue.
