@@ -19,8 +19,10 @@ import (
 )
 
 // TestSlowOrgDelaysOnlyItsTeam: a team whose org answers every call after
-// 20 s shares a batch with another team, and comes first in it. The
-// function runs with its deployed timeout (30 s). The other team's
+// longer than its share of the function's time shares a batch with another
+// team, and comes first in it. The function runs with its deployed timeout
+// (resources.FunctionTimeout); the slow org's first call, a read, is cut
+// at the end of its team's share. The other team's
 // outcomes come from that same invocation, which ends in time: none of its
 // messages goes back to the queue, so they are not delayed beyond one
 // function deadline. The slow team's messages are sent back (not failed,
@@ -62,7 +64,9 @@ func TestSlowOrgDelaysOnlyItsTeam(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := slowOrg.AddFault(org.Fault{Latency: 20 * time.Second}); err != nil {
+	// Half the function's time is more than the first of two teams' share
+	// (half of what is left less the time kept to answer).
+	if _, err := slowOrg.AddFault(org.Fault{Latency: resources.FunctionTimeout / 2}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -62,10 +62,9 @@ func main() {
 	// skipped as not_added.
 	awaitAdd, _ := strconv.Atoi(env.Optional("AWAIT_ADD_SECONDS", "600"))
 	// Salesforce's side effects on create, chosen on purpose: lead
-	// assignment rules run (TRUE, FALSE or an assignment rule id), and
-	// duplicate rules are not overridden unless allowSave is asked for.
-	write := salesforce.WriteOptions{AutoAssign: env.Optional("SALESFORCE_AUTO_ASSIGN", "TRUE"),
-		AllowSaveOnDuplicate: env.Optional("SALESFORCE_DUPLICATE_ALLOW_SAVE", "false") == "true"}
+	// assignment rules run (TRUE, FALSE or an assignment rule id). Whether
+	// a create overrides an alert duplicate rule is each team's setting.
+	write := salesforce.WriteOptions{AutoAssign: env.Optional("SALESFORCE_AUTO_ASSIGN", "TRUE")}
 	log := logs.New(os.Stdout, env.Optional(resources.EnvLogLevel, "info"))
 	if err := env.Err(); err != nil {
 		log.Error("configuration", "error", err.Error())

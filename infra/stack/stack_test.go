@@ -831,7 +831,7 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("alarm on %s of %s: got none; want one", w.metric, w.dimension)
 		}
 	}
-	for _, metric := range []string{stack.MetricNeedsReauth, stack.MetricBudgetExceeded} {
+	for _, metric := range []string{stack.MetricNeedsReauth, stack.MetricBudgetExceeded, stack.MetricNeedsAdmin} {
 		want := `SELECT SUM(` + metric + `) FROM SCHEMA("SFSync", TeamId)`
 		if !expressions[want] {
 			t.Errorf("alarm on %s: got expressions %v; want %q", metric, slices.Collect(maps.Keys(expressions)), want)

@@ -223,6 +223,7 @@ func (b *batch) run(ctx context.Context, ds []contactsync.Delivery) error {
 	for _, d := range ds {
 		ids = append(ids, d.Event.ID)
 	}
+	settle := contactsync.WriteContext(ctx) // what the part did is recorded even past its share's end
 	prior, err := b.e.Ledger.Outcomes(ctx, b.team, ids)
 	if err != nil {
 		return fmt.Errorf("read outcomes: %w", err)
@@ -251,7 +252,7 @@ func (b *batch) run(ctx context.Context, ds []contactsync.Delivery) error {
 		}
 	}
 	if len(b.outcomes) > 0 {
-		if err := b.e.Ledger.RecordOutcomes(ctx, b.outcomes); err != nil {
+		if err := b.e.Ledger.RecordOutcomes(settle, b.outcomes); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}
@@ -266,12 +267,12 @@ func (b *batch) run(ctx context.Context, ds []contactsync.Delivery) error {
 		if len(gone) < len(dr.ids) {
 			dr.mark = -1 // some stay held: keep the membership listed
 		}
-		if err := b.e.Activities.Unhold(ctx, b.team, k, gone, dr.mark); err != nil {
+		if err := b.e.Activities.Unhold(settle, b.team, k, gone, dr.mark); err != nil {
 			b.e.log().Warn("unhold activities", "team_id", b.team, "error", err.Error())
 		}
 	}
 	if all := append(republish, b.outcomes...); len(all) > 0 {
-		if err := b.e.Publisher.Publish(ctx, all); err != nil {
+		if err := b.e.Publisher.Publish(settle, all); err != nil {
 			return fmt.Errorf("publish outcomes: %w", err)
 		}
 	}
@@ -569,7 +570,7 @@ func (b *batch) log(ctx context.Context, items []item) error {
 	}
 
 	until := b.e.now().Add(orDefault(b.e.ClaimTTL, DefaultClaimTTL))
-	if dl, ok := ctx.Deadline(); ok && dl.Add(time.Minute).After(until) {
+	if dl, ok := contactsync.WriteContext(ctx).Deadline(); ok && dl.Add(time.Minute).After(until) { // a write may outlive the share
 		until = dl.Add(time.Minute)
 	}
 	reqs := make([]ClaimRequest, len(owners))
@@ -648,7 +649,10 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 	for i, it := range items {
 		tasks[i] = NewTask(it.d.Event, it.who.ID, it.key, tf, b.e.TaskOwner)
 	}
-	results, err := b.org.Create(ctx, tasks, salesforce.WriteOptions{})
+	// The write, and what its answer ends, are not cut when the share
+	// does (see contactsync.WriteContext); following a moved Lead is a read.
+	wctx := contactsync.WriteContext(ctx)
+	results, err := b.org.Create(wctx, tasks, salesforce.WriteOptions{})
 	if err != nil {
 		return b.salesforceErr("create tasks", err)
 	}
@@ -659,7 +663,7 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 			created, ids = append(created, items[i]), append(ids, res.ID)
 		}
 	}
-	if err := b.recordTasks(ctx, created, ids); err != nil {
+	if err := b.recordTasks(wctx, created, ids); err != nil {
 		return err
 	}
 	var moved, busy []item
@@ -673,10 +677,10 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 			busy = append(busy, it)
 			b.retryAll(it, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
 		default:
-			b.failOne(ctx, it, res)
+			b.failOne(wctx, it, res)
 		}
 	}
-	b.abandon(ctx, busy)
+	b.abandon(wctx, busy)
 	if len(moved) == 0 {
 		return nil
 	}

@@ -424,17 +424,21 @@ func (c *Connector) refuse(con Consent, by Claimant, ticket string) string {
 	return ""
 }
 
+// held reports whether a connection of status s holds the team's events
+// until an admin acts.
+func held(s Status) bool { return s == StatusNeedsReauth || s == StatusNeedsAdmin }
+
 // activate stores conn as the team's connection and returns the one it
 // replaced. Consenting again to the same org (after a revoked refresh token,
-// say) continues the connection: it keeps its start, so the events held
+// or a reactivated user, say) continues the connection: it keeps its start, so the events held
 // while it needed the new consent sync, and "no backfill" still means before
 // the team first connected this org. The events parked meanwhile come back
 // within a hold delay of now.
 func (c *Connector) activate(ctx context.Context, conn Connection) (*Connection, error) {
 	if prev, err := c.Store.Get(ctx, conn.TeamID); err == nil && prev.OrgID == conn.OrgID &&
-		(prev.Status == StatusConnected || prev.Status == StatusNeedsReauth) && !prev.ConnectedAt.IsZero() {
+		(prev.Status == StatusConnected || held(prev.Status)) && !prev.ConnectedAt.IsZero() {
 		conn.ConnectedAt, conn.HeldAt = prev.ConnectedAt, prev.HeldAt
-		if prev.Status == StatusNeedsReauth {
+		if held(prev.Status) {
 			conn.HeldAt = c.now().UTC()
 		}
 	}

@@ -19,8 +19,13 @@ import (
 type Status string
 
 const (
-	StatusConnected    Status = "connected"
-	StatusNeedsReauth  Status = "needs_reauth"
+	StatusConnected   Status = "connected"
+	StatusNeedsReauth Status = "needs_reauth"
+	// StatusNeedsAdmin: Salesforce refuses the refresh for a reason a new
+	// consent alone does not mend (the user or org is inactive, the
+	// deployment's connected app is not recognised). Connection.Problem
+	// says which, and what to do; a reconnect clears it.
+	StatusNeedsAdmin   Status = "needs_admin"
 	StatusDisconnected Status = "disconnected"
 )
 
@@ -35,8 +40,12 @@ const (
 
 // Sentinel errors.
 var (
-	ErrNotConnected    = errors.New("connection: team has no Salesforce connection")
-	ErrNeedsReauth     = errors.New("connection: Salesforce refused the refresh token; an admin must reconnect")
+	ErrNotConnected = errors.New("connection: team has no Salesforce connection")
+	ErrNeedsReauth  = errors.New("connection: Salesforce refused the refresh token; an admin must reconnect")
+	// ErrNeedsAdmin is matched by the error of a needs_admin connection
+	// (an *AdminError), which also matches ErrNeedsReauth: the team's
+	// events are held alike until an admin acts and reconnects.
+	ErrNeedsAdmin      = errors.New("connection: Salesforce refuses the connection until an admin fixes its cause")
 	ErrVersionConflict = errors.New("connection: tokens changed since they were read")
 	ErrStateUnknown    = errors.New("connection: unknown or already used OAuth state")
 	ErrStateExpired    = errors.New("connection: OAuth state expired")
@@ -84,6 +93,71 @@ type Connection struct {
 	// delay of it, in any order, so an event whose contact.added is not
 	// synced yet waits for that long after it.
 	HeldAt time.Time
+	// Problem says why a needs_admin connection cannot sync and what to
+	// do; zero otherwise.
+	Problem Problem
+}
+
+// Problem is why a connection needs an admin: Reason is Salesforce's OAuth
+// error code (inactive_user, inactive_org, invalid_client,
+// invalid_client_id), Message what to do about it, in words for the admin.
+// Deployment is true when the cause is this service's connected app, not
+// the team's org: its operator must act.
+type Problem struct {
+	Reason     string
+	Message    string
+	Deployment bool
+}
+
+// AdminError is the error of a connection that needs an admin. It matches
+// ErrNeedsAdmin and ErrNeedsReauth.
+type AdminError struct{ Problem Problem }
+
+func (e *AdminError) Error() string {
+	return "connection: Salesforce refuses the connection (" + e.Problem.Reason + "): " + e.Problem.Message
+}
+
+// Is makes errors.Is(err, ErrNeedsAdmin) and errors.Is(err, ErrNeedsReauth)
+// hold.
+func (e *AdminError) Is(target error) bool {
+	return target == ErrNeedsAdmin || target == ErrNeedsReauth
+}
+
+// adminProblems are the token endpoint's permanent refusals that a new
+// consent alone does not mend, with what to tell the admin.
+var adminProblems = map[string]Problem{
+	"inactive_user": {Reason: "inactive_user", Message: "the connected Salesforce user is inactive: reactivate them in Salesforce " +
+		"(Setup, Users), or reconnect as another user who can see all Leads and Contacts"},
+	"inactive_org": {Reason: "inactive_org", Message: "the Salesforce org is inactive or locked, or its edition has no API access: " +
+		"ask Salesforce (or the org's billing contact) to reactivate it, then reconnect"},
+	"invalid_client_id": {Reason: "invalid_client_id", Deployment: true, Message: "Salesforce does not recognise this service's connected app " +
+		"(its consumer key): nothing is wrong in your org; the service's operator must check SALESFORCE_CLIENT_ID, then reconnect"},
+	"invalid_client": {Reason: "invalid_client", Deployment: true, Message: "Salesforce refused this service's connected app credentials: " +
+		"nothing is wrong in your org; the service's operator must check the consumer key and secret (SALESFORCE_CLIENT_ID, " +
+		"SALESFORCE_CLIENT_SECRET_ARN), then reconnect"},
+}
+
+// AdminProblem returns the problem an OAuth error code stands for, and
+// whether it is one that needs an admin (rather than a new consent).
+func AdminProblem(code string) (Problem, bool) {
+	p, ok := adminProblems[code]
+	return p, ok
+}
+
+// Err is the error of a connection that cannot sync by its status: nil
+// when connected, an *AdminError (needs_admin), ErrNeedsReauth, or
+// ErrNotConnected.
+func (c Connection) Err() error {
+	switch c.Status {
+	case StatusConnected:
+		return nil
+	case StatusNeedsReauth:
+		return ErrNeedsReauth
+	case StatusNeedsAdmin:
+		return &AdminError{Problem: c.Problem}
+	default:
+		return ErrNotConnected
+	}
 }
 
 // Usage is the last API usage Salesforce reported for the org, and the calls
@@ -182,8 +256,10 @@ type Store interface {
 	// so does an empty instanceURL. The connection becomes connected:
 	// Salesforce just granted the tokens.
 	SaveTokens(ctx context.Context, teamID, connID string, version int64, access, refresh, instanceURL string) (int64, error)
-	// SetStatus changes the status if the connection is still at version.
-	SetStatus(ctx context.Context, teamID, connID string, version int64, s Status) error
+	// SetStatus changes the status, and the problem that comes with it
+	// (zero for any status but needs_admin), if the connection is still at
+	// version.
+	SetStatus(ctx context.Context, teamID, connID string, version int64, s Status, p Problem) error
 	// Delete removes the team's connection (tokens included).
 	Delete(ctx context.Context, teamID string) error
 	// AcquireLease takes the team's refresh lease for holder until the given

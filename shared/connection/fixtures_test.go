@@ -3,11 +3,13 @@ package connection_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +52,7 @@ func (m *memStore) SaveTokens(_ context.Context, _, connID string, version int64
 	if m.c.ID != connID || m.c.Version != version {
 		return 0, connection.ErrVersionConflict
 	}
-	m.c.AccessToken, m.c.Version, m.c.Status = access, version+1, connection.StatusConnected
+	m.c.AccessToken, m.c.Version, m.c.Status, m.c.Problem = access, version+1, connection.StatusConnected, connection.Problem{}
 	if refresh != "" {
 		m.c.RefreshToken = refresh
 	}
@@ -60,13 +62,13 @@ func (m *memStore) SaveTokens(_ context.Context, _, connID string, version int64
 	return m.c.Version, nil
 }
 
-func (m *memStore) SetStatus(_ context.Context, _, connID string, version int64, s connection.Status) error {
+func (m *memStore) SetStatus(_ context.Context, _, connID string, version int64, s connection.Status, p connection.Problem) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.c.ID != connID || m.c.Version != version {
 		return connection.ErrVersionConflict
 	}
-	m.c.Status, m.c.Version = s, version+1
+	m.c.Status, m.c.Problem, m.c.Version = s, p, version+1
 	return nil
 }
 
@@ -152,22 +154,65 @@ func TestRefreshDecodesTheTokenFixtures(t *testing.T) {
 	}
 }
 
-// TestPermanentRefreshRefusalsNeedAnAdmin: a deactivated user or org, or a
-// connected app whose keys are gone, is not retried: the team needs an admin.
-func TestPermanentRefreshRefusalsNeedAnAdmin(t *testing.T) {
+// TestRefreshRefusalMapping: each refusal of the token endpoint makes what
+// it stands for of the connection. A revoked refresh token needs a new
+// consent (needs_reauth); a deactivated user or org, or this deployment's
+// connected app not recognised, needs an admin first (needs_admin, with
+// the reason and what to do, the connected app's naming the operator);
+// anything else, or a server fault, is retried and changes nothing.
+func TestRefreshRefusalMapping(t *testing.T) {
 	t.Parallel()
-	for _, code := range []string{"invalid_client", "invalid_client_id", "inactive_org", "inactive_user"} {
-		t.Run(code, func(t *testing.T) {
+	tests := []struct {
+		code       string
+		status     int
+		wantErr    error
+		wantStatus connection.Status
+		deployment bool
+		message    string // in the stored message
+	}{
+		{"invalid_grant", 400, connection.ErrNeedsReauth, connection.StatusNeedsReauth, false, ""},
+		{"inactive_user", 400, connection.ErrNeedsAdmin, connection.StatusNeedsAdmin, false, "reactivate them"},
+		{"inactive_org", 400, connection.ErrNeedsAdmin, connection.StatusNeedsAdmin, false, "org is inactive"},
+		{"invalid_client_id", 400, connection.ErrNeedsAdmin, connection.StatusNeedsAdmin, true, "SALESFORCE_CLIENT_ID"},
+		{"invalid_client", 400, connection.ErrNeedsAdmin, connection.StatusNeedsAdmin, true, "nothing is wrong in your org"},
+		{"inactive_user", 503, salesforce.ErrTransient, connection.StatusConnected, false, ""},
+		{"unsupported_grant_type", 400, salesforce.ErrTransient, connection.StatusConnected, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %d", tt.code, tt.status), func(t *testing.T) {
 			t.Parallel()
-			srv, _ := tokenEndpoint(t, 400, []byte(`{"error":"`+code+`","error_description":"refused"}`))
+			srv, _ := tokenEndpoint(t, tt.status, []byte(`{"error":"`+tt.code+`","error_description":"refused"}`))
 			store := &memStore{c: connection.Connection{TeamID: "team_a", ID: "c1", LoginURL: srv.URL, Status: connection.StatusConnected,
 				AccessToken: "stale", RefreshToken: "stored-refresh", Version: 1}}
 			tokens := &connection.Tokens{TeamID: "team_a", Store: store, Connector: connector(store), Holder: "t"}
-			if _, err := tokens.Refresh(context.Background(), salesforce.Token{AccessToken: "stale"}); !errors.Is(err, connection.ErrNeedsReauth) {
-				t.Errorf("Refresh: got %v; want ErrNeedsReauth", err)
+			_, err := tokens.Refresh(context.Background(), salesforce.Token{AccessToken: "stale"})
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Refresh: got %v; want %v", err, tt.wantErr)
 			}
-			if c, _ := store.Get(context.Background(), "team_a"); c.Status != connection.StatusNeedsReauth {
-				t.Errorf("status: got %s; want %s", c.Status, connection.StatusNeedsReauth)
+			if needsAdmin := tt.wantStatus == connection.StatusNeedsAdmin; errors.Is(err, connection.ErrNeedsAdmin) != needsAdmin ||
+				(needsAdmin && !errors.Is(err, connection.ErrNeedsReauth)) {
+				t.Errorf("Refresh: got %v; want ErrNeedsAdmin %v, and held like ErrNeedsReauth", err, needsAdmin)
+			}
+			c, _ := store.Get(context.Background(), "team_a")
+			if c.Status != tt.wantStatus {
+				t.Errorf("status: got %s; want %s", c.Status, tt.wantStatus)
+			}
+			wantReason := ""
+			if tt.wantStatus == connection.StatusNeedsAdmin {
+				wantReason = tt.code
+			}
+			if c.Problem.Reason != wantReason || c.Problem.Deployment != tt.deployment || !strings.Contains(c.Problem.Message, tt.message) {
+				t.Errorf("problem: got %+v; want reason %q, deployment %v, a message with %q", c.Problem, wantReason, tt.deployment, tt.message)
+			}
+			// The next use reads the stored status: the team stays held, with
+			// the same problem, without asking Salesforce again.
+			if tt.wantStatus != connection.StatusConnected {
+				again := &connection.Tokens{TeamID: "team_a", Store: store, Connector: connector(store), Holder: "t"}
+				var ae *connection.AdminError
+				if _, err := again.Current(context.Background()); !errors.Is(err, tt.wantErr) ||
+					(tt.wantStatus == connection.StatusNeedsAdmin && (!errors.As(err, &ae) || ae.Problem.Reason != tt.code)) {
+					t.Errorf("Current after the refusal: got %v; want %v naming %s", err, tt.wantErr, tt.code)
+				}
 			}
 		})
 	}

@@ -70,11 +70,8 @@ func (t *Tokens) Refresh(ctx context.Context, stale salesforce.Token) (salesforc
 			return salesforce.Token{}, err
 		}
 		t.conn = &c
-		if c.Status == StatusNeedsReauth {
-			return salesforce.Token{}, ErrNeedsReauth
-		}
-		if c.Status != StatusConnected {
-			return salesforce.Token{}, ErrNotConnected
+		if err := c.Err(); err != nil {
+			return salesforce.Token{}, err
 		}
 		if c.AccessToken != stale.AccessToken {
 			return c.Token(), nil // someone else refreshed
@@ -101,11 +98,23 @@ func (t *Tokens) Refresh(ctx context.Context, stale salesforce.Token) (salesforc
 	}
 }
 
-// permanentOAuthErrors are the token endpoint's refusals that no retry
-// mends: a revoked or expired refresh token, a connected app that is gone or
-// whose keys changed, an org or user deactivated. Each needs an admin.
-var permanentOAuthErrors = map[string]bool{
-	"invalid_grant": true, "invalid_client": true, "invalid_client_id": true, "inactive_org": true, "inactive_user": true,
+// refusal is what a token endpoint's refusal makes of the connection: a
+// revoked or expired refresh token (invalid_grant) needs a new consent; a
+// user or org deactivated, or a connected app Salesforce does not
+// recognise, needs an admin to fix that first (AdminProblem). Anything
+// else, and any server fault, is transient.
+func refusal(err error) (Status, Problem, bool) {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil || re.Response.StatusCode >= 500 {
+		return "", Problem{}, false
+	}
+	if re.ErrorCode == "invalid_grant" {
+		return StatusNeedsReauth, Problem{}, true
+	}
+	if p, ok := AdminProblem(re.ErrorCode); ok {
+		return StatusNeedsAdmin, p, true
+	}
+	return "", Problem{}, false
 }
 
 func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) (salesforce.Token, error) {
@@ -115,8 +124,8 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 	}
 	t.conn = &c
 	if c.AccessToken != stale.AccessToken || c.Status != StatusConnected {
-		if c.Status == StatusNeedsReauth {
-			return salesforce.Token{}, ErrNeedsReauth
+		if held(c.Status) {
+			return salesforce.Token{}, c.Err()
 		}
 		return c.Token(), nil
 	}
@@ -127,11 +136,10 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, t.Connector.httpClient())
 	fresh, err := cfg.TokenSource(hctx, &oauth2.Token{RefreshToken: c.RefreshToken}).Token()
 	if err != nil {
-		var re *oauth2.RetrieveError
 		// Only a definite refusal (Salesforce answers 400) stops the team's
-		// syncs until an admin reconnects; a server fault is retried.
-		if errors.As(err, &re) && permanentOAuthErrors[re.ErrorCode] && re.Response != nil && re.Response.StatusCode < 500 {
-			return t.markNeedsReauth(ctx, c)
+		// syncs until an admin acts; a server fault is retried.
+		if st, p, ok := refusal(err); ok {
+			return t.markRefused(ctx, c, st, p)
 		}
 		return salesforce.Token{}, fmt.Errorf("refresh token grant: %w", salesforce.ErrTransient)
 	}
@@ -233,22 +241,19 @@ func (t *Tokens) afterLostSave(ctx context.Context, read Connection, fresh *oaut
 
 // current is the connection's token by its status.
 func (c Connection) current() (salesforce.Token, error) {
-	switch c.Status {
-	case StatusConnected:
-		return c.Token(), nil
-	case StatusNeedsReauth:
-		return salesforce.Token{}, ErrNeedsReauth
-	default:
-		return salesforce.Token{}, ErrNotConnected
+	if err := c.Err(); err != nil {
+		return salesforce.Token{}, err
 	}
+	return c.Token(), nil
 }
 
-// markNeedsReauth records that Salesforce refused the refresh token, unless
-// the connection changed meanwhile: a lost race (another worker refreshed,
-// which with rotation revokes the token this one used) or a reconnect is not
-// a revocation, and the caller gets what is stored now.
-func (t *Tokens) markNeedsReauth(ctx context.Context, read Connection) (salesforce.Token, error) {
-	err := t.Store.SetStatus(ctx, t.TeamID, read.ID, read.Version, StatusNeedsReauth)
+// markRefused records that Salesforce refused the refresh token (status
+// needs_reauth, or needs_admin with its problem), unless the connection
+// changed meanwhile: a lost race (another worker refreshed, which with
+// rotation revokes the token this one used) or a reconnect is not a
+// revocation, and the caller gets what is stored now.
+func (t *Tokens) markRefused(ctx context.Context, read Connection, st Status, p Problem) (salesforce.Token, error) {
+	err := t.Store.SetStatus(ctx, t.TeamID, read.ID, read.Version, st, p)
 	if errors.Is(err, ErrVersionConflict) {
 		cur, gerr := t.Store.Get(ctx, t.TeamID)
 		if gerr != nil {
@@ -262,9 +267,9 @@ func (t *Tokens) markNeedsReauth(ctx context.Context, read Connection) (salesfor
 		return cur.current()
 	}
 	if err != nil {
-		return salesforce.Token{}, fmt.Errorf("mark needs_reauth: %w", err)
+		return salesforce.Token{}, fmt.Errorf("mark %s: %w", st, err)
 	}
-	read.Status, read.Version = StatusNeedsReauth, read.Version+1
+	read.Status, read.Problem, read.Version = st, p, read.Version+1
 	t.conn = &read
-	return salesforce.Token{}, ErrNeedsReauth
+	return salesforce.Token{}, read.Err()
 }

@@ -22,6 +22,27 @@ func (reauthOrgs) Open(context.Context, string) (Org, Connection, error) {
 }
 func (reauthOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
 
+// adminOrgs is a team whose connection needs an admin (its user is
+// inactive in Salesforce).
+type adminOrgs struct{}
+
+func (adminOrgs) Open(context.Context, string) (Org, Connection, error) {
+	return nil, Connection{Status: string(connection.StatusNeedsAdmin)},
+		&connection.AdminError{Problem: connection.Problem{Reason: "inactive_user", Message: "reactivate them"}}
+}
+func (adminOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
+
+// holds are the connections that hold a team's events until an admin acts,
+// each with the error its held events carry.
+var holds = []struct {
+	name string
+	orgs Orgs
+	want error
+}{
+	{"needs_reauth", reauthOrgs{}, connection.ErrNeedsReauth},
+	{"needs_admin", adminOrgs{}, connection.ErrNeedsAdmin},
+}
+
 // heldDays is a team whose held_event_max_days is days (0: never saved).
 type heldDays struct {
 	Policies
@@ -71,40 +92,42 @@ func TestHeldEventsEndAfterTheTeamsLimit(t *testing.T) {
 		{name: "younger than the team's one day", days: 1, ds: []Delivery{delivery("young", now.Add(-day+time.Second))},
 			published: map[string]string{}, held: []string{"msg_young"}},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			ledger := &answerLedger{prior: map[string]event.Outcome{"evt_answered": created, "evt_was_invalid": invalid}}
-			pub := &keptPublisher{}
-			e := &Engine{Ledger: ledger, Orgs: reauthOrgs{}, Policies: heldDays{days: tt.days}, Publisher: pub,
-				Now: func() time.Time { return now }, Hold: errors.New("held")}
-			failed := e.Process(context.Background(), slices.Clone(tt.ds))
-			got := map[string]string{}
-			for _, o := range pub.outs {
-				got[o.EventID] = string(o.Status) + "/" + string(o.Reason)
-				if o.Status == event.StatusSkipped && !o.At.Equal(now) {
-					t.Errorf("%s: at %v; want %v", o.EventID, o.At, now)
+		for _, hold := range holds {
+			t.Run(hold.name+": "+tt.name, func(t *testing.T) {
+				t.Parallel()
+				ledger := &answerLedger{prior: map[string]event.Outcome{"evt_answered": created, "evt_was_invalid": invalid}}
+				pub := &keptPublisher{}
+				e := &Engine{Ledger: ledger, Orgs: hold.orgs, Policies: heldDays{days: tt.days}, Publisher: pub,
+					Now: func() time.Time { return now }, Hold: errors.New("held")}
+				failed := e.Process(context.Background(), slices.Clone(tt.ds))
+				got := map[string]string{}
+				for _, o := range pub.outs {
+					got[o.EventID] = string(o.Status) + "/" + string(o.Reason)
+					if o.Status == event.StatusSkipped && !o.At.Equal(now) {
+						t.Errorf("%s: at %v; want %v", o.EventID, o.At, now)
+					}
 				}
-			}
-			if !maps.Equal(got, tt.published) {
-				t.Errorf("published: got %v; want %v", got, tt.published)
-			}
-			var rec []string
-			for _, o := range ledger.recorded {
-				rec = append(rec, o.EventID)
-			}
-			if !slices.Equal(rec, tt.recorded) {
-				t.Errorf("recorded: got %v; want %v", rec, tt.recorded)
-			}
-			held := slices.Sorted(maps.Keys(failed))
-			if !slices.Equal(held, tt.held) {
-				t.Errorf("held: got %v; want %v", held, tt.held)
-			}
-			for id, err := range failed {
-				if !errors.Is(err, connection.ErrNeedsReauth) {
-					t.Errorf("%s: got %v; want held for needs_reauth", id, err)
+				if !maps.Equal(got, tt.published) {
+					t.Errorf("published: got %v; want %v", got, tt.published)
 				}
-			}
-		})
+				var rec []string
+				for _, o := range ledger.recorded {
+					rec = append(rec, o.EventID)
+				}
+				if !slices.Equal(rec, tt.recorded) {
+					t.Errorf("recorded: got %v; want %v", rec, tt.recorded)
+				}
+				held := slices.Sorted(maps.Keys(failed))
+				if !slices.Equal(held, tt.held) {
+					t.Errorf("held: got %v; want %v", held, tt.held)
+				}
+				for id, err := range failed {
+					if !errors.Is(err, hold.want) || !errors.Is(err, e.Hold) {
+						t.Errorf("%s: got %v; want held for %s", id, err, hold.name)
+					}
+				}
+			})
+		}
 	}
 }
 

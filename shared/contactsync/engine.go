@@ -41,7 +41,10 @@ type Engine struct {
 	Counts    Counter  // optional
 	Release   Releaser // optional
 	// Write decides Salesforce's side effects on create (lead assignment
-	// rules, duplicate rules), on purpose rather than by default.
+	// rules), on purpose rather than by default. Whether a create may be
+	// saved over an alert duplicate rule is the team's setting
+	// (allow_save_on_duplicate_alert), not this: its AllowSaveOnDuplicate
+	// is set per record.
 	Write salesforce.WriteOptions
 	// Owner names this worker in claims; ClaimTTL must exceed the function's
 	// timeout so a live worker never loses its claim.
@@ -168,7 +171,11 @@ type batch struct {
 	releases []MemberKey // memberships that reached a final state: their held activity goes
 	writes   []ending    // final states not yet written to the ledger (flush)
 	claimed  []string    // emails this batch claimed, released if it fails
-	mu       sync.Mutex  // guards outcomes, done, failed, releases and writes: per-event work runs concurrently
+	// settle is the context what the part did is recorded under: the
+	// WriteContext of its share as the part began, so that what a write
+	// past the share's end did is recorded too.
+	settle context.Context
+	mu     sync.Mutex // guards outcomes, done, failed, releases and writes: per-event work runs concurrently
 }
 
 // ending is a delivery's final state, written to the ledger with the
@@ -220,6 +227,7 @@ func (b *batch) retry(d Delivery, err error) {
 
 func (b *batch) run(ctx context.Context, ds []Delivery) error {
 	b.done = map[string]bool{}
+	b.settle = WriteContext(ctx)
 	ids := make([]string, 0, len(ds))
 	for _, d := range ds {
 		if !pinFirst(d) {
@@ -250,16 +258,25 @@ func (b *batch) run(ctx context.Context, ds []Delivery) error {
 		}
 	}
 	if len(b.outcomes) > 0 {
-		if err := b.e.Ledger.RecordOutcomes(ctx, b.outcomes); err != nil {
+		if err := b.e.Ledger.RecordOutcomes(b.settled(ctx), b.outcomes); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}
 	if all := slices.Concat(republish, b.answered, b.outcomes); len(all) > 0 {
-		if err := b.e.Publisher.Publish(ctx, all); err != nil {
+		if err := b.e.Publisher.Publish(b.settled(ctx), all); err != nil {
 			return fmt.Errorf("publish outcomes: %w", err)
 		}
 	}
 	return nil
+}
+
+// settled is the context what the part did is recorded under (see
+// batch.settle); ctx when the part did not begin through run.
+func (b *batch) settled(ctx context.Context) context.Context {
+	if b.settle != nil {
+		return b.settle
+	}
+	return ctx
 }
 
 // pinFirst reports whether the delivery's earlier outcome, if any, is
@@ -553,7 +570,7 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 	err := b.lookUp(ctx, created, toSync)
 	// What was decided is written even when the rest failed: a record
 	// created in Salesforce is in the ledger when the event comes back.
-	if ferr := b.flush(ctx); err == nil {
+	if ferr := b.flush(b.settled(ctx)); err == nil {
 		err = ferr
 	}
 	if err != nil {
@@ -639,10 +656,11 @@ func (b *batch) claim(ctx context.Context, pending []item, found map[string]Matc
 	if len(order) == 0 {
 		return pending, nil
 	}
-	// A claim outlives this invocation: its deadline plus a margin, so a
-	// live worker never loses its claim to another.
+	// A claim outlives this invocation: its deadline (a write may run past
+	// the share's, see WriteContext) plus a margin, so a live worker never
+	// loses its claim to another.
 	until := b.e.now().Add(b.claimTTL())
-	if dl, ok := ctx.Deadline(); ok && dl.Add(time.Minute).After(until) {
+	if dl, ok := WriteContext(ctx).Deadline(); ok && dl.Add(time.Minute).After(until) {
 		until = dl.Add(time.Minute)
 	}
 	errs, err := b.e.Ledger.ClaimAll(ctx, b.team, order, b.e.Owner, until)
@@ -737,12 +755,16 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 	if len(newRecs) == 0 {
 		return nil
 	}
-	results, err := b.org.Create(ctx, newRecs, b.e.Write)
+	allow, err := b.allowSave(ctx, owners)
 	if err != nil {
-		return b.salesforceErr("create records", err)
+		return err
 	}
-	if results, err = b.resendInnocent(ctx, newRecs, results); err != nil {
-		return b.salesforceErr("create records again", err)
+	// The write, and what its answer ends, are not cut when the share
+	// does (see WriteContext); the duplicates' lookup after it is a read.
+	wctx := WriteContext(ctx)
+	results, err := b.createAll(wctx, newRecs, allow)
+	if err != nil {
+		return err
 	}
 	var dupes []int
 	var dmu sync.Mutex
@@ -752,8 +774,8 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 		switch {
 		case res.Success:
 			r := b.record(it, it.object, res.ID, event.StatusCreated, "created", mappingVersion[email])
-			b.synced(ctx, it, r, event.StatusCreated, "")
-			b.follow(ctx, followers[email], r)
+			b.synced(wctx, it, r, event.StatusCreated, "")
+			b.follow(wctx, followers[email], r)
 		case hasCode(res, salesforce.CodeDuplicatesDetected):
 			dmu.Lock()
 			dupes = append(dupes, i)
@@ -763,22 +785,22 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 			for _, f := range followers[email] {
 				b.retry(f.d, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
 			}
-			b.releaseOne(ctx, email)
+			b.releaseOne(wctx, email)
 		default:
 			fe := firstError(res)
 			oe := &event.OutcomeError{Code: fe.Code, Message: fe.Message, Fields: fe.Fields}
-			b.fail(ctx, it, oe)
+			b.fail(wctx, it, oe)
 			for _, f := range followers[email] {
-				b.fail(ctx, f, oe)
+				b.fail(wctx, f, oe)
 			}
-			b.releaseOne(ctx, email)
+			b.releaseOne(wctx, email)
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	slices.Sort(dupes)
-	b.count(ctx, results, owners, mappingVersion)
+	b.count(wctx, results, owners, mappingVersion)
 	if len(dupes) > 0 {
 		return b.linkDuplicates(ctx, dupes, results, owners, followers)
 	}
@@ -789,7 +811,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 // some records carry (a field deleted since the mapping was saved answers
 // INVALID_FIELD for the collection): the records without that field are sent
 // again, once, so one contact's problem never fails its batch-mates.
-func (b *batch) resendInnocent(ctx context.Context, recs []salesforce.SObject, results []salesforce.SaveResult) ([]salesforce.SaveResult, error) {
+func (b *batch) resendInnocent(ctx context.Context, recs []salesforce.SObject, results []salesforce.SaveResult, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
 	var again []int
 	for i, res := range results {
 		if res.Success {
@@ -818,7 +840,7 @@ func (b *batch) resendInnocent(ctx context.Context, recs []salesforce.SObject, r
 	for j, i := range again {
 		sub[j] = recs[i]
 	}
-	second, err := b.org.Create(ctx, sub, b.e.Write)
+	second, err := b.org.Create(ctx, sub, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -909,7 +931,7 @@ func duplicateError(r salesforce.SaveResult) *event.OutcomeError {
 	return &event.OutcomeError{Code: salesforce.CodeDuplicatesDetected, Message: "Salesforce's duplicate rule matched " + matched +
 		" with another email than the contact's (a rule matches e.g. the same name and phone, or title and company), " +
 		"so the contact was neither linked to it nor created. Merge the records or give the existing one this email in Salesforce, " +
-		"or allow saving duplicates, then retry."}
+		"or allow saving duplicates over alert rules (the team setting allow_save_on_duplicate_alert), then retry."}
 }
 
 func (b *batch) follow(ctx context.Context, fs []item, r Record) {

@@ -231,7 +231,7 @@ func TestClaimsOnlyWhatItCreates(t *testing.T) {
 	t.Parallel()
 	ledger := &fakeLedger{busy: map[string]bool{"busy@claim.example": true}}
 	org := &fakeOrg{found: map[string]Match{"found@claim.example": {Object: event.ObjectContact, ID: "0030000000000FD", Rule: "contact"}}}
-	b := &batch{e: &Engine{Ledger: ledger, Renderer: plainRenderer{}, Owner: "w1"}, team: "team_claim",
+	b := &batch{e: &Engine{Ledger: ledger, Renderer: plainRenderer{}, Policies: allowSaveFrom{}, Owner: "w1"}, team: "team_claim",
 		failed: map[string]error{}, done: map[string]bool{}, org: org}
 	it := func(n, email string) item {
 		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_claim",

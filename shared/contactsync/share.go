@@ -71,6 +71,41 @@ func teamContext(ctx context.Context, now time.Time, teams int, least time.Durat
 	if share <= 0 {
 		return ctx, func() {}, false
 	}
-	tctx, cancel := context.WithDeadline(ctx, now.Add(share))
+	tctx, cancel := context.WithDeadline(context.WithValue(ctx, workKey{}, ctx), now.Add(share))
 	return tctx, cancel, true
 }
+
+// workKey is the key of the batch's context (the function's work context)
+// in a team's share (see teamContext).
+type workKey struct{}
+
+// WriteContext is the context of a Salesforce write that starts under ctx,
+// a team's share of the batch's time, and of recording what it did: a
+// write started within the share is not cut when the share ends, but only
+// at the batch's deadline (the function's, less the time kept to answer);
+// the Salesforce client's own write timeout bounds it too. A trigger-heavy
+// org's save then answers, rather than committing unseen and being done
+// again by the next run. Reads stay under ctx, cut at the share's end. So
+// a team whose write is in flight may hold the batch up to the write's
+// end: the teams after it get what is left, and those whose turn comes
+// with none are sent back as not run (ErrNotRun), never failed. ctx
+// itself when it has ended (no write starts past the share) or is not a
+// team's share.
+func WriteContext(ctx context.Context) context.Context {
+	work, ok := ctx.Value(workKey{}).(context.Context)
+	if !ok || ctx.Err() != nil {
+		return ctx
+	}
+	return writeContext{Context: ctx, work: work}
+}
+
+// writeContext has the values of a team's share and the end of the
+// batch's work context.
+type writeContext struct {
+	context.Context // the share: its values
+	work            context.Context
+}
+
+func (c writeContext) Deadline() (time.Time, bool) { return c.work.Deadline() }
+func (c writeContext) Done() <-chan struct{}       { return c.work.Done() }
+func (c writeContext) Err() error                  { return c.work.Err() }

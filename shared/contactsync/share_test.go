@@ -266,3 +266,74 @@ func TestRunPartsHeldWinsOverTime(t *testing.T) {
 		t.Errorf("teams held: got %v; want [a]", teams)
 	}
 }
+
+// TestRunPartsWriteOutlivesTheShare: a write started within its team's
+// share runs past the share's end to its answer, while a read of the same
+// team is cut there; the team's deliveries are answered, and the next team
+// still runs, with the time that is left.
+func TestRunPartsWriteOutlivesTheShare(t *testing.T) {
+	t.Parallel()
+	work, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	workEnd, _ := work.Deadline()
+	var readErr, writeErr, lateWriteErr error
+	var writeEnd time.Time
+	nextRan := false
+	failed := map[string]error{}
+	contactsync.RunParts(work, []contactsync.Delivery{delivery("writer", 1), delivery("next", 1)}, failed, contactsync.Runner{
+		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: time.Millisecond, First: func(int) int { return 0 },
+		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
+			if team == "next" {
+				nextRan = ctx.Err() == nil
+				return nil
+			}
+			wctx := contactsync.WriteContext(ctx) // the write starts within the share
+			answered := make(chan struct{})
+			written := make(chan struct{})
+			go func() { // the write: it answers once the share is over
+				defer close(written)
+				select {
+				case <-answered:
+				case <-wctx.Done():
+					writeErr = wctx.Err()
+				}
+			}()
+			<-ctx.Done() // a read: cut at the share's end
+			readErr = ctx.Err()
+			lateWriteErr = contactsync.WriteContext(ctx).Err() // a write that would start now
+			writeEnd, _ = wctx.Deadline()
+			close(answered)
+			<-written
+			return writeErr
+		},
+	})
+	if !errors.Is(readErr, context.DeadlineExceeded) {
+		t.Errorf("the read: got %v; want it cut at the share's end", readErr)
+	}
+	if writeErr != nil {
+		t.Errorf("the write in flight: got %v; want it to run past the share's end to its answer", writeErr)
+	}
+	if !writeEnd.Equal(workEnd) {
+		t.Errorf("the write's deadline: got %v; want the batch's, %v", writeEnd, workEnd)
+	}
+	if !errors.Is(lateWriteErr, context.DeadlineExceeded) {
+		t.Errorf("a write starting after the share: got %v; want it not to start", lateWriteErr)
+	}
+	if !nextRan {
+		t.Error("the next team did not run; want it run with the time left")
+	}
+	if len(failed) != 0 {
+		t.Errorf("deliveries back: got %v; want none (the writer's answered, the next team's run)", failed)
+	}
+}
+
+// TestWriteContextOutsideAShare: a context that is no team's share is its
+// own write context.
+func TestWriteContextOutsideAShare(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if got := contactsync.WriteContext(ctx); got != ctx {
+		t.Errorf("got %v; want the context itself", got)
+	}
+}

@@ -46,6 +46,7 @@ type Reason string
 const (
 	ReasonNotConnected         Reason = "not_connected"          // the team has no Salesforce connection (R1)
 	ReasonNeedsReauth          Reason = "needs_reauth"           // the refresh token was revoked (R1)
+	ReasonNeedsAdmin           Reason = "needs_admin"            // Salesforce refuses the connection until an admin acts (inactive user or org, the connected app refused)
 	ReasonSyncOff              Reason = "sync_off"               // the effective sync mode was off when the contact was added (R4)
 	ReasonSequenceSyncDisabled Reason = "sequence_sync_disabled" // the sequence's Disable Sync was on when the contact was added (R4)
 	ReasonAwaitingReply        Reason = "awaiting_reply"         // on_reply: syncs on the contact's first reply (R4)
@@ -59,7 +60,7 @@ const (
 	ReasonDuplicateEvent       Reason = "duplicate_event"        // this event id was already processed
 	ReasonAPILimit             Reason = "api_limit"              // paused: the org's daily API budget is spent
 	ReasonAlreadySynced        Reason = "already_synced"         // the contact is already synced for the team (R5)
-	ReasonHeldTooLong          Reason = "held_too_long"          // held (needs_reauth, API budget) longer than the team's held_event_max_days
+	ReasonHeldTooLong          Reason = "held_too_long"          // held (needs_reauth, needs_admin, API budget) longer than the team's held_event_max_days
 	ReasonInvalidEvent         Reason = "invalid_event"          // failed: the message broke the contract; Error names the field (R9)
 )
 

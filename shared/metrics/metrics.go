@@ -15,6 +15,10 @@ const (
 	Namespace      = "SFSync"
 	NeedsReauth    = "NeedsReauth"    // an event could not sync: the team's connection needs a new authorization
 	BudgetExceeded = "BudgetExceeded" // an event was deferred: the team's org is out of API calls
+	// NeedsAdmin: an event could not sync: Salesforce refuses the team's
+	// connection for a cause an admin must fix (an inactive user or org),
+	// or refuses this deployment's connected app itself.
+	NeedsAdmin = "NeedsAdmin"
 )
 
 // EMF writes metrics to W (the function's standard output).

@@ -11,14 +11,16 @@ import (
 
 // ParseTeamSettings reads a whole team settings document from JSON. Every
 // field is required except activity_kinds, whose missing kinds take their
-// defaults; unknown fields, nulls and wrong types are errors naming the field
-// (and, for enumerations, the allowed values).
+// defaults, and api_budget_percent, held_event_max_days and
+// allow_save_on_duplicate_alert, which take theirs; unknown fields, nulls
+// and wrong types are errors naming the field (and, for enumerations, the
+// allowed values).
 func ParseTeamSettings(data []byte) (TeamSettings, error) {
 	obj, err := object(data)
 	if err != nil {
 		return TeamSettings{}, err
 	}
-	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds", "api_budget_percent", "held_event_max_days"); err != nil {
+	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds", "api_budget_percent", "held_event_max_days", "allow_save_on_duplicate_alert"); err != nil {
 		return TeamSettings{}, err
 	}
 	var s TeamSettings
@@ -63,6 +65,11 @@ func ParseTeamSettings(data []byte) (TeamSettings, error) {
 	s.HeldEventMaxDays = DefaultHeldDays
 	if raw, ok := obj["held_event_max_days"]; ok {
 		if s.HeldEventMaxDays, err = wholeNumber(raw, "held_event_max_days", validHeldDays, heldDaysProblem); err != nil {
+			return TeamSettings{}, err
+		}
+	}
+	if _, ok := obj["allow_save_on_duplicate_alert"]; ok {
+		if s.AllowSaveOnDuplicateAlert, err = boolean(obj, "allow_save_on_duplicate_alert", "allow_save_on_duplicate_alert"); err != nil {
 			return TeamSettings{}, err
 		}
 	}

@@ -103,6 +103,12 @@ type TeamSettings struct {
 	// reconnect, or its API budget is spent) from when the queue first
 	// delivered it, before it is skipped as held_too_long (1..MaxHeldDays).
 	HeldEventMaxDays int `json:"held_event_max_days"`
+	// AllowSaveOnDuplicateAlert lets a create go through an "alert"
+	// duplicate rule of the org (Sforce-Duplicate-Rule-Header:
+	// allowSave=true); "block" rules still block. Off (the default), a
+	// record an alert rule matches is never saved over it: the contact
+	// is linked to a match with its email, or fails DUPLICATES_DETECTED.
+	AllowSaveOnDuplicateAlert bool `json:"allow_save_on_duplicate_alert"`
 }
 
 // Bounds of held_event_max_days. The most is the event queues' message

@@ -212,8 +212,8 @@ type Handler struct {
 	// two looks; DefaultWaitMax when zero.
 	WaitMax time.Duration
 	Log     *slog.Logger
-	// Metrics, when set, counts held events for the alarms: NeedsReauth and
-	// BudgetExceeded per team.
+	// Metrics, when set, counts held events for the alarms: NeedsReauth,
+	// NeedsAdmin and BudgetExceeded per team.
 	Metrics *metrics.EMF
 	// Invalid, when set, answers the invalid messages that name their
 	// event and team before they are dead-lettered; nil: dead-lettered only.
@@ -433,12 +433,15 @@ func (h *Handler) holdDelay() time.Duration {
 	return h.HoldDelay
 }
 
-// holdMetric is the alarm metric a held message counts towards: NeedsReauth
-// or BudgetExceeded; "" for none.
+// holdMetric is the alarm metric a held message counts towards: NeedsAdmin,
+// NeedsReauth or BudgetExceeded; "" for none. A needs_admin error matches
+// ErrNeedsReauth too: it is asked first.
 func holdMetric(err error) string {
 	switch {
 	case !errors.Is(err, ErrHold):
 		return ""
+	case errors.Is(err, connection.ErrNeedsAdmin):
+		return metrics.NeedsAdmin
 	case errors.Is(err, connection.ErrNeedsReauth):
 		return metrics.NeedsReauth
 	case errors.Is(err, salesforce.ErrRequestLimit), errors.Is(err, budget.ErrCapped), errors.Is(err, budget.ErrNearCap):

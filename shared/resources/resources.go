@@ -81,14 +81,23 @@ type Queue struct {
 func (q Queue) DLQName() string { return q.Name + "-dlq" }
 
 // FunctionTimeout is the timeout of the sync functions; queue visibility
-// timeouts are derived from it as AWS recommends (6x).
-const FunctionTimeout = 30 * time.Second
+// timeouts are derived from it as AWS recommends (6x). It bounds a
+// Salesforce write in flight when its team's share of the batch ends (see
+// contactsync.RunParts): two minutes lets a trigger-heavy org's save of a
+// full part answer, where 30 s cut it and lost the answer. The cost is
+// the visibility timeout: a message whose invocation crashed, or that
+// failed, comes back after 12 minutes rather than 3 (one cut for time, one
+// held and one waiting are sent back with their own short delays, not
+// after it).
+const FunctionTimeout = 120 * time.Second
 
 // Queues lists the queues of a stack.
 var Queues = []Queue{
 	{Name: "contact-events", EnvVar: EnvContactQueueURL, VisibilityTimeout: 6 * FunctionTimeout, MaxReceiveCount: 5, Retention: 14 * 24 * time.Hour},
 	{Name: "activity-events", EnvVar: EnvActivityQueueURL, VisibilityTimeout: 6 * FunctionTimeout, MaxReceiveCount: 5, Retention: 14 * 24 * time.Hour},
-	{Name: "results", EnvVar: EnvResultsQueueURL, VisibilityTimeout: 6 * FunctionTimeout, MaxReceiveCount: 5, Retention: 14 * 24 * time.Hour},
+	// The sequencer reads the results, no function of the stack: their
+	// visibility is its consumer's, not derived from FunctionTimeout.
+	{Name: "results", EnvVar: EnvResultsQueueURL, VisibilityTimeout: 3 * time.Minute, MaxReceiveCount: 5, Retention: 14 * 24 * time.Hour},
 }
 
 // EventSource is an SQS event source mapping of a sync function.

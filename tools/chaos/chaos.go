@@ -38,15 +38,17 @@ type Config struct {
 	RaiseAt       float64       // ... when its daily limit is raised
 	Visibility    time.Duration // the event queues' visibility timeout: how soon a failed message returns
 	// HoldDelay is HOLD_DELAY_SECONDS, how long a held message waits;
-	// default the visibility timeout. Deployed, it is 5 times the visibility
-	// timeout (900 s against 180 s) and an outage lasts hours, so a held
+	// default the visibility timeout. Deployed, it is 900 s (against a
+	// visibility timeout of 720 s) and an outage lasts hours, so a held
 	// message comes back a handful of times; with the run's outages of a
 	// minute or two, this keeps it near that count without slowing recovery
 	// much.
 	HoldDelay time.Duration
-	// AwaitAdd is AWAIT_ADD_SECONDS; default 10/3 of Visibility,
-	// the deployed ratio (600 s against 6 x 30 s), so an email event waiting
-	// for its contact.added is skipped before its fifth receive, as deployed.
+	// AwaitAdd is AWAIT_ADD_SECONDS; default 10/3 of Visibility, the
+	// deployed ratio while the sync functions timed out at 30 s (600 s
+	// against 6 x 30 s), so an email event waiting for its contact.added
+	// outlasts three returns of a failed add. Deployed, the visibility is
+	// 720 s now: a failed add returns after the wait has ended.
 	AwaitAdd time.Duration
 	Drain    time.Duration // how long to wait for the last answers after the last send
 	// Concurrency overrides the sync functions' MaximumConcurrency (0: as

@@ -866,3 +866,40 @@ func TestConnectWithoutTheOrgName(t *testing.T) {
 		t.Errorf("logs: got %s; want a warning about the org name", e.logs.String())
 	}
 }
+
+// TestInactiveUserMarksNeedsAdmin: the connected user is deactivated in
+// Salesforce; the refresh answers inactive_user, so the connection needs an
+// admin, and GET /v1/salesforce says why and what to do. Once the user is
+// reactivated, a reconnect clears it and the connection continues.
+func TestInactiveUserMarksNeedsAdmin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, simOptions{autoApprove: true})
+	first := e.connect()
+	e.sim.SetUserActive(false)
+	tokens := &connection.Tokens{TeamID: "team_a", Store: e.store, Connector: e.connector, Holder: "w"}
+	_, err := salesforce.Query[map[string]any](context.Background(), &salesforce.Client{Session: tokens}, "SELECT Id FROM Lead")
+	if !errors.Is(err, connection.ErrNeedsAdmin) || !errors.Is(err, connection.ErrNeedsReauth) {
+		t.Fatalf("query: got %v; want ErrNeedsAdmin (held like ErrNeedsReauth)", err)
+	}
+	_, body := e.do("GET", "/v1/salesforce", "")
+	var st connecthttp.StatusResponse
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != connection.StatusNeedsAdmin || st.Problem == nil || st.Problem.Reason != "inactive_user" ||
+		st.Problem.Actor != "team_admin" || !strings.Contains(st.Problem.Message, "reactivate") {
+		t.Errorf("status: got %s; want needs_admin, problem inactive_user for the team's admin, saying to reactivate the user", body)
+	}
+	e.sim.SetUserActive(true)
+	e.connect()
+	_, body = e.do("GET", "/v1/salesforce", "")
+	st = connecthttp.StatusResponse{}
+	_ = json.Unmarshal([]byte(body), &st)
+	if st.Status != connection.StatusConnected || st.Problem != nil {
+		t.Errorf("status after the reconnect: got %s; want connected, no problem", body)
+	}
+	again, err := e.store.Get(context.Background(), "team_a")
+	if err != nil || again.Problem != (connection.Problem{}) || !again.ConnectedAt.Equal(first.ConnectedAt) {
+		t.Errorf("stored after the reconnect: got %+v, %v; want no problem and the first connection's start %v", again.Problem, err, first.ConnectedAt)
+	}
+}

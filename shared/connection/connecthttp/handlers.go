@@ -246,6 +246,28 @@ type StatusResponse struct {
 	APIUsage    *connection.Usage      `json:"api_usage,omitempty"`
 	Budget      *Budget                `json:"budget,omitempty"`
 	Readiness   *readiness.Summary     `json:"readiness,omitempty"`
+	// Problem says, for status needs_admin, why and what to do.
+	Problem *Problem `json:"problem,omitempty"`
+}
+
+// Problem is why a needs_admin connection cannot sync: Salesforce's OAuth
+// error code, what to do, and who must act (the team's admin, or the
+// service's operator when the connected app itself is refused).
+type Problem struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	Actor   string `json:"actor"` // team_admin | operator
+}
+
+func problemOf(c connection.Connection) *Problem {
+	if c.Status != connection.StatusNeedsAdmin {
+		return nil
+	}
+	p := &Problem{Reason: c.Problem.Reason, Message: c.Problem.Message, Actor: "team_admin"}
+	if c.Problem.Deployment {
+		p.Actor = "operator"
+	}
+	return p
 }
 
 // Budget is the team's API budget as the governor sees it now.
@@ -311,7 +333,7 @@ func (h *Handlers) status(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.WriteJSON(w, http.StatusOK, StatusResponse{Status: c.Status, Environment: c.Environment,
 		InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName, UserID: c.UserID, Username: c.Username, ConnectedAt: &at,
-		APIUsage: c.Usage, Budget: b, Readiness: ready})
+		APIUsage: c.Usage, Budget: b, Readiness: ready, Problem: problemOf(c)})
 }
 
 func (h *Handlers) disconnect(w http.ResponseWriter, r *http.Request) {

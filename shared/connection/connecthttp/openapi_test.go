@@ -132,7 +132,7 @@ func TestConnectRoutesMatchTheOpenAPIDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.do("GET", "/v1/salesforce", "") // connected, with usage
-	if err := e.store.SetStatus(ctx, "team_a", c.ID, c.Version, connection.StatusNeedsReauth); err != nil {
+	if err := e.store.SetStatus(ctx, "team_a", c.ID, c.Version, connection.StatusNeedsReauth, connection.Problem{}); err != nil {
 		t.Fatal(err)
 	}
 	e.do("GET", "/v1/salesforce", "") // needs_reauth

@@ -395,6 +395,10 @@ type connItem struct {
 	LeaseHolder string         `dynamodbav:"lease_holder,omitempty"`
 	LeaseUntil  int64          `dynamodbav:"lease_until,omitempty"`
 	HeldAtMs    int64          `dynamodbav:"held_at_ms,omitempty"`
+	// The problem of a needs_admin connection (connection.Problem).
+	ProblemReason     string `dynamodbav:"problem_reason,omitempty"`
+	ProblemMessage    string `dynamodbav:"problem_message,omitempty"`
+	ProblemDeployment bool   `dynamodbav:"problem_deployment,omitempty"`
 }
 
 func tokenContext(team, connID, purpose string) map[string]string {
@@ -434,6 +438,7 @@ func (s *Store) decode(ctx context.Context, team string, item map[string]ddbtype
 	if it.HeldAtMs > 0 {
 		c.HeldAt = time.UnixMilli(it.HeldAtMs).UTC()
 	}
+	c.Problem = connection.Problem{Reason: it.ProblemReason, Message: it.ProblemMessage, Deployment: it.ProblemDeployment}
 	if it.UsageLimit > 0 || it.SvcDay != "" {
 		ut, _ := time.Parse(time.RFC3339Nano, it.UsageAt)
 		c.Usage = &connection.Usage{Used: it.UsageUsed, Limit: it.UsageLimit, At: ut, ServiceCalls: it.SvcCalls, ServiceDay: it.SvcDay}
@@ -460,7 +465,7 @@ func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connecti
 		Environment: string(c.Environment), LoginURL: c.LoginURL, InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName,
 		UserID: c.UserID, Username: c.Username, ConnectedAt: c.ConnectedAt.UTC().Format(time.RFC3339Nano),
 		ConnectedBy: c.ConnectedBy, Status: string(c.Status), Version: c.Version, Access: access, Refresh: refresh,
-		HeldAtMs: heldAtMs(c.HeldAt)})
+		HeldAtMs: heldAtMs(c.HeldAt), ProblemReason: c.Problem.Reason, ProblemMessage: c.Problem.Message, ProblemDeployment: c.Problem.Deployment})
 	if err != nil {
 		return nil, fmt.Errorf("marshal connection: %w", err)
 	}
@@ -549,9 +554,9 @@ func (s *Store) SaveTokens(ctx context.Context, team, connID string, version int
 	if err != nil {
 		return 0, fmt.Errorf("seal access token: %w", err)
 	}
-	upd := expression.Set(expression.Name("access"), expression.Value(sa)).
+	upd := withProblem(expression.Set(expression.Name("access"), expression.Value(sa)).
 		Set(expression.Name("status"), expression.Value(string(connection.StatusConnected))).
-		Set(expression.Name("version"), expression.Value(version+1))
+		Set(expression.Name("version"), expression.Value(version+1)), connection.Problem{})
 	if refresh != "" {
 		sr, err := s.Sealer.Seal(ctx, []byte(refresh), tokenContext(team, connID, "refresh_token"))
 		if err != nil {
@@ -600,15 +605,29 @@ func refusedItem(err error) (connItem, bool) {
 	return it, true
 }
 
-// SetStatus changes the status, fenced by version.
-func (s *Store) SetStatus(ctx context.Context, team, connID string, version int64, st connection.Status) error {
-	upd := expression.Set(expression.Name("status"), expression.Value(string(st))).
-		Set(expression.Name("version"), expression.Value(version+1))
-	landed := func(it connItem) bool { return it.Status == string(st) }
+// SetStatus changes the status and its problem, fenced by version.
+func (s *Store) SetStatus(ctx context.Context, team, connID string, version int64, st connection.Status, p connection.Problem) error {
+	upd := withProblem(expression.Set(expression.Name("status"), expression.Value(string(st))).
+		Set(expression.Name("version"), expression.Value(version+1)), p)
+	landed := func(it connItem) bool { return it.Status == string(st) && it.ProblemReason == p.Reason }
 	if err := s.fenced(ctx, team, connID, version, upd, landed); err != nil {
 		return fmt.Errorf("set status: %w", err)
 	}
 	return nil
+}
+
+// withProblem adds to upd the writing of p, or its removal when zero.
+func withProblem(upd expression.UpdateBuilder, p connection.Problem) expression.UpdateBuilder {
+	if p == (connection.Problem{}) {
+		return upd.Remove(expression.Name("problem_reason")).Remove(expression.Name("problem_message")).
+			Remove(expression.Name("problem_deployment"))
+	}
+	upd = upd.Set(expression.Name("problem_reason"), expression.Value(p.Reason)).
+		Set(expression.Name("problem_message"), expression.Value(p.Message))
+	if p.Deployment {
+		return upd.Set(expression.Name("problem_deployment"), expression.Value(true))
+	}
+	return upd.Remove(expression.Name("problem_deployment"))
 }
 
 // Delete removes the team's connection.

@@ -180,7 +180,7 @@ func TestTokenWritesAreFencedByVersion(t *testing.T) {
 		}
 	}
 	setStatus := func(id string, v int64, st connection.Status) write {
-		return func(s *connectiondb.Store) error { return s.SetStatus(ctx, team, id, v, st) }
+		return func(s *connectiondb.Store) error { return s.SetStatus(ctx, team, id, v, st, connection.Problem{}) }
 	}
 	tests := []struct {
 		name    string
@@ -693,7 +693,7 @@ func TestARefreshSentTwiceKeepsItsTokens(t *testing.T) {
 		if _, err := s.Replace(context.Background(), conn("c1", "a1", "r1")); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetStatus(context.Background(), team, "c1", 1, connection.StatusNeedsReauth); err != nil {
+		if err := s.SetStatus(context.Background(), team, "c1", 1, connection.StatusNeedsReauth, connection.Problem{}); err != nil {
 			t.Errorf("set status sent twice: got %v; want success", err)
 		}
 	})

@@ -61,7 +61,8 @@ var ErrBadInput = errors.New("orgs: bad input")
 
 // Open reads the team's connection and returns its org. A team without a
 // connection gets an error matching connection.ErrNotConnected; one whose
-// refresh token Salesforce refused gets connection.ErrNeedsReauth, with the
+// refresh token Salesforce refused gets connection.ErrNeedsReauth (an
+// *AdminError, also matching ErrNeedsAdmin, when it needs an admin), with the
 // Connection filled in so the caller can say since when.
 //
 // The returned Org (an *Org) records the last API usage Salesforce reported
@@ -82,8 +83,8 @@ func (s *Orgs) Open(ctx context.Context, teamID string) (contactsync.Org, contac
 	info := contactsync.Connection{Status: string(c.Status), ConnectedAt: c.ConnectedAt, HeldAt: c.HeldAt}
 	switch c.Status {
 	case connection.StatusConnected:
-	case connection.StatusNeedsReauth:
-		return nil, info, fmt.Errorf("open org for team %s: %w", teamID, connection.ErrNeedsReauth)
+	case connection.StatusNeedsReauth, connection.StatusNeedsAdmin:
+		return nil, info, fmt.Errorf("open org for team %s: %w", teamID, c.Err())
 	default:
 		return nil, info, fmt.Errorf("open org for team %s (status %q): %w", teamID, c.Status, connection.ErrNotConnected)
 	}

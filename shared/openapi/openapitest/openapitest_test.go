@@ -14,13 +14,13 @@ func TestCheck(t *testing.T) {
 		wantErr             string // "" for valid
 	}{
 		{name: "team settings", method: "GET", route: "/v1/salesforce/settings", status: 200,
-			body: `{"version":0,"settings":{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":false,"clicked":false,"bounced":true},"api_budget_percent":50,"held_event_max_days":14}}`},
+			body: `{"version":0,"settings":{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":false,"clicked":false,"bounced":true},"api_budget_percent":50,"held_event_max_days":14,"allow_save_on_duplicate_alert":false}}`},
 		{name: "bad enum", method: "GET", route: "/v1/salesforce/settings", status: 200,
-			body: `{"version":0,"settings":{"sync_as":"account","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":false,"clicked":false,"bounced":true},"api_budget_percent":50,"held_event_max_days":14}}`, wantErr: "does not match"},
+			body: `{"version":0,"settings":{"sync_as":"account","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":false,"clicked":false,"bounced":true},"api_budget_percent":50,"held_event_max_days":14,"allow_save_on_duplicate_alert":false}}`, wantErr: "does not match"},
 		{name: "extra field", method: "GET", route: "/v1/salesforce/settings", status: 200,
-			body: `{"version":0,"team_id":"x","settings":{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":false,"clicked":false,"bounced":true},"api_budget_percent":50,"held_event_max_days":14}}`, wantErr: "does not match"},
+			body: `{"version":0,"team_id":"x","settings":{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":false,"clicked":false,"bounced":true},"api_budget_percent":50,"held_event_max_days":14,"allow_save_on_duplicate_alert":false}}`, wantErr: "does not match"},
 		{name: "bad date-time", method: "GET", route: "/v1/salesforce/settings", status: 200,
-			body: `{"version":1,"effective_at":"yesterday","updated_by":"u","settings":{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":false,"clicked":false,"bounced":true},"api_budget_percent":50,"held_event_max_days":14}}`, wantErr: "does not match"},
+			body: `{"version":1,"effective_at":"yesterday","updated_by":"u","settings":{"sync_as":"lead","sync_mode":"on_add","deduplication":true,"activity_tracking":true,"activity_kinds":{"sent":true,"replied":true,"opened":false,"clicked":false,"bounced":true},"api_budget_percent":50,"held_event_max_days":14,"allow_save_on_duplicate_alert":false}}`, wantErr: "does not match"},
 		{name: "error through a response $ref", method: "PUT", route: "/v1/salesforce/settings", status: 412, body: `{"error":{"code":"version_conflict","message":"m"}}`},
 		{name: "error via default", method: "GET", route: "/v1/salesforce/settings", status: 500, body: `{"error":{"code":"internal","message":"m"}}`},
 		{name: "malformed error", method: "GET", route: "/v1/salesforce/settings", status: 401, body: `{"message":"m"}`, wantErr: "does not match"},

@@ -53,8 +53,8 @@ func (s *Source) Target(ctx context.Context, teamID string) (readiness.Target, e
 	}
 	switch c.Status {
 	case connection.StatusConnected:
-	case connection.StatusNeedsReauth:
-		return readiness.Target{}, fmt.Errorf("readiness target of team %s: %w", teamID, connection.ErrNeedsReauth)
+	case connection.StatusNeedsReauth, connection.StatusNeedsAdmin:
+		return readiness.Target{}, fmt.Errorf("readiness target of team %s: %w", teamID, c.Err())
 	default:
 		return readiness.Target{}, fmt.Errorf("readiness target of team %s (status %q): %w", teamID, c.Status, connection.ErrNotConnected)
 	}

@@ -246,6 +246,22 @@ func (o *Org) RevokeAllRefreshTokens() {
 	o.saveAfterChangeLocked()
 }
 
+// SetUserActive activates or deactivates the org's user, as an admin does
+// in Setup, Users. Deactivating ends the user's sessions; while the user is
+// inactive, the token endpoint answers both grants 400 inactive_user, and
+// the refresh tokens work again once the user is reactivated.
+func (o *Org) SetUserActive(active bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.userInactive = !active
+	if !active {
+		for _, a := range o.access {
+			a.Expired = true
+		}
+	}
+	o.saveAfterChangeLocked()
+}
+
 // ExpireAccessTokens ends every current session; refresh tokens stay valid.
 func (o *Org) ExpireAccessTokens() {
 	o.mu.Lock()

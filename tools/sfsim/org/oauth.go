@@ -242,6 +242,10 @@ func (o *Org) handleToken(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var resp map[string]string
+	if o.userInactive {
+		oauthError(w, http.StatusBadRequest, "inactive_user", "user is not active")
+		return
+	}
 	if grant == "authorization_code" {
 		c, ok := o.codes[f.Get("code")]
 		switch {

@@ -138,6 +138,9 @@ type Org struct {
 	version  string // API version of the operation being run, for record URLs
 	now      func() time.Time
 
+	// userInactive: an admin deactivated the connected user (SetUserActive).
+	userInactive bool
+
 	taskStatuses []TaskStatus
 	sharing      map[string]Sharing
 	viewAll      map[string]bool

@@ -112,6 +112,16 @@ func (o *Org) handleSim(w http.ResponseWriter, r *http.Request) {
 	case route == "POST expire-tokens" && len(parts) == 1:
 		o.ExpireAccessTokens()
 		w.WriteHeader(http.StatusNoContent)
+	case route == "PUT user-active" && len(parts) == 1:
+		var v struct {
+			Active *bool `json:"active"`
+		}
+		if err := strictJSON(body, &v); err != nil || v.Active == nil {
+			simError(w, http.StatusBadRequest, `body: want {"active": true|false}`)
+			return
+		}
+		o.SetUserActive(*v.Active)
+		w.WriteHeader(http.StatusNoContent)
 	case route == "POST revoke-refresh-tokens" && len(parts) == 1:
 		o.RevokeAllRefreshTokens()
 		w.WriteHeader(http.StatusNoContent)

@@ -1,0 +1,35 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/sfsync/sfsync/shared/budget"
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/metrics"
+)
+
+// TestHoldMetric: a held message counts towards the alarm metric of why it
+// is held; a needs_admin connection's error, which also matches
+// ErrNeedsReauth (so it is held alike), counts as NeedsAdmin.
+func TestHoldMetric(t *testing.T) {
+	t.Parallel()
+	admin := &connection.AdminError{Problem: connection.Problem{Reason: "inactive_user", Message: "reactivate them"}}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"needs_reauth", fmt.Errorf("%w: %w", ErrHold, connection.ErrNeedsReauth), metrics.NeedsReauth},
+		{"needs_admin", fmt.Errorf("%w: open org: %w", ErrHold, admin), metrics.NeedsAdmin},
+		{"budget", fmt.Errorf("%w: %w", ErrHold, budget.ErrCapped), metrics.BudgetExceeded},
+		{"not held", admin, ""},
+		{"held for another cause", fmt.Errorf("%w: %w", ErrHold, errors.New("parked add")), ""},
+	}
+	for _, tt := range tests {
+		if got := holdMetric(tt.err); got != tt.want {
+			t.Errorf("%s: got %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
