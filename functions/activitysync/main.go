@@ -55,10 +55,10 @@ func main() {
 	apiVersion := env.Optional(resources.EnvAPIVersion, salesforce.DefaultVersion)
 	// HOLD_DELAY_SECONDS (default 900): how long a parked event waits.
 	holdDelay, _ := strconv.Atoi(env.Optional("HOLD_DELAY_SECONDS", "900"))
-	// AWAIT_ADD_SECONDS (default 600): how long an activity whose
+	// AWAIT_ADD_SECONDS (default 2400, 10/3 of the queue's visibility timeout): how long an activity whose
 	// contact.added is not synced yet keeps coming back before it is
 	// skipped as not_added.
-	awaitAdd, _ := strconv.Atoi(env.Optional("AWAIT_ADD_SECONDS", "600"))
+	awaitAdd, _ := strconv.Atoi(env.Optional("AWAIT_ADD_SECONDS", "2400"))
 	// TASK_OWNER_ID (optional): the Salesforce user or queue that owns new
 	// Tasks; empty leaves it to Salesforce (the connected user).
 	taskOwner := env.Optional("TASK_OWNER_ID", "")

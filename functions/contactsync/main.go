@@ -57,10 +57,10 @@ func main() {
 	// HOLD_DELAY_SECONDS (optional, default 900, SQS's maximum) is how long a
 	// held event waits before it is tried again.
 	holdDelay, _ := strconv.Atoi(env.Optional("HOLD_DELAY_SECONDS", "900"))
-	// AWAIT_ADD_SECONDS (default 600): how long a contact.replied whose
+	// AWAIT_ADD_SECONDS (default 2400, 10/3 of the queue's visibility timeout): how long a contact.replied whose
 	// contact.added is not synced yet keeps coming back before it is
 	// skipped as not_added.
-	awaitAdd, _ := strconv.Atoi(env.Optional("AWAIT_ADD_SECONDS", "600"))
+	awaitAdd, _ := strconv.Atoi(env.Optional("AWAIT_ADD_SECONDS", "2400"))
 	// Salesforce's side effects on create, chosen on purpose: lead
 	// assignment rules run (TRUE, FALSE or an assignment rule id). Whether
 	// a create overrides an alert duplicate rule is each team's setting.
