@@ -136,7 +136,7 @@ func (h *handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		httpapi.WriteError(w, http.StatusConflict, "needs_reauth", "Salesforce refused the stored authorization; an admin must reconnect the org", "")
 	case errors.Is(err, salesforce.ErrRequestLimit):
 		httpapi.WriteError(w, http.StatusTooManyRequests, "salesforce_limit", "the org's daily API limit is reached; the fields could not be read. Try again later", "")
-	case errors.Is(err, salesforce.ErrTransient), errors.Is(err, salesforce.ErrSessionExpired):
+	case errors.Is(err, salesforce.ErrTransient), errors.Is(err, salesforce.ErrConcurrentLimit), errors.Is(err, salesforce.ErrSessionExpired):
 		h.Logger.WarnContext(r.Context(), "field mapping: salesforce unavailable", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		httpapi.WriteError(w, http.StatusBadGateway, "salesforce_unavailable", "Salesforce did not answer the request for the org's fields; try again", "")
 	default:

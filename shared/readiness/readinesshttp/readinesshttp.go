@@ -59,7 +59,7 @@ func Register(rt *httpapi.Router, d Deps) {
 		case errors.Is(err, connection.ErrNeedsReauth):
 			httpapi.WriteError(w, http.StatusConflict, "needs_reauth", "Salesforce refused the connection; an admin must reconnect", "")
 			return
-		case errors.Is(err, salesforce.ErrTransient):
+		case errors.Is(err, salesforce.ErrTransient), errors.Is(err, salesforce.ErrConcurrentLimit):
 			d.Logger.Warn("readiness report", "team_id", team, "error", err.Error())
 			httpapi.WriteError(w, http.StatusBadGateway, "salesforce_unavailable", "Salesforce could not be reached; try again", "")
 			return
