@@ -53,7 +53,7 @@ type OAuthConfig struct {
 	// connected app's credentials (invalid_client): a kept copy of the
 	// secret is dropped, so that one the operator fixed is read at once.
 	ForgetClientSecret func()
-	RedirectURL  string // this API's /oauth/salesforce/callback
+	RedirectURL        string // this API's /oauth/salesforce/callback
 	// AllowInsecureLoginURLs permits http:// login URLs on loopback hosts, for
 	// the local simulator only.
 	AllowInsecureLoginURLs bool

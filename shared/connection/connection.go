@@ -45,7 +45,7 @@ var (
 	// ErrNeedsAdmin is matched by the error of a needs_admin connection
 	// (an *AdminError), which also matches ErrNeedsReauth: the team's
 	// events are held alike until an admin acts and reconnects.
-	ErrNeedsAdmin      = errors.New("connection: Salesforce refuses the connection until an admin fixes its cause")
+	ErrNeedsAdmin = errors.New("connection: Salesforce refuses the connection until an admin fixes its cause")
 	// ErrAppRefused is matched by the error of a refresh Salesforce
 	// refused because of this deployment's connected app (invalid_client,
 	// invalid_client_id: a wrong consumer key or secret, a deleted app), an
@@ -54,7 +54,7 @@ var (
 	// ErrNeedsReauth so that the team's events are held; the next batch
 	// after the hold delay tries the refresh again, so once the operator
 	// fixes the app every team recovers by itself.
-	ErrAppRefused = errors.New("connection: Salesforce refuses this deployment's connected app")
+	ErrAppRefused      = errors.New("connection: Salesforce refuses this deployment's connected app")
 	ErrVersionConflict = errors.New("connection: tokens changed since they were read")
 	ErrStateUnknown    = errors.New("connection: unknown or already used OAuth state")
 	ErrStateExpired    = errors.New("connection: OAuth state expired")

@@ -213,7 +213,7 @@ type Handler struct {
 	WaitMax time.Duration
 	Log     *slog.Logger
 	// Metrics, when set, counts held events for the alarms: NeedsReauth,
-	// NeedsAdmin and BudgetExceeded per team.
+	// NeedsAdmin, AppRefused and BudgetExceeded per team.
 	Metrics *metrics.EMF
 	// Invalid, when set, answers the invalid messages that name their
 	// event and team before they are dead-lettered; nil: dead-lettered only.
@@ -450,13 +450,16 @@ func (h *Handler) holdDelay() time.Duration {
 	return h.HoldDelay
 }
 
-// holdMetric is the alarm metric a held message counts towards: NeedsAdmin,
-// NeedsReauth or BudgetExceeded; "" for none. A needs_admin error matches
-// ErrNeedsReauth too: it is asked first.
+// holdMetric is the alarm metric a held message counts towards:
+// AppRefused, NeedsAdmin, NeedsReauth or BudgetExceeded; "" for none. A
+// refused app's and a needs_admin error match ErrNeedsReauth too: they are
+// asked first.
 func holdMetric(err error) string {
 	switch {
 	case !errors.Is(err, ErrHold):
 		return ""
+	case errors.Is(err, connection.ErrAppRefused):
+		return metrics.AppRefused
 	case errors.Is(err, connection.ErrNeedsAdmin):
 		return metrics.NeedsAdmin
 	case errors.Is(err, connection.ErrNeedsReauth):
