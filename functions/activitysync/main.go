@@ -80,7 +80,8 @@ func main() {
 	connStore := &connectiondb.Store{DB: db, Table: connectionsTable,
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: keyID, Keys: sealing.NewKeyCache(0, 0)}}
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: secretARN}
-	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get}}
+	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{ClientID: clientID, ClientSecret: clientSecret.Get,
+		ForgetClientSecret: clientSecret.Forget}}
 	policies := policydb.New(db, policiesTable, ledgerTable)
 	ledger := ledgerdb.New(db, ledgerTable)
 	ledger.Owner = holder

@@ -108,7 +108,7 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) (*httpapi.Router, *
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(cfg), KeyID: s.keyID, Keys: sealing.NewKeyCache(0, 0)}}
 	clientSecret := &secret.Cached{Client: secretsmanager.NewFromConfig(cfg), ARN: s.secretARN}
 	connector := &connection.Connector{Store: connStore, Config: connection.OAuthConfig{
-		ClientID: s.clientID, ClientSecret: clientSecret.Get, RedirectURL: s.redirectURL, AllowInsecureLoginURLs: s.insecureLogin},
+		ClientID: s.clientID, ClientSecret: clientSecret.Get, ForgetClientSecret: clientSecret.Forget, RedirectURL: s.redirectURL, AllowInsecureLoginURLs: s.insecureLogin},
 		APIVersion: s.apiVersion, Log: log}
 
 	policies := policydb.New(db, s.policiesTable, s.ledgerTable)

@@ -19,6 +19,7 @@ const (
 	MetricNeedsReauth    = "NeedsReauth"
 	MetricBudgetExceeded = "BudgetExceeded"
 	MetricNeedsAdmin     = "NeedsAdmin"
+	MetricAppRefused     = "AppRefused"
 	MetricTeamDimension  = "TeamId"
 )
 
@@ -42,10 +43,11 @@ type Alarms struct {
 
 // NewAlarms creates the alarms, each sending to the topic: a message in any
 // DLQ, function errors and throttles, old messages on the event queues, and
-// the functions' NeedsReauth, NeedsAdmin and BudgetExceeded metrics summed
-// over teams. NeedsAdmin alarms at the first held event: it may be this
-// deployment's connected app that Salesforce refuses (every team's syncs
-// stop), which only the operator can fix.
+// the functions' NeedsReauth, NeedsAdmin, AppRefused and BudgetExceeded
+// metrics summed over teams. NeedsAdmin alarms at the first held event (a
+// team's admin must act), and so does AppRefused: Salesforce refuses this
+// deployment's connected app, every team's syncs stop, and only the
+// operator can fix it.
 func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) (*Alarms, error) {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	a := &Alarms{Construct: c}
@@ -122,8 +124,10 @@ func NewAlarms(scope constructs.Construct, id string, props *AlarmsProps) (*Alar
 	}{
 		{MetricNeedsReauth, "events could not sync because a team's Salesforce connection needs a new consent", props.NeedsReauthThreshold},
 		{MetricBudgetExceeded, "events were deferred because a team reached its Salesforce API budget", props.BudgetExceededThreshold},
-		{MetricNeedsAdmin, "events could not sync because Salesforce refuses a team's connection for a cause an admin must fix " +
-			"(inactive user or org), or refuses this deployment's connected app (invalid_client: check SALESFORCE_CLIENT_ID and the secret)", 1},
+		{MetricNeedsAdmin, "events could not sync because Salesforce refuses a team's connection for a cause the team's admin must fix " +
+			"(inactive user or org)", 1},
+		{MetricAppRefused, "events were held because Salesforce refuses this deployment's connected app (invalid_client, " +
+			"invalid_client_id): check SALESFORCE_CLIENT_ID and the consumer secret; teams recover by themselves once fixed", 1},
 	} {
 		// A Metrics Insights query sums the per-team series, so the functions
 		// emit only the TeamId dimension and no team is missed.

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/sfsync/sfsync/infra/stack"
+	"github.com/sfsync/sfsync/shared/metrics"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
@@ -831,8 +832,9 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("alarm on %s of %s: got none; want one", w.metric, w.dimension)
 		}
 	}
-	for _, metric := range []string{stack.MetricNeedsReauth, stack.MetricBudgetExceeded, stack.MetricNeedsAdmin} {
-		want := `SELECT SUM(` + metric + `) FROM SCHEMA("SFSync", TeamId)`
+	// The names the functions emit (package metrics) each have their alarm.
+	for _, metric := range metrics.Alarmed {
+		want := `SELECT SUM(` + metric + `) FROM SCHEMA("` + metrics.Namespace + `", TeamId)`
 		if !expressions[want] {
 			t.Errorf("alarm on %s: got expressions %v; want %q", metric, slices.Collect(maps.Keys(expressions)), want)
 		}

@@ -49,7 +49,11 @@ const Prompt = "login consent"
 type OAuthConfig struct {
 	ClientID     string
 	ClientSecret func(ctx context.Context) (string, error)
-	RedirectURL  string // this API's /oauth/salesforce/callback
+	// ForgetClientSecret, when set, is called when Salesforce refuses the
+	// connected app's credentials (invalid_client): a kept copy of the
+	// secret is dropped, so that one the operator fixed is read at once.
+	ForgetClientSecret func()
+	RedirectURL        string // this API's /oauth/salesforce/callback
 	// AllowInsecureLoginURLs permits http:// login URLs on loopback hosts, for
 	// the local simulator only.
 	AllowInsecureLoginURLs bool

@@ -45,7 +45,16 @@ var (
 	// ErrNeedsAdmin is matched by the error of a needs_admin connection
 	// (an *AdminError), which also matches ErrNeedsReauth: the team's
 	// events are held alike until an admin acts and reconnects.
-	ErrNeedsAdmin      = errors.New("connection: Salesforce refuses the connection until an admin fixes its cause")
+	ErrNeedsAdmin = errors.New("connection: Salesforce refuses the connection until an admin fixes its cause")
+	// ErrAppRefused is matched by the error of a refresh Salesforce
+	// refused because of this deployment's connected app (invalid_client,
+	// invalid_client_id: a wrong consumer key or secret, a deleted app), an
+	// *AppRefusedError. It is the operator's fault, not the team's: the
+	// connection's status is left alone, and the error also matches
+	// ErrNeedsReauth so that the team's events are held; the next batch
+	// after the hold delay tries the refresh again, so once the operator
+	// fixes the app every team recovers by itself.
+	ErrAppRefused      = errors.New("connection: Salesforce refuses this deployment's connected app")
 	ErrVersionConflict = errors.New("connection: tokens changed since they were read")
 	ErrStateUnknown    = errors.New("connection: unknown or already used OAuth state")
 	ErrStateExpired    = errors.New("connection: OAuth state expired")
@@ -123,18 +132,35 @@ func (e *AdminError) Is(target error) bool {
 	return target == ErrNeedsAdmin || target == ErrNeedsReauth
 }
 
+// AppRefusedError is the error of a refresh Salesforce refused because of
+// this deployment's connected app; Problem says which refusal and what the
+// operator must check. It matches ErrAppRefused and ErrNeedsReauth, not
+// ErrNeedsAdmin: nothing is asked of the team.
+type AppRefusedError struct{ Problem Problem }
+
+func (e *AppRefusedError) Error() string {
+	return "connection: Salesforce refuses this deployment's connected app (" + e.Problem.Reason + "): " + e.Problem.Message
+}
+
+// Is makes errors.Is(err, ErrAppRefused) and errors.Is(err, ErrNeedsReauth)
+// hold.
+func (e *AppRefusedError) Is(target error) bool {
+	return target == ErrAppRefused || target == ErrNeedsReauth
+}
+
 // adminProblems are the token endpoint's permanent refusals that a new
-// consent alone does not mend, with what to tell the admin.
+// consent alone does not mend, with what to tell the admin. Those with
+// Deployment set are the operator's to fix (see ErrAppRefused).
 var adminProblems = map[string]Problem{
 	"inactive_user": {Reason: "inactive_user", Message: "the connected Salesforce user is inactive: reactivate them in Salesforce " +
 		"(Setup, Users), or reconnect as another user who can see all Leads and Contacts"},
 	"inactive_org": {Reason: "inactive_org", Message: "the Salesforce org is inactive or locked, or its edition has no API access: " +
 		"ask Salesforce (or the org's billing contact) to reactivate it, then reconnect"},
 	"invalid_client_id": {Reason: "invalid_client_id", Deployment: true, Message: "Salesforce does not recognise this service's connected app " +
-		"(its consumer key): nothing is wrong in your org; the service's operator must check SALESFORCE_CLIENT_ID, then reconnect"},
+		"(its consumer key): nothing is wrong in your org; the service's operator must check SALESFORCE_CLIENT_ID; syncs resume by themselves once it is fixed"},
 	"invalid_client": {Reason: "invalid_client", Deployment: true, Message: "Salesforce refused this service's connected app credentials: " +
 		"nothing is wrong in your org; the service's operator must check the consumer key and secret (SALESFORCE_CLIENT_ID, " +
-		"SALESFORCE_CLIENT_SECRET_ARN), then reconnect"},
+		"SALESFORCE_CLIENT_SECRET_ARN); syncs resume by themselves once they are fixed"},
 }
 
 // AdminProblem returns the problem an OAuth error code stands for, and

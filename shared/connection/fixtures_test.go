@@ -156,10 +156,13 @@ func TestRefreshDecodesTheTokenFixtures(t *testing.T) {
 
 // TestRefreshRefusalMapping: each refusal of the token endpoint makes what
 // it stands for of the connection. A revoked refresh token needs a new
-// consent (needs_reauth); a deactivated user or org, or this deployment's
-// connected app not recognised, needs an admin first (needs_admin, with
-// the reason and what to do, the connected app's naming the operator);
-// anything else, or a server fault, is retried and changes nothing.
+// consent (needs_reauth); a deactivated user or org needs an admin first
+// (needs_admin, with the reason and what to do). This deployment's
+// connected app refused (invalid_client, invalid_client_id) is the
+// operator's fault: the status is left alone, the error holds the team's
+// events (it matches ErrNeedsReauth, not ErrNeedsAdmin) and names what the
+// operator must check, and the kept client secret is dropped. Anything
+// else, or a server fault, is retried and changes nothing.
 func TestRefreshRefusalMapping(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -167,14 +170,15 @@ func TestRefreshRefusalMapping(t *testing.T) {
 		status     int
 		wantErr    error
 		wantStatus connection.Status
-		deployment bool
-		message    string // in the stored message
+		appRefused bool
+		message    string // in the stored message (the error's, when the app is refused)
 	}{
 		{"invalid_grant", 400, connection.ErrNeedsReauth, connection.StatusNeedsReauth, false, ""},
 		{"inactive_user", 400, connection.ErrNeedsAdmin, connection.StatusNeedsAdmin, false, "reactivate them"},
 		{"inactive_org", 400, connection.ErrNeedsAdmin, connection.StatusNeedsAdmin, false, "org is inactive"},
-		{"invalid_client_id", 400, connection.ErrNeedsAdmin, connection.StatusNeedsAdmin, true, "SALESFORCE_CLIENT_ID"},
-		{"invalid_client", 400, connection.ErrNeedsAdmin, connection.StatusNeedsAdmin, true, "nothing is wrong in your org"},
+		{"invalid_client_id", 400, connection.ErrAppRefused, connection.StatusConnected, true, "SALESFORCE_CLIENT_ID"},
+		{"invalid_client", 400, connection.ErrAppRefused, connection.StatusConnected, true, "nothing is wrong in your org"},
+		{"invalid_client", 503, salesforce.ErrTransient, connection.StatusConnected, false, ""},
 		{"inactive_user", 503, salesforce.ErrTransient, connection.StatusConnected, false, ""},
 		{"unsupported_grant_type", 400, salesforce.ErrTransient, connection.StatusConnected, false, ""},
 	}
@@ -184,10 +188,19 @@ func TestRefreshRefusalMapping(t *testing.T) {
 			srv, _ := tokenEndpoint(t, tt.status, []byte(`{"error":"`+tt.code+`","error_description":"refused"}`))
 			store := &memStore{c: connection.Connection{TeamID: "team_a", ID: "c1", LoginURL: srv.URL, Status: connection.StatusConnected,
 				AccessToken: "stale", RefreshToken: "stored-refresh", Version: 1}}
-			tokens := &connection.Tokens{TeamID: "team_a", Store: store, Connector: connector(store), Holder: "t"}
+			conn := connector(store)
+			forgot := false
+			conn.Config.ForgetClientSecret = func() { forgot = true }
+			tokens := &connection.Tokens{TeamID: "team_a", Store: store, Connector: conn, Holder: "t"}
 			_, err := tokens.Refresh(context.Background(), salesforce.Token{AccessToken: "stale"})
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("Refresh: got %v; want %v", err, tt.wantErr)
+			}
+			if forgot != tt.appRefused {
+				t.Errorf("client secret forgotten: got %v; want %v", forgot, tt.appRefused)
+			}
+			if tt.appRefused && (!errors.Is(err, connection.ErrNeedsReauth) || !strings.Contains(err.Error(), tt.message)) {
+				t.Errorf("Refresh: got %v; want it held like ErrNeedsReauth, saying %q", err, tt.message)
 			}
 			if needsAdmin := tt.wantStatus == connection.StatusNeedsAdmin; errors.Is(err, connection.ErrNeedsAdmin) != needsAdmin ||
 				(needsAdmin && !errors.Is(err, connection.ErrNeedsReauth)) {
@@ -201,8 +214,11 @@ func TestRefreshRefusalMapping(t *testing.T) {
 			if tt.wantStatus == connection.StatusNeedsAdmin {
 				wantReason = tt.code
 			}
-			if c.Problem.Reason != wantReason || c.Problem.Deployment != tt.deployment || !strings.Contains(c.Problem.Message, tt.message) {
-				t.Errorf("problem: got %+v; want reason %q, deployment %v, a message with %q", c.Problem, wantReason, tt.deployment, tt.message)
+			if c.Problem.Reason != wantReason || c.Problem.Deployment || (!tt.appRefused && !strings.Contains(c.Problem.Message, tt.message)) {
+				t.Errorf("problem: got %+v; want reason %q, a message with %q", c.Problem, wantReason, tt.message)
+			}
+			if tt.appRefused && c.Version != 1 {
+				t.Errorf("version: got %d; want 1 (nothing stored)", c.Version)
 			}
 			// The next use reads the stored status: the team stays held, with
 			// the same problem, without asking Salesforce again.

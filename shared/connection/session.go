@@ -30,6 +30,11 @@ type Tokens struct {
 
 	mu   sync.Mutex
 	conn *Connection
+	// appRefused is the refusal of this deployment's connected app met by
+	// a refresh of refusedToken: the calls of the same batch that find
+	// that token stale get it without asking Salesforce again.
+	appRefused   error
+	refusedToken string
 }
 
 var _ salesforce.Session = (*Tokens)(nil)
@@ -63,6 +68,9 @@ func (t *Tokens) Current(ctx context.Context) (salesforce.Token, error) {
 func (t *Tokens) Refresh(ctx context.Context, stale salesforce.Token) (salesforce.Token, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.appRefused != nil && t.refusedToken == stale.AccessToken {
+		return salesforce.Token{}, t.appRefused
+	}
 	backoff := 20 * time.Millisecond
 	for {
 		c, err := t.Store.Get(ctx, t.TeamID)
@@ -100,8 +108,9 @@ func (t *Tokens) Refresh(ctx context.Context, stale salesforce.Token) (salesforc
 
 // refusal is what a token endpoint's refusal makes of the connection: a
 // revoked or expired refresh token (invalid_grant) needs a new consent; a
-// user or org deactivated, or a connected app Salesforce does not
-// recognise, needs an admin to fix that first (AdminProblem). Anything
+// user or org deactivated needs an admin to fix that first (AdminProblem);
+// a connected app Salesforce refuses (a Problem with Deployment set) is
+// the operator's to fix, and the caller leaves the status alone. Anything
 // else, and any server fault, is transient.
 func refusal(err error) (Status, Problem, bool) {
 	var re *oauth2.RetrieveError
@@ -139,6 +148,9 @@ func (t *Tokens) refreshUnderLease(ctx context.Context, stale salesforce.Token) 
 		// Only a definite refusal (Salesforce answers 400) stops the team's
 		// syncs until an admin acts; a server fault is retried.
 		if st, p, ok := refusal(err); ok {
+			if p.Deployment {
+				return salesforce.Token{}, t.refusedApp(stale, p)
+			}
 			return t.markRefused(ctx, c, st, p)
 		}
 		return salesforce.Token{}, fmt.Errorf("refresh token grant: %w", salesforce.ErrTransient)
@@ -237,6 +249,19 @@ func (t *Tokens) afterLostSave(ctx context.Context, read Connection, fresh *oaut
 		return t.saved(cur, fresh, rotated, instance, v), nil
 	}
 	return salesforce.Token{}, fmt.Errorf("save refreshed tokens: the connection keeps changing: %w", salesforce.ErrTransient)
+}
+
+// refusedApp is the error of a refresh of stale that Salesforce refused
+// because of this deployment's connected app. The connection is not
+// marked: the team did nothing wrong, and the next batch tries again. A
+// kept client secret is dropped, so that one the operator fixed is read
+// at the next try; the refusal is remembered for this batch's other calls.
+func (t *Tokens) refusedApp(stale salesforce.Token, p Problem) error {
+	if f := t.Connector.Config.ForgetClientSecret; f != nil {
+		f()
+	}
+	t.appRefused, t.refusedToken = &AppRefusedError{Problem: p}, stale.AccessToken
+	return t.appRefused
 }
 
 // current is the connection's token by its status.

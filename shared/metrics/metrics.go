@@ -16,10 +16,18 @@ const (
 	NeedsReauth    = "NeedsReauth"    // an event could not sync: the team's connection needs a new authorization
 	BudgetExceeded = "BudgetExceeded" // an event was deferred: the team's org is out of API calls
 	// NeedsAdmin: an event could not sync: Salesforce refuses the team's
-	// connection for a cause an admin must fix (an inactive user or org),
-	// or refuses this deployment's connected app itself.
+	// connection for a cause the team's admin must fix (an inactive user
+	// or org).
 	NeedsAdmin = "NeedsAdmin"
+	// AppRefused: an event could not sync: Salesforce refuses this
+	// deployment's connected app (invalid_client, invalid_client_id), which
+	// only the operator can fix; every team's syncs stop alike.
+	AppRefused = "AppRefused"
 )
+
+// Alarmed are the metrics above that the stack alarms on, each summed over
+// teams (the infra tests check that each has its alarm).
+var Alarmed = []string{NeedsReauth, BudgetExceeded, NeedsAdmin, AppRefused}
 
 // EMF writes metrics to W (the function's standard output).
 type EMF struct {

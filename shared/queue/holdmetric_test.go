@@ -12,10 +12,13 @@ import (
 
 // TestHoldMetric: a held message counts towards the alarm metric of why it
 // is held; a needs_admin connection's error, which also matches
-// ErrNeedsReauth (so it is held alike), counts as NeedsAdmin.
+// ErrNeedsReauth (so it is held alike), counts as NeedsAdmin; a refresh
+// refused for this deployment's connected app, which matches
+// ErrNeedsReauth too, as AppRefused (the operator's alarm, not the team's).
 func TestHoldMetric(t *testing.T) {
 	t.Parallel()
 	admin := &connection.AdminError{Problem: connection.Problem{Reason: "inactive_user", Message: "reactivate them"}}
+	app := &connection.AppRefusedError{Problem: connection.Problem{Reason: "invalid_client", Message: "check the secret", Deployment: true}}
 	tests := []struct {
 		name string
 		err  error
@@ -23,6 +26,7 @@ func TestHoldMetric(t *testing.T) {
 	}{
 		{"needs_reauth", fmt.Errorf("%w: %w", ErrHold, connection.ErrNeedsReauth), metrics.NeedsReauth},
 		{"needs_admin", fmt.Errorf("%w: open org: %w", ErrHold, admin), metrics.NeedsAdmin},
+		{"connected app refused", fmt.Errorf("%w: look emails up: refresh after POST /composite: %w", ErrHold, app), metrics.AppRefused},
 		{"budget", fmt.Errorf("%w: %w", ErrHold, budget.ErrCapped), metrics.BudgetExceeded},
 		{"not held", admin, ""},
 		{"held for another cause", fmt.Errorf("%w: %w", ErrHold, errors.New("parked add")), ""},

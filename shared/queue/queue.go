@@ -213,7 +213,7 @@ type Handler struct {
 	WaitMax time.Duration
 	Log     *slog.Logger
 	// Metrics, when set, counts held events for the alarms: NeedsReauth,
-	// NeedsAdmin and BudgetExceeded per team.
+	// NeedsAdmin, AppRefused and BudgetExceeded per team.
 	Metrics *metrics.EMF
 	// Invalid, when set, answers the invalid messages that name their
 	// event and team before they are dead-lettered; nil: dead-lettered only.
@@ -323,7 +323,8 @@ func (h *Handler) fates(msgs []Message, bodies []string, failed map[string]error
 
 // fate is how a message that failed with err is sent back at now: held
 // (ErrHold) for the hold delay, or waiting (ErrWait, or out of time: see
-// outOfTime) for its wait delay; false when it returns to the queue as a
+// outOfTime) for its wait delay, or for the wait Salesforce asked for
+// (retryAfter); false when it returns to the queue as a
 // failure instead. Only an out-of-time resend carries when its time first
 // ran out (OutOfTimeSinceAttribute).
 func (h *Handler) fate(m *Message, body string, err error, now time.Time) (resend, bool) {
@@ -336,6 +337,8 @@ func (h *Handler) fate(m *Message, body string, err error, now time.Time) (resen
 		r.delay = h.holdDelay()
 	case errors.Is(err, ErrWait):
 		r.wait, r.delay = true, wait()
+	case retryAfter(err) > 0:
+		r.wait, r.delay = true, retryAfter(err)
 	case h.outOfTime(err, m.OutOfTimeSince, now):
 		r.wait, r.delay, r.outOfTimeSince = true, wait(), m.OutOfTimeSince
 		if r.outOfTimeSince.IsZero() {
@@ -345,6 +348,20 @@ func (h *Handler) fate(m *Message, body string, err error, now time.Time) (resen
 		return resend{}, false
 	}
 	return r, true
+}
+
+// retryAfter is the wait the error of a Salesforce call asks for before
+// the call is sent again (the org's concurrent long-running requests all
+// taken: salesforce.RetryAfter), in whole seconds rounded up (SQS's unit),
+// at most SQS's longest delay; zero when it asks for none. Such a message
+// is sent back as a waiting one: a refusal that passes with time never
+// counts towards maxReceiveCount.
+func retryAfter(err error) time.Duration {
+	d, ok := salesforce.RetryAfter(err)
+	if !ok {
+		return 0
+	}
+	return min((d + time.Second - 1).Truncate(time.Second), DefaultHoldDelay)
 }
 
 // holdsOf counts the held messages of the batch by alarm metric and
@@ -433,13 +450,16 @@ func (h *Handler) holdDelay() time.Duration {
 	return h.HoldDelay
 }
 
-// holdMetric is the alarm metric a held message counts towards: NeedsAdmin,
-// NeedsReauth or BudgetExceeded; "" for none. A needs_admin error matches
-// ErrNeedsReauth too: it is asked first.
+// holdMetric is the alarm metric a held message counts towards:
+// AppRefused, NeedsAdmin, NeedsReauth or BudgetExceeded; "" for none. A
+// refused app's and a needs_admin error match ErrNeedsReauth too: they are
+// asked first.
 func holdMetric(err error) string {
 	switch {
 	case !errors.Is(err, ErrHold):
 		return ""
+	case errors.Is(err, connection.ErrAppRefused):
+		return metrics.AppRefused
 	case errors.Is(err, connection.ErrNeedsAdmin):
 		return metrics.NeedsAdmin
 	case errors.Is(err, connection.ErrNeedsReauth):

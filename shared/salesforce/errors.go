@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"time"
 )
 
 // Sentinel errors callers branch on. An *APIError matches them with errors.Is.
@@ -16,9 +18,12 @@ var (
 	ErrRequestLimit = errors.New("salesforce: API request limit exceeded")
 	// ErrConcurrentLimit: 403 REQUEST_LIMIT_EXCEEDED because the org already
 	// runs its limit of concurrent long-running requests (25 in production,
-	// "ConcurrentPerOrgLongTxn" in the message). It is not the daily cap: it
-	// matches ErrTransient, not ErrRequestLimit, so the call is tried again
-	// after a short wait and the team's work is not paused.
+	// "ConcurrentPerOrgLongTxn" in the message). It is not the daily cap, so
+	// the team's work is not paused; nor is it ErrTransient: each of the
+	// 25 slots is held for 20 seconds or more, so a resend within a second
+	// is refused again and only adds to the load. Its *APIError carries
+	// RetryAfter (see RetryAfter), which the queue honours. Salesforce
+	// refused the request before running it: a refused write saved nothing.
 	ErrConcurrentLimit = errors.New("salesforce: too many concurrent long-running requests")
 	// ErrTransient: 5xx, UNABLE_TO_LOCK_ROW, a lost connection; the same request may succeed later.
 	ErrTransient = errors.New("salesforce: transient failure")
@@ -48,6 +53,36 @@ type APIError struct {
 	Message    string
 	Fields     []string
 	All        []ErrorItem
+	// RetryAfter is how long to wait before sending the request again,
+	// when Salesforce's answer calls for a wait (ErrConcurrentLimit); zero
+	// otherwise.
+	RetryAfter time.Duration
+}
+
+// Bounds of the wait after a concurrent-request refusal (RetryAfter): a
+// long-running request holds its slot for 20 seconds or more, so a resend
+// waits at least MinConcurrentRetryAfter, jittered up to
+// MaxConcurrentRetryAfter so that the refused workers of one org spread out.
+const (
+	MinConcurrentRetryAfter = 5 * time.Second
+	MaxConcurrentRetryAfter = 20 * time.Second
+)
+
+// concurrentRetryAfter is a RetryAfter for a concurrent-request refusal: a
+// random point between its bounds.
+func concurrentRetryAfter() time.Duration {
+	return MinConcurrentRetryAfter + rand.N(MaxConcurrentRetryAfter-MinConcurrentRetryAfter+1)
+}
+
+// RetryAfter returns the wait an error of a Salesforce call asks for
+// before the call is sent again (an *APIError's RetryAfter anywhere in its
+// chain), and whether it asks for one.
+func RetryAfter(err error) (time.Duration, bool) {
+	var api *APIError
+	if errors.As(err, &api) && api.RetryAfter > 0 {
+		return api.RetryAfter, true
+	}
+	return 0, false
 }
 
 func (e *APIError) Error() string {
@@ -71,7 +106,7 @@ func (e *APIError) Is(target error) bool {
 	case ErrConcurrentLimit:
 		return e.concurrent()
 	case ErrTransient:
-		return e.StatusCode >= 500 || e.Code == CodeUnableToLockRow || e.Code == CodeServerUnavailable || e.concurrent()
+		return e.StatusCode >= 500 || e.Code == CodeUnableToLockRow || e.Code == CodeServerUnavailable
 	case ErrNotFound:
 		return e.StatusCode == 404
 	}
@@ -173,6 +208,9 @@ func parseErrorBody(status int, body []byte) *APIError {
 	if err := json.Unmarshal(body, &items); err == nil && len(items) > 0 {
 		e.All = items
 		e.Code, e.Message, e.Fields = items[0].Code, items[0].Message, items[0].Fields
+		if e.concurrent() {
+			e.RetryAfter = concurrentRetryAfter()
+		}
 		return e
 	}
 	text := strings.TrimSpace(string(body))

@@ -3,6 +3,7 @@ package salesforce
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -190,7 +191,9 @@ func TestClientRefreshesOnceAndRetriesOnce(t *testing.T) {
 }
 
 // TestReadsAreResentAfterTransientFailures: a read (a GET, or a composite of
-// GETs) is sent again after a 5xx; a write never is.
+// GETs) is sent again after a 5xx; a write never is; nor is a read the org
+// refused for its concurrent long-running requests (each slot is held for
+// 20 seconds or more: a resend within a second is refused again).
 func TestReadsAreResentAfterTransientFailures(t *testing.T) {
 	t.Parallel()
 	query := func(ctx context.Context, c *Client) error {
@@ -215,18 +218,22 @@ func TestReadsAreResentAfterTransientFailures(t *testing.T) {
 	tests := []struct {
 		name      string
 		call      func(context.Context, *Client) error
-		failures  int // 503s before the org answers
+		failures  int // 503s (or concurrent-request refusals) before the org answers
 		retries   int // Client.ReadRetries
 		wantErr   error
 		wantCalls int64
+		// concurrent: the failures are 403 ConcurrentPerOrgLongTxn, not 503s
+		concurrent bool
 	}{
-		{"query: one 503, then the answer", query, 1, 0, nil, 2},
-		{"query: two 503s, then the answer", query, 2, 0, nil, 3},
-		{"query: three 503s are too many", query, 3, 0, ErrTransient, 3},
-		{"query: resending switched off", query, 1, -1, ErrTransient, 1},
-		{"composite of queries: one 503, then the answers", lookups, 1, 0, nil, 2},
-		{"create: never resent", create, 1, 0, ErrTransient, 1},
-		{"composite with a create: never resent", createInComposite, 1, 0, ErrTransient, 1},
+		{"query: one 503, then the answer", query, 1, 0, nil, 2, false},
+		{"query: two 503s, then the answer", query, 2, 0, nil, 3, false},
+		{"query: three 503s are too many", query, 3, 0, ErrTransient, 3, false},
+		{"query: resending switched off", query, 1, -1, ErrTransient, 1, false},
+		{"composite of queries: one 503, then the answers", lookups, 1, 0, nil, 2, false},
+		{"create: never resent", create, 1, 0, ErrTransient, 1, false},
+		{"composite with a create: never resent", createInComposite, 1, 0, ErrTransient, 1, false},
+		{"query refused for concurrent requests: not resent", query, 1, 0, ErrConcurrentLimit, 1, true},
+		{"composite of queries refused for concurrent requests: not resent", lookups, 1, 0, ErrConcurrentLimit, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,6 +245,11 @@ func TestReadsAreResentAfterTransientFailures(t *testing.T) {
 				seen++
 				n := seen
 				mu.Unlock()
+				if n <= tt.failures && tt.concurrent {
+					w.WriteHeader(http.StatusForbidden)
+					w.Write([]byte(`[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`))
+					return
+				}
 				if n <= tt.failures {
 					w.WriteHeader(http.StatusServiceUnavailable)
 					w.Write([]byte(`[{"message":"Server is temporarily unavailable","errorCode":"SERVER_UNAVAILABLE"}]`))
@@ -327,8 +339,9 @@ func TestRequestLimitsAreTold(t *testing.T) {
 		daily, concurrent, transient bool
 	}{
 		{"daily allocation", `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, true, false, false},
-		{"concurrent long requests", `[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, false, true, true},
-		{"concurrent requests, older wording", `[{"message":"ConcurrentRequests (Concurrent API Requests) Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, false, true, true},
+		{"concurrent long requests", `[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, false, true, false},
+		{"concurrent requests, older wording", `[{"message":"ConcurrentRequests (Concurrent API Requests) Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, false, true, false},
+		{"server unavailable", `[{"message":"Server is temporarily unavailable","errorCode":"SERVER_UNAVAILABLE"}]`, false, false, true},
 	}
 	for _, tt := range tests {
 		e := parseErrorBody(403, []byte(tt.body))
@@ -336,6 +349,37 @@ func TestRequestLimitsAreTold(t *testing.T) {
 		if want := [3]bool{tt.daily, tt.concurrent, tt.transient}; got != want {
 			t.Errorf("%s: daily, concurrent, transient got %v; want %v", tt.name, got, want)
 		}
+	}
+}
+
+// TestConcurrentRefusalAsksForAWait: a concurrent-request refusal carries
+// a wait between its bounds, wrapped or not, and jittered so that the
+// refused workers of one org spread out; no other error asks for one.
+func TestConcurrentRefusalAsksForAWait(t *testing.T) {
+	t.Parallel()
+	const concurrent = `[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`
+	seen := map[time.Duration]bool{}
+	for range 50 {
+		err := fmt.Errorf("composite of 2: %w", parseErrorBody(403, []byte(concurrent)))
+		d, ok := RetryAfter(err)
+		if !ok || d < MinConcurrentRetryAfter || d > MaxConcurrentRetryAfter {
+			t.Fatalf("got %v, %v; want a wait within [%v, %v]", d, ok, MinConcurrentRetryAfter, MaxConcurrentRetryAfter)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("got %d distinct waits in 50 refusals; want them jittered", len(seen))
+	}
+	for _, body := range []string{
+		`[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`,
+		`[{"message":"Server is temporarily unavailable","errorCode":"SERVER_UNAVAILABLE"}]`,
+	} {
+		if d, ok := RetryAfter(parseErrorBody(403, []byte(body))); ok {
+			t.Errorf("%s: got a wait of %v; want none", body, d)
+		}
+	}
+	if d, ok := RetryAfter(ErrTransient); ok {
+		t.Errorf("ErrTransient: got a wait of %v; want none", d)
 	}
 }
 

@@ -52,3 +52,12 @@ func (c *Cached) Get(ctx context.Context) (string, error) {
 	c.value, c.fetched = *out.SecretString, time.Now()
 	return c.value, nil
 }
+
+// Forget drops the kept value: the next Get reads the secret again. Call
+// it when the value was refused (a wrong secret fixed since is picked up
+// at once, not after the TTL).
+func (c *Cached) Forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.value, c.fetched = "", time.Time{}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/httpapi"
@@ -131,8 +132,7 @@ func writeOrgError(w http.ResponseWriter, log *slog.Logger, team string, err err
 	switch {
 	case errors.Is(err, connection.ErrNotConnected):
 		httpapi.WriteError(w, http.StatusConflict, "not_connected", "the team has no Salesforce connection", "")
-	case errors.Is(err, connection.ErrNeedsReauth):
-		httpapi.WriteError(w, http.StatusConflict, "needs_reauth", "Salesforce refused the connection; an admin must reconnect", "")
+	case connecthttp.WriteRefused(w, err):
 	case errors.Is(err, salesforce.ErrRequestLimit):
 		httpapi.WriteError(w, http.StatusTooManyRequests, "api_limit", "the org's daily Salesforce API limit is spent; try later", "")
 	default:

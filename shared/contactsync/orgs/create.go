@@ -50,7 +50,9 @@ type collection struct {
 // returns an error wrapping salesforce.ErrTransient and no results: some
 // records may have been saved, so the caller looks the emails up again
 // before creating anything anew. An exhausted API allocation wraps
-// salesforce.ErrRequestLimit.
+// salesforce.ErrRequestLimit, and the org's concurrent requests all taken
+// salesforce.ErrConcurrentLimit (nothing was saved: Salesforce refused the
+// call before running it).
 func (o *Org) Create(ctx context.Context, records []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
 	results := make([]salesforce.SaveResult, len(records))
 	if len(records) == 0 {
@@ -129,7 +131,8 @@ func (o *Org) Create(ctx context.Context, records []salesforce.SObject, opts sal
 
 // retryable reports whether a failed subrequest may pass on retry.
 func retryable(err error) bool {
-	return errors.Is(err, salesforce.ErrTransient) || errors.Is(err, salesforce.ErrRequestLimit) || errors.Is(err, salesforce.ErrSessionExpired)
+	return errors.Is(err, salesforce.ErrTransient) || errors.Is(err, salesforce.ErrRequestLimit) ||
+		errors.Is(err, salesforce.ErrConcurrentLimit) || errors.Is(err, salesforce.ErrSessionExpired)
 }
 
 // rejection turns a collection-level error into per-record error items.

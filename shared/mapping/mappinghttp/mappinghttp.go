@@ -25,6 +25,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/mapping"
@@ -132,11 +133,10 @@ func (h *handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", ve.Error(), ve.Field)
 	case errors.Is(err, connection.ErrNotConnected):
 		httpapi.WriteError(w, http.StatusConflict, "not_connected", "connect Salesforce first: a mapping is checked against the org's own fields", "")
-	case errors.Is(err, connection.ErrNeedsReauth):
-		httpapi.WriteError(w, http.StatusConflict, "needs_reauth", "Salesforce refused the stored authorization; an admin must reconnect the org", "")
+	case connecthttp.WriteRefused(w, err):
 	case errors.Is(err, salesforce.ErrRequestLimit):
 		httpapi.WriteError(w, http.StatusTooManyRequests, "salesforce_limit", "the org's daily API limit is reached; the fields could not be read. Try again later", "")
-	case errors.Is(err, salesforce.ErrTransient), errors.Is(err, salesforce.ErrSessionExpired):
+	case errors.Is(err, salesforce.ErrTransient), errors.Is(err, salesforce.ErrConcurrentLimit), errors.Is(err, salesforce.ErrSessionExpired):
 		h.Logger.WarnContext(r.Context(), "field mapping: salesforce unavailable", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		httpapi.WriteError(w, http.StatusBadGateway, "salesforce_unavailable", "Salesforce did not answer the request for the org's fields; try again", "")
 	default:

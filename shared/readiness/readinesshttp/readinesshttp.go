@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/readiness"
 	"github.com/sfsync/sfsync/shared/salesforce"
@@ -56,10 +57,9 @@ func Register(rt *httpapi.Router, d Deps) {
 		case errors.Is(err, connection.ErrNotConnected):
 			httpapi.WriteError(w, http.StatusConflict, "not_connected", "the team has no Salesforce connection", "")
 			return
-		case errors.Is(err, connection.ErrNeedsReauth):
-			httpapi.WriteError(w, http.StatusConflict, "needs_reauth", "Salesforce refused the connection; an admin must reconnect", "")
+		case connecthttp.WriteRefused(w, err):
 			return
-		case errors.Is(err, salesforce.ErrTransient):
+		case errors.Is(err, salesforce.ErrTransient), errors.Is(err, salesforce.ErrConcurrentLimit):
 			d.Logger.Warn("readiness report", "team_id", team, "error", err.Error())
 			httpapi.WriteError(w, http.StatusBadGateway, "salesforce_unavailable", "Salesforce could not be reached; try again", "")
 			return

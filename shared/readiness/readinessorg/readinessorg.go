@@ -145,7 +145,8 @@ func refused(err error) (*readiness.Refusal, error) {
 		return &readiness.Refusal{Code: readiness.CodeBudget, Message: err.Error()}, nil
 	}
 	var api *salesforce.APIError
-	if errors.As(err, &api) && !errors.Is(err, salesforce.ErrTransient) && !errors.Is(err, salesforce.ErrSessionExpired) {
+	if errors.As(err, &api) && !errors.Is(err, salesforce.ErrTransient) && !errors.Is(err, salesforce.ErrConcurrentLimit) &&
+		!errors.Is(err, salesforce.ErrSessionExpired) {
 		return &readiness.Refusal{Code: api.Code, Message: clip(api.Message)}, nil
 	}
 	return nil, err
