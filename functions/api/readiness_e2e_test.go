@@ -187,7 +187,7 @@ func TestReadinessReportOnAFreshDefaultOrg(t *testing.T) {
 		readiness.CheckRestrictedPicklist: {readiness.OK, nil},
 		readiness.CheckValidationRules:    {readiness.NotChecked, []string{"Tooling API"}},
 		readiness.CheckDuplicateRules:     {readiness.Warn, []string{"Standard Lead Duplicate Rule (Lead)", "Standard Contact Duplicate Rule (Contact)"}},
-		readiness.CheckTaskStatus:         {readiness.OK, []string{`"Done"`}},
+		readiness.CheckTaskStatus:         {readiness.OK, []string{`status, "Done" (API name "Completed").`}},
 		readiness.CheckAPIAllocation:      {readiness.OK, []string{"of its 15000 daily API calls"}},
 		readiness.CheckAPIBudget:          {readiness.OK, []string{"7500 calls a day"}},
 	})
@@ -229,7 +229,7 @@ func TestReadinessReportOnACustomizedOrg(t *testing.T) {
 	w := newSimWorld(t, org.Config{
 		Definition:   &org.Definition{CustomFields: map[string][]org.CustomField{"Lead": {{Name: "Score__c", Type: "number", Required: true}}}},
 		Sharing:      map[string]org.Sharing{"Lead": org.SharingPrivate},
-		TaskStatuses: []org.TaskStatus{{Label: "Open", Default: true}, {Label: "Emailed", Closed: true}},
+		TaskStatuses: []org.TaskStatus{{Label: "Open", Default: true}, {Label: "Emailed", APIName: "Emailed_Out", Closed: true}},
 	})
 	if _, err := w.sim.Seed("Lead", map[string]any{"LastName": "Hidden", "Company": "Elsewhere", "Email": "hidden@elsewhere.example",
 		"Score__c": 3, "OwnerId": w.sim.OtherUserID()}); err != nil {
@@ -257,7 +257,7 @@ func TestReadinessReportOnACustomizedOrg(t *testing.T) {
 		readiness.CheckRestrictedPicklist: {readiness.OK, nil},
 		readiness.CheckValidationRules:    {readiness.NotChecked, nil},
 		readiness.CheckDuplicateRules:     {readiness.Warn, nil},
-		readiness.CheckTaskStatus:         {readiness.OK, []string{`"Emailed"`, `no "Completed"`}},
+		readiness.CheckTaskStatus:         {readiness.OK, []string{`"Emailed" (API name "Emailed_Out")`, `API name is "Completed"`}},
 		readiness.CheckAPIAllocation:      {readiness.OK, nil},
 		readiness.CheckAPIBudget:          {readiness.OK, nil},
 	})

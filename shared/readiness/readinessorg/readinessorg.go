@@ -161,7 +161,7 @@ func firstCall(c *salesforce.Client, userID string) []salesforce.CompositeSubreq
 		get(refObjects, "sobjects"),
 		get(refLead, "sobjects/Lead/describe"),
 		get(refContact, "sobjects/Contact/describe"),
-		c.QuerySubrequest(refStatuses, "SELECT MasterLabel, IsClosed, IsDefault FROM TaskStatus ORDER BY SortOrder"),
+		c.QuerySubrequest(refStatuses, salesforce.TaskStatusQuery),
 		c.QuerySubrequest(refDuplicates, "SELECT DeveloperName, MasterLabel, SobjectType FROM DuplicateRule WHERE IsActive = true"),
 		c.QuerySubrequest(refSharing, "SELECT DefaultLeadAccess, DefaultContactAccess, DefaultAccountAccess FROM Organization"),
 		c.QuerySubrequest(refAssignments, "SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = "+salesforce.QuoteString(userID)),
@@ -304,19 +304,11 @@ func describeOf(r *salesforce.CompositeSubresponse) readiness.Got[*salesforce.De
 }
 
 func taskStatuses(r *salesforce.CompositeSubresponse) readiness.Got[[]readiness.TaskStatus] {
-	var rows []struct {
-		Label   string `json:"MasterLabel"`
-		Closed  bool   `json:"IsClosed"`
-		Default bool   `json:"IsDefault"`
-	}
+	var rows []readiness.TaskStatus
 	if why := records(r, &rows); why != "" {
 		return readiness.Missing[[]readiness.TaskStatus](why)
 	}
-	out := make([]readiness.TaskStatus, len(rows))
-	for i, row := range rows {
-		out[i] = readiness.TaskStatus{Label: row.Label, Closed: row.Closed, Default: row.Default}
-	}
-	return readiness.Have(out)
+	return readiness.Have(rows)
 }
 
 func duplicateRules(r *salesforce.CompositeSubresponse) readiness.Got[[]readiness.DuplicateRule] {
