@@ -332,8 +332,13 @@ func TestConnectSucceedsWhenTheReportCannotBeMade(t *testing.T) {
 	if code, body := w.call("team_f", "GET", "/v1/salesforce", "", nil); code != 200 || strings.Contains(body, `"readiness"`) {
 		t.Errorf("status: got %d %s; want 200 without a readiness summary", code, body)
 	}
+	before := w.sim.Stats().Total
 	if code, body := w.call("team_f", "GET", "/v1/salesforce/readiness", "", nil); code != http.StatusBadGateway {
 		t.Errorf("readiness: got %d %s; want 502", code, body)
+	}
+	// the report's reads are not sent again within the request: one call, not three
+	if spent := w.sim.Stats().Total - before; spent != 1 {
+		t.Errorf("calls of a report Salesforce answers 503: got %d; want 1", spent)
 	}
 	w.sim.ClearFaults()
 	if r, spent := w.report(t, "team_f"); spent < 1 || len(r.Items) != 11 {

@@ -61,6 +61,30 @@ func (s *Source) Target(ctx context.Context, teamID string) (readiness.Target, e
 	return readiness.Target{ConnectionID: c.ID, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username}, nil
 }
 
+// MaxCalls is the most API calls one report spends: its reads are never
+// sent again after a transient failure (the report is made again on the
+// next GET), and a call past MaxCalls is refused with ErrCallLimit.
+const MaxCalls = 5
+
+// ErrCallLimit is the error of a report's call past MaxCalls.
+var ErrCallLimit = errors.New("readiness: the report's API calls are spent")
+
+// limitCalls makes c send each read once and refuse calls past max, before
+// the budget governor (c.BeforeCall) is asked.
+func limitCalls(c *salesforce.Client, max int64) {
+	c.ReadRetries = -1
+	allow := c.BeforeCall
+	c.BeforeCall = func() error {
+		if c.Calls.Load() >= max {
+			return fmt.Errorf("%w (%d)", ErrCallLimit, max)
+		}
+		if allow != nil {
+			return allow()
+		}
+		return nil
+	}
+}
+
 // Reference ids of the subrequests.
 const (
 	refObjects     = "objects"
@@ -93,6 +117,7 @@ func (s *Source) Fetch(ctx context.Context, teamID string, t readiness.Target) (
 	}
 	defer func() { _ = org.Close(context.WithoutCancel(ctx)) }()
 	c := org.Client()
+	limitCalls(c, MaxCalls)
 	snap := readiness.Snapshot{Username: t.Username}
 	first, err := c.Composite(ctx, false, firstCall(c, t.UserID), nil)
 	if refusal, rerr := refused(err); rerr != nil {
