@@ -365,6 +365,14 @@ func duplicateRules(s Snapshot) Item {
 		it.Fix = "Review the active duplicate rules of Lead and Contact (Setup, Duplicate Management, Duplicate Rules)."
 		return it
 	}
+	// Every org since Spring '16 ships the standard rules (active or not): a
+	// user who sees none may lack "View Setup and Configuration".
+	if len(s.DuplicateRules.Value) == 0 {
+		it.Status = NotChecked
+		it.Explanation = "Not checked: no duplicate rules visible to the connected user; they may need View Setup and Configuration."
+		it.Fix = "Grant the connected user \"View Setup and Configuration\", or review the active duplicate rules of Lead and Contact (Setup, Duplicate Management, Duplicate Rules)."
+		return it
+	}
 	var active []string
 	for _, r := range s.DuplicateRules.Value {
 		if r.Object == "Lead" || r.Object == "Contact" {

@@ -60,7 +60,7 @@ func healthy() Snapshot {
 		},
 		Sharing:        Have(Sharing{Lead: "ReadEditTransfer", Contact: "ControlledByParent", Account: "Edit"}),
 		TaskStatuses:   Have([]TaskStatus{{APIName: "Not Started", Label: "Not Started", Default: true}, {APIName: "Completed", Label: "Completed", Closed: true}}),
-		DuplicateRules: Have([]DuplicateRule{}),
+		DuplicateRules: Have([]DuplicateRule{{Name: "Standard_Account_Duplicate_Rule", Label: "Standard Account Duplicate Rule", Object: "Account"}}),
 		Usage:          Have(Usage{Used: 100, Limit: 15000}),
 		Budget:         budget.Figures{OrgUsed: 100, OrgLimit: 15000, Service: 10, Percent: 50},
 		Calls:          1,
@@ -209,7 +209,9 @@ func TestChecks(t *testing.T) {
 		{"validation rules", CheckValidationRules, nil, nil, NotChecked, []string{"Tooling API", "FIELD_CUSTOM_VALIDATION_EXCEPTION"}},
 
 		// duplicate rules
-		{"no duplicate rule", CheckDuplicateRules, nil, nil, OK, nil},
+		// an org ships the standard rules: seeing none says nothing of them
+		{"no Lead or Contact rule active", CheckDuplicateRules, nil, nil, OK, []string{"No duplicate rule is active on Lead or Contact"}},
+		{"no duplicate rule visible", CheckDuplicateRules, func(s *Snapshot) { s.DuplicateRules.Value = []DuplicateRule{} }, nil, NotChecked, []string{"no duplicate rules visible to the connected user", "View Setup and Configuration"}},
 		{"standard rules active", CheckDuplicateRules, func(s *Snapshot) {
 			s.DuplicateRules.Value = []DuplicateRule{{Name: "Standard_Lead_Duplicate_Rule", Label: "Standard Lead Duplicate Rule", Object: "Lead"},
 				{Name: "Standard_Account_Duplicate_Rule", Label: "Standard Account Duplicate Rule", Object: "Account"}}
