@@ -141,9 +141,9 @@ func checkOutcome(t *testing.T, sim *org.Org, o event.Outcome, w want) {
 	if got := str(task["Subject"]); w.subject != "" && got != w.subject {
 		t.Errorf("Subject: got %q; want %q", got, w.subject)
 	}
-	// the default org renamed its closed status: the Task takes the org's, not "Completed"
-	if got := str(task["Status"]); got != "Done" {
-		t.Errorf("Status: got %s; want the org's closed status Done", got)
+	// the default org's admin relabeled Completed "Done": the Task takes the API name, and is closed
+	if got := str(task["Status"]); got != "Completed" || task["IsClosed"] != true {
+		t.Errorf("Status: got %s (IsClosed %v); want the API name of the org's closed status, Completed, closed", got, task["IsClosed"])
 	}
 	if got := str(task["TaskSubtype"]); got != "Email" {
 		t.Errorf("TaskSubtype: got %s; want Email", got)

@@ -187,7 +187,7 @@ func TestReadinessReportOnAFreshDefaultOrg(t *testing.T) {
 		readiness.CheckRestrictedPicklist: {readiness.OK, nil},
 		readiness.CheckValidationRules:    {readiness.NotChecked, []string{"Tooling API"}},
 		readiness.CheckDuplicateRules:     {readiness.Warn, []string{"Standard Lead Duplicate Rule (Lead)", "Standard Contact Duplicate Rule (Contact)"}},
-		readiness.CheckTaskStatus:         {readiness.OK, []string{`"Done"`}},
+		readiness.CheckTaskStatus:         {readiness.OK, []string{`status, "Done" (API name "Completed").`}},
 		readiness.CheckAPIAllocation:      {readiness.OK, []string{"of its 15000 daily API calls"}},
 		readiness.CheckAPIBudget:          {readiness.OK, []string{"7500 calls a day"}},
 	})
@@ -229,7 +229,7 @@ func TestReadinessReportOnACustomizedOrg(t *testing.T) {
 	w := newSimWorld(t, org.Config{
 		Definition:   &org.Definition{CustomFields: map[string][]org.CustomField{"Lead": {{Name: "Score__c", Type: "number", Required: true}}}},
 		Sharing:      map[string]org.Sharing{"Lead": org.SharingPrivate},
-		TaskStatuses: []org.TaskStatus{{Label: "Open", Default: true}, {Label: "Emailed", Closed: true}},
+		TaskStatuses: []org.TaskStatus{{Label: "Open", Default: true}, {Label: "Emailed", APIName: "Emailed_Out", Closed: true}},
 	})
 	if _, err := w.sim.Seed("Lead", map[string]any{"LastName": "Hidden", "Company": "Elsewhere", "Email": "hidden@elsewhere.example",
 		"Score__c": 3, "OwnerId": w.sim.OtherUserID()}); err != nil {
@@ -257,7 +257,7 @@ func TestReadinessReportOnACustomizedOrg(t *testing.T) {
 		readiness.CheckRestrictedPicklist: {readiness.OK, nil},
 		readiness.CheckValidationRules:    {readiness.NotChecked, nil},
 		readiness.CheckDuplicateRules:     {readiness.Warn, nil},
-		readiness.CheckTaskStatus:         {readiness.OK, []string{`"Emailed"`, `no "Completed"`}},
+		readiness.CheckTaskStatus:         {readiness.OK, []string{`"Emailed" (API name "Emailed_Out")`, `API name is "Completed"`}},
 		readiness.CheckAPIAllocation:      {readiness.OK, nil},
 		readiness.CheckAPIBudget:          {readiness.OK, nil},
 	})
@@ -332,8 +332,13 @@ func TestConnectSucceedsWhenTheReportCannotBeMade(t *testing.T) {
 	if code, body := w.call("team_f", "GET", "/v1/salesforce", "", nil); code != 200 || strings.Contains(body, `"readiness"`) {
 		t.Errorf("status: got %d %s; want 200 without a readiness summary", code, body)
 	}
+	before := w.sim.Stats().Total
 	if code, body := w.call("team_f", "GET", "/v1/salesforce/readiness", "", nil); code != http.StatusBadGateway {
 		t.Errorf("readiness: got %d %s; want 502", code, body)
+	}
+	// the report's reads are not sent again within the request: one call, not three
+	if spent := w.sim.Stats().Total - before; spent != 1 {
+		t.Errorf("calls of a report Salesforce answers 503: got %d; want 1", spent)
 	}
 	w.sim.ClearFaults()
 	if r, spent := w.report(t, "team_f"); spent < 1 || len(r.Items) != 11 {

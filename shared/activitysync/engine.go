@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,16 @@ var (
 const (
 	ReasonKindOff event.Reason = "activity_kind_off" // the team does not log this kind of activity
 )
+
+// CodeNoClosedTaskStatus is the error code of an activity failed because
+// the org offers no active closed Task status: a logged email is a
+// completed Task, never an open one.
+const CodeNoClosedTaskStatus = "NO_CLOSED_TASK_STATUS"
+
+// noClosedStatus is the answer of a Task not sent for want of a closed status.
+var noClosedStatus = salesforce.SaveResult{Errors: []salesforce.ErrorItem{{Code: CodeNoClosedTaskStatus, Fields: []string{"Status"},
+	Message: "the org has no active closed Task status, so the email cannot be logged as a completed Task: " +
+		"mark a value of the Task Status picklist Closed (Setup, Object Manager, Task, Fields, Status)"}}}
 
 // Defaults of the engine's knobs.
 const (
@@ -145,7 +156,10 @@ type batch struct {
 	org      Org
 	conn     contactsync.Connection
 	drained  map[contactsync.MemberKey]*drain
-	mu       sync.Mutex
+	// described: this batch read the Task describe itself, rather than
+	// trusting the cache.
+	described bool
+	mu        sync.Mutex
 }
 
 // drain is a membership whose held activities this batch handles.
@@ -645,6 +659,12 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 	if len(items) == 0 {
 		return nil
 	}
+	if tf.ClosedStatus == "" {
+		for _, it := range items {
+			b.failOne(ctx, it, noClosedStatus)
+		}
+		return nil
+	}
 	tasks := make([]salesforce.SObject, len(items))
 	for i, it := range items {
 		tasks[i] = NewTask(it.d.Event, it.who.ID, it.key, tf, b.e.TaskOwner)
@@ -667,6 +687,7 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 		return err
 	}
 	var moved, busy []item
+	stale := false
 	for i, res := range results {
 		it := items[i]
 		switch {
@@ -676,15 +697,54 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 		case hasCode(res, salesforce.CodeUnableToLockRow) || hasCode(res, salesforce.CodeServerUnavailable):
 			busy = append(busy, it)
 			b.retryAll(it, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
+		case statusRefused(res):
+			stale = true
+			if b.described { // the org's own answer of this batch: no use asking again
+				b.failOne(wctx, it, res)
+				continue
+			}
+			busy = append(busy, it)
+			b.retryAll(it, fmt.Errorf("%w: the cached closed Task status was refused: %s", ErrRetry, firstError(res).Message))
 		default:
 			b.failOne(wctx, it, res)
 		}
 	}
 	b.abandon(wctx, busy)
+	if stale {
+		b.forgetTaskFields(wctx)
+	}
 	if len(moved) == 0 {
 		return nil
 	}
 	return b.followMoved(ctx, moved, tf)
+}
+
+// statusRefused reports a Task Salesforce refused for its Status: an admin
+// changed the org's Task statuses since they were read.
+func statusRefused(r salesforce.SaveResult) bool {
+	for _, e := range r.Errors {
+		if e.Code != codeRestrictedPicklist && e.Code != codeBadValue {
+			continue
+		}
+		if slices.Contains(e.Fields, "Status") || strings.HasPrefix(e.Message, "Status:") {
+			return true
+		}
+	}
+	return false
+}
+
+// Salesforce's codes of a value a picklist does not offer.
+const (
+	codeRestrictedPicklist = "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+	codeBadValue           = "BAD_VALUE"
+)
+
+// forgetTaskFields drops the team's cached TaskFields (an empty closed
+// status is never trusted), so that the next batch reads the org's again.
+func (b *batch) forgetTaskFields(ctx context.Context) {
+	if err := b.e.Activities.SaveTaskFields(ctx, b.team, TaskFields{}, time.Time{}); err != nil {
+		b.e.log().Warn("forget task fields", "team_id", b.team, "error", err.Error())
+	}
 }
 
 // followMoved looks the emails of Tasks refused on their WhoId up again:
@@ -728,7 +788,10 @@ func (b *batch) taskFields(ctx context.Context) (TaskFields, error) {
 	if err != nil {
 		return TaskFields{}, fmt.Errorf("read task fields: %w", err)
 	}
-	// a cache written before the org's closed status was read is stale
+	// An empty closed status is never trusted: a cache written before the
+	// org's closed status was read, one dropped after Salesforce refused
+	// the status, or an org without one, whose admin may have fixed it
+	// since (its Tasks fail until then, each batch asking again).
 	if ok && tf.ClosedStatus != "" && b.e.now().Sub(at) < orDefault(b.e.TaskFieldsTTL, DefaultTaskFieldsTTL) {
 		return tf, nil
 	}
@@ -736,6 +799,7 @@ func (b *batch) taskFields(ctx context.Context) (TaskFields, error) {
 	if err != nil {
 		return TaskFields{}, b.salesforceErr("describe Task", err)
 	}
+	b.described = true
 	if err := b.e.Activities.SaveTaskFields(ctx, b.team, tf, b.e.now()); err != nil {
 		b.e.log().Warn("cache task fields", "team_id", b.team, "error", err.Error())
 	}

@@ -123,9 +123,10 @@ type Activities interface {
 type TaskFields struct {
 	TypeEmail bool   `json:"type_email"` // the Type picklist has "Email"
 	KeyField  string `json:"key_field"`  // a custom text field for the activity key, "" if none
-	// ClosedStatus is the Task Status that closes a Task in the org, read
-	// from its TaskStatus values ("Completed" in a new org; admins rename
-	// it). "" when the org offers none: the Task keeps the default status.
+	// ClosedStatus is the API name of the Task Status that closes a Task
+	// in the org, read from its TaskStatus values ("Completed" in a new org;
+	// admins relabel and rename it). "" when the org offers none: then no
+	// Task is sent and the activity fails with CodeNoClosedTaskStatus.
 	ClosedStatus string `json:"closed_status"`
 }
 

@@ -95,7 +95,7 @@ func TestKeyAndTask(t *testing.T) {
 	}{
 		{TaskFields{ClosedStatus: "Completed"}, "", map[string]any{"WhoId": "00Q000000000001", "Status": "Completed", "TaskSubtype": "Email", "ActivityDate": "2026-11-26"}, []string{"Type", "OwnerId", "Sfsync_Key__c"}},
 		{TaskFields{TypeEmail: true, KeyField: "Sfsync_Key__c", ClosedStatus: "Done"}, "005000000000001", map[string]any{"Type": "Email", "Sfsync_Key__c": a, "OwnerId": "005000000000001", "Status": "Done"}, nil},
-		// an org without a closed status: the Task keeps the org's default rather than a value it refuses
+		// no closed status: NewTask leaves Status out (create sends no such Task: the activity fails)
 		{TaskFields{}, "", map[string]any{"WhoId": "00Q000000000001"}, []string{"Status"}},
 	} {
 		task := NewTask(ev, "00Q000000000001", a, c.tf, c.owner)

@@ -3,10 +3,9 @@ package mapping
 import (
 	"strings"
 	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // piece is a text with its runs of white space collapsed: its words joined
@@ -107,19 +106,11 @@ func (w *textWriter) put(s string) {
 	}
 	n := len(s)
 	if w.room >= 0 {
-		i, k := 0, 0
-		for i < len(s) {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			u := utf16.RuneLen(r)
-			if k+u > w.room {
-				break // a character is never split, an emoji's pair included
-			}
-			i, k = i+size, k+u
+		// stops at the first character past room; never splits one, an emoji's pair included
+		if n = salesforce.TextPrefix(s, w.room); n < len(s) {
+			w.cut = true
 		}
-		if i < len(s) {
-			n, w.cut = i, true
-		}
-		w.room -= k
+		w.room -= salesforce.TextLength(s[:n])
 	}
 	if n > w.budget {
 		w.over = true

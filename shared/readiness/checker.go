@@ -32,11 +32,19 @@ type Source interface {
 	Fetch(ctx context.Context, teamID string, t Target) (Snapshot, error)
 }
 
-// Store keeps each team's last report.
+// Kept is a team's last read of its org: the snapshot, and the report
+// made of it (whose items are made again of the snapshot with the team's
+// mappings of the moment).
+type Kept struct {
+	Report   Report
+	Snapshot Snapshot
+}
+
+// Store keeps each team's last snapshot and report.
 type Store interface {
-	// Last returns the team's last report; nil when there is none.
-	Last(ctx context.Context, teamID string) (*Report, error)
-	Save(ctx context.Context, teamID string, r Report) error
+	// Last returns the team's last one; nil when there is none.
+	Last(ctx context.Context, teamID string) (*Kept, error)
+	Save(ctx context.Context, teamID string, k Kept) error
 }
 
 // MappingStore gives a team's current field mapping of an object (version
@@ -68,11 +76,16 @@ func (c *Checker) ttl() time.Duration {
 	return c.TTL
 }
 
-// Report returns the team's report: the last one while it is younger than
-// the TTL and was made on the current connection, else (or when fresh is
-// set) a new one, which is stored.
+// Report returns the team's report: while the last snapshot is younger
+// than the TTL and was read on the current connection, its checks made
+// again with the team's current mappings (no Salesforce call); else (or
+// when fresh is set) one of a new snapshot, which is stored.
 func (c *Checker) Report(ctx context.Context, teamID string, fresh bool) (Report, error) {
 	t, err := c.Source.Target(ctx, teamID)
+	if err != nil {
+		return Report{}, err
+	}
+	m, err := c.mappings(ctx, teamID)
 	if err != nil {
 		return Report{}, err
 	}
@@ -81,23 +94,26 @@ func (c *Checker) Report(ctx context.Context, teamID string, fresh bool) (Report
 		if err != nil {
 			return Report{}, fmt.Errorf("readiness of team %s: %w", teamID, err)
 		}
-		if last != nil && last.ConnectionID == t.ConnectionID && c.now().Sub(last.CheckedAt) < c.ttl() {
-			return *last, nil
+		if last != nil && last.Report.ConnectionID == t.ConnectionID && c.now().Sub(last.Report.CheckedAt) < c.ttl() {
+			return last.assess(m), nil
 		}
-	}
-	m, err := c.mappings(ctx, teamID)
-	if err != nil {
-		return Report{}, err
 	}
 	s, err := c.Source.Fetch(ctx, teamID, t)
 	if err != nil {
 		return Report{}, err
 	}
 	r := Report{OrgID: t.OrgID, ConnectionID: t.ConnectionID, CheckedAt: c.now().UTC(), APICalls: s.Calls, Items: Assess(s, m)}
-	if err := c.Store.Save(ctx, teamID, r); err != nil {
+	if err := c.Store.Save(ctx, teamID, Kept{Report: r, Snapshot: s}); err != nil {
 		return Report{}, fmt.Errorf("readiness of team %s: %w", teamID, err)
 	}
 	return r, nil
+}
+
+// assess is the kept report with its checks made again with mappings m.
+func (k Kept) assess(m Mappings) Report {
+	r := k.Report
+	r.Items = Assess(k.Snapshot, m)
+	return r
 }
 
 func (c *Checker) mappings(ctx context.Context, teamID string) (Mappings, error) {
@@ -124,16 +140,20 @@ func (c *Checker) AfterConnect(ctx context.Context, teamID string) (*Summary, er
 }
 
 // Summary returns the summary of the team's last report if it was made on
-// the connection connectionID, whatever its age; nil otherwise. It calls no
-// Salesforce API.
+// the connection connectionID, whatever its age, its checks made again with
+// the team's current mappings; nil otherwise. It calls no Salesforce API.
 func (c *Checker) Summary(ctx context.Context, teamID, connectionID string) (*Summary, error) {
 	last, err := c.Store.Last(ctx, teamID)
 	if err != nil {
 		return nil, fmt.Errorf("readiness summary of team %s: %w", teamID, err)
 	}
-	if last == nil || last.ConnectionID != connectionID {
+	if last == nil || last.Report.ConnectionID != connectionID {
 		return nil, nil
 	}
-	s := last.Summary()
+	m, err := c.mappings(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	s := last.assess(m).Summary()
 	return &s, nil
 }

@@ -3,6 +3,7 @@ package readiness
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,16 +24,16 @@ func (f *fakeSource) Fetch(context.Context, string, Target) (Snapshot, error) {
 	return healthy(), nil
 }
 
-type memStore map[string]Report
+type memStore map[string]Kept
 
-func (m memStore) Last(_ context.Context, team string) (*Report, error) {
-	if r, ok := m[team]; ok {
-		return &r, nil
+func (m memStore) Last(_ context.Context, team string) (*Kept, error) {
+	if k, ok := m[team]; ok {
+		return &k, nil
 	}
 	return nil, nil
 }
 
-func (m memStore) Save(_ context.Context, team string, r Report) error { m[team] = r; return nil }
+func (m memStore) Save(_ context.Context, team string, k Kept) error { m[team] = k; return nil }
 
 type defaultMappings struct{}
 
@@ -94,5 +95,40 @@ func TestCheckerPassesConnectionErrorsThrough(t *testing.T) {
 	}
 	if _, err := c.AfterConnect(context.Background(), "team_a"); !errors.Is(err, gone) || src.fetches != 0 {
 		t.Errorf("after connect: got %v, %d fetches; want the source's error and none", err, src.fetches)
+	}
+}
+
+// changingMappings is a team whose Lead mapping an admin changes.
+type changingMappings struct{ lead mapping.Mapping }
+
+func (m *changingMappings) Current(_ context.Context, _ string, o event.SalesforceObject) (mapping.Version, error) {
+	if o == event.ObjectLead && m.lead.Fields != nil {
+		return mapping.Version{Object: o, Mapping: m.lead}, nil
+	}
+	return mapping.Version{Object: o, Mapping: mapping.Default(o)}, nil
+}
+
+// TestCachedReportFollowsTheMapping: a mapping saved within the cache time
+// changes the report and its summary at once, from the kept snapshot,
+// without a call to Salesforce.
+func TestCachedReportFollowsTheMapping(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	src := &fakeSource{target: Target{ConnectionID: "c1", OrgID: "00D1"}}
+	maps := &changingMappings{}
+	c := &Checker{Source: src, Store: memStore{}, Mappings: maps, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	status := func(r Report) Status { it, _ := r.Item(CheckMappedFields); return it.Status }
+	r, err := c.Report(ctx, "team_a", false)
+	if err != nil || status(r) != OK {
+		t.Fatalf("first report: got %v %v; want mapped_fields ok", status(r), err)
+	}
+	maps.lead = withRows(event.ObjectLead, mapping.Rule{SalesforceField: "Gone__c", Source: mapping.Source{Field: "title"}})[event.ObjectLead]
+	now = now.Add(time.Minute)
+	r, err = c.Report(ctx, "team_a", false)
+	if err != nil || status(r) != Fail || src.fetches != 1 {
+		t.Errorf("after the mapping changed: got %v %v after %d fetches; want mapped_fields fail from the kept snapshot (1 fetch)", status(r), err, src.fetches)
+	}
+	if s, err := c.Summary(ctx, "team_a", "c1"); err != nil || s == nil || !slices.Contains(s.Attention, CheckMappedFields) {
+		t.Errorf("summary after the mapping changed: got %+v %v; want mapped_fields needing attention", s, err)
 	}
 }

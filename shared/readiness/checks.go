@@ -365,6 +365,14 @@ func duplicateRules(s Snapshot) Item {
 		it.Fix = "Review the active duplicate rules of Lead and Contact (Setup, Duplicate Management, Duplicate Rules)."
 		return it
 	}
+	// Every org since Spring '16 ships the standard rules (active or not): a
+	// user who sees none may lack "View Setup and Configuration".
+	if len(s.DuplicateRules.Value) == 0 {
+		it.Status = NotChecked
+		it.Explanation = "Not checked: no duplicate rules visible to the connected user; they may need View Setup and Configuration."
+		it.Fix = "Grant the connected user \"View Setup and Configuration\", or review the active duplicate rules of Lead and Contact (Setup, Duplicate Management, Duplicate Rules)."
+		return it
+	}
 	var active []string
 	for _, r := range s.DuplicateRules.Value {
 		if r.Object == "Lead" || r.Object == "Contact" {
@@ -383,6 +391,19 @@ func duplicateRules(s Snapshot) Item {
 	return it
 }
 
+// activityNoClosedStatus is activity sync's error code of an email not
+// logged for want of a closed Task status (activitysync.CodeNoClosedTaskStatus).
+const activityNoClosedStatus = "NO_CLOSED_TASK_STATUS"
+
+// statusName names a Task status for an admin: its label, and its API name
+// (which a Task's Status holds) when it differs.
+func statusName(ts TaskStatus) string {
+	if ts.Label == "" || ts.Label == ts.APIName {
+		return fmt.Sprintf("%q", ts.APIName)
+	}
+	return fmt.Sprintf("%q (API name %q)", ts.Label, ts.APIName)
+}
+
 func taskStatus(s Snapshot) Item {
 	const title = "Closed Task status"
 	if it, ok := refused(s, CheckTaskStatus, title); ok {
@@ -395,22 +416,25 @@ func taskStatus(s Snapshot) Item {
 		it.Fix = "Check that the Task Status picklist has a closed value (Setup, Object Manager, Task, Fields, Status)."
 		return it
 	}
-	var closed []string
-	for _, ts := range s.TaskStatuses.Value {
-		if ts.Closed {
-			closed = append(closed, ts.Label)
-		}
-	}
-	if len(closed) == 0 {
+	// the same choice activity sync makes (without Task's describe, which
+	// the report does not read)
+	chosen, ok := salesforce.ClosedTaskStatus(s.TaskStatuses.Value, nil)
+	if !ok {
 		it.Status = Fail
-		it.Explanation = "The org has no closed Task status, so logged emails cannot be saved as completed Tasks."
+		it.Explanation = "The org has no closed Task status, so logged emails cannot be saved as completed Tasks: they are reported failed (" + activityNoClosedStatus + ")."
 		it.Fix = "Mark a value of the Task Status picklist as Closed (Setup, Object Manager, Task, Fields, Status)."
 		return it
 	}
+	var closed []string
+	for _, ts := range s.TaskStatuses.Value {
+		if ts.Closed {
+			closed = append(closed, statusName(ts))
+		}
+	}
 	it.Status = OK
-	it.Explanation = fmt.Sprintf("Closed Task statuses: %s. Logged emails are saved as closed Tasks with the org's own status, %q.", strings.Join(closed, ", "), closed[0])
-	if !slices.Contains(closed, "Completed") {
-		it.Explanation += ` The org has no "Completed" status; the sync does not assume one.`
+	it.Explanation = fmt.Sprintf("Closed Task statuses: %s. Logged emails are saved as closed Tasks with the org's own status, %s.", strings.Join(closed, ", "), statusName(chosen))
+	if chosen.APIName != salesforce.PreferredClosedStatus {
+		it.Explanation += fmt.Sprintf(" The org has no closed status whose API name is %q; the sync does not assume one.", salesforce.PreferredClosedStatus)
 	}
 	return it
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sfsync/sfsync/shared/activitysync"
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/mapping"
@@ -58,8 +59,8 @@ func healthy() Snapshot {
 			event.ObjectLead: Have(leadDescribe()), event.ObjectContact: Have(contactDescribe()),
 		},
 		Sharing:        Have(Sharing{Lead: "ReadEditTransfer", Contact: "ControlledByParent", Account: "Edit"}),
-		TaskStatuses:   Have([]TaskStatus{{Label: "Not Started", Default: true}, {Label: "Completed", Closed: true}}),
-		DuplicateRules: Have([]DuplicateRule{}),
+		TaskStatuses:   Have([]TaskStatus{{APIName: "Not Started", Label: "Not Started", Default: true}, {APIName: "Completed", Label: "Completed", Closed: true}}),
+		DuplicateRules: Have([]DuplicateRule{{Name: "Standard_Account_Duplicate_Rule", Label: "Standard Account Duplicate Rule", Object: "Account"}}),
 		Usage:          Have(Usage{Used: 100, Limit: 15000}),
 		Budget:         budget.Figures{OrgUsed: 100, OrgLimit: 15000, Service: 10, Percent: 50},
 		Calls:          1,
@@ -208,7 +209,9 @@ func TestChecks(t *testing.T) {
 		{"validation rules", CheckValidationRules, nil, nil, NotChecked, []string{"Tooling API", "FIELD_CUSTOM_VALIDATION_EXCEPTION"}},
 
 		// duplicate rules
-		{"no duplicate rule", CheckDuplicateRules, nil, nil, OK, nil},
+		// an org ships the standard rules: seeing none says nothing of them
+		{"no Lead or Contact rule active", CheckDuplicateRules, nil, nil, OK, []string{"No duplicate rule is active on Lead or Contact"}},
+		{"no duplicate rule visible", CheckDuplicateRules, func(s *Snapshot) { s.DuplicateRules.Value = []DuplicateRule{} }, nil, NotChecked, []string{"no duplicate rules visible to the connected user", "View Setup and Configuration"}},
 		{"standard rules active", CheckDuplicateRules, func(s *Snapshot) {
 			s.DuplicateRules.Value = []DuplicateRule{{Name: "Standard_Lead_Duplicate_Rule", Label: "Standard Lead Duplicate Rule", Object: "Lead"},
 				{Name: "Standard_Account_Duplicate_Rule", Label: "Standard Account Duplicate Rule", Object: "Account"}}
@@ -220,10 +223,20 @@ func TestChecks(t *testing.T) {
 
 		// Task status
 		{"standard closed status", CheckTaskStatus, nil, nil, OK, []string{`"Completed"`}},
+		// an admin's relabel keeps the API name, which is what a Task's Status holds
+		{"relabeled closed status", CheckTaskStatus, func(s *Snapshot) {
+			s.TaskStatuses.Value = []TaskStatus{{APIName: "Open", Label: "Open", Default: true}, {APIName: "Completed", Label: "Done", Closed: true}}
+		}, nil, OK, []string{`status, "Done" (API name "Completed").`}},
+		// the one activity sync picks: Completed first, else the first closed
+		{"Completed preferred", CheckTaskStatus, func(s *Snapshot) {
+			s.TaskStatuses.Value = []TaskStatus{{APIName: "Open", Label: "Open", Default: true}, {APIName: "Deferred", Label: "Deferred", Closed: true}, {APIName: "Completed", Label: "Completed", Closed: true}}
+		}, nil, OK, []string{`status, "Completed".`}},
 		{"renamed closed status", CheckTaskStatus, func(s *Snapshot) {
-			s.TaskStatuses.Value = []TaskStatus{{Label: "Open", Default: true}, {Label: "Done", Closed: true}}
-		}, nil, OK, []string{`"Done"`, `no "Completed"`}},
-		{"no closed status", CheckTaskStatus, func(s *Snapshot) { s.TaskStatuses.Value = []TaskStatus{{Label: "Open", Default: true}} }, nil, Fail, []string{"Closed"}},
+			s.TaskStatuses.Value = []TaskStatus{{APIName: "Open", Label: "Open", Default: true}, {APIName: "Logged_Email", Label: "Logged", Closed: true}}
+		}, nil, OK, []string{`status, "Logged" (API name "Logged_Email").`, `API name is "Completed"`}},
+		{"no closed status", CheckTaskStatus, func(s *Snapshot) {
+			s.TaskStatuses.Value = []TaskStatus{{APIName: "Open", Label: "Open", Default: true}}
+		}, nil, Fail, []string{"Closed", activitysync.CodeNoClosedTaskStatus}},
 		{"task statuses unread", CheckTaskStatus, func(s *Snapshot) { s.TaskStatuses = Missing[[]TaskStatus]("HTTP 400") }, nil, NotChecked, []string{"HTTP 400"}},
 
 		// the org's allocation

@@ -155,12 +155,9 @@ type Grants struct {
 	ViewAll     map[string]bool // by object: View All or Modify All on it
 }
 
-// TaskStatus is one value of the org's Task Status picklist (TaskStatus).
-type TaskStatus struct {
-	Label   string
-	Closed  bool
-	Default bool
-}
+// TaskStatus is one value of the org's Task Status picklist (TaskStatus):
+// its API name, which a Task's Status holds, and its label.
+type TaskStatus = salesforce.TaskStatus
 
 // DuplicateRule is an active duplicate rule (DuplicateRule).
 type DuplicateRule struct {

@@ -45,9 +45,28 @@ type Readiness interface {
 	Summary(ctx context.Context, teamID, connectionID string) (*readiness.Summary, error)
 }
 
-// afterConnectTimeout bounds the report made after a connect, within the
-// API function's timeout.
-const afterConnectTimeout = 8 * time.Second
+// Bounds of the report made after a connect, within the API function's
+// timeout (15 s).
+const (
+	// afterConnectTimeout is the most the report may take.
+	afterConnectTimeout = 8 * time.Second
+	// afterConnectReserve is left of the request's time for answering it.
+	afterConnectReserve = 2 * time.Second
+	// afterConnectLeast is the least worth starting a report with: with
+	// less, none is made after the connect and the first GET makes it.
+	afterConnectLeast = 2 * time.Second
+)
+
+// afterConnectTime is how long the report after a connect may take:
+// afterConnectTimeout, or less when the request's deadline is nearer (less
+// afterConnectReserve); ok false when that is under afterConnectLeast.
+func afterConnectTime(ctx context.Context, now time.Time) (d time.Duration, ok bool) {
+	d = afterConnectTimeout
+	if dl, bounded := ctx.Deadline(); bounded {
+		d = min(d, dl.Sub(now)-afterConnectReserve)
+	}
+	return d, d >= afterConnectLeast
+}
 
 // Register adds the connection routes to rt.
 func (h *Handlers) Register(rt *httpapi.Router) {
@@ -181,12 +200,19 @@ func (h *Handlers) complete(w http.ResponseWriter, r *http.Request) {
 }
 
 // afterConnect makes the new connection's readiness report and returns its
-// summary; nil when there is no checker or it failed (logged).
+// summary; nil when there is no checker, too little of the request's time
+// is left (afterConnectTime) or it failed (logged).
 func (h *Handlers) afterConnect(r *http.Request, team string) *readiness.Summary {
 	if h.Readiness == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), afterConnectTimeout)
+	d, ok := afterConnectTime(r.Context(), time.Now()) // the deadline is on the wall clock, not h.Now's
+
+	if !ok {
+		h.log(r).Info("readiness report after connect skipped: too little time left", "team_id", team, "left", d.String())
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), d)
 	defer cancel()
 	s, err := h.Readiness.AfterConnect(ctx, team)
 	if err != nil {

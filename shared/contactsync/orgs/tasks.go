@@ -20,16 +20,13 @@ const TaskKeyField = "Sfsync_Key__c"
 type TaskFields struct {
 	TypeEmail bool   // the Type picklist offers an active "Email" value
 	KeyField  string // TaskKeyField when the org has it, createable text; "" otherwise
-	// ClosedStatus is the Status that closes a Task in this org: admins
-	// rename and add Task statuses, so it is read from the org's TaskStatus
-	// values (IsClosed), not assumed to be "Completed". "" when the org
+	// ClosedStatus is the API name of the Status that closes a Task in
+	// this org (salesforce.ClosedTaskStatus): admins relabel, rename and add
+	// Task statuses, so it is read from the org's TaskStatus values
+	// (IsClosed, ApiName), not assumed to be "Completed". "" when the org
 	// offers no active closed status.
 	ClosedStatus string
 }
-
-// closedStatusQuery lists the org's closed Task statuses
-// (salesforce.com/us/developer/docs/api/Content/sforce_api_objects_taskstatus.htm).
-const closedStatusQuery = "SELECT MasterLabel, SortOrder FROM TaskStatus WHERE IsClosed = true ORDER BY SortOrder"
 
 // DescribeTask reads Task's describe and the org's closed Task statuses
 // (one composite call) and says which optional fields activity sync may set
@@ -37,15 +34,15 @@ const closedStatusQuery = "SELECT MasterLabel, SortOrder FROM TaskStatus WHERE I
 func (o *Org) DescribeTask(ctx context.Context) (TaskFields, error) {
 	subs := []salesforce.CompositeSubrequest{
 		{Method: http.MethodGet, URL: o.client.DataPath("sobjects/Task/describe"), ReferenceID: "describe"},
-		o.client.QuerySubrequest("closed", closedStatusQuery),
+		o.client.QuerySubrequest("statuses", salesforce.TaskStatusQuery),
 	}
 	resps, err := o.client.Composite(ctx, false, subs, nil)
 	if err != nil {
 		return TaskFields{}, fmt.Errorf("describe Task: %w", err)
 	}
 	var d salesforce.Describe
-	var closed salesforce.QueryResult[struct{ MasterLabel string }]
-	for i, into := range []any{&d, &closed} {
+	var statuses salesforce.QueryResult[salesforce.TaskStatus]
+	for i, into := range []any{&d, &statuses} {
 		if err := resps[i].Err(); err != nil {
 			return TaskFields{}, fmt.Errorf("describe Task: %s: %w", subs[i].ReferenceID, err)
 		}
@@ -53,7 +50,10 @@ func (o *Org) DescribeTask(ctx context.Context) (TaskFields, error) {
 			return TaskFields{}, fmt.Errorf("describe Task: decode %s: %w", subs[i].ReferenceID, err)
 		}
 	}
-	tf := TaskFields{ClosedStatus: closedStatus(&d, closed.Records)}
+	tf := TaskFields{}
+	if closed, ok := salesforce.ClosedTaskStatus(statuses.Records, &d); ok {
+		tf.ClosedStatus = closed.APIName
+	}
 	if f, ok := d.Field("Type"); ok && f.Createable {
 		for _, v := range f.PicklistValues {
 			if v.Active && v.Value == "Email" {
@@ -65,29 +65,6 @@ func (o *Org) DescribeTask(ctx context.Context) (TaskFields, error) {
 		tf.KeyField = f.Name
 	}
 	return tf, nil
-}
-
-// closedStatus picks the Status a logged email's Task gets: "Completed" when
-// the org has it closed, else the first closed status in the org's order;
-// only one the Status picklist offers as an active value.
-func closedStatus(d *salesforce.Describe, closed []struct{ MasterLabel string }) string {
-	active := map[string]bool{}
-	if f, ok := d.Field("Status"); ok {
-		for _, v := range f.PicklistValues {
-			active[v.Value] = v.Active
-		}
-	}
-	first := ""
-	for _, s := range closed {
-		switch {
-		case !active[s.MasterLabel]:
-		case s.MasterLabel == "Completed":
-			return s.MasterLabel
-		case first == "":
-			first = s.MasterLabel
-		}
-	}
-	return first
 }
 
 // TaskKeyBudget sizes the IN-lists of task lookups, like LookupBudget.

@@ -61,6 +61,30 @@ func (s *Source) Target(ctx context.Context, teamID string) (readiness.Target, e
 	return readiness.Target{ConnectionID: c.ID, OrgID: c.OrgID, UserID: c.UserID, Username: c.Username}, nil
 }
 
+// MaxCalls is the most API calls one report spends: its reads are never
+// sent again after a transient failure (the report is made again on the
+// next GET), and a call past MaxCalls is refused with ErrCallLimit.
+const MaxCalls = 5
+
+// ErrCallLimit is the error of a report's call past MaxCalls.
+var ErrCallLimit = errors.New("readiness: the report's API calls are spent")
+
+// limitCalls makes c send each read once and refuse calls past max, before
+// the budget governor (c.BeforeCall) is asked.
+func limitCalls(c *salesforce.Client, max int64) {
+	c.ReadRetries = -1
+	allow := c.BeforeCall
+	c.BeforeCall = func() error {
+		if c.Calls.Load() >= max {
+			return fmt.Errorf("%w (%d)", ErrCallLimit, max)
+		}
+		if allow != nil {
+			return allow()
+		}
+		return nil
+	}
+}
+
 // Reference ids of the subrequests.
 const (
 	refObjects     = "objects"
@@ -93,6 +117,7 @@ func (s *Source) Fetch(ctx context.Context, teamID string, t readiness.Target) (
 	}
 	defer func() { _ = org.Close(context.WithoutCancel(ctx)) }()
 	c := org.Client()
+	limitCalls(c, MaxCalls)
 	snap := readiness.Snapshot{Username: t.Username}
 	first, err := c.Composite(ctx, false, firstCall(c, t.UserID), nil)
 	if refusal, rerr := refused(err); rerr != nil {
@@ -162,7 +187,7 @@ func firstCall(c *salesforce.Client, userID string) []salesforce.CompositeSubreq
 		get(refObjects, "sobjects"),
 		get(refLead, "sobjects/Lead/describe"),
 		get(refContact, "sobjects/Contact/describe"),
-		c.QuerySubrequest(refStatuses, "SELECT MasterLabel, IsClosed, IsDefault FROM TaskStatus ORDER BY SortOrder"),
+		c.QuerySubrequest(refStatuses, salesforce.TaskStatusQuery),
 		c.QuerySubrequest(refDuplicates, "SELECT DeveloperName, MasterLabel, SobjectType FROM DuplicateRule WHERE IsActive = true"),
 		c.QuerySubrequest(refSharing, "SELECT DefaultLeadAccess, DefaultContactAccess, DefaultAccountAccess FROM Organization"),
 		c.QuerySubrequest(refAssignments, "SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = "+salesforce.QuoteString(userID)),
@@ -305,19 +330,11 @@ func describeOf(r *salesforce.CompositeSubresponse) readiness.Got[*salesforce.De
 }
 
 func taskStatuses(r *salesforce.CompositeSubresponse) readiness.Got[[]readiness.TaskStatus] {
-	var rows []struct {
-		Label   string `json:"MasterLabel"`
-		Closed  bool   `json:"IsClosed"`
-		Default bool   `json:"IsDefault"`
-	}
+	var rows []readiness.TaskStatus
 	if why := records(r, &rows); why != "" {
 		return readiness.Missing[[]readiness.TaskStatus](why)
 	}
-	out := make([]readiness.TaskStatus, len(rows))
-	for i, row := range rows {
-		out[i] = readiness.TaskStatus{Label: row.Label, Closed: row.Closed, Default: row.Default}
-	}
-	return readiness.Have(out)
+	return readiness.Have(rows)
 }
 
 func duplicateRules(r *salesforce.CompositeSubresponse) readiness.Got[[]readiness.DuplicateRule] {

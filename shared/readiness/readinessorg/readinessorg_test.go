@@ -55,7 +55,7 @@ func TestAnswersAreReadByReference(t *testing.T) {
 	answers := byReference([]salesforce.CompositeSubresponse{
 		sub(refSharing, 200, `{"totalSize":1,"done":true,"records":[{"DefaultLeadAccess":"None","DefaultContactAccess":"Read","DefaultAccountAccess":"Edit"}]}`),
 		sub(refDuplicates, 400, `[{"errorCode":"INVALID_TYPE","message":"sObject type 'DuplicateRule' is not supported."}]`),
-		sub(refStatuses, 200, `{"totalSize":2,"done":true,"records":[{"MasterLabel":"Open","IsClosed":false,"IsDefault":true},{"MasterLabel":"Done","IsClosed":true,"IsDefault":false}]}`),
+		sub(refStatuses, 200, `{"totalSize":2,"done":true,"records":[{"ApiName":"Open","MasterLabel":"Open","IsClosed":false,"IsDefault":true},{"ApiName":"Completed","MasterLabel":"Done","IsClosed":true,"IsDefault":false}]}`),
 		sub(refObjects, 200, `{"sobjects":[{"name":"Lead","createable":true},{"name":"Task","createable":false}]}`),
 		sub(refLead, 200, `{"name":"Lead","fields":[{"name":"LastName","type":"string","createable":true}]}`),
 	})
@@ -65,8 +65,8 @@ func TestAnswersAreReadByReference(t *testing.T) {
 	if d := duplicateRules(answers[refDuplicates]); d.Read() || d.Problem != "Salesforce answered 400 INVALID_TYPE: sObject type 'DuplicateRule' is not supported." {
 		t.Errorf("duplicate rules: got %+v; want unread with Salesforce's answer", d)
 	}
-	if ts := taskStatuses(answers[refStatuses]); !ts.Read() || len(ts.Value) != 2 || !ts.Value[1].Closed || ts.Value[1].Label != "Done" {
-		t.Errorf("task statuses: got %+v; want Open and Done (closed)", ts)
+	if ts := taskStatuses(answers[refStatuses]); !ts.Read() || len(ts.Value) != 2 || !ts.Value[1].Closed || ts.Value[1].Label != "Done" || ts.Value[1].APIName != "Completed" {
+		t.Errorf("task statuses: got %+v; want Open and Completed labeled Done (closed)", ts)
 	}
 	if c := createable(answers[refObjects]); !c.Read() || !c.Value["Lead"] || c.Value["Task"] {
 		t.Errorf("createable: got %+v; want Lead only", c)

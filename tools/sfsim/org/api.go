@@ -396,14 +396,18 @@ func (o *Org) SetViewAllData(on bool) {
 
 // SetTaskStatuses replaces the org's Task statuses, as an admin editing the
 // Status picklist does: describe and TaskStatus answer the new values.
-// Exactly one must be the default and at least one closed.
+// Exactly one must be the default and at least one closed; labels and API
+// names (the label when unset) are each unique.
 func (o *Org) SetTaskStatuses(statuses []TaskStatus) error {
-	defaults, closed, seen := 0, 0, map[string]bool{}
+	defaults, closed, seen, seenAPI := 0, 0, map[string]bool{}, map[string]bool{}
 	for i, ts := range statuses {
 		if strings.TrimSpace(ts.Label) == "" || seen[ts.Label] {
 			return fmt.Errorf("task statuses[%d].label: empty or repeated", i)
 		}
-		seen[ts.Label] = true
+		if strings.TrimSpace(ts.apiName()) == "" || seenAPI[ts.apiName()] {
+			return fmt.Errorf("task statuses[%d].api_name: empty or repeated", i)
+		}
+		seen[ts.Label], seenAPI[ts.apiName()] = true, true
 		if ts.Default {
 			defaults++
 		}

@@ -149,7 +149,7 @@ func TestComposite(t *testing.T) {
 		map[string]any{"method": "POST", "url": v + "/sobjects/Account", "referenceId": "refAccount", "body": map[string]any{"Name": "Acme"}},
 		map[string]any{"method": "POST", "url": v + "/sobjects/Contact", "referenceId": "refContact", "body": map[string]any{"LastName": "Lee", "AccountId": "@{refAccount.id}"}},
 		map[string]any{"method": "GET", "url": v + "/query?q=" + strings.ReplaceAll("SELECT Id FROM Contact WHERE Email = 'known@example.com'", " ", "+"), "referenceId": "refQuery"},
-		map[string]any{"method": "POST", "url": v + "/sobjects/Task", "referenceId": "refTask", "body": map[string]any{"Subject": "s", "WhoId": "@{refQuery.records[0].Id}", "Status": "Done"}},
+		map[string]any{"method": "POST", "url": v + "/sobjects/Task", "referenceId": "refTask", "body": map[string]any{"Subject": "s", "WhoId": "@{refQuery.records[0].Id}", "Status": "Completed"}},
 		map[string]any{"method": "POST", "url": v + "/composite/sobjects", "referenceId": "refColl", "body": map[string]any{"records": []any{leadRec("L", "")}}},
 		map[string]any{"method": "GET", "url": v + "/sobjects/Contact/@{refContact.id}?fields=AccountId", "referenceId": "refRead"},
 	}}

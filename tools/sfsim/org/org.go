@@ -57,8 +57,8 @@ type Config struct {
 	// standard Task statuses ("Completed" closes a Task) and composite
 	// answers in request order. The default org is a typical customer's:
 	// the standard Lead and Contact duplicate rules active (alert: the
-	// allowSave header overrides them), a renamed closed Task status
-	// ("Done") and composite answers out of request order.
+	// allowSave header overrides them), a relabeled closed Task status
+	// (Completed relabeled "Done") and composite answers out of request order.
 	Lenient bool
 	// TaskStatuses replaces the org's Task statuses (default
 	// RealisticTaskStatuses, or StandardTaskStatuses when Lenient).
@@ -95,7 +95,9 @@ type ValidationRule struct {
 }
 
 // DuplicateRule switches Salesforce's standard duplicate rule for an object on. It
-// matches on Email, case-insensitively, against Leads and Contacts.
+// approximates the standard matching rules against Leads and Contacts: a fuzzy first
+// name and the same last name, plus the same email, phone, or title and company (never
+// email alone; see README.md, Realistic defaults).
 type DuplicateRule struct {
 	Enabled   bool `json:"enabled"`
 	AllowSave bool `json:"allowSave"` // an "alert" rule that Sforce-Duplicate-Rule-Header allowSave=true overrides; false blocks

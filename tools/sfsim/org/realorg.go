@@ -12,22 +12,34 @@ import (
 // README.md (Known differences) gives the source of each.
 
 // TaskStatus is one value of the org's Task Status picklist, as the
-// TaskStatus object serves it (MasterLabel, IsClosed, IsDefault).
+// TaskStatus object serves it (MasterLabel, ApiName, IsClosed, IsDefault).
+// APIName is what a Task's Status holds and describe's picklist value;
+// Label is what users see. An empty APIName is the Label.
 type TaskStatus struct {
 	Label   string `json:"label"`
+	APIName string `json:"api_name,omitempty"`
 	Closed  bool   `json:"closed"`
 	Default bool   `json:"default"`
 }
 
+// apiName is the status's API name: APIName, or Label when unset.
+func (ts TaskStatus) apiName() string {
+	if ts.APIName != "" {
+		return ts.APIName
+	}
+	return ts.Label
+}
+
 // RealisticTaskStatuses is the default org's Task statuses: an admin
-// renamed the closed one, so "Completed" is not a value (Salesforce lets
-// admins edit the values; TaskStatus says which are closed).
+// relabeled the closed one "Done", as editing a picklist value in Setup
+// does, so its API name stays "Completed" (a Task's Status and describe's
+// value) while TaskStatus.MasterLabel and describe's label say "Done".
 var RealisticTaskStatuses = []TaskStatus{
 	{Label: "Not Started", Default: true},
 	{Label: "In Progress"},
 	{Label: "Waiting on someone else"},
 	{Label: "Deferred"},
-	{Label: "Done", Closed: true},
+	{Label: "Done", APIName: "Completed", Closed: true},
 }
 
 // StandardTaskStatuses is a new org's Task statuses, and the lenient org's.
@@ -114,7 +126,7 @@ func (o *Org) setupRecordsLocked(object string) map[string]map[string]any {
 	case "TaskStatus":
 		for i, ts := range o.taskStatuses {
 			add(makeID(keyPrefixes["TaskStatus"], "5g", uint64(i+1)), map[string]any{
-				"MasterLabel": ts.Label, "ApiName": ts.Label, "IsClosed": ts.Closed, "IsDefault": ts.Default, "SortOrder": float64(i + 1)})
+				"MasterLabel": ts.Label, "ApiName": ts.apiName(), "IsClosed": ts.Closed, "IsDefault": ts.Default, "SortOrder": float64(i + 1)})
 		}
 	case "Organization":
 		lead, contact, account := "ReadEditTransfer", "ControlledByParent", "Edit"
@@ -152,10 +164,10 @@ func (o *Org) visibleLocked(object string, rec map[string]any) bool {
 	return rec["OwnerId"] == o.userID
 }
 
-// closedStatusLocked reports whether a Task status is closed.
+// closedStatusLocked reports whether a Task status (an API name) is closed.
 func (o *Org) closedStatusLocked(status any) bool {
 	for _, ts := range o.taskStatuses {
-		if ts.Label == status {
+		if ts.apiName() == status {
 			return ts.Closed
 		}
 	}
@@ -166,7 +178,7 @@ func (o *Org) closedStatusLocked(status any) bool {
 func taskStatusField(statuses []TaskStatus) *Field {
 	vals := make([]PicklistValue, len(statuses))
 	for i, ts := range statuses {
-		vals[i] = PicklistValue{Value: ts.Label, Label: ts.Label, Active: true, DefaultValue: ts.Default}
+		vals[i] = PicklistValue{Value: ts.apiName(), Label: ts.Label, Active: true, DefaultValue: ts.Default}
 	}
 	return fPick("Status", "Status", true, vals)
 }

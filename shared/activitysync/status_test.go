@@ -1,0 +1,154 @@
+package activitysync
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// statusOrg is an org whose Task describe answers tf and whose creates
+// answer refuse (success when nil).
+type statusOrg struct {
+	Org
+	tf        TaskFields
+	refuse    *salesforce.SaveResult
+	describes int
+	sent      []salesforce.SObject
+}
+
+func (o *statusOrg) DescribeTask(context.Context) (TaskFields, error) {
+	o.describes++
+	return o.tf, nil
+}
+
+func (o *statusOrg) Create(_ context.Context, recs []salesforce.SObject, _ salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
+	o.sent = append(o.sent, recs...)
+	out := make([]salesforce.SaveResult, len(recs))
+	for i := range recs {
+		if o.refuse != nil {
+			out[i] = *o.refuse
+			continue
+		}
+		out[i] = salesforce.SaveResult{Success: true, ID: "00T000000000001"}
+	}
+	return out, nil
+}
+
+// taskCache is the Activities store's cache of TaskFields.
+type taskCache struct {
+	Activities
+	tf    TaskFields
+	at    time.Time
+	ok    bool
+	saves int
+}
+
+func (c *taskCache) TaskFields(context.Context, string) (TaskFields, time.Time, bool, error) {
+	return c.tf, c.at, c.ok, nil
+}
+
+func (c *taskCache) SaveTaskFields(_ context.Context, _ string, tf TaskFields, at time.Time) error {
+	c.tf, c.at, c.ok, c.saves = tf, at, true, c.saves+1
+	return nil
+}
+
+func (c *taskCache) Release(context.Context, string, string, string) error { return nil }
+
+func (c *taskCache) AbandonAll(context.Context, string, string, []string) error { return nil }
+
+func (c *taskCache) DoneAll(_ context.Context, _, _ string, tasks []LoggedTask) ([]error, error) {
+	return make([]error, len(tasks)), nil
+}
+
+func statusBatch(o *statusOrg, c *taskCache, now time.Time) *batch {
+	e := &Engine{Activities: c, Now: func() time.Time { return now }}
+	return &batch{e: e, team: "team_status", org: o, failed: map[string]error{}, done: map[string]bool{}}
+}
+
+func statusItem() item {
+	ev := event.Event{ID: "evt_1", Type: event.EmailSent, TeamID: "team_status", OccurredAt: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	return item{d: contactsync.Delivery{ID: "msg_1", Event: ev}, key: "k1", who: event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}}
+}
+
+// TestNoClosedStatusFailsTheActivity: an org without a closed Task status
+// gets no open Task; the activity fails with a code saying why.
+func TestNoClosedStatusFailsTheActivity(t *testing.T) {
+	t.Parallel()
+	o := &statusOrg{tf: TaskFields{TypeEmail: true}}
+	b := statusBatch(o, &taskCache{}, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	tf, err := b.taskFields(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.create(context.Background(), []item{statusItem()}, tf, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.sent) != 0 {
+		t.Errorf("Tasks sent: got %v; want none", o.sent)
+	}
+	if len(b.outcomes) != 1 || b.outcomes[0].Status != event.StatusFailed || b.outcomes[0].Error == nil ||
+		b.outcomes[0].Error.Code != CodeNoClosedTaskStatus {
+		t.Fatalf("outcomes: got %+v; want failed %s", b.outcomes, CodeNoClosedTaskStatus)
+	}
+}
+
+// TestRefusedStatusDropsTheCache: a cached closed status Salesforce
+// refuses (an admin changed the statuses) is forgotten, so the next batch
+// reads the org's again; the activity comes back rather than failing. One
+// the batch read itself fails.
+func TestRefusedStatusDropsTheCache(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	refused := salesforce.SaveResult{Errors: []salesforce.ErrorItem{{Code: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+		Message: "Status: bad value for restricted picklist field: Done", Fields: []string{"Status"}}}}
+	for _, tc := range []struct {
+		name       string
+		cached     bool
+		wantRetry  bool
+		wantFailed bool
+	}{
+		{"cached status", true, true, false},
+		{"status read by this batch", false, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := &statusOrg{tf: TaskFields{ClosedStatus: "Done"}, refuse: &refused}
+			c := &taskCache{}
+			if tc.cached {
+				c.tf, c.at, c.ok = TaskFields{ClosedStatus: "Done"}, now.Add(-time.Minute), true
+			}
+			b := statusBatch(o, c, now)
+			tf, err := b.taskFields(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.create(context.Background(), []item{statusItem()}, tf, true); err != nil {
+				t.Fatal(err)
+			}
+			if c.tf.ClosedStatus != "" {
+				t.Errorf("cached status: got %q; want it dropped", c.tf.ClosedStatus)
+			}
+			if got := b.failed["msg_1"]; (got != nil) != tc.wantRetry || (got != nil && !errors.Is(got, ErrRetry)) {
+				t.Errorf("retry: got %v; want retry %v", got, tc.wantRetry)
+			}
+			if failed := len(b.outcomes) == 1 && b.outcomes[0].Status == event.StatusFailed; failed != tc.wantFailed {
+				t.Errorf("outcomes: got %+v; want failed %v", b.outcomes, tc.wantFailed)
+			}
+			// the next batch reads the org's statuses again
+			o.tf.ClosedStatus, o.refuse = "Completed", nil
+			before := o.describes
+			tf, err = statusBatch(o, c, now).taskFields(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tf.ClosedStatus != "Completed" || o.describes != before+1 {
+				t.Errorf("next batch: got %q after %d describes; want Completed after one", tf.ClosedStatus, o.describes-before)
+			}
+		})
+	}
+}
