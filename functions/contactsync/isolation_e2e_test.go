@@ -123,9 +123,12 @@ func TestSlowOrgDelaysOnlyItsTeam(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the slow team's outcomes: %v", err)
 	}
+	// A create that went out while the org was slow may have been saved
+	// after its answer was given up on: the next run's lookup finds it and
+	// links it. Either way there is exactly one Lead.
 	for _, ev := range slowEvs {
-		if o := got[ev.ID]; o.Status != event.StatusCreated {
-			t.Errorf("%s: got %s/%s; want created", ev.ID, o.Status, o.Reason)
+		if o := got[ev.ID]; o.Status != event.StatusCreated && !(o.Status == event.StatusLinked && o.Reason == "matched_lead") {
+			t.Errorf("%s: got %s/%s; want created, or linked to the Lead a lost answer saved", ev.ID, o.Status, o.Reason)
 		}
 	}
 	for _, email := range []string{"one@slow.example", "two@slow.example"} {
