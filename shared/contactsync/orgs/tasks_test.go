@@ -20,6 +20,7 @@ func TestDescribeTaskReadsTheClosedStatus(t *testing.T) {
 		// the default org's admin relabeled Completed "Done": Status takes the API name
 		{"a customer's relabeled status", org.Config{}, nil, "Completed"},
 		{"a status whose API name differs too", org.Config{}, []org.TaskStatus{{Label: "Open", Default: true}, {Label: "Logged", APIName: "Logged_Email", Closed: true}}, "Logged_Email"},
+		// lenient: the org as Salesforce creates it, before any admin relabels its statuses
 		{"a new org's Completed", org.Config{Lenient: true}, nil, "Completed"},
 		{"Completed preferred among closed ones", org.Config{}, []org.TaskStatus{{Label: "Open", Default: true}, {Label: "Archived", Closed: true}, {Label: "Completed", Closed: true}}, "Completed"},
 		{"the first closed one in the org's order", org.Config{}, []org.TaskStatus{{Label: "Open", Default: true}, {Label: "Completed"}, {Label: "Logged", Closed: true}, {Label: "Filed", Closed: true}}, "Logged"},
