@@ -49,8 +49,8 @@ var domain = map[string]string{
 // libraries are the packages of this module, beside the domain, that a
 // domain package may use: none reaches AWS or serves HTTP.
 var libraries = map[string]string{
-	"shared/salesforce": "the org the domain syncs into, reached through Salesforce's REST API as an HTTP client",
-	"shared/backoff":    "the wait between attempts of every retry loop",
+	"shared/salesforce":       "the org the domain syncs into, reached through Salesforce's REST API as an HTTP client",
+	"shared/platform/backoff": "the wait between attempts of every retry loop",
 }
 
 // modules are the modules outside the standard library and this one that
@@ -104,11 +104,11 @@ func TestArchitectureCheck(t *testing.T) {
 	pkgs := map[string]listed{
 		module + "shared/policy":                        {ImportPath: module + "shared/policy", Imports: []string{"time", module + "shared/budget"}},
 		module + "shared/budget":                        {ImportPath: module + "shared/budget", Imports: []string{"errors"}},
-		module + "shared/contactsync":                   {ImportPath: module + "shared/contactsync", Imports: []string{module + "shared/policy", module + "shared/queue"}},
-		module + "shared/queue":                         {ImportPath: module + "shared/queue", Imports: []string{"github.com/aws/aws-lambda-go/events"}},
+		module + "shared/contactsync":                   {ImportPath: module + "shared/contactsync", Imports: []string{module + "shared/policy", module + "shared/platform/queue"}},
+		module + "shared/platform/queue":                {ImportPath: module + "shared/platform/queue", Imports: []string{"github.com/aws/aws-lambda-go/events"}},
 		module + "shared/mapping":                       {ImportPath: module + "shared/mapping", Imports: []string{module + "shared/salesforce", "github.com/aws/aws-sdk-go-v2/service/dynamodb"}},
-		module + "shared/salesforce":                    {ImportPath: module + "shared/salesforce", Imports: []string{"net/http", module + "shared/backoff"}},
-		module + "shared/backoff":                       {ImportPath: module + "shared/backoff"},
+		module + "shared/salesforce":                    {ImportPath: module + "shared/salesforce", Imports: []string{"net/http", module + "shared/platform/backoff"}},
+		module + "shared/platform/backoff":              {ImportPath: module + "shared/platform/backoff"},
 		module + "shared/connection":                    {ImportPath: module + "shared/connection", Imports: []string{"golang.org/x/oauth2", "github.com/google/uuid"}},
 		"golang.org/x/oauth2":                           {ImportPath: "golang.org/x/oauth2", Imports: []string{"golang.org/x/oauth2/internal"}},
 		"golang.org/x/oauth2/internal":                  {ImportPath: "golang.org/x/oauth2/internal"},
@@ -124,7 +124,7 @@ func TestArchitectureCheck(t *testing.T) {
 		want string
 	}{
 		{"shared/policy", ""},
-		{"shared/contactsync", "imports shared/queue (contactsync → queue)"},
+		{"shared/contactsync", "imports shared/platform/queue (contactsync → queue)"},
 		{"shared/mapping", "imports github.com/aws/aws-sdk-go-v2/service/dynamodb (mapping → dynamodb)"},
 		{"shared/connection", "imports github.com/google/uuid (connection → uuid)"},
 	}

@@ -25,12 +25,12 @@ import (
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
-	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/sealing"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/schedule"
-	"github.com/sfsync/sfsync/shared/sealing"
 	"github.com/sfsync/sfsync/tools/motoserver"
 	"github.com/sfsync/sfsync/tools/runner"
 )

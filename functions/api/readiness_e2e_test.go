@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/readiness"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/runner"

@@ -15,7 +15,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/queue"
+	"github.com/sfsync/sfsync/shared/platform/queue"
 	"github.com/sfsync/sfsync/tools/sfsim/org"
 	"github.com/sfsync/sfsync/tools/stacktest"
 )

@@ -16,8 +16,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/mapping"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/sequencer"
 	"github.com/sfsync/sfsync/tools/sfsim/org"

@@ -32,7 +32,7 @@ const (
 	TokenKeyNone TokenKeyAccess = iota
 	// TokenKeyDecryptGenerate: read stored tokens (Decrypt) and seal new or
 	// refreshed ones (GenerateDataKey): all that envelope encryption
-	// (shared/sealing) calls. Neither kms:Encrypt nor kms:ReEncrypt*: the
+	// (shared/platform/sealing) calls. Neither kms:Encrypt nor kms:ReEncrypt*: the
 	// key never encrypts a token itself, only the data key that does.
 	TokenKeyDecryptGenerate
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/sfsync/sfsync/infra/stack"
-	"github.com/sfsync/sfsync/shared/metrics"
+	"github.com/sfsync/sfsync/shared/platform/metrics"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 

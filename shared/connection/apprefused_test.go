@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/platform/secret"
 	"github.com/sfsync/sfsync/shared/salesforce"
-	"github.com/sfsync/sfsync/shared/secret"
 )
 
 // secretsManager holds one secret value, which the operator may change.

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/backoff"
+	"github.com/sfsync/sfsync/shared/platform/backoff"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 

@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/backoff"
+	"github.com/sfsync/sfsync/shared/platform/backoff"
 )
 
 // DefaultVersion is the REST API version the product speaks unless configured.

@@ -53,8 +53,8 @@ import (
 
 	"github.com/sfsync/sfsync/shared/activitysync"
 	"github.com/sfsync/sfsync/shared/contactsync"
-	"github.com/sfsync/sfsync/shared/dynamotx"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
-	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 )
 
 // stateStore keeps pending authorizations in memory: the one part of the

@@ -18,7 +18,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/readiness"
 )
 

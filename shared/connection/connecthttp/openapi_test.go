@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 )
 
 var (

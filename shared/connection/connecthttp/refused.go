@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 )
 
 // WriteRefused answers a request that needed the team's org and found

@@ -27,8 +27,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/platform/sealing"
 	"github.com/sfsync/sfsync/shared/resources"
-	"github.com/sfsync/sfsync/shared/sealing"
 )
 
 // DynamoDB is the part of the DynamoDB API the store uses.

@@ -25,9 +25,9 @@ import (
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
+	"github.com/sfsync/sfsync/shared/platform/sealing"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/salesforce"
-	"github.com/sfsync/sfsync/shared/sealing"
 	"github.com/sfsync/sfsync/tools/motoserver"
 	"github.com/sfsync/sfsync/tools/sfsim/org"
 )

@@ -19,8 +19,8 @@ import (
 	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/ratelimit"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/ratelimit"
 	"github.com/sfsync/sfsync/shared/salesforce"

@@ -16,7 +16,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 )
 
 // Route keys this package serves (declared in shared/resources).

@@ -20,8 +20,8 @@ import (
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/httpapi"
-	"github.com/sfsync/sfsync/shared/queue"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/queue"
 	"github.com/sfsync/sfsync/shared/ratelimit"
 )
 

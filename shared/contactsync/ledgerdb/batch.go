@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sfsync/sfsync/shared/dynamotx"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 )
 
 // MaxBatchGet is DynamoDB's limit on the keys of one BatchGetItem call.

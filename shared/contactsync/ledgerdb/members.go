@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
-	"github.com/sfsync/sfsync/shared/dynamotx"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/resources"

@@ -3,7 +3,7 @@ package ledgerdb
 import (
 	"context"
 
-	"github.com/sfsync/sfsync/shared/dynamotx"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 )
 
 // MaxTransactItems is DynamoDB's limit on the writes of one

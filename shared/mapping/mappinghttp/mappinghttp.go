@@ -27,10 +27,10 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/httpapi"
 	"github.com/sfsync/sfsync/shared/mapping"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
 	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )

@@ -21,7 +21,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 )

@@ -16,7 +16,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
-	"github.com/sfsync/sfsync/shared/httpapi"
+	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/readiness"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/backoff"
+	"github.com/sfsync/sfsync/shared/platform/backoff"
 )
 
 func TestDelay(t *testing.T) {

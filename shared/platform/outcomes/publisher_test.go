@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/outcomes"
+	"github.com/sfsync/sfsync/shared/platform/outcomes"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/motoserver"
 	"github.com/sfsync/sfsync/tools/runner"

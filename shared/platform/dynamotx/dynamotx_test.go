@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sfsync/sfsync/shared/dynamotx"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 )
 
 // fake answers transactions like DynamoDB: the writes of items in refuse

@@ -28,7 +28,7 @@ import (
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/metrics"
+	"github.com/sfsync/sfsync/shared/platform/metrics"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 

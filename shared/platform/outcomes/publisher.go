@@ -25,9 +25,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/sfsync/sfsync/shared/backoff"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/platform/backoff"
 )
 
 // SQS's limits on one SendMessageBatch call.

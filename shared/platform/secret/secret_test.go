@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/sfsync/sfsync/shared/secret"
+	"github.com/sfsync/sfsync/shared/platform/secret"
 	"github.com/sfsync/sfsync/tools/motoserver"
 )
 

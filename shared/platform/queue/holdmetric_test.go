@@ -7,7 +7,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/metrics"
+	"github.com/sfsync/sfsync/shared/platform/metrics"
 )
 
 // TestHoldMetric: a held message counts towards the alarm metric of why it

@@ -26,7 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sfsync/sfsync/shared/backoff"
+	"github.com/sfsync/sfsync/shared/platform/backoff"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
