@@ -44,6 +44,8 @@ var domain = map[string]string{
 	"shared/budget":       "the API budget governor's decision, from numbers it is given",
 	"shared/ratelimit":    "a team's share of the API: the limit and the cooldowns, on a store port (ratelimitdb)",
 	"shared/event":        "the event and outcome contract the engines speak, with no transport",
+	"shared/ledger":       "the memberships and records both engines keep, and the keys that name them",
+	"shared/delivery":     "a batch's deliveries, the team parts and reruns, the waits and the errors that bring a delivery back",
 }
 
 // libraries are the packages of this module, beside the domain, that a

@@ -22,9 +22,9 @@ import (
 
 	"github.com/sfsync/sfsync/shared/activitysync"
 	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/motoserver"
@@ -306,7 +306,7 @@ func TestScenario(t *testing.T) {
 	send(t, hookReply)
 	hooked := await(t, []event.Event{hookReply}, true)[hookReply.ID]
 	releaser := &activitydb.Releaser{Store: &activitydb.Store{DB: dynamo(t), Table: ledgerTable(stack)}, SQS: sqsc, QueueURL: seqr.ActivityQueue}
-	if err := releaser.Release(ctx, team, contactsync.MemberKey{SequenceID: "seq_reply", ContactID: "c_hook"}); err != nil {
+	if err := releaser.Release(ctx, team, ledger.MemberKey{SequenceID: "seq_reply", ContactID: "c_hook"}); err != nil {
 		t.Fatal(err)
 	}
 	hookEv := cases[8].ev
@@ -504,7 +504,7 @@ func TestBurstOfAThousand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledger := ledgerdb.New(dynamo(t), ledgerTable(st))
+	book := ledgerdb.New(dynamo(t), ledgerTable(st))
 	pinned := time.Now()
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
@@ -516,13 +516,13 @@ func TestBurstOfAThousand(t *testing.T) {
 			defer func() { <-sem }()
 			email, cid := fmt.Sprintf("b%d@burst.example", i), fmt.Sprintf("c%d", i)
 			ref := &event.SalesforceRef{Object: event.ObjectLead, ID: ids[i]}
-			m := contactsync.Membership{TeamID: team, SequenceID: "seq_burst", ContactID: cid, Email: email, PinnedAt: pinned,
-				EventID: "evt_add_" + cid, Status: contactsync.MemberSynced, Salesforce: ref}
-			if _, err := ledger.PinMembership(ctx, m); err != nil {
+			m := ledger.Membership{TeamID: team, SequenceID: "seq_burst", ContactID: cid, Email: email, PinnedAt: pinned,
+				EventID: "evt_add_" + cid, Status: ledger.MemberSynced, Salesforce: ref}
+			if _, err := book.PinMembership(ctx, m); err != nil {
 				t.Error(err)
 				return
 			}
-			if err := ledger.SaveRecord(ctx, contactsync.Record{TeamID: team, Email: email, Object: event.ObjectLead, ID: ids[i],
+			if err := book.SaveRecord(ctx, ledger.Record{TeamID: team, Email: email, Object: event.ObjectLead, ID: ids[i],
 				Status: event.StatusLinked, MatchRule: "lead", SyncedAt: pinned, EventID: "evt_add_" + cid, ContactID: cid}); err != nil {
 				t.Error(err)
 			}

@@ -24,9 +24,9 @@ import (
 	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/contactsync/orgs"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/platform/awsenv"
 	"github.com/sfsync/sfsync/shared/platform/environ"
@@ -100,8 +100,6 @@ func main() {
 		AwaitAdd:  time.Duration(awaitAdd) * time.Second,
 		HoldDelay: time.Duration(holdDelay) * time.Second,
 		Log:       log,
-		Hold:      queue.ErrHold,
-		Wait:      queue.ErrWait,
 	}
 	h := &queue.Handler{Queue: event.ActivityQueue, DLQ: sqsClient, DLQURL: dlqURL, QueueURL: queueURL, Log: log,
 		Metrics:   &metrics.EMF{W: os.Stdout},
@@ -117,9 +115,9 @@ func main() {
 type processor struct{ e *activitysync.Engine }
 
 func (p processor) Process(ctx context.Context, msgs []queue.Message) map[string]error {
-	ds := make([]contactsync.Delivery, len(msgs))
+	ds := make([]delivery.Delivery, len(msgs))
 	for i, m := range msgs {
-		ds[i] = contactsync.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry, FirstReceived: m.FirstReceived}
+		ds[i] = delivery.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry, FirstReceived: m.FirstReceived}
 	}
 	return p.e.Process(ctx, ds)
 }
@@ -127,7 +125,7 @@ func (p processor) Process(ctx context.Context, msgs []queue.Message) map[string
 // taskOrgs opens orgs with the Task calls activity sync needs.
 type taskOrgs struct{ o *orgs.Orgs }
 
-func (t taskOrgs) Open(ctx context.Context, team string) (activitysync.Org, contactsync.Connection, error) {
+func (t taskOrgs) Open(ctx context.Context, team string) (activitysync.Org, delivery.Connection, error) {
 	o, c, err := t.o.Open(ctx, team)
 	if err != nil {
 		return nil, c, err

@@ -25,6 +25,7 @@ import (
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/contactsync/orgs"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
 	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
@@ -107,8 +108,6 @@ func main() {
 		AwaitAdd:  time.Duration(awaitAdd) * time.Second,
 		HoldDelay: time.Duration(holdDelay) * time.Second,
 		Log:       log,
-		Hold:      queue.ErrHold,
-		Wait:      queue.ErrWait,
 	}
 	h := &queue.Handler{Queue: event.ContactQueue, DLQ: sqsClient, DLQURL: dlqURL, QueueURL: queueURL, Log: log,
 		Metrics:   &metrics.EMF{W: os.Stdout},
@@ -124,9 +123,9 @@ func main() {
 type processor struct{ e *contactsync.Engine }
 
 func (p processor) Process(ctx context.Context, msgs []queue.Message) map[string]error {
-	ds := make([]contactsync.Delivery, len(msgs))
+	ds := make([]delivery.Delivery, len(msgs))
 	for i, m := range msgs {
-		ds[i] = contactsync.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry, FirstReceived: m.FirstReceived}
+		ds[i] = delivery.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry, FirstReceived: m.FirstReceived}
 	}
 	return p.e.Process(ctx, ds)
 }

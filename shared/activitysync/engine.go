@@ -15,18 +15,11 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
-)
-
-// Errors the engine returns per delivery; both bring the delivery back.
-// ErrHeld deliveries wait without counting as failures (the adapter parks
-// them); ErrRetry ones are redelivered after the visibility timeout.
-var (
-	ErrHeld  = errors.New("activitysync: held")
-	ErrRetry = errors.New("activitysync: retry later")
 )
 
 // Reasons activity sync adds to the event contract's.
@@ -46,7 +39,7 @@ var noClosedStatus = salesforce.SaveResult{Errors: []salesforce.ErrorItem{{Code:
 
 // Defaults of the engine's knobs.
 const (
-	DefaultAwaitAdd      = contactsync.DefaultAwaitAdd
+	DefaultAwaitAdd      = delivery.DefaultAwaitAdd
 	DefaultTaskFieldsTTL = 24 * time.Hour
 	DefaultClaimTTL      = 5 * time.Minute
 )
@@ -57,7 +50,7 @@ type Engine struct {
 	Activities Activities
 	Orgs       Orgs
 	Settings   Settings
-	Publisher  contactsync.Publisher
+	Publisher  delivery.Publisher
 	// Owner names this worker in claims; ClaimTTL must exceed the
 	// function's timeout.
 	Owner    string
@@ -68,12 +61,12 @@ type Engine struct {
 	// AwaitAdd is how long an activity whose contact.added has not been
 	// seen yet keeps coming back before it is skipped as not_added (from
 	// when it occurred, or from when the team's parked events have all come
-	// back: see contactsync.AwaitAdd).
+	// back: see delivery.AwaitAdd).
 	AwaitAdd time.Duration
 	// HoldDelay is how long a parked event waits (the queue's hold delay).
 	HoldDelay time.Duration
 	// Reruns and RerunWait: a team's batch that meets a passing Salesforce
-	// fault is run again at once (see contactsync.Rerun); zero values are
+	// fault is run again at once (see delivery.Rerun); zero values are
 	// the defaults.
 	Reruns    int
 	RerunWait time.Duration
@@ -81,14 +74,6 @@ type Engine struct {
 	TaskFieldsTTL time.Duration
 	Now           func() time.Time
 	Log           *slog.Logger
-	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold).
-	Hold error
-	// Wait, when set, wraps the retry of an event that waits for its
-	// contact.added (queue.ErrWait), and the deliveries of a team whose
-	// turn in the batch came with no time left (contactsync.ErrNotRun):
-	// the adapter brings them back sooner than a failed message, and never
-	// as a failure.
-	Wait error
 }
 
 func (e *Engine) now() time.Time {
@@ -115,33 +100,28 @@ func orDefault(d, def time.Duration) time.Duration {
 // Process handles one batch of deliveries and returns the ids of those that
 // must come back, with why. Every other delivery has its final (or pending)
 // outcome recorded and published.
-func (e *Engine) Process(ctx context.Context, ds []contactsync.Delivery) map[string]error {
+func (e *Engine) Process(ctx context.Context, ds []delivery.Delivery) map[string]error {
 	failed := map[string]error{}
 	// A batch larger than the deployed one runs in parts, so what a run
-	// keeps in memory is that of 1,000 (see contactsync.Parts).
-	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
+	// keeps in memory is that of 1,000 (see delivery.Parts).
+	delivery.RunParts(ctx, ds, failed, delivery.Runner{
 		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(),
-		Held: e.held, NotRun: e.Wait,
-		Run: func(ctx context.Context, team string, part []contactsync.Delivery) error {
+		Run: func(ctx context.Context, team string, part []delivery.Delivery) error {
 			b := &batch{e: e, team: team, failed: failed, done: map[string]bool{}}
 			return b.run(ctx, part)
 		},
 	})
-	e.answers().EndHeld(ctx, ds, failed, e.held)
+	e.answers().EndHeld(ctx, ds, failed)
 	return failed
 }
 
-func (e *Engine) held(err error) bool {
-	return errors.Is(err, ErrHeld) || (e.Hold != nil && errors.Is(err, e.Hold))
-}
-
 // answers gives the engine's answers outside a team's run.
-func (e *Engine) answers() contactsync.Answers {
-	return contactsync.Answers{Ledger: e.Ledger, Settings: e.Settings, Publisher: e.Publisher, Now: e.now, Log: e.log()}
+func (e *Engine) answers() delivery.Answers {
+	return delivery.Answers{Ledger: e.Ledger, Settings: e.Settings, Publisher: e.Publisher, Now: e.now, Log: e.log()}
 }
 
 // AnswerInvalid answers messages that failed validation (see
-// contactsync.Answers.AnswerInvalid).
+// delivery.Answers.AnswerInvalid).
 func (e *Engine) AnswerInvalid(ctx context.Context, outs []event.Outcome) error {
 	return e.answers().AnswerInvalid(ctx, outs)
 }
@@ -154,8 +134,8 @@ type batch struct {
 	outcomes []event.Outcome
 	done     map[string]bool // event ids with a final answer in this batch
 	org      Org
-	conn     contactsync.Connection
-	drained  map[contactsync.MemberKey]*drain
+	conn     delivery.Connection
+	drained  map[ledger.MemberKey]*drain
 	// described: this batch read the Task describe itself, rather than
 	// trusting the cache.
 	described bool
@@ -170,32 +150,32 @@ type drain struct {
 
 // item is an activity to log.
 type item struct {
-	d    contactsync.Delivery
-	m    contactsync.Membership
+	d    delivery.Delivery
+	m    ledger.Membership
 	key  string // activity key
 	who  event.SalesforceRef
 	held bool // came from the held store, not the queue
 }
 
-func (b *batch) finish(d contactsync.Delivery, o event.Outcome) {
+func (b *batch) finish(d delivery.Delivery, o event.Outcome) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.outcomes = append(b.outcomes, o)
 	b.done[d.Event.ID] = true
 }
 
-func (b *batch) outcome(d contactsync.Delivery, st event.Status, reason event.Reason) event.Outcome {
+func (b *batch) outcome(d delivery.Delivery, st event.Status, reason event.Reason) event.Outcome {
 	o := event.NewOutcome(d.Event, "out_"+d.Event.ID, st, b.e.now())
 	o.Reason = reason
 	return o
 }
 
-func (b *batch) skip(d contactsync.Delivery, reason event.Reason) {
+func (b *batch) skip(d delivery.Delivery, reason event.Reason) {
 	b.finish(d, b.outcome(d, event.StatusSkipped, reason))
 }
 
 // retry brings a queued delivery back; a held one simply stays held.
-func (b *batch) retry(d contactsync.Delivery, err error) {
+func (b *batch) retry(d delivery.Delivery, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if d.ID != "" {
@@ -203,20 +183,13 @@ func (b *batch) retry(d contactsync.Delivery, err error) {
 	}
 }
 
-// awaitAdd is the retry of an event whose contact.added has not been synced yet.
+// awaitAdd is the wait of an event whose contact.added has not been synced yet.
 func (b *batch) awaitAdd() error {
-	err := fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry)
-	if b.e.Wait != nil {
-		return fmt.Errorf("%w: %w", b.e.Wait, err)
-	}
-	return err
+	return fmt.Errorf("%w: the contact's contact.added has not been synced yet", delivery.ErrWait)
 }
 
 func (b *batch) hold(reason error) error {
-	if b.e.Hold != nil {
-		return fmt.Errorf("%w: %w", b.e.Hold, reason)
-	}
-	return fmt.Errorf("%w: %w", ErrHeld, reason)
+	return fmt.Errorf("%w: %w", delivery.ErrHeld, reason)
 }
 
 func (b *batch) salesforceErr(what string, err error) error {
@@ -224,25 +197,25 @@ func (b *batch) salesforceErr(what string, err error) error {
 	case errors.Is(err, connection.ErrNeedsReauth), errors.Is(err, salesforce.ErrRequestLimit), errors.Is(err, budget.ErrCapped):
 		return b.hold(fmt.Errorf("%s: %w", what, err))
 	default:
-		return fmt.Errorf("%w: %s: %w", ErrRetry, what, err)
+		return fmt.Errorf("%w: %s: %w", delivery.ErrRetry, what, err)
 	}
 }
 
-func memberKey(ev event.Event) contactsync.MemberKey {
-	return contactsync.MemberKey{SequenceID: ev.SequenceID(), ContactID: ev.ContactID()}
+func memberKey(ev event.Event) ledger.MemberKey {
+	return ledger.MemberKey{SequenceID: ev.SequenceID(), ContactID: ev.ContactID()}
 }
 
-func (b *batch) run(ctx context.Context, ds []contactsync.Delivery) error {
+func (b *batch) run(ctx context.Context, ds []delivery.Delivery) error {
 	ids := make([]string, 0, len(ds))
 	for _, d := range ds {
 		ids = append(ids, d.Event.ID)
 	}
-	settle := contactsync.WriteContext(ctx) // what the part did is recorded even past its share's end
+	settle := delivery.WriteContext(ctx) // what the part did is recorded even past its share's end
 	prior, err := b.e.Ledger.Outcomes(ctx, b.team, ids)
 	if err != nil {
 		return fmt.Errorf("read outcomes: %w", err)
 	}
-	var todo []contactsync.Delivery
+	var todo []delivery.Delivery
 	var republish []event.Outcome
 	seen := map[string]bool{}
 	for _, d := range ds {
@@ -293,7 +266,7 @@ func (b *batch) run(ctx context.Context, ds []contactsync.Delivery) error {
 	return nil
 }
 
-func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
+func (b *batch) sync(ctx context.Context, ds []delivery.Delivery) error {
 	org, conn, err := b.e.Orgs.Open(ctx, b.team)
 	switch {
 	case errors.Is(err, connection.ErrNotConnected):
@@ -316,7 +289,7 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 	}
 
 	// No backfill: activity before the connection is never logged.
-	var live []contactsync.Delivery
+	var live []delivery.Delivery
 	for _, d := range ds {
 		if d.Event.OccurredAt.Before(conn.ConnectedAt) {
 			b.skip(d, event.ReasonBeforeConnection)
@@ -333,7 +306,7 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 	}
 
 	// Where each contact's sync stands.
-	keySet := map[contactsync.MemberKey]bool{}
+	keySet := map[ledger.MemberKey]bool{}
 	for _, d := range live {
 		keySet[memberKey(d.Event)] = true
 	}
@@ -346,15 +319,15 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 		return fmt.Errorf("read held activities: %w", err)
 	}
 	var toLog []item
-	var toHold []contactsync.Delivery
+	var toHold []delivery.Delivery
 	for _, d := range live {
 		m, ok := ms[memberKey(d.Event)]
 		if !ok {
-			switch contactsync.AwaitAdd(b.e.now(), d.AwaitFrom(), b.conn,
-				orDefault(b.e.HoldDelay, contactsync.DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
-			case contactsync.AwaitRetry:
+			switch delivery.AwaitAdd(b.e.now(), d.AwaitFrom(), b.conn,
+				orDefault(b.e.HoldDelay, delivery.DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
+			case delivery.AwaitRetry:
 				b.retry(d, b.awaitAdd())
-			case contactsync.AwaitHold:
+			case delivery.AwaitHold:
 				b.retry(d, b.hold(errors.New("the contact's contact.added may still be parked")))
 			default:
 				b.skip(d, event.ReasonNotAdded)
@@ -362,7 +335,7 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 			continue
 		}
 		switch m.Status {
-		case contactsync.MemberPending, contactsync.MemberSyncing:
+		case ledger.MemberPending, ledger.MemberSyncing:
 			toHold = append(toHold, d)
 		default:
 			if it, ok := b.classify(d, m, false); ok {
@@ -382,7 +355,7 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 	}); err != nil {
 		return err
 	}
-	recheck := map[contactsync.MemberKey]bool{}
+	recheck := map[ledger.MemberKey]bool{}
 	for _, d := range toHold {
 		recheck[memberKey(d.Event)] = true
 	}
@@ -392,13 +365,13 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 			return fmt.Errorf("read memberships again: %w", err)
 		}
 		for k := range recheck {
-			if m, ok := now[k]; ok && m.Status != contactsync.MemberPending && m.Status != contactsync.MemberSyncing {
+			if m, ok := now[k]; ok && m.Status != ledger.MemberPending && m.Status != ledger.MemberSyncing {
 				ms[k] = m
 				heldKeys[k] = -1 // drain it now, and keep it listed in case of a later hold
 			}
 		}
 		for _, d := range toHold {
-			if m := ms[memberKey(d.Event)]; m.Status == contactsync.MemberPending || m.Status == contactsync.MemberSyncing {
+			if m := ms[memberKey(d.Event)]; m.Status == ledger.MemberPending || m.Status == ledger.MemberSyncing {
 				o := b.outcome(d, event.StatusPending, event.ReasonContactPending)
 				b.finish(d, o)
 			}
@@ -411,11 +384,11 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 	for _, d := range ds {
 		inBatch[d.Event.ID] = true
 	}
-	b.drained = map[contactsync.MemberKey]*drain{}
+	b.drained = map[ledger.MemberKey]*drain{}
 	for k := range keySet {
 		mark, isHeld := heldKeys[k]
 		m, ok := ms[k]
-		if !isHeld || !ok || m.Status == contactsync.MemberPending || m.Status == contactsync.MemberSyncing {
+		if !isHeld || !ok || m.Status == ledger.MemberPending || m.Status == ledger.MemberSyncing {
 			continue
 		}
 		evs, err := b.e.Activities.Held(ctx, b.team, k)
@@ -443,7 +416,7 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 			if inBatch[ev.ID] {
 				continue // redelivered to the queue too: handled as a delivery
 			}
-			d := contactsync.Delivery{Event: ev}
+			d := delivery.Delivery{Event: ev}
 			if it, ok := b.classify(d, m, true); ok {
 				toLog = append(toLog, it)
 			}
@@ -451,7 +424,7 @@ func (b *batch) sync(ctx context.Context, ds []contactsync.Delivery) error {
 	}
 	// Deliveries just held whose contact synced meanwhile.
 	for _, d := range toHold {
-		if m := ms[memberKey(d.Event)]; m.Status != contactsync.MemberPending && m.Status != contactsync.MemberSyncing {
+		if m := ms[memberKey(d.Event)]; m.Status != ledger.MemberPending && m.Status != ledger.MemberSyncing {
 			if it, ok := b.classify(d, m, false); ok {
 				toLog = append(toLog, it)
 			}
@@ -489,12 +462,12 @@ func (b *batch) governLowValue(items []item) []item {
 
 // classify answers an activity of a membership in a final state: skipped
 // when the contact will never sync, else an item to log.
-func (b *batch) classify(d contactsync.Delivery, m contactsync.Membership, held bool) (item, bool) {
+func (b *batch) classify(d delivery.Delivery, m ledger.Membership, held bool) (item, bool) {
 	switch m.Status {
-	case contactsync.MemberSkipped:
+	case ledger.MemberSkipped:
 		b.skip(d, event.ReasonContactWillNotSync)
 		return item{}, false
-	case contactsync.MemberFailed:
+	case ledger.MemberFailed:
 		b.skip(d, event.ReasonContactFailed)
 		return item{}, false
 	}
@@ -505,7 +478,7 @@ func (b *batch) classify(d contactsync.Delivery, m contactsync.Membership, held 
 
 // bySettings skips the activities the team's settings at their time do
 // not log, and returns the rest.
-func (b *batch) bySettings(ctx context.Context, ds []contactsync.Delivery) ([]contactsync.Delivery, error) {
+func (b *batch) bySettings(ctx context.Context, ds []delivery.Delivery) ([]delivery.Delivery, error) {
 	if len(ds) == 0 {
 		return nil, nil
 	}
@@ -533,7 +506,7 @@ func (b *batch) bySettings(ctx context.Context, ds []contactsync.Delivery) ([]co
 	}); err != nil {
 		return nil, err
 	}
-	var out []contactsync.Delivery
+	var out []delivery.Delivery
 	for i, d := range ds {
 		s := settings[i]
 		switch {
@@ -557,7 +530,7 @@ func (b *batch) log(ctx context.Context, items []item) error {
 	// The record each contact resolved to.
 	emails := map[string]bool{}
 	for _, it := range items {
-		emails[contactsync.NormalizeEmail(it.d.Event.Email())] = true
+		emails[ledger.NormalizeEmail(it.d.Event.Email())] = true
 	}
 	records, err := b.e.Ledger.Records(ctx, b.team, mapKeys(emails))
 	if err != nil {
@@ -567,12 +540,12 @@ func (b *batch) log(ctx context.Context, items []item) error {
 	var owners []item
 	followers := map[string][]item{}
 	for _, it := range items {
-		if r, ok := records[contactsync.NormalizeEmail(it.d.Event.Email())]; ok {
+		if r, ok := records[ledger.NormalizeEmail(it.d.Event.Email())]; ok {
 			it.who = event.SalesforceRef{Object: r.Object, ID: r.ID}
 		} else if it.m.Salesforce != nil {
 			it.who = *it.m.Salesforce
 		} else {
-			b.retry(it.d, fmt.Errorf("%w: contact synced but its record is not saved yet", ErrRetry))
+			b.retry(it.d, fmt.Errorf("%w: contact synced but its record is not saved yet", delivery.ErrRetry))
 			continue
 		}
 		if _, ok := followers[it.key]; ok {
@@ -584,7 +557,7 @@ func (b *batch) log(ctx context.Context, items []item) error {
 	}
 
 	until := b.e.now().Add(orDefault(b.e.ClaimTTL, DefaultClaimTTL))
-	if dl, ok := contactsync.WriteContext(ctx).Deadline(); ok && dl.Add(time.Minute).After(until) { // a write may outlive the share
+	if dl, ok := delivery.WriteContext(ctx).Deadline(); ok && dl.Add(time.Minute).After(until) { // a write may outlive the share
 		until = dl.Add(time.Minute)
 	}
 	reqs := make([]ClaimRequest, len(owners))
@@ -599,7 +572,7 @@ func (b *batch) log(ctx context.Context, items []item) error {
 	for i, it := range owners {
 		switch c := claims[i]; {
 		case errors.Is(c.Err, ErrClaimed):
-			b.retryAll(it, fmt.Errorf("%w: %w", ErrRetry, c.Err))
+			b.retryAll(it, fmt.Errorf("%w: %w", delivery.ErrRetry, c.Err))
 		case c.Err != nil:
 			b.retryAll(it, fmt.Errorf("claim activity: %w", c.Err))
 		case c.TaskID != "":
@@ -670,8 +643,8 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 		tasks[i] = NewTask(it.d.Event, it.who.ID, it.key, tf, b.e.TaskOwner)
 	}
 	// The write, and what its answer ends, are not cut when the share
-	// does (see contactsync.WriteContext); following a moved Lead is a read.
-	wctx := contactsync.WriteContext(ctx)
+	// does (see delivery.WriteContext); following a moved Lead is a read.
+	wctx := delivery.WriteContext(ctx)
 	results, err := b.org.Create(wctx, tasks, salesforce.WriteOptions{})
 	if err != nil {
 		return b.salesforceErr("create tasks", err)
@@ -696,7 +669,7 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 			moved = append(moved, it)
 		case hasCode(res, salesforce.CodeUnableToLockRow) || hasCode(res, salesforce.CodeServerUnavailable):
 			busy = append(busy, it)
-			b.retryAll(it, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
+			b.retryAll(it, fmt.Errorf("%w: %s", delivery.ErrRetry, firstError(res).Message))
 		case statusRefused(res):
 			stale = true
 			if b.described { // the org's own answer of this batch: no use asking again
@@ -704,7 +677,7 @@ func (b *batch) create(ctx context.Context, items []item, tf TaskFields, follow 
 				continue
 			}
 			busy = append(busy, it)
-			b.retryAll(it, fmt.Errorf("%w: the cached closed Task status was refused: %s", ErrRetry, firstError(res).Message))
+			b.retryAll(it, fmt.Errorf("%w: the cached closed Task status was refused: %s", delivery.ErrRetry, firstError(res).Message))
 		default:
 			b.failOne(wctx, it, res)
 		}
@@ -760,7 +733,7 @@ func (b *batch) followMoved(ctx context.Context, moved []item, tf TaskFields) er
 	}
 	var again []item
 	for _, it := range moved {
-		email := contactsync.NormalizeEmail(it.d.Event.Email())
+		email := ledger.NormalizeEmail(it.d.Event.Email())
 		m, ok := found[email]
 		if !ok || m.ID == it.who.ID {
 			b.failOne(ctx, it, salesforce.SaveResult{Errors: []salesforce.ErrorItem{{Code: salesforce.CodeCannotUpdateConverted,
@@ -843,7 +816,7 @@ func (b *batch) followAll(owners []item, followers map[string][]item) error {
 			} else {
 				err := failed[own.key]
 				if err == nil {
-					err = fmt.Errorf("%w: the activity's first delivery is not logged yet", ErrRetry)
+					err = fmt.Errorf("%w: the activity's first delivery is not logged yet", delivery.ErrRetry)
 				}
 				b.retry(f.d, err)
 			}
@@ -890,7 +863,7 @@ func (b *batch) recordTasks(ctx context.Context, items []item, ids []string) err
 		if errs[i] != nil {
 			b.e.log().Warn("record task", "team_id", b.team, "event_id", it.d.Event.ID, "task_id", ids[i], "error", errs[i].Error())
 			refused = append(refused, it)
-			b.retryAll(it, fmt.Errorf("%w: %w", ErrRetry, errs[i]))
+			b.retryAll(it, fmt.Errorf("%w: %w", delivery.ErrRetry, errs[i]))
 			continue
 		}
 		b.logged(it, ids[i], it.d.Event.ID)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 )
 
@@ -26,8 +26,8 @@ func (quietLedger) RecordOutcomesKept(_ context.Context, outs []event.Outcome) (
 // offline is a team with no connection.
 type offline struct{}
 
-func (offline) Open(context.Context, string) (Org, contactsync.Connection, error) {
-	return nil, contactsync.Connection{}, connection.ErrNotConnected
+func (offline) Open(context.Context, string) (Org, delivery.Connection, error) {
+	return nil, delivery.Connection{}, connection.ErrNotConnected
 }
 
 // countingPublisher counts the outcomes of each call.
@@ -39,7 +39,7 @@ func (p *countingPublisher) Publish(_ context.Context, outs []event.Outcome) err
 }
 
 // TestLargeBatchesRunInParts: a team's batch larger than the part size
-// runs in parts of contactsync.PartSize, one after the other.
+// runs in parts of delivery.PartSize, one after the other.
 func TestLargeBatchesRunInParts(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -53,10 +53,10 @@ func TestLargeBatchesRunInParts(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ds := make([]contactsync.Delivery, tc.n)
+			ds := make([]delivery.Delivery, tc.n)
 			for i := range ds {
 				n := strconv.Itoa(i)
-				ds[i] = contactsync.Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: event.EmailSent, TeamID: "team_parts",
+				ds[i] = delivery.Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: event.EmailSent, TeamID: "team_parts",
 					OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}}
 			}
 			pub := &countingPublisher{}

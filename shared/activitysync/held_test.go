@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/policy"
 )
@@ -15,8 +15,8 @@ import (
 // needsAdmin is a team whose connected user is inactive in Salesforce.
 type needsAdmin struct{}
 
-func (needsAdmin) Open(context.Context, string) (Org, contactsync.Connection, error) {
-	return nil, contactsync.Connection{Status: string(connection.StatusNeedsAdmin)},
+func (needsAdmin) Open(context.Context, string) (Org, delivery.Connection, error) {
+	return nil, delivery.Connection{Status: string(connection.StatusNeedsAdmin)},
 		&connection.AdminError{Problem: connection.Problem{Reason: "inactive_user", Message: "reactivate them"}}
 }
 
@@ -34,15 +34,14 @@ func (defaultSettings) TeamSettingsAt(context.Context, string, time.Time) (polic
 func TestNeedsAdminHoldsActivity(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
-	hold := errors.New("held")
 	pub := &keptOutcomes{}
-	e := &Engine{Ledger: quietLedger{}, Orgs: needsAdmin{}, Settings: defaultSettings{}, Publisher: pub, Hold: hold, Now: func() time.Time { return now }}
-	delivery := func(n string, first time.Time) contactsync.Delivery {
-		return contactsync.Delivery{ID: "msg_" + n, FirstReceived: first, Event: event.Event{ID: "evt_" + n, Type: event.EmailSent,
+	e := &Engine{Ledger: quietLedger{}, Orgs: needsAdmin{}, Settings: defaultSettings{}, Publisher: pub, Now: func() time.Time { return now }}
+	deliver := func(n string, first time.Time) delivery.Delivery {
+		return delivery.Delivery{ID: "msg_" + n, FirstReceived: first, Event: event.Event{ID: "evt_" + n, Type: event.EmailSent,
 			TeamID: "team_admin", OccurredAt: now.Add(-20 * 24 * time.Hour)}}
 	}
-	failed := e.Process(context.Background(), []contactsync.Delivery{delivery("young", now.Add(-time.Hour)), delivery("old", now.Add(-15*24*time.Hour))})
-	if err := failed["msg_young"]; !errors.Is(err, connection.ErrNeedsAdmin) || !errors.Is(err, hold) {
+	failed := e.Process(context.Background(), []delivery.Delivery{deliver("young", now.Add(-time.Hour)), deliver("old", now.Add(-15*24*time.Hour))})
+	if err := failed["msg_young"]; !errors.Is(err, connection.ErrNeedsAdmin) || !errors.Is(err, delivery.ErrHeld) {
 		t.Errorf("young: got %v; want held for needs_admin", err)
 	}
 	if _, ok := failed["msg_old"]; ok || len(pub.outs) != 1 || pub.outs[0].EventID != "evt_old" ||

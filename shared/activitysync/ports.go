@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
 )
 
@@ -26,11 +28,11 @@ type Ledger interface {
 	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
 	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
 	RecordOutcomesKept(ctx context.Context, outs []event.Outcome) ([]event.Outcome, error)
-	Memberships(ctx context.Context, teamID string, keys []contactsync.MemberKey) (map[contactsync.MemberKey]contactsync.Membership, error)
-	Records(ctx context.Context, teamID string, emails []string) (map[string]contactsync.Record, error)
+	Memberships(ctx context.Context, teamID string, keys []ledger.MemberKey) (map[ledger.MemberKey]ledger.Membership, error)
+	Records(ctx context.Context, teamID string, emails []string) (map[string]ledger.Record, error)
 	// FollowRecord moves an email's record from fromID to another record
 	// (a Lead converted into a Contact since it synced).
-	FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (contactsync.Record, error)
+	FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (ledger.Record, error)
 }
 
 // Claim is what Activities.ClaimAll found for one activity.
@@ -102,15 +104,15 @@ type Activities interface {
 	Release(ctx context.Context, teamID, key, owner string) error
 
 	// Hold stores an activity until its membership reaches a final state.
-	Hold(ctx context.Context, teamID string, k contactsync.MemberKey, ev event.Event) error
+	Hold(ctx context.Context, teamID string, k ledger.MemberKey, ev event.Event) error
 	// HeldKeys returns the team's memberships with held activities, with a
 	// mark to pass to Unhold.
-	HeldKeys(ctx context.Context, teamID string) (map[contactsync.MemberKey]int64, error)
+	HeldKeys(ctx context.Context, teamID string) (map[ledger.MemberKey]int64, error)
 	// Held returns a membership's held activities in order of occurrence.
-	Held(ctx context.Context, teamID string, k contactsync.MemberKey) ([]event.Event, error)
+	Held(ctx context.Context, teamID string, k ledger.MemberKey) ([]event.Event, error)
 	// Unhold forgets held activities; the membership leaves HeldKeys unless
 	// more were held since mark.
-	Unhold(ctx context.Context, teamID string, k contactsync.MemberKey, eventIDs []string, mark int64) error
+	Unhold(ctx context.Context, teamID string, k ledger.MemberKey, eventIDs []string, mark int64) error
 
 	// TaskFields returns the cached TaskFields of the team's org and when
 	// they were read; ok false when none are cached.
@@ -146,7 +148,7 @@ type Org interface {
 // Orgs opens a team's org; connection.ErrNotConnected and ErrNeedsReauth
 // come through errors.Is.
 type Orgs interface {
-	Open(ctx context.Context, teamID string) (Org, contactsync.Connection, error)
+	Open(ctx context.Context, teamID string) (Org, delivery.Connection, error)
 }
 
 // Settings gives a team's settings as of a time.
@@ -160,5 +162,5 @@ type Settings interface {
 // order. Calling it when nothing is held is cheap and harmless; calling it
 // twice is harmless too (events are idempotent by id).
 type Releaser interface {
-	Release(ctx context.Context, teamID string, k contactsync.MemberKey) error
+	Release(ctx context.Context, teamID string, k ledger.MemberKey) error
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
@@ -72,7 +72,7 @@ func statusBatch(o *statusOrg, c *taskCache, now time.Time) *batch {
 
 func statusItem() item {
 	ev := event.Event{ID: "evt_1", Type: event.EmailSent, TeamID: "team_status", OccurredAt: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
-	return item{d: contactsync.Delivery{ID: "msg_1", Event: ev}, key: "k1", who: event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}}
+	return item{d: delivery.Delivery{ID: "msg_1", Event: ev}, key: "k1", who: event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}}
 }
 
 // TestNoClosedStatusFailsTheActivity: an org without a closed Task status
@@ -133,7 +133,7 @@ func TestRefusedStatusDropsTheCache(t *testing.T) {
 			if c.tf.ClosedStatus != "" {
 				t.Errorf("cached status: got %q; want it dropped", c.tf.ClosedStatus)
 			}
-			if got := b.failed["msg_1"]; (got != nil) != tc.wantRetry || (got != nil && !errors.Is(got, ErrRetry)) {
+			if got := b.failed["msg_1"]; (got != nil) != tc.wantRetry || (got != nil && !errors.Is(got, delivery.ErrRetry)) {
 				t.Errorf("retry: got %v; want retry %v", got, tc.wantRetry)
 			}
 			if failed := len(b.outcomes) == 1 && b.outcomes[0].Status == event.StatusFailed; failed != tc.wantFailed {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -14,7 +15,7 @@ import (
 // after fixing the cause, and turning allow_save_on_duplicate_alert on is
 // one of the fixes a DUPLICATES_DETECTED failure names, so a retry is
 // created under the settings in effect now.
-func settingsAt(d Delivery, now time.Time) time.Time {
+func settingsAt(d delivery.Delivery, now time.Time) time.Time {
 	if d.Retry && now.After(d.Event.OccurredAt) {
 		return now
 	}

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
@@ -28,7 +30,7 @@ func TestSettingsAt(t *testing.T) {
 		{"a retry whose event is dated ahead of the clock: never before it occurred", true, occurred.Add(-time.Minute), occurred},
 	}
 	for _, tt := range tests {
-		d := Delivery{Retry: tt.retry, Event: event.Event{ID: "evt", OccurredAt: occurred}}
+		d := delivery.Delivery{Retry: tt.retry, Event: event.Event{ID: "evt", OccurredAt: occurred}}
 		if got := settingsAt(d, tt.now); !got.Equal(tt.want) {
 			t.Errorf("%s: got %v; want %v", tt.name, got, tt.want)
 		}
@@ -85,14 +87,14 @@ func TestCreateSavesOverAnAlertOnlyWhereTheTeamAllows(t *testing.T) {
 	now := time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC)
 	on := now.Add(-24 * time.Hour) // the team turned the setting on a day ago
 	org := &alertOrg{t: t}
-	ledger := &fakeLedger{}
-	b := &batch{e: &Engine{Ledger: ledger, Renderer: plainRenderer{}, Policies: allowSaveFrom{on: on}, Owner: "w1", Now: func() time.Time { return now }},
+	fl := &fakeLedger{}
+	b := &batch{e: &Engine{Ledger: fl, Renderer: plainRenderer{}, Policies: allowSaveFrom{on: on}, Owner: "w1", Now: func() time.Time { return now }},
 		team: "team_alert", failed: map[string]error{}, done: map[string]bool{}, org: org}
 	it := func(n string, occurred time.Time, retry bool) item {
 		email := n + "@alert.example"
 		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_alert", OccurredAt: occurred,
 			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
-		return item{d: Delivery{ID: "msg_" + n, Event: ev, Retry: retry}, m: Membership{TeamID: "team_alert", Email: email, Contact: event.Contact{Email: email}}, object: event.ObjectLead}
+		return item{d: delivery.Delivery{ID: "msg_" + n, Event: ev, Retry: retry}, m: ledger.Membership{TeamID: "team_alert", Email: email, Contact: event.Contact{Email: email}}, object: event.ObjectLead}
 	}
 	items := []item{
 		it("before", on.Add(-time.Hour), false),    // occurred while the setting was off
@@ -126,7 +128,7 @@ func TestCreateSavesOverAnAlertOnlyWhereTheTeamAllows(t *testing.T) {
 		}
 	}
 	created := map[string]string{}
-	for _, r := range ledger.saved {
+	for _, r := range fl.saved {
 		created[r.Email] = r.ID
 	}
 	if created["after@alert.example"] == created["retried@alert.example"] || len(created) != 2 {

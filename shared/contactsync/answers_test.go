@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/policy"
 )
@@ -17,8 +18,8 @@ import (
 // reauthOrgs is a team whose connection needs an admin to reconnect.
 type reauthOrgs struct{}
 
-func (reauthOrgs) Open(context.Context, string) (Org, Connection, error) {
-	return nil, Connection{}, connection.ErrNeedsReauth
+func (reauthOrgs) Open(context.Context, string) (Org, delivery.Connection, error) {
+	return nil, delivery.Connection{}, connection.ErrNeedsReauth
 }
 func (reauthOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
 
@@ -26,8 +27,8 @@ func (reauthOrgs) RecordHold(context.Context, string, time.Time) error { return 
 // inactive in Salesforce).
 type adminOrgs struct{}
 
-func (adminOrgs) Open(context.Context, string) (Org, Connection, error) {
-	return nil, Connection{Status: string(connection.StatusNeedsAdmin)},
+func (adminOrgs) Open(context.Context, string) (Org, delivery.Connection, error) {
+	return nil, delivery.Connection{Status: string(connection.StatusNeedsAdmin)},
 		&connection.AdminError{Problem: connection.Problem{Reason: "inactive_user", Message: "reactivate them"}}
 }
 func (adminOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
@@ -64,41 +65,41 @@ func TestHeldEventsEndAfterTheTeamsLimit(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
-	delivery := func(n string, firstReceived time.Time) Delivery {
-		return Delivery{ID: "msg_" + n, FirstReceived: firstReceived, Event: event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_held",
+	deliver := func(n string, firstReceived time.Time) delivery.Delivery {
+		return delivery.Delivery{ID: "msg_" + n, FirstReceived: firstReceived, Event: event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_held",
 			OccurredAt: now.Add(-20 * day),
 			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: n + "@held.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
 	}
-	created := event.NewOutcome(delivery("answered", time.Time{}).Event, "out_evt_answered", event.StatusCreated, now.Add(-15*day))
+	created := event.NewOutcome(deliver("answered", time.Time{}).Event, "out_evt_answered", event.StatusCreated, now.Add(-15*day))
 	created.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}
-	invalid := event.NewOutcome(delivery("was_invalid", time.Time{}).Event, "out_evt_was_invalid", event.StatusFailed, now.Add(-15*day))
+	invalid := event.NewOutcome(deliver("was_invalid", time.Time{}).Event, "out_evt_was_invalid", event.StatusFailed, now.Add(-15*day))
 	invalid.Reason, invalid.Error = event.ReasonInvalidEvent, &event.OutcomeError{Code: event.InvalidEventCode, Message: "version: missing"}
 	for _, tt := range []struct {
 		name      string
 		days      int // the team's setting; 0: never saved (14)
-		ds        []Delivery
+		ds        []delivery.Delivery
 		published map[string]string // event id: status/reason
 		recorded  []string
 		held      []string // message ids
 	}{
-		{name: "default: 14 days", ds: []Delivery{delivery("old", now.Add(-14*day)), delivery("young", now.Add(-14*day+time.Second)),
-			delivery("unknown", time.Time{})},
+		{name: "default: 14 days", ds: []delivery.Delivery{deliver("old", now.Add(-14*day)), deliver("young", now.Add(-14*day+time.Second)),
+			deliver("unknown", time.Time{})},
 			published: map[string]string{"evt_old": "skipped/held_too_long"}, recorded: []string{"evt_old"},
 			held: []string{"msg_unknown", "msg_young"}},
-		{name: "the team's own limit", days: 3, ds: []Delivery{delivery("old", now.Add(-3*day-time.Second)), delivery("young", now.Add(-2*day))},
+		{name: "the team's own limit", days: 3, ds: []delivery.Delivery{deliver("old", now.Add(-3*day-time.Second)), deliver("young", now.Add(-2*day))},
 			published: map[string]string{"evt_old": "skipped/held_too_long"}, recorded: []string{"evt_old"}, held: []string{"msg_young"}},
-		{name: "answered before: the same answer", days: 1, ds: []Delivery{delivery("answered", now.Add(-2*day)), delivery("was_invalid", now.Add(-2*day))},
+		{name: "answered before: the same answer", days: 1, ds: []delivery.Delivery{deliver("answered", now.Add(-2*day)), deliver("was_invalid", now.Add(-2*day))},
 			published: map[string]string{"evt_answered": "created/", "evt_was_invalid": "skipped/held_too_long"}, recorded: []string{"evt_was_invalid"}},
-		{name: "younger than the team's one day", days: 1, ds: []Delivery{delivery("young", now.Add(-day+time.Second))},
+		{name: "younger than the team's one day", days: 1, ds: []delivery.Delivery{deliver("young", now.Add(-day+time.Second))},
 			published: map[string]string{}, held: []string{"msg_young"}},
 	} {
 		for _, hold := range holds {
 			t.Run(hold.name+": "+tt.name, func(t *testing.T) {
 				t.Parallel()
-				ledger := &answerLedger{prior: map[string]event.Outcome{"evt_answered": created, "evt_was_invalid": invalid}}
+				fl := &answerLedger{prior: map[string]event.Outcome{"evt_answered": created, "evt_was_invalid": invalid}}
 				pub := &keptPublisher{}
-				e := &Engine{Ledger: ledger, Orgs: hold.orgs, Policies: heldDays{days: tt.days}, Publisher: pub,
-					Now: func() time.Time { return now }, Hold: errors.New("held")}
+				e := &Engine{Ledger: fl, Orgs: hold.orgs, Policies: heldDays{days: tt.days}, Publisher: pub,
+					Now: func() time.Time { return now }}
 				failed := e.Process(context.Background(), slices.Clone(tt.ds))
 				got := map[string]string{}
 				for _, o := range pub.outs {
@@ -111,7 +112,7 @@ func TestHeldEventsEndAfterTheTeamsLimit(t *testing.T) {
 					t.Errorf("published: got %v; want %v", got, tt.published)
 				}
 				var rec []string
-				for _, o := range ledger.recorded {
+				for _, o := range fl.recorded {
 					rec = append(rec, o.EventID)
 				}
 				if !slices.Equal(rec, tt.recorded) {
@@ -122,7 +123,7 @@ func TestHeldEventsEndAfterTheTeamsLimit(t *testing.T) {
 					t.Errorf("held: got %v; want %v", held, tt.held)
 				}
 				for id, err := range failed {
-					if !errors.Is(err, hold.want) || !errors.Is(err, e.Hold) {
+					if !errors.Is(err, hold.want) || !errors.Is(err, delivery.ErrHeld) {
 						t.Errorf("%s: got %v; want held for %s", id, err, hold.name)
 					}
 				}
@@ -146,9 +147,9 @@ func TestAnswerInvalid(t *testing.T) {
 	before := answer("team_a", "evt_again", "ct_2", at.Add(-time.Hour))
 	synced := event.Outcome{ID: "out_evt_synced", Type: event.ContactOutcome, Version: event.Version, TeamID: "team_a", EventID: "evt_synced",
 		ContactID: "ct_3", Status: event.StatusCreated, Salesforce: &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000003"}, At: at.Add(-time.Hour)}
-	ledger := &answerLedger{prior: map[string]event.Outcome{"evt_again": before, "evt_synced": synced}}
+	fl := &answerLedger{prior: map[string]event.Outcome{"evt_again": before, "evt_synced": synced}}
 	pub := &keptPublisher{}
-	a := Answers{Ledger: ledger, Publisher: pub, Now: func() time.Time { return at }}
+	a := delivery.Answers{Ledger: fl, Publisher: pub, Now: func() time.Time { return at }}
 	err := a.AnswerInvalid(context.Background(), []event.Outcome{
 		answer("team_a", "evt_new", "ct_1", at),
 		answer("team_a", "evt_new", "ct_1", at), // twice in one batch
@@ -171,7 +172,7 @@ func TestAnswerInvalid(t *testing.T) {
 		t.Errorf("published: got %v; want %v", got, want)
 	}
 	var rec []string
-	for _, o := range ledger.recorded {
+	for _, o := range fl.recorded {
 		rec = append(rec, o.EventID)
 	}
 	if want := []string{"evt_new"}; !slices.Equal(rec, want) {
@@ -183,14 +184,14 @@ func TestAnswerInvalid(t *testing.T) {
 // invalid message answered before is synced, not answered invalid_event.
 func TestAValidEventIsProcessedOverAnInvalidAnswer(t *testing.T) {
 	t.Parallel()
-	d := Delivery{ID: "msg_1", Event: event.Event{ID: "evt_1", Type: event.ContactReplied, TeamID: "team_nc",
+	d := delivery.Delivery{ID: "msg_1", Event: event.Event{ID: "evt_1", Type: event.ContactReplied, TeamID: "team_nc",
 		OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC),
 		Data:       event.ContactData{Contact: event.Contact{ID: "c_1", Email: "a@nc.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
 	invalid := event.NewOutcome(d.Event, "out_evt_1", event.StatusFailed, d.Event.OccurredAt)
 	invalid.Reason, invalid.Error = event.ReasonInvalidEvent, &event.OutcomeError{Code: event.InvalidEventCode, Message: "x"}
 	pub := &keptPublisher{}
 	e := &Engine{Ledger: &answerLedger{prior: map[string]event.Outcome{"evt_1": invalid}}, Orgs: notConnectedOrgs{}, Publisher: pub}
-	if failed := e.Process(context.Background(), []Delivery{d}); len(failed) != 0 {
+	if failed := e.Process(context.Background(), []delivery.Delivery{d}); len(failed) != 0 {
 		t.Fatalf("failed: got %v; want none", failed)
 	}
 	if len(pub.outs) != 1 || pub.outs[0].Reason != event.ReasonNotConnected {
@@ -205,7 +206,7 @@ func TestAValidEventIsProcessedOverAnInvalidAnswer(t *testing.T) {
 func TestAnswersPublishWhatTheLedgerKept(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
-	d := Delivery{ID: "msg_1", FirstReceived: now.Add(-15 * 24 * time.Hour), Event: event.Event{ID: "evt_1", Type: event.ContactAdded, TeamID: "team_race",
+	d := delivery.Delivery{ID: "msg_1", FirstReceived: now.Add(-15 * 24 * time.Hour), Event: event.Event{ID: "evt_1", Type: event.ContactAdded, TeamID: "team_race",
 		OccurredAt: now.Add(-20 * 24 * time.Hour),
 		Data:       event.ContactData{Contact: event.Contact{ID: "c_1", Email: "a@race.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
 	created := event.NewOutcome(d.Event, "out_evt_1", event.StatusCreated, now.Add(-time.Minute))
@@ -214,23 +215,23 @@ func TestAnswersPublishWhatTheLedgerKept(t *testing.T) {
 	invalid.Reason, invalid.Error = event.ReasonInvalidEvent, &event.OutcomeError{Code: event.InvalidEventCode, Message: "version: missing"}
 	for _, tt := range []struct {
 		name   string
-		answer func(Answers) error
+		answer func(delivery.Answers) error
 	}{
-		{"held too long", func(a Answers) error {
-			failed := map[string]error{d.ID: connection.ErrNeedsReauth}
-			a.EndHeld(context.Background(), []Delivery{d}, failed, func(error) bool { return true })
+		{"held too long", func(a delivery.Answers) error {
+			failed := map[string]error{d.ID: fmt.Errorf("%w: %w", delivery.ErrHeld, connection.ErrNeedsReauth)}
+			a.EndHeld(context.Background(), []delivery.Delivery{d}, failed)
 			if len(failed) != 0 {
 				return fmt.Errorf("still held: %v", failed)
 			}
 			return nil
 		}},
-		{"invalid event", func(a Answers) error { return a.AnswerInvalid(context.Background(), []event.Outcome{invalid}) }},
+		{"invalid event", func(a delivery.Answers) error { return a.AnswerInvalid(context.Background(), []event.Outcome{invalid}) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ledger := &answerLedger{synced: map[string]event.Outcome{"evt_1": created}}
+			fl := &answerLedger{synced: map[string]event.Outcome{"evt_1": created}}
 			pub := &keptPublisher{}
-			a := Answers{Ledger: ledger, Settings: heldDays{}, Publisher: pub, Now: func() time.Time { return now }}
+			a := delivery.Answers{Ledger: fl, Settings: heldDays{}, Publisher: pub, Now: func() time.Time { return now }}
 			if err := tt.answer(a); err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package contactsync
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,18 +15,11 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
-)
-
-// Errors the engine returns per delivery. Both are transient: the delivery
-// comes back. ErrHeld deliveries wait without counting as failures (the
-// adapter parks them); ErrRetry ones are redelivered after the visibility
-// timeout.
-var (
-	ErrHeld  = errors.New("contactsync: held")
-	ErrRetry = errors.New("contactsync: retry later")
 )
 
 // Engine syncs contact events. It is safe for one batch at a time; run one
@@ -37,7 +29,7 @@ type Engine struct {
 	Orgs      Orgs
 	Policies  Policies
 	Renderer  Renderer
-	Publisher Publisher
+	Publisher delivery.Publisher
 	Counts    Counter  // optional
 	Release   Releaser // optional
 	// Write decides Salesforce's side effects on create (lead assignment
@@ -61,15 +53,6 @@ type Engine struct {
 	RerunWait time.Duration
 	Now       func() time.Time
 	Log       *slog.Logger
-	// Hold wraps ErrHeld for the queue adapter (queue.ErrHold), so the
-	// domain stays free of it.
-	Hold error
-	// Wait, when set, wraps the retry of an event that waits for its
-	// contact.added (queue.ErrWait), and the deliveries of a team whose
-	// turn in the batch came with no time left (ErrNotRun):
-	// the adapter brings them back sooner than a failed message, and never
-	// as a failure.
-	Wait error
 }
 
 func (e *Engine) now() time.Time {
@@ -77,10 +60,6 @@ func (e *Engine) now() time.Time {
 		return e.Now()
 	}
 	return time.Now()
-}
-
-func (e *Engine) held(err error) bool {
-	return errors.Is(err, ErrHeld) || (e.Hold != nil && errors.Is(err, e.Hold))
 }
 
 func (e *Engine) log() *slog.Logger {
@@ -93,11 +72,11 @@ func (e *Engine) log() *slog.Logger {
 // Process handles one batch of deliveries and returns the ids of those that
 // must come back, with why. Every other delivery has its final (or pending)
 // outcome recorded and published.
-func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
+func (e *Engine) Process(ctx context.Context, ds []delivery.Delivery) map[string]error {
 	failed := map[string]error{}
-	RunParts(ctx, ds, failed, Runner{
-		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(), Held: e.held, NotRun: e.Wait,
-		Run: func(ctx context.Context, team string, part []Delivery) error {
+	delivery.RunParts(ctx, ds, failed, delivery.Runner{
+		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(),
+		Run: func(ctx context.Context, team string, part []delivery.Delivery) error {
 			b := &batch{e: e, team: team, failed: failed}
 			return b.run(ctx, part)
 		},
@@ -109,13 +88,13 @@ func (e *Engine) Process(ctx context.Context, ds []Delivery) map[string]error {
 			}
 		},
 	})
-	e.answers().EndHeld(ctx, ds, failed, e.held)
+	e.answers().EndHeld(ctx, ds, failed)
 	return failed
 }
 
 // answers gives the engine's answers outside a team's run.
-func (e *Engine) answers() Answers {
-	return Answers{Ledger: e.Ledger, Settings: e.Policies, Publisher: e.Publisher, Now: e.now, Log: e.log()}
+func (e *Engine) answers() delivery.Answers {
+	return delivery.Answers{Ledger: e.Ledger, Settings: e.Policies, Publisher: e.Publisher, Now: e.now, Log: e.log()}
 }
 
 // AnswerInvalid answers messages that failed validation (see
@@ -127,35 +106,8 @@ func (e *Engine) AnswerInvalid(ctx context.Context, outs []event.Outcome) error 
 // answered reports whether o, recorded for d's event before, is d's
 // answer: an invalid_event answer is not (a valid event of its id is
 // processed), and a failure is not for a retry from the error inbox.
-func answered(d Delivery, o event.Outcome) bool {
+func answered(d delivery.Delivery, o event.Outcome) bool {
 	return !event.IsInvalidEvent(o) && !(d.Retry && o.Status == event.StatusFailed)
-}
-
-// PartSize is how many of a team's deliveries run together: the deployed
-// batch size, so a deployed batch runs whole. A larger batch (Lambda takes
-// up to 10,000 messages) runs in parts one after the other, so what a run
-// holds in memory (its outcomes, its ledger writes) stays that of 1,000.
-const PartSize = 1000
-
-// Parts cuts a team's deliveries into parts of at most n, in place. The
-// adds and creates go first, in their order, so a reply always runs with
-// or after its contact.added when both are in the batch, as within one
-// run. A batch of n or fewer is one part, as it came.
-func Parts(ds []Delivery, n int) [][]Delivery {
-	if len(ds) <= n {
-		return [][]Delivery{ds}
-	}
-	slices.SortStableFunc(ds, func(a, b Delivery) int {
-		return cmp.Compare(boolRank(a.Event.Type == event.ContactReplied), boolRank(b.Event.Type == event.ContactReplied))
-	})
-	return slices.Collect(slices.Chunk(ds, n))
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // batch is the work of one team within one delivery batch.
@@ -167,10 +119,10 @@ type batch struct {
 	answered []event.Outcome // outcomes recorded before, found after the pin (see pinFirst)
 	done     map[string]bool // event ids with an outcome in this batch
 	org      Org
-	conn     Connection
-	releases []MemberKey // memberships that reached a final state: their held activity goes
-	writes   []ending    // final states not yet written to the ledger (flush)
-	claimed  []string    // emails this batch claimed, released if it fails
+	conn     delivery.Connection
+	releases []ledger.MemberKey // memberships that reached a final state: their held activity goes
+	writes   []ending           // final states not yet written to the ledger (flush)
+	claimed  []string           // emails this batch claimed, released if it fails
 	// settle is the context what the part did is recorded under: the
 	// WriteContext of its share as the part began, so that what a write
 	// past the share's end did is recorded too.
@@ -183,7 +135,7 @@ type batch struct {
 // failed with oe.
 type ending struct {
 	it     item
-	rec    Record
+	rec    ledger.Record
 	save   bool
 	st     event.Status
 	reason event.Reason
@@ -192,12 +144,12 @@ type ending struct {
 
 // item is a delivery that needs a Salesforce record.
 type item struct {
-	d      Delivery
-	m      Membership
+	d      delivery.Delivery
+	m      ledger.Membership
 	object event.SalesforceObject
 }
 
-func (b *batch) finish(d Delivery, o event.Outcome) {
+func (b *batch) finish(d delivery.Delivery, o event.Outcome) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.outcomes = append(b.outcomes, o)
@@ -212,22 +164,22 @@ func (b *batch) reanswer(o event.Outcome) {
 	b.answered = append(b.answered, o)
 }
 
-func (b *batch) outcome(d Delivery, st event.Status, reason event.Reason) event.Outcome {
+func (b *batch) outcome(d delivery.Delivery, st event.Status, reason event.Reason) event.Outcome {
 	o := event.NewOutcome(d.Event, "out_"+d.Event.ID, st, b.e.now())
 	o.Reason = reason
 	return o
 }
 
-func (b *batch) retry(d Delivery, err error) {
+func (b *batch) retry(d delivery.Delivery, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failed[d.ID] = err
 	b.done[d.Event.ID] = true // handled: not to be failed again by the caller
 }
 
-func (b *batch) run(ctx context.Context, ds []Delivery) error {
+func (b *batch) run(ctx context.Context, ds []delivery.Delivery) error {
 	b.done = map[string]bool{}
-	b.settle = WriteContext(ctx)
+	b.settle = delivery.WriteContext(ctx)
 	ids := make([]string, 0, len(ds))
 	for _, d := range ds {
 		if !pinFirst(d) {
@@ -238,7 +190,7 @@ func (b *batch) run(ctx context.Context, ds []Delivery) error {
 	if err != nil {
 		return err
 	}
-	var todo []Delivery
+	var todo []delivery.Delivery
 	var republish []event.Outcome
 	seen := map[string]bool{}
 	for _, d := range ds {
@@ -286,7 +238,7 @@ func (b *batch) settled(ctx context.Context) context.Context {
 // up). So only the adds that find their membership pinned are looked up,
 // and a burst of new contacts costs no read of outcomes. A retry from the
 // error inbox is looked up first, as every other event is.
-func pinFirst(d Delivery) bool { return d.Event.Type == event.ContactAdded && !d.Retry }
+func pinFirst(d delivery.Delivery) bool { return d.Event.Type == event.ContactAdded && !d.Retry }
 
 // outcomesOf reads the outcomes recorded for the events.
 func (b *batch) outcomesOf(ctx context.Context, ids []string) (map[string]event.Outcome, error) {
@@ -300,23 +252,16 @@ func (b *batch) outcomesOf(ctx context.Context, ids []string) (map[string]event.
 	return prior, nil
 }
 
-// awaitAdd is the retry of an event whose contact.added has not been synced yet.
+// awaitAdd is the wait of an event whose contact.added has not been synced yet.
 func (b *batch) awaitAdd() error {
-	err := fmt.Errorf("%w: the contact's contact.added has not been synced yet", ErrRetry)
-	if b.e.Wait != nil {
-		return fmt.Errorf("%w: %w", b.e.Wait, err)
-	}
-	return err
+	return fmt.Errorf("%w: the contact's contact.added has not been synced yet", delivery.ErrWait)
 }
 
 func (b *batch) hold(reason error) error {
-	if b.e.Hold != nil {
-		return fmt.Errorf("%w: %w", b.e.Hold, reason)
-	}
-	return fmt.Errorf("%w: %w", ErrHeld, reason)
+	return fmt.Errorf("%w: %w", delivery.ErrHeld, reason)
 }
 
-func (b *batch) sync(ctx context.Context, ds []Delivery) error {
+func (b *batch) sync(ctx context.Context, ds []delivery.Delivery) error {
 	org, conn, err := b.e.Orgs.Open(ctx, b.team)
 	switch {
 	case errors.Is(err, connection.ErrNotConnected):
@@ -345,8 +290,8 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 		created bool
 	}
 	results := make([]result, len(ds))
-	pins := make([]*Membership, len(ds)) // contact.added: the membership to pin
-	early := make([]bool, len(ds))       // occurred before the connection
+	pins := make([]*ledger.Membership, len(ds)) // contact.added: the membership to pin
+	early := make([]bool, len(ds))              // occurred before the connection
 	phase := func(replies bool) error {
 		return each(len(ds), func(i int) error {
 			d := ds[i]
@@ -390,7 +335,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	if err := phase(false); err != nil {
 		return err
 	}
-	var ms []Membership
+	var ms []ledger.Membership
 	var at []int // at[j]: the delivery of ms[j]
 	for i, m := range pins {
 		if m != nil {
@@ -418,7 +363,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 		for j, p := range pinned {
 			d := ds[at[j]]
 			if p.Err != nil {
-				b.retry(d, fmt.Errorf("%w: pin membership: %w", ErrRetry, p.Err))
+				b.retry(d, fmt.Errorf("%w: pin membership: %w", delivery.ErrRetry, p.Err))
 				continue
 			}
 			if o, ok := prior[d.Event.ID]; ok && answered(d, o) {
@@ -432,7 +377,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	if err := phase(true); err != nil {
 		return err
 	}
-	var before []Delivery
+	var before []delivery.Delivery
 	for i, e := range early {
 		if e {
 			before = append(before, ds[i])
@@ -441,7 +386,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 	if err := b.notConnected(ctx, before); err != nil {
 		return err
 	}
-	var created []Delivery // contact.created with deduplication on
+	var created []delivery.Delivery // contact.created with deduplication on
 	var toSync []item
 	for i, r := range results {
 		switch {
@@ -458,7 +403,7 @@ func (b *batch) sync(ctx context.Context, ds []Delivery) error {
 // (none, or one made after they occurred): skipped, not_connected. An add
 // not looked up yet (pinFirst) may have been answered while connected: it
 // keeps that answer.
-func (b *batch) notConnected(ctx context.Context, ds []Delivery) error {
+func (b *batch) notConnected(ctx context.Context, ds []delivery.Delivery) error {
 	var ids []string
 	for _, d := range ds {
 		if pinFirst(d) {
@@ -495,47 +440,47 @@ func contactOf(ev event.Event) event.Contact {
 
 // added decides the membership to pin for a contact.added (R4): the policy
 // as of the event. The batch pins its adds' memberships at once.
-func (b *batch) added(ctx context.Context, d Delivery) (Membership, error) {
+func (b *batch) added(ctx context.Context, d delivery.Delivery) (ledger.Membership, error) {
 	ev := d.Event
 	eff, err := b.e.Policies.ResolveAt(ctx, b.team, ev.SequenceID(), ev.OccurredAt)
 	if err != nil {
-		return Membership{}, fmt.Errorf("resolve policy: %w", err)
+		return ledger.Membership{}, fmt.Errorf("resolve policy: %w", err)
 	}
-	m := Membership{TeamID: b.team, SequenceID: ev.SequenceID(), ContactID: ev.ContactID(), Email: ev.Email(),
+	m := ledger.Membership{TeamID: b.team, SequenceID: ev.SequenceID(), ContactID: ev.ContactID(), Email: ev.Email(),
 		Contact: contactOf(ev), Policy: eff, PinnedAt: ev.OccurredAt, EventID: ev.ID}
 	switch {
 	case !eff.Syncs():
-		m.Status, m.Reason = MemberSkipped, event.Reason(eff.Reason)
+		m.Status, m.Reason = ledger.MemberSkipped, event.Reason(eff.Reason)
 	case eff.Mode == policy.ModeOnReply:
-		m.Status, m.Reason = MemberPending, event.ReasonAwaitingReply
+		m.Status, m.Reason = ledger.MemberPending, event.ReasonAwaitingReply
 	default:
-		m.Status = MemberSyncing
+		m.Status = ledger.MemberSyncing
 	}
 	return m, nil
 }
 
 // replied syncs a pending membership with its pinned rule.
-func (b *batch) replied(ctx context.Context, d Delivery) (item, bool, error) {
+func (b *batch) replied(ctx context.Context, d delivery.Delivery) (item, bool, error) {
 	ev := d.Event
-	key := MemberKey{SequenceID: ev.SequenceID(), ContactID: ev.ContactID()}
-	ms, err := b.e.Ledger.Memberships(ctx, b.team, []MemberKey{key})
+	key := ledger.MemberKey{SequenceID: ev.SequenceID(), ContactID: ev.ContactID()}
+	ms, err := b.e.Ledger.Memberships(ctx, b.team, []ledger.MemberKey{key})
 	if err != nil {
 		return item{}, false, fmt.Errorf("read membership: %w", err)
 	}
 	m, ok := ms[key]
 	if !ok {
-		switch AwaitAdd(b.e.now(), d.AwaitFrom(), b.conn, orDefault(b.e.HoldDelay, DefaultHoldDelay), orDefault(b.e.AwaitAdd, DefaultAwaitAdd)) {
-		case AwaitRetry:
+		switch delivery.AwaitAdd(b.e.now(), d.AwaitFrom(), b.conn, orDefault(b.e.HoldDelay, delivery.DefaultHoldDelay), orDefault(b.e.AwaitAdd, delivery.DefaultAwaitAdd)) {
+		case delivery.AwaitRetry:
 			b.retry(d, b.awaitAdd())
-		case AwaitHold:
+		case delivery.AwaitHold:
 			b.retry(d, b.hold(errors.New("the contact's contact.added may still be parked")))
 		default:
 			b.finish(d, b.outcome(d, event.StatusSkipped, event.ReasonNotAdded))
 		}
 		return item{}, false, nil
 	}
-	if m.Status == MemberPending || m.Status == MemberFailed {
-		m.Status = MemberSyncing
+	if m.Status == ledger.MemberPending || m.Status == ledger.MemberFailed {
+		m.Status = ledger.MemberSyncing
 		if c := contactOf(ev); c.Email != "" {
 			m.Contact = c // the newest data the sequencer has
 		}
@@ -543,12 +488,12 @@ func (b *batch) replied(ctx context.Context, d Delivery) (item, bool, error) {
 	return b.afterPin(d, m)
 }
 
-func (b *batch) afterPin(d Delivery, m Membership) (item, bool, error) {
+func (b *batch) afterPin(d delivery.Delivery, m ledger.Membership) (item, bool, error) {
 	switch m.Status {
-	case MemberSkipped:
+	case ledger.MemberSkipped:
 		b.finish(d, b.outcome(d, event.StatusSkipped, m.Reason))
 		return item{}, false, nil
-	case MemberPending:
+	case ledger.MemberPending:
 		b.finish(d, b.outcome(d, event.StatusPending, event.ReasonAwaitingReply))
 		return item{}, false, nil
 	}
@@ -563,7 +508,7 @@ func (b *batch) afterPin(d Delivery, m Membership) (item, bool, error) {
 // resolve looks every email up once and creates what is missing (R5, R6),
 // then writes the final states to the ledger in one step (flush). When it
 // fails, the claims it took are given up.
-func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) error {
+func (b *batch) resolve(ctx context.Context, created []delivery.Delivery, toSync []item) error {
 	if len(created) == 0 && len(toSync) == 0 {
 		return nil
 	}
@@ -583,11 +528,11 @@ func (b *batch) resolve(ctx context.Context, created []Delivery, toSync []item) 
 
 // lookUp links the emails already synced, looks the others up in
 // Salesforce, and creates what is missing.
-func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) error {
+func (b *batch) lookUp(ctx context.Context, created []delivery.Delivery, toSync []item) error {
 	// Emails already synced for the team are never created again.
 	emails := map[string]bool{}
 	for _, it := range toSync {
-		emails[NormalizeEmail(it.m.Email)] = true
+		emails[ledger.NormalizeEmail(it.m.Email)] = true
 	}
 	records, err := b.e.Ledger.Records(ctx, b.team, keys(emails))
 	if err != nil {
@@ -596,10 +541,10 @@ func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) e
 	var pending []item
 	lookup := map[string]bool{}
 	for _, it := range toSync {
-		r, ok := records[NormalizeEmail(it.m.Email)]
+		r, ok := records[ledger.NormalizeEmail(it.m.Email)]
 		if !ok {
 			pending = append(pending, it)
-			lookup[NormalizeEmail(it.m.Email)] = true
+			lookup[ledger.NormalizeEmail(it.m.Email)] = true
 			continue
 		}
 		status, reason := event.StatusLinked, event.ReasonAlreadySynced
@@ -612,7 +557,7 @@ func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) e
 		b.end(ending{it: it, rec: r, st: status, reason: reason}) // saved already
 	}
 	for _, d := range created {
-		lookup[NormalizeEmail(d.Event.Email())] = true
+		lookup[ledger.NormalizeEmail(d.Event.Email())] = true
 	}
 	if len(lookup) == 0 {
 		return nil
@@ -622,7 +567,7 @@ func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) e
 		return b.salesforceErr("look emails up", err)
 	}
 	for _, d := range created {
-		if m, ok := found[NormalizeEmail(d.Event.Email())]; ok {
+		if m, ok := found[ledger.NormalizeEmail(d.Event.Email())]; ok {
 			o := b.outcome(d, event.StatusExistsInSalesforce, event.Reason("matched_"+m.Rule))
 			o.Salesforce = &event.SalesforceRef{Object: m.Object, ID: m.ID}
 			b.finish(d, o)
@@ -643,11 +588,11 @@ func (b *batch) lookUp(ctx context.Context, created []Delivery, toSync []item) e
 // saving the link is refused if another worker holds the email's claim or
 // saved another record for it) and those of emails it claimed. The items
 // of an email another worker holds come back later.
-func (b *batch) claim(ctx context.Context, pending []item, found map[string]Match) ([]item, error) {
+func (b *batch) claim(ctx context.Context, pending []item, found map[string]ledger.Match) ([]item, error) {
 	var order []string
 	wanted := map[string]bool{}
 	for _, it := range pending {
-		e := NormalizeEmail(it.m.Email)
+		e := ledger.NormalizeEmail(it.m.Email)
 		if _, ok := found[e]; !ok && !wanted[e] {
 			wanted[e] = true
 			order = append(order, e)
@@ -660,7 +605,7 @@ func (b *batch) claim(ctx context.Context, pending []item, found map[string]Matc
 	// the share's, see WriteContext) plus a margin, so a live worker never
 	// loses its claim to another.
 	until := b.e.now().Add(b.claimTTL())
-	if dl, ok := WriteContext(ctx).Deadline(); ok && dl.Add(time.Minute).After(until) {
+	if dl, ok := delivery.WriteContext(ctx).Deadline(); ok && dl.Add(time.Minute).After(until) {
 		until = dl.Add(time.Minute)
 	}
 	errs, err := b.e.Ledger.ClaimAll(ctx, b.team, order, b.e.Owner, until)
@@ -678,11 +623,11 @@ func (b *batch) claim(ctx context.Context, pending []item, found map[string]Matc
 	}
 	var mine []item
 	for _, it := range pending {
-		if cerr, ok := busy[NormalizeEmail(it.m.Email)]; ok {
-			if !errors.Is(cerr, ErrClaimed) {
+		if cerr, ok := busy[ledger.NormalizeEmail(it.m.Email)]; ok {
+			if !errors.Is(cerr, ledger.ErrClaimed) {
 				cerr = fmt.Errorf("claim: %w", cerr)
 			}
-			b.retry(it.d, fmt.Errorf("%w: %w", ErrRetry, cerr))
+			b.retry(it.d, fmt.Errorf("%w: %w", delivery.ErrRetry, cerr))
 			continue
 		}
 		mine = append(mine, it)
@@ -703,13 +648,13 @@ func (b *batch) salesforceErr(what string, err error) error {
 	case errors.Is(err, connection.ErrNeedsReauth), errors.Is(err, salesforce.ErrRequestLimit), errors.Is(err, budget.ErrCapped):
 		return b.hold(fmt.Errorf("%s: %w", what, err))
 	default:
-		return fmt.Errorf("%w: %s: %w", ErrRetry, what, err)
+		return fmt.Errorf("%w: %s: %w", delivery.ErrRetry, what, err)
 	}
 }
 
 // create links what was found and creates the rest, one record per email:
 // the first item of an email owns it, later ones in the batch follow it.
-func (b *batch) create(ctx context.Context, mine []item, found map[string]Match) error {
+func (b *batch) create(ctx context.Context, mine []item, found map[string]ledger.Match) error {
 	var newRecs []salesforce.SObject
 	var owners []item                // owners[i] made newRecs[i]
 	followers := map[string][]item{} // same email, later in the batch
@@ -718,7 +663,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 	mapFailed := map[string]*event.OutcomeError{}
 	var linked []item
 	for _, it := range mine {
-		email := NormalizeEmail(it.m.Email)
+		email := ledger.NormalizeEmail(it.m.Email)
 		if first[email] {
 			followers[email] = append(followers[email], it)
 			continue
@@ -741,7 +686,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 		owners = append(owners, it)
 	}
 	for _, it := range linked {
-		email := NormalizeEmail(it.m.Email)
+		email := ledger.NormalizeEmail(it.m.Email)
 		m := found[email]
 		r := b.record(it, m.Object, m.ID, event.StatusLinked, m.Rule, 0)
 		b.synced(ctx, it, r, event.StatusLinked, event.Reason("matched_"+m.Rule))
@@ -761,7 +706,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 	}
 	// The write, and what its answer ends, are not cut when the share
 	// does (see WriteContext); the duplicates' lookup after it is a read.
-	wctx := WriteContext(ctx)
+	wctx := delivery.WriteContext(ctx)
 	results, err := b.createAll(wctx, newRecs, allow)
 	if err != nil {
 		return err
@@ -770,7 +715,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 	var dmu sync.Mutex
 	if err := each(len(results), func(i int) error {
 		res, it := results[i], owners[i]
-		email := NormalizeEmail(it.m.Email)
+		email := ledger.NormalizeEmail(it.m.Email)
 		switch {
 		case res.Success:
 			r := b.record(it, it.object, res.ID, event.StatusCreated, "created", mappingVersion[email])
@@ -781,9 +726,9 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]Match)
 			dupes = append(dupes, i)
 			dmu.Unlock()
 		case transient(res):
-			b.retry(it.d, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
+			b.retry(it.d, fmt.Errorf("%w: %s", delivery.ErrRetry, firstError(res).Message))
 			for _, f := range followers[email] {
-				b.retry(f.d, fmt.Errorf("%w: %s", ErrRetry, firstError(res).Message))
+				b.retry(f.d, fmt.Errorf("%w: %s", delivery.ErrRetry, firstError(res).Message))
 			}
 			b.releaseOne(wctx, email)
 		default:
@@ -864,7 +809,7 @@ func (b *batch) count(ctx context.Context, results []salesforce.SaveResult, owne
 	n := map[key]int{}
 	for i, res := range results {
 		if res.Success {
-			n[key{owners[i].object, versions[NormalizeEmail(owners[i].m.Email)]}]++
+			n[key{owners[i].object, versions[ledger.NormalizeEmail(owners[i].m.Email)]}]++
 		}
 	}
 	for k, c := range n {
@@ -885,7 +830,7 @@ func (b *batch) count(ctx context.Context, results []salesforce.SaveResult, owne
 func (b *batch) linkDuplicates(ctx context.Context, dupes []int, results []salesforce.SaveResult, owners []item, followers map[string][]item) error {
 	emails := make([]string, 0, len(dupes))
 	for _, i := range dupes {
-		emails = append(emails, NormalizeEmail(owners[i].m.Email))
+		emails = append(emails, ledger.NormalizeEmail(owners[i].m.Email))
 	}
 	found, err := b.org.FindByEmail(ctx, emails)
 	if err != nil {
@@ -893,7 +838,7 @@ func (b *batch) linkDuplicates(ctx context.Context, dupes []int, results []sales
 	}
 	for _, i := range dupes {
 		it := owners[i]
-		email := NormalizeEmail(it.m.Email)
+		email := ledger.NormalizeEmail(it.m.Email)
 		m, ok := found[email]
 		if !ok {
 			b.fail(ctx, it, duplicateError(results[i]))
@@ -934,14 +879,14 @@ func duplicateError(r salesforce.SaveResult) *event.OutcomeError {
 		"or allow saving duplicates over alert rules (the team setting allow_save_on_duplicate_alert), then retry."}
 }
 
-func (b *batch) follow(ctx context.Context, fs []item, r Record) {
+func (b *batch) follow(ctx context.Context, fs []item, r ledger.Record) {
 	for _, f := range fs {
 		b.synced(ctx, f, r, event.StatusLinked, event.ReasonAlreadySynced)
 	}
 }
 
-func (b *batch) record(it item, obj event.SalesforceObject, id string, st event.Status, rule string, mappingVersion int) Record {
-	return Record{TeamID: b.team, Email: NormalizeEmail(it.m.Email), Object: obj, ID: id, Status: st, MatchRule: rule,
+func (b *batch) record(it item, obj event.SalesforceObject, id string, st event.Status, rule string, mappingVersion int) ledger.Record {
+	return ledger.Record{TeamID: b.team, Email: ledger.NormalizeEmail(it.m.Email), Object: obj, ID: id, Status: st, MatchRule: rule,
 		PolicyVersion: it.m.Policy.TeamVersion, MappingVersion: mappingVersion, SyncedAt: b.e.now().UTC(),
 		EventID: it.d.Event.ID, ContactID: it.d.Event.ContactID()}
 }
@@ -949,7 +894,7 @@ func (b *batch) record(it item, obj event.SalesforceObject, id string, st event.
 // synced notes that the item is synced to r: flush saves the record (once
 // per email: a record new to the ledger), marks the membership synced and
 // gives the event its outcome.
-func (b *batch) synced(_ context.Context, it item, r Record, st event.Status, reason event.Reason) {
+func (b *batch) synced(_ context.Context, it item, r ledger.Record, st event.Status, reason event.Reason) {
 	b.end(ending{it: it, rec: r, save: reason != event.ReasonAlreadySynced, st: st, reason: reason})
 }
 
@@ -981,7 +926,7 @@ func (b *batch) flush(ctx context.Context) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	var recs []Record
+	var recs []ledger.Record
 	for _, w := range ws {
 		if w.oe == nil && w.save {
 			recs = append(recs, w.rec)
@@ -1000,18 +945,18 @@ func (b *batch) flush(ctx context.Context) error {
 			}
 		}
 	}
-	var ms []Membership
+	var ms []ledger.Membership
 	var of []ending // of[j] ended as ms[j]
 	for _, w := range ws {
 		m := w.it.m
 		if w.oe != nil {
-			m.Status, m.Reason = MemberFailed, ""
+			m.Status, m.Reason = ledger.MemberFailed, ""
 		} else {
 			if e, ok := unsaved[w.rec.Email]; ok {
-				b.retry(w.it.d, fmt.Errorf("%w: save record: %w", ErrRetry, e))
+				b.retry(w.it.d, fmt.Errorf("%w: save record: %w", delivery.ErrRetry, e))
 				continue
 			}
-			m.Status, m.Reason, m.Salesforce = MemberSynced, "", &event.SalesforceRef{Object: w.rec.Object, ID: w.rec.ID}
+			m.Status, m.Reason, m.Salesforce = ledger.MemberSynced, "", &event.SalesforceRef{Object: w.rec.Object, ID: w.rec.ID}
 		}
 		ms = append(ms, m)
 		of = append(of, w)
@@ -1025,7 +970,7 @@ func (b *batch) flush(ctx context.Context) error {
 	}
 	for j, w := range of {
 		if errs[j] != nil {
-			b.retry(w.it.d, fmt.Errorf("%w: set membership: %w", ErrRetry, errs[j]))
+			b.retry(w.it.d, fmt.Errorf("%w: set membership: %w", delivery.ErrRetry, errs[j]))
 			continue
 		}
 		b.release(ctx, ms[j])
@@ -1044,13 +989,13 @@ func (b *batch) flush(ctx context.Context) error {
 
 // release notes that the activity held for the membership may go; the
 // batch lets it go in one step when its sync ends (flushReleases).
-func (b *batch) release(_ context.Context, m Membership) {
+func (b *batch) release(_ context.Context, m ledger.Membership) {
 	if b.e.Release == nil {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.releases = append(b.releases, MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID})
+	b.releases = append(b.releases, ledger.MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID})
 }
 
 // flushReleases lets the held activity of the batch's final memberships go:

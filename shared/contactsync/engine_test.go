@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -67,23 +69,23 @@ func TestDuplicateError(t *testing.T) {
 type fakeLedger struct {
 	Ledger
 	mu      sync.Mutex
-	saved   []Record
+	saved   []ledger.Record
 	claimed []string
 	busy    map[string]bool
 }
 
-func (l *fakeLedger) SaveRecords(_ context.Context, rs []Record) ([]error, error) {
+func (l *fakeLedger) SaveRecords(_ context.Context, rs []ledger.Record) ([]error, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.saved = append(l.saved, rs...)
 	return make([]error, len(rs)), nil
 }
-func (l *fakeLedger) SetMemberships(_ context.Context, ms []Membership) ([]error, error) {
+func (l *fakeLedger) SetMemberships(_ context.Context, ms []ledger.Membership) ([]error, error) {
 	return make([]error, len(ms)), nil
 }
 func (l *fakeLedger) Release(context.Context, string, string, string) error { return nil }
-func (l *fakeLedger) Records(context.Context, string, []string) (map[string]Record, error) {
-	return map[string]Record{}, nil
+func (l *fakeLedger) Records(context.Context, string, []string) (map[string]ledger.Record, error) {
+	return map[string]ledger.Record{}, nil
 }
 
 // ClaimAll remembers what was claimed; emails in busy are held by another
@@ -95,7 +97,7 @@ func (l *fakeLedger) ClaimAll(_ context.Context, _ string, emails []string, _ st
 	errs := make([]error, len(emails))
 	for i, e := range emails {
 		if l.busy[e] {
-			errs[i] = ErrClaimed
+			errs[i] = ledger.ErrClaimed
 		}
 	}
 	return errs, nil
@@ -104,7 +106,7 @@ func (l *fakeLedger) ClaimAll(_ context.Context, _ string, emails []string, _ st
 // fakeOrg answers lookups from found and remembers what was asked.
 type fakeOrg struct {
 	Org
-	found map[string]Match
+	found map[string]ledger.Match
 	asked [][]string
 }
 
@@ -124,9 +126,9 @@ func (plainRenderer) Render(_ context.Context, _ string, _ event.SalesforceObjec
 	return salesforce.SObject{"Email": c.Email}, 1, nil
 }
 
-func (o *fakeOrg) FindByEmail(_ context.Context, emails []string) (map[string]Match, error) {
+func (o *fakeOrg) FindByEmail(_ context.Context, emails []string) (map[string]ledger.Match, error) {
 	o.asked = append(o.asked, slices.Clone(emails))
-	out := map[string]Match{}
+	out := map[string]ledger.Match{}
 	for _, e := range emails {
 		if m, ok := o.found[e]; ok {
 			out[e] = m
@@ -141,15 +143,15 @@ func (o *fakeOrg) FindByEmail(_ context.Context, emails []string) (map[string]Ma
 // is never linked: the contact fails with the code and the matched id.
 func TestLinkDuplicatesNeverLinksAnotherEmail(t *testing.T) {
 	t.Parallel()
-	ledger := &fakeLedger{}
-	org := &fakeOrg{found: map[string]Match{
+	fl := &fakeLedger{}
+	org := &fakeOrg{found: map[string]ledger.Match{
 		"lookup@dup.example": {Object: event.ObjectLead, ID: "00Q0000000000LU", Rule: "lead"},
 	}}
-	b := &batch{e: &Engine{Ledger: ledger}, team: "team_dup", failed: map[string]error{}, done: map[string]bool{}, org: org}
+	b := &batch{e: &Engine{Ledger: fl}, team: "team_dup", failed: map[string]error{}, done: map[string]bool{}, org: org}
 	owner := func(n, email string) item {
 		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_dup",
 			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
-		return item{d: Delivery{ID: "msg_" + n, Event: ev}, m: Membership{TeamID: "team_dup", Email: email}, object: event.ObjectLead}
+		return item{d: delivery.Delivery{ID: "msg_" + n, Event: ev}, m: ledger.Membership{TeamID: "team_dup", Email: email}, object: event.ObjectLead}
 	}
 	owners := []item{owner("1", "named@dup.example"), owner("2", "lookup@dup.example"), owner("3", "nowhere@dup.example")}
 	results := []salesforce.SaveResult{
@@ -194,33 +196,11 @@ func TestLinkDuplicatesNeverLinksAnotherEmail(t *testing.T) {
 			t.Errorf("%s: got error %+v; want %s", id, o.Error, w.code)
 		}
 	}
-	if len(ledger.saved) != 1 || ledger.saved[0].MatchRule != "duplicate_rule" || ledger.saved[0].ID != "00Q0000000000LU" {
-		t.Errorf("records saved: got %+v; want only the looked-up Lead, by duplicate_rule", ledger.saved)
+	if len(fl.saved) != 1 || fl.saved[0].MatchRule != "duplicate_rule" || fl.saved[0].ID != "00Q0000000000LU" {
+		t.Errorf("records saved: got %+v; want only the looked-up Lead, by duplicate_rule", fl.saved)
 	}
 	if o := got["evt_1"]; o.Error == nil || !strings.Contains(o.Error.Message, "0030000000000NM") {
 		t.Errorf("evt_1 error: got %+v; want the matched id named", o.Error)
-	}
-}
-
-func TestAwaitAddRetryWrapsWait(t *testing.T) {
-	t.Parallel()
-	wait := errors.New("queue: waiting")
-	tests := []struct {
-		name     string
-		wait     error
-		wantWait bool
-	}{
-		{"the adapter's wait", wait, true},
-		{"no adapter: a plain retry", nil, false},
-	}
-	for _, tt := range tests {
-		err := (&batch{e: &Engine{Wait: tt.wait}}).awaitAdd()
-		if !errors.Is(err, ErrRetry) {
-			t.Errorf("%s: got %v; want it to wrap ErrRetry", tt.name, err)
-		}
-		if got := errors.Is(err, wait); got != tt.wantWait {
-			t.Errorf("%s: wraps the wait: got %v; want %v", tt.name, got, tt.wantWait)
-		}
 	}
 }
 
@@ -229,14 +209,14 @@ func TestAwaitAddRetryWrapsWait(t *testing.T) {
 // another worker holds comes back later.
 func TestClaimsOnlyWhatItCreates(t *testing.T) {
 	t.Parallel()
-	ledger := &fakeLedger{busy: map[string]bool{"busy@claim.example": true}}
-	org := &fakeOrg{found: map[string]Match{"found@claim.example": {Object: event.ObjectContact, ID: "0030000000000FD", Rule: "contact"}}}
-	b := &batch{e: &Engine{Ledger: ledger, Renderer: plainRenderer{}, Policies: allowSaveFrom{}, Owner: "w1"}, team: "team_claim",
+	fl := &fakeLedger{busy: map[string]bool{"busy@claim.example": true}}
+	org := &fakeOrg{found: map[string]ledger.Match{"found@claim.example": {Object: event.ObjectContact, ID: "0030000000000FD", Rule: "contact"}}}
+	b := &batch{e: &Engine{Ledger: fl, Renderer: plainRenderer{}, Policies: allowSaveFrom{}, Owner: "w1"}, team: "team_claim",
 		failed: map[string]error{}, done: map[string]bool{}, org: org}
 	it := func(n, email string) item {
 		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_claim",
 			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
-		return item{d: Delivery{ID: "msg_" + n, Event: ev}, m: Membership{TeamID: "team_claim", Email: email}, object: event.ObjectLead}
+		return item{d: delivery.Delivery{ID: "msg_" + n, Event: ev}, m: ledger.Membership{TeamID: "team_claim", Email: email}, object: event.ObjectLead}
 	}
 	items := []item{it("1", "Found@Claim.example"), it("2", "new@claim.example"), it("3", "busy@claim.example"), it("4", "NEW@claim.example")}
 	if err := b.lookUp(context.Background(), nil, items); err != nil {
@@ -245,11 +225,11 @@ func TestClaimsOnlyWhatItCreates(t *testing.T) {
 	if err := b.flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"new@claim.example", "busy@claim.example"}; !slices.Equal(ledger.claimed, want) {
-		t.Errorf("claimed: got %v; want %v", ledger.claimed, want)
+	if want := []string{"new@claim.example", "busy@claim.example"}; !slices.Equal(fl.claimed, want) {
+		t.Errorf("claimed: got %v; want %v", fl.claimed, want)
 	}
 	var saved []string
-	for _, r := range ledger.saved {
+	for _, r := range fl.saved {
 		saved = append(saved, r.Email+"="+string(r.Status))
 	}
 	slices.Sort(saved)
@@ -264,8 +244,8 @@ func TestClaimsOnlyWhatItCreates(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("outcomes: got %v; want %v", got, want)
 	}
-	if err := b.failed["msg_3"]; !errors.Is(err, ErrRetry) || !errors.Is(err, ErrClaimed) {
-		t.Errorf("the held email's event: got %v; want a retry over ErrClaimed", err)
+	if err := b.failed["msg_3"]; !errors.Is(err, delivery.ErrRetry) || !errors.Is(err, ledger.ErrClaimed) {
+		t.Errorf("the held email's event: got %v; want a retry over ledger.ErrClaimed", err)
 	}
 }
 
@@ -315,8 +295,8 @@ func (l *answerLedger) RecordOutcomesKept(_ context.Context, outs []event.Outcom
 // notConnectedOrgs is a team with no connection.
 type notConnectedOrgs struct{}
 
-func (notConnectedOrgs) Open(context.Context, string) (Org, Connection, error) {
-	return nil, Connection{}, connection.ErrNotConnected
+func (notConnectedOrgs) Open(context.Context, string) (Org, delivery.Connection, error) {
+	return nil, delivery.Connection{}, connection.ErrNotConnected
 }
 func (notConnectedOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
 
@@ -338,8 +318,8 @@ func (p *keptPublisher) Publish(_ context.Context, outs []event.Outcome) error {
 // not_connected.
 func TestAnAnsweredAddKeepsItsAnswerWhenDisconnected(t *testing.T) {
 	t.Parallel()
-	add := func(n string) Delivery {
-		return Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_nc",
+	add := func(n string) delivery.Delivery {
+		return delivery.Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_nc",
 			OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC),
 			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: n + "@nc.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
 	}
@@ -347,14 +327,14 @@ func TestAnAnsweredAddKeepsItsAnswerWhenDisconnected(t *testing.T) {
 	reply.Event.Type = event.ContactReplied
 	created := event.NewOutcome(answered.Event, "out_evt_1", event.StatusCreated, time.Date(2026, 11, 30, 9, 0, 5, 0, time.UTC))
 	created.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}
-	ledger := &answerLedger{prior: map[string]event.Outcome{"evt_1": created}}
+	fl := &answerLedger{prior: map[string]event.Outcome{"evt_1": created}}
 	pub := &keptPublisher{}
-	e := &Engine{Ledger: ledger, Orgs: notConnectedOrgs{}, Publisher: pub}
-	if failed := e.Process(context.Background(), []Delivery{answered, fresh, reply}); len(failed) != 0 {
+	e := &Engine{Ledger: fl, Orgs: notConnectedOrgs{}, Publisher: pub}
+	if failed := e.Process(context.Background(), []delivery.Delivery{answered, fresh, reply}); len(failed) != 0 {
 		t.Fatalf("failed: got %v; want none", failed)
 	}
-	if want := [][]string{{"evt_3"}, {"evt_1", "evt_2"}}; !slices.EqualFunc(ledger.asked, want, slices.Equal) {
-		t.Errorf("outcomes read: got %v; want the reply's first, the adds' once not connected", ledger.asked)
+	if want := [][]string{{"evt_3"}, {"evt_1", "evt_2"}}; !slices.EqualFunc(fl.asked, want, slices.Equal) {
+		t.Errorf("outcomes read: got %v; want the reply's first, the adds' once not connected", fl.asked)
 	}
 	got := map[string]string{}
 	for _, o := range pub.outs {
@@ -365,7 +345,7 @@ func TestAnAnsweredAddKeepsItsAnswerWhenDisconnected(t *testing.T) {
 		t.Errorf("published: got %v; want %v", got, want)
 	}
 	var rec []string
-	for _, o := range ledger.recorded {
+	for _, o := range fl.recorded {
 		rec = append(rec, o.EventID)
 	}
 	slices.Sort(rec)
@@ -378,9 +358,9 @@ func TestAnAnsweredAddKeepsItsAnswerWhenDisconnected(t *testing.T) {
 // parts, adds before replies; a smaller one runs whole, as it came.
 func TestLargeBatchesRunInParts(t *testing.T) {
 	t.Parallel()
-	delivery := func(i int, typ event.Type) Delivery {
+	deliver := func(i int, typ event.Type) delivery.Delivery {
 		n := strconv.Itoa(i)
-		return Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: typ, TeamID: "team_parts",
+		return delivery.Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: typ, TeamID: "team_parts",
 			OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC),
 			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: n + "@parts.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
 	}
@@ -396,13 +376,13 @@ func TestLargeBatchesRunInParts(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var ds []Delivery
+			var ds []delivery.Delivery
 			for i := range tc.adds + tc.replies {
 				typ := event.ContactAdded
 				if i%5 < 2 && i/5*2+i%5 < tc.replies { // replies interleaved with the adds
 					typ = event.ContactReplied
 				}
-				ds = append(ds, delivery(i, typ))
+				ds = append(ds, deliver(i, typ))
 			}
 			pub := &keptPublisher{}
 			e := &Engine{Ledger: &answerLedger{}, Orgs: notConnectedOrgs{}, Publisher: pub}

@@ -83,7 +83,7 @@ func (q Queue) DLQName() string { return q.Name + "-dlq" }
 // FunctionTimeout is the timeout of the sync functions; queue visibility
 // timeouts are derived from it as AWS recommends (6x). It bounds a
 // Salesforce write in flight when its team's share of the batch ends (see
-// contactsync.RunParts): two minutes lets a trigger-heavy org's save of a
+// delivery.RunParts): two minutes lets a trigger-heavy org's save of a
 // full part answer, where 30 s cut it and lost the answer. The cost is
 // the visibility timeout: a message whose invocation crashed, or that
 // failed, comes back after 12 minutes rather than 3 (one cut for time, one

@@ -12,8 +12,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sfsync/sfsync/shared/activitysync"
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 )
 
 // BatchSender is the part of the SQS API the Releaser uses.
@@ -35,7 +35,7 @@ type Releaser struct {
 var _ activitysync.Releaser = (*Releaser)(nil)
 
 // Release re-sends the held activities of one membership.
-func (r *Releaser) Release(ctx context.Context, team string, k contactsync.MemberKey) error {
+func (r *Releaser) Release(ctx context.Context, team string, k ledger.MemberKey) error {
 	evs, err := r.Store.Held(ctx, team, k)
 	if err != nil {
 		return fmt.Errorf("release held activities: %w", err)
@@ -64,7 +64,7 @@ func (r *Releaser) Release(ctx context.Context, team string, k contactsync.Membe
 
 // ReleaseAll releases the held activity of many memberships with one read
 // of what the team has held, then one per membership that has any.
-func (r *Releaser) ReleaseAll(ctx context.Context, team string, keys []contactsync.MemberKey) error {
+func (r *Releaser) ReleaseAll(ctx context.Context, team string, keys []ledger.MemberKey) error {
 	if len(keys) == 0 {
 		return nil
 	}

@@ -52,8 +52,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/activitysync"
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -126,7 +126,7 @@ func checkID(field, v string) error {
 	return nil
 }
 
-func checkMember(k contactsync.MemberKey) error {
+func checkMember(k ledger.MemberKey) error {
 	if err := checkID("sequence_id", k.SequenceID); err != nil {
 		return err
 	}
@@ -135,11 +135,11 @@ func checkMember(k contactsync.MemberKey) error {
 
 func activityPK(team, key string) string { return "TEAM#" + team + "#ACTIVITY#" + key }
 func heldIndexPK(team string) string     { return "TEAM#" + team + "#HELD" }
-func heldSK(k contactsync.MemberKey) string {
+func heldSK(k ledger.MemberKey) string {
 	return k.SequenceID + "#" + k.ContactID
 }
-func heldPK(team string, k contactsync.MemberKey) string { return heldIndexPK(team) + "#" + heldSK(k) }
-func fieldsPK(team string) string                        { return "TEAM#" + team + "#TASK" }
+func heldPK(team string, k ledger.MemberKey) string { return heldIndexPK(team) + "#" + heldSK(k) }
+func fieldsPK(team string) string                   { return "TEAM#" + team + "#TASK" }
 
 const (
 	taskSK   = "TASK"
@@ -483,7 +483,7 @@ func (s *Store) Release(ctx context.Context, team, key, owner string) error {
 // Hold stores the event under its membership, then counts the hold on the
 // team's index of held memberships (the event first, so a listed
 // membership always has its events).
-func (s *Store) Hold(ctx context.Context, team string, k contactsync.MemberKey, ev event.Event) error {
+func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev event.Event) error {
 	if err := checkID("team_id", team); err != nil {
 		return err
 	}
@@ -534,20 +534,20 @@ func (s *Store) query(ctx context.Context, pk string, each func(map[string]types
 
 // HeldKeys lists the team's memberships with held activities and their
 // hold counts (one query).
-func (s *Store) HeldKeys(ctx context.Context, team string) (map[contactsync.MemberKey]int64, error) {
+func (s *Store) HeldKeys(ctx context.Context, team string) (map[ledger.MemberKey]int64, error) {
 	if err := checkID("team_id", team); err != nil {
 		return nil, err
 	}
-	out := map[contactsync.MemberKey]int64{}
+	out := map[ledger.MemberKey]int64{}
 	err := s.query(ctx, heldIndexPK(team), func(it map[string]types.AttributeValue) error {
-		out[contactsync.MemberKey{SequenceID: str(it, "sequence_id"), ContactID: str(it, "contact_id")}] = num(it, "n")
+		out[ledger.MemberKey{SequenceID: str(it, "sequence_id"), ContactID: str(it, "contact_id")}] = num(it, "n")
 		return nil
 	})
 	return out, err
 }
 
 // Held returns a membership's held events, oldest first.
-func (s *Store) Held(ctx context.Context, team string, k contactsync.MemberKey) ([]event.Event, error) {
+func (s *Store) Held(ctx context.Context, team string, k ledger.MemberKey) ([]event.Event, error) {
 	if err := checkID("team_id", team); err != nil {
 		return nil, err
 	}
@@ -569,7 +569,7 @@ func (s *Store) Held(ctx context.Context, team string, k contactsync.MemberKey) 
 
 // Unhold deletes the held events, then the membership's index entry when
 // its hold count is still mark (no hold since; mark < 0 keeps it).
-func (s *Store) Unhold(ctx context.Context, team string, k contactsync.MemberKey, eventIDs []string, mark int64) error {
+func (s *Store) Unhold(ctx context.Context, team string, k ledger.MemberKey, eventIDs []string, mark int64) error {
 	if err := checkID("team_id", team); err != nil {
 		return err
 	}

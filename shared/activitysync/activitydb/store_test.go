@@ -18,8 +18,8 @@ import (
 
 	"github.com/sfsync/sfsync/shared/activitysync"
 	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/motoserver"
 	"github.com/sfsync/sfsync/tools/runner"
@@ -169,7 +169,7 @@ func TestHoldAndRelease(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _, prov := newStore(t)
-	k := contactsync.MemberKey{SequenceID: "s1", ContactID: "c1"}
+	k := ledger.MemberKey{SequenceID: "s1", ContactID: "c1"}
 	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	// Held out of order; read back in order of occurrence.
 	for _, ev := range []event.Event{heldEvent("e2", base.Add(time.Minute)), heldEvent("e1", base), heldEvent("e3", base.Add(2*time.Minute))} {

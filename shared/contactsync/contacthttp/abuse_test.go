@@ -18,7 +18,9 @@ import (
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/policy"
@@ -28,14 +30,14 @@ import (
 // dedupOrg finds one email.
 type dedupOrg struct{ contactsync.Org }
 
-func (dedupOrg) FindByEmail(_ context.Context, emails []string) (map[string]contactsync.Match, error) {
-	return map[string]contactsync.Match{"known@acme.example": {Object: event.ObjectContact, ID: "003000000000001AAA", Rule: "contact"}}, nil
+func (dedupOrg) FindByEmail(_ context.Context, emails []string) (map[string]ledger.Match, error) {
+	return map[string]ledger.Match{"known@acme.example": {Object: event.ObjectContact, ID: "003000000000001AAA", Rule: "contact"}}, nil
 }
 
 type dedupOrgs struct{}
 
-func (dedupOrgs) Open(context.Context, string) (contactsync.Org, contactsync.Connection, error) {
-	return dedupOrg{}, contactsync.Connection{}, nil
+func (dedupOrgs) Open(context.Context, string) (contactsync.Org, delivery.Connection, error) {
+	return dedupOrg{}, delivery.Connection{}, nil
 }
 func (dedupOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
 
@@ -87,10 +89,10 @@ func (l retryLedger) Failures(_ context.Context, team string, _ int) ([]ledgerdb
 		ContactID: "ct_1", EventID: "evt_1", SequenceID: "seq_1", Code: "REQUIRED_FIELD_MISSING", At: time.Unix(1700000000, 0)}}}}, true, nil
 }
 
-func (retryLedger) Memberships(_ context.Context, team string, keys []contactsync.MemberKey) (map[contactsync.MemberKey]contactsync.Membership, error) {
-	out := map[contactsync.MemberKey]contactsync.Membership{}
+func (retryLedger) Memberships(_ context.Context, team string, keys []ledger.MemberKey) (map[ledger.MemberKey]ledger.Membership, error) {
+	out := map[ledger.MemberKey]ledger.Membership{}
 	for _, k := range keys {
-		out[k] = contactsync.Membership{TeamID: team, SequenceID: k.SequenceID, ContactID: k.ContactID, EventID: "evt_1",
+		out[k] = ledger.Membership{TeamID: team, SequenceID: k.SequenceID, ContactID: k.ContactID, EventID: "evt_1",
 			PinnedAt: time.Unix(1700000000, 0), Contact: event.Contact{ID: k.ContactID, Email: "a@acme.example"}}
 	}
 	return out, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/ratelimit"
@@ -84,7 +85,7 @@ func RegisterDedupCheck(rt *httpapi.Router, d DedupDeps) {
 				httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", field+": not an email address", field)
 				return
 			}
-			if n := contactsync.NormalizeEmail(e); !seen[n] {
+			if n := ledger.NormalizeEmail(e); !seen[n] {
 				seen[n] = true
 				emails = append(emails, e)
 			}
@@ -114,7 +115,7 @@ func RegisterDedupCheck(rt *httpapi.Router, d DedupDeps) {
 		}
 		out := dedupResponse{Deduplication: true, Results: make([]dedupResult, 0, len(emails))}
 		for _, e := range emails {
-			if m, ok := found[contactsync.NormalizeEmail(e)]; ok {
+			if m, ok := found[ledger.NormalizeEmail(e)]; ok {
 				res := dedupResult{Email: e, Status: event.StatusExistsInSalesforce}
 				if admin {
 					res.Salesforce = &event.SalesforceRef{Object: m.Object, ID: m.ID}

@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/resources"
@@ -122,7 +122,7 @@ func TestContactRoute(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	ctx := context.Background()
-	rec := contactsync.Record{TeamID: "team_a", Email: "Ada@Example.com", Object: event.ObjectLead, ID: "00Q000000000001AAA",
+	rec := ledger.Record{TeamID: "team_a", Email: "Ada@Example.com", Object: event.ObjectLead, ID: "00Q000000000001AAA",
 		Status: event.StatusCreated, PolicyVersion: 2, MappingVersion: 3, SyncedAt: t0.Add(time.Second), EventID: "evt_2", ContactID: "ct_1"}
 	if err := a.ledger.Claim(ctx, "team_a", rec.Email, "evt_2", time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)

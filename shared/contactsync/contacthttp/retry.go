@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/platform/queue"
 	"github.com/sfsync/sfsync/shared/ratelimit"
@@ -34,7 +34,7 @@ const MaxRetryContacts = 1000
 // RetryLedger is what the retry route reads; *ledgerdb.Store implements it.
 type RetryLedger interface {
 	Failures(ctx context.Context, teamID string, perGroup int) ([]ledgerdb.FailureGroup, bool, error)
-	Memberships(ctx context.Context, teamID string, keys []contactsync.MemberKey) (map[contactsync.MemberKey]contactsync.Membership, error)
+	Memberships(ctx context.Context, teamID string, keys []ledger.MemberKey) (map[ledger.MemberKey]ledger.Membership, error)
 }
 
 // BatchSender is the part of the SQS API the retry route sends with.
@@ -217,7 +217,7 @@ func (h *retryHandler) resend(r *http.Request, team string, match func(ledgerdb.
 		return RetryResponse{}, fmt.Errorf("read failures: %w", err)
 	}
 	var chosen []ledgerdb.Failure
-	var keys []contactsync.MemberKey
+	var keys []ledger.MemberKey
 	resp := RetryResponse{}
 	for _, g := range groups {
 		for _, f := range g.Failures {
@@ -229,7 +229,7 @@ func (h *retryHandler) resend(r *http.Request, team string, match func(ledgerdb.
 				continue
 			}
 			chosen = append(chosen, f)
-			keys = append(keys, contactsync.MemberKey{SequenceID: f.SequenceID, ContactID: f.ContactID})
+			keys = append(keys, ledger.MemberKey{SequenceID: f.SequenceID, ContactID: f.ContactID})
 		}
 	}
 	ms, err := h.Ledger.Memberships(r.Context(), team, keys)
@@ -238,7 +238,7 @@ func (h *retryHandler) resend(r *http.Request, team string, match func(ledgerdb.
 	}
 	var entries []sqstypes.SendMessageBatchRequestEntry
 	for _, f := range chosen {
-		m, ok := ms[contactsync.MemberKey{SequenceID: f.SequenceID, ContactID: f.ContactID}]
+		m, ok := ms[ledger.MemberKey{SequenceID: f.SequenceID, ContactID: f.ContactID}]
 		if !ok {
 			resp.NotRetryable++
 			continue
@@ -263,7 +263,7 @@ func (h *retryHandler) resend(r *http.Request, team string, match func(ledgerdb.
 
 // retryEvent rebuilds the failed event from the membership: the
 // contact.added as it was pinned, or the reply that triggered the sync.
-func retryEvent(team string, f ledgerdb.Failure, m contactsync.Membership) event.Event {
+func retryEvent(team string, f ledgerdb.Failure, m ledger.Membership) event.Event {
 	ev := event.Event{ID: f.EventID, Type: event.ContactAdded, Version: event.Version, OccurredAt: m.PinnedAt.UTC(), TeamID: team,
 		Data: event.ContactData{Sequence: &event.Sequence{ID: m.SequenceID}, Contact: m.Contact}}
 	if f.EventID != m.EventID {

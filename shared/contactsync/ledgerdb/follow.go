@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 )
 
 // RuleFollowed is the match rule of a record moved by FollowRecord.
@@ -24,22 +24,22 @@ const RuleFollowed = "followed_conversion"
 // versions; its match rule becomes RuleFollowed. *RecordedError when the
 // record points at a third id; an *InputError on email when the email has
 // no saved record.
-func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (contactsync.Record, error) {
+func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (ledger.Record, error) {
 	if err := checkID("team_id", teamID); err != nil {
-		return contactsync.Record{}, err
+		return ledger.Record{}, err
 	}
 	n, err := checkEmail("email", email)
 	if err != nil {
-		return contactsync.Record{}, err
+		return ledger.Record{}, err
 	}
 	if !salesforceIDRE.MatchString(fromID) {
-		return contactsync.Record{}, &InputError{"from_id", "not a 15- or 18-character Salesforce id"}
+		return ledger.Record{}, &InputError{"from_id", "not a 15- or 18-character Salesforce id"}
 	}
 	if !salesforceIDRE.MatchString(to.ID) {
-		return contactsync.Record{}, &InputError{"to.id", "not a 15- or 18-character Salesforce id"}
+		return ledger.Record{}, &InputError{"to.id", "not a 15- or 18-character Salesforce id"}
 	}
 	if to.Object != event.ObjectLead && to.Object != event.ObjectContact {
-		return contactsync.Record{}, &InputError{"to.object", fmt.Sprintf("must be Lead or Contact, got %q", to.Object)}
+		return ledger.Record{}, &InputError{"to.object", fmt.Sprintf("must be Lead or Contact, got %q", to.Object)}
 	}
 	sfID := expression.Name("sf_id")
 	cond := expression.Or(sfID.Equal(expression.Value(fromID)), sfID.Equal(expression.Value(to.ID)))
@@ -48,7 +48,7 @@ func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, 
 		Set(expression.Name("match_rule"), expression.Value(RuleFollowed))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
-		return contactsync.Record{}, fmt.Errorf("build follow: %w", err)
+		return ledger.Record{}, fmt.Errorf("build follow: %w", err)
 	}
 	pk := emailPK(teamID, n)
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -61,19 +61,19 @@ func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, 
 	if cf, ok := conditionFailed(err); ok {
 		it, rerr := s.recordOr(ctx, pk, cf.Item)
 		if rerr != nil {
-			return contactsync.Record{}, rerr
+			return ledger.Record{}, rerr
 		}
 		if it.SalesforceID == "" {
-			return contactsync.Record{}, &InputError{"email", "has no saved record to follow"}
+			return ledger.Record{}, &InputError{"email", "has no saved record to follow"}
 		}
-		return contactsync.Record{}, fmt.Errorf("follow record %s: %w", pk, &RecordedError{Record: it.record()})
+		return ledger.Record{}, fmt.Errorf("follow record %s: %w", pk, &RecordedError{Record: it.record()})
 	}
 	if err != nil {
-		return contactsync.Record{}, fmt.Errorf("follow record %s: %w", pk, err)
+		return ledger.Record{}, fmt.Errorf("follow record %s: %w", pk, err)
 	}
 	var it recordItem
 	if err := unmarshal(out.Attributes, &it); err != nil {
-		return contactsync.Record{}, fmt.Errorf("decode %s: %w", pk, err)
+		return ledger.Record{}, fmt.Errorf("decode %s: %w", pk, err)
 	}
 	return it.record(), nil
 }

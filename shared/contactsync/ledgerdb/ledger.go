@@ -60,7 +60,7 @@
 // # Claims and records
 //
 // ClaimAll, SaveRecords and Release are conditional writes on the emails'
-// RECORD items. contactsync.Record names no claim owner, so SaveRecords
+// RECORD items. ledger.Record names no claim owner, so SaveRecords
 // saves under Store.Owner, the worker's name it also passes to ClaimAll;
 // left empty, the owner is the record's EventID (a redelivered event then
 // takes its own claim back at once).
@@ -95,6 +95,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -163,11 +164,11 @@ var ErrNoMembership = errors.New("ledger: no such membership")
 var ErrRecorded = errors.New("ledger: the email already has a record")
 
 // RecordedError carries the record an email already has. From Claim it
-// also wraps contactsync.ErrClaimed (nobody may create a record for the
+// also wraps ledger.ErrClaimed (nobody may create a record for the
 // email any more); from SaveRecord it means the record has another
 // Salesforce id, and nothing was written.
 type RecordedError struct {
-	Record contactsync.Record
+	Record ledger.Record
 	claim  bool
 }
 
@@ -178,7 +179,7 @@ func (e *RecordedError) Error() string {
 // Unwrap lets errors.Is find ErrRecorded, and ErrClaimed for Claim.
 func (e *RecordedError) Unwrap() []error {
 	if e.claim {
-		return []error{ErrRecorded, contactsync.ErrClaimed}
+		return []error{ErrRecorded, ledger.ErrClaimed}
 	}
 	return []error{ErrRecorded}
 }
@@ -193,8 +194,8 @@ func (e *ClaimError) Error() string {
 	return fmt.Sprintf("ledger: claimed by %s until %s", e.Owner, e.Until.UTC().Format(time.RFC3339Nano))
 }
 
-// Unwrap lets errors.Is find contactsync.ErrClaimed.
-func (e *ClaimError) Unwrap() error { return contactsync.ErrClaimed }
+// Unwrap lets errors.Is find ledger.ErrClaimed.
+func (e *ClaimError) Unwrap() error { return ledger.ErrClaimed }
 
 // ErrUnprocessed is returned when DynamoDB kept refusing part of a batch.
 var ErrUnprocessed = errors.New("ledger: batch items left unprocessed")
@@ -221,7 +222,7 @@ func checkID(field, id string) error {
 
 // checkEmail returns the normalized email or an error naming field.
 func checkEmail(field, email string) (string, error) {
-	e := contactsync.NormalizeEmail(email)
+	e := ledger.NormalizeEmail(email)
 	switch {
 	case e == "":
 		return "", &InputError{field, "must not be empty"}

@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/resources"
@@ -128,14 +128,14 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{store: s, db: db, clock: clk, table: table, policy: policydb.New(db, prov.Env[resources.EnvPoliciesTable], table)}
 }
 
-func membership(team, seq, contact, eventID string, syncAs policy.SyncAs) contactsync.Membership {
-	return contactsync.Membership{
+func membership(team, seq, contact, eventID string, syncAs policy.SyncAs) ledger.Membership {
+	return ledger.Membership{
 		TeamID: team, SequenceID: seq, ContactID: contact, Email: contact + "@Example.com",
 		Contact: event.Contact{ID: contact, Email: contact + "@Example.com", FirstName: "Ada", LastName: "Lovelace",
 			Company: "Analytical Engines", Custom: map[string]string{"industry": "Computing"}},
 		Policy:   policy.Effective{SyncAs: syncAs, Mode: policy.ModeOnReply, ActivityTracking: true, ActivityKinds: policy.DefaultActivityKinds(), TeamVersion: 3, SequenceVersion: 1},
 		PinnedAt: time.Date(2026, 11, 26, 10, 0, 0, 123456789, time.UTC), EventID: eventID,
-		Status: contactsync.MemberPending, Reason: event.ReasonAwaitingReply,
+		Status: ledger.MemberPending, Reason: event.ReasonAwaitingReply,
 	}
 }
 
@@ -145,7 +145,7 @@ func TestPinMembershipFirstWins(t *testing.T) {
 	ctx := context.Background()
 	first := membership("team_a", "seq_1", "ct_1", "evt_1", policy.SyncAsLead)
 	second := membership("team_a", "seq_1", "ct_1", "evt_2", policy.SyncAsContact)
-	second.Status, second.Reason = contactsync.MemberSkipped, event.ReasonSyncOff
+	second.Status, second.Reason = ledger.MemberSkipped, event.ReasonSyncOff
 
 	got, err := f.store.PinMembership(ctx, first)
 	if err != nil {
@@ -165,8 +165,8 @@ func TestPinMembershipFirstWins(t *testing.T) {
 	if !reflect.DeepEqual(got, first) {
 		t.Errorf("second pin: got %+v; want the first %+v", got, first)
 	}
-	key := contactsync.MemberKey{SequenceID: "seq_1", ContactID: "ct_1"}
-	all, err := f.store.Memberships(ctx, "team_a", []contactsync.MemberKey{key, {SequenceID: "seq_1", ContactID: "ct_none"}})
+	key := ledger.MemberKey{SequenceID: "seq_1", ContactID: "ct_1"}
+	all, err := f.store.Memberships(ctx, "team_a", []ledger.MemberKey{key, {SequenceID: "seq_1", ContactID: "ct_none"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,14 +179,14 @@ func TestPinMembershipFirstWins(t *testing.T) {
 
 	// SetMembership changes status and record, never the pin.
 	upd := second
-	upd.Status, upd.Reason = contactsync.MemberSynced, ""
+	upd.Status, upd.Reason = ledger.MemberSynced, ""
 	upd.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001AAA"}
 	if err := f.store.SetMembership(ctx, upd); err != nil {
 		t.Fatalf("set membership: %v", err)
 	}
 	want := first
-	want.Status, want.Reason, want.Salesforce = contactsync.MemberSynced, "", upd.Salesforce
-	all, err = f.store.Memberships(ctx, "team_a", []contactsync.MemberKey{key})
+	want.Status, want.Reason, want.Salesforce = ledger.MemberSynced, "", upd.Salesforce
+	all, err = f.store.Memberships(ctx, "team_a", []ledger.MemberKey{key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestPinMembershipFirstWins(t *testing.T) {
 	// New says which pins this call stored: not the one pinned before, nor
 	// the same pin again (a repeat after a lost answer).
 	third := membership("team_a", "seq_1", "ct_3", "evt_4", policy.SyncAsLead)
-	res, err := f.store.PinMemberships(ctx, []contactsync.Membership{first, third, first})
+	res, err := f.store.PinMemberships(ctx, []ledger.Membership{first, third, first})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestConcurrentClaimHasOneWinner(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, contactsync.ErrClaimed):
+		case !errors.Is(err, ledger.ErrClaimed):
 			t.Errorf("claim %d: got %v; want nil or ErrClaimed", i, err)
 		}
 	}
@@ -247,11 +247,11 @@ func TestClaimLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s := f.store
 	email := "Grace@Example.com"
-	rec := contactsync.Record{
+	rec := ledger.Record{
 		TeamID: "team_a", Email: email, Object: event.ObjectLead, ID: "00Q000000000001AAA", Status: event.StatusCreated,
 		PolicyVersion: 2, MappingVersion: 1, SyncedAt: time.Date(2026, 11, 26, 10, 0, 1, 0, time.UTC), EventID: "evt_a", ContactID: "ct_g",
 	}
-	recOf := func(owner, id string) contactsync.Record { r := rec; r.EventID, r.ID = owner, id; return r }
+	recOf := func(owner, id string) ledger.Record { r := rec; r.EventID, r.ID = owner, id; return r }
 
 	steps := []struct {
 		name    string
@@ -260,13 +260,13 @@ func TestClaimLifecycle(t *testing.T) {
 	}{
 		{"a claims", func() error { return s.Claim(ctx, "team_a", email, "evt_a", f.clock.Now().Add(time.Second)) }, nil},
 		{"a claims again (its own claim)", func() error { return s.Claim(ctx, "team_a", email, "evt_a", f.clock.Now().Add(time.Second)) }, nil},
-		{"b is refused while a holds it", func() error { return s.Claim(ctx, "team_a", email, "evt_b", f.clock.Now().Add(time.Second)) }, contactsync.ErrClaimed},
-		{"b may not save under a's claim", func() error { return s.SaveRecord(ctx, recOf("evt_b", "00Q000000000002AAA")) }, contactsync.ErrClaimed},
+		{"b is refused while a holds it", func() error { return s.Claim(ctx, "team_a", email, "evt_b", f.clock.Now().Add(time.Second)) }, ledger.ErrClaimed},
+		{"b may not save under a's claim", func() error { return s.SaveRecord(ctx, recOf("evt_b", "00Q000000000002AAA")) }, ledger.ErrClaimed},
 		{"b's release leaves a's claim", func() error { return s.Release(ctx, "team_a", email, "evt_b") }, nil},
-		{"b is still refused", func() error { return s.Claim(ctx, "team_a", email, "evt_b", f.clock.Now().Add(time.Second)) }, contactsync.ErrClaimed},
+		{"b is still refused", func() error { return s.Claim(ctx, "team_a", email, "evt_b", f.clock.Now().Add(time.Second)) }, ledger.ErrClaimed},
 		{"a's claim expires", func() error { f.clock.Advance(2 * time.Second); return nil }, nil},
 		{"b takes the expired claim", func() error { return s.Claim(ctx, "team_a", email, "evt_b", f.clock.Now().Add(time.Second)) }, nil},
-		{"a, late, may not save", func() error { return s.SaveRecord(ctx, recOf("evt_a", "00Q000000000001AAA")) }, contactsync.ErrClaimed},
+		{"a, late, may not save", func() error { return s.SaveRecord(ctx, recOf("evt_a", "00Q000000000001AAA")) }, ledger.ErrClaimed},
 		{"b releases", func() error { return s.Release(ctx, "team_a", email, "evt_b") }, nil},
 		{"c claims the released email", func() error { return s.Claim(ctx, "team_a", email, "evt_c", f.clock.Now().Add(time.Second)) }, nil},
 		{"c saves", func() error { return s.SaveRecord(ctx, recOf("evt_c", "00Q000000000003AAA")) }, nil},
@@ -274,7 +274,7 @@ func TestClaimLifecycle(t *testing.T) {
 		{"nobody saves another id", func() error { return s.SaveRecord(ctx, recOf("evt_d", "00Q000000000004AAA")) }, ledgerdb.ErrRecorded},
 		{"nor c's id as another event's", func() error { return s.SaveRecord(ctx, recOf("evt_d", "00Q000000000003AAA")) }, ledgerdb.ErrRecorded},
 		{"nobody claims a synced email", func() error { return s.Claim(ctx, "team_a", email, "evt_d", f.clock.Now().Add(time.Second)) }, ledgerdb.ErrRecorded},
-		{"a synced email's claim is ErrClaimed too", func() error { return s.Claim(ctx, "team_a", email, "evt_d", f.clock.Now().Add(time.Second)) }, contactsync.ErrClaimed},
+		{"a synced email's claim is ErrClaimed too", func() error { return s.Claim(ctx, "team_a", email, "evt_d", f.clock.Now().Add(time.Second)) }, ledger.ErrClaimed},
 	}
 	for _, st := range steps {
 		err := st.do()
@@ -527,13 +527,13 @@ func TestBatchesBeyondOneCall(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	var outs []event.Outcome
 	var ids, emails []string
-	var keys []contactsync.MemberKey
+	var keys []ledger.MemberKey
 	for i := range n {
 		c := fmt.Sprintf("ct_%03d", i)
 		outs = append(outs, outcome("team_a", fmt.Sprintf("evt_%03d", i), c, event.ContactOutcome, event.StatusCreated, t0.Add(time.Duration(i))))
 		ids = append(ids, fmt.Sprintf("evt_%03d", i))
 		emails = append(emails, c+"@example.com")
-		keys = append(keys, contactsync.MemberKey{SequenceID: "seq_1", ContactID: c})
+		keys = append(keys, ledger.MemberKey{SequenceID: "seq_1", ContactID: c})
 	}
 	// Set up the memberships and records with a few writers at once.
 	errs := make(chan error, n)
@@ -545,7 +545,7 @@ func TestBatchesBeyondOneCall(t *testing.T) {
 				if _, err := s.PinMembership(ctx, membership("team_a", "seq_1", c, "evt_add", policy.SyncAsLead)); err != nil {
 					errs <- err
 				}
-				if err := s.SaveRecord(ctx, contactsync.Record{TeamID: "team_a", Email: emails[i], Object: event.ObjectContact, ID: "003000000000001AAA",
+				if err := s.SaveRecord(ctx, ledger.Record{TeamID: "team_a", Email: emails[i], Object: event.ObjectContact, ID: "003000000000001AAA",
 					Status: event.StatusLinked, MatchRule: "contact", SyncedAt: t0, EventID: ids[i], ContactID: c}); err != nil {
 					errs <- err
 				}
@@ -594,9 +594,9 @@ func TestBadInputNamesTheField(t *testing.T) {
 	ctx := context.Background()
 	s := f.store
 	future := f.clock.Now().Add(time.Minute)
-	okRec := contactsync.Record{TeamID: "team_a", Email: "a@example.com", Object: event.ObjectLead, ID: "00Q000000000001AAA",
+	okRec := ledger.Record{TeamID: "team_a", Email: "a@example.com", Object: event.ObjectLead, ID: "00Q000000000001AAA",
 		Status: event.StatusCreated, SyncedAt: future, EventID: "evt_1", ContactID: "ct_1"}
-	with := func(mut func(*contactsync.Record)) contactsync.Record { r := okRec; mut(&r); return r }
+	with := func(mut func(*ledger.Record)) ledger.Record { r := okRec; mut(&r); return r }
 	badMember := membership("team_a", "seq#1", "ct_1", "evt_1", policy.SyncAsLead)
 	tests := []struct {
 		name  string
@@ -611,18 +611,18 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"records with a bad email", func() error { _, err := s.Records(ctx, "team_a", []string{"ok@x.io", ""}); return err }, "emails[1]"},
 		{"outcomes with a bad id", func() error { _, err := s.Outcomes(ctx, "team_a", []string{"evt#1"}); return err }, "event_ids[0]"},
 		{"memberships with a bad key", func() error {
-			_, err := s.Memberships(ctx, "team_a", []contactsync.MemberKey{{SequenceID: "s", ContactID: ""}})
+			_, err := s.Memberships(ctx, "team_a", []ledger.MemberKey{{SequenceID: "s", ContactID: ""}})
 			return err
 		}, "keys[0].contact_id"},
 		{"pin with a bad sequence", func() error { _, err := s.PinMembership(ctx, badMember); return err }, "sequence_id"},
 		{"save a Task", func() error {
-			return s.SaveRecord(ctx, with(func(r *contactsync.Record) { r.Object = event.ObjectTask }))
+			return s.SaveRecord(ctx, with(func(r *ledger.Record) { r.Object = event.ObjectTask }))
 		}, "object"},
-		{"save a bad id", func() error { return s.SaveRecord(ctx, with(func(r *contactsync.Record) { r.ID = "x'; drop" })) }, "id"},
+		{"save a bad id", func() error { return s.SaveRecord(ctx, with(func(r *ledger.Record) { r.ID = "x'; drop" })) }, "id"},
 		{"save a pending status", func() error {
-			return s.SaveRecord(ctx, with(func(r *contactsync.Record) { r.Status = event.StatusPending }))
+			return s.SaveRecord(ctx, with(func(r *ledger.Record) { r.Status = event.StatusPending }))
 		}, "status"},
-		{"save without time", func() error { return s.SaveRecord(ctx, with(func(r *contactsync.Record) { r.SyncedAt = time.Time{} })) }, "synced_at"},
+		{"save without time", func() error { return s.SaveRecord(ctx, with(func(r *ledger.Record) { r.SyncedAt = time.Time{} })) }, "synced_at"},
 		{"contact view limit", func() error { _, err := s.Contact(ctx, "team_a", "ct_1", 0); return err }, "limit"},
 	}
 	for _, tt := range tests {
@@ -643,11 +643,11 @@ func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
 	ctx := context.Background()
 	one, two := *f.store, *f.store
 	one.Owner, two.Owner = "contactsync-ONE", "contactsync-TWO"
-	rec := func(email string) contactsync.Record {
-		return contactsync.Record{TeamID: "team_a", Email: email, Object: event.ObjectContact, ID: "003000000000001AAA",
+	rec := func(email string) ledger.Record {
+		return ledger.Record{TeamID: "team_a", Email: email, Object: event.ObjectContact, ID: "003000000000001AAA",
 			Status: event.StatusCreated, SyncedAt: f.clock.Now(), EventID: "evt_1", ContactID: "ct_1"}
 	}
-	link := func(email string) contactsync.Record {
+	link := func(email string) ledger.Record {
 		r := rec(email)
 		r.Status, r.MatchRule = event.StatusLinked, "contact"
 		return r
@@ -659,12 +659,12 @@ func TestSaveRecordUnderTheWorkersOwner(t *testing.T) {
 		wantErr error
 	}{
 		{"worker one claims", func() error { return one.Claim(ctx, "team_a", "a@example.com", one.Owner, until) }, nil},
-		{"worker two may not save it", func() error { return two.SaveRecord(ctx, rec("a@example.com")) }, contactsync.ErrClaimed},
-		{"nor may the event id save it", func() error { return f.store.SaveRecord(ctx, rec("a@example.com")) }, contactsync.ErrClaimed},
+		{"worker two may not save it", func() error { return two.SaveRecord(ctx, rec("a@example.com")) }, ledger.ErrClaimed},
+		{"nor may the event id save it", func() error { return f.store.SaveRecord(ctx, rec("a@example.com")) }, ledger.ErrClaimed},
 		{"worker one saves it", func() error { return one.SaveRecord(ctx, rec("a@example.com")) }, nil},
 		{"an unclaimed email saves", func() error { return two.SaveRecord(ctx, rec("b@example.com")) }, nil},
 		{"worker one claims a third", func() error { return one.Claim(ctx, "team_a", "c@example.com", one.Owner, until) }, nil},
-		{"worker two may not link it while the claim lasts", func() error { return two.SaveRecord(ctx, rec("c@example.com")) }, contactsync.ErrClaimed},
+		{"worker two may not link it while the claim lasts", func() error { return two.SaveRecord(ctx, rec("c@example.com")) }, ledger.ErrClaimed},
 		{"worker one dies and its claim expires", func() error { f.clock.Advance(2 * time.Minute); return nil }, nil},
 		{"worker two links it over the expired claim", func() error { return two.SaveRecord(ctx, rec("c@example.com")) }, nil},
 		{"a link found in Salesforce saves where the email has none", func() error { return two.SaveRecord(ctx, link("d@example.com")) }, nil},

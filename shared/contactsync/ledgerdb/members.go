@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
@@ -35,23 +35,23 @@ type memberItem struct {
 	Salesforce *event.SalesforceRef `json:"salesforce,omitempty"`
 }
 
-func (it memberItem) membership() contactsync.Membership {
-	return contactsync.Membership{
+func (it memberItem) membership() ledger.Membership {
+	return ledger.Membership{
 		TeamID: it.TeamID, SequenceID: it.SequenceID, ContactID: it.ContactID, Email: it.Email,
 		Contact: it.Contact, Policy: it.Policy, PinnedAt: it.PinnedAt.UTC(), EventID: it.EventID,
-		Status: contactsync.MembershipStatus(it.Status), Reason: event.Reason(it.Reason), Salesforce: it.Salesforce,
+		Status: ledger.MembershipStatus(it.Status), Reason: event.Reason(it.Reason), Salesforce: it.Salesforce,
 	}
 }
 
-func checkStatus(s contactsync.MembershipStatus) error {
+func checkStatus(s ledger.MembershipStatus) error {
 	switch s {
-	case contactsync.MemberSyncing, contactsync.MemberPending, contactsync.MemberSkipped, contactsync.MemberSynced, contactsync.MemberFailed:
+	case ledger.MemberSyncing, ledger.MemberPending, ledger.MemberSkipped, ledger.MemberSynced, ledger.MemberFailed:
 		return nil
 	}
 	return &InputError{"status", fmt.Sprintf("%q is not syncing, pending, skipped, synced or failed", s)}
 }
 
-func checkMembership(m contactsync.Membership) error {
+func checkMembership(m ledger.Membership) error {
 	for _, f := range []struct{ name, v string }{{"team_id", m.TeamID}, {"sequence_id", m.SequenceID}, {"contact_id", m.ContactID}, {"event_id", m.EventID}} {
 		if err := checkID(f.name, f.v); err != nil {
 			return err
@@ -68,10 +68,10 @@ func checkMembership(m contactsync.Membership) error {
 
 // PinMembership stores m unless the membership exists, and returns the
 // stored one: PinMemberships of one membership.
-func (s *Store) PinMembership(ctx context.Context, m contactsync.Membership) (contactsync.Membership, error) {
-	res, err := s.PinMemberships(ctx, []contactsync.Membership{m})
+func (s *Store) PinMembership(ctx context.Context, m ledger.Membership) (ledger.Membership, error) {
+	res, err := s.PinMemberships(ctx, []ledger.Membership{m})
 	if err != nil {
-		return contactsync.Membership{}, err
+		return ledger.Membership{}, err
 	}
 	return res[0].Membership, res[0].Err
 }
@@ -81,8 +81,8 @@ func (s *Store) PinMembership(ctx context.Context, m contactsync.Membership) (co
 // returning the stored membership (ALL_OLD), read back only from an emulator
 // that returns none. Of two pins of one membership, the first is stored and
 // both get it. An invalid membership gets an *InputError of its own.
-func (s *Store) PinMemberships(ctx context.Context, ms []contactsync.Membership) ([]contactsync.PinResult, error) {
-	out := make([]contactsync.PinResult, len(ms))
+func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]ledger.PinResult, error) {
+	out := make([]ledger.PinResult, len(ms))
 	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(resources.PartitionKey))).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build condition: %w", err)
@@ -137,7 +137,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []contactsync.Membership)
 		if err != nil {
 			return nil, fmt.Errorf("read pinned memberships: %w", err)
 		}
-		stored := map[itemKey]contactsync.Membership{}
+		stored := map[itemKey]ledger.Membership{}
 		for _, raw := range items {
 			var it memberItem
 			if err := unmarshal(raw, &it); err != nil {
@@ -161,7 +161,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []contactsync.Membership)
 
 // Memberships returns the memberships that exist among keys, one
 // BatchGetItem per 100 keys.
-func (s *Store) Memberships(ctx context.Context, teamID string, keys []contactsync.MemberKey) (map[contactsync.MemberKey]contactsync.Membership, error) {
+func (s *Store) Memberships(ctx context.Context, teamID string, keys []ledger.MemberKey) (map[ledger.MemberKey]ledger.Membership, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return nil, err
 	}
@@ -179,22 +179,22 @@ func (s *Store) Memberships(ctx context.Context, teamID string, keys []contactsy
 	if err != nil {
 		return nil, fmt.Errorf("read memberships of %s: %w", teamID, err)
 	}
-	out := make(map[contactsync.MemberKey]contactsync.Membership, len(items))
+	out := make(map[ledger.MemberKey]ledger.Membership, len(items))
 	for _, raw := range items {
 		var it memberItem
 		if err := unmarshal(raw, &it); err != nil {
 			return nil, fmt.Errorf("decode membership %v: %w", keyString(raw), err)
 		}
 		m := it.membership()
-		out[contactsync.MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID}] = m
+		out[ledger.MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID}] = m
 	}
 	return out, nil
 }
 
 // SetMembership updates an existing membership's status, reason and record:
 // SetMemberships of one membership.
-func (s *Store) SetMembership(ctx context.Context, m contactsync.Membership) error {
-	errs, err := s.SetMemberships(ctx, []contactsync.Membership{m})
+func (s *Store) SetMembership(ctx context.Context, m ledger.Membership) error {
+	errs, err := s.SetMemberships(ctx, []ledger.Membership{m})
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (s *Store) SetMembership(ctx context.Context, m contactsync.Membership) err
 // time, event) is never rewritten. errs[i] wraps ErrNoMembership when
 // ms[i] was never pinned, or is an *InputError. Of two updates of one
 // membership, the later is applied last.
-func (s *Store) SetMemberships(ctx context.Context, ms []contactsync.Membership) ([]error, error) {
+func (s *Store) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]error, error) {
 	errs := make([]error, len(ms))
 	var units []dynamotx.Unit
 	var idx []int
@@ -235,7 +235,7 @@ func (s *Store) SetMemberships(ctx context.Context, ms []contactsync.Membership)
 	return errs, nil
 }
 
-func (s *Store) setMembership(m contactsync.Membership) (types.TransactWriteItem, error) {
+func (s *Store) setMembership(m ledger.Membership) (types.TransactWriteItem, error) {
 	for _, f := range []struct{ name, v string }{{"team_id", m.TeamID}, {"sequence_id", m.SequenceID}, {"contact_id", m.ContactID}} {
 		if err := checkID(f.name, f.v); err != nil {
 			return types.TransactWriteItem{}, err

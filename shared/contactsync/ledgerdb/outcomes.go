@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -512,9 +512,9 @@ func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]dynamo
 
 // ContactView is what the ledger knows of one contact.
 type ContactView struct {
-	Records  []contactsync.Record // the records saved for the contact, by email
-	Outcomes []event.Outcome      // newest first, at most the limit asked for
-	More     bool                 // older outcomes exist beyond the limit
+	Records  []ledger.Record // the records saved for the contact, by email
+	Outcomes []event.Outcome // newest first, at most the limit asked for
+	More     bool            // older outcomes exist beyond the limit
 }
 
 // MaxOutcomesPage bounds the outcomes one Contact read returns.

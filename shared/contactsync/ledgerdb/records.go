@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -51,8 +51,8 @@ type claimItem struct {
 	ClaimUntil int64  `json:"claim_until"` // Unix milliseconds
 }
 
-func (it recordItem) record() contactsync.Record {
-	return contactsync.Record{
+func (it recordItem) record() ledger.Record {
+	return ledger.Record{
 		TeamID: it.TeamID, Email: it.Email, Object: event.SalesforceObject(it.Object), ID: it.SalesforceID,
 		Status: event.Status(it.Status), MatchRule: it.MatchRule, PolicyVersion: it.PolicyVersion,
 		MappingVersion: it.MappingVersion, SyncedAt: it.SyncedAt.UTC(), EventID: it.EventID, ContactID: it.ContactID,
@@ -61,7 +61,7 @@ func (it recordItem) record() contactsync.Record {
 
 // Records returns the saved records among emails, by normalized email, one
 // BatchGetItem per 100 emails. Emails only claimed are absent.
-func (s *Store) Records(ctx context.Context, teamID string, emails []string) (map[string]contactsync.Record, error) {
+func (s *Store) Records(ctx context.Context, teamID string, emails []string) (map[string]ledger.Record, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (s *Store) Records(ctx context.Context, teamID string, emails []string) (ma
 	if err != nil {
 		return nil, fmt.Errorf("read records of %s: %w", teamID, err)
 	}
-	out := make(map[string]contactsync.Record, len(items))
+	out := make(map[string]ledger.Record, len(items))
 	for _, raw := range items {
 		var it recordItem
 		if err := unmarshal(raw, &it); err != nil {
@@ -197,7 +197,7 @@ func (s *Store) recordOr(ctx context.Context, pk string, old map[string]types.At
 
 var salesforceIDRE = regexp.MustCompile(`^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$`)
 
-func checkRecord(r contactsync.Record) (string, error) {
+func checkRecord(r ledger.Record) (string, error) {
 	for _, f := range []struct{ name, v string }{{"team_id", r.TeamID}, {"event_id", r.EventID}, {"contact_id", r.ContactID}} {
 		if err := checkID(f.name, f.v); err != nil {
 			return "", err
@@ -227,8 +227,8 @@ func checkRecord(r contactsync.Record) (string, error) {
 
 // SaveRecord stores the record and releases the claim: SaveRecords of one
 // record.
-func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
-	errs, err := s.SaveRecords(ctx, []contactsync.Record{r})
+func (s *Store) SaveRecord(ctx context.Context, r ledger.Record) error {
+	errs, err := s.SaveRecords(ctx, []ledger.Record{r})
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (s *Store) SaveRecord(ctx context.Context, r contactsync.Record) error {
 // own event may save a created record again (a resent request writes the
 // same item); a linked record is saved only where the email has none, and
 // a *RecordedError names the record found otherwise.
-func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]error, error) {
+func (s *Store) SaveRecords(ctx context.Context, rs []ledger.Record) ([]error, error) {
 	errs := make([]error, len(rs))
 	var units []dynamotx.Unit
 	var idx []int
@@ -274,7 +274,7 @@ func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]err
 		if s.Owner != "" {
 			owner = s.Owner
 		}
-		pk := emailPK(r.TeamID, contactsync.NormalizeEmail(r.Email))
+		pk := emailPK(r.TeamID, ledger.NormalizeEmail(r.Email))
 		it, err := s.recordOr(ctx, pk, res.Old)
 		if err != nil {
 			return nil, err
@@ -285,14 +285,14 @@ func (s *Store) SaveRecords(ctx context.Context, rs []contactsync.Record) ([]err
 		case it.ClaimOwner != "" && it.ClaimOwner != owner && it.ClaimUntil >= s.Now().UnixMilli():
 			errs[idx[j]] = fmt.Errorf("save record %s: %w", pk, &ClaimError{Owner: it.ClaimOwner, Until: time.UnixMilli(it.ClaimUntil).UTC()})
 		default: // the item changed between the write and the read; the caller retries
-			errs[idx[j]] = fmt.Errorf("save record %s: the record changed concurrently: %w", pk, contactsync.ErrClaimed)
+			errs[idx[j]] = fmt.Errorf("save record %s: the record changed concurrently: %w", pk, ledger.ErrClaimed)
 		}
 	}
 	return errs, nil
 }
 
 // saveRecord is the write of one record: the email's RECORD item.
-func (s *Store) saveRecord(r contactsync.Record) (dynamotx.Unit, error) {
+func (s *Store) saveRecord(r ledger.Record) (dynamotx.Unit, error) {
 	n, err := checkRecord(r)
 	if err != nil {
 		return nil, err
@@ -374,14 +374,14 @@ func (s *Store) Release(ctx context.Context, teamID, email, owner string) error 
 
 // contactRecords reads the records saved for a contact, from the contact
 // index.
-func (s *Store) contactRecords(ctx context.Context, teamID, contactID string) ([]contactsync.Record, error) {
+func (s *Store) contactRecords(ctx context.Context, teamID, contactID string) ([]ledger.Record, error) {
 	pk := contactPK(teamID, contactID)
 	in, err := s.contactQuery(pk, contactRecPref)
 	if err != nil {
 		return nil, err
 	}
 	p := dynamodb.NewQueryPaginator(s.db, in)
-	var out []contactsync.Record
+	var out []ledger.Record
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -10,14 +10,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
 )
 
-func record(team, email, eventID, contactID, id string) contactsync.Record {
-	return contactsync.Record{TeamID: team, Email: email, Object: event.ObjectLead, ID: id, Status: event.StatusCreated,
+func record(team, email, eventID, contactID, id string) ledger.Record {
+	return ledger.Record{TeamID: team, Email: email, Object: event.ObjectLead, ID: id, Status: event.StatusCreated,
 		MatchRule: "created", PolicyVersion: 1, SyncedAt: time.Date(2026, 11, 26, 10, 0, 1, 0, time.UTC), EventID: eventID, ContactID: contactID}
 }
 
@@ -59,11 +59,11 @@ func TestClaimAllConflictInTheMiddle(t *testing.T) {
 	}{
 		{"a@example.com", func(err error) bool { return err == nil }, "nil"},
 		{"Held@example.com", func(err error) bool {
-			return errors.As(err, &ce) && ce.Owner == "w2" && errors.Is(err, contactsync.ErrClaimed)
+			return errors.As(err, &ce) && ce.Owner == "w2" && errors.Is(err, ledger.ErrClaimed)
 		}, "a ClaimError naming w2"},
 		{"b@example.com", func(err error) bool { return err == nil }, "nil"},
 		{"synced@example.com", func(err error) bool {
-			return errors.As(err, &re) && re.Record.ID == "00Q000000000009AAA" && errors.Is(err, contactsync.ErrClaimed)
+			return errors.As(err, &re) && re.Record.ID == "00Q000000000009AAA" && errors.Is(err, ledger.ErrClaimed)
 		}, "a RecordedError with the record"},
 		{"c@example.com", func(err error) bool { return err == nil }, "nil"},
 	}
@@ -74,7 +74,7 @@ func TestClaimAllConflictInTheMiddle(t *testing.T) {
 	}
 	// The claims taken are w1's: another owner is refused, w1 may take them again.
 	for _, email := range []string{"a@example.com", "b@example.com", "c@example.com"} {
-		if err := s.Claim(ctx, "team_a", email, "w3", until); !errors.Is(err, contactsync.ErrClaimed) {
+		if err := s.Claim(ctx, "team_a", email, "w3", until); !errors.Is(err, ledger.ErrClaimed) {
 			t.Errorf("%s claimed by w3: got %v; want ErrClaimed", email, err)
 		}
 	}
@@ -102,14 +102,14 @@ func TestPinMembershipsKeepTheFirstPin(t *testing.T) {
 	fresh := membership("team_a", "seq_2", "ct_1", "evt_4", policy.SyncAsLead)
 	bad := membership("team_a", "seq#3", "ct_1", "evt_5", policy.SyncAsLead)
 	f.db.take()
-	got, err := s.PinMemberships(ctx, []contactsync.Membership{repin, twiceA, twiceB, fresh, bad})
+	got, err := s.PinMemberships(ctx, []ledger.Membership{repin, twiceA, twiceB, fresh, bad})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if calls := f.db.take(); calls["GetItem"] != 0 || calls["BatchGetItem"] != 0 {
 		t.Errorf("requests: got %v; want no reads (ALL_OLD)", calls)
 	}
-	want := []contactsync.Membership{first, twiceA, twiceA, fresh}
+	want := []ledger.Membership{first, twiceA, twiceA, fresh}
 	for i, w := range want {
 		if got[i].Err != nil || !reflect.DeepEqual(got[i].Membership, w) {
 			t.Errorf("pin %d: got %+v, %v; want %+v", i, got[i].Membership, got[i].Err, w)
@@ -140,9 +140,9 @@ func TestBatchWritesRepeatedAfterCommit(t *testing.T) {
 	ctx := context.Background()
 	s := ledgerdb.New(replaying{f.db}, f.table)
 	s.Now, s.Owner = f.clock.Now, "w1"
-	var ms []contactsync.Membership
+	var ms []ledger.Membership
 	var emails []string
-	var recs []contactsync.Record
+	var recs []ledger.Record
 	for i := range 3 {
 		c := fmt.Sprintf("ct_%d", i)
 		ms = append(ms, membership("team_a", "seq_1", c, "evt_"+c, policy.SyncAsLead))
@@ -169,9 +169,9 @@ func TestBatchWritesRepeatedAfterCommit(t *testing.T) {
 		}},
 		{"save", func() ([]error, error) { return s.SaveRecords(ctx, recs) }},
 		{"set", func() ([]error, error) {
-			set := make([]contactsync.Membership, len(ms))
+			set := make([]ledger.Membership, len(ms))
 			for i, m := range ms {
-				m.Status, m.Reason, m.Salesforce = contactsync.MemberSynced, "", &event.SalesforceRef{Object: event.ObjectLead, ID: recs[i].ID}
+				m.Status, m.Reason, m.Salesforce = ledger.MemberSynced, "", &event.SalesforceRef{Object: event.ObjectLead, ID: recs[i].ID}
 				set[i] = m
 			}
 			return s.SetMemberships(ctx, set)
@@ -205,27 +205,27 @@ func TestBatchWritesBeyondOneTransaction(t *testing.T) {
 	s := f.store
 	s.Owner = "w1"
 	const n = 250
-	var ms []contactsync.Membership
+	var ms []ledger.Membership
 	var emails []string
-	var recs []contactsync.Record
-	var keys []contactsync.MemberKey
+	var recs []ledger.Record
+	var keys []ledger.MemberKey
 	for i := range n {
 		c := fmt.Sprintf("ct_%03d", i)
 		ms = append(ms, membership("team_a", "seq_1", c, "evt_"+c, policy.SyncAsLead))
 		emails = append(emails, c+"@example.com")
 		recs = append(recs, record("team_a", c+"@example.com", "evt_"+c, c, fmt.Sprintf("00Q000000000%03dAAA", i)))
-		keys = append(keys, contactsync.MemberKey{SequenceID: "seq_1", ContactID: c})
+		keys = append(keys, ledger.MemberKey{SequenceID: "seq_1", ContactID: c})
 	}
 	// Another worker saved one email with another id first.
 	other := record("team_a", emails[120], "evt_other", "ct_other", "003000000000777AAA")
 	other.Object = event.ObjectContact
-	if _, err := ledgerdb.New(f.db, f.table).SaveRecords(ctx, []contactsync.Record{other}); err != nil {
+	if _, err := ledgerdb.New(f.db, f.table).SaveRecords(ctx, []ledger.Record{other}); err != nil {
 		t.Fatal(err)
 	}
 	f.db.take()
-	set := make([]contactsync.Membership, n+1)
+	set := make([]ledger.Membership, n+1)
 	for i, m := range ms {
-		m.Status = contactsync.MemberSynced
+		m.Status = ledger.MemberSynced
 		set[i] = m
 	}
 	set[n] = membership("team_a", "seq_1", "ct_never", "evt_x", policy.SyncAsLead)

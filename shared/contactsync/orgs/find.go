@@ -9,8 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -87,20 +87,20 @@ func searchable(email string) bool {
 // whose answer has more pages costs further composite calls. A transient
 // failure wraps salesforce.ErrTransient, an exhausted API allocation wraps
 // salesforce.ErrRequestLimit.
-func (o *Org) FindByEmail(ctx context.Context, emails []string) (map[string]contactsync.Match, error) {
+func (o *Org) FindByEmail(ctx context.Context, emails []string) (map[string]ledger.Match, error) {
 	// The first spelling of each email is what the query asks for:
 	// Salesforce compares case-insensitively, with its own case folding.
 	query := map[string]string{}
 	var keys []string
 	for _, e := range emails {
-		k := contactsync.NormalizeEmail(e)
+		k := ledger.NormalizeEmail(e)
 		if _, seen := query[k]; seen || !searchable(k) {
 			continue
 		}
 		query[k] = strings.TrimSpace(e)
 		keys = append(keys, k)
 	}
-	found := map[string]contactsync.Match{}
+	found := map[string]ledger.Match{}
 	if len(keys) == 0 {
 		return found, nil
 	}
@@ -179,11 +179,11 @@ func (o *Org) FindByEmail(ctx context.Context, emails []string) (map[string]cont
 	for _, k := range keys {
 		switch {
 		case contacts[k] != nil:
-			found[k] = contactsync.Match{Object: event.ObjectContact, ID: contacts[k].id, Rule: RuleContact}
+			found[k] = ledger.Match{Object: event.ObjectContact, ID: contacts[k].id, Rule: RuleContact}
 		case converted[k] != nil:
-			found[k] = contactsync.Match{Object: event.ObjectContact, ID: converted[k].id, Rule: RuleConvertedLead}
+			found[k] = ledger.Match{Object: event.ObjectContact, ID: converted[k].id, Rule: RuleConvertedLead}
 		case leads[k] != nil:
-			found[k] = contactsync.Match{Object: event.ObjectLead, ID: leads[k].id, Rule: RuleLead}
+			found[k] = ledger.Match{Object: event.ObjectLead, ID: leads[k].id, Rule: RuleLead}
 		}
 	}
 	return found, nil
@@ -193,7 +193,7 @@ func (o *Org) FindByEmail(ctx context.Context, emails []string) (map[string]cont
 // Salesforce folds case its own way, so when Go's folding disagrees the
 // record is matched to the asked value it equals under Unicode case folding.
 func keyOf(email string, asked []string, query map[string]string) (string, bool) {
-	k := contactsync.NormalizeEmail(email)
+	k := ledger.NormalizeEmail(email)
 	if _, ok := query[k]; ok {
 		return k, true
 	}

@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/salesforce"
 	"github.com/sfsync/sfsync/tools/sfsim/org"
 )
@@ -342,7 +342,7 @@ func TestFindByEmailResultIsKeyedByNormalizedEmail(t *testing.T) {
 	if err != nil {
 		t.Fatalf("FindByEmail: %v", err)
 	}
-	key := contactsync.NormalizeEmail("Mixed.Case@Example.COM")
+	key := ledger.NormalizeEmail("Mixed.Case@Example.COM")
 	if m, ok := got[key]; !ok || !sameID(m.ID, id) {
 		t.Errorf("match for %q: got %+v (all: %v); want Contact %s", key, m, got, id)
 	}
@@ -416,7 +416,7 @@ func TestFindByEmailConcurrently(t *testing.T) {
 				errs <- err
 				return
 			}
-			if m := got[contactsync.NormalizeEmail(email)]; !sameID(m.ID, ids[i%2]) {
+			if m := got[ledger.NormalizeEmail(email)]; !sameID(m.ID, ids[i%2]) {
 				errs <- fmt.Errorf("match for %s: got %+v; want %s", email, m, ids[i%2])
 			}
 		}()

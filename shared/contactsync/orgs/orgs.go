@@ -23,6 +23,7 @@ import (
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -67,20 +68,20 @@ var ErrBadInput = errors.New("orgs: bad input")
 //
 // The returned Org (an *Org) records the last API usage Salesforce reported
 // when it is closed: callers should Close it when done with it.
-func (s *Orgs) Open(ctx context.Context, teamID string) (contactsync.Org, contactsync.Connection, error) {
+func (s *Orgs) Open(ctx context.Context, teamID string) (contactsync.Org, delivery.Connection, error) {
 	if strings.TrimSpace(teamID) == "" {
-		return nil, contactsync.Connection{}, fmt.Errorf("open org: team_id is empty: %w", ErrBadInput)
+		return nil, delivery.Connection{}, fmt.Errorf("open org: team_id is empty: %w", ErrBadInput)
 	}
 	if s.Store == nil {
-		return nil, contactsync.Connection{}, fmt.Errorf("open org for team %s: no connection store configured", teamID)
+		return nil, delivery.Connection{}, fmt.Errorf("open org for team %s: no connection store configured", teamID)
 	}
 	tokens := &connection.Tokens{TeamID: teamID, Store: s.Store, Connector: s.Connector, Holder: s.Holder, HTTP: s.HTTP}
 	// Tokens keeps what it reads, so the data calls reuse this one read.
 	c, err := tokens.Connection(ctx)
 	if err != nil {
-		return nil, contactsync.Connection{}, fmt.Errorf("open org for team %s: %w", teamID, err)
+		return nil, delivery.Connection{}, fmt.Errorf("open org for team %s: %w", teamID, err)
 	}
-	info := contactsync.Connection{Status: string(c.Status), ConnectedAt: c.ConnectedAt, HeldAt: c.HeldAt}
+	info := delivery.Connection{Status: string(c.Status), ConnectedAt: c.ConnectedAt, HeldAt: c.HeldAt}
 	switch c.Status {
 	case connection.StatusConnected:
 	case connection.StatusNeedsReauth, connection.StatusNeedsAdmin:

@@ -25,7 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/platform/backoff"
 )
@@ -66,7 +66,7 @@ type Publisher struct {
 // calls, enough to keep sendParallelism of them in flight.
 const DefaultWindow = 500
 
-var _ contactsync.Publisher = (*Publisher)(nil)
+var _ delivery.Publisher = (*Publisher)(nil)
 
 // New returns a publisher to the queue at queueURL.
 func New(api API, queueURL string) *Publisher {

@@ -18,6 +18,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 )
 
@@ -153,8 +154,8 @@ func TestHandleResendsInTheTeamsGroup(t *testing.T) {
 	first := time.Now().Add(-72 * time.Hour).UnixMilli()
 	other := strings.Replace(strings.Replace(validAdded, `"evt_1"`, `"evt_2"`, 1), `"team_acme"`, `"team_globex"`, 1)
 	rec := &recorder{fail: map[string]error{
-		"m1": fmt.Errorf("%w: %w", ErrHold, connection.ErrNeedsReauth),
-		"m2": fmt.Errorf("%w: the contact.added is on its way", ErrWait),
+		"m1": fmt.Errorf("%w: %w", delivery.ErrHeld, connection.ErrNeedsReauth),
+		"m2": fmt.Errorf("%w: the contact.added is on its way", delivery.ErrWait),
 	}}
 	h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: own, QueueURL: own,
 		HoldDelay: time.Second, WaitMax: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}

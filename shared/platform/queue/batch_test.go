@@ -15,7 +15,7 @@ import (
 // beside another.
 func TestBatchDecodesLambdaEvents(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("..", "..", "events", "lambda", "*.sqs.json"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "events", "lambda", "*.sqs.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("sample SQS events: got %v, %v; want some", files, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/sfsync/sfsync/shared/delivery"
 )
 
 // The function's time: the processor works until a reserve before the
@@ -12,7 +14,7 @@ import (
 // time. A message the processor did not finish by then (its error wraps
 // context.DeadlineExceeded: its team's share of the batch ran out, or the
 // batch's time did) is not at fault: it is sent to the queue again with a
-// short delay, as a waiting message is (see ErrWait), and the delivered
+// short delay, as a waiting message is (see delivery.ErrWait), and the delivered
 // copy deleted. It comes back in seconds rather than after the visibility
 // timeout, and never counts towards maxReceiveCount, so an org that is
 // merely slow never sends its team's events to the dead-letter queue. The
@@ -66,7 +68,7 @@ func (h *Handler) outOfTime(err error, since, now time.Time) bool {
 
 // logOutOfTime says, in one line per team, how many of its messages were
 // sent back because their time ran out, and how many of those were not run
-// at all (sent back as waiting: ErrWait over a deadline).
+// at all (sent back as waiting: delivery.ErrWait over a deadline).
 func (h *Handler) logOutOfTime(sent []resend, failed map[string]error, sendErrs map[string]error) {
 	type count struct{ messages, notRun int }
 	by := map[string]count{}
@@ -80,7 +82,7 @@ func (h *Handler) logOutOfTime(sent []resend, failed map[string]error, sendErrs 
 			teams = append(teams, r.team)
 		}
 		c.messages++
-		if errors.Is(failed[r.id], ErrWait) {
+		if errors.Is(failed[r.id], delivery.ErrWait) {
 			c.notRun++
 		}
 		by[r.team] = c

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 )
 
@@ -84,7 +85,7 @@ func TestHandleOutOfTime(t *testing.T) {
 	t.Parallel()
 	out := &sent{}
 	cut := fmt.Errorf("the team's share of the batch's time ran out: %w", context.DeadlineExceeded)
-	notRun := fmt.Errorf("%w: the batch's time ran out before the team's turn: %w", ErrWait, context.DeadlineExceeded)
+	notRun := fmt.Errorf("%w: the batch's time ran out before the team's turn: %w", delivery.ErrWait, context.DeadlineExceeded)
 	p := &byTeam{answer: map[string]error{"team_slow": cut, "team_broken": errors.New("salesforce: 503"), "team_later": notRun}}
 	now := time.Now().Truncate(time.Millisecond)
 	h := &Handler{Queue: event.ContactQueue, Processor: p, DLQ: out, DLQURL: "dlq", QueueURL: "queue",

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/platform/metrics"
 )
 
@@ -24,12 +25,12 @@ func TestHoldMetric(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"needs_reauth", fmt.Errorf("%w: %w", ErrHold, connection.ErrNeedsReauth), metrics.NeedsReauth},
-		{"needs_admin", fmt.Errorf("%w: open org: %w", ErrHold, admin), metrics.NeedsAdmin},
-		{"connected app refused", fmt.Errorf("%w: look emails up: refresh after POST /composite: %w", ErrHold, app), metrics.AppRefused},
-		{"budget", fmt.Errorf("%w: %w", ErrHold, budget.ErrCapped), metrics.BudgetExceeded},
+		{"needs_reauth", fmt.Errorf("%w: %w", delivery.ErrHeld, connection.ErrNeedsReauth), metrics.NeedsReauth},
+		{"needs_admin", fmt.Errorf("%w: open org: %w", delivery.ErrHeld, admin), metrics.NeedsAdmin},
+		{"connected app refused", fmt.Errorf("%w: look emails up: refresh after POST /composite: %w", delivery.ErrHeld, app), metrics.AppRefused},
+		{"budget", fmt.Errorf("%w: %w", delivery.ErrHeld, budget.ErrCapped), metrics.BudgetExceeded},
 		{"not held", admin, ""},
-		{"held for another cause", fmt.Errorf("%w: %w", ErrHold, errors.New("parked add")), ""},
+		{"held for another cause", fmt.Errorf("%w: %w", delivery.ErrHeld, errors.New("parked add")), ""},
 	}
 	for _, tt := range tests {
 		if got := holdMetric(tt.err); got != tt.want {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/platform/metrics"
 	"github.com/sfsync/sfsync/shared/salesforce"
@@ -157,24 +158,17 @@ type Sender interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
-// ErrHold marks a message that must wait (its team needs to reconnect, or
-// its org's API budget is spent): it is parked, not failed. Wrap it with the
-// reason.
-var ErrHold = errors.New("held until the team can sync")
-
 // DefaultHoldDelay is how long a parked message stays invisible: SQS's maximum.
 const DefaultHoldDelay = 15 * time.Minute
 
-// ErrWait marks a message that waits for an earlier event still on its way
-// (an email for its contact's contact.added). It is sent to the queue
-// again with a short delay that grows with the time waited (see
-// WaitDelay), and the delivered copy deleted: it comes back soon after
-// what it waits for, rather than after the visibility timeout, and waiting
-// never counts towards maxReceiveCount. The copy carries when the wait
-// started (WaitingSinceAttribute), so the domain's bound on the wait
-// holds. Wrap it with the reason.
-var ErrWait = errors.New("waiting for an earlier event")
-
+// A message that fails with delivery.ErrWait (it waits for an earlier event
+// still on its way: an email for its contact's contact.added) is sent to
+// the queue again with a short delay that grows with the time waited (see
+// WaitDelay), and the delivered copy deleted: it comes back soon after what
+// it waits for, rather than after the visibility timeout, and waiting never
+// counts towards maxReceiveCount. The copy carries when the wait started
+// (WaitingSinceAttribute), so the domain's bound on the wait holds. One
+// that fails with delivery.ErrHeld is parked for the hold delay, not failed.
 // Bounds of the delay of a waiting message: MinWaitDelay at first, then as
 // long as it has waited so far, at most the Handler's WaitMax, itself at
 // most DefaultWaitMax unless set.
@@ -208,7 +202,7 @@ type Handler struct {
 	// idempotent by id, so the copy is safe.
 	QueueURL  string
 	HoldDelay time.Duration
-	// WaitMax is the longest delay of a waiting message (ErrWait) between
+	// WaitMax is the longest delay of a waiting message (delivery.ErrWait) between
 	// two looks; DefaultWaitMax when zero.
 	WaitMax time.Duration
 	Log     *slog.Logger
@@ -322,7 +316,7 @@ func (h *Handler) fates(msgs []Message, bodies []string, failed map[string]error
 }
 
 // fate is how a message that failed with err is sent back at now: held
-// (ErrHold) for the hold delay, or waiting (ErrWait, or out of time: see
+// (delivery.ErrHeld) for the hold delay, or waiting (delivery.ErrWait, or out of time: see
 // outOfTime) for its wait delay, or for the wait Salesforce asked for
 // (retryAfter); false when it returns to the queue as a
 // failure instead. Only an out-of-time resend carries when its time first
@@ -333,9 +327,9 @@ func (h *Handler) fate(m *Message, body string, err error, now time.Time) (resen
 	switch {
 	case h.QueueURL == "":
 		return resend{}, false
-	case errors.Is(err, ErrHold):
+	case errors.Is(err, delivery.ErrHeld):
 		r.delay = h.holdDelay()
-	case errors.Is(err, ErrWait):
+	case errors.Is(err, delivery.ErrWait):
 		r.wait, r.delay = true, wait()
 	case retryAfter(err) > 0:
 		r.wait, r.delay = true, retryAfter(err)
@@ -432,7 +426,7 @@ type resend struct {
 	delay          time.Duration
 	since          time.Time // when the queue first delivered the event (WaitingSinceAttribute)
 	outOfTimeSince time.Time // when its time first ran out (OutOfTimeSinceAttribute); zero unless out of time
-	wait           bool      // waiting (ErrWait, or out of time), not held
+	wait           bool      // waiting (delivery.ErrWait, or out of time), not held
 }
 
 // firstOr is when the queue first delivered m's event, now when it did not say.
@@ -456,7 +450,7 @@ func (h *Handler) holdDelay() time.Duration {
 // asked first.
 func holdMetric(err error) string {
 	switch {
-	case !errors.Is(err, ErrHold):
+	case !errors.Is(err, delivery.ErrHeld):
 		return ""
 	case errors.Is(err, connection.ErrAppRefused):
 		return metrics.AppRefused

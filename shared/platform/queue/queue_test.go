@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/platform/metrics"
 	"github.com/sfsync/sfsync/tools/motoserver"
@@ -133,7 +134,7 @@ func TestHandleParksHeldMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{fail: map[string]error{"m1": fmt.Errorf("%w: %w", ErrHold, connection.ErrNeedsReauth)}}
+	rec := &recorder{fail: map[string]error{"m1": fmt.Errorf("%w: %w", delivery.ErrHeld, connection.ErrNeedsReauth)}}
 	var emf bytes.Buffer
 	h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: *own.QueueUrl,
 		HoldDelay: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: &metrics.EMF{W: &emf}}
@@ -166,7 +167,7 @@ func TestHandleParksManyHeldMessagesInBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hold := fmt.Errorf("%w: %w", ErrHold, connection.ErrNeedsReauth)
+	hold := fmt.Errorf("%w: %w", delivery.ErrHeld, connection.ErrNeedsReauth)
 	rec := &recorder{fail: map[string]error{}}
 	var in events.SQSEvent
 	for i := range 25 {
@@ -337,7 +338,7 @@ func TestHandleSendsWaitingMessagesAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{fail: map[string]error{"m1": fmt.Errorf("%w: the contact.added is on its way", ErrWait)}}
+	rec := &recorder{fail: map[string]error{"m1": fmt.Errorf("%w: the contact.added is on its way", delivery.ErrWait)}}
 	h := &Handler{Queue: event.ContactQueue, Processor: rec, DLQ: client, DLQURL: *own.QueueUrl, QueueURL: *own.QueueUrl,
 		WaitMax: time.Second, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	first := time.Now().Add(-time.Minute).UnixMilli()

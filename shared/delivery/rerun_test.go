@@ -1,4 +1,4 @@
-package contactsync_test
+package delivery_test
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 func TestRerun(t *testing.T) {
 	t.Parallel()
-	transient := fmt.Errorf("%w: create records: %w", contactsync.ErrRetry, salesforce.ErrTransient)
+	transient := fmt.Errorf("%w: create records: %w", delivery.ErrRetry, salesforce.ErrTransient)
 	other := errors.New("read outcomes: throttled")
-	held := fmt.Errorf("%w: %w", contactsync.ErrHeld, salesforce.ErrTransient)
+	held := fmt.Errorf("%w: %w", delivery.ErrHeld, salesforce.ErrTransient)
 	tests := []struct {
 		name     string
 		answers  []error // what each run returns; the last repeats
@@ -32,7 +32,7 @@ func TestRerun(t *testing.T) {
 		{"reruns switched off", []error{transient, nil}, -1, 0, salesforce.ErrTransient, 1},
 		{"one rerun asked for", []error{transient}, 1, 0, salesforce.ErrTransient, 2},
 		{"not a Salesforce fault: no rerun", []error{other, nil}, 0, 0, other, 1},
-		{"held: no rerun", []error{held, nil}, 0, 0, contactsync.ErrHeld, 1},
+		{"held: no rerun", []error{held, nil}, 0, 0, delivery.ErrHeld, 1},
 		{"too close to the deadline: no rerun", []error{transient, nil}, 0, 5 * time.Second, salesforce.ErrTransient, 1},
 	}
 	for _, tt := range tests {
@@ -45,7 +45,7 @@ func TestRerun(t *testing.T) {
 				defer cancel()
 			}
 			runs := 0
-			err := contactsync.Rerun(ctx, tt.reruns, time.Millisecond, func() error {
+			err := delivery.Rerun(ctx, tt.reruns, time.Millisecond, func() error {
 				runs++
 				return tt.answers[min(runs, len(tt.answers))-1]
 			})
@@ -61,12 +61,12 @@ func TestRerun(t *testing.T) {
 
 func TestByTeam(t *testing.T) {
 	t.Parallel()
-	d := func(id, team string) contactsync.Delivery {
-		var dl contactsync.Delivery
+	d := func(id, team string) delivery.Delivery {
+		var dl delivery.Delivery
 		dl.ID, dl.Event.TeamID = id, team
 		return dl
 	}
-	ids := func(ds []contactsync.Delivery) string {
+	ids := func(ds []delivery.Delivery) string {
 		var s []string
 		for _, d := range ds {
 			s = append(s, d.ID)
@@ -75,16 +75,16 @@ func TestByTeam(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		in    []contactsync.Delivery
+		in    []delivery.Delivery
 		teams string
 		parts string // each team's ids, in the order of teams
 	}{
 		{"none", nil, "[]", ""},
-		{"one team", []contactsync.Delivery{d("1", "a"), d("2", "a")}, "[a]", "1,2"},
-		{"interleaved", []contactsync.Delivery{d("1", "b"), d("2", "a"), d("3", "b"), d("4", "c"), d("5", "a")}, "[b a c]", "1,3 2,5 4"},
+		{"one team", []delivery.Delivery{d("1", "a"), d("2", "a")}, "[a]", "1,2"},
+		{"interleaved", []delivery.Delivery{d("1", "b"), d("2", "a"), d("3", "b"), d("4", "c"), d("5", "a")}, "[b a c]", "1,3 2,5 4"},
 	}
 	for _, tt := range tests {
-		teams, by := contactsync.ByTeam(tt.in)
+		teams, by := delivery.ByTeam(tt.in)
 		var parts []string
 		for _, team := range teams {
 			parts = append(parts, ids(by[team]))

@@ -1,4 +1,4 @@
-package contactsync
+package delivery
 
 import (
 	"context"
@@ -19,13 +19,13 @@ const DefaultMinTeamTime = 5 * time.Second
 // them back as not at fault (sooner than a failure, and without counting
 // towards the dead-letter queue), for a while: an org that is cut for long
 // enough ends as one that fails does.
-var ErrOutOfTime = fmt.Errorf("contactsync: the team's share of the batch's time ran out: %w", context.DeadlineExceeded)
+var ErrOutOfTime = fmt.Errorf("the team's share of the batch's time ran out: %w", context.DeadlineExceeded)
 
 // ErrNotRun is the error of a team's deliveries whose turn came with no
 // time left: other teams' orgs took it, and nothing is known of this
-// team's. It never counts against the team: RunParts wraps it with
-// Runner.NotRun, for the queue adapter to send them back as waiting.
-var ErrNotRun = fmt.Errorf("contactsync: the batch's time ran out before the team's turn: %w", context.DeadlineExceeded)
+// team's. It never counts against the team: it wraps ErrWait, so the queue
+// adapter sends them back as waiting ones.
+var ErrNotRun = fmt.Errorf("the batch's time ran out before the team's turn: %w: %w", ErrWait, context.DeadlineExceeded)
 
 // TeamTime is how long the next team of a batch may run when left remains
 // before the batch's deadline and teams teams, this one included, have not

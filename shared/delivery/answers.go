@@ -1,7 +1,8 @@
-package contactsync
+package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -54,18 +55,18 @@ func (a Answers) log() *slog.Logger {
 // more recently is never looked at, so a held batch costs no read.
 const minHeld = policy.MinHeldDays * 24 * time.Hour
 
-// EndHeld answers the deliveries held (failed with an error held reports)
+// EndHeld answers the deliveries held (failed with an error wrapping ErrHeld)
 // for longer than their team's held_event_max_days since the queue first
 // delivered them: skipped, held_too_long, recorded and published, and
 // takes them out of failed, so they leave the queue. An event answered
 // before keeps that answer, published again. A team whose answers cannot
 // be given now keeps its deliveries held, to be tried on their next
 // return. Deliveries whose first receipt is unknown are left held.
-func (a Answers) EndHeld(ctx context.Context, ds []Delivery, failed map[string]error, held func(error) bool) {
+func (a Answers) EndHeld(ctx context.Context, ds []Delivery, failed map[string]error) {
 	now := a.now()
 	var old []Delivery
 	for _, d := range ds {
-		if err, ok := failed[d.ID]; ok && held(err) && !d.FirstReceived.IsZero() && now.Sub(d.FirstReceived) >= minHeld {
+		if err, ok := failed[d.ID]; ok && errors.Is(err, ErrHeld) && !d.FirstReceived.IsZero() && now.Sub(d.FirstReceived) >= minHeld {
 			old = append(old, d)
 		}
 	}

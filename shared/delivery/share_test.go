@@ -1,4 +1,4 @@
-package contactsync_test
+package delivery_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -32,15 +32,15 @@ func TestTeamTime(t *testing.T) {
 		{"past the deadline", -2 * s, 1, 5 * s, 0},
 	}
 	for _, tt := range tests {
-		if got := contactsync.TeamTime(tt.left, tt.teams, tt.least); got != tt.want {
+		if got := delivery.TeamTime(tt.left, tt.teams, tt.least); got != tt.want {
 			t.Errorf("%s: TeamTime(%s, %d, %s): got %s; want %s", tt.name, tt.left, tt.teams, tt.least, got, tt.want)
 		}
 	}
 }
 
-// delivery is one delivery of team, with an id unique in the test.
-func delivery(team string, i int) contactsync.Delivery {
-	var d contactsync.Delivery
+// deliveryOf is one delivery of team, with an id unique in the test.
+func deliveryOf(team string, i int) delivery.Delivery {
+	var d delivery.Delivery
 	d.ID, d.Event.TeamID = fmt.Sprintf("%s-%d", team, i), team
 	return d
 }
@@ -57,10 +57,10 @@ func TestRunPartsSharesTheTime(t *testing.T) {
 	ctx, cancel := context.WithDeadline(context.Background(), t0.Add(30*time.Second))
 	defer cancel()
 	deadlines := map[string]time.Duration{}
-	contactsync.RunParts(ctx, []contactsync.Delivery{delivery("a", 1), delivery("b", 1), delivery("c", 1)}, map[string]error{}, contactsync.Runner{
-		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: time.Second,
+	delivery.RunParts(ctx, []delivery.Delivery{deliveryOf("a", 1), deliveryOf("b", 1), deliveryOf("c", 1)}, map[string]error{}, delivery.Runner{
+		Log: quiet(), MinTeamTime: time.Second,
 		Now: func() time.Time { return now }, First: func(int) int { return 0 },
-		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
+		Run: func(ctx context.Context, team string, _ []delivery.Delivery) error {
 			dl, _ := ctx.Deadline()
 			deadlines[team] = dl.Sub(t0)
 			now = now.Add(took[team]) // the clock the shares are reckoned by
@@ -79,25 +79,25 @@ func TestRunPartsSharesTheTime(t *testing.T) {
 // teams after it run and come back with nothing.
 func TestRunPartsCutsOnlyTheSlowTeam(t *testing.T) {
 	t.Parallel()
-	var ds []contactsync.Delivery
-	for i := range contactsync.PartSize + 1 { // two parts
-		ds = append(ds, delivery("slow", i))
+	var ds []delivery.Delivery
+	for i := range delivery.PartSize + 1 { // two parts
+		ds = append(ds, deliveryOf("slow", i))
 	}
-	ds = append(ds, delivery("a", 1), delivery("b", 1), delivery("a", 2))
+	ds = append(ds, deliveryOf("a", 1), deliveryOf("b", 1), deliveryOf("a", 2))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	failed := map[string]error{}
 	var mu sync.Mutex
 	runs := map[string]int{}
-	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
-		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: time.Millisecond,
-		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
+	delivery.RunParts(ctx, ds, failed, delivery.Runner{
+		Log: quiet(), MinTeamTime: time.Millisecond,
+		Run: func(ctx context.Context, team string, _ []delivery.Delivery) error {
 			mu.Lock()
 			runs[team]++
 			mu.Unlock()
 			if team == "slow" { // a call that outlasts the team's share, cut by its context
 				<-ctx.Done()
-				return fmt.Errorf("%w: find by email: %w", contactsync.ErrRetry, ctx.Err())
+				return fmt.Errorf("%w: find by email: %w", delivery.ErrRetry, ctx.Err())
 			}
 			return nil
 		},
@@ -105,22 +105,19 @@ func TestRunPartsCutsOnlyTheSlowTeam(t *testing.T) {
 	if runs["slow"] != 1 || runs["a"] != 1 || runs["b"] != 1 {
 		t.Errorf("runs: got %v; want slow:1 (its second part not run) a:1 b:1", runs)
 	}
-	if len(failed) != contactsync.PartSize+1 {
-		t.Errorf("deliveries back: got %d; want the slow team's %d", len(failed), contactsync.PartSize+1)
+	if len(failed) != delivery.PartSize+1 {
+		t.Errorf("deliveries back: got %d; want the slow team's %d", len(failed), delivery.PartSize+1)
 	}
 	for id, err := range failed {
 		if id[:4] != "slow" {
 			t.Errorf("%s back with %v; want only the slow team's deliveries back", id, err)
 		}
-		if !errors.Is(err, contactsync.ErrOutOfTime) || !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, delivery.ErrOutOfTime) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s: got %v; want ErrOutOfTime (a deadline, not the delivery's fault)", id, err)
 			break
 		}
 	}
 }
-
-// errWait stands for the queue adapter's waiting error.
-var errWait = errors.New("waiting")
 
 // TestRunPartsNoTimeLeft: a team that the teams before it left no time is
 // not run; its deliveries come back not run (waiting, as the adapter's
@@ -132,10 +129,10 @@ func TestRunPartsNoTimeLeft(t *testing.T) {
 	defer cancel()
 	failed := map[string]error{}
 	var ran []string
-	contactsync.RunParts(ctx, []contactsync.Delivery{delivery("a", 1), delivery("b", 1)}, failed, contactsync.Runner{
-		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: 20 * time.Second, NotRun: errWait,
+	delivery.RunParts(ctx, []delivery.Delivery{deliveryOf("a", 1), deliveryOf("b", 1)}, failed, delivery.Runner{
+		Log: quiet(), MinTeamTime: 20 * time.Second,
 		Now: func() time.Time { return now }, First: func(int) int { return 0 },
-		Run: func(_ context.Context, team string, _ []contactsync.Delivery) error {
+		Run: func(_ context.Context, team string, _ []delivery.Delivery) error {
 			ran = append(ran, team)
 			now = now.Add(30 * time.Second) // a ran to the batch's deadline
 			return nil
@@ -145,7 +142,7 @@ func TestRunPartsNoTimeLeft(t *testing.T) {
 		t.Errorf("teams run: got %v; want [a]", ran)
 	}
 	err := failed["b-1"]
-	if len(failed) != 1 || !errors.Is(err, contactsync.ErrNotRun) || !errors.Is(err, errWait) || errors.Is(err, contactsync.ErrOutOfTime) {
+	if len(failed) != 1 || !errors.Is(err, delivery.ErrNotRun) || !errors.Is(err, delivery.ErrWait) || errors.Is(err, delivery.ErrOutOfTime) {
 		t.Errorf("back: got %v; want b-1 not run, waiting, not out of time", failed)
 	}
 }
@@ -159,16 +156,16 @@ func TestRunPartsBoundsTheLeastShare(t *testing.T) {
 	now := t0
 	ctx, cancel := context.WithDeadline(context.Background(), t0.Add(27*time.Second))
 	defer cancel()
-	var ds []contactsync.Delivery
+	var ds []delivery.Delivery
 	for i := range 10 {
-		ds = append(ds, delivery(fmt.Sprintf("t%d", i), 1))
+		ds = append(ds, deliveryOf(fmt.Sprintf("t%d", i), 1))
 	}
 	failed := map[string]error{}
 	shares := map[string]time.Duration{}
-	contactsync.RunParts(ctx, ds, failed, contactsync.Runner{
-		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: 5 * time.Second, NotRun: errWait,
+	delivery.RunParts(ctx, ds, failed, delivery.Runner{
+		Log: quiet(), MinTeamTime: 5 * time.Second,
 		Now: func() time.Time { return now },
-		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
+		Run: func(ctx context.Context, team string, _ []delivery.Delivery) error {
 			dl, _ := ctx.Deadline()
 			shares[team] = dl.Sub(now)
 			now = dl // the org answered when its share ended
@@ -193,12 +190,12 @@ func TestRunPartsBoundsTheLeastShare(t *testing.T) {
 // so no team is always last.
 func TestRunPartsRotatesTheTeams(t *testing.T) {
 	t.Parallel()
-	ds := []contactsync.Delivery{delivery("a", 1), delivery("b", 1), delivery("c", 1), delivery("a", 2), delivery("d", 1)}
+	ds := []delivery.Delivery{deliveryOf("a", 1), deliveryOf("b", 1), deliveryOf("c", 1), deliveryOf("a", 2), deliveryOf("d", 1)}
 	order := func(first func(int) int) string {
 		var ran []string
-		contactsync.RunParts(context.Background(), slices.Clone(ds), map[string]error{}, contactsync.Runner{
-			Log: quiet(), Held: func(error) bool { return false }, First: first,
-			Run: func(_ context.Context, team string, _ []contactsync.Delivery) error {
+		delivery.RunParts(context.Background(), slices.Clone(ds), map[string]error{}, delivery.Runner{
+			Log: quiet(), First: first,
+			Run: func(_ context.Context, team string, _ []delivery.Delivery) error {
 				ran = append(ran, team)
 				return nil
 			},
@@ -223,9 +220,9 @@ func TestRunPartsPanic(t *testing.T) {
 	t.Parallel()
 	failed := map[string]error{}
 	var ran []string
-	contactsync.RunParts(context.Background(), []contactsync.Delivery{delivery("bad", 1), delivery("ok", 1)}, failed, contactsync.Runner{
-		Log: quiet(), Held: func(error) bool { return false }, First: func(int) int { return 0 },
-		Run: func(_ context.Context, team string, _ []contactsync.Delivery) error {
+	delivery.RunParts(context.Background(), []delivery.Delivery{deliveryOf("bad", 1), deliveryOf("ok", 1)}, failed, delivery.Runner{
+		Log: quiet(), First: func(int) int { return 0 },
+		Run: func(_ context.Context, team string, _ []delivery.Delivery) error {
 			ran = append(ran, team)
 			if team == "bad" {
 				var m map[string]int
@@ -237,7 +234,7 @@ func TestRunPartsPanic(t *testing.T) {
 	if fmt.Sprint(ran) != "[bad ok]" {
 		t.Errorf("teams run: got %v; want [bad ok]", ran)
 	}
-	if err := failed["bad-1"]; len(failed) != 1 || !errors.Is(err, contactsync.ErrPanicked) {
+	if err := failed["bad-1"]; len(failed) != 1 || !errors.Is(err, delivery.ErrPanicked) {
 		t.Errorf("back: got %v; want bad-1 with ErrPanicked", failed)
 	}
 }
@@ -246,20 +243,19 @@ func TestRunPartsPanic(t *testing.T) {
 // (parked until it can sync), not handed back as out of time.
 func TestRunPartsHeldWinsOverTime(t *testing.T) {
 	t.Parallel()
-	held := fmt.Errorf("%w: %w", contactsync.ErrHeld, salesforce.ErrRequestLimit)
+	held := fmt.Errorf("%w: %w", delivery.ErrHeld, salesforce.ErrRequestLimit)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	failed := map[string]error{}
 	var teams []string
-	contactsync.RunParts(ctx, []contactsync.Delivery{delivery("a", 1)}, failed, contactsync.Runner{
-		Log: quiet(), Held: func(err error) bool { return errors.Is(err, contactsync.ErrHeld) },
-		OnHeld: func(team string) { teams = append(teams, team) },
-		Run: func(ctx context.Context, _ string, _ []contactsync.Delivery) error {
+	delivery.RunParts(ctx, []delivery.Delivery{deliveryOf("a", 1)}, failed, delivery.Runner{
+		Log: quiet(), OnHeld: func(team string) { teams = append(teams, team) },
+		Run: func(ctx context.Context, _ string, _ []delivery.Delivery) error {
 			<-ctx.Done()
 			return held
 		},
 	})
-	if err := failed["a-1"]; len(failed) != 1 || !errors.Is(err, contactsync.ErrHeld) || errors.Is(err, contactsync.ErrOutOfTime) {
+	if err := failed["a-1"]; len(failed) != 1 || !errors.Is(err, delivery.ErrHeld) || errors.Is(err, delivery.ErrOutOfTime) {
 		t.Errorf("back: got %v; want a-1 held, not out of time", failed)
 	}
 	if fmt.Sprint(teams) != "[a]" {
@@ -280,14 +276,14 @@ func TestRunPartsWriteOutlivesTheShare(t *testing.T) {
 	var writeEnd time.Time
 	nextRan := false
 	failed := map[string]error{}
-	contactsync.RunParts(work, []contactsync.Delivery{delivery("writer", 1), delivery("next", 1)}, failed, contactsync.Runner{
-		Log: quiet(), Held: func(error) bool { return false }, MinTeamTime: time.Millisecond, First: func(int) int { return 0 },
-		Run: func(ctx context.Context, team string, _ []contactsync.Delivery) error {
+	delivery.RunParts(work, []delivery.Delivery{deliveryOf("writer", 1), deliveryOf("next", 1)}, failed, delivery.Runner{
+		Log: quiet(), MinTeamTime: time.Millisecond, First: func(int) int { return 0 },
+		Run: func(ctx context.Context, team string, _ []delivery.Delivery) error {
 			if team == "next" {
 				nextRan = ctx.Err() == nil
 				return nil
 			}
-			wctx := contactsync.WriteContext(ctx) // the write starts within the share
+			wctx := delivery.WriteContext(ctx) // the write starts within the share
 			answered := make(chan struct{})
 			written := make(chan struct{})
 			go func() { // the write: it answers once the share is over
@@ -300,7 +296,7 @@ func TestRunPartsWriteOutlivesTheShare(t *testing.T) {
 			}()
 			<-ctx.Done() // a read: cut at the share's end
 			readErr = ctx.Err()
-			lateWriteErr = contactsync.WriteContext(ctx).Err() // a write that would start now
+			lateWriteErr = delivery.WriteContext(ctx).Err() // a write that would start now
 			writeEnd, _ = wctx.Deadline()
 			close(answered)
 			<-written
@@ -333,7 +329,7 @@ func TestWriteContextOutsideAShare(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	if got := contactsync.WriteContext(ctx); got != ctx {
+	if got := delivery.WriteContext(ctx); got != ctx {
 		t.Errorf("got %v; want the context itself", got)
 	}
 }

@@ -1,4 +1,4 @@
-package contactsync
+package delivery
 
 import (
 	"cmp"
@@ -93,8 +93,6 @@ type Runner struct {
 	// batch's time; it records in failed the deliveries that must come
 	// back.
 	Run func(ctx context.Context, team string, part []Delivery) error
-	// Held reports whether a part's error holds the team's events.
-	Held func(error) bool
 	// OnHeld, when set, is told that a team's events were held.
 	OnHeld func(team string)
 	// MinTeamTime is the least share of the batch's time a team gets (see
@@ -103,10 +101,6 @@ type Runner struct {
 	// Now is the clock the shares are reckoned by, the one ctx's deadline
 	// is on; time.Now when nil.
 	Now func() time.Time
-	// NotRun, when set, wraps ErrNotRun for the queue adapter (queue.ErrWait):
-	// the deliveries of a team whose turn came with no time left come back
-	// as waiting ones, never as failures.
-	NotRun error
 	// First gives the index, among teams teams in order of first
 	// appearance, of the team that runs first (see RunParts); a random one
 	// when nil.
@@ -125,14 +119,6 @@ func (r Runner) first(teams int) int {
 		return r.First(teams) % teams
 	}
 	return rand.IntN(teams)
-}
-
-// notRun is the error of the deliveries of a team not run.
-func (r Runner) notRun() error {
-	if r.NotRun != nil {
-		return fmt.Errorf("%w: %w", r.NotRun, ErrNotRun)
-	}
-	return ErrNotRun
 }
 
 // RunParts runs a batch's deliveries team by team, each team under its own
@@ -176,7 +162,7 @@ func rotate(ts []string, i int) []string {
 
 // skipTeam hands a team not run back: its deliveries wait for the next batch.
 func (r Runner) skipTeam(t string, ds []Delivery, failed map[string]error) {
-	err := r.notRun()
+	err := ErrNotRun
 	r.Log.Warn("team batch returns to the queue", "team_id", t, "events", len(ds), "error", err.Error())
 	for _, d := range ds {
 		failed[d.ID] = err
@@ -199,7 +185,7 @@ func (r Runner) runTeam(ctx context.Context, t string, ds []Delivery, failed map
 		if err == nil {
 			continue
 		}
-		held := r.Held(err)
+		held := errors.Is(err, ErrHeld)
 		if !held {
 			err = outOfTime(ctx, err)
 		}
@@ -237,7 +223,7 @@ func outOfTime(ctx context.Context, err error) error {
 
 // ErrPanicked is the error of a team's part whose run panicked: the part
 // comes back as failed, the other teams' parts run on.
-var ErrPanicked = errors.New("contactsync: the team's run panicked")
+var ErrPanicked = errors.New("the team's run panicked")
 
 // run is r.Run, with a panic of the run turned into the part's error so
 // that it fails only this team's deliveries, not the whole batch. (A panic

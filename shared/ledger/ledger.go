@@ -1,0 +1,85 @@
+// Package ledger is the vocabulary of the sync ledger both engines read and
+// write: a contact's membership of a sequence with the policy pinned on it
+// (R4), the Salesforce record an email resolved to (R5), and the keys that
+// name them. The engines define the ports they need over these types;
+// ledgerdb stores them in DynamoDB and ledgertest in memory.
+package ledger
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/policy"
+)
+
+// NormalizeEmail is the key of a contact record: Salesforce matches emails
+// case-insensitively, so the ledger does too.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// MembershipStatus is where a membership stands.
+type MembershipStatus string
+
+const (
+	MemberSyncing MembershipStatus = "syncing" // on_add or replied: to be synced (again, after a transient failure)
+	MemberPending MembershipStatus = "pending" // on_reply: waits for the first reply
+	MemberSkipped MembershipStatus = "skipped" // never syncs (disabled / off), Reason says why
+	MemberSynced  MembershipStatus = "synced"
+	MemberFailed  MembershipStatus = "failed"
+)
+
+// Membership is a contact's membership of a sequence, with the policy pinned
+// when it was added (R4).
+type Membership struct {
+	TeamID     string
+	SequenceID string
+	ContactID  string
+	Email      string
+	Contact    event.Contact // the contact as added, to sync on reply
+	Policy     policy.Effective
+	PinnedAt   time.Time // the contact.added event's occurred_at
+	EventID    string    // the contact.added event
+	Status     MembershipStatus
+	Reason     event.Reason
+	Salesforce *event.SalesforceRef
+}
+
+// Record is a contact synced for a team: the Salesforce record its email
+// resolved to.
+type Record struct {
+	TeamID         string
+	Email          string // normalized
+	Object         event.SalesforceObject
+	ID             string
+	Status         event.Status // created | linked
+	MatchRule      string       // how a link was found: contact, converted_lead, lead, duplicate_rule
+	PolicyVersion  int          // team settings version used
+	MappingVersion int          // field mapping version used (0: the shipped default)
+	SyncedAt       time.Time
+	EventID        string
+	ContactID      string
+}
+
+// ErrClaimed means another worker holds the email's claim: retry later.
+var ErrClaimed = errors.New("ledger: another worker is syncing this email")
+
+// PinResult is what became of one membership PinMemberships was given:
+// the stored membership, or the membership's own error. New is set when
+// this call stored it (it was not pinned before; a repeat of a call whose
+// answer was lost finds it pinned).
+type PinResult struct {
+	Membership Membership
+	New        bool
+	Err        error
+}
+
+// MemberKey names a membership.
+type MemberKey struct{ SequenceID, ContactID string }
+
+// Match is an email found in Salesforce.
+type Match struct {
+	Object event.SalesforceObject // Contact or Lead
+	ID     string
+	Rule   string // contact | converted_lead | lead
+}
