@@ -24,10 +24,10 @@ import (
 	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
-	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
-	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
+	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/platform/awsenv"
 	"github.com/sfsync/sfsync/shared/platform/environ"
 	"github.com/sfsync/sfsync/shared/platform/logs"
@@ -89,9 +89,9 @@ func main() {
 	engine := &activitysync.Engine{
 		Ledger:     ledger,
 		Activities: &activitydb.Store{DB: db, Table: ledgerTable},
-		Orgs: taskOrgs{&orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion,
+		Orgs: (&orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion,
 			Budgets:      policydb.RecentBudgets{Store: policies, MaxAge: min(policydb.BudgetMaxAge, time.Duration(holdDelay)*time.Second)},
-			UsageRecheck: time.Duration(holdDelay) * time.Second}},
+			UsageRecheck: time.Duration(holdDelay) * time.Second}).Activities(),
 		Settings:  policies,
 		Publisher: outcomes.New(sqsClient, resultsURL),
 		Owner:     holder,
@@ -120,27 +120,4 @@ func (p processor) Process(ctx context.Context, msgs []queue.Message) map[string
 		ds[i] = delivery.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry, FirstReceived: m.FirstReceived}
 	}
 	return p.e.Process(ctx, ds)
-}
-
-// taskOrgs opens orgs with the Task calls activity sync needs.
-type taskOrgs struct{ o *orgs.Orgs }
-
-func (t taskOrgs) Open(ctx context.Context, team string) (activitysync.Org, delivery.Connection, error) {
-	o, c, err := t.o.Open(ctx, team)
-	if err != nil {
-		return nil, c, err
-	}
-	return taskOrg{o.(*orgs.Org)}, c, nil
-}
-
-// taskOrg adapts *orgs.Org to activitysync.Org.
-type taskOrg struct{ *orgs.Org }
-
-func (o taskOrg) DescribeTask(ctx context.Context) (activitysync.TaskFields, error) {
-	tf, err := o.Org.DescribeTask(ctx)
-	return activitysync.TaskFields{TypeEmail: tf.TypeEmail, KeyField: tf.KeyField, ClosedStatus: tf.ClosedStatus}, err
-}
-
-func (o taskOrg) FindTasks(ctx context.Context, keyField string, keys, whoIDs []string) (map[string]string, error) {
-	return o.Org.FindTasks(ctx, keyField, keys, whoIDs, activitysync.SubjectPrefix, activitysync.KeyFromDescription)
 }

@@ -21,12 +21,12 @@ import (
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
 	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
-	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
-	"github.com/sfsync/sfsync/shared/contactsync/orgs"
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
 	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
 	"github.com/sfsync/sfsync/shared/mapping/mappinghttp"
 	"github.com/sfsync/sfsync/shared/openapi"
+	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/platform/awsenv"
 	"github.com/sfsync/sfsync/shared/platform/environ"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
@@ -126,7 +126,7 @@ func newRouter(cfg aws.Config, s settings, log *slog.Logger) (*httpapi.Router, *
 	contacthttp.RegisterRetry(rt, contacthttp.RetryDeps{Ledger: ledger, SQS: sqs.NewFromConfig(cfg), QueueURL: s.contactQueueURL, Logger: log,
 		Cooldown: &ratelimit.Cooldown{Marks: limits, Period: contacthttp.RetryCooldown, Now: s.now}})
 	teamOrgs := &orgs.Orgs{Store: connStore, Connector: connector, Holder: s.holder, Version: s.apiVersion, Budgets: policies}
-	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log, Orgs: teamOrgs})
+	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log, Orgs: teamOrgs.Contacts()})
 	rt.Handle("GET /openapi.json", openapi.Handler())
 	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log})
 	ready := &readiness.Checker{Source: &readinessorg.Source{Connections: connStore, Orgs: teamOrgs, Describes: describes},

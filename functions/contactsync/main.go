@@ -23,12 +23,12 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
 	"github.com/sfsync/sfsync/shared/contactsync"
-	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
-	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
 	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
+	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/platform/awsenv"
 	"github.com/sfsync/sfsync/shared/platform/environ"
 	"github.com/sfsync/sfsync/shared/platform/logs"
@@ -94,9 +94,9 @@ func main() {
 
 	engine := &contactsync.Engine{
 		Ledger: ledger,
-		Orgs: &orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion,
+		Orgs: (&orgs.Orgs{Store: connStore, Connector: connector, Holder: holder, Version: apiVersion,
 			Budgets:      policydb.RecentBudgets{Store: policies, MaxAge: min(policydb.BudgetMaxAge, time.Duration(holdDelay)*time.Second)},
-			UsageRecheck: time.Duration(holdDelay) * time.Second},
+			UsageRecheck: time.Duration(holdDelay) * time.Second}).Contacts(),
 		Policies:  policies,
 		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: db, Table: policiesTable}, ReuseFor: 5 * time.Second},
 		Publisher: outcomes.New(sqsClient, resultsURL),

@@ -280,13 +280,11 @@ func (b *batch) sync(ctx context.Context, ds []delivery.Delivery) error {
 		return fmt.Errorf("open org: %w", err)
 	}
 	b.org, b.conn = org, conn
-	if c, ok := org.(interface{ Close(context.Context) error }); ok {
-		defer func() {
-			if err := c.Close(context.WithoutCancel(ctx)); err != nil {
-				b.e.log().Warn("close org", "team_id", b.team, "error", err.Error())
-			}
-		}()
-	}
+	defer func() {
+		if err := org.Close(context.WithoutCancel(ctx)); err != nil {
+			b.e.log().Warn("close org", "team_id", b.team, "error", err.Error())
+		}
+	}()
 
 	// No backfill: activity before the connection is never logged.
 	var live []delivery.Delivery
@@ -441,11 +439,7 @@ func (b *batch) sync(ctx context.Context, ds []delivery.Delivery) error {
 // emails keep the room (the API budget governor). Activities released from
 // the held store go on: their contact just synced.
 func (b *batch) governLowValue(items []item) []item {
-	g, ok := b.org.(interface{ Allow(budget.Priority) error })
-	if !ok {
-		return items
-	}
-	err := g.Allow(budget.Low)
+	err := b.org.Allow(budget.Low)
 	if err == nil {
 		return items
 	}

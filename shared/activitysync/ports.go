@@ -15,11 +15,12 @@ import (
 	"errors"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // Ledger is the part of contact sync's ledger activity sync reads and
@@ -134,7 +135,18 @@ type TaskFields struct {
 
 // Org is one team's Salesforce org as activity sync uses it.
 type Org interface {
-	contactsync.Org
+	// FindByEmail looks emails up among Contacts and Leads, as contact
+	// sync does (a converted Lead resolves to its Contact).
+	FindByEmail(ctx context.Context, emails []string) (map[string]ledger.Match, error)
+	// Create creates Tasks (batched 200 per collection, allOrNone false);
+	// the results are in the order of records.
+	Create(ctx context.Context, records []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error)
+	// Close records what the org's calls cost; the engine closes each org
+	// it opens.
+	Close(ctx context.Context) error
+	// Allow says whether work of priority p may spend calls now: nil, or
+	// an error matching budget.ErrCapped or budget.ErrNearCap.
+	Allow(p budget.Priority) error
 	// DescribeTask reads what the Task object offers and its closed
 	// statuses (one API call).
 	DescribeTask(ctx context.Context) (TaskFields, error)

@@ -273,13 +273,11 @@ func (b *batch) sync(ctx context.Context, ds []delivery.Delivery) error {
 	}
 	b.org, b.conn = org, conn
 	defer b.flushReleases(context.WithoutCancel(ctx))
-	if c, ok := org.(interface{ Close(context.Context) error }); ok {
-		defer func() { // records the API usage Salesforce reported
-			if err := c.Close(context.WithoutCancel(ctx)); err != nil {
-				b.e.log().Warn("close org", "team_id", b.team, "error", err.Error())
-			}
-		}()
-	}
+	defer func() {
+		if err := org.Close(context.WithoutCancel(ctx)); err != nil {
+			b.e.log().Warn("close org", "team_id", b.team, "error", err.Error())
+		}
+	}()
 
 	// Each event's own reads run concurrently; the adds' memberships are
 	// pinned in one ledger call, and replies come after it, so a reply sees

@@ -73,6 +73,9 @@ type Org interface {
 	// Create creates records (any number; batched 200 per collection), with
 	// allOrNone false; the results are in the order of records.
 	Create(ctx context.Context, records []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error)
+	// Close records what the org's calls cost (the API usage Salesforce
+	// reported, the calls of the day); the engine closes each org it opens.
+	Close(ctx context.Context) error
 }
 
 // Orgs opens a team's org. ErrNotConnected / ErrNeedsReauth come from the

@@ -14,8 +14,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/contactsync/ledgerdb"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 )
 

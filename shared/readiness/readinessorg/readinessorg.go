@@ -1,6 +1,6 @@
 // Package readinessorg reads what the org readiness report checks from a
 // team's Salesforce org, through the team's governed REST client
-// (contactsync/orgs): one composite call with the describes of Lead and
+// (orgs): one composite call with the describes of Lead and
 // Contact, the object list, and queries of TaskStatus, DuplicateRule,
 // Organization (the sharing defaults) and the connected user's permission
 // set assignments; and, only when Lead or Contact is private by default, a
@@ -22,8 +22,8 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/readiness"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
@@ -107,13 +107,9 @@ const maxPermissionSets = 200
 // governor holds back becomes Snapshot.Refused. A connection that needs
 // reconnecting and a Salesforce that does not answer are errors.
 func (s *Source) Fetch(ctx context.Context, teamID string, t readiness.Target) (readiness.Snapshot, error) {
-	opened, _, err := s.Orgs.Open(ctx, teamID)
+	org, _, err := s.Orgs.Open(ctx, teamID)
 	if err != nil {
 		return readiness.Snapshot{}, fmt.Errorf("readiness of team %s: %w", teamID, err)
-	}
-	org, ok := opened.(*orgs.Org)
-	if !ok {
-		return readiness.Snapshot{}, fmt.Errorf("readiness of team %s: unexpected org type %T", teamID, opened)
 	}
 	defer func() { _ = org.Close(context.WithoutCancel(ctx)) }()
 	c := org.Client()

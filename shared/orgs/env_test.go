@@ -22,7 +22,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
-	"github.com/sfsync/sfsync/shared/contactsync/orgs"
+	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/platform/sealing"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/motoserver"
@@ -162,7 +162,7 @@ func (e *env) open() *orgs.Org {
 	if err != nil {
 		e.t.Fatalf("open: %v", err)
 	}
-	return o.(*orgs.Org)
+	return o
 }
 
 // seed inserts records and returns their ids.

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sfsync/sfsync/shared/contactsync/orgs"
+	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/salesforce"
 	"github.com/sfsync/sfsync/tools/sfsim/org"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/contactsync/orgs"
+	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/salesforce"
 	"github.com/sfsync/sfsync/tools/sfsim/org"
 )

@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/sfsync/sfsync/shared/contactsync/orgs"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/salesforce"
 	"github.com/sfsync/sfsync/tools/sfsim/org"
 )

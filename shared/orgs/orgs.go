@@ -1,7 +1,8 @@
-// Package orgs is the Salesforce side of contact sync: it opens a team's org
-// through its stored connection and implements contactsync.Org, looking
-// emails up and creating records in as few API calls as Salesforce's limits
-// allow.
+// Package orgs is the Salesforce side of both sync engines and the API: it
+// opens a team's org through its stored connection, governs its API budget,
+// and implements contactsync.Org and activitysync.Org (Contacts,
+// Activities), looking emails and Tasks up and creating records in as few
+// API calls as Salesforce's limits allow.
 //
 // Every lookup and every create goes through the Composite resource, which
 // Salesforce counts as one API call whatever it carries (up to 5 queries or
@@ -22,12 +23,12 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
-	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
-// Orgs opens teams' orgs. It implements contactsync.Orgs.
+// Orgs opens teams' orgs. Contacts and Activities are it as the engines'
+// ports.
 type Orgs struct {
 	Store     connection.Store
 	Connector *connection.Connector // for the refresh grant
@@ -55,8 +56,6 @@ type Budgets interface {
 	BudgetPercent(ctx context.Context, teamID string) (int, error)
 }
 
-var _ contactsync.Orgs = (*Orgs)(nil)
-
 // ErrBadInput marks a call this package refuses before reaching Salesforce.
 var ErrBadInput = errors.New("orgs: bad input")
 
@@ -66,9 +65,9 @@ var ErrBadInput = errors.New("orgs: bad input")
 // *AdminError, also matching ErrNeedsAdmin, when it needs an admin), with the
 // Connection filled in so the caller can say since when.
 //
-// The returned Org (an *Org) records the last API usage Salesforce reported
-// when it is closed: callers should Close it when done with it.
-func (s *Orgs) Open(ctx context.Context, teamID string) (contactsync.Org, delivery.Connection, error) {
+// The returned Org records the last API usage Salesforce reported when it
+// is closed: callers should Close it when done with it.
+func (s *Orgs) Open(ctx context.Context, teamID string) (*Org, delivery.Connection, error) {
 	if strings.TrimSpace(teamID) == "" {
 		return nil, delivery.Connection{}, fmt.Errorf("open org: team_id is empty: %w", ErrBadInput)
 	}
@@ -111,8 +110,7 @@ func (s *Orgs) Open(ctx context.Context, teamID string) (contactsync.Org, delive
 	return o, info, nil
 }
 
-// Org is one team's open org. It implements contactsync.Org and is safe for
-// concurrent use.
+// Org is one team's open org. It is safe for concurrent use.
 type Org struct {
 	teamID string
 	client *salesforce.Client
@@ -137,8 +135,6 @@ type Org struct {
 	// went out.
 	probed bool
 }
-
-var _ contactsync.Org = (*Org)(nil)
 
 // Calls is how many API calls this org made, as Salesforce counts them
 // (a composite call is one).
