@@ -23,7 +23,6 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
 	"github.com/sfsync/sfsync/shared/contactsync"
-	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
@@ -113,19 +112,8 @@ func main() {
 		Metrics:   &metrics.EMF{W: os.Stdout},
 		HoldDelay: time.Duration(holdDelay) * time.Second,
 		WaitMax:   time.Duration(awaitAdd) * time.Second / 10,
-		Processor: processor{engine}, Invalid: engine}
+		Processor: engine, Invalid: engine}
 	lambda.Start(func(ctx context.Context, in queue.Batch) (events.SQSEventResponse, error) {
 		return h.Handle(ctx, in)
 	})
-}
-
-// processor hands the queue's messages to the engine.
-type processor struct{ e *contactsync.Engine }
-
-func (p processor) Process(ctx context.Context, msgs []queue.Message) map[string]error {
-	ds := make([]delivery.Delivery, len(msgs))
-	for i, m := range msgs {
-		ds[i] = delivery.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry, FirstReceived: m.FirstReceived}
-	}
-	return p.e.Process(ctx, ds)
 }

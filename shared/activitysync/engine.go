@@ -867,8 +867,8 @@ func (b *batch) recordTasks(ctx context.Context, items []item, ids []string) err
 }
 
 func (b *batch) failOne(ctx context.Context, it item, res salesforce.SaveResult) {
-	if err := b.e.Activities.Release(ctx, b.team, it.key, b.e.Owner); err != nil {
-		b.e.log().Warn("release claim", "team_id", b.team, "error", err.Error())
+	if err := b.e.Activities.Unclaim(ctx, b.team, it.key, b.e.Owner); err != nil {
+		b.e.log().Warn("unclaim", "team_id", b.team, "error", err.Error())
 	}
 	fe := firstError(res)
 	msg := fe.Message

@@ -42,7 +42,7 @@ type Claim struct {
 	TaskID string
 	// EventID is the event that first claimed the activity.
 	EventID string
-	// Attempted means an earlier claim was taken and not released (by
+	// Attempted means an earlier claim was taken and not ended (by
 	// another worker whose claim expired, or by this owner: an earlier run
 	// of the batch, a claim not abandoned): its create may have reached
 	// Salesforce, so the Task is looked for before creating it again.
@@ -101,8 +101,8 @@ type Activities interface {
 	// that a create may have reached Salesforce. Keys not claimed by owner
 	// are left as they are.
 	AbandonAll(ctx context.Context, teamID, owner string, keys []string) error
-	// Release forgets owner's claim: nothing was created.
-	Release(ctx context.Context, teamID, key, owner string) error
+	// Unclaim forgets owner's claim: nothing was created.
+	Unclaim(ctx context.Context, teamID, key, owner string) error
 
 	// Hold stores an activity until its membership reaches a final state.
 	Hold(ctx context.Context, teamID string, k ledger.MemberKey, ev event.Event) error

@@ -122,7 +122,7 @@ type batch struct {
 	conn     delivery.Connection
 	releases []ledger.MemberKey // memberships that reached a final state: their held activity goes
 	writes   []ending           // final states not yet written to the ledger (flush)
-	claimed  []string           // emails this batch claimed, released if it fails
+	claimed  []string           // emails this batch claimed, unclaimed if it fails
 	// settle is the context what the part did is recorded under: the
 	// WriteContext of its share as the part began, so that what a write
 	// past the share's end did is recorded too.
@@ -518,7 +518,7 @@ func (b *batch) resolve(ctx context.Context, created []delivery.Delivery, toSync
 	}
 	if err != nil {
 		for _, email := range b.claimed {
-			b.releaseOne(context.WithoutCancel(ctx), email)
+			b.unclaim(context.WithoutCancel(ctx), email)
 		}
 	}
 	return err
@@ -608,7 +608,7 @@ func (b *batch) claim(ctx context.Context, pending []item, found map[string]ledg
 	}
 	errs, err := b.e.Ledger.ClaimAll(ctx, b.team, order, b.e.Owner, until)
 	if err != nil {
-		b.claimed = order // some may be taken: releasing a claim not held is a no-op
+		b.claimed = order // some may be taken: unclaiming a claim not held is a no-op
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	busy := map[string]error{}
@@ -676,7 +676,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]ledger
 			oe := &event.OutcomeError{Code: "MAPPING_ERROR", Message: err.Error()}
 			b.fail(ctx, it, oe)
 			mapFailed[email] = oe
-			b.releaseOne(ctx, email)
+			b.unclaim(ctx, email)
 			continue
 		}
 		mappingVersion[email] = version
@@ -728,7 +728,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]ledger
 			for _, f := range followers[email] {
 				b.retry(f.d, fmt.Errorf("%w: %s", delivery.ErrRetry, firstError(res).Message))
 			}
-			b.releaseOne(wctx, email)
+			b.unclaim(wctx, email)
 		default:
 			fe := firstError(res)
 			oe := &event.OutcomeError{Code: fe.Code, Message: fe.Message, Fields: fe.Fields}
@@ -736,7 +736,7 @@ func (b *batch) create(ctx context.Context, mine []item, found map[string]ledger
 			for _, f := range followers[email] {
 				b.fail(wctx, f, oe)
 			}
-			b.releaseOne(wctx, email)
+			b.unclaim(wctx, email)
 		}
 		return nil
 	}); err != nil {
@@ -840,7 +840,7 @@ func (b *batch) linkDuplicates(ctx context.Context, dupes []int, results []sales
 		m, ok := found[email]
 		if !ok {
 			b.fail(ctx, it, duplicateError(results[i]))
-			b.releaseOne(ctx, email)
+			b.unclaim(ctx, email)
 			continue
 		}
 		r := b.record(it, m.Object, m.ID, event.StatusLinked, "duplicate_rule", 0)
@@ -939,7 +939,7 @@ func (b *batch) flush(ctx context.Context) error {
 		for i, e := range errs {
 			if e != nil {
 				unsaved[recs[i].Email] = e
-				b.releaseOne(ctx, recs[i].Email)
+				b.unclaim(ctx, recs[i].Email)
 			}
 		}
 	}
@@ -1021,9 +1021,9 @@ func (b *batch) flushReleases(ctx context.Context) {
 	}
 }
 
-func (b *batch) releaseOne(ctx context.Context, email string) {
-	if err := b.e.Ledger.Release(ctx, b.team, email, b.e.Owner); err != nil {
-		b.e.log().Warn("release claim", "team_id", b.team, "error", err.Error())
+func (b *batch) unclaim(ctx context.Context, email string) {
+	if err := b.e.Ledger.Unclaim(ctx, b.team, email, b.e.Owner); err != nil {
+		b.e.log().Warn("unclaim", "team_id", b.team, "error", err.Error())
 	}
 }
 

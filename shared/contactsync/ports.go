@@ -54,13 +54,13 @@ type Ledger interface {
 	// unexpired claim on emails[i] or the email has a record; a claim the
 	// owner already holds is taken again.
 	ClaimAll(ctx context.Context, teamID string, emails []string, owner string, until time.Time) (errs []error, err error)
-	// SaveRecords stores the records and releases their claims; a record
+	// SaveRecords stores the records and ends their claims; a record
 	// found in Salesforce is saved without a claim. errs[i] is rs[i]'s own
 	// error: the email has another record, or another owner holds an
 	// unexpired claim on it (ErrClaimed).
 	SaveRecords(ctx context.Context, rs []ledger.Record) (errs []error, err error)
-	// Release gives a claim up without a record.
-	Release(ctx context.Context, teamID, email, owner string) error
+	// Unclaim gives a claim up without a record.
+	Unclaim(ctx context.Context, teamID, email, owner string) error
 }
 
 // Org is one team's Salesforce org, as contact sync uses it.

@@ -462,7 +462,7 @@ func (s *Store) AbandonAll(ctx context.Context, team, owner string, keys []strin
 
 // Release deletes owner's claim when no Task is recorded: nothing was
 // created, so the next attempt starts afresh.
-func (s *Store) Release(ctx context.Context, team, key, owner string) error {
+func (s *Store) Unclaim(ctx context.Context, team, key, owner string) error {
 	if err := s.checkKey(team, key); err != nil {
 		return err
 	}

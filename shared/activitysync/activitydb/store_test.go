@@ -123,7 +123,7 @@ func TestClaims(t *testing.T) {
 			if _, err := claim(s, "t1", "k2", "evt_5", "w1", until()); err != nil {
 				return activitysync.Claim{}, err
 			}
-			if err := s.Release(ctx, "t1", "k2", "w1"); err != nil {
+			if err := s.Unclaim(ctx, "t1", "k2", "w1"); err != nil {
 				return activitysync.Claim{}, err
 			}
 			return claim(s, "t1", "k2", "evt_6", "w2", until())

@@ -19,7 +19,7 @@ import (
 )
 
 // recordItem is an email's RECORD item: a claim, a saved record, or both
-// absent (a released claim leaves no item). A saved record carries the
+// absent (an ended claim leaves no item). A saved record carries the
 // contact index keys (CPK, CSK).
 type recordItem struct {
 	PK             string    `json:"pk"`
@@ -225,7 +225,7 @@ func checkRecord(r ledger.Record) (string, error) {
 	return n, nil
 }
 
-// SaveRecord stores the record and releases the claim: SaveRecords of one
+// SaveRecord stores the record and ends the claim: SaveRecords of one
 // record.
 func (s *Store) SaveRecord(ctx context.Context, r ledger.Record) error {
 	errs, err := s.SaveRecords(ctx, []ledger.Record{r})
@@ -235,7 +235,7 @@ func (s *Store) SaveRecord(ctx context.Context, r ledger.Record) error {
 	return errs[0]
 }
 
-// SaveRecords stores each record and releases its claim: one conditional
+// SaveRecords stores each record and ends its claim: one conditional
 // update per record, 100 records a transaction. The record enters the
 // contact index under the contact that saved it. The claim must be the owner's
 // (Store.Owner, or r.EventID when that is empty), expired or absent (a
@@ -343,9 +343,9 @@ func (s *Store) saveRecord(r ledger.Record) (dynamotx.Unit, error) {
 	}, nil
 }
 
-// Release gives a claim of owner up: the item is deleted if it holds that
+// Unclaim gives a claim of owner up: the item is deleted if it holds that
 // claim and no record. Releasing a claim not held is a no-op.
-func (s *Store) Release(ctx context.Context, teamID, email, owner string) error {
+func (s *Store) Unclaim(ctx context.Context, teamID, email, owner string) error {
 	if err := checkID("team_id", teamID); err != nil {
 		return err
 	}

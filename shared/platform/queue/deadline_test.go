@@ -55,7 +55,7 @@ type byTeam struct {
 	deadline time.Time
 }
 
-func (p *byTeam) Process(ctx context.Context, msgs []Message) map[string]error {
+func (p *byTeam) Process(ctx context.Context, msgs []delivery.Delivery) map[string]error {
 	p.deadline, _ = ctx.Deadline()
 	out := map[string]error{}
 	for _, m := range msgs {

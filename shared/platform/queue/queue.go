@@ -35,9 +35,8 @@ import (
 
 // Message is one valid event with its delivery facts.
 type Message struct {
-	ID           string // SQS message id
-	ReceiveCount int
-	Event        event.Event
+	ID    string // SQS message id
+	Event event.Event
 	// Retry is set on a message the error inbox sent again after an admin
 	// fixed the cause of a failure (message attribute RetryAttribute).
 	Retry bool
@@ -137,11 +136,11 @@ func firstReceived(rec Record) time.Time {
 	return t
 }
 
-// Processor is the domain side: it handles a batch and returns the ids of
-// the messages that must be delivered again (transient failures), each with
-// its reason.
+// Processor is the domain side (both sync engines): it handles a batch of
+// deliveries and returns the ids of those that must come back, each with
+// its reason (see the errors of package delivery).
 type Processor interface {
-	Process(ctx context.Context, msgs []Message) map[string]error
+	Process(ctx context.Context, ds []delivery.Delivery) map[string]error
 }
 
 // InvalidAnswerer answers the messages that failed validation but name
@@ -274,8 +273,7 @@ func (h *Handler) classify(in Batch) (msgs []Message, bodies []string, poison []
 			poison = append(poison, poisoned{rec: rec, reason: err})
 			continue
 		}
-		n, _ := strconv.Atoi(rec.Attributes.ApproximateReceiveCount)
-		msgs = append(msgs, Message{ID: rec.MessageID, ReceiveCount: n, Event: ev, Retry: isRetry(rec), FirstReceived: firstReceived(rec),
+		msgs = append(msgs, Message{ID: rec.MessageID, Event: ev, Retry: isRetry(rec), FirstReceived: firstReceived(rec),
 			OutOfTimeSince: outOfTimeSince(rec)})
 		bodies = append(bodies, rec.Body)
 	}
@@ -287,7 +285,11 @@ func (h *Handler) classify(in Batch) (msgs []Message, bodies []string, poison []
 func (h *Handler) process(ctx context.Context, msgs []Message) map[string]error {
 	work, cancel := h.workContext(ctx, len(msgs))
 	defer cancel()
-	return h.Processor.Process(work, msgs)
+	ds := make([]delivery.Delivery, len(msgs))
+	for i, m := range msgs {
+		ds[i] = delivery.Delivery{ID: m.ID, Event: m.Event, Retry: m.Retry, FirstReceived: m.FirstReceived}
+	}
+	return h.Processor.Process(work, ds)
 }
 
 // fates decides, at now, what becomes of each failed message: sent back
@@ -699,21 +701,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// ErrNoProcessor is the reason Hold gives.
-var ErrNoProcessor = errors.New("queue: this function does not process these events yet; they stay queued")
-
-// Hold returns every message to the queue (and, after maxReceiveCount
-// receives, to the DLQ through the redrive policy). It keeps events safe while
-// a function's domain processor is not deployed.
-type Hold struct{}
-
-// Process reports every message as not processed.
-func (Hold) Process(_ context.Context, msgs []Message) map[string]error {
-	out := make(map[string]error, len(msgs))
-	for _, m := range msgs {
-		out[m.ID] = ErrNoProcessor
-	}
-	return out
 }
