@@ -1,0 +1,105 @@
+package ledgertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sfsync/sfsync/shared/event"
+)
+
+// final reports whether an outcome status is never replaced: created,
+// linked, skipped and the dedup answers are; pending and failed are not
+// (a failed event may be retried and end well).
+func final(s event.Status) bool { return s != event.StatusPending && s != event.StatusFailed }
+
+// replaces reports whether n may take the place of old for the same event:
+// old is not final and n is at least as recent. An invalid_event answer
+// never does: its ids come from an invalid body.
+func replaces(n, old event.Outcome) bool {
+	return !final(old.Status) && !n.At.Before(old.At) && !event.IsInvalidEvent(n)
+}
+
+// Outcomes returns the unexpired outcomes recorded for these events, by
+// event id. An invalid team or event id fails the call.
+func (l *Memory) Outcomes(_ context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error) {
+	if err := checkID("team_id", teamID); err != nil {
+		return nil, err
+	}
+	for i, id := range eventIDs {
+		if err := checkID(fmt.Sprintf("event_ids[%d]", i), id); err != nil {
+			return nil, err
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now().Unix()
+	out := map[string]event.Outcome{}
+	for _, id := range eventIDs {
+		if s, ok := l.outcomes[eventID{teamID, id}]; ok && s.expires > now {
+			out[id] = clone(s.outcome)
+		}
+	}
+	return out, nil
+}
+
+// RecordOutcomes stores outcomes by event id, each replacing the one
+// recorded before only as replaces allows. Invalid outcomes are skipped and
+// reported (wrapping ErrInvalid) after the valid ones are stored.
+func (l *Memory) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
+	_, err := l.RecordOutcomesKept(ctx, outs)
+	return err
+}
+
+// RecordOutcomesKept records outs as RecordOutcomes does, and returns, for
+// each, the outcome kept for its event: outs[i] itself, or the outcome it
+// may not replace (one recorded before, or another of outs). kept[i] is
+// zero when outs[i] is invalid and no valid outcome of its event is in outs.
+func (l *Memory) RecordOutcomesKept(_ context.Context, outs []event.Outcome) ([]event.Outcome, error) {
+	chosen, order, bad := choose(outs)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	expires := l.now().Add(OutcomeTTL).Unix()
+	kept := make(map[eventID]event.Outcome, len(order))
+	for _, k := range order {
+		o := chosen[k]
+		if old, ok := l.outcomes[k]; ok && !replaces(o, old.outcome) {
+			kept[k] = old.outcome
+			continue
+		}
+		l.outcomes[k] = storedOutcome{outcome: o, expires: expires}
+		kept[k] = o
+	}
+	out := make([]event.Outcome, len(outs))
+	for i, o := range outs {
+		if k, ok := kept[eventID{o.TeamID, o.EventID}]; ok {
+			out[i] = clone(k)
+		}
+	}
+	return out, bad
+}
+
+// choose validates outs and picks, of the outcomes of each event, the one
+// the others may not replace; order is the events in order of first
+// appearance, bad the invalid outcomes' errors.
+func choose(outs []event.Outcome) (chosen map[eventID]event.Outcome, order []eventID, bad error) {
+	chosen = map[eventID]event.Outcome{}
+	var errs []error
+	for i, o := range outs {
+		if err := o.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: outcomes[%d]: %w", ErrInvalid, i, err))
+			continue
+		}
+		o = clone(o)
+		o.At = o.At.UTC()
+		k := eventID{o.TeamID, o.EventID}
+		prev, ok := chosen[k]
+		if !ok {
+			order = append(order, k)
+		}
+		if !ok || replaces(o, prev) {
+			chosen[k] = o
+		}
+	}
+	return chosen, order, errors.Join(errs...)
+}

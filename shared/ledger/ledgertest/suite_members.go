@@ -1,0 +1,118 @@
+package ledgertest
+
+import (
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/policy"
+)
+
+// memberCases are the rules of memberships: the first pin is kept (R4),
+// updates never rewrite it.
+func memberCases() []testCase {
+	return []testCase{
+		{"PinMemberships stores a new membership and reports it New", pinStoresNew},
+		{"PinMemberships keeps the first pin", pinKeepsFirst},
+		{"Of two pins of one membership in a call the first is stored for both", pinTwiceInACall},
+		{"A pin repeated after a lost answer is not New", pinRepeatNotNew},
+		{"An invalid membership is its own error", pinInvalid},
+		{"SetMemberships changes status, reason and record, never the pin", setKeepsPin},
+		{"Of two updates of one membership in a call the later is applied", setTwiceInACall},
+		{"SetMemberships of a membership never pinned is its own error and pins nothing", setUnpinned},
+		{"Memberships are per team", membershipsPerTeam},
+	}
+}
+
+func pinStoresNew(h *harness) {
+	m := membership(h.a, "seq_1", "ct_1", "evt_1")
+	res := h.pin(m)
+	wantEqual(h, "pin", res[0], ledger.PinResult{Membership: m, New: true})
+	wantEqual(h, "stored", h.memberships(h.a, key("seq_1", "ct_1")), map[ledger.MemberKey]ledger.Membership{key("seq_1", "ct_1"): m})
+}
+
+func pinKeepsFirst(h *harness) {
+	first := membership(h.a, "seq_1", "ct_1", "evt_1")
+	second := membership(h.a, "seq_1", "ct_1", "evt_2")
+	second.Policy.SyncAs, second.Status, second.Reason = policy.SyncAsContact, ledger.MemberSkipped, event.ReasonSyncOff
+	h.pin(first)
+	res := h.pin(second)
+	wantEqual(h, "second pin", res[0], ledger.PinResult{Membership: first})
+	wantEqual(h, "stored", h.memberships(h.a, key("seq_1", "ct_1"))[key("seq_1", "ct_1")], first)
+}
+
+func pinTwiceInACall(h *harness) {
+	a := membership(h.a, "seq_1", "ct_2", "evt_2")
+	b := membership(h.a, "seq_1", "ct_2", "evt_3")
+	b.Policy.SyncAs = policy.SyncAsContact
+	res := h.pin(a, b)
+	wantEqual(h, "pins", res, []ledger.PinResult{{Membership: a, New: true}, {Membership: a}})
+	wantEqual(h, "stored", h.memberships(h.a, key("seq_1", "ct_2"))[key("seq_1", "ct_2")], a)
+}
+
+func pinRepeatNotNew(h *harness) {
+	first := membership(h.a, "seq_1", "ct_1", "evt_1")
+	third := membership(h.a, "seq_1", "ct_3", "evt_4")
+	h.pin(first)
+	res := h.pin(first, third, first)
+	var news []bool
+	for _, r := range res {
+		news = append(news, r.New)
+	}
+	wantEqual(h, "new pins", news, []bool{false, true, false})
+}
+
+func pinInvalid(h *harness) {
+	bad := membership(h.a, "seq#1", "ct_1", "evt_1")
+	good := membership(h.a, "seq_2", "ct_1", "evt_2")
+	res := h.pin(bad, good)
+	if res[0].Err == nil {
+		h.t.Errorf("invalid pin: got %+v; want its own error", res[0])
+	}
+	wantEqual(h, "valid pin", res[1], ledger.PinResult{Membership: good, New: true})
+	if _, ok := h.memberships(h.a, key("seq_2", "ct_1"))[key("seq_2", "ct_1")]; !ok {
+		h.t.Errorf("valid membership: got none stored; want it stored")
+	}
+}
+
+func setKeepsPin(h *harness) {
+	first := membership(h.a, "seq_1", "ct_1", "evt_1")
+	h.pin(first)
+	upd := membership(h.a, "seq_1", "ct_1", "evt_9")
+	upd.Policy.SyncAs, upd.PinnedAt, upd.Contact.FirstName = policy.SyncAsContact, Start, "Grace"
+	upd.Status, upd.Reason = ledger.MemberSynced, ""
+	upd.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001AAA"}
+	h.wantErrs("set", h.set(upd), nil)
+	want := first
+	want.Status, want.Reason, want.Salesforce = ledger.MemberSynced, "", upd.Salesforce
+	wantEqual(h, "after set", h.memberships(h.a, key("seq_1", "ct_1"))[key("seq_1", "ct_1")], want)
+}
+
+func setTwiceInACall(h *harness) {
+	m := membership(h.a, "seq_1", "ct_1", "evt_1")
+	h.pin(m)
+	synced, failed := m, m
+	synced.Status, synced.Reason = ledger.MemberSynced, ""
+	synced.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001AAA"}
+	failed.Status, failed.Reason = ledger.MemberFailed, ""
+	h.wantErrs("set", h.set(synced, failed), nil, nil)
+	wantEqual(h, "after set", h.memberships(h.a, key("seq_1", "ct_1"))[key("seq_1", "ct_1")], failed)
+}
+
+func setUnpinned(h *harness) {
+	pinned := membership(h.a, "seq_1", "ct_1", "evt_1")
+	h.pin(pinned)
+	never := membership(h.a, "seq_1", "ct_never", "evt_2")
+	never.Status, never.Reason = ledger.MemberSynced, ""
+	upd := pinned
+	upd.Status, upd.Reason = ledger.MemberSyncing, ""
+	h.wantErrs("set", h.set(never, upd), errAny, nil)
+	got := h.memberships(h.a, key("seq_1", "ct_never"), key("seq_1", "ct_1"))
+	if _, ok := got[key("seq_1", "ct_never")]; ok {
+		h.t.Errorf("membership never pinned: got it stored; want none")
+	}
+	wantEqual(h, "pinned, after set", got[key("seq_1", "ct_1")], upd)
+}
+
+func membershipsPerTeam(h *harness) {
+	h.pin(membership(h.a, "seq_1", "ct_1", "evt_1"))
+	wantEqual(h, "another team's", h.memberships(h.b, key("seq_1", "ct_1"), key("seq_1", "ct_2")), map[ledger.MemberKey]ledger.Membership{})
+}
