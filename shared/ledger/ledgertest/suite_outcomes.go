@@ -185,8 +185,8 @@ func outcomeInvalidReported(h *harness) {
 
 func outcomeExpires(h *harness) {
 	h.record(contactOutcome(h.a, "evt_1", event.StatusCreated, Start))
-	h.clock.Advance(OutcomeTTL - time.Minute)
-	wantEqual(h, "just before the TTL", h.statuses(h.a, "evt_1"), map[string]string{"evt_1": "created/"})
-	h.clock.Advance(2 * time.Minute)
-	wantEqual(h, "just after the TTL", h.statuses(h.a, "evt_1"), map[string]string{})
+	h.clock.Advance(OutcomeTTL - time.Second)
+	wantEqual(h, "a second before the TTL", h.statuses(h.a, "evt_1"), map[string]string{"evt_1": "created/"})
+	h.clock.Advance(time.Second)
+	wantEqual(h, "at the TTL", h.statuses(h.a, "evt_1"), map[string]string{})
 }
