@@ -266,7 +266,8 @@ func (m *Memory) HeldKeys(_ context.Context, team string) (map[ledger.MemberKey]
 	return out, nil
 }
 
-// Held returns a membership's held events, oldest first.
+// Held returns a membership's held events, oldest first: by their keys,
+// whose times sort as they read.
 func (m *Memory) Held(_ context.Context, team string, k ledger.MemberKey) ([]event.Event, error) {
 	if err := checkMember(team, k); err != nil {
 		return nil, err
@@ -282,7 +283,6 @@ func (m *Memory) Held(_ context.Context, team string, k ledger.MemberKey) ([]eve
 		}
 		out = append(out, ev)
 	}
-	slices.SortStableFunc(out, func(a, b event.Event) int { return a.OccurredAt.Compare(b.OccurredAt) })
 	return out, nil
 }
 

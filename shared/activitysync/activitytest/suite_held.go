@@ -110,11 +110,12 @@ func unholdNegativeMark(h *harness) {
 func heldPerMember(h *harness) {
 	other := ledger.MemberKey{SequenceID: "s1", ContactID: "c2"}
 	h.hold(h.a, member, heldEvent(h.a, "e1", Start))
-	h.hold(h.b, member, heldEvent(h.b, "e2", Start))
+	h.hold(h.b, member, heldEvent(h.b, "e2", Start), heldEvent(h.b, "e3", Start.Add(time.Minute)))
+	h.hold(h.b, other, heldEvent(h.b, "e4", Start))
 	wantEqual(h, "team a's", h.heldIDs(h.a, member), []string{"e1"})
-	wantEqual(h, "team b's", h.heldIDs(h.b, member), []string{"e2"})
+	wantEqual(h, "team b's", h.heldIDs(h.b, member), []string{"e2", "e3"})
 	wantEqual(h, "another member's", h.heldIDs(h.a, other), []string{})
-	h.must("unhold team b's", h.s.Unhold(h.ctx, h.b, member, []string{"e1", "e2"}, 1))
+	h.must("unhold team b's", h.s.Unhold(h.ctx, h.b, member, []string{"e1", "e2", "e3"}, 2))
 	wantEqual(h, "team a's after team b's unhold", h.heldIDs(h.a, member), []string{"e1"})
 	wantEqual(h, "team a's keys", h.heldKeys(h.a), map[ledger.MemberKey]int64{member: 1})
 }
