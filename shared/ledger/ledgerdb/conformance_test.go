@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sfsync/sfsync/shared/ledger/ledgertest"
 	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
+	"github.com/sfsync/sfsync/shared/ledger/ledgertest"
 )
 
 // TestConformance holds the DynamoDB ledger to the rules the memory ledger
