@@ -64,8 +64,9 @@ func (s simulated) AddTaskKeyField(t *testing.T) {
 }
 
 // TestConformance holds the orgs adapter, against the simulator, to the
-// behaviours the in-memory org of the engines' unit tests has.
+// behaviours the in-memory org of the engines' unit tests has. Its cases
+// run side by side, but not beside the package's parallel tests: a
+// simulator each would slow the burst tests' calls.
 func TestConformance(t *testing.T) {
-	t.Parallel()
 	orgtest.Run(t, func(t *testing.T) orgtest.Subject { return simulated{newEnv(t, org.Config{})} })
 }

@@ -3,6 +3,8 @@ package orgtest_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +168,38 @@ func TestDuplicateNamesItsMatch(t *testing.T) {
 	}
 	if !e.Duplicates.AllowSave {
 		t.Errorf("Duplicate: got a block rule; want an alert rule (allowSave)")
+	}
+}
+
+// TestConcurrentUse: the engines look up and create from many goroutines
+// at once; every create is kept and found.
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	o := orgtest.NewOrg()
+	const workers = 8
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			email := fmt.Sprintf("worker%d@example.com", i)
+			rec := salesforce.NewSObject(orgtest.Contact)
+			rec["LastName"], rec["Email"] = "W", email
+			res, err := o.Create(ctx, []salesforce.SObject{rec}, salesforce.WriteOptions{})
+			if err != nil || !res[0].Success {
+				errs <- fmt.Errorf("create %s: got %+v, %v; want it created", email, res, err)
+				return
+			}
+			if got, err := o.FindByEmail(ctx, []string{email}); err != nil || got[email].ID != res[0].ID {
+				errs <- fmt.Errorf("find %s: got %v, %v; want %s", email, got, err, res[0].ID)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := len(o.Records(orgtest.Contact)); got != workers {
+		t.Errorf("Contacts: got %d; want %d", got, workers)
 	}
 }
