@@ -66,10 +66,10 @@ func (c *candidate) offer(id, modified string) bool {
 	return false
 }
 
-// searchable reports whether email could be stored in Salesforce's Email
+// Searchable reports whether email could be stored in Salesforce's Email
 // field, so a lookup can find it: valid UTF-8, no control characters, at
-// most MaxEmailLength characters.
-func searchable(email string) bool {
+// most MaxEmailLength characters. FindByEmail never queries another.
+func Searchable(email string) bool {
 	if email == "" || !utf8.ValidString(email) || utf8.RuneCountInString(email) > MaxEmailLength {
 		return false
 	}
@@ -88,86 +88,71 @@ func searchable(email string) bool {
 // failure wraps salesforce.ErrTransient, an exhausted API allocation wraps
 // salesforce.ErrRequestLimit.
 func (o *Org) FindByEmail(ctx context.Context, emails []string) (map[string]ledger.Match, error) {
-	// The first spelling of each email is what the query asks for:
-	// Salesforce compares case-insensitively, with its own case folding.
-	query := map[string]string{}
-	var keys []string
+	keys, query := lookupKeys(emails)
+	if len(keys) == 0 {
+		return map[string]ledger.Match{}, nil
+	}
+	found, err := o.runLookups(ctx, o.lookupJobs(keys, query), keys, query)
+	if err != nil {
+		return nil, err
+	}
+	return found.best(keys), nil
+}
+
+// lookupKeys returns the normalized, searchable emails to look up, in the
+// order first seen, and for each the spelling the query asks for: the
+// first one seen, trimmed (Salesforce compares case-insensitively, with its
+// own case folding).
+func lookupKeys(emails []string) (keys []string, query map[string]string) {
+	query = map[string]string{}
 	for _, e := range emails {
 		k := ledger.NormalizeEmail(e)
-		if _, seen := query[k]; seen || !searchable(k) {
+		if _, seen := query[k]; seen || !Searchable(k) {
 			continue
 		}
 		query[k] = strings.TrimSpace(e)
 		keys = append(keys, k)
 	}
-	found := map[string]ledger.Match{}
-	if len(keys) == 0 {
-		return found, nil
-	}
+	return keys, query
+}
 
-	var queue []lookupJob
+// lookupJobs returns the first queries of a lookup: for each IN-list of
+// keys, one Contact query and one Lead query.
+func (o *Org) lookupJobs(keys []string, query map[string]string) []lookupJob {
+	var jobs []lookupJob
 	for i, chunk := range salesforce.SplitInList(keys, LookupBudget) {
 		values := make([]string, len(chunk))
 		for j, k := range chunk {
 			values[j] = query[k]
 		}
 		in := salesforce.QuoteList(values)
-		queue = append(queue,
+		jobs = append(jobs,
 			lookupJob{object: event.ObjectContact, keys: chunk, sub: o.client.QuerySubrequest(fmt.Sprintf("contact_%d", i),
 				"SELECT Id, Email, LastModifiedDate FROM Contact WHERE Email IN "+in+" ORDER BY LastModifiedDate DESC")},
 			lookupJob{object: event.ObjectLead, keys: chunk, sub: o.client.QuerySubrequest(fmt.Sprintf("lead_%d", i),
 				"SELECT Id, Email, IsConverted, ConvertedContactId, LastModifiedDate FROM Lead WHERE Email IN "+in+" ORDER BY LastModifiedDate DESC")},
 		)
 	}
+	return jobs
+}
 
-	contacts, converted, leads := map[string]*candidate{}, map[string]*candidate{}, map[string]*candidate{}
-	offer := func(m map[string]*candidate, key, id, modified string) {
-		c := m[key]
-		if c == nil {
-			c = &candidate{}
-			m[key] = c
-		}
-		c.offer(id, modified)
-	}
+// runLookups runs the jobs, up to 5 queries per composite call, and the
+// further pages of their answers, which share the calls that follow; it
+// returns the candidates the answers offered.
+func (o *Org) runLookups(ctx context.Context, queue []lookupJob, keys []string, query map[string]string) (candidates, error) {
+	found := newCandidates()
 	page := 0
 	for len(queue) > 0 {
 		n := min(len(queue), salesforce.MaxCompositeHeavy)
 		batch := queue[:n]
 		queue = queue[n:]
-		subs := make([]salesforce.CompositeSubrequest, n)
-		for i, j := range batch {
-			subs[i] = j.sub
-		}
-		resps, err := o.client.Composite(ctx, false, subs, nil)
+		results, err := o.lookupBatch(ctx, batch, len(keys))
 		if err != nil {
-			return nil, fmt.Errorf("find %d emails: %w", len(keys), err)
+			return candidates{}, err
 		}
-		if len(resps) != n {
-			return nil, fmt.Errorf("find %d emails: %d composite answers for %d queries", len(keys), len(resps), n)
-		}
-		for i, r := range resps {
+		for i, res := range results {
 			job := batch[i]
-			if err := r.Err(); err != nil {
-				return nil, fmt.Errorf("find %d emails: query %s: %w", len(keys), job.object, err)
-			}
-			var res salesforce.QueryResult[lookupRecord]
-			if err := json.Unmarshal(r.Body, &res); err != nil {
-				return nil, fmt.Errorf("find %d emails: decode %s query answer: %w", len(keys), job.object, err)
-			}
-			for _, rec := range res.Records {
-				key, ok := keyOf(rec.Email, job.keys, query)
-				if !ok || rec.ID == "" {
-					continue
-				}
-				switch {
-				case job.object == event.ObjectContact:
-					offer(contacts, key, rec.ID, rec.LastModifiedDate)
-				case rec.IsConverted && rec.ConvertedContactID != "":
-					offer(converted, key, rec.ConvertedContactID, rec.LastModifiedDate)
-				case !rec.IsConverted:
-					offer(leads, key, rec.ID, rec.LastModifiedDate)
-				}
-			}
+			found.take(job, res.Records, query)
 			if !res.Done && res.NextRecordsURL != "" {
 				page++
 				queue = append(queue, lookupJob{object: job.object, keys: job.keys,
@@ -175,18 +160,89 @@ func (o *Org) FindByEmail(ctx context.Context, emails []string) (map[string]ledg
 			}
 		}
 	}
+	return found, nil
+}
 
-	for _, k := range keys {
-		switch {
-		case contacts[k] != nil:
-			found[k] = ledger.Match{Object: event.ObjectContact, ID: contacts[k].id, Rule: RuleContact}
-		case converted[k] != nil:
-			found[k] = ledger.Match{Object: event.ObjectContact, ID: converted[k].id, Rule: RuleConvertedLead}
-		case leads[k] != nil:
-			found[k] = ledger.Match{Object: event.ObjectLead, ID: leads[k].id, Rule: RuleLead}
+// lookupBatch sends one composite call of the batch's queries and returns
+// their decoded answers, in the batch's order; nkeys is the lookup's size,
+// for the errors.
+func (o *Org) lookupBatch(ctx context.Context, batch []lookupJob, nkeys int) ([]salesforce.QueryResult[lookupRecord], error) {
+	subs := make([]salesforce.CompositeSubrequest, len(batch))
+	for i, j := range batch {
+		subs[i] = j.sub
+	}
+	resps, err := o.client.Composite(ctx, false, subs, nil)
+	if err != nil {
+		return nil, fmt.Errorf("find %d emails: %w", nkeys, err)
+	}
+	if len(resps) != len(batch) {
+		return nil, fmt.Errorf("find %d emails: %d composite answers for %d queries", nkeys, len(resps), len(batch))
+	}
+	results := make([]salesforce.QueryResult[lookupRecord], len(batch))
+	for i, r := range resps {
+		if err := r.Err(); err != nil {
+			return nil, fmt.Errorf("find %d emails: query %s: %w", nkeys, batch[i].object, err)
+		}
+		if err := json.Unmarshal(r.Body, &results[i]); err != nil {
+			return nil, fmt.Errorf("find %d emails: decode %s query answer: %w", nkeys, batch[i].object, err)
 		}
 	}
-	return found, nil
+	return results, nil
+}
+
+// candidates are the best records found so far for each email, by rule.
+type candidates struct {
+	contacts, converted, leads map[string]*candidate
+}
+
+func newCandidates() candidates {
+	return candidates{contacts: map[string]*candidate{}, converted: map[string]*candidate{}, leads: map[string]*candidate{}}
+}
+
+// take offers the records of one answer of job: a Contact as a contact, a
+// converted Lead as its Contact, an unconverted Lead as a lead.
+func (c candidates) take(job lookupJob, records []lookupRecord, query map[string]string) {
+	for _, rec := range records {
+		key, ok := keyOf(rec.Email, job.keys, query)
+		if !ok || rec.ID == "" {
+			continue
+		}
+		switch {
+		case job.object == event.ObjectContact:
+			offer(c.contacts, key, rec.ID, rec.LastModifiedDate)
+		case rec.IsConverted && rec.ConvertedContactID != "":
+			offer(c.converted, key, rec.ConvertedContactID, rec.LastModifiedDate)
+		case !rec.IsConverted:
+			offer(c.leads, key, rec.ID, rec.LastModifiedDate)
+		}
+	}
+}
+
+// offer offers a record to the candidate of key in m.
+func offer(m map[string]*candidate, key, id, modified string) {
+	c := m[key]
+	if c == nil {
+		c = &candidate{}
+		m[key] = c
+	}
+	c.offer(id, modified)
+}
+
+// best returns each key's match: a Contact over a converted Lead's
+// Contact over an unconverted Lead.
+func (c candidates) best(keys []string) map[string]ledger.Match {
+	found := map[string]ledger.Match{}
+	for _, k := range keys {
+		switch {
+		case c.contacts[k] != nil:
+			found[k] = ledger.Match{Object: event.ObjectContact, ID: c.contacts[k].id, Rule: RuleContact}
+		case c.converted[k] != nil:
+			found[k] = ledger.Match{Object: event.ObjectContact, ID: c.converted[k].id, Rule: RuleConvertedLead}
+		case c.leads[k] != nil:
+			found[k] = ledger.Match{Object: event.ObjectLead, ID: c.leads[k].id, Rule: RuleLead}
+		}
+	}
+	return found
 }
 
 // keyOf returns which asked-for email a returned record's Email answers.
