@@ -57,7 +57,7 @@ func (c *taskCache) SaveTaskFields(_ context.Context, _ string, tf TaskFields, a
 	return nil
 }
 
-func (c *taskCache) Release(context.Context, string, string, string) error { return nil }
+func (c *taskCache) Unclaim(context.Context, string, string, string) error { return nil }
 
 func (c *taskCache) AbandonAll(context.Context, string, string, []string) error { return nil }
 
