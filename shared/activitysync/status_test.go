@@ -57,7 +57,7 @@ func (c *taskCache) SaveTaskFields(_ context.Context, _ string, tf TaskFields, a
 	return nil
 }
 
-func (c *taskCache) Release(context.Context, string, string, string) error { return nil }
+func (c *taskCache) Unclaim(context.Context, string, string, string) error { return nil }
 
 func (c *taskCache) AbandonAll(context.Context, string, string, []string) error { return nil }
 
@@ -65,9 +65,9 @@ func (c *taskCache) DoneAll(_ context.Context, _, _ string, tasks []LoggedTask) 
 	return make([]error, len(tasks)), nil
 }
 
-func statusBatch(o *statusOrg, c *taskCache, now time.Time) *batch {
+func statusTeam(o *statusOrg, c *taskCache, now time.Time) team {
 	e := &Engine{Activities: c, Now: func() time.Time { return now }}
-	return &batch{e: e, team: "team_status", org: o, failed: map[string]error{}, done: map[string]bool{}}
+	return team{e: e, id: "team_status", org: o}
 }
 
 func statusItem() item {
@@ -80,20 +80,21 @@ func statusItem() item {
 func TestNoClosedStatusFailsTheActivity(t *testing.T) {
 	t.Parallel()
 	o := &statusOrg{tf: TaskFields{TypeEmail: true}}
-	b := statusBatch(o, &taskCache{}, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
-	tf, err := b.taskFields(context.Background())
+	tm := statusTeam(o, &taskCache{}, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	spec, err := tm.taskFields(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.create(context.Background(), []item{statusItem()}, tf, true); err != nil {
+	res, err := tm.create(context.Background(), []item{statusItem()}, spec, true)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(o.sent) != 0 {
 		t.Errorf("Tasks sent: got %v; want none", o.sent)
 	}
-	if len(b.outcomes) != 1 || b.outcomes[0].Status != event.StatusFailed || b.outcomes[0].Error == nil ||
-		b.outcomes[0].Error.Code != CodeNoClosedTaskStatus {
-		t.Fatalf("outcomes: got %+v; want failed %s", b.outcomes, CodeNoClosedTaskStatus)
+	if len(res.outcomes) != 1 || res.outcomes[0].Status != event.StatusFailed || res.outcomes[0].Error == nil ||
+		res.outcomes[0].Error.Code != CodeNoClosedTaskStatus {
+		t.Fatalf("outcomes: got %+v; want failed %s", res.outcomes, CodeNoClosedTaskStatus)
 	}
 }
 
@@ -122,32 +123,33 @@ func TestRefusedStatusDropsTheCache(t *testing.T) {
 			if tc.cached {
 				c.tf, c.at, c.ok = TaskFields{ClosedStatus: "Done"}, now.Add(-time.Minute), true
 			}
-			b := statusBatch(o, c, now)
-			tf, err := b.taskFields(context.Background())
+			tm := statusTeam(o, c, now)
+			spec, err := tm.taskFields(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := b.create(context.Background(), []item{statusItem()}, tf, true); err != nil {
+			res, err := tm.create(context.Background(), []item{statusItem()}, spec, true)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if c.tf.ClosedStatus != "" {
 				t.Errorf("cached status: got %q; want it dropped", c.tf.ClosedStatus)
 			}
-			if got := b.failed["msg_1"]; (got != nil) != tc.wantRetry || (got != nil && !errors.Is(got, delivery.ErrRetry)) {
+			if got := res.back["msg_1"]; (got != nil) != tc.wantRetry || (got != nil && !errors.Is(got, delivery.ErrRetry)) {
 				t.Errorf("retry: got %v; want retry %v", got, tc.wantRetry)
 			}
-			if failed := len(b.outcomes) == 1 && b.outcomes[0].Status == event.StatusFailed; failed != tc.wantFailed {
-				t.Errorf("outcomes: got %+v; want failed %v", b.outcomes, tc.wantFailed)
+			if failed := len(res.outcomes) == 1 && res.outcomes[0].Status == event.StatusFailed; failed != tc.wantFailed {
+				t.Errorf("outcomes: got %+v; want failed %v", res.outcomes, tc.wantFailed)
 			}
 			// the next batch reads the org's statuses again
 			o.tf.ClosedStatus, o.refuse = "Completed", nil
 			before := o.describes
-			tf, err = statusBatch(o, c, now).taskFields(context.Background())
+			spec, err = statusTeam(o, c, now).taskFields(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tf.ClosedStatus != "Completed" || o.describes != before+1 {
-				t.Errorf("next batch: got %q after %d describes; want Completed after one", tf.ClosedStatus, o.describes-before)
+			if spec.ClosedStatus != "Completed" || o.describes != before+1 {
+				t.Errorf("next batch: got %q after %d describes; want Completed after one", spec.ClosedStatus, o.describes-before)
 			}
 		})
 	}
