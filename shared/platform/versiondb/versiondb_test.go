@@ -78,7 +78,9 @@ func newStore(t *testing.T, api versiondb.API) (versiondb.Store[note], *clock) {
 	if err != nil {
 		t.Fatalf("create table %s: %v", name, err)
 	}
-	t.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}) })
+	t.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
 	if api == nil {
 		api = db
 	}
