@@ -135,12 +135,6 @@ func checkMember(k ledger.MemberKey) error {
 	return checkID("contact_id", k.ContactID)
 }
 
-func conditionFailed(err error) (*types.ConditionalCheckFailedException, bool) {
-	var cf *types.ConditionalCheckFailedException
-	ok := errors.As(err, &cf)
-	return cf, ok
-}
-
 func (s *Store) update(ctx context.Context, pk, sk string, b expression.Builder, ret types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
 	expr, err := b.Build()
 	if err != nil {
@@ -182,14 +176,7 @@ func (s *Store) updateOf(pk string, b expression.Builder) (dynamotx.Unit, error)
 // found is the activity item a failed condition found, read when an
 // emulator returned none.
 func (s *Store) found(ctx context.Context, pk string, old map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	if len(old) > 0 {
-		return old, nil
-	}
-	got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(pk, ledgerdb.ActivitySK), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", pk, err)
-	}
-	return got.Item, nil
+	return dynamotx.Found(ctx, s.DB, s.Table, dynamotx.Key(pk, ledgerdb.ActivitySK), old)
 }
 
 func claimErr(pk string, old map[string]types.AttributeValue) error {
@@ -508,7 +495,7 @@ func (s *Store) Unclaim(ctx context.Context, team, key, owner string) error {
 	pk := ledgerdb.ActivityPK(team, key)
 	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(pk, ledgerdb.ActivitySK),
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
-	if _, ok := conditionFailed(err); ok || err == nil {
+	if _, ok := dynamotx.ConditionFailed(err); ok || err == nil {
 		return nil
 	}
 	return fmt.Errorf("unclaim %s: %w", pk, err)
@@ -639,7 +626,7 @@ func (s *Store) Unhold(ctx context.Context, team string, k ledger.MemberKey, eve
 	}
 	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k)),
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
-	if _, ok := conditionFailed(err); ok || err == nil {
+	if _, ok := dynamotx.ConditionFailed(err); ok || err == nil {
 		return nil
 	}
 	return fmt.Errorf("unlist held membership: %w", err)

@@ -59,7 +59,7 @@ func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, 
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if cf, ok := conditionFailed(err); ok {
+	if cf, ok := dynamotx.ConditionFailed(err); ok {
 		it, rerr := s.recordOr(ctx, pk, cf.Item)
 		if rerr != nil {
 			return ledger.Record{}, rerr

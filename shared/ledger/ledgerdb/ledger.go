@@ -259,12 +259,6 @@ func unmarshal(m map[string]types.AttributeValue, v any) error {
 	return attributevalue.UnmarshalMapWithOptions(m, v, fromJSONTags)
 }
 
-func conditionFailed(err error) (*types.ConditionalCheckFailedException, bool) {
-	var cf *types.ConditionalCheckFailedException
-	ok := errors.As(err, &cf)
-	return cf, ok
-}
-
 // raw passes an already encoded attribute value through expression.Value.
 type raw struct{ av types.AttributeValue }
 

@@ -181,12 +181,9 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 // recordOr decodes old, or reads the RECORD item when an emulator returned
 // no old item with a failed condition.
 func (s *Store) recordOr(ctx context.Context, pk string, old map[string]types.AttributeValue) (recordItem, error) {
-	if len(old) == 0 {
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: dynamotx.Key(pk, RecordSK), ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			return recordItem{}, fmt.Errorf("read %s: %w", pk, err)
-		}
-		old = out.Item
+	old, err := dynamotx.Found(ctx, s.db, s.table, dynamotx.Key(pk, RecordSK), old)
+	if err != nil {
+		return recordItem{}, err
 	}
 	var it recordItem
 	if err := unmarshal(old, &it); err != nil {
@@ -366,7 +363,7 @@ func (s *Store) Unclaim(ctx context.Context, teamID, email, owner string) error 
 		TableName: aws.String(s.table), Key: dynamotx.Key(pk, RecordSK),
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
-	if _, ok := conditionFailed(err); ok || err == nil {
+	if _, ok := dynamotx.ConditionFailed(err); ok || err == nil {
 		return nil
 	}
 	return fmt.Errorf("unclaim %s: %w", pk, err)

@@ -1,8 +1,13 @@
 package dynamotx
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/resources"
@@ -44,4 +49,32 @@ func Bool(item map[string]types.AttributeValue, name string) bool {
 		return v.Value
 	}
 	return false
+}
+
+// ConditionFailed reports whether err is a failed condition of a single
+// write, and returns it (its Item is the item found, when the write asked
+// for it).
+func ConditionFailed(err error) (*types.ConditionalCheckFailedException, bool) {
+	var cf *types.ConditionalCheckFailedException
+	ok := errors.As(err, &cf)
+	return cf, ok
+}
+
+// Getter is the call Found makes.
+type Getter interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Found is the item a write refused by its condition found: old, as the
+// refusal returned it (ALL_OLD), or, when it returned none (emulators do
+// not), the item at key read consistently. Nil when there is no item.
+func Found(ctx context.Context, db Getter, table string, key, old map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	if len(old) > 0 {
+		return old, nil
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", String(key, resources.PartitionKey), String(key, resources.SortKey), err)
+	}
+	return out.Item, nil
 }

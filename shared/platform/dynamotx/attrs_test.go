@@ -1,9 +1,14 @@
 package dynamotx_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
@@ -55,5 +60,51 @@ func TestKey(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %#v; want %#v", got, want)
+	}
+}
+
+// getter is a table holding one item, counting its reads.
+type getter struct {
+	item  map[string]types.AttributeValue
+	reads []*dynamodb.GetItemInput
+}
+
+func (g *getter) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	g.reads = append(g.reads, in)
+	return &dynamodb.GetItemOutput{Item: g.item}, nil
+}
+
+// TestFound: the item a refusal returned is used as it is; without one,
+// the item is read, consistently.
+func TestFound(t *testing.T) {
+	stored := map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "2"}}
+	returned := map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "1"}}
+	for _, c := range []struct {
+		name  string
+		old   map[string]types.AttributeValue
+		want  int64
+		reads int
+	}{
+		{"returned with the refusal", returned, 1, 0},
+		{"not returned (an emulator)", nil, 2, 1},
+	} {
+		g := &getter{item: stored}
+		got, err := dynamotx.Found(context.Background(), g, "t", dynamotx.Key("P", "S"), c.old)
+		if err != nil || dynamotx.Int(got, "n") != c.want || len(g.reads) != c.reads {
+			t.Errorf("%s: got n=%d, %v after %d reads; want n=%d after %d", c.name, dynamotx.Int(got, "n"), err, len(g.reads), c.want, c.reads)
+		}
+		if len(g.reads) > 0 && !aws.ToBool(g.reads[0].ConsistentRead) {
+			t.Errorf("%s: got an eventually consistent read; want a consistent one", c.name)
+		}
+	}
+}
+
+func TestConditionFailed(t *testing.T) {
+	cf := &types.ConditionalCheckFailedException{Item: map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "1"}}}
+	if got, ok := dynamotx.ConditionFailed(fmt.Errorf("save: %w", cf)); !ok || got != cf {
+		t.Errorf("wrapped refusal: got %v, %v; want it found", got, ok)
+	}
+	if _, ok := dynamotx.ConditionFailed(errors.New("other")); ok {
+		t.Errorf("another error: got a refusal; want none")
 	}
 }

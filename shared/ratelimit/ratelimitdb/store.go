@@ -130,14 +130,7 @@ func (s *Store) Mark(ctx context.Context, k string, now, until time.Time) (time.
 // found is the mark a refused write found, read when an emulator returned
 // none.
 func (s *Store) found(ctx context.Context, pk string, old map[string]ddbtypes.AttributeValue) (map[string]ddbtypes.AttributeValue, error) {
-	if len(old) > 0 {
-		return old, nil
-	}
-	got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(pk, skCooldown), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", pk, err)
-	}
-	return got.Item, nil
+	return dynamotx.Found(ctx, s.DB, s.Table, dynamotx.Key(pk, skCooldown), old)
 }
 
 // Clear implements ratelimit.Marks: deletes the mark if it is the caller's.
