@@ -82,7 +82,7 @@ func (s *Store) versions() versiondb.Store[mapping.Mapping] {
 
 // doc is where the team's mapping of the object lives.
 func doc(team string, o event.SalesforceObject) versiondb.Doc {
-	return versiondb.Doc{PK: "TEAM#" + team, Prefix: "MAPPING#" + string(o) + "#", Name: string(o) + " mapping",
+	return versiondb.Doc{PK: "TEAM#" + team, Prefix: "MAPPING#" + string(o) + "#", Name: string(o) + " mapping of " + team,
 		Attrs: map[string]string{"object": string(o)}}
 }
 
@@ -105,7 +105,7 @@ func (s *Store) Current(ctx context.Context, team string, o event.SalesforceObje
 	}
 	v, ok, err := s.versions().Current(ctx, doc(team, o))
 	if err != nil {
-		return mapping.Version{}, fmt.Errorf("read %s mapping of %s: %w", o, team, err)
+		return mapping.Version{}, err
 	}
 	if !ok {
 		return mapping.Version{Object: o, Mapping: mapping.Default(o)}, nil
@@ -140,7 +140,7 @@ func (s *Store) Version(ctx context.Context, team string, o event.SalesforceObje
 	}
 	v, ok, err := s.versions().Get(ctx, doc(team, o), n)
 	if err != nil {
-		return mapping.Version{}, fmt.Errorf("read %s mapping version %d of %s: %w", o, n, team, err)
+		return mapping.Version{}, err
 	}
 	if !ok {
 		return mapping.Version{}, fmt.Errorf("%s mapping version %d of %s: %w", o, n, team, ErrNoVersion)
