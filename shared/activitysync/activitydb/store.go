@@ -16,7 +16,9 @@
 //	    the cached activitysync.TaskFields of the team's org.
 //
 // Ids never contain "#" (the event contract's id rule), so keys split
-// unambiguously; the activity key is activitysync.Key, hex.
+// unambiguously; the activity key is activitysync.Key, hex. The keys are
+// built by ledgerdb, which owns the keys of the whole ledger table;
+// docs/tables.md lists every item of every table.
 //
 // # Claims in batches
 //
@@ -43,7 +45,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,6 +55,7 @@ import (
 	"github.com/sfsync/sfsync/shared/activitysync"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -133,55 +135,13 @@ func checkMember(k ledger.MemberKey) error {
 	return checkID("contact_id", k.ContactID)
 }
 
-func activityPK(team, key string) string { return "TEAM#" + team + "#ACTIVITY#" + key }
-func heldIndexPK(team string) string     { return "TEAM#" + team + "#HELD" }
-func heldSK(k ledger.MemberKey) string {
-	return k.SequenceID + "#" + k.ContactID
-}
-func heldPK(team string, k ledger.MemberKey) string { return heldIndexPK(team) + "#" + heldSK(k) }
-func fieldsPK(team string) string                   { return "TEAM#" + team + "#TASK" }
-
-const (
-	taskSK   = "TASK"
-	fieldsSK = "FIELDS"
-	stampFmt = "2006-01-02T15:04:05.000000000Z"
-)
-
-func keyOf(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		resources.PartitionKey: &types.AttributeValueMemberS{Value: pk},
-		resources.SortKey:      &types.AttributeValueMemberS{Value: sk},
-	}
-}
-
-func str(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func num(item map[string]types.AttributeValue, name string) int64 {
-	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
-}
-
-func conditionFailed(err error) (*types.ConditionalCheckFailedException, bool) {
-	var cf *types.ConditionalCheckFailedException
-	ok := errors.As(err, &cf)
-	return cf, ok
-}
-
 func (s *Store) update(ctx context.Context, pk, sk string, b expression.Builder, ret types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
 	expr, err := b.Build()
 	if err != nil {
 		return nil, fmt.Errorf("build update of %s: %w", pk, err)
 	}
 	return s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: keyOf(pk, sk),
+		TableName: aws.String(s.Table), Key: dynamotx.Key(pk, sk),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValues: ret, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -206,7 +166,7 @@ func (s *Store) updateOf(pk string, b expression.Builder) (dynamotx.Unit, error)
 		return nil, fmt.Errorf("build update of %s: %w", pk, err)
 	}
 	return dynamotx.Unit{{Update: &types.Update{
-		TableName: aws.String(s.Table), Key: keyOf(pk, taskSK),
+		TableName: aws.String(s.Table), Key: dynamotx.Key(pk, ledgerdb.ActivitySK),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -216,28 +176,21 @@ func (s *Store) updateOf(pk string, b expression.Builder) (dynamotx.Unit, error)
 // found is the activity item a failed condition found, read when an
 // emulator returned none.
 func (s *Store) found(ctx context.Context, pk string, old map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	if len(old) > 0 {
-		return old, nil
-	}
-	got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: keyOf(pk, taskSK), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", pk, err)
-	}
-	return got.Item, nil
+	return dynamotx.Found(ctx, s.DB, s.Table, dynamotx.Key(pk, ledgerdb.ActivitySK), old)
 }
 
 func claimErr(pk string, old map[string]types.AttributeValue) error {
-	return fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: str(old, "claim_owner"), Until: time.UnixMilli(num(old, "claim_until")).UTC()})
+	return fmt.Errorf("claim %s: %w", pk, &ClaimError{Owner: dynamotx.String(old, "claim_owner"), Until: time.UnixMilli(dynamotx.Int(old, "claim_until")).UTC()})
 }
 
 // freshClaim is the item of a first claim of an activity.
-func freshClaim(team string, r activitysync.ClaimRequest, owner string, until time.Time, token string) map[string]types.AttributeValue {
-	item := keyOf(activityPK(team, r.Key), taskSK)
+func freshClaim(c claimCall, r activitysync.ClaimRequest) map[string]types.AttributeValue {
+	item := dynamotx.Key(ledgerdb.ActivityPK(c.team, r.Key), ledgerdb.ActivitySK)
 	item["event_id"] = &types.AttributeValueMemberS{Value: r.EventID}
 	item["attempts"] = &types.AttributeValueMemberN{Value: "1"}
-	item["claim_owner"] = &types.AttributeValueMemberS{Value: owner}
-	item["claim_until"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)}
-	item["claim_token"] = &types.AttributeValueMemberS{Value: token}
+	item["claim_owner"] = &types.AttributeValueMemberS{Value: c.owner}
+	item["claim_until"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(c.until.UnixMilli(), 10)}
+	item["claim_token"] = &types.AttributeValueMemberS{Value: c.token}
 	return item
 }
 
@@ -277,109 +230,177 @@ func (s *Store) ClaimAll(ctx context.Context, team string, reqs []activitysync.C
 	if !until.After(now) {
 		return nil, &InputError{"until", "must be in the future"}
 	}
-	out := make([]activitysync.ClaimResult, len(reqs))
-	token := newToken()
-	owned, tok, attempts, tid := expression.Name("claim_owner"), expression.Name("claim_token"), expression.Name("attempts"), expression.Name("task_id")
-	claim := func(u expression.UpdateBuilder) expression.UpdateBuilder {
-		return u.Set(owned, expression.Value(owner)).Set(expression.Name("claim_until"), expression.Value(until.UnixMilli())).
-			Set(tok, expression.Value(token))
+	c := claimCall{team: team, owner: owner, token: newToken(), until: until, now: now}
+	fresh, invalid, err := s.freshRound(c, reqs)
+	if err != nil {
+		return nil, err
 	}
+	out := make([]activitysync.ClaimResult, len(reqs))
+	for i, err := range invalid {
+		out[i].Err = err
+	}
+	results, err := s.tx().Write(ctx, "claim activities", fresh.units)
+	if err != nil {
+		return nil, err
+	}
+	answered, again, err := s.answerFresh(ctx, c, reqs, fresh, results)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range answered {
+		out[i] = r
+	}
+	if len(again.units) == 0 {
+		return out, nil
+	}
+	results, err = s.tx().Write(ctx, "take activity claims over", again.units)
+	if err != nil {
+		return nil, err
+	}
+	refused, err := s.answerTakeOver(ctx, c, reqs, again, results)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range refused {
+		out[i] = r
+	}
+	return out, nil
+}
 
-	var units []dynamotx.Unit
-	var idx []int
+// claimCall is one ClaimAll call: its team, its owner, the token naming it
+// in the claims it writes, the claims' end and the time it was made.
+type claimCall struct {
+	team, owner, token string
+	until, now         time.Time
+}
+
+// claimRound is the writes of one round of a ClaimAll call: units[j]
+// claims reqs[idx[j]].
+type claimRound struct {
+	units []dynamotx.Unit
+	idx   []int
+}
+
+// freshRound is the first round's conditional puts, one per valid request,
+// and the error of each request that is not valid, by request index.
+func (s *Store) freshRound(c claimCall, reqs []activitysync.ClaimRequest) (claimRound, map[int]error, error) {
+	owned, tok := expression.Name("claim_owner"), expression.Name("claim_token")
+	// Every item that exists has attempts, so the condition passes only
+	// where there is no item, or this very claim: it is written whole.
+	cond := expression.AttributeNotExists(expression.Name("task_id")).And(expression.Or(
+		expression.AttributeNotExists(expression.Name("attempts")),
+		tok.Equal(expression.Value(c.token)).And(owned.Equal(expression.Value(c.owner)))))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return claimRound{}, nil, fmt.Errorf("build claim: %w", err)
+	}
+	var r claimRound
+	invalid := map[int]error{}
 	seen := map[string]bool{}
-	for i, r := range reqs {
-		err := checkID("key", r.Key)
-		if err == nil {
-			err = checkID("event_id", r.EventID)
-		}
-		if err == nil && seen[r.Key] {
-			err = &InputError{"key", "repeated in the batch"}
-		}
-		if err != nil {
-			out[i].Err = err
+	for i, req := range reqs {
+		if err := checkRequest(req, seen); err != nil {
+			invalid[i] = err
 			continue
 		}
-		seen[r.Key] = true
-		cond := expression.AttributeNotExists(tid).And(expression.Or(
-			expression.AttributeNotExists(attempts),
-			tok.Equal(expression.Value(token)).And(owned.Equal(expression.Value(owner)))))
-		expr, err := expression.NewBuilder().WithCondition(cond).Build()
-		if err != nil {
-			return nil, fmt.Errorf("build claim: %w", err)
-		}
-		// Every item that exists has attempts, so the condition passes only
-		// where there is no item, or this very claim: it is written whole.
-		units = append(units, dynamotx.Unit{{Put: &types.Put{
-			TableName: aws.String(s.Table), Item: freshClaim(team, r, owner, until, token),
+		seen[req.Key] = true
+		r.units = append(r.units, dynamotx.Unit{{Put: &types.Put{
+			TableName: aws.String(s.Table), Item: freshClaim(c, req),
 			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}}})
-		idx = append(idx, i)
+		r.idx = append(r.idx, i)
 	}
-	results, err := s.tx().Write(ctx, "claim activities", units)
-	if err != nil {
-		return nil, err
-	}
+	return r, invalid, nil
+}
 
-	var again []dynamotx.Unit
-	var againIdx []int
+// checkRequest checks a claim request's key and event id, and that its key
+// is not one of those seen before in the batch.
+func checkRequest(req activitysync.ClaimRequest, seen map[string]bool) error {
+	if err := checkID("key", req.Key); err != nil {
+		return err
+	}
+	if err := checkID("event_id", req.EventID); err != nil {
+		return err
+	}
+	if seen[req.Key] {
+		return &InputError{"key", "repeated in the batch"}
+	}
+	return nil
+}
+
+// answerFresh answers the first round by request index: a claim written is
+// fresh; a refused one gives the Task logged or the live claim of another
+// owner, or goes to the second round (again), answered as attempted.
+func (s *Store) answerFresh(ctx context.Context, c claimCall, reqs []activitysync.ClaimRequest, r claimRound, results []dynamotx.Result) (map[int]activitysync.ClaimResult, claimRound, error) {
+	answers := make(map[int]activitysync.ClaimResult, len(r.idx))
+	var again claimRound
 	for j, res := range results {
-		i := idx[j]
+		i := r.idx[j]
 		if !res.Failed {
-			out[i].Claim = activitysync.Claim{EventID: reqs[i].EventID}
+			answers[i] = activitysync.ClaimResult{Claim: activitysync.Claim{EventID: reqs[i].EventID}}
 			continue
 		}
-		pk := activityPK(team, reqs[i].Key)
+		pk := ledgerdb.ActivityPK(c.team, reqs[i].Key)
+		old, err := s.found(ctx, pk, res.Old)
+		if err != nil {
+			return nil, claimRound{}, err
+		}
+		if id := dynamotx.String(old, "task_id"); id != "" {
+			answers[i] = activitysync.ClaimResult{Claim: activitysync.Claim{TaskID: id, EventID: dynamotx.String(old, "event_id")}}
+			continue
+		}
+		if o := dynamotx.String(old, "claim_owner"); o != "" && o != c.owner && dynamotx.Int(old, "claim_until") >= c.now.UnixMilli() {
+			answers[i] = activitysync.ClaimResult{Err: claimErr(pk, old)}
+			continue
+		}
+		answers[i] = activitysync.ClaimResult{Claim: activitysync.Claim{EventID: cmp.Or(dynamotx.String(old, "event_id"), reqs[i].EventID), Attempted: true}}
+		u, err := s.takeOver(c, pk, reqs[i].EventID)
+		if err != nil {
+			return nil, claimRound{}, err
+		}
+		again.units = append(again.units, u)
+		again.idx = append(again.idx, i)
+	}
+	return answers, again, nil
+}
+
+// takeOver is the second round's write for one activity: the claim is
+// taken where no Task is logged and the claim is nobody's, the owner's, or
+// expired, keeping the event first claimed and counting the attempt.
+func (s *Store) takeOver(c claimCall, pk, eventID string) (dynamotx.Unit, error) {
+	owned, eid := expression.Name("claim_owner"), expression.Name("event_id")
+	cond := expression.AttributeNotExists(expression.Name("task_id")).And(expression.Or(
+		expression.AttributeNotExists(owned), owned.Equal(expression.Value(c.owner)),
+		expression.Name("claim_until").LessThan(expression.Value(c.now.UnixMilli()))))
+	upd := expression.Set(eid, expression.IfNotExists(eid, expression.Value(eventID))).
+		Set(owned, expression.Value(c.owner)).Set(expression.Name("claim_until"), expression.Value(c.until.UnixMilli())).
+		Set(expression.Name("claim_token"), expression.Value(c.token)).
+		Add(expression.Name("attempts"), expression.Value(1))
+	return s.updateOf(pk, expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
+}
+
+// answerTakeOver answers the second round's refusals by request index: a
+// Task logged meanwhile, or the claim another owner took meanwhile. The
+// claims taken keep the first round's answer.
+func (s *Store) answerTakeOver(ctx context.Context, c claimCall, reqs []activitysync.ClaimRequest, r claimRound, results []dynamotx.Result) (map[int]activitysync.ClaimResult, error) {
+	answers := map[int]activitysync.ClaimResult{}
+	for j, res := range results {
+		if !res.Failed {
+			continue
+		}
+		i := r.idx[j]
+		pk := ledgerdb.ActivityPK(c.team, reqs[i].Key)
 		old, err := s.found(ctx, pk, res.Old)
 		if err != nil {
 			return nil, err
 		}
-		if id := str(old, "task_id"); id != "" {
-			out[i].Claim = activitysync.Claim{TaskID: id, EventID: str(old, "event_id")}
+		if id := dynamotx.String(old, "task_id"); id != "" {
+			answers[i] = activitysync.ClaimResult{Claim: activitysync.Claim{TaskID: id, EventID: dynamotx.String(old, "event_id")}}
 			continue
 		}
-		if o := str(old, "claim_owner"); o != "" && o != owner && num(old, "claim_until") >= now.UnixMilli() {
-			out[i].Err = claimErr(pk, old)
-			continue
-		}
-		out[i].Claim = activitysync.Claim{EventID: cmp.Or(str(old, "event_id"), reqs[i].EventID), Attempted: true}
-		cond := expression.AttributeNotExists(tid).And(expression.Or(
-			expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner)),
-			expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli()))))
-		upd := claim(expression.Set(expression.Name("event_id"), expression.IfNotExists(expression.Name("event_id"), expression.Value(reqs[i].EventID)))).
-			Add(attempts, expression.Value(1))
-		u, err := s.updateOf(pk, expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
-		if err != nil {
-			return nil, err
-		}
-		again = append(again, u)
-		againIdx = append(againIdx, i)
+		answers[i] = activitysync.ClaimResult{Err: claimErr(pk, old)} // another owner took it meanwhile
 	}
-	if len(again) == 0 {
-		return out, nil
-	}
-	results, err = s.tx().Write(ctx, "take activity claims over", again)
-	if err != nil {
-		return nil, err
-	}
-	for j, res := range results {
-		i := againIdx[j]
-		if !res.Failed {
-			continue
-		}
-		pk := activityPK(team, reqs[i].Key)
-		old, err := s.found(ctx, pk, res.Old)
-		if err != nil {
-			return nil, err
-		}
-		if id := str(old, "task_id"); id != "" {
-			out[i].Claim = activitysync.Claim{TaskID: id, EventID: str(old, "event_id")}
-			continue
-		}
-		out[i] = activitysync.ClaimResult{Err: claimErr(pk, old)} // another owner took it meanwhile
-	}
-	return out, nil
+	return answers, nil
 }
 
 // DoneAll records each Task and ends the claim, in transactions of up to
@@ -407,7 +428,7 @@ func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activit
 		cond := expression.Or(expression.AttributeNotExists(tid), tid.Equal(expression.Value(t.TaskID)))
 		upd := expression.Set(tid, expression.Value(t.TaskID)).Set(expression.Name("logged_at"), expression.Value(at)).
 			Remove(expression.Name("claim_owner")).Remove(expression.Name("claim_until")).Remove(expression.Name("claim_token"))
-		u, err := s.updateOf(activityPK(team, t.Key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
+		u, err := s.updateOf(ledgerdb.ActivityPK(team, t.Key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
 		if err != nil {
 			return nil, err
 		}
@@ -423,12 +444,12 @@ func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activit
 			continue
 		}
 		i := idx[j]
-		pk := activityPK(team, tasks[i].Key)
+		pk := ledgerdb.ActivityPK(team, tasks[i].Key)
 		old, err := s.found(ctx, pk, res.Old)
 		if err != nil {
 			return nil, err
 		}
-		errs[i] = fmt.Errorf("record task %s of %s: %w", tasks[i].TaskID, pk, &LoggedError{TaskID: str(old, "task_id")})
+		errs[i] = fmt.Errorf("record task %s of %s: %w", tasks[i].TaskID, pk, &LoggedError{TaskID: dynamotx.String(old, "task_id")})
 	}
 	return errs, nil
 }
@@ -448,7 +469,7 @@ func (s *Store) AbandonAll(ctx context.Context, team, owner string, keys []strin
 		}
 		cond := expression.Name("claim_owner").Equal(expression.Value(owner)).And(expression.AttributeNotExists(expression.Name("task_id")))
 		upd := expression.Set(expression.Name("claim_until"), expression.Value(0))
-		u, err := s.updateOf(activityPK(team, key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
+		u, err := s.updateOf(ledgerdb.ActivityPK(team, key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
 		if err != nil {
 			return err
 		}
@@ -460,7 +481,7 @@ func (s *Store) AbandonAll(ctx context.Context, team, owner string, keys []strin
 	return nil
 }
 
-// Release deletes owner's claim when no Task is recorded: nothing was
+// Unclaim deletes owner's claim when no Task is recorded: nothing was
 // created, so the next attempt starts afresh.
 func (s *Store) Unclaim(ctx context.Context, team, key, owner string) error {
 	if err := s.checkKey(team, key); err != nil {
@@ -469,15 +490,15 @@ func (s *Store) Unclaim(ctx context.Context, team, key, owner string) error {
 	expr, err := expression.NewBuilder().WithCondition(expression.Name("claim_owner").Equal(expression.Value(owner)).
 		And(expression.AttributeNotExists(expression.Name("task_id")))).Build()
 	if err != nil {
-		return fmt.Errorf("build release: %w", err)
+		return fmt.Errorf("build unclaim: %w", err)
 	}
-	pk := activityPK(team, key)
-	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: keyOf(pk, taskSK),
+	pk := ledgerdb.ActivityPK(team, key)
+	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(pk, ledgerdb.ActivitySK),
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
-	if _, ok := conditionFailed(err); ok || err == nil {
+	if _, ok := dynamotx.ConditionFailed(err); ok || err == nil {
 		return nil
 	}
-	return fmt.Errorf("release %s: %w", pk, err)
+	return fmt.Errorf("unclaim %s: %w", pk, err)
 }
 
 // Hold stores the event under its membership, then counts the hold on the
@@ -497,7 +518,7 @@ func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev ev
 	if err != nil {
 		return err
 	}
-	item := keyOf(heldPK(team, k), ev.OccurredAt.UTC().Format(stampFmt)+"#"+ev.ID)
+	item := dynamotx.Key(ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(ev.OccurredAt, ev.ID))
 	item["event"] = &types.AttributeValueMemberS{Value: string(body)}
 	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
 		return fmt.Errorf("hold %s: %w", ev.ID, err)
@@ -505,7 +526,7 @@ func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev ev
 	upd := expression.Add(expression.Name("n"), expression.Value(1)).
 		Set(expression.Name("sequence_id"), expression.Value(k.SequenceID)).
 		Set(expression.Name("contact_id"), expression.Value(k.ContactID))
-	if _, err := s.update(ctx, heldIndexPK(team), heldSK(k), expression.NewBuilder().WithUpdate(upd), types.ReturnValueNone); err != nil {
+	if _, err := s.update(ctx, ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), expression.NewBuilder().WithUpdate(upd), types.ReturnValueNone); err != nil {
 		return fmt.Errorf("list held membership: %w", err)
 	}
 	return nil
@@ -539,8 +560,8 @@ func (s *Store) HeldKeys(ctx context.Context, team string) (map[ledger.MemberKey
 		return nil, err
 	}
 	out := map[ledger.MemberKey]int64{}
-	err := s.query(ctx, heldIndexPK(team), func(it map[string]types.AttributeValue) error {
-		out[ledger.MemberKey{SequenceID: str(it, "sequence_id"), ContactID: str(it, "contact_id")}] = num(it, "n")
+	err := s.query(ctx, ledgerdb.HeldListPK(team), func(it map[string]types.AttributeValue) error {
+		out[ledger.MemberKey{SequenceID: dynamotx.String(it, "sequence_id"), ContactID: dynamotx.String(it, "contact_id")}] = dynamotx.Int(it, "n")
 		return nil
 	})
 	return out, err
@@ -555,10 +576,10 @@ func (s *Store) Held(ctx context.Context, team string, k ledger.MemberKey) ([]ev
 		return nil, err
 	}
 	var out []event.Event
-	err := s.query(ctx, heldPK(team, k), func(it map[string]types.AttributeValue) error {
-		ev, err := event.Decode([]byte(str(it, "event")))
+	err := s.query(ctx, ledgerdb.HeldPK(team, k), func(it map[string]types.AttributeValue) error {
+		ev, err := event.Decode([]byte(dynamotx.String(it, "event")))
 		if err != nil {
-			return fmt.Errorf("decode held event %s: %w", str(it, resources.SortKey), err)
+			return fmt.Errorf("decode held event %s: %w", dynamotx.String(it, resources.SortKey), err)
 		}
 		out = append(out, ev)
 		return nil
@@ -576,15 +597,15 @@ func (s *Store) Unhold(ctx context.Context, team string, k ledger.MemberKey, eve
 	if err := checkMember(k); err != nil {
 		return err
 	}
-	pk := heldPK(team, k)
+	pk := ledgerdb.HeldPK(team, k)
 	want := map[string]bool{}
 	for _, id := range eventIDs {
 		want[id] = true
 	}
 	var del []string
 	if err := s.query(ctx, pk, func(it map[string]types.AttributeValue) error {
-		sk := str(it, resources.SortKey)
-		if i := strings.LastIndex(sk, "#"); i >= 0 && want[sk[i+1:]] {
+		sk := dynamotx.String(it, resources.SortKey)
+		if id, ok := ledgerdb.HeldEventID(sk); ok && want[id] {
 			del = append(del, sk)
 		}
 		return nil
@@ -592,7 +613,7 @@ func (s *Store) Unhold(ctx context.Context, team string, k ledger.MemberKey, eve
 		return err
 	}
 	for _, sk := range del {
-		if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: keyOf(pk, sk)}); err != nil {
+		if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(pk, sk)}); err != nil {
 			return fmt.Errorf("unhold %s: %w", sk, err)
 		}
 	}
@@ -603,9 +624,9 @@ func (s *Store) Unhold(ctx context.Context, team string, k ledger.MemberKey, eve
 	if err != nil {
 		return fmt.Errorf("build unlist: %w", err)
 	}
-	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: keyOf(heldIndexPK(team), heldSK(k)),
+	_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k)),
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
-	if _, ok := conditionFailed(err); ok || err == nil {
+	if _, ok := dynamotx.ConditionFailed(err); ok || err == nil {
 		return nil
 	}
 	return fmt.Errorf("unlist held membership: %w", err)
@@ -616,18 +637,16 @@ func (s *Store) TaskFields(ctx context.Context, team string) (activitysync.TaskF
 	if err := checkID("team_id", team); err != nil {
 		return activitysync.TaskFields{}, time.Time{}, false, err
 	}
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: keyOf(fieldsPK(team), fieldsSK)})
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(ledgerdb.TaskFieldsPK(team), ledgerdb.TaskFieldsSK)})
 	if err != nil {
 		return activitysync.TaskFields{}, time.Time{}, false, fmt.Errorf("read task fields: %w", err)
 	}
 	if out.Item == nil {
 		return activitysync.TaskFields{}, time.Time{}, false, nil
 	}
-	tf := activitysync.TaskFields{KeyField: str(out.Item, "key_field"), ClosedStatus: str(out.Item, "closed_status")}
-	if v, ok := out.Item["type_email"].(*types.AttributeValueMemberBOOL); ok {
-		tf.TypeEmail = v.Value
-	}
-	return tf, time.UnixMilli(num(out.Item, "fetched_ms")), true, nil
+	tf := activitysync.TaskFields{TypeEmail: dynamotx.Bool(out.Item, "type_email"),
+		KeyField: dynamotx.String(out.Item, "key_field"), ClosedStatus: dynamotx.String(out.Item, "closed_status")}
+	return tf, time.UnixMilli(dynamotx.Int(out.Item, "fetched_ms")), true, nil
 }
 
 // SaveTaskFields caches the Task fields of the team's org.
@@ -635,7 +654,7 @@ func (s *Store) SaveTaskFields(ctx context.Context, team string, tf activitysync
 	if err := checkID("team_id", team); err != nil {
 		return err
 	}
-	item := keyOf(fieldsPK(team), fieldsSK)
+	item := dynamotx.Key(ledgerdb.TaskFieldsPK(team), ledgerdb.TaskFieldsSK)
 	item["type_email"] = &types.AttributeValueMemberBOOL{Value: tf.TypeEmail}
 	item["key_field"] = &types.AttributeValueMemberS{Value: tf.KeyField}
 	item["closed_status"] = &types.AttributeValueMemberS{Value: tf.ClosedStatus}

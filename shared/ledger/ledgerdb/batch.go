@@ -80,7 +80,7 @@ func (w *writes) put(table string, item map[string]types.AttributeValue) {
 }
 
 func (w *writes) del(table, pk, sk string) {
-	w.add(itemKey{pk, sk}, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(table), Key: keyOf(pk, sk)}})
+	w.add(itemKey{pk, sk}, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(table), Key: dynamotx.Key(pk, sk)}})
 }
 
 // units returns the writes, one a unit, in the order their items were

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 )
 
 // RuleFollowed is the match rule of a record moved by FollowRecord.
@@ -50,15 +51,15 @@ func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, 
 	if err != nil {
 		return ledger.Record{}, fmt.Errorf("build follow: %w", err)
 	}
-	pk := emailPK(teamID, n)
+	pk := EmailPK(teamID, n)
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
+		TableName: aws.String(s.table), Key: dynamotx.Key(pk, RecordSK),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if cf, ok := conditionFailed(err); ok {
+	if cf, ok := dynamotx.ConditionFailed(err); ok {
 		it, rerr := s.recordOr(ctx, pk, cf.Item)
 		if rerr != nil {
 			return ledger.Record{}, rerr

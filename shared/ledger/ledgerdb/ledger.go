@@ -11,6 +11,11 @@
 // unambiguously. Times in sort keys use a fixed-width UTC form
 // (2006-01-02T15:04:05.000000000Z) so that byte order is time order.
 //
+// This package owns the keys of the whole ledger table (keys.go), also of
+// the items activitydb and mappingdb write there; docs/tables.md lists every
+// item of every table with its writer, condition and expiry. The items this
+// package writes:
+//
 //	pk TEAM#<t>#EVENT#<event_id>      sk OUTCOME
 //	    the outcome of one event (attribute outcome) and, when failed, its
 //	    failure-index sort key. In the contact index as
@@ -59,7 +64,7 @@
 //
 // # Claims and records
 //
-// ClaimAll, SaveRecords and Release are conditional writes on the emails'
+// ClaimAll, SaveRecords and Unclaim are conditional writes on the emails'
 // RECORD items. ledger.Record names no claim owner, so SaveRecords
 // saves under Store.Owner, the worker's name it also passes to ClaimAll;
 // left empty, the owner is the record's EventID (a redelivered event then
@@ -96,7 +101,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/ledger"
-	"github.com/sfsync/sfsync/shared/policy/policydb"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
@@ -236,52 +241,11 @@ func checkEmail(field, email string) (string, error) {
 	return e, nil
 }
 
-// Keys.
-
-func teamKey(team string) string              { return "TEAM#" + team }
-func eventPK(team, eventID string) string     { return teamKey(team) + "#EVENT#" + eventID }
-func emailPK(team, email string) string       { return teamKey(team) + "#EMAIL#" + email }
-func contactPK(team, contactID string) string { return teamKey(team) + "#CONTACT#" + contactID }
-func errorsPK(team string) string             { return teamKey(team) + "#ERRORS" }
-
-const (
-	outcomeSK      = "OUTCOME"
-	recordSK       = "RECORD"
-	failuresSK     = "FAILURES"
-	indexPrefix    = "OUTCOME#"
-	contactRecPref = "RECORD#"
-)
-
-// sortableTime formats t so that byte order is time order.
-const sortableTime = "2006-01-02T15:04:05.000000000Z"
-
-func stamp(t time.Time) string { return t.UTC().Format(sortableTime) }
-
-func indexSK(at time.Time, eventID string) string { return indexPrefix + stamp(at) + "#" + eventID }
-
-func errorSK(code, contactID, eventID string) string { return code + "#" + contactID + "#" + eventID }
-
-func memberSK(contactID string) string { return policydb.MemberPrefix + contactID }
-
-func keyOf(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		resources.PartitionKey: &types.AttributeValueMemberS{Value: pk},
-		resources.SortKey:      &types.AttributeValueMemberS{Value: sk},
-	}
-}
-
 // itemKey is a comparable form of an item's key.
 type itemKey struct{ pk, sk string }
 
 func keyString(item map[string]types.AttributeValue) itemKey {
-	var k itemKey
-	if v, ok := item[resources.PartitionKey].(*types.AttributeValueMemberS); ok {
-		k.pk = v.Value
-	}
-	if v, ok := item[resources.SortKey].(*types.AttributeValueMemberS); ok {
-		k.sk = v.Value
-	}
-	return k
+	return itemKey{dynamotx.String(item, resources.PartitionKey), dynamotx.String(item, resources.SortKey)}
 }
 
 func withJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
@@ -293,12 +257,6 @@ func marshal(v any) (map[string]types.AttributeValue, error) {
 
 func unmarshal(m map[string]types.AttributeValue, v any) error {
 	return attributevalue.UnmarshalMapWithOptions(m, v, fromJSONTags)
-}
-
-func conditionFailed(err error) (*types.ConditionalCheckFailedException, bool) {
-	var cf *types.ConditionalCheckFailedException
-	ok := errors.As(err, &cf)
-	return cf, ok
 }
 
 // raw passes an already encoded attribute value through expression.Value.

@@ -14,7 +14,6 @@ import (
 	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/policy"
-	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
@@ -94,7 +93,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]l
 			out[i].Err = err
 			continue
 		}
-		pk, sk := policydb.SequenceKey(m.TeamID, m.SequenceID), memberSK(m.ContactID)
+		pk, sk := MembershipPK(m.TeamID, m.SequenceID), MemberSK(m.ContactID)
 		item, err := marshal(memberItem{
 			PK: pk, SK: sk, TeamID: m.TeamID, SequenceID: m.SequenceID, ContactID: m.ContactID,
 			Email: m.Email, Contact: m.Contact, Policy: m.Policy, PinnedAt: m.PinnedAt.UTC(), EventID: m.EventID,
@@ -123,7 +122,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]l
 			continue
 		}
 		if len(r.Old) == 0 {
-			missing = append(missing, keyOf(policydb.SequenceKey(ms[i].TeamID, ms[i].SequenceID), memberSK(ms[i].ContactID)))
+			missing = append(missing, dynamotx.Key(MembershipPK(ms[i].TeamID, ms[i].SequenceID), MemberSK(ms[i].ContactID)))
 			continue
 		}
 		var it memberItem
@@ -147,7 +146,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]l
 		}
 		for j, r := range results {
 			if i := idx[j]; r.Failed && len(r.Old) == 0 {
-				k := itemKey{policydb.SequenceKey(ms[i].TeamID, ms[i].SequenceID), memberSK(ms[i].ContactID)}
+				k := itemKey{MembershipPK(ms[i].TeamID, ms[i].SequenceID), MemberSK(ms[i].ContactID)}
 				m, ok := stored[k]
 				if !ok {
 					return nil, fmt.Errorf("pin membership %s %s: refused, and no membership is stored", k.pk, k.sk)
@@ -173,7 +172,7 @@ func (s *Store) Memberships(ctx context.Context, teamID string, keys []ledger.Me
 		if err := checkID(fmt.Sprintf("keys[%d].contact_id", i), k.ContactID); err != nil {
 			return nil, err
 		}
-		dk = append(dk, keyOf(policydb.SequenceKey(teamID, k.SequenceID), memberSK(k.ContactID)))
+		dk = append(dk, dynamotx.Key(MembershipPK(teamID, k.SequenceID), MemberSK(k.ContactID)))
 	}
 	items, err := s.batchGet(ctx, dk)
 	if err != nil {
@@ -229,7 +228,7 @@ func (s *Store) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]e
 	for j, r := range results {
 		if r.Failed {
 			m := ms[idx[j]]
-			errs[idx[j]] = fmt.Errorf("set membership %s %s: %w", policydb.SequenceKey(m.TeamID, m.SequenceID), memberSK(m.ContactID), ErrNoMembership)
+			errs[idx[j]] = fmt.Errorf("set membership %s %s: %w", MembershipPK(m.TeamID, m.SequenceID), MemberSK(m.ContactID), ErrNoMembership)
 		}
 	}
 	return errs, nil
@@ -264,9 +263,9 @@ func (s *Store) setMembership(m ledger.Membership) (types.TransactWriteItem, err
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("build update: %w", err)
 	}
-	pk, sk := policydb.SequenceKey(m.TeamID, m.SequenceID), memberSK(m.ContactID)
+	pk, sk := MembershipPK(m.TeamID, m.SequenceID), MemberSK(m.ContactID)
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(s.table), Key: keyOf(pk, sk),
+		TableName: aws.String(s.table), Key: dynamotx.Key(pk, sk),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}}, nil

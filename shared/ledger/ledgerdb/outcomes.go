@@ -57,7 +57,7 @@ type failuresItem struct {
 
 // openEntry is an element of a FAILURES set: "<type>|<at>|<error sk>".
 func openEntry(typ event.OutcomeType, at time.Time, esk string) string {
-	return string(typ) + "|" + stamp(at) + "|" + esk
+	return string(typ) + "|" + Stamp(at) + "|" + esk
 }
 
 func parseOpen(e string) (typ event.OutcomeType, at, esk string, ok bool) {
@@ -91,7 +91,7 @@ func (s *Store) Outcomes(ctx context.Context, teamID string, eventIDs []string) 
 		if err := checkID(fmt.Sprintf("event_ids[%d]", i), id); err != nil {
 			return nil, err
 		}
-		keys = append(keys, keyOf(eventPK(teamID, id), outcomeSK))
+		keys = append(keys, dynamotx.Key(EventPK(teamID, id), OutcomeSK))
 	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
@@ -165,9 +165,11 @@ func (s *Store) RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (k
 	keptBy := make(map[teamEvent]event.Outcome, len(order))
 	for len(order) > 0 {
 		n := min(len(order), recordPart)
-		if err := s.record(ctx, outs, chosen, order[:n], keptBy); err != nil {
+		partKept, err := s.record(ctx, part{outs: outs, chosen: chosen, order: order[:n]})
+		if err != nil {
 			return nil, errors.Join(append([]error{err}, bad...)...)
 		}
+		maps.Copy(keptBy, partKept)
 		order = order[n:]
 	}
 	kept = make([]event.Outcome, len(outs))
@@ -180,78 +182,117 @@ func (s *Store) RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (k
 // recordPart is how many outcomes RecordOutcomes writes at a time.
 const recordPart = 1000
 
-// record writes the outcomes chosen for the events of order, and notes in
-// kept the outcome the ledger keeps for each.
-func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[teamEvent]int, order []teamEvent, kept map[teamEvent]event.Outcome) error {
-	if len(order) == 0 {
-		return nil
-	}
-	outcome := func(k teamEvent) event.Outcome {
-		o := outs[chosen[k]]
-		o.At = o.At.UTC()
-		return o
+// record writes the outcomes chosen for the events of order, and returns
+// the outcome the ledger keeps for each.
+//
+// Most events have no outcome yet: those that are not failures are written
+// at once, on the condition that their event still has none, so they cost
+// no read. The others (failures, and events that turn out to have an
+// outcome) are read and replaced as the rules say; their writes, with the
+// failure index and the FAILURES sets they change, go out last.
+func (s *Store) record(ctx context.Context, p part) (map[teamEvent]event.Outcome, error) {
+	if len(p.order) == 0 {
+		return nil, nil
 	}
 	// The open failures of the contacts that succeeded, read before
 	// anything is written.
-	var succeededIn []teamContact
-	for _, k := range order {
-		if o := outs[chosen[k]]; succeeded(o) {
-			succeededIn = append(succeededIn, teamContact{o.TeamID, o.ContactID})
+	open, err := s.openFailures(ctx, p.succeededContacts())
+	if err != nil {
+		return nil, err
+	}
+	expires := s.Now().Add(OutcomeTTL).Unix()
+	fresh, known := p.split()
+	refused, err := s.writeNew(ctx, fresh, p.outcome, expires)
+	if err != nil {
+		return nil, err
+	}
+	written, known := p.afterNew(fresh, refused, known)
+	existing, err := s.readOutcomes(ctx, known)
+	if err != nil {
+		return nil, err
+	}
+	replacing, kept := p.replacing(known, existing)
+	for _, o := range written {
+		kept[teamEvent{o.TeamID, o.EventID}] = o
+	}
+	settled := settledBy(written, replacing)
+	c, err := s.replaceChanges(replacing, existing, settled, expires)
+	if err != nil {
+		return nil, err
+	}
+	c.merge(s.settleChanges(open, settled))
+	units, err := s.changeUnits(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.transact(ctx, "write outcomes", units); err != nil {
+		return nil, err
+	}
+	return kept, nil
+}
+
+// part is the events one record call writes: outs[chosen[k]] is the
+// outcome chosen for the event k of order.
+type part struct {
+	outs   []event.Outcome
+	chosen map[teamEvent]int
+	order  []teamEvent
+}
+
+// outcome is the outcome chosen for the event k, its time in UTC.
+func (p part) outcome(k teamEvent) event.Outcome {
+	o := p.outs[p.chosen[k]]
+	o.At = o.At.UTC()
+	return o
+}
+
+// succeededContacts lists the contacts of the outcomes that succeeded.
+func (p part) succeededContacts() []teamContact {
+	var out []teamContact
+	for _, k := range p.order {
+		if o := p.outs[p.chosen[k]]; succeeded(o) {
+			out = append(out, teamContact{o.TeamID, o.ContactID})
 		}
 	}
-	open, err := s.openFailures(ctx, succeededIn)
-	if err != nil {
-		return err
-	}
+	return out
+}
 
-	expires := s.Now().Add(OutcomeTTL).Unix()
-	// Most events have no outcome yet: those that are not failures are
-	// written at once, on the condition that their event still has none,
-	// so they cost no read. The others (failures, and events that turn out
-	// to have an outcome) are read and replaced as the rules say.
-	var fresh, known []teamEvent
-	for _, k := range order {
-		if outcome(k).Status == event.StatusFailed {
+// split parts the events into those whose outcome is written at once where
+// the event has none (fresh), and the failures, whose event is read first
+// (known).
+func (p part) split() (fresh, known []teamEvent) {
+	for _, k := range p.order {
+		if p.outcome(k).Status == event.StatusFailed {
 			known = append(known, k)
 		} else {
 			fresh = append(fresh, k)
 		}
 	}
-	var write []event.Outcome
-	refused, err := s.writeNew(ctx, fresh, outcome, expires)
-	if err != nil {
-		return err
-	}
+	return fresh, known
+}
+
+// afterNew returns the outcomes of fresh written by writeNew, and known
+// with the fresh events refused because they had an outcome.
+func (p part) afterNew(fresh []teamEvent, refused map[teamEvent]bool, known []teamEvent) (written []event.Outcome, toRead []teamEvent) {
+	toRead = known
 	for _, k := range fresh {
 		if refused[k] {
-			known = append(known, k)
+			toRead = append(toRead, k)
 		} else {
-			write = append(write, outcome(k))
-			kept[k] = outcome(k)
+			written = append(written, p.outcome(k))
 		}
 	}
+	return written, toRead
+}
 
-	existing := map[teamEvent]outcomeItem{}
-	keys := make([]map[string]types.AttributeValue, 0, len(known))
+// replacing returns the outcomes of known that take the place of the one
+// stored (or of none), in order, and the outcome the ledger keeps for each
+// event of known: the stored one where the chosen one may not replace it.
+func (p part) replacing(known []teamEvent, existing map[teamEvent]outcomeItem) ([]event.Outcome, map[teamEvent]event.Outcome) {
+	var write []event.Outcome
+	kept := make(map[teamEvent]event.Outcome, len(p.order))
 	for _, k := range known {
-		keys = append(keys, keyOf(eventPK(k.team, k.event), outcomeSK))
-	}
-	items, err := s.batchGet(ctx, keys)
-	if err != nil {
-		return fmt.Errorf("read recorded outcomes: %w", err)
-	}
-	for _, raw := range items {
-		var it outcomeItem
-		if err := unmarshal(raw, &it); err != nil {
-			return fmt.Errorf("decode %v: %w", keyString(raw), err)
-		}
-		existing[teamEvent{it.Outcome.TeamID, it.Outcome.EventID}] = it
-	}
-
-	// What is written, and the latest success per contact and type.
-	written := len(write)
-	for _, k := range known {
-		o := outcome(k)
+		o := p.outcome(k)
 		if old, ok := existing[k]; ok && !replaces(o, old.Outcome) {
 			kept[k] = old.Outcome
 			continue
@@ -259,92 +300,169 @@ func (s *Store) record(ctx context.Context, outs []event.Outcome, chosen map[tea
 		write = append(write, o)
 		kept[k] = o
 	}
+	return write, kept
+}
+
+// readOutcomes reads the stored outcomes of events, by event.
+func (s *Store) readOutcomes(ctx context.Context, events []teamEvent) (map[teamEvent]outcomeItem, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(events))
+	for _, k := range events {
+		keys = append(keys, dynamotx.Key(EventPK(k.team, k.event), OutcomeSK))
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read recorded outcomes: %w", err)
+	}
+	existing := make(map[teamEvent]outcomeItem, len(items))
+	for _, raw := range items {
+		var it outcomeItem
+		if err := unmarshal(raw, &it); err != nil {
+			return nil, fmt.Errorf("decode %v: %w", keyString(raw), err)
+		}
+		existing[teamEvent{it.Outcome.TeamID, it.Outcome.EventID}] = it
+	}
+	return existing, nil
+}
+
+// settledBy returns the time of the latest success of each contact and
+// outcome type among the outcomes written.
+func settledBy(written ...[]event.Outcome) map[contactType]time.Time {
 	settled := map[contactType]time.Time{}
-	for _, o := range write {
-		if succeeded(o) {
-			ct := contactType{teamContact{o.TeamID, o.ContactID}, o.Type}
-			if o.At.After(settled[ct]) {
-				settled[ct] = o.At
+	for _, outs := range written {
+		for _, o := range outs {
+			if succeeded(o) {
+				ct := contactType{teamContact{o.TeamID, o.ContactID}, o.Type}
+				if o.At.After(settled[ct]) {
+					settled[ct] = o.At
+				}
 			}
 		}
 	}
-	write = write[written:]
-	isSettled := func(o event.Outcome) bool {
-		at, ok := settled[contactType{teamContact{o.TeamID, o.ContactID}, o.Type}]
-		return ok && !o.At.After(at)
-	}
+	return settled
+}
 
-	var reqs writes
-	add := map[teamContact][]string{}
-	remove := map[teamContact][]string{}
+// isSettled reports whether a success of o's contact and type, as late as
+// o or later, is written.
+func isSettled(settled map[contactType]time.Time, o event.Outcome) bool {
+	at, ok := settled[contactType{teamContact{o.TeamID, o.ContactID}, o.Type}]
+	return ok && !o.At.After(at)
+}
+
+// changes is what a part writes besides its fresh outcomes: items put and
+// deleted (the last write of each item), and the entries added to and
+// removed from contacts' FAILURES sets.
+type changes struct {
+	items  writes
+	add    map[teamContact][]string
+	remove map[teamContact][]string
+}
+
+func newChanges() changes {
+	return changes{add: map[teamContact][]string{}, remove: map[teamContact][]string{}}
+}
+
+// merge adds o's changes after c's.
+func (c *changes) merge(o changes) {
+	for _, k := range o.items.order {
+		c.items.add(k, o.items.last[k])
+	}
+	for tc, es := range o.add {
+		c.add[tc] = append(c.add[tc], es...)
+	}
+	for tc, es := range o.remove {
+		c.remove[tc] = append(c.remove[tc], es...)
+	}
+}
+
+// replaceChanges are the writes of the outcomes that replace: each outcome,
+// its failure-index item and FAILURES entry when it is a failure no later
+// success settles, and the removal of the failure it replaces. An
+// invalid_event answer is no failure an admin can fix: it stays out of the
+// index.
+func (s *Store) replaceChanges(write []event.Outcome, existing map[teamEvent]outcomeItem, settled map[contactType]time.Time, expires int64) (changes, error) {
+	c := newChanges()
 	for _, o := range write {
-		tc := teamContact{o.TeamID, o.ContactID}
 		esk := ""
-		if o.Status == event.StatusFailed && !isSettled(o) && !event.IsInvalidEvent(o) { // nothing an admin fixes helps an invalid event
-			esk = errorSK(o.Error.Code, o.ContactID, o.EventID)
+		if o.Status == event.StatusFailed && !isSettled(settled, o) && !event.IsInvalidEvent(o) {
+			esk = ErrorSK(o.Error.Code, o.ContactID, o.EventID)
 		}
-		if old, ok := existing[teamEvent{o.TeamID, o.EventID}]; ok {
-			if old.ErrorSK != "" {
-				oldEntry := openEntry(old.Outcome.Type, old.Outcome.At, old.ErrorSK)
-				if old.ErrorSK != esk {
-					reqs.del(s.table, errorsPK(o.TeamID), old.ErrorSK)
-				}
-				if esk == "" || oldEntry != openEntry(o.Type, o.At, esk) {
-					otc := teamContact{o.TeamID, old.Outcome.ContactID}
-					remove[otc] = append(remove[otc], oldEntry)
-				}
+		if old, ok := existing[teamEvent{o.TeamID, o.EventID}]; ok && old.ErrorSK != "" {
+			oldEntry := openEntry(old.Outcome.Type, old.Outcome.At, old.ErrorSK)
+			if old.ErrorSK != esk {
+				c.items.del(s.table, ErrorsPK(o.TeamID), old.ErrorSK)
+			}
+			if esk == "" || oldEntry != openEntry(o.Type, o.At, esk) {
+				otc := teamContact{o.TeamID, old.Outcome.ContactID}
+				c.remove[otc] = append(c.remove[otc], oldEntry)
 			}
 		}
 		ev, err := outcomeRecord(o, esk, expires)
 		if err != nil {
-			return err
+			return changes{}, err
 		}
-		reqs.put(s.table, ev)
-		if esk != "" {
-			fi, err := marshal(failureItem{
-				PK: errorsPK(o.TeamID), SK: esk, Type: string(o.Type), ContactID: o.ContactID, EventID: o.EventID,
-				SequenceID: o.SequenceID, Code: o.Error.Code, Message: o.Error.Message, Fields: o.Error.Fields,
-				At: o.At, ExpiresAt: expires,
-			})
-			if err != nil {
-				return fmt.Errorf("encode failure of %s: %w", o.EventID, err)
-			}
-			reqs.put(s.table, fi)
-			add[tc] = append(add[tc], openEntry(o.Type, o.At, esk))
+		c.items.put(s.table, ev)
+		if esk == "" {
+			continue
 		}
+		fi, err := failureRecord(o, esk, expires)
+		if err != nil {
+			return changes{}, err
+		}
+		c.items.put(s.table, fi)
+		tc := teamContact{o.TeamID, o.ContactID}
+		c.add[tc] = append(c.add[tc], openEntry(o.Type, o.At, esk))
 	}
-	// Failures a success settles.
+	return c, nil
+}
+
+// failureRecord encodes a failed outcome's failure-index item.
+func failureRecord(o event.Outcome, esk string, expires int64) (map[string]types.AttributeValue, error) {
+	fi, err := marshal(failureItem{
+		PK: ErrorsPK(o.TeamID), SK: esk, Type: string(o.Type), ContactID: o.ContactID, EventID: o.EventID,
+		SequenceID: o.SequenceID, Code: o.Error.Code, Message: o.Error.Message, Fields: o.Error.Fields,
+		At: o.At, ExpiresAt: expires,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode failure of %s: %w", o.EventID, err)
+	}
+	return fi, nil
+}
+
+// settleChanges removes the open failures a success settles: those of its
+// contact and type not later than it (and entries that do not parse).
+func (s *Store) settleChanges(open map[teamContact][]string, settled map[contactType]time.Time) changes {
+	c := newChanges()
 	for tc, entries := range open {
 		for _, e := range entries {
 			typ, at, esk, ok := parseOpen(e)
 			if !ok {
-				remove[tc] = append(remove[tc], e)
+				c.remove[tc] = append(c.remove[tc], e)
 				continue
 			}
-			if when, ok := settled[contactType{tc, typ}]; ok && at <= stamp(when) {
-				reqs.del(s.table, errorsPK(tc.team), esk)
-				remove[tc] = append(remove[tc], e)
+			if when, ok := settled[contactType{tc, typ}]; ok && at <= Stamp(when) {
+				c.items.del(s.table, ErrorsPK(tc.team), esk)
+				c.remove[tc] = append(c.remove[tc], e)
 			}
 		}
 	}
+	return c
+}
 
-	// Note new failures before indexing them, so none is ever untracked;
-	// forget settled ones after their index entries are gone. The three
-	// steps go out in this order, in transactions of up to 100 writes.
-	units, err := s.openUnits(add, "ADD")
+// changeUnits orders c's writes: new failures are noted before they are
+// indexed, so none is ever untracked; settled ones are forgotten after
+// their index entries are gone. They go out in this order, in transactions
+// of up to 100 writes.
+func (s *Store) changeUnits(c changes) ([]dynamotx.Unit, error) {
+	units, err := s.openUnits(c.add, "ADD")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	units = append(units, reqs.units()...)
-	rm, err := s.openUnits(remove, "DELETE")
+	units = append(units, c.items.units()...)
+	rm, err := s.openUnits(c.remove, "DELETE")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	units = append(units, rm...)
-	if _, err := s.transact(ctx, "write outcomes", units); err != nil {
-		return err
-	}
-	return nil
+	return append(units, rm...), nil
 }
 
 // openFailures returns the open failures of the contacts (FAILURES
@@ -392,7 +510,7 @@ func (s *Store) openFailures(ctx context.Context, contacts []teamContact) (map[t
 // failurePage reads the first page of the team's failure index; complete
 // is false when there is more.
 func (s *Store) failurePage(ctx context.Context, team string) (items []failureItem, complete bool, err error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(errorsPK(team)))).Build()
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(ErrorsPK(team)))).Build()
 	if err != nil {
 		return nil, false, fmt.Errorf("build query: %w", err)
 	}
@@ -422,7 +540,7 @@ func (s *Store) failurePage(ctx context.Context, team string) (items []failureIt
 func (s *Store) failureSets(ctx context.Context, contacts []teamContact) (map[teamContact][]string, error) {
 	keys := make([]map[string]types.AttributeValue, 0, len(contacts))
 	for _, tc := range contacts {
-		keys = append(keys, keyOf(contactPK(tc.team, tc.contact), failuresSK))
+		keys = append(keys, dynamotx.Key(ContactPK(tc.team, tc.contact), FailuresSK))
 	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
@@ -435,7 +553,7 @@ func (s *Store) failureSets(ctx context.Context, contacts []teamContact) (map[te
 		if err := unmarshal(raw, &it); err != nil {
 			return nil, fmt.Errorf("decode %v: %w", k, err)
 		}
-		team, contact, _ := strings.Cut(strings.TrimPrefix(k.pk, "TEAM#"), "#CONTACT#")
+		team, contact, _ := ContactOf(k.pk)
 		open[teamContact{team, contact}] = it.Open
 	}
 	return open, nil
@@ -470,8 +588,8 @@ func (s *Store) writeNew(ctx context.Context, events []teamEvent, outcome func(t
 // outcomeRecord encodes an outcome's item, with its failure-index key esk
 // (if any) and its contact index keys.
 func outcomeRecord(o event.Outcome, esk string, expires int64) (map[string]types.AttributeValue, error) {
-	ev, err := marshal(outcomeItem{PK: eventPK(o.TeamID, o.EventID), SK: outcomeSK, CPK: contactPK(o.TeamID, o.ContactID),
-		CSK: indexSK(o.At, o.EventID), Outcome: o, ErrorSK: esk, ExpiresAt: expires})
+	ev, err := marshal(outcomeItem{PK: EventPK(o.TeamID, o.EventID), SK: OutcomeSK, CPK: ContactPK(o.TeamID, o.ContactID),
+		CSK: OutcomeIndexSK(o.At, o.EventID), Outcome: o, ErrorSK: esk, ExpiresAt: expires})
 	if err != nil {
 		return nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
 	}
@@ -503,7 +621,7 @@ func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]dynamo
 			return nil, fmt.Errorf("build failures update: %w", err)
 		}
 		units = append(units, dynamotx.Unit{{Update: &types.Update{
-			TableName: aws.String(s.table), Key: keyOf(contactPK(tc.team, tc.contact), failuresSK),
+			TableName: aws.String(s.table), Key: dynamotx.Key(ContactPK(tc.team, tc.contact), FailuresSK),
 			UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		}}})
 	}
@@ -538,8 +656,8 @@ func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int
 		return ContactView{}, err
 	}
 	v := ContactView{Records: recs}
-	pk := contactPK(teamID, contactID)
-	in, err := s.contactQuery(pk, indexPrefix)
+	pk := ContactPK(teamID, contactID)
+	in, err := s.contactQuery(pk, OutcomeIndexPrefix)
 	if err != nil {
 		return ContactView{}, err
 	}
@@ -606,7 +724,7 @@ func (s *Store) Failures(ctx context.Context, teamID string, perGroup int) (grou
 	if perGroup < 1 {
 		return nil, false, &InputError{"per_group", "must be at least 1"}
 	}
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(errorsPK(teamID)))).Build()
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(ErrorsPK(teamID)))).Build()
 	if err != nil {
 		return nil, false, fmt.Errorf("build query: %w", err)
 	}

@@ -71,7 +71,7 @@ func (s *Store) Records(ctx context.Context, teamID string, emails []string) (ma
 		if err != nil {
 			return nil, err
 		}
-		keys = append(keys, keyOf(emailPK(teamID, n), recordSK))
+		keys = append(keys, dynamotx.Key(EmailPK(teamID, n), RecordSK))
 	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
@@ -141,10 +141,10 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 			errs[i] = err
 			continue
 		}
-		pk := emailPK(teamID, n)
+		pk := EmailPK(teamID, n)
 		// The item holds nothing but a claim (the condition says it has no
 		// record), so the claim is written whole.
-		item, err := marshal(claimItem{PK: pk, SK: recordSK, TeamID: teamID, Email: n, ClaimOwner: owner, ClaimUntil: until.UnixMilli()})
+		item, err := marshal(claimItem{PK: pk, SK: RecordSK, TeamID: teamID, Email: n, ClaimOwner: owner, ClaimUntil: until.UnixMilli()})
 		if err != nil {
 			return nil, fmt.Errorf("encode claim: %w", err)
 		}
@@ -181,12 +181,9 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 // recordOr decodes old, or reads the RECORD item when an emulator returned
 // no old item with a failed condition.
 func (s *Store) recordOr(ctx context.Context, pk string, old map[string]types.AttributeValue) (recordItem, error) {
-	if len(old) == 0 {
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: keyOf(pk, recordSK), ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			return recordItem{}, fmt.Errorf("read %s: %w", pk, err)
-		}
-		old = out.Item
+	old, err := dynamotx.Found(ctx, s.db, s.table, dynamotx.Key(pk, RecordSK), old)
+	if err != nil {
+		return recordItem{}, err
 	}
 	var it recordItem
 	if err := unmarshal(old, &it); err != nil {
@@ -274,7 +271,7 @@ func (s *Store) SaveRecords(ctx context.Context, rs []ledger.Record) ([]error, e
 		if s.Owner != "" {
 			owner = s.Owner
 		}
-		pk := emailPK(r.TeamID, ledger.NormalizeEmail(r.Email))
+		pk := EmailPK(r.TeamID, ledger.NormalizeEmail(r.Email))
 		it, err := s.recordOr(ctx, pk, res.Old)
 		if err != nil {
 			return nil, err
@@ -326,7 +323,7 @@ func (s *Store) saveRecord(r ledger.Record) (dynamotx.Unit, error) {
 	}
 	// The whole item is written (a Put): the claim goes with what it held.
 	item, err := marshal(recordItem{
-		PK: emailPK(r.TeamID, n), SK: recordSK, CPK: contactPK(r.TeamID, r.ContactID), CSK: contactRecPref + n,
+		PK: EmailPK(r.TeamID, n), SK: RecordSK, CPK: ContactPK(r.TeamID, r.ContactID), CSK: RecordIndexPrefix + n,
 		TeamID: r.TeamID, Email: n, Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status),
 		MatchRule: r.MatchRule, PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion,
 		SyncedAt: r.SyncedAt, EventID: r.EventID, ContactID: r.ContactID,
@@ -344,7 +341,7 @@ func (s *Store) saveRecord(r ledger.Record) (dynamotx.Unit, error) {
 }
 
 // Unclaim gives a claim of owner up: the item is deleted if it holds that
-// claim and no record. Releasing a claim not held is a no-op.
+// claim and no record. Ending a claim not held is a no-op.
 func (s *Store) Unclaim(ctx context.Context, teamID, email, owner string) error {
 	if err := checkID("team_id", teamID); err != nil {
 		return err
@@ -359,24 +356,24 @@ func (s *Store) Unclaim(ctx context.Context, teamID, email, owner string) error 
 	cond := expression.Name("claim_owner").Equal(expression.Value(owner)).And(expression.AttributeNotExists(expression.Name("sf_id")))
 	expr, err := expression.NewBuilder().WithCondition(cond).Build()
 	if err != nil {
-		return fmt.Errorf("build release: %w", err)
+		return fmt.Errorf("build unclaim: %w", err)
 	}
-	pk := emailPK(teamID, n)
+	pk := EmailPK(teamID, n)
 	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.table), Key: keyOf(pk, recordSK),
+		TableName: aws.String(s.table), Key: dynamotx.Key(pk, RecordSK),
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
-	if _, ok := conditionFailed(err); ok || err == nil {
+	if _, ok := dynamotx.ConditionFailed(err); ok || err == nil {
 		return nil
 	}
-	return fmt.Errorf("release %s: %w", pk, err)
+	return fmt.Errorf("unclaim %s: %w", pk, err)
 }
 
 // contactRecords reads the records saved for a contact, from the contact
 // index.
 func (s *Store) contactRecords(ctx context.Context, teamID, contactID string) ([]ledger.Record, error) {
-	pk := contactPK(teamID, contactID)
-	in, err := s.contactQuery(pk, contactRecPref)
+	pk := ContactPK(teamID, contactID)
+	in, err := s.contactQuery(pk, RecordIndexPrefix)
 	if err != nil {
 		return nil, err
 	}

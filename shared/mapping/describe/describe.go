@@ -25,8 +25,8 @@ import (
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/policy"
-	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -96,11 +96,9 @@ func (c *Cache) ttl() time.Duration {
 	return c.TTL
 }
 
+// key is the key of the team's describe of object in the policies table.
 func key(team, object string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		resources.PartitionKey: &types.AttributeValueMemberS{Value: "TEAM#" + team},
-		resources.SortKey:      &types.AttributeValueMemberS{Value: "DESCRIBE#" + object},
-	}
+	return dynamotx.Key("TEAM#"+team, "DESCRIBE#"+object)
 }
 
 func check(team, object string) error {

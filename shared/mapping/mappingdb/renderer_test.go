@@ -24,7 +24,8 @@ type headOnly struct {
 
 func (h *headOnly) save(t *testing.T, version int, m mapping.Mapping) {
 	t.Helper()
-	it, err := attributevalue.MarshalMapWithOptions(item{PK: teamKey("team_a"), SK: headKey(event.ObjectLead), Object: "Lead", Version: version, Mapping: m}, withJSONTags)
+	it, err := attributevalue.MarshalMapWithOptions(storedItem{PK: "TEAM#team_a", SK: "MAPPING#Lead#HEAD", Object: "Lead", Version: version, Mapping: m},
+		func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
 	if err != nil {
 		t.Fatalf("encode: %v", err)
 	}

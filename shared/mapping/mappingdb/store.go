@@ -1,11 +1,18 @@
 // Package mappingdb stores the versioned field mappings in the policies
-// table, counts the contacts synced with each version, and renders contacts
-// for the contact-sync engine (contactsync.Renderer).
+// table, counts the contacts synced with each version in the ledger table,
+// and renders contacts for the contact-sync engine (contactsync.Renderer).
 //
-// Layout in the policies table (string keys "pk"/"sk"):
+// Layout in the policies table (string keys "pk"/"sk"), one versioned
+// document per team and object (versiondb: a HEAD plus one item per
+// version, with object, saved_ns, saved_at, author and mapping):
 //
 //	pk TEAM#<team>  sk MAPPING#Lead#v0000000001 ...  one item per saved version
 //	pk TEAM#<team>  sk MAPPING#Lead#HEAD             the current version
+//
+// and in the ledger table (Store.CountsTable; the sync functions may write
+// that table, never the policies table), keyed by ledgerdb, which owns that
+// table's keys:
+//
 //	pk TEAM#<team>  sk MAPPINGCOUNT#Lead             contacts synced, one number attribute per version (v0000000001 ...),
 //	                                                 and the mark of the last count added
 //
@@ -13,6 +20,7 @@
 // version only if it does not exist yet, the HEAD only if it still holds the
 // version the writer read. Of two writers starting from the same version,
 // exactly one succeeds; the other gets ErrVersionConflict and writes nothing.
+// docs/tables.md lists every item of every table.
 package mappingdb
 
 import (
@@ -20,21 +28,19 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
 	"github.com/sfsync/sfsync/shared/mapping"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
+	"github.com/sfsync/sfsync/shared/platform/versiondb"
 	"github.com/sfsync/sfsync/shared/policy"
-	"github.com/sfsync/sfsync/shared/resources"
 )
 
 // ErrVersionConflict is returned by a save whose expected version is no
@@ -42,11 +48,12 @@ import (
 var ErrVersionConflict = errors.New("mapping version conflict")
 
 // AnyVersion as the expected version saves on top of whatever is current.
-const AnyVersion = -1
+const AnyVersion = versiondb.AnyVersion
 
 // API is the part of the DynamoDB client the store uses.
 type API interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
@@ -67,41 +74,21 @@ func New(db API, policiesTable string) *Store {
 	return &Store{db: db, table: policiesTable, Now: time.Now}
 }
 
-type item struct {
-	PK      string          `json:"pk"`
-	SK      string          `json:"sk"`
-	Object  string          `json:"object"`
-	Version int             `json:"version"`
-	SavedNS int64           `json:"saved_ns"`
-	SavedAt string          `json:"saved_at"`
-	Author  string          `json:"author"`
-	Mapping mapping.Mapping `json:"mapping"`
+// versions is the versioned store of the mappings.
+func (s *Store) versions() versiondb.Store[mapping.Mapping] {
+	return versiondb.Store[mapping.Mapping]{DB: s.db, Table: s.table, Layout: versiondb.Layout{Stamp: "saved", Body: "mapping"},
+		Now: s.Now, Conflict: ErrVersionConflict}
 }
 
-func (it item) version() mapping.Version {
-	return mapping.Version{Object: event.SalesforceObject(it.Object), Number: it.Version,
-		SavedAt: time.Unix(0, it.SavedNS).UTC(), Author: it.Author, Mapping: it.Mapping}
+// doc is where the team's mapping of the object lives.
+func doc(team string, o event.SalesforceObject) versiondb.Doc {
+	return versiondb.Doc{PK: "TEAM#" + team, Prefix: "MAPPING#" + string(o) + "#", Name: string(o) + " mapping of " + team,
+		Attrs: map[string]string{"object": string(o)}}
 }
 
-func teamKey(team string) string { return "TEAM#" + team }
-func headKey(o event.SalesforceObject) string {
-	return "MAPPING#" + string(o) + "#HEAD"
+func version(o event.SalesforceObject, v versiondb.Version[mapping.Mapping]) mapping.Version {
+	return mapping.Version{Object: o, Number: v.Number, SavedAt: v.At, Author: v.Author, Mapping: v.Body}
 }
-func versionKey(o event.SalesforceObject, n int) string {
-	return fmt.Sprintf("MAPPING#%s#v%010d", o, n)
-}
-func countKey(o event.SalesforceObject) string { return "MAPPINGCOUNT#" + string(o) }
-func countAttr(n int) string                   { return fmt.Sprintf("v%010d", n) }
-
-func keyOf(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		resources.PartitionKey: &types.AttributeValueMemberS{Value: pk},
-		resources.SortKey:      &types.AttributeValueMemberS{Value: sk},
-	}
-}
-
-func withJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
-func fromJSONTags(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
 
 func check(team string, o event.SalesforceObject) error {
 	if err := policy.ValidateID("team_id", team); err != nil {
@@ -116,20 +103,14 @@ func (s *Store) Current(ctx context.Context, team string, o event.SalesforceObje
 	if err := check(team, o); err != nil {
 		return mapping.Version{}, err
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: keyOf(teamKey(team), headKey(o)), ConsistentRead: aws.Bool(true),
-	})
+	v, ok, err := s.versions().Current(ctx, doc(team, o))
 	if err != nil {
-		return mapping.Version{}, fmt.Errorf("read %s mapping of %s: %w", o, team, err)
+		return mapping.Version{}, err
 	}
-	if out.Item == nil {
+	if !ok {
 		return mapping.Version{Object: o, Mapping: mapping.Default(o)}, nil
 	}
-	var it item
-	if err := attributevalue.UnmarshalMapWithOptions(out.Item, &it, fromJSONTags); err != nil {
-		return mapping.Version{}, fmt.Errorf("decode %s mapping of %s: %w", o, team, err)
-	}
-	return it.version(), nil
+	return version(o, v), nil
 }
 
 // Save stores m as the version after expected (AnyVersion: after whatever is
@@ -142,92 +123,11 @@ func (s *Store) Save(ctx context.Context, team, author string, o event.Salesforc
 	if err := m.Validate(); err != nil {
 		return mapping.Version{}, err
 	}
-	m = m.Clone()
-	attempts := 1
-	if expected == AnyVersion {
-		attempts = 3
-	}
-	var err error
-	for range attempts {
-		var v mapping.Version
-		if v, err = s.saveOnce(ctx, team, author, o, m, expected); err == nil || !errors.Is(err, ErrVersionConflict) {
-			return v, err
-		}
-	}
-	return mapping.Version{}, err
-}
-
-func (s *Store) saveOnce(ctx context.Context, team, author string, o event.SalesforceObject, m mapping.Mapping, expected int) (mapping.Version, error) {
-	head, err := s.Current(ctx, team, o)
+	v, err := s.versions().Save(ctx, doc(team, o), author, m.Clone(), expected)
 	if err != nil {
 		return mapping.Version{}, err
 	}
-	if expected == AnyVersion {
-		expected = head.Number
-	}
-	if head.Number != expected {
-		return mapping.Version{}, fmt.Errorf("save %s mapping: expected version %d, current is %d: %w", o, expected, head.Number, ErrVersionConflict)
-	}
-	at := s.Now().UTC()
-	if head.Number > 0 && !at.After(head.SavedAt) {
-		at = head.SavedAt.Add(time.Microsecond)
-	}
-	next := item{PK: teamKey(team), SK: versionKey(o, expected+1), Object: string(o), Version: expected + 1,
-		SavedNS: at.UnixNano(), SavedAt: at.Format(time.RFC3339Nano), Author: author, Mapping: m}
-	versionItem, err := attributevalue.MarshalMapWithOptions(next, withJSONTags)
-	if err != nil {
-		return mapping.Version{}, fmt.Errorf("encode %s mapping: %w", o, err)
-	}
-	next.SK = headKey(o)
-	headItem, err := attributevalue.MarshalMapWithOptions(next, withJSONTags)
-	if err != nil {
-		return mapping.Version{}, fmt.Errorf("encode %s mapping: %w", o, err)
-	}
-	notThere, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(resources.PartitionKey))).Build()
-	if err != nil {
-		return mapping.Version{}, fmt.Errorf("build condition: %w", err)
-	}
-	headCond := expression.AttributeNotExists(expression.Name(resources.PartitionKey))
-	if expected > 0 {
-		headCond = expression.Name("version").Equal(expression.Value(expected))
-	}
-	headExpr, err := expression.NewBuilder().WithCondition(headCond).Build()
-	if err != nil {
-		return mapping.Version{}, fmt.Errorf("build condition: %w", err)
-	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(s.table), Item: versionItem,
-			ConditionExpression: notThere.Condition(), ExpressionAttributeNames: notThere.Names()}},
-		{Put: &types.Put{TableName: aws.String(s.table), Item: headItem,
-			ConditionExpression: headExpr.Condition(), ExpressionAttributeNames: headExpr.Names(), ExpressionAttributeValues: headExpr.Values()}},
-	}})
-	if err != nil {
-		if conflict(err) {
-			// A retried transaction whose first attempt succeeded finds its
-			// own version: recognise it by its stamp and author.
-			if cur, cerr := s.Current(ctx, team, o); cerr == nil && cur.Number == next.Version &&
-				cur.SavedAt.UnixNano() == next.SavedNS && cur.Author == author && reflect.DeepEqual(cur.Mapping, m) {
-				return cur, nil
-			}
-			return mapping.Version{}, fmt.Errorf("save %s mapping version %d: another save came first: %w", o, expected+1, ErrVersionConflict)
-		}
-		return mapping.Version{}, fmt.Errorf("save %s mapping version %d: %w", o, expected+1, err)
-	}
-	return next.version(), nil
-}
-
-func conflict(err error) bool {
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		for _, r := range tce.CancellationReasons {
-			if c := aws.ToString(r.Code); c == "ConditionalCheckFailed" || c == "TransactionConflict" {
-				return true
-			}
-		}
-		return false
-	}
-	var tc *types.TransactionConflictException
-	return errors.As(err, &tc)
+	return version(o, v), nil
 }
 
 // Version returns one saved version (0: the shipped default).
@@ -238,20 +138,14 @@ func (s *Store) Version(ctx context.Context, team string, o event.SalesforceObje
 	if n == 0 {
 		return mapping.Version{Object: o, Mapping: mapping.Default(o)}, nil
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: keyOf(teamKey(team), versionKey(o, n)), ConsistentRead: aws.Bool(true),
-	})
+	v, ok, err := s.versions().Get(ctx, doc(team, o), n)
 	if err != nil {
-		return mapping.Version{}, fmt.Errorf("read %s mapping version %d of %s: %w", o, n, team, err)
+		return mapping.Version{}, err
 	}
-	if out.Item == nil {
+	if !ok {
 		return mapping.Version{}, fmt.Errorf("%s mapping version %d of %s: %w", o, n, team, ErrNoVersion)
 	}
-	var it item
-	if err := attributevalue.UnmarshalMapWithOptions(out.Item, &it, fromJSONTags); err != nil {
-		return mapping.Version{}, fmt.Errorf("decode %s mapping version %d: %w", o, n, err)
-	}
-	return it.version(), nil
+	return version(o, v), nil
 }
 
 func (s *Store) countsTable() string {
@@ -282,7 +176,7 @@ func (s *Store) CountSynced(ctx context.Context, team string, o event.Salesforce
 		return nil
 	}
 	mark := rand.Text()
-	upd := expression.Add(expression.Name(countAttr(version)), expression.Value(n)).
+	upd := expression.Add(expression.Name(ledgerdb.MappingCountAttr(version)), expression.Value(n)).
 		Set(expression.Name(markAttr), expression.Value(mark))
 	cond := expression.AttributeNotExists(expression.Name(markAttr)).Or(expression.Name(markAttr).NotEqual(expression.Value(mark)))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
@@ -290,7 +184,7 @@ func (s *Store) CountSynced(ctx context.Context, team string, o event.Salesforce
 		return fmt.Errorf("build update: %w", err)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.countsTable()), Key: keyOf(teamKey(team), countKey(o)),
+		TableName: aws.String(s.countsTable()), Key: dynamotx.Key(ledgerdb.TeamPK(team), ledgerdb.MappingCountSK(o)),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -333,7 +227,7 @@ func (s *Store) SyncedByVersion(ctx context.Context, team string, o event.Salesf
 		return nil, err
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.countsTable()), Key: keyOf(teamKey(team), countKey(o)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.countsTable()), Key: dynamotx.Key(ledgerdb.TeamPK(team), ledgerdb.MappingCountSK(o)), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s mapping counts of %s: %w", o, team, err)
@@ -341,11 +235,11 @@ func (s *Store) SyncedByVersion(ctx context.Context, team string, o event.Salesf
 	counts := map[int]int{}
 	for k, av := range out.Item {
 		num, ok := av.(*types.AttributeValueMemberN)
-		if !ok || !strings.HasPrefix(k, "v") {
+		if !ok {
 			continue
 		}
-		v, err := strconv.Atoi(k[1:])
-		if err != nil {
+		v, ok := ledgerdb.MappingCountVersion(k)
+		if !ok {
 			continue
 		}
 		n, err := strconv.Atoi(num.Value)

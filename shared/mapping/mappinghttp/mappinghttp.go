@@ -12,6 +12,7 @@ package mappinghttp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,10 +43,32 @@ const (
 	RoutePreview = "POST /v1/salesforce/field-mappings/{object}/preview"
 )
 
+// Mappings is the store of the teams' mappings the routes read and write;
+// *mappingdb.Store implements it. Save refuses, with an error wrapping
+// mappingdb.ErrVersionConflict, a version that is no longer current.
+type Mappings interface {
+	Current(ctx context.Context, team string, o event.SalesforceObject) (mapping.Version, error)
+	Save(ctx context.Context, team, author string, o event.SalesforceObject, m mapping.Mapping, expected int) (mapping.Version, error)
+	SyncedBefore(ctx context.Context, team string, o event.SalesforceObject, version int) (int, error)
+}
+
+// Describes gives the org's describes: Get as fresh as its cache allows
+// (or fetched, with refresh), Cached without calling Salesforce;
+// *describe.Cache implements it.
+type Describes interface {
+	Get(ctx context.Context, team, object string, refresh bool) (*salesforce.Describe, time.Time, error)
+	Cached(ctx context.Context, team, object string) (*salesforce.Describe, time.Time, error)
+}
+
+var (
+	_ Mappings  = (*mappingdb.Store)(nil)
+	_ Describes = (*describe.Cache)(nil)
+)
+
 // Deps are what the handlers need.
 type Deps struct {
-	Store     *mappingdb.Store
-	Describes *describe.Cache
+	Store     Mappings
+	Describes Describes
 	Logger    *slog.Logger // nil: slog.Default()
 }
 

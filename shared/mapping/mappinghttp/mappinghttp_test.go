@@ -38,22 +38,36 @@ import (
 	"github.com/sfsync/sfsync/tools/sfsim/org"
 )
 
-var awsCfg aws.Config
-
+// TestMain stops the moto_server the tests that need one started; the
+// tests of the handlers alone run without it.
 func TestMain(m *testing.M) {
-	ep, err := motoserver.Shared()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	awsCfg, err = motoserver.AWSConfig(context.Background(), ep)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
 	motoserver.StopShared()
 	os.Exit(code)
+}
+
+var (
+	awsOnce sync.Once
+	awsCfg  aws.Config
+	awsErr  error
+)
+
+// awsConfig is the SDK configuration pointed at the shared moto_server,
+// started by the first test that asks for it.
+func awsConfig(t *testing.T) aws.Config {
+	t.Helper()
+	awsOnce.Do(func() {
+		ep, err := motoserver.Shared()
+		if err != nil {
+			awsErr = err
+			return
+		}
+		awsCfg, awsErr = motoserver.AWSConfig(context.Background(), ep)
+	})
+	if awsErr != nil {
+		t.Fatalf("moto: %v", awsErr)
+	}
+	return awsCfg
 }
 
 const clientSecret = "test-consumer-secret"
@@ -88,7 +102,7 @@ func provision(t *testing.T) *runner.Provisioned {
 	t.Helper()
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
-	prov, err := runner.Provision(context.Background(), awsCfg, "m"+hex.EncodeToString(b), runner.ProvisionOptions{ClientSecret: clientSecret})
+	prov, err := runner.Provision(context.Background(), awsConfig(t), "m"+hex.EncodeToString(b), runner.ProvisionOptions{ClientSecret: clientSecret})
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -103,9 +117,9 @@ func newWorld(t *testing.T) *world {
 		t.Fatalf("start simulator: %v", err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	db := dynamodb.NewFromConfig(awsCfg)
+	db := dynamodb.NewFromConfig(awsConfig(t))
 	conns := &connectiondb.Store{DB: db, Table: prov.Env[resources.EnvConnectionsTable],
-		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(awsCfg), KeyID: prov.KeyID}}
+		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(awsConfig(t)), KeyID: prov.KeyID}}
 	connector := &connection.Connector{Store: conns, HTTP: &http.Client{Timeout: 10 * time.Second},
 		Config: connection.OAuthConfig{ClientID: "test-client", ClientSecret: func(context.Context) (string, error) { return clientSecret, nil },
 			RedirectURL: "https://api.example.com/oauth/salesforce/callback", AllowInsecureLoginURLs: true}}
@@ -570,7 +584,7 @@ func (r repeatingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 func TestCountsSentTwiceCountOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := mappingdb.New(repeatingDB{dynamodb.NewFromConfig(awsCfg)}, provision(t).Env[resources.EnvPoliciesTable])
+	store := mappingdb.New(repeatingDB{dynamodb.NewFromConfig(awsConfig(t))}, provision(t).Env[resources.EnvPoliciesTable])
 	for _, c := range []struct{ version, n int }{{0, 2}, {1, 3}, {1, 4}} {
 		if err := store.CountSynced(ctx, "team_a", event.ObjectLead, c.version, c.n); err != nil {
 			t.Fatalf("count %d with version %d: %v", c.n, c.version, err)

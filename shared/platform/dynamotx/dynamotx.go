@@ -1,7 +1,9 @@
 // Package dynamotx writes batches of conditional DynamoDB writes in
 // TransactWriteItems calls of up to 100 writes, and gives each unit of
 // writes its own result: written, or refused by a failed condition with the
-// item the write found.
+// item the write found. It also holds what every store of the stack reads
+// and builds alike (attrs.go): an item's key, its attributes by type, and
+// the item a refused write found.
 //
 // A failed condition cancels a whole transaction. Its CancellationReasons
 // name the writes that failed, with the item each found when the write asks

@@ -1,8 +1,10 @@
 // Package policydb stores the versioned sync policy (team settings and
 // sequence overrides) in the policies table, and counts sequence memberships
-// in the ledger table.
+// in the ledger table (keyed by ledgerdb, which owns that table's keys).
 //
-// Layout in the policies table (string keys "pk"/"sk"):
+// Layout in the policies table (string keys "pk"/"sk"), one versioned
+// document each (versiondb: a HEAD plus one item per version, with
+// effective_ns, effective_at, author and doc):
 //
 //	pk TEAM#<team>            sk SETTINGS#v0000000001 ...  one item per saved version
 //	pk TEAM#<team>            sk SETTINGS#HEAD             the current version, for reads and concurrency
@@ -13,6 +15,7 @@
 // version only if it does not exist yet, the HEAD only if it still holds the
 // version the writer read. Of two writers starting from the same version,
 // exactly one succeeds; the other gets ErrVersionConflict and writes nothing.
+// docs/tables.md lists every item of every table.
 //
 // Versions are never rewritten or deleted, so the history is the audit trail
 // and ResolveAt can judge a delayed event by the rules of its time. Effective
@@ -25,17 +28,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
+	"github.com/sfsync/sfsync/shared/platform/versiondb"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -45,7 +48,7 @@ import (
 var ErrVersionConflict = errors.New("version conflict")
 
 // AnyVersion as the expected version saves on top of whatever is current.
-const AnyVersion = -1
+const AnyVersion = versiondb.AnyVersion
 
 // MaxHistoryPage bounds the number of versions one history read returns.
 const MaxHistoryPage = 100
@@ -73,38 +76,33 @@ func New(db API, policiesTable, ledgerTable string) *Store {
 	return &Store{db: db, policies: policiesTable, ledger: ledgerTable, Now: time.Now}
 }
 
-// item is one stored version (and, under the HEAD key, the current one).
-type item[T any] struct {
-	PK          string `json:"pk"`
-	SK          string `json:"sk"`
-	Version     int    `json:"version"`
-	EffectiveNS int64  `json:"effective_ns"`
-	EffectiveAt string `json:"effective_at"` // the same instant, readable
-	Author      string `json:"author"`
-	Doc         T      `json:"doc"`
+// layout names the attributes of a policy version: effective_ns,
+// effective_at and doc.
+var layout = versiondb.Layout{Stamp: "effective", Body: "doc"}
+
+// versions is the versioned store of documents of type T.
+func versions[T any](s *Store) versiondb.Store[T] {
+	return versiondb.Store[T]{DB: s.db, Table: s.policies, Layout: layout, Now: s.Now, Conflict: ErrVersionConflict}
 }
 
-func (it item[T]) version() policy.Version[T] {
-	return policy.Version[T]{Number: it.Version, EffectiveAt: time.Unix(0, it.EffectiveNS).UTC(), Author: it.Author, Document: it.Doc}
+// version is a stored version as the policy domain reads it.
+func version[T any](v versiondb.Version[T]) policy.Version[T] {
+	return policy.Version[T]{Number: v.Number, EffectiveAt: v.At, Author: v.Author, Document: v.Body}
 }
 
 // document says where one versioned document lives.
 type document[T any] struct {
-	pk       string
-	prefix   string // "SETTINGS#" or "OVERRIDE#"
+	versiondb.Doc
 	validate func(T) error
 	zero     func() T
 }
-
-func (d document[T]) headKey() string         { return d.prefix + "HEAD" }
-func (d document[T]) versionKey(n int) string { return fmt.Sprintf("%sv%010d", d.prefix, n) }
 
 func teamDoc(team string) (document[policy.TeamSettings], error) {
 	if err := policy.ValidateID("team_id", team); err != nil {
 		return document[policy.TeamSettings]{}, err
 	}
 	return document[policy.TeamSettings]{
-		pk: "TEAM#" + team, prefix: "SETTINGS#",
+		Doc:      versiondb.Doc{PK: "TEAM#" + team, Prefix: "SETTINGS#"},
 		validate: policy.TeamSettings.Validate, zero: policy.DefaultTeamSettings,
 	}, nil
 }
@@ -117,44 +115,27 @@ func sequenceDoc(team, seq string) (document[policy.SequenceOverride], error) {
 		return document[policy.SequenceOverride]{}, err
 	}
 	return document[policy.SequenceOverride]{
-		pk: SequenceKey(team, seq), prefix: "OVERRIDE#",
+		Doc:      versiondb.Doc{PK: SequenceKey(team, seq), Prefix: "OVERRIDE#"},
 		validate: policy.SequenceOverride.Validate, zero: policy.DefaultSequenceOverride,
 	}, nil
 }
 
-// SequenceKey is the partition key of a sequence's override history, and of
-// its memberships in the ledger table.
+// SequenceKey is the partition key of a sequence's override history in the
+// policies table. (The sequence's memberships in the ledger table are keyed
+// by ledgerdb.MembershipPK, which spells the same key.)
 func SequenceKey(team, seq string) string { return "TEAM#" + team + "#SEQ#" + seq }
-
-func withJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
-func fromJSONTags(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
-
-func keyOf(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		resources.PartitionKey: &types.AttributeValueMemberS{Value: pk},
-		resources.SortKey:      &types.AttributeValueMemberS{Value: sk},
-	}
-}
 
 // current reads the HEAD of d; a document never saved is version 0 holding
 // the defaults, with a zero effective time.
 func current[T any](ctx context.Context, s *Store, d document[T]) (policy.Version[T], error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.policies),
-		Key:            keyOf(d.pk, d.headKey()),
-		ConsistentRead: aws.Bool(true),
-	})
+	v, ok, err := versions[T](s).Current(ctx, d.Doc)
 	if err != nil {
-		return policy.Version[T]{}, fmt.Errorf("read %s %s: %w", d.pk, d.headKey(), err)
+		return policy.Version[T]{}, err
 	}
-	if out.Item == nil {
+	if !ok {
 		return policy.Version[T]{Document: d.zero()}, nil
 	}
-	var it item[T]
-	if err := attributevalue.UnmarshalMapWithOptions(out.Item, &it, fromJSONTags); err != nil {
-		return policy.Version[T]{}, fmt.Errorf("decode %s %s: %w", d.pk, d.headKey(), err)
-	}
-	return it.version(), nil
+	return version(v), nil
 }
 
 // save writes doc as the version after expected (AnyVersion: after the
@@ -163,192 +144,40 @@ func save[T any](ctx context.Context, s *Store, d document[T], author string, do
 	if err := d.validate(doc); err != nil {
 		return policy.Version[T]{}, err
 	}
-	attempts := 1
-	if expected == AnyVersion {
-		attempts = 3
-	}
-	var err error
-	for range attempts {
-		var v policy.Version[T]
-		v, err = saveOnce(ctx, s, d, author, doc, expected)
-		if err == nil || !errors.Is(err, ErrVersionConflict) {
-			return v, err
-		}
-	}
-	return policy.Version[T]{}, err
-}
-
-func saveOnce[T any](ctx context.Context, s *Store, d document[T], author string, doc T, expected int) (policy.Version[T], error) {
-	head, err := current(ctx, s, d)
+	v, err := versions[T](s).Save(ctx, d.Doc, author, doc, expected)
 	if err != nil {
 		return policy.Version[T]{}, err
 	}
-	if expected == AnyVersion {
-		expected = head.Number
-	}
-	if head.Number != expected {
-		return policy.Version[T]{}, fmt.Errorf("save %s: expected version %d, current is %d: %w", d.pk, expected, head.Number, ErrVersionConflict)
-	}
-	at := s.Now().UTC()
-	if head.Number > 0 && !at.After(head.EffectiveAt) {
-		at = head.EffectiveAt.Add(time.Microsecond)
-	}
-	next := item[T]{
-		PK: d.pk, SK: d.versionKey(expected + 1), Version: expected + 1,
-		EffectiveNS: at.UnixNano(), EffectiveAt: at.Format(time.RFC3339Nano), Author: author, Doc: doc,
-	}
-	versionItem, err := attributevalue.MarshalMapWithOptions(next, withJSONTags)
-	if err != nil {
-		return policy.Version[T]{}, fmt.Errorf("encode %s %s: %w", d.pk, next.SK, err)
-	}
-	next.SK = d.headKey()
-	headItem, err := attributevalue.MarshalMapWithOptions(next, withJSONTags)
-	if err != nil {
-		return policy.Version[T]{}, fmt.Errorf("encode %s %s: %w", d.pk, next.SK, err)
-	}
-	notThere, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(resources.PartitionKey))).Build()
-	if err != nil {
-		return policy.Version[T]{}, fmt.Errorf("build condition: %w", err)
-	}
-	headCond := expression.AttributeNotExists(expression.Name(resources.PartitionKey))
-	if expected > 0 {
-		headCond = expression.Name("version").Equal(expression.Value(expected))
-	}
-	headExpr, err := expression.NewBuilder().WithCondition(headCond).Build()
-	if err != nil {
-		return policy.Version[T]{}, fmt.Errorf("build condition: %w", err)
-	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{
-				TableName: aws.String(s.policies), Item: versionItem,
-				ConditionExpression: notThere.Condition(), ExpressionAttributeNames: notThere.Names(),
-			}},
-			{Put: &types.Put{
-				TableName: aws.String(s.policies), Item: headItem,
-				ConditionExpression: headExpr.Condition(), ExpressionAttributeNames: headExpr.Names(), ExpressionAttributeValues: headExpr.Values(),
-			}},
-		},
-	})
-	if err != nil {
-		if conflict(err) {
-			// The SDK retries a transaction whose answer was lost; DynamoDB
-			// makes that retry idempotent through ClientRequestToken, but an
-			// emulator may not, and then our own first attempt is the
-			// "other" writer. Recognise it by the version's unique stamp.
-			if cur, cerr := current(ctx, s, d); cerr == nil && cur.Number == next.Version &&
-				cur.EffectiveAt.UnixNano() == next.EffectiveNS && cur.Author == author && reflect.DeepEqual(cur.Document, next.Doc) {
-				return cur, nil
-			}
-			return policy.Version[T]{}, fmt.Errorf("save %s version %d: another save came first: %w", d.pk, expected+1, ErrVersionConflict)
-		}
-		return policy.Version[T]{}, fmt.Errorf("save %s version %d: %w", d.pk, expected+1, err)
-	}
-	return next.version(), nil
-}
-
-// conflict reports whether a transaction was cancelled because a condition
-// failed or a concurrent transaction held an item: either way another writer
-// won.
-func conflict(err error) bool {
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		for _, r := range tce.CancellationReasons {
-			if c := aws.ToString(r.Code); c == "ConditionalCheckFailed" || c == "TransactionConflict" {
-				return true
-			}
-		}
-		return false
-	}
-	var tc *types.TransactionConflictException
-	return errors.As(err, &tc)
+	return version(v), nil
 }
 
 // history reads up to limit versions, newest first, older than before (0: from
 // the newest). next is the before of the following page, 0 when none.
-func history[T any](ctx context.Context, s *Store, d document[T], limit, before int) (versions []policy.Version[T], next int, err error) {
+func history[T any](ctx context.Context, s *Store, d document[T], limit, before int) ([]policy.Version[T], int, error) {
 	if limit < 1 || limit > MaxHistoryPage {
 		return nil, 0, &policy.ValidationError{Field: "limit", Problem: fmt.Sprintf("must be between 1 and %d", MaxHistoryPage)}
 	}
 	if before < 0 {
 		return nil, 0, &policy.ValidationError{Field: "before", Problem: "must be a version number"}
 	}
-	if before == 1 {
-		return nil, 0, nil
-	}
-	sk := expression.KeyBeginsWith(expression.Key(resources.SortKey), d.prefix+"v")
-	if before > 1 {
-		sk = expression.KeyBetween(expression.Key(resources.SortKey), expression.Value(d.versionKey(1)), expression.Value(d.versionKey(before-1)))
-	}
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(d.pk)).And(sk)).Build()
+	vs, next, err := versions[T](s).History(ctx, d.Doc, limit, before)
 	if err != nil {
-		return nil, 0, fmt.Errorf("build key condition: %w", err)
+		return nil, 0, err
 	}
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.policies),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(limit)),
-		ConsistentRead:            aws.Bool(true),
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("query history of %s: %w", d.pk, err)
+	out := make([]policy.Version[T], len(vs))
+	for i, v := range vs {
+		out[i] = version(v)
 	}
-	var items []item[T]
-	if err := attributevalue.UnmarshalListOfMapsWithOptions(out.Items, &items, fromJSONTags); err != nil {
-		return nil, 0, fmt.Errorf("decode history of %s: %w", d.pk, err)
-	}
-	versions = make([]policy.Version[T], len(items))
-	for i, it := range items {
-		versions[i] = it.version()
-	}
-	if len(versions) == limit && versions[len(versions)-1].Number > 1 {
-		next = versions[len(versions)-1].Number
-	}
-	return versions, next, nil
+	return out, next, nil
 }
 
 // asOf reads the newest version that took effect at or before at, if any.
-// Usually the newest version qualifies and one page answers; older instants
-// page back through the history.
 func asOf[T any](ctx context.Context, s *Store, d document[T], at time.Time) ([]policy.Version[T], error) {
-	expr, err := expression.NewBuilder().
-		WithKeyCondition(expression.Key(resources.PartitionKey).Equal(expression.Value(d.pk)).
-			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), d.prefix+"v"))).
-		WithFilter(expression.Name("effective_ns").LessThanEqual(expression.Value(at.UnixNano()))).
-		Build()
-	if err != nil {
-		return nil, fmt.Errorf("build query: %w", err)
+	v, ok, err := versions[T](s).AsOf(ctx, d.Doc, at)
+	if err != nil || !ok {
+		return nil, err
 	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.policies),
-		KeyConditionExpression:    expr.KeyCondition(),
-		FilterExpression:          expr.Filter(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(20),
-		ConsistentRead:            aws.Bool(true),
-	}
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("query %s as of %s: %w", d.pk, at.Format(time.RFC3339Nano), err)
-		}
-		if len(out.Items) > 0 {
-			var it item[T]
-			if err := attributevalue.UnmarshalMapWithOptions(out.Items[0], &it, fromJSONTags); err != nil {
-				return nil, fmt.Errorf("decode %s: %w", d.pk, err)
-			}
-			return []policy.Version[T]{it.version()}, nil
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return nil, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
+	return []policy.Version[T]{version(v)}, nil
 }
 
 // TeamSettings returns the team's current settings (version 0 with the
@@ -454,9 +283,10 @@ func (s *Store) TeamSettingsAt(ctx context.Context, team string, at time.Time) (
 	return vs[0], nil
 }
 
-// MemberPrefix begins the sort key of a membership in the ledger table
-// (pk TEAM#<team>#SEQ#<seq>, sk MEMBER#<contact_id>).
-const MemberPrefix = "MEMBER#"
+// MemberPrefix begins the sort key of a membership in the ledger table.
+//
+// Deprecated: use ledgerdb.MemberPrefix; the ledger's keys live there.
+const MemberPrefix = ledgerdb.MemberPrefix
 
 // CountMembers counts the sequence's memberships in the ledger table.
 func (s *Store) CountMembers(ctx context.Context, team, seq string) (int, error) {
@@ -467,8 +297,8 @@ func (s *Store) CountMembers(ctx context.Context, team, seq string) (int, error)
 		return 0, err
 	}
 	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key(resources.PartitionKey).Equal(expression.Value(SequenceKey(team, seq))).
-			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), MemberPrefix))).Build()
+		expression.Key(resources.PartitionKey).Equal(expression.Value(ledgerdb.MembershipPK(team, seq))).
+			And(expression.KeyBeginsWith(expression.Key(resources.SortKey), ledgerdb.MemberPrefix))).Build()
 	if err != nil {
 		return 0, fmt.Errorf("build key condition: %w", err)
 	}
@@ -484,7 +314,7 @@ func (s *Store) CountMembers(ctx context.Context, team, seq string) (int, error)
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("count members of %s: %w", SequenceKey(team, seq), err)
+			return 0, fmt.Errorf("count members of %s: %w", ledgerdb.MembershipPK(team, seq), err)
 		}
 		total += int(out.Count)
 	}
@@ -523,7 +353,7 @@ func (r RecentBudgets) BudgetPercent(ctx context.Context, team string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	e, ok := r.Store.heads.get(d.pk)
+	e, ok := r.Store.heads.get(d.PK)
 	if !ok || e.readAt.Before(r.Store.Now().Add(-r.MaxAge)) {
 		if e, err = readHead(ctx, r.Store, d); err != nil {
 			return 0, err
@@ -580,14 +410,14 @@ func (h *headMemo) put(pk string, e headEntry) {
 // readHead reads the document's current version into the memo; reads of
 // one document at once are one read.
 func readHead[T any](ctx context.Context, s *Store, d document[T]) (headEntry, error) {
-	v, err, _ := s.heads.reads.Do(d.pk, func() (any, error) {
+	v, err, _ := s.heads.reads.Do(d.PK, func() (any, error) {
 		readAt := s.Now()
 		head, err := current(ctx, s, d)
 		if err != nil {
 			return nil, err
 		}
 		e := headEntry{readAt: readAt, head: head}
-		s.heads.put(d.pk, e)
+		s.heads.put(d.PK, e)
 		return e, nil
 	})
 	if err != nil {
@@ -613,7 +443,7 @@ func asOfCached[T any](ctx context.Context, s *Store, d document[T], at time.Tim
 		}
 		return !at.After(e.readAt.Add(-headReuseMargin))
 	}
-	e, ok := s.heads.get(d.pk)
+	e, ok := s.heads.get(d.PK)
 	// A read shared with another event may have started too early for this
 	// one: then one read more. A clock that does not move on (a test's)
 	// gets the query instead.

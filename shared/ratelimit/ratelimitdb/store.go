@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/ratelimit"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -58,13 +59,6 @@ var (
 
 const skCooldown = "COOLDOWN"
 
-func key(pk, sk string) map[string]ddbtypes.AttributeValue {
-	return map[string]ddbtypes.AttributeValue{
-		resources.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: pk},
-		resources.SortKey:      &ddbtypes.AttributeValueMemberS{Value: sk},
-	}
-}
-
 func str(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: s} }
 
 func num(n int64) ddbtypes.AttributeValue {
@@ -80,7 +74,7 @@ func (s *Store) Take(ctx context.Context, k string, start time.Time, max int, ex
 	token := rand.Text()
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.Table),
-		Key:                 key(pk, sk),
+		Key:                 dynamotx.Key(pk, sk),
 		UpdateExpression:    aws.String("ADD #n :one SET #last = :token, #exp = :exp"),
 		ConditionExpression: aws.String("(attribute_not_exists(#n) OR #n < :max) AND (attribute_not_exists(#last) OR #last <> :token)"),
 		ExpressionAttributeNames: map[string]string{
@@ -95,7 +89,7 @@ func (s *Store) Take(ctx context.Context, k string, start time.Time, max int, ex
 	switch {
 	case errors.As(err, &ccf):
 		// Refused, unless the refusal found this call's own count: a repeat.
-		return attrString(ccf.Item, "last") == token, nil
+		return dynamotx.String(ccf.Item, "last") == token, nil
 	case err != nil:
 		return false, fmt.Errorf("count in %s %s: %w", pk, sk, err)
 	}
@@ -126,7 +120,7 @@ func (s *Store) Mark(ctx context.Context, k string, now, until time.Time) (time.
 		if err != nil {
 			return time.Time{}, false, err
 		}
-		return time.UnixMilli(attrInt(old, "until")).UTC(), false, nil
+		return time.UnixMilli(dynamotx.Int(old, "until")).UTC(), false, nil
 	case err != nil:
 		return time.Time{}, false, fmt.Errorf("mark %s: %w", pk, err)
 	}
@@ -136,14 +130,7 @@ func (s *Store) Mark(ctx context.Context, k string, now, until time.Time) (time.
 // found is the mark a refused write found, read when an emulator returned
 // none.
 func (s *Store) found(ctx context.Context, pk string, old map[string]ddbtypes.AttributeValue) (map[string]ddbtypes.AttributeValue, error) {
-	if len(old) > 0 {
-		return old, nil
-	}
-	got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(pk, skCooldown), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", pk, err)
-	}
-	return got.Item, nil
+	return dynamotx.Found(ctx, s.DB, s.Table, dynamotx.Key(pk, skCooldown), old)
 }
 
 // Clear implements ratelimit.Marks: deletes the mark if it is the caller's.
@@ -151,7 +138,7 @@ func (s *Store) Clear(ctx context.Context, k string, until time.Time) error {
 	pk := "COOLDOWN#" + k
 	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.Table),
-		Key:                       key(pk, skCooldown),
+		Key:                       dynamotx.Key(pk, skCooldown),
 		ConditionExpression:       aws.String("#until = :until"),
 		ExpressionAttributeNames:  map[string]string{"#until": "until"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":until": num(until.UnixMilli())},
@@ -161,19 +148,4 @@ func (s *Store) Clear(ctx context.Context, k string, until time.Time) error {
 		return fmt.Errorf("clear %s: %w", pk, err)
 	}
 	return nil
-}
-
-func attrString(item map[string]ddbtypes.AttributeValue, name string) string {
-	if v, ok := item[name].(*ddbtypes.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func attrInt(item map[string]ddbtypes.AttributeValue, name string) int64 {
-	if v, ok := item[name].(*ddbtypes.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
 }

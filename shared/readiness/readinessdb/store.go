@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/readiness"
 	"github.com/sfsync/sfsync/shared/resources"
@@ -47,12 +48,8 @@ type Store struct {
 
 var _ readiness.Store = (*Store)(nil)
 
-func key(team string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		resources.PartitionKey: &types.AttributeValueMemberS{Value: "TEAM#" + team},
-		resources.SortKey:      &types.AttributeValueMemberS{Value: "READINESS"},
-	}
-}
+// key is the key of the team's report in the policies table.
+func key(team string) map[string]types.AttributeValue { return dynamotx.Key("TEAM#"+team, "READINESS") }
 
 // Last implements readiness.Store. An item without a readable snapshot
 // (one kept before snapshots were) is as if none were kept.

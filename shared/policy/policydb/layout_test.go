@@ -1,0 +1,81 @@
+package policydb
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/sfsync/sfsync/shared/policy"
+)
+
+// storedItem is a policy version as items have always been stored: what
+// the store writes and reads must stay this, attribute for attribute.
+type storedItem[T any] struct {
+	PK          string `json:"pk"`
+	SK          string `json:"sk"`
+	Version     int    `json:"version"`
+	EffectiveNS int64  `json:"effective_ns"`
+	EffectiveAt string `json:"effective_at"`
+	Author      string `json:"author"`
+	Doc         T      `json:"doc"`
+}
+
+// oneVersion is a policies table whose documents are at version 1 (the
+// stored item head), which keeps the transactions sent to it.
+type oneVersion struct {
+	API
+	head map[string]any
+	sent []*dynamodb.TransactWriteItemsInput
+}
+
+func (o *oneVersion) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	item, err := attributevalue.MarshalMap(o.head)
+	return &dynamodb.GetItemOutput{Item: item}, err
+}
+
+func (o *oneVersion) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	o.sent = append(o.sent, in)
+	return &dynamodb.TransactWriteItemsOutput{}, nil
+}
+
+// TestSaveKeepsTheStoredLayout: a save writes the version and the HEAD as
+// policies have always been stored, the HEAD on the condition that it still
+// holds the version read.
+func TestSaveKeepsTheStoredLayout(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	db := &oneVersion{head: map[string]any{"version": 1, "effective_ns": at.Add(-time.Hour).UnixNano()}}
+	s := New(db, "policies", "ledger")
+	s.Now = func() time.Time { return at }
+	doc := policy.DefaultSequenceOverride()
+	if _, err := s.SaveSequenceOverride(context.Background(), "t", "q", "ada", doc, 1); err != nil {
+		t.Fatal(err)
+	}
+	if len(db.sent) != 1 || len(db.sent[0].TransactItems) != 2 {
+		t.Fatalf("got %d transactions; want one of two writes", len(db.sent))
+	}
+	for i, c := range []struct{ sk, cond string }{
+		{"OVERRIDE#v0000000002", "attribute_not_exists (#0)"},
+		{"OVERRIDE#HEAD", "#0 = :0"},
+	} {
+		want, err := attributevalue.MarshalMapWithOptions(storedItem[policy.SequenceOverride]{PK: "TEAM#t#SEQ#q", SK: c.sk, Version: 2,
+			EffectiveNS: at.UnixNano(), EffectiveAt: "2026-01-02T03:04:05.000006Z", Author: "ada", Doc: doc},
+			func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		put := db.sent[0].TransactItems[i].Put
+		if !reflect.DeepEqual(put.Item, want) {
+			t.Errorf("%s: got %v; want %v", c.sk, put.Item, want)
+		}
+		if got := *put.ConditionExpression; got != c.cond {
+			t.Errorf("%s: got condition %q; want %q", c.sk, got, c.cond)
+		}
+	}
+	if got := db.sent[0].TransactItems[1].Put.ExpressionAttributeNames; !reflect.DeepEqual(got, map[string]string{"#0": "version"}) {
+		t.Errorf("HEAD condition names: got %v; want #0 version", got)
+	}
+}
