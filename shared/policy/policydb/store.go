@@ -283,11 +283,6 @@ func (s *Store) TeamSettingsAt(ctx context.Context, team string, at time.Time) (
 	return vs[0], nil
 }
 
-// MemberPrefix begins the sort key of a membership in the ledger table.
-//
-// Deprecated: use ledgerdb.MemberPrefix; the ledger's keys live there.
-const MemberPrefix = ledgerdb.MemberPrefix
-
 // CountMembers counts the sequence's memberships in the ledger table.
 func (s *Store) CountMembers(ctx context.Context, team, seq string) (int, error) {
 	if err := policy.ValidateID("team_id", team); err != nil {

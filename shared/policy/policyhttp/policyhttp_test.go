@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
@@ -329,8 +330,8 @@ func (a *api) addMembers(team, seq string, n int) {
 	a.t.Helper()
 	for i := range n {
 		_, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(a.ledger), Item: map[string]types.AttributeValue{
-			resources.PartitionKey: &types.AttributeValueMemberS{Value: policydb.SequenceKey(team, seq)},
-			resources.SortKey:      &types.AttributeValueMemberS{Value: fmt.Sprintf("%sct_%d", policydb.MemberPrefix, i)},
+			resources.PartitionKey: &types.AttributeValueMemberS{Value: ledgerdb.MembershipPK(team, seq)},
+			resources.SortKey:      &types.AttributeValueMemberS{Value: ledgerdb.MemberSK(fmt.Sprintf("ct_%d", i))},
 		}})
 		if err != nil {
 			a.t.Fatal(err)
