@@ -25,10 +25,10 @@ func settingsAt(d delivery.Delivery, now time.Time) time.Time {
 // allowSave resolves, per owner, whether its team lets its record be saved
 // over an "alert" duplicate rule (allow_save_on_duplicate_alert as of
 // settingsAt).
-func (b *batch) allowSave(ctx context.Context, owners []item) ([]bool, error) {
+func (p part) allowSave(ctx context.Context, owners []item) ([]bool, error) {
 	allow := make([]bool, len(owners))
 	err := each(len(owners), func(i int) error {
-		tv, err := b.e.Policies.TeamSettingsAt(ctx, b.team, settingsAt(owners[i].d, b.e.now()))
+		tv, err := p.e.Policies.TeamSettingsAt(ctx, p.team, settingsAt(owners[i].d, p.e.now()))
 		if err != nil {
 			return fmt.Errorf("resolve team settings: %w", err)
 		}
@@ -44,7 +44,7 @@ func (b *batch) allowSave(ctx context.Context, owners []item) ([]bool, error) {
 // sent again within their own group (resendInnocent). A failed call is
 // the batch's answer (salesforceErr); a group created before it is found
 // by the lookup when the events come back.
-func (b *batch) createAll(ctx context.Context, recs []salesforce.SObject, allow []bool) ([]salesforce.SaveResult, error) {
+func (p part) createAll(ctx context.Context, recs []salesforce.SObject, allow []bool) ([]salesforce.SaveResult, error) {
 	results := make([]salesforce.SaveResult, len(recs))
 	for _, save := range []bool{false, true} {
 		var at []int
@@ -58,14 +58,14 @@ func (b *batch) createAll(ctx context.Context, recs []salesforce.SObject, allow 
 		if len(group) == 0 {
 			continue
 		}
-		opts := b.e.Write
+		opts := p.e.Write
 		opts.AllowSaveOnDuplicate = save
-		got, err := b.org.Create(ctx, group, opts)
+		got, err := p.org.Create(ctx, group, opts)
 		if err != nil {
-			return nil, b.salesforceErr("create records", err)
+			return nil, salesforceErr("create records", err)
 		}
-		if got, err = b.resendInnocent(ctx, group, got, opts); err != nil {
-			return nil, b.salesforceErr("create records again", err)
+		if got, err = p.resendInnocent(ctx, group, got, opts); err != nil {
+			return nil, salesforceErr("create records again", err)
 		}
 		for j, i := range at {
 			results[i] = got[j]

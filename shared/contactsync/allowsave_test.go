@@ -88,8 +88,8 @@ func TestCreateSavesOverAnAlertOnlyWhereTheTeamAllows(t *testing.T) {
 	on := now.Add(-24 * time.Hour) // the team turned the setting on a day ago
 	org := &alertOrg{t: t}
 	fl := &fakeLedger{}
-	b := &batch{e: &Engine{Ledger: fl, Renderer: plainRenderer{}, Policies: allowSaveFrom{on: on}, Owner: "w1", Now: func() time.Time { return now }},
-		team: "team_alert", failed: map[string]error{}, done: map[string]bool{}, org: org}
+	p := part{e: &Engine{Ledger: fl, Renderer: plainRenderer{}, Policies: allowSaveFrom{on: on}, Owner: "w1", Now: func() time.Time { return now }},
+		team: "team_alert", org: org}
 	it := func(n string, occurred time.Time, retry bool) item {
 		email := n + "@alert.example"
 		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_alert", OccurredAt: occurred,
@@ -102,10 +102,8 @@ func TestCreateSavesOverAnAlertOnlyWhereTheTeamAllows(t *testing.T) {
 		it("retried", on.Add(-time.Hour), true),    // failed while off, retried by the admin since
 		it("before2", on.Add(-2*time.Hour), false), // off, in the same call as the first
 	}
-	if err := b.lookUp(context.Background(), nil, items); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.flush(context.Background()); err != nil {
+	tl, err := p.syncItems(context.Background(), nil, items)
+	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"allowSave=false:[before@alert.example before2@alert.example]", "allowSave=true:[after@alert.example retried@alert.example]"}
@@ -113,7 +111,7 @@ func TestCreateSavesOverAnAlertOnlyWhereTheTeamAllows(t *testing.T) {
 		t.Errorf("create calls: got %v; want %v", org.calls, want)
 	}
 	got := map[string]string{}
-	for _, o := range b.outcomes {
+	for _, o := range tl.outcomes {
 		code := ""
 		if o.Error != nil {
 			code = o.Error.Code

@@ -65,13 +65,15 @@ func TestDuplicateError(t *testing.T) {
 	}
 }
 
-// fakeLedger keeps the records saved; the batch uses nothing else of it here.
+// fakeLedger keeps the records saved and the claims taken and given up;
+// the steps use nothing else of it here.
 type fakeLedger struct {
 	Ledger
-	mu      sync.Mutex
-	saved   []ledger.Record
-	claimed []string
-	busy    map[string]bool
+	mu        sync.Mutex
+	saved     []ledger.Record
+	claimed   []string
+	unclaimed []string
+	busy      map[string]bool
 }
 
 func (l *fakeLedger) SaveRecords(_ context.Context, rs []ledger.Record) ([]error, error) {
@@ -83,7 +85,12 @@ func (l *fakeLedger) SaveRecords(_ context.Context, rs []ledger.Record) ([]error
 func (l *fakeLedger) SetMemberships(_ context.Context, ms []ledger.Membership) ([]error, error) {
 	return make([]error, len(ms)), nil
 }
-func (l *fakeLedger) Release(context.Context, string, string, string) error { return nil }
+func (l *fakeLedger) Unclaim(_ context.Context, _, email, _ string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.unclaimed = append(l.unclaimed, email)
+	return nil
+}
 func (l *fakeLedger) Records(context.Context, string, []string) (map[string]ledger.Record, error) {
 	return map[string]ledger.Record{}, nil
 }
@@ -147,7 +154,7 @@ func TestLinkDuplicatesNeverLinksAnotherEmail(t *testing.T) {
 	org := &fakeOrg{found: map[string]ledger.Match{
 		"lookup@dup.example": {Object: event.ObjectLead, ID: "00Q0000000000LU", Rule: "lead"},
 	}}
-	b := &batch{e: &Engine{Ledger: fl}, team: "team_dup", failed: map[string]error{}, done: map[string]bool{}, org: org}
+	p := part{e: &Engine{Ledger: fl}, team: "team_dup", org: org}
 	owner := func(n, email string) item {
 		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_dup",
 			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
@@ -159,17 +166,19 @@ func TestLinkDuplicatesNeverLinksAnotherEmail(t *testing.T) {
 		dupResult(t),
 		dupResult(t),
 	}
-	if err := b.linkDuplicates(context.Background(), []int{0, 1, 2}, results, owners, nil); err != nil {
+	ends, err := p.linkDuplicates(context.Background(), []int{0, 1, 2}, results, owners, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.flush(context.Background()); err != nil {
+	tl, err := p.record(context.Background(), ends)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if want := [][]string{{"named@dup.example", "lookup@dup.example", "nowhere@dup.example"}}; !slices.EqualFunc(org.asked, want, slices.Equal) {
 		t.Errorf("lookups: got %v; want %v", org.asked, want)
 	}
 	got := map[string]event.Outcome{}
-	for _, o := range b.outcomes {
+	for _, o := range tl.outcomes {
 		got[o.EventID] = o
 	}
 	want := map[string]struct {
@@ -211,18 +220,15 @@ func TestClaimsOnlyWhatItCreates(t *testing.T) {
 	t.Parallel()
 	fl := &fakeLedger{busy: map[string]bool{"busy@claim.example": true}}
 	org := &fakeOrg{found: map[string]ledger.Match{"found@claim.example": {Object: event.ObjectContact, ID: "0030000000000FD", Rule: "contact"}}}
-	b := &batch{e: &Engine{Ledger: fl, Renderer: plainRenderer{}, Policies: allowSaveFrom{}, Owner: "w1"}, team: "team_claim",
-		failed: map[string]error{}, done: map[string]bool{}, org: org}
+	p := part{e: &Engine{Ledger: fl, Renderer: plainRenderer{}, Policies: allowSaveFrom{}, Owner: "w1"}, team: "team_claim", org: org}
 	it := func(n, email string) item {
 		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_claim",
 			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
 		return item{d: delivery.Delivery{ID: "msg_" + n, Event: ev}, m: ledger.Membership{TeamID: "team_claim", Email: email}, object: event.ObjectLead}
 	}
 	items := []item{it("1", "Found@Claim.example"), it("2", "new@claim.example"), it("3", "busy@claim.example"), it("4", "NEW@claim.example")}
-	if err := b.lookUp(context.Background(), nil, items); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.flush(context.Background()); err != nil {
+	tl, err := p.syncItems(context.Background(), nil, items)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"new@claim.example", "busy@claim.example"}; !slices.Equal(fl.claimed, want) {
@@ -237,14 +243,14 @@ func TestClaimsOnlyWhatItCreates(t *testing.T) {
 		t.Errorf("records saved: got %v; want %v", saved, want)
 	}
 	got := map[string]event.Status{}
-	for _, o := range b.outcomes {
+	for _, o := range tl.outcomes {
 		got[o.EventID] = o.Status
 	}
 	want := map[string]event.Status{"evt_1": event.StatusLinked, "evt_2": event.StatusCreated, "evt_4": event.StatusLinked}
 	if !maps.Equal(got, want) {
 		t.Errorf("outcomes: got %v; want %v", got, want)
 	}
-	if err := b.failed["msg_3"]; !errors.Is(err, delivery.ErrRetry) || !errors.Is(err, ledger.ErrClaimed) {
+	if err := tl.retries["msg_3"]; !errors.Is(err, delivery.ErrRetry) || !errors.Is(err, ledger.ErrClaimed) {
 		t.Errorf("the held email's event: got %v; want a retry over ledger.ErrClaimed", err)
 	}
 }

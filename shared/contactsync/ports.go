@@ -100,8 +100,8 @@ type Renderer interface {
 	Render(ctx context.Context, teamID string, object event.SalesforceObject, c event.Contact) (salesforce.SObject, int, error)
 }
 
-// Releaser is told when a membership reaches a final state (synced or
-// failed), so the activity held for it is logged or let go (R7).
+// Releaser is told when a membership reaches a final state (synced,
+// failed or skipped), so the activity held for it is logged or let go (R7).
 type Releaser interface {
 	Release(ctx context.Context, teamID string, key ledger.MemberKey) error
 }
