@@ -30,6 +30,8 @@ import (
 // dedupOrg finds one email.
 type dedupOrg struct{ contactsync.Org }
 
+func (dedupOrg) Close(context.Context) error { return nil }
+
 func (dedupOrg) FindByEmail(_ context.Context, emails []string) (map[string]ledger.Match, error) {
 	return map[string]ledger.Match{"known@acme.example": {Object: event.ObjectContact, ID: "003000000000001AAA", Rule: "contact"}}, nil
 }

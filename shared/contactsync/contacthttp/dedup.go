@@ -105,9 +105,7 @@ func RegisterDedupCheck(rt *httpapi.Router, d DedupDeps) {
 			writeOrgError(w, d.Logger, team, err)
 			return
 		}
-		if c, ok := org.(interface{ Close(context.Context) error }); ok {
-			defer func() { _ = c.Close(context.WithoutCancel(r.Context())) }()
-		}
+		defer func() { _ = org.Close(context.WithoutCancel(r.Context())) }()
 		found, err := org.FindByEmail(r.Context(), emails)
 		if err != nil {
 			writeOrgError(w, d.Logger, team, err)
