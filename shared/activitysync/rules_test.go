@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -57,7 +59,7 @@ func newRig(t *testing.T) *rig {
 	r.ledger, r.acts = ledgertest.New(r.clk.Now), activitytest.New(r.clk.Now)
 	r.org = r.orgs.Connect(teamID, connectedAt)
 	r.e = &activitysync.Engine{Ledger: r.ledger, Activities: r.acts, Orgs: salesforceOrgs{r.orgs}, Settings: r.policies,
-		Publisher: r.pub, Owner: "worker_1", Reruns: -1, Now: r.clk.Now}
+		Publisher: r.pub, Owner: "worker_1", Reruns: -1, Now: r.clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return r
 }
 
@@ -286,10 +288,10 @@ type want struct {
 	back   error
 }
 
-func created() want                   { return want{status: event.StatusCreated} }
+func created() want                    { return want{status: event.StatusCreated} }
 func skipped(reason event.Reason) want { return want{status: event.StatusSkipped, reason: reason} }
-func pending() want                   { return want{status: event.StatusPending, reason: event.ReasonContactPending} }
-func comesBack(kind error) want       { return want{back: kind} }
+func pending() want                    { return want{status: event.StatusPending, reason: event.ReasonContactPending} }
+func comesBack(kind error) want        { return want{back: kind} }
 
 func (w want) String() string {
 	if w.back != nil {
