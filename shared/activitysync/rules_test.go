@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,13 +53,15 @@ type rig struct {
 	pub      *published
 	// back is what the last batch sent back to the queue, by delivery id.
 	back map[string]error
+	// reads counts the engine's reads of the team's settings.
+	reads atomic.Int64
 }
 
 func newRig(t *testing.T) *rig {
 	r := &rig{t: t, clk: ledgertest.NewClock(start), orgs: orgtest.New(), policies: policytest.New(), pub: &published{}}
 	r.ledger, r.acts = ledgertest.New(r.clk.Now), activitytest.New(r.clk.Now)
 	r.org = r.orgs.Connect(teamID, connectedAt)
-	r.e = &activitysync.Engine{Ledger: r.ledger, Activities: r.acts, Orgs: salesforceOrgs{r.orgs}, Settings: r.policies,
+	r.e = &activitysync.Engine{Ledger: r.ledger, Activities: r.acts, Orgs: salesforceOrgs{r.orgs}, Settings: countedSettings{r},
 		Publisher: r.pub, Owner: "worker_1", Reruns: -1, Now: r.clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return r
 }
@@ -168,6 +171,14 @@ func (r *rig) held(contact string) []event.Event {
 		r.t.Fatalf("held activities of %s: %v", contact, err)
 	}
 	return evs
+}
+
+// countedSettings is the rig's settings, its reads counted.
+type countedSettings struct{ r *rig }
+
+func (s countedSettings) TeamSettingsAt(ctx context.Context, team string, at time.Time) (policy.TeamVersion, error) {
+	s.r.reads.Add(1)
+	return s.r.policies.TeamSettingsAt(ctx, team, at)
 }
 
 // published keeps every outcome published, batch by batch.

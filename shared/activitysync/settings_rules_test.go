@@ -10,10 +10,22 @@ import (
 	"github.com/sfsync/sfsync/shared/policy"
 )
 
+// settingsReads checks how many times the batch read the team's settings.
+func settingsReads(n int64) func(t *testing.T, r *rig) {
+	return func(t *testing.T, r *rig) {
+		t.Helper()
+		if got := r.reads.Load(); got != n {
+			t.Errorf("settings reads: got %d; want %d", got, n)
+		}
+	}
+}
+
 // TestSettingsRules: R7's settings are those in effect when the activity
 // happened, whatever they are when it is processed: activity_tracking off
 // at that time skips it (activity_tracking_off), and so does its kind
 // switched off (activity_kind_off; opened and clicked are off by default).
+// A batch reads the settings once unless a change took effect within the
+// span of its activities' times.
 func TestSettingsRules(t *testing.T) {
 	t.Parallel()
 	at := start.Add(-2 * time.Hour)
@@ -42,6 +54,9 @@ func TestSettingsRules(t *testing.T) {
 			events: ds(sent), want: wants("evt_1", skipped(event.ReasonActivityTrackingOff))},
 		{rule: "tracking on at the activity's time, off now: logged", setup: changed(tracking(true), tracking(false)),
 			events: ds(sent), want: wants("evt_1", created()), tasks: 1},
+		{rule: "a change after the batch's activities: one settings read", setup: changed(tracking(true), tracking(false)),
+			events: ds(sent, email("3", event.EmailReplied, "c1", at.Add(time.Minute))),
+			want:   wants("evt_1", created(), "evt_3", created()), tasks: 2, check: settingsReads(1)},
 		{rule: "tracking turned on within the batch's span: each activity by its own time", setup: changed(tracking(false), tracking(true)),
 			events: ds(sent, email("3", event.EmailSent, "c1", at.Add(90*time.Minute))),
 			want:   wants("evt_1", skipped(event.ReasonActivityTrackingOff), "evt_3", created()), tasks: 1},
