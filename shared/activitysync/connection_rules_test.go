@@ -1,7 +1,6 @@
 package activitysync_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -12,34 +11,12 @@ import (
 	"github.com/sfsync/sfsync/shared/policy"
 )
 
-// synced is the setup of a rule whose contacts are synced.
-func synced(contacts ...string) func(r *rig) {
-	return func(r *rig) {
-		for _, c := range contacts {
-			r.member(c, ledger.MemberSynced)
-		}
-	}
-}
-
 // status is the setup of a rule whose contact c1 is synced and whose team
 // connection is at st.
 func status(st connection.Status) func(r *rig) {
 	return func(r *rig) {
 		r.member("c1", ledger.MemberSynced)
 		r.orgs.SetStatus(teamID, st)
-	}
-}
-
-// wantBackWith checks that the batch's delivery of event id came back
-// with an error matching each of kinds.
-func wantBackWith(id string, kinds ...error) func(t *testing.T, r *rig) {
-	return func(t *testing.T, r *rig) {
-		t.Helper()
-		for _, k := range kinds {
-			if err := r.back["msg_"+id]; !errors.Is(err, k) {
-				t.Errorf("%s: got back with %v; want an error matching %v", id, err, k)
-			}
-		}
 	}
 }
 
@@ -85,16 +62,4 @@ func TestConnectionRules(t *testing.T) {
 			},
 			events: ds(again(sent)), want: wants("evt_1", created()), tasks: 1},
 	})
-}
-
-// ds is a batch of deliveries.
-func ds(d ...delivery.Delivery) []delivery.Delivery { return d }
-
-// wants is a want map from pairs of event id and want.
-func wants(pairs ...any) map[string]want {
-	out := map[string]want{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		out[pairs[i].(string)] = pairs[i+1].(want)
-	}
-	return out
 }

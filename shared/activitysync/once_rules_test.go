@@ -40,16 +40,6 @@ func lookups(n int) func(t *testing.T, r *rig) {
 	}
 }
 
-// both runs checks in turn.
-func both(checks ...func(t *testing.T, r *rig)) func(t *testing.T, r *rig) {
-	return func(t *testing.T, r *rig) {
-		t.Helper()
-		for _, c := range checks {
-			c(t, r)
-		}
-	}
-}
-
 // TestExactlyOnceRules: R7's one Task per email event, exactly once. An
 // event redelivered, or the same message and kind under another event id,
 // makes no second Task (the other id is skipped duplicate_event, naming

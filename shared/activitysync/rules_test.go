@@ -409,3 +409,47 @@ func sameAnswer(a, b event.Outcome) bool {
 	return a.ID == b.ID && a.Status == b.Status && a.Reason == b.Reason &&
 		(a.Salesforce == nil) == (b.Salesforce == nil) && (a.Salesforce == nil || *a.Salesforce == *b.Salesforce)
 }
+
+// synced is the setup of a rule whose contacts are synced.
+func synced(contacts ...string) func(r *rig) {
+	return func(r *rig) {
+		for _, c := range contacts {
+			r.member(c, ledger.MemberSynced)
+		}
+	}
+}
+
+// wantBackWith checks that the batch's delivery of event id came back
+// with an error matching each of kinds.
+func wantBackWith(id string, kinds ...error) func(t *testing.T, r *rig) {
+	return func(t *testing.T, r *rig) {
+		t.Helper()
+		for _, k := range kinds {
+			if err := r.back["msg_"+id]; !errors.Is(err, k) {
+				t.Errorf("%s: got back with %v; want an error matching %v", id, err, k)
+			}
+		}
+	}
+}
+
+// ds is a batch of deliveries.
+func ds(d ...delivery.Delivery) []delivery.Delivery { return d }
+
+// wants is a want map from pairs of event id and want.
+func wants(pairs ...any) map[string]want {
+	out := map[string]want{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out[pairs[i].(string)] = pairs[i+1].(want)
+	}
+	return out
+}
+
+// both runs checks in turn.
+func both(checks ...func(t *testing.T, r *rig)) func(t *testing.T, r *rig) {
+	return func(t *testing.T, r *rig) {
+		t.Helper()
+		for _, c := range checks {
+			c(t, r)
+		}
+	}
+}
