@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -198,21 +197,6 @@ func conflict(w http.ResponseWriter, current int, known bool) {
 	httpapi.WriteError(w, http.StatusPreconditionFailed, "version_conflict", msg, "If-Match")
 }
 
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodyBytes+1))
-	switch {
-	case err != nil:
-		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", "body: could not be read", "body")
-	case len(body) > httpapi.MaxBodyBytes:
-		httpapi.WriteError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("body: larger than %d bytes", httpapi.MaxBodyBytes), "body")
-	case len(bytes.TrimSpace(body)) == 0:
-		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", "body: is empty; a JSON object is required", "body")
-	default:
-		return body, true
-	}
-	return nil, false
-}
-
 func refreshParam(r *http.Request) (bool, error) {
 	switch v := r.URL.Query().Get("refresh"); v {
 	case "", "false":
@@ -238,7 +222,7 @@ func (h *handlers) put(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	raw, ok := readBody(w, r)
+	raw, ok := httpapi.ReadBody(w, r)
 	if !ok {
 		return
 	}
@@ -318,7 +302,7 @@ func (h *handlers) preview(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	raw, ok := readBody(w, r)
+	raw, ok := httpapi.ReadBody(w, r)
 	if !ok {
 		return
 	}

@@ -252,3 +252,34 @@ func TestLimitTeams(t *testing.T) {
 		t.Errorf("limiter calls: got %q; want %q (public, unauthenticated and forbidden requests are not counted)", lim.calls, want)
 	}
 }
+
+// TestReadBody: a body is read whole up to MaxBodyBytes; an empty one is a
+// 400 and a larger one a 413, each naming the body.
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		body   string
+		ok     bool
+		status int
+	}{
+		{"a JSON object", `{"a":1}`, true, 0},
+		{"at the limit", strings.Repeat(" ", MaxBodyBytes-2) + "{}", true, 0},
+		{"empty", "", false, http.StatusBadRequest},
+		{"only spaces", " \n\t", false, http.StatusBadRequest},
+		{"one byte over", strings.Repeat(" ", MaxBodyBytes-1) + "{}", false, http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := httptest.NewRecorder()
+			got, ok := ReadBody(w, httptest.NewRequest(http.MethodPut, "/", strings.NewReader(tt.body)))
+			if ok != tt.ok || (ok && string(got) != tt.body) {
+				t.Fatalf("got %q, %v; want the body, %v", got, ok, tt.ok)
+			}
+			if !ok && (w.Code != tt.status || !strings.Contains(w.Body.String(), `"field":"body"`)) {
+				t.Errorf("answer: got %d %s; want %d naming the body", w.Code, w.Body, tt.status)
+			}
+		})
+	}
+}

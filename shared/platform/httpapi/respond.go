@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,24 @@ func jsonResponse(status int, v any) events.APIGatewayV2HTTPResponse {
 
 // MaxBodyBytes bounds every request body the API reads.
 const MaxBodyBytes = 64 << 10
+
+// ReadBody reads r's body for a handler that parses it itself: the bytes,
+// or false after answering 400 (unreadable, empty) or 413 (larger than
+// MaxBodyBytes), naming the body.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	switch {
+	case err != nil:
+		WriteError(w, http.StatusBadRequest, "invalid_request", "body: could not be read", "body")
+	case len(body) > MaxBodyBytes:
+		WriteError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("body: larger than %d bytes", MaxBodyBytes), "body")
+	case len(bytes.TrimSpace(body)) == 0:
+		WriteError(w, http.StatusBadRequest, "invalid_request", "body: is empty; a JSON object is required", "body")
+	default:
+		return body, true
+	}
+	return nil, false
+}
 
 // FieldError is a request problem tied to one field; handlers return it and
 // DecodeJSON produces it, and it becomes a 400 naming the field.

@@ -11,11 +11,9 @@
 package policyhttp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -134,24 +132,6 @@ func (h *handlers) writeFailure(w http.ResponseWriter, r *http.Request, err erro
 	httpapi.WriteError(w, http.StatusInternalServerError, "internal", "the settings could not be read or saved; try again", "")
 }
 
-// readBody reads the request body (at most httpapi.MaxBodyBytes), answering
-// 400 itself when it is unreadable, too large or empty. Whether it is JSON,
-// and the right JSON, is for the domain's parser to say, field by field.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodyBytes+1))
-	switch {
-	case err != nil:
-		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", "body: could not be read", "body")
-	case len(body) > httpapi.MaxBodyBytes:
-		httpapi.WriteError(w, http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("body: larger than %d bytes", httpapi.MaxBodyBytes), "body")
-	case len(bytes.TrimSpace(body)) == 0:
-		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", "body: is empty; a JSON object is required", "body")
-	default:
-		return body, true
-	}
-	return nil, false
-}
-
 func team(r *http.Request) *httpapi.Claims { return httpapi.ClaimsFrom(r.Context()) }
 
 func (h *handlers) getSettings(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +149,7 @@ func (h *handlers) putSettings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	raw, ok := readBody(w, r)
+	raw, ok := httpapi.ReadBody(w, r)
 	if !ok {
 		return
 	}
@@ -317,7 +297,7 @@ func (h *handlers) putSequence(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	raw, ok := readBody(w, r)
+	raw, ok := httpapi.ReadBody(w, r)
 	if !ok {
 		return
 	}
