@@ -20,7 +20,6 @@ import (
 	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policytest"
-	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // The rule tests run the engine (Process) on the shared in-memory ports
@@ -61,7 +60,7 @@ func newRig(t *testing.T) *rig {
 	r := &rig{t: t, clk: ledgertest.NewClock(start), orgs: orgtest.New(), policies: policytest.New(), pub: &published{}}
 	r.ledger, r.acts = ledgertest.New(r.clk.Now), activitytest.New(r.clk.Now)
 	r.org = r.orgs.Connect(teamID, connectedAt)
-	r.e = &activitysync.Engine{Ledger: r.ledger, Activities: r.acts, Orgs: salesforceOrgs{r.orgs}, Settings: countedSettings{r},
+	r.e = &activitysync.Engine{Ledger: r.ledger, Activities: r.acts, Orgs: r.orgs.Activities(), Settings: countedSettings{r},
 		Publisher: r.pub, Owner: "worker_1", Reruns: -1, Now: r.clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return r
 }
@@ -230,48 +229,6 @@ func (p *published) lastBatch() []event.Outcome {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]event.Outcome(nil), p.batches[len(p.batches)-1]...)
-}
-
-// salesforceOrgs is the in-memory orgs with one more of Salesforce's
-// answers: a Task whose WhoId is a converted Lead is refused with
-// CANNOT_UPDATE_CONVERTED_LEAD, since a converted Lead is read-only.
-type salesforceOrgs struct{ mem *orgtest.Orgs }
-
-func (s salesforceOrgs) Open(ctx context.Context, team string) (activitysync.Org, delivery.Connection, error) {
-	org, conn, err := s.mem.Activities().Open(ctx, team)
-	if err != nil {
-		return nil, conn, err
-	}
-	return convertedLeads{Org: org, mem: s.mem.Org(team)}, conn, nil
-}
-
-// convertedLeads is an org whose Create refuses Tasks on converted Leads.
-type convertedLeads struct {
-	activitysync.Org
-	mem *orgtest.Org
-}
-
-func (o convertedLeads) Create(ctx context.Context, recs []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
-	out := make([]salesforce.SaveResult, len(recs))
-	var pass []salesforce.SObject
-	var at []int
-	for i, rec := range recs {
-		who, _ := rec["WhoId"].(string)
-		if r, ok := o.mem.Record(who); ok && r.ConvertedContactID != "" {
-			out[i] = salesforce.SaveResult{Errors: []salesforce.ErrorItem{{Code: salesforce.CodeCannotUpdateConverted,
-				Message: "cannot reference converted lead", Fields: []string{"WhoId"}}}}
-			continue
-		}
-		pass, at = append(pass, rec), append(at, i)
-	}
-	res, err := o.Org.Create(ctx, pass, opts)
-	if err != nil {
-		return nil, err
-	}
-	for j, r := range res {
-		out[at[j]] = r
-	}
-	return out, nil
 }
 
 // rule is one clause of the design's rules as a row of a table: the world

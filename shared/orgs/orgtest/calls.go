@@ -99,6 +99,13 @@ func (o *Org) saveLocked(i int, rec salesforce.SObject, opts salesforce.WriteOpt
 	if missing := missingFields(object, rec); len(missing) > 0 {
 		return refused(RequiredFieldMissing(missing...))
 	}
+	if who, _ := rec["WhoId"].(string); who != "" {
+		if r, ok := o.records[who]; ok && r.ConvertedContactID != "" {
+			// A converted Lead is read-only: nothing may reference it.
+			return refused(salesforce.ErrorItem{Code: salesforce.CodeCannotUpdateConverted,
+				Message: "cannot reference converted lead", Fields: []string{"WhoId"}})
+		}
+	}
 	email, _ := rec["Email"].(string)
 	if e, ok := o.refused[ledger.NormalizeEmail(email)]; ok && email != "" {
 		allowed := e.Duplicates != nil && e.Duplicates.AllowSave && opts.AllowSaveOnDuplicate

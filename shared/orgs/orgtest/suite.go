@@ -59,6 +59,7 @@ var cases = []struct {
 	{"a duplicate rule refuses one record and names its match", duplicateRefused},
 	{"Tasks are found by subject prefix and description key", tasksBySubject},
 	{"Tasks are found by the key field", tasksByKeyField},
+	{"a Task on a converted Lead is refused", taskOnConvertedLead},
 }
 
 // want is an expected match.
@@ -330,5 +331,30 @@ func tasksByKeyField(t *testing.T, s Subject) {
 	}
 	if len(got) != 2 || !sameID(got["key-a"], ids[0]) || !sameID(got["key-b"], ids[1]) {
 		t.Errorf("FindTasks by %s: got %v; want key-a: %s, key-b: %s", tf.KeyField, got, ids[0], ids[1])
+	}
+}
+
+// taskOnConvertedLead: a converted Lead is read-only, so a Task whose WhoId
+// names it is refused with CANNOT_UPDATE_CONVERTED_LEAD (activity sync
+// then follows the Lead to its Contact); the Task on the Contact is saved.
+func taskOnConvertedLead(t *testing.T, s Subject) {
+	lead := s.Seed(t, Lead, map[string]any{"LastName": "Moved", "Company": "Acme", "Email": "moved@tasks.example.com"})
+	contact := s.Convert(t, lead)
+	o := s.Activities(t)
+	tf, err := o.DescribeTask(context.Background())
+	if err != nil {
+		t.Fatalf("DescribeTask: got error %v; want nil", err)
+	}
+	res, err := o.Create(context.Background(), []salesforce.SObject{
+		task(lead, activitysync.SubjectPrefix+"Email sent: A", "key-lead", tf.ClosedStatus),
+		task(contact, activitysync.SubjectPrefix+"Email sent: A", "key-contact", tf.ClosedStatus)}, salesforce.WriteOptions{})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("Create: got %v, %v; want two answers", res, err)
+	}
+	if res[0].Success || len(res[0].Errors) == 0 || res[0].Errors[0].Code != salesforce.CodeCannotUpdateConverted {
+		t.Errorf("the Task on the converted Lead: got %+v; want refused with %s", res[0], salesforce.CodeCannotUpdateConverted)
+	}
+	if !res[1].Success {
+		t.Errorf("the Task on its Contact: got %+v; want saved", res[1])
 	}
 }
