@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -393,7 +394,7 @@ func TestLostAnswerAfterCommit(t *testing.T) {
 	}
 	email := "Lost.Answer@lost.example"
 	ev := contactEvent(team, event.ContactAdded, "seq_lost", "c1", email, "L", time.Now().Add(time.Minute))
-	send(t, ev)
+	msgs := h.SendTracked(t, ev)
 	o := await(t, []event.Event{ev}, true)[ev.ID]
 	leads := recordsWithEmail(sim, "Lead", email)
 	if len(leads) != 1 {
@@ -407,6 +408,9 @@ func TestLostAnswerAfterCommit(t *testing.T) {
 	if got := sim.Stats().ByEndpoint["POST composite"] - composites; got != 3 {
 		t.Errorf("composite calls: got %d; want 3 (lookup, create whose answer was lost, lookup on retry)", got)
 	}
+	// Once its message has left the queue, nothing more comes of it.
+	h.AwaitDeleted(t, msgs[ev.ID])
+	h.ReadAllOutcomes(t)
 	if got := len(seqr.Outcomes(ev.ID)); got != 1 {
 		t.Errorf("outcomes published: got %d; want 1", got)
 	}
@@ -894,6 +898,8 @@ func TestRecordLockRetriesOnlyThatContact(t *testing.T) {
 	if n := countEmail(sim, "Lead", "locked@lockrow.example"); n != 1 {
 		t.Errorf("Leads for the locked contact: got %d; want 1", n)
 	}
+	h.AwaitDeleted(t, slices.Collect(maps.Values(msgs))...)
+	h.ReadAllOutcomes(t)
 	for _, ev := range append([]event.Event{locked}, others...) {
 		if n := len(seqr.Outcomes(ev.ID)); n != 1 {
 			t.Errorf("outcomes published for %s: got %d; want 1", ev.ID, n)

@@ -95,20 +95,40 @@ func (h *Harness) nextBatch() <-chan struct{} {
 	return h.ended
 }
 
-// handled reports whether a batch that carried each message has ended.
-func (h *Harness) handled(messageIDs []string) bool {
-	carried := map[string]bool{}
+// amongEnded reports whether each message is among the messages of `of` in an
+// ended batch.
+func (h *Harness) amongEnded(messageIDs []string, of func(Batch) []string) bool {
+	seen := map[string]bool{}
 	for _, b := range h.Batches() {
-		for _, m := range b.MessageIDs {
-			carried[m] = true
+		for _, m := range of(b) {
+			seen[m] = true
 		}
 	}
 	for _, m := range messageIDs {
-		if !carried[m] {
+		if !seen[m] {
 			return false
 		}
 	}
 	return true
+}
+
+// awaitBatches waits until each message is among the messages of `of` in an
+// ended batch, or fails the test after AwaitFor.
+func (h *Harness) awaitBatches(t *testing.T, what string, messageIDs []string, of func(Batch) []string) {
+	t.Helper()
+	deadline := time.NewTimer(AwaitFor)
+	defer deadline.Stop()
+	for {
+		next := h.nextBatch()
+		if h.amongEnded(messageIDs, of) {
+			return
+		}
+		select {
+		case <-next:
+		case <-deadline.C:
+			t.Fatalf("no batch %s every one of the messages %v after %s", what, messageIDs, AwaitFor)
+		}
+	}
 }
 
 // AwaitHandled waits until, for each message, a batch that carried it has
@@ -118,19 +138,15 @@ func (h *Harness) handled(messageIDs []string) bool {
 // fails the test after AwaitFor.
 func (h *Harness) AwaitHandled(t *testing.T, messageIDs ...string) {
 	t.Helper()
-	deadline := time.NewTimer(AwaitFor)
-	defer deadline.Stop()
-	for {
-		next := h.nextBatch()
-		if h.handled(messageIDs) {
-			return
-		}
-		select {
-		case <-next:
-		case <-deadline.C:
-			t.Fatalf("no batch carried every one of the messages %v after %s", messageIDs, AwaitFor)
-		}
-	}
+	h.awaitBatches(t, "carried", messageIDs, func(b Batch) []string { return b.MessageIDs })
+}
+
+// AwaitDeleted waits until, for each message, a batch has deleted it: it
+// has left the queue, so nothing more comes of it (a check that an event
+// was answered once waits for it). It fails the test after AwaitFor.
+func (h *Harness) AwaitDeleted(t *testing.T, messageIDs ...string) {
+	t.Helper()
+	h.awaitBatches(t, "deleted", messageIDs, func(b Batch) []string { return b.Deleted })
 }
 
 // BatchWith returns the first batch that carried the message, once one has
