@@ -116,6 +116,10 @@ redrive: check-go ## move a dead-letter queue's messages back after a fix: make 
 check-moto:
 	@./tools/motoserver/install.sh
 
+.PHONY: moto-lock
+moto-lock: ## write tools/motoserver/requirements.lock (every pinned file's sha256) on a machine that reaches the package index; LOCK_PLATFORMS=... adds other machines' wheels
+	./tools/motoserver/lock.sh
+
 # ---- local stack -----------------------------------------------------------------
 .PHONY: run
 run: check-go ## run the whole service locally (moto, Salesforce simulator, functions, HTTP API); Ctrl-C stops it

@@ -22,6 +22,7 @@ else
 fi
 moto_pid=$!
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 stop_moto() {
   kill -TERM -- "-$moto_pid" 2>/dev/null || true
   for _ in $(seq 1 50); do kill -0 "$moto_pid" 2>/dev/null || break; sleep 0.1; done

@@ -65,18 +65,11 @@ func TestOpensWaitNearTheBudgetCap(t *testing.T) {
 
 	opened := emailEvent(team, event.EmailOpened, "seq_1", "c0", "p0@nearcap.example", "m0", "Hello", "", at.Add(time.Minute))
 	sent := emailEvent(team, event.EmailSent, "seq_1", "c0", "p0@nearcap.example", "m_last", "Last", "Body", at.Add(time.Minute))
-	send(t, opened, sent)
+	msgs := h.SendTracked(t, opened, sent)
 	if o := await(t, []event.Event{sent}, true)[sent.ID]; o.Status != event.StatusCreated {
 		t.Errorf("sent email near the cap: got %s/%s; want created", o.Status, o.Reason)
 	}
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
-		if err := seqr.Poll(ctx, time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := seqr.Outcomes(opened.ID); len(got) != 0 {
-		t.Errorf("open near the cap: got outcomes %+v; want none (held)", got)
-	}
+	h.AwaitNoOutcome(t, map[string]string{opened.ID: msgs[opened.ID]}, "open near the cap (held)")
 
 	settings(50)
 	if o := await(t, []event.Event{opened}, true)[opened.ID]; o.Status != event.StatusCreated {

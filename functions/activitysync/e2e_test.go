@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -582,7 +583,6 @@ func TestBurstOfAThousand(t *testing.T) {
 // than being skipped as not_added.
 func TestParkedEventsComeBackInAnyOrder(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	sim := newOrg(t, org.Config{})
 	team := "team_outage"
 	connect(t, team, sim)
@@ -590,7 +590,7 @@ func TestParkedEventsComeBackInAnyOrder(t *testing.T) {
 	sim.ExpireAccessTokens()
 	// The first event finds the refresh token revoked.
 	adds := []event.Event{contactEvent(team, event.ContactAdded, "seq_out", "c_first", "first@outage.example", "O", time.Now())}
-	send(t, adds...)
+	msgs := h.SendTracked(t, adds...)
 	stacktest.AwaitStatus(t, seqr, team, "needs_reauth")
 	// These are parked before anything is read of their contacts, and the
 	// outage outlasts the await window (AWAIT_ADD_SECONDS=10).
@@ -602,17 +602,17 @@ func TestParkedEventsComeBackInAnyOrder(t *testing.T) {
 		adds = append(adds, contactEvent(team, event.ContactAdded, "seq_out", cid, email, "O", at))
 		emails = append(emails, emailEvent(team, event.EmailSent, "seq_out", cid, email, "msg_"+cid, "Hello", "Hi", at.Add(time.Second)))
 	}
-	send(t, emails...)
-	time.Sleep(500 * time.Millisecond) // so the emails tend to come back first
-	send(t, adds[1:]...)
+	emailMsgs := h.SendTracked(t, emails...)
+	// The emails are parked first, so they tend to come back first.
+	h.AwaitHandled(t, slices.Collect(maps.Values(emailMsgs))...)
+	maps.Copy(msgs, emailMsgs)
+	maps.Copy(msgs, h.SendTracked(t, adds[1:]...))
+	// The outage outlasts the await window: the scenario, not a wait for
+	// something to happen.
 	time.Sleep(time.Until(at.Add(12 * time.Second)))
-	if err := seqr.Poll(ctx, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	for _, ev := range append(adds, emails...) {
-		if os := seqr.Outcomes(ev.ID); len(os) != 0 {
-			t.Fatalf("outcomes while held: got %v; want none", os)
-		}
+	h.AwaitNoOutcome(t, msgs, "while held")
+	if t.Failed() {
+		t.FailNow()
 	}
 	connect(t, team, sim) // the admin reconnects
 	got := await(t, append(adds, emails...), true)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +28,7 @@ import (
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/platform/sealing"
+	"github.com/sfsync/sfsync/shared/platform/wiring"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/schedule"
 	"github.com/sfsync/sfsync/tools/motoserver"
@@ -66,7 +66,7 @@ func newWorld(t *testing.T) world { t.Helper(); return newWorldAt(t, nil) }
 func newWorldAt(t *testing.T, now func() time.Time) world {
 	t.Helper()
 	s, conns := newSettings(t, now)
-	rt, _ := newRouter(awsCfg, s, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	rt, _ := newRouter(newKit(s), s)
 	return world{router: rt, conns: conns}
 }
 
@@ -78,13 +78,25 @@ func newSettings(t *testing.T, now func() time.Time) (settings, *connectiondb.St
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := settings{connectionsTable: prov.Env[resources.EnvConnectionsTable], policiesTable: prov.Env[resources.EnvPoliciesTable],
-		ledgerTable: prov.Env[resources.EnvLedgerTable], keyID: prov.KeyID, clientID: "cid", secretARN: prov.Env[resources.EnvClientSecretARN],
-		redirectURL: "https://api.example.com/oauth/salesforce/callback", returnURL: "https://app.example.com/integrations",
+	s := settings{base: provisionedBase(prov, "https://api.example.com/oauth/salesforce/callback"), returnURL: "https://app.example.com/integrations",
 		contactQueueURL: prov.Env[resources.EnvContactQueueURL], now: now}
-	conns := &connectiondb.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: s.connectionsTable,
+	conns := &connectiondb.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: s.base.ConnectionsTable,
 		Sealer: &sealing.Sealer{KMS: kms.NewFromConfig(awsCfg), KeyID: prov.KeyID}}
 	return s, conns
+}
+
+// provisionedBase is the configuration every function reads, for the
+// provisioned resources, with the connect flow's callback URL.
+func provisionedBase(prov *runner.Provisioned, callback string) wiring.Base {
+	return wiring.Base{Function: "api", ConnectionsTable: prov.Env[resources.EnvConnectionsTable], PoliciesTable: prov.Env[resources.EnvPoliciesTable],
+		LedgerTable: prov.Env[resources.EnvLedgerTable], TokenKeyID: prov.KeyID, ClientID: "cid", ClientSecretARN: prov.Env[resources.EnvClientSecretARN],
+		RedirectURL: callback}
+}
+
+// newKit builds the function's adapters on the run's moto_server, logging
+// nowhere.
+func newKit(s settings) *wiring.Kit {
+	return wiring.New(s.base, awsCfg, slog.New(slog.DiscardHandler))
 }
 
 // TestScheduledEventSweepsExpiredConsents: the schedule's event reaches the
@@ -122,7 +134,7 @@ func TestScheduledEventSweepsExpiredConsents(t *testing.T) {
 	consent("team_gone", "state-expired-0123456789", time.Now().Add(-time.Minute))
 	consent("team_busy", "state-running-0123456789", time.Now().Add(5*time.Minute))
 
-	h := handler(awsCfg, s, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	h := handler(newKit(s), s)
 	ev, _ := json.Marshal(schedule.NewEvent(time.Now(), "e1", "arn:aws:events:eu-west-1:000000000000:rule/sweep", "eu-west-1"))
 	if _, err := h(ctx, ev); err != nil {
 		t.Fatalf("scheduled event: %v", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -61,11 +59,10 @@ func newSimWorld(t *testing.T, cfg org.Config) *simWorld {
 		t.Fatal(err)
 	}
 	w := &simWorld{sim: sim, now: time.Now().UTC()}
-	s := settings{connectionsTable: prov.Env[resources.EnvConnectionsTable], policiesTable: prov.Env[resources.EnvPoliciesTable],
-		ledgerTable: prov.Env[resources.EnvLedgerTable], keyID: prov.KeyID, clientID: "cid", secretARN: prov.Env[resources.EnvClientSecretARN],
-		redirectURL: callback, returnURL: "https://app.example.com/integrations", insecureLogin: true,
-		contactQueueURL: prov.Env[resources.EnvContactQueueURL], now: w.clock, holder: "api-test"}
-	rt, _ := newRouter(awsCfg, s, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	base := provisionedBase(prov, callback)
+	base.AllowInsecureLoginURLs = true
+	s := settings{base: base, returnURL: "https://app.example.com/integrations", contactQueueURL: prov.Env[resources.EnvContactQueueURL], now: w.clock}
+	rt, _ := newRouter(newKit(s), s)
 	w.world = world{router: rt}
 	return w
 }

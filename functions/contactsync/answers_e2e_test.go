@@ -51,18 +51,13 @@ func TestHeldTooLong(t *testing.T) {
 			queue.WaitingSinceAttribute: {DataType: aws.String("Number"), StringValue: aws.String(since)}}}}); err != nil {
 		t.Fatal(err)
 	}
-	send(t, young)
+	msgs := h.SendTracked(t, young)
 	got := await(t, []event.Event{old}, true)
 	if o := got[old.ID]; o.Status != event.StatusSkipped || o.Reason != event.ReasonHeldTooLong {
 		t.Errorf("old event: got %s/%s; want skipped/held_too_long", o.Status, o.Reason)
 	}
 	stacktest.AwaitStatus(t, seqr, team, "needs_reauth")
-	if err := seqr.Poll(ctx, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if os := seqr.Outcomes(young.ID); len(os) != 0 {
-		t.Errorf("young event: got %v; want none while held", os)
-	}
+	h.AwaitNoOutcome(t, msgs, "young event, while held")
 	if n := countEmail(sim, "Lead", "old@heldlong.example"); n != 0 {
 		t.Errorf("Leads of the old event: got %d; want 0", n)
 	}
@@ -101,9 +96,7 @@ func TestInvalidEventAnswered(t *testing.T) {
 	for i, b := range bodies {
 		entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(b)})
 	}
-	if err := seqr.SendRaw(ctx, stack.Resources.Queues[event.ContactQueue].URL, entries); err != nil {
-		t.Fatal(err)
-	}
+	msgs := h.SendRawTracked(t, stack.Resources.Queues[event.ContactQueue].URL, entries)
 	got, err := seqr.Await(ctx, []string{id}, nil, awaitFor)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +122,5 @@ func TestInvalidEventAnswered(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if os := seqr.Outcomes(unanswered); len(os) != 0 {
-		t.Errorf("message without a team: got %v; want no answer", os)
-	}
+	h.AwaitNoOutcome(t, map[string]string{unanswered: msgs[1]}, "message without a team")
 }

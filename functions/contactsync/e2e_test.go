@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -262,13 +263,11 @@ func TestReplyBeforeItsAddWaits(t *testing.T) {
 	at := time.Now()
 	add := contactEvent(team, event.ContactAdded, "seq_r", "c_r", "late@reorder.example", "L", at)
 	reply := contactEvent(team, event.ContactReplied, "seq_r", "c_r", "late@reorder.example", "L", at.Add(time.Second))
-	send(t, reply)
-	// The reply is handled first, and finds no membership.
-	if err := seqr.Poll(ctx, 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if os := seqr.Outcomes(reply.ID); len(os) != 0 {
-		t.Fatalf("reply before its add: got %v; want no outcome yet", os)
+	// The reply is handled first, and finds no membership: it waits,
+	// unanswered.
+	h.AwaitNoOutcome(t, h.SendTracked(t, reply), "reply before its add")
+	if t.Failed() {
+		t.FailNow()
 	}
 	send(t, add)
 	got := await(t, []event.Event{add, reply}, false)
@@ -395,7 +394,7 @@ func TestLostAnswerAfterCommit(t *testing.T) {
 	}
 	email := "Lost.Answer@lost.example"
 	ev := contactEvent(team, event.ContactAdded, "seq_lost", "c1", email, "L", time.Now().Add(time.Minute))
-	send(t, ev)
+	msgs := h.SendTracked(t, ev)
 	o := await(t, []event.Event{ev}, true)[ev.ID]
 	leads := recordsWithEmail(sim, "Lead", email)
 	if len(leads) != 1 {
@@ -409,6 +408,9 @@ func TestLostAnswerAfterCommit(t *testing.T) {
 	if got := sim.Stats().ByEndpoint["POST composite"] - composites; got != 3 {
 		t.Errorf("composite calls: got %d; want 3 (lookup, create whose answer was lost, lookup on retry)", got)
 	}
+	// Once its message has left the queue, nothing more comes of it.
+	h.AwaitDeleted(t, msgs[ev.ID])
+	h.ReadAllOutcomes(t)
 	if got := len(seqr.Outcomes(ev.ID)); got != 1 {
 		t.Errorf("outcomes published: got %d; want 1", got)
 	}
@@ -507,7 +509,6 @@ func TestBurstOfAThousand(t *testing.T) {
 // (not failed, not lost); after the admin reconnects they sync.
 func TestHeldWhileNeedsReauth(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	sim := newOrg(t, org.Config{})
 	team := "team_revoked"
 	connect(t, team, sim)
@@ -515,13 +516,11 @@ func TestHeldWhileNeedsReauth(t *testing.T) {
 	sim.ExpireAccessTokens()
 	at := time.Now().Add(time.Minute)
 	ev := contactEvent(team, event.ContactAdded, "seq_rev", "c1", "held@revoked.example", "H", at)
-	send(t, ev)
+	msgs := h.SendTracked(t, ev)
 	stacktest.AwaitStatus(t, seqr, team, "needs_reauth")
-	if err := seqr.Poll(ctx, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if os := seqr.Outcomes(ev.ID); len(os) != 0 {
-		t.Fatalf("outcomes while held: got %v; want none", os)
+	h.AwaitNoOutcome(t, msgs, "while held")
+	if t.Failed() {
+		t.FailNow()
 	}
 	connect(t, team, sim) // the admin reconnects
 	got := await(t, []event.Event{ev}, true)
@@ -871,10 +870,12 @@ func TestRecordLockRetriesOnlyThatContact(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		others = append(others, contactEvent(team, event.ContactAdded, "seq_lock", fmt.Sprintf("k%d", i), fmt.Sprintf("free%d@lockrow.example", i), "K", at))
 	}
-	send(t, append([]event.Event{locked}, others...)...)
+	msgs := h.SendTracked(t, append([]event.Event{locked}, others...)...)
 	first := await(t, others, true)
-	if os := seqr.Outcomes(locked.ID); len(os) != 0 {
-		t.Errorf("locked contact when its batch-mates were final: got %+v; want no outcome yet (back on the queue)", os)
+	// Its first delivery hands it back to the queue, answered later, once
+	// (the count of its outcomes below).
+	if b := h.BatchWith(t, msgs[locked.ID]); !slices.Contains(b.Failed, msgs[locked.ID]) {
+		t.Errorf("locked contact's first batch: got deleted %v, failed %v; want it handed back", b.Deleted, b.Failed)
 	}
 	var latest time.Time
 	for i, ev := range others {
@@ -897,6 +898,8 @@ func TestRecordLockRetriesOnlyThatContact(t *testing.T) {
 	if n := countEmail(sim, "Lead", "locked@lockrow.example"); n != 1 {
 		t.Errorf("Leads for the locked contact: got %d; want 1", n)
 	}
+	h.AwaitDeleted(t, slices.Collect(maps.Values(msgs))...)
+	h.ReadAllOutcomes(t)
 	for _, ev := range append([]event.Event{locked}, others...) {
 		if n := len(seqr.Outcomes(ev.ID)); n != 1 {
 			t.Errorf("outcomes published for %s: got %d; want 1", ev.ID, n)

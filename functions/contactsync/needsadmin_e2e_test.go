@@ -24,7 +24,7 @@ func TestInactiveUserHoldsUntilReconnect(t *testing.T) {
 	connect(t, team, sim)
 	sim.SetUserActive(false)
 	ev := contactEvent(team, event.ContactAdded, "seq_inactive", "c1", "one@inactive.example", "I", time.Now().Add(time.Minute))
-	send(t, ev)
+	msgs := h.SendTracked(t, ev)
 	stacktest.AwaitStatus(t, seqr, team, "needs_admin")
 	var st struct {
 		Problem struct {
@@ -37,12 +37,7 @@ func TestInactiveUserHoldsUntilReconnect(t *testing.T) {
 	if st.Problem.Reason != "inactive_user" || st.Problem.Actor != "team_admin" || !strings.Contains(st.Problem.Message, "reactivate") {
 		t.Errorf("status problem: got %+v; want inactive_user for the team's admin, saying to reactivate the user", st.Problem)
 	}
-	if err := seqr.Poll(ctx, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if os := seqr.Outcomes(ev.ID); len(os) != 0 {
-		t.Errorf("held event: got %v; want no answer while held", os)
-	}
+	h.AwaitNoOutcome(t, msgs, "held event, while held")
 	if n := countEmail(sim, "Lead", "one@inactive.example"); n != 0 {
 		t.Errorf("Leads while held: got %d; want 0", n)
 	}

@@ -98,10 +98,20 @@ func TestRetryFromTheErrorInboxAfterFixingTheMapping(t *testing.T) {
 	if code, _ := seqr.Call(ctx, team, "POST", "/v1/salesforce/errors/retry", nil, map[string]any{"all": true, "code": "X"}, nil); code != 400 {
 		t.Errorf("retry with two selectors: got %d; want 400", code)
 	}
-	time.Sleep(2 * time.Second)
-	for _, email := range []string{"one@retry.example", "two@retry.example"} {
+	// A later event's outcome: the queue has moved past anything the
+	// retries could have sent.
+	later := contactEvent(team, event.ContactAdded, "seq_r", "r3", "three@retry.example", "R", at)
+	send(t, later)
+	if o := await(t, []event.Event{later}, true)[later.ID]; o.Status != event.StatusCreated {
+		t.Errorf("later event: got %s/%s %+v; want created", o.Status, o.Reason, o.Error)
+	}
+	h.ReadAllOutcomes(t)
+	for i, email := range []string{"one@retry.example", "two@retry.example"} {
 		if n := countEmail(sim, "Lead", email); n != 1 {
 			t.Errorf("Leads for %s: got %d; want 1", email, n)
+		}
+		if n := len(seqr.Outcomes(evs[i].ID)); n != 2 {
+			t.Errorf("outcomes of %s: got %d; want 2 (failed, then created on the first retry)", evs[i].ID, n)
 		}
 	}
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # install.sh: makes sure moto_server is the moto that requirements.txt pins,
-# installing the pinned set with pip when moto is missing or another version.
-# `make check-moto` and tools/with-moto.sh run it; it says what to do by hand
-# when it cannot install.
+# installing the pinned set with pip when moto is missing or another version:
+# from requirements.lock with --require-hashes (pip checks every file's
+# sha256) when the lock exists, else from requirements.txt by exact versions
+# only, with a note. `make check-moto` and tools/with-moto.sh run it; it says
+# what to do by hand when it cannot install.
 set -euo pipefail
 
-requirements="$(dirname "$0")/requirements.txt"
+here=$(dirname "$0")
+requirements="$here/requirements.txt"
+lock="$here/requirements.lock"
 pinned=$(sed -n 's/^moto\[server\]==\([^ ]*\).*/\1/p' "$requirements")
 if [ -z "$pinned" ]; then
   echo "error: $requirements pins no moto[server]==VERSION" >&2
@@ -22,7 +26,20 @@ if [ "$have" = "$pinned" ] && command -v moto_server >/dev/null 2>&1; then
   exit 0
 fi
 
-by_hand="python3 -m pip install -r $requirements"
+# pins FILE: the NAME==VERSION lines of a requirements file, sorted.
+pins() { sed -n 's/^\([A-Za-z0-9][^ =#]*==[^ \\#]*\).*/\1/p' "$1" | sort; }
+
+if [ -f "$lock" ]; then
+  if [ "$(pins "$lock")" != "$(pins "$requirements")" ]; then
+    echo "error: $lock does not pin what $requirements pins: run make moto-lock (tools/motoserver/lock.sh) on a machine that reaches the package index" >&2
+    exit 1
+  fi
+  args=(--require-hashes -r "$lock")
+else
+  echo "note: no $lock: installing by exact versions, without checking file hashes (make moto-lock writes the lock, on a machine that reaches the package index)" >&2
+  args=(-r "$requirements")
+fi
+by_hand="python3 -m pip install ${args[*]}"
 if [ -z "$have" ]; then
   echo "moto_server not found; installing moto $pinned with: $by_hand" >&2
 else
@@ -32,7 +49,7 @@ if ! command -v python3 >/dev/null 2>&1; then
   echo "error: python3 not found. Install Python 3, then run: $by_hand" >&2
   exit 1
 fi
-if ! python3 -m pip install --quiet -r "$requirements"; then
+if ! python3 -m pip install --quiet "${args[@]}"; then
   echo "error: pip could not install moto $pinned (its message is above). Run by hand: $by_hand" >&2
   echo "(in a virtual environment if your Python is managed by the system)" >&2
   exit 1

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/resources"
@@ -55,6 +58,7 @@ type Harness struct {
 
 	mu      sync.Mutex
 	batches []Batch
+	ended   chan struct{} // closed when the next batch ends
 }
 
 // Batch is what became of one SQS batch the harness's stacks delivered to a
@@ -75,6 +79,138 @@ func (h *Harness) record(function string, r runner.BatchReport) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.batches = append(h.batches, Batch{Function: function, BatchReport: r})
+	if h.ended != nil {
+		close(h.ended)
+		h.ended = nil
+	}
+}
+
+// nextBatch returns a channel closed when the next batch ends.
+func (h *Harness) nextBatch() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended == nil {
+		h.ended = make(chan struct{})
+	}
+	return h.ended
+}
+
+// amongEnded reports whether each message is among the messages of `of` in an
+// ended batch.
+func (h *Harness) amongEnded(messageIDs []string, of func(Batch) []string) bool {
+	seen := map[string]bool{}
+	for _, b := range h.Batches() {
+		for _, m := range of(b) {
+			seen[m] = true
+		}
+	}
+	for _, m := range messageIDs {
+		if !seen[m] {
+			return false
+		}
+	}
+	return true
+}
+
+// awaitBatches waits until each message is among the messages of `of` in an
+// ended batch, or fails the test after AwaitFor.
+func (h *Harness) awaitBatches(t *testing.T, what string, messageIDs []string, of func(Batch) []string) {
+	t.Helper()
+	deadline := time.NewTimer(AwaitFor)
+	defer deadline.Stop()
+	for {
+		next := h.nextBatch()
+		if h.amongEnded(messageIDs, of) {
+			return
+		}
+		select {
+		case <-next:
+		case <-deadline.C:
+			t.Fatalf("no batch %s every one of the messages %v after %s", what, messageIDs, AwaitFor)
+		}
+	}
+}
+
+// AwaitHandled waits until, for each message, a batch that carried it has
+// ended: the function has handled it once and answered for it (deleted,
+// handed back, or sent back to wait). It is the positive signal a check
+// that nothing came of a message waits for, rather than a fixed time; it
+// fails the test after AwaitFor.
+func (h *Harness) AwaitHandled(t *testing.T, messageIDs ...string) {
+	t.Helper()
+	h.awaitBatches(t, "carried", messageIDs, func(b Batch) []string { return b.MessageIDs })
+}
+
+// AwaitDeleted waits until, for each message, a batch has deleted it: it
+// has left the queue, so nothing more comes of it (a check that an event
+// was answered once waits for it). It fails the test after AwaitFor.
+func (h *Harness) AwaitDeleted(t *testing.T, messageIDs ...string) {
+	t.Helper()
+	h.awaitBatches(t, "deleted", messageIDs, func(b Batch) []string { return b.Deleted })
+}
+
+// BatchWith returns the first batch that carried the message, once one has
+// ended (AwaitHandled).
+func (h *Harness) BatchWith(t *testing.T, messageID string) Batch {
+	t.Helper()
+	h.AwaitHandled(t, messageID)
+	for _, b := range h.Batches() {
+		if slices.Contains(b.MessageIDs, messageID) {
+			return b
+		}
+	}
+	t.Fatalf("no batch carried message %s", messageID)
+	return Batch{}
+}
+
+// ReadAllOutcomes reads the results queue until it holds no message, visible
+// or in flight: every outcome sent before the call is then in the
+// sequencer's record (Seq.Outcomes). After AwaitHandled, an event with no
+// outcome there has had none. It fails the test after AwaitFor.
+func (h *Harness) ReadAllOutcomes(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(AwaitFor)
+	for {
+		// Poll records what it receives before deleting it, so a message
+		// another test's poll holds is in flight until it is recorded.
+		if err := h.Seq.Poll(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		out, err := h.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(h.Seq.ResultsQueue),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+				sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		visible, inFlight := out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)],
+			out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)]
+		if visible == "0" && inFlight == "0" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("results queue: %s visible, %s in flight after %s; want it read to the end", visible, inFlight, AwaitFor)
+		}
+		// A long poll: it answers as soon as a message is visible.
+		if err := h.Seq.Poll(ctx, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// AwaitNoOutcome waits until each event's message has been handled and
+// every outcome sent meanwhile read, then fails the test for each event
+// that has an outcome. messages maps event ids to their SQS message ids
+// (SendTracked).
+func (h *Harness) AwaitNoOutcome(t *testing.T, messages map[string]string, why string) {
+	t.Helper()
+	h.AwaitHandled(t, slices.Collect(maps.Values(messages))...)
+	h.ReadAllOutcomes(t)
+	for _, id := range slices.Sorted(maps.Keys(messages)) {
+		if os := h.Seq.Outcomes(id); len(os) != 0 {
+			t.Errorf("%s: got outcomes %+v of %s; want none", why, os, id)
+		}
+	}
 }
 
 // Main starts the stack, runs the package's tests, stops everything and
@@ -283,6 +419,60 @@ func Await(t *testing.T, seq *sequencer.Client, evs []event.Event, final bool) m
 		t.Fatalf("await outcomes: %v", err)
 	}
 	return got
+}
+
+// SendTracked posts events to their queues (10 per call) and returns each
+// event's SQS message id, for AwaitHandled.
+func (h *Harness) SendTracked(t *testing.T, evs ...event.Event) map[string]string {
+	t.Helper()
+	byID := map[string]string{}
+	for start := 0; start < len(evs); start += 10 {
+		part := evs[start:min(start+10, len(evs))]
+		var contacts, activities []int
+		for i, ev := range part {
+			if ev.Queue() == event.ActivityQueue {
+				activities = append(activities, i)
+			} else {
+				contacts = append(contacts, i)
+			}
+		}
+		for q, idx := range map[string][]int{h.Seq.ContactQueue: contacts, h.Seq.ActivityQueue: activities} {
+			if len(idx) == 0 {
+				continue
+			}
+			var entries []sqstypes.SendMessageBatchRequestEntry
+			for _, i := range idx {
+				body, err := event.Encode(part[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(entries))), MessageBody: aws.String(string(body))})
+			}
+			for i, m := range h.SendRawTracked(t, q, entries) {
+				byID[part[idx[i]].ID] = m
+			}
+		}
+	}
+	return byID
+}
+
+// SendRawTracked posts up to 10 message entries to queueURL as they are (a
+// malformed body included) and returns their SQS message ids, in order.
+func (h *Harness) SendRawTracked(t *testing.T, queueURL string, entries []sqstypes.SendMessageBatchRequestEntry) []string {
+	t.Helper()
+	out, err := h.SQS.SendMessageBatch(context.Background(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
+	if err != nil || len(out.Failed) > 0 {
+		t.Fatalf("send: %v %+v", err, out)
+	}
+	ids := make([]string, len(entries))
+	for _, s := range out.Successful {
+		for i, e := range entries {
+			if aws.ToString(e.Id) == aws.ToString(s.Id) {
+				ids[i] = aws.ToString(s.MessageId)
+			}
+		}
+	}
+	return ids
 }
 
 // Send posts events to their queues.
