@@ -103,6 +103,30 @@ func TestEveryEventOneFinalOutcome(t *testing.T) {
 			},
 		},
 		{
+			name: "failed: a redelivery repeats the failure; the error inbox's retry, after the fix, syncs it",
+			setup: func(_ *testing.T, r *rig) map[string]string {
+				r.org.Refuse(ada.Email, orgtest.RequiredFieldMissing("Company"))
+				return nil
+			},
+			steps: []step{
+				batch(added("evt_add", "seq_1", ada, at(1))),
+				{do: func(_ *testing.T, r *rig) { r.org.Accept(ada.Email) }, ds: ds(added("evt_add", "seq_1", ada, at(1)))},
+				{do: func(t *testing.T, r *rig) {
+					outs := r.pub.of("evt_add")
+					if len(outs) != 2 || brief(outs[1]) != "failed/REQUIRED_FIELD_MISSING" {
+						t.Errorf("the redelivery: got %d answers, the last %q; want the failure again", len(outs), brief(outs[len(outs)-1]))
+					}
+				}, ds: ds(retried(added("evt_add", "seq_1", ada, at(1))))},
+			},
+			want:  map[string]string{"evt_add": "created Lead"},
+			leads: 1,
+			check: func(t *testing.T, r *rig, _ []map[string]error) {
+				if o, _ := r.ledger.Outcome(team, "evt_add"); brief(o) != "created" {
+					t.Errorf("recorded: got %q; want the retry's created", brief(o))
+				}
+			},
+		},
+		{
 			name: "a passing fault of the create call: back, no outcome",
 			steps: []step{{do: func(_ *testing.T, r *rig) { r.org.FailNext(orgtest.CallCreate, orgtest.Transient()) },
 				ds: ds(added("evt_add", "seq_1", ada, at(1)))}},
@@ -147,6 +171,12 @@ func TestEveryEventOneFinalOutcome(t *testing.T) {
 			},
 		},
 	})
+}
+
+// retried is d sent again from the error inbox after an admin's fix.
+func retried(d delivery.Delivery) delivery.Delivery {
+	d.Retry = true
+	return d
 }
 
 // oneAnswerEach checks that each event's answers, however often

@@ -3,6 +3,8 @@ package contactsync_test
 import (
 	"testing"
 
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
 )
 
@@ -98,6 +100,13 @@ func TestPolicyPinnedWhenAdded(t *testing.T) {
 			steps:    []step{batch(added("evt_add", "seq_1", ada, at(1)))},
 			want:     map[string]string{"evt_add": "created Contact"},
 			contacts: 1,
+			check: func(t *testing.T, r *rig, _ []map[string]error) {
+				m, _ := r.membership("seq_1", "c_ada")
+				rec, _ := r.ledger.Record(team, ada.Email)
+				if m.Policy.TeamVersion != 1 || rec.PolicyVersion != 1 {
+					t.Errorf("settings version: got %d pinned, %d on the record; want 1 on both", m.Policy.TeamVersion, rec.PolicyVersion)
+				}
+			},
 		},
 		{
 			name: "on_reply waits; the first reply syncs as the pinned sync_as though the team's changed since",
@@ -112,6 +121,22 @@ func TestPolicyPinnedWhenAdded(t *testing.T) {
 				"evt_reply2": "linked/already_synced Contact"},
 			same:     [][]string{{"evt_reply", "evt_reply2"}},
 			contacts: 1,
+		},
+		{
+			name: "on_reply: the reply syncs the contact as the sequencer last sent it",
+			setup: func(t *testing.T, r *rig) map[string]string {
+				r.settings(t, at(0), mode(policy.ModeOnReply))
+				return nil
+			},
+			steps: []step{batch(added("evt_add", "seq_1", ada, at(1))),
+				batch(replied("evt_reply", "seq_1", event.Contact{ID: "c_ada", Email: ada.Email, LastName: "King", Company: "Analytical"}, at(2)))},
+			want:  map[string]string{"evt_add": "pending/awaiting_reply", "evt_reply": "created Lead"},
+			leads: 1,
+			check: func(t *testing.T, r *rig, _ []map[string]error) {
+				if got := r.org.Records(orgtest.Lead)[0].Fields; got["LastName"] != "King" || got["Company"] != "Analytical" {
+					t.Errorf("Lead: got %v; want the reply's LastName King and Company Analytical", got)
+				}
+			},
 		},
 		{
 			name: "on_reply: a reply in the add's own batch syncs it",
