@@ -19,6 +19,7 @@ import (
 	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policytest"
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // team is the team the rules are stated for; worker is its engine's name
@@ -249,4 +250,36 @@ func (c *counts) of(object event.SalesforceObject, version int) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n[countKey{object, version}]
+}
+
+// hookedOrgs opens the team's orgs as orgs does, each wrapped by wrap: a
+// test sees or changes what happens around the org's calls.
+type hookedOrgs struct {
+	contactsync.Orgs
+	wrap func(contactsync.Org) contactsync.Org
+}
+
+func (o hookedOrgs) Open(ctx context.Context, teamID string) (contactsync.Org, delivery.Connection, error) {
+	org, conn, err := o.Orgs.Open(ctx, teamID)
+	if err != nil {
+		return nil, conn, err
+	}
+	return o.wrap(org), conn, nil
+}
+
+// beforeCreate is an org that runs before ahead of each Create, with its
+// records and options.
+type beforeCreate struct {
+	contactsync.Org
+	before func(recs []salesforce.SObject, opts salesforce.WriteOptions)
+}
+
+func (o beforeCreate) Create(ctx context.Context, recs []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
+	o.before(recs, opts)
+	return o.Org.Create(ctx, recs, opts)
+}
+
+// onCreate has the rig's engine run before ahead of each Create.
+func (r *rig) onCreate(before func(recs []salesforce.SObject, opts salesforce.WriteOptions)) {
+	r.e.Orgs = hookedOrgs{Orgs: r.e.Orgs, wrap: func(o contactsync.Org) contactsync.Org { return beforeCreate{Org: o, before: before} }}
 }

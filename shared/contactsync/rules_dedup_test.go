@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/mapping"
 	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
@@ -190,7 +191,7 @@ func TestMappingVersionKept(t *testing.T) {
 				if owner, _, ok := r.ledger.Claim(team, ada.Email); ok {
 					t.Errorf("claim of %s: got one of %s; want it given up", ada.Email, owner)
 				}
-				if m, _ := r.membership("seq_1", "c_ada"); m.Status != "failed" {
+				if m, _ := r.membership("seq_1", "c_ada"); m.Status != ledger.MemberFailed {
 					t.Errorf("membership: got %s; want failed", m.Status)
 				}
 			},
