@@ -100,6 +100,9 @@ func TestEveryEventOneFinalOutcome(t *testing.T) {
 				if m, _ := r.membership("seq_1", "c_eve"); m.Status != ledger.MemberFailed {
 					t.Errorf("membership: got %s; want failed", m.Status)
 				}
+				if owner, _, ok := r.ledger.Claim(team, "eve@example.com"); ok {
+					t.Errorf("claim: got one of %s; want it given up, for the retry of another worker", owner)
+				}
 			},
 		},
 		{
