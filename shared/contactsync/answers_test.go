@@ -1,4 +1,4 @@
-package contactsync
+package contactsync_test
 
 import (
 	"context"
@@ -6,54 +6,46 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger/ledgertest"
 	"github.com/sfsync/sfsync/shared/policy"
 )
 
-// reauthOrgs is a team whose connection needs an admin to reconnect.
-type reauthOrgs struct{}
-
-func (reauthOrgs) Open(context.Context, string) (Org, delivery.Connection, error) {
-	return nil, delivery.Connection{}, connection.ErrNeedsReauth
-}
-func (reauthOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
-
-// adminOrgs is a team whose connection needs an admin (its user is
-// inactive in Salesforce).
-type adminOrgs struct{}
-
-func (adminOrgs) Open(context.Context, string) (Org, delivery.Connection, error) {
-	return nil, delivery.Connection{Status: string(connection.StatusNeedsAdmin)},
-		&connection.AdminError{Problem: connection.Problem{Reason: "inactive_user", Message: "reactivate them"}}
-}
-func (adminOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
-
-// holds are the connections that hold a team's events until an admin acts,
-// each with the error its held events carry.
+// holds are the connection statuses that hold a team's events until an
+// admin acts, each with the error its held events carry.
 var holds = []struct {
-	name string
-	orgs Orgs
-	want error
+	status connection.Status
+	want   error
 }{
-	{"needs_reauth", reauthOrgs{}, connection.ErrNeedsReauth},
-	{"needs_admin", adminOrgs{}, connection.ErrNeedsAdmin},
+	{connection.StatusNeedsReauth, connection.ErrNeedsReauth},
+	{connection.StatusNeedsAdmin, connection.ErrNeedsAdmin},
 }
 
-// heldDays is a team whose held_event_max_days is days (0: never saved).
-type heldDays struct {
-	Policies
-	days int
+// record stores outcomes in the rig's ledger, as answered before.
+func (r *rig) record(t *testing.T, outs ...event.Outcome) {
+	t.Helper()
+	if err := r.ledger.RecordOutcomes(context.Background(), outs); err != nil {
+		t.Fatalf("record outcomes: %v", err)
+	}
 }
 
-func (p heldDays) TeamSettingsAt(context.Context, string, time.Time) (policy.TeamVersion, error) {
-	s := policy.DefaultTeamSettings()
-	s.HeldEventMaxDays = p.days
-	return policy.TeamVersion{Document: s}, nil
+// recorded is the ledger's outcome of each event in brief ("" none).
+func (r *rig) recorded(ids ...string) map[string]string {
+	out := map[string]string{}
+	for _, id := range ids {
+		if o, ok := r.ledger.Outcome(team, id); ok {
+			out[id] = brief(o)
+		} else {
+			out[id] = ""
+		}
+	}
+	return out
 }
 
 // TestHeldEventsEndAfterTheTeamsLimit: an event held (its team must
@@ -63,68 +55,67 @@ func (p heldDays) TeamSettingsAt(context.Context, string, time.Time) (policy.Tea
 // event answered before is answered the same again.
 func TestHeldEventsEndAfterTheTeamsLimit(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
 	deliver := func(n string, firstReceived time.Time) delivery.Delivery {
-		return delivery.Delivery{ID: "msg_" + n, FirstReceived: firstReceived, Event: event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_held",
-			OccurredAt: now.Add(-20 * day),
-			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: n + "@held.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
+		d := added("evt_"+n, "seq", person("c_"+n, n+"@held.example"), start.Add(-20*day))
+		d.FirstReceived = firstReceived
+		return d
 	}
-	created := event.NewOutcome(deliver("answered", time.Time{}).Event, "out_evt_answered", event.StatusCreated, now.Add(-15*day))
-	created.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}
-	invalid := event.NewOutcome(deliver("was_invalid", time.Time{}).Event, "out_evt_was_invalid", event.StatusFailed, now.Add(-15*day))
+	answered := event.NewOutcome(deliver("answered", time.Time{}).Event, "out_evt_answered", event.StatusCreated, start.Add(-15*day))
+	answered.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}
+	invalid := event.NewOutcome(deliver("was_invalid", time.Time{}).Event, "out_evt_was_invalid", event.StatusFailed, start.Add(-15*day))
 	invalid.Reason, invalid.Error = event.ReasonInvalidEvent, &event.OutcomeError{Code: event.InvalidEventCode, Message: "version: missing"}
 	for _, tt := range []struct {
 		name      string
 		days      int // the team's setting; 0: never saved (14)
 		ds        []delivery.Delivery
-		published map[string]string // event id: status/reason
-		recorded  []string
-		held      []string // message ids
+		published map[string]string // event id: answer
+		recorded  map[string]string // event id: what the ledger holds after
+		held      []string          // message ids
 	}{
-		{name: "default: 14 days", ds: []delivery.Delivery{deliver("old", now.Add(-14*day)), deliver("young", now.Add(-14*day+time.Second)),
+		{name: "default: 14 days", ds: []delivery.Delivery{deliver("old", start.Add(-14*day)), deliver("young", start.Add(-14*day+time.Second)),
 			deliver("unknown", time.Time{})},
-			published: map[string]string{"evt_old": "skipped/held_too_long"}, recorded: []string{"evt_old"},
-			held: []string{"msg_unknown", "msg_young"}},
-		{name: "the team's own limit", days: 3, ds: []delivery.Delivery{deliver("old", now.Add(-3*day-time.Second)), deliver("young", now.Add(-2*day))},
-			published: map[string]string{"evt_old": "skipped/held_too_long"}, recorded: []string{"evt_old"}, held: []string{"msg_young"}},
-		{name: "answered before: the same answer", days: 1, ds: []delivery.Delivery{deliver("answered", now.Add(-2*day)), deliver("was_invalid", now.Add(-2*day))},
-			published: map[string]string{"evt_answered": "created/", "evt_was_invalid": "skipped/held_too_long"}, recorded: []string{"evt_was_invalid"}},
-		{name: "younger than the team's one day", days: 1, ds: []delivery.Delivery{deliver("young", now.Add(-day+time.Second))},
-			published: map[string]string{}, held: []string{"msg_young"}},
+			published: map[string]string{"evt_old": "skipped/held_too_long"},
+			recorded:  map[string]string{"evt_old": "skipped/held_too_long", "evt_young": "", "evt_unknown": ""},
+			held:      []string{"msg_evt_unknown", "msg_evt_young"}},
+		{name: "the team's own limit", days: 3, ds: []delivery.Delivery{deliver("old", start.Add(-3*day-time.Second)), deliver("young", start.Add(-2*day))},
+			published: map[string]string{"evt_old": "skipped/held_too_long"},
+			recorded:  map[string]string{"evt_old": "skipped/held_too_long", "evt_young": ""}, held: []string{"msg_evt_young"}},
+		{name: "answered before: the same answer", days: 1, ds: []delivery.Delivery{deliver("answered", start.Add(-2*day)), deliver("was_invalid", start.Add(-2*day))},
+			published: map[string]string{"evt_answered": "created Lead", "evt_was_invalid": "skipped/held_too_long"},
+			recorded:  map[string]string{"evt_answered": "created", "evt_was_invalid": "skipped/held_too_long"}},
+		{name: "younger than the team's one day", days: 1, ds: []delivery.Delivery{deliver("young", start.Add(-day+time.Second))},
+			published: map[string]string{}, recorded: map[string]string{"evt_young": ""}, held: []string{"msg_evt_young"}},
 	} {
 		for _, hold := range holds {
-			t.Run(hold.name+": "+tt.name, func(t *testing.T) {
+			t.Run(string(hold.status)+": "+tt.name, func(t *testing.T) {
 				t.Parallel()
-				fl := &answerLedger{prior: map[string]event.Outcome{"evt_answered": created, "evt_was_invalid": invalid}}
-				pub := &keptPublisher{}
-				e := &Engine{Ledger: fl, Orgs: hold.orgs, Policies: heldDays{days: tt.days}, Publisher: pub,
-					Now: func() time.Time { return now }}
-				failed := e.Process(context.Background(), slices.Clone(tt.ds))
+				r := newRig()
+				r.record(t, answered, invalid)
+				if tt.days > 0 {
+					r.settings(t, at(0), func(s *policy.TeamSettings) { s.HeldEventMaxDays = tt.days })
+				}
+				r.orgs.SetStatus(team, hold.status)
+				back := r.process(tt.ds...)
 				got := map[string]string{}
-				for _, o := range pub.outs {
-					got[o.EventID] = string(o.Status) + "/" + string(o.Reason)
-					if o.Status == event.StatusSkipped && !o.At.Equal(now) {
-						t.Errorf("%s: at %v; want %v", o.EventID, o.At, now)
+				for _, o := range r.pub.all() {
+					got[o.EventID] = r.answer(o.EventID)
+					if o.Status == event.StatusSkipped && !o.At.Equal(start) {
+						t.Errorf("%s: at %v; want %v", o.EventID, o.At, start)
 					}
 				}
 				if !maps.Equal(got, tt.published) {
 					t.Errorf("published: got %v; want %v", got, tt.published)
 				}
-				var rec []string
-				for _, o := range fl.recorded {
-					rec = append(rec, o.EventID)
-				}
-				if !slices.Equal(rec, tt.recorded) {
+				if rec := r.recorded(slices.Collect(maps.Keys(tt.recorded))...); !maps.Equal(rec, tt.recorded) {
 					t.Errorf("recorded: got %v; want %v", rec, tt.recorded)
 				}
-				held := slices.Sorted(maps.Keys(failed))
-				if !slices.Equal(held, tt.held) {
+				if held := slices.Sorted(maps.Keys(back)); !slices.Equal(held, tt.held) {
 					t.Errorf("held: got %v; want %v", held, tt.held)
 				}
-				for id, err := range failed {
+				for id, err := range back {
 					if !errors.Is(err, hold.want) || !errors.Is(err, delivery.ErrHeld) {
-						t.Errorf("%s: got %v; want held for %s", id, err, hold.name)
+						t.Errorf("%s: got %v; want held for %s", id, err, hold.status)
 					}
 				}
 			})
@@ -138,45 +129,49 @@ func TestHeldEventsEndAfterTheTeamsLimit(t *testing.T) {
 // invalid body never overrides a valid event's answer.
 func TestAnswerInvalid(t *testing.T) {
 	t.Parallel()
-	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	r := newRig()
 	answer := func(team, id, contact string, at time.Time) event.Outcome {
 		return event.Outcome{ID: "out_" + id, Type: event.ContactOutcome, Version: event.Version, TeamID: team, EventID: id, ContactID: contact,
 			Status: event.StatusFailed, Reason: event.ReasonInvalidEvent, At: at,
 			Error: &event.OutcomeError{Code: event.InvalidEventCode, Message: "data.contact.email: not an email address"}}
 	}
-	before := answer("team_a", "evt_again", "ct_2", at.Add(-time.Hour))
-	synced := event.Outcome{ID: "out_evt_synced", Type: event.ContactOutcome, Version: event.Version, TeamID: "team_a", EventID: "evt_synced",
-		ContactID: "ct_3", Status: event.StatusCreated, Salesforce: &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000003"}, At: at.Add(-time.Hour)}
-	fl := &answerLedger{prior: map[string]event.Outcome{"evt_again": before, "evt_synced": synced}}
-	pub := &keptPublisher{}
-	a := delivery.Answers{Ledger: fl, Publisher: pub, Now: func() time.Time { return at }}
+	before := answer(team, "evt_again", "ct_2", start.Add(-time.Hour))
+	synced := event.Outcome{ID: "out_evt_synced", Type: event.ContactOutcome, Version: event.Version, TeamID: team, EventID: "evt_synced",
+		ContactID: "ct_3", Status: event.StatusCreated, Salesforce: &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000003"}, At: start.Add(-time.Hour)}
+	r.record(t, before, synced)
+	a := delivery.Answers{Ledger: r.ledger, Publisher: r.pub, Now: r.clock.Now}
 	err := a.AnswerInvalid(context.Background(), []event.Outcome{
-		answer("team_a", "evt_new", "ct_1", at),
-		answer("team_a", "evt_new", "ct_1", at), // twice in one batch
-		answer("team_a", "evt_again", "ct_2", at),
-		answer("team_a", "evt_synced", "ct_3", at),
-		answer("team_b", "evt_nocontact", "", at),
+		answer(team, "evt_new", "ct_1", start),
+		answer(team, "evt_new", "ct_1", start), // twice in one batch
+		answer(team, "evt_again", "ct_2", start),
+		answer(team, "evt_synced", "ct_3", start),
+		answer("team_b", "evt_nocontact", "", start),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]time.Time{}
-	for _, o := range pub.outs {
+	for _, o := range r.pub.all() {
 		if _, dup := got[o.EventID]; dup {
 			t.Errorf("%s: published twice; want once", o.EventID)
 		}
 		got[o.EventID] = o.At
 	}
-	want := map[string]time.Time{"evt_new": at, "evt_again": before.At, "evt_nocontact": at}
+	want := map[string]time.Time{"evt_new": start, "evt_again": before.At, "evt_nocontact": start}
 	if !maps.Equal(got, want) {
 		t.Errorf("published: got %v; want %v", got, want)
 	}
-	var rec []string
-	for _, o := range fl.recorded {
-		rec = append(rec, o.EventID)
+	if o, ok := r.ledger.Outcome(team, "evt_new"); !ok || !o.At.Equal(start) || !event.IsInvalidEvent(o) {
+		t.Errorf("evt_new recorded: got %+v, %v; want its invalid_event answer", o, ok)
 	}
-	if want := []string{"evt_new"}; !slices.Equal(rec, want) {
-		t.Errorf("recorded: got %v; want %v", rec, want)
+	if o, _ := r.ledger.Outcome(team, "evt_again"); !o.At.Equal(before.At) {
+		t.Errorf("evt_again recorded at %v; want the first answer's %v", o.At, before.At)
+	}
+	if o, _ := r.ledger.Outcome(team, "evt_synced"); o.Status != event.StatusCreated {
+		t.Errorf("evt_synced recorded: got %s; want created kept", o.Status)
+	}
+	if o, ok := r.ledger.Outcome("team_b", "evt_nocontact"); ok {
+		t.Errorf("evt_nocontact recorded: got %+v; want nothing (no contact)", o)
 	}
 }
 
@@ -184,19 +179,37 @@ func TestAnswerInvalid(t *testing.T) {
 // invalid message answered before is synced, not answered invalid_event.
 func TestAValidEventIsProcessedOverAnInvalidAnswer(t *testing.T) {
 	t.Parallel()
-	d := delivery.Delivery{ID: "msg_1", Event: event.Event{ID: "evt_1", Type: event.ContactReplied, TeamID: "team_nc",
-		OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC),
-		Data:       event.ContactData{Contact: event.Contact{ID: "c_1", Email: "a@nc.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
+	r := newRig()
+	d := replied("evt_1", "seq", person("c_1", "a@nc.example"), at(1))
 	invalid := event.NewOutcome(d.Event, "out_evt_1", event.StatusFailed, d.Event.OccurredAt)
 	invalid.Reason, invalid.Error = event.ReasonInvalidEvent, &event.OutcomeError{Code: event.InvalidEventCode, Message: "x"}
-	pub := &keptPublisher{}
-	e := &Engine{Ledger: &answerLedger{prior: map[string]event.Outcome{"evt_1": invalid}}, Orgs: notConnectedOrgs{}, Publisher: pub}
-	if failed := e.Process(context.Background(), []delivery.Delivery{d}); len(failed) != 0 {
-		t.Fatalf("failed: got %v; want none", failed)
+	r.record(t, invalid)
+	r.orgs.SetStatus(team, connection.StatusDisconnected)
+	if back := r.process(d); len(back) != 0 {
+		t.Fatalf("back: got %v; want none", back)
 	}
-	if len(pub.outs) != 1 || pub.outs[0].Reason != event.ReasonNotConnected {
-		t.Errorf("published: got %+v; want skipped/not_connected", pub.outs)
+	if outs := r.pub.all(); len(outs) != 1 || brief(outs[0]) != "skipped/not_connected" {
+		t.Errorf("published: got %+v; want skipped/not_connected", outs)
 	}
+}
+
+// answeredMeanwhile is a ledger on which another copy of an event records
+// its answer right after the first read of outcomes.
+type answeredMeanwhile struct {
+	*ledgertest.Memory
+	t     *testing.T
+	once  sync.Once
+	other event.Outcome
+}
+
+func (l *answeredMeanwhile) Outcomes(ctx context.Context, teamID string, ids []string) (map[string]event.Outcome, error) {
+	got, err := l.Memory.Outcomes(ctx, teamID, ids)
+	l.once.Do(func() {
+		if rerr := l.Memory.RecordOutcomes(ctx, []event.Outcome{l.other}); rerr != nil {
+			l.t.Errorf("the other copy's answer: %v", rerr)
+		}
+	})
+	return got, err
 }
 
 // TestAnswersPublishWhatTheLedgerKept: a copy of the event that synced
@@ -205,23 +218,21 @@ func TestAValidEventIsProcessedOverAnInvalidAnswer(t *testing.T) {
 // one published, never a second, different one.
 func TestAnswersPublishWhatTheLedgerKept(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
-	d := delivery.Delivery{ID: "msg_1", FirstReceived: now.Add(-15 * 24 * time.Hour), Event: event.Event{ID: "evt_1", Type: event.ContactAdded, TeamID: "team_race",
-		OccurredAt: now.Add(-20 * 24 * time.Hour),
-		Data:       event.ContactData{Contact: event.Contact{ID: "c_1", Email: "a@race.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
-	created := event.NewOutcome(d.Event, "out_evt_1", event.StatusCreated, now.Add(-time.Minute))
+	d := added("evt_1", "seq", person("c_1", "a@race.example"), start.Add(-20*24*time.Hour))
+	d.FirstReceived = start.Add(-15 * 24 * time.Hour)
+	created := event.NewOutcome(d.Event, "out_evt_1", event.StatusCreated, start.Add(-time.Minute))
 	created.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}
-	invalid := event.NewOutcome(d.Event, "out_evt_1", event.StatusFailed, now)
+	invalid := event.NewOutcome(d.Event, "out_evt_1", event.StatusFailed, start)
 	invalid.Reason, invalid.Error = event.ReasonInvalidEvent, &event.OutcomeError{Code: event.InvalidEventCode, Message: "version: missing"}
 	for _, tt := range []struct {
 		name   string
 		answer func(delivery.Answers) error
 	}{
 		{"held too long", func(a delivery.Answers) error {
-			failed := map[string]error{d.ID: fmt.Errorf("%w: %w", delivery.ErrHeld, connection.ErrNeedsReauth)}
-			a.EndHeld(context.Background(), []delivery.Delivery{d}, failed)
-			if len(failed) != 0 {
-				return fmt.Errorf("still held: %v", failed)
+			back := map[string]error{d.ID: fmt.Errorf("%w: %w", delivery.ErrHeld, connection.ErrNeedsReauth)}
+			a.EndHeld(context.Background(), []delivery.Delivery{d}, back)
+			if len(back) != 0 {
+				return fmt.Errorf("still held: %v", back)
 			}
 			return nil
 		}},
@@ -229,14 +240,14 @@ func TestAnswersPublishWhatTheLedgerKept(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fl := &answerLedger{synced: map[string]event.Outcome{"evt_1": created}}
-			pub := &keptPublisher{}
-			a := delivery.Answers{Ledger: fl, Settings: heldDays{}, Publisher: pub, Now: func() time.Time { return now }}
+			r := newRig()
+			l := &answeredMeanwhile{Memory: r.ledger, t: t, other: created}
+			a := delivery.Answers{Ledger: l, Settings: r.policies, Publisher: r.pub, Now: r.clock.Now}
 			if err := tt.answer(a); err != nil {
 				t.Fatal(err)
 			}
-			if len(pub.outs) != 1 || pub.outs[0].Status != event.StatusCreated {
-				t.Errorf("published: got %+v; want the created answer the ledger kept, alone", pub.outs)
+			if outs := r.pub.all(); len(outs) != 1 || outs[0].Status != event.StatusCreated {
+				t.Errorf("published: got %+v; want the created answer the ledger kept, alone", outs)
 			}
 		})
 	}

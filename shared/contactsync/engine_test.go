@@ -1,11 +1,9 @@
-package contactsync
+package contactsync_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,308 +12,182 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/orgs/orgtest"
+	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
-// dupResult is a DUPLICATES_DETECTED save result as Salesforce words it,
-// naming the given records ("Lead:00Q…", "Contact:003…"); with none it
-// carries no duplicateResult.
-func dupResult(t *testing.T, records ...[2]string) salesforce.SaveResult {
-	t.Helper()
-	item := map[string]any{"statusCode": "DUPLICATES_DETECTED", "message": "Use one of these records?", "fields": []string{}}
-	if len(records) > 0 {
-		var results []any
-		for _, r := range records {
-			results = append(results, map[string]any{"entityType": r[0], "matchEngine": "FuzzyMatchEngine", "rule": "Standard_Match_Rule", "size": 1,
-				"matchRecords": []any{map[string]any{"matchConfidence": 100, "record": map[string]any{"attributes": map[string]any{"type": r[0]}, "Id": r[1]}}}})
-		}
-		item["duplicateResut"] = map[string]any{"allowSave": false, "duplicateRule": "Standard_Lead_Duplicate_Rule",
-			"duplicateRuleEntityType": "Lead", "matchResults": results}
-	}
-	b, _ := json.Marshal(map[string]any{"success": false, "errors": []any{item}})
-	var res salesforce.SaveResult
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
-	return res
+// spyLedger is a ledger that keeps the emails claimed and the event ids
+// whose outcomes were read, call by call.
+type spyLedger struct {
+	contactsync.Ledger
+	mu      sync.Mutex
+	claimed []string
+	reads   [][]string
 }
 
-func TestDuplicateError(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name    string
-		records [][2]string
-		want    string // in the message
-	}{
-		{"no duplicateResult (sObject Collections)", nil, "Salesforce did not say which"},
-		{"the matched ids, each once", [][2]string{{"Lead", "00Q000000000001"}, {"Contact", "003000000000002"}, {"Lead", "00Q000000000001"}},
-			"existing records 00Q000000000001, 003000000000002 with another email"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			oe := duplicateError(dupResult(t, tc.records...))
-			if oe.Code != salesforce.CodeDuplicatesDetected || !strings.Contains(oe.Message, tc.want) || !strings.Contains(oe.Message, "allow saving duplicates") {
-				t.Errorf("got %+v; want DUPLICATES_DETECTED naming %q and what to do", oe, tc.want)
-			}
-		})
-	}
-}
-
-// fakeLedger keeps the records saved and the claims taken and given up;
-// the steps use nothing else of it here.
-type fakeLedger struct {
-	Ledger
-	mu        sync.Mutex
-	saved     []ledger.Record
-	claimed   []string
-	unclaimed []string
-	busy      map[string]bool
-}
-
-func (l *fakeLedger) SaveRecords(_ context.Context, rs []ledger.Record) ([]error, error) {
+func (l *spyLedger) ClaimAll(ctx context.Context, teamID string, emails []string, owner string, until time.Time) ([]error, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.saved = append(l.saved, rs...)
-	return make([]error, len(rs)), nil
-}
-func (l *fakeLedger) SetMemberships(_ context.Context, ms []ledger.Membership) ([]error, error) {
-	return make([]error, len(ms)), nil
-}
-func (l *fakeLedger) Unclaim(_ context.Context, _, email, _ string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.unclaimed = append(l.unclaimed, email)
-	return nil
-}
-func (l *fakeLedger) Records(context.Context, string, []string) (map[string]ledger.Record, error) {
-	return map[string]ledger.Record{}, nil
-}
-
-// ClaimAll remembers what was claimed; emails in busy are held by another
-// worker.
-func (l *fakeLedger) ClaimAll(_ context.Context, _ string, emails []string, _ string, _ time.Time) ([]error, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.claimed = append(l.claimed, emails...)
-	errs := make([]error, len(emails))
-	for i, e := range emails {
-		if l.busy[e] {
-			errs[i] = ledger.ErrClaimed
-		}
-	}
-	return errs, nil
+	l.mu.Unlock()
+	return l.Ledger.ClaimAll(ctx, teamID, emails, owner, until)
 }
 
-// fakeOrg answers lookups from found and remembers what was asked.
-type fakeOrg struct {
-	Org
-	found map[string]ledger.Match
-	asked [][]string
+func (l *spyLedger) Outcomes(ctx context.Context, teamID string, ids []string) (map[string]event.Outcome, error) {
+	l.mu.Lock()
+	l.reads = append(l.reads, slices.Clone(ids))
+	l.mu.Unlock()
+	return l.Ledger.Outcomes(ctx, teamID, ids)
 }
 
-// Create answers every record with a new id.
-func (o *fakeOrg) Create(_ context.Context, recs []salesforce.SObject, _ salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
-	out := make([]salesforce.SaveResult, len(recs))
-	for i := range recs {
-		out[i] = salesforce.SaveResult{ID: fmt.Sprintf("00Q00000000%04d", i), Success: true}
-	}
-	return out, nil
-}
-
-// plainRenderer renders a contact as its email alone, with mapping version 1.
-type plainRenderer struct{}
-
-func (plainRenderer) Render(_ context.Context, _ string, _ event.SalesforceObject, c event.Contact) (salesforce.SObject, int, error) {
-	return salesforce.SObject{"Email": c.Email}, 1, nil
-}
-
-func (o *fakeOrg) FindByEmail(_ context.Context, emails []string) (map[string]ledger.Match, error) {
-	o.asked = append(o.asked, slices.Clone(emails))
-	out := map[string]ledger.Match{}
-	for _, e := range emails {
-		if m, ok := o.found[e]; ok {
-			out[e] = m
-		}
-	}
-	return out, nil
+// spy puts a spyLedger in front of the rig's engine's ledger.
+func (r *rig) spy() *spyLedger {
+	l := &spyLedger{Ledger: r.e.Ledger}
+	r.e.Ledger = l
+	return l
 }
 
 // TestLinkDuplicatesNeverLinksAnotherEmail: a DUPLICATES_DETECTED answer
-// links only to a record that has the contact's email, looked up again; a
-// record the rule matched on the name and phone (named in the answer or not)
-// is never linked: the contact fails with the code and the matched id.
+// links only to a record that has the contact's email, looked up again
+// (here another worker's create made it since the first lookup); a record
+// the rule matched on the name and phone (named in the answer or not) is
+// never linked: the contact fails with the code and the matched id.
 func TestLinkDuplicatesNeverLinksAnotherEmail(t *testing.T) {
 	t.Parallel()
-	fl := &fakeLedger{}
-	org := &fakeOrg{found: map[string]ledger.Match{
-		"lookup@dup.example": {Object: event.ObjectLead, ID: "00Q0000000000LU", Rule: "lead"},
-	}}
-	p := part{e: &Engine{Ledger: fl}, team: "team_dup", org: org}
-	owner := func(n, email string) item {
-		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_dup",
-			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
-		return item{d: delivery.Delivery{ID: "msg_" + n, Event: ev}, m: ledger.Membership{TeamID: "team_dup", Email: email}, object: event.ObjectLead}
+	r := newRig()
+	other := seed(r, orgtest.Contact, "lovelace@elsewhere.example") // same name and phone, another email
+	r.org.Refuse("named@dup.example", orgtest.Duplicate(orgtest.Contact, other))
+	noBlock := salesforce.ErrorItem{Code: salesforce.CodeDuplicatesDetected, Message: "Use one of these records?"} // sObject Collections name none
+	r.org.Refuse("lookup@dup.example", noBlock)
+	r.org.Refuse("nowhere@dup.example", noBlock)
+	var racing string
+	r.onCreate(func([]salesforce.SObject, salesforce.WriteOptions) {
+		if racing == "" {
+			racing = seed(r, orgtest.Lead, "lookup@dup.example") // another worker's create, just before ours
+		}
+	})
+	back := r.process(added("evt_1", "seq", person("c_1", "named@dup.example"), at(1)),
+		added("evt_2", "seq", person("c_2", "lookup@dup.example"), at(1)),
+		added("evt_3", "seq", person("c_3", "nowhere@dup.example"), at(1)))
+	if len(back) != 0 {
+		t.Fatalf("back: got %v; want none", back)
 	}
-	owners := []item{owner("1", "named@dup.example"), owner("2", "lookup@dup.example"), owner("3", "nowhere@dup.example")}
-	results := []salesforce.SaveResult{
-		dupResult(t, [2]string{"Contact", "0030000000000NM"}),
-		dupResult(t),
-		dupResult(t),
-	}
-	ends, err := p.linkDuplicates(context.Background(), []int{0, 1, 2}, results, owners, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl, err := p.record(context.Background(), ends)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := [][]string{{"named@dup.example", "lookup@dup.example", "nowhere@dup.example"}}; !slices.EqualFunc(org.asked, want, slices.Equal) {
-		t.Errorf("lookups: got %v; want %v", org.asked, want)
-	}
-	got := map[string]event.Outcome{}
-	for _, o := range tl.outcomes {
-		got[o.EventID] = o
-	}
-	want := map[string]struct {
-		status event.Status
-		reason event.Reason
-		ref    *event.SalesforceRef
-		code   string
-	}{
-		// the Contact the rule matched has another email (same name and phone): not this person
-		"evt_1": {event.StatusFailed, "", nil, salesforce.CodeDuplicatesDetected},
-		"evt_2": {event.StatusLinked, "matched_duplicate_rule", &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q0000000000LU"}, ""},
-		"evt_3": {event.StatusFailed, "", nil, salesforce.CodeDuplicatesDetected},
-	}
+	want := map[string]string{"evt_1": "failed/DUPLICATES_DETECTED", "evt_2": "linked/matched_duplicate_rule Lead",
+		"evt_3": "failed/DUPLICATES_DETECTED"}
 	for id, w := range want {
-		o, ok := got[id]
-		switch {
-		case !ok:
-			t.Errorf("%s: got no outcome; want %s", id, w.status)
-		case o.Status != w.status || o.Reason != w.reason:
-			t.Errorf("%s: got %s/%s; want %s/%s", id, o.Status, o.Reason, w.status, w.reason)
-		case w.ref != nil && (o.Salesforce == nil || *o.Salesforce != *w.ref):
-			t.Errorf("%s: got record %+v; want %+v", id, o.Salesforce, w.ref)
-		case w.code != "" && (o.Error == nil || o.Error.Code != w.code):
-			t.Errorf("%s: got error %+v; want %s", id, o.Error, w.code)
+		if got := r.answer(id); got != w {
+			t.Errorf("%s: got %q; want %q", id, got, w)
 		}
 	}
-	if len(fl.saved) != 1 || fl.saved[0].MatchRule != "duplicate_rule" || fl.saved[0].ID != "00Q0000000000LU" {
-		t.Errorf("records saved: got %+v; want only the looked-up Lead, by duplicate_rule", fl.saved)
+	if got := r.refOf("evt_2", nil); got != racing {
+		t.Errorf("evt_2 linked to %s; want the Lead with its email, %s", got, racing)
 	}
-	if o := got["evt_1"]; o.Error == nil || !strings.Contains(o.Error.Message, "0030000000000NM") {
-		t.Errorf("evt_1 error: got %+v; want the matched id named", o.Error)
+	if o := r.pub.of("evt_1"); len(o) != 1 || o[0].Error == nil || !strings.Contains(o[0].Error.Message, other) {
+		t.Errorf("evt_1 error: got %+v; want the matched id %s named", o, other)
+	}
+	if o := r.pub.of("evt_3"); len(o) != 1 || o[0].Error == nil || !strings.Contains(o[0].Error.Message, "Salesforce did not say which") {
+		t.Errorf("evt_3 error: got %+v; want it said that Salesforce named none", o)
+	}
+	if rec, ok := r.ledger.Record(team, "lookup@dup.example"); !ok || rec.MatchRule != "duplicate_rule" || rec.ID != racing {
+		t.Errorf("record: got %+v, %v; want the Lead, by duplicate_rule", rec, ok)
+	}
+	for _, email := range []string{"named@dup.example", "nowhere@dup.example"} {
+		if _, ok := r.ledger.Record(team, email); ok {
+			t.Errorf("record of %s: got one; want none", email)
+		}
+	}
+	if n := r.org.Calls(orgtest.CallFind); n != 2 {
+		t.Errorf("lookups: got %d; want 2 (before creating, and of the duplicates)", n)
 	}
 }
 
 // TestClaimsOnlyWhatItCreates: the emails Salesforce has are linked without
-// a claim; the others are claimed before they are created, and an email
-// another worker holds comes back later.
+// a claim; the others are claimed before they are created, each once, and
+// an email another worker holds comes back later.
 func TestClaimsOnlyWhatItCreates(t *testing.T) {
 	t.Parallel()
-	fl := &fakeLedger{busy: map[string]bool{"busy@claim.example": true}}
-	org := &fakeOrg{found: map[string]ledger.Match{"found@claim.example": {Object: event.ObjectContact, ID: "0030000000000FD", Rule: "contact"}}}
-	p := part{e: &Engine{Ledger: fl, Renderer: plainRenderer{}, Policies: allowSaveFrom{}, Owner: "w1"}, team: "team_claim", org: org}
-	it := func(n, email string) item {
-		ev := event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_claim",
-			Data: event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: email}, Sequence: &event.Sequence{ID: "seq"}}}
-		return item{d: delivery.Delivery{ID: "msg_" + n, Event: ev}, m: ledger.Membership{TeamID: "team_claim", Email: email}, object: event.ObjectLead}
+	r := newRig()
+	seed(r, orgtest.Contact, "found@claim.example")
+	if errs, err := r.ledger.ClaimAll(context.Background(), team, []string{"busy@claim.example"}, "worker_2", start.Add(time.Hour)); err != nil || errs[0] != nil {
+		t.Fatalf("claim by another worker: %v %v", errs, err)
 	}
-	items := []item{it("1", "Found@Claim.example"), it("2", "new@claim.example"), it("3", "busy@claim.example"), it("4", "NEW@claim.example")}
-	tl, err := p.syncItems(context.Background(), nil, items)
-	if err != nil {
-		t.Fatal(err)
+	spy := r.spy()
+	back := r.process(added("evt_1", "seq", person("c_1", "Found@Claim.example"), at(1)),
+		added("evt_2", "seq", person("c_2", "new@claim.example"), at(1)),
+		added("evt_3", "seq", person("c_3", "busy@claim.example"), at(1)),
+		added("evt_4", "seq", person("c_4", "NEW@claim.example"), at(1)))
+	if want := []string{"new@claim.example", "busy@claim.example"}; !slices.Equal(spy.claimed, want) {
+		t.Errorf("claimed: got %v; want %v", spy.claimed, want)
 	}
-	if want := []string{"new@claim.example", "busy@claim.example"}; !slices.Equal(fl.claimed, want) {
-		t.Errorf("claimed: got %v; want %v", fl.claimed, want)
+	want := map[string]string{"evt_1": "linked/matched_contact Contact", "evt_2": "created Lead",
+		"evt_3": "", "evt_4": "linked/already_synced Lead"}
+	for id, w := range want {
+		if got := r.answer(id); got != w {
+			t.Errorf("%s: got %q; want %q", id, got, w)
+		}
 	}
-	var saved []string
-	for _, r := range fl.saved {
-		saved = append(saved, r.Email+"="+string(r.Status))
-	}
-	slices.Sort(saved)
-	if want := []string{"found@claim.example=linked", "new@claim.example=created"}; !slices.Equal(saved, want) {
-		t.Errorf("records saved: got %v; want %v", saved, want)
-	}
-	got := map[string]event.Status{}
-	for _, o := range tl.outcomes {
-		got[o.EventID] = o.Status
-	}
-	want := map[string]event.Status{"evt_1": event.StatusLinked, "evt_2": event.StatusCreated, "evt_4": event.StatusLinked}
-	if !maps.Equal(got, want) {
-		t.Errorf("outcomes: got %v; want %v", got, want)
-	}
-	if err := tl.retries["msg_3"]; !errors.Is(err, delivery.ErrRetry) || !errors.Is(err, ledger.ErrClaimed) {
+	if err := back["msg_evt_3"]; !errors.Is(err, delivery.ErrRetry) || !errors.Is(err, ledger.ErrClaimed) {
 		t.Errorf("the held email's event: got %v; want a retry over ledger.ErrClaimed", err)
 	}
+	if owner, _, ok := r.ledger.Claim(team, "busy@claim.example"); !ok || owner != "worker_2" {
+		t.Errorf("the other worker's claim: got %q, %v; want it kept", owner, ok)
+	}
 }
 
-// answerLedger knows outcomes recorded before and keeps what is recorded.
-// An event in synced was answered by another copy after any read: a record
-// keeps that answer.
-type answerLedger struct {
-	Ledger
-	mu       sync.Mutex
-	prior    map[string]event.Outcome
-	synced   map[string]event.Outcome
-	asked    [][]string
-	recorded []event.Outcome
-}
-
-func (l *answerLedger) Outcomes(_ context.Context, _ string, ids []string) (map[string]event.Outcome, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.asked = append(l.asked, slices.Clone(ids))
-	out := map[string]event.Outcome{}
-	for _, id := range ids {
-		if o, ok := l.prior[id]; ok {
-			out[id] = o
+// TestCreateSavesOverAnAlertOnlyWhereTheTeamAllows: each record is created
+// with the duplicate-rule header of its team's setting as of its event (or,
+// for an admin's retry, as of now): saved over an alert rule's match where
+// the setting is on, failed DUPLICATES_DETECTED where it is off; one call
+// per header, each answer matched to its own contact.
+func TestCreateSavesOverAnAlertOnlyWhereTheTeamAllows(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	on := at(24) // the team turned the setting on then
+	r.settings(t, on, func(s *policy.TeamSettings) { s.AllowSaveOnDuplicateAlert = true })
+	same := seed(r, orgtest.Lead, "same@alert.example")
+	var calls []string // "<allowSave header>:<emails>"
+	r.onCreate(func(recs []salesforce.SObject, opts salesforce.WriteOptions) {
+		var emails []string
+		for _, rec := range recs {
+			emails = append(emails, fmt.Sprint(rec["Email"]))
+		}
+		calls = append(calls, opts.Header().Get("Sforce-Duplicate-Rule-Header")+":"+fmt.Sprint(emails))
+	})
+	add := func(n string, occurred time.Time) delivery.Delivery {
+		email := n + "@alert.example"
+		r.org.Refuse(email, orgtest.Duplicate(orgtest.Lead, same)) // an alert rule matches every record
+		return added("evt_"+n, "seq", person("c_"+n, email), occurred)
+	}
+	back := r.process(
+		add("before", on.Add(-time.Hour)),           // occurred while the setting was off
+		add("after", on.Add(time.Hour)),             // occurred after it was turned on
+		retried(add("retried", on.Add(-time.Hour))), // failed while off, retried by the admin since
+		add("before2", on.Add(-2*time.Hour)),        // off, in the same call as the first
+	)
+	if len(back) != 0 {
+		t.Fatalf("back: got %v; want none", back)
+	}
+	want := []string{"allowSave=false:[before@alert.example before2@alert.example]", "allowSave=true:[after@alert.example retried@alert.example]"}
+	if !slices.Equal(calls, want) {
+		t.Errorf("create calls: got %v; want %v", calls, want)
+	}
+	wantOut := map[string]string{"evt_before": "failed/DUPLICATES_DETECTED", "evt_before2": "failed/DUPLICATES_DETECTED",
+		"evt_after": "created Lead", "evt_retried": "created Lead"}
+	for id, w := range wantOut {
+		if got := r.answer(id); got != w {
+			t.Errorf("%s: got %q; want %q", id, got, w)
 		}
 	}
-	return out, nil
-}
-
-func (l *answerLedger) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
-	_, err := l.RecordOutcomesKept(ctx, outs)
-	return err
-}
-
-func (l *answerLedger) RecordOutcomesKept(_ context.Context, outs []event.Outcome) ([]event.Outcome, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.recorded = append(l.recorded, outs...)
-	kept := slices.Clone(outs)
-	for i, o := range outs {
-		if s, ok := l.synced[o.EventID]; ok {
-			kept[i] = s
+	after, retry := r.refOf("evt_after", nil), r.refOf("evt_retried", nil)
+	for email, id := range map[string]string{"after@alert.example": after, "retried@alert.example": retry} {
+		if rec, ok := r.org.Record(id); !ok || rec.Email() != email {
+			t.Errorf("%s: got record %+v; want its own, with its email", email, rec)
 		}
 	}
-	return kept, nil
-}
-
-// notConnectedOrgs is a team with no connection.
-type notConnectedOrgs struct{}
-
-func (notConnectedOrgs) Open(context.Context, string) (Org, delivery.Connection, error) {
-	return nil, delivery.Connection{}, connection.ErrNotConnected
-}
-func (notConnectedOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
-
-// keptPublisher keeps what is published, and how many at each call.
-type keptPublisher struct {
-	outs  []event.Outcome
-	calls []int
-}
-
-func (p *keptPublisher) Publish(_ context.Context, outs []event.Outcome) error {
-	p.outs = append(p.outs, outs...)
-	p.calls = append(p.calls, len(outs))
-	return nil
 }
 
 // TestAnAnsweredAddKeepsItsAnswerWhenDisconnected: an add's outcome is not
@@ -324,39 +196,28 @@ func (p *keptPublisher) Publish(_ context.Context, outs []event.Outcome) error {
 // not_connected.
 func TestAnAnsweredAddKeepsItsAnswerWhenDisconnected(t *testing.T) {
 	t.Parallel()
-	add := func(n string) delivery.Delivery {
-		return delivery.Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: event.ContactAdded, TeamID: "team_nc",
-			OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC),
-			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: n + "@nc.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
+	r := newRig()
+	answered, fresh := added("evt_1", "seq", person("c_1", "1@nc.example"), at(1)), added("evt_2", "seq", person("c_2", "2@nc.example"), at(1))
+	reply := replied("evt_3", "seq", person("c_3", "3@nc.example"), at(1))
+	if back := r.process(answered); len(back) != 0 || r.answer("evt_1") != "created Lead" {
+		t.Fatalf("while connected: got %q, %v back; want created", r.answer("evt_1"), back)
 	}
-	answered, fresh, reply := add("1"), add("2"), add("3")
-	reply.Event.Type = event.ContactReplied
-	created := event.NewOutcome(answered.Event, "out_evt_1", event.StatusCreated, time.Date(2026, 11, 30, 9, 0, 5, 0, time.UTC))
-	created.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001"}
-	fl := &answerLedger{prior: map[string]event.Outcome{"evt_1": created}}
-	pub := &keptPublisher{}
-	e := &Engine{Ledger: fl, Orgs: notConnectedOrgs{}, Publisher: pub}
-	if failed := e.Process(context.Background(), []delivery.Delivery{answered, fresh, reply}); len(failed) != 0 {
-		t.Fatalf("failed: got %v; want none", failed)
+	r.orgs.SetStatus(team, connection.StatusDisconnected)
+	spy := r.spy()
+	if back := r.process(answered, fresh, reply); len(back) != 0 {
+		t.Fatalf("back: got %v; want none", back)
 	}
-	if want := [][]string{{"evt_3"}, {"evt_1", "evt_2"}}; !slices.EqualFunc(fl.asked, want, slices.Equal) {
-		t.Errorf("outcomes read: got %v; want the reply's first, the adds' once not connected", fl.asked)
+	if want := [][]string{{"evt_3"}, {"evt_1", "evt_2"}}; !slices.EqualFunc(spy.reads, want, slices.Equal) {
+		t.Errorf("outcomes read: got %v; want the reply's first, the adds' once not connected", spy.reads)
 	}
-	got := map[string]string{}
-	for _, o := range pub.outs {
-		got[o.EventID] = string(o.Status) + "/" + string(o.Reason)
+	want := map[string]string{"evt_1": "created Lead", "evt_2": "skipped/not_connected", "evt_3": "skipped/not_connected"}
+	for id, w := range want {
+		if got := r.answer(id); got != w {
+			t.Errorf("%s: got %q; want %q", id, got, w)
+		}
 	}
-	want := map[string]string{"evt_1": "created/", "evt_2": "skipped/not_connected", "evt_3": "skipped/not_connected"}
-	if !maps.Equal(got, want) {
-		t.Errorf("published: got %v; want %v", got, want)
-	}
-	var rec []string
-	for _, o := range fl.recorded {
-		rec = append(rec, o.EventID)
-	}
-	slices.Sort(rec)
-	if want := []string{"evt_2", "evt_3"}; !slices.Equal(rec, want) {
-		t.Errorf("recorded: got %v; want %v (evt_1 keeps its outcome)", rec, want)
+	if o, _ := r.ledger.Outcome(team, "evt_1"); brief(o) != "created" {
+		t.Errorf("evt_1 recorded: got %q; want it kept created", brief(o))
 	}
 }
 
@@ -364,12 +225,6 @@ func TestAnAnsweredAddKeepsItsAnswerWhenDisconnected(t *testing.T) {
 // parts, adds before replies; a smaller one runs whole, as it came.
 func TestLargeBatchesRunInParts(t *testing.T) {
 	t.Parallel()
-	deliver := func(i int, typ event.Type) delivery.Delivery {
-		n := strconv.Itoa(i)
-		return delivery.Delivery{ID: "msg_" + n, Event: event.Event{ID: "evt_" + n, Type: typ, TeamID: "team_parts",
-			OccurredAt: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC),
-			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + n, Email: n + "@parts.example"}, Sequence: &event.Sequence{ID: "seq"}}}}
-	}
 	cases := []struct {
 		name      string
 		adds      int
@@ -384,34 +239,40 @@ func TestLargeBatchesRunInParts(t *testing.T) {
 			t.Parallel()
 			var ds []delivery.Delivery
 			for i := range tc.adds + tc.replies {
-				typ := event.ContactAdded
+				n := strconv.Itoa(i)
+				d := added("evt_"+n, "seq", person("c_"+n, n+"@parts.example"), at(1))
 				if i%5 < 2 && i/5*2+i%5 < tc.replies { // replies interleaved with the adds
-					typ = event.ContactReplied
+					d.Event.Type = event.ContactReplied
 				}
-				ds = append(ds, deliver(i, typ))
+				ds = append(ds, d)
 			}
-			pub := &keptPublisher{}
-			e := &Engine{Ledger: &answerLedger{}, Orgs: notConnectedOrgs{}, Publisher: pub}
-			if failed := e.Process(context.Background(), ds); len(failed) != 0 {
-				t.Fatalf("failed: got %d; want none", len(failed))
+			r := newRig()
+			r.orgs.SetStatus(team, connection.StatusDisconnected)
+			if back := r.process(ds...); len(back) != 0 {
+				t.Fatalf("back: got %d; want none", len(back))
 			}
-			if !slices.Equal(pub.calls, tc.wantCalls) {
-				t.Errorf("outcomes published per run: got %v; want %v", pub.calls, tc.wantCalls)
+			if !slices.Equal(r.pub.calls, tc.wantCalls) {
+				t.Errorf("outcomes published per run: got %v; want %v", r.pub.calls, tc.wantCalls)
 			}
 			byEvent := map[string]event.Type{}
 			for _, d := range ds {
 				byEvent[d.Event.ID] = d.Event.Type
 			}
+			outs := r.pub.all()
 			sawReply := false
-			for _, o := range pub.outs {
+			for _, o := range outs {
 				reply := byEvent[o.EventID] == event.ContactReplied
 				if len(tc.wantCalls) > 1 && sawReply && !reply {
 					t.Fatalf("outcome of add %s after a reply's: got replies before adds; want adds first", o.EventID)
 				}
 				sawReply = sawReply || reply
 			}
-			if len(pub.outs) != tc.adds+tc.replies {
-				t.Errorf("outcomes: got %d; want %d", len(pub.outs), tc.adds+tc.replies)
+			answered := map[string]bool{}
+			for _, o := range outs {
+				answered[o.EventID] = true
+			}
+			if len(outs) != len(ds) || len(answered) != len(ds) {
+				t.Errorf("outcomes: got %d for %d events; want one each of %d", len(outs), len(answered), len(ds))
 			}
 		})
 	}

@@ -1,135 +1,63 @@
-package contactsync
+package contactsync_test
 
 import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/mapping"
+	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
-// pinLedger is fakeLedger with the memberships and outcomes of a whole
-// run: every pin is new, and SetMemberships refuses the contacts in
-// refuse.
-type pinLedger struct {
-	fakeLedger
-	refuse   map[string]bool // contact ids
-	recorded []event.Outcome
+// refuseSet is a ledger that refuses to set the memberships of one
+// contact (they changed meanwhile, say) and sets the others.
+type refuseSet struct {
+	contactsync.Ledger
+	contact string
 }
 
-func (l *pinLedger) PinMemberships(_ context.Context, ms []ledger.Membership) ([]ledger.PinResult, error) {
-	out := make([]ledger.PinResult, len(ms))
-	for i, m := range ms {
-		out[i] = ledger.PinResult{Membership: m, New: true}
-	}
-	return out, nil
-}
-
-func (l *pinLedger) SetMemberships(_ context.Context, ms []ledger.Membership) ([]error, error) {
+func (l refuseSet) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]error, error) {
 	errs := make([]error, len(ms))
+	var rest []ledger.Membership
+	var at []int
 	for i, m := range ms {
-		if l.refuse[m.ContactID] {
+		if m.ContactID == l.contact {
 			errs[i] = errors.New("the membership changed meanwhile")
+			continue
 		}
+		rest = append(rest, m)
+		at = append(at, i)
+	}
+	restErrs, err := l.Ledger.SetMemberships(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		errs[i] = restErrs[j]
 	}
 	return errs, nil
 }
 
-func (l *pinLedger) RecordOutcomes(_ context.Context, outs []event.Outcome) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.recorded = append(l.recorded, outs...)
-	return nil
-}
-
-// sequencePolicies pins, by sequence id, "off" (never synced), "reply"
-// (on_reply) or anything else (synced on add), with the default settings.
-type sequencePolicies struct{ allowSaveFrom }
-
-func (sequencePolicies) ResolveAt(_ context.Context, _, sequenceID string, _ time.Time) (policy.Effective, error) {
-	switch sequenceID {
-	case "off":
-		return policy.Effective{Mode: policy.ModeOff, Reason: policy.ReasonSyncOff}, nil
-	case "reply":
-		return policy.Effective{Mode: policy.ModeOnReply}, nil
+// unrenderable has the team's Lead mapping put the contact's title in
+// NumberOfEmployees, a number in the org: a contact whose title is no
+// number cannot be rendered.
+func unrenderable(t *testing.T, r *rig) {
+	t.Helper()
+	m := mapping.Default(event.ObjectLead)
+	m.Fields = append(m.Fields, mapping.Rule{SalesforceField: "NumberOfEmployees", Source: mapping.Source{Field: mapping.FieldTitle}})
+	if _, err := r.mapping.Save(context.Background(), team, event.ObjectLead, m); err != nil {
+		t.Fatalf("save mapping: %v", err)
 	}
-	return policy.Effective{Mode: policy.ModeOnAdd}, nil
-}
-
-// verdictOrg is an org that has the records in found and refuses to
-// create those whose email is in refuse, with its error.
-type verdictOrg struct {
-	fakeOrg
-	refuse map[string]salesforce.ErrorItem
-}
-
-func (o *verdictOrg) Create(ctx context.Context, recs []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error) {
-	out, err := o.fakeOrg.Create(ctx, recs, opts)
-	for i, r := range recs {
-		if fe, ok := o.refuse[fmt.Sprint(r["Email"])]; ok {
-			out[i] = salesforce.SaveResult{Errors: []salesforce.ErrorItem{fe}}
-		}
-	}
-	return out, err
-}
-
-func (o *verdictOrg) Close(context.Context) error { return nil }
-
-// openOrgs opens org, connected at connected.
-type openOrgs struct {
-	org       Org
-	connected time.Time
-}
-
-func (o openOrgs) Open(context.Context, string) (Org, delivery.Connection, error) {
-	return o.org, delivery.Connection{Status: "connected", ConnectedAt: o.connected}, nil
-}
-func (openOrgs) RecordHold(context.Context, string, time.Time) error { return nil }
-
-// unmappable renders every contact as plainRenderer does, but the one
-// whose email is bad, which its mapping cannot render.
-type unmappable struct{ bad string }
-
-func (r unmappable) Render(ctx context.Context, team string, object event.SalesforceObject, c event.Contact) (salesforce.SObject, int, error) {
-	if c.Email == r.bad {
-		return nil, 0, errors.New("mapping: Company: the template names an unknown field")
-	}
-	return plainRenderer{}.Render(ctx, team, object, c)
-}
-
-// keptReleases is a Releaser that keeps the memberships it is told of,
-// one at a time.
-type keptReleases struct {
-	mu   sync.Mutex
-	keys []ledger.MemberKey
-}
-
-func (r *keptReleases) Release(_ context.Context, _ string, k ledger.MemberKey) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.keys = append(r.keys, k)
-	return nil
-}
-
-// keptBatchReleases is keptReleases taking a batch's memberships at once.
-type keptBatchReleases struct{ keptReleases }
-
-func (r *keptBatchReleases) ReleaseAll(ctx context.Context, team string, keys []ledger.MemberKey) error {
-	for _, k := range keys {
-		if err := r.Release(ctx, team, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	r.mapping.SetDescribe(team, event.ObjectLead, &salesforce.Describe{Name: "Lead",
+		Fields: []salesforce.DescribeField{{Name: "NumberOfEmployees", Type: "int", Createable: true}}})
 }
 
 // TestEveryFinalMembershipIsReleased (R7): the held activity of every
@@ -140,13 +68,12 @@ func (r *keptBatchReleases) ReleaseAll(ctx context.Context, team string, keys []
 // whose final state the ledger refused (its event comes back).
 func TestEveryFinalMembershipIsReleased(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	contacts := []struct {
 		id, sequence string
-		outcome      string // status/reason or status/code; "" when the event comes back
+		outcome      string // see brief; "" when the event comes back
 		released     bool
 	}{
-		{"created", "add", "created/", true},
+		{"created", "add", "created", true},
 		{"linked", "add", "linked/matched_contact", true},
 		{"refused", "add", "failed/REQUIRED_FIELD_MISSING", true},
 		{"unmapped", "add", "failed/MAPPING_ERROR", true},
@@ -156,86 +83,59 @@ func TestEveryFinalMembershipIsReleased(t *testing.T) {
 	}
 	var ds []delivery.Delivery
 	for _, c := range contacts {
-		ds = append(ds, delivery.Delivery{ID: "msg_" + c.id, Event: event.Event{ID: "evt_" + c.id, Type: event.ContactAdded, TeamID: "team_rel",
-			OccurredAt: now.Add(-time.Minute),
-			Data: event.ContactData{Contact: event.Contact{ID: "c_" + c.id, Email: c.id + "@rel.example"},
-				Sequence: &event.Sequence{ID: c.sequence}}}})
+		p := person("c_"+c.id, c.id+"@rel.example")
+		if c.id == "unmapped" {
+			p.Title = "many"
+		}
+		ds = append(ds, added("evt_"+c.id, c.sequence, p, at(1)))
 	}
 	for _, rel := range []struct {
 		name string
 		r    interface {
-			Releaser
+			contactsync.Releaser
 			kept() []ledger.MemberKey
 		}
 	}{
-		{"one call for the batch", &keptBatchReleases{}},
-		{"one call each", &keptReleases{}},
+		{"one call for the batch", &batchReleases{}},
+		{"one call each", &releases{}},
 	} {
 		t.Run(rel.name, func(t *testing.T) {
 			t.Parallel()
-			fl := &pinLedger{refuse: map[string]bool{"c_unwritten": true}}
-			org := &verdictOrg{fakeOrg: fakeOrg{found: map[string]ledger.Match{
-				"linked@rel.example": {Object: event.ObjectContact, ID: "0030000000000LK", Rule: "contact"}}},
-				refuse: map[string]salesforce.ErrorItem{"refused@rel.example": {Code: "REQUIRED_FIELD_MISSING", Message: "Required fields are missing: [LastName]", Fields: []string{"LastName"}}}}
-			pub := &keptPublisher{}
-			e := &Engine{Ledger: fl, Orgs: openOrgs{org: org, connected: now.Add(-time.Hour)}, Policies: sequencePolicies{},
-				Renderer: unmappable{bad: "unmapped@rel.example"}, Publisher: pub, Release: rel.r, Owner: "w1",
-				Now: func() time.Time { return now }}
-			failed := e.Process(context.Background(), slices.Clone(ds))
+			r := newRig()
+			r.override(t, "off", at(0), policy.SequenceOverride{SyncMode: string(policy.ModeOff), SyncAs: policy.Inherit})
+			r.override(t, "reply", at(0), policy.SequenceOverride{SyncMode: string(policy.ModeOnReply), SyncAs: policy.Inherit})
+			seed(r, orgtest.Contact, "linked@rel.example")
+			r.org.Refuse("refused@rel.example", orgtest.RequiredFieldMissing("LastName"))
+			unrenderable(t, r)
+			r.e.Ledger, r.e.Release = refuseSet{Ledger: r.ledger, contact: "c_unwritten"}, rel.r
+			back := r.process(ds...)
 
-			got := map[string]string{}
-			for _, o := range pub.outs {
-				detail := string(o.Reason)
-				if o.Error != nil {
-					detail = o.Error.Code
-				}
-				got[o.EventID] = string(o.Status) + "/" + detail
-			}
-			var released []ledger.MemberKey
+			var want []ledger.MemberKey
 			for _, c := range contacts {
 				if c.released {
-					released = append(released, ledger.MemberKey{SequenceID: c.sequence, ContactID: "c_" + c.id})
+					want = append(want, ledger.MemberKey{SequenceID: c.sequence, ContactID: "c_" + c.id})
 				}
 				if c.outcome == "" {
-					if !errors.Is(failed["msg_"+c.id], delivery.ErrRetry) {
-						t.Errorf("%s: got %v; want it back (ErrRetry)", c.id, failed["msg_"+c.id])
+					if !errors.Is(back["msg_evt_"+c.id], delivery.ErrRetry) {
+						t.Errorf("%s: got %v; want it back (ErrRetry)", c.id, back["msg_evt_"+c.id])
 					}
 					continue
 				}
-				if got["evt_"+c.id] != c.outcome {
-					t.Errorf("%s: got outcome %q; want %q", c.id, got["evt_"+c.id], c.outcome)
+				if got := r.pub.of("evt_" + c.id); len(got) != 1 || brief(got[0]) != c.outcome {
+					t.Errorf("%s: got outcomes %v; want one, %q", c.id, got, c.outcome)
 				}
 			}
-			cmpKey := func(a, b ledger.MemberKey) int { return cmp.Compare(a.ContactID, b.ContactID) }
-			gotKeys := slices.SortedFunc(slices.Values(rel.r.kept()), cmpKey)
-			slices.SortFunc(released, cmpKey)
-			if !slices.Equal(gotKeys, released) {
-				t.Errorf("released: got %v; want %v", gotKeys, released)
+			byContact := func(a, b ledger.MemberKey) int { return cmp.Compare(a.ContactID, b.ContactID) }
+			got := slices.SortedFunc(slices.Values(rel.r.kept()), byContact)
+			slices.SortFunc(want, byContact)
+			if !slices.Equal(got, want) {
+				t.Errorf("released: got %v; want %v", got, want)
 			}
-			if n := len(failed); n != 1 {
-				t.Errorf("deliveries back: got %d (%v); want 1", n, failed)
+			if n := len(back); n != 1 {
+				t.Errorf("deliveries back: got %d (%v); want 1", n, back)
 			}
 		})
 	}
-}
-
-func (r *keptReleases) kept() []ledger.MemberKey {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.keys)
-}
-
-// lookupOnceOrg is verdictOrg whose lookups after the first fail.
-type lookupOnceOrg struct {
-	verdictOrg
-	lookups int
-}
-
-func (o *lookupOnceOrg) FindByEmail(ctx context.Context, emails []string) (map[string]ledger.Match, error) {
-	if o.lookups++; o.lookups > 1 {
-		return nil, errors.New("connection reset by peer")
-	}
-	return o.fakeOrg.FindByEmail(ctx, emails)
 }
 
 // TestReleasedEvenWhenALaterStepFails (R7): a membership whose final state
@@ -244,30 +144,23 @@ func (o *lookupOnceOrg) FindByEmail(ctx context.Context, emails []string) (map[s
 // contact it created is synced, and its held activity goes.
 func TestReleasedEvenWhenALaterStepFails(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	add := func(id string) delivery.Delivery {
-		return delivery.Delivery{ID: "msg_" + id, Event: event.Event{ID: "evt_" + id, Type: event.ContactAdded, TeamID: "team_rel",
-			OccurredAt: now.Add(-time.Minute),
-			Data:       event.ContactData{Contact: event.Contact{ID: "c_" + id, Email: id + "@rel.example"}, Sequence: &event.Sequence{ID: "add"}}}}
+	r := newRig()
+	r.org.Refuse("dup@rel.example", salesforce.ErrorItem{Code: salesforce.CodeDuplicatesDetected, Message: "Use one of these records?"})
+	r.onCreate(func([]salesforce.SObject, salesforce.WriteOptions) {
+		r.org.FailNext(orgtest.CallFind, errors.New("connection reset by peer")) // the duplicates' lookup fails
+	})
+	back := r.process(added("evt_made", "add", person("c_made", "made@rel.example"), at(1)),
+		added("evt_dup", "add", person("c_dup", "dup@rel.example"), at(1)))
+	if len(back) != 2 || !errors.Is(back["msg_evt_made"], delivery.ErrRetry) {
+		t.Fatalf("back: got %v; want the whole part back (ErrRetry)", back)
 	}
-	org := &lookupOnceOrg{verdictOrg: verdictOrg{refuse: map[string]salesforce.ErrorItem{
-		"dup@rel.example": {Code: salesforce.CodeDuplicatesDetected, Message: "Use one of these records?"}}}}
-	rel := &keptBatchReleases{}
-	fl := &pinLedger{}
-	e := &Engine{Ledger: fl, Orgs: openOrgs{org: org, connected: now.Add(-time.Hour)}, Policies: sequencePolicies{},
-		Renderer: plainRenderer{}, Publisher: &keptPublisher{}, Release: rel, Owner: "w1", Now: func() time.Time { return now }}
-	failed := e.Process(context.Background(), []delivery.Delivery{add("made"), add("dup")})
-	if len(failed) != 2 || !errors.Is(failed["msg_made"], delivery.ErrRetry) {
-		t.Fatalf("failed: got %v; want the whole part back (ErrRetry)", failed)
+	if _, ok := r.ledger.Record(team, "made@rel.example"); !ok {
+		t.Errorf("record of made@rel.example: got none; want it saved")
 	}
-	var saved []string
-	for _, r := range fl.saved {
-		saved = append(saved, r.Email)
+	if _, ok := r.ledger.Record(team, "dup@rel.example"); ok {
+		t.Errorf("record of dup@rel.example: got one; want none")
 	}
-	if want := []string{"made@rel.example"}; !slices.Equal(saved, want) {
-		t.Errorf("records saved: got %v; want %v", saved, want)
-	}
-	if got, want := rel.kept(), []ledger.MemberKey{{SequenceID: "add", ContactID: "c_made"}}; !slices.Equal(got, want) {
+	if got, want := r.released.kept(), []ledger.MemberKey{{SequenceID: "add", ContactID: "c_made"}}; !slices.Equal(got, want) {
 		t.Errorf("released: got %v; want %v", got, want)
 	}
 }
