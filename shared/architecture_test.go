@@ -46,6 +46,7 @@ var domain = map[string]string{
 	"shared/event":        "the event and outcome contract the engines speak, with no transport",
 	"shared/ledger":       "the memberships and records both engines keep, and the keys that name them",
 	"shared/delivery":     "a batch's deliveries, the team parts and reruns, the waits and the errors that bring a delivery back",
+	"shared/readiness":    "the org readiness report's assessment, from a snapshot of the org",
 }
 
 // libraries are the packages of this module, beside the domain, that a
