@@ -22,7 +22,8 @@ import (
 //
 // Unknown fields are tolerated and dropped, so producers can add fields within
 // a version; a field the contract knows but forbids for the type (a sequence
-// on contact.created, a url on anything but email.clicked) is an error.
+// or a user on contact.created, a url on anything but email.clicked) is an
+// error.
 // Strings are taken as sent: nothing is trimmed, case-folded or truncated.
 // Timestamps are returned in UTC.
 func Decode(body []byte) (Event, error) {
@@ -135,7 +136,35 @@ func decodeContactData(data object, t Type) (ContactData, error) {
 	if d.Contact.Custom, err = decodeCustom(c); err != nil {
 		return d, err
 	}
+	if t == ContactCreated {
+		if data.has("user") {
+			return d, invalid(data.path("user"), "not allowed on %s", t)
+		}
+		return d, nil
+	}
+	if d.User, err = decodeUser(data); err != nil {
+		return d, err
+	}
 	return d, nil
+}
+
+// decodeUser reads the optional data.user, the rep: nil when absent.
+func decodeUser(data object) (*User, error) {
+	o, err := data.object("user", false)
+	if err != nil || o.m == nil {
+		return nil, err
+	}
+	var u User
+	if u.ID, err = o.id("id"); err != nil {
+		return nil, err
+	}
+	if u.Email, err = o.email("email"); err != nil {
+		return nil, err
+	}
+	if u.Name, err = o.str("name", false, MaxNameLength); err != nil {
+		return nil, err
+	}
+	return &u, nil
 }
 
 func decodeCustom(c object) (map[string]string, error) {
@@ -232,6 +261,9 @@ func decodeEmailData(data object, t Type) (EmailData, error) {
 		}
 	} else if m.has("reason") {
 		return d, invalid(m.path("reason"), "only allowed on %s", EmailBounced)
+	}
+	if d.User, err = decodeUser(data); err != nil {
+		return d, err
 	}
 	return d, nil
 }

@@ -87,17 +87,22 @@ func (e Event) Queue() string { return e.Type.Queue() }
 type Data interface{ isData() }
 
 // ContactData is the data of contact.created, contact.added and contact.replied.
-// Sequence is nil exactly for contact.created.
+// Sequence is nil exactly for contact.created. User, the rep who added the
+// contact, is optional on contact.added and contact.replied and never set on
+// contact.created.
 type ContactData struct {
 	Sequence *Sequence `json:"sequence,omitempty"`
 	Contact  Contact   `json:"contact"`
+	User     *User     `json:"user,omitempty"`
 }
 
-// EmailData is the data of the email.* events.
+// EmailData is the data of the email.* events. User, the rep who sent the
+// email, is optional.
 type EmailData struct {
 	Sequence Sequence   `json:"sequence"`
 	Contact  ContactRef `json:"contact"`
 	Message  Message    `json:"message"`
+	User     *User      `json:"user,omitempty"`
 }
 
 func (ContactData) isData() {}
@@ -122,6 +127,16 @@ type Contact struct {
 	Website     string            `json:"website,omitempty"`
 	LinkedInURL string            `json:"linkedin_url,omitempty"`
 	Custom      map[string]string `json:"custom,omitempty"` // nil when absent or empty
+}
+
+// User is the sequencer's user (the rep) who added the contact or sent the
+// email. The service gives the Leads, Contacts and Tasks it creates to the
+// active Salesforce user with this email (matched case-insensitively), else
+// to the team's fallback (R10). Email keeps the case it was sent with.
+type User struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name,omitempty"`
 }
 
 // ContactRef is the contact as an email event carries it.
@@ -175,4 +190,15 @@ func (e Event) SequenceID() string {
 		return d.Sequence.ID
 	}
 	return ""
+}
+
+// User is the rep the event names (data.user), nil when it names none.
+func (e Event) User() *User {
+	switch d := e.Data.(type) {
+	case ContactData:
+		return d.User
+	case EmailData:
+		return d.User
+	}
+	return nil
 }

@@ -141,6 +141,19 @@ var malformedEvents = []malformed{
 	{"step a string", mutate("email.sent", "data.message.step", "1"), "data.message.step", "must be an integer"},
 	{"step missing", mutate("email.sent", "data.message.step", del), "data.message.step", "missing"},
 	{"missing sent_at", mutate("email.sent", "data.message.sent_at", del), "data.message.sent_at", "missing"},
+	{"user on contact.created", mutate("contact.created", "data.user", map[string]any{"id": "usr_1", "email": "rep@acme.example"}), "data.user", "not allowed on contact.created"},
+	{"user null", mutate("contact.added", "data.user", nil), "data.user", "null"},
+	{"user a string", mutate("contact.added", "data.user", "rep@acme.example"), "data.user", "must be an object"},
+	{"user empty", mutate("email.sent", "data.user", map[string]any{}), "data.user.id", "missing"},
+	{"user without id", mutate("contact.added", "data.user.id", del), "data.user.id", "missing"},
+	{"user id with a space", mutate("contact.replied", "data.user.id", "usr 1"), "data.user.id", "letters, digits"},
+	{"user id too long", mutate("email.opened", "data.user.id", strings.Repeat("u", MaxIDLength+1)), "data.user.id", "129 characters"},
+	{"user without email", mutate("email.clicked", "data.user.email", del), "data.user.email", "missing"},
+	{"user email with display name", mutate("contact.added", "data.user.email", "Charles <charles@acme.example>"), "data.user.email", "not an email address"},
+	{"user email too long", mutate("email.bounced", "data.user.email", strings.Repeat("c", 69)+"@acme.example"), "data.user.email", "82 characters"},
+	{"user email a number", mutate("email.replied", "data.user.email", 7), "data.user.email", "must be a string"},
+	{"user name too long", mutate("contact.added", "data.user.name", strings.Repeat("C", MaxNameLength+1)), "data.user.name", "256 characters"},
+	{"user name null", mutate("email.sent", "data.user.name", nil), "data.user.name", "null"},
 	{"bad sent_at", mutate("email.sent", "data.message.sent_at", "yesterday"), "data.message.sent_at", "RFC 3339"},
 }
 
@@ -238,6 +251,31 @@ func TestDecodeAcceptsEdges(t *testing.T) {
 		{"empty subject", mutate("email.opened", "data.message.subject", ""), nil},
 		{"February 29 of 2028", mutate("contact.added", "occurred_at", "2028-02-29T23:59:59.999999999-23:59"), nil},
 		{"click url with user, port, query and fragment", mutate("email.clicked", "data.message.url", "HTTPS://u:p@example.com:8443/a/b?c=d&e=%20#f"), nil},
+		{"no user on contact.added", mutate("contact.added", "data.user", del), func(t *testing.T, e Event) {
+			if got := e.User(); got != nil {
+				t.Errorf("User: got %+v; want nil", got)
+			}
+		}},
+		{"no user on email.sent", mutate("email.sent", "data.user", del), func(t *testing.T, e Event) {
+			if got := e.User(); got != nil {
+				t.Errorf("User: got %+v; want nil", got)
+			}
+		}},
+		{"user without name, email kept as sent", mutate("email.sent", "data.user", map[string]any{"id": "usr_1", "email": "Rep.One@ACME.example"}), func(t *testing.T, e Event) {
+			if got, want := e.User(), (&User{ID: "usr_1", Email: "Rep.One@ACME.example"}); got == nil || *got != *want {
+				t.Errorf("User: got %+v; want %+v", got, want)
+			}
+		}},
+		{"unknown user field", mutate("contact.replied", "data.user.role", "admin"), func(t *testing.T, e Event) {
+			if got, want := e.User(), (&User{ID: "usr_8Wt3Cq", Email: "Charles.Wheatstone@acme.example"}); got == nil || *got != *want {
+				t.Errorf("User: got %+v; want %+v", got, want)
+			}
+		}},
+		{"user name at 255 characters", mutate("contact.added", "data.user.name", strings.Repeat("é", MaxNameLength)), func(t *testing.T, e Event) {
+			if got := e.User(); got == nil || got.Name != strings.Repeat("é", MaxNameLength) {
+				t.Errorf("User: got %+v; want a name of 255 characters", got)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -62,7 +63,16 @@ const (
 	ReasonAlreadySynced        Reason = "already_synced"         // the contact is already synced for the team (R5)
 	ReasonHeldTooLong          Reason = "held_too_long"          // held (needs_reauth, needs_admin, API budget) longer than the team's held_event_max_days
 	ReasonInvalidEvent         Reason = "invalid_event"          // failed: the message broke the contract; Error names the field (R9)
+	ReasonNoAccount            Reason = "no_account"             // created a Lead: the contact would be a Contact, but no Account matched and the team's account_fallback is lead (R10)
+	ReasonPrivateContact       Reason = "private_contact"        // created a Contact without an Account: none matched and the team's account_fallback is private (R10)
 )
+
+// createdReasons are the reasons that explain a created record rather than
+// a wait or a skip: each only with status created and the object it names.
+var createdReasons = map[Reason]SalesforceObject{
+	ReasonNoAccount:      ObjectLead,
+	ReasonPrivateContact: ObjectContact,
+}
 
 // SalesforceObject names the Salesforce objects an outcome can point to.
 type SalesforceObject string
@@ -114,11 +124,59 @@ func NewOutcome(e Event, id string, status Status, at time.Time) Outcome {
 	}
 }
 
-// SalesforceRef points at a Salesforce record.
+// SalesforceRef points at a Salesforce record and, where the service decided
+// them, says who owns it and which Account it is under (R10).
 type SalesforceRef struct {
 	Object SalesforceObject `json:"object"`
 	ID     string           `json:"id"` // 15- or 18-character record id
+	// OwnerID is the OwnerId the service gave the record or Task; absent
+	// when it was left to the org's lead assignment rules or not decided.
+	OwnerID string `json:"owner_id,omitempty"`
+	// AccountID is the Account a created Contact was put under; absent for
+	// a private Contact, a Lead or a Task.
+	AccountID string `json:"account_id,omitempty"`
+	// Match explains the owner and Account decisions, when there were any.
+	Match *Match `json:"match,omitempty"`
 }
+
+// Match says why a created record has its owner and Account. Owner is one
+// of MatchOwners, Account one of MatchAccounts (each absent when not
+// decided), Detail a sentence for people.
+type Match struct {
+	Owner   string `json:"owner,omitempty"`
+	Account string `json:"account,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// MatchOwner is a word of Match.Owner. It is an alias of string so that the
+// constants fit Match's fields as they are.
+type MatchOwner = string
+
+// The owner decisions.
+const (
+	OwnerRep             MatchOwner = "rep"              // the rep's active Salesforce user, matched by email
+	OwnerFallback        MatchOwner = "fallback"         // the team's fallback user, or the connected user
+	OwnerAssignmentRules MatchOwner = "assignment_rules" // left to the org's lead assignment rules
+)
+
+// MatchAccount is a word of Match.Account, an alias of string like
+// MatchOwner.
+type MatchAccount = string
+
+// The Account decisions.
+const (
+	AccountDomain  MatchAccount = "domain"  // an Account whose website is the contact's email (or website) domain
+	AccountName    MatchAccount = "name"    // an Account named as the contact's company
+	AccountCreated MatchAccount = "created" // no Account matched; one was created
+	AccountPrivate MatchAccount = "private" // no Account matched; the Contact was created without one
+	AccountNone    MatchAccount = "none"    // no Account was looked for, or none matched and the contact became a Lead
+)
+
+// MatchOwners and MatchAccounts list the words of Match.
+var (
+	MatchOwners   = []MatchOwner{OwnerRep, OwnerFallback, OwnerAssignmentRules}
+	MatchAccounts = []MatchAccount{AccountDomain, AccountName, AccountCreated, AccountPrivate, AccountNone}
+)
 
 // OutcomeError is Salesforce's (or the mapping's) answer to a failed sync.
 type OutcomeError struct {
@@ -133,6 +191,7 @@ const (
 	MaxErrorFields  = 100
 	MaxReasonWord   = 64
 	MaxErrorCode    = 100
+	MaxMatchDetail  = 1000 // salesforce.match.detail, in characters
 )
 
 var (
@@ -148,7 +207,9 @@ var (
 // Which members a status requires: created, linked and exists_in_salesforce
 // name the record (Salesforce); failed carries Error; pending and skipped
 // carry Reason. contact_id is required but on an invalid_event answer,
-// which names the contact only when the message let it be read.
+// which names the contact only when the message let it be read. The reasons
+// no_account and private_contact explain a created record: they go only
+// with status created and a Lead or a Contact respectively.
 func (o Outcome) Validate() error {
 	for _, f := range []struct{ name, v string }{{"id", o.ID}, {"team_id", o.TeamID}, {"event_id", o.EventID}, {"contact_id", o.ContactID}} {
 		if f.name == "contact_id" && f.v == "" && IsInvalidEvent(o) {
@@ -177,30 +238,17 @@ func (o Outcome) Validate() error {
 		return invalid("reason", "must be a lower-case machine word of at most %d characters", MaxReasonWord)
 	}
 	if o.Salesforce != nil {
-		switch o.Salesforce.Object {
-		case ObjectLead, ObjectContact, ObjectTask:
-		default:
-			return invalid("salesforce.object", "must be Lead, Contact or Task, got %q", o.Salesforce.Object)
-		}
-		if !salesforceIDRE.MatchString(o.Salesforce.ID) {
-			return invalid("salesforce.id", "not a 15- or 18-character Salesforce id")
+		if err := o.Salesforce.validate(); err != nil {
+			return err
 		}
 	}
 	if o.Error != nil {
-		if len(o.Error.Code) > MaxErrorCode || !errorCodeRE.MatchString(o.Error.Code) {
-			return invalid("error.code", "must be an upper-case code such as INVALID_EMAIL_ADDRESS")
+		if err := o.Error.validate(); err != nil {
+			return err
 		}
-		if p := checkLength(o.Error.Message, MaxErrorMessage); p != "" {
-			return invalid("error.message", "%s", p)
-		}
-		if len(o.Error.Fields) > MaxErrorFields {
-			return invalid("error.fields", "%d fields exceeds the limit of %d", len(o.Error.Fields), MaxErrorFields)
-		}
-		for i, f := range o.Error.Fields {
-			if len(f) > MaxNameLength || !fieldNameRE.MatchString(f) {
-				return invalid(fmt.Sprintf("error.fields[%d]", i), "not a field name")
-			}
-		}
+	}
+	if err := o.checkCreatedReason(); err != nil {
+		return err
 	}
 	switch o.Status {
 	case StatusCreated, StatusLinked, StatusExistsInSalesforce:
@@ -221,6 +269,73 @@ func (o Outcome) Validate() error {
 	}
 	if y := o.At.UTC().Year(); y < 1970 || y > 9999 {
 		return invalid("at", "outside the years 1970 to 9999")
+	}
+	return nil
+}
+
+// validate checks the record reference: its object and ids, and the words
+// and length of its match.
+func (r SalesforceRef) validate() error {
+	switch r.Object {
+	case ObjectLead, ObjectContact, ObjectTask:
+	default:
+		return invalid("salesforce.object", "must be Lead, Contact or Task, got %q", r.Object)
+	}
+	for _, f := range []struct{ name, v string }{{"id", r.ID}, {"owner_id", r.OwnerID}, {"account_id", r.AccountID}} {
+		if (f.name == "id" || f.v != "") && !salesforceIDRE.MatchString(f.v) {
+			return invalid("salesforce."+f.name, "not a 15- or 18-character Salesforce id")
+		}
+	}
+	if r.Match != nil {
+		return r.Match.validate()
+	}
+	return nil
+}
+
+// validate checks the match's words and the length of its detail.
+func (m Match) validate() error {
+	if m.Owner != "" && !slices.Contains(MatchOwners, m.Owner) {
+		return invalid("salesforce.match.owner", "must be one of %s, got %q", strings.Join(MatchOwners, ", "), m.Owner)
+	}
+	if m.Account != "" && !slices.Contains(MatchAccounts, m.Account) {
+		return invalid("salesforce.match.account", "must be one of %s, got %q", strings.Join(MatchAccounts, ", "), m.Account)
+	}
+	if p := checkLength(m.Detail, MaxMatchDetail); p != "" {
+		return invalid("salesforce.match.detail", "%s", p)
+	}
+	return nil
+}
+
+// validate checks the error's code, message and field names.
+func (e OutcomeError) validate() error {
+	if len(e.Code) > MaxErrorCode || !errorCodeRE.MatchString(e.Code) {
+		return invalid("error.code", "must be an upper-case code such as INVALID_EMAIL_ADDRESS")
+	}
+	if p := checkLength(e.Message, MaxErrorMessage); p != "" {
+		return invalid("error.message", "%s", p)
+	}
+	if len(e.Fields) > MaxErrorFields {
+		return invalid("error.fields", "%d fields exceeds the limit of %d", len(e.Fields), MaxErrorFields)
+	}
+	for i, f := range e.Fields {
+		if len(f) > MaxNameLength || !fieldNameRE.MatchString(f) {
+			return invalid(fmt.Sprintf("error.fields[%d]", i), "not a field name")
+		}
+	}
+	return nil
+}
+
+// checkCreatedReason holds no_account and private_contact to status
+// created and the object they explain.
+func (o Outcome) checkCreatedReason() error {
+	object, ok := createdReasons[o.Reason]
+	switch {
+	case !ok:
+		return nil
+	case o.Status != StatusCreated:
+		return invalid("reason", "%s goes only with status %s", o.Reason, StatusCreated)
+	case o.Salesforce != nil && o.Salesforce.Object != object:
+		return invalid("salesforce.object", "must be %s with reason %s, got %q", object, o.Reason, o.Salesforce.Object)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,45 @@ func TestOutcomeRules(t *testing.T) {
 		{"pending without reason", func(o *Outcome) { o.Status, o.Salesforce = StatusPending, nil }, "reason"},
 		{"reason not a machine word", func(o *Outcome) { o.Status, o.Reason = StatusSkipped, "Sync Disabled" }, "reason"},
 		{"missing at", func(o *Outcome) { o.At = time.Time{} }, "at"},
+		{"lead owned by the rep", func(o *Outcome) {
+			o.Salesforce.OwnerID, o.Salesforce.Match = "0055g00000Ab1CdAAJ", &Match{Owner: OwnerRep, Detail: "the rep is the active user"}
+		}, ""},
+		{"lead left to assignment rules", func(o *Outcome) { o.Salesforce.Match = &Match{Owner: OwnerAssignmentRules} }, ""},
+		{"contact under a matched account", func(o *Outcome) {
+			o.Salesforce.Object, o.Salesforce.OwnerID, o.Salesforce.AccountID = ObjectContact, "0055g00000Zq7Rt", "0015g00000XyZ9kAAF"
+			o.Salesforce.Match = &Match{Owner: OwnerFallback, Account: AccountDomain, Detail: strings.Repeat("é", MaxMatchDetail)}
+		}, ""},
+		{"contact under a created account", func(o *Outcome) {
+			o.Salesforce.Object, o.Salesforce.AccountID, o.Salesforce.Match = ObjectContact, "0015g00000XyZ9kAAF", &Match{Account: AccountCreated}
+		}, ""},
+		{"account matched by name", func(o *Outcome) {
+			o.Salesforce.Object, o.Salesforce.Match = ObjectContact, &Match{Account: AccountName}
+		}, ""},
+		{"task owned by the fallback", func(o *Outcome) {
+			o.Type, o.Salesforce.Object, o.Salesforce.OwnerID = ActivityOutcome, ObjectTask, "0055g00000Zq7RtAAB"
+			o.Salesforce.Match = &Match{Owner: OwnerFallback}
+		}, ""},
+		{"no_account lead", func(o *Outcome) {
+			o.Reason, o.Salesforce.Match = ReasonNoAccount, &Match{Owner: OwnerRep, Account: AccountNone}
+		}, ""},
+		{"private_contact", func(o *Outcome) {
+			o.Reason, o.Salesforce.Object, o.Salesforce.Match = ReasonPrivateContact, ObjectContact, &Match{Account: AccountPrivate}
+		}, ""},
+		{"bad owner_id", func(o *Outcome) { o.Salesforce.OwnerID = "005-bad" }, "salesforce.owner_id"},
+		{"bad account_id", func(o *Outcome) { o.Salesforce.Object, o.Salesforce.AccountID = ObjectContact, "0015g00000XyZ9kAA" }, "salesforce.account_id"},
+		{"unknown owner word", func(o *Outcome) { o.Salesforce.Match = &Match{Owner: "manager"} }, "salesforce.match.owner"},
+		{"owner word in capitals", func(o *Outcome) { o.Salesforce.Match = &Match{Owner: "Rep"} }, "salesforce.match.owner"},
+		{"unknown account word", func(o *Outcome) { o.Salesforce.Match = &Match{Account: "guessed"} }, "salesforce.match.account"},
+		{"long match detail", func(o *Outcome) {
+			o.Salesforce.Match = &Match{Owner: OwnerRep, Detail: strings.Repeat("x", MaxMatchDetail+1)}
+		}, "salesforce.match.detail"},
+		{"no_account skipped", func(o *Outcome) { o.Status, o.Salesforce, o.Reason = StatusSkipped, nil, ReasonNoAccount }, "reason"},
+		{"private_contact pending", func(o *Outcome) { o.Status, o.Salesforce, o.Reason = StatusPending, nil, ReasonPrivateContact }, "reason"},
+		{"no_account on a contact", func(o *Outcome) { o.Reason, o.Salesforce.Object = ReasonNoAccount, ObjectContact }, "salesforce.object"},
+		{"private_contact on a lead", func(o *Outcome) { o.Reason = ReasonPrivateContact }, "salesforce.object"},
+		{"private_contact on a task", func(o *Outcome) {
+			o.Type, o.Reason, o.Salesforce.Object = ActivityOutcome, ReasonPrivateContact, ObjectTask
+		}, "salesforce.object"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +203,47 @@ func TestOutcomeType(t *testing.T) {
 	for _, typ := range Types {
 		if got := (Event{Type: typ}).OutcomeType(); got != want[typ] {
 			t.Errorf("%s: got %v; want %v", typ, got, want[typ])
+		}
+	}
+}
+
+// TestOutcomeSchemaMatchWords holds the outcome schema's match words and
+// limits to the Go constants Validate uses.
+func TestOutcomeSchemaMatchWords(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Properties struct {
+			Salesforce struct {
+				Properties struct {
+					OwnerID   struct{ Pattern string } `json:"owner_id"`
+					AccountID struct{ Pattern string } `json:"account_id"`
+					Match     struct {
+						Properties struct {
+							Owner   struct{ Enum []string }
+							Account struct{ Enum []string }
+							Detail  struct{ MaxLength int }
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(readFile(t, filepath.Join(eventsDir, "schema", "outcome.schema.json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	sf := doc.Properties.Salesforce.Properties
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"match.owner enum", sf.Match.Properties.Owner.Enum, MatchOwners},
+		{"match.account enum", sf.Match.Properties.Account.Enum, MatchAccounts},
+		{"match.detail maxLength", sf.Match.Properties.Detail.MaxLength, MaxMatchDetail},
+		{"owner_id pattern", sf.OwnerID.Pattern, salesforceIDRE.String()},
+		{"account_id pattern", sf.AccountID.Pattern, salesforceIDRE.String()},
+	} {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s: got %v; want %v", tc.name, tc.got, tc.want)
 		}
 	}
 }

@@ -100,6 +100,11 @@ func checkInbound(t *testing.T, body []byte, e Event) {
 	if got, want := e.SequenceID() == "", e.Type == ContactCreated; got != want {
 		t.Errorf("SequenceID empty: got %v; want %v", got, want)
 	}
+	// Every sample that may name its rep does, so the contract's examples
+	// show data.user; contact.created may not.
+	if got, want := e.User() != nil, e.Type != ContactCreated; got != want {
+		t.Errorf("User set: got %v; want %v", got, want)
+	}
 	switch e.Data.(type) {
 	case ContactData:
 		if !e.Type.IsContact() {
@@ -200,6 +205,39 @@ func TestLambdaEvents(t *testing.T) {
 				t.Fatalf("shape: got neither an SQS batch (Records) nor an HTTP API request (requestContext)")
 			}
 		})
+	}
+}
+
+// TestLambdaBodiesAreTheSamples: the SQS test events carry the samples
+// themselves (compact), so a change to a sample reaches them too.
+func TestLambdaBodiesAreTheSamples(t *testing.T) {
+	t.Parallel()
+	samples := map[string]any{}
+	for _, rel := range sampleFiles(t, "samples") {
+		if isOutcomeSample(rel) {
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal(readFile(t, filepath.Join(eventsDir, rel)), &v); err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		samples[v["id"].(string)] = v
+	}
+	for _, rel := range sampleFiles(t, "lambda") {
+		var batch events.SQSEvent
+		if err := json.Unmarshal(readFile(t, filepath.Join(eventsDir, rel)), &batch); err != nil || len(batch.Records) == 0 {
+			continue // not an SQS batch
+		}
+		for i, r := range batch.Records {
+			var body map[string]any
+			if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+				t.Fatalf("%s record %d: %v", rel, i, err)
+			}
+			id, _ := body["id"].(string)
+			if want, ok := samples[id]; !ok || !reflect.DeepEqual(body, want) {
+				t.Errorf("%s record %d body: got %s; want the sample with id %q", rel, i, r.Body, id)
+			}
+		}
 	}
 }
 

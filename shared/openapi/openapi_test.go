@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
+	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
@@ -200,4 +203,76 @@ func TestHandlerServesDocumentPublicly(t *testing.T) {
 		t.Errorf("got a body of %d bytes; want the document's %d", rec.Body.Len(), len(openapi.Document()))
 	}
 	openapitest.Validate(t, "GET", "/openapi.json", rec.Code, rec.Body.Bytes())
+}
+
+// jsonNames lists the JSON member names of a struct type's fields.
+func jsonNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// propertyNames lists the properties a component schema documents.
+func propertyNames(schema map[string]any) []string {
+	var names []string
+	for k := range obj(schema["properties"]) {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func enumOf(v any) []string {
+	var out []string
+	for _, e := range obj(v)["enum"].([]any) {
+		out = append(out, e.(string))
+	}
+	return out
+}
+
+// TestSchemasMatchGoTypes: the settings document and the outcome's record
+// reference document every member their Go types write, and the words of
+// the owner and Account settings and decisions are the Go constants.
+func TestSchemasMatchGoTypes(t *testing.T) {
+	t.Parallel()
+	schemas := obj(obj(parse(t)["components"])["schemas"])
+	settings := obj(schemas["TeamSettings"])
+	match := obj(schemas["Match"])
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"TeamSettings properties", propertyNames(settings), jsonNames(reflect.TypeFor[policy.TeamSettings]())},
+		{"SalesforceRef properties", propertyNames(obj(schemas["SalesforceRef"])), jsonNames(reflect.TypeFor[event.SalesforceRef]())},
+		{"Match properties", propertyNames(match), jsonNames(reflect.TypeFor[event.Match]())},
+		{"owner enum", enumOf(obj(settings["properties"])["owner"]),
+			[]string{string(policy.OwnerRep), string(policy.OwnerFallbackOnly), string(policy.OwnerAssignmentRules)}},
+		{"account_matching enum", enumOf(obj(settings["properties"])["account_matching"]),
+			[]string{string(policy.AccountMatchDomain), string(policy.AccountMatchName), string(policy.AccountMatchNone)}},
+		{"account_fallback enum", enumOf(obj(settings["properties"])["account_fallback"]),
+			[]string{string(policy.AccountFallbackCreate), string(policy.AccountFallbackLead), string(policy.AccountFallbackPrivate)}},
+		{"free_mail_domains maxItems", obj(obj(settings["properties"])["free_mail_domains"])["maxItems"], float64(policy.MaxFreeMailDomains)},
+		{"time_zone maxLength", obj(obj(settings["properties"])["time_zone"])["maxLength"], float64(policy.MaxTimeZoneLength)},
+		{"match owner enum", enumOf(obj(match["properties"])["owner"]), event.MatchOwners},
+		{"match account enum", enumOf(obj(match["properties"])["account"]), event.MatchAccounts},
+		{"match detail maxLength", obj(obj(match["properties"])["detail"])["maxLength"], float64(event.MaxMatchDetail)},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s: got %v; want %v", tt.name, tt.got, tt.want)
+		}
+	}
+	// A fallback user id the document accepts is one policy accepts.
+	pattern := regexp.MustCompile(obj(obj(settings["properties"])["owner_fallback_user_id"])["pattern"].(string))
+	for _, id := range []string{"", "0055g00000Ab1Cd", "0055g00000Ab1CdAAJ", "00Q5g00000KzF3aEAF", "0055g00000Ab1CdA", "005"} {
+		if got, want := pattern.MatchString(id), id == "" || policy.ValidUserID(id); got != want {
+			t.Errorf("owner_fallback_user_id %q: got document valid %v; want %v", id, got, want)
+		}
+	}
 }

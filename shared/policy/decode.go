@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 
@@ -11,16 +12,20 @@ import (
 
 // ParseTeamSettings reads a whole team settings document from JSON. Every
 // field is required except activity_kinds, whose missing kinds take their
-// defaults, and api_budget_percent, held_event_max_days and
-// allow_save_on_duplicate_alert, which take theirs; unknown fields, nulls
-// and wrong types are errors naming the field (and, for enumerations, the
-// allowed values).
+// defaults, and api_budget_percent, held_event_max_days,
+// allow_save_on_duplicate_alert, owner, owner_fallback_user_id,
+// account_matching, account_fallback, free_mail_domains and time_zone,
+// which take theirs; unknown fields, nulls and wrong types are errors naming
+// the field (and, for enumerations, the allowed values). Free-mail domains
+// are normalized (NormalizeFreeMailDomains); a time_zone, when given, must
+// name a zone ("" is refused: leave it out for the connected user's).
 func ParseTeamSettings(data []byte) (TeamSettings, error) {
 	obj, err := object(data)
 	if err != nil {
 		return TeamSettings{}, err
 	}
-	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds", "api_budget_percent", "held_event_max_days", "allow_save_on_duplicate_alert"); err != nil {
+	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds", "api_budget_percent", "held_event_max_days", "allow_save_on_duplicate_alert",
+		"owner", "owner_fallback_user_id", "account_matching", "account_fallback", "free_mail_domains", "time_zone"); err != nil {
 		return TeamSettings{}, err
 	}
 	var s TeamSettings
@@ -73,7 +78,82 @@ func ParseTeamSettings(data []byte) (TeamSettings, error) {
 			return TeamSettings{}, err
 		}
 	}
+	if err := parseAttribution(obj, &s); err != nil {
+		return TeamSettings{}, err
+	}
 	return s, s.Validate()
+}
+
+// parseAttribution reads the optional settings of R10 into s, each absent
+// one as its default.
+func parseAttribution(obj map[string]json.RawMessage, s *TeamSettings) error {
+	var err error
+	for _, f := range []struct {
+		name   string
+		values []string
+		def    string
+		dst    *string
+	}{
+		{"owner", ownerValues, string(OwnerRep), (*string)(&s.Owner)},
+		{"account_matching", accountMatchingValues, string(AccountMatchDomain), (*string)(&s.AccountMatching)},
+		{"account_fallback", accountFallbackValues, string(AccountFallbackCreate), (*string)(&s.AccountFallback)},
+	} {
+		*f.dst = f.def
+		if _, ok := obj[f.name]; ok {
+			if *f.dst, err = enum(obj, f.name, f.values); err != nil {
+				return err
+			}
+		}
+	}
+	if raw, ok := obj["owner_fallback_user_id"]; ok {
+		if s.OwnerFallbackUserID, err = str(raw, "owner_fallback_user_id", userIDProblem); err != nil {
+			return err
+		}
+	}
+	if raw, ok := obj["free_mail_domains"]; ok {
+		if s.FreeMailDomains, err = domains(raw); err != nil {
+			return err
+		}
+	}
+	if raw, ok := obj["time_zone"]; ok {
+		if s.TimeZone, err = str(raw, "time_zone", "must be an IANA time zone name such as Europe/Paris"); err != nil {
+			return err
+		}
+		return CheckTimeZone(s.TimeZone)
+	}
+	return nil
+}
+
+// str reads a JSON string; anything else (null included) is problem.
+func str(raw json.RawMessage, field, problem string) (string, error) {
+	var v string
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) || json.Unmarshal(raw, &v) != nil {
+		return "", invalid(field, "%s", problem)
+	}
+	return v, nil
+}
+
+// domains reads free_mail_domains: an array of strings, normalized.
+func domains(raw json.RawMessage) ([]string, error) {
+	const problem = "must be an array of domain names, such as [\"mail.example\"]"
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, invalid("free_mail_domains", problem)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, invalid("free_mail_domains", problem)
+	}
+	if len(items) > MaxFreeMailDomains {
+		return nil, invalid("free_mail_domains", "%d domains exceeds the limit of %d", len(items), MaxFreeMailDomains)
+	}
+	list := make([]string, len(items))
+	for i, item := range items {
+		var err error
+		if list[i], err = str(item, fmt.Sprintf("free_mail_domains[%d]", i), "must be a domain name (a string)"); err != nil {
+			return nil, err
+		}
+	}
+	return NormalizeFreeMailDomains(list)
 }
 
 // percent reads a whole number from 1 to 100.

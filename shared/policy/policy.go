@@ -109,6 +109,31 @@ type TeamSettings struct {
 	// record an alert rule matches is never saved over it: the contact
 	// is linked to a match with its email, or fails DUPLICATES_DETECTED.
 	AllowSaveOnDuplicateAlert bool `json:"allow_save_on_duplicate_alert"`
+
+	// The settings of R10 (see attribution.go); versions saved before
+	// they existed hold their zero values, which read as the defaults.
+
+	// Owner is who owns the Leads, Contacts and Tasks the service creates;
+	// read it with OwnerRule ("" is OwnerRep).
+	Owner OwnerRule `json:"owner"`
+	// OwnerFallbackUserID is the Salesforce User (005...) who owns them
+	// when the rep cannot, or always with OwnerFallbackOnly; "" is the
+	// connected user. The settings API checks a new value against the org.
+	OwnerFallbackUserID string `json:"owner_fallback_user_id,omitempty"`
+	// AccountMatching is how a new Contact's Account is found; read it
+	// with AccountMatchingRule ("" is AccountMatchDomain).
+	AccountMatching AccountMatching `json:"account_matching"`
+	// AccountFallback is what happens when no Account matches; read it
+	// with AccountFallbackRule ("" is AccountFallbackCreate).
+	AccountFallback AccountFallback `json:"account_fallback"`
+	// FreeMailDomains are the team's free-mail domains, on top of the list
+	// the service ships: an email there names no company. Normalized
+	// (NormalizeFreeMailDomains): lower-case, no "@" or "www.", each once;
+	// nil when none.
+	FreeMailDomains []string `json:"free_mail_domains"`
+	// TimeZone is the IANA time zone activity is dated in; "" is the
+	// connected user's time zone, else UTC (read it with Location).
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // Bounds of held_event_max_days. The most is the event queues' message
@@ -122,7 +147,9 @@ const (
 )
 
 // DefaultTeamSettings returns the settings of a team that never saved any:
-// lead, on_add, deduplication and activity tracking on, the default kinds.
+// lead, on_add, deduplication and activity tracking on, the default kinds;
+// records owned by the rep, Accounts matched by domain and created when none
+// matches, no extra free-mail domains, the connected user's time zone.
 func DefaultTeamSettings() TeamSettings {
 	return TeamSettings{
 		SyncAs:           SyncAsLead,
@@ -132,6 +159,9 @@ func DefaultTeamSettings() TeamSettings {
 		ActivityKinds:    DefaultActivityKinds(),
 		APIBudgetPercent: budget.DefaultPercent,
 		HeldEventMaxDays: DefaultHeldDays,
+		Owner:            OwnerRep,
+		AccountMatching:  AccountMatchDomain,
+		AccountFallback:  AccountFallbackCreate,
 	}
 }
 
@@ -213,8 +243,9 @@ var (
 
 func oneOf(values []string) string { return "must be one of " + strings.Join(values, ", ") }
 
-// Validate checks every field of s, naming the first wrong one and the
-// allowed values.
+// Validate checks every field of s as stored, naming the first wrong one
+// and the allowed values. Zero values (versions saved before a field
+// existed) are valid and read as the defaults.
 func (s TeamSettings) Validate() error {
 	if !slices.Contains(syncAsValues, string(s.SyncAs)) {
 		return invalid("sync_as", "%s", oneOf(syncAsValues))
@@ -233,7 +264,7 @@ func (s TeamSettings) Validate() error {
 	if s.HeldEventMaxDays != 0 && !validHeldDays(s.HeldEventMaxDays) {
 		return invalid("held_event_max_days", "%s", heldDaysProblem)
 	}
-	return nil
+	return s.validateAttribution()
 }
 
 func validHeldDays(n int) bool { return n >= MinHeldDays && n <= MaxHeldDays }

@@ -79,3 +79,64 @@ func TestSaveKeepsTheStoredLayout(t *testing.T) {
 		t.Errorf("HEAD condition names: got %v; want #0 version", got)
 	}
 }
+
+// TestOlderTeamSettingsReadAsDefaults: a settings item stored before the
+// owner, Account, free-mail and time zone settings existed has none of
+// their attributes; it reads with them unset, which the accessors take as
+// the defaults.
+func TestOlderTeamSettingsReadAsDefaults(t *testing.T) {
+	at := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
+	db := &oneVersion{head: map[string]any{"version": 4, "effective_ns": at.UnixNano(), "author": "ada",
+		"doc": map[string]any{"sync_as": "contact", "sync_mode": "on_add", "deduplication": true, "activity_tracking": true,
+			"activity_kinds": map[string]bool{"sent": true}, "api_budget_percent": 40, "held_event_max_days": 7}}}
+	v, err := New(db, "policies", "ledger").TeamSettings(context.Background(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v.Document
+	if v.Number != 4 || d.SyncAs != policy.SyncAsContact || d.APIBudgetPercent != 40 {
+		t.Fatalf("got %+v; want version 4 as stored", v)
+	}
+	if d.Owner != "" || d.OwnerFallbackUserID != "" || d.AccountMatching != "" || d.AccountFallback != "" || d.FreeMailDomains != nil || d.TimeZone != "" {
+		t.Errorf("new settings: got %+v; want all unset", d)
+	}
+	if got, want := [3]string{string(d.OwnerRule()), string(d.AccountMatchingRule()), string(d.AccountFallbackRule())}, [3]string{"rep", "domain", "create"}; got != want {
+		t.Errorf("accessors: got %v; want %v", got, want)
+	}
+	if err := d.Validate(); err != nil {
+		t.Errorf("Validate: got %v; want nil", err)
+	}
+}
+
+// TestTeamSettingsStoredLayout: the new settings are stored under their
+// JSON names, free-mail domains as a list; an unset fallback user and time
+// zone are left out.
+func TestTeamSettingsStoredLayout(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	db := &oneVersion{head: map[string]any{"version": 1, "effective_ns": at.Add(-time.Hour).UnixNano()}}
+	s := New(db, "policies", "ledger")
+	s.Now = func() time.Time { return at }
+	doc := policy.DefaultTeamSettings()
+	doc.Owner, doc.FreeMailDomains = policy.OwnerFallbackOnly, []string{"gmx.net"}
+	if _, err := s.SaveTeamSettings(context.Background(), "t", "ada", doc, 1); err != nil {
+		t.Fatal(err)
+	}
+	if len(db.sent) != 1 {
+		t.Fatalf("got %d transactions; want 1", len(db.sent))
+	}
+	var stored map[string]any
+	if err := attributevalue.Unmarshal(db.sent[0].TransactItems[0].Put.Item["doc"], &stored); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"owner": "fallback_only", "account_matching": "domain", "account_fallback": "create", "free_mail_domains": []any{"gmx.net"}}
+	for k, w := range want {
+		if got := stored[k]; !reflect.DeepEqual(got, w) {
+			t.Errorf("doc.%s: got %#v; want %#v", k, got, w)
+		}
+	}
+	for _, k := range []string{"owner_fallback_user_id", "time_zone"} {
+		if got, ok := stored[k]; ok {
+			t.Errorf("doc.%s: got %#v; want it left out when unset", k, got)
+		}
+	}
+}

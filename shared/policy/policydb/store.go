@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -199,6 +200,7 @@ func (s *Store) SaveTeamSettings(ctx context.Context, team, author string, doc p
 		return policy.TeamVersion{}, err
 	}
 	doc.ActivityKinds = doc.ActivityKinds.Clone()
+	doc.FreeMailDomains = slices.Clone(doc.FreeMailDomains)
 	return save(ctx, s, d, author, doc, expected)
 }
 

@@ -19,9 +19,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // Deps are what the handlers need.
@@ -29,6 +32,22 @@ type Deps struct {
 	Store  *policydb.Store
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now; the "now" of the effective policy shown
+	// Users checks a new owner_fallback_user_id against the team's org
+	// before it is saved. Production wiring must set it; nil skips the
+	// check (for tests of the other routes), and any well-formed User id
+	// is then saved unchecked.
+	Users UserChecker
+}
+
+// UserChecker is the port to the team's Salesforce org that the settings
+// route checks owner_fallback_user_id with.
+type UserChecker interface {
+	// CheckUser returns nil when the team's org has an active User of id
+	// userID; an error wrapping policy.ErrUserNotFound or
+	// policy.ErrUserInactive when it has no such User or the User is
+	// inactive; and any other error (connection.ErrNotConnected, a
+	// connection refused, a Salesforce error) when the org could not say.
+	CheckUser(ctx context.Context, teamID, userID string) error
 }
 
 // Route keys this package serves (declared in shared/resources).
@@ -107,11 +126,23 @@ type sequenceSettingsHistory struct {
 	NextBefore int                       `json:"next_before,omitempty"`
 }
 
+// shown is a settings document as the API shows it: every setting a
+// version saved before it existed leaves unset, at its default.
+func shown(d policy.TeamSettings) policy.TeamSettings {
+	d.ActivityKinds = d.ActivityKinds.Clone()
+	d.APIBudgetPercent = d.BudgetPercent()
+	d.HeldEventMaxDays = d.HeldDays()
+	d.Owner = d.OwnerRule()
+	d.AccountMatching = d.AccountMatchingRule()
+	d.AccountFallback = d.AccountFallbackRule()
+	if d.FreeMailDomains == nil {
+		d.FreeMailDomains = []string{}
+	}
+	return d
+}
+
 func teamResponse(v policy.TeamVersion) teamSettingsResponse {
-	r := teamSettingsResponse{Version: v.Number, Settings: v.Document}
-	r.Settings.ActivityKinds = v.Document.ActivityKinds.Clone()
-	r.Settings.APIBudgetPercent = v.Document.BudgetPercent()
-	r.Settings.HeldEventMaxDays = v.Document.HeldDays()
+	r := teamSettingsResponse{Version: v.Number, Settings: shown(v.Document)}
 	if v.Number > 0 {
 		at := v.EffectiveAt
 		r.EffectiveAt, r.UpdatedBy = &at, v.Author
@@ -159,6 +190,9 @@ func (h *handlers) putSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := team(r)
+	if !h.checkFallbackUser(w, r, c.TeamID, doc, expected) {
+		return
+	}
 	v, err := h.Store.SaveTeamSettings(r.Context(), c.TeamID, c.Subject, doc, expected)
 	if errors.Is(err, policydb.ErrVersionConflict) {
 		cur, cerr := h.Store.TeamSettings(r.Context(), c.TeamID)
@@ -171,6 +205,64 @@ func (h *handlers) putSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", httpapi.ETag(v.Number))
 	httpapi.WriteJSON(w, http.StatusOK, teamResponse(v))
+}
+
+// checkFallbackUser checks a new owner_fallback_user_id against the team's
+// org (Deps.Users) before the save, and answers when it cannot be saved: a
+// 400 naming the field when the org has no such active User, 412 when
+// If-Match is already stale (no call to Salesforce for a doomed write), or
+// what the org's error calls for. A value unchanged from the current
+// version, or empty (the connected user), is not checked again.
+func (h *handlers) checkFallbackUser(w http.ResponseWriter, r *http.Request, teamID string, doc policy.TeamSettings, expected int) bool {
+	if h.Users == nil || doc.OwnerFallbackUserID == "" {
+		return true
+	}
+	cur, err := h.Store.TeamSettings(r.Context(), teamID)
+	if err != nil {
+		h.writeFailure(w, r, err)
+		return false
+	}
+	if expected != policydb.AnyVersion && cur.Number != expected {
+		h.conflict(w, r, cur.Number, nil)
+		return false
+	}
+	if cur.Document.OwnerFallbackUserID == doc.OwnerFallbackUserID {
+		return true
+	}
+	if err := h.Users.CheckUser(r.Context(), teamID, doc.OwnerFallbackUserID); err != nil {
+		h.userCheckFailure(w, r, err)
+		return false
+	}
+	return true
+}
+
+// userCheckFailure answers a failed check of owner_fallback_user_id: a
+// User the org lacks or has inactive is a 400 naming the field; a team not
+// connected is 409 not_connected (connect first), a connection Salesforce
+// refuses 409 or 502 as connecthttp says, the org's API limit 429, an org
+// that did not answer 502; anything else 500.
+func (h *handlers) userCheckFailure(w http.ResponseWriter, r *http.Request, err error) {
+	const field = "owner_fallback_user_id"
+	var api *salesforce.APIError
+	switch {
+	case errors.Is(err, policy.ErrUserNotFound):
+		h.writeFailure(w, r, &policy.ValidationError{Field: field, Problem: policy.ErrUserNotFound.Error()})
+	case errors.Is(err, policy.ErrUserInactive):
+		h.writeFailure(w, r, &policy.ValidationError{Field: field, Problem: policy.ErrUserInactive.Error()})
+	case errors.Is(err, connection.ErrNotConnected):
+		httpapi.WriteError(w, http.StatusConflict, "not_connected", "connect Salesforce first: owner_fallback_user_id is checked against the org's users; nothing was saved", "")
+	case connecthttp.WriteRefused(w, err):
+	case errors.Is(err, salesforce.ErrRequestLimit):
+		httpapi.WriteError(w, http.StatusTooManyRequests, "salesforce_limit", "the org's daily API limit is reached; owner_fallback_user_id could not be checked and nothing was saved. Try again later", "")
+	case errors.Is(err, salesforce.ErrTransient), errors.Is(err, salesforce.ErrConcurrentLimit), errors.Is(err, salesforce.ErrSessionExpired):
+		h.Logger.WarnContext(r.Context(), "settings: salesforce unavailable", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		httpapi.WriteError(w, http.StatusBadGateway, "salesforce_unavailable", "Salesforce did not answer the check of owner_fallback_user_id; nothing was saved. Try again", "")
+	case errors.As(err, &api):
+		h.Logger.WarnContext(r.Context(), "settings: salesforce refused the user check", slog.String("path", r.URL.Path), slog.String("code", api.Code))
+		httpapi.WriteError(w, http.StatusBadGateway, "salesforce_error", "Salesforce refused to look up the user ("+api.Code+"); check the connected user's permissions. Nothing was saved", "")
+	default:
+		h.writeFailure(w, r, fmt.Errorf("check owner_fallback_user_id: %w", err))
+	}
 }
 
 func (h *handlers) conflict(w http.ResponseWriter, r *http.Request, current int, err error) {
@@ -212,11 +304,7 @@ func (h *handlers) settingsHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	out := teamSettingsHistory{Versions: make([]teamSettingsVersion, len(vs)), NextBefore: next}
 	for i, v := range vs {
-		d := v.Document
-		d.ActivityKinds = d.ActivityKinds.Clone()
-		d.APIBudgetPercent = d.BudgetPercent()
-		d.HeldEventMaxDays = d.HeldDays()
-		out.Versions[i] = teamSettingsVersion{Version: v.Number, EffectiveAt: v.EffectiveAt, UpdatedBy: v.Author, Settings: d}
+		out.Versions[i] = teamSettingsVersion{Version: v.Number, EffectiveAt: v.EffectiveAt, UpdatedBy: v.Author, Settings: shown(v.Document)}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }

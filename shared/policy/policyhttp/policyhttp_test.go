@@ -62,9 +62,13 @@ type api struct {
 	t      *testing.T
 	rt     *httpapi.Router
 	ledger string
+	store  *policydb.Store
 }
 
-func newAPI(t *testing.T) *api {
+func newAPI(t *testing.T) *api { return newAPIWith(t, nil) }
+
+// newAPIWith is newAPI checking fallback users with users (nil: no check).
+func newAPIWith(t *testing.T, users policyhttp.UserChecker) *api {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -73,8 +77,9 @@ func newAPI(t *testing.T) *api {
 	createTable(t, pol)
 	createTable(t, led)
 	rt := httpapi.NewRouter()
-	policyhttp.Register(rt, policyhttp.Deps{Store: policydb.New(db, pol, led), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	return &api{t: t, rt: rt, ledger: led}
+	store := policydb.New(db, pol, led)
+	policyhttp.Register(rt, policyhttp.Deps{Store: store, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Users: users})
+	return &api{t: t, rt: rt, ledger: led, store: store}
 }
 
 var (

@@ -8,6 +8,7 @@ package policytest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,6 +48,7 @@ func (p *Policies) SaveTeamSettings(_ context.Context, team string, at time.Time
 		return policy.TeamVersion{}, fmt.Errorf("save team %s settings: %w", team, err)
 	}
 	doc.ActivityKinds = doc.ActivityKinds.Clone()
+	doc.FreeMailDomains = slices.Clone(doc.FreeMailDomains)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v := next(p.teams[team], at, doc)
@@ -100,5 +102,6 @@ func (p *Policies) TeamSettingsAt(_ context.Context, team string, at time.Time) 
 		return policy.TeamVersion{Document: policy.DefaultTeamSettings()}, nil
 	}
 	best.Document.ActivityKinds = best.Document.ActivityKinds.Clone()
+	best.Document.FreeMailDomains = slices.Clone(best.Document.FreeMailDomains)
 	return best, nil
 }

@@ -43,6 +43,7 @@ var cases = []struct {
 	{"answers as of the time asked, not as of now", asOfTheTimeAsked},
 	{"teams and sequences answer apart", apart},
 	{"a saved version comes back whole", whole},
+	{"a version without the attribution settings reads as their defaults", withoutAttribution},
 }
 
 // defaultsFirst: a team that saved nothing has the defaults, version 0.
@@ -136,7 +137,9 @@ func whole(t *testing.T, s Store) {
 	ts := policy.TeamSettings{SyncAs: policy.SyncAsContact, SyncMode: policy.ModeOnReply, Deduplication: false, ActivityTracking: true,
 		ActivityKinds: policy.ActivityKinds{policy.ActivitySent: false, policy.ActivityReplied: true, policy.ActivityOpened: true,
 			policy.ActivityClicked: true, policy.ActivityBounced: false},
-		APIBudgetPercent: 30, HeldEventMaxDays: 3, AllowSaveOnDuplicateAlert: true}
+		APIBudgetPercent: 30, HeldEventMaxDays: 3, AllowSaveOnDuplicateAlert: true,
+		Owner: policy.OwnerFallbackOnly, OwnerFallbackUserID: "0055g00000Ab1CdAAJ", AccountMatching: policy.AccountMatchName,
+		AccountFallback: policy.AccountFallbackPrivate, FreeMailDomains: []string{"proton.me", "gmx.net"}, TimeZone: "Europe/Paris"}
 	mustSave(t, "team v1", saveTeam(ctx, s, t0.Add(time.Minute), ts))
 	tv, err := s.TeamSettingsAt(ctx, "team_a", t0.Add(time.Hour))
 	if err != nil || tv.Number != 1 || !reflect.DeepEqual(tv.Document, ts) {
@@ -145,6 +148,25 @@ func whole(t *testing.T, s Store) {
 	got, err := s.ResolveAt(ctx, "team_a", "seq_q", t0.Add(time.Hour))
 	if err != nil || got.Deduplication || !reflect.DeepEqual(got.ActivityKinds, ts.ActivityKinds) || got.Mode != policy.ModeOnReply {
 		t.Errorf("ResolveAt: got %+v, %v; want deduplication off, on_reply and the saved kinds", got, err)
+	}
+}
+
+// withoutAttribution: a version whose owner, Account and time zone
+// settings are unset (as saved before they existed) comes back unset, and
+// reads as the defaults.
+func withoutAttribution(t *testing.T, s Store) {
+	ctx := context.Background()
+	ts := policy.DefaultTeamSettings()
+	ts.Owner, ts.AccountMatching, ts.AccountFallback = "", "", ""
+	mustSave(t, "team v1", saveTeam(ctx, s, t0.Add(time.Minute), ts))
+	tv, err := s.TeamSettingsAt(ctx, "team_a", t0.Add(time.Hour))
+	if err != nil || tv.Number != 1 || !reflect.DeepEqual(tv.Document, ts) {
+		t.Fatalf("TeamSettingsAt: got %+v, %v; want version 1 with %+v", tv, err, ts)
+	}
+	d := tv.Document
+	if d.OwnerRule() != policy.OwnerRep || d.AccountMatchingRule() != policy.AccountMatchDomain || d.AccountFallbackRule() != policy.AccountFallbackCreate ||
+		d.OwnerFallbackUserID != "" || d.FreeMailDomains != nil || d.Location("").String() != "UTC" {
+		t.Errorf("read back: got %+v; want rep, domain, create, the connected user, no domains, UTC", d)
 	}
 }
 
