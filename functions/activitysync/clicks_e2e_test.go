@@ -25,7 +25,7 @@ func TestClicksLoggedWhenSwitchedOn(t *testing.T) {
 	ev := emailEvent(team, event.EmailClicked, "seq_1", "c0", "p0@clicks.example", "m_click", "Pricing", "", time.Now().Add(2*time.Minute))
 	send(t, ev, ev) // delivered twice
 	o := await(t, []event.Event{ev}, true)[ev.ID]
-	checkOutcome(t, sim, o, want{status: event.StatusCreated, who: ids["c0"], subject: "[sfsync] Email clicked: Pricing"})
+	checkOutcome(t, sim, o, want{status: event.StatusCreated, who: ids["c0"], subject: "[sfsync] Email clicked (seq_1, step 1): Pricing"})
 	tasks := tasksOf(sim, ids["c0"])
 	if len(tasks) != 1 {
 		t.Fatalf("Tasks: got %d; want 1", len(tasks))

@@ -212,11 +212,11 @@ func TestScenario(t *testing.T) {
 		want want
 	}{
 		{"sent: Task on the Lead", emailEvent(team, event.EmailSent, "seq_main", "c_lead", "lead@act.example", "m1", "Hello", "Hi there", at2),
-			want{status: event.StatusCreated, who: leadID, subject: "[sfsync] Email: Hello"}},
+			want{status: event.StatusCreated, who: leadID, subject: "[sfsync] Email (seq_main, step 1): Hello"}},
 		{"replied: Task on the Contact", emailEvent(team, event.EmailReplied, "seq_contact", "c_contact", "contact@act.example", "m2", "Re: Hello", "Sure", at2),
-			want{status: event.StatusCreated, who: contactID, subject: "[sfsync] Email replied: Re: Hello"}},
+			want{status: event.StatusCreated, who: contactID, subject: "[sfsync] Email replied (seq_contact, step 1): Re: Hello"}},
 		{"bounced: logged by default", emailEvent(team, event.EmailBounced, "seq_main", "c_lead", "lead@act.example", "m3", "Hello", "", at2),
-			want{status: event.StatusCreated, who: leadID, subject: "[sfsync] Email bounced: Hello"}},
+			want{status: event.StatusCreated, who: leadID, subject: "[sfsync] Email bounced (seq_main, step 1): Hello"}},
 		{"opened: off by default", emailEvent(team, event.EmailOpened, "seq_main", "c_lead", "lead@act.example", "m1", "Hello", "", at2),
 			want{status: event.StatusSkipped, reason: activitysync.ReasonKindOff}},
 		{"clicked: off by default", emailEvent(team, event.EmailClicked, "seq_main", "c_lead", "lead@act.example", "m1", "Hello", "", at2),
@@ -230,7 +230,7 @@ func TestScenario(t *testing.T) {
 		{"pending contact: held for the hook", emailEvent(team, event.EmailSent, "seq_reply", "c_hook", "hook@act.example", "m7", "Step one", "", at2),
 			want{status: event.StatusPending, reason: event.ReasonContactPending}},
 		{"converted Lead: Task on its Contact", emailEvent(team, event.EmailSent, "seq_main", "c_conv", "conv@act.example", "m8", "Hello", "", at2),
-			want{status: event.StatusCreated, who: conversion.ContactID, subject: "[sfsync] Email: Hello"}},
+			want{status: event.StatusCreated, who: conversion.ContactID, subject: "[sfsync] Email (seq_main, step 1): Hello"}},
 		{"before the connection: no backfill", emailEvent(team, event.EmailSent, "seq_main", "c_lead", "lead@act.example", "m9", "Old", "", connected.Add(-time.Hour)),
 			want{status: event.StatusSkipped, reason: event.ReasonBeforeConnection}},
 		{"team not connected", emailEvent("team_act_never", event.EmailSent, "seq_main", "c_lead", "lead@act.example", "m10", "Hello", "", at2),
@@ -290,8 +290,8 @@ func TestScenario(t *testing.T) {
 	heldEv := cases[7].ev
 	after := await(t, []event.Event{heldEv, emailReply}, true)
 	t.Run("held activity logged once the contact syncs, in order", func(t *testing.T) {
-		checkOutcome(t, sim, after[heldEv.ID], want{status: event.StatusCreated, who: synced.Salesforce.ID, subject: "[sfsync] Email: Step one"})
-		checkOutcome(t, sim, after[emailReply.ID], want{status: event.StatusCreated, who: synced.Salesforce.ID, subject: "[sfsync] Email replied: Re: Step one"})
+		checkOutcome(t, sim, after[heldEv.ID], want{status: event.StatusCreated, who: synced.Salesforce.ID, subject: "[sfsync] Email (seq_reply, step 1): Step one"})
+		checkOutcome(t, sim, after[emailReply.ID], want{status: event.StatusCreated, who: synced.Salesforce.ID, subject: "[sfsync] Email replied (seq_reply, step 1): Re: Step one"})
 		tasks := tasksOf(sim, synced.Salesforce.ID)
 		if len(tasks) != 2 {
 			t.Fatalf("Tasks: got %d; want 2", len(tasks))
@@ -313,7 +313,7 @@ func TestScenario(t *testing.T) {
 	hookEv := cases[8].ev
 	t.Run("released by the hook", func(t *testing.T) {
 		o := await(t, []event.Event{hookEv}, true)[hookEv.ID]
-		checkOutcome(t, sim, o, want{status: event.StatusCreated, who: hooked.Salesforce.ID, subject: "[sfsync] Email: Step one"})
+		checkOutcome(t, sim, o, want{status: event.StatusCreated, who: hooked.Salesforce.ID, subject: "[sfsync] Email (seq_reply, step 1): Step one"})
 		if n := len(tasksOf(sim, hooked.Salesforce.ID)); n != 1 {
 			t.Errorf("Tasks: got %d; want 1", n)
 		}
@@ -352,7 +352,7 @@ func TestScenario(t *testing.T) {
 	}
 	opened := emailEvent(team, event.EmailOpened, "seq_main", "c_lead", "lead@act.example", "m1", "Hello", "", time.Now().Add(time.Minute))
 	send(t, opened)
-	checkOutcome(t, sim, await(t, []event.Event{opened}, true)[opened.ID], want{status: event.StatusCreated, who: leadID, subject: "[sfsync] Email opened: Hello"})
+	checkOutcome(t, sim, await(t, []event.Event{opened}, true)[opened.ID], want{status: event.StatusCreated, who: leadID, subject: "[sfsync] Email opened (seq_main, step 1): Hello"})
 }
 
 // syncContacts adds n contacts of a team (on_add, Leads) through contact
@@ -622,6 +622,6 @@ func TestParkedEventsComeBackInAnyOrder(t *testing.T) {
 			t.Errorf("%s: got %s/%s; want created", adds[i+1].ContactID(), a.Status, a.Reason)
 			continue
 		}
-		checkOutcome(t, sim, e, want{status: event.StatusCreated, who: a.Salesforce.ID, subject: "[sfsync] Email: Hello"})
+		checkOutcome(t, sim, e, want{status: event.StatusCreated, who: a.Salesforce.ID, subject: "[sfsync] Email (seq_out, step 1): Hello"})
 	}
 }

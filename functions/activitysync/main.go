@@ -18,9 +18,6 @@ func main() {
 	var env environ.Reader
 	base := wiring.ReadBase(&env, "activitysync")
 	sync := wiring.ReadSync(&env, resources.EnvActivityQueueURL)
-	// TASK_OWNER_ID (optional): the Salesforce user or queue that owns new
-	// Tasks; empty leaves it to Salesforce (the connected user).
-	taskOwner := env.Optional("TASK_OWNER_ID", "")
 	k := wiring.Start(&env, base)
 
 	engine := &activitysync.Engine{
@@ -31,7 +28,7 @@ func main() {
 		Publisher:  k.Publisher(sync),
 		Owner:      k.Holder,
 		ClaimTTL:   wiring.ClaimTTL,
-		TaskOwner:  taskOwner,
+		Reps:       k.Reps(),
 		AwaitAdd:   sync.AwaitAdd,
 		HoldDelay:  sync.HoldDelay,
 		Log:        k.Log,

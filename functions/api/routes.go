@@ -62,7 +62,7 @@ func newRouter(k *wiring.Kit, s settings) (*httpapi.Router, *connection.Connecto
 	teamOrgs := k.Orgs()
 	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log, Orgs: teamOrgs.Contacts()})
 	rt.Handle("GET /openapi.json", openapi.Handler())
-	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log})
+	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log, Users: teamOrgs})
 	ready := &readiness.Checker{Source: &readinessorg.Source{Connections: k.Connections, Orgs: teamOrgs, Describes: describes},
 		Store: &readinessdb.Store{DB: k.DB, Table: s.base.PoliciesTable}, Mappings: mappings, Now: s.now}
 	readinesshttp.Register(rt, readinesshttp.Deps{Reports: ready, Logger: log})

@@ -15,7 +15,6 @@ import (
 	"github.com/sfsync/sfsync/shared/platform/environ"
 	"github.com/sfsync/sfsync/shared/platform/wiring"
 	"github.com/sfsync/sfsync/shared/resources"
-	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 func main() {
@@ -23,10 +22,6 @@ func main() {
 	base := wiring.ReadBase(&env, "contactsync")
 	sync := wiring.ReadSync(&env, resources.EnvContactQueueURL)
 	activityURL := env.Require(resources.EnvActivityQueueURL) // where released held activity goes back
-	// Salesforce's side effects on create, chosen on purpose: lead
-	// assignment rules run (TRUE, FALSE or an assignment rule id). Whether
-	// a create overrides an alert duplicate rule is each team's setting.
-	write := salesforce.WriteOptions{AutoAssign: env.Optional("SALESFORCE_AUTO_ASSIGN", "TRUE")}
 	k := wiring.Start(&env, base)
 
 	mappings := k.Mappings()
@@ -38,7 +33,7 @@ func main() {
 		Publisher: k.Publisher(sync),
 		Counts:    mappings,
 		Release:   &activitydb.Releaser{Store: &activitydb.Store{DB: k.DB, Table: base.LedgerTable}, SQS: k.SQS, QueueURL: activityURL},
-		Write:     write,
+		Reps:      k.Reps(),
 		Owner:     k.Holder,
 		ClaimTTL:  wiring.ClaimTTL,
 		AwaitAdd:  sync.AwaitAdd,

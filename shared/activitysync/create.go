@@ -131,14 +131,18 @@ func (t team) create(ctx context.Context, items []item, spec taskSpec, follow bo
 		}
 		return res, nil
 	}
+	items, loc, err := t.attribute(ctx, items)
+	if err != nil {
+		return result{}, err
+	}
 	tasks := make([]salesforce.SObject, len(items))
 	for i, it := range items {
-		tasks[i] = NewTask(it.d.Event, it.who.ID, it.key, spec.TaskFields, t.e.TaskOwner)
+		tasks[i] = NewTask(it.d.Event, it.who.ID, it.key, spec.TaskFields, it.owner.ID, loc)
 	}
 	// The write, and what its answer ends, are not cut when the share
 	// does (see delivery.WriteContext); following a moved Lead is a read.
 	wctx := delivery.WriteContext(ctx)
-	results, err := t.org.Create(wctx, tasks, salesforce.WriteOptions{})
+	results, err := t.org.Create(wctx, tasks, salesforce.WriteOptions{AutoAssign: "FALSE"})
 	if err != nil {
 		return result{}, salesforceErr("create tasks", err)
 	}
@@ -182,6 +186,11 @@ func (t team) refusals(ctx context.Context, items []item, results []salesforce.S
 		case hasCode(r, salesforce.CodeUnableToLockRow) || hasCode(r, salesforce.CodeServerUnavailable):
 			busy = append(busy, it)
 			res.retry(it.d, fmt.Errorf("%w: %s", delivery.ErrRetry, firstError(r).Message))
+		case hasCode(r, salesforce.CodeInactiveOwnerOrUser) && it.owner.By == event.OwnerRep:
+			// Known inactive from now: the Task comes back to the fallback.
+			t.e.Reps.Inactive(ctx, t.id, it.owner.ID)
+			busy = append(busy, it)
+			res.retry(it.d, fmt.Errorf("%w: the rep's user is inactive: %s", delivery.ErrRetry, firstError(r).Message))
 		case statusRefused(r):
 			stale = true
 			if spec.described { // the org's own answer of this part: no use asking again

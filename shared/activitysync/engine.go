@@ -3,6 +3,7 @@ package activitysync
 import (
 	"context"
 	"fmt"
+	"github.com/sfsync/sfsync/shared/attribution"
 	"log/slog"
 	"maps"
 	"time"
@@ -45,9 +46,9 @@ type Engine struct {
 	// function's timeout.
 	Owner    string
 	ClaimTTL time.Duration
-	// TaskOwner is the OwnerId of new Tasks; empty leaves it to
-	// Salesforce (the connected user).
-	TaskOwner string
+	// Reps keeps what the orgs said of the reps' users, per team (see
+	// attribution.Users); nil keeps nothing between batches.
+	Reps *attribution.Users
 	// AwaitAdd is how long an activity whose contact.added has not been
 	// seen yet keeps coming back before it is skipped as not_added (from
 	// when it occurred, or from when the team's parked events have all come

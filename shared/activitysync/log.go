@@ -141,6 +141,10 @@ func (t team) logged(it item, taskID, ownerEvent string) event.Outcome {
 		o = t.outcome(it.d, event.StatusSkipped, event.ReasonDuplicateEvent)
 	}
 	o.Salesforce = &event.SalesforceRef{Object: event.ObjectTask, ID: taskID}
+	if it.owner.By != "" && o.Status == event.StatusCreated {
+		o.Salesforce.OwnerID = it.owner.ID
+		o.Salesforce.Match = &event.Match{Owner: it.owner.By, Detail: "owner: " + it.owner.Detail}
+	}
 	return o
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sfsync/sfsync/shared/attribution"
 	"maps"
 
 	"github.com/sfsync/sfsync/shared/delivery"
@@ -18,6 +19,8 @@ type item struct {
 	key  string // activity key
 	who  event.SalesforceRef
 	held bool // came from the held store, not the queue
+	// owner is who the Task is given to, and why (decided before create).
+	owner attribution.Owner
 }
 
 // standing is what the membership step found: where the contacts of a

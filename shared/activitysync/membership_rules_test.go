@@ -115,7 +115,7 @@ func TestHeldActivityRules(t *testing.T) {
 				for _, task := range r.tasks() {
 					subjects = append(subjects, task.Fields["Subject"].(string))
 				}
-				want := []string{"[sfsync] Email: Hello 1", "[sfsync] Email: Hello 2", "[sfsync] Email replied: Hello 3"}
+				want := []string{"[sfsync] Email (Q4, step 1): Hello 1", "[sfsync] Email (Q4, step 1): Hello 2", "[sfsync] Email replied (Q4, step 1): Hello 3"}
 				if !slices.Equal(subjects, want) {
 					t.Errorf("Tasks: got %q; want %q", subjects, want)
 				}

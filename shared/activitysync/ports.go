@@ -13,6 +13,7 @@ package activitysync
 import (
 	"context"
 	"errors"
+	"github.com/sfsync/sfsync/shared/attribution"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/budget"
@@ -141,6 +142,8 @@ type Org interface {
 	// Create creates Tasks (batched 200 per collection, allOrNone false);
 	// the results are in the order of records.
 	Create(ctx context.Context, records []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error)
+	// Directory finds the reps' users (Tasks belong to the rep).
+	attribution.Directory
 	// Close records what the org's calls cost; the engine closes each org
 	// it opens.
 	Close(ctx context.Context) error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -364,7 +365,7 @@ func (r *rig) checkAnswers(t *testing.T, ds []delivery.Delivery) {
 
 func sameAnswer(a, b event.Outcome) bool {
 	return a.ID == b.ID && a.Status == b.Status && a.Reason == b.Reason &&
-		(a.Salesforce == nil) == (b.Salesforce == nil) && (a.Salesforce == nil || *a.Salesforce == *b.Salesforce)
+		(a.Salesforce == nil) == (b.Salesforce == nil) && (a.Salesforce == nil || reflect.DeepEqual(*a.Salesforce, *b.Salesforce))
 }
 
 // synced is the setup of a rule whose contacts are synced.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -66,8 +67,15 @@ func (c *taskCache) DoneAll(_ context.Context, _, _ string, tasks []LoggedTask) 
 }
 
 func statusTeam(o *statusOrg, c *taskCache, now time.Time) team {
-	e := &Engine{Activities: c, Now: func() time.Time { return now }}
+	e := &Engine{Activities: c, Settings: defaultSettings{}, Now: func() time.Time { return now }}
 	return team{e: e, id: "team_status", org: o}
+}
+
+// defaultSettings are a team's settings that were never saved.
+type defaultSettings struct{}
+
+func (defaultSettings) TeamSettingsAt(context.Context, string, time.Time) (policy.TeamVersion, error) {
+	return policy.TeamVersion{Document: policy.DefaultTeamSettings()}, nil
 }
 
 func statusItem() item {

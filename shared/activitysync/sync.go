@@ -24,6 +24,9 @@ type team struct {
 	id   string
 	org  Org
 	conn delivery.Connection
+	// latest is the team's settings as of the batch's latest activity (set
+	// by the settings step): who its Tasks go to, and their time zone.
+	latest *policy.TeamSettings
 }
 
 // outcome is the answer of d with status st and reason, as of now.
@@ -71,10 +74,11 @@ func (e *Engine) sync(ctx context.Context, teamID string, ds []delivery.Delivery
 // them with the memberships whose held activities it drained.
 func (t team) sync(ctx context.Context, ds []delivery.Delivery) (result, []drain, error) {
 	live, early := t.backfill(ds)
-	live, off, err := t.bySettings(ctx, live)
+	live, off, latest, err := t.bySettings(ctx, live)
 	if err != nil {
 		return result{}, nil, err
 	}
+	t.latest = latest
 	if len(live) == 0 {
 		return merge(early, off), nil, nil
 	}
@@ -117,14 +121,15 @@ func (t team) backfill(ds []delivery.Delivery) ([]delivery.Delivery, result) {
 
 // bySettings is the settings step: it skips the activities the team's
 // settings at their time do not log (tracking off, or a kind the team
-// does not log), and returns the rest.
-func (t team) bySettings(ctx context.Context, ds []delivery.Delivery) ([]delivery.Delivery, result, error) {
+// does not log), and returns the rest, and the settings as of the latest
+// activity.
+func (t team) bySettings(ctx context.Context, ds []delivery.Delivery) ([]delivery.Delivery, result, *policy.TeamSettings, error) {
 	if len(ds) == 0 {
-		return nil, result{}, nil
+		return nil, result{}, nil, nil
 	}
-	settings, err := t.settingsOf(ctx, ds)
+	settings, latest, err := t.settingsOf(ctx, ds)
 	if err != nil {
-		return nil, result{}, err
+		return nil, result{}, nil, err
 	}
 	var out []delivery.Delivery
 	var res result
@@ -139,26 +144,27 @@ func (t team) bySettings(ctx context.Context, ds []delivery.Delivery) ([]deliver
 			out = append(out, d)
 		}
 	}
-	return out, res, nil
+	return out, res, &latest, nil
 }
 
 // settingsOf gives the team's settings as of each activity's occurrence:
 // one read when no change took effect within the activities' time span.
-func (t team) settingsOf(ctx context.Context, ds []delivery.Delivery) ([]policy.TeamSettings, error) {
+// It also returns the settings as of the latest activity.
+func (t team) settingsOf(ctx context.Context, ds []delivery.Delivery) ([]policy.TeamSettings, policy.TeamSettings, error) {
 	first, last := ds[0].Event.OccurredAt, ds[0].Event.OccurredAt
 	for _, d := range ds {
 		first, last = minTime(first, d.Event.OccurredAt), maxTime(last, d.Event.OccurredAt)
 	}
 	tv, err := t.e.Settings.TeamSettingsAt(ctx, t.id, last)
 	if err != nil {
-		return nil, fmt.Errorf("resolve team settings: %w", err)
+		return nil, policy.TeamSettings{}, fmt.Errorf("resolve team settings: %w", err)
 	}
 	settings := make([]policy.TeamSettings, len(ds))
 	if tv.Number == 0 || !tv.EffectiveAt.After(first) {
 		for i := range settings {
 			settings[i] = tv.Document
 		}
-		return settings, nil
+		return settings, tv.Document, nil
 	}
 	err = each(len(ds), func(i int) error {
 		v, err := t.e.Settings.TeamSettingsAt(ctx, t.id, ds[i].Event.OccurredAt)
@@ -168,7 +174,7 @@ func (t team) settingsOf(ctx context.Context, ds []delivery.Delivery) ([]policy.
 		settings[i] = v.Document
 		return nil
 	})
-	return settings, err
+	return settings, tv.Document, err
 }
 
 // inOrder is the activities to log, in order of occurrence (then of event

@@ -53,15 +53,38 @@ var verbs = map[policy.ActivityKind]string{
 	policy.ActivityBounced: "Email bounced",
 }
 
-// Subject is the Task's subject: the prefix, what happened, the email's
-// subject, cut to Salesforce's 255 UTF-16 units.
-func Subject(kind policy.ActivityKind, subject string) string {
+// maxSequenceInSubject bounds the sequence's name in a subject, so the
+// email's own subject always keeps room.
+const maxSequenceInSubject = 80
+
+// Subject is the Task's subject: the prefix, what happened, the sequence
+// (its name, else its id) and step it came from, and the email's subject,
+// cut to Salesforce's 255 UTF-16 units: "[sfsync] Email (Onboarding, step
+// 2): Hello".
+func Subject(kind policy.ActivityKind, sequence string, step int, subject string) string {
 	verb, ok := verbs[kind]
 	if !ok {
 		verb = "Email " + string(kind)
 	}
+	from := cut(strings.Join(strings.Fields(sequence), " "), maxSequenceInSubject, "…")
+	if step > 0 {
+		from += ", step " + strconv.Itoa(step)
+	}
+	if from != "" {
+		verb += " (" + from + ")"
+	}
 	s := SubjectPrefix + verb + ": " + strings.Join(strings.Fields(subject), " ")
 	return cut(s, MaxSubject, "…")
+}
+
+// SubjectOf is the subject of the Task of an email event.
+func SubjectOf(ev event.Event) string {
+	d, _ := ev.Data.(event.EmailData)
+	seq := d.Sequence.Name
+	if seq == "" {
+		seq = d.Sequence.ID
+	}
+	return Subject(KindOf(ev.Type), seq, d.Message.Step, d.Message.Subject)
 }
 
 // Description is the Task's description: what happened, the body, and a
@@ -104,28 +127,32 @@ func KeyFromDescription(desc string) string {
 	return strings.TrimSpace(desc[i+1+len(keyLabel):])
 }
 
-// ActivityDate is the UTC date of the activity, as Task.ActivityDate wants it.
-func ActivityDate(ev event.Event) string {
+// ActivityDate is the date of the activity in the time zone loc (UTC when
+// nil), as Task.ActivityDate wants it: a date without a time zone, so an
+// email sent at 19:00 in California is dated that day, not the next.
+func ActivityDate(ev event.Event, loc *time.Location) string {
 	at := ev.OccurredAt
 	if at.IsZero() {
 		if d, ok := ev.Data.(event.EmailData); ok {
 			at = d.Message.SentAt
 		}
 	}
-	return at.UTC().Format(time.DateOnly)
+	if loc == nil {
+		loc = time.UTC
+	}
+	return at.In(loc).Format(time.DateOnly)
 }
 
 // NewTask builds the closed Task of one activity on the record whoID, its
 // Status the org's closed status (tf.ClosedStatus).
 // owner, when set, becomes OwnerId; else Salesforce gives the Task to the
-// connected user.
-func NewTask(ev event.Event, whoID, key string, tf TaskFields, owner string) salesforce.SObject {
-	d, _ := ev.Data.(event.EmailData)
+// connected user. Its ActivityDate is the activity's date in loc.
+func NewTask(ev event.Event, whoID, key string, tf TaskFields, owner string, loc *time.Location) salesforce.SObject {
 	t := salesforce.NewSObject("Task")
 	t["WhoId"] = whoID
-	t["Subject"] = Subject(KindOf(ev.Type), d.Message.Subject)
+	t["Subject"] = SubjectOf(ev)
 	t["Description"] = Description(ev, key)
-	t["ActivityDate"] = ActivityDate(ev)
+	t["ActivityDate"] = ActivityDate(ev, loc)
 	if tf.ClosedStatus != "" {
 		t["Status"] = tf.ClosedStatus
 	}

@@ -28,8 +28,10 @@ func taskOn(contact, status string, whoID func(r *rig) string) func(t *testing.T
 				t.Errorf("Task %s: got %v; want %v", k, f[k], v)
 			}
 		}
-		if sf := r.pub.last()["evt_1"].Salesforce; sf == nil || *sf != (event.SalesforceRef{Object: event.ObjectTask, ID: tasks[0].ID}) {
-			t.Errorf("answer: got %v; want Task %s", sf, tasks[0].ID)
+		// The events name no rep: the Task goes to the fallback, and says so.
+		if sf := r.pub.last()["evt_1"].Salesforce; sf == nil || sf.Object != event.ObjectTask || sf.ID != tasks[0].ID ||
+			sf.Match == nil || sf.Match.Owner != event.OwnerFallback {
+			t.Errorf("answer: got %+v; want Task %s, its owner the fallback", sf, tasks[0].ID)
 		}
 	}
 }

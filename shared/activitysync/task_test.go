@@ -21,28 +21,46 @@ func emailEvent(t event.Type, subject, body string) event.Event {
 func TestSubject(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("é", 400)
+	head := "[sfsync] Email (Onboarding, step 2): "
 	for _, c := range []struct {
 		kind policy.ActivityKind
 		in   string
 		want string
 	}{
-		{policy.ActivitySent, "Hello", "[sfsync] Email: Hello"},
-		{policy.ActivityReplied, "Re: Hello", "[sfsync] Email replied: Re: Hello"},
-		{policy.ActivityOpened, "Hello", "[sfsync] Email opened: Hello"},
-		{policy.ActivityClicked, "Hello", "[sfsync] Email clicked: Hello"},
-		{policy.ActivityBounced, "Hello", "[sfsync] Email bounced: Hello"},
-		{policy.ActivitySent, "two\r\nlines", "[sfsync] Email: two lines"},
-		{policy.ActivitySent, long, "[sfsync] Email: " + strings.Repeat("é", 255-len("[sfsync] Email: ")-1) + "…"},
-		// 200 emoji are 400 UTF-16 units: 119 fit (238 units) with the prefix (16) and "…" (1)
-		{policy.ActivitySent, strings.Repeat("😀", 200), "[sfsync] Email: " + strings.Repeat("😀", 119) + "…"},
+		{policy.ActivitySent, "Hello", "[sfsync] Email (Onboarding, step 2): Hello"},
+		{policy.ActivityReplied, "Re: Hello", "[sfsync] Email replied (Onboarding, step 2): Re: Hello"},
+		{policy.ActivityOpened, "Hello", "[sfsync] Email opened (Onboarding, step 2): Hello"},
+		{policy.ActivityClicked, "Hello", "[sfsync] Email clicked (Onboarding, step 2): Hello"},
+		{policy.ActivityBounced, "Hello", "[sfsync] Email bounced (Onboarding, step 2): Hello"},
+		{policy.ActivitySent, "two\r\nlines", "[sfsync] Email (Onboarding, step 2): two lines"},
+		{policy.ActivitySent, long, head + strings.Repeat("é", 255-len(head)-1) + "…"},
+		// 200 emoji are 400 UTF-16 units: what fits after the sequence and step, then "…"
+		{policy.ActivitySent, strings.Repeat("😀", 200), head + strings.Repeat("😀", (255-len(head)-1)/2) + "…"},
 	} {
-		got := Subject(c.kind, c.in)
+		got := Subject(c.kind, "Onboarding", 2, c.in)
 		if got != c.want {
 			t.Errorf("Subject(%s, %.20q): got %q; want %q", c.kind, c.in, got, c.want)
 		}
 		if n := salesforce.TextLength(got); n > MaxSubject {
 			t.Errorf("Subject length: got %d; want at most %d", n, MaxSubject)
 		}
+	}
+	// The sequence's id stands in for a missing name; a long name is cut
+	// so the email's subject keeps room; no step, no step.
+	for _, c := range []struct{ seq, id, want string }{
+		{"", "seq_9", "[sfsync] Email (seq_9, step 2): Hi"},
+		{strings.Repeat("s", 300), "seq_9", "[sfsync] Email (" + strings.Repeat("s", 79) + "…, step 2): Hi"},
+	} {
+		ev := emailEvent(event.EmailSent, "Hi", "")
+		d := ev.Data.(event.EmailData)
+		d.Sequence = event.Sequence{ID: c.id, Name: c.seq}
+		ev.Data = d
+		if got := SubjectOf(ev); got != c.want {
+			t.Errorf("SubjectOf(sequence %.10q): got %q; want %q", c.seq, got, c.want)
+		}
+	}
+	if got := Subject(policy.ActivitySent, "Q4", 0, "Hi"); got != "[sfsync] Email (Q4): Hi" {
+		t.Errorf("no step: got %q; want %q", got, "[sfsync] Email (Q4): Hi")
 	}
 }
 
@@ -98,7 +116,7 @@ func TestKeyAndTask(t *testing.T) {
 		// no closed status: NewTask leaves Status out (create sends no such Task: the activity fails)
 		{TaskFields{}, "", map[string]any{"WhoId": "00Q000000000001"}, []string{"Status"}},
 	} {
-		task := NewTask(ev, "00Q000000000001", a, c.tf, c.owner)
+		task := NewTask(ev, "00Q000000000001", a, c.tf, c.owner, nil)
 		for k, v := range c.want {
 			if task[k] != v {
 				t.Errorf("%s: got %v; want %v", k, task[k], v)
@@ -108,6 +126,52 @@ func TestKeyAndTask(t *testing.T) {
 			if _, ok := task[k]; ok {
 				t.Errorf("%s: got %v; want it unset", k, task[k])
 			}
+		}
+	}
+}
+
+// ActivityDate is the activity's date in the team's time zone: an email
+// sent at 03:30 UTC on 7 March is still 6 March in Los Angeles (PST,
+// UTC-8), and the date of a zone east of UTC may be the next day.
+func TestActivityDateInTheTeamsTimeZone(t *testing.T) {
+	la, _ := time.LoadLocation("America/Los_Angeles")
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	tests := []struct {
+		at   string
+		loc  *time.Location
+		want string
+	}{
+		{"2026-03-07T03:30:00Z", la, "2026-03-06"},
+		{"2026-03-07T03:30:00Z", nil, "2026-03-07"},
+		{"2026-03-07T03:30:00Z", time.UTC, "2026-03-07"},
+		{"2026-03-06T16:00:00Z", tokyo, "2026-03-07"},
+		{"2026-07-07T06:59:00Z", la, "2026-07-06"}, // PDT, UTC-7
+		{"2026-07-07T07:00:00Z", la, "2026-07-07"},
+	}
+	for _, tt := range tests {
+		at, _ := time.Parse(time.RFC3339, tt.at)
+		ev := event.Event{Type: event.EmailSent, OccurredAt: at, Data: event.EmailData{}}
+		if got := ActivityDate(ev, tt.loc); got != tt.want {
+			t.Errorf("ActivityDate(%s in %v): got %s; want %s", tt.at, tt.loc, got, tt.want)
+		}
+	}
+}
+
+// The time zone is the team's setting, else the connected user's, else
+// UTC; a name Go does not know is passed over.
+func TestLocation(t *testing.T) {
+	tests := []struct {
+		zones []string
+		want  string
+	}{
+		{[]string{"Europe/Paris", "America/Los_Angeles"}, "Europe/Paris"},
+		{[]string{"", "America/Los_Angeles"}, "America/Los_Angeles"},
+		{[]string{"Not/AZone", "Asia/Tokyo"}, "Asia/Tokyo"},
+		{[]string{"", ""}, "UTC"},
+	}
+	for _, tt := range tests {
+		if got := location(tt.zones...).String(); got != tt.want {
+			t.Errorf("location(%q): got %s; want %s", tt.zones, got, tt.want)
 		}
 	}
 }

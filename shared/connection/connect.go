@@ -299,7 +299,7 @@ func (c *Connector) exchange(ctx context.Context, p PendingAuth, code string) (C
 		return Connection{}, err
 	}
 	return Connection{TeamID: p.TeamID, Environment: p.Environment, LoginURL: p.LoginURL, InstanceURL: instance,
-		OrgID: ident.OrganizationID, UserID: ident.UserID, Username: ident.Username,
+		OrgID: ident.OrganizationID, UserID: ident.UserID, Username: ident.Username, TimeZone: timeZoneOf(ident.TimeZone),
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken}, nil
 }
 
@@ -686,6 +686,20 @@ type identity struct {
 	UserID         string `json:"user_id"`
 	OrganizationID string `json:"organization_id"`
 	Username       string `json:"username"`
+	// TimeZone is the user's time zone (its TimeZoneSidKey, an IANA name):
+	// the identity answer's "timezone".
+	TimeZone string `json:"timezone"`
+}
+
+// timeZoneOf keeps the identity's time zone when Go knows it, else "".
+func timeZoneOf(tz string) string {
+	if tz == "" || tz == "Local" || len(tz) > 64 {
+		return ""
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return ""
+	}
+	return tz
 }
 
 func (c *Connector) identity(ctx context.Context, idURL, accessToken string) (identity, error) {

@@ -75,7 +75,7 @@ func (f *fakeLogin) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(resp)
 	case strings.HasPrefix(r.URL.Path, "/id/"):
 		_ = json.NewEncoder(w).Encode(map[string]string{"organization_id": "00Dxx0000001gPFEAY",
-			"user_id": "005xx000001SwiUAAS", "username": "admin@acme.example"})
+			"user_id": "005xx000001SwiUAAS", "username": "admin@acme.example", "timezone": "America/Los_Angeles"})
 	case r.URL.Path == "/services/oauth2/revoke":
 		f.revoked = append(f.revoked, r.Form.Get("token"))
 	case r.URL.Path == "/services/data/v62.0/query" && r.Form.Get("q") == "SELECT Name FROM Organization":
@@ -314,7 +314,8 @@ func TestFinishConnectsTheAdminWhoStartedOnce(t *testing.T) {
 			}
 			stored, err := f.store.Get(context.Background(), "team_a")
 			if err != nil || stored.ID != c.ID || stored.Status != connection.StatusConnected || stored.OrgID != "00Dxx0000001gPFEAY" ||
-				stored.Username != "admin@acme.example" || stored.ConnectedBy != tt.by.Subject || stored.RefreshToken != "5Aep-refresh-1" {
+				stored.Username != "admin@acme.example" || stored.ConnectedBy != tt.by.Subject || stored.RefreshToken != "5Aep-refresh-1" ||
+				stored.TimeZone != "America/Los_Angeles" {
 				t.Errorf("stored: got %+v, %v; want team_a connected to org 00Dxx0000001gPFEAY as admin@acme.example by %s", stored, err, tt.by.Subject)
 			}
 			if _, err := f.conn.Finish(context.Background(), tt.by, state, ticket); !errors.Is(err, connection.ErrNoConsent) {

@@ -80,15 +80,19 @@ var (
 // Connection is one team's connected org. Tokens are plaintext in memory
 // only; the Store seals them at rest.
 type Connection struct {
-	TeamID       string
-	ID           string // changes on every (re)connect; binds the sealed tokens
-	Environment  Environment
-	LoginURL     string
-	InstanceURL  string
-	OrgID        string
-	OrgName      string // "" when Salesforce did not give it at connect
-	UserID       string
-	Username     string
+	TeamID      string
+	ID          string // changes on every (re)connect; binds the sealed tokens
+	Environment Environment
+	LoginURL    string
+	InstanceURL string
+	OrgID       string
+	OrgName     string // "" when Salesforce did not give it at connect
+	UserID      string
+	Username    string
+	// TimeZone is the connected user's time zone at connect (IANA name;
+	// "" when Salesforce did not give one Go knows): the default of the
+	// team's time_zone setting.
+	TimeZone     string
 	ConnectedAt  time.Time
 	ConnectedBy  string
 	Status       Status

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
@@ -38,28 +39,39 @@ func (p part) allowSave(ctx context.Context, owners []item) ([]bool, error) {
 	return allow, err
 }
 
-// createAll creates recs, each with the duplicate-rule header its team's
-// setting asks for (allow[i]): at most one collection call per header, the
-// answers put back in recs' order. Records a deleted field refused are
-// sent again within their own group (resendInnocent). A failed call is
-// the batch's answer (salesforceErr); a group created before it is found
-// by the lookup when the events come back.
-func (p part) createAll(ctx context.Context, recs []salesforce.SObject, allow []bool) ([]salesforce.SaveResult, error) {
-	results := make([]salesforce.SaveResult, len(recs))
-	for _, save := range []bool{false, true} {
-		var at []int
-		var group []salesforce.SObject
-		for i, a := range allow {
-			if a == save {
-				at = append(at, i)
-				group = append(group, recs[i])
-			}
+// createAll creates the plan's records, each with the headers its team's
+// duplicate-rule setting (allow[i]) and its owner decision (an owner set
+// on purpose is not overwritten by assignment rules) ask for: at most one
+// collection call per set of headers, the answers put back in the plan's
+// order. Records a deleted field refused, and those refused because the
+// rep's user is inactive, are sent again within their own group
+// (resendInnocent, resendInactive). A failed call is the batch's answer
+// (salesforceErr); a group created before it is found by the lookup when
+// the events come back.
+func (p part) createAll(ctx context.Context, pl plan, allow []bool) ([]salesforce.SaveResult, error) {
+	type headers struct {
+		save   bool
+		assign string
+	}
+	groups := map[headers][]int{}
+	var order []headers
+	for i, a := range allow {
+		h := headers{a, pl.decisions[i].Owner.AutoAssign()}
+		if groups[h] == nil {
+			order = append(order, h)
 		}
-		if len(group) == 0 {
-			continue
+		groups[h] = append(groups[h], i)
+	}
+	results := make([]salesforce.SaveResult, len(pl.recs))
+	for _, h := range order {
+		at := groups[h]
+		group := make([]salesforce.SObject, len(at))
+		ds := make([]attribution.Decision, len(at))
+		for j, i := range at {
+			group[j], ds[j] = pl.recs[i], pl.decisions[i]
 		}
 		opts := p.e.Write
-		opts.AllowSaveOnDuplicate = save
+		opts.AllowSaveOnDuplicate, opts.AutoAssign = h.save, h.assign
 		got, err := p.org.Create(ctx, group, opts)
 		if err != nil {
 			return nil, salesforceErr("create records", err)
@@ -67,8 +79,11 @@ func (p part) createAll(ctx context.Context, recs []salesforce.SObject, allow []
 		if got, err = p.resendInnocent(ctx, group, got, opts); err != nil {
 			return nil, salesforceErr("create records again", err)
 		}
+		if got, err = p.resendInactive(ctx, group, ds, pl.att.owners, got, opts); err != nil {
+			return nil, salesforceErr("create records for the fallback owner", err)
+		}
 		for j, i := range at {
-			results[i] = got[j]
+			results[i], pl.decisions[i] = got[j], ds[j]
 		}
 	}
 	return results, nil

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/delivery"
@@ -18,11 +19,14 @@ import (
 
 // plan is what the create step makes of the items it may go on with.
 type plan struct {
-	ends      []ending             // linked to what Salesforce has, or failed to render
-	recs      []salesforce.SObject // the records to create
-	owners    []item               // owners[i] is the item recs[i] is made for
-	followers map[string][]item    // by email: the later items of an owner's email
-	versions  map[string]int       // by email: the mapping version its record was made with (R8)
+	ends      []ending               // linked to what Salesforce has, or failed to render
+	recs      []salesforce.SObject   // the records to create
+	owners    []item                 // owners[i] is the item recs[i] is made for
+	decisions []attribution.Decision // decisions[i] is recs[i]'s owner and Account
+	att       attributed             // the rules the decisions were made by
+	t         tally                  // the items that come back: their new Account is another worker's to create
+	followers map[string][]item      // by email: the later items of an owner's email
+	versions  map[string]int         // by email: the mapping version its record was made with (R8)
 }
 
 // create is the create step: it links what Salesforce has and creates the
@@ -31,28 +35,28 @@ type plan struct {
 // the items that come back. When a call fails, the final states decided
 // before it are still returned.
 func (p part) create(ctx context.Context, mine []item, found map[string]ledger.Match) ([]ending, tally, error) {
-	pl := p.plan(ctx, mine, found)
-	if len(pl.recs) == 0 {
-		return pl.ends, tally{}, nil
+	pl, err := p.plan(ctx, mine, found)
+	if err != nil || len(pl.recs) == 0 {
+		return pl.ends, pl.t, err
 	}
 	allow, err := p.allowSave(ctx, pl.owners)
 	if err != nil {
-		return pl.ends, tally{}, err
+		return pl.ends, pl.t, err
 	}
 	// The write, and what its answer ends, are not cut when the share
 	// does (see WriteContext); the duplicates' lookup after it is a read.
 	wctx := delivery.WriteContext(ctx)
-	results, err := p.createAll(wctx, pl.recs, allow)
+	results, err := p.createAll(wctx, pl, allow)
 	if err != nil {
-		return pl.ends, tally{}, err
+		return pl.ends, pl.t, err
 	}
 	answers, _ := eachOf(len(results), func(i int) (createAnswer, error) {
 		it := pl.owners[i]
 		email := ledger.NormalizeEmail(it.m.Email)
-		return p.answerCreate(wctx, it, pl.followers[email], results[i], pl.versions[email]), nil
+		return p.answerCreate(wctx, it, pl.followers[email], results[i], pl.versions[email], creditOf(pl.decisions[i])), nil
 	})
 	ends := pl.ends
-	var t tally
+	t := pl.t
 	var dupes []int
 	for i, a := range answers {
 		ends = append(ends, a.ends...)
@@ -69,15 +73,14 @@ func (p part) create(ctx context.Context, mine []item, found map[string]ledger.M
 	return append(ends, linked...), t, err
 }
 
-// plan renders a record for each email Salesforce does not have, and ends
-// the items of the emails it has (linked) or whose record cannot be
-// rendered (MAPPING_ERROR, the claim given up).
-func (p part) plan(ctx context.Context, mine []item, found map[string]ledger.Match) plan {
+// plan ends the items of the emails Salesforce has (linked), decides the
+// owner and Account of each record to create (attribute; a Contact no
+// Account matched may become a Lead), and renders them.
+func (p part) plan(ctx context.Context, mine []item, found map[string]ledger.Match) (plan, error) {
 	pl := plan{followers: map[string][]item{}, versions: map[string]int{}}
 	first := map[string]bool{}
-	var linked []item
-	var unrendered []string // emails, in order
-	oes := map[string]*event.OutcomeError{}
+	var firsts []item
+	var linked []ending
 	for _, it := range mine {
 		email := ledger.NormalizeEmail(it.m.Email)
 		if first[email] {
@@ -85,35 +88,61 @@ func (p part) plan(ctx context.Context, mine []item, found map[string]ledger.Mat
 			continue
 		}
 		first[email] = true
-		if _, ok := found[email]; ok {
-			linked = append(linked, it)
+		if m, ok := found[email]; ok {
+			r := p.recordOf(it, m.Object, m.ID, event.StatusLinked, m.Rule, 0)
+			linked = append(linked, syncedEnd(it, r, event.StatusLinked, event.Reason("matched_"+m.Rule)))
 			continue
 		}
-		rec, version, err := p.e.Renderer.Render(ctx, p.team, it.object, it.m.Contact)
-		if err != nil {
-			oes[email] = &event.OutcomeError{Code: "MAPPING_ERROR", Message: err.Error()}
-			pl.ends = append(pl.ends, failedEnd(it, oes[email]))
-			unrendered = append(unrendered, email)
+		firsts = append(firsts, it)
+	}
+	for _, w := range linked {
+		pl.ends = append(pl.ends, w)
+		pl.ends = append(pl.ends, follow(pl.followers[w.rec.Email], w.rec)...)
+	}
+	att, err := p.attribute(ctx, firsts)
+	if err != nil {
+		return pl, err
+	}
+	pl.att = att
+	pl.ends = append(pl.ends, p.render(ctx, &pl, firsts)...)
+	return pl, nil
+}
+
+// render renders the record of each first item with its decision applied,
+// and returns the endings of those that cannot be rendered, with their
+// followers' (MAPPING_ERROR, the claim given up).
+func (p part) render(ctx context.Context, pl *plan, firsts []item) []ending {
+	var ends []ending
+	for _, it := range firsts {
+		email := ledger.NormalizeEmail(it.m.Email)
+		d := pl.att.by[email]
+		if pl.att.busy[email] {
+			for _, x := range append([]item{it}, pl.followers[email]...) {
+				pl.t.retry(x.d, fmt.Errorf("%w: its new Account: %w", delivery.ErrRetry, ledger.ErrClaimed))
+			}
 			p.unclaim(ctx, email)
 			continue
 		}
+		if d.Account != nil && d.Account.AsLead {
+			it.object = event.ObjectLead
+		}
+		rec, version, err := p.e.Renderer.Render(ctx, p.team, it.object, it.m.Contact)
+		if err != nil {
+			oe := &event.OutcomeError{Code: "MAPPING_ERROR", Message: err.Error()}
+			ends = append(ends, failedEnd(it, oe))
+			for _, f := range pl.followers[email] {
+				ends = append(ends, failedEnd(f, oe))
+			}
+			p.unclaim(ctx, email)
+			continue
+		}
+		applyTo(rec, d)
 		pl.versions[email] = version
 		pl.recs = append(pl.recs, rec)
 		pl.owners = append(pl.owners, it)
+		pl.decisions = append(pl.decisions, d)
 	}
-	for _, it := range linked {
-		email := ledger.NormalizeEmail(it.m.Email)
-		m := found[email]
-		r := p.recordOf(it, m.Object, m.ID, event.StatusLinked, m.Rule, 0)
-		pl.ends = append(pl.ends, syncedEnd(it, r, event.StatusLinked, event.Reason("matched_"+m.Rule)))
-		pl.ends = append(pl.ends, follow(pl.followers[email], r)...)
-	}
-	for _, email := range unrendered {
-		for _, f := range pl.followers[email] {
-			pl.ends = append(pl.ends, failedEnd(f, oes[email]))
-		}
-	}
-	return pl
+	return ends
 }
 
 // createAnswer is what one create answer decided for its owner and the
@@ -129,13 +158,14 @@ type createAnswer struct {
 // used; come back, on a passing fault; failed with Salesforce's error; or,
 // refused by a duplicate rule, looked up again (dupe). The claim is given
 // up when nothing was created.
-func (p part) answerCreate(ctx context.Context, it item, fs []item, res salesforce.SaveResult, version int) createAnswer {
+func (p part) answerCreate(ctx context.Context, it item, fs []item, res salesforce.SaveResult, version int, c *ledger.Credit) createAnswer {
 	var a createAnswer
 	email := ledger.NormalizeEmail(it.m.Email)
 	switch {
 	case res.Success:
 		r := p.recordOf(it, it.object, res.ID, event.StatusCreated, "created", version)
-		a.ends = append([]ending{syncedEnd(it, r, event.StatusCreated, "")}, follow(fs, r)...)
+		r.Credit = c
+		a.ends = append([]ending{syncedEnd(it, r, event.StatusCreated, c.Reason)}, follow(fs, r)...)
 	case hasCode(res, salesforce.CodeDuplicatesDetected):
 		a.dupe = true
 	case transient(res):

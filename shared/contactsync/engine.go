@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
@@ -28,11 +29,13 @@ type Engine struct {
 	Publisher delivery.Publisher
 	Counts    Counter  // optional
 	Release   Releaser // optional
-	// Write decides Salesforce's side effects on create (lead assignment
-	// rules), on purpose rather than by default. Whether a create may be
+	// Reps keeps what the orgs said of the reps' users, per team (see
+	// attribution.Users); nil keeps nothing between batches.
+	Reps *attribution.Users
+	// Write holds the headers every create sends. Whether a create may be
 	// saved over an alert duplicate rule is the team's setting
-	// (allow_save_on_duplicate_alert), not this: its AllowSaveOnDuplicate
-	// is set per record.
+	// (allow_save_on_duplicate_alert), and whether assignment rules run
+	// its owner decision (attribution): both are set per record.
 	Write salesforce.WriteOptions
 	// Owner names this worker in claims; ClaimTTL must exceed the function's
 	// timeout so a live worker never loses its claim.

@@ -109,8 +109,11 @@ func alreadySynced(it item, r ledger.Record) ending {
 	status, reason := event.StatusLinked, event.ReasonAlreadySynced
 	if r.EventID == it.d.Event.ID {
 		status, reason = r.Status, ""
-		if r.Status == event.StatusLinked {
+		switch {
+		case r.Status == event.StatusLinked:
 			reason = event.Reason("matched_" + r.MatchRule)
+		case r.Credit != nil:
+			reason = r.Credit.Reason
 		}
 	}
 	return ending{it: it, rec: r, st: status, reason: reason}

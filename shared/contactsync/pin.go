@@ -100,7 +100,7 @@ func (p part) added(ctx context.Context, d delivery.Delivery) (ledger.Membership
 		return ledger.Membership{}, fmt.Errorf("resolve policy: %w", err)
 	}
 	m := ledger.Membership{TeamID: p.team, SequenceID: ev.SequenceID(), ContactID: ev.ContactID(), Email: ev.Email(),
-		Contact: contactOf(ev), Policy: eff, PinnedAt: ev.OccurredAt, EventID: ev.ID}
+		Contact: contactOf(ev), Rep: ev.User(), Policy: eff, PinnedAt: ev.OccurredAt, EventID: ev.ID}
 	switch {
 	case !eff.Syncs():
 		m.Status, m.Reason = ledger.MemberSkipped, event.Reason(eff.Reason)

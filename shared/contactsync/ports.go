@@ -11,6 +11,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
@@ -73,6 +74,8 @@ type Org interface {
 	// Create creates records (any number; batched 200 per collection), with
 	// allOrNone false; the results are in the order of records.
 	Create(ctx context.Context, records []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error)
+	// Directory finds the reps' users and the Accounts of new Contacts.
+	attribution.Directory
 	// Close records what the org's calls cost (the API usage Salesforce
 	// reported, the calls of the day); the engine closes each org it opens.
 	Close(ctx context.Context) error

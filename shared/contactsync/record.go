@@ -145,6 +145,9 @@ func (p part) outcomeOf(w ending, m ledger.Membership) event.Outcome {
 	}
 	o := p.outcome(w.it.d, w.st, w.reason)
 	o.Salesforce = m.Salesforce
+	if w.st == event.StatusCreated {
+		o.Salesforce = credited(m.Salesforce, w.rec.Credit) // who owns it, under which Account, and why
+	}
 	return o
 }
 

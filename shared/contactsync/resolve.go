@@ -55,6 +55,9 @@ func (p part) replied(ctx context.Context, ds []delivery.Delivery) ([]member, ta
 			if c := contactOf(ev); c.Email != "" {
 				m.Contact = c // the newest data the sequencer has
 			}
+			if u := ev.User(); u != nil {
+				m.Rep = u // the rep the contact replied to
+			}
 		}
 		return replyLook{m: &member{d: d, m: m}}, nil
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
@@ -73,7 +74,7 @@ func newRig() *rig {
 // claim owner.
 func (r *rig) engine(l contactsync.Ledger, owner string) *contactsync.Engine {
 	return &contactsync.Engine{Ledger: l, Orgs: r.orgs.Contacts(), Policies: r.policies, Renderer: r.mapping, Publisher: r.pub,
-		Release: r.released, Counts: r.counts, Owner: owner, Reruns: -1, Now: r.clock.Now,
+		Release: r.released, Counts: r.counts, Owner: owner, Reruns: -1, Now: r.clock.Now, Reps: &attribution.Users{Now: r.clock.Now},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 

@@ -3,6 +3,7 @@ package contactsync_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestARacingCopyAnswersAsTheFirst(t *testing.T) {
 			t.Errorf("%s worker's answer: got %q; want %q", o.who, o.got, "created")
 		}
 	}
-	if first[0].Salesforce == nil || racing[0].Salesforce == nil || *first[0].Salesforce != *racing[0].Salesforce {
+	if first[0].Salesforce == nil || racing[0].Salesforce == nil || !reflect.DeepEqual(*first[0].Salesforce, *racing[0].Salesforce) {
 		t.Errorf("records: got %+v and %+v; want the same", first[0].Salesforce, racing[0].Salesforce)
 	}
 	if n := len(r.org.Records(orgtest.Lead)); n != 1 {
@@ -172,7 +173,7 @@ func TestRacingEnginesCreateOneRecord(t *testing.T) {
 	}
 	a, b := pubs[0].of("evt_add"), pubs[1].of("evt_add")
 	if len(a) == 0 || len(b) == 0 || brief(a[len(a)-1]) != "created" || brief(b[len(b)-1]) != "created" ||
-		*a[len(a)-1].Salesforce != *b[len(b)-1].Salesforce {
+		!reflect.DeepEqual(*a[len(a)-1].Salesforce, *b[len(b)-1].Salesforce) {
 		t.Errorf("answers: got %+v and %+v; want both created, with one id", a, b)
 	}
 	if n, c := len(r.org.Records(orgtest.Lead)), r.org.Calls(orgtest.CallCreate); n != 1 || c != 1 {

@@ -48,6 +48,10 @@ type Connection struct {
 	// HeldAt is the last time the team's events were parked (or it
 	// reconnected after needing to): see AwaitAdd.
 	HeldAt time.Time
+	// UserID and TimeZone are the connected user's id and time zone (IANA;
+	// "" when unknown): the fallback owner and the default time zone.
+	UserID   string
+	TimeZone string
 }
 
 // Awaiting is what to do with an event about a membership that is not

@@ -37,6 +37,7 @@ type Membership struct {
 	ContactID  string
 	Email      string
 	Contact    event.Contact // the contact as added, to sync on reply
+	Rep        *event.User   // the rep who added the contact (data.user), nil when not named
 	Policy     policy.Effective
 	PinnedAt   time.Time // the contact.added event's occurred_at
 	EventID    string    // the contact.added event
@@ -56,9 +57,22 @@ type Record struct {
 	MatchRule      string       // how a link was found: contact, converted_lead, lead, duplicate_rule
 	PolicyVersion  int          // team settings version used
 	MappingVersion int          // field mapping version used (0: the shipped default)
-	SyncedAt       time.Time
-	EventID        string
-	ContactID      string
+	// Credit is what a record this service created was given, and why:
+	// its owner and Account, the decisions' match, and the outcome's
+	// reason (no_account, private_contact); nil for a linked record.
+	Credit    *Credit
+	SyncedAt  time.Time
+	EventID   string
+	ContactID string
+}
+
+// Credit is the attribution of a created record, kept with it so that
+// every copy of its event answers alike.
+type Credit struct {
+	OwnerID   string       `json:"owner_id,omitempty"`
+	AccountID string       `json:"account_id,omitempty"`
+	Match     *event.Match `json:"match,omitempty"`
+	Reason    event.Reason `json:"reason,omitempty"`
 }
 
 // ErrClaimed means another worker holds the email's claim: retry later.

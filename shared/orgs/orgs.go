@@ -80,7 +80,7 @@ func (s *Orgs) Open(ctx context.Context, teamID string) (*Org, delivery.Connecti
 	if err != nil {
 		return nil, delivery.Connection{}, fmt.Errorf("open org for team %s: %w", teamID, err)
 	}
-	info := delivery.Connection{Status: string(c.Status), ConnectedAt: c.ConnectedAt, HeldAt: c.HeldAt}
+	info := delivery.Connection{Status: string(c.Status), ConnectedAt: c.ConnectedAt, HeldAt: c.HeldAt, UserID: c.UserID, TimeZone: c.TimeZone}
 	switch c.Status {
 	case connection.StatusConnected:
 	case connection.StatusNeedsReauth, connection.StatusNeedsAdmin:

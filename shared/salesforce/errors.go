@@ -43,6 +43,9 @@ const (
 	CodeEntityIsDeleted       = "ENTITY_IS_DELETED"
 	CodeCannotUpdateConverted = "CANNOT_UPDATE_CONVERTED_LEAD"
 	CodeInvalidField          = "INVALID_FIELD"
+	// CodeInactiveOwnerOrUser: the record's owner (or the user acting) is
+	// an inactive user.
+	CodeInactiveOwnerOrUser = "INACTIVE_OWNER_OR_USER"
 )
 
 // APIError is an error answer of the REST data API: the HTTP status and

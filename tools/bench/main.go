@@ -61,7 +61,7 @@ func main() {
 	flag.BoolVar(&c.verbose, "v", false, "show the functions' logs")
 	flag.IntVar(&c.coldRuns, "cold-runs", 5, "process starts per function for the start-to-first-poll figure (median reported)")
 	flag.IntVar(&c.rssBatch, "rss-batch", 10000, "messages in the SQS batch whose peak RSS is measured")
-	flag.StringVar(&c.phases, "phases", "burst,activity,baseline,mixed,functions", "the phases to run, comma-separated")
+	flag.StringVar(&c.phases, "phases", "burst,attribution,activity,baseline,mixed,functions", "the phases to run, comma-separated")
 	flag.IntVar(&c.mixedTeams, "mixed-teams", 20, "teams (each with its own org) in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedContacts, "mixed-contacts", 5000, "contact.added events in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedEmails, "mixed-emails", 5000, "email events in the mixed load, interleaved with the contact events")
@@ -150,7 +150,8 @@ func run(ctx context.Context, c config) error {
 	for _, phase := range []struct {
 		flag, name string
 		run        func(context.Context) error
-	}{{"burst", "contact burst", b.contactBurst}, {"activity", "activity burst", b.activityBurst}, {"baseline", "baseline", b.baseline},
+	}{{"burst", "contact burst", b.contactBurst}, {"attribution", "attribution burst", b.attributionBurst},
+		{"activity", "activity burst", b.activityBurst}, {"baseline", "baseline", b.baseline},
 		{"mixed", "mixed load", b.mixedLoad}, {"functions", "functions", b.functions}} {
 		if !want[phase.flag] {
 			continue

@@ -30,6 +30,7 @@ type Results struct {
 	Settings         Settings          `json:"settings"`
 	Burst            *Run              `json:"burst"`
 	Activity         *Run              `json:"activity"`
+	Attribution      *Run              `json:"attribution,omitempty"`
 	BaselineBurst    *Run              `json:"baseline_burst"`
 	BaselineActivity *Run              `json:"baseline_activity"`
 	Mixed            *Mixed            `json:"mixed,omitempty"`
@@ -90,6 +91,15 @@ func (r *Results) table() []Row {
 			Row{"activity: DynamoDB requests per 100 emails", fmt.Sprintf("%.1f", per100(a.DynamoDB, a.Events)), "0 (keeps no state)", "", "", ""},
 			Row{"activity: emails/s end to end", fmt.Sprintf("%.1f", a.PerSecond), fmt.Sprintf("%.1f", ba.PerSecond), ratio(a.PerSecond, ba.PerSecond), "", ""},
 			Row{"activity: latency p50 / p99", fmtMs(a.P50Ms) + " / " + fmtMs(a.P99Ms), fmtMs(ba.P50Ms) + " / " + fmtMs(ba.P99Ms), "", "", ""},
+		)
+	}
+	if at := r.Attribution; at != nil && b != nil {
+		more := at.SFCalls - b.SFCalls
+		rows = append(rows,
+			Row{fmt.Sprintf("attribution %d contacts (%d reps, %d companies): Salesforce calls", at.Events, attrReps, attrCompanies), fmt.Sprint(at.SFCalls),
+				fmt.Sprintf("%d (burst)", b.SFCalls), fmt.Sprintf("%+d", more), "<= burst + 10", met(more <= 10)},
+			Row{"attribution: DynamoDB requests per 100 contacts", fmt.Sprintf("%.1f", per100(at.DynamoDB, at.Events)), fmt.Sprintf("%.1f (burst)", per100(b.DynamoDB, b.Events)), "", "", ""},
+			Row{"attribution: latency p50 / p99", fmtMs(at.P50Ms) + " / " + fmtMs(at.P99Ms), fmtMs(b.P50Ms) + " / " + fmtMs(b.P99Ms) + " (burst)", "", "", ""},
 		)
 	}
 	rows = append(rows, r.mixedRows()...)

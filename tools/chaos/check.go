@@ -10,7 +10,6 @@ import (
 
 	"github.com/sfsync/sfsync/shared/activitysync"
 	"github.com/sfsync/sfsync/shared/event"
-	"github.com/sfsync/sfsync/shared/policy"
 )
 
 // Figures are what the checker measured on one run.
@@ -255,7 +254,7 @@ func check(w *workload, res *runResult) *Figures {
 				}
 			}
 			if we.expect == expectTask {
-				want[activitysync.Subject(policy.ActivityKind(we.kind), "Note "+we.msgID)] = email
+				want[activitysync.SubjectOf(we.ev)] = email
 			}
 		}
 		bySubject := map[string][]map[string]any{}

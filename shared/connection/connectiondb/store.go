@@ -378,6 +378,7 @@ type connItem struct {
 	InstanceURL string         `dynamodbav:"instance_url"`
 	OrgID       string         `dynamodbav:"org_id"`
 	OrgName     string         `dynamodbav:"org_name,omitempty"`
+	TimeZone    string         `dynamodbav:"time_zone,omitempty"`
 	UserID      string         `dynamodbav:"user_id"`
 	Username    string         `dynamodbav:"username"`
 	ConnectedAt string         `dynamodbav:"connected_at"`
@@ -432,7 +433,7 @@ func (s *Store) decode(ctx context.Context, team string, item map[string]ddbtype
 	}
 	at, _ := time.Parse(time.RFC3339Nano, it.ConnectedAt)
 	c := connection.Connection{TeamID: team, ID: it.ConnID, Environment: connection.Environment(it.Environment),
-		LoginURL: it.LoginURL, InstanceURL: it.InstanceURL, OrgID: it.OrgID, OrgName: it.OrgName, UserID: it.UserID, Username: it.Username,
+		LoginURL: it.LoginURL, InstanceURL: it.InstanceURL, OrgID: it.OrgID, OrgName: it.OrgName, TimeZone: it.TimeZone, UserID: it.UserID, Username: it.Username,
 		ConnectedAt: at, ConnectedBy: it.ConnectedBy, Status: connection.Status(it.Status), Version: it.Version,
 		AccessToken: string(access), RefreshToken: string(refresh)}
 	if it.HeldAtMs > 0 {
@@ -462,7 +463,7 @@ func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connecti
 		return nil, fmt.Errorf("seal refresh token: %w", err)
 	}
 	item, err := attributevalue.MarshalMap(connItem{PK: "TEAM#" + c.TeamID, SK: skConnection, ConnID: c.ID,
-		Environment: string(c.Environment), LoginURL: c.LoginURL, InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName,
+		Environment: string(c.Environment), LoginURL: c.LoginURL, InstanceURL: c.InstanceURL, OrgID: c.OrgID, OrgName: c.OrgName, TimeZone: c.TimeZone,
 		UserID: c.UserID, Username: c.Username, ConnectedAt: c.ConnectedAt.UTC().Format(time.RFC3339Nano),
 		ConnectedBy: c.ConnectedBy, Status: string(c.Status), Version: c.Version, Access: access, Refresh: refresh,
 		HeldAtMs: heldAtMs(c.HeldAt), ProblemReason: c.Problem.Reason, ProblemMessage: c.Problem.Message, ProblemDeployment: c.Problem.Deployment})

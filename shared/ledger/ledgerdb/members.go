@@ -26,6 +26,7 @@ type memberItem struct {
 	ContactID  string               `json:"contact_id"`
 	Email      string               `json:"email"`
 	Contact    event.Contact        `json:"contact"`
+	Rep        *event.User          `json:"rep,omitempty"`
 	Policy     policy.Effective     `json:"policy"`
 	PinnedAt   time.Time            `json:"pinned_at"`
 	EventID    string               `json:"event_id"`
@@ -37,7 +38,7 @@ type memberItem struct {
 func (it memberItem) membership() ledger.Membership {
 	return ledger.Membership{
 		TeamID: it.TeamID, SequenceID: it.SequenceID, ContactID: it.ContactID, Email: it.Email,
-		Contact: it.Contact, Policy: it.Policy, PinnedAt: it.PinnedAt.UTC(), EventID: it.EventID,
+		Contact: it.Contact, Rep: it.Rep, Policy: it.Policy, PinnedAt: it.PinnedAt.UTC(), EventID: it.EventID,
 		Status: ledger.MembershipStatus(it.Status), Reason: event.Reason(it.Reason), Salesforce: it.Salesforce,
 	}
 }
@@ -96,7 +97,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]l
 		pk, sk := MembershipPK(m.TeamID, m.SequenceID), MemberSK(m.ContactID)
 		item, err := marshal(memberItem{
 			PK: pk, SK: sk, TeamID: m.TeamID, SequenceID: m.SequenceID, ContactID: m.ContactID,
-			Email: m.Email, Contact: m.Contact, Policy: m.Policy, PinnedAt: m.PinnedAt.UTC(), EventID: m.EventID,
+			Email: m.Email, Contact: m.Contact, Rep: m.Rep, Policy: m.Policy, PinnedAt: m.PinnedAt.UTC(), EventID: m.EventID,
 			Status: string(m.Status), Reason: string(m.Reason), Salesforce: m.Salesforce,
 		})
 		if err != nil {

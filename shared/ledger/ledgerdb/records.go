@@ -22,23 +22,24 @@ import (
 // absent (an ended claim leaves no item). A saved record carries the
 // contact index keys (CPK, CSK).
 type recordItem struct {
-	PK             string    `json:"pk"`
-	SK             string    `json:"sk"`
-	CPK            string    `json:"cpk,omitempty"`
-	CSK            string    `json:"csk,omitempty"`
-	TeamID         string    `json:"team_id"`
-	Email          string    `json:"email"`
-	ClaimOwner     string    `json:"claim_owner,omitempty"`
-	ClaimUntil     int64     `json:"claim_until,omitempty"` // Unix milliseconds
-	Object         string    `json:"object,omitempty"`
-	SalesforceID   string    `json:"sf_id,omitempty"`
-	Status         string    `json:"status,omitempty"`
-	MatchRule      string    `json:"match_rule,omitempty"`
-	PolicyVersion  int       `json:"policy_version"`
-	MappingVersion int       `json:"mapping_version"`
-	SyncedAt       time.Time `json:"synced_at"`
-	EventID        string    `json:"event_id,omitempty"`
-	ContactID      string    `json:"contact_id,omitempty"`
+	PK             string         `json:"pk"`
+	SK             string         `json:"sk"`
+	CPK            string         `json:"cpk,omitempty"`
+	CSK            string         `json:"csk,omitempty"`
+	TeamID         string         `json:"team_id"`
+	Email          string         `json:"email"`
+	ClaimOwner     string         `json:"claim_owner,omitempty"`
+	ClaimUntil     int64          `json:"claim_until,omitempty"` // Unix milliseconds
+	Object         string         `json:"object,omitempty"`
+	SalesforceID   string         `json:"sf_id,omitempty"`
+	Status         string         `json:"status,omitempty"`
+	MatchRule      string         `json:"match_rule,omitempty"`
+	PolicyVersion  int            `json:"policy_version"`
+	MappingVersion int            `json:"mapping_version"`
+	SyncedAt       time.Time      `json:"synced_at"`
+	EventID        string         `json:"event_id,omitempty"`
+	ContactID      string         `json:"contact_id,omitempty"`
+	Credit         *ledger.Credit `json:"credit,omitempty"`
 }
 
 // claimItem is a RECORD item that holds only a claim.
@@ -56,6 +57,7 @@ func (it recordItem) record() ledger.Record {
 		TeamID: it.TeamID, Email: it.Email, Object: event.SalesforceObject(it.Object), ID: it.SalesforceID,
 		Status: event.Status(it.Status), MatchRule: it.MatchRule, PolicyVersion: it.PolicyVersion,
 		MappingVersion: it.MappingVersion, SyncedAt: it.SyncedAt.UTC(), EventID: it.EventID, ContactID: it.ContactID,
+		Credit: it.Credit,
 	}
 }
 
@@ -326,7 +328,7 @@ func (s *Store) saveRecord(r ledger.Record) (dynamotx.Unit, error) {
 		PK: EmailPK(r.TeamID, n), SK: RecordSK, CPK: ContactPK(r.TeamID, r.ContactID), CSK: RecordIndexPrefix + n,
 		TeamID: r.TeamID, Email: n, Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status),
 		MatchRule: r.MatchRule, PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion,
-		SyncedAt: r.SyncedAt, EventID: r.EventID, ContactID: r.ContactID,
+		SyncedAt: r.SyncedAt, EventID: r.EventID, ContactID: r.ContactID, Credit: r.Credit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode record: %w", err)

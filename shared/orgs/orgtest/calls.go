@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sfsync/sfsync/shared/activitysync"
+	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/orgs"
@@ -98,6 +100,9 @@ func (o *Org) saveLocked(i int, rec salesforce.SObject, opts salesforce.WriteOpt
 	}
 	if missing := missingFields(object, rec); len(missing) > 0 {
 		return refused(RequiredFieldMissing(missing...))
+	}
+	if e, bad := o.badReferenceLocked(object, rec); bad {
+		return refused(e)
 	}
 	if who, _ := rec["WhoId"].(string); who != "" {
 		if r, ok := o.records[who]; ok && r.ConvertedContactID != "" {
@@ -241,4 +246,95 @@ func Duplicate(object, id string) salesforce.ErrorItem {
 		panic(err)
 	}
 	return e
+}
+
+// badReferenceLocked checks a new record's OwnerId and AccountId as
+// Salesforce does: the owner an existing active User, the Account an
+// existing Account.
+func (o *Org) badReferenceLocked(object string, rec salesforce.SObject) (salesforce.ErrorItem, bool) {
+	if owner, _ := rec["OwnerId"].(string); owner != "" {
+		u, ok := o.records[owner]
+		switch {
+		case !ok || u.Object != User:
+			return salesforce.ErrorItem{Code: "INVALID_CROSS_REFERENCE_KEY", Message: "invalid cross reference id", Fields: []string{"OwnerId"}}, true
+		case u.Fields["IsActive"] == false:
+			return salesforce.ErrorItem{Code: salesforce.CodeInactiveOwnerOrUser,
+				Message: fmt.Sprintf("operation performed with inactive user [%s] as owner of %s", owner, strings.ToLower(object))}, true
+		}
+	}
+	if acct, _ := rec["AccountId"].(string); acct != "" {
+		if a, ok := o.records[acct]; !ok || a.Object != Account {
+			return salesforce.ErrorItem{Code: "INVALID_CROSS_REFERENCE_KEY", Message: "invalid cross reference id", Fields: []string{"AccountId"}}, true
+		}
+	}
+	return salesforce.ErrorItem{}, false
+}
+
+// Look implements attribution.Directory.Look as orgs does: the users
+// whose email is one of the reps' (case-insensitively; an active one over
+// an inactive one), and the Accounts whose Website contains one of the
+// domains or whose Name is one of the names.
+func (o *Org) Look(_ context.Context, q attribution.Query) (attribution.Found, error) {
+	if err := o.begin(CallLook); err != nil {
+		return attribution.Found{}, fmt.Errorf("look up reps and accounts: %w", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	found := attribution.Found{Users: map[string]attribution.User{}}
+	for _, id := range o.order {
+		r := o.records[id]
+		switch r.Object {
+		case User:
+			e := attribution.NormalizeEmail(r.Email())
+			active := r.Fields["IsActive"] != false
+			if had, ok := found.Users[e]; slices.Contains(q.RepEmails, e) && (!ok || (active && !had.Active)) {
+				found.Users[e] = attribution.User{ID: r.ID, Active: active}
+			}
+		case Account:
+			if o.accountWantedLocked(r, q) {
+				name, _ := r.Fields["Name"].(string)
+				site, _ := r.Fields["Website"].(string)
+				found.Accounts = append(found.Accounts, attribution.Account{ID: r.ID, Name: name, Website: site, Created: time.Unix(r.modified, 0).UTC()})
+			}
+		}
+	}
+	return found, nil
+}
+
+func (o *Org) accountWantedLocked(r *Record, q attribution.Query) bool {
+	name, _ := r.Fields["Name"].(string)
+	site, _ := r.Fields["Website"].(string)
+	for _, d := range q.Domains {
+		if strings.Contains(strings.ToLower(site), d) {
+			return true
+		}
+	}
+	for _, n := range q.Names {
+		if strings.EqualFold(strings.TrimSpace(name), n) {
+			return true
+		}
+	}
+	return false
+}
+
+// ContactCounts implements attribution.Directory.ContactCounts.
+func (o *Org) ContactCounts(_ context.Context, accountIDs, domains []string) (map[string]map[string]int, error) {
+	if err := o.begin(CallCount); err != nil {
+		return nil, fmt.Errorf("count contacts: %w", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	counts := map[string]map[string]int{}
+	for _, r := range o.records {
+		acct, _ := r.Fields["AccountId"].(string)
+		d := attribution.EmailDomain(r.Email())
+		if r.Object != Contact || !slices.Contains(accountIDs, acct) || !slices.Contains(domains, d) {
+			continue
+		}
+		if counts[acct] == nil {
+			counts[acct] = map[string]int{}
+		}
+		counts[acct][d]++
+	}
+	return counts, nil
 }

@@ -28,10 +28,12 @@ const (
 	Contact = "Contact"
 	Lead    = "Lead"
 	Task    = "Task"
+	User    = "User"
+	Account = "Account"
 )
 
 // idPrefixes are Salesforce's key prefixes of the objects the org keeps.
-var idPrefixes = map[string]string{Contact: "003", Lead: "00Q", Task: "00T"}
+var idPrefixes = map[string]string{Contact: "003", Lead: "00Q", Task: "00T", User: "005", Account: "001"}
 
 // Call names a kind of API call of the org, for counting and failing.
 type Call string
@@ -42,6 +44,8 @@ const (
 	CallCreate   Call = "create"    // Create
 	CallDescribe Call = "describe"  // DescribeTask
 	CallTasks    Call = "findtasks" // FindTasks
+	CallLook     Call = "look"      // Look
+	CallCount    Call = "count"     // ContactCounts
 )
 
 // Record is a record of the org.
@@ -97,7 +101,20 @@ var (
 	_ activitysync.Org = (*Org)(nil)
 )
 
-// Seed adds a record of object (Contact, Lead or Task) with fields, as a
+// ConnectedUserID is the connected user of every org Orgs connects: an
+// active User, the fallback owner of a team that chose none.
+const ConnectedUserID = "005000000000000CUS"
+
+// connectedUser adds the connected user, outside the org's write order (so
+// the ids of the records a test seeds do not move).
+func (o *Org) connectedUser() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.records[ConnectedUserID] = &Record{Object: User, ID: ConnectedUserID,
+		Fields: map[string]any{"LastName": "Integration", "Email": "integration@org.example", "IsActive": true}}
+}
+
+// Seed adds a record of object (Contact, Lead, Task, User or Account) with fields, as a
 // Salesforce user would, and returns its id. Nothing is checked and no
 // call is counted.
 func (o *Org) Seed(object string, fields map[string]any) string {

@@ -50,7 +50,18 @@ func (s *Orgs) Connect(teamID string, at time.Time) *Org {
 	defer s.mu.Unlock()
 	tm := s.teamLocked(teamID)
 	tm.conn.Status, tm.conn.ConnectedAt = string(connection.StatusConnected), at
+	if tm.conn.UserID == "" {
+		tm.conn.UserID = ConnectedUserID
+		tm.org.connectedUser()
+	}
 	return tm.org
+}
+
+// SetTimeZone sets the connected user's time zone Open reports.
+func (s *Orgs) SetTimeZone(teamID, tz string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.teamLocked(teamID).conn.TimeZone = tz
 }
 
 // SetStatus sets the team's connection status: connection.StatusNeedsReauth,

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/sfsync/sfsync/shared/attribution"
+	"github.com/sfsync/sfsync/shared/attribution/attributiondb"
 	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/platform/environ"
 	"github.com/sfsync/sfsync/shared/platform/metrics"
@@ -65,6 +67,13 @@ func (k *Kit) SyncOrgs(s Sync) *orgs.Orgs {
 	o.Budgets = policydb.RecentBudgets{Store: k.Policies, MaxAge: min(policydb.BudgetMaxAge, s.HoldDelay)}
 	o.UsageRecheck = s.HoldDelay
 	return o
+}
+
+// Reps keeps what each team's org said of its reps' users: in memory for
+// the instance's life, and in the policies table for every instance
+// (attribution.DefaultUserTTL).
+func (k *Kit) Reps() *attribution.Users {
+	return &attribution.Users{Store: &attributiondb.Store{DB: k.DB, Table: k.Base.PoliciesTable}, Log: k.Log}
 }
 
 // Publisher sends outcomes to the results queue.
