@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // -time-zone names an IANA zone wherever sfsim runs
 
 	"github.com/sfsync/sfsync/tools/sfsim/org"
 )
@@ -49,6 +50,7 @@ func run(args []string) error {
 	orgDef := fs.String("org-definition", "", "org definition JSON file declaring custom fields: {\"customFields\":{\"Lead\":[{\"name\":\"X__c\",\"type\":\"text\",\"length\":50}]}}")
 	stateFile := fs.String("state-file", "", "JSON file that keeps the org across restarts (loaded at start, written after each change)")
 	username := fs.String("username", "admin@sfsim.example", "the API user's username")
+	timeZone := fs.String("time-zone", org.DefaultTimeZone, "the API user's TimeZoneSidKey and the org's default time zone (an IANA name)")
 	seed := fs.Int64("seed", 1, "seed for fractional fault rules")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -63,7 +65,7 @@ func run(args []string) error {
 		ClientID: *clientID, ClientSecret: *clientSecret, AutoApprove: *autoApprove,
 		TokenTTL: *tokenTTL, TokenCalls: *tokenCalls, Rotate: *rotate,
 		DailyLimit: *dailyLimit, PageSize: *pageSize, StateFile: *stateFile,
-		Username: *username, Email: *username, Seed: *seed, Lenient: *lenient, Latency: *latency, IdentityOnLoginHost: *identityOnLogin,
+		Username: *username, Email: *username, TimeZone: *timeZone, Seed: *seed, Lenient: *lenient, Latency: *latency, IdentityOnLoginHost: *identityOnLogin,
 		Logger:         slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		DuplicateRules: map[string]org.DuplicateRule{},
 	}
@@ -90,6 +92,9 @@ func run(args []string) error {
 	}
 	if *pageSize <= 0 {
 		return fmt.Errorf("-page-size: must be positive")
+	}
+	if _, err := time.LoadLocation(*timeZone); err != nil || *timeZone == "" || *timeZone == "Local" {
+		return fmt.Errorf("-time-zone: %q is not an IANA time zone name such as America/Los_Angeles", *timeZone)
 	}
 	if *orgDef != "" {
 		d, err := org.LoadDefinition(*orgDef)

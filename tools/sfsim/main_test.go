@@ -22,6 +22,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"-daily-limit", "0"}, "-daily-limit"},
 		{[]string{"-latency", "soon"}, "latency"},
 		{[]string{"-page-size", "-1"}, "-page-size"},
+		{[]string{"-time-zone", "Mars/Olympus_Mons"}, "-time-zone"},
+		{[]string{"-time-zone", "Local"}, "-time-zone"},
 		{[]string{"-org-definition", badDef}, "customFields.Lead[0]: name"},
 		{[]string{"-org-definition", filepath.Join(t.TempDir(), "missing.json")}, "read org definition"},
 		{[]string{"-no-such-flag"}, "no-such-flag"},

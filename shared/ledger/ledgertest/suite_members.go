@@ -24,6 +24,7 @@ func memberCases() []testCase {
 
 func pinStoresNew(h *harness) {
 	m := membership(h.a, "seq_1", "ct_1", "evt_1")
+	m.Rep = &event.User{ID: "usr_1", Email: "Rep@Sales.example", Name: "A Rep"} // the rep who added it, kept for the reply
 	res := h.pin(m)
 	wantEqual(h, "pin", res[0], ledger.PinResult{Membership: m, New: true})
 	wantEqual(h, "stored", h.memberships(h.a, key("seq_1", "ct_1")), map[ledger.MemberKey]ledger.Membership{key("seq_1", "ct_1"): m})

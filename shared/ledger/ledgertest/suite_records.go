@@ -27,6 +27,10 @@ func recordCases() []testCase {
 func saveStores(h *harness) {
 	rec := record(h.a, "Grace@Example.com", "evt_1", "00Q000000000001AAA")
 	rec.SyncedAt = Start.In(westOfUTC)
+	// Who it was given to, and why, is kept with it (so every copy of its
+	// event answers alike).
+	rec.Credit = &ledger.Credit{OwnerID: "005000000000001AAA", Reason: event.ReasonNoAccount,
+		Match: &event.Match{Owner: event.OwnerRep, Account: event.AccountNone, Detail: "owner: the rep; account: none matched"}}
 	h.wantErrs("evt_1 claims", h.claim(h.a, "evt_1", rec.Email), nil)
 	h.wantErrs("evt_1 saves", h.save(rec), nil)
 	want := rec

@@ -45,7 +45,10 @@ func (e *SaveError) Unwrap() error { return ErrInvalid }
 
 // Seed inserts records as an admin would, without counting API calls, without
 // duplicate rules and without assignment rules; Salesforce's field validation still
-// applies. It returns the new ids in order; on error nothing is inserted.
+// applies (an OwnerId must name an existing, and for a Lead, Contact or Task an
+// active, user). It returns the new ids in order; on error nothing is inserted.
+// A User takes IsActive true, the org's time zone and its Email as Username
+// unless the record names them (see SeedUser).
 func (o *Org) Seed(object string, recs ...map[string]any) ([]string, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -67,6 +70,9 @@ func (o *Org) Seed(object string, recs ...map[string]any) ([]string, error) {
 			return nil, fmt.Errorf("seed %s[%d]: %w", s.Name, i, err)
 		}
 		delete(body, "attributes")
+		if s.Name == "User" {
+			o.userDefaults(body)
+		}
 		id, errs, rerr := o.createLocked(s, body, hdr)
 		if rerr != nil {
 			errs = []apiErr{*rerr}
@@ -83,6 +89,33 @@ func (o *Org) Seed(object string, recs ...map[string]any) ([]string, error) {
 	}
 	o.saveAfterChangeLocked()
 	return ids, nil
+}
+
+// userDefaults fills in what a seeded User leaves out, as the Setup page
+// does: IsActive true, the org's default time zone, and the email as the
+// username.
+func (o *Org) userDefaults(body map[string]any) {
+	has := func(name string) bool {
+		for k := range body {
+			if strings.EqualFold(k, name) {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("IsActive") {
+		body["IsActive"] = true
+	}
+	if !has("TimeZoneSidKey") {
+		body["TimeZoneSidKey"] = o.cfg.TimeZone
+	}
+	if !has("Username") {
+		for k, v := range body {
+			if strings.EqualFold(k, "Email") {
+				body["Username"] = v
+			}
+		}
+	}
 }
 
 // Records returns copies of an object's live records in creation order.
@@ -250,16 +283,65 @@ func (o *Org) RevokeAllRefreshTokens() {
 // in Setup, Users. Deactivating ends the user's sessions; while the user is
 // inactive, the token endpoint answers both grants 400 inactive_user, and
 // the refresh tokens work again once the user is reactivated.
+//
+// It also sets the API user's User record's IsActive, so queries and owner
+// checks see the change.
 func (o *Org) SetUserActive(active bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.userInactive = !active
-	if !active {
+	o.setActiveLocked(o.userID, active)
+	o.saveAfterChangeLocked()
+}
+
+// SetUserActiveByID activates or deactivates any user of the org by id (15
+// or 18 characters), as an admin does in Setup. For the API user it is
+// SetUserActive. A record may not be given to an inactive user as its owner
+// (INACTIVE_OWNER_OR_USER, except Accounts).
+func (o *Org) SetUserActiveByID(id string, active bool) error {
+	cid, ok := canonicalID(id)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !ok || o.records["User"][cid] == nil {
+		return fmt.Errorf("set user %s active: %w", id, ErrNotFound)
+	}
+	o.setActiveLocked(cid, active)
+	o.saveAfterChangeLocked()
+	return nil
+}
+
+// setActiveLocked sets a user's IsActive; deactivating the API user ends
+// its sessions.
+func (o *Org) setActiveLocked(id string, active bool) {
+	if u := o.records["User"][id]; u != nil && u["IsActive"] != active {
+		rec := maps.Clone(u)
+		now := sfTime(o.now())
+		rec["IsActive"], rec["LastModifiedDate"], rec["SystemModstamp"] = active, now, now
+		o.putLocked("User", id, rec)
+	}
+	if id == o.userID && !active {
 		for _, a := range o.access {
 			a.Expired = true
 		}
 	}
-	o.saveAfterChangeLocked()
+}
+
+// SeedUser adds a user to the org, as an admin does in Setup: its Email is
+// also its Username, its LastName the email's local part, and tz its
+// TimeZoneSidKey ("" for the org's default, Config.TimeZone). It returns
+// the user's id.
+func (o *Org) SeedUser(email string, active bool, tz string) (string, error) {
+	rec := map[string]any{"Email": email, "IsActive": active}
+	if local, _, ok := strings.Cut(email, "@"); ok && local != "" {
+		rec["LastName"] = local
+	}
+	if tz != "" {
+		rec["TimeZoneSidKey"] = tz
+	}
+	ids, err := o.Seed("User", rec)
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
 }
 
 // ExpireAccessTokens ends every current session; refresh tokens stay valid.

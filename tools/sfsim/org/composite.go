@@ -87,7 +87,16 @@ func (o *Org) collectionLocked(r *request) response {
 	for i, it := range items {
 		var errs []apiErr
 		var id string
-		if r.method == http.MethodPost {
+		if e := refuseUserWrite(it.s); e != nil {
+			errs = []apiErr{*e}
+			if r.method == http.MethodPatch {
+				for k, v := range it.vals {
+					if strings.EqualFold(k, "id") {
+						id, _ = v.(string)
+					}
+				}
+			}
+		} else if r.method == http.MethodPost {
 			var rerr *apiErr
 			id, errs, rerr = o.createLocked(it.s, it.vals, r.header)
 			if rerr != nil {

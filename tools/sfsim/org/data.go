@@ -294,11 +294,11 @@ func (o *Org) sobjectsLocked(r *request) response {
 			return methodNotAllowed(r.method, "GET,HEAD")
 		}
 		list := []map[string]any{}
-		for _, name := range []string{"Account", "Contact", "Lead", "Task"} {
+		for _, name := range []string{"Account", "Contact", "Lead", "Task", "User"} {
 			s := o.objects[name]
 			pre := "/services/data/v" + r.version + "/sobjects/" + name
 			list = append(list, map[string]any{"name": name, "label": s.Label, "labelPlural": s.Plural, "keyPrefix": keyPrefixes[name],
-				"custom": false, "createable": true, "updateable": true, "deletable": true, "queryable": true,
+				"custom": false, "createable": true, "updateable": true, "deletable": name != "User", "queryable": true,
 				"urls": map[string]string{"sobject": pre, "describe": pre + "/describe", "rowTemplate": pre + "/{ID}"}})
 		}
 		return response{status: 200, body: map[string]any{"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": list}}
@@ -372,6 +372,9 @@ func (o *Org) createOneLocked(r *request, s *sobject) response {
 		return errResponse(400, *perr)
 	}
 	delete(body, "attributes")
+	if e := refuseUserWrite(s); e != nil {
+		return errResponse(400, *e)
+	}
 	id, errs, rerr := o.createLocked(s, body, r.header)
 	if rerr != nil {
 		return errResponse(400, *rerr)
@@ -434,6 +437,9 @@ func (o *Org) updateOneLocked(r *request, s *sobject, rawID string) response {
 		return errResponse(400, *perr)
 	}
 	delete(body, "attributes")
+	if e := refuseUserWrite(s); e != nil {
+		return errResponse(400, *e)
+	}
 	errs, rerr := o.updateLocked(s, id, body, r.header)
 	if rerr != nil {
 		return errResponse(400, *rerr)
@@ -448,6 +454,10 @@ func (o *Org) deleteOneLocked(s *sobject, rawID string) response {
 	id, _, resp := o.lookupLocked(s, rawID)
 	if resp != nil {
 		return *resp
+	}
+	if s.Name == "User" {
+		// users are deactivated, never deleted: User supports no delete()
+		return errResponse(400, errSetupWrite(s.Name, "delete"))
 	}
 	o.deleteLocked(s.Name, id)
 	return response{status: 204}

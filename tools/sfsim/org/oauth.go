@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -242,7 +243,7 @@ func (o *Org) handleToken(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var resp map[string]string
-	if o.userInactive {
+	if !o.apiUserActiveLocked() {
 		oauthError(w, http.StatusBadRequest, "inactive_user", "user is not active")
 		return
 	}
@@ -479,6 +480,13 @@ func (o *Org) handleIdentity(w http.ResponseWriter, r *http.Request) {
 		}
 		version = v
 	}
+	o.mu.Lock()
+	u := maps.Clone(o.records["User"][o.userID])
+	o.mu.Unlock()
+	tz := strOf(u["TimeZoneSidKey"])
+	if tz == "" {
+		tz = o.cfg.TimeZone
+	}
 	data := base + "/services/data/v" + version + "/"
 	soap := func(kind string) string { return base + "/services/Soap/" + kind + "/" + version + "/" + o.orgID[:15] }
 	body := map[string]any{
@@ -486,14 +494,14 @@ func (o *Org) handleIdentity(w http.ResponseWriter, r *http.Request) {
 		"asserted_user":   true,
 		"user_id":         o.userID,
 		"organization_id": o.orgID,
-		"username":        o.cfg.Username,
-		"nick_name":       strings.SplitN(o.cfg.Username, "@", 2)[0],
-		"display_name":    o.cfg.DisplayName,
-		"email":           o.cfg.Email,
+		"username":        strOf(u["Username"]),
+		"nick_name":       strings.SplitN(strOf(u["Username"]), "@", 2)[0],
+		"display_name":    strOf(u["Name"]),
+		"email":           strOf(u["Email"]),
 		"email_verified":  true,
-		"first_name":      firstWord(o.cfg.DisplayName),
-		"last_name":       lastWord(o.cfg.DisplayName),
-		"timezone":        "GMT",
+		"first_name":      u["FirstName"],
+		"last_name":       strOf(u["LastName"]),
+		"timezone":        tz,
 		"photos":          map[string]string{"picture": base + "/profilephoto/005/F", "thumbnail": base + "/profilephoto/005/T"},
 		"addr_street":     nil, "addr_city": nil, "addr_state": nil, "addr_country": "US", "addr_zip": nil,
 		"mobile_phone": nil, "mobile_phone_verified": false, "is_lightning_login_user": false,
@@ -517,11 +525,25 @@ func (o *Org) handleIdentity(w http.ResponseWriter, r *http.Request) {
 			"feed_elements": data + "chatter/feed-elements",
 			"custom_domain": base,
 		},
-		"active": true, "user_type": "STANDARD", "language": "en_US", "locale": "en_US", "utcOffset": 0,
+		"active": u["IsActive"] != false, "user_type": "STANDARD", "language": "en_US", "locale": "en_US", "utcOffset": utcOffsetMillis(tz),
 		"last_modified_date": sfTime(o.now()), "is_app_installed": true,
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// utcOffsetMillis is the identity answer's utcOffset: the zone's standard
+// offset from UTC in milliseconds (the smaller of its January and July
+// offsets, so daylight saving time never counts).
+func utcOffsetMillis(tz string) int {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return 0
+	}
+	y := time.Now().Year()
+	_, jan := time.Date(y, time.January, 1, 12, 0, 0, 0, loc).Zone()
+	_, jul := time.Date(y, time.July, 1, 12, 0, 0, 0, loc).Zone()
+	return min(jan, jul) * 1000
 }
 
 func firstWord(s string) string {

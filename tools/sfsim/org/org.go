@@ -48,6 +48,10 @@ type Config struct {
 	Username    string // API user (default "admin@sfsim.example")
 	DisplayName string // default "Sim Admin"
 	Email       string // default "admin@sfsim.example"
+	// TimeZone is the API user's TimeZoneSidKey and the org's default time
+	// zone, which new Users take unless they name one: an IANA zone name
+	// (default "America/Los_Angeles", a typical US org's).
+	TimeZone string
 
 	Seed   int64        // seed for fractional fault rules (default 1)
 	Logger *slog.Logger // default: discard
@@ -140,9 +144,6 @@ type Org struct {
 	version  string // API version of the operation being run, for record URLs
 	now      func() time.Time
 
-	// userInactive: an admin deactivated the connected user (SetUserActive).
-	userInactive bool
-
 	taskStatuses []TaskStatus
 	sharing      map[string]Sharing
 	viewAll      map[string]bool
@@ -178,6 +179,9 @@ func New(cfg Config) *Org {
 	}
 	if cfg.Email == "" {
 		cfg.Email = "admin@sfsim.example"
+	}
+	if cfg.TimeZone == "" {
+		cfg.TimeZone = DefaultTimeZone
 	}
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
@@ -233,6 +237,7 @@ func (o *Org) resetLocked() {
 			o.records[name] = map[string]map[string]any{}
 		}
 	}
+	o.seedUsersLocked()
 	o.deleted = map[string]string{}
 	o.keys = nil
 	o.seq = 0
@@ -280,6 +285,52 @@ func (o *Org) UserID() string { return o.userID }
 // OtherUserID is the id of another active user of the org, who may own
 // records the API user cannot see (see Config.Sharing).
 func (o *Org) OtherUserID() string { return makeID("005", "5g", 2) }
+
+// DefaultTimeZone is the API user's TimeZoneSidKey unless Config.TimeZone
+// names another: a typical US org's.
+const DefaultTimeZone = "America/Los_Angeles"
+
+// OtherUserEmail is the Email (and Username) of the user OtherUserID names.
+const OtherUserEmail = "other.user@sfsim.example"
+
+// seedUsersLocked puts the org's two users in place: the API user (the
+// connected user) and the other user, both active.
+func (o *Org) seedUsersLocked() {
+	now := sfTime(o.now())
+	first, last := firstWord(o.cfg.DisplayName), lastWord(o.cfg.DisplayName)
+	if first == last {
+		first = ""
+	}
+	for _, u := range []struct{ id, username, email, first, last string }{
+		{o.userID, o.cfg.Username, o.cfg.Email, first, last},
+		{o.OtherUserID(), OtherUserEmail, OtherUserEmail, "Other", "User"},
+	} {
+		rec := map[string]any{}
+		for _, f := range o.objects["User"].fields {
+			rec[f.Name] = nil
+		}
+		for k, v := range map[string]any{"Id": u.id, "Username": u.username, "Email": u.email, "FirstName": nilIfEmpty(u.first),
+			"LastName": u.last, "IsActive": true, "TimeZoneSidKey": o.cfg.TimeZone, "IsDeleted": false,
+			"CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now, "CreatedById": o.userID, "LastModifiedById": o.userID} {
+			rec[k] = v
+		}
+		o.derive(o.objects["User"], rec)
+		o.records["User"][u.id] = rec
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// apiUserActiveLocked reports whether the API user's record is active.
+func (o *Org) apiUserActiveLocked() bool {
+	u := o.records["User"][o.userID]
+	return u == nil || u["IsActive"] != false
+}
 
 // QueueID is the id of the org's lead queue, usable as Config.LeadQueue.
 func (o *Org) QueueID() string { return o.queueID }

@@ -3,6 +3,7 @@ package org
 import (
 	"fmt"
 	"strings"
+	_ "time/tzdata" // TimeZoneSidKey and the identity's utcOffset need the zone database wherever the simulator runs
 	"unicode"
 	"unicode/utf16"
 )
@@ -156,12 +157,18 @@ func (o *Org) setupRecordsLocked(object string) map[string]map[string]any {
 
 // visibleLocked reports whether the API user's queries see rec of object:
 // with private sharing, only records the user owns, unless the user holds
-// View All on the object or View All Data.
+// View All on the object or View All Data. A Contact with no Account is
+// private whatever the sharing: only its owner and users with View All
+// Data see it. Every user sees every User.
 func (o *Org) visibleLocked(object string, rec map[string]any) bool {
+	owned := rec["OwnerId"] == o.userID
+	if object == "Contact" && rec["AccountId"] == nil {
+		return owned || o.viewAllData
+	}
 	if o.sharing[object] != SharingPrivate || o.viewAllData || o.viewAll[object] {
 		return true
 	}
-	return rec["OwnerId"] == o.userID
+	return owned
 }
 
 // closedStatusLocked reports whether a Task status (an API name) is closed.

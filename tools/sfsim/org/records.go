@@ -239,6 +239,12 @@ func (o *Org) validateLocked(s *sobject, vals map[string]any, order []string, ex
 		f, _ := s.field(name)
 		v := vals[name]
 		if v == nil {
+			if f.Name == "OwnerId" {
+				// an explicit null (or "") owner is refused, on create too:
+				// only leaving OwnerId out gives the record to the API user
+				errs = append(errs, errFields("INVALID_CROSS_REFERENCE_KEY", f.Label+": owner cannot be blank", f.Name))
+				continue
+			}
 			if !f.Nillable && f.Type == TypePicklist && f.Restricted && !creating {
 				errs = append(errs, errFields("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", f.Label+": bad value for restricted picklist field: ", f.Name))
 			}
@@ -255,11 +261,17 @@ func (o *Org) validateLocked(s *sobject, vals map[string]any, order []string, ex
 				errs = append(errs, errFields("INVALID_EMAIL_ADDRESS", f.Label+": invalid email address: "+str, f.Name))
 			}
 		case TypePicklist:
+			if s.Name == "User" && f.Name == "TimeZoneSidKey" {
+				if !validTimeZone(str) {
+					errs = append(errs, errFields("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", f.Label+": bad value for restricted picklist field: "+str, f.Name))
+				}
+				continue
+			}
 			if f.Restricted && !picklistHas(f, str) {
 				errs = append(errs, errFields("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", f.Label+": bad value for restricted picklist field: "+str, f.Name))
 			}
 		case TypeReference:
-			if e := o.checkReferenceLocked(f, str); e != nil {
+			if e := o.checkReferenceLocked(s.Name, f, str); e != nil {
 				errs = append(errs, *e)
 			}
 		}
@@ -294,8 +306,9 @@ func picklistHas(f *Field, v string) bool {
 	return false
 }
 
-// checkReferenceLocked validates a lookup value the way Salesforce does.
-func (o *Org) checkReferenceLocked(f *Field, raw string) *apiErr {
+// checkReferenceLocked validates a lookup value of an object's field the
+// way Salesforce does.
+func (o *Org) checkReferenceLocked(object string, f *Field, raw string) *apiErr {
 	id, ok := canonicalID(raw)
 	if !ok {
 		e := errFields("MALFORMED_ID", f.Label+": id value of incorrect type: "+raw, f.Name)
@@ -312,11 +325,16 @@ func (o *Org) checkReferenceLocked(f *Field, raw string) *apiErr {
 	}
 	switch obj {
 	case "User":
-		if id == o.userID || id == o.OtherUserID() {
+		if u, live := o.records["User"][id]; live {
+			if f.Name == "OwnerId" && u["IsActive"] == false && inactiveOwnerRefused[object] {
+				e := errFields("INACTIVE_OWNER_OR_USER", fmt.Sprintf("operation performed with inactive user [%s] as owner of %s", id[:15], strings.ToLower(object)))
+				return &e
+			}
 			return nil
 		}
 	case "Group":
-		if id == o.queueID {
+		// the org's one queue takes Leads only
+		if id == o.queueID && (object == "Lead" || f.Name != "OwnerId") {
 			return nil
 		}
 	default:
@@ -332,6 +350,33 @@ func (o *Org) checkReferenceLocked(f *Field, raw string) *apiErr {
 	return &e
 }
 
+// canonicalRefs stores validated lookups as 18-character ids, as
+// Salesforce answers them whatever form the write used.
+func canonicalRefs(s *sobject, vals map[string]any) {
+	for name, v := range vals {
+		if f, ok := s.field(name); ok && f.Type == TypeReference {
+			if id, ok := canonicalID(strOf(v)); ok {
+				vals[name] = id
+			}
+		}
+	}
+}
+
+// inactiveOwnerRefused are the objects whose new or changed OwnerId must be
+// an active user. Accounts (like Opportunities and custom objects) may be
+// owned by inactive users since Spring '15 (README, Owners).
+var inactiveOwnerRefused = map[string]bool{"Lead": true, "Contact": true, "Task": true}
+
+// validTimeZone reports whether tz is a time zone a User's TimeZoneSidKey
+// takes: an IANA zone name (or GMT), never Go's "Local".
+func validTimeZone(tz string) bool {
+	if tz == "" || tz == "Local" || strings.TrimSpace(tz) != tz {
+		return false
+	}
+	_, err := time.LoadLocation(tz)
+	return err == nil
+}
+
 // createLocked validates and inserts a record. errs are save errors (the record was
 // not created); rerr is a request-level error (the body could not be parsed).
 func (o *Org) createLocked(s *sobject, body map[string]any, hdr http.Header) (string, []apiErr, *apiErr) {
@@ -345,6 +390,12 @@ func (o *Org) createLocked(s *sobject, body map[string]any, hdr http.Header) (st
 	if errs := o.validateLocked(s, vals, order, nil); len(errs) > 0 {
 		return "", errs, nil
 	}
+	if s.Name == "User" {
+		if e := o.usernameTakenLocked(strOf(vals["Username"]), ""); e != nil {
+			return "", []apiErr{*e}, nil
+		}
+	}
+	canonicalRefs(s, vals)
 	if e := o.duplicateCheckLocked(s, "", vals, hdr); e != nil {
 		return "", []apiErr{*e}, nil
 	}
@@ -393,7 +444,7 @@ func autoAssign(hdr http.Header) bool {
 // derive recomputes system-derived fields.
 func (o *Org) derive(s *sobject, rec map[string]any) {
 	switch s.Name {
-	case "Lead", "Contact":
+	case "Lead", "Contact", "User":
 		name := strings.TrimSpace(strings.TrimSpace(strOf(rec["FirstName"])) + " " + strOf(rec["LastName"]))
 		rec["Name"] = name
 	case "Task":
@@ -441,6 +492,7 @@ func (o *Org) updateLocked(s *sobject, id string, body map[string]any, hdr http.
 	if errs := o.validateLocked(s, vals, order, existing); len(errs) > 0 {
 		return errs, nil
 	}
+	canonicalRefs(s, vals)
 	rec := make(map[string]any, len(existing))
 	for k, v := range existing {
 		rec[k] = v
@@ -542,4 +594,27 @@ func (o *Org) apiVersion() string {
 		return o.version
 	}
 	return fmt.Sprintf("%d.0", MaxVersion)
+}
+
+// usernameTakenLocked refuses a Username another user of the org already
+// has (case-insensitively; Salesforce also counts every other org's).
+func (o *Org) usernameTakenLocked(username, self string) *apiErr {
+	for id, u := range o.records["User"] {
+		if id != self && strings.EqualFold(strOf(u["Username"]), username) {
+			e := errFields("DUPLICATE_USERNAME", "Duplicate Username.<br>The username already exists in this or another Salesforce organization. Usernames must be unique across all Salesforce organizations. To resolve, use a different username (it doesn't need to match the user's email address).", "Username")
+			return &e
+		}
+	}
+	return nil
+}
+
+// refuseUserWrite answers an API create, update or delete of a User: the
+// API user lacks "Manage Internal Users", which creating or updating a
+// User needs (describe still says createable, as Salesforce's does).
+func refuseUserWrite(s *sobject) *apiErr {
+	if s.Name != "User" {
+		return nil
+	}
+	e := errFields("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id")
+	return &e
 }

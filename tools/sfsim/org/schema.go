@@ -144,8 +144,11 @@ func fRef(name, label, rel string, to ...string) *Field {
 	f.RelationshipName = rel
 	return f
 }
-func fOwner() *Field {
-	f := fRef("OwnerId", "Owner ID", "Owner", "Group", "User")
+
+// fOwner is OwnerId over the objects it may name: Lead and Task take a
+// queue (Group) or a User, Contact and Account only a User.
+func fOwner(to ...string) *Field {
+	f := fRef("OwnerId", "Owner ID", "Owner", to...)
 	f.Nillable = false
 	f.DefaultedOnCreate = true
 	return f
@@ -206,7 +209,7 @@ func standardObjects(statuses []TaskStatus) map[string]*sobject {
 		fPick("Rating", "Rating", false, pick("Hot", "Warm", "Cold")),
 		&Field{Name: "AnnualRevenue", Label: "Annual Revenue", Type: TypeCurrency, Precision: 18, Nillable: true, Createable: true, Updateable: true},
 		&Field{Name: "NumberOfEmployees", Label: "Employees", Type: TypeInt, Precision: 8, Nillable: true, Createable: true, Updateable: true},
-		fOwner(),
+		fOwner("Group", "User"),
 		fBool("HasOptedOutOfEmail", "Email Opt Out"),
 		readOnly(fBool("IsConverted", "Converted")),
 		readOnly(fTyped(TypeDate, "ConvertedDate", "Converted Date", 0)),
@@ -240,7 +243,7 @@ func standardObjects(statuses []TaskStatus) map[string]*sobject {
 		fPick("LeadSource", "Lead Source", false, pick(leadSources...)),
 		fTyped(TypeDate, "Birthdate", "Birthdate", 0),
 		fTyped(TypeTextArea, "Description", "Contact Description", 32000),
-		fOwner(),
+		fOwner("User"),
 		fBool("HasOptedOutOfEmail", "Email Opt Out"),
 		fStr("EmailBouncedReason", "Email Bounced Reason", 255),
 		fTyped(TypeDateTime, "EmailBouncedDate", "Email Bounced Date", 0),
@@ -260,7 +263,7 @@ func standardObjects(statuses []TaskStatus) map[string]*sobject {
 		fPick("Industry", "Industry", false, pick(industries...)),
 		&Field{Name: "NumberOfEmployees", Label: "Employees", Type: TypeInt, Precision: 8, Nillable: true, Createable: true, Updateable: true},
 		fTyped(TypeTextArea, "Description", "Account Description", 32000),
-		fOwner(),
+		fOwner("User"),
 	)
 
 	subtype := fPick("TaskSubtype", "Task Subtype", true, pick("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"))
@@ -274,7 +277,7 @@ func standardObjects(statuses []TaskStatus) map[string]*sobject {
 		fTyped(TypeDate, "ActivityDate", "Due Date Only", 0),
 		taskStatusField(statuses),
 		fPick("Priority", "Priority", true, pickDefault("Normal", "High", "Normal", "Low")),
-		fOwner(),
+		fOwner("Group", "User"),
 		fTyped(TypeTextArea, "Description", "Description", 32000),
 		fPick("Type", "Type", false, pick("Call", "Email", "Meeting", "Other")),
 		readOnly(fBool("IsClosed", "Closed")),
@@ -282,7 +285,44 @@ func standardObjects(statuses []TaskStatus) map[string]*sobject {
 		subtype,
 		readOnly(fTyped(TypeDateTime, "CompletedDateTime", "Completed Date/Time", 0)),
 	)
-	return map[string]*sobject{"Lead": lead, "Contact": contact, "Account": account, "Task": task}
+	return map[string]*sobject{"Lead": lead, "Contact": contact, "Account": account, "Task": task, "User": userObject()}
+}
+
+// userObject is the User sObject: the fields the sync service reads. Every
+// user may read User records; creating or changing one needs "Manage
+// Internal Users", which the API user lacks (see refuseUserWrite).
+func userObject() *sobject {
+	uname := readOnly(fTyped(TypeString, "Name", "Full Name", 121))
+	uname.Nillable = false
+	active := fBool("IsActive", "Active")
+	tz := fPick("TimeZoneSidKey", "Time Zone", true, pick(commonTimeZones...))
+	tz.Nillable = false
+	tz.DefaultedOnCreate = false
+	username := fReq("Username", "Username", 80)
+	username.Unique = true
+	email := fTyped(TypeEmail, "Email", "Email", 128)
+	email.Nillable = false
+	return newObject("User", "User", "Users",
+		fID(),
+		username,
+		fStr("FirstName", "First Name", 40),
+		fReq("LastName", "Last Name", 80),
+		uname,
+		email,
+		active,
+		tz,
+	)
+}
+
+// commonTimeZones are the TimeZoneSidKey values describe lists. The field
+// takes any IANA zone name Go knows (validTimeZone); Salesforce's own list
+// is longer than this excerpt and a little different (README, Known
+// differences).
+var commonTimeZones = []string{
+	"Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Phoenix", "America/Denver",
+	"America/Chicago", "America/New_York", "America/Sao_Paulo", "GMT", "Europe/London", "Europe/Dublin",
+	"Europe/Paris", "Europe/Berlin", "Europe/Amsterdam", "Africa/Johannesburg", "Asia/Dubai", "Asia/Kolkata",
+	"Asia/Singapore", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland",
 }
 
 // CustomField declares a custom field (its name must end in __c).
@@ -417,7 +457,7 @@ func (s *sobject) describe(version string) map[string]any {
 	path := "/services/data/v" + version + "/sobjects/" + s.Name
 	return map[string]any{
 		"name": s.Name, "label": s.Label, "labelPlural": s.Plural, "keyPrefix": prefix,
-		"createable": true, "updateable": true, "deletable": true, "queryable": true, "retrieveable": true,
+		"createable": true, "updateable": true, "deletable": s.Name != "User", "queryable": true, "retrieveable": true,
 		"searchable": true, "custom": false, "customSetting": false, "layoutable": true, "triggerable": true,
 		"undeletable": true, "mergeable": s.Name != "Task", "replicateable": true, "feedEnabled": s.Name != "Task",
 		"fields":             fields,

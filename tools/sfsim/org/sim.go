@@ -114,13 +114,19 @@ func (o *Org) handleSim(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case route == "PUT user-active" && len(parts) == 1:
 		var v struct {
-			Active *bool `json:"active"`
+			Active *bool  `json:"active"`
+			ID     string `json:"id"`
 		}
 		if err := strictJSON(body, &v); err != nil || v.Active == nil {
-			simError(w, http.StatusBadRequest, `body: want {"active": true|false}`)
+			simError(w, http.StatusBadRequest, `body: want {"active": true|false} and optionally "id": a user id`)
 			return
 		}
-		o.SetUserActive(*v.Active)
+		if v.ID == "" {
+			o.SetUserActive(*v.Active)
+		} else if err := o.SetUserActiveByID(v.ID, *v.Active); err != nil {
+			simError(w, http.StatusNotFound, "id: no user "+v.ID)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	case route == "POST revoke-refresh-tokens" && len(parts) == 1:
 		o.RevokeAllRefreshTokens()
@@ -293,7 +299,30 @@ td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}t
 {{range .Rows}}<tr>{{range .}}<td>{{cell .}}</td>{{end}}</tr>{{end}}</table>{{else}}<p>No records.</p>{{end}}
 {{end}}</body></html>`))
 
-// handleIndex serves GET /: the org's Leads, Contacts, Accounts and Tasks.
+// ownerLabelLocked names a record's owner for the page: the user's name (or
+// email), or the lead queue.
+func (o *Org) ownerLabelLocked(id any) any {
+	sid := strOf(id)
+	if sid == "" {
+		return nil
+	}
+	if sid == o.queueID {
+		return "Lead queue"
+	}
+	if u := o.records["User"][sid]; u != nil {
+		label := strOf(u["Name"])
+		if label == "" {
+			label = strOf(u["Email"])
+		}
+		if u["IsActive"] == false {
+			label += " (inactive)"
+		}
+		return label
+	}
+	return sid
+}
+
+// handleIndex serves GET /: the org's Leads, Contacts, Accounts, Tasks and Users.
 func (o *Org) handleIndex(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET")
@@ -307,10 +336,15 @@ func (o *Org) handleIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	var tables []table
 	o.mu.Lock()
-	for _, name := range []string{"Lead", "Contact", "Account", "Task"} {
+	for _, name := range []string{"Lead", "Contact", "Account", "Task", "User"} {
 		s := o.objects[name]
 		t := table{Name: name}
 		used := map[string]bool{"Id": true}
+		// the owner by name, and a Contact's Account by name, after the ids
+		extra := map[string]string{"OwnerId": "Owner", "AccountId": "Account"}
+		if name != "Contact" {
+			delete(extra, "AccountId")
+		}
 		for _, rec := range o.records[name] {
 			for k, v := range rec {
 				if v != nil && v != false {
@@ -321,13 +355,25 @@ func (o *Org) handleIndex(w http.ResponseWriter, r *http.Request) {
 		for _, f := range s.fields {
 			if used[f.Name] && f.Name != "IsDeleted" && f.Name != "SystemModstamp" && f.Name != "LastModifiedById" && f.Name != "CreatedById" {
 				t.Columns = append(t.Columns, f.Name)
+				if label, ok := extra[f.Name]; ok {
+					t.Columns = append(t.Columns, label)
+				}
 			}
 		}
 		for _, id := range sortedIDs(o.records[name]) {
 			rec := o.records[name][id]
 			row := make([]any, len(t.Columns))
 			for i, c := range t.Columns {
-				row[i] = rec[c]
+				switch {
+				case c == "Owner":
+					row[i] = o.ownerLabelLocked(rec["OwnerId"])
+				case c == "Account" && name == "Contact":
+					if acc := o.records["Account"][strOf(rec["AccountId"])]; acc != nil {
+						row[i] = acc["Name"]
+					}
+				default:
+					row[i] = rec[c]
+				}
 			}
 			t.Rows = append(t.Rows, row)
 		}
