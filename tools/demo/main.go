@@ -53,6 +53,9 @@ type step struct {
 	ev         event.Event
 	shows      string
 	wantStatus event.Status
+	// wantAccount, when set, is the Account decision the step shows (its
+	// record owned by the rep, too).
+	wantAccount string
 }
 
 func run(ctx context.Context, keep, verbose bool) error {
@@ -110,6 +113,15 @@ func run(ctx context.Context, keep, verbose bool) error {
 	}
 	sim.AddValidationRule(org.ValidationRule{Object: "Lead", Field: "Company", Forbid: "Globex",
 		Message: "Leads from a competitor are not allowed"})
+	// Mary, the rep who works the sequences, is a Salesforce user; NASA is
+	// an Account, its website NASA's domain.
+	if _, err := sim.Seed("User", map[string]any{"FirstName": "Mary", "LastName": "Jackson", "Email": "mary.jackson@sales.example",
+		"Username": "mary.jackson@sales.example.org", "IsActive": true}); err != nil {
+		return err
+	}
+	if _, err := sim.Seed("Account", map[string]any{"Name": "NASA", "Website": "https://www.nasa.example/about"}); err != nil {
+		return err
+	}
 
 	keys, err := jwtlocal.Load(state)
 	if err != nil {
@@ -138,14 +150,15 @@ func run(ctx context.Context, keep, verbose bool) error {
 
 	now := time.Now().UTC()
 	steps := []step{
-		{contactEvent("evt_demo_01", event.ContactCreated, "", "ct_grace", "Grace.Hopper@Navy.example", "Grace", "Hopper", "US Navy", now), "dedup check: already in Salesforce (other letter case)", event.StatusExistsInSalesforce},
-		{contactEvent("evt_demo_02", event.ContactAdded, "seq_q4", "ct_ada", "ada@analytical.example", "Ada", "Lovelace", "Analytical Engines", now), "new contact: created as a Lead", event.StatusCreated},
-		{contactEvent("evt_demo_03", event.ContactAdded, "seq_q4", "ct_grace", "GRACE.HOPPER@navy.example", "Grace", "Hopper", "US Navy", now), "same email in another case: linked, nothing created", event.StatusLinked},
-		{contactEvent("evt_demo_04", event.ContactAdded, "seq_partners", "ct_alan", "alan@turing.example", "Alan", "Turing", "Bletchley", now), "sequence with Disable Sync: skipped", event.StatusSkipped},
-		{contactEvent("evt_demo_05", event.ContactAdded, "seq_webinar", "ct_kath", "katherine@nasa.example", "Katherine", "Johnson", "NASA", now), "on_reply sequence: waits for a reply", event.StatusPending},
-		{contactEvent("evt_demo_06", event.ContactAdded, "seq_q4", "ct_wile", "wile@globex.example", "Wile", "Coyote", "Globex", now), "Salesforce's validation rule rejects it: failed", event.StatusFailed},
+		{contactEvent("evt_demo_01", event.ContactCreated, "", "ct_grace", "Grace.Hopper@Navy.example", "Grace", "Hopper", "US Navy", now), "dedup check: already in Salesforce (other letter case)", event.StatusExistsInSalesforce, ""},
+		{contactEvent("evt_demo_02", event.ContactAdded, "seq_q4", "ct_ada", "ada@analytical.example", "Ada", "Lovelace", "Analytical Engines", now), "new contact: created as a Lead, owned by its rep Mary", event.StatusCreated, ""},
+		{contactEvent("evt_demo_03", event.ContactAdded, "seq_q4", "ct_grace", "GRACE.HOPPER@navy.example", "Grace", "Hopper", "US Navy", now), "same email in another case: linked, nothing created", event.StatusLinked, ""},
+		{contactEvent("evt_demo_04", event.ContactAdded, "seq_partners", "ct_alan", "alan@turing.example", "Alan", "Turing", "Bletchley", now), "sequence with Disable Sync: skipped", event.StatusSkipped, ""},
+		{contactEvent("evt_demo_05", event.ContactAdded, "seq_webinar", "ct_kath", "katherine@nasa.example", "Katherine", "Johnson", "NASA", now), "on_reply sequence: waits for a reply", event.StatusPending, ""},
+		{contactEvent("evt_demo_06", event.ContactAdded, "seq_q4", "ct_wile", "wile@globex.example", "Wile", "Coyote", "Globex", now), "Salesforce's validation rule rejects it: failed", event.StatusFailed, ""},
 	}
-	reply := step{contactEvent("evt_demo_07", event.ContactReplied, "seq_webinar", "ct_kath", "katherine@nasa.example", "Katherine", "Johnson", "NASA", now.Add(time.Minute)), "the reply syncs it, as a Contact", event.StatusCreated}
+	reply := step{contactEvent("evt_demo_07", event.ContactReplied, "seq_webinar", "ct_kath", "katherine@nasa.example", "Katherine", "Johnson", "NASA", now.Add(time.Minute)), "the reply syncs it, as a Contact owned by Mary, under NASA", event.StatusCreated, ""}
+	reply.wantAccount = event.AccountDomain
 
 	fmt.Printf("Sending %d events to the contact queue...\n", len(steps))
 	var evs []event.Event
@@ -173,9 +186,9 @@ func run(ctx context.Context, keep, verbose bool) error {
 	steps = append(steps, reply)
 
 	emails := []step{
-		{emailEvent("evt_demo_08", event.EmailSent, "seq_q4", "ct_ada", "ada@analytical.example", "msg_1", now.Add(2*time.Minute)), "email sent: a completed Task on Ada's Lead", event.StatusCreated},
-		{emailEvent("evt_demo_09", event.EmailOpened, "seq_q4", "ct_ada", "ada@analytical.example", "msg_1", now.Add(3*time.Minute)), "opens are off by default: skipped", event.StatusSkipped},
-		{emailEvent("evt_demo_10", event.EmailSent, "seq_partners", "ct_alan", "alan@turing.example", "msg_2", now.Add(2*time.Minute)), "contact that never syncs: skipped", event.StatusSkipped},
+		{emailEvent("evt_demo_08", event.EmailSent, "seq_q4", "ct_ada", "ada@analytical.example", "msg_1", now.Add(2*time.Minute)), "email sent: a completed Task on Ada's Lead", event.StatusCreated, ""},
+		{emailEvent("evt_demo_09", event.EmailOpened, "seq_q4", "ct_ada", "ada@analytical.example", "msg_1", now.Add(3*time.Minute)), "opens are off by default: skipped", event.StatusSkipped, ""},
+		{emailEvent("evt_demo_10", event.EmailSent, "seq_partners", "ct_alan", "alan@turing.example", "msg_2", now.Add(2*time.Minute)), "contact that never syncs: skipped", event.StatusSkipped, ""},
 	}
 	fmt.Printf("Sending %d email events to the activity queue...\n", len(emails))
 	ids = ids[:0]
@@ -197,7 +210,7 @@ func run(ctx context.Context, keep, verbose bool) error {
 
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT\tTYPE\tEMAIL\tOUTCOME\tREASON / ERROR\tSALESFORCE RECORD\tWHAT IT SHOWS")
+	fmt.Fprintln(tw, "EVENT\tTYPE\tEMAIL\tOUTCOME\tREASON / ERROR\tSALESFORCE RECORD\tOWNER\tACCOUNT\tWHAT IT SHOWS")
 	var mismatches []string
 	for _, s := range steps {
 		o := got[s.ev.ID]
@@ -205,13 +218,21 @@ func run(ctx context.Context, keep, verbose bool) error {
 		if o.Error != nil {
 			detail = o.Error.Code + ": " + o.Error.Message
 		}
-		rec := "-"
-		if o.Salesforce != nil {
-			rec = string(o.Salesforce.Object) + " " + o.Salesforce.ID
+		rec, owner, account := "-", "-", "-"
+		if sf := o.Salesforce; sf != nil {
+			rec = string(sf.Object) + " " + sf.ID
+			if sf.Match != nil {
+				owner = strings.TrimSpace(sf.Match.Owner + " " + sf.OwnerID)
+				account = or(strings.TrimSpace(sf.Match.Account+" "+sf.AccountID), "-")
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ev.ID, s.ev.Type, s.ev.Email(), o.Status, truncate(detail, 60), rec, s.shows)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ev.ID, s.ev.Type, s.ev.Email(), o.Status, truncate(detail, 60), rec, owner, account, s.shows)
 		if o.Status != s.wantStatus {
 			mismatches = append(mismatches, fmt.Sprintf("%s: got %s; want %s", s.ev.ID, o.Status, s.wantStatus))
+		}
+		if s.wantAccount != "" && (o.Salesforce == nil || o.Salesforce.Match == nil || o.Salesforce.Match.Account != s.wantAccount ||
+			o.Salesforce.Match.Owner != event.OwnerRep) {
+			mismatches = append(mismatches, fmt.Sprintf("%s: got %+v; want owned by the rep, its Account by %s", s.ev.ID, o.Salesforce, s.wantAccount))
 		}
 	}
 	tw.Flush()
@@ -228,20 +249,30 @@ func run(ctx context.Context, keep, verbose bool) error {
 	return nil
 }
 
+// rep is the sequencer's user who works the demo's sequences.
+var rep = &event.User{ID: "usr_mary", Email: "Mary.Jackson@sales.example", Name: "Mary Jackson"}
+
 func contactEvent(id string, t event.Type, seq, contactID, email, first, last, company string, at time.Time) event.Event {
 	ev := event.Event{ID: id, Type: t, Version: event.Version, OccurredAt: at, TeamID: team,
 		Data: event.ContactData{Contact: event.Contact{ID: contactID, Email: email, FirstName: first, LastName: last, Company: company}}}
 	if seq != "" {
 		d := ev.Data.(event.ContactData)
-		d.Sequence = &event.Sequence{ID: seq, Name: seq}
+		d.Sequence, d.User = &event.Sequence{ID: seq, Name: seq}, rep
 		ev.Data = d
 	}
 	return ev
 }
 
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
 func emailEvent(id string, t event.Type, seq, contactID, email, msgID string, at time.Time) event.Event {
 	return event.Event{ID: id, Type: t, Version: event.Version, OccurredAt: at, TeamID: team,
-		Data: event.EmailData{Sequence: event.Sequence{ID: seq, Name: seq}, Contact: event.ContactRef{ID: contactID, Email: email},
+		Data: event.EmailData{Sequence: event.Sequence{ID: seq, Name: seq}, Contact: event.ContactRef{ID: contactID, Email: email}, User: rep,
 			Message: event.Message{ID: msgID, Subject: "Difference engines, revisited", BodyText: "Hello! A short note about our engines.", Step: 1, SentAt: at}}}
 }
 
