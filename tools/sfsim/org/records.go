@@ -608,9 +608,9 @@ func (o *Org) usernameTakenLocked(username, self string) *apiErr {
 	return nil
 }
 
-// refuseUserWrite answers an API create, update or delete of a User: the
-// API user lacks "Manage Internal Users", which creating or updating a
-// User needs (describe still says createable, as Salesforce's does).
+// refuseUserWrite answers an API create or update of a User: the API user
+// lacks "Manage Internal Users", which creating or updating a User needs
+// (describe still says createable, as Salesforce's does).
 func refuseUserWrite(s *sobject) *apiErr {
 	if s.Name != "User" {
 		return nil
