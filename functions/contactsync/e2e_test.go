@@ -417,7 +417,10 @@ func TestLostAnswerAfterCommit(t *testing.T) {
 }
 
 // TestBurstOfAThousand: 1,000 contact.added for one team, half already in
-// Salesforce in another letter case, cost at most 15 API calls.
+// Salesforce in another letter case, cost at most 15 API calls; then 1,000
+// added by 200 reps for 300 companies, synced as Contacts owned by their
+// reps under their Accounts (half of which the fallback creates), cost at
+// most 10 calls more than that burst (R10: the lookups batched).
 func TestBurstOfAThousand(t *testing.T) {
 	// Not parallel, and on a stack of its own: moto accepts about a hundred
 	// messages a second, so a burst that SQS takes in under a second trickles
@@ -503,6 +506,96 @@ func TestBurstOfAThousand(t *testing.T) {
 	if n := len(sim.Records("Lead")); n != 1000 {
 		t.Errorf("Leads: got %d; want 1000", n)
 	}
+	attributed := attributionBurst(t, client, sim)
+	t.Logf("1,000 contact.added by 200 reps for 300 companies: %d Salesforce API calls (the burst: %d)", attributed, calls)
+	if attributed > calls+10 {
+		t.Errorf("API calls with owners and Accounts: got %d; want at most the burst's %d + 10", attributed, calls)
+	}
+}
+
+// attributionBurst sends 1,000 contact.added of a team of its own: contact
+// i is added by rep i%200 (every tenth rep's user inactive) for company
+// (7i)%300, half the companies with an Account already. It checks each
+// contact's owner and Account in the org, and returns the API calls spent.
+func attributionBurst(t *testing.T, client *sequencer.Client, sim *org.Org) int {
+	t.Helper()
+	ctx := context.Background()
+	team := "team_burst_attr"
+	users := map[int]string{}
+	for r := range 200 {
+		id, err := sim.SeedUser(fmt.Sprintf("Rep%03d@Sales.Burst.Example", r), r%10 != 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[r] = id
+	}
+	accounts := map[int]string{}
+	for c := 0; c < 300; c += 2 {
+		ids, err := sim.Seed("Account", map[string]any{"Name": fmt.Sprintf("Company %03d", c), "Website": fmt.Sprintf("https://www.co%03d.burst.example/", c)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		accounts[c] = ids[0]
+	}
+	if err := client.Connect(ctx, team, sim.URL()); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.PutSettings(ctx, team, map[string]any{"sync_as": "contact", "sync_mode": "on_add", "deduplication": true, "activity_tracking": true}); err != nil {
+		t.Fatal(err)
+	}
+	before := sim.Stats().Total
+	at := time.Now().Add(time.Minute)
+	var evs []event.Event
+	var ids []string
+	for i := range 1000 {
+		rep, company := i%200, (i*7)%300
+		ev := contactEvent(team, event.ContactAdded, "seq_attr", fmt.Sprintf("a%d", i), fmt.Sprintf("p%d@co%03d.burst.example", i, company), fmt.Sprintf("Company %03d", company), at)
+		d := ev.Data.(event.ContactData)
+		d.User = &event.User{ID: fmt.Sprintf("usr_%d", rep), Email: fmt.Sprintf("rep%03d@sales.burst.example", rep)}
+		ev.Data = d
+		evs, ids = append(evs, ev), append(ids, ev.ID)
+	}
+	if err := client.Send(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.Await(ctx, ids, sequencer.Final, 2*awaitFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := sim.Stats().Total - before
+	byCompany := map[int]map[string]bool{}
+	for i, ev := range evs {
+		o := got[ev.ID]
+		if o.Status != event.StatusCreated || o.Salesforce == nil || o.Salesforce.Object != event.ObjectContact {
+			t.Fatalf("%s: got %s/%s %+v; want a created Contact", ev.ID, o.Status, o.Reason, o.Salesforce)
+		}
+		rec, _ := sim.Record("Contact", o.Salesforce.ID)
+		rep, company := i%200, (i*7)%300
+		wantOwner := users[rep]
+		if rep%10 == 0 {
+			wantOwner = sim.UserID()
+		}
+		if owner, _ := rec["OwnerId"].(string); !sameID(owner, wantOwner) {
+			t.Errorf("%s: OwnerId %s; want %s (rep %d)", ev.ID, owner, wantOwner, rep)
+		}
+		acct, _ := rec["AccountId"].(string)
+		if want, ok := accounts[company]; ok && !sameID(acct, want) {
+			t.Errorf("%s: AccountId %s; want the company's %s", ev.ID, acct, want)
+		}
+		if byCompany[company] == nil {
+			byCompany[company] = map[string]bool{}
+		}
+		byCompany[company][acct] = true
+	}
+	for c, accts := range byCompany {
+		if len(accts) != 1 || accts[""] {
+			t.Errorf("company %d: its Contacts are under %v; want one Account", c, accts)
+		}
+	}
+	if n := len(sim.Records("Account")); n != 300 {
+		t.Errorf("Accounts: got %d; want 300 (150 made, one per company)", n)
+	}
+	return calls
 }
 
 // TestHeldWhileNeedsReauth: a revoked refresh token holds the team's events
@@ -733,7 +826,7 @@ func TestQuotedEmails(t *testing.T) {
 	if want := []event.Status{event.StatusCreated, event.StatusLinked}; !slices.Equal(statuses, want) {
 		t.Errorf("new apostrophe email twice: got %v; want one created, one linked", statuses)
 	}
-	if a, b := got[newOnce.ID].Salesforce, got[sameNew.ID].Salesforce; a == nil || b == nil || *a != *b {
+	if a, b := got[newOnce.ID].Salesforce, got[sameNew.ID].Salesforce; a == nil || b == nil || a.Object != b.Object || a.ID != b.ID { // the creator also says who owns it
 		t.Errorf("new apostrophe email twice: got records %+v and %+v; want the same", a, b)
 	}
 	for _, c := range []struct {

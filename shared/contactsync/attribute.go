@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/delivery"
@@ -52,6 +53,9 @@ func (p part) attribute(ctx context.Context, owners []item) (attributed, error) 
 	if err != nil {
 		return attributed{}, err
 	}
+	if len(busy) > 0 {
+		ds, busy = p.awaitAccounts(ctx, b, subjects, ds, busy)
+	}
 	a.busy = map[string]bool{}
 	for i, it := range owners {
 		email := ledger.NormalizeEmail(it.m.Email)
@@ -61,6 +65,41 @@ func (p part) attribute(ctx context.Context, owners []item) (attributed, error) 
 		}
 	}
 	return a, nil
+}
+
+// awaitAccounts gives the worker creating the busy companies' Accounts a
+// moment (Engine.AccountWait), then looks those companies up once more:
+// the contacts whose Account now exists go on in this run (one lookup
+// instead of a second pass through the queue: a lookup, a create and the
+// ledger's writes again). It returns the decisions, and the companies
+// still busy, whose contacts come back.
+func (p part) awaitAccounts(ctx context.Context, b attribution.Batch, subjects []attribution.Subject, ds []attribution.Decision, busy map[string]bool) ([]attribution.Decision, map[string]bool) {
+	select {
+	case <-ctx.Done():
+		return ds, busy
+	case <-time.After(p.e.accountWait()):
+	}
+	var at []int
+	var again []attribution.Subject
+	for i, d := range ds {
+		if d.Account != nil && d.Account.New != nil && busy[d.Account.New.Key] {
+			at, again = append(at, i), append(again, subjects[i])
+		}
+	}
+	found, err := b.Decide(ctx, p.org, again)
+	if err != nil {
+		p.e.log().Warn("look up accounts another worker creates", "team_id", p.team, "error", err.Error())
+		return ds, busy
+	}
+	still := map[string]bool{}
+	for j, i := range at {
+		if a := found[j].Account; a != nil && a.New == nil {
+			ds[i].Account = a
+			continue
+		}
+		still[ds[i].Account.New.Key] = true
+	}
+	return ds, still
 }
 
 // subjectOf is what attribution needs of an item: its object, its rep and,

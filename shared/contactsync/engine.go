@@ -32,6 +32,10 @@ type Engine struct {
 	// Reps keeps what the orgs said of the reps' users, per team (see
 	// attribution.Users); nil keeps nothing between batches.
 	Reps *attribution.Users
+	// AccountWait is how long a part whose new Account another worker is
+	// creating waits before it looks it up again; 0 is
+	// DefaultAccountWait.
+	AccountWait time.Duration
 	// Write holds the headers every create sends. Whether a create may be
 	// saved over an alert duplicate rule is the team's setting
 	// (allow_save_on_duplicate_alert), and whether assignment rules run
@@ -67,6 +71,13 @@ func (e *Engine) log() *slog.Logger {
 	}
 	return slog.Default()
 }
+
+// DefaultAccountWait is Engine.AccountWait's default: about what creating
+// a batch's Accounts takes the worker that claimed them (a ledger write and
+// one Salesforce call).
+const DefaultAccountWait = 2 * time.Second
+
+func (e *Engine) accountWait() time.Duration { return orDefault(e.AccountWait, DefaultAccountWait) }
 
 func (e *Engine) claimTTL() time.Duration {
 	if e.ClaimTTL > 0 {

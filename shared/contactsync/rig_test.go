@@ -74,7 +74,7 @@ func newRig() *rig {
 // claim owner.
 func (r *rig) engine(l contactsync.Ledger, owner string) *contactsync.Engine {
 	return &contactsync.Engine{Ledger: l, Orgs: r.orgs.Contacts(), Policies: r.policies, Renderer: r.mapping, Publisher: r.pub,
-		Release: r.released, Counts: r.counts, Owner: owner, Reruns: -1, Now: r.clock.Now, Reps: &attribution.Users{Now: r.clock.Now},
+		Release: r.released, Counts: r.counts, Owner: owner, Reruns: -1, Now: r.clock.Now, Reps: &attribution.Users{Now: r.clock.Now}, AccountWait: time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 

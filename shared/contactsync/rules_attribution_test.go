@@ -1,11 +1,14 @@
 package contactsync_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/attribution"
+	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
@@ -226,5 +229,49 @@ func TestNewAccountClaimed(t *testing.T) {
 	}
 	if o := r.pub.of("evt_c1"); len(o) != 1 || o[0].Salesforce == nil || o[0].Salesforce.AccountID != other {
 		t.Errorf("outcome: got %+v; want the other worker's Account %s", o, other)
+	}
+}
+
+// lookHook is an org that runs before ahead of each Look, with how many
+// Looks came before.
+type lookHook struct {
+	contactsync.Org
+	n      *int
+	before func(n int)
+}
+
+func (o lookHook) Look(ctx context.Context, q attribution.Query) (attribution.Found, error) {
+	o.before(*o.n)
+	*o.n++
+	return o.Org.Look(ctx, q)
+}
+
+// TestNewAccountAwaited: when the worker holding a company's claim creates
+// its Account while this one waits, the contact goes under it in this run:
+// one more lookup, no second pass through the queue.
+func TestNewAccountAwaited(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	r.settings(t, connectedAt, func(s *policy.TeamSettings) { s.SyncAs = policy.SyncAsContact })
+	if _, err := r.ledger.ClaimAll(t.Context(), team, []string{"account:beta.example"}, "worker_2", start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var other string
+	looks := 0
+	r.e.Orgs = hookedOrgs{Orgs: r.e.Orgs, wrap: func(o contactsync.Org) contactsync.Org {
+		return lookHook{Org: o, n: &looks, before: func(n int) {
+			if n == 1 { // the other worker made it during the wait
+				other = r.org.Seed(orgtest.Account, map[string]any{"Name": "Engines", "Website": "beta.example"})
+			}
+		}}
+	}}
+	if back := r.process(addedBy("evt_c1", "seq_1", "", person("c1", "ann@beta.example"))); len(back) != 0 {
+		t.Fatalf("got %v back; want none", back)
+	}
+	if o := r.pub.of("evt_c1"); len(o) != 1 || o[0].Salesforce == nil || o[0].Salesforce.AccountID != other || o[0].Salesforce.Match.Account != event.AccountDomain {
+		t.Errorf("outcome: got %+v; want under the other worker's Account %s, by domain", o, other)
+	}
+	if looks != 2 || len(r.org.Records(orgtest.Account)) != 1 {
+		t.Errorf("looks %d, Accounts %d; want 2 and 1", looks, len(r.org.Records(orgtest.Account)))
 	}
 }
