@@ -42,11 +42,18 @@ func (t team) makeClaimed(ctx context.Context, fresh, uncertain []item) (result,
 	if err != nil {
 		return result{}, err
 	}
+	// Owners first, so a Task found saved by a lost answer is answered with
+	// the owner it was made for, as its first answer would have been.
+	mine, loc, err := t.attribute(ctx, slices.Concat(fresh, uncertain))
+	if err != nil {
+		return result{}, err
+	}
+	fresh, uncertain = mine[:len(fresh)], mine[len(fresh):]
 	saved, rest, err := t.lookUp(ctx, spec, uncertain)
 	if err != nil {
 		return result{}, err
 	}
-	created, err := t.create(ctx, slices.Concat(fresh, rest), spec, true)
+	created, err := t.create(ctx, slices.Concat(fresh, rest), spec, loc, true)
 	if err != nil {
 		return result{}, err
 	}
@@ -120,7 +127,7 @@ func (t team) lookUp(ctx context.Context, spec taskSpec, uncertain []item) (resu
 // create sends the Tasks and answers them; a Lead converted since it
 // synced is followed to its Contact and its Tasks sent again (once, when
 // follow).
-func (t team) create(ctx context.Context, items []item, spec taskSpec, follow bool) (result, error) {
+func (t team) create(ctx context.Context, items []item, spec taskSpec, loc *time.Location, follow bool) (result, error) {
 	if len(items) == 0 {
 		return result{}, nil
 	}
@@ -130,10 +137,6 @@ func (t team) create(ctx context.Context, items []item, spec taskSpec, follow bo
 			res.answer(t.failOne(ctx, it, noClosedStatus))
 		}
 		return res, nil
-	}
-	items, loc, err := t.attribute(ctx, items)
-	if err != nil {
-		return result{}, err
 	}
 	tasks := make([]salesforce.SObject, len(items))
 	for i, it := range items {
@@ -161,7 +164,7 @@ func (t team) create(ctx context.Context, items []item, spec taskSpec, follow bo
 	if len(moved) == 0 {
 		return merge(created, refused), nil
 	}
-	again, err := t.followMoved(ctx, moved, spec)
+	again, err := t.followMoved(ctx, moved, spec, loc)
 	if err != nil {
 		return result{}, err
 	}
@@ -186,7 +189,7 @@ func (t team) refusals(ctx context.Context, items []item, results []salesforce.S
 		case hasCode(r, salesforce.CodeUnableToLockRow) || hasCode(r, salesforce.CodeServerUnavailable):
 			busy = append(busy, it)
 			res.retry(it.d, fmt.Errorf("%w: %s", delivery.ErrRetry, firstError(r).Message))
-		case hasCode(r, salesforce.CodeInactiveOwnerOrUser) && it.owner.By == event.OwnerRep:
+		case salesforce.OwnerRefused(r) && it.owner.By == event.OwnerRep:
 			// Known inactive from now: the Task comes back to the fallback.
 			t.e.Reps.Inactive(ctx, t.id, it.owner.ID)
 			busy = append(busy, it)
@@ -213,7 +216,7 @@ func (t team) refusals(ctx context.Context, items []item, results []salesforce.S
 // followMoved looks the emails of Tasks refused on their WhoId up again:
 // a converted Lead resolves to its Contact, whom the ledger then follows,
 // and the Tasks are created there.
-func (t team) followMoved(ctx context.Context, moved []item, spec taskSpec) (result, error) {
+func (t team) followMoved(ctx context.Context, moved []item, spec taskSpec, loc *time.Location) (result, error) {
 	var emails []string
 	for _, it := range moved {
 		emails = append(emails, it.d.Event.Email())
@@ -239,7 +242,7 @@ func (t team) followMoved(ctx context.Context, moved []item, spec taskSpec) (res
 		it.who = to
 		again = append(again, it)
 	}
-	created, err := t.create(ctx, again, spec, false)
+	created, err := t.create(ctx, again, spec, loc, false)
 	if err != nil {
 		return result{}, err
 	}

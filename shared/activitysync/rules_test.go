@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sfsync/sfsync/shared/attribution"
 	"io"
 	"log/slog"
 	"reflect"
@@ -62,7 +63,8 @@ func newRig(t *testing.T) *rig {
 	r.ledger, r.acts = ledgertest.New(r.clk.Now), activitytest.New(r.clk.Now)
 	r.org = r.orgs.Connect(teamID, connectedAt)
 	r.e = &activitysync.Engine{Ledger: r.ledger, Activities: r.acts, Orgs: r.orgs.Activities(), Settings: countedSettings{r},
-		Publisher: r.pub, Owner: "worker_1", Reruns: -1, Now: r.clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Publisher: r.pub, Owner: "worker_1", Reruns: -1, Now: r.clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Reps: &attribution.Users{Now: r.clk.Now}}
 	return r
 }
 

@@ -93,7 +93,7 @@ func TestNoClosedStatusFailsTheActivity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := tm.create(context.Background(), []item{statusItem()}, spec, true)
+	res, err := tm.create(context.Background(), []item{statusItem()}, spec, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestRefusedStatusDropsTheCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := tm.create(context.Background(), []item{statusItem()}, spec, true)
+			res, err := tm.create(context.Background(), []item{statusItem()}, spec, nil, true)
 			if err != nil {
 				t.Fatal(err)
 			}

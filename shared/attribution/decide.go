@@ -3,7 +3,6 @@ package attribution
 import (
 	"context"
 	"fmt"
-	"github.com/sfsync/sfsync/shared/policy"
 	"strings"
 )
 
@@ -77,7 +76,7 @@ func (b Batch) query(ctx context.Context, subjects []Subject) (Query, map[string
 	domains, names := map[string]bool{}, map[string]bool{}
 	var q Query
 	for _, s := range subjects {
-		if s.Rep != "" && b.Owners.Rule != policy.OwnerFallbackOnly {
+		if s.Rep != "" && b.Owners.needsRep(s) {
 			reps = append(reps, s.Rep)
 		}
 		if s.Contact == nil {

@@ -189,6 +189,9 @@ func TestBatchNoLookup(t *testing.T) {
 		{"name matching, no company", owners, attribution.AccountRules{Matching: policy.AccountMatchName},
 			[]attribution.Subject{{Rep: "rep1@seller.io", Contact: contact("ann@acme.com", "acme.com", "  ")}},
 			[]string{"005U1"}},
+		{"assignment_rules: a new rep of a Lead is not asked", attribution.OwnerRules{Rule: policy.OwnerAssignmentRules, TeamFallback: "005FB"}, attribution.AccountRules{},
+			[]attribution.Subject{{Rep: "new1@seller.io", Lead: true}},
+			[]string{""}},
 		{"nothing", owners, attribution.AccountRules{}, nil, nil},
 	}
 	for _, tt := range tests {

@@ -33,6 +33,19 @@ func (o Owner) AutoAssign() string {
 	return "FALSE"
 }
 
+// needsRep reports whether the subject's owner may be its rep's user, so
+// the rep is worth looking up: not under fallback_only, nor for a Lead the
+// assignment rules take (a Contact that may become a Lead is looked up).
+func (r OwnerRules) needsRep(s Subject) bool {
+	switch r.Rule {
+	case policy.OwnerFallbackOnly:
+		return false
+	case policy.OwnerAssignmentRules:
+		return !s.Lead || s.Contact != nil
+	}
+	return true
+}
+
 // fallback is the rules' fallback owner, with why it was chosen.
 func (r OwnerRules) fallback(why string) Owner {
 	if r.TeamFallback != "" {

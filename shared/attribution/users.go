@@ -3,6 +3,7 @@ package attribution
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 )
@@ -64,11 +65,19 @@ func (u *Users) log() *slog.Logger {
 
 func (u *Users) fresh(k Known) bool { return u.now().Sub(k.At) < u.ttl() }
 
+// MaxKnownPerTeam bounds what one team's reps take in memory: past it,
+// the team's stale entries are dropped, then all of them (the store and
+// the org still answer), so no team can grow an instance's memory.
+const MaxKnownPerTeam = 5000
+
 // Unknown returns which of the normalized emails are known neither in
 // memory nor in the store, and what is known of the others. A store that
 // cannot be read is as if empty: the org is asked.
 func (u *Users) Unknown(ctx context.Context, team string, emails []string) ([]string, map[string]User) {
 	users := map[string]User{}
+	if u == nil {
+		return dedupe(emails), users
+	}
 	var missing []string
 	u.mu.Lock()
 	for _, e := range dedupe(emails) {
@@ -108,7 +117,7 @@ func (u *Users) Unknown(ctx context.Context, team string, emails []string) ([]st
 // Learned keeps what the org answered for the asked emails: found's users,
 // and for every other asked email that it has none.
 func (u *Users) Learned(ctx context.Context, team string, asked []string, found map[string]User) {
-	if len(asked) == 0 {
+	if u == nil || len(asked) == 0 {
 		return
 	}
 	at := u.now()
@@ -124,6 +133,9 @@ func (u *Users) Learned(ctx context.Context, team string, asked []string, found 
 // known to have it is known inactive from now, so the next records go to
 // the fallback without asking the org.
 func (u *Users) Inactive(ctx context.Context, team, userID string) {
+	if u == nil {
+		return
+	}
 	at := u.now()
 	known := map[string]Known{}
 	u.mu.Lock()
@@ -157,6 +169,12 @@ func (u *Users) remember(team string, known map[string]Known) {
 	}
 	if u.mem[team] == nil {
 		u.mem[team] = map[string]Known{}
+	}
+	if len(u.mem[team])+len(known) > MaxKnownPerTeam {
+		maps.DeleteFunc(u.mem[team], func(_ string, k Known) bool { return !u.fresh(k) })
+		if len(u.mem[team])+len(known) > MaxKnownPerTeam {
+			u.mem[team] = map[string]Known{}
+		}
 	}
 	for e, k := range known {
 		u.mem[team][e] = k

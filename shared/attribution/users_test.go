@@ -267,3 +267,45 @@ func TestUsersConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestUsersBoundedPerTeam: a team sending more distinct reps than
+// MaxKnownPerTeam never holds more than that in memory: stale entries go
+// first, then the team's whole map; another team's entries stay.
+func TestUsersBoundedPerTeam(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	u := &attribution.Users{Now: c.Now}
+	ctx := context.Background()
+	u.Learned(ctx, "team_b", []string{"kept@seller.io"}, nil)
+	batch := func(from, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("rep%d@seller.io", from+i)
+		}
+		return out
+	}
+	u.Learned(ctx, "team_a", batch(0, attribution.MaxKnownPerTeam), nil)
+	if missing, _ := u.Unknown(ctx, "team_a", batch(0, 10)); len(missing) != 0 {
+		t.Fatalf("within the bound: got %d unknown; want 0", len(missing))
+	}
+	u.Learned(ctx, "team_a", batch(attribution.MaxKnownPerTeam, 1), nil) // one over: the team's map starts again
+	if missing, _ := u.Unknown(ctx, "team_a", batch(0, 10)); len(missing) != 10 {
+		t.Errorf("past the bound: got %d of the first reps still known; want none", 10-len(missing))
+	}
+	if missing, _ := u.Unknown(ctx, "team_b", []string{"kept@seller.io"}); len(missing) != 0 {
+		t.Errorf("another team: got its rep forgotten; want it kept")
+	}
+}
+
+// TestNilUsersKeepNothing: an engine without a cache asks the org each
+// time and never panics when Salesforce refuses an inactive user.
+func TestNilUsersKeepNothing(t *testing.T) {
+	t.Parallel()
+	var u *attribution.Users
+	ctx := context.Background()
+	u.Learned(ctx, "team_a", []string{"a@seller.io"}, nil)
+	u.Inactive(ctx, "team_a", "005U1")
+	if missing, known := u.Unknown(ctx, "team_a", []string{"a@seller.io", "a@seller.io"}); len(missing) != 1 || len(known) != 0 {
+		t.Errorf("got %v unknown, %v known; want the one email unknown", missing, known)
+	}
+}

@@ -2,6 +2,9 @@ package contactsync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -29,6 +32,12 @@ type attributed struct {
 // with one lookup of the org (attribution.Batch), then the new Accounts
 // the team's fallback asks for created in one call.
 func (p part) attribute(ctx context.Context, owners []item) (attributed, error) {
+	if len(owners) == 0 {
+		return attributed{}, nil
+	}
+	// The org's users and Accounts as they are now decide, so the team's
+	// settings as of now do (a contact retried later finds them as they
+	// are then).
 	tv, err := p.e.Policies.TeamSettingsAt(ctx, p.team, p.e.now())
 	if err != nil {
 		return attributed{}, fmt.Errorf("resolve team settings: %w", err)
@@ -36,9 +45,6 @@ func (p part) attribute(ctx context.Context, owners []item) (attributed, error) 
 	s := tv.Document
 	a := attributed{by: map[string]attribution.Decision{},
 		owners: attribution.OwnerRules{Rule: s.Owner, TeamFallback: s.OwnerFallbackUserID, ConnectedUser: p.conn.UserID}}
-	if len(owners) == 0 {
-		return a, nil
-	}
 	b := attribution.Batch{Team: p.team, Owners: a.owners, Users: p.e.Reps,
 		Accounts: attribution.AccountRules{Matching: s.AccountMatching, Fallback: s.AccountFallback, FreeMail: s.FreeMailDomains}}
 	subjects := make([]attribution.Subject, len(owners))
@@ -118,8 +124,12 @@ func subjectOf(it item) attribution.Subject {
 
 // accountClaim is the ledger key a worker claims before it creates the
 // new Account of a company: no email (they all hold an "@"), so it never
-// meets a contact's claim.
-func accountClaim(key string) string { return "account:" + key }
+// meets a contact's claim. The company's key is hashed: a name may be
+// longer (in bytes) than a ledger key may be.
+func accountClaim(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return "account:" + hex.EncodeToString(h[:16])
+}
 
 // createAccounts creates the new Accounts the decisions ask for, one per
 // company (NewAccount.Key), and gives each decision its id. Each company's
@@ -145,9 +155,12 @@ func (p part) createAccounts(ctx context.Context, ds []attribution.Decision) ([]
 	var mine []string
 	var mineRecs []salesforce.SObject
 	for i, e := range errs {
-		if e != nil {
+		switch {
+		case errors.Is(e, ledger.ErrClaimed):
 			busy[keys[i]] = true
 			continue
+		case e != nil:
+			return nil, nil, fmt.Errorf("claim the new account of %q: %w", keys[i], e)
 		}
 		mine, mineRecs = append(mine, keys[i]), append(mineRecs, recs[i])
 	}
@@ -279,11 +292,10 @@ func credited(ref *event.SalesforceRef, c *ledger.Credit) *event.SalesforceRef {
 	return &out
 }
 
-// inactiveOwner reports whether Salesforce refused a record over its owner
-// being inactive.
-func inactiveOwner(r salesforce.SaveResult) bool {
-	return hasCode(r, salesforce.CodeInactiveOwnerOrUser)
-}
+// inactiveOwner reports whether Salesforce refused a record over its owner:
+// inactive, or no user of this org (one learned of another org the team
+// was connected to before).
+func inactiveOwner(r salesforce.SaveResult) bool { return salesforce.OwnerRefused(r) }
 
 // resendInactive sends again, once, the records Salesforce refused because
 // the rep's user is inactive, given to the fallback owner; the user is

@@ -56,7 +56,7 @@ func (p part) replied(ctx context.Context, ds []delivery.Delivery) ([]member, ta
 				m.Contact = c // the newest data the sequencer has
 			}
 			if u := ev.User(); u != nil {
-				m.Rep = u // the rep the contact replied to
+				m.Rep = u // the rep the reply names, the newest word on who works the contact
 			}
 		}
 		return replyLook{m: &member{d: d, m: m}}, nil

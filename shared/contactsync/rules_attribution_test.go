@@ -3,6 +3,7 @@ package contactsync_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,7 +213,7 @@ func TestNewAccountClaimed(t *testing.T) {
 	t.Parallel()
 	r := newRig()
 	r.settings(t, connectedAt, func(s *policy.TeamSettings) { s.SyncAs = policy.SyncAsContact })
-	if _, err := r.ledger.ClaimAll(t.Context(), team, []string{"account:beta.example"}, "worker_2", start.Add(time.Hour)); err != nil {
+	if _, err := r.ledger.ClaimAll(t.Context(), team, []string{contactsync.AccountClaim("beta.example")}, "worker_2", start.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	d := addedBy("evt_c1", "seq_1", "", person("c1", "ann@beta.example"))
@@ -253,7 +254,7 @@ func TestNewAccountAwaited(t *testing.T) {
 	t.Parallel()
 	r := newRig()
 	r.settings(t, connectedAt, func(s *policy.TeamSettings) { s.SyncAs = policy.SyncAsContact })
-	if _, err := r.ledger.ClaimAll(t.Context(), team, []string{"account:beta.example"}, "worker_2", start.Add(time.Hour)); err != nil {
+	if _, err := r.ledger.ClaimAll(t.Context(), team, []string{contactsync.AccountClaim("beta.example")}, "worker_2", start.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	var other string
@@ -273,5 +274,21 @@ func TestNewAccountAwaited(t *testing.T) {
 	}
 	if looks != 2 || len(r.org.Records(orgtest.Account)) != 1 {
 		t.Errorf("looks %d, Accounts %d; want 2 and 1", looks, len(r.org.Records(orgtest.Account)))
+	}
+}
+
+// TestLongCompanyNameClaimed: a company named with more bytes than a
+// ledger key may hold still gets its one Account (its claim key is a hash).
+func TestLongCompanyNameClaimed(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	r.settings(t, connectedAt, func(s *policy.TeamSettings) { s.SyncAs = policy.SyncAsContact })
+	c := person("c1", "ann@gmail.com")
+	c.Company = strings.Repeat("株", 110) // 330 bytes, no business domain: keyed by name
+	if back := r.process(addedBy("evt_c1", "seq_1", "", c)); len(back) != 0 {
+		t.Fatalf("got %v back; want none", back)
+	}
+	if got := r.answer("evt_c1"); got != "created Contact" || len(r.org.Records(orgtest.Account)) != 1 {
+		t.Errorf("got %q and %d Accounts; want created Contact under one new Account", got, len(r.org.Records(orgtest.Account)))
 	}
 }

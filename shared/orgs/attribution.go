@@ -38,7 +38,9 @@ type contactRow struct {
 
 const accountFields = "SELECT Id, Name, Website, CreatedDate FROM Account WHERE "
 
-// Look answers a batch's attribution query: the users of the reps' emails
+// Look answers a batch's attribution query: the internal users (UserType
+// Standard: never a partner, customer or Chatter-only user, who must not
+// own a team's Leads) of the reps' emails
 // and the Accounts whose Website contains one of the domains or whose Name
 // is one of the names, every query in composite calls of up to 5. The
 // Website patterns only narrow the rows; attribution keeps the Accounts
@@ -51,7 +53,7 @@ func (o *Org) Look(ctx context.Context, q attribution.Query) (attribution.Found,
 		soqls = append(soqls, soql)
 	}
 	for _, chunk := range salesforce.SplitInList(q.RepEmails, LookupBudget) {
-		add("user", "SELECT Id, Email, IsActive FROM User WHERE Email IN "+salesforce.QuoteList(chunk))
+		add("user", "SELECT Id, Email, IsActive FROM User WHERE UserType = 'Standard' AND Email IN "+salesforce.QuoteList(chunk))
 	}
 	for _, chunk := range salesforce.SplitInList(q.Domains, AccountBudget) {
 		likes := make([]string, len(chunk))
@@ -194,7 +196,7 @@ func (s *Orgs) CheckUser(ctx context.Context, teamID, userID string) error {
 		return err
 	}
 	defer func() { _ = o.Close(context.WithoutCancel(ctx)) }()
-	rows, err := salesforce.Query[userRow](ctx, o.client, "SELECT Id, Email, IsActive FROM User WHERE Id = "+salesforce.QuoteString(userID))
+	rows, err := salesforce.Query[userRow](ctx, o.client, "SELECT Id, Email, IsActive FROM User WHERE UserType = 'Standard' AND Id = "+salesforce.QuoteString(userID))
 	switch {
 	case err != nil:
 		return fmt.Errorf("check user %s: %w", userID, err)

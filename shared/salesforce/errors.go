@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 )
@@ -46,6 +47,9 @@ const (
 	// CodeInactiveOwnerOrUser: the record's owner (or the user acting) is
 	// an inactive user.
 	CodeInactiveOwnerOrUser = "INACTIVE_OWNER_OR_USER"
+	// CodeInvalidCrossReference: a reference (an OwnerId, an AccountId)
+	// names no record the org has.
+	CodeInvalidCrossReference = "INVALID_CROSS_REFERENCE_KEY"
 )
 
 // APIError is an error answer of the REST data API: the HTTP status and
@@ -225,4 +229,16 @@ func parseErrorBody(status int, body []byte) *APIError {
 	}
 	e.Message = text
 	return e
+}
+
+// OwnerRefused reports whether Salesforce refused a record over its
+// OwnerId: an inactive user (INACTIVE_OWNER_OR_USER), or an id that is no
+// user of the org (INVALID_CROSS_REFERENCE_KEY on OwnerId).
+func OwnerRefused(r SaveResult) bool {
+	for _, e := range r.Errors {
+		if e.Code == CodeInactiveOwnerOrUser || (e.Code == CodeInvalidCrossReference && slices.Contains(e.Fields, "OwnerId")) {
+			return true
+		}
+	}
+	return false
 }

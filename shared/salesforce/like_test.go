@@ -31,3 +31,22 @@ func TestQuoteLike(t *testing.T) {
 		t.Errorf("QuoteString keeps wildcards as they are outside LIKE: got %s; want 'a_b%%c'", got)
 	}
 }
+
+// An owner is refused when inactive, or when it is no user of the org
+// (a reference error naming OwnerId); a bad AccountId is another matter.
+func TestOwnerRefused(t *testing.T) {
+	tests := []struct {
+		e    salesforce.ErrorItem
+		want bool
+	}{
+		{salesforce.ErrorItem{Code: "INACTIVE_OWNER_OR_USER"}, true},
+		{salesforce.ErrorItem{Code: "INVALID_CROSS_REFERENCE_KEY", Fields: []string{"OwnerId"}}, true},
+		{salesforce.ErrorItem{Code: "INVALID_CROSS_REFERENCE_KEY", Fields: []string{"AccountId"}}, false},
+		{salesforce.ErrorItem{Code: "REQUIRED_FIELD_MISSING", Fields: []string{"OwnerId"}}, false},
+	}
+	for _, tt := range tests {
+		if got := salesforce.OwnerRefused(salesforce.SaveResult{Errors: []salesforce.ErrorItem{tt.e}}); got != tt.want {
+			t.Errorf("OwnerRefused(%s %v): got %v; want %v", tt.e.Code, tt.e.Fields, got, tt.want)
+		}
+	}
+}

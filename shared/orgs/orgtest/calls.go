@@ -285,6 +285,9 @@ func (o *Org) Look(_ context.Context, q attribution.Query) (attribution.Found, e
 		r := o.records[id]
 		switch r.Object {
 		case User:
+			if t, ok := r.Fields["UserType"].(string); ok && t != "Standard" {
+				continue // partner, customer and Chatter-only users own nothing of a team's
+			}
 			e := attribution.NormalizeEmail(r.Email())
 			active := r.Fields["IsActive"] != false
 			if had, ok := found.Users[e]; slices.Contains(q.RepEmails, e) && (!ok || (active && !had.Active)) {

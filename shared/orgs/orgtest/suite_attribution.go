@@ -29,7 +29,9 @@ func usersByEmail(t *testing.T, s Subject) {
 	s.Seed(t, User, map[string]any{"LastName": "Old", "Email": "grace@example.com", "Username": "grace.old@example.com.org", "IsActive": false})
 	grace := s.Seed(t, User, map[string]any{"LastName": "Hopper", "Email": "grace@example.com", "Username": "grace@example.com.org", "IsActive": true})
 	gone := s.Seed(t, User, map[string]any{"LastName": "Gone", "Email": "gone@example.com", "Username": "gone@example.com.org", "IsActive": false})
-	found, err := s.Contacts(t).Look(context.Background(), attribution.Query{RepEmails: []string{"ada@example.com", "grace@example.com", "gone@example.com", "nobody@example.com"}})
+	// A partner user is never a rep's user, whatever its email.
+	s.Seed(t, User, map[string]any{"LastName": "Partner", "Email": "partner@example.com", "Username": "partner@example.com.org", "IsActive": true, "UserType": "PowerPartner"})
+	found, err := s.Contacts(t).Look(context.Background(), attribution.Query{RepEmails: []string{"ada@example.com", "grace@example.com", "gone@example.com", "nobody@example.com", "partner@example.com"}})
 	if err != nil {
 		t.Fatalf("Look: %v", err)
 	}

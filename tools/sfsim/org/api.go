@@ -109,6 +109,9 @@ func (o *Org) userDefaults(body map[string]any) {
 	if !has("TimeZoneSidKey") {
 		body["TimeZoneSidKey"] = o.cfg.TimeZone
 	}
+	if !has("UserType") {
+		body["UserType"] = "Standard"
+	}
 	if !has("Username") {
 		for k, v := range body {
 			if strings.EqualFold(k, "Email") {

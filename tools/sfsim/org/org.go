@@ -310,7 +310,7 @@ func (o *Org) seedUsersLocked() {
 			rec[f.Name] = nil
 		}
 		for k, v := range map[string]any{"Id": u.id, "Username": u.username, "Email": u.email, "FirstName": nilIfEmpty(u.first),
-			"LastName": u.last, "IsActive": true, "TimeZoneSidKey": o.cfg.TimeZone, "IsDeleted": false,
+			"LastName": u.last, "IsActive": true, "TimeZoneSidKey": o.cfg.TimeZone, "UserType": "Standard", "IsDeleted": false,
 			"CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now, "CreatedById": o.userID, "LastModifiedById": o.userID} {
 			rec[k] = v
 		}

@@ -302,6 +302,10 @@ func userObject() *sobject {
 	username.Unique = true
 	email := fTyped(TypeEmail, "Email", "Email", 128)
 	email.Nillable = false
+	// UserType: Standard for a licensed internal user; partner, customer
+	// and Chatter-only users have their own (object reference, User).
+	utype := fPick("UserType", "User Type", true, pickDefault("Standard", "Standard", "PowerPartner", "PowerCustomerSuccess",
+		"CustomerSuccess", "CspLitePortal", "CsnOnly", "Guest"))
 	return newObject("User", "User", "Users",
 		fID(),
 		username,
@@ -311,6 +315,7 @@ func userObject() *sobject {
 		email,
 		active,
 		tz,
+		utype,
 	)
 }
 
