@@ -21,7 +21,7 @@ func (t team) attribute(ctx context.Context, items []item) ([]item, *time.Locati
 	if err != nil {
 		return nil, nil, err
 	}
-	b := attribution.Batch{Team: t.id, Users: t.e.Reps,
+	b := attribution.Batch{Team: t.id, Since: t.conn.ConnectedAt, Users: t.e.Reps,
 		Owners: attribution.OwnerRules{Rule: s.Owner, TeamFallback: s.OwnerFallbackUserID, ConnectedUser: t.conn.UserID}}
 	subjects := make([]attribution.Subject, len(items))
 	for i, it := range items {

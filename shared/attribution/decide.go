@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Subject is one new record (or Task) of a batch to attribute.
@@ -24,7 +25,10 @@ type Decision struct {
 
 // Batch decides the owners and Accounts of one team's batch.
 type Batch struct {
-	Team     string
+	Team string
+	// Since is when the team connected its org: what was learned of its
+	// reps before is of another connection, maybe another org.
+	Since    time.Time
 	Owners   OwnerRules
 	Accounts AccountRules
 	Users    *Users
@@ -67,7 +71,39 @@ func (b Batch) Decide(ctx context.Context, dir Directory, subjects []Subject) ([
 		}
 		out[i].Owner = b.Owners.Decide(lead, s.Rep, users)
 	}
-	return out, nil
+	return oneNewAccountPerCompany(out), nil
+}
+
+// oneNewAccountPerCompany gives a contact whose new Account is keyed by
+// its company's name (no business domain: free mail, say) the new Account
+// of a batch-mate of the same company that has a domain, so one batch
+// never makes two Accounts named alike.
+func oneNewAccountPerCompany(ds []Decision) []Decision {
+	byName := map[string]*NewAccount{}
+	for _, d := range ds {
+		if n := newOf(d); n != nil && n.Website != "" {
+			if _, ok := byName[strings.ToLower(n.Name)]; !ok {
+				byName[strings.ToLower(n.Name)] = n
+			}
+		}
+	}
+	for i, d := range ds {
+		if n := newOf(d); n != nil && n.Website == "" {
+			if same, ok := byName[strings.ToLower(n.Name)]; ok {
+				c := *d.Account
+				c.New = same
+				ds[i].Account = &c
+			}
+		}
+	}
+	return ds
+}
+
+func newOf(d Decision) *NewAccount {
+	if d.Account == nil {
+		return nil
+	}
+	return d.Account.New
 }
 
 // query is what the batch must ask the org, and the users already known.
@@ -93,6 +129,6 @@ func (b Batch) query(ctx context.Context, subjects []Subject) (Query, map[string
 		}
 	}
 	var users map[string]User
-	q.RepEmails, users = b.Users.Unknown(ctx, b.Team, reps)
+	q.RepEmails, users = b.Users.UnknownSince(ctx, b.Team, b.Since, reps)
 	return q, users
 }

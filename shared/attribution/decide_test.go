@@ -484,3 +484,21 @@ func TestBatchWithoutUsers(t *testing.T) {
 		t.Errorf("got %+v after %d lookups; want 005U1 after 1", got[0].Owner, len(dir.looks))
 	}
 }
+
+// TestBatchOneNewAccountPerCompany: a free-mail contact of a company whose
+// batch-mate has its business domain joins that contact's new Account.
+func TestBatchOneNewAccountPerCompany(t *testing.T) {
+	t.Parallel()
+	dir := &directory{}
+	got := decide(t, newBatch(attribution.AccountRules{}), dir, []attribution.Subject{
+		{Contact: contact("ann@gmail.com", "", "Hooli")},
+		{Contact: contact("bob@hooli.example", "", "HOOLI")},
+		{Contact: contact("cy@yahoo.com", "", "Other Co")},
+	})
+	if got[0].Account.New == nil || got[1].Account.New == nil || got[0].Account.New.Key != got[1].Account.New.Key || got[0].Account.New.Website != "hooli.example" {
+		t.Errorf("Hooli: got %+v and %+v; want one new Account, with the domain", got[0].Account.New, got[1].Account.New)
+	}
+	if got[2].Account.New == nil || got[2].Account.New.Key == got[1].Account.New.Key {
+		t.Errorf("Other Co: got %+v; want an Account of its own", got[2].Account.New)
+	}
+}

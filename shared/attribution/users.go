@@ -65,6 +65,9 @@ func (u *Users) log() *slog.Logger {
 
 func (u *Users) fresh(k Known) bool { return u.now().Sub(k.At) < u.ttl() }
 
+// freshSince is fresh, and learned no earlier than since.
+func (u *Users) freshSince(k Known, since time.Time) bool { return u.fresh(k) && !k.At.Before(since) }
+
 // MaxKnownPerTeam bounds what one team's reps take in memory: past it,
 // the team's stale entries are dropped, then all of them (the store and
 // the org still answer), so no team can grow an instance's memory.
@@ -74,6 +77,13 @@ const MaxKnownPerTeam = 5000
 // memory nor in the store, and what is known of the others. A store that
 // cannot be read is as if empty: the org is asked.
 func (u *Users) Unknown(ctx context.Context, team string, emails []string) ([]string, map[string]User) {
+	return u.UnknownSince(ctx, team, time.Time{}, emails)
+}
+
+// UnknownSince is Unknown, counting as unknown what was learned before
+// since: the team's connection, so a team that connected another org
+// (a sandbox, then production) never gets the users of the one before.
+func (u *Users) UnknownSince(ctx context.Context, team string, since time.Time, emails []string) ([]string, map[string]User) {
 	users := map[string]User{}
 	if u == nil {
 		return dedupe(emails), users
@@ -81,7 +91,7 @@ func (u *Users) Unknown(ctx context.Context, team string, emails []string) ([]st
 	var missing []string
 	u.mu.Lock()
 	for _, e := range dedupe(emails) {
-		if k, ok := u.mem[team][e]; ok && u.fresh(k) {
+		if k, ok := u.mem[team][e]; ok && u.freshSince(k, since) {
 			if k.Found {
 				users[e] = k.User
 			}
@@ -101,7 +111,7 @@ func (u *Users) Unknown(ctx context.Context, team string, emails []string) ([]st
 	var still []string
 	fresh := map[string]Known{}
 	for _, e := range missing {
-		if k, ok := kept[e]; ok && u.fresh(k) {
+		if k, ok := kept[e]; ok && u.freshSince(k, since) {
 			fresh[e] = k
 			if k.Found {
 				users[e] = k.User

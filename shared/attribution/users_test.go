@@ -309,3 +309,21 @@ func TestNilUsersKeepNothing(t *testing.T) {
 		t.Errorf("got %v unknown, %v known; want the one email unknown", missing, known)
 	}
 }
+
+// TestUsersOfAnEarlierConnection: what was learned before the team's
+// connection (of the org it was connected to before) is unknown again.
+func TestUsersOfAnEarlierConnection(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	u := &attribution.Users{Now: c.Now}
+	ctx := context.Background()
+	u.Learned(ctx, "team_a", []string{"rep@seller.io"}, map[string]attribution.User{"rep@seller.io": {ID: "005OLD", Active: true}})
+	c.Advance(time.Minute)
+	reconnected := c.Now()
+	if missing, _ := u.UnknownSince(ctx, "team_a", reconnected, []string{"rep@seller.io"}); len(missing) != 1 {
+		t.Errorf("after a reconnect: got %v unknown; want the rep asked again", missing)
+	}
+	if missing, known := u.UnknownSince(ctx, "team_a", reconnected.Add(-time.Hour), []string{"rep@seller.io"}); len(missing) != 0 || known["rep@seller.io"].ID != "005OLD" {
+		t.Errorf("same connection: got %v unknown, %v known; want it known", missing, known)
+	}
+}

@@ -45,7 +45,7 @@ func (p part) attribute(ctx context.Context, owners []item) (attributed, error) 
 	s := tv.Document
 	a := attributed{by: map[string]attribution.Decision{},
 		owners: attribution.OwnerRules{Rule: s.Owner, TeamFallback: s.OwnerFallbackUserID, ConnectedUser: p.conn.UserID}}
-	b := attribution.Batch{Team: p.team, Owners: a.owners, Users: p.e.Reps,
+	b := attribution.Batch{Team: p.team, Since: p.conn.ConnectedAt, Owners: a.owners, Users: p.e.Reps,
 		Accounts: attribution.AccountRules{Matching: s.AccountMatching, Fallback: s.AccountFallback, FreeMail: s.FreeMailDomains}}
 	subjects := make([]attribution.Subject, len(owners))
 	for i, it := range owners {
