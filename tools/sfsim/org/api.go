@@ -60,7 +60,8 @@ func (o *Org) Seed(object string, recs ...map[string]any) ([]string, error) {
 	defer end()
 	saved := o.dupRules
 	o.dupRules = nil
-	defer func() { o.dupRules = saved }()
+	o.admin = true // an admin's field-level security: every field read/write
+	defer func() { o.dupRules, o.admin = saved, false }()
 	hdr := http.Header{"Sforce-Auto-Assign": {"FALSE"}}
 	ids := make([]string, 0, len(recs))
 	for i, rec := range recs {
@@ -401,7 +402,8 @@ func (o *Org) Convert(leadID string) (Conversion, error) {
 	hdr := http.Header{"Sforce-Auto-Assign": {"FALSE"}}
 	saved := o.dupRules
 	o.dupRules = nil
-	defer func() { o.dupRules = saved }()
+	o.admin = true
+	defer func() { o.dupRules, o.admin = saved, false }()
 	accID, errs, _ := o.createLocked(o.objects["Account"], map[string]any{"Name": lead["Company"], "OwnerId": ownerUser(lead["OwnerId"], o.userID)}, hdr)
 	if len(errs) > 0 {
 		rollback()
@@ -514,5 +516,88 @@ func (o *Org) SetTaskStatuses(statuses []TaskStatus) error {
 		}
 	}
 	task.byName[lower("Status")] = f
+	return nil
+}
+
+// SetFieldUpdateable sets the API user's field-level security of one field,
+// as an admin does in a profile or permission set: off gives Read without
+// Edit, so describe reports the field neither createable nor updateable,
+// and an API create or update that sends it fails with
+// INVALID_FIELD_FOR_INSERT_UPDATE naming it (Seed and Convert, an admin's
+// writes, still set it). On restores Edit. Only a permissionable field (one
+// a user can write that is not required, see describe's permissionable)
+// takes it: Salesforce keeps required and system fields out of field-level
+// security. Reset restores every field.
+func (o *Org) SetFieldUpdateable(object, field string, on bool) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.objectByName(object)
+	if !ok || s.setup {
+		return fmt.Errorf("field access on %s: %w", object, ErrUnknownObject)
+	}
+	f, ok := s.field(field)
+	if !ok {
+		return fmt.Errorf("field access on %s: field: no field %s", s.Name, field)
+	}
+	if !f.permissionable() {
+		return fmt.Errorf("field access on %s: field: %s is not permissionable (required, read-only or system fields have no field-level security)", s.Name, f.Name)
+	}
+	if on {
+		delete(s.readOnlyFLS, f.Name)
+	} else {
+		s.readOnlyFLS[f.Name] = true
+	}
+	return nil
+}
+
+// modifyAllObjects are the objects SetModifyAll takes.
+var modifyAllObjects = map[string]bool{"Lead": true, "Contact": true, "Account": true, "Task": true}
+
+// SetModifyAll gives or takes the API user's "Modify All" on Lead, Contact,
+// Account or Task. It lets the user delete records other users own (without
+// it, only its own) and includes View All on the object.
+func (o *Org) SetModifyAll(object string, on bool) error {
+	if !modifyAllObjects[object] {
+		return fmt.Errorf("modify all on %q: only Lead, Contact, Account and Task are modelled: %w", object, ErrUnknownObject)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.modifyAll[object] = on
+	return nil
+}
+
+// SetModifyAllData gives or takes the API user's "Modify All Data", which
+// includes Modify All on every object and View All Data.
+func (o *Org) SetModifyAllData(on bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.modifyAllAll = on
+}
+
+// Delete deletes records as an admin does in Salesforce (a user in the
+// record's page, or the Recycle Bin's opposite): by 15- or 18-character id,
+// of any type and owner, without counting an API call. A Lead's or
+// Contact's Tasks go with it, as in an API delete. All or none: an id that
+// names no live record (never created, or deleted already) fails the call
+// with ErrNotFound and deletes nothing.
+func (o *Org) Delete(ids ...string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	rollback, end := o.beginTx()
+	defer end()
+	for _, raw := range ids {
+		id, ok := canonicalID(raw)
+		obj := objectForID(id)
+		if obj == "User" {
+			rollback()
+			return fmt.Errorf("delete %s: users are deactivated (SetUserActiveByID), never deleted: %w", raw, ErrInvalid)
+		}
+		if !ok || o.records[obj][id] == nil {
+			rollback()
+			return fmt.Errorf("delete %s: %w", raw, ErrNotFound)
+		}
+		o.deleteCascadeLocked(obj, id)
+	}
+	o.saveAfterChangeLocked()
 	return nil
 }

@@ -20,10 +20,14 @@ const (
 
 var rolledBack = errFields("ALL_OR_NONE_OPERATION_ROLLED_BACK", "Record rolled back because not all records were valid and the request was using AllOrNone header")
 
-// collectionLocked serves POST (create) and PATCH (update) on composite/sobjects.
+// collectionLocked serves POST (create), PATCH (update) and DELETE on
+// composite/sobjects.
 func (o *Org) collectionLocked(r *request) response {
+	if r.method == http.MethodDelete {
+		return o.collectionDeleteLocked(r)
+	}
 	if r.method != http.MethodPost && r.method != http.MethodPatch {
-		return methodNotAllowed(r.method, "POST,PATCH")
+		return methodNotAllowed(r.method, "POST,PATCH,DELETE")
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.UseNumber()
@@ -147,9 +151,11 @@ func (o *Org) collectionUpdateLocked(s *sobject, body map[string]any, hdr http.H
 	if raw == "" {
 		return "", []apiErr{errFields("MISSING_ARGUMENT", "Id not specified in an update call")}
 	}
-	id, ok := canonicalID(raw)
+	id, ok := strictID(raw)
 	if !ok || objectForID(id) != s.Name {
-		return raw, []apiErr{errFields("MALFORMED_ID", "malformed id "+raw)}
+		// as the documented example answers an Account id sent as a
+		// Contact: no id in the SaveResult, the field named
+		return "", []apiErr{errFields("MALFORMED_ID", s.Label+" ID: id value of incorrect type: "+raw, "Id")}
 	}
 	if _, gone := o.deleted[id]; gone {
 		return id, []apiErr{errFields("ENTITY_IS_DELETED", "entity is deleted")}
@@ -162,6 +168,79 @@ func (o *Org) collectionUpdateLocked(s *sobject, body map[string]any, hdr http.H
 		errs = []apiErr{*rerr}
 	}
 	return id, errs
+}
+
+// collectionDeleteLocked serves DELETE composite/sobjects?ids=…&allOrNone=…:
+// up to 200 ids of any types, a DeleteResult per id in their order. A
+// failed delete has no id; with allOrNone a failure rolls every delete back
+// and the others answer ALL_OR_NONE_OPERATION_ROLLED_BACK, keeping their id.
+func (o *Org) collectionDeleteLocked(r *request) response {
+	var ids []string
+	for _, v := range r.query["ids"] {
+		if v != "" {
+			ids = append(ids, strings.Split(v, ",")...)
+		}
+	}
+	if len(ids) == 0 {
+		return errResponse(400, errNoFields("MISSING_ARGUMENT", "ids: no ids were specified in the request"))
+	}
+	if len(ids) > maxCollectionRecords {
+		return errResponse(400, errNoFields("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"))
+	}
+	allOrNone := strings.EqualFold(r.query.Get("allOrNone"), "true")
+	rollback, end := o.beginTx()
+	defer end()
+	results := make([]map[string]any, len(ids))
+	failed := false
+	for i, raw := range ids {
+		id, e := o.deleteByIDLocked(raw)
+		res := map[string]any{"success": e == nil, "errors": []any{}}
+		if e == nil {
+			res["id"] = id
+		} else {
+			failed = true
+			res["errors"] = []any{e.collection()}
+		}
+		results[i] = res
+	}
+	if allOrNone && failed {
+		rollback()
+		for _, res := range results {
+			if res["success"] == true {
+				res["success"] = false
+				res["errors"] = []any{rolledBack.collection()}
+			}
+		}
+	}
+	return response{status: 200, body: results}
+}
+
+// deleteByIDLocked deletes one record of a collection delete, with
+// Salesforce's per-record errors.
+func (o *Org) deleteByIDLocked(raw string) (string, *apiErr) {
+	fail := func(e apiErr) (string, *apiErr) { return "", &e }
+	id, ok := strictID(raw)
+	if !ok {
+		return fail(errFields("MALFORMED_ID", "malformed id "+raw))
+	}
+	obj := objectForID(id)
+	if s, known := o.objects[obj]; known && s.setup || obj == "User" {
+		return fail(errSetupWrite(obj, "delete"))
+	}
+	if _, gone := o.deleted[id]; gone {
+		return fail(errFields("ENTITY_IS_DELETED", "entity is deleted"))
+	}
+	rec := o.records[obj][id]
+	if rec == nil {
+		// never created here (another org's id, a made-up one): the text
+		// is the update's (README, Known differences)
+		return fail(errFields("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"))
+	}
+	if !o.canDeleteLocked(obj, rec) {
+		return fail(errCannotDelete)
+	}
+	o.deleteCascadeLocked(obj, id)
+	return id, nil
 }
 
 var refRe = regexp.MustCompile(`@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[[0-9]+\])*)\}`)

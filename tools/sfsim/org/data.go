@@ -451,7 +451,7 @@ func (o *Org) updateOneLocked(r *request, s *sobject, rawID string) response {
 }
 
 func (o *Org) deleteOneLocked(s *sobject, rawID string) response {
-	id, _, resp := o.lookupLocked(s, rawID)
+	id, rec, resp := o.lookupLocked(s, rawID)
 	if resp != nil {
 		return *resp
 	}
@@ -459,7 +459,10 @@ func (o *Org) deleteOneLocked(s *sobject, rawID string) response {
 		// users are deactivated, never deleted: User supports no delete()
 		return errResponse(400, errSetupWrite(s.Name, "delete"))
 	}
-	o.deleteLocked(s.Name, id)
+	if !o.canDeleteLocked(s.Name, rec) {
+		return errResponse(400, errCannotDelete)
+	}
+	o.deleteCascadeLocked(s.Name, id)
 	return response{status: 204}
 }
 

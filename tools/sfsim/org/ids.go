@@ -95,6 +95,18 @@ func canonicalID(s string) (string, bool) {
 	return id15 + checksumSuffix(id15), true
 }
 
+// strictID reads a record's own id (an sObject Collections update's id, a
+// collection delete's ids) as Salesforce checks it: 15 characters, or 18
+// whose last three encode the case of the first 15 exactly. An id whose case
+// was changed is malformed there, while canonicalID recovers it.
+func strictID(s string) (string, bool) {
+	id, ok := canonicalID(s)
+	if !ok || len(s) == 18 && id != s {
+		return "", false
+	}
+	return id, true
+}
+
 func upper(c byte) byte {
 	if c >= 'a' && c <= 'z' {
 		return c - ('a' - 'A')

@@ -73,6 +73,12 @@ type Config struct {
 	Sharing     map[string]Sharing
 	ViewAll     map[string]bool // the API user holds "View All" on the object
 	ViewAllData bool            // the API user holds "View All Data"
+	// ModifyAll gives the API user "Modify All" on an object ("Lead",
+	// "Contact", "Account", "Task"), ModifyAllData "Modify All Data". Either
+	// lets it delete records other users own (by default it deletes only
+	// its own) and implies View All (View All Data).
+	ModifyAll     map[string]bool
+	ModifyAllData bool
 	// ConcurrentLimit is how many long-running data requests may be in
 	// flight at once (default 25, production's); LongRequest is how long a
 	// request runs before it counts as long-running (default 20 s).
@@ -148,6 +154,9 @@ type Org struct {
 	sharing      map[string]Sharing
 	viewAll      map[string]bool
 	viewAllData  bool
+	modifyAll    map[string]bool
+	modifyAllAll bool                  // "Modify All Data"
+	admin        bool                  // an admin's write (Seed, Convert): field-level security does not apply
 	flights      flights               // data requests in flight, for the concurrency limit
 	keys         map[string]stampedKey // duplicate rules' match keys of stored records
 
@@ -267,6 +276,11 @@ func (o *Org) resetLocked() {
 		o.viewAll = map[string]bool{}
 	}
 	o.viewAllData = o.cfg.ViewAllData
+	o.modifyAll = maps.Clone(o.cfg.ModifyAll)
+	if o.modifyAll == nil {
+		o.modifyAll = map[string]bool{}
+	}
+	o.modifyAllAll = o.cfg.ModifyAllData
 	o.flights.mu.Lock()
 	o.flights.set, o.flights.refused = false, 0
 	o.flights.mu.Unlock()

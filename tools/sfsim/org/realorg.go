@@ -142,14 +142,15 @@ func (o *Org) setupRecordsLocked(object string) map[string]map[string]any {
 		add(makeID(keyPrefixes["PermissionSetAssignment"], "5g", 1), map[string]any{"AssigneeId": o.userID, "PermissionSetId": profilePS})
 	case "PermissionSet":
 		add(profilePS, map[string]any{"Name": "X00e5g0000000001", "Label": "Sync Integration User", "IsOwnedByProfile": true,
-			"PermissionsViewAllData": o.viewAllData, "PermissionsModifyAllData": false, "PermissionsApiEnabled": true})
+			"PermissionsViewAllData": o.viewAllData || o.modifyAllAll, "PermissionsModifyAllData": o.modifyAllAll, "PermissionsApiEnabled": true})
 	case "DuplicateRule":
 		o.duplicateRuleRecordsLocked(add)
 	case "ObjectPermissions":
 		for i, obj := range []string{"Account", "Contact", "Lead", "Task"} {
 			add(makeID(keyPrefixes["ObjectPermissions"], "5g", uint64(i+1)), map[string]any{
 				"ParentId": profilePS, "SobjectType": obj, "PermissionsRead": true, "PermissionsCreate": true, "PermissionsEdit": true,
-				"PermissionsDelete": false, "PermissionsViewAllRecords": o.viewAll[obj], "PermissionsModifyAllRecords": false})
+				// Delete: the API user may delete the records it owns (others' need Modify All)
+				"PermissionsDelete": true, "PermissionsViewAllRecords": o.viewAll[obj] || o.modifyAll[obj], "PermissionsModifyAllRecords": o.modifyAll[obj]})
 		}
 	}
 	return out
@@ -162,10 +163,11 @@ func (o *Org) setupRecordsLocked(object string) map[string]map[string]any {
 // Data see it. Every user sees every User.
 func (o *Org) visibleLocked(object string, rec map[string]any) bool {
 	owned := rec["OwnerId"] == o.userID
+	viewAllData := o.viewAllData || o.modifyAllAll // Modify All Data includes View All Data
 	if object == "Contact" && rec["AccountId"] == nil {
-		return owned || o.viewAllData
+		return owned || viewAllData
 	}
-	if o.sharing[object] != SharingPrivate || o.viewAllData || o.viewAll[object] {
+	if o.sharing[object] != SharingPrivate || viewAllData || o.viewAll[object] || o.modifyAll[object] {
 		return true
 	}
 	return owned

@@ -75,8 +75,34 @@ func (o *Org) putLocked(object, id string, rec map[string]any) {
 func (o *Org) deleteLocked(object, id string) {
 	o.journal(object, id)
 	delete(o.records[object], id)
+	delete(o.keys, id)
 	o.deleted[id] = object
 }
+
+// deleteCascadeLocked deletes a record and what Salesforce deletes with it:
+// a Lead's or Contact's Tasks (those whose WhoId names it), whoever owns
+// them. Conversion has already moved a converted Lead's Tasks.
+func (o *Org) deleteCascadeLocked(object, id string) {
+	if object == "Lead" || object == "Contact" {
+		for _, tid := range sortedIDs(o.records["Task"]) {
+			if o.records["Task"][tid]["WhoId"] == id {
+				o.deleteLocked("Task", tid)
+			}
+		}
+	}
+	o.deleteLocked(object, id)
+}
+
+// canDeleteLocked reports whether the API user may delete rec: it owns it,
+// or holds Modify All on the object or Modify All Data. Public Read/Write
+// sharing lets a user edit other users' records, never delete them; roles
+// (a manager above the owner) are not modelled.
+func (o *Org) canDeleteLocked(object string, rec map[string]any) bool {
+	return rec["OwnerId"] == o.userID || o.modifyAllAll || o.modifyAll[object]
+}
+
+// errCannotDelete answers a delete of a record the API user may not delete.
+var errCannotDelete = errFields("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id")
 
 // coerce converts a JSON value to the stored form for a field, or returns a
 // deserialization error (which fails the whole request, as Salesforce's parser does).
@@ -212,7 +238,7 @@ func (o *Org) validateLocked(s *sobject, vals map[string]any, order []string, ex
 		if name == "Id" && !creating {
 			continue
 		}
-		if (creating && !f.Createable) || (!creating && !f.Updateable) {
+		if (creating && !f.Createable) || (!creating && !f.Updateable) || (!o.admin && s.readOnlyFLS[f.Name]) {
 			notWritable = append(notWritable, f.Name)
 		}
 	}
@@ -247,6 +273,11 @@ func (o *Org) validateLocked(s *sobject, vals map[string]any, order []string, ex
 			}
 			if !f.Nillable && f.Type == TypePicklist && f.Restricted && !creating {
 				errs = append(errs, errFields("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", f.Label+": bad value for restricted picklist field: ", f.Name))
+			}
+			if f.Type == TypeBoolean {
+				// a checkbox is true or false, never null: an explicit
+				// null fails the record, on create and on update
+				errs = append(errs, errFields("INVALID_TYPE_ON_FIELD_IN_RECORD", f.Label+": value not of required type: ", f.Name))
 			}
 			continue
 		}

@@ -67,6 +67,10 @@ type sobject struct {
 	fields []*Field
 	byName map[string]*Field // lower-case name -> field
 	setup  bool              // a read-only setup object, its records built from the org's state
+	// readOnlyFLS are the fields whose field-level security gives the API
+	// user Read but not Edit (SetFieldUpdateable): describe says neither
+	// createable nor updateable, and API writes that send them are refused.
+	readOnlyFLS map[string]bool
 }
 
 func (s *sobject) field(name string) (*Field, bool) {
@@ -81,6 +85,11 @@ func (s *sobject) add(f *Field) {
 
 func (s *sobject) remove(name string) {
 	delete(s.byName, lower(name))
+	for k := range s.readOnlyFLS {
+		if lower(k) == lower(name) {
+			delete(s.readOnlyFLS, k)
+		}
+	}
 	out := s.fields[:0]
 	for _, f := range s.fields {
 		if lower(f.Name) != lower(name) {
@@ -172,7 +181,7 @@ var leadSources = []string{"Web", "Phone Inquiry", "Partner Referral", "Purchase
 var industries = []string{"Agriculture", "Banking", "Communications", "Education", "Electronics", "Finance", "Healthcare", "Media", "Technology", "Other"}
 
 func newObject(name, label, plural string, fields ...*Field) *sobject {
-	s := &sobject{Name: name, Label: label, Plural: plural, byName: map[string]*Field{}}
+	s := &sobject{Name: name, Label: label, Plural: plural, byName: map[string]*Field{}, readOnlyFLS: map[string]bool{}}
 	for _, f := range fields {
 		s.add(f)
 	}
@@ -456,7 +465,13 @@ func (cf CustomField) field() (*Field, error) {
 func (s *sobject) describe(version string) map[string]any {
 	fields := make([]map[string]any, 0, len(s.fields))
 	for _, f := range s.fields {
-		fields = append(fields, f.describe())
+		d := f.describe()
+		if s.readOnlyFLS[f.Name] {
+			// field-level security: Read without Edit (describe answers
+			// for the user who asks)
+			d["createable"], d["updateable"] = false, false
+		}
+		fields = append(fields, d)
 	}
 	prefix := keyPrefixes[s.Name]
 	path := "/services/data/v" + version + "/sobjects/" + s.Name
@@ -508,6 +523,14 @@ func (f *Field) describe() map[string]any {
 		"referenceTo": ref, "relationshipName": rel, "polymorphicForeignKey": len(ref) > 1,
 		"defaultValue": nil, "defaultValueFormula": nil, "inlineHelpText": nil,
 		"autoNumber": false, "dependentPicklist": false, "htmlFormatted": false, "nameField": f.Name == "Name",
-		"permissionable": f.Nillable && f.Createable, "deprecatedAndHidden": false,
+		"permissionable": f.permissionable(), "deprecatedAndHidden": false,
 	}
+}
+
+// permissionable reports whether an admin may set the field's field-level
+// security: a field a user can write that is not required (a checkbox is
+// never null but is not required either). Required and system fields are
+// always read/write or always read-only.
+func (f *Field) permissionable() bool {
+	return f.Createable && (f.Nillable || f.Type == TypeBoolean)
 }

@@ -67,6 +67,54 @@ func (o *Org) handleSim(w http.ResponseWriter, r *http.Request) {
 		default:
 			writeJSON(w, http.StatusCreated, map[string]any{"ids": ids})
 		}
+	case route == "DELETE records" && len(parts) == 3:
+		o.mu.Lock()
+		sobj, ok := o.objectByName(parts[1])
+		o.mu.Unlock()
+		id, okID := canonicalID(parts[2])
+		switch {
+		case !ok:
+			simError(w, http.StatusNotFound, "sobject: unknown object "+parts[1])
+		case !okID || objectForID(id) != sobj.Name:
+			simError(w, http.StatusBadRequest, "id: "+parts[2]+" is not a "+sobj.Name+" id")
+		default:
+			if err := o.Delete(id); err != nil {
+				status := http.StatusBadRequest
+				if errors.Is(err, ErrNotFound) {
+					status = http.StatusNotFound
+				}
+				simError(w, status, "id: "+err.Error())
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}
+	case route == "PUT field-access" && len(parts) == 3:
+		var in struct {
+			Updateable *bool `json:"updateable"`
+		}
+		if err := strictJSON(body, &in); err != nil || in.Updateable == nil {
+			simError(w, http.StatusBadRequest, `body: want {"updateable": true|false}`)
+			return
+		}
+		if err := o.SetFieldUpdateable(parts[1], parts[2], *in.Updateable); err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, ErrUnknownObject) {
+				status = http.StatusNotFound
+			}
+			simError(w, status, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case route == "PUT modify-all-data" && len(parts) == 1:
+		var in struct {
+			On *bool `json:"on"`
+		}
+		if err := strictJSON(body, &in); err != nil || in.On == nil {
+			simError(w, http.StatusBadRequest, `body: want {"on": true|false}`)
+			return
+		}
+		o.SetModifyAllData(*in.On)
+		w.WriteHeader(http.StatusNoContent)
 	case route == "GET stats" && len(parts) == 1:
 		writeJSON(w, http.StatusOK, o.Stats())
 	case route == "POST reset" && len(parts) == 1:
@@ -147,8 +195,9 @@ func (o *Org) handleSim(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case route == "PUT sharing" && len(parts) == 2:
 		var in struct {
-			Sharing Sharing `json:"sharing"`
-			ViewAll *bool   `json:"viewAll"`
+			Sharing   Sharing `json:"sharing"`
+			ViewAll   *bool   `json:"viewAll"`
+			ModifyAll *bool   `json:"modifyAll"`
 		}
 		if err := strictJSON(body, &in); err != nil {
 			simError(w, http.StatusBadRequest, "body: "+err.Error())
@@ -163,6 +212,12 @@ func (o *Org) handleSim(w http.ResponseWriter, r *http.Request) {
 		if in.ViewAll != nil {
 			if err := o.SetViewAll(parts[1], *in.ViewAll); err != nil {
 				simError(w, http.StatusBadRequest, "viewAll: "+err.Error())
+				return
+			}
+		}
+		if in.ModifyAll != nil {
+			if err := o.SetModifyAll(parts[1], *in.ModifyAll); err != nil {
+				simError(w, http.StatusBadRequest, "modifyAll: "+err.Error())
 				return
 			}
 		}
@@ -322,6 +377,13 @@ func (o *Org) ownerLabelLocked(id any) any {
 	return sid
 }
 
+// alwaysShown are the columns the records page shows even when no record
+// has a value in them: a Lead's or Contact's email bounce and opt-out.
+var alwaysShown = map[string][]string{
+	"Lead":    {"HasOptedOutOfEmail", "EmailBouncedReason", "EmailBouncedDate"},
+	"Contact": {"HasOptedOutOfEmail", "EmailBouncedReason", "EmailBouncedDate"},
+}
+
 // handleIndex serves GET /: the org's Leads, Contacts, Accounts, Tasks and Users.
 func (o *Org) handleIndex(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -350,6 +412,12 @@ func (o *Org) handleIndex(w http.ResponseWriter, r *http.Request) {
 				if v != nil && v != false {
 					used[k] = true
 				}
+			}
+		}
+		if len(o.records[name]) > 0 {
+			// the fields bounces and opt-outs write, shown even when empty
+			for _, f := range alwaysShown[name] {
+				used[f] = true
 			}
 		}
 		for _, f := range s.fields {
