@@ -166,6 +166,13 @@ func (p part) createAccounts(ctx context.Context, ds []attribution.Decision) ([]
 	}
 	made, refused, err := p.createAccountRecords(ctx, mine, mineRecs)
 	if err != nil {
+		// Nothing is known of the Accounts: the claims are given up, so the
+		// next attempt (this worker's or another's) looks them up, finds
+		// those a lost answer saved, and creates the others; a claim kept
+		// would hold its company's contacts back until it lapsed.
+		for _, k := range mine {
+			p.unclaim(context.WithoutCancel(ctx), accountClaim(k))
+		}
 		return nil, nil, err
 	}
 	return withAccounts(ds, made, refused), busy, nil

@@ -292,3 +292,25 @@ func TestLongCompanyNameClaimed(t *testing.T) {
 		t.Errorf("got %q and %d Accounts; want created Contact under one new Account", got, len(r.org.Records(orgtest.Account)))
 	}
 }
+
+// TestFailedAccountCreateGivesTheClaimUp: when the call creating a new
+// Account fails, its company's claim is given up, so the contact's next
+// attempt creates it at once instead of waiting for the claim to lapse.
+func TestFailedAccountCreateGivesTheClaimUp(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	r.settings(t, connectedAt, func(s *policy.TeamSettings) { s.SyncAs = policy.SyncAsContact })
+	r.org.FailNext(orgtest.CallCreate, orgtest.Transient())
+	d := addedBy("evt_c1", "seq_1", "", person("c1", "ann@beta.example"))
+	if back := r.process(d); !errors.Is(back[d.ID], delivery.ErrRetry) {
+		t.Fatalf("first: got %v back; want ErrRetry", back)
+	}
+	other := r.engine(workerLedger{Memory: r.ledger, owner: "worker_2", saves: &sync.Mutex{}}, "worker_2") // the redelivery reaches another instance
+	other.Reps, other.AccountWait = &attribution.Users{Now: r.clock.Now}, time.Millisecond
+	if back := other.Process(t.Context(), []delivery.Delivery{d}); len(back) != 0 {
+		t.Fatalf("again, on another worker: got %v back; want none (the claim given up)", back)
+	}
+	if got := r.answer("evt_c1"); got != "created Contact" || len(r.org.Records(orgtest.Account)) != 1 {
+		t.Errorf("got %q and %d Accounts; want created Contact under one new Account", got, len(r.org.Records(orgtest.Account)))
+	}
+}
