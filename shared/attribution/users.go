@@ -2,6 +2,11 @@ package attribution
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sfsync/sfsync/shared/policy"
 	"log/slog"
 	"maps"
 	"sync"
@@ -27,6 +32,32 @@ type UserStore interface {
 	KnownUsers(ctx context.Context, teamID string, emails []string) (map[string]Known, error)
 	// KeepUsers keeps what was learned (by normalized email).
 	KeepUsers(ctx context.Context, teamID string, known map[string]Known) error
+}
+
+// MaxRepEmailLength bounds a rep's email, in bytes, as a store keeps it.
+const MaxRepEmailLength = 320
+
+// CheckRepEmail is the rule a UserStore holds a rep's email to: not
+// empty, normalized (NormalizeEmail), valid UTF-8 without control
+// characters, at most MaxRepEmailLength bytes. The error names field, not
+// the email; errors.Is finds policy.ErrInvalid in it.
+func CheckRepEmail(field, email string) error {
+	var problem string
+	switch {
+	case email == "":
+		problem = "must not be empty"
+	case NormalizeEmail(email) != email:
+		problem = "must be normalized (lower case, no surrounding spaces)"
+	case len(email) > MaxRepEmailLength:
+		problem = fmt.Sprintf("longer than %d bytes", MaxRepEmailLength)
+	case !utf8.ValidString(email):
+		problem = "is not valid UTF-8"
+	case strings.ContainsFunc(email, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		problem = "holds control characters"
+	default:
+		return nil
+	}
+	return &policy.ValidationError{Field: field, Problem: problem}
 }
 
 // Users resolves reps' emails to Salesforce users, per team, asking the

@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -47,9 +46,6 @@ const (
 // Retention is how long after it was learned an entry is kept (its
 // expires_at).
 const Retention = 7 * 24 * time.Hour
-
-// MaxEmailLength bounds a rep's email, in bytes.
-const MaxEmailLength = 320
 
 // DefaultMaxAttempts bounds the sends of one batch while DynamoDB leaves
 // part of it unprocessed.
@@ -110,7 +106,7 @@ func (s *Store) KnownUsers(ctx context.Context, team string, emails []string) (m
 	seen := make(map[string]bool, len(emails))
 	keys := make([]map[string]types.AttributeValue, 0, len(emails))
 	for i, e := range emails {
-		if err := checkEmail(fmt.Sprintf("emails[%d]", i), e); err != nil {
+		if err := attribution.CheckRepEmail(fmt.Sprintf("emails[%d]", i), e); err != nil {
 			return nil, err
 		}
 		if !seen[e] { // BatchGetItem refuses a key asked twice
@@ -147,7 +143,7 @@ func (s *Store) KeepUsers(ctx context.Context, team string, known map[string]att
 	}
 	emails := make([]string, 0, len(known))
 	for e := range known {
-		if err := checkEmail("known", e); err != nil {
+		if err := attribution.CheckRepEmail("known", e); err != nil {
 			return err
 		}
 		emails = append(emails, e)
@@ -225,27 +221,4 @@ func (s *Store) batchWrite(ctx context.Context, writes []types.WriteRequest) err
 			return fmt.Errorf("batch write to %s: %w", s.Table, err)
 		}
 	}
-}
-
-// checkEmail holds a rep's email to the rule attributiontest's store
-// holds it to: not empty, normalized (attribution.NormalizeEmail), valid
-// UTF-8 without control characters, at most MaxEmailLength bytes. The
-// error names field, not the email; errors.Is finds policy.ErrInvalid.
-func checkEmail(field, email string) error {
-	var problem string
-	switch {
-	case email == "":
-		problem = "must not be empty"
-	case attribution.NormalizeEmail(email) != email:
-		problem = "must be normalized (lower case, no surrounding spaces)"
-	case len(email) > MaxEmailLength:
-		problem = fmt.Sprintf("longer than %d bytes", MaxEmailLength)
-	case !utf8.ValidString(email):
-		problem = "is not valid UTF-8"
-	case strings.ContainsFunc(email, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		problem = "holds control characters"
-	default:
-		return nil
-	}
-	return &policy.ValidationError{Field: field, Problem: problem}
 }

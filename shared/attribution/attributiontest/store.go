@@ -7,17 +7,12 @@ package attributiontest
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/policy"
 )
-
-// maxEmailLength bounds a rep's email, in bytes, as attributiondb does.
-const maxEmailLength = 320
 
 // UserStore keeps what was learned of each team's reps in the process. It
 // is safe for concurrent use; its zero value is an empty store. It refuses
@@ -40,7 +35,7 @@ func (s *UserStore) KnownUsers(_ context.Context, team string, emails []string) 
 		return nil, err
 	}
 	for i, e := range emails {
-		if err := checkEmail(fmt.Sprintf("emails[%d]", i), e); err != nil {
+		if err := attribution.CheckRepEmail(fmt.Sprintf("emails[%d]", i), e); err != nil {
 			return nil, err
 		}
 	}
@@ -62,7 +57,7 @@ func (s *UserStore) KeepUsers(_ context.Context, team string, known map[string]a
 		return err
 	}
 	for e := range known {
-		if err := checkEmail("known", e); err != nil {
+		if err := attribution.CheckRepEmail("known", e); err != nil {
 			return err
 		}
 	}
@@ -79,27 +74,4 @@ func (s *UserStore) KeepUsers(_ context.Context, team string, known map[string]a
 		s.teams[team][e] = k
 	}
 	return nil
-}
-
-// checkEmail is the rule both stores hold a rep's email to: not empty,
-// normalized (attribution.NormalizeEmail), valid UTF-8 without control
-// characters, at most maxEmailLength bytes. The error names field and
-// not the email, and errors.Is finds policy.ErrInvalid in it.
-func checkEmail(field, email string) error {
-	var problem string
-	switch {
-	case email == "":
-		problem = "must not be empty"
-	case attribution.NormalizeEmail(email) != email:
-		problem = "must be normalized (lower case, no surrounding spaces)"
-	case len(email) > maxEmailLength:
-		problem = fmt.Sprintf("longer than %d bytes", maxEmailLength)
-	case !utf8.ValidString(email):
-		problem = "is not valid UTF-8"
-	case strings.ContainsFunc(email, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		problem = "holds control characters"
-	default:
-		return nil
-	}
-	return &policy.ValidationError{Field: field, Problem: problem}
 }
