@@ -259,7 +259,7 @@ func (t team) recordTasks(ctx context.Context, items []item, ids []string) (resu
 	}
 	tasks := make([]LoggedTask, len(items))
 	for i, it := range items {
-		tasks[i] = LoggedTask{Key: it.key, TaskID: ids[i]}
+		tasks[i] = LoggedTask{Key: it.key, TaskID: ids[i], ContactID: it.d.Event.ContactID()}
 	}
 	errs, err := t.e.Activities.DoneAll(ctx, t.id, t.e.Owner, tasks)
 	if err != nil {

@@ -69,6 +69,9 @@ type ClaimResult struct {
 type LoggedTask struct {
 	Key    string
 	TaskID string
+	// ContactID is the sequencer's contact the Task is about: the store
+	// indexes the logged activity by it, so an erasure finds it.
+	ContactID string
 }
 
 // Errors of Activities.

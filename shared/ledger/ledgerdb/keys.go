@@ -52,6 +52,13 @@ const RecordIndexPrefix = "RECORD#"
 // RecordIndexSK is a saved record's sort key in the contact index.
 func RecordIndexSK(email string) string { return RecordIndexPrefix + email }
 
+// What lifecycle keeps per email (lifecycledb): pk EmailPK, sk OptOutSK
+// and BounceSK, beside the email's record.
+const (
+	OptOutSK = "OPTOUT"
+	BounceSK = "BOUNCE"
+)
+
 // ContactPK is the partition key of a contact's FAILURES item, and the
 // contact index's partition key (cpk) of its outcomes and records.
 func ContactPK(team, contactID string) string { return TeamPK(team) + "#CONTACT#" + contactID }

@@ -1,0 +1,169 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/salesforce"
+)
+
+// ErrRaced means another worker kept writing a newer bounce of the same
+// email while this one wrote: the event comes back and tries again.
+var ErrRaced = errors.New("lifecycle: a newer bounce of the email was being written at the same time")
+
+// BounceResult is what became of one bounce given to WriteBounces.
+type BounceResult struct {
+	// Written: the bounce is on its record (written now, or before:
+	// a redelivery); false when a newer bounce of the email holds the
+	// record, or the bounce was refused.
+	Written bool
+	// Refused is Salesforce's refusal of the update (a field not
+	// updateable, a validation rule): the event fails with it.
+	Refused *event.OutcomeError
+	// Err is set when the bounce must come back later (a passing
+	// refusal, or a race with a newer bounce).
+	Err error
+}
+
+// BounceWriter writes bounces back to records, the newest only, once per
+// bounce: the email's mark (Marks) says which bounce the record carries.
+type BounceWriter struct {
+	Marks Marks
+}
+
+// maxRounds bounds how often WriteBounces writes an email's newest bounce
+// again after finding that a newer one was written under it.
+const maxRounds = 3
+
+// Write writes each bounce whose email has no newer one, in one update call
+// for the batch (Updater batches 200 a call). Per email, only the newest
+// bounce of bs is written; the others are superseded (Written false, no
+// error). A bounce already written (a redelivery) costs no call. An error
+// return means the whole batch comes back.
+//
+// Two workers writing bounces of the same email at once may update the
+// record in either order, so after writing, the writer reads the mark again
+// (WroteBounces); where a newer bounce was written meanwhile, it writes that
+// one again, so the record ends with the newest.
+func (w BounceWriter) Write(ctx context.Context, teamID string, org Updater, bs []Bounce) ([]BounceResult, error) {
+	out := make([]BounceResult, len(bs))
+	newest := newestPerEmail(bs)
+	var claim []Bounce
+	for _, i := range newest {
+		claim = append(claim, bs[i])
+	}
+	if len(claim) == 0 {
+		return out, nil
+	}
+	marks, err := w.Marks.ClaimBounces(ctx, teamID, claim)
+	if err != nil {
+		return nil, fmt.Errorf("claim bounces: %w", err)
+	}
+	var send []Bounce
+	at := map[string]int{} // by email: the index in bs of the bounce sent
+	for j, m := range marks {
+		b := claim[j]
+		switch {
+		case m.EventID != b.EventID: // a newer bounce holds the record
+		case m.Written:
+			out[newest[b.Email]].Written = true
+		default:
+			send = append(send, b)
+			at[b.Email] = newest[b.Email]
+		}
+	}
+	for round := 0; len(send) > 0; round++ {
+		if round == maxRounds {
+			for _, b := range send {
+				out[at[b.Email]].Err = ErrRaced
+			}
+			break
+		}
+		again, err := w.send(ctx, teamID, org, send, at, out, round == 0)
+		if err != nil {
+			return nil, err
+		}
+		send = again
+	}
+	return out, nil
+}
+
+// send updates the records of bs and marks them written. It returns the
+// newer bounces found written meanwhile, to write again. first says the
+// bounces are the batch's own: their answers go to out.
+func (w BounceWriter) send(ctx context.Context, teamID string, org Updater, bs []Bounce, at map[string]int, out []BounceResult, first bool) ([]Bounce, error) {
+	recs := make([]salesforce.SObject, len(bs))
+	for i, b := range bs {
+		recs[i] = bounceRecord(b)
+	}
+	results, err := org.UpdateRecords(ctx, recs)
+	if err != nil {
+		return nil, fmt.Errorf("update bounced records: %w", err)
+	}
+	var wrote []Bounce
+	for i, r := range results {
+		b := bs[i]
+		switch {
+		case r.Success:
+			wrote = append(wrote, b)
+		case first && Transient(r):
+			out[at[b.Email]].Err = fmt.Errorf("update %s: %s", b.Record.ID, r.Errors[0].Message)
+		case first:
+			out[at[b.Email]].Refused = Refusal(r)
+		default: // the newer bounce's own event answers for its refusal
+		}
+	}
+	if len(wrote) == 0 {
+		return nil, nil
+	}
+	marks, err := w.Marks.WroteBounces(ctx, teamID, wrote)
+	if err != nil {
+		return nil, fmt.Errorf("mark bounces written: %w", err)
+	}
+	var again []Bounce
+	for j, m := range marks {
+		b := wrote[j]
+		if first {
+			out[at[b.Email]].Written = true
+		}
+		// A newer bounce already written may have been overwritten by
+		// this one: write it again. One not written yet is its writer's
+		// to write, after this.
+		if m.EventID != b.EventID && m.Written {
+			again = append(again, m.Bounce)
+		}
+	}
+	return again, nil
+}
+
+// newestPerEmail is, by email, the index in bs of its newest bounce.
+func newestPerEmail(bs []Bounce) map[string]int {
+	newest := map[string]int{}
+	for i, b := range bs {
+		if j, ok := newest[b.Email]; !ok || Newer(b, bs[j]) {
+			newest[b.Email] = i
+		}
+	}
+	return newest
+}
+
+// bounceRecord is the update that puts b on its record.
+func bounceRecord(b Bounce) salesforce.SObject {
+	rec := salesforce.NewSObject(string(b.Record.Object))
+	rec["Id"] = b.Record.ID
+	rec[FieldBouncedReason] = CutReason(b.Reason)
+	rec[FieldBouncedDate] = b.At.UTC().Format(time.RFC3339)
+	return rec
+}
+
+// CutReason cuts a bounce reason to MaxBounceReason characters, as
+// Salesforce counts them.
+func CutReason(s string) string {
+	if salesforce.TextLength(s) <= MaxBounceReason {
+		return s
+	}
+	return s[:salesforce.TextPrefix(s, MaxBounceReason)]
+}
