@@ -41,6 +41,9 @@ type Membership struct {
 	Policy     policy.Effective
 	PinnedAt   time.Time // the contact.added event's occurred_at
 	EventID    string    // the contact.added event
+	// Retain is how long the membership is kept after it last changed
+	// (the team's retention_days); 0 is DefaultRetention.
+	Retain time.Duration
 	Status     MembershipStatus
 	Reason     event.Reason
 	Salesforce *event.SalesforceRef
@@ -64,6 +67,11 @@ type Record struct {
 	SyncedAt  time.Time
 	EventID   string
 	ContactID string
+	// Retain is how long the record's entry is kept after it was saved
+	// (the team's retention_days); 0 is DefaultRetention. Past it the
+	// email is new to the team: found in Salesforce again, never created
+	// twice while deduplication is on.
+	Retain time.Duration
 }
 
 // Credit is the attribution of a created record, kept with it so that
@@ -89,6 +97,18 @@ type PinResult struct {
 }
 
 // MemberKey names a membership.
+// DefaultRetention is how long memberships and records are kept after
+// their last change when the team set no retention_days.
+const DefaultRetention = 400 * 24 * time.Hour
+
+// RetainOr is d, or DefaultRetention when d is not positive.
+func RetainOr(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return DefaultRetention
+}
+
 type MemberKey struct{ SequenceID, ContactID string }
 
 // Match is an email found in Salesforce.

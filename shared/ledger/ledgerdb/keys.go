@@ -98,11 +98,26 @@ const MemberPrefix = "MEMBER#"
 // MemberSK is a membership's sort key.
 func MemberSK(contactID string) string { return MemberPrefix + contactID }
 
+// MemberIndexPrefix begins the contact-index sort key of every membership.
+const MemberIndexPrefix = "MEMBER#"
+
+// MemberIndexSK is a membership's sort key in the contact index (cpk
+// ContactPK), so an erasure finds a contact's memberships.
+func MemberIndexSK(seq string) string { return MemberIndexPrefix + seq }
+
 // Activity claims and logged Tasks: pk ActivityPK, sk ActivitySK.
 const ActivitySK = "TASK"
 
 // ActivityPK is the partition key of one activity (activitysync.Key).
 func ActivityPK(team, key string) string { return TeamPK(team) + "#ACTIVITY#" + key }
+
+// ActivityIndexPrefix begins the contact-index sort key of every logged
+// activity.
+const ActivityIndexPrefix = "ACTIVITY#"
+
+// ActivityIndexSK is a logged activity's sort key in the contact index
+// (cpk ContactPK), so an erasure finds the Tasks made for a contact.
+func ActivityIndexSK(key string) string { return ActivityIndexPrefix + key }
 
 // Held activity: the team's list of memberships with held activity
 // (pk HeldListPK, sk HeldListSK), and each membership's held events
