@@ -43,7 +43,7 @@ type Membership struct {
 	EventID    string    // the contact.added event
 	// Retain is how long the membership is kept after it last changed
 	// (the team's retention_days); 0 is DefaultRetention.
-	Retain time.Duration
+	Retain     time.Duration
 	Status     MembershipStatus
 	Reason     event.Reason
 	Salesforce *event.SalesforceRef
@@ -96,7 +96,6 @@ type PinResult struct {
 	Err        error
 }
 
-// MemberKey names a membership.
 // DefaultRetention is how long memberships and records are kept after
 // their last change when the team set no retention_days.
 const DefaultRetention = 400 * 24 * time.Hour
@@ -109,6 +108,7 @@ func RetainOr(d time.Duration) time.Duration {
 	return DefaultRetention
 }
 
+// MemberKey names a membership.
 type MemberKey struct{ SequenceID, ContactID string }
 
 // Match is an email found in Salesforce.
