@@ -22,8 +22,9 @@ import (
 //
 // Unknown fields are tolerated and dropped, so producers can add fields within
 // a version; a field the contract knows but forbids for the type (a sequence
-// or a user on contact.created, a url on anything but email.clicked) is an
-// error.
+// or a user on contact.created, a sequence on contact.unsubscribed, a
+// data.reason on any other contact event, a url on anything but
+// email.clicked) is an error.
 // Strings are taken as sent: nothing is trimmed, case-folded or truncated.
 // Timestamps are returned in UTC.
 func Decode(body []byte) (Event, error) {
@@ -95,16 +96,14 @@ func parseObject(body []byte) (object, error) {
 
 func decodeContactData(data object, t Type) (ContactData, error) {
 	var d ContactData
-	if t == ContactCreated {
-		if data.has("sequence") {
-			return d, invalid(data.path("sequence"), "not allowed on %s", t)
-		}
-	} else {
+	if t.HasSequence() {
 		s, err := decodeSequence(data)
 		if err != nil {
 			return d, err
 		}
 		d.Sequence = &s
+	} else if data.has("sequence") {
+		return d, invalid(data.path("sequence"), "not allowed on %s", t)
 	}
 	c, err := data.object("contact", true)
 	if err != nil {
@@ -140,10 +139,15 @@ func decodeContactData(data object, t Type) (ContactData, error) {
 		if data.has("user") {
 			return d, invalid(data.path("user"), "not allowed on %s", t)
 		}
-		return d, nil
-	}
-	if d.User, err = decodeUser(data); err != nil {
+	} else if d.User, err = decodeUser(data); err != nil {
 		return d, err
+	}
+	if t == ContactUnsubscribed {
+		if d.Reason, err = data.str("reason", false, MaxUnsubscribeReasonLength); err != nil {
+			return d, err
+		}
+	} else if data.has("reason") {
+		return d, invalid(data.path("reason"), "only allowed on %s", ContactUnsubscribed)
 	}
 	return d, nil
 }

@@ -24,15 +24,18 @@ const (
 	ContactCreated Type = "contact.created" // a contact exists; no sequence yet (dedup warning only)
 	ContactAdded   Type = "contact.added"   // a contact was put in a sequence
 	ContactReplied Type = "contact.replied" // a contact replied within a sequence
-	EmailSent      Type = "email.sent"
-	EmailReplied   Type = "email.replied"
-	EmailOpened    Type = "email.opened"
-	EmailClicked   Type = "email.clicked"
-	EmailBounced   Type = "email.bounced"
+	// ContactUnsubscribed: the contact opted out of email. It names no
+	// sequence; data.reason may say how the contact opted out.
+	ContactUnsubscribed Type = "contact.unsubscribed"
+	EmailSent           Type = "email.sent"
+	EmailReplied        Type = "email.replied"
+	EmailOpened         Type = "email.opened"
+	EmailClicked        Type = "email.clicked"
+	EmailBounced        Type = "email.bounced"
 )
 
 // Types lists every inbound event type, contact events first.
-var Types = []Type{ContactCreated, ContactAdded, ContactReplied, EmailSent, EmailReplied, EmailOpened, EmailClicked, EmailBounced}
+var Types = []Type{ContactCreated, ContactAdded, ContactReplied, ContactUnsubscribed, EmailSent, EmailReplied, EmailOpened, EmailClicked, EmailBounced}
 
 // Queue names (resources.Queue.Name) the two kinds of inbound event travel on.
 const (
@@ -45,7 +48,18 @@ func (t Type) Known() bool { return t.IsContact() || t.IsEmail() }
 
 // IsContact reports whether t is a contact event (contact.*).
 func (t Type) IsContact() bool {
-	return t == ContactCreated || t == ContactAdded || t == ContactReplied
+	switch t {
+	case ContactCreated, ContactAdded, ContactReplied, ContactUnsubscribed:
+		return true
+	}
+	return false
+}
+
+// HasSequence reports whether events of type t name a sequence
+// (data.sequence): every known type but contact.created and
+// contact.unsubscribed, which are about the contact alone.
+func (t Type) HasSequence() bool {
+	return t.Known() && t != ContactCreated && t != ContactUnsubscribed
 }
 
 // IsEmail reports whether t is an email activity event (email.*).
@@ -86,14 +100,17 @@ func (e Event) Queue() string { return e.Type.Queue() }
 // Data is the type-specific part of an event: ContactData or EmailData.
 type Data interface{ isData() }
 
-// ContactData is the data of contact.created, contact.added and contact.replied.
-// Sequence is nil exactly for contact.created. User, the rep who added the
-// contact, is optional on contact.added and contact.replied and never set on
-// contact.created.
+// ContactData is the data of the contact events: contact.created,
+// contact.added, contact.replied and contact.unsubscribed. Sequence is nil
+// exactly for contact.created and contact.unsubscribed (Type.HasSequence).
+// User, the rep, is optional on every contact event but contact.created,
+// where it is never set. Reason, how the contact opted out, is set only on
+// contact.unsubscribed, and there only when the event gives one.
 type ContactData struct {
 	Sequence *Sequence `json:"sequence,omitempty"`
 	Contact  Contact   `json:"contact"`
 	User     *User     `json:"user,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
 }
 
 // EmailData is the data of the email.* events. User, the rep who sent the
@@ -130,9 +147,10 @@ type Contact struct {
 }
 
 // User is the sequencer's user (the rep) who added the contact or sent the
-// email. The service gives the Leads, Contacts and Tasks it creates to the
-// active Salesforce user with this email (matched case-insensitively), else
-// to the team's fallback (R10). Email keeps the case it was sent with.
+// email; on contact.unsubscribed, the rep whose contact opted out. The
+// service gives the Leads, Contacts and Tasks it creates to the active
+// Salesforce user with this email (matched case-insensitively), else to the
+// team's fallback (R10). Email keeps the case it was sent with.
 type User struct {
 	ID    string `json:"id"`
 	Email string `json:"email"`
@@ -179,7 +197,8 @@ func (e Event) Email() string {
 	return ""
 }
 
-// SequenceID is the id of the event's sequence, "" for contact.created.
+// SequenceID is the id of the event's sequence, "" for contact.created and
+// contact.unsubscribed.
 func (e Event) SequenceID() string {
 	switch d := e.Data.(type) {
 	case ContactData:

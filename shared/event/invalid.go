@@ -35,7 +35,7 @@ func InvalidOutcome(body []byte, queue string, reason error, at time.Time) (Outc
 		if c, ok := d.m["contact"].(map[string]any); ok {
 			o.ContactID = readID(object{m: c}, "id")
 		}
-		if s, ok := d.m["sequence"].(map[string]any); ok && o.Type != DedupOutcome {
+		if s, ok := d.m["sequence"].(map[string]any); ok && o.Type != DedupOutcome && Type(typ) != ContactUnsubscribed {
 			o.SequenceID = readID(object{m: s}, "id")
 		}
 	}

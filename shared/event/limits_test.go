@@ -55,6 +55,8 @@ func TestSchemaLimitsMatchGo(t *testing.T) {
 		{"$defs/message/properties/url/pattern", urlPattern},
 		{"$defs/message/properties/reason/maxLength", float64(MaxReasonLength)},
 		{"$defs/user/properties/name/maxLength", float64(MaxNameLength)},
+		{"$defs/unsubscribeReason/maxLength", float64(MaxUnsubscribeReasonLength)},
+		{"$defs/unsubscribeReason/type", "string"},
 		{"$defs/user/properties/id/$ref", "#/$defs/id"},
 		{"$defs/user/properties/email/$ref", "#/$defs/email"},
 		{"$defs/envelope/properties/version/const", float64(Version)},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -155,6 +156,21 @@ var malformedEvents = []malformed{
 	{"user name too long", mutate("contact.added", "data.user.name", strings.Repeat("C", MaxNameLength+1)), "data.user.name", "256 characters"},
 	{"user name null", mutate("email.sent", "data.user.name", nil), "data.user.name", "null"},
 	{"bad sent_at", mutate("email.sent", "data.message.sent_at", "yesterday"), "data.message.sent_at", "RFC 3339"},
+	{"sequence on contact.unsubscribed", mutate("contact.unsubscribed", "data.sequence", map[string]any{"id": "seq_1"}), "data.sequence", "not allowed on contact.unsubscribed"},
+	{"unsubscribed without contact", mutate("contact.unsubscribed", "data.contact", del), "data.contact", "missing"},
+	{"unsubscribed without email", mutate("contact.unsubscribed", "data.contact.email", del), "data.contact.email", "missing"},
+	{"unsubscribed bad email", mutate("contact.unsubscribed", "data.contact.email", "Ada <ada@example.com>"), "data.contact.email", "not an email address"},
+	{"unsubscribed contact id with a hash", mutate("contact.unsubscribed", "data.contact.id", "ct#1"), "data.contact.id", "letters, digits"},
+	{"unsubscribed first_name too long", mutate("contact.unsubscribed", "data.contact.first_name", strings.Repeat("A", 256)), "data.contact.first_name", "256 characters"},
+	{"unsubscribed user without email", mutate("contact.unsubscribed", "data.user.email", del), "data.user.email", "missing"},
+	{"unsubscribed user null", mutate("contact.unsubscribed", "data.user", nil), "data.user", "null"},
+	{"unsubscribe reason too long", mutate("contact.unsubscribed", "data.reason", strings.Repeat("é", MaxUnsubscribeReasonLength+1)), "data.reason", "256 characters exceeds the 255-character limit"},
+	{"unsubscribe reason a number", mutate("contact.unsubscribed", "data.reason", 7), "data.reason", "must be a string"},
+	{"unsubscribe reason an object", mutate("contact.unsubscribed", "data.reason", map[string]any{"text": "x"}), "data.reason", "must be a string"},
+	{"unsubscribe reason null", mutate("contact.unsubscribed", "data.reason", nil), "data.reason", "null"},
+	{"reason on contact.added", mutate("contact.added", "data.reason", "no longer interested"), "data.reason", "only allowed on contact.unsubscribed"},
+	{"reason on contact.replied", mutate("contact.replied", "data.reason", ""), "data.reason", "only allowed on contact.unsubscribed"},
+	{"reason on contact.created", mutate("contact.created", "data.reason", "x"), "data.reason", "only allowed on contact.unsubscribed"},
 }
 
 func TestDecodeRejectsMalformedEvents(t *testing.T) {
@@ -276,6 +292,47 @@ func TestDecodeAcceptsEdges(t *testing.T) {
 				t.Errorf("User: got %+v; want a name of 255 characters", got)
 			}
 		}},
+		{"unsubscribed: the contact, no sequence, its reason", mutate("contact.unsubscribed", "trace_id", "abc"), func(t *testing.T, e Event) {
+			got := [5]string{e.ContactID(), e.Email(), e.SequenceID(), e.Data.(ContactData).Reason, e.Queue()}
+			want := [5]string{"ct_7Hn2Lq", "Ada.Lovelace@analytical-engines.example", "", "Clicked the unsubscribe link in step 2", ContactQueue}
+			if got != want {
+				t.Errorf("ContactID, Email, SequenceID, Reason, Queue: got %q; want %q", got, want)
+			}
+			if got, want := e.OutcomeType(), ContactOutcome; got != want {
+				t.Errorf("OutcomeType: got %v; want %v", got, want)
+			}
+			if e.Data.(ContactData).Sequence != nil {
+				t.Errorf("Sequence: got %+v; want nil", e.Data.(ContactData).Sequence)
+			}
+		}},
+		{"unsubscribed without reason or user", func(t testing.TB) []byte {
+			m := set(sampleMap(t, "contact.unsubscribed"), "data.reason", del)
+			b, err := json.Marshal(set(m, "data.user", del))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, func(t *testing.T, e Event) {
+			if got := e.Data.(ContactData); got.Reason != "" || got.User != nil || e.User() != nil {
+				t.Errorf("Reason, User: got %q, %+v; want empty, nil", got.Reason, got.User)
+			}
+		}},
+		{"unsubscribed with an empty reason", mutate("contact.unsubscribed", "data.reason", ""), func(t *testing.T, e Event) {
+			if got := e.Data.(ContactData).Reason; got != "" {
+				t.Errorf("Reason: got %q; want empty", got)
+			}
+		}},
+		{"unsubscribe reason at 255 characters, kept as sent", mutate("contact.unsubscribed", "data.reason", " "+strings.Repeat("é", MaxUnsubscribeReasonLength-1)), func(t *testing.T, e Event) {
+			if got, want := e.Data.(ContactData).Reason, " "+strings.Repeat("é", MaxUnsubscribeReasonLength-1); got != want {
+				t.Errorf("Reason: got %q; want %q", got, want)
+			}
+		}},
+		{"unsubscribed contact with custom fields", mutate("contact.unsubscribed", "data.contact.custom", map[string]any{"industry": "Computing"}), func(t *testing.T, e Event) {
+			if got, want := e.Data.(ContactData).Contact.Custom, map[string]string{"industry": "Computing"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("Custom: got %v; want %v", got, want)
+			}
+		}},
+		{"reason on an email event is an unknown field", mutate("email.sent", "data.reason", "x"), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

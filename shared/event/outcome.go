@@ -25,6 +25,7 @@ type Status string
 const (
 	StatusCreated            Status = "created"              // a Salesforce record (Lead, Contact or Task) was created
 	StatusLinked             Status = "linked"               // the contact was linked to an existing Lead or Contact
+	StatusUpdated            Status = "updated"              // the contact's existing Lead or Contact was updated (an opt-out written)
 	StatusPending            Status = "pending"              // nothing final yet; Reason says what it waits for
 	StatusSkipped            Status = "skipped"              // final: nothing was synced, on purpose; Reason says why
 	StatusFailed             Status = "failed"               // final: Salesforce or the mapping refused; Error says how
@@ -34,7 +35,7 @@ const (
 
 // Statuses lists the statuses each outcome type may carry.
 var Statuses = map[OutcomeType][]Status{
-	ContactOutcome:  {StatusCreated, StatusLinked, StatusPending, StatusSkipped, StatusFailed},
+	ContactOutcome:  {StatusCreated, StatusLinked, StatusUpdated, StatusPending, StatusSkipped, StatusFailed},
 	ActivityOutcome: {StatusCreated, StatusPending, StatusSkipped, StatusFailed},
 	DedupOutcome:    {StatusExistsInSalesforce, StatusNotInSalesforce, StatusSkipped, StatusFailed},
 }
@@ -65,6 +66,8 @@ const (
 	ReasonInvalidEvent         Reason = "invalid_event"          // failed: the message broke the contract; Error names the field (R9)
 	ReasonNoAccount            Reason = "no_account"             // created a Lead: the contact would be a Contact, but no Account matched and the team's account_fallback is lead (R10)
 	ReasonPrivateContact       Reason = "private_contact"        // created a Contact without an Account: none matched and the team's account_fallback is private (R10)
+	ReasonNotSynced            Reason = "not_synced"             // skipped: the contact has no Salesforce record yet; the opt-out is kept and the record is created opted out if the contact syncs later
+	ReasonOptOutWritebackOff   Reason = "optout_writeback_off"   // skipped: the team's optout_writeback setting is off
 )
 
 // createdReasons are the reasons that explain a created record rather than
@@ -204,9 +207,9 @@ var (
 // Validate checks an outcome before it is sent, by the rules of the outcome
 // schema. The error is a *ValidationError wrapping ErrInvalid.
 //
-// Which members a status requires: created, linked and exists_in_salesforce
-// name the record (Salesforce); failed carries Error; pending and skipped
-// carry Reason. contact_id is required but on an invalid_event answer,
+// Which members a status requires: created, linked, updated and
+// exists_in_salesforce name the record (Salesforce), updated a Lead or a
+// Contact; failed carries Error; pending and skipped carry Reason. contact_id is required but on an invalid_event answer,
 // which names the contact only when the message let it be read. The reasons
 // no_account and private_contact explain a created record: they go only
 // with status created and a Lead or a Contact respectively.
@@ -251,9 +254,12 @@ func (o Outcome) Validate() error {
 		return err
 	}
 	switch o.Status {
-	case StatusCreated, StatusLinked, StatusExistsInSalesforce:
+	case StatusCreated, StatusLinked, StatusUpdated, StatusExistsInSalesforce:
 		if o.Salesforce == nil {
 			return invalid("salesforce", "required when status is %s", o.Status)
+		}
+		if o.Status == StatusUpdated && o.Salesforce.Object != ObjectLead && o.Salesforce.Object != ObjectContact {
+			return invalid("salesforce.object", "must be %s or %s with status %s, got %q", ObjectLead, ObjectContact, o.Status, o.Salesforce.Object)
 		}
 	case StatusFailed:
 		if o.Error == nil {

@@ -30,6 +30,16 @@ func TestOutcomeRules(t *testing.T) {
 	}{
 		{"created lead", func(o *Outcome) {}, ""},
 		{"linked contact", func(o *Outcome) { o.Status = StatusLinked; o.Salesforce.Object = ObjectContact }, ""},
+		{"updated lead, no sequence", func(o *Outcome) { o.Status, o.SequenceID = StatusUpdated, "" }, ""},
+		{"updated contact", func(o *Outcome) { o.Status, o.Salesforce.Object = StatusUpdated, ObjectContact }, ""},
+		{"updated task", func(o *Outcome) { o.Status, o.Salesforce.Object = StatusUpdated, ObjectTask }, "salesforce.object"},
+		{"updated without record", func(o *Outcome) { o.Status, o.Salesforce = StatusUpdated, nil }, "salesforce"},
+		{"updated activity", func(o *Outcome) { o.Type, o.Status = ActivityOutcome, StatusUpdated }, "status"},
+		{"updated dedup", func(o *Outcome) { o.Type, o.Status, o.SequenceID = DedupOutcome, StatusUpdated, "" }, "status"},
+		{"skipped not_synced", func(o *Outcome) { o.Status, o.Salesforce, o.Reason, o.SequenceID = StatusSkipped, nil, ReasonNotSynced, "" }, ""},
+		{"skipped optout_writeback_off", func(o *Outcome) {
+			o.Status, o.Salesforce, o.Reason, o.SequenceID = StatusSkipped, nil, ReasonOptOutWritebackOff, ""
+		}, ""},
 		{"15-character id", func(o *Outcome) { o.Salesforce.ID = "00Q5g00000KzF3a" }, ""},
 		{"task created", func(o *Outcome) { o.Type = ActivityOutcome; o.Salesforce.Object = ObjectTask }, ""},
 		{"dedup miss", func(o *Outcome) {
@@ -196,7 +206,7 @@ func TestOutcomeSamplesCoverTheirEvents(t *testing.T) {
 func TestOutcomeType(t *testing.T) {
 	t.Parallel()
 	want := map[Type]OutcomeType{
-		ContactCreated: DedupOutcome, ContactAdded: ContactOutcome, ContactReplied: ContactOutcome,
+		ContactCreated: DedupOutcome, ContactAdded: ContactOutcome, ContactReplied: ContactOutcome, ContactUnsubscribed: ContactOutcome,
 		EmailSent: ActivityOutcome, EmailReplied: ActivityOutcome, EmailOpened: ActivityOutcome,
 		EmailClicked: ActivityOutcome, EmailBounced: ActivityOutcome,
 	}

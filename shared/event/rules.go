@@ -30,6 +30,8 @@ const (
 	MaxStep           = 1000   // message.step is 1..MaxStep
 	MaxURLLength      = 2048   // message.url
 	MaxReasonLength   = 1000   // message.reason (bounce reason)
+	// MaxUnsubscribeReasonLength bounds data.reason of contact.unsubscribed.
+	MaxUnsubscribeReasonLength = 255
 )
 
 // Patterns shared with the schemas (RE2 and ECMA-262 read them alike).

@@ -97,7 +97,7 @@ func checkInbound(t *testing.T, body []byte, e Event) {
 	if e.ContactID() == "" || e.Email() == "" {
 		t.Errorf("ContactID, Email: got %q, %q; want both set", e.ContactID(), e.Email())
 	}
-	if got, want := e.SequenceID() == "", e.Type == ContactCreated; got != want {
+	if got, want := e.SequenceID() == "", !e.Type.HasSequence(); got != want {
 		t.Errorf("SequenceID empty: got %v; want %v", got, want)
 	}
 	// Every sample that may name its rep does, so the contract's examples
@@ -105,10 +105,15 @@ func checkInbound(t *testing.T, body []byte, e Event) {
 	if got, want := e.User() != nil, e.Type != ContactCreated; got != want {
 		t.Errorf("User set: got %v; want %v", got, want)
 	}
-	switch e.Data.(type) {
+	switch d := e.Data.(type) {
 	case ContactData:
 		if !e.Type.IsContact() {
 			t.Errorf("data of %s: got ContactData; want EmailData", e.Type)
+		}
+		// The sample of contact.unsubscribed shows its reason; no other
+		// type has one.
+		if got, want := d.Reason != "", e.Type == ContactUnsubscribed; got != want {
+			t.Errorf("data.reason set: got %v; want %v", got, want)
 		}
 	case EmailData:
 		if !e.Type.IsEmail() {
@@ -174,7 +179,7 @@ func TestOutcomeSamples(t *testing.T) {
 			}
 		})
 	}
-	for _, s := range []Status{StatusCreated, StatusLinked, StatusPending, StatusSkipped, StatusFailed, StatusExistsInSalesforce, StatusNotInSalesforce} {
+	for _, s := range []Status{StatusCreated, StatusLinked, StatusUpdated, StatusPending, StatusSkipped, StatusFailed, StatusExistsInSalesforce, StatusNotInSalesforce} {
 		if !statuses[s] {
 			t.Errorf("outcome sample with status %s: got none; want one under events/samples/outcomes", s)
 		}

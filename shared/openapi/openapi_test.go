@@ -228,6 +228,22 @@ func propertyNames(schema map[string]any) []string {
 	return names
 }
 
+func sorted(v []string) []string { sort.Strings(v); return v }
+
+// outcomeStatuses lists every status an outcome of any type may carry,
+// sorted.
+func outcomeStatuses() []string {
+	var all []string
+	for _, ss := range event.Statuses {
+		for _, s := range ss {
+			if !slices.Contains(all, string(s)) {
+				all = append(all, string(s))
+			}
+		}
+	}
+	return sorted(all)
+}
+
 func enumOf(v any) []string {
 	var out []string
 	for _, e := range obj(v)["enum"].([]any) {
@@ -262,6 +278,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"match owner enum", enumOf(obj(match["properties"])["owner"]), event.MatchOwners},
 		{"match account enum", enumOf(obj(match["properties"])["account"]), event.MatchAccounts},
 		{"match detail maxLength", obj(obj(match["properties"])["detail"])["maxLength"], float64(event.MaxMatchDetail)},
+		{"Outcome status enum", sorted(enumOf(obj(obj(schemas["Outcome"])["properties"])["status"])), outcomeStatuses()},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
