@@ -14,19 +14,21 @@ import (
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/lifecycle"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // plan is what the create step makes of the items it may go on with.
 type plan struct {
-	ends      []ending               // linked to what Salesforce has, or failed to render
-	recs      []salesforce.SObject   // the records to create
-	owners    []item                 // owners[i] is the item recs[i] is made for
-	decisions []attribution.Decision // decisions[i] is recs[i]'s owner and Account
-	att       attributed             // the rules the decisions were made by
-	t         tally                  // the items that come back: their new Account is another worker's to create
-	followers map[string][]item      // by email: the later items of an owner's email
-	versions  map[string]int         // by email: the mapping version its record was made with (R8)
+	ends      []ending                    // linked to what Salesforce has, or failed to render
+	recs      []salesforce.SObject        // the records to create
+	owners    []item                      // owners[i] is the item recs[i] is made for
+	decisions []attribution.Decision      // decisions[i] is recs[i]'s owner and Account
+	att       attributed                  // the rules the decisions were made by
+	t         tally                       // the items that come back: their new Account is another worker's to create
+	followers map[string][]item           // by email: the later items of an owner's email
+	versions  map[string]int              // by email: the mapping version its record was made with (R8)
+	optOuts   map[string]lifecycle.OptOut // by email: the opt-outs its record is created with
 }
 
 // create is the create step: it links what Salesforce has and creates the
@@ -66,6 +68,7 @@ func (p part) create(ctx context.Context, mine []item, found map[string]ledger.M
 		}
 	}
 	p.count(wctx, results, pl.owners, pl.versions)
+	p.createdOptedOut(wctx, pl, results)
 	if len(dupes) == 0 {
 		return ends, t, nil
 	}
@@ -104,6 +107,9 @@ func (p part) plan(ctx context.Context, mine []item, found map[string]ledger.Mat
 		return pl, err
 	}
 	pl.att = att
+	if pl.optOuts, err = p.optedOut(ctx, emailsOf(firsts)); err != nil {
+		return pl, err
+	}
 	pl.ends = append(pl.ends, p.render(ctx, &pl, firsts)...)
 	return pl, nil
 }
@@ -137,12 +143,43 @@ func (p part) render(ctx context.Context, pl *plan, firsts []item) []ending {
 			continue
 		}
 		applyTo(rec, d)
+		if _, ok := pl.optOuts[email]; ok {
+			lifecycle.OptOutOnCreate(rec)
+		}
 		pl.versions[email] = version
 		pl.recs = append(pl.recs, rec)
 		pl.owners = append(pl.owners, it)
 		pl.decisions = append(pl.decisions, d)
 	}
 	return ends
+}
+
+// createdOptedOut notes the opt-outs the records just created carry, so
+// no update is sent for them; a failure is logged (the next sync of the
+// email then sends the update, which changes nothing).
+func (p part) createdOptedOut(ctx context.Context, pl plan, results []salesforce.SaveResult) {
+	written := map[string]string{}
+	for i, res := range results {
+		email := ledger.NormalizeEmail(pl.owners[i].m.Email)
+		if _, ok := pl.optOuts[email]; ok && res.Success {
+			written[email] = res.ID
+		}
+	}
+	if len(written) == 0 {
+		return
+	}
+	if err := p.e.Lifecycle.WroteOptOuts(ctx, p.team, written); err != nil {
+		p.e.log().Warn("note opt-outs written", "team_id", p.team, "error", err.Error())
+	}
+}
+
+// emailsOf is the normalized emails of items.
+func emailsOf(items []item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = ledger.NormalizeEmail(it.m.Email)
+	}
+	return out
 }
 
 // createAnswer is what one create answer decided for its owner and the

@@ -16,6 +16,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/lifecycle"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -27,7 +28,10 @@ type Engine struct {
 	Policies  Policies
 	Renderer  Renderer
 	Publisher delivery.Publisher
-	Counts    Counter  // optional
+	Counts    Counter // optional
+	// Lifecycle keeps the contacts' opt-outs (and which records carry
+	// them).
+	Lifecycle lifecycle.Marks
 	Release   Releaser // optional
 	// Reps keeps what the orgs said of the reps' users, per team (see
 	// attribution.Users); nil keeps nothing between batches.
@@ -134,6 +138,9 @@ type part struct {
 	// WriteContext of its share as the part began, so that what a write
 	// past the share's end did is recorded too.
 	settle context.Context
+	// retain is how long the memberships and records the part writes are
+	// kept after it (the team's retention_days as of the part's start).
+	retain time.Duration
 }
 
 // runPart is the pipeline of one team's part of a batch:
@@ -183,6 +190,11 @@ func (p part) sync(ctx context.Context, ds []delivery.Delivery) (tally, error) {
 		}
 	}()
 	p.org, p.conn = org, conn
+	tv, err := p.e.Policies.TeamSettingsAt(ctx, p.team, p.e.now())
+	if err != nil {
+		return tally{}, fmt.Errorf("resolve team settings: %w", err)
+	}
+	p.retain = tv.Document.Retention()
 	return p.steps(ctx, ds)
 }
 
@@ -196,7 +208,10 @@ func (p part) sync(ctx context.Context, ds []delivery.Delivery) (tally, error) {
 //	         reply sees an add of the same batch)
 //	resolve  which memberships sync now, which wait (pending), which are
 //	         skipped
-//	syncItems  look up, claim, create, record (R5, R6)
+//	syncItems  look up, claim, create, record (R5, R6), opt-outs honoured
+//	unsubscribe  contact.unsubscribed: the opt-out kept, and written to
+//	         the email's record (after the part's syncs, so a contact
+//	         added and unsubscribed in one batch is created, then updated)
 //
 // Each step returns its tally; steps merges them in order.
 func (p part) steps(ctx context.Context, ds []delivery.Delivery) (tally, error) {
@@ -231,6 +246,11 @@ func (p part) steps(ctx context.Context, ds []delivery.Delivery) (tally, error) 
 	}
 	st, err := p.syncItems(ctx, check, inArrival(ds, append(items, more...)))
 	t.merge(st)
+	if err != nil {
+		return t, err
+	}
+	ut, err := p.unsubscribe(ctx, s.unsubs)
+	t.merge(ut)
 	return t, err
 }
 

@@ -17,6 +17,7 @@ import (
 //	create  links what Salesforce has, creates the rest (R6's duplicate
 //	        rules)
 //	record  the records and the final memberships written (R9)
+//	honour  the opt-outs of the emails synced written to their records
 //
 // What was decided is recorded even when a later step failed: a record
 // created in Salesforce is in the ledger when the event comes back. When
@@ -44,6 +45,11 @@ func (p part) syncItems(ctx context.Context, check []delivery.Delivery, items []
 	t.merge(rt)
 	if err == nil {
 		err = rerr
+	}
+	if err == nil {
+		ot, oerr := p.honourOptOuts(ctx, ends, rt)
+		t.merge(ot)
+		err = oerr
 	}
 	if err != nil {
 		for _, email := range claimed {

@@ -16,6 +16,7 @@ type sorted struct {
 	early   []delivery.Delivery // occurred before the connection: not_connected
 	firsts  []delivery.Delivery // contact.added and contact.created
 	replies []delivery.Delivery // contact.replied
+	unsubs  []delivery.Delivery // contact.unsubscribed
 }
 
 // sortOut sorts the deliveries by how the steps take them. An event of
@@ -25,6 +26,8 @@ func (p part) sortOut(ds []delivery.Delivery) (sorted, error) {
 	for _, d := range ds {
 		ev := d.Event
 		switch {
+		case ev.Type == event.ContactUnsubscribed: // an opt-out is kept whenever it happened
+			s.unsubs = append(s.unsubs, d)
 		case ev.OccurredAt.Before(p.conn.ConnectedAt):
 			s.early = append(s.early, d)
 		case ev.Type == event.ContactReplied:
@@ -100,7 +103,7 @@ func (p part) added(ctx context.Context, d delivery.Delivery) (ledger.Membership
 		return ledger.Membership{}, fmt.Errorf("resolve policy: %w", err)
 	}
 	m := ledger.Membership{TeamID: p.team, SequenceID: ev.SequenceID(), ContactID: ev.ContactID(), Email: ev.Email(),
-		Contact: contactOf(ev), Rep: ev.User(), Policy: eff, PinnedAt: ev.OccurredAt, EventID: ev.ID}
+		Contact: contactOf(ev), Rep: ev.User(), Policy: eff, PinnedAt: ev.OccurredAt, EventID: ev.ID, Retain: p.retain}
 	switch {
 	case !eff.Syncs():
 		m.Status, m.Reason = ledger.MemberSkipped, event.Reason(eff.Reason)

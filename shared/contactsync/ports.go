@@ -15,6 +15,7 @@ import (
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/lifecycle"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
@@ -76,6 +77,9 @@ type Org interface {
 	Create(ctx context.Context, records []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error)
 	// Directory finds the reps' users and the Accounts of new Contacts.
 	attribution.Directory
+	// Updater updates Leads and Contacts: an opt-out written to its
+	// record (lifecycle).
+	lifecycle.Updater
 	// Close records what the org's calls cost (the API usage Salesforce
 	// reported, the calls of the day); the engine closes each org it opens.
 	Close(ctx context.Context) error

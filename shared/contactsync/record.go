@@ -53,12 +53,13 @@ func follow(fs []item, r ledger.Record) []ending {
 func (p part) recordOf(it item, obj event.SalesforceObject, id string, st event.Status, rule string, mappingVersion int) ledger.Record {
 	return ledger.Record{TeamID: p.team, Email: ledger.NormalizeEmail(it.m.Email), Object: obj, ID: id, Status: st, MatchRule: rule,
 		PolicyVersion: it.m.Policy.TeamVersion, MappingVersion: mappingVersion, SyncedAt: p.e.now().UTC(),
-		EventID: it.d.Event.ID, ContactID: it.d.Event.ContactID()}
+		EventID: it.d.Event.ID, ContactID: it.d.Event.ContactID(), Retain: p.retain}
 }
 
 // membership is the final state of the ending's membership.
-func (w ending) membership() ledger.Membership {
+func (p part) membership(w ending) ledger.Membership {
 	m := w.it.m
+	m.Retain = p.retain
 	if w.oe != nil {
 		m.Status, m.Reason = ledger.MemberFailed, ""
 		return m
@@ -88,7 +89,7 @@ func (p part) record(ctx context.Context, ws []ending) (tally, error) {
 			t.retry(w.it.d, fmt.Errorf("%w: save record: %w", delivery.ErrRetry, e))
 			continue
 		}
-		ms = append(ms, w.membership())
+		ms = append(ms, p.membership(w))
 		of = append(of, w)
 	}
 	if len(ms) == 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/ledger/ledgertest"
+	"github.com/sfsync/sfsync/shared/lifecycle/lifecycletest"
 	"github.com/sfsync/sfsync/shared/mapping/mappingtest"
 	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
@@ -54,6 +55,7 @@ type rig struct {
 	pub      *published
 	released *releases
 	counts   *counts
+	marks    *lifecycletest.Memory
 	e        *contactsync.Engine
 }
 
@@ -62,7 +64,7 @@ type rig struct {
 // back at once (no rerun, so no wait).
 func newRig() *rig {
 	r := &rig{clock: ledgertest.NewClock(start), orgs: orgtest.New(), policies: policytest.New(), mapping: mappingtest.New(),
-		pub: &published{}, released: &releases{}, counts: &counts{n: map[countKey]int{}}}
+		pub: &published{}, released: &releases{}, counts: &counts{n: map[countKey]int{}}, marks: lifecycletest.New()}
 	r.ledger = ledgertest.New(r.clock.Now)
 	r.ledger.Owner = worker
 	r.org = r.orgs.Connect(team, connectedAt)
@@ -74,7 +76,7 @@ func newRig() *rig {
 // claim owner.
 func (r *rig) engine(l contactsync.Ledger, owner string) *contactsync.Engine {
 	return &contactsync.Engine{Ledger: l, Orgs: r.orgs.Contacts(), Policies: r.policies, Renderer: r.mapping, Publisher: r.pub,
-		Release: r.released, Counts: r.counts, Owner: owner, Reruns: -1, Now: r.clock.Now, Reps: &attribution.Users{Now: r.clock.Now}, AccountWait: time.Millisecond,
+		Release: r.released, Counts: r.counts, Lifecycle: r.marks, Owner: owner, Reruns: -1, Now: r.clock.Now, Reps: &attribution.Users{Now: r.clock.Now}, AccountWait: time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 

@@ -1,0 +1,141 @@
+package contactsync_test
+
+import (
+	"testing"
+
+	"github.com/sfsync/sfsync/shared/delivery"
+	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/orgs/orgtest"
+	"github.com/sfsync/sfsync/shared/policy"
+)
+
+// unsubscribed is a contact.unsubscribed of c.
+func unsubscribed(id string, c event.Contact, h int) delivery.Delivery {
+	d := contactEvent(id, event.ContactUnsubscribed, nil, c, at(h))
+	cd := d.Event.Data.(event.ContactData)
+	cd.Reason = "unsubscribe link"
+	d.Event.Data = cd
+	return d
+}
+
+// optedOut says whether the org's record of the answer to event id is
+// opted out of email; ok false when the answer names no record.
+func (r *rig) optedOut(id string) (opted, ok bool) {
+	outs := r.pub.of(id)
+	if len(outs) == 0 || outs[len(outs)-1].Salesforce == nil {
+		return false, false
+	}
+	rec, found := r.org.Record(outs[len(outs)-1].Salesforce.ID)
+	if !found {
+		return false, false
+	}
+	v, _ := rec.Fields["HasOptedOutOfEmail"].(bool)
+	return v, true
+}
+
+// TestOptOutRules: a contact.unsubscribed sets HasOptedOutOfEmail on the
+// contact's Lead or Contact (updated), or, before the contact syncs, is
+// kept so its record is created opted out (skipped not_synced); nothing
+// ever sets it back; the team's optout_writeback turns it off; a refusal
+// fails the event with Salesforce's code and field.
+func TestOptOutRules(t *testing.T) {
+	t.Parallel()
+	ada := person("ct_ada", "ada@engines.example")
+	tests := []struct {
+		name     string
+		setup    func(t *testing.T, r *rig)
+		batches  [][]delivery.Delivery
+		want     map[string]string // event id -> last answer
+		opted    string            // the event whose record must be opted out
+		notOpted string            // the event whose record must not be
+		updates  int               // update calls the org saw
+	}{
+		{name: "before the contact syncs: kept, and the Lead is created opted out",
+			batches: [][]delivery.Delivery{{unsubscribed("ev_u", ada, 1)}, {added("ev_a", "seq_1", ada, at(2))}},
+			want:    map[string]string{"ev_u": "skipped/not_synced", "ev_a": "created Lead"}, opted: "ev_a", updates: 0},
+		{name: "after the contact synced: the Lead updated",
+			batches: [][]delivery.Delivery{{added("ev_a", "seq_1", ada, at(1))}, {unsubscribed("ev_u", ada, 2)}},
+			want:    map[string]string{"ev_a": "created Lead", "ev_u": "updated Lead"}, opted: "ev_u", updates: 1},
+		{name: "added and unsubscribed in one batch: created, then updated",
+			batches: [][]delivery.Delivery{{added("ev_a", "seq_1", ada, at(1)), unsubscribed("ev_u", ada, 2)}},
+			want:    map[string]string{"ev_a": "created Lead", "ev_u": "updated Lead"}, opted: "ev_u", updates: 1},
+		{name: "delivered twice: one update",
+			batches: [][]delivery.Delivery{{added("ev_a", "seq_1", ada, at(1))}, {unsubscribed("ev_u", ada, 2)}, {unsubscribed("ev_u", ada, 2)}, {unsubscribed("ev_u2", ada, 3)}},
+			want:    map[string]string{"ev_u": "updated Lead", "ev_u2": "updated Lead"}, opted: "ev_u", updates: 1},
+		{name: "later events never clear it",
+			setup: func(t *testing.T, r *rig) {
+				r.settings(t, at(0), func(s *policy.TeamSettings) { s.SyncMode = policy.ModeOnReply })
+			},
+			batches: [][]delivery.Delivery{{added("ev_a", "seq_1", ada, at(1)), replied("ev_r", "seq_1", ada, at(2))}, {unsubscribed("ev_u", ada, 3)},
+				{added("ev_a2", "seq_2", ada, at(4)), replied("ev_r2", "seq_2", ada, at(5))}},
+			want: map[string]string{"ev_r": "created Lead", "ev_u": "updated Lead", "ev_r2": "linked/already_synced Lead"}, opted: "ev_r2", updates: 1},
+		{name: "a Lead Salesforce had: linked, then opted out",
+			setup: func(t *testing.T, r *rig) {
+				r.org.Seed("Lead", map[string]any{"Email": "ada@engines.example", "LastName": "Lovelace", "Company": "Engines"})
+			},
+			batches: [][]delivery.Delivery{{unsubscribed("ev_u", ada, 1)}, {added("ev_a", "seq_1", ada, at(2))}},
+			want:    map[string]string{"ev_u": "skipped/not_synced", "ev_a": "linked/matched_lead Lead"}, opted: "ev_a", updates: 1},
+		{name: "optout_writeback off: skipped, the record left as it is",
+			setup: func(t *testing.T, r *rig) {
+				r.settings(t, at(0), func(s *policy.TeamSettings) { s.SetOptOutWriteback(false) })
+			},
+			batches: [][]delivery.Delivery{{unsubscribed("ev_u", ada, 1)}, {added("ev_a", "seq_1", ada, at(2))}, {unsubscribed("ev_u2", ada, 3)}},
+			want:    map[string]string{"ev_u": "skipped/optout_writeback_off", "ev_a": "created Lead", "ev_u2": "skipped/optout_writeback_off"}, notOpted: "ev_a", updates: 0},
+		{name: "the field not updateable for the connected user: failed, with the code",
+			setup: func(t *testing.T, r *rig) {
+				r.org.SetFieldUpdateable("Lead", "HasOptedOutOfEmail", false)
+			},
+			batches: [][]delivery.Delivery{{added("ev_a", "seq_1", ada, at(1))}, {unsubscribed("ev_u", ada, 2)}},
+			want:    map[string]string{"ev_a": "created Lead", "ev_u": "failed/INVALID_FIELD_FOR_INSERT_UPDATE"}, notOpted: "ev_a", updates: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig()
+			if tt.setup != nil {
+				tt.setup(t, r)
+			}
+			for i, b := range tt.batches {
+				if back := r.process(b...); len(back) != 0 {
+					t.Fatalf("batch %d: got %v back; want every event answered", i, back)
+				}
+			}
+			for id, want := range tt.want {
+				if got := r.answer(id); got != want {
+					t.Errorf("answer of %s: got %q; want %q", id, got, want)
+				}
+			}
+			if tt.opted != "" {
+				if opted, ok := r.optedOut(tt.opted); !ok || !opted {
+					t.Errorf("record of %s opted out: got %v (found %v); want true", tt.opted, opted, ok)
+				}
+			}
+			if tt.notOpted != "" {
+				if opted, ok := r.optedOut(tt.notOpted); !ok || opted {
+					t.Errorf("record of %s opted out: got %v (found %v); want false", tt.notOpted, opted, ok)
+				}
+			}
+			if got := r.org.Calls(orgtest.CallUpdate); got != tt.updates {
+				t.Errorf("update calls: got %d; want %d", got, tt.updates)
+			}
+		})
+	}
+}
+
+// TestOptOutRefusalFields: the failed answer names the field Salesforce
+// refused, so the error inbox shows what an admin must open up.
+func TestOptOutRefusalFields(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	r.org.SetFieldUpdateable("Lead", "HasOptedOutOfEmail", false)
+	ada := person("ct_ada", "ada@engines.example")
+	r.process(added("ev_a", "seq_1", ada, at(1)))
+	r.process(unsubscribed("ev_u", ada, 2))
+	outs := r.pub.of("ev_u")
+	if len(outs) == 0 || outs[len(outs)-1].Error == nil {
+		t.Fatalf("answer of ev_u: got %v; want a failure with an error", outs)
+	}
+	if got := outs[len(outs)-1].Error.Fields; len(got) != 1 || got[0] != "HasOptedOutOfEmail" {
+		t.Errorf("fields of the refusal: got %v; want [HasOptedOutOfEmail]", got)
+	}
+}
