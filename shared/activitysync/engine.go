@@ -10,6 +10,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/lifecycle"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -42,6 +43,9 @@ type Engine struct {
 	Orgs       Orgs
 	Settings   Settings
 	Publisher  delivery.Publisher
+	// Lifecycle keeps which bounce each record carries (required: a
+	// bounce is written back when the team's bounce_writeback is on).
+	Lifecycle lifecycle.Marks
 	// Owner names this worker in claims; ClaimTTL must exceed the
 	// function's timeout.
 	Owner    string

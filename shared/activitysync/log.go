@@ -15,8 +15,9 @@ import (
 // log is the log step: one Task per activity key, exactly once. Its own
 // steps: govern (opens and clicks wait while the team is near its API
 // budget), resolve (the record each Task goes on, and one owner per key),
-// claim, make (look up, create, follow a converted Lead: create.go), and
-// follow (the other deliveries of a key answered like its owner).
+// claim, make (look up, create, follow a converted Lead: create.go),
+// bounces (a bounce written back to its record: bounce.go), and follow
+// (the other deliveries of a key answered like its owner).
 func (t team) log(ctx context.Context, items []item) (result, error) {
 	items, governed := t.governLowValue(items)
 	if len(items) == 0 {
@@ -34,7 +35,10 @@ func (t team) log(ctx context.Context, items []item) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	res := merge(governed, unresolved, c.res, made)
+	res, err := t.bounces(ctx, owners, merge(governed, unresolved, c.res, made))
+	if err != nil {
+		return result{}, err
+	}
 	return merge(res, t.followAll(owners, followers, res)), nil
 }
 

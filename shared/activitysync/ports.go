@@ -20,6 +20,7 @@ import (
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/lifecycle"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
@@ -147,6 +148,9 @@ type Org interface {
 	Create(ctx context.Context, records []salesforce.SObject, opts salesforce.WriteOptions) ([]salesforce.SaveResult, error)
 	// Directory finds the reps' users (Tasks belong to the rep).
 	attribution.Directory
+	// Updater updates Leads and Contacts: a bounce written back to its
+	// record (lifecycle).
+	lifecycle.Updater
 	// Close records what the org's calls cost; the engine closes each org
 	// it opens.
 	Close(ctx context.Context) error

@@ -19,6 +19,7 @@ import (
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/ledger/ledgertest"
+	"github.com/sfsync/sfsync/shared/lifecycle/lifecycletest"
 	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/policy/policytest"
@@ -52,6 +53,7 @@ type rig struct {
 	org      *orgtest.Org
 	policies *policytest.Policies
 	pub      *published
+	marks    *lifecycletest.Memory
 	// back is what the last batch sent back to the queue, by delivery id.
 	back map[string]error
 	// reads counts the engine's reads of the team's settings.
@@ -59,11 +61,11 @@ type rig struct {
 }
 
 func newRig(t *testing.T) *rig {
-	r := &rig{t: t, clk: ledgertest.NewClock(start), orgs: orgtest.New(), policies: policytest.New(), pub: &published{}}
+	r := &rig{t: t, clk: ledgertest.NewClock(start), orgs: orgtest.New(), policies: policytest.New(), pub: &published{}, marks: lifecycletest.New()}
 	r.ledger, r.acts = ledgertest.New(r.clk.Now), activitytest.New(r.clk.Now)
 	r.org = r.orgs.Connect(teamID, connectedAt)
 	r.e = &activitysync.Engine{Ledger: r.ledger, Activities: r.acts, Orgs: r.orgs.Activities(), Settings: countedSettings{r},
-		Publisher: r.pub, Owner: "worker_1", Reruns: -1, Now: r.clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Publisher: r.pub, Lifecycle: r.marks, Owner: "worker_1", Reruns: -1, Now: r.clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Reps: &attribution.Users{Now: r.clk.Now}}
 	return r
 }
