@@ -48,6 +48,7 @@ var domain = map[string]string{
 	"shared/delivery":     "a batch's deliveries, the team parts and reruns, the waits and the errors that bring a delivery back",
 	"shared/readiness":    "the org readiness report's assessment, from a snapshot of the org",
 	"shared/attribution":  "who owns a new record or Task and which Account a new Contact joins (R10), on a directory port",
+	"shared/lifecycle":    "bounces and opt-outs written back to the record, once each, on a marks port (lifecycledb)",
 }
 
 // libraries are the packages of this module, beside the domain, that a
