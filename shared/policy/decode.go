@@ -14,8 +14,9 @@ import (
 // field is required except activity_kinds, whose missing kinds take their
 // defaults, and api_budget_percent, held_event_max_days,
 // allow_save_on_duplicate_alert, owner, owner_fallback_user_id,
-// account_matching, account_fallback, free_mail_domains and time_zone,
-// which take theirs; unknown fields, nulls and wrong types are errors naming
+// account_matching, account_fallback, free_mail_domains, time_zone,
+// bounce_writeback, optout_writeback and retention_days, which take theirs
+// (set explicitly in the result); unknown fields, nulls and wrong types are errors naming
 // the field (and, for enumerations, the allowed values). Free-mail domains
 // are normalized (NormalizeFreeMailDomains); a time_zone, when given, must
 // name a zone ("" is refused: leave it out for the connected user's).
@@ -25,7 +26,8 @@ func ParseTeamSettings(data []byte) (TeamSettings, error) {
 		return TeamSettings{}, err
 	}
 	if err := onlyKnown(obj, "", "sync_as", "sync_mode", "deduplication", "activity_tracking", "activity_kinds", "api_budget_percent", "held_event_max_days", "allow_save_on_duplicate_alert",
-		"owner", "owner_fallback_user_id", "account_matching", "account_fallback", "free_mail_domains", "time_zone"); err != nil {
+		"owner", "owner_fallback_user_id", "account_matching", "account_fallback", "free_mail_domains", "time_zone",
+		"bounce_writeback", "optout_writeback", "retention_days"); err != nil {
 		return TeamSettings{}, err
 	}
 	var s TeamSettings
@@ -79,6 +81,9 @@ func ParseTeamSettings(data []byte) (TeamSettings, error) {
 		}
 	}
 	if err := parseAttribution(obj, &s); err != nil {
+		return TeamSettings{}, err
+	}
+	if err := parseLifecycle(obj, &s); err != nil {
 		return TeamSettings{}, err
 	}
 	return s, s.Validate()

@@ -134,6 +134,26 @@ type TeamSettings struct {
 	// TimeZone is the IANA time zone activity is dated in; "" is the
 	// connected user's time zone, else UTC (read it with Location).
 	TimeZone string `json:"time_zone,omitempty"`
+
+	// The settings of the contact's lifecycle (see lifecycle.go); versions
+	// saved before they existed leave them nil or zero, which read as the
+	// defaults.
+
+	// BounceWritebackSetting is bounce_writeback as saved: whether a
+	// bounce's reason and date are written back to the contact's Lead or
+	// Contact. nil reads as true; read it with BounceWriteback, set it
+	// with SetBounceWriteback.
+	BounceWritebackSetting *bool `json:"bounce_writeback,omitempty"`
+	// OptOutWritebackSetting is optout_writeback as saved: whether a
+	// contact.unsubscribed is written to the HasOptedOutOfEmail of the
+	// contact's Lead or Contact. nil reads as true; read it with
+	// OptOutWriteback, set it with SetOptOutWriteback.
+	OptOutWritebackSetting *bool `json:"optout_writeback,omitempty"`
+	// RetentionDays is how many days the service keeps a contact's
+	// memberships, record index entry and outcomes after their last
+	// change (MinRetentionDays..MaxRetentionDays); 0 reads as
+	// DefaultRetentionDays. Read it with Retention or RetainDays.
+	RetentionDays int `json:"retention_days"`
 }
 
 // Bounds of held_event_max_days. The most is the event queues' message
@@ -149,8 +169,11 @@ const (
 // DefaultTeamSettings returns the settings of a team that never saved any:
 // lead, on_add, deduplication and activity tracking on, the default kinds;
 // records owned by the rep, Accounts matched by domain and created when none
-// matches, no extra free-mail domains, the connected user's time zone.
+// matches, no extra free-mail domains, the connected user's time zone;
+// bounces and opt-outs written back, what the service knows of a contact
+// kept 400 days.
 func DefaultTeamSettings() TeamSettings {
+	on := func() *bool { v := true; return &v }
 	return TeamSettings{
 		SyncAs:           SyncAsLead,
 		SyncMode:         ModeOnAdd,
@@ -162,6 +185,10 @@ func DefaultTeamSettings() TeamSettings {
 		Owner:            OwnerRep,
 		AccountMatching:  AccountMatchDomain,
 		AccountFallback:  AccountFallbackCreate,
+
+		BounceWritebackSetting: on(),
+		OptOutWritebackSetting: on(),
+		RetentionDays:          DefaultRetentionDays,
 	}
 }
 
@@ -263,6 +290,9 @@ func (s TeamSettings) Validate() error {
 	}
 	if s.HeldEventMaxDays != 0 && !validHeldDays(s.HeldEventMaxDays) {
 		return invalid("held_event_max_days", "%s", heldDaysProblem)
+	}
+	if err := s.validateLifecycle(); err != nil {
+		return err
 	}
 	return s.validateAttribution()
 }

@@ -180,8 +180,8 @@ func TestParseTeamSettings(t *testing.T) {
 			t.Parallel()
 			got, err := ParseTeamSettings([]byte(tt.body))
 			checkParse(t, err, tt.field, tt.problem)
-			if tt.field == "" && !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v; want %+v", got, tt.want)
+			if want := withLifecycleDefaults(tt.want); tt.field == "" && !reflect.DeepEqual(got, want) {
+				t.Errorf("got %+v; want %+v", got, want)
 			}
 		})
 	}

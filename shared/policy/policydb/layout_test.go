@@ -103,14 +103,20 @@ func TestOlderTeamSettingsReadAsDefaults(t *testing.T) {
 	if got, want := [3]string{string(d.OwnerRule()), string(d.AccountMatchingRule()), string(d.AccountFallbackRule())}, [3]string{"rep", "domain", "create"}; got != want {
 		t.Errorf("accessors: got %v; want %v", got, want)
 	}
+	if d.BounceWritebackSetting != nil || d.OptOutWritebackSetting != nil || d.RetentionDays != 0 {
+		t.Errorf("lifecycle settings: got %v, %v, %v; want all unset", d.BounceWritebackSetting, d.OptOutWritebackSetting, d.RetentionDays)
+	}
+	if got, want := [3]any{d.BounceWriteback(), d.OptOutWriteback(), d.Retention()}, [3]any{true, true, 400 * 24 * time.Hour}; got != want {
+		t.Errorf("lifecycle accessors: got %v; want %v", got, want)
+	}
 	if err := d.Validate(); err != nil {
 		t.Errorf("Validate: got %v; want nil", err)
 	}
 }
 
 // TestTeamSettingsStoredLayout: the new settings are stored under their
-// JSON names, free-mail domains as a list; an unset fallback user and time
-// zone are left out.
+// JSON names, free-mail domains as a list, a write-back switched off as
+// false; an unset fallback user and time zone are left out.
 func TestTeamSettingsStoredLayout(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	db := &oneVersion{head: map[string]any{"version": 1, "effective_ns": at.Add(-time.Hour).UnixNano()}}
@@ -118,6 +124,8 @@ func TestTeamSettingsStoredLayout(t *testing.T) {
 	s.Now = func() time.Time { return at }
 	doc := policy.DefaultTeamSettings()
 	doc.Owner, doc.FreeMailDomains = policy.OwnerFallbackOnly, []string{"gmx.net"}
+	doc.SetBounceWriteback(false)
+	doc.RetentionDays = 90
 	if _, err := s.SaveTeamSettings(context.Background(), "t", "ada", doc, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -128,13 +136,38 @@ func TestTeamSettingsStoredLayout(t *testing.T) {
 	if err := attributevalue.Unmarshal(db.sent[0].TransactItems[0].Put.Item["doc"], &stored); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"owner": "fallback_only", "account_matching": "domain", "account_fallback": "create", "free_mail_domains": []any{"gmx.net"}}
+	want := map[string]any{"owner": "fallback_only", "account_matching": "domain", "account_fallback": "create", "free_mail_domains": []any{"gmx.net"},
+		"bounce_writeback": false, "optout_writeback": true, "retention_days": 90.0}
 	for k, w := range want {
 		if got := stored[k]; !reflect.DeepEqual(got, w) {
 			t.Errorf("doc.%s: got %#v; want %#v", k, got, w)
 		}
 	}
 	for _, k := range []string{"owner_fallback_user_id", "time_zone"} {
+		if got, ok := stored[k]; ok {
+			t.Errorf("doc.%s: got %#v; want it left out when unset", k, got)
+		}
+	}
+}
+
+// TestUnsetWritebacksAreLeftOut: a version whose write-back switches are
+// unset (as saved before they existed) is stored without them, so it
+// reads back unset: on.
+func TestUnsetWritebacksAreLeftOut(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	db := &oneVersion{head: map[string]any{"version": 1, "effective_ns": at.Add(-time.Hour).UnixNano()}}
+	s := New(db, "policies", "ledger")
+	s.Now = func() time.Time { return at }
+	doc := policy.DefaultTeamSettings()
+	doc.BounceWritebackSetting, doc.OptOutWritebackSetting = nil, nil
+	if _, err := s.SaveTeamSettings(context.Background(), "t", "ada", doc, 1); err != nil {
+		t.Fatal(err)
+	}
+	var stored map[string]any
+	if err := attributevalue.Unmarshal(db.sent[0].TransactItems[0].Put.Item["doc"], &stored); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"bounce_writeback", "optout_writeback"} {
 		if got, ok := stored[k]; ok {
 			t.Errorf("doc.%s: got %#v; want it left out when unset", k, got)
 		}

@@ -28,7 +28,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -199,9 +198,7 @@ func (s *Store) SaveTeamSettings(ctx context.Context, team, author string, doc p
 	if err != nil {
 		return policy.TeamVersion{}, err
 	}
-	doc.ActivityKinds = doc.ActivityKinds.Clone()
-	doc.FreeMailDomains = slices.Clone(doc.FreeMailDomains)
-	return save(ctx, s, d, author, doc, expected)
+	return save(ctx, s, d, author, doc.Clone(), expected)
 }
 
 // TeamHistory returns up to limit saved versions of the team's settings,

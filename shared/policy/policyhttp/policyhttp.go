@@ -138,6 +138,9 @@ func shown(d policy.TeamSettings) policy.TeamSettings {
 	if d.FreeMailDomains == nil {
 		d.FreeMailDomains = []string{}
 	}
+	d.SetBounceWriteback(d.BounceWriteback())
+	d.SetOptOutWriteback(d.OptOutWriteback())
+	d.RetentionDays = d.RetainDays()
 	return d
 }
 

@@ -8,7 +8,6 @@ package policytest
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -47,8 +46,7 @@ func (p *Policies) SaveTeamSettings(_ context.Context, team string, at time.Time
 	if err := doc.Validate(); err != nil {
 		return policy.TeamVersion{}, fmt.Errorf("save team %s settings: %w", team, err)
 	}
-	doc.ActivityKinds = doc.ActivityKinds.Clone()
-	doc.FreeMailDomains = slices.Clone(doc.FreeMailDomains)
+	doc = doc.Clone()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v := next(p.teams[team], at, doc)
@@ -101,7 +99,6 @@ func (p *Policies) TeamSettingsAt(_ context.Context, team string, at time.Time) 
 	if best.Number == 0 {
 		return policy.TeamVersion{Document: policy.DefaultTeamSettings()}, nil
 	}
-	best.Document.ActivityKinds = best.Document.ActivityKinds.Clone()
-	best.Document.FreeMailDomains = slices.Clone(best.Document.FreeMailDomains)
+	best.Document = best.Document.Clone()
 	return best, nil
 }

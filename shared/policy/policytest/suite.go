@@ -44,6 +44,7 @@ var cases = []struct {
 	{"teams and sequences answer apart", apart},
 	{"a saved version comes back whole", whole},
 	{"a version without the attribution settings reads as their defaults", withoutAttribution},
+	{"a version without the lifecycle settings reads as their defaults", withoutLifecycle},
 }
 
 // defaultsFirst: a team that saved nothing has the defaults, version 0.
@@ -139,7 +140,10 @@ func whole(t *testing.T, s Store) {
 			policy.ActivityClicked: true, policy.ActivityBounced: false},
 		APIBudgetPercent: 30, HeldEventMaxDays: 3, AllowSaveOnDuplicateAlert: true,
 		Owner: policy.OwnerFallbackOnly, OwnerFallbackUserID: "0055g00000Ab1CdAAJ", AccountMatching: policy.AccountMatchName,
-		AccountFallback: policy.AccountFallbackPrivate, FreeMailDomains: []string{"proton.me", "gmx.net"}, TimeZone: "Europe/Paris"}
+		AccountFallback: policy.AccountFallbackPrivate, FreeMailDomains: []string{"proton.me", "gmx.net"}, TimeZone: "Europe/Paris",
+		RetentionDays: 90}
+	ts.SetBounceWriteback(false)
+	ts.SetOptOutWriteback(false)
 	mustSave(t, "team v1", saveTeam(ctx, s, t0.Add(time.Minute), ts))
 	tv, err := s.TeamSettingsAt(ctx, "team_a", t0.Add(time.Hour))
 	if err != nil || tv.Number != 1 || !reflect.DeepEqual(tv.Document, ts) {
@@ -167,6 +171,27 @@ func withoutAttribution(t *testing.T, s Store) {
 	if d.OwnerRule() != policy.OwnerRep || d.AccountMatchingRule() != policy.AccountMatchDomain || d.AccountFallbackRule() != policy.AccountFallbackCreate ||
 		d.OwnerFallbackUserID != "" || d.FreeMailDomains != nil || d.Location("").String() != "UTC" {
 		t.Errorf("read back: got %+v; want rep, domain, create, the connected user, no domains, UTC", d)
+	}
+}
+
+// withoutLifecycle: a version whose write-back and retention settings are
+// unset (as saved before they existed) comes back unset, and reads as
+// write-backs on and 400 days.
+func withoutLifecycle(t *testing.T, s Store) {
+	ctx := context.Background()
+	ts := policy.DefaultTeamSettings()
+	ts.BounceWritebackSetting, ts.OptOutWritebackSetting, ts.RetentionDays = nil, nil, 0
+	mustSave(t, "team v1", saveTeam(ctx, s, t0.Add(time.Minute), ts))
+	tv, err := s.TeamSettingsAt(ctx, "team_a", t0.Add(time.Hour))
+	if err != nil || tv.Number != 1 || !reflect.DeepEqual(tv.Document, ts) {
+		t.Fatalf("TeamSettingsAt: got %+v, %v; want version 1 with %+v", tv, err, ts)
+	}
+	d := tv.Document
+	if got, want := [3]any{d.BounceWriteback(), d.OptOutWriteback(), d.Retention()}, [3]any{true, true, 400 * 24 * time.Hour}; got != want {
+		t.Errorf("read back BounceWriteback, OptOutWriteback, Retention: got %v; want %v", got, want)
+	}
+	if tv, err = s.TeamSettingsAt(ctx, "team_b", t0.Add(time.Hour)); err != nil || !tv.Document.BounceWriteback() || !tv.Document.OptOutWriteback() || tv.Document.Retention() != 400*24*time.Hour {
+		t.Errorf("a team that saved nothing: got %+v, %v; want write-backs on and 400 days", tv.Document, err)
 	}
 }
 
