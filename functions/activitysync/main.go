@@ -26,6 +26,7 @@ func main() {
 		Orgs:       k.SyncOrgs(sync).Activities(),
 		Settings:   k.Policies,
 		Publisher:  k.Publisher(sync),
+		Lifecycle:  k.Lifecycle(),
 		Owner:      k.Holder,
 		ClaimTTL:   wiring.ClaimTTL,
 		Reps:       k.Reps(),

@@ -1,7 +1,8 @@
 // Command contactsync is the SQS-triggered function that consumes contact
-// events (contact.created, contact.added, contact.replied) and syncs them to
-// Salesforce. Malformed events go to the dead-letter queue with the reason;
-// events of a team that must reconnect are parked on the queue, never failed.
+// events (contact.created, contact.added, contact.replied,
+// contact.unsubscribed) and syncs them to Salesforce. Malformed events go
+// to the dead-letter queue with the reason; events of a team that must
+// reconnect are parked on the queue, never failed.
 package main
 
 import (
@@ -32,6 +33,7 @@ func main() {
 		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: k.DB, Table: base.PoliciesTable}, ReuseFor: 5 * time.Second},
 		Publisher: k.Publisher(sync),
 		Counts:    mappings,
+		Lifecycle: k.Lifecycle(),
 		Release:   &activitydb.Releaser{Store: &activitydb.Store{DB: k.DB, Table: base.LedgerTable}, SQS: k.SQS, QueueURL: activityURL},
 		Reps:      k.Reps(),
 		Owner:     k.Holder,

@@ -24,6 +24,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
 	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
+	"github.com/sfsync/sfsync/shared/lifecycle/lifecycledb"
 	"github.com/sfsync/sfsync/shared/mapping/mappingdb"
 	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/platform/awsenv"
@@ -128,6 +129,10 @@ func (k *Kit) ClaimingLedger() *ledgerdb.Store {
 	l.Owner = k.Holder
 	return l
 }
+
+// Lifecycle is the store of the bounce and opt-out marks, in the ledger
+// table.
+func (k *Kit) Lifecycle() *lifecycledb.Store { return lifecycledb.New(k.DB, k.Base.LedgerTable) }
 
 // Mappings is the field mapping store; the sync functions count each
 // mapping's use in the ledger table.
