@@ -23,17 +23,28 @@
 //	    TTL 90 days.
 //	pk TEAM#<t>#EMAIL#<email>         sk RECORD
 //	    the claim (claim_owner, claim_until in Unix milliseconds) and, once
-//	    saved, the Salesforce record the normalized email resolved to. Never
-//	    expires; a saved record is never given another Salesforce id. Once
-//	    saved, in the contact index as cpk TEAM#<t>#CONTACT#<contact_id> (the
-//	    contact that saved it), csk RECORD#<email>.
+//	    saved, the Salesforce record the normalized email resolved to; a
+//	    saved record is never given another Salesforce id. Once saved, in
+//	    the contact index as cpk TEAM#<t>#CONTACT#<contact_id> (the contact
+//	    that saved it), csk RECORD#<email>. TTL: a claim, a day after
+//	    claim_until (ClaimExpiry); a record, its retention (retain_s, else
+//	    ledger.DefaultRetention) after it was saved or followed.
 //	pk TEAM#<t>#SEQ#<seq>             sk MEMBER#<contact_id>
 //	    a membership with its pinned policy and the contact as added (the
-//	    policy store counts these).
+//	    policy store counts these). In the contact index as
+//	    cpk TEAM#<t>#CONTACT#<contact_id>, csk MEMBER#<seq>. TTL: its
+//	    retention (ledger.RetainOr) after its last pin or update.
 //	pk TEAM#<t>#CONTACT#<contact_id>  sk FAILURES
 //	    the contact's open failures: a string set of "<type>|<at>|<error sk>".
+//	    TTL 90 days after its last change.
 //	pk TEAM#<t>#ERRORS                sk <code>#<contact_id>#<event_id>
 //	    the failure index: one item per failed outcome. TTL 90 days.
+//
+// Every item holding a contact's data carries expires_at (Unix seconds),
+// the table's TTL attribute. Reads of the contact index name the kind they
+// want by the prefix of csk (OUTCOME#, RECORD#), so the memberships and
+// logged activities indexed for an erasure (MEMBER#, ACTIVITY#) never
+// appear in them.
 //
 // # Outcomes
 //

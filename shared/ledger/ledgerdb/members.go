@@ -21,6 +21,8 @@ import (
 type memberItem struct {
 	PK         string               `json:"pk"`
 	SK         string               `json:"sk"`
+	CPK        string               `json:"cpk,omitempty"`
+	CSK        string               `json:"csk,omitempty"`
 	TeamID     string               `json:"team_id"`
 	SequenceID string               `json:"sequence_id"`
 	ContactID  string               `json:"contact_id"`
@@ -33,15 +35,35 @@ type memberItem struct {
 	Status     string               `json:"status"`
 	Reason     string               `json:"reason,omitempty"`
 	Salesforce *event.SalesforceRef `json:"salesforce,omitempty"`
+	// Retain is the membership's ledger.Membership.Retain in seconds, when
+	// one was given.
+	Retain int64 `json:"retain_s,omitempty"`
+	// ExpiresAt is when DynamoDB's TTL deletes the item (Unix seconds):
+	// its last write plus its retention.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
 }
 
 func (it memberItem) membership() ledger.Membership {
 	return ledger.Membership{
 		TeamID: it.TeamID, SequenceID: it.SequenceID, ContactID: it.ContactID, Email: it.Email,
 		Contact: it.Contact, Rep: it.Rep, Policy: it.Policy, PinnedAt: it.PinnedAt.UTC(), EventID: it.EventID,
+		Retain: time.Duration(it.Retain) * time.Second,
 		Status: ledger.MembershipStatus(it.Status), Reason: event.Reason(it.Reason), Salesforce: it.Salesforce,
 	}
 }
+
+// retainSeconds is a retention as stored (retain_s): whole seconds, 0 for
+// none given.
+func retainSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(d / time.Second)
+}
+
+// expiresAt is the TTL (Unix seconds) of an item written at now and kept
+// for its retention d (ledger.RetainOr).
+func expiresAt(now time.Time, d time.Duration) int64 { return now.Add(ledger.RetainOr(d)).Unix() }
 
 func checkStatus(s ledger.MembershipStatus) error {
 	switch s {
@@ -80,9 +102,13 @@ func (s *Store) PinMembership(ctx context.Context, m ledger.Membership) (ledger.
 // stored ones: conditional puts in transactions of 100, a failed condition
 // returning the stored membership (ALL_OLD), read back only from an emulator
 // that returns none. Of two pins of one membership, the first is stored and
-// both get it. An invalid membership gets an *InputError of its own.
+// both get it. An invalid membership gets an *InputError of its own. A
+// membership stored expires (expires_at) its retention after the pin
+// (ledger.RetainOr(m.Retain)), and is in the contact index under its
+// contact (cpk ContactPK, csk MemberIndexSK), so an erasure finds it.
 func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]ledger.PinResult, error) {
 	out := make([]ledger.PinResult, len(ms))
+	now := s.Now()
 	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(resources.PartitionKey))).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build condition: %w", err)
@@ -96,9 +122,10 @@ func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]l
 		}
 		pk, sk := MembershipPK(m.TeamID, m.SequenceID), MemberSK(m.ContactID)
 		item, err := marshal(memberItem{
-			PK: pk, SK: sk, TeamID: m.TeamID, SequenceID: m.SequenceID, ContactID: m.ContactID,
+			PK: pk, SK: sk, CPK: ContactPK(m.TeamID, m.ContactID), CSK: MemberIndexSK(m.SequenceID), TeamID: m.TeamID, SequenceID: m.SequenceID, ContactID: m.ContactID,
 			Email: m.Email, Contact: m.Contact, Rep: m.Rep, Policy: m.Policy, PinnedAt: m.PinnedAt.UTC(), EventID: m.EventID,
 			Status: string(m.Status), Reason: string(m.Reason), Salesforce: m.Salesforce,
+			Retain: retainSeconds(m.Retain), ExpiresAt: expiresAt(now, m.Retain),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("encode membership %s %s: %w", pk, sk, err)
@@ -205,13 +232,17 @@ func (s *Store) SetMembership(ctx context.Context, m ledger.Membership) error {
 // conditional updates in transactions of 100; the pin (policy, contact,
 // time, event) is never rewritten. errs[i] wraps ErrNoMembership when
 // ms[i] was never pinned, or is an *InputError. Of two updates of one
-// membership, the later is applied last.
+// membership, the later is applied last. Each update also sets the
+// membership's expiry anew, its retention after this write
+// (ledger.RetainOr(m.Retain)), and its contact index keys (a membership
+// pinned before it had them enters the index).
 func (s *Store) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]error, error) {
 	errs := make([]error, len(ms))
 	var units []dynamotx.Unit
 	var idx []int
+	now := s.Now()
 	for i, m := range ms {
-		u, err := s.setMembership(m)
+		u, err := s.setMembership(m, now)
 		if err != nil {
 			if errors.Is(err, ErrInvalid) {
 				errs[i] = err
@@ -235,7 +266,7 @@ func (s *Store) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]e
 	return errs, nil
 }
 
-func (s *Store) setMembership(m ledger.Membership) (types.TransactWriteItem, error) {
+func (s *Store) setMembership(m ledger.Membership, now time.Time) (types.TransactWriteItem, error) {
 	for _, f := range []struct{ name, v string }{{"team_id", m.TeamID}, {"sequence_id", m.SequenceID}, {"contact_id", m.ContactID}} {
 		if err := checkID(f.name, f.v); err != nil {
 			return types.TransactWriteItem{}, err
@@ -244,7 +275,10 @@ func (s *Store) setMembership(m ledger.Membership) (types.TransactWriteItem, err
 	if err := checkStatus(m.Status); err != nil {
 		return types.TransactWriteItem{}, err
 	}
-	upd := expression.Set(expression.Name("status"), expression.Value(string(m.Status)))
+	upd := expression.Set(expression.Name("status"), expression.Value(string(m.Status))).
+		Set(expression.Name(resources.TTLAttribute), expression.Value(expiresAt(now, m.Retain))).
+		Set(expression.Name(resources.ContactIndex.PartitionKey), expression.Value(ContactPK(m.TeamID, m.ContactID))).
+		Set(expression.Name(resources.ContactIndex.SortKey), expression.Value(MemberIndexSK(m.SequenceID)))
 	if m.Reason != "" {
 		upd = upd.Set(expression.Name("reason"), expression.Value(string(m.Reason)))
 	} else {

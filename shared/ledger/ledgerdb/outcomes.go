@@ -48,11 +48,13 @@ type failureItem struct {
 	ExpiresAt  int64     `json:"expires_at"`
 }
 
-// failuresItem is a contact's FAILURES item.
+// failuresItem is a contact's FAILURES item. It expires OutcomeTTL after
+// its last change, as the failures it notes do.
 type failuresItem struct {
-	PK   string   `json:"pk"`
-	SK   string   `json:"sk"`
-	Open []string `json:"open,omitempty"`
+	PK        string   `json:"pk"`
+	SK        string   `json:"sk"`
+	Open      []string `json:"open,omitempty"`
+	ExpiresAt int64    `json:"expires_at,omitempty"`
 }
 
 // openEntry is an element of a FAILURES set: "<type>|<at>|<error sk>".
@@ -221,7 +223,7 @@ func (s *Store) record(ctx context.Context, p part) (map[teamEvent]event.Outcome
 		return nil, err
 	}
 	c.merge(s.settleChanges(open, settled))
-	units, err := s.changeUnits(c)
+	units, err := s.changeUnits(c, expires)
 	if err != nil {
 		return nil, err
 	}
@@ -451,14 +453,15 @@ func (s *Store) settleChanges(open map[teamContact][]string, settled map[contact
 // changeUnits orders c's writes: new failures are noted before they are
 // indexed, so none is ever untracked; settled ones are forgotten after
 // their index entries are gone. They go out in this order, in transactions
-// of up to 100 writes.
-func (s *Store) changeUnits(c changes) ([]dynamotx.Unit, error) {
-	units, err := s.openUnits(c.add, "ADD")
+// of up to 100 writes. Each FAILURES update sets the item's expiry to
+// expires.
+func (s *Store) changeUnits(c changes, expires int64) ([]dynamotx.Unit, error) {
+	units, err := s.openUnits(c.add, "ADD", expires)
 	if err != nil {
 		return nil, err
 	}
 	units = append(units, c.items.units()...)
-	rm, err := s.openUnits(c.remove, "DELETE")
+	rm, err := s.openUnits(c.remove, "DELETE", expires)
 	if err != nil {
 		return nil, err
 	}
@@ -597,8 +600,9 @@ func outcomeRecord(o event.Outcome, esk string, expires int64) (map[string]types
 }
 
 // openUnits adds entries to (or deletes them from) contacts' FAILURES sets:
-// one update per contact; only contacts with failures need one.
-func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]dynamotx.Unit, error) {
+// one update per contact; only contacts with failures need one. Each
+// update sets the item's expiry (expires_at) to expires.
+func (s *Store) openUnits(entries map[teamContact][]string, op string, expires int64) ([]dynamotx.Unit, error) {
 	tcs := make([]teamContact, 0, len(entries))
 	for tc := range entries {
 		tcs = append(tcs, tc)
@@ -616,6 +620,7 @@ func (s *Store) openUnits(entries map[teamContact][]string, op string) ([]dynamo
 		} else {
 			upd = expression.Delete(expression.Name("open"), expression.Value(v))
 		}
+		upd = upd.Set(expression.Name(resources.TTLAttribute), expression.Value(expires))
 		expr, err := expression.NewBuilder().WithUpdate(upd).Build()
 		if err != nil {
 			return nil, fmt.Errorf("build failures update: %w", err)

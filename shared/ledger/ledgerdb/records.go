@@ -40,7 +40,21 @@ type recordItem struct {
 	EventID        string         `json:"event_id,omitempty"`
 	ContactID      string         `json:"contact_id,omitempty"`
 	Credit         *ledger.Credit `json:"credit,omitempty"`
+	// Retain is the record's ledger.Record.Retain in seconds, when one was
+	// given.
+	Retain int64 `json:"retain_s,omitempty"`
+	// ExpiresAt is when DynamoDB's TTL deletes the item (Unix seconds): a
+	// claim's end plus ClaimExpiry, or a record's save (or follow) plus
+	// its retention.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
 }
+
+// ClaimExpiry is how long a RECORD item holding only a claim outlives the
+// claim: its TTL is claim_until plus a day. A claim is never held longer.
+const ClaimExpiry = 24 * time.Hour
+
+// retainAttr is the attribute of an item's own retention, in seconds.
+const retainAttr = "retain_s"
 
 // claimItem is a RECORD item that holds only a claim.
 type claimItem struct {
@@ -50,6 +64,7 @@ type claimItem struct {
 	Email      string `json:"email"`
 	ClaimOwner string `json:"claim_owner"`
 	ClaimUntil int64  `json:"claim_until"` // Unix milliseconds
+	ExpiresAt  int64  `json:"expires_at"`  // Unix seconds: claim_until plus ClaimExpiry
 }
 
 func (it recordItem) record() ledger.Record {
@@ -57,7 +72,7 @@ func (it recordItem) record() ledger.Record {
 		TeamID: it.TeamID, Email: it.Email, Object: event.SalesforceObject(it.Object), ID: it.SalesforceID,
 		Status: event.Status(it.Status), MatchRule: it.MatchRule, PolicyVersion: it.PolicyVersion,
 		MappingVersion: it.MappingVersion, SyncedAt: it.SyncedAt.UTC(), EventID: it.EventID, ContactID: it.ContactID,
-		Credit: it.Credit,
+		Credit: it.Credit, Retain: time.Duration(it.Retain) * time.Second,
 	}
 }
 
@@ -108,7 +123,9 @@ func (s *Store) Claim(ctx context.Context, teamID, email, owner string, until ti
 // (the owner's own claim is taken again, so a repeat is harmless).
 // errs[i] wraps ErrClaimed otherwise: a *ClaimError naming the holder, or a
 // *RecordedError when a record was saved meanwhile. An invalid email gets an
-// *InputError in errs; an invalid team, owner or time fails the call.
+// *InputError in errs; an invalid team, owner or time fails the call. A
+// claim's item expires ClaimExpiry after until, unless a record is saved
+// in it.
 func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, owner string, until time.Time) ([]error, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return nil, err
@@ -146,7 +163,8 @@ func (s *Store) ClaimAll(ctx context.Context, teamID string, emails []string, ow
 		pk := EmailPK(teamID, n)
 		// The item holds nothing but a claim (the condition says it has no
 		// record), so the claim is written whole.
-		item, err := marshal(claimItem{PK: pk, SK: RecordSK, TeamID: teamID, Email: n, ClaimOwner: owner, ClaimUntil: until.UnixMilli()})
+		item, err := marshal(claimItem{PK: pk, SK: RecordSK, TeamID: teamID, Email: n, ClaimOwner: owner, ClaimUntil: until.UnixMilli(),
+			ExpiresAt: until.Add(ClaimExpiry).Unix()})
 		if err != nil {
 			return nil, fmt.Errorf("encode claim: %w", err)
 		}
@@ -243,13 +261,15 @@ func (s *Store) SaveRecord(ctx context.Context, r ledger.Record) error {
 // keeps it: a *RecordedError, and nothing of that record is written. Its
 // own event may save a created record again (a resent request writes the
 // same item); a linked record is saved only where the email has none, and
-// a *RecordedError names the record found otherwise.
+// a *RecordedError names the record found otherwise. A saved record
+// expires its retention (ledger.RetainOr(r.Retain)) after the save.
 func (s *Store) SaveRecords(ctx context.Context, rs []ledger.Record) ([]error, error) {
 	errs := make([]error, len(rs))
 	var units []dynamotx.Unit
 	var idx []int
+	now := s.Now()
 	for i, r := range rs {
-		u, err := s.saveRecord(r)
+		u, err := s.saveRecord(r, now)
 		if err != nil {
 			if errors.Is(err, ErrInvalid) {
 				errs[i] = err
@@ -291,7 +311,7 @@ func (s *Store) SaveRecords(ctx context.Context, rs []ledger.Record) ([]error, e
 }
 
 // saveRecord is the write of one record: the email's RECORD item.
-func (s *Store) saveRecord(r ledger.Record) (dynamotx.Unit, error) {
+func (s *Store) saveRecord(r ledger.Record, now time.Time) (dynamotx.Unit, error) {
 	n, err := checkRecord(r)
 	if err != nil {
 		return nil, err
@@ -316,7 +336,7 @@ func (s *Store) saveRecord(r ledger.Record) (dynamotx.Unit, error) {
 	}
 	cond := expression.And(
 		expression.Or(expression.AttributeNotExists(owned), owned.Equal(expression.Value(owner)),
-			expression.Name("claim_until").LessThan(expression.Value(s.Now().UnixMilli()))),
+			expression.Name("claim_until").LessThan(expression.Value(now.UnixMilli()))),
 		fresh,
 	)
 	expr, err := expression.NewBuilder().WithCondition(cond).Build()
@@ -329,6 +349,7 @@ func (s *Store) saveRecord(r ledger.Record) (dynamotx.Unit, error) {
 		TeamID: r.TeamID, Email: n, Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status),
 		MatchRule: r.MatchRule, PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion,
 		SyncedAt: r.SyncedAt, EventID: r.EventID, ContactID: r.ContactID, Credit: r.Credit,
+		Retain: retainSeconds(r.Retain), ExpiresAt: expiresAt(now, r.Retain),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode record: %w", err)

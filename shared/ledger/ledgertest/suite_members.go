@@ -1,6 +1,8 @@
 package ledgertest
 
 import (
+	"time"
+
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
@@ -19,6 +21,7 @@ func memberCases() []testCase {
 		{"Of two updates of one membership in a call the later is applied", setTwiceInACall},
 		{"SetMemberships of a membership never pinned is its own error and pins nothing", setUnpinned},
 		{"Memberships are per team", membershipsPerTeam},
+		{"A membership keeps the retention it was pinned with", pinKeepsRetention},
 	}
 }
 
@@ -116,4 +119,23 @@ func setUnpinned(h *harness) {
 func membershipsPerTeam(h *harness) {
 	h.pin(membership(h.a, "seq_1", "ct_1", "evt_1"))
 	wantEqual(h, "another team's", h.memberships(h.b, key("seq_1", "ct_1"), key("seq_1", "ct_2")), map[ledger.MemberKey]ledger.Membership{})
+}
+
+// pinKeepsRetention: the retention a membership is pinned with (the team's
+// retention_days) is read back with it, so a membership read and written
+// again keeps its lifetime; a later pin or update does not change it.
+func pinKeepsRetention(h *harness) {
+	m := membership(h.a, "seq_1", "ct_1", "evt_1")
+	m.Retain = 30 * 24 * time.Hour
+	wantEqual(h, "pin", h.pin(m)[0], ledger.PinResult{Membership: m, New: true})
+	again := membership(h.a, "seq_1", "ct_1", "evt_2")
+	again.Retain = 60 * 24 * time.Hour
+	wantEqual(h, "second pin", h.pin(again)[0], ledger.PinResult{Membership: m})
+	upd := m
+	upd.Status, upd.Reason, upd.Retain = ledger.MemberSynced, "", 0
+	upd.Salesforce = &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000001AAA"}
+	h.wantErrs("set", h.set(upd), nil)
+	want := upd
+	want.Retain = m.Retain
+	wantEqual(h, "after set", h.memberships(h.a, key("seq_1", "ct_1"))[key("seq_1", "ct_1")], want)
 }

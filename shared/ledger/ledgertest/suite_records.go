@@ -21,6 +21,7 @@ func recordCases() []testCase {
 		{"Records returns saved records only, per team", recordsSavedOnly},
 		{"FollowRecord moves a record to the converted Lead's Contact", followMoves},
 		{"FollowRecord refuses a record pointing elsewhere, or none", followRefuses},
+		{"A record keeps the retention it was saved with, also when followed", saveKeepsRetention},
 	}
 }
 
@@ -124,4 +125,19 @@ func followRefuses(h *harness) {
 		h.t.Errorf("follow an email without a record: got no error; want one")
 	}
 	wantEqual(h, "records", h.records(h.a, rec.Email), map[string]ledger.Record{rec.Email: rec})
+}
+
+// saveKeepsRetention: the retention a record is saved with (the team's
+// retention_days) is read back with it, and a followed record keeps it.
+func saveKeepsRetention(h *harness) {
+	rec := record(h.a, "ada@example.com", "evt_1", "00Q000000000001AAA")
+	rec.Retain = 30 * 24 * time.Hour
+	h.wantErrs("save", h.save(rec), nil)
+	wantEqual(h, "records", h.records(h.a, rec.Email), map[string]ledger.Record{rec.Email: rec})
+	to := event.SalesforceRef{Object: event.ObjectContact, ID: "003000000000001AAA"}
+	got, err := h.l.FollowRecord(h.ctx, h.a, rec.Email, rec.ID, to)
+	h.must("follow", err)
+	want := rec
+	want.Object, want.ID, want.MatchRule = to.Object, to.ID, "followed_conversion"
+	wantEqual(h, "followed", got, want)
 }
