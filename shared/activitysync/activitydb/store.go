@@ -7,11 +7,15 @@
 //	pk TEAM#<t>#ACTIVITY#<key>          sk TASK
 //	    the activity's claim (claim_owner, claim_until in Unix ms,
 //	    claim_token, attempts, event_id) and, once logged, task_id and
-//	    logged_at. Never expires.
+//	    logged_at; a Task logged for a contact is in the contact index as
+//	    cpk TEAM#<t>#CONTACT#<contact>, csk ACTIVITY#<key>, so an erasure
+//	    finds it. TTL: ActivityTTL after its last write.
 //	pk TEAM#<t>#HELD                    sk <seq>#<contact>
 //	    a membership with held activities; n counts the holds (the mark).
+//	    TTL: HeldTTL after the last hold.
 //	pk TEAM#<t>#HELD#<seq>#<contact>    sk <occurred_at>#<event_id>
-//	    one held activity: the event as received (attribute event).
+//	    one held activity: the event as received (attribute event). TTL:
+//	    HeldTTL after the hold.
 //	pk TEAM#<t>#TASK                    sk FIELDS
 //	    the cached activitysync.TaskFields of the team's org.
 //
@@ -68,6 +72,25 @@ type API interface {
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// ActivityTTL is how long an activity's item (its claim, its logged Task)
+// is kept after its last write: the outcomes' lifetime. An event older than
+// that never comes back; a queue keeps one 14 days at most.
+const ActivityTTL = ledgerdb.OutcomeTTL
+
+// HeldTTL is how long a held activity and its membership's entry in the
+// held list are kept after the hold: a backstop, since a held event is let
+// go within the team's held_event_max_days.
+const HeldTTL = ledger.DefaultRetention
+
+// expiresAt is the TTL (Unix seconds) of an item written at now and kept
+// for d.
+func expiresAt(now time.Time, d time.Duration) int64 { return now.Add(d).Unix() }
+
+// number is a number attribute value.
+func number(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
 // Store is activity sync's state on the ledger table.
@@ -191,6 +214,7 @@ func freshClaim(c claimCall, r activitysync.ClaimRequest) map[string]types.Attri
 	item["claim_owner"] = &types.AttributeValueMemberS{Value: c.owner}
 	item["claim_until"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(c.until.UnixMilli(), 10)}
 	item["claim_token"] = &types.AttributeValueMemberS{Value: c.token}
+	item[resources.TTLAttribute] = number(expiresAt(c.now, ActivityTTL))
 	return item
 }
 
@@ -375,6 +399,7 @@ func (s *Store) takeOver(c claimCall, pk, eventID string) (dynamotx.Unit, error)
 	upd := expression.Set(eid, expression.IfNotExists(eid, expression.Value(eventID))).
 		Set(owned, expression.Value(c.owner)).Set(expression.Name("claim_until"), expression.Value(c.until.UnixMilli())).
 		Set(expression.Name("claim_token"), expression.Value(c.token)).
+		Set(expression.Name(resources.TTLAttribute), expression.Value(expiresAt(c.now, ActivityTTL))).
 		Add(expression.Name("attempts"), expression.Value(1))
 	return s.updateOf(pk, expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
 }
@@ -406,13 +431,15 @@ func (s *Store) answerTakeOver(ctx context.Context, c claimCall, reqs []activity
 // DoneAll records each Task and ends the claim, in transactions of up to
 // 100 conditional updates (no read). A Task already recorded with the same
 // id is a no-op, so a repeat is harmless; with another id, errs[i] is a
-// *LoggedError.
+// *LoggedError. The item expires ActivityTTL after this write; a Task
+// with a ContactID enters the contact index under that contact.
 func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activitysync.LoggedTask) ([]error, error) {
 	if err := checkID("team_id", team); err != nil {
 		return nil, err
 	}
 	errs := make([]error, len(tasks))
-	at := s.now().UTC().Format(time.RFC3339Nano)
+	now := s.now()
+	at := now.UTC().Format(time.RFC3339Nano)
 	tid := expression.Name("task_id")
 	var units []dynamotx.Unit
 	var idx []int
@@ -421,13 +448,21 @@ func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activit
 		if err == nil {
 			err = checkID("task_id", t.TaskID)
 		}
+		if err == nil && t.ContactID != "" {
+			err = checkID("contact_id", t.ContactID)
+		}
 		if err != nil {
 			errs[i] = err
 			continue
 		}
 		cond := expression.Or(expression.AttributeNotExists(tid), tid.Equal(expression.Value(t.TaskID)))
 		upd := expression.Set(tid, expression.Value(t.TaskID)).Set(expression.Name("logged_at"), expression.Value(at)).
+			Set(expression.Name(resources.TTLAttribute), expression.Value(expiresAt(now, ActivityTTL))).
 			Remove(expression.Name("claim_owner")).Remove(expression.Name("claim_until")).Remove(expression.Name("claim_token"))
+		if t.ContactID != "" {
+			upd = upd.Set(expression.Name(resources.ContactIndex.PartitionKey), expression.Value(ledgerdb.ContactPK(team, t.ContactID))).
+				Set(expression.Name(resources.ContactIndex.SortKey), expression.Value(ledgerdb.ActivityIndexSK(t.Key)))
+		}
 		u, err := s.updateOf(ledgerdb.ActivityPK(team, t.Key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
 		if err != nil {
 			return nil, err
@@ -463,12 +498,14 @@ func (s *Store) AbandonAll(ctx context.Context, team, owner string, keys []strin
 		return err
 	}
 	var units []dynamotx.Unit
+	exp := expiresAt(s.now(), ActivityTTL)
 	for _, key := range keys {
 		if err := checkID("key", key); err != nil {
 			return err
 		}
 		cond := expression.Name("claim_owner").Equal(expression.Value(owner)).And(expression.AttributeNotExists(expression.Name("task_id")))
-		upd := expression.Set(expression.Name("claim_until"), expression.Value(0))
+		upd := expression.Set(expression.Name("claim_until"), expression.Value(0)).
+			Set(expression.Name(resources.TTLAttribute), expression.Value(exp))
 		u, err := s.updateOf(ledgerdb.ActivityPK(team, key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
 		if err != nil {
 			return err
@@ -503,7 +540,7 @@ func (s *Store) Unclaim(ctx context.Context, team, key, owner string) error {
 
 // Hold stores the event under its membership, then counts the hold on the
 // team's index of held memberships (the event first, so a listed
-// membership always has its events).
+// membership always has its events). Both expire HeldTTL after the hold.
 func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev event.Event) error {
 	if err := checkID("team_id", team); err != nil {
 		return err
@@ -519,13 +556,16 @@ func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev ev
 		return err
 	}
 	item := dynamotx.Key(ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(ev.OccurredAt, ev.ID))
+	exp := expiresAt(s.now(), HeldTTL)
 	item["event"] = &types.AttributeValueMemberS{Value: string(body)}
+	item[resources.TTLAttribute] = number(exp)
 	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
 		return fmt.Errorf("hold %s: %w", ev.ID, err)
 	}
 	upd := expression.Add(expression.Name("n"), expression.Value(1)).
 		Set(expression.Name("sequence_id"), expression.Value(k.SequenceID)).
-		Set(expression.Name("contact_id"), expression.Value(k.ContactID))
+		Set(expression.Name("contact_id"), expression.Value(k.ContactID)).
+		Set(expression.Name(resources.TTLAttribute), expression.Value(exp))
 	if _, err := s.update(ctx, ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), expression.NewBuilder().WithUpdate(upd), types.ReturnValueNone); err != nil {
 		return fmt.Errorf("list held membership: %w", err)
 	}

@@ -1,0 +1,158 @@
+package activitydb_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sfsync/sfsync/shared/activitysync"
+	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
+	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
+	"github.com/sfsync/sfsync/shared/platform/dynamotx"
+	"github.com/sfsync/sfsync/shared/resources"
+)
+
+// TestEveryPersonalItemExpires writes every kind of item activitydb keeps
+// about a contact (ACTIVITY claimed, taken over, abandoned and logged; HELD
+// list entry; HELD event) and reads each back raw: each carries expires_at,
+// the table's TTL attribute, counted from its last write on the store's
+// clock (ActivityTTL, 90 days; HeldTTL, 400 days). A Task logged for a
+// contact is in the contact index under it. A scan then finds no item
+// without expires_at but the team's cached Task fields.
+func TestEveryPersonalItemExpires(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, clk, _ := newStore(t)
+	if activitydb.ActivityTTL != ledgerdb.OutcomeTTL || activitydb.HeldTTL != ledger.DefaultRetention {
+		t.Errorf("TTLs: activity %s, held %s; want the outcomes' %s and the default retention %s",
+			activitydb.ActivityTTL, activitydb.HeldTTL, ledgerdb.OutcomeTTL, ledger.DefaultRetention)
+	}
+	const team = "t_ttl"
+	raw := func(pk, sk string) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(pk, sk), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatalf("get %s %s: %v", pk, sk, err)
+		}
+		return out.Item
+	}
+	want := func(kind, pk, sk string, at time.Time) map[string]types.AttributeValue {
+		t.Helper()
+		item := raw(pk, sk)
+		if item == nil {
+			t.Errorf("%s (%s / %s): no item", kind, pk, sk)
+			return nil
+		}
+		n, ok := item[resources.TTLAttribute].(*types.AttributeValueMemberN)
+		if !ok {
+			t.Errorf("%s (%s / %s): expires_at is %#v; want a number", kind, pk, sk, item[resources.TTLAttribute])
+			return item
+		}
+		if got, _ := strconv.ParseInt(n.Value, 10, 64); got != at.Unix() {
+			t.Errorf("%s (%s / %s): expires_at %s; want %s", kind, pk, sk, time.Unix(got, 0).UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+		}
+		return item
+	}
+	pk := ledgerdb.ActivityPK(team, "k1")
+
+	claimed := clk.Now()
+	if _, err := claim(s, team, "k1", "evt_1", "w1", claimed.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	want("ACTIVITY claimed", pk, ledgerdb.ActivitySK, claimed.Add(activitydb.ActivityTTL))
+
+	clk.Advance(time.Hour) // the claim lapsed: another owner takes it over
+	taken := clk.Now()
+	if c, err := claim(s, team, "k1", "evt_1", "w2", taken.Add(time.Minute)); err != nil || !c.Attempted {
+		t.Fatalf("take over: %+v, %v", c, err)
+	}
+	want("ACTIVITY taken over", pk, ledgerdb.ActivitySK, taken.Add(activitydb.ActivityTTL))
+
+	clk.Advance(time.Second)
+	abandoned := clk.Now()
+	if err := s.AbandonAll(ctx, team, "w2", []string{"k1"}); err != nil {
+		t.Fatal(err)
+	}
+	want("ACTIVITY abandoned", pk, ledgerdb.ActivitySK, abandoned.Add(activitydb.ActivityTTL))
+
+	clk.Advance(time.Second)
+	if _, err := claim(s, team, "k1", "evt_1", "w3", clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	logged := clk.Now()
+	if errs, err := s.DoneAll(ctx, team, "w3", []activitysync.LoggedTask{{Key: "k1", TaskID: "00T000000000001", ContactID: "c1"}}); err != nil || errs[0] != nil {
+		t.Fatalf("done: %v %v", err, errs)
+	}
+	item := want("ACTIVITY logged", pk, ledgerdb.ActivitySK, logged.Add(activitydb.ActivityTTL))
+	if dynamotx.String(item, "cpk") != ledgerdb.ContactPK(team, "c1") || dynamotx.String(item, "csk") != ledgerdb.ActivityIndexSK("k1") {
+		t.Errorf("ACTIVITY logged: contact index keys %q %q; want %q %q", dynamotx.String(item, "cpk"), dynamotx.String(item, "csk"),
+			ledgerdb.ContactPK(team, "c1"), ledgerdb.ActivityIndexSK("k1"))
+	}
+
+	// A Task logged without its contact (an older caller) is kept, out of
+	// the contact index.
+	if _, err := claim(s, team, "k2", "evt_2", "w1", clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := done(s, team, "k2", "w1", "00T000000000002"); err != nil {
+		t.Fatal(err)
+	}
+	if item := want("ACTIVITY logged without a contact", ledgerdb.ActivityPK(team, "k2"), ledgerdb.ActivitySK, clk.Now().Add(activitydb.ActivityTTL)); item["cpk"] != nil || item["csk"] != nil {
+		t.Errorf("ACTIVITY logged without a contact: in the contact index (%v %v); want out of it", item["cpk"], item["csk"])
+	}
+	if errs, err := s.DoneAll(ctx, team, "w1", []activitysync.LoggedTask{{Key: "k2", TaskID: "00T000000000002", ContactID: "c#1"}}); err != nil || errs[0] == nil {
+		t.Errorf("done with a bad contact id: got %v, %v; want its own error", errs, err)
+	}
+
+	// HELD: 400 days after the hold; the list entry again at each hold.
+	k := ledger.MemberKey{SequenceID: "s1", ContactID: "c1"}
+	held := clk.Now()
+	e1 := heldEvent("e1", held.Add(-time.Minute))
+	e1.TeamID = team
+	if err := s.Hold(ctx, team, k, e1); err != nil {
+		t.Fatal(err)
+	}
+	want("HELD event", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(e1.OccurredAt, e1.ID), held.Add(activitydb.HeldTTL))
+	want("HELD list entry", ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), held.Add(activitydb.HeldTTL))
+	clk.Advance(time.Hour)
+	again := clk.Now()
+	e2 := heldEvent("e2", again.Add(-time.Minute))
+	e2.TeamID = team
+	if err := s.Hold(ctx, team, k, e2); err != nil {
+		t.Fatal(err)
+	}
+	want("HELD list entry, held again", ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), again.Add(activitydb.HeldTTL))
+	want("HELD event, the first", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(e1.OccurredAt, e1.ID), held.Add(activitydb.HeldTTL))
+
+	if err := s.SaveTaskFields(ctx, team, activitysync.TaskFields{KeyField: "Key__c"}, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p := dynamodb.NewScanPaginator(dynamodb.NewFromConfig(awsCfg), &dynamodb.ScanInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true)})
+	n := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+		for _, it := range page.Items {
+			n++
+			ipk, isk := dynamotx.String(it, resources.PartitionKey), dynamotx.String(it, resources.SortKey)
+			if ipk == ledgerdb.TaskFieldsPK(team) && isk == ledgerdb.TaskFieldsSK {
+				continue // the org's Task fields: no contact's data
+			}
+			if _, ok := it[resources.TTLAttribute].(*types.AttributeValueMemberN); !ok {
+				t.Errorf("item %s / %s has no expires_at", ipk, isk)
+			}
+		}
+	}
+	if n != 6 {
+		t.Errorf("scan: got %d items; want the 6 written (2 activities, 2 held events, the held list entry, the Task fields)", n)
+	}
+}
