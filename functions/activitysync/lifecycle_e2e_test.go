@@ -66,7 +66,8 @@ func TestBouncesAndOptOutsThroughSQS(t *testing.T) {
 	if r := str(lead["EmailBouncedReason"]); r != "550 5.1.1 no such user" {
 		t.Errorf("EmailBouncedReason: got %q; want the newer bounce's", r)
 	}
-	if d, err := time.Parse(time.RFC3339, str(lead["EmailBouncedDate"])); err != nil || !d.Equal(newer.OccurredAt) {
+	// Salesforce answers a datetime as 2026-12-07T14:02:07.000+0000.
+	if d, err := time.Parse("2006-01-02T15:04:05.000-0700", str(lead["EmailBouncedDate"])); err != nil || !d.Equal(newer.OccurredAt) {
 		t.Errorf("EmailBouncedDate: got %q; want %s", str(lead["EmailBouncedDate"]), newer.OccurredAt.Format(time.RFC3339))
 	}
 	for _, c := range []struct{ name, id string }{
