@@ -10,6 +10,8 @@
 // sized to stay far below Salesforce's statement and URI limits; creates go
 // through sObject Collections of up to 200 records. So a burst of 1,000
 // emails with half of them new costs two lookup calls and one create call.
+// Updates and deletes of records by id (UpdateRecords, DeleteRecords) go
+// straight to sObject Collections, one call per 200 records.
 package orgs
 
 import (
