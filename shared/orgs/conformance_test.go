@@ -63,6 +63,18 @@ func (s simulated) AddTaskKeyField(t *testing.T) {
 	}
 }
 
+func (s simulated) SetFieldUpdateable(t *testing.T, object, field string, on bool) {
+	if err := s.e.sim.SetFieldUpdateable(object, field, on); err != nil {
+		t.Fatalf("field access of %s.%s: %v", object, field, err)
+	}
+}
+
+func (s simulated) Record(_ *testing.T, object, id string) (map[string]any, bool) {
+	return s.e.sim.Record(object, id)
+}
+
+func (s simulated) Calls(*testing.T) int { return s.e.calls() }
+
 // TestConformance holds the orgs adapter, against the simulator, to the
 // behaviours the in-memory org of the engines' unit tests has. Its cases
 // run side by side, but not beside the package's parallel tests: a

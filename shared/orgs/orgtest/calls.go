@@ -70,8 +70,10 @@ func (o *Org) matchLocked(k string) (ledger.Match, bool) {
 
 // Create implements both engines' Org.Create: one result per record, in
 // the order of records (allOrNone false). A record without
-// attributes.type fails with orgs.CodeMissingType, one missing a required
-// field with REQUIRED_FIELD_MISSING, one whose email is refused (Refuse)
+// attributes.type fails with orgs.CodeMissingType, one sending a field the
+// test made not updateable (SetFieldUpdateable) with
+// INVALID_FIELD_FOR_INSERT_UPDATE, one missing a required field with
+// REQUIRED_FIELD_MISSING, one whose email is refused (Refuse)
 // with its error, unless it is a duplicate whose rule allows saving and
 // opts.AllowSaveOnDuplicate asks to. A failed call (FailNext) saves
 // nothing; a lost answer (LoseNextAnswer) saves everything and fails.
@@ -85,8 +87,8 @@ func (o *Org) Create(_ context.Context, records []salesforce.SObject, opts sales
 	for i, rec := range records {
 		results[i] = o.saveLocked(i, rec, opts)
 	}
-	if o.lost > 0 {
-		o.lost--
+	if o.lostOf[CallCreate] > 0 {
+		o.lostOf[CallCreate]--
 		return nil, fmt.Errorf("create %d records: answer lost: %w", len(records), Transient())
 	}
 	return results, nil
@@ -97,6 +99,9 @@ func (o *Org) saveLocked(i int, rec salesforce.SObject, opts salesforce.WriteOpt
 	object := typeOf(rec)
 	if object == "" {
 		return refused(salesforce.ErrorItem{Code: orgs.CodeMissingType, Message: fmt.Sprintf("records[%d].attributes.type is missing", i)})
+	}
+	if e, locked := o.flsRefusalLocked(object, rec); locked {
+		return refused(e)
 	}
 	if missing := missingFields(object, rec); len(missing) > 0 {
 		return refused(RequiredFieldMissing(missing...))

@@ -46,6 +46,10 @@ const (
 	CallTasks    Call = "findtasks" // FindTasks
 	CallLook     Call = "look"      // Look
 	CallCount    Call = "count"     // ContactCounts
+	// CallUpdate is one call of UpdateRecords: one per 200 records sent.
+	CallUpdate Call = "update"
+	// CallDelete is one call of DeleteRecords: one per 200 ids sent.
+	CallDelete Call = "delete"
 )
 
 // Record is a record of the org.
@@ -78,10 +82,14 @@ type Org struct {
 	taskFields activitysync.TaskFields
 	refused    map[string]salesforce.ErrorItem // by normalized email
 	faults     map[Call][]error
-	lost       int // Creates whose answer is lost after saving
+	lostOf     map[Call]int // calls whose answer is lost after their work
 	high, low  error
 	calls      map[Call]int
 	closes     int
+
+	deleted   map[string]string            // object by id, of the records deleted
+	readOnly  map[string]map[string]string // by object, lower-case name: fields not updateable (SetFieldUpdateable)
+	modifyAll map[string]bool              // by object (SetModifyAll)
 }
 
 // NewOrg returns an empty org whose Task offers the Email type and the
@@ -92,7 +100,11 @@ func NewOrg() *Org {
 		taskFields: activitysync.TaskFields{TypeEmail: true, ClosedStatus: "Completed"},
 		refused:    map[string]salesforce.ErrorItem{},
 		faults:     map[Call][]error{},
+		lostOf:     map[Call]int{},
 		calls:      map[Call]int{},
+		deleted:    map[string]string{},
+		readOnly:   map[string]map[string]string{},
+		modifyAll:  map[string]bool{},
 	}
 }
 
@@ -137,7 +149,9 @@ func (o *Org) addLocked(object string, fields map[string]any) *Record {
 }
 
 // Update changes fields of the record id, as a Salesforce user would: it
-// becomes the most recently modified. It reports whether the record exists.
+// becomes the most recently modified. It reports whether the record exists
+// (a deleted one does not). Nothing is checked and no call is counted:
+// UpdateRecords is the engines' update.
 func (o *Org) Update(id string, fields map[string]any) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -280,7 +294,10 @@ func (o *Org) SetBudget(high, low error) {
 }
 
 // FailNext makes the next len(errs) calls of kind c fail, in turn, with
-// errs, doing nothing; Transient gives a passing Salesforce fault.
+// errs, doing nothing; Transient gives a passing Salesforce fault. A call
+// of UpdateRecords or DeleteRecords failed with a lasting
+// *salesforce.APIError answers it for each of its records instead, as orgs
+// does.
 func (o *Org) FailNext(c Call, errs ...error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -290,10 +307,17 @@ func (o *Org) FailNext(c Call, errs ...error) {
 // LoseNextAnswer makes the next Create save its records and then fail
 // with a transient error, as a create whose answer was lost on its way
 // back: the caller must look the emails up before creating again.
-func (o *Org) LoseNextAnswer() {
+func (o *Org) LoseNextAnswer() { o.LoseNextAnswerOf(CallCreate) }
+
+// LoseNextAnswerOf makes the next call of kind c (CallCreate, CallUpdate,
+// CallDelete) do its work and then fail with a transient error, as a call
+// whose answer was lost on its way back. An update or a delete may simply
+// be sent again; a delete sent again answers ENTITY_IS_DELETED for what
+// the lost call deleted.
+func (o *Org) LoseNextAnswerOf(c Call) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.lost++
+	o.lostOf[c]++
 }
 
 // Refuse makes Create refuse every record whose Email is email (in any

@@ -48,6 +48,20 @@ func (m memory) AddTaskKeyField(*testing.T) {
 	m.o.SetTaskFields(activitysync.TaskFields{TypeEmail: true, ClosedStatus: "Completed", KeyField: orgs.TaskKeyField})
 }
 
+func (m memory) SetFieldUpdateable(_ *testing.T, object, field string, on bool) {
+	m.o.SetFieldUpdateable(object, field, on)
+}
+
+func (m memory) Record(_ *testing.T, object, id string) (map[string]any, bool) {
+	r, ok := m.o.Record(id)
+	if !ok || r.Object != object {
+		return nil, false
+	}
+	return r.Fields, true
+}
+
+func (m memory) Calls(*testing.T) int { return m.o.Calls() }
+
 func TestConformance(t *testing.T) {
 	orgtest.Run(t, func(*testing.T) orgtest.Subject { return memory{orgtest.NewOrg()} })
 }
@@ -201,5 +215,96 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if got := len(o.Records(orgtest.Contact)); got != workers {
 		t.Errorf("Contacts: got %d; want %d", got, workers)
+	}
+}
+
+// TestInjectedFailuresOfWrites: updates and deletes count one call per 200
+// records sent, take injected failures as orgs sorts them (a passing one
+// fails the write, a lasting one refuses each record of its call), and a
+// lost answer does the work: the same delete again answers
+// ENTITY_IS_DELETED.
+func TestInjectedFailuresOfWrites(t *testing.T) {
+	ctx := context.Background()
+	o := orgtest.NewOrg()
+	optOut := func(id string) salesforce.SObject {
+		r := salesforce.NewSObject(orgtest.Lead)
+		r["Id"], r["HasOptedOutOfEmail"] = id, true
+		return r
+	}
+	var ids []string
+	for i := range 201 {
+		ids = append(ids, o.Seed(orgtest.Lead, map[string]any{"LastName": fmt.Sprint("L", i), "Company": "C"}))
+	}
+	recs := make([]salesforce.SObject, len(ids))
+	for i, id := range ids {
+		recs[i] = optOut(id)
+	}
+
+	o.FailNext(orgtest.CallUpdate, nil, orgtest.Transient())
+	if res, err := o.UpdateRecords(ctx, recs); !errors.Is(err, salesforce.ErrTransient) || res != nil {
+		t.Errorf("update whose second call fails: got %d results, %v; want none and salesforce.ErrTransient", len(res), err)
+	}
+	if r, _ := o.Record(ids[0]); r.Fields["HasOptedOutOfEmail"] != true {
+		t.Errorf("a record of the first call: got %v; want it updated (the call before the failure stays done)", r.Fields)
+	}
+	if r, _ := o.Record(ids[200]); r.Fields["HasOptedOutOfEmail"] == true {
+		t.Errorf("the record of the failed call: got it updated; want it untouched")
+	}
+	if got := o.Calls(orgtest.CallUpdate); got != 2 {
+		t.Errorf("update calls: got %d; want 2", got)
+	}
+
+	invalid := &salesforce.APIError{StatusCode: 400, Code: "INVALID_FIELD", Message: "No such column 'X__c' on sobject of type Lead"}
+	o.FailNext(orgtest.CallUpdate, invalid)
+	res, err := o.UpdateRecords(ctx, recs)
+	if err != nil || len(res) != 201 || res[0].Success || res[0].Errors[0].Code != "INVALID_FIELD" || !res[200].Success {
+		t.Errorf("update whose first call is refused: got %v; want its 200 records refused with INVALID_FIELD, the last updated", err)
+	}
+
+	o.LoseNextAnswerOf(orgtest.CallDelete)
+	if res, err := o.DeleteRecords(ctx, ids[:2]); !errors.Is(err, salesforce.ErrTransient) || res != nil {
+		t.Errorf("delete with a lost answer: got %v, %v; want none and salesforce.ErrTransient", res, err)
+	}
+	res, err = o.DeleteRecords(ctx, ids[:2])
+	if err != nil || res[0].Errors[0].Code != salesforce.CodeEntityIsDeleted || res[1].Errors[0].Code != salesforce.CodeEntityIsDeleted {
+		t.Errorf("the same delete again: got %+v, %v; want ENTITY_IS_DELETED for each", res, err)
+	}
+
+	o.SetBudget(budget.ErrCapped, budget.ErrCapped)
+	if _, err := o.DeleteRecords(ctx, ids[2:3]); !errors.Is(err, budget.ErrCapped) {
+		t.Errorf("delete over the budget: got %v; want budget.ErrCapped", err)
+	}
+	o.SetBudget(nil, nil)
+	if _, err := o.UpdateRecords(ctx, nil); err != nil || o.Calls(orgtest.CallUpdate) != 4 {
+		t.Errorf("an empty update: got %v after %d update calls; want no call (4)", err, o.Calls(orgtest.CallUpdate))
+	}
+	if got := o.Calls(orgtest.CallDelete); got != 3 {
+		t.Errorf("delete calls: got %d; want 3", got)
+	}
+}
+
+// TestFieldAccessAndOwnersOfWrites: a field made not updateable refuses a
+// create and an update that send it; Modify All lets another user's
+// record be deleted.
+func TestFieldAccessAndOwnersOfWrites(t *testing.T) {
+	ctx := context.Background()
+	o := orgtest.NewOrg()
+	o.SetFieldUpdateable(orgtest.Lead, "hasoptedoutofemail", false)
+	rec := salesforce.NewSObject(orgtest.Lead)
+	rec["LastName"], rec["Company"], rec["HasOptedOutOfEmail"] = "L", "C", false
+	res, err := o.Create(ctx, []salesforce.SObject{rec}, salesforce.WriteOptions{})
+	if err != nil || res[0].Success || res[0].Errors[0].Code != "INVALID_FIELD_FOR_INSERT_UPDATE" || res[0].Errors[0].Fields[0] != "HasOptedOutOfEmail" {
+		t.Errorf("create sending the field: got %+v, %v; want INVALID_FIELD_FOR_INSERT_UPDATE naming HasOptedOutOfEmail", res, err)
+	}
+	user := o.Seed(orgtest.User, map[string]any{"LastName": "Other", "IsActive": true})
+	theirs := o.Seed(orgtest.Lead, map[string]any{"LastName": "Theirs", "Company": "C", "OwnerId": user})
+	res, err = o.DeleteRecords(ctx, []string{theirs, user})
+	if err != nil || res[0].Errors[0].Code != "INSUFFICIENT_ACCESS_OR_READONLY" || res[1].Errors[0].Code != "INVALID_TYPE_FOR_OPERATION" {
+		t.Errorf("delete of another user's lead and of a user: got %+v, %v; want INSUFFICIENT_ACCESS_OR_READONLY, INVALID_TYPE_FOR_OPERATION", res, err)
+	}
+	o.SetModifyAll(orgtest.Lead, true)
+	res, err = o.DeleteRecords(ctx, []string{theirs[:15]})
+	if err != nil || !res[0].Success || res[0].ID != theirs {
+		t.Errorf("delete with Modify All, by the 15-character id: got %+v, %v; want %s deleted", res, err, theirs)
 	}
 }

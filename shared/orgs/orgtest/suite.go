@@ -35,6 +35,14 @@ type Subject interface {
 	RefuseAsDuplicate(t *testing.T, email, matchID string)
 	// AddTaskKeyField gives the org's Task the key field orgs.TaskKeyField.
 	AddTaskKeyField(t *testing.T)
+	// SetFieldUpdateable gives (on) or takes the connected user's Edit of
+	// a field, as an admin does with field-level security.
+	SetFieldUpdateable(t *testing.T, object, field string, on bool)
+	// Record reads a record's fields as the org stores them, and whether
+	// it has it (a deleted record it has not).
+	Record(t *testing.T, object, id string) (map[string]any, bool)
+	// Calls is how many API calls the org has answered so far.
+	Calls(t *testing.T) int
 }
 
 // Run checks the behaviours both engines rely on of the Subject open
