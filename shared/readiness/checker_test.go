@@ -71,12 +71,12 @@ func TestCheckerServesAReportAgainWithinItsTTL(t *testing.T) {
 		if src.fetches != st.wantFetches {
 			t.Errorf("%s: got %d fetches; want %d", st.name, src.fetches, st.wantFetches)
 		}
-		if r.ConnectionID != st.connection || r.OrgID != "00D1" || len(r.Items) != 11 {
-			t.Errorf("%s: got connection %s org %s, %d items; want %s, 00D1, 11", st.name, r.ConnectionID, r.OrgID, len(r.Items), st.connection)
+		if r.ConnectionID != st.connection || r.OrgID != "00D1" || len(r.Items) != 12 {
+			t.Errorf("%s: got connection %s org %s, %d items; want %s, 00D1, 12", st.name, r.ConnectionID, r.OrgID, len(r.Items), st.connection)
 		}
 	}
-	if s, err := c.Summary(ctx, "team_a", "c2"); err != nil || s == nil || s.OK != 10 || s.NotChecked != 1 {
-		t.Errorf("summary: got %+v %v; want 10 ok and 1 not_checked", s, err)
+	if s, err := c.Summary(ctx, "team_a", "c2"); err != nil || s == nil || s.OK != 11 || s.NotChecked != 1 {
+		t.Errorf("summary: got %+v %v; want 11 ok and 1 not_checked", s, err)
 	}
 	if s, err := c.Summary(ctx, "team_a", "c1"); err != nil || s != nil {
 		t.Errorf("summary of a replaced connection: got %+v %v; want none", s, err)

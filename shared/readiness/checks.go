@@ -339,6 +339,74 @@ func restrictedPicklists(s Snapshot, m Mappings) Item {
 	return it
 }
 
+// writebackFieldNames are the fields bounce and opt-out write-back sets on
+// a Lead or a Contact, with their standard labels (Setup shows labels).
+var writebackFieldNames = []struct{ name, label string }{
+	{"EmailBouncedReason", "Email Bounced Reason"},
+	{"EmailBouncedDate", "Email Bounced Date"},
+	{"HasOptedOutOfEmail", "Email Opt Out"},
+}
+
+// writebackFields checks, from the Lead and Contact describes the report
+// already reads (no call of its own), that the connected user may edit
+// what bounce and opt-out write-back sets. A describe answers for the user
+// who asks: a field its field-level security makes read-only says
+// updateable false, one it hides is left out. Only the write-back needs
+// them, so a lack is a warning: contacts and emails still sync.
+func writebackFields(s Snapshot) Item {
+	const title = "Fields bounce and opt-out write-back sets"
+	if it, ok := refused(s, CheckWritebackFields, title); ok {
+		return it
+	}
+	it := Item{ID: CheckWritebackFields, Title: title}
+	var missing, lacking, objects []string
+	for _, o := range mappedObjects {
+		d := s.Describes[o]
+		if !d.Read() || d.Value == nil {
+			why := d.Problem
+			if why == "" {
+				why = "not fetched"
+			}
+			missing = append(missing, fmt.Sprintf("%s (%s)", o, why))
+			continue
+		}
+		var bad []string
+		for _, w := range writebackFieldNames {
+			f, ok := d.Value.Field(w.name)
+			switch {
+			case !ok:
+				bad = append(bad, fmt.Sprintf("%s.%s (%q, hidden from the user)", o, w.name, w.label))
+			case !f.Updateable:
+				bad = append(bad, fmt.Sprintf("%s.%s (%q, read-only for the user)", o, w.name, w.label))
+			}
+		}
+		if len(bad) > 0 {
+			lacking = append(lacking, bad...)
+			objects = append(objects, string(o))
+		}
+	}
+	fix := func(objs []string) string {
+		return fmt.Sprintf("In Setup, Object Manager, open %s, then Fields & Relationships; for each of Email Bounced Reason, Email Bounced Date and Email Opt Out, "+
+			"click Set Field-Level Security and tick Visible, with Read-Only cleared, for the connected user's profile. Or give the connected user a permission set "+
+			"with Read and Edit on these fields (Setup, Permission Sets, Object Settings, %s, Field Permissions). Then run the report again.", words(objs), words(objs))
+	}
+	switch {
+	case len(lacking) > 0:
+		it.Status = Warn
+		it.Explanation = fmt.Sprintf("The connected user %s may not edit %s. Salesforce refuses a bounce or an opt-out written back to such a record (INVALID_FIELD_FOR_INSERT_UPDATE; INVALID_FIELD for a field hidden from the user), so the record keeps no trace of it. Creating Leads, Contacts and Tasks is not affected.",
+			orNone(s.Username), strings.Join(lacking, ", ")) + notRead(missing)
+		it.Fix = fix(objects)
+	case len(missing) > 0:
+		it.Status = NotChecked
+		it.Explanation = "Nothing found in the objects read." + notRead(missing)
+		it.Fix = fix([]string{"Lead", "Contact"})
+	default:
+		it.Status = OK
+		it.Explanation = "The connected user may edit EmailBouncedReason, EmailBouncedDate and HasOptedOutOfEmail of Lead and Contact, so bounces and opt-outs can be written back to the records."
+	}
+	return it
+}
+
 func sourceWords(s mapping.Source) string {
 	if s.Field != "" {
 		return s.Field

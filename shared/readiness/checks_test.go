@@ -36,18 +36,44 @@ func phone() salesforce.DescribeField {
 	return salesforce.DescribeField{Name: "Phone", Label: "Phone", Type: "phone", Length: 40, Createable: true, Nillable: true}
 }
 
+// writeback are the fields bounce and opt-out write-back sets, editable.
+func writeback() []salesforce.DescribeField {
+	return []salesforce.DescribeField{
+		{Name: "HasOptedOutOfEmail", Label: "Email Opt Out", Type: "boolean", Createable: true, Updateable: true, DefaultedOnCreate: true},
+		{Name: "EmailBouncedReason", Label: "Email Bounced Reason", Type: "string", Length: 255, Createable: true, Updateable: true, Nillable: true},
+		{Name: "EmailBouncedDate", Label: "Email Bounced Date", Type: "datetime", Createable: true, Updateable: true, Nillable: true},
+	}
+}
+
 func leadDescribe(extra ...salesforce.DescribeField) *salesforce.Describe {
-	return &salesforce.Describe{Name: "Lead", Createable: true, Fields: append([]salesforce.DescribeField{
+	return &salesforce.Describe{Name: "Lead", Createable: true, Fields: append(append([]salesforce.DescribeField{
 		text("FirstName", false), text("LastName", true), text("Company", true), email(), text("Title", false), phone(),
 		{Name: "Website", Type: "url", Length: 255, Createable: true, Nillable: true},
 		{Name: "Status", Type: "picklist", Createable: true, DefaultedOnCreate: true, RestrictedPicklist: true},
-	}, extra...)}
+	}, writeback()...), extra...)}
 }
 
 func contactDescribe(extra ...salesforce.DescribeField) *salesforce.Describe {
-	return &salesforce.Describe{Name: "Contact", Createable: true, Fields: append([]salesforce.DescribeField{
+	return &salesforce.Describe{Name: "Contact", Createable: true, Fields: append(append([]salesforce.DescribeField{
 		text("FirstName", false), text("LastName", true), email(), text("Title", false), phone(),
-	}, extra...)}
+	}, writeback()...), extra...)}
+}
+
+// withoutEdit makes a field of the object's describe read-only for the
+// user (field-level security), or hides it (hidden).
+func withoutEdit(s *Snapshot, o event.SalesforceObject, field string, hidden bool) {
+	d := *s.Describes[o].Value
+	d.Fields = nil
+	for _, f := range s.Describes[o].Value.Fields {
+		if f.Name == field {
+			if hidden {
+				continue
+			}
+			f.Createable, f.Updateable = false, false
+		}
+		d.Fields = append(d.Fields, f)
+	}
+	s.Describes[o] = Have(&d)
 }
 
 // healthy is a snapshot of an org where nothing stops a sync.
@@ -95,8 +121,8 @@ func item(t *testing.T, items []Item, id string) Item {
 func TestAHealthyOrgIsReady(t *testing.T) {
 	items := Assess(healthy(), defaults())
 	want := map[string]Status{CheckValidationRules: NotChecked}
-	if len(items) != 11 {
-		t.Fatalf("got %d items; want 11", len(items))
+	if len(items) != 12 {
+		t.Fatalf("got %d items; want 12", len(items))
 	}
 	for _, it := range items {
 		w, ok := want[it.ID]
@@ -204,6 +230,24 @@ func TestChecks(t *testing.T) {
 		{"unrestricted picklist fed by a contact value", CheckRestrictedPicklist, func(s *Snapshot) {
 			s.Describes[event.ObjectContact] = Have(contactDescribe(picklist("Tier__c", false, "A", "B")))
 		}, withRows(event.ObjectContact, mapping.Rule{SalesforceField: "Tier__c", Source: mapping.Source{Field: "custom.tier"}}), OK, nil},
+
+		// fields bounce and opt-out write-back sets
+		{"write-back fields editable", CheckWritebackFields, nil, nil, OK, []string{"EmailBouncedReason, EmailBouncedDate and HasOptedOutOfEmail"}},
+		{"opt-out read-only on Contact", CheckWritebackFields, func(s *Snapshot) { withoutEdit(s, event.ObjectContact, "HasOptedOutOfEmail", false) }, nil, Warn,
+			[]string{`Contact.HasOptedOutOfEmail ("Email Opt Out", read-only for the user)`, "INVALID_FIELD_FOR_INSERT_UPDATE", "sync@acme.example",
+				"open Contact, then Fields & Relationships", "Set Field-Level Security", "Read-Only cleared", "permission set"}},
+		{"bounce fields hidden on Lead", CheckWritebackFields, func(s *Snapshot) {
+			withoutEdit(s, event.ObjectLead, "EmailBouncedReason", true)
+			withoutEdit(s, event.ObjectLead, "EmailBouncedDate", false)
+		}, nil, Warn, []string{`Lead.EmailBouncedReason ("Email Bounced Reason", hidden from the user), Lead.EmailBouncedDate`, "open Lead, then"}},
+		{"one object lacking, the other unread", CheckWritebackFields, func(s *Snapshot) {
+			withoutEdit(s, event.ObjectLead, "HasOptedOutOfEmail", false)
+			s.Describes[event.ObjectContact] = Missing[*salesforce.Describe]("HTTP 500")
+		}, nil, Warn, []string{"Lead.HasOptedOutOfEmail", "Not checked: Contact (HTTP 500)"}},
+		{"write-back describes unread", CheckWritebackFields, func(s *Snapshot) {
+			s.Describes[event.ObjectLead] = Missing[*salesforce.Describe]("HTTP 403 INSUFFICIENT_ACCESS")
+		}, nil, NotChecked, []string{"Lead (HTTP 403 INSUFFICIENT_ACCESS)", "Email Opt Out"}},
+		{"write-back when refused", CheckWritebackFields, func(s *Snapshot) { s.Refused = &Refusal{Code: CodeAPIDisabledForOrg} }, nil, NotChecked, []string{CheckAPIAccess}},
 
 		// validation rules: no API but the Tooling API
 		{"validation rules", CheckValidationRules, nil, nil, NotChecked, []string{"Tooling API", "FIELD_CUSTOM_VALIDATION_EXCEPTION"}},

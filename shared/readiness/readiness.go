@@ -43,6 +43,7 @@ const (
 	CheckRequiredFields     = "required_fields"
 	CheckMappedFields       = "mapped_fields"
 	CheckRestrictedPicklist = "restricted_picklists"
+	CheckWritebackFields    = "writeback_fields"
 	CheckValidationRules    = "validation_rules"
 	CheckDuplicateRules     = "duplicate_rules"
 	CheckTaskStatus         = "task_status"
@@ -208,6 +209,7 @@ func Assess(s Snapshot, m Mappings) []Item {
 		requiredFields(s, m),
 		mappedFields(s, m),
 		restrictedPicklists(s, m),
+		writebackFields(s),
 		validationRules(),
 		duplicateRules(s),
 		taskStatus(s),
