@@ -183,6 +183,7 @@ func TestReadinessReportOnAFreshDefaultOrg(t *testing.T) {
 		readiness.CheckRequiredFields:     {readiness.OK, nil},
 		readiness.CheckMappedFields:       {readiness.OK, nil},
 		readiness.CheckRestrictedPicklist: {readiness.OK, nil},
+		readiness.CheckWritebackFields:    {readiness.OK, nil},
 		readiness.CheckValidationRules:    {readiness.NotChecked, []string{"Tooling API"}},
 		readiness.CheckDuplicateRules:     {readiness.Warn, []string{"Standard Lead Duplicate Rule (Lead)", "Standard Contact Duplicate Rule (Contact)"}},
 		readiness.CheckTaskStatus:         {readiness.OK, []string{`status, "Done" (API name "Completed").`}},
@@ -199,7 +200,7 @@ func TestReadinessReportOnAFreshDefaultOrg(t *testing.T) {
 		Readiness *readiness.Summary `json:"readiness"`
 	}
 	_ = json.Unmarshal([]byte(body), &status)
-	if s := status.Readiness; s == nil || s.OK != 9 || s.Warn != 1 || s.Fail != 0 || s.NotChecked != 1 || !s.CheckedAt.Equal(r.CheckedAt) {
+	if s := status.Readiness; s == nil || s.OK != 10 || s.Warn != 1 || s.Fail != 0 || s.NotChecked != 1 || !s.CheckedAt.Equal(r.CheckedAt) {
 		t.Errorf("status: got readiness %+v; want 9 ok, 1 warn, 1 not_checked, checked at %s", s, r.CheckedAt)
 	}
 
@@ -221,7 +222,8 @@ func TestReadinessReportOnAFreshDefaultOrg(t *testing.T) {
 
 // TestReadinessReportOnACustomizedOrg connects to an org with a required
 // custom field on Lead, private Leads with one owned by another user (the
-// connected user has no View All), and its own closed Task status.
+// connected user has no View All), its own closed Task status, and
+// Contact's Email Opt Out read-only for the connected user.
 func TestReadinessReportOnACustomizedOrg(t *testing.T) {
 	t.Parallel()
 	w := newSimWorld(t, org.Config{
@@ -229,12 +231,15 @@ func TestReadinessReportOnACustomizedOrg(t *testing.T) {
 		Sharing:      map[string]org.Sharing{"Lead": org.SharingPrivate},
 		TaskStatuses: []org.TaskStatus{{Label: "Open", Default: true}, {Label: "Emailed", APIName: "Emailed_Out", Closed: true}},
 	})
+	if err := w.sim.SetFieldUpdateable("Contact", "HasOptedOutOfEmail", false); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := w.sim.Seed("Lead", map[string]any{"LastName": "Hidden", "Company": "Elsewhere", "Email": "hidden@elsewhere.example",
 		"Score__c": 3, "OwnerId": w.sim.OtherUserID()}); err != nil {
 		t.Fatal(err)
 	}
-	if done := w.connect(t, "team_c"); !strings.Contains(done, `"attention":["record_visibility","required_fields","duplicate_rules"]`) {
-		t.Errorf("connect completion: got %s; want the summary naming record_visibility, required_fields and duplicate_rules", done)
+	if done := w.connect(t, "team_c"); !strings.Contains(done, `"attention":["record_visibility","required_fields","writeback_fields","duplicate_rules"]`) {
+		t.Errorf("connect completion: got %s; want the summary naming record_visibility, required_fields, writeback_fields and duplicate_rules", done)
 	}
 	calls := w.sim.Stats().Total - 1 // less the connect's own call for the org's name
 	if calls < 2 || calls > maxReportCalls {
@@ -253,14 +258,15 @@ func TestReadinessReportOnACustomizedOrg(t *testing.T) {
 		readiness.CheckRequiredFields:     {readiness.Fail, []string{"Lead.Score__c", "REQUIRED_FIELD_MISSING"}},
 		readiness.CheckMappedFields:       {readiness.OK, nil},
 		readiness.CheckRestrictedPicklist: {readiness.OK, nil},
+		readiness.CheckWritebackFields:    {readiness.Warn, []string{"Contact.HasOptedOutOfEmail"}},
 		readiness.CheckValidationRules:    {readiness.NotChecked, nil},
 		readiness.CheckDuplicateRules:     {readiness.Warn, nil},
 		readiness.CheckTaskStatus:         {readiness.OK, []string{`"Emailed" (API name "Emailed_Out")`, `API name is "Completed"`}},
 		readiness.CheckAPIAllocation:      {readiness.OK, nil},
 		readiness.CheckAPIBudget:          {readiness.OK, nil},
 	})
-	if got := strings.Join(r.Summary.Attention, ","); got != "record_visibility,required_fields,duplicate_rules" {
-		t.Errorf("attention: got %s; want record_visibility,required_fields,duplicate_rules", got)
+	if got := strings.Join(r.Summary.Attention, ","); got != "record_visibility,required_fields,writeback_fields,duplicate_rules" {
+		t.Errorf("attention: got %s; want record_visibility,required_fields,writeback_fields,duplicate_rules", got)
 	}
 
 	// Granting View All on Lead and mapping the field clear both, once the
