@@ -13,6 +13,9 @@ import (
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/platform/wiring"
 	"github.com/sfsync/sfsync/shared/policy/policyhttp"
+	"github.com/sfsync/sfsync/shared/privacy"
+	"github.com/sfsync/sfsync/shared/privacy/privacydb"
+	"github.com/sfsync/sfsync/shared/privacy/privacyhttp"
 	"github.com/sfsync/sfsync/shared/ratelimit"
 	"github.com/sfsync/sfsync/shared/ratelimit/ratelimitdb"
 	"github.com/sfsync/sfsync/shared/readiness"
@@ -30,6 +33,7 @@ var requestLimits = ratelimit.Rules{
 	Routes: map[string]ratelimit.Rule{
 		contacthttp.RouteRetry:      contacthttp.RetryLimit,
 		contacthttp.RouteDedupCheck: contacthttp.DedupLimit,
+		privacyhttp.RouteErase:      privacyhttp.EraseLimit,
 	},
 }
 
@@ -66,7 +70,12 @@ func newRouter(k *wiring.Kit, s settings) (*httpapi.Router, *connection.Connecto
 	ready := &readiness.Checker{Source: &readinessorg.Source{Connections: k.Connections, Orgs: teamOrgs, Describes: describes},
 		Store: &readinessdb.Store{DB: k.DB, Table: s.base.PoliciesTable}, Mappings: mappings, Now: s.now}
 	readinesshttp.Register(rt, readinesshttp.Deps{Reports: ready, Logger: log})
+	privacyhttp.Register(rt, privacyhttp.Deps{Logger: log, Erasures: &privacy.Eraser{
+		Store: &privacydb.Store{DB: k.DB, Table: s.base.LedgerTable}, Orgs: privacyhttp.TeamOrgs{Orgs: teamOrgs},
+		Receipts: &privacydb.Receipts{DB: k.DB, Table: s.base.LedgerTable}, Now: s.now, Log: log}})
+	purge := &privacydb.Purger{DB: k.DB, Cursors: s.base.ConnectionsTable, Tables: []privacydb.Table{
+		{Name: "connections", Table: s.base.ConnectionsTable}, {Name: "policies", Table: s.base.PoliciesTable}, {Name: "ledger", Table: s.base.LedgerTable}}}
 	(&connecthttp.Handlers{Connector: k.Connector, Store: k.Connections, ReturnURL: s.returnURL, Log: log, Budgets: policies,
-		Readiness: ready}).Register(rt)
+		Readiness: ready, Purger: purge}).Register(rt)
 	return rt, k.Connector
 }

@@ -197,4 +197,6 @@ var Routes = []Route{
 	{Method: "GET", Path: "/v1/salesforce/errors"},
 	{Method: "POST", Path: "/v1/salesforce/errors/retry", Admin: true},
 	{Method: "GET", Path: "/v1/salesforce/readiness", Admin: true},
+	{Method: "POST", Path: "/v1/privacy/erasures", Admin: true},
+	{Method: "GET", Path: "/v1/privacy/erasures/{id}", Admin: true},
 }
