@@ -198,6 +198,8 @@ type simOptions struct {
 	// unregisteredRedirect configures the API with a callback URL the
 	// connected app does not list.
 	unregisteredRedirect bool
+	// purger serves DELETE /v1/salesforce?purge=true.
+	purger connecthttp.Purger
 }
 
 // otherCallback is a second callback URL the connected app lists (another
@@ -249,7 +251,7 @@ func newEnv(t *testing.T, so simOptions) *env {
 	e.returnURL = e.api.URL + "/return"
 	rt := httpapi.NewRouter()
 	(&connecthttp.Handlers{Connector: e.connector, Store: e.store, ReturnURL: e.returnURL,
-		Log: slog.New(slog.NewJSONHandler(e.logs, nil))}).Register(rt)
+		Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Purger: so.purger}).Register(rt)
 	handler = rt
 	claims.Store(&httpapi.Claims{TeamID: "team_a", Role: "admin", Subject: "admin_1"})
 	return e

@@ -3,7 +3,8 @@
 // nothing: it hands the consenting browser a one-time ticket),
 // POST /v1/salesforce/connect/complete (an admin of the team that started
 // the connect, with the state and the ticket, makes the connection), the
-// connection's status and DELETE (disconnect and revoke).
+// connection's status and DELETE (disconnect and revoke; with purge=true,
+// also delete every item of the team).
 package connecthttp
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
+	"github.com/sfsync/sfsync/shared/privacy"
 	"github.com/sfsync/sfsync/shared/readiness"
 )
 
@@ -37,6 +39,27 @@ type Handlers struct {
 	// connect (best effort: a failure does not fail the connect) and
 	// summarizes the last one in the status.
 	Readiness Readiness
+	// Purger, when set, serves DELETE /v1/salesforce?purge=true: it
+	// deletes every item of the team (privacydb.Purger).
+	Purger Purger
+}
+
+// Purger deletes every item of a team in the stack's tables, within one
+// call's bounds (privacy.Purged.Complete false: call again).
+type Purger interface {
+	Purge(ctx context.Context, teamID string) (privacy.Purged, error)
+}
+
+// PurgeResponse is the body of DELETE /v1/salesforce?purge=true.
+type PurgeResponse struct {
+	// Disconnected: the team has no connection any more (none was
+	// needed).
+	Disconnected bool `json:"disconnected"`
+	// Purged are the items this call deleted, per table.
+	Purged map[string]int `json:"purged"`
+	// Complete: nothing of the team is left; false means call again, the
+	// next call goes on where this one stopped.
+	Complete bool `json:"complete"`
 }
 
 // Readiness makes and summarizes org readiness reports (readiness.Checker).
@@ -362,27 +385,54 @@ func (h *Handlers) status(w http.ResponseWriter, r *http.Request) {
 		APIUsage: c.Usage, Budget: b, Readiness: ready, Problem: problemOf(c)})
 }
 
+// disconnect revokes and deletes the team's connection (204). With
+// purge=true it then deletes every item of the team in the three tables,
+// within one call's bounds, and answers what it deleted (200
+// PurgeResponse).
 func (h *Handlers) disconnect(w http.ResponseWriter, r *http.Request) {
 	team := httpapi.ClaimsFrom(r.Context()).TeamID
+	purge := false
+	switch q := r.URL.Query(); {
+	case !q.Has("purge"):
+	case len(q["purge"]) == 1 && q.Get("purge") == "true":
+		purge = true
+	case len(q["purge"]) == 1 && q.Get("purge") == "false":
+	default:
+		httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", "purge: must be true or false, given once", "purge")
+		return
+	}
+	if purge && h.Purger == nil {
+		httpapi.WriteError(w, http.StatusNotImplemented, "not_implemented", "purge is not available on this deployment", "purge")
+		return
+	}
 	c, err := h.Store.Get(r.Context(), team)
-	if errors.Is(err, connection.ErrNotConnected) {
+	switch {
+	case errors.Is(err, connection.ErrNotConnected):
+	case err != nil:
+		h.internal(w, r, "read connection", err)
+		return
+	default:
+		if err := connection.Revoke(r.Context(), h.Connector.HTTPClient(), c.LoginURL, c.RefreshToken); err != nil {
+			// Deleting our copy still disconnects; Salesforce expires the token on its own policy.
+			h.log(r).Warn("revoke at disconnect failed", "team_id", team, "error", err.Error())
+		}
+		if err := h.Store.Delete(r.Context(), team); err != nil {
+			h.internal(w, r, "delete connection", err)
+			return
+		}
+		h.log(r).Info("salesforce disconnected", "team_id", team)
+	}
+	if !purge {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	res, err := h.Purger.Purge(r.Context(), team)
 	if err != nil {
-		h.internal(w, r, "read connection", err)
+		h.internal(w, r, "purge team", err)
 		return
 	}
-	if err := connection.Revoke(r.Context(), h.Connector.HTTPClient(), c.LoginURL, c.RefreshToken); err != nil {
-		// Deleting our copy still disconnects; Salesforce expires the token on its own policy.
-		h.log(r).Warn("revoke at disconnect failed", "team_id", team, "error", err.Error())
-	}
-	if err := h.Store.Delete(r.Context(), team); err != nil {
-		h.internal(w, r, "delete connection", err)
-		return
-	}
-	h.log(r).Info("salesforce disconnected", "team_id", team)
-	w.WriteHeader(http.StatusNoContent)
+	h.log(r).Info("team purged", "team_id", team, "deleted", res.Deleted, "complete", res.Complete)
+	httpapi.WriteJSON(w, http.StatusOK, PurgeResponse{Disconnected: true, Purged: res.Deleted, Complete: res.Complete})
 }
 
 func (h *Handlers) log(r *http.Request) *slog.Logger {
