@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/sfsync/sfsync/shared/attribution"
 	"maps"
+	"time"
 
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
@@ -29,6 +30,7 @@ type standing struct {
 	keys    []ledger.MemberKey                     // the memberships of the activities
 	members map[ledger.MemberKey]ledger.Membership // those pinned
 	marks   map[ledger.MemberKey]int64             // the team's memberships with held activities (Activities.HeldKeys)
+	since   map[ledger.MemberKey]time.Time         // and since when each holds activity
 	toLog   []item                                 // activities of synced contacts
 	toHold  []delivery.Delivery                    // activities of contacts whose sync is pending
 	res     result                                 // the activities skipped, or waiting for their contact.added
@@ -58,8 +60,13 @@ func (t team) memberships(ctx context.Context, ds []delivery.Delivery) (standing
 	if st.members, err = t.e.Ledger.Memberships(ctx, t.id, st.keys); err != nil {
 		return standing{}, fmt.Errorf("read memberships: %w", err)
 	}
-	if st.marks, err = t.e.Activities.HeldKeys(ctx, t.id); err != nil {
+	held, err := t.e.Activities.HeldKeys(ctx, t.id)
+	if err != nil {
 		return standing{}, fmt.Errorf("read held activities: %w", err)
+	}
+	st.marks, st.since = map[ledger.MemberKey]int64{}, map[ledger.MemberKey]time.Time{}
+	for k, h := range held {
+		st.marks[k], st.since[k] = h.N, h.Since
 	}
 	for _, d := range ds {
 		m, ok := st.members[memberKey(d.Event)]

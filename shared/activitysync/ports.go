@@ -111,9 +111,10 @@ type Activities interface {
 
 	// Hold stores an activity until its membership reaches a final state.
 	Hold(ctx context.Context, teamID string, k ledger.MemberKey, ev event.Event) error
-	// HeldKeys returns the team's memberships with held activities, with a
-	// mark to pass to Unhold.
-	HeldKeys(ctx context.Context, teamID string) (map[ledger.MemberKey]int64, error)
+	// HeldKeys returns the team's memberships with held activities: the
+	// mark to pass to Unhold, and since when the membership has held
+	// activity.
+	HeldKeys(ctx context.Context, teamID string) (map[ledger.MemberKey]HeldMark, error)
 	// Held returns a membership's held activities in order of occurrence.
 	Held(ctx context.Context, teamID string, k ledger.MemberKey) ([]event.Event, error)
 	// Unhold forgets held activities; the membership leaves HeldKeys unless
@@ -124,6 +125,14 @@ type Activities interface {
 	// they were read; ok false when none are cached.
 	TaskFields(ctx context.Context, teamID string) (tf TaskFields, at time.Time, ok bool, err error)
 	SaveTaskFields(ctx context.Context, teamID string, tf TaskFields, at time.Time) error
+}
+
+// HeldMark is a membership's entry in the list of held activity: the hold
+// count (the mark Unhold takes), and when its first activity still held
+// was held (the entry's first hold; a later hold keeps it).
+type HeldMark struct {
+	N     int64
+	Since time.Time
 }
 
 // TaskFields is what the org's Task object offers beyond the standard

@@ -70,7 +70,7 @@ func (e *Engine) sync(ctx context.Context, teamID string, ds []delivery.Delivery
 }
 
 // sync runs the steps of a team's deliveries: backfill, settings,
-// membership, hold, release, log. It merges their results and returns
+// membership, hold, release, log, expire. It merges their results and returns
 // them with the memberships whose held activities it drained.
 func (t team) sync(ctx context.Context, ds []delivery.Delivery) (result, []drain, error) {
 	live, early := t.backfill(ds)
@@ -100,7 +100,11 @@ func (t team) sync(ctx context.Context, ds []delivery.Delivery) (result, []drain
 	if err != nil {
 		return result{}, nil, err
 	}
-	return merge(early, off, st.res, pending, out, lateRes, logged), drains, nil
+	expired, expiredRes, err := t.expire(ctx, st)
+	if err != nil {
+		return result{}, nil, err
+	}
+	return merge(early, off, st.res, pending, out, lateRes, logged, expiredRes), append(drains, expired...), nil
 }
 
 // backfill is the no-backfill step (R7): activity that occurred before the

@@ -563,6 +563,7 @@ func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev ev
 		return fmt.Errorf("hold %s: %w", ev.ID, err)
 	}
 	upd := expression.Add(expression.Name("n"), expression.Value(1)).
+		Set(expression.Name("since_ms"), expression.IfNotExists(expression.Name("since_ms"), expression.Value(s.now().UnixMilli()))).
 		Set(expression.Name("sequence_id"), expression.Value(k.SequenceID)).
 		Set(expression.Name("contact_id"), expression.Value(k.ContactID)).
 		Set(expression.Name(resources.TTLAttribute), expression.Value(exp))
@@ -593,15 +594,20 @@ func (s *Store) query(ctx context.Context, pk string, each func(map[string]types
 	return nil
 }
 
-// HeldKeys lists the team's memberships with held activities and their
-// hold counts (one query).
-func (s *Store) HeldKeys(ctx context.Context, team string) (map[ledger.MemberKey]int64, error) {
+// HeldKeys lists the team's memberships with held activities, their hold
+// counts and first holds (one query).
+func (s *Store) HeldKeys(ctx context.Context, team string) (map[ledger.MemberKey]activitysync.HeldMark, error) {
 	if err := checkID("team_id", team); err != nil {
 		return nil, err
 	}
-	out := map[ledger.MemberKey]int64{}
+	out := map[ledger.MemberKey]activitysync.HeldMark{}
 	err := s.query(ctx, ledgerdb.HeldListPK(team), func(it map[string]types.AttributeValue) error {
-		out[ledger.MemberKey{SequenceID: dynamotx.String(it, "sequence_id"), ContactID: dynamotx.String(it, "contact_id")}] = dynamotx.Int(it, "n")
+		var since time.Time
+		if ms := dynamotx.Int(it, "since_ms"); ms > 0 {
+			since = time.UnixMilli(ms).UTC()
+		}
+		out[ledger.MemberKey{SequenceID: dynamotx.String(it, "sequence_id"), ContactID: dynamotx.String(it, "contact_id")}] =
+			activitysync.HeldMark{N: dynamotx.Int(it, "n"), Since: since}
 		return nil
 	})
 	return out, err

@@ -181,7 +181,7 @@ func TestHoldAndRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if keys[k] != 3 || len(keys) != 1 {
+	if keys[k].N != 3 || len(keys) != 1 {
 		t.Fatalf("held keys: got %v; want %v with 3 holds", keys, k)
 	}
 	evs, err := s.Held(ctx, "t1", k)
@@ -238,7 +238,7 @@ func TestHoldAndRelease(t *testing.T) {
 	}
 	keys, _ = s.HeldKeys(ctx, "t1")
 	evs, _ = s.Held(ctx, "t1", k)
-	if keys[k] != 4 || len(evs) != 1 || evs[0].ID != "e4" {
+	if keys[k].N != 4 || len(evs) != 1 || evs[0].ID != "e4" {
 		t.Errorf("after unhold with an old mark: got keys %v, %d held; want still listed with e4", keys, len(evs))
 	}
 	if err := s.Unhold(ctx, "t1", k, []string{"e4"}, 4); err != nil {

@@ -67,6 +67,7 @@ type Memory struct {
 	activities map[activityID]activity
 	held       map[memberID]map[string][]byte // by "<occurred_at>#<event id>": the event as encoded
 	holds      map[memberID]int64             // the hold count of each membership listed
+	since      map[memberID]time.Time         // when each membership listed was first held
 	fields     map[string]cachedFields
 }
 
@@ -78,7 +79,7 @@ func New(now func() time.Time) *Memory {
 		now = time.Now
 	}
 	return &Memory{now: now, activities: map[activityID]activity{}, held: map[memberID]map[string][]byte{},
-		holds: map[memberID]int64{}, fields: map[string]cachedFields{}}
+		holds: map[memberID]int64{}, since: map[memberID]time.Time{}, fields: map[string]cachedFields{}}
 }
 
 // Activity returns what the store holds for an activity key, if anything.
@@ -246,21 +247,24 @@ func (m *Memory) Hold(_ context.Context, team string, k ledger.MemberKey, ev eve
 	}
 	m.held[id][ev.OccurredAt.UTC().Format(stampFormat)+"#"+ev.ID] = body
 	m.holds[id]++
+	if _, ok := m.since[id]; !ok {
+		m.since[id] = m.now()
+	}
 	return nil
 }
 
-// HeldKeys returns the team's memberships with held activities and their
-// hold counts (the mark to pass to Unhold).
-func (m *Memory) HeldKeys(_ context.Context, team string) (map[ledger.MemberKey]int64, error) {
+// HeldKeys returns the team's memberships with held activities, their
+// hold counts (the mark to pass to Unhold) and first holds.
+func (m *Memory) HeldKeys(_ context.Context, team string) (map[ledger.MemberKey]activitysync.HeldMark, error) {
 	if err := checkIDs("team_id", team); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := map[ledger.MemberKey]int64{}
+	out := map[ledger.MemberKey]activitysync.HeldMark{}
 	for id, n := range m.holds {
 		if id.team == team {
-			out[id.key] = n
+			out[id.key] = activitysync.HeldMark{N: n, Since: m.since[id]}
 		}
 	}
 	return out, nil
@@ -302,6 +306,7 @@ func (m *Memory) Unhold(_ context.Context, team string, k ledger.MemberKey, even
 	}
 	if n, ok := m.holds[id]; ok && mark >= 0 && n == mark {
 		delete(m.holds, id)
+		delete(m.since, id)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ func heldCases() []testCase {
 		{"A hold since the mark keeps the membership listed with its activity", unholdAfterHold},
 		{"Unhold with a negative mark keeps the listing", unholdNegativeMark},
 		{"Held activities are per membership and team", heldPerMember},
+		{"HeldKeys says since when a membership holds activity: its first hold, until let go", heldSince},
 	}
 }
 
@@ -60,9 +61,32 @@ func (h *harness) heldIDs(team string, k ledger.MemberKey) []string {
 
 func (h *harness) heldKeys(team string) map[ledger.MemberKey]int64 {
 	h.t.Helper()
-	keys, err := h.s.HeldKeys(h.ctx, team)
+	out := map[ledger.MemberKey]int64{}
+	for k, m := range h.heldMarks(team) {
+		out[k] = m.N
+	}
+	return out
+}
+
+func (h *harness) heldMarks(team string) map[ledger.MemberKey]activitysync.HeldMark {
+	h.t.Helper()
+	marks, err := h.s.HeldKeys(h.ctx, team)
 	h.must("held keys", err)
-	return keys
+	return marks
+}
+
+func heldSince(h *harness) {
+	first := h.clock.Now()
+	h.hold(h.a, member, heldEvent(h.a, "e1", Start))
+	h.clock.Advance(time.Hour)
+	h.hold(h.a, member, heldEvent(h.a, "e2", Start.Add(time.Minute)))
+	m := h.heldMarks(h.a)[member]
+	wantEqual(h, "since after a second hold", m.Since.Truncate(time.Millisecond), first.Truncate(time.Millisecond))
+	h.must("unhold", h.s.Unhold(h.ctx, h.a, member, []string{"e1", "e2"}, m.N))
+	h.clock.Advance(time.Hour)
+	again := h.clock.Now()
+	h.hold(h.a, member, heldEvent(h.a, "e3", Start.Add(2*time.Minute)))
+	wantEqual(h, "since once let go and held again", h.heldMarks(h.a)[member].Since.Truncate(time.Millisecond), again.Truncate(time.Millisecond))
 }
 
 func heldInOrder(h *harness) {
