@@ -36,7 +36,9 @@ func TestOutcomeRules(t *testing.T) {
 		{"updated without record", func(o *Outcome) { o.Status, o.Salesforce = StatusUpdated, nil }, "salesforce"},
 		{"updated activity", func(o *Outcome) { o.Type, o.Status = ActivityOutcome, StatusUpdated }, "status"},
 		{"updated dedup", func(o *Outcome) { o.Type, o.Status, o.SequenceID = DedupOutcome, StatusUpdated, "" }, "status"},
-		{"skipped not_synced", func(o *Outcome) { o.Status, o.Salesforce, o.Reason, o.SequenceID = StatusSkipped, nil, ReasonNotSynced, "" }, ""},
+		{"skipped not_synced", func(o *Outcome) {
+			o.Status, o.Salesforce, o.Reason, o.SequenceID = StatusSkipped, nil, ReasonNotSynced, ""
+		}, ""},
 		{"skipped optout_writeback_off", func(o *Outcome) {
 			o.Status, o.Salesforce, o.Reason, o.SequenceID = StatusSkipped, nil, ReasonOptOutWritebackOff, ""
 		}, ""},
