@@ -178,6 +178,9 @@ func (p part) sync(ctx context.Context, ds []delivery.Delivery) (tally, error) {
 	org, conn, err := p.e.Orgs.Open(ctx, p.team)
 	switch {
 	case errors.Is(err, connection.ErrNotConnected):
+		if err := p.keepUnconnected(ctx, ds); err != nil {
+			return tally{}, err
+		}
 		return p.notConnected(ctx, ds)
 	case errors.Is(err, connection.ErrNeedsReauth):
 		return tally{}, held(err) // held until an admin reconnects, then synced

@@ -73,6 +73,27 @@ func (p part) unsubscribe(ctx context.Context, ds []delivery.Delivery) (tally, e
 	return t, nil
 }
 
+// keepUnconnected keeps the opt-outs among the deliveries of a team with
+// no connection (they are answered not_connected): a record synced later,
+// or one synced under an earlier connection when its contact syncs again,
+// is opted out then, as when the opt-out came before the contact synced.
+func (p part) keepUnconnected(ctx context.Context, ds []delivery.Delivery) error {
+	var unsubs []delivery.Delivery
+	for _, d := range ds {
+		if d.Event.Type == event.ContactUnsubscribed {
+			unsubs = append(unsubs, d)
+		}
+	}
+	if len(unsubs) == 0 {
+		return nil
+	}
+	if p.e.Lifecycle == nil {
+		return errNoLifecycle
+	}
+	_, err := p.keepOptOuts(ctx, unsubs)
+	return err
+}
+
 // keepOptOuts keeps the opt-out of each email of ds (the earliest of the
 // part's, unless one is kept already) and returns them by email.
 func (p part) keepOptOuts(ctx context.Context, ds []delivery.Delivery) (map[string]lifecycle.OptOut, error) {

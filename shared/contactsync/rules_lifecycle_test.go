@@ -139,3 +139,35 @@ func TestOptOutRefusalFields(t *testing.T) {
 		t.Errorf("fields of the refusal: got %v; want [HasOptedOutOfEmail]", got)
 	}
 }
+
+// TestOptOutWithoutConnection: an opt-out that comes while the team has no
+// connection is answered not_connected and still kept: the contact's
+// record, synced once the team connects, is created opted out.
+func TestOptOutWithoutConnection(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	other := "team_later"
+	ada := person("ct_ada", "ada@engines.example")
+	u := unsubscribed("ev_u", ada, 1)
+	u.Event.TeamID = other
+	if back := r.process(u); len(back) != 0 {
+		t.Fatalf("got %v back; want an answer", back)
+	}
+	if got := r.answer("ev_u"); got != "skipped/not_connected" {
+		t.Fatalf("answer of ev_u: got %q; want skipped/not_connected", got)
+	}
+	o := r.orgs.Connect(other, connectedAt)
+	a := added("ev_a", "seq_1", ada, at(2))
+	a.Event.TeamID = other
+	if back := r.process(a); len(back) != 0 {
+		t.Fatalf("got %v back; want an answer", back)
+	}
+	outs := r.pub.of("ev_a")
+	if len(outs) == 0 || outs[len(outs)-1].Salesforce == nil {
+		t.Fatalf("answer of ev_a: got %v; want a record", outs)
+	}
+	rec, _ := o.Record(outs[len(outs)-1].Salesforce.ID)
+	if opted, _ := rec.Fields["HasOptedOutOfEmail"].(bool); !opted {
+		t.Errorf("the record created after connecting: HasOptedOutOfEmail got %v; want true", rec.Fields["HasOptedOutOfEmail"])
+	}
+}
