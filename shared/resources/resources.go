@@ -49,9 +49,11 @@ type Index struct {
 }
 
 // ContactIndex is the ledger's index of what it knows of one contact: the
-// outcomes of its events and the records saved for it, keyed cpk (the
-// contact) and csk (OUTCOME#<at>#<event> or RECORD#<email>). DynamoDB keeps
-// it in step with the items, so no copy is written and none is moved.
+// outcomes of its events, the records saved for it, its memberships and
+// the Tasks logged for it, keyed cpk (the contact) and csk
+// (OUTCOME#<at>#<event>, RECORD#<email>, MEMBER#<sequence> or
+// ACTIVITY#<key>). DynamoDB keeps it in step with the items, so no copy is
+// written and none is moved; an erasure finds the contact's items there.
 var ContactIndex = Index{Name: "by_contact", PartitionKey: "cpk", SortKey: "csk"}
 
 // Key attribute names shared by every table.
