@@ -92,7 +92,7 @@ func findsEverything(t *testing.T, open Open) {
 	if k := Kinds(got); !maps.Equal(k, want) {
 		t.Errorf("ContactItems kinds: got %v; want %v", k, want)
 	}
-	var emails, tasks, records []string
+	var emails, tasks []string
 	for _, it := range got {
 		switch it.Kind {
 		case privacy.KindMembership:
@@ -101,7 +101,6 @@ func findsEverything(t *testing.T, open Open) {
 			if it.ContactID != p.Contact || it.Email != p.Email || it.Salesforce == nil || *it.Salesforce != (privacy.SalesforceRecord{Object: "Lead", ID: p.LeadID}) {
 				t.Errorf("record item: got %+v (salesforce %+v); want contact %s, email %s, Lead %s", it, it.Salesforce, p.Contact, p.Email, p.LeadID)
 			}
-			records = append(records, it.Salesforce.ID)
 		case privacy.KindActivity:
 			if it.Salesforce != nil {
 				tasks = append(tasks, it.Salesforce.Object+" "+it.Salesforce.ID)
