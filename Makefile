@@ -58,7 +58,7 @@ test: check-go check-chromium check-cfn-lint ## run every test of both modules (
 # The domain packages and the in-memory ports, tested with no local AWS server in reach:
 # no AWS_ENDPOINT_URL, and a PATH that holds Go but not moto_server. They must pass so, in
 # well under a minute.
-UNIT_PKGS := ./shared/ ./shared/attribution ./shared/attribution/attributiontest ./shared/lifecycle ./shared/lifecycle/lifecycletest ./shared/event/... ./shared/connection ./shared/salesforce ./shared/policy ./shared/policy/policytest ./shared/ledger \
+UNIT_PKGS := ./shared/ ./shared/attribution ./shared/attribution/attributiontest ./shared/lifecycle ./shared/lifecycle/lifecycletest ./shared/privacy ./shared/privacy/privacytest ./shared/event/... ./shared/connection ./shared/salesforce ./shared/policy ./shared/policy/policytest ./shared/ledger \
   ./shared/ledger/ledgertest ./shared/delivery ./shared/contactsync ./shared/activitysync \
   ./shared/activitysync/activitytest ./shared/mapping ./shared/mapping/mappingtest ./shared/readiness \
   ./shared/budget ./shared/ratelimit ./shared/ratelimit/ratelimittest ./shared/orgs/orgtest
