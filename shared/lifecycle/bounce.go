@@ -18,7 +18,8 @@ var ErrRaced = errors.New("lifecycle: a newer bounce of the email was being writ
 type BounceResult struct {
 	// Written: the bounce is on its record (written now, or before:
 	// a redelivery); false when a newer bounce of the email holds the
-	// record, or the bounce was refused.
+	// record (claimed before or while this one was written), or the
+	// bounce was refused.
 	Written bool
 	// Refused is Salesforce's refusal of the update (a field not
 	// updateable, a validation rule): the event fails with it.
@@ -46,8 +47,8 @@ const maxRounds = 3
 //
 // Two workers writing bounces of the same email at once may update the
 // record in either order, so after writing, the writer reads the mark again
-// (WroteBounces); where a newer bounce was written meanwhile, it writes that
-// one again, so the record ends with the newest.
+// (WroteBounces); where a newer bounce was claimed meanwhile, written yet
+// or not, it writes that one again, so the record ends with the newest.
 func (w BounceWriter) Write(ctx context.Context, teamID string, org Updater, bs []Bounce) ([]BounceResult, error) {
 	out := make([]BounceResult, len(bs))
 	newest := newestPerEmail(bs)
@@ -127,12 +128,13 @@ func (w BounceWriter) send(ctx context.Context, teamID string, org Updater, bs [
 	for j, m := range marks {
 		b := wrote[j]
 		if first {
-			out[at[b.Email]].Written = true
+			out[at[b.Email]].Written = m.EventID == b.EventID
 		}
-		// A newer bounce already written may have been overwritten by
-		// this one: write it again. One not written yet is its writer's
-		// to write, after this.
-		if m.EventID != b.EventID && m.Written {
+		// A newer bounce claimed meanwhile may have reached the record
+		// before this one did, whether or not its writer has marked it
+		// written yet: write it again (the same values twice change
+		// nothing).
+		if m.EventID != b.EventID {
 			again = append(again, m.Bounce)
 		}
 	}

@@ -72,9 +72,58 @@ func TestBounceWriterRace(t *testing.T) {
 	if last := up.calls[1][0][lifecycle.FieldBouncedReason]; last != "no such user" {
 		t.Errorf("the last update's reason: got %v; want the newer bounce's", last)
 	}
-	if !got[0].Written || got[0].Err != nil {
-		t.Errorf("result: got %+v; want written, no error", got[0])
+	if got[0].Written || got[0].Err != nil {
+		t.Errorf("result: got %+v; want superseded (not written), no error", got[0])
 	}
+}
+
+// TestBounceWriterRaceUnmarked: the newer bounce's worker claimed it and
+// wrote it to the record before this worker's older write landed, and has
+// not marked it written yet: the older write must not be the last.
+func TestBounceWriterRaceUnmarked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	marks := lifecycletest.New()
+	older, newer := bounce("ev_1", t0, "mailbox full"), bounce("ev_2", t0.Add(time.Hour), "no such user")
+	record := "" // the record's EmailBouncedReason
+	up := &recorder{before: func(call int) {
+		if call == 0 { // B claims the newer bounce and writes it; its mark comes later
+			if _, err := marks.ClaimBounces(ctx, "team_a", []lifecycle.Bounce{newer}); err != nil {
+				t.Fatal(err)
+			}
+			record = newer.Reason
+		}
+	}}
+	w := lifecycle.BounceWriter{Marks: marks}
+	got, err := w.Write(ctx, "team_a", recordingTo(up, &record), []lifecycle.Bounce{older})
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if record != newer.Reason {
+		t.Errorf("the record's reason: got %q; want the newer bounce's %q", record, newer.Reason)
+	}
+	if got[0].Written {
+		t.Errorf("the older bounce: got written; want superseded (Written false)")
+	}
+}
+
+// recordingTo is up, keeping the reason of each record written in *reason.
+func recordingTo(up *recorder, reason *string) lifecycle.Updater {
+	return updaterFunc(func(ctx context.Context, recs []salesforce.SObject) ([]salesforce.SaveResult, error) {
+		res, err := up.UpdateRecords(ctx, recs)
+		for i, r := range res {
+			if r.Success {
+				*reason, _ = recs[i][lifecycle.FieldBouncedReason].(string)
+			}
+		}
+		return res, err
+	})
+}
+
+type updaterFunc func(context.Context, []salesforce.SObject) ([]salesforce.SaveResult, error)
+
+func (f updaterFunc) UpdateRecords(ctx context.Context, recs []salesforce.SObject) ([]salesforce.SaveResult, error) {
+	return f(ctx, recs)
 }
 
 // TestBounceWriterRefusal: a refusal is the bounce's, with Salesforce's
