@@ -126,7 +126,7 @@ func run(ctx context.Context, c config) error {
 	}
 	defer atomicProxy.Close()
 	b.moto = atomicProxy.URL // the uncounted requests too
-	if b.proxy, err = startProxy(atomicProxy.URL); err != nil {
+	if b.proxy, err = startProxy(atomicProxy.URL, true); err != nil {
 		return err
 	}
 	defer b.proxy.Close()
@@ -231,6 +231,7 @@ func (b *bench) startStack(ctx context.Context) error {
 	if err := b.st.Start(ctx, opts); err != nil {
 		return fmt.Errorf("start the stack: %w", err)
 	}
+	b.proxy.setTables(b.st.Resources.Tables)
 	keys, err := jwtlocal.Load(b.state)
 	if err != nil {
 		return err
