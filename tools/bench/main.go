@@ -4,6 +4,13 @@
 // the same process against the same simulator. It prints a progress line
 // while it runs, a table at the end, and writes the figures as JSON.
 //
+// Each workload is also priced: the DynamoDB request units its requests
+// would consume (capacity.go, by DynamoDB's documented rules from the
+// requests and answers the counting proxy sees), the SQS requests as billed,
+// the KMS and Secrets Manager requests, and the functions' CPU time and
+// invocations (lambda.go), at the dated list prices of prices.json (cost.go);
+// its Salesforce calls are set against an example org's daily allocation.
+//
 //	go run ./tools/bench        (or: make bench)
 //
 // It is a command, never a test: wall-clock figures on a shared laptop are
@@ -48,6 +55,7 @@ type config struct {
 	coldRuns    int
 	rssBatch    int
 	phases      string
+	prices      string
 
 	mixedTeams, mixedContacts, mixedEmails, mixedInflight int
 }
@@ -62,6 +70,7 @@ func main() {
 	flag.IntVar(&c.coldRuns, "cold-runs", 5, "process starts per function for the start-to-first-poll figure (median reported)")
 	flag.IntVar(&c.rssBatch, "rss-batch", 10000, "messages in the SQS batch whose peak RSS is measured")
 	flag.StringVar(&c.phases, "phases", "burst,attribution,activity,baseline,mixed,functions", "the phases to run, comma-separated")
+	flag.StringVar(&c.prices, "prices", "", "the price table the figures are priced with (default: the one built in, tools/bench/prices.json)")
 	flag.IntVar(&c.mixedTeams, "mixed-teams", 20, "teams (each with its own org) in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedContacts, "mixed-contacts", 5000, "contact.added events in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedEmails, "mixed-emails", 5000, "email events in the mixed load, interleaved with the contact events")
@@ -77,16 +86,20 @@ func main() {
 
 // bench is one run's shared state.
 type bench struct {
-	cfg     config
-	repo    string
-	state   string
-	bins    map[string]string
-	proxy   *countingProxy
-	moto    string
-	st      *runner.Stack
-	sim     *org.Org
-	seqr    *sequencer.Client
-	results *Results
+	cfg   config
+	repo  string
+	state string
+	bins  map[string]string
+	proxy *countingProxy
+	// seqProxy counts the sequencer's SQS requests (its sends of the
+	// events, its reads of the outcomes): the queues are the stack's, so
+	// their requests are billed to it.
+	seqProxy *countingProxy
+	moto     string
+	st       *runner.Stack
+	sim      *org.Org
+	seqr     *sequencer.Client
+	results  *Results
 }
 
 func run(ctx context.Context, c config) error {
@@ -94,6 +107,9 @@ func run(ctx context.Context, c config) error {
 		Settings: Settings{Contacts: c.n, Emails: c.n, BatchingWindow: c.window.String(), MaxConcurrency: c.concurrency,
 			MixedTeams: c.mixedTeams, MixedContacts: c.mixedContacts, MixedEmails: c.mixedEmails, MixedInflight: c.mixedInflight}}}
 	var err error
+	if b.results.Prices, err = loadPrices(c.prices); err != nil {
+		return err
+	}
 	if b.state, err = os.MkdirTemp("", "sfsync-bench-"); err != nil {
 		return err
 	}
@@ -130,6 +146,10 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer b.proxy.Close()
+	if b.seqProxy, err = startProxy(atomicProxy.URL, false); err != nil {
+		return err
+	}
+	defer b.seqProxy.Close()
 
 	progress("starting the stack (runner, functions, simulator)")
 	if err := b.startStack(ctx); err != nil {
@@ -159,6 +179,7 @@ func run(ctx context.Context, c config) error {
 		if err := phase.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
 		}
+		b.results.price()
 		b.results.Table = b.results.table()
 		if err := writeJSON(out, b.results); err != nil {
 			return err
@@ -167,8 +188,10 @@ func run(ctx context.Context, c config) error {
 	b.results.Finished = time.Now().UTC()
 	progressDone()
 
+	b.results.price()
 	b.results.Table = b.results.table()
 	printTable(os.Stdout, b.results.Table)
+	printPrices(os.Stdout, b.results.Prices)
 	fmt.Println()
 	printOps(os.Stdout, "Burst:", b.results.Burst)
 	printOps(os.Stdout, "Activity:", b.results.Activity)
@@ -236,10 +259,11 @@ func (b *bench) startStack(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The sequencer talks to moto past the counting proxy (through the
-	// atomic one only): its sends and polls are not the service's requests
-	// and stay out of the counts.
-	cfg, err := motoserver.AWSConfig(ctx, b.moto)
+	// The sequencer talks to moto past the stack's counting proxy, through
+	// one of its own: its sends and polls are not the functions' requests
+	// and stay out of their counts, but they are requests to the stack's
+	// queues, counted apart.
+	cfg, err := motoserver.AWSConfig(ctx, b.seqProxy.URL)
 	if err != nil {
 		return err
 	}

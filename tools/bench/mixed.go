@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -337,7 +338,7 @@ func (b *bench) runMixed(ctx context.Context, w mixedWorkload, orgs []*simServer
 		}
 		return n
 	}
-	awsBefore := b.proxy.Counts()
+	awsBefore, seqBefore, lambdaBefore := b.proxy.Counts(), b.seqProxy.Counts(), b.lambdaSnapshot()
 
 	d := newDispatcher(w, b.cfg.mixedInflight)
 	c := newCollector(b.seqr.SQS, b.seqr.ResultsQueue)
@@ -387,7 +388,8 @@ func (b *bench) runMixed(ctx context.Context, w mixedWorkload, orgs []*simServer
 		}
 	}
 	stop()
-	aws := b.proxy.Counts().sub(awsBefore)
+	b.settle(ctx)
+	aws, seq, lambda := b.proxy.Counts().sub(awsBefore), b.seqProxy.Counts().sub(seqBefore), b.lambdaSnapshot().since(lambdaBefore)
 
 	m := &Mixed{Teams: len(w.Teams), Events: len(w.Stream), Window: d.window, EmailTypes: map[string]int{}, SFByOwner: map[string]int{},
 		SFByEndpoint: map[string]int{}, DynamoDB: aws.DynamoDB, DynamoDBByOwner: map[string]int64{}}
@@ -465,6 +467,7 @@ func (b *bench) runMixed(ctx context.Context, w mixedWorkload, orgs []*simServer
 		r.SFCalls = m.SFByOwner[owner]
 		oc := aws.ByOwner[owner]
 		r.DynamoDB, r.SQS, r.OtherAWS, r.DynamoDBByOp = oc.DynamoDB, oc.SQS, oc.Other, oc.DynamoDBByOp
+		b.billKind(r, owner, aws, seq, lambda, len(w.Stream))
 	}
 	m.Contacts, m.Emails = runs[false], runs[true]
 	last := later(lastAt[false], lastAt[true])
@@ -473,6 +476,32 @@ func (b *bench) runMixed(ctx context.Context, w mixedWorkload, orgs []*simServer
 	m.EmailWaitP50Ms, m.EmailWaitP99Ms = ms(percentile(waits, 50)), ms(percentile(waits, 99))
 	m.Problems = append(m.Problems, checkMixed(w, c, orgs)...)
 	return m, nil
+}
+
+// billKind sets what r, the events of one kind (owner the function that
+// handles them), would be billed for: the function's own requests and
+// compute; the runner's polls of the kind's queue (the event source
+// mapping's, made by the bench process); the sequencer's sends to that
+// queue, and its reads of the results queue in proportion to the kind's
+// share of the events (outcomes of both kinds share it).
+func (b *bench) billKind(r *Run, owner string, aws, seq Counts, lambda map[string]FunctionUse, events int) {
+	oc := aws.ByOwner[owner]
+	queue := "contact-events"
+	if owner == kindEmails {
+		queue = "activity-events"
+	}
+	qi := b.st.Resources.Queues[queue]
+	results := b.st.Resources.Queues["results"].Name
+	polls := aws.ByOwner[ownerBench].SQSBilledByQueue[qi.Name] + aws.ByOwner[ownerBench].SQSBilledByQueue[qi.DLQName]
+	capacity := oc.Capacity
+	r.Capacity, r.KMS, r.SecretsManager = &capacity, oc.KMS, oc.SecretsManager
+	r.SQSBilled = oc.SQSBilled + polls
+	share := float64(r.Events) / float64(max(events, 1))
+	r.SequencerSQSBilled = seq.SQSBilledByQueue[qi.Name] + int64(math.Round(float64(seq.SQSBilledByQueue[results])*share))
+	r.SequencerSQS = int64(math.Round(float64(seq.SQS) * share)) // requests are not split by queue: by share
+	if u, ok := lambda[owner]; ok {
+		r.Lambda = map[string]FunctionUse{owner: u}
+	}
 }
 
 func later(a, b time.Time) time.Time {

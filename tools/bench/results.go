@@ -37,6 +37,8 @@ type Results struct {
 	BaselineMixed    *Mixed            `json:"baseline_mixed,omitempty"`
 	Functions        []FunctionFigures `json:"functions"`
 	Table            []Row             `json:"table"`
+	// Prices is the price table the runs' Cost is priced with.
+	Prices *PriceTable `json:"prices,omitempty"`
 }
 
 // Row is one line of the closing table.
@@ -85,6 +87,9 @@ func (r *Results) table() []Row {
 			Row{"burst: latency p99 (sent -> outcome)", fmtMs(b.P99Ms), fmtMs(bb.P99Ms), "", "", ""},
 		)
 	}
+	if b != nil { // the baseline, when it ran, beside it
+		rows = append(rows, r.costRows("burst", "contacts", b, bb)...)
+	}
 	if a != nil && ba != nil {
 		rows = append(rows,
 			Row{fmt.Sprintf("activity %d emails: Salesforce calls", a.Events), fmt.Sprint(a.SFCalls), fmt.Sprint(ba.SFCalls), ratio(float64(ba.SFCalls), float64(a.SFCalls)) + " fewer", "<= 6", met(a.SFCalls <= 6)},
@@ -92,6 +97,9 @@ func (r *Results) table() []Row {
 			Row{"activity: emails/s end to end", fmt.Sprintf("%.1f", a.PerSecond), fmt.Sprintf("%.1f", ba.PerSecond), ratio(a.PerSecond, ba.PerSecond), "", ""},
 			Row{"activity: latency p50 / p99", fmtMs(a.P50Ms) + " / " + fmtMs(a.P99Ms), fmtMs(ba.P50Ms) + " / " + fmtMs(ba.P99Ms), "", "", ""},
 		)
+	}
+	if a != nil {
+		rows = append(rows, r.costRows("activity", "emails", a, ba)...)
 	}
 	if at := r.Attribution; at != nil && b != nil {
 		more := at.SFCalls - b.SFCalls
@@ -101,6 +109,7 @@ func (r *Results) table() []Row {
 			Row{"attribution: DynamoDB requests per 100 contacts", fmt.Sprintf("%.1f", per100(at.DynamoDB, at.Events)), fmt.Sprintf("%.1f (burst)", per100(b.DynamoDB, b.Events)), "", "", ""},
 			Row{"attribution: latency p50 / p99", fmtMs(at.P50Ms) + " / " + fmtMs(at.P99Ms), fmtMs(b.P50Ms) + " / " + fmtMs(b.P99Ms) + " (burst)", "", "", ""},
 		)
+		rows = append(rows, r.costRows("attribution", "contacts", at, nil)...)
 	}
 	rows = append(rows, r.mixedRows()...)
 	for _, f := range r.Functions {
@@ -187,6 +196,7 @@ func (r *Results) mixedRows() []Row {
 			Row{"mixed " + k.name + ": latency p50 (sent -> outcome)", fmtMs(p.P50Ms), naive(fmtMs(b.P50Ms)), naive(ratio(p.P50Ms, b.P50Ms) + " longer"), "", ""},
 			Row{"mixed " + k.name + ": latency p99 (sent -> outcome)", fmtMs(p.P99Ms), naive(fmtMs(b.P99Ms)), naive(ratio(p.P99Ms, b.P99Ms) + " longer"), "", ""},
 		)
+		rows = append(rows, r.costRows("mixed "+k.name, k.name, p, k.b)...)
 	}
 	naive := "-"
 	if bm.Events > 0 {

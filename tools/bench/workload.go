@@ -68,12 +68,45 @@ type Run struct {
 	OtherAWS     int64            `json:"other_aws_requests,omitempty"`
 	SFByEndpoint map[string]int   `json:"salesforce_calls_by_endpoint,omitempty"`
 	DynamoDBByOp map[string]int64 `json:"dynamodb_requests_by_operation,omitempty"`
+
+	// What the run would be billed for (cost.go). Capacity is the DynamoDB
+	// request units its requests would consume (capacity.go); SQSBilled the
+	// stack's SQS requests as billed (64 KB chunks), SequencerSQS and
+	// SequencerSQSBilled the sequencer's (its sends of the events, its
+	// reads of the outcomes: requests to the stack's queues); KMS and
+	// SecretsManager are part of OtherAWS; Lambda is each function's CPU
+	// time and invocations (lambda.go).
+	Capacity           *Capacity              `json:"dynamodb_capacity,omitempty"`
+	SQSBilled          int64                  `json:"sqs_billed_requests,omitempty"`
+	SequencerSQS       int64                  `json:"sequencer_sqs_requests,omitempty"`
+	SequencerSQSBilled int64                  `json:"sequencer_sqs_billed_requests,omitempty"`
+	KMS                int64                  `json:"kms_requests,omitempty"`
+	SecretsManager     int64                  `json:"secretsmanager_requests,omitempty"`
+	Lambda             map[string]FunctionUse `json:"lambda,omitempty"`
+	Cost               *Cost                  `json:"cost,omitempty"`
+}
+
+// settle waits, 5 s at most, until no DynamoDB request of the stack awaits
+// its answer and the function processes' CPU time has stopped growing, so
+// a run's figures take in the end of its last batch (the writes after its
+// outcomes went out).
+func (b *bench) settle(ctx context.Context) {
+	deadline := time.Now().Add(5 * time.Second)
+	last := -1.0
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		cpu := b.lambdaSnapshot().cpuTotal()
+		if b.proxy.settled() && cpu == last {
+			return
+		}
+		last = cpu
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // drive sends evs as the sequencer does (4 senders, 10 a call), waits for a
 // final outcome of each on the results queue, and measures the run.
 func (b *bench) drive(ctx context.Context, label string, evs []event.Event) (*Run, error) {
-	sfBefore, awsBefore := b.sim.Stats(), b.proxy.Counts()
+	sfBefore, awsBefore, seqBefore, lambdaBefore := b.sim.Stats(), b.proxy.Counts(), b.seqProxy.Counts(), b.lambdaSnapshot()
 	c := newCollector(b.seqr.SQS, b.seqr.ResultsQueue)
 	cctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -131,9 +164,14 @@ func (b *bench) drive(ctx context.Context, label string, evs []event.Event) (*Ru
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	stop() // the outcomes are in: the collector's polls end here
+	b.settle(ctx)
 	sfAfter, awsAfter := b.sim.Stats(), b.proxy.Counts().sub(awsBefore)
+	seq, lambda := b.seqProxy.Counts().sub(seqBefore), b.lambdaSnapshot().since(lambdaBefore)
 	r := &Run{Events: len(evs), Outcomes: map[string]int{}, SFCalls: sfAfter.Total - sfBefore.Total,
-		DynamoDB: awsAfter.DynamoDB, DynamoDBByOp: awsAfter.DynamoDBByOp, SQS: awsAfter.SQS, OtherAWS: awsAfter.Other, SFByEndpoint: map[string]int{}}
+		DynamoDB: awsAfter.DynamoDB, DynamoDBByOp: awsAfter.DynamoDBByOp, SQS: awsAfter.SQS, OtherAWS: awsAfter.Other, SFByEndpoint: map[string]int{},
+		Capacity: &awsAfter.Capacity, SQSBilled: awsAfter.SQSBilled, SequencerSQS: seq.SQS, SequencerSQSBilled: seq.SQSBilled,
+		KMS: awsAfter.KMS, SecretsManager: awsAfter.SecretsManager, Lambda: lambda}
 	for k, v := range sfAfter.ByEndpoint {
 		if d := v - sfBefore.ByEndpoint[k]; d > 0 {
 			r.SFByEndpoint[k] = d
