@@ -38,7 +38,9 @@ func (t team) bounces(ctx context.Context, owners []item, res result) (result, e
 		if it.d.Event.Type != event.EmailBounced || !ok || o.Status != event.StatusCreated {
 			continue
 		}
-		bs = append(bs, bounceOf(it))
+		b := bounceOf(it)
+		b.Retain = t.latest.Retention()
+		bs = append(bs, b)
 		of = append(of, it)
 	}
 	if len(bs) == 0 {

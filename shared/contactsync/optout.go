@@ -15,10 +15,10 @@ import (
 )
 
 // unsubscribe is the opt-out step: each contact.unsubscribed is kept
-// (lifecycle.Marks: the first opt-out of an email) and, when the team's
-// optout_writeback is on as of the latest of them, written to the email's
-// record in one update call (HasOptedOutOfEmail = true; never set back):
-// updated. An email with no record yet is skipped not_synced: its record
+// (lifecycle.Marks: the first opt-out of an email, whatever the settings)
+// and, when the team's optout_writeback is on as of the latest of them,
+// written to the email's record in one update call (HasOptedOutOfEmail =
+// true; never set back): updated. An email with no record yet is skipped not_synced: its record
 // is created opted out if it syncs later (optOutOnCreate). An email another
 // worker is syncing right now comes back, to be updated once it is saved.
 func (p part) unsubscribe(ctx context.Context, ds []delivery.Delivery) (tally, error) {
@@ -33,16 +33,18 @@ func (p part) unsubscribe(ctx context.Context, ds []delivery.Delivery) (tally, e
 	if err != nil {
 		return tally{}, fmt.Errorf("resolve team settings: %w", err)
 	}
+	// The opt-out is kept even when the team does not write them: turned
+	// on later, the records synced then are opted out.
+	kept, err := p.keepOptOuts(ctx, ds)
+	if err != nil {
+		return tally{}, err
+	}
 	var t tally
 	if !tv.Document.OptOutWriteback() {
 		for _, d := range ds {
 			t.answer(p.outcome(d, event.StatusSkipped, event.ReasonOptOutWritebackOff))
 		}
 		return t, nil
-	}
-	kept, err := p.keepOptOuts(ctx, ds)
-	if err != nil {
-		return tally{}, err
 	}
 	emails := slices.Sorted(maps.Keys(kept))
 	records, err := p.e.Ledger.Records(ctx, p.team, emails)
@@ -58,7 +60,7 @@ func (p part) unsubscribe(ctx context.Context, ds []delivery.Delivery) (tally, e
 			unsynced = append(unsynced, email)
 		}
 	}
-	written, err := lifecycle.OptOutWriter{Marks: p.e.Lifecycle}.Write(delivery.WriteContext(ctx), p.team, p.org, refs, kept)
+	written, err := p.optOutWriter().Write(delivery.WriteContext(ctx), p.team, p.org, refs, kept)
 	if err != nil {
 		return tally{}, salesforceErr("write opt-outs", err)
 	}
@@ -68,9 +70,15 @@ func (p part) unsubscribe(ctx context.Context, ds []delivery.Delivery) (tally, e
 	}
 	for _, d := range ds {
 		email := ledger.NormalizeEmail(d.Event.Email())
-		t.merge(p.optOutAnswer(d, refs[email], written[email], busy[email]))
+		t.merge(p.optOutAnswer(d, written[email], busy[email]))
 	}
 	return t, nil
+}
+
+// optOutWriter writes opt-outs, following a Lead converted since it
+// synced to the Contact it became (the ledger follows it too).
+func (p part) optOutWriter() lifecycle.OptOutWriter {
+	return lifecycle.OptOutWriter{Marks: p.e.Lifecycle, Follow: lifecycle.FollowConverted(p.org, p.e.Ledger, p.team)}
 }
 
 // keepUnconnected keeps the opt-outs among the deliveries of a team with
@@ -100,7 +108,7 @@ func (p part) keepOptOuts(ctx context.Context, ds []delivery.Delivery) (map[stri
 	first := map[string]lifecycle.OptOut{}
 	for _, d := range ds {
 		email := ledger.NormalizeEmail(d.Event.Email())
-		o := lifecycle.OptOut{Email: email, ContactID: d.Event.ContactID(), EventID: d.Event.ID, At: d.Event.OccurredAt}
+		o := lifecycle.OptOut{Email: email, ContactID: d.Event.ContactID(), EventID: d.Event.ID, At: d.Event.OccurredAt, Retain: p.retain}
 		if f, ok := first[email]; !ok || cmp.Or(o.At.Compare(f.At), cmp.Compare(o.EventID, f.EventID)) < 0 {
 			first[email] = o
 		}
@@ -143,12 +151,12 @@ func (p part) syncingNow(ctx context.Context, emails []string) (map[string]bool,
 // optOutAnswer is the answer of one contact.unsubscribed: updated on the
 // record written, failed with Salesforce's refusal, back to the queue (a
 // passing fault, or the contact syncing right now), or skipped not_synced.
-func (p part) optOutAnswer(d delivery.Delivery, ref event.SalesforceRef, w lifecycle.OptOutResult, busy bool) tally {
+func (p part) optOutAnswer(d delivery.Delivery, w lifecycle.OptOutResult, busy bool) tally {
 	var t tally
 	switch {
 	case w.Written:
 		o := p.outcome(d, event.StatusUpdated, "")
-		o.Salesforce = &ref
+		o.Salesforce = &w.Record
 		t.answer(o)
 	case w.Refused != nil:
 		o := p.outcome(d, event.StatusFailed, "")
@@ -218,7 +226,7 @@ func (p part) honourOptOuts(ctx context.Context, ends []ending, rt tally) (tally
 	if err != nil || len(kept) == 0 {
 		return tally{}, err
 	}
-	written, err := lifecycle.OptOutWriter{Marks: p.e.Lifecycle}.Write(delivery.WriteContext(ctx), p.team, p.org, refs, kept)
+	written, err := p.optOutWriter().Write(delivery.WriteContext(ctx), p.team, p.org, refs, kept)
 	if err != nil {
 		return tally{}, salesforceErr("write opt-outs", err)
 	}

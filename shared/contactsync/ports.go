@@ -63,6 +63,9 @@ type Ledger interface {
 	SaveRecords(ctx context.Context, rs []ledger.Record) (errs []error, err error)
 	// Unclaim gives a claim up without a record.
 	Unclaim(ctx context.Context, teamID, email, owner string) error
+	// FollowRecord moves an email's record from fromID to another record
+	// (a Lead converted into a Contact since it synced).
+	FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (ledger.Record, error)
 }
 
 // Org is one team's Salesforce org, as contact sync uses it.

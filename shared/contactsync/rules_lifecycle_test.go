@@ -81,6 +81,13 @@ func TestOptOutRules(t *testing.T) {
 			},
 			batches: [][]delivery.Delivery{{unsubscribed("ev_u", ada, 1)}, {added("ev_a", "seq_1", ada, at(2))}, {unsubscribed("ev_u2", ada, 3)}},
 			want:    map[string]string{"ev_u": "skipped/optout_writeback_off", "ev_a": "created Lead", "ev_u2": "skipped/optout_writeback_off"}, notOpted: "ev_a", updates: 0},
+		{name: "optout_writeback turned on later: the opt-out kept while off is honoured",
+			setup: func(t *testing.T, r *rig) {
+				r.settings(t, at(0), func(s *policy.TeamSettings) { s.SetOptOutWriteback(false) })
+				r.settings(t, at(3), nil)
+			},
+			batches: [][]delivery.Delivery{{unsubscribed("ev_u", ada, 1)}, {added("ev_a", "seq_1", ada, at(4))}},
+			want:    map[string]string{"ev_u": "skipped/optout_writeback_off", "ev_a": "created Lead"}, opted: "ev_a", updates: 0},
 		{name: "the field not updateable for the connected user: failed, with the code",
 			setup: func(t *testing.T, r *rig) {
 				r.org.SetFieldUpdateable("Lead", "HasOptedOutOfEmail", false)
@@ -169,5 +176,35 @@ func TestOptOutWithoutConnection(t *testing.T) {
 	rec, _ := o.Record(outs[len(outs)-1].Salesforce.ID)
 	if opted, _ := rec.Fields["HasOptedOutOfEmail"].(bool); !opted {
 		t.Errorf("the record created after connecting: HasOptedOutOfEmail got %v; want true", rec.Fields["HasOptedOutOfEmail"])
+	}
+}
+
+// TestOptOutFollowsAConvertedLead: the contact's Lead was converted since
+// it synced; the opt-out goes to the Contact it became (updated Contact),
+// and the ledger's record follows it.
+func TestOptOutFollowsAConvertedLead(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	ada := person("ct_ada", "ada@engines.example")
+	r.process(added("ev_a", "seq_1", ada, at(1)))
+	outs := r.pub.of("ev_a")
+	if len(outs) == 0 || outs[len(outs)-1].Salesforce == nil {
+		t.Fatalf("answer of ev_a: got %v; want a Lead", outs)
+	}
+	contactID, ok := r.org.Convert(outs[len(outs)-1].Salesforce.ID)
+	if !ok {
+		t.Fatal("convert the Lead")
+	}
+	if back := r.process(unsubscribed("ev_u", ada, 2)); len(back) != 0 {
+		t.Fatalf("got %v back; want an answer", back)
+	}
+	if got := r.answer("ev_u"); got != "updated Contact" {
+		t.Errorf("answer of ev_u: got %q; want %q", got, "updated Contact")
+	}
+	if opted, ok := r.optedOut("ev_u"); !ok || !opted {
+		t.Errorf("the Contact the Lead became: opted out got %v (found %v); want true", opted, ok)
+	}
+	if rec, _ := r.ledger.Record(team, "ada@engines.example"); rec.ID != contactID {
+		t.Errorf("the ledger's record: got %s; want the Contact %s", rec.ID, contactID)
 	}
 }

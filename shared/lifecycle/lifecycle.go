@@ -34,6 +34,9 @@ type Bounce struct {
 	EventID string              // the email.bounced event
 	At      time.Time           // when the email bounced (the event's occurred_at)
 	Reason  string
+	// Retain is how long its mark is kept after its last write (the
+	// team's retention_days); 0 is the store's default.
+	Retain time.Duration
 }
 
 // Newer reports whether bounce b is later than o: by time, then by event
@@ -61,6 +64,9 @@ type OptOut struct {
 	At        time.Time // when the contact opted out
 	// Written are the Salesforce records the opt-out was written to.
 	Written []string
+	// Retain is how long it is kept after it was kept (the team's
+	// retention_days); 0 is the store's default.
+	Retain time.Duration
 }
 
 // WrittenTo reports whether the opt-out was written to record id.

@@ -15,6 +15,9 @@ import (
 type OptOutResult struct {
 	// Written: the record is opted out (now, or before: a redelivery).
 	Written bool
+	// Record is the record opted out: the email's, or the Contact a
+	// converted Lead became.
+	Record event.SalesforceRef
 	// Refused is Salesforce's refusal of the update.
 	Refused *event.OutcomeError
 	// Err is set when the opt-out must be written again later (a passing
@@ -26,6 +29,9 @@ type OptOutResult struct {
 // opt-out (Marks) notes the records it was written to.
 type OptOutWriter struct {
 	Marks Marks
+	// Follow, when set, finds where records refused as converted Leads
+	// went; their opt-outs are sent there, once.
+	Follow Follow
 }
 
 // Write opts out the record of each email in records whose opt-out (in
@@ -44,7 +50,7 @@ func (w OptOutWriter) Write(ctx context.Context, teamID string, org Updater, rec
 		}
 		ref := records[email]
 		if o.WrittenTo(ref.ID) {
-			out[email] = OptOutResult{Written: true}
+			out[email] = OptOutResult{Written: true, Record: ref}
 			continue
 		}
 		emails = append(emails, email)
@@ -53,21 +59,25 @@ func (w OptOutWriter) Write(ctx context.Context, teamID string, org Updater, rec
 	if len(recs) == 0 {
 		return out, nil
 	}
-	results, err := org.UpdateRecords(ctx, recs)
+	written, moved, err := w.send(ctx, org, emails, recs, records, out)
 	if err != nil {
-		return nil, fmt.Errorf("opt records out: %w", err)
+		return nil, err
 	}
-	written := map[string]string{}
-	for i, r := range results {
-		email := emails[i]
-		switch {
-		case r.Success:
-			written[email] = records[email].ID
-			out[email] = OptOutResult{Written: true}
-		case Transient(r):
-			out[email] = OptOutResult{Err: fmt.Errorf("opt %s out: %s", records[email].ID, r.Errors[0].Message)}
-		default:
-			out[email] = OptOutResult{Refused: Refusal(r)}
+	if len(moved) > 0 && w.Follow != nil {
+		to, err := w.Follow(ctx, moved)
+		if err != nil {
+			return nil, err
+		}
+		emails, recs = emails[:0], recs[:0]
+		for _, email := range slices.Sorted(maps.Keys(to)) {
+			emails, recs = append(emails, email), append(recs, OptOutRecord(to[email]))
+		}
+		if len(recs) > 0 {
+			more, _, err := w.send(ctx, org, emails, recs, to, out)
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(written, more)
 		}
 	}
 	if len(written) > 0 {
@@ -76,6 +86,34 @@ func (w OptOutWriter) Write(ctx context.Context, teamID string, org Updater, rec
 		}
 	}
 	return out, nil
+}
+
+// send sends the updates recs of emails (to the records refs) and answers
+// them in out; it returns the records written, by email, and the emails
+// whose record is a converted Lead.
+func (w OptOutWriter) send(ctx context.Context, org Updater, emails []string, recs []salesforce.SObject, refs map[string]event.SalesforceRef,
+	out map[string]OptOutResult) (written map[string]string, moved map[string]event.SalesforceRef, err error) {
+	results, err := org.UpdateRecords(ctx, recs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opt records out: %w", err)
+	}
+	written, moved = map[string]string{}, map[string]event.SalesforceRef{}
+	for i, r := range results {
+		email := emails[i]
+		switch {
+		case r.Success:
+			written[email] = refs[email].ID
+			out[email] = OptOutResult{Written: true, Record: refs[email]}
+		case Transient(r):
+			out[email] = OptOutResult{Err: fmt.Errorf("opt %s out: %s", refs[email].ID, r.Errors[0].Message)}
+		default:
+			out[email] = OptOutResult{Refused: Refusal(r)}
+			if converted(r) {
+				moved[email] = refs[email]
+			}
+		}
+	}
+	return written, moved, nil
 }
 
 // OptOutRecord is the update that opts the record ref out of email.

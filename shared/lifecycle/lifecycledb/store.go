@@ -20,11 +20,13 @@
 //
 // # Expiry
 //
-// Every write of an item sets its expires_at (Unix seconds, the table's TTL
-// attribute) to Store.Retention after the write: an email nobody bounces,
-// opts out or writes back for that long is forgotten. A write refused by
-// its condition (a bounce older than the mark, a second opt-out) writes
-// nothing and leaves the expiry as it is.
+// A bounce's claim and mark, and an opt-out kept, set the item's expires_at
+// (Unix seconds, the table's TTL attribute) to the team's retention after
+// the write (Bounce.Retain, OptOut.Retain; Store.Retention when zero): an
+// email nobody bounces or opts out for that long is forgotten. Noting an
+// opt-out written leaves its expiry as it is, and a write refused by its
+// condition (a bounce older than the mark, a second opt-out) writes
+// nothing.
 //
 // # Requests
 //
@@ -132,9 +134,13 @@ func (s *Store) now() time.Time {
 	return time.Now()
 }
 
-// expiry is the expires_at of an item written now.
-func (s *Store) expiry() types.AttributeValue {
-	return num(s.now().Add(ledger.RetainOr(s.Retention)).Unix())
+// expiry is the expires_at of an item written now, kept for retain (0:
+// the store's Retention).
+func (s *Store) expiry(retain time.Duration) types.AttributeValue {
+	if retain <= 0 {
+		retain = s.Retention
+	}
+	return num(s.now().Add(ledger.RetainOr(retain)).Unix())
 }
 
 func num(n int64) types.AttributeValue {
@@ -237,10 +243,9 @@ func (s *Store) ClaimBounces(ctx context.Context, teamID string, bs []lifecycle.
 		seen[email] = true
 		keys[i] = keyOf(teamID, email, ledgerdb.BounceSK)
 	}
-	exp := s.expiry()
 	out := make([]lifecycle.BounceMark, len(bs))
 	err := each(ctx, len(bs), func(ctx context.Context, i int) error {
-		m, err := s.claimBounce(ctx, keys[i], bs[i], exp)
+		m, err := s.claimBounce(ctx, keys[i], bs[i], s.expiry(bs[i].Retain))
 		out[i] = m
 		return err
 	})
@@ -282,7 +287,7 @@ func (s *Store) claimBounce(ctx context.Context, key map[string]types.AttributeV
 	}
 	cf, ok := dynamotx.ConditionFailed(err)
 	if !ok {
-		return lifecycle.BounceMark{}, fmt.Errorf("claim bounce %s of %s: %w", b.EventID, dynamotx.String(key, resources.PartitionKey), err)
+		return lifecycle.BounceMark{}, fmt.Errorf("claim bounce %s: %w", b.EventID, err)
 	}
 	// The condition fails only where a mark exists, so a refusal without
 	// it is an emulator's: read it.
@@ -327,10 +332,9 @@ func (s *Store) WroteBounces(ctx context.Context, teamID string, bs []lifecycle.
 		}
 		keys[i] = keyOf(teamID, email, ledgerdb.BounceSK)
 	}
-	exp := s.expiry()
 	out := make([]lifecycle.BounceMark, len(bs))
 	err := each(ctx, len(bs), func(ctx context.Context, i int) error {
-		m, err := s.wroteBounce(ctx, keys[i], bs[i], exp)
+		m, err := s.wroteBounce(ctx, keys[i], bs[i], s.expiry(bs[i].Retain))
 		out[i] = m
 		return err
 	})
@@ -361,7 +365,7 @@ func (s *Store) wroteBounce(ctx context.Context, key map[string]types.AttributeV
 		// Refused: another bounce's mark (ALL_OLD), or none at all.
 		return bounceMark(b.Email, cf.Item), nil
 	}
-	return lifecycle.BounceMark{}, fmt.Errorf("mark bounce %s written on %s: %w", b.EventID, dynamotx.String(key, resources.PartitionKey), err)
+	return lifecycle.BounceMark{}, fmt.Errorf("mark bounce %s written: %w", b.EventID, err)
 }
 
 // raw is an attribute value the expression builder takes as it is.
@@ -397,11 +401,10 @@ func (s *Store) KeepOptOuts(ctx context.Context, teamID string, os []lifecycle.O
 			puts = append(puts, i)
 		}
 	}
-	exp := s.expiry()
 	kept := make([]lifecycle.OptOut, len(os)) // at the index of each email's first opt-out
 	err := each(ctx, len(puts), func(ctx context.Context, j int) error {
 		i := puts[j]
-		o, err := s.keepOptOut(ctx, keyOf(teamID, emails[i], ledgerdb.OptOutSK), os[i], exp)
+		o, err := s.keepOptOut(ctx, keyOf(teamID, emails[i], ledgerdb.OptOutSK), os[i], s.expiry(os[i].Retain))
 		kept[i] = o
 		return err
 	})
@@ -444,7 +447,7 @@ func (s *Store) keepOptOut(ctx context.Context, key map[string]types.AttributeVa
 	}
 	cf, ok := dynamotx.ConditionFailed(err)
 	if !ok {
-		return lifecycle.OptOut{}, fmt.Errorf("keep opt-out %s of %s: %w", o.EventID, dynamotx.String(key, resources.PartitionKey), err)
+		return lifecycle.OptOut{}, fmt.Errorf("keep opt-out %s: %w", o.EventID, err)
 	}
 	// The condition fails only where an opt-out exists, so a refusal
 	// without it is an emulator's: read it.
@@ -549,7 +552,7 @@ func (s *Store) WroteOptOuts(ctx context.Context, teamID string, written map[str
 	}
 	notes := make([]note, 0, len(written))
 	for _, e := range slices.Sorted(maps.Keys(written)) {
-		field := fmt.Sprintf("written[%q]", e)
+		field := "written" // the email is not named: errors reach the logs
 		email, err := checkEmail(field, e)
 		if err != nil {
 			return err
@@ -560,15 +563,15 @@ func (s *Store) WroteOptOuts(ctx context.Context, teamID string, written map[str
 		}
 		notes = append(notes, note{keyOf(teamID, email, ledgerdb.OptOutSK), id})
 	}
-	exp := s.expiry()
 	return each(ctx, len(notes), func(ctx context.Context, i int) error {
-		return s.wroteOptOut(ctx, notes[i].key, notes[i].id, exp)
+		return s.wroteOptOut(ctx, notes[i].key, notes[i].id)
 	})
 }
 
-func (s *Store) wroteOptOut(ctx context.Context, key map[string]types.AttributeValue, id string, exp types.AttributeValue) error {
-	upd := expression.Add(expression.Name(attrWritten), expression.Value(raw{&types.AttributeValueMemberSS{Value: []string{id}}})).
-		Set(expression.Name(resources.TTLAttribute), expression.Value(raw{exp}))
+// wroteOptOut notes a record written; the opt-out keeps the expiry it was
+// kept with (its team's retention, counted from when it was kept).
+func (s *Store) wroteOptOut(ctx context.Context, key map[string]types.AttributeValue, id string) error {
+	upd := expression.Add(expression.Name(attrWritten), expression.Value(raw{&types.AttributeValueMemberSS{Value: []string{id}}}))
 	cond := expression.AttributeExists(expression.Name(resources.PartitionKey))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
@@ -582,5 +585,5 @@ func (s *Store) wroteOptOut(ctx context.Context, key map[string]types.AttributeV
 	if _, ok := dynamotx.ConditionFailed(err); ok || err == nil {
 		return nil // refused: the email has no opt-out
 	}
-	return fmt.Errorf("note opt-out of %s written to %s: %w", dynamotx.String(key, resources.PartitionKey), id, err)
+	return fmt.Errorf("note opt-out written to %s: %w", id, err)
 }
