@@ -46,7 +46,7 @@ func (t team) bounces(ctx context.Context, owners []item, res result) (result, e
 	if len(bs) == 0 {
 		return res, nil
 	}
-	w := lifecycle.BounceWriter{Marks: t.e.Lifecycle}
+	w := lifecycle.BounceWriter{Marks: t.e.Lifecycle, Follow: lifecycle.FollowConverted(t.org, t.e.Ledger, t.id)}
 	written, err := w.Write(delivery.WriteContext(ctx), t.id, t.org, bs)
 	if err != nil {
 		return result{}, salesforceErr("write bounces back", err)

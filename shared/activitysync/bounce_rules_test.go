@@ -121,3 +121,27 @@ func TestBounceWritebackRules(t *testing.T) {
 		})
 	}
 }
+
+// TestBounceFollowsAConvertedLead: the contact's Lead was converted since
+// it synced; its Task goes to the Contact (as before), and so does the
+// bounce.
+func TestBounceFollowsAConvertedLead(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	lead := r.member("c1", "synced")
+	contact, ok := r.org.Convert(lead)
+	if !ok {
+		t.Fatal("convert the Lead")
+	}
+	r.process(bounced("1", start.Add(-time.Hour), "no such user"))
+	if len(r.back) != 0 {
+		t.Fatalf("got %v back; want an answer", r.back)
+	}
+	if o := r.pub.last()["evt_1"]; o.Status != event.StatusCreated {
+		t.Fatalf("answer: got %s %+v; want created", o.Status, o.Error)
+	}
+	rec, _ := r.org.Record(contact)
+	if got, _ := rec.Fields["EmailBouncedReason"].(string); got != "no such user" {
+		t.Errorf("the Contact's EmailBouncedReason: got %q; want the bounce's", got)
+	}
+}

@@ -33,6 +33,9 @@ type BounceResult struct {
 // bounce: the email's mark (Marks) says which bounce the record carries.
 type BounceWriter struct {
 	Marks Marks
+	// Follow, when set, finds where records refused as converted Leads
+	// went; their bounces are sent there, once.
+	Follow Follow
 }
 
 // maxRounds bounds how often WriteBounces writes an email's newest bounce
@@ -105,6 +108,7 @@ func (w BounceWriter) send(ctx context.Context, teamID string, org Updater, bs [
 		return nil, fmt.Errorf("update bounced records: %w", err)
 	}
 	var wrote []Bounce
+	moved := map[string]event.SalesforceRef{}
 	for i, r := range results {
 		b := bs[i]
 		switch {
@@ -114,8 +118,22 @@ func (w BounceWriter) send(ctx context.Context, teamID string, org Updater, bs [
 			out[at[b.Email]].Err = fmt.Errorf("update %s: %s", b.Record.ID, r.Errors[0].Message)
 		case first:
 			out[at[b.Email]].Refused = Refusal(r)
+			if converted(r) && w.Follow != nil {
+				moved[b.Email] = b.Record
+			}
 		default: // the newer bounce's own event answers for its refusal
 		}
+	}
+	followed, err := w.followed(ctx, bs, moved)
+	if err != nil {
+		return nil, err
+	}
+	if len(followed) > 0 {
+		more, err := w.sendFollowed(ctx, teamID, org, followed, at, out)
+		if err != nil {
+			return nil, err
+		}
+		wrote = append(wrote, more...)
 	}
 	if len(wrote) == 0 {
 		return nil, nil
@@ -139,6 +157,54 @@ func (w BounceWriter) send(ctx context.Context, teamID string, org Updater, bs [
 		}
 	}
 	return again, nil
+}
+
+// followed is the bounces of bs whose records were converted Leads (moved),
+// pointed at the Contacts they became; those with no other record are
+// left refused.
+func (w BounceWriter) followed(ctx context.Context, bs []Bounce, moved map[string]event.SalesforceRef) ([]Bounce, error) {
+	if len(moved) == 0 {
+		return nil, nil
+	}
+	to, err := w.Follow(ctx, moved)
+	if err != nil {
+		return nil, err
+	}
+	var out []Bounce
+	for _, b := range bs {
+		if ref, ok := to[b.Email]; ok && moved[b.Email] == b.Record {
+			b.Record = ref
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// sendFollowed sends the bounces of followed records, answering them
+// afresh in out, and returns those written.
+func (w BounceWriter) sendFollowed(ctx context.Context, teamID string, org Updater, bs []Bounce, at map[string]int, out []BounceResult) ([]Bounce, error) {
+	recs := make([]salesforce.SObject, len(bs))
+	for i, b := range bs {
+		recs[i] = bounceRecord(b)
+	}
+	results, err := org.UpdateRecords(ctx, recs)
+	if err != nil {
+		return nil, fmt.Errorf("update followed records: %w", err)
+	}
+	var wrote []Bounce
+	for i, r := range results {
+		b := bs[i]
+		out[at[b.Email]] = BounceResult{}
+		switch {
+		case r.Success:
+			wrote = append(wrote, b)
+		case Transient(r):
+			out[at[b.Email]].Err = fmt.Errorf("update %s: %s", b.Record.ID, r.Errors[0].Message)
+		default:
+			out[at[b.Email]].Refused = Refusal(r)
+		}
+	}
+	return wrote, nil
 }
 
 // newestPerEmail is, by email, the index in bs of its newest bounce.
