@@ -1,6 +1,8 @@
 package activitysync_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,5 +64,36 @@ func TestHeldActivityExpires(t *testing.T) {
 				t.Errorf("got answer %v (%s) and %d held; want no new answer and the activity still held", answered, got.Status, left)
 			}
 		})
+	}
+}
+
+// keeps is the rig's Activities, keeping how long each hold asked to be
+// kept.
+type keeps struct {
+	activitysync.Activities
+	mu   sync.Mutex
+	keep []time.Duration
+}
+
+func (k *keeps) Hold(ctx context.Context, team string, m ledger.MemberKey, ev event.Event, keep time.Duration) error {
+	k.mu.Lock()
+	k.keep = append(k.keep, keep)
+	k.mu.Unlock()
+	return k.Activities.Hold(ctx, team, m, ev, keep)
+}
+
+// TestHeldForTheTeamsRetention: a hold asks the store to keep the activity
+// for the team's retention_days, so a team keeping 500 days never has its
+// held activity forgotten before it is answered.
+func TestHeldForTheTeamsRetention(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.settings(connectedAt, func(s *policy.TeamSettings) { s.RetentionDays = 500 })
+	k := &keeps{Activities: r.e.Activities}
+	r.e.Activities = k
+	r.member("c2", ledger.MemberPending)
+	r.process(email("held", event.EmailSent, "c2", start.Add(-time.Hour)))
+	if len(k.keep) != 1 || k.keep[0] != 500*24*time.Hour {
+		t.Errorf("holds: got keeps %v; want one of 500 days", k.keep)
 	}
 }

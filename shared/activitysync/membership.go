@@ -147,7 +147,7 @@ func (t team) hold(ctx context.Context, ds []delivery.Delivery) (map[ledger.Memb
 		return nil, result{}, nil
 	}
 	if err := each(len(ds), func(i int) error {
-		if err := t.e.Activities.Hold(ctx, t.id, memberKey(ds[i].Event), ds[i].Event); err != nil {
+		if err := t.e.Activities.Hold(ctx, t.id, memberKey(ds[i].Event), ds[i].Event, t.latest.Retention()); err != nil {
 			return fmt.Errorf("hold activity: %w", err)
 		}
 		return nil

@@ -109,8 +109,11 @@ type Activities interface {
 	// Unclaim forgets owner's claim: nothing was created.
 	Unclaim(ctx context.Context, teamID, key, owner string) error
 
-	// Hold stores an activity until its membership reaches a final state.
-	Hold(ctx context.Context, teamID string, k ledger.MemberKey, ev event.Event) error
+	// Hold stores an activity until its membership reaches a final state,
+	// or keep has passed (the team's retention: the expire step lets it go
+	// then; the store forgets it a margin after, HeldMargin, should the
+	// team send nothing more).
+	Hold(ctx context.Context, teamID string, k ledger.MemberKey, ev event.Event, keep time.Duration) error
 	// HeldKeys returns the team's memberships with held activities: the
 	// mark to pass to Unhold, and since when the membership has held
 	// activity.
@@ -126,6 +129,10 @@ type Activities interface {
 	TaskFields(ctx context.Context, teamID string) (tf TaskFields, at time.Time, ok bool, err error)
 	SaveTaskFields(ctx context.Context, teamID string, tf TaskFields, at time.Time) error
 }
+
+// HeldMargin is how long past its keep a held activity is stored: time for
+// the team's next batch to answer it hold_expired before it is forgotten.
+const HeldMargin = 30 * 24 * time.Hour
 
 // HeldMark is a membership's entry in the list of held activity: the hold
 // count (the mark Unhold takes), and when its first activity still held

@@ -22,17 +22,18 @@ import (
 // about a contact (ACTIVITY claimed, taken over, abandoned and logged; HELD
 // list entry; HELD event) and reads each back raw: each carries expires_at,
 // the table's TTL attribute, counted from its last write on the store's
-// clock (ActivityTTL, 90 days; HeldTTL, 400 days). A Task logged for a
+// clock (ActivityTTL, 90 days; held activity, the team's retention and
+// HeldMargin). A Task logged for a
 // contact is in the contact index under it. A scan then finds no item
 // without expires_at but the team's cached Task fields.
 func TestEveryPersonalItemExpires(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, clk, _ := newStore(t)
-	if activitydb.ActivityTTL != ledgerdb.OutcomeTTL || activitydb.HeldTTL != ledger.DefaultRetention {
-		t.Errorf("TTLs: activity %s, held %s; want the outcomes' %s and the default retention %s",
-			activitydb.ActivityTTL, activitydb.HeldTTL, ledgerdb.OutcomeTTL, ledger.DefaultRetention)
+	if activitydb.ActivityTTL != ledgerdb.OutcomeTTL {
+		t.Errorf("TTL: activity %s; want the outcomes' %s", activitydb.ActivityTTL, ledgerdb.OutcomeTTL)
 	}
+	heldTTL := ledger.DefaultRetention + activitysync.HeldMargin
 	const team = "t_ttl"
 	raw := func(pk, sk string) map[string]types.AttributeValue {
 		t.Helper()
@@ -111,25 +112,33 @@ func TestEveryPersonalItemExpires(t *testing.T) {
 		t.Errorf("done with a bad contact id: got %v, %v; want its own error", errs, err)
 	}
 
-	// HELD: 400 days after the hold; the list entry again at each hold.
+	// HELD: the retention (here the default, 400 days) and the margin
+	// after the hold; the list entry again at each hold; a team's own
+	// retention counts.
 	k := ledger.MemberKey{SequenceID: "s1", ContactID: "c1"}
 	held := clk.Now()
 	e1 := heldEvent("e1", held.Add(-time.Minute))
 	e1.TeamID = team
-	if err := s.Hold(ctx, team, k, e1); err != nil {
+	if err := s.Hold(ctx, team, k, e1, 0); err != nil {
 		t.Fatal(err)
 	}
-	want("HELD event", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(e1.OccurredAt, e1.ID), held.Add(activitydb.HeldTTL))
-	want("HELD list entry", ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), held.Add(activitydb.HeldTTL))
+	want("HELD event", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(e1.OccurredAt, e1.ID), held.Add(heldTTL))
+	want("HELD list entry", ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), held.Add(heldTTL))
 	clk.Advance(time.Hour)
 	again := clk.Now()
 	e2 := heldEvent("e2", again.Add(-time.Minute))
 	e2.TeamID = team
-	if err := s.Hold(ctx, team, k, e2); err != nil {
+	if err := s.Hold(ctx, team, k, e2, 0); err != nil {
 		t.Fatal(err)
 	}
-	want("HELD list entry, held again", ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), again.Add(activitydb.HeldTTL))
-	want("HELD event, the first", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(e1.OccurredAt, e1.ID), held.Add(activitydb.HeldTTL))
+	want("HELD list entry, held again", ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), again.Add(heldTTL))
+	want("HELD event, the first", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(e1.OccurredAt, e1.ID), held.Add(heldTTL))
+	e3 := heldEvent("e3", again.Add(-time.Second))
+	e3.TeamID = team
+	if err := s.Hold(ctx, team, k, e3, 500*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	want("HELD event, a team keeping 500 days", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(e3.OccurredAt, e3.ID), again.Add(500*24*time.Hour+activitysync.HeldMargin))
 
 	if err := s.SaveTaskFields(ctx, team, activitysync.TaskFields{KeyField: "Key__c"}, clk.Now()); err != nil {
 		t.Fatal(err)
@@ -152,7 +161,7 @@ func TestEveryPersonalItemExpires(t *testing.T) {
 			}
 		}
 	}
-	if n != 6 {
-		t.Errorf("scan: got %d items; want the 6 written (2 activities, 2 held events, the held list entry, the Task fields)", n)
+	if n != 7 {
+		t.Errorf("scan: got %d items; want the 7 written (2 activities, 3 held events, the held list entry, the Task fields)", n)
 	}
 }

@@ -12,10 +12,10 @@
 //	    finds it. TTL: ActivityTTL after its last write.
 //	pk TEAM#<t>#HELD                    sk <seq>#<contact>
 //	    a membership with held activities; n counts the holds (the mark).
-//	    TTL: HeldTTL after the last hold.
+//	    TTL: the team's retention and HeldMargin after the last hold.
 //	pk TEAM#<t>#HELD#<seq>#<contact>    sk <occurred_at>#<event_id>
 //	    one held activity: the event as received (attribute event). TTL:
-//	    HeldTTL after the hold.
+//	    the team's retention and HeldMargin after the hold.
 //	pk TEAM#<t>#TASK                    sk FIELDS
 //	    the cached activitysync.TaskFields of the team's org.
 //
@@ -79,10 +79,6 @@ type API interface {
 // that never comes back; a queue keeps one 14 days at most.
 const ActivityTTL = ledgerdb.OutcomeTTL
 
-// HeldTTL is how long a held activity and its membership's entry in the
-// held list are kept after the hold: a backstop, since a held event is let
-// go within the team's held_event_max_days.
-const HeldTTL = ledger.DefaultRetention
 
 // expiresAt is the TTL (Unix seconds) of an item written at now and kept
 // for d.
@@ -540,8 +536,9 @@ func (s *Store) Unclaim(ctx context.Context, team, key, owner string) error {
 
 // Hold stores the event under its membership, then counts the hold on the
 // team's index of held memberships (the event first, so a listed
-// membership always has its events). Both expire HeldTTL after the hold.
-func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev event.Event) error {
+// membership always has its events). Both expire keep (the team's
+// retention; 0 the default) and activitysync.HeldMargin after the hold.
+func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev event.Event, keep time.Duration) error {
 	if err := checkID("team_id", team); err != nil {
 		return err
 	}
@@ -556,7 +553,7 @@ func (s *Store) Hold(ctx context.Context, team string, k ledger.MemberKey, ev ev
 		return err
 	}
 	item := dynamotx.Key(ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(ev.OccurredAt, ev.ID))
-	exp := expiresAt(s.now(), HeldTTL)
+	exp := expiresAt(s.now(), ledger.RetainOr(keep)+activitysync.HeldMargin)
 	item["event"] = &types.AttributeValueMemberS{Value: string(body)}
 	item[resources.TTLAttribute] = number(exp)
 	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {

@@ -173,7 +173,7 @@ func TestHoldAndRelease(t *testing.T) {
 	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	// Held out of order; read back in order of occurrence.
 	for _, ev := range []event.Event{heldEvent("e2", base.Add(time.Minute)), heldEvent("e1", base), heldEvent("e3", base.Add(2*time.Minute))} {
-		if err := s.Hold(ctx, "t1", k, ev); err != nil {
+		if err := s.Hold(ctx, "t1", k, ev, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -230,7 +230,7 @@ func TestHoldAndRelease(t *testing.T) {
 	}
 
 	// A hold after the mark keeps the membership listed.
-	if err := s.Hold(ctx, "t1", k, heldEvent("e4", base.Add(3*time.Minute))); err != nil {
+	if err := s.Hold(ctx, "t1", k, heldEvent("e4", base.Add(3*time.Minute)), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Unhold(ctx, "t1", k, []string{"e1", "e2", "e3"}, 3); err != nil {

@@ -228,7 +228,7 @@ func (m *Memory) Unclaim(_ context.Context, team, key, owner string) error {
 const stampFormat = "2006-01-02T15:04:05.000000000Z"
 
 // Hold stores the event under its membership and counts the hold.
-func (m *Memory) Hold(_ context.Context, team string, k ledger.MemberKey, ev event.Event) error {
+func (m *Memory) Hold(_ context.Context, team string, k ledger.MemberKey, ev event.Event, _ time.Duration) error {
 	if err := checkMember(team, k); err != nil {
 		return err
 	}

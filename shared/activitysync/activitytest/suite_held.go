@@ -43,7 +43,7 @@ func heldEvent(team, id string, at time.Time) event.Event {
 func (h *harness) hold(team string, k ledger.MemberKey, evs ...event.Event) {
 	h.t.Helper()
 	for _, ev := range evs {
-		h.must("hold "+ev.ID, h.s.Hold(h.ctx, team, k, ev))
+		h.must("hold "+ev.ID, h.s.Hold(h.ctx, team, k, ev, 0))
 	}
 }
 

@@ -179,11 +179,11 @@ func TestEveryPersonalItemExpires(t *testing.T) {
 	ev := event.Event{ID: "evt_h1", Type: event.EmailSent, Version: 1, TeamID: team, OccurredAt: at,
 		Data: event.EmailData{Sequence: event.Sequence{ID: "seq_1"}, Contact: event.ContactRef{ID: "ct_1", Email: "ct_1@example.com"},
 			Message: event.Message{ID: "m_1", Subject: "Hi", Step: 1, SentAt: at}}}
-	if err := acts.Hold(ctx, team, k, ev); err != nil {
+	if err := acts.Hold(ctx, team, k, ev, 0); err != nil {
 		t.Fatalf("hold: %v", err)
 	}
-	wantExpires(t, f, "HELD list entry", ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), held.Add(ledger.DefaultRetention))
-	wantExpires(t, f, "HELD event", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(ev.OccurredAt, ev.ID), held.Add(ledger.DefaultRetention))
+	wantExpires(t, f, "HELD list entry", ledgerdb.HeldListPK(team), ledgerdb.HeldListSK(k), held.Add(ledger.DefaultRetention+activitysync.HeldMargin))
+	wantExpires(t, f, "HELD event", ledgerdb.HeldPK(team, k), ledgerdb.HeldEventSK(ev.OccurredAt, ev.ID), held.Add(ledger.DefaultRetention+activitysync.HeldMargin))
 
 	// Nothing else the stores wrote lives for ever.
 	if err := acts.SaveTaskFields(ctx, team, activitysync.TaskFields{KeyField: "Key__c"}, f.clock.Now()); err != nil {

@@ -129,7 +129,7 @@ func (f *fixture) Held(ctx context.Context, team, seq, contact, eventID string) 
 	ev := event.Event{ID: eventID, Type: event.EmailSent, Version: event.Version, OccurredAt: f.at, TeamID: team,
 		Data: event.EmailData{Sequence: event.Sequence{ID: seq, Name: seq}, Contact: event.ContactRef{ID: contact, Email: contact + "@example.com"},
 			Message: event.Message{ID: "msg_" + eventID, Subject: "Hello", Step: 1, SentAt: f.at}}}
-	return f.activity.Hold(ctx, team, ledger.MemberKey{SequenceID: seq, ContactID: contact}, ev)
+	return f.activity.Hold(ctx, team, ledger.MemberKey{SequenceID: seq, ContactID: contact}, ev, 0)
 }
 
 func (f *fixture) OptOut(ctx context.Context, team, email, contact string) error {
