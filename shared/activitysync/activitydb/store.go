@@ -79,7 +79,6 @@ type API interface {
 // that never comes back; a queue keeps one 14 days at most.
 const ActivityTTL = ledgerdb.OutcomeTTL
 
-
 // expiresAt is the TTL (Unix seconds) of an item written at now and kept
 // for d.
 func expiresAt(now time.Time, d time.Duration) int64 { return now.Add(d).Unix() }
