@@ -203,7 +203,8 @@ func (e *Eraser) deleteInOrg(ctx context.Context, team string, items []Item, r *
 			e.log().WarnContext(ctx, "erasure: record the org's API usage", "team_id", team, "error", cerr.Error())
 		}
 	}()
-	recs := salesforceRecords(items)
+	recs, kept := salesforceRecords(items)
+	r.Counts.SalesforceKept = kept
 	for start := 0; start < len(recs); start += MaxDeletePerCall {
 		chunk := recs[start:min(start+MaxDeletePerCall, len(recs))]
 		if err := org.Allow(DeletePriority); err != nil {
@@ -227,10 +228,12 @@ func (e *Eraser) deleteInOrg(ctx context.Context, team string, items []Item, r *
 	return nil
 }
 
-// salesforceRecords are the org's records items name, each once: the
-// Tasks first, then the Leads and Contacts (a Task's delete never meets a
-// record deleted with its Tasks before it), each group in id order.
-func salesforceRecords(items []Item) []SalesforceRecord {
+// salesforceRecords are the org's records to delete that items name, each
+// once: the Tasks first, then the Leads and Contacts the service created
+// (a Task's delete never meets a record deleted with its Tasks before
+// it), each group in id order; and how many records it only linked to
+// are kept.
+func salesforceRecords(items []Item) (recs []SalesforceRecord, kept int) {
 	seen := map[string]bool{}
 	var tasks, records []SalesforceRecord
 	for _, it := range items {
@@ -239,6 +242,10 @@ func salesforceRecords(items []Item) []SalesforceRecord {
 			continue
 		}
 		seen[sf.ID] = true
+		if it.Linked {
+			kept++
+			continue
+		}
 		if sf.Object == ObjectTask {
 			tasks = append(tasks, *sf)
 		} else {
@@ -248,7 +255,7 @@ func salesforceRecords(items []Item) []SalesforceRecord {
 	byID := func(a, b SalesforceRecord) int { return cmp.Compare(a.ID, b.ID) }
 	slices.SortFunc(tasks, byID)
 	slices.SortFunc(records, byID)
-	return append(tasks, records...)
+	return append(tasks, records...), kept
 }
 
 // tally notes one delete's answer.

@@ -414,3 +414,33 @@ func TestNewReceiptID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestLinkedRecordsAreKept: a Lead the org had before the service linked
+// to it is the customer's own: an erasure with "salesforce": "delete"
+// deletes the Tasks the service created on it, never the Lead, and counts
+// it kept.
+func TestLinkedRecordsAreKept(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	org := r.orgs.Connect(team)
+	ctx := context.Background()
+	org.Seed("Lead", lead)
+	org.Seed("Task", task)
+	if err := r.store.LinkedRecord(ctx, team, ada.Email, ada.Contact, "Lead", lead); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.Activity(ctx, team, "act_1", ada.Contact, task); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.eraser.Erase(ctx, privacy.Request{TeamID: team, Email: ada.Email, Salesforce: privacy.Delete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := privacy.Counts{Records: 1, Activities: 1, SalesforceDeleted: 1, SalesforceKept: 1}
+	if got.Counts != want {
+		t.Errorf("counts: got %+v; want %+v", got.Counts, want)
+	}
+	if !org.Has(lead) || org.Has(task) {
+		t.Errorf("the org: Lead kept %v, Task kept %v; want the Lead kept and the Task deleted", org.Has(lead), org.Has(task))
+	}
+}

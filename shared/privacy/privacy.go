@@ -2,7 +2,9 @@
 // on a team admin's request: the person is named by an email, a sequencer
 // contact id, or both, and everything linked to them in the team's ledger
 // is deleted, with, when asked, the Leads, Contacts and Tasks the service
-// made or linked for them in the team's Salesforce org. A receipt of each
+// created for them in the team's Salesforce org. A Lead or Contact the
+// service only linked to (the org had it before) is never deleted: it is
+// counted as kept. A receipt of each
 // erasure is kept, naming the person only by a hash.
 //
 // The package knows nothing of DynamoDB or HTTP: Store finds and deletes
@@ -96,6 +98,9 @@ type Item struct {
 	// Salesforce is the org's record the item names: the Lead or Contact
 	// of a saved RECORD, the Task of a logged ACTIVITY.
 	Salesforce *SalesforceRecord
+	// Linked marks a RECORD whose Lead or Contact the service only linked
+	// to (it was in the org before): an erasure never deletes it there.
+	Linked bool
 }
 
 // SalesforceRecord is a record of the team's org.
@@ -169,6 +174,9 @@ type Counts struct {
 	// SalesforceAlreadyDeleted are those the org had deleted before
 	// (ENTITY_IS_DELETED).
 	SalesforceAlreadyDeleted int `json:"salesforce_already_deleted"`
+	// SalesforceKept are the Leads and Contacts the service only linked
+	// to, left in the org (the customer's own records).
+	SalesforceKept int `json:"salesforce_kept"`
 }
 
 // Refusal is a record the org refused to delete, and why.

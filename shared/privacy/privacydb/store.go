@@ -183,6 +183,7 @@ func recordItem(it privacy.Item, raw map[string]types.AttributeValue) privacy.It
 	it.Email = privacy.NormalizeEmail(dynamotx.String(raw, attrEmail))
 	if id := dynamotx.String(raw, attrSFID); id != "" {
 		it.Salesforce = &privacy.SalesforceRecord{Object: dynamotx.String(raw, attrObject), ID: id}
+		it.Linked = dynamotx.String(raw, "status") == string(event.StatusLinked)
 	}
 	return it
 }
@@ -253,7 +254,9 @@ func (s *Store) EmailItems(ctx context.Context, team, email string) ([]privacy.I
 	if err := checkTeam(team); err != nil {
 		return nil, err
 	}
-	if email == "" || email != privacy.NormalizeEmail(email) || strings.Contains(email, "#") {
+	// The email is the last part of its key, after the team's, so no
+	// email (a "#" in it included) reaches another team's items.
+	if email == "" || email != privacy.NormalizeEmail(email) {
 		return nil, &privacy.InputError{Field: "email", Problem: "must be a normalized email"}
 	}
 	pk := ledgerdb.EmailPK(team, email)

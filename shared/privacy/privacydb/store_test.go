@@ -96,6 +96,11 @@ func (f *fixture) Record(ctx context.Context, team, email, contact, object, id s
 		Status: event.StatusCreated, SyncedAt: f.at, EventID: "evt_rec_" + contact, ContactID: contact})
 }
 
+func (f *fixture) LinkedRecord(ctx context.Context, team, email, contact, object, id string) error {
+	return f.ledger.SaveRecord(ctx, ledger.Record{TeamID: team, Email: email, Object: event.SalesforceObject(object), ID: id,
+		Status: event.StatusLinked, MatchRule: "lead", SyncedAt: f.at, EventID: "evt_rec_" + contact, ContactID: contact})
+}
+
 func (f *fixture) Claim(ctx context.Context, team, email string) error {
 	return f.ledger.Claim(ctx, team, email, "worker-1", time.Now().Add(time.Minute))
 }

@@ -27,6 +27,9 @@ type Fixture interface {
 	Membership(ctx context.Context, team, seq, contact, email string) error
 	// Record saves email's record (a Lead or Contact) for contact.
 	Record(ctx context.Context, team, email, contact, object, id string) error
+	// LinkedRecord saves email's record as a Lead or Contact the org had
+	// before, linked to.
+	LinkedRecord(ctx context.Context, team, email, contact, object, id string) error
 	// Claim claims email: a RECORD item with no record yet.
 	Claim(ctx context.Context, team, email string) error
 	// Outcome records an outcome of contact's event; a failed one is in
@@ -97,6 +100,14 @@ func (m *Memory) Record(_ context.Context, team, email, contact, object, id stri
 	m.put(entry{team: team, indexed: contact, item: privacy.Item{Kind: privacy.KindRecord,
 		PK: teamPK(team, "EMAIL", email), SK: "RECORD", ContactID: contact, Email: email,
 		Salesforce: &privacy.SalesforceRecord{Object: object, ID: id}}})
+	return nil
+}
+
+// LinkedRecord implements Fixture.
+func (m *Memory) LinkedRecord(_ context.Context, team, email, contact, object, id string) error {
+	m.put(entry{team: team, indexed: contact, item: privacy.Item{Kind: privacy.KindRecord,
+		PK: teamPK(team, "EMAIL", email), SK: "RECORD", ContactID: contact, Email: email,
+		Salesforce: &privacy.SalesforceRecord{Object: object, ID: id}, Linked: true}})
 	return nil
 }
 

@@ -70,6 +70,47 @@ func Run(t *testing.T, open Open) {
 	t.Run("TeamsAreApart", func(t *testing.T) { t.Parallel(); teamsApart(t, open) })
 	t.Run("DeleteIsFinalAndRepeatable", func(t *testing.T) { t.Parallel(); deleteRepeatable(t, open) })
 	t.Run("OnlyExistingItemsAreFound", func(t *testing.T) { t.Parallel(); onlyExisting(t, open) })
+	t.Run("LinkedRecordsAreMarked", func(t *testing.T) { t.Parallel(); linkedMarked(t, open) })
+	t.Run("AnEmailWithAHashIsFound", func(t *testing.T) { t.Parallel(); hashEmail(t, open) })
+}
+
+// linkedMarked: a record the service linked to is marked Linked (never
+// deleted in the org); one it created is not.
+func linkedMarked(t *testing.T, open Open) {
+	s, f := open(t)
+	team := newTeam("team_linked")
+	ctx := context.Background()
+	if err := f.LinkedRecord(ctx, team, "ada@example.com", "ct_ada", "Lead", "00Q000000000009AAA"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Record(ctx, team, "bob@example.com", "ct_bob", "Contact", "003000000000009AAA"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		email  string
+		linked bool
+	}{{"ada@example.com", true}, {"bob@example.com", false}} {
+		got, err := s.EmailItems(ctx, team, c.email)
+		if err != nil || len(got) != 1 || got[0].Salesforce == nil || got[0].Linked != c.linked {
+			t.Errorf("EmailItems(%s): got %+v, %v; want one record, linked %v", c.email, got, err, c.linked)
+		}
+	}
+}
+
+// hashEmail: the event contract accepts an email with a "#"; its person
+// is erasable like any other.
+func hashEmail(t *testing.T, open Open) {
+	s, f := open(t)
+	team := newTeam("team_hash")
+	ctx := context.Background()
+	const email = "sales#team@example.com"
+	if err := f.Record(ctx, team, email, "ct_hash", "Lead", "00Q000000000008AAA"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.EmailItems(ctx, team, email)
+	if err != nil || len(got) != 1 || got[0].Kind != privacy.KindRecord {
+		t.Errorf("EmailItems(%s): got %+v, %v; want its record", email, got, err)
+	}
 }
 
 func person(id string) Person {
