@@ -150,7 +150,7 @@ func (r *Results) costRows(label, unit string, run, naive *Run) []Row {
 		{fmt.Sprintf("%s: USD per million %s (%s on-demand list prices)", label, unit, r.Prices.Region),
 			fmt.Sprintf("$%s = DynamoDB %s + SQS %s + KMS %s + Secrets Manager %s + Lambda %s", fmtUSD(u.Total), fmtUSD(u.DynamoDB), fmtUSD(u.SQS),
 				fmtUSD(u.KMS), fmtUSD(u.SecretsManager), fmtUSD(u.LambdaCompute+u.LambdaRequests)), "-", "", "", ""},
-		{fmt.Sprintf("%s: Salesforce calls per million %s (share of the %s calls a day of a %s Edition org with %d licenses)", label, unit,
+		{fmt.Sprintf("%s: Salesforce calls per million %s (share of an example org's %s calls a day: %s Edition, %d licenses)", label, unit,
 			fmtNum(float64(alloc.Daily())), alloc.Edition, alloc.Licenses),
 			fmt.Sprintf("%s (%s)", fmtNum(c.SFCallsPerMillion), fmtShare(c.SFShareOfDailyAlloc)), naiveSF, ratioSF, "", ""},
 	}
