@@ -14,7 +14,9 @@ import (
 // below give the value in force.
 
 // Bounds of retention_days: how long the service keeps a contact's
-// memberships, record index entry and outcomes after their last change.
+// memberships and record index entries, its bounce and opt-out marks and
+// its held activity after their last change (outcomes expire after 90
+// days whatever it says).
 const (
 	DefaultRetentionDays = 400
 	MinRetentionDays     = 30
@@ -50,7 +52,8 @@ func (s TeamSettings) RetainDays() int {
 }
 
 // Retention is how long the service keeps a contact's memberships, record
-// index entry and outcomes after their last change: retention_days, the
+// index entry, marks and held activity after their last change
+// (outcomes expire after 90 days): retention_days, the
 // default (400 days) when unset.
 func (s TeamSettings) Retention() time.Duration {
 	return time.Duration(s.RetainDays()) * 24 * time.Hour
