@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 )
@@ -89,5 +90,29 @@ func TestTeamLimits(t *testing.T) {
 	}
 	if rec := serve("team_a", "POST", retry, `{"all":true}`); rec.Code != 409 || rec.Header().Get("Retry-After") != "90" {
 		t.Errorf("team A's first retry again, 30 s later: got %d Retry-After %q; want 409, Retry-After 90", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+// TestPurgeLimit: a team's disconnects (each a purge of its items) are
+// limited to DisconnectLimit a minute; another team's are not counted with
+// them.
+func TestPurgeLimit(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{now: time.Date(2031, 5, 6, 7, 8, 30, 0, time.UTC)}
+	w := newWorldAt(t, clk.Now)
+	const purge = "/v1/salesforce?purge=true"
+	n := connecthttp.DisconnectLimit.Limit.Requests
+	for i := range n {
+		if rec := w.serve("team_a", "DELETE", purge, ""); rec.Code == 429 {
+			t.Fatalf("team A's purge %d of %d: got 429; want it served", i+1, n)
+		}
+	}
+	rec := w.serve("team_a", "DELETE", purge, "")
+	openapitest.Validate(t, "DELETE", purge, rec.Code, rec.Body.Bytes())
+	if rec.Code != 429 || !strings.Contains(rec.Body.String(), `"code":"rate_limited"`) {
+		t.Errorf("team A's purge over the limit: got %d %s; want 429 rate_limited", rec.Code, rec.Body.String())
+	}
+	if rec := w.serve("team_b", "DELETE", purge, ""); rec.Code == 429 {
+		t.Errorf("team B's purge while A is limited: got 429; want it served")
 	}
 }

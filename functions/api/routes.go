@@ -34,6 +34,7 @@ var requestLimits = ratelimit.Rules{
 		contacthttp.RouteRetry:      contacthttp.RetryLimit,
 		contacthttp.RouteDedupCheck: contacthttp.DedupLimit,
 		privacyhttp.RouteErase:      privacyhttp.EraseLimit,
+		connecthttp.RouteDisconnect: connecthttp.DisconnectLimit,
 	},
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/privacy"
+	"github.com/sfsync/sfsync/shared/ratelimit"
 	"github.com/sfsync/sfsync/shared/readiness"
 )
 
@@ -97,7 +98,7 @@ func (h *Handlers) Register(rt *httpapi.Router) {
 	rt.HandleFunc("GET /oauth/salesforce/callback", h.callback)
 	rt.HandleFunc("POST /v1/salesforce/connect/complete", h.complete)
 	rt.HandleFunc("GET /v1/salesforce", h.status)
-	rt.HandleFunc("DELETE /v1/salesforce", h.disconnect)
+	rt.HandleFunc(RouteDisconnect, h.disconnect)
 }
 
 type connectRequest struct {
@@ -355,6 +356,16 @@ func (h *Handlers) budget(ctx context.Context, team string, u *connection.Usage)
 	}
 	return b, nil
 }
+
+// RouteDisconnect disconnects the team (and, with purge=true, deletes
+// every item of the team).
+const RouteDisconnect = "DELETE /v1/salesforce"
+
+// DisconnectLimit is the team's request limit on RouteDisconnect: a purge
+// scans the three tables for up to 8 s a call, so a team calling it in a
+// loop would spend the tables' capacity every tenant shares. Four a minute
+// lets a large purge go on call after call.
+var DisconnectLimit = ratelimit.Rule{Name: "disconnect", Limit: ratelimit.Limit{Requests: 4, Per: time.Minute}}
 
 func (h *Handlers) status(w http.ResponseWriter, r *http.Request) {
 	team := httpapi.ClaimsFrom(r.Context()).TeamID
