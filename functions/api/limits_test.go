@@ -108,7 +108,7 @@ func TestPurgeLimit(t *testing.T) {
 		}
 	}
 	rec := w.serve("team_a", "DELETE", purge, "")
-	openapitest.Validate(t, "DELETE", purge, rec.Code, rec.Body.Bytes())
+	openapitest.Validate(t, "DELETE", "/v1/salesforce", rec.Code, rec.Body.Bytes())
 	if rec.Code != 429 || !strings.Contains(rec.Body.String(), `"code":"rate_limited"`) {
 		t.Errorf("team A's purge over the limit: got %d %s; want 429 rate_limited", rec.Code, rec.Body.String())
 	}
