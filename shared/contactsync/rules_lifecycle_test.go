@@ -1,10 +1,15 @@
 package contactsync_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
+	"github.com/sfsync/sfsync/shared/mapping"
 	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
 )
@@ -81,6 +86,17 @@ func TestOptOutRules(t *testing.T) {
 			},
 			batches: [][]delivery.Delivery{{unsubscribed("ev_u", ada, 1)}, {added("ev_a", "seq_1", ada, at(2))}, {unsubscribed("ev_u2", ada, 3)}},
 			want:    map[string]string{"ev_u": "skipped/optout_writeback_off", "ev_a": "created Lead", "ev_u2": "skipped/optout_writeback_off"}, notOpted: "ev_a", updates: 0},
+		{name: "a mapping that sets the field: the opt-out wins at create",
+			setup: func(t *testing.T, r *rig) {
+				no := "false"
+				m := mapping.Default(event.ObjectLead)
+				m.Fields = append(m.Fields, mapping.Rule{SalesforceField: "HasOptedOutOfEmail", Source: mapping.Source{Constant: &no}})
+				if _, err := r.mapping.Save(context.Background(), team, event.ObjectLead, m); err != nil {
+					t.Fatal(err)
+				}
+			},
+			batches: [][]delivery.Delivery{{unsubscribed("ev_u", ada, 1)}, {added("ev_a", "seq_1", ada, at(2))}},
+			want:    map[string]string{"ev_u": "skipped/not_synced", "ev_a": "created Lead"}, opted: "ev_a", updates: 0},
 		{name: "optout_writeback turned on later: the opt-out kept while off is honoured",
 			setup: func(t *testing.T, r *rig) {
 				r.settings(t, at(0), func(s *policy.TeamSettings) { s.SetOptOutWriteback(false) })
@@ -206,5 +222,37 @@ func TestOptOutFollowsAConvertedLead(t *testing.T) {
 	}
 	if rec, _ := r.ledger.Record(team, "ada@engines.example"); rec.ID != contactID {
 		t.Errorf("the ledger's record: got %s; want the Contact %s", rec.ID, contactID)
+	}
+}
+
+// TestOptOutWhileTheContactSyncs: another worker holds the email's claim
+// (it is creating the contact's record): the opt-out comes back, never
+// answered not_synced, and once the record is saved it is updated.
+func TestOptOutWhileTheContactSyncs(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	ada := person("ct_ada", "ada@engines.example")
+	ctx := context.Background()
+	errs, err := r.ledger.ClaimAll(ctx, team, []string{"ada@engines.example"}, "worker_2", start.Add(time.Hour))
+	if err != nil || errs[0] != nil {
+		t.Fatalf("the other worker's claim: %v %v", errs, err)
+	}
+	u := unsubscribed("ev_u", ada, 1)
+	back := r.process(u)
+	if !errors.Is(back[u.ID], delivery.ErrRetry) || r.answer("ev_u") != "" {
+		t.Fatalf("while the other worker syncs: got back %v, answer %q; want it back (ErrRetry), unanswered", back[u.ID], r.answer("ev_u"))
+	}
+	lead := r.org.Seed("Lead", map[string]any{"Email": "ada@engines.example", "LastName": "Lovelace", "Company": "Engines"})
+	r.ledger.Owner = "worker_2" // the other worker saves under its claim
+	if errs, err := r.ledger.SaveRecords(ctx, []ledger.Record{{TeamID: team, Email: "ada@engines.example", Object: event.ObjectLead, ID: lead,
+		Status: event.StatusCreated, SyncedAt: start, EventID: "ev_other", ContactID: "ct_ada"}}); err != nil || errs[0] != nil {
+		t.Fatalf("the other worker saves its record: %v %v", errs, err)
+	}
+	r.ledger.Owner = worker
+	if back := r.process(u); len(back) != 0 {
+		t.Fatalf("again: got %v back; want an answer", back)
+	}
+	if got := r.answer("ev_u"); got != "updated Lead" {
+		t.Errorf("answer of ev_u: got %q; want updated Lead", got)
 	}
 }
