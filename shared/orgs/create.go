@@ -14,24 +14,6 @@ import (
 // without attributes.type; such a record never reaches Salesforce.
 const CodeMissingType = "INVALID_TYPE"
 
-// sobjectType returns a record's attributes.type.
-func sobjectType(r salesforce.SObject) string {
-	switch a := r["attributes"].(type) {
-	case salesforce.Attributes:
-		return a.Type
-	case *salesforce.Attributes:
-		if a != nil {
-			return a.Type
-		}
-	case map[string]any:
-		t, _ := a["type"].(string)
-		return t
-	case map[string]string:
-		return a["type"]
-	}
-	return ""
-}
-
 // collection is one sObject Collections request: positions into the input.
 type collection struct {
 	index []int
@@ -60,20 +42,20 @@ func (o *Org) Create(ctx context.Context, records []salesforce.SObject, opts sal
 	}
 	var order []int
 	for i, r := range records {
-		if sobjectType(r) == "" {
+		if r.Type() == "" {
 			results[i] = salesforce.SaveResult{Errors: []salesforce.ErrorItem{{Code: CodeMissingType,
 				Message: fmt.Sprintf("records[%d].attributes.type is missing", i)}}}
 			continue
 		}
 		order = append(order, i)
 	}
-	sort.SliceStable(order, func(a, b int) bool { return sobjectType(records[order[a]]) < sobjectType(records[order[b]]) })
+	sort.SliceStable(order, func(a, b int) bool { return records[order[a]].Type() < records[order[b]].Type() })
 
 	var cols []collection
 	for start := 0; start < len(order); {
-		typ := sobjectType(records[order[start]])
+		typ := records[order[start]].Type()
 		end := start
-		for end < len(order) && end-start < salesforce.MaxCollection && sobjectType(records[order[end]]) == typ {
+		for end < len(order) && end-start < salesforce.MaxCollection && records[order[end]].Type() == typ {
 			end++
 		}
 		cols = append(cols, collection{index: order[start:end]})
