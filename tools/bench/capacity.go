@@ -60,7 +60,9 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -230,6 +232,20 @@ type capacityMeter struct {
 	mu      sync.Mutex
 	shadow  map[string]*shadowItem
 	indexes map[string][]indexDef // table name -> its indexes
+
+	// op and usage are the request being observed and its units by item
+	// kind so far (kinds.go).
+	op    string
+	usage kindUsage
+}
+
+// charge attributes c, spent on items items of kind, to the request being
+// observed (action: "" or the action within a TransactWriteItems or
+// BatchWriteItem, ".Put"), and returns c.
+func (m *capacityMeter) charge(kind, action string, txn, refused bool, index string, c Capacity, items int64) Capacity {
+	k := kindKey{Kind: kind, Op: m.op + action, Txn: txn, Refused: refused, Index: index}
+	m.usage[k] = m.usage[k].add(kindUse{Capacity: c, Items: items})
+	return c
 }
 
 func newCapacityMeter() *capacityMeter {
@@ -342,8 +358,27 @@ func errorType(resp []byte) string {
 // operation, req and resp the JSON bodies, status the HTTP status) and
 // keeps what it learnt of the items.
 func (m *capacityMeter) observe(op string, req, resp []byte, status int) Capacity {
+	c, _ := m.observeKinds(op, req, resp, status)
+	return c
+}
+
+// observeKinds is observe, with the request's units by item kind (their
+// sum is the capacity); each kind it touched counts the request once.
+func (m *capacityMeter) observeKinds(op string, req, resp []byte, status int) (Capacity, kindUsage) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.op, m.usage = op, kindUsage{}
+	c := m.observeLocked(op, req, resp, status)
+	u := m.usage
+	m.usage = nil
+	for k, v := range u {
+		v.Requests = 1
+		u[k] = v
+	}
+	return c, u
+}
+
+func (m *capacityMeter) observeLocked(op string, req, resp []byte, status int) Capacity {
 	ok := status == 200
 	cond := !ok && errorType(resp) == "ConditionalCheckFailedException"
 	if !ok && !cond && !(op == "TransactWriteItems" && errorType(resp) == "TransactionCanceledException") {
@@ -407,8 +442,12 @@ func (m *capacityMeter) getItem(req, resp []byte) Capacity {
 	} else {
 		size = m.readSize(in.TableName, key, out.Item, in.ProjectionExpression != "")
 	}
-	return Capacity{Read: readUnits(size, consistency(in.ConsistentRead))}
+	return m.charge(m.kindAt(key), "", false, false, "", Capacity{Read: readUnits(size, consistency(in.ConsistentRead))}, 1)
 }
+
+// kindAt is the kind of the item at shadow key key, by what the shadow
+// holds of it.
+func (m *capacityMeter) kindAt(key string) string { return kindOfKey(key, m.shadow[key]) }
 
 type keysAndAttributes struct {
 	Keys                 []item
@@ -460,7 +499,7 @@ func (m *capacityMeter) batchGet(req, resp []byte) Capacity {
 				delete(m.shadow, key)
 			}
 			// Each item is rounded up to 4 KB on its own.
-			c.Read += readUnits(size, consistency(ka.ConsistentRead))
+			c = c.add(m.charge(m.kindAt(key), "", false, false, "", Capacity{Read: readUnits(size, consistency(ka.ConsistentRead))}, 1))
 		}
 	}
 	return c
@@ -468,11 +507,12 @@ func (m *capacityMeter) batchGet(req, resp []byte) Capacity {
 
 func (m *capacityMeter) query(req, resp []byte) Capacity {
 	var in struct {
-		TableName            string
-		IndexName            string
-		ConsistentRead       bool
-		ProjectionExpression string
-		Select               string
+		TableName                 string
+		IndexName                 string
+		ConsistentRead            bool
+		ProjectionExpression      string
+		Select                    string
+		ExpressionAttributeValues map[string]attrValue
 	}
 	var out struct {
 		Items               []item
@@ -482,15 +522,28 @@ func (m *capacityMeter) query(req, resp []byte) Capacity {
 	_ = json.Unmarshal(resp, &out)
 	projected := in.ProjectionExpression != ""
 	total := 0
+	// The units are the request's, rounded once: each kind read gets its
+	// share by size; a Query that returns nothing is charged to the kind
+	// its key condition names.
+	kindSize, kindItems := map[string]int{}, map[string]int64{}
 	for _, it := range out.Items {
 		// The stack's index projects every attribute, so an item read
 		// through it is whole and keyed as in the table.
-		total += m.readSize(in.TableName, keyOf(in.TableName, it), it, projected)
+		key := keyOf(in.TableName, it)
+		size := m.readSize(in.TableName, key, it, projected)
+		total += size
+		kind := kindOfItem(it)
+		if s := m.shadow[key]; s != nil {
+			kind = kindOfKey(key, s)
+		}
+		kindSize[kind] += size
+		kindItems[kind]++
 	}
 	switch {
 	case in.Select == "COUNT":
 		// No items come back: they are counted at the table's average size.
 		total = out.ScannedCount * m.averageSize(in.TableName)
+		kindItems[queryKind(in.ExpressionAttributeValues)] += int64(out.ScannedCount)
 	case out.Count > 0 && out.ScannedCount > out.Count:
 		// A filter's dropped items were read too: counted at the average
 		// size of those returned.
@@ -500,7 +553,46 @@ func (m *capacityMeter) query(req, resp []byte) Capacity {
 	if in.IndexName != "" {
 		mode = eventual // a global secondary index reads eventually consistent only
 	}
-	return Capacity{Read: readUnits(total, mode)}
+	c := Capacity{Read: readUnits(total, mode)}
+	sized := 0
+	for _, n := range kindSize {
+		sized += n
+	}
+	if sized == 0 {
+		kind := queryKind(in.ExpressionAttributeValues)
+		m.charge(kind, "", false, false, in.IndexName, c, kindItems[kind])
+		return c
+	}
+	for kind, n := range kindSize {
+		m.charge(kind, "", false, false, in.IndexName, Capacity{Read: c.Read * float64(n) / float64(sized)}, kindItems[kind])
+	}
+	return c
+}
+
+// queryKind is the kind of item a Query's key condition asks for, from its
+// values: the partition key is the longest that begins as one, the sort
+// key (or its prefix) the first other string by placeholder. A Scan has
+// none: "other".
+func queryKind(values map[string]attrValue) string {
+	names := slices.Sorted(maps.Keys(values))
+	pk, sk := "", ""
+	for _, n := range names {
+		v := values[n].S
+		if v == nil {
+			continue
+		}
+		isPK := false
+		for _, p := range []string{"TEAM#", "STATE#", "CONSENTS#", "LIMIT#", "COOLDOWN#", "PURGE#"} {
+			isPK = isPK || strings.HasPrefix(*v, p)
+		}
+		switch {
+		case isPK && len(*v) > len(pk):
+			pk = *v
+		case !isPK && sk == "":
+			sk = *v
+		}
+	}
+	return itemKind(pk, sk, nil)
 }
 
 // averageSize is the mean size of the items of table the meter knows.
@@ -520,7 +612,12 @@ func (m *capacityMeter) averageSize(table string) int {
 
 func (m *capacityMeter) transactGet(req, resp []byte) Capacity {
 	var in struct {
-		TransactItems []struct{ Get struct{ TableName string } }
+		TransactItems []struct {
+			Get struct {
+				TableName string
+				Key       item
+			}
+		}
 	}
 	var out struct{ Responses []struct{ Item item } }
 	_ = json.Unmarshal(req, &in)
@@ -532,7 +629,8 @@ func (m *capacityMeter) transactGet(req, resp []byte) Capacity {
 			size = itemSize(out.Responses[i].Item)
 			m.seen(ti.Get.TableName, out.Responses[i].Item)
 		}
-		c.Read += readUnits(size, transactional)
+		key := keyOf(ti.Get.TableName, ti.Get.Key)
+		c = c.add(m.charge(m.kindAt(key), "", true, false, "", Capacity{Read: readUnits(size, transactional)}, 1))
 	}
 	return c
 }
@@ -565,14 +663,16 @@ func (m *capacityMeter) putItem(req, resp []byte, cond bool) Capacity {
 	if cond {
 		var f condFailure
 		_ = json.Unmarshal(resp, &f)
-		return failed(m.found(in.TableName, key, f.Item), false)
+		// Charged to the kind the put would have written (a claim
+		// refused by a saved record is a claim's cost).
+		return m.charge(kindOfItem(in.Item), "", false, true, "", failed(m.found(in.TableName, key, f.Item), false), 1)
 	}
 	var out struct{ Attributes item }
 	_ = json.Unmarshal(resp, &out)
 	before := m.found(in.TableName, key, out.Attributes) // ALL_OLD gives it exactly
 	after := m.shadowOf(in.TableName, in.Item)
 	m.shadow[key] = after
-	return m.write(in.TableName, before, after, false)
+	return m.charge(kindOfKey(key, after), "", false, false, "", m.write(in.TableName, before, after, false), 1)
 }
 
 type updateInput struct {
@@ -591,7 +691,8 @@ func (m *capacityMeter) updateItem(req, resp []byte, cond bool) Capacity {
 	if cond {
 		var f condFailure
 		_ = json.Unmarshal(resp, &f)
-		return failed(m.found(in.TableName, key, f.Item), false)
+		found := m.found(in.TableName, key, f.Item)
+		return m.charge(kindOfKey(key, found), "", false, true, "", failed(found, false), 1)
 	}
 	var out struct{ Attributes item }
 	_ = json.Unmarshal(resp, &out)
@@ -613,7 +714,7 @@ func (m *capacityMeter) updateItem(req, resp []byte, cond bool) Capacity {
 		}
 	}
 	m.shadow[key] = after
-	return m.write(in.TableName, before, after, false)
+	return m.charge(kindOfKey(key, after), "", false, false, "", m.write(in.TableName, before, after, false), 1)
 }
 
 // updated is before with the update applied: an item that did not exist
@@ -645,13 +746,14 @@ func (m *capacityMeter) deleteItem(req, resp []byte, cond bool) Capacity {
 	if cond {
 		var f condFailure
 		_ = json.Unmarshal(resp, &f)
-		return failed(m.found(in.TableName, key, f.Item), false)
+		found := m.found(in.TableName, key, f.Item)
+		return m.charge(kindOfKey(key, found), "", false, true, "", failed(found, false), 1)
 	}
 	var out struct{ Attributes item }
 	_ = json.Unmarshal(resp, &out)
 	before := m.found(in.TableName, key, out.Attributes)
 	delete(m.shadow, key)
-	return m.write(in.TableName, before, nil, false)
+	return m.charge(kindOfKey(key, before), "", false, false, "", m.write(in.TableName, before, nil, false), 1)
 }
 
 type writeRequest struct {
@@ -687,13 +789,15 @@ func (m *capacityMeter) batchWrite(req, resp []byte) Capacity {
 			}
 			before := m.shadow[key]
 			var after *shadowItem
+			action, kind := ".Delete", kindOfKey(key, before)
 			if w.PutRequest != nil {
 				after = m.shadowOf(table, w.PutRequest.Item)
 				m.shadow[key] = after
+				action, kind = ".Put", kindOfKey(key, after)
 			} else {
 				delete(m.shadow, key)
 			}
-			c = c.add(m.write(table, before, after, false))
+			c = c.add(m.charge(kind, action, false, false, "", m.write(table, before, after, false), 1))
 		}
 	}
 	return c
@@ -710,6 +814,21 @@ type transactWriteItem struct {
 		TableName string
 		Key       item
 	}
+}
+
+// action names the action: ".Put", ".Update", ".Delete", ".ConditionCheck".
+func (t transactWriteItem) action() string {
+	switch {
+	case t.Put != nil:
+		return ".Put"
+	case t.Update != nil:
+		return ".Update"
+	case t.Delete != nil:
+		return ".Delete"
+	case t.ConditionCheck != nil:
+		return ".ConditionCheck"
+	}
+	return ""
 }
 
 // target is the table and shadow key the action writes.
@@ -748,31 +867,36 @@ func (m *capacityMeter) transactWrite(req, resp []byte, ok bool) Capacity {
 				answered = out.CancellationReasons[i].Item
 			}
 			found := m.found(table, key, answered)
+			kind := kindOfKey(key, found)
 			if t.Put != nil {
 				found = maxItem(found, m.shadowOf(table, t.Put.Item))
+				kind = kindOfItem(t.Put.Item)
 			}
-			c = c.add(failed(found, true))
+			c = c.add(m.charge(kind, t.action(), true, true, "", failed(found, true), 1))
 		}
 		return c
 	}
 	for _, t := range in.TransactItems {
 		table, key := t.target()
 		before := m.shadow[key]
+		charge := func(s *shadowItem, u Capacity) {
+			c = c.add(m.charge(kindOfKey(key, s), t.action(), true, false, "", u, 1))
+		}
 		switch {
 		case t.Put != nil:
 			after := m.shadowOf(table, t.Put.Item)
 			m.shadow[key] = after
-			c = c.add(m.write(table, before, after, true))
+			charge(after, m.write(table, before, after, true))
 		case t.Update != nil:
 			after := m.updated(*t.Update, before)
 			m.shadow[key] = after
-			c = c.add(m.write(table, before, after, true))
+			charge(after, m.write(table, before, after, true))
 		case t.Delete != nil:
 			delete(m.shadow, key)
-			c = c.add(m.write(table, before, nil, true))
+			charge(before, m.write(table, before, nil, true))
 		case t.ConditionCheck != nil:
 			// Counted as a transactional write of the item it checks.
-			c.Write += writeUnits(before.size(), true)
+			charge(before, Capacity{Write: writeUnits(before.size(), true)})
 		}
 	}
 	return c

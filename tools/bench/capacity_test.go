@@ -206,7 +206,16 @@ func TestCapacity(t *testing.T) {
 				if st.resp != nil {
 					resp = js(t, st.resp)
 				}
-				return m.observe(st.op, js(t, st.req), resp, status)
+				c, kinds := m.observeKinds(st.op, js(t, st.req), resp, status)
+				// Every unit is attributed to some kind, none twice.
+				var sum Capacity
+				for _, u := range kinds {
+					sum = sum.add(u.Capacity)
+				}
+				if !closeCapacity(sum, c) {
+					t.Errorf("%s: by kind %+v sums to %+v, not %+v", st.op, kinds, sum, c)
+				}
+				return c
 			}
 			for _, st := range tc.setup {
 				run(st)

@@ -199,6 +199,8 @@ func run(ctx context.Context, c config) error {
 		printOps(os.Stdout, "Mixed contacts:", m.Contacts)
 		printOps(os.Stdout, "Mixed emails:", m.Emails)
 	}
+	printKinds(os.Stdout, "Burst (contacts):", b.results.Burst)
+	printKinds(os.Stdout, "Activity (emails):", b.results.Activity)
 	if err := writeJSON(out, b.results); err != nil {
 		return err
 	}

@@ -494,7 +494,7 @@ func (b *bench) billKind(r *Run, owner string, aws, seq Counts, lambda map[strin
 	results := b.st.Resources.Queues["results"].Name
 	polls := aws.ByOwner[ownerBench].SQSBilledByQueue[qi.Name] + aws.ByOwner[ownerBench].SQSBilledByQueue[qi.DLQName]
 	capacity := oc.Capacity
-	r.Capacity, r.KMS, r.SecretsManager = &capacity, oc.KMS, oc.SecretsManager
+	r.Capacity, r.CapacityByKind, r.KMS, r.SecretsManager = &capacity, oc.CapacityByKind.list(), oc.KMS, oc.SecretsManager
 	r.SQSBilled = oc.SQSBilled + polls
 	share := float64(r.Events) / float64(max(events, 1))
 	r.SequencerSQSBilled = seq.SQSBilledByQueue[qi.Name] + int64(math.Round(float64(seq.SQSBilledByQueue[results])*share))

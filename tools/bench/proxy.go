@@ -49,8 +49,11 @@ type Counts struct {
 	DynamoDBByOp         map[string]int64
 	ByOwner              map[string]Counts
 
-	// Capacity is the DynamoDB request units the requests would consume.
-	Capacity Capacity
+	// Capacity is the DynamoDB request units the requests would consume;
+	// CapacityByKind the same by item kind, operation and transaction
+	// (kinds.go).
+	Capacity       Capacity
+	CapacityByKind kindUsage
 	// SQSBilled is the SQS requests as billed (each 64 KB chunk of a
 	// payload one request), SQSBilledByQueue the same by queue name.
 	SQSBilled        int64
@@ -61,7 +64,7 @@ type Counts struct {
 
 func (c Counts) sub(o Counts) Counts {
 	d := Counts{DynamoDB: c.DynamoDB - o.DynamoDB, SQS: c.SQS - o.SQS, Other: c.Other - o.Other, DynamoDBByOp: map[string]int64{},
-		Capacity: c.Capacity.sub(o.Capacity), SQSBilled: c.SQSBilled - o.SQSBilled, SQSBilledByQueue: map[string]int64{},
+		Capacity: c.Capacity.sub(o.Capacity), CapacityByKind: c.CapacityByKind.since(o.CapacityByKind), SQSBilled: c.SQSBilled - o.SQSBilled, SQSBilledByQueue: map[string]int64{},
 		KMS: c.KMS - o.KMS, SecretsManager: c.SecretsManager - o.SecretsManager}
 	for op, n := range c.DynamoDBByOp {
 		if n -= o.DynamoDBByOp[op]; n > 0 {
@@ -85,6 +88,7 @@ func (c Counts) sub(o Counts) Counts {
 func (c Counts) clone() Counts {
 	c.DynamoDBByOp = maps.Clone(c.DynamoDBByOp)
 	c.SQSBilledByQueue = maps.Clone(c.SQSBilledByQueue)
+	c.CapacityByKind = c.CapacityByKind.clone()
 	c.ByOwner = nil
 	return c
 }
@@ -93,7 +97,7 @@ func (p *countingProxy) Counts() Counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c := Counts{DynamoDB: p.dynamo.Load(), SQS: p.sqs.Load(), Other: p.other.Load(), DynamoDBByOp: maps.Clone(p.byOp), ByOwner: map[string]Counts{},
-		Capacity: p.totals.Capacity, SQSBilled: p.totals.SQSBilled, SQSBilledByQueue: maps.Clone(p.totals.SQSBilledByQueue),
+		Capacity: p.totals.Capacity, CapacityByKind: p.totals.CapacityByKind.clone(), SQSBilled: p.totals.SQSBilled, SQSBilledByQueue: maps.Clone(p.totals.SQSBilledByQueue),
 		KMS: p.totals.KMS, SecretsManager: p.totals.SecretsManager}
 	for name, oc := range p.byOwner {
 		c.ByOwner[name] = oc.clone()
@@ -113,7 +117,7 @@ func startProxy(target string, byProcess bool) (*countingProxy, error) {
 		return nil, err
 	}
 	p := &countingProxy{URL: "http://" + l.Addr().String(), byOp: map[string]int64{}, byOwner: map[string]*Counts{}, meter: newCapacityMeter(),
-		totals: Counts{SQSBilledByQueue: map[string]int64{}}}
+		totals: Counts{SQSBilledByQueue: map[string]int64{}, CapacityByKind: kindUsage{}}}
 	if byProcess {
 		p.owners = newOwners()
 	}
@@ -149,7 +153,7 @@ type exchangeKey struct{}
 func (p *countingProxy) ownerCounts(owner string) *Counts {
 	oc := p.byOwner[owner]
 	if oc == nil {
-		oc = &Counts{DynamoDBByOp: map[string]int64{}, SQSBilledByQueue: map[string]int64{}}
+		oc = &Counts{DynamoDBByOp: map[string]int64{}, SQSBilledByQueue: map[string]int64{}, CapacityByKind: kindUsage{}}
 		p.byOwner[owner] = oc
 	}
 	return oc
@@ -226,12 +230,14 @@ func (p *countingProxy) answered(resp *http.Response) error {
 		}
 	}
 	if ex.dynamo {
-		c := p.meter.observe(ex.op, ex.body, body, resp.StatusCode)
+		c, kinds := p.meter.observeKinds(ex.op, ex.body, body, resp.StatusCode)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.totals.Capacity = p.totals.Capacity.add(c)
+		p.totals.CapacityByKind.addAll(kinds)
 		oc := p.ownerCounts(ex.owner)
 		oc.Capacity = oc.Capacity.add(c)
+		oc.CapacityByKind.addAll(kinds)
 		return nil
 	}
 	n := sqsBilled(ex.op, ex.body, body)

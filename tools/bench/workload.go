@@ -76,7 +76,10 @@ type Run struct {
 	// reads of the outcomes: requests to the stack's queues); KMS and
 	// SecretsManager are part of OtherAWS; Lambda is each function's CPU
 	// time and invocations (lambda.go).
-	Capacity           *Capacity              `json:"dynamodb_capacity,omitempty"`
+	Capacity *Capacity `json:"dynamodb_capacity,omitempty"`
+	// CapacityByKind is where Capacity went: by item kind, operation, and
+	// whether in a transaction (kinds.go).
+	CapacityByKind     []KindCapacity         `json:"dynamodb_capacity_by_kind,omitempty"`
 	SQSBilled          int64                  `json:"sqs_billed_requests,omitempty"`
 	SequencerSQS       int64                  `json:"sequencer_sqs_requests,omitempty"`
 	SequencerSQSBilled int64                  `json:"sequencer_sqs_billed_requests,omitempty"`
@@ -170,7 +173,7 @@ func (b *bench) drive(ctx context.Context, label string, evs []event.Event) (*Ru
 	seq, lambda := b.seqProxy.Counts().sub(seqBefore), b.lambdaSnapshot().since(lambdaBefore)
 	r := &Run{Events: len(evs), Outcomes: map[string]int{}, SFCalls: sfAfter.Total - sfBefore.Total,
 		DynamoDB: awsAfter.DynamoDB, DynamoDBByOp: awsAfter.DynamoDBByOp, SQS: awsAfter.SQS, OtherAWS: awsAfter.Other, SFByEndpoint: map[string]int{},
-		Capacity: &awsAfter.Capacity, SQSBilled: awsAfter.SQSBilled, SequencerSQS: seq.SQS, SequencerSQSBilled: seq.SQSBilled,
+		Capacity: &awsAfter.Capacity, CapacityByKind: awsAfter.CapacityByKind.list(), SQSBilled: awsAfter.SQSBilled, SequencerSQS: seq.SQS, SequencerSQSBilled: seq.SQSBilled,
 		KMS: awsAfter.KMS, SecretsManager: awsAfter.SecretsManager, Lambda: lambda}
 	for k, v := range sfAfter.ByEndpoint {
 		if d := v - sfBefore.ByEndpoint[k]; d > 0 {
