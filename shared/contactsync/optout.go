@@ -205,19 +205,29 @@ var errNoLifecycle = errors.New("contactsync: Engine.Lifecycle is not set")
 // honourOptOuts writes the opt-outs kept for the emails of the part's
 // synced endings (recorded in rt) to their records, when the team writes
 // opt-outs: a link to a record Salesforce had, or a record an earlier
-// sync failed to opt out. Records created opted out were noted written
-// (createdOptedOut) and cost nothing. A link's update that must be sent
+// sync failed to opt out. The emails of records created here are left
+// out: they were read before the create (and created opted out). A link's update that must be sent
 // again brings its delivery back; one Salesforce refuses is logged, the
 // link standing.
 func (p part) honourOptOuts(ctx context.Context, ends []ending, rt tally) (tally, error) {
 	refs := map[string]event.SalesforceRef{}
 	by := map[string][]ending{}
+	made := map[string]bool{}
 	for _, w := range ends {
 		if w.oe != nil || rt.retries[w.it.d.ID] != nil || w.rec.ID == "" {
 			continue
 		}
+		if w.save && w.st == event.StatusCreated {
+			made[w.rec.Email] = true
+		}
 		refs[w.rec.Email] = event.SalesforceRef{Object: w.rec.Object, ID: w.rec.ID}
 		by[w.rec.Email] = append(by[w.rec.Email], w)
+	}
+	// A record created here read its email's opt-out under its claim,
+	// before the create; an opt-out kept since met the claim and comes
+	// back to the record itself (syncingNow). Not read again.
+	for email := range made {
+		delete(refs, email)
 	}
 	if len(refs) == 0 {
 		return tally{}, nil
