@@ -37,12 +37,8 @@ func (p part) attribute(ctx context.Context, owners []item) (attributed, error) 
 	}
 	// The org's users and Accounts as they are now decide, so the team's
 	// settings as of now do (a contact retried later finds them as they
-	// are then).
-	tv, err := p.e.Policies.TeamSettingsAt(ctx, p.team, p.e.now())
-	if err != nil {
-		return attributed{}, fmt.Errorf("resolve team settings: %w", err)
-	}
-	s := tv.Document
+	// are then): those read as the part began.
+	s := p.current
 	a := attributed{by: map[string]attribution.Decision{},
 		owners: attribution.OwnerRules{Rule: s.Owner, TeamFallback: s.OwnerFallbackUserID, ConnectedUser: p.conn.UserID}}
 	b := attribution.Batch{Team: p.team, Since: p.conn.ConnectedAt, Owners: a.owners, Users: p.e.Reps,

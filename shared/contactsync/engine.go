@@ -17,6 +17,7 @@ import (
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/lifecycle"
+	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -138,8 +139,12 @@ type part struct {
 	// WriteContext of its share as the part began, so that what a write
 	// past the share's end did is recorded too.
 	settle context.Context
+	// current is the team's settings as of the part's start, read once:
+	// what the steps that act as of now decide by (owners and Accounts,
+	// opt-outs written at create, the retention of what the part writes).
+	current policy.TeamSettings
 	// retain is how long the memberships and records the part writes are
-	// kept after it (the team's retention_days as of the part's start).
+	// kept after it (current's retention_days).
 	retain time.Duration
 }
 
@@ -197,7 +202,7 @@ func (p part) sync(ctx context.Context, ds []delivery.Delivery) (tally, error) {
 	if err != nil {
 		return tally{}, fmt.Errorf("resolve team settings: %w", err)
 	}
-	p.retain = tv.Document.Retention()
+	p.current, p.retain = tv.Document, tv.Document.Retention()
 	return p.steps(ctx, ds)
 }
 

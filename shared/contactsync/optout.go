@@ -184,11 +184,7 @@ func (p part) optedOut(ctx context.Context, emails []string) (map[string]lifecyc
 	if p.e.Lifecycle == nil {
 		return nil, errNoLifecycle
 	}
-	tv, err := p.e.Policies.TeamSettingsAt(ctx, p.team, p.e.now())
-	if err != nil {
-		return nil, fmt.Errorf("resolve team settings: %w", err)
-	}
-	if !tv.Document.OptOutWriteback() {
+	if !p.current.OptOutWriteback() {
 		return nil, nil
 	}
 	kept, err := p.e.Lifecycle.OptOuts(ctx, p.team, emails)

@@ -3,9 +3,11 @@ package contactsync_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/contactsync"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
@@ -254,5 +256,42 @@ func TestOptOutWhileTheContactSyncs(t *testing.T) {
 	}
 	if got := r.answer("ev_u"); got != "updated Lead" {
 		t.Errorf("answer of ev_u: got %q; want updated Lead", got)
+	}
+}
+
+// nowReads is the rig's policies, counting the reads of the team's
+// settings as of now (the clock's time).
+type nowReads struct {
+	contactsync.Policies
+	now func() time.Time
+	mu  sync.Mutex
+	n   int
+}
+
+func (p *nowReads) TeamSettingsAt(ctx context.Context, team string, at time.Time) (policy.TeamVersion, error) {
+	if at.Equal(p.now()) {
+		p.mu.Lock()
+		p.n++
+		p.mu.Unlock()
+	}
+	return p.Policies.TeamSettingsAt(ctx, team, at)
+}
+
+// TestSettingsAsOfNowReadOnce: the steps that act as of now (owners and
+// Accounts, opt-outs at create and after the save, the retention of what
+// is written) share one read of the team's settings per part, however
+// many contacts it creates: each read as of now is a fresh read of the
+// settings' head in the store.
+func TestSettingsAsOfNowReadOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	reads := &nowReads{Policies: r.policies, now: r.clock.Now}
+	r.e.Policies = reads
+	r.org.Seed("Lead", map[string]any{"Email": "linked@engines.example", "LastName": "L", "Company": "Engines"})
+	r.process(added("ev_1", "seq_1", person("c_1", "one@engines.example"), at(1)),
+		added("ev_2", "seq_1", person("c_2", "two@engines.example"), at(1)),
+		added("ev_3", "seq_1", person("c_3", "linked@engines.example"), at(1)))
+	if reads.n != 1 {
+		t.Errorf("reads of the settings as of now: got %d; want 1 for the part", reads.n)
 	}
 }
