@@ -32,6 +32,7 @@ func main() {
 		Reps:       k.Reps(),
 		AwaitAdd:   sync.AwaitAdd,
 		HoldDelay:  sync.HoldDelay,
+		Gather:     sync.Gather,
 		Log:        k.Log,
 	}
 	k.ServeQueue(event.ActivityQueue, sync, engine, engine)

@@ -40,6 +40,7 @@ func main() {
 		ClaimTTL:  wiring.ClaimTTL,
 		AwaitAdd:  sync.AwaitAdd,
 		HoldDelay: sync.HoldDelay,
+		Gather:    sync.Gather,
 		Log:       k.Log,
 	}
 	k.ServeQueue(event.ContactQueue, sync, engine, engine)

@@ -60,6 +60,9 @@ type Engine struct {
 	AwaitAdd time.Duration
 	// HoldDelay is how long a parked event waits (the queue's hold delay).
 	HoldDelay time.Duration
+	// Gather holds a team's small part back to run with its next events
+	// (delivery.Gather); the zero value holds nothing back.
+	Gather delivery.Gather
 	// Reruns and RerunWait: a team's batch that meets a passing Salesforce
 	// fault is run again at once (see delivery.Rerun); zero values are
 	// the defaults.
@@ -100,7 +103,7 @@ func (e *Engine) Process(ctx context.Context, ds []delivery.Delivery) map[string
 	// A batch larger than the deployed one runs in parts, so what a run
 	// keeps in memory is that of 1,000 (see delivery.Parts).
 	delivery.RunParts(ctx, ds, failed, delivery.Runner{
-		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.logger(),
+		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.logger(), Gather: e.Gather,
 		Run: func(ctx context.Context, team string, part []delivery.Delivery) error {
 			back, err := e.runPart(ctx, team, part)
 			if err != nil {

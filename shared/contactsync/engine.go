@@ -55,6 +55,9 @@ type Engine struct {
 	// (see AwaitAdd); HoldDelay is how long a parked event waits.
 	AwaitAdd  time.Duration
 	HoldDelay time.Duration
+	// Gather holds a team's small part back to run with its next events
+	// (delivery.Gather); the zero value holds nothing back.
+	Gather delivery.Gather
 	// Reruns and RerunWait: a team's batch that meets a passing Salesforce
 	// fault is run again at once (see Rerun); zero values are the defaults.
 	Reruns    int
@@ -97,7 +100,7 @@ func (e *Engine) claimTTL() time.Duration {
 func (e *Engine) Process(ctx context.Context, ds []delivery.Delivery) map[string]error {
 	failed := map[string]error{}
 	delivery.RunParts(ctx, ds, failed, delivery.Runner{
-		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(),
+		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(), Gather: e.Gather,
 		Run: func(ctx context.Context, team string, part []delivery.Delivery) error {
 			retries, err := e.runPart(ctx, team, part)
 			maps.Copy(failed, retries)

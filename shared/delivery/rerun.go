@@ -105,6 +105,9 @@ type Runner struct {
 	// appearance, of the team that runs first (see RunParts); a random one
 	// when nil.
 	First func(teams int) int
+	// Gather holds a team's small part back to run with its next events
+	// (see Gather); the zero value holds nothing back.
+	Gather Gather
 }
 
 func (r Runner) now() time.Time {
@@ -143,6 +146,10 @@ func RunParts(ctx context.Context, ds []Delivery, failed map[string]error, r Run
 		return
 	}
 	teams = rotate(teams, r.first(len(teams)))
+	teams = r.gather(teams, byTeam, failed)
+	if len(teams) == 0 {
+		return
+	}
 	least := leastShare(ctx, r.now(), len(teams), cmp.Or(r.MinTeamTime, DefaultMinTeamTime))
 	for i, t := range teams {
 		tctx, cancel, ok := teamContext(ctx, r.now(), len(teams)-i, least)
@@ -153,6 +160,23 @@ func RunParts(ctx context.Context, ds []Delivery, failed map[string]error, r Run
 		}
 		cancel()
 	}
+}
+
+// gather sends back the deliveries of the teams whose parts are held to
+// gather more (Gather), and returns the teams that run now, in order.
+func (r Runner) gather(teams []string, byTeam map[string][]Delivery, failed map[string]error) []string {
+	now := r.now()
+	run := teams[:0:0]
+	for _, t := range teams {
+		if !r.Gather.Holds(byTeam[t], now) {
+			run = append(run, t)
+			continue
+		}
+		for _, d := range byTeam[t] {
+			failed[d.ID] = ErrGathering
+		}
+	}
+	return run
 }
 
 // rotate is ts starting at ts[i], wrapping round, in a new slice.

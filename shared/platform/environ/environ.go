@@ -63,6 +63,22 @@ func (r *Reader) Seconds(name string, def time.Duration) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
+// Count returns the variable as a whole number, 0 or more, or def when it
+// is unset or empty. Any other value is recorded as invalid, and def
+// returned: Err then fails the start with the variable's name and value.
+func (r *Reader) Count(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n < 0 {
+		r.invalid = append(r.invalid, fmt.Sprintf("%s=%q (want a whole number, 0 or more)", name, v))
+		return def
+	}
+	return int(n)
+}
+
 // Bool returns true for "true", false for "false", or def when the variable
 // is unset or empty. Any other value (a typo, or "TRUE") is recorded as
 // invalid, and def returned: Err then fails the start with the variable's

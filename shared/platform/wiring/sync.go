@@ -10,6 +10,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/attribution/attributiondb"
+	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/platform/environ"
 	"github.com/sfsync/sfsync/shared/platform/metrics"
@@ -29,6 +30,12 @@ const (
 	// synced yet keeps coming back before it is skipped as not_added, in
 	// seconds.
 	EnvAwaitAdd = "AWAIT_ADD_SECONDS"
+	// EnvGatherMin and EnvGatherFor (optional, default 0: off) hold a
+	// team's part of fewer than EnvGatherMin events back, for up to
+	// EnvGatherFor seconds since its oldest was first delivered, to run
+	// with the team's next events (delivery.Gather).
+	EnvGatherMin = "GATHER_MIN_EVENTS"
+	EnvGatherFor = "GATHER_SECONDS"
 )
 
 // ClaimTTL is how long a sync engine's claim on a record or an activity
@@ -42,6 +49,7 @@ type Sync struct {
 	QueueURL           string // the function's own queue, where held and waiting events go back
 	HoldDelay          time.Duration
 	AwaitAdd           time.Duration
+	Gather             delivery.Gather
 }
 
 // ReadSync reads Sync from env; queueEnv names the variable of the
@@ -54,6 +62,7 @@ func ReadSync(env *environ.Reader, queueEnv string) Sync {
 		QueueURL:           env.Require(queueEnv),
 		HoldDelay:          env.Seconds(EnvHoldDelay, 900*time.Second),
 		AwaitAdd:           env.Seconds(EnvAwaitAdd, 2400*time.Second),
+		Gather:             delivery.Gather{Min: env.Count(EnvGatherMin, 0), For: env.Seconds(EnvGatherFor, 0)},
 	}
 }
 
