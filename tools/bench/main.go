@@ -58,6 +58,9 @@ type config struct {
 	prices      string
 
 	mixedTeams, mixedContacts, mixedEmails, mixedInflight int
+
+	gatherMin int
+	gatherFor time.Duration
 }
 
 func main() {
@@ -75,6 +78,8 @@ func main() {
 	flag.IntVar(&c.mixedContacts, "mixed-contacts", 5000, "contact.added events in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedEmails, "mixed-emails", 5000, "email events in the mixed load, interleaved with the contact events")
 	flag.IntVar(&c.mixedInflight, "mixed-inflight", 1000, "mixed load: events of each kind sent and not yet answered, at most (0: no limit; moto's SQS slows down as its queues grow)")
+	flag.IntVar(&c.gatherMin, "gather-min", 0, "the sync functions' GATHER_MIN_EVENTS (0: no gathering)")
+	flag.DurationVar(&c.gatherFor, "gather-for", 0, "the sync functions' GATHER_SECONDS, whole seconds")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -105,7 +110,8 @@ type bench struct {
 func run(ctx context.Context, c config) error {
 	b := &bench{cfg: c, repo: repoRoot(), results: &Results{Started: time.Now().UTC(), Host: hostInfo(),
 		Settings: Settings{Contacts: c.n, Emails: c.n, BatchingWindow: c.window.String(), MaxConcurrency: c.concurrency,
-			MixedTeams: c.mixedTeams, MixedContacts: c.mixedContacts, MixedEmails: c.mixedEmails, MixedInflight: c.mixedInflight}}}
+			MixedTeams: c.mixedTeams, MixedContacts: c.mixedContacts, MixedEmails: c.mixedEmails, MixedInflight: c.mixedInflight,
+			GatherMin: c.gatherMin, GatherFor: c.gatherFor.String()}}}
 	var err error
 	if b.results.Prices, err = loadPrices(c.prices); err != nil {
 		return err
@@ -243,6 +249,7 @@ func (b *bench) startStack(ctx context.Context) error {
 		APIAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Output: out,
 		Logger: slog.New(slog.DiscardHandler), PollWait: time.Second,
 		VisibilityTimeout: 6 * time.Minute, MaxReceiveCount: 5,
+		ExtraEnv: map[string]string{"GATHER_MIN_EVENTS": strconv.Itoa(b.cfg.gatherMin), "GATHER_SECONDS": strconv.Itoa(int(b.cfg.gatherFor / time.Second))},
 		StartSalesforce: func(context.Context) (string, func(), error) {
 			b.sim = org.New(org.Config{ClientID: "sfsync-local", ClientSecret: "sfsync-local-secret",
 				RedirectURIs: []string{b.st.OAuthRedirectURL()}, AutoApprove: true, DailyLimit: 1_000_000})

@@ -20,6 +20,8 @@ type Settings struct {
 	MixedContacts  int    `json:"mixed_contacts"`
 	MixedEmails    int    `json:"mixed_emails"`
 	MixedInflight  int    `json:"mixed_inflight_per_kind"`
+	GatherMin      int    `json:"gather_min_events"`
+	GatherFor      string `json:"gather_for"`
 }
 
 // Results is everything one run measured; it is written as JSON.
