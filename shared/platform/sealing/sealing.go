@@ -171,10 +171,14 @@ type cachedKey struct {
 	at  time.Time
 }
 
-// Defaults of NewKeyCache.
+// Defaults of NewKeyCache. A team's connection holds two sealed tokens,
+// each under a data key of its own, and one instance serves many teams:
+// 20,000 entries (a few MB) keep the keys of 10,000 teams, so a
+// deployment of thousands of teams does not decrypt at KMS on nearly every
+// team's batch (docs/capacity.md).
 const (
 	DefaultKeyMaxAge  = 5 * time.Minute
-	DefaultKeyEntries = 1000
+	DefaultKeyEntries = 20000
 )
 
 // NewKeyCache returns a cache of data keys; zero values take the defaults.
