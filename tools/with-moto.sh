@@ -51,6 +51,8 @@ status=0
 if [ "$status" -ne 0 ]; then
   # What the server said of its own faults, for the failure at hand.
   echo "moto_server: $(grep -c '" 5[0-9][0-9] ' "$log" || true) answers with a 5xx status in this run" >&2
-  grep -A30 'Traceback' "$log" | tail -80 >&2 || true
+  # The exceptions by kind, then the last traceback in full.
+  grep -E '^[A-Za-z_.]*(Error|Exception)\b' "$log" | sort | uniq -c | sort -rn | head -20 >&2 || true
+  awk '/^Traceback/{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$log" | tail -60 >&2 || true
 fi
 exit "$status"

@@ -25,7 +25,6 @@ type settings struct {
 func readSettings(env *environ.Reader) settings {
 	b := wiring.ReadBase(env, "api")
 	b.RedirectURL = env.Require(resources.EnvOAuthRedirectURL)
-	b.AllowInsecureLoginURLs = env.Bool(resources.EnvAllowInsecureLogin, false)
 	return settings{base: b, returnURL: env.Require(resources.EnvOAuthReturnURL), contactQueueURL: env.Require(resources.EnvContactQueueURL)}
 }
 

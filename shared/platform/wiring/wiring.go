@@ -48,9 +48,12 @@ type Base struct {
 	ClientSecretARN  string
 	APIVersion       string // SALESFORCE_API_VERSION, default salesforce.DefaultVersion
 	LogLevel         string
-	// The connect flow's settings, which only the API function reads;
-	// empty and false in the sync functions.
-	RedirectURL            string
+	// RedirectURL is the connect flow's, which only the API function
+	// reads; empty in the sync functions.
+	RedirectURL string
+	// AllowInsecureLoginURLs (ALLOW_INSECURE_LOGIN_URLS, "true" only on
+	// the local stack) lets every function accept the simulator's http
+	// loopback login and instance URLs, at connect and at each refresh.
 	AllowInsecureLoginURLs bool
 }
 
@@ -66,6 +69,10 @@ func ReadBase(env *environ.Reader, function string) Base {
 		ClientSecretARN:  env.Require(resources.EnvClientSecretARN),
 		APIVersion:       env.Optional(resources.EnvAPIVersion, salesforce.DefaultVersion),
 		LogLevel:         env.Optional(resources.EnvLogLevel, "info"),
+		// Every function refreshes tokens, and a refresh answer names the
+		// instance to call: the simulator's loopback one is allowed only
+		// where the stack says so (locally).
+		AllowInsecureLoginURLs: env.Bool(resources.EnvAllowInsecureLogin, false),
 	}
 }
 
