@@ -61,6 +61,7 @@ type config struct {
 
 	gatherMin int
 	gatherFor time.Duration
+	batchSize int
 }
 
 func main() {
@@ -78,6 +79,7 @@ func main() {
 	flag.IntVar(&c.mixedContacts, "mixed-contacts", 5000, "contact.added events in the mixed load; 0 skips the mixed phase")
 	flag.IntVar(&c.mixedEmails, "mixed-emails", 5000, "email events in the mixed load, interleaved with the contact events")
 	flag.IntVar(&c.mixedInflight, "mixed-inflight", 1000, "mixed load: events of each kind sent and not yet answered, at most (0: no limit; moto's SQS slows down as its queues grow)")
+	flag.IntVar(&c.batchSize, "batch-size", 0, "the sync functions' event source BatchSize on the bench stack (0: as deployed)")
 	flag.IntVar(&c.gatherMin, "gather-min", 0, "the sync functions' GATHER_MIN_EVENTS (0: no gathering)")
 	flag.DurationVar(&c.gatherFor, "gather-for", 0, "the sync functions' GATHER_SECONDS, whole seconds")
 	flag.Parse()
@@ -111,7 +113,7 @@ func run(ctx context.Context, c config) error {
 	b := &bench{cfg: c, repo: repoRoot(), results: &Results{Started: time.Now().UTC(), Host: hostInfo(),
 		Settings: Settings{Contacts: c.n, Emails: c.n, BatchingWindow: c.window.String(), MaxConcurrency: c.concurrency,
 			MixedTeams: c.mixedTeams, MixedContacts: c.mixedContacts, MixedEmails: c.mixedEmails, MixedInflight: c.mixedInflight,
-			GatherMin: c.gatherMin, GatherFor: c.gatherFor.String()}}}
+			GatherMin: c.gatherMin, GatherFor: c.gatherFor.String(), BatchSize: c.batchSize}}}
 	var err error
 	if b.results.Prices, err = loadPrices(c.prices); err != nil {
 		return err
@@ -231,6 +233,9 @@ func (b *bench) startStack(ctx context.Context) error {
 			fns[i].Timeout = 5 * time.Minute // moto is far slower than AWS
 			src := *fns[i].Source
 			src.BatchingWindow, src.MaxConcurrency = b.cfg.window, b.cfg.concurrency
+			if b.cfg.batchSize > 0 {
+				src.BatchSize = b.cfg.batchSize
+			}
 			fns[i].Source = &src
 		}
 	}

@@ -22,6 +22,7 @@ type Settings struct {
 	MixedInflight  int    `json:"mixed_inflight_per_kind"`
 	GatherMin      int    `json:"gather_min_events"`
 	GatherFor      string `json:"gather_for"`
+	BatchSize      int    `json:"batch_size,omitempty"`
 }
 
 // Results is everything one run measured; it is written as JSON.
