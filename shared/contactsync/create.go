@@ -311,9 +311,7 @@ func hasCode(r salesforce.SaveResult, code string) bool {
 	return false
 }
 
-func transient(r salesforce.SaveResult) bool {
-	return hasCode(r, salesforce.CodeUnableToLockRow) || hasCode(r, salesforce.CodeServerUnavailable)
-}
+func transient(r salesforce.SaveResult) bool { return lifecycle.Transient(r) }
 
 // noSuchColumn finds the field in Salesforce's INVALID_FIELD message.
 var noSuchColumn = regexp.MustCompile(`No such column '([A-Za-z0-9_]+)'`)

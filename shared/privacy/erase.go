@@ -13,6 +13,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
@@ -108,7 +109,7 @@ func normalize(req Request) (Request, error) {
 		if err := event.CheckEmail(req.Email); err != nil {
 			return req, &InputError{"email", "not an email address"}
 		}
-		req.Email = NormalizeEmail(req.Email)
+		req.Email = ledger.NormalizeEmail(req.Email)
 	}
 	if req.ContactID != "" {
 		if err := CheckContactID(req.ContactID); err != nil {
@@ -125,10 +126,6 @@ func normalize(req Request) (Request, error) {
 	return req, nil
 }
 
-// NormalizeEmail is the ledger's key of an email (ledger.NormalizeEmail):
-// Salesforce matches emails case-insensitively, so the ledger does too.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
 // find returns every item held of the person, each once, in key order:
 // the contact ids and emails are followed to a fixed point.
 func (e *Eraser) find(ctx context.Context, req Request) ([]Item, error) {
@@ -141,7 +138,7 @@ func (e *Eraser) find(ctx context.Context, req Request) ([]Item, error) {
 		}
 	}
 	addEmail := func(m string) {
-		if m = NormalizeEmail(m); m != "" && !seenEmail[m] {
+		if m = ledger.NormalizeEmail(m); m != "" && !seenEmail[m] {
 			seenEmail[m] = true
 			emails = append(emails, m)
 		}

@@ -129,7 +129,7 @@ func (s *Store) ContactItems(ctx context.Context, team, contact string) ([]priva
 		case strings.HasPrefix(csk, ledgerdb.RecordIndexPrefix):
 			it = recordItem(it, raw)
 		case strings.HasPrefix(csk, ledgerdb.MemberIndexPrefix):
-			it.Kind, it.Email = privacy.KindMembership, privacy.NormalizeEmail(dynamotx.String(raw, attrEmail))
+			it.Kind, it.Email = privacy.KindMembership, ledger.NormalizeEmail(dynamotx.String(raw, attrEmail))
 			if seq := dynamotx.String(raw, attrSequenceID); seq != "" {
 				seqs[seq] = true
 			}
@@ -180,7 +180,7 @@ func (s *Store) ContactItems(ctx context.Context, team, contact string) ([]priva
 func recordItem(it privacy.Item, raw map[string]types.AttributeValue) privacy.Item {
 	it.Kind = privacy.KindRecord
 	it.ContactID = dynamotx.String(raw, attrContactID)
-	it.Email = privacy.NormalizeEmail(dynamotx.String(raw, attrEmail))
+	it.Email = ledger.NormalizeEmail(dynamotx.String(raw, attrEmail))
 	if id := dynamotx.String(raw, attrSFID); id != "" {
 		it.Salesforce = &privacy.SalesforceRecord{Object: dynamotx.String(raw, attrObject), ID: id}
 		it.Linked = dynamotx.String(raw, "status") == string(event.StatusLinked)
@@ -256,7 +256,7 @@ func (s *Store) EmailItems(ctx context.Context, team, email string) ([]privacy.I
 	}
 	// The email is the last part of its key, after the team's, so no
 	// email (a "#" in it included) reaches another team's items.
-	if email == "" || email != privacy.NormalizeEmail(email) {
+	if email == "" || email != ledger.NormalizeEmail(email) {
 		return nil, &privacy.InputError{Field: "email", Problem: "must be a normalized email"}
 	}
 	pk := ledgerdb.EmailPK(team, email)
