@@ -3,6 +3,8 @@ package metrics
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -36,5 +38,75 @@ func TestCountWritesOneEMFLine(t *testing.T) {
 	}
 	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
 		t.Errorf("got %q; want exactly one line", buf.String())
+	}
+}
+
+// TestWriteCarriesSeveralMetricsInOneLine: one line carries each metric
+// with its own dimension sets, over the line's dimension values, as EMF's
+// specification reads (one directive per metric, the values at the root).
+func TestWriteCarriesSeveralMetricsInOneLine(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	e := &EMF{W: &buf, Now: func() time.Time { return time.UnixMilli(1700000000000) }}
+	err := e.Write(map[string]string{Status: "pending", Reason: "contact_pending"},
+		Metric{Name: Outcomes, Value: 3, Dimensions: [][]string{{Status, Reason}, {Status}}},
+		Metric{Name: HeldEvents, Value: 3, Dimensions: [][]string{{Reason}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 1 {
+		t.Fatalf("got %d lines; want 1: %s", n, buf.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("not one JSON object: %v: %s", err, buf.String())
+	}
+	want := `{"HeldEvents":3,"Outcomes":3,"Reason":"contact_pending","Status":"pending","_aws":{"CloudWatchMetrics":[` +
+		`{"Dimensions":[["Status","Reason"],["Status"]],"Metrics":[{"Name":"Outcomes","Unit":"Count"}],"Namespace":"SFSync"},` +
+		`{"Dimensions":[["Reason"]],"Metrics":[{"Name":"HeldEvents","Unit":"Count"}],"Namespace":"SFSync"}],"Timestamp":1700000000000}}`
+	if b, _ := json.Marshal(got); string(b) != want {
+		t.Errorf("got %s; want %s", b, want)
+	}
+}
+
+// TestWriteRefusesWhatEMFCannotCarry: a name not in Written (the
+// dashboard and the tests would not know it), a dimension without a
+// value, a metric named as a dimension, a metric without a dimension set.
+func TestWriteRefusesWhatEMFCannotCarry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		dims map[string]string
+		m    Metric
+		want error
+	}{
+		{"unlisted name", map[string]string{Reason: "x"}, Metric{Name: "Bogus", Value: 1, Dimensions: [][]string{{Reason}}}, ErrUnlisted},
+		{"dimension without a value", map[string]string{Reason: "x"}, Metric{Name: HeldEvents, Value: 1, Dimensions: [][]string{{Status}}}, ErrLine},
+		{"a metric named as a dimension", map[string]string{HeldEvents: "x"}, Metric{Name: HeldEvents, Value: 1, Dimensions: [][]string{{HeldEvents}}}, ErrLine},
+		{"no dimension set", map[string]string{Reason: "x"}, Metric{Name: HeldEvents, Value: 1}, ErrLine},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		err := (&EMF{W: &buf}).Write(tt.dims, tt.m)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: got %v; want %v", tt.name, err, tt.want)
+		}
+		if buf.Len() != 0 {
+			t.Errorf("%s: got %q written; want nothing", tt.name, buf.String())
+		}
+	}
+}
+
+// TestWrittenListsTheAlarmedOnce: the alarmed metrics are written ones,
+// and no name is listed twice.
+func TestWrittenListsTheAlarmedOnce(t *testing.T) {
+	t.Parallel()
+	for _, m := range Alarmed {
+		if !slices.Contains(Written, m) {
+			t.Errorf("Written: got no %s; want every alarmed metric", m)
+		}
+	}
+	if got := len(slices.Compact(slices.Sorted(slices.Values(Written)))); got != len(Written) {
+		t.Errorf("Written: got %d distinct names of %d; want each once", got, len(Written))
 	}
 }

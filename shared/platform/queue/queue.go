@@ -206,7 +206,8 @@ type Handler struct {
 	WaitMax time.Duration
 	Log     *slog.Logger
 	// Metrics, when set, counts held events for the alarms: NeedsReauth,
-	// NeedsAdmin, AppRefused and BudgetExceeded per team.
+	// NeedsAdmin, AppRefused and BudgetExceeded per team; and, for the
+	// dashboard, the events sent back to wait (HeldEvents) by reason.
 	Metrics *metrics.EMF
 	// Invalid, when set, answers the invalid messages that name their
 	// event and team before they are dead-lettered; nil: dead-lettered only.
@@ -253,6 +254,7 @@ func (h *Handler) Handle(ctx context.Context, in Batch) (events.SQSEventResponse
 	later, back := h.fates(msgs, bodies, failed, now)
 	h.countHolds(holdsOf(msgs, failed))
 	sendErrs := h.resend(ctx, later)
+	h.countHeld(later, sendErrs)
 	failures = append(failures, back...)
 	failures = append(failures, h.report(later, failed, sendErrs)...)
 	return events.SQSEventResponse{BatchItemFailures: failures}, nil
@@ -330,13 +332,13 @@ func (h *Handler) fate(m *Message, body string, err error, now time.Time) (resen
 	case h.QueueURL == "":
 		return resend{}, false
 	case errors.Is(err, delivery.ErrHeld):
-		r.delay = h.holdDelay()
+		r.delay, r.reason = h.holdDelay(), heldReason(err)
 	case errors.Is(err, delivery.ErrWait):
-		r.wait, r.delay = true, wait()
+		r.wait, r.delay, r.reason = true, wait(), waitReason(err)
 	case retryAfter(err) > 0:
-		r.wait, r.delay = true, retryAfter(err)
+		r.wait, r.delay, r.reason = true, retryAfter(err), metrics.HeldRetryAfter
 	case h.outOfTime(err, m.OutOfTimeSince, now):
-		r.wait, r.delay, r.outOfTimeSince = true, wait(), m.OutOfTimeSince
+		r.wait, r.delay, r.outOfTimeSince, r.reason = true, wait(), m.OutOfTimeSince, metrics.HeldOutOfTime
 		if r.outOfTimeSince.IsZero() {
 			r.outOfTimeSince = now
 		}
@@ -429,6 +431,7 @@ type resend struct {
 	since          time.Time // when the queue first delivered the event (WaitingSinceAttribute)
 	outOfTimeSince time.Time // when its time first ran out (OutOfTimeSinceAttribute); zero unless out of time
 	wait           bool      // waiting (delivery.ErrWait, or out of time), not held
+	reason         string    // why, as HeldEvents counts it (metrics.Held*)
 }
 
 // firstOr is when the queue first delivered m's event, now when it did not say.
@@ -464,6 +467,56 @@ func holdMetric(err error) string {
 		return metrics.BudgetExceeded
 	}
 	return ""
+}
+
+// heldReason is the HeldEvents reason of a held message (err wraps
+// delivery.ErrHeld): its alarm metric's, or metrics.HeldOther.
+func heldReason(err error) string {
+	switch holdMetric(err) {
+	case metrics.AppRefused:
+		return metrics.HeldAppRefused
+	case metrics.NeedsAdmin:
+		return metrics.HeldNeedsAdmin
+	case metrics.NeedsReauth:
+		return metrics.HeldNeedsReauth
+	case metrics.BudgetExceeded:
+		return metrics.HeldAPILimit
+	}
+	return metrics.HeldOther
+}
+
+// waitReason is the HeldEvents reason of a waiting message (err wraps
+// delivery.ErrWait).
+func waitReason(err error) string {
+	switch {
+	case errors.Is(err, delivery.ErrGathering):
+		return metrics.HeldGathering
+	case errors.Is(err, delivery.ErrNotRun):
+		return metrics.HeldNotRun
+	}
+	return metrics.HeldAwaitingAdd
+}
+
+// countHeld emits the messages sent back to wait, one line per reason
+// (HeldEvents has no team dimension); those not sent are not held: they
+// return to the queue as failures.
+func (h *Handler) countHeld(later []resend, sendErrs map[string]error) {
+	if h.Metrics == nil {
+		return
+	}
+	n := map[string]int{}
+	for _, r := range later {
+		if sendErrs[r.id] == nil {
+			n[r.reason]++
+		}
+	}
+	for _, reason := range slices.Sorted(maps.Keys(n)) {
+		err := h.Metrics.Write(map[string]string{metrics.Reason: reason},
+			metrics.Metric{Name: metrics.HeldEvents, Value: n[reason], Dimensions: [][]string{{metrics.Reason}}})
+		if err != nil {
+			h.Log.Warn("emit metric", "metric", metrics.HeldEvents, "error", err.Error())
+		}
+	}
 }
 
 // countHolds emits the batch's held messages per metric and team, in order.

@@ -196,9 +196,13 @@ func TestHandleParksManyHeldMessagesInBatches(t *testing.T) {
 		if len(resp.BatchItemFailures) != tt.failures {
 			t.Errorf("%s: failures: got %d; want %d", tt.name, len(resp.BatchItemFailures), tt.failures)
 		}
-		// One metric line and one log line for the team's 25, not 25 of each.
-		if got := emf.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, `"NeedsReauth":25`) {
+		// One metric line and one log line for the team's 25, not 25 of each;
+		// HeldEvents counts those parked, in one line too.
+		if got := emf.String(); strings.Count(got, `"NeedsReauth":`) != 1 || !strings.Contains(got, `"NeedsReauth":25`) {
 			t.Errorf("%s: metric: got %q; want one NeedsReauth line of 25", tt.name, got)
+		}
+		if got, want := strings.Count(emf.String(), `"HeldEvents":`+strconv.Itoa(tt.parked)), min(tt.parked, 1); got != want {
+			t.Errorf("%s: metric: got %d HeldEvents lines of %d in %q; want %d", tt.name, got, tt.parked, emf.String(), want)
 		}
 		var held []string
 		for line := range strings.Lines(logs.String()) {
