@@ -70,9 +70,11 @@ func ReadSync(env *environ.Reader, queueEnv string) Sync {
 // reaches it within the hold delay (BudgetMaxAge at most), so an event
 // held by the cap comes back to the cap saved meanwhile, and each return
 // of a held event may ask Salesforce once whether the org's allocation
-// grew.
+// grew. The calls each org reports at its Close count in the batch's
+// SalesforceCalls (callCounter).
 func (k *Kit) SyncOrgs(s Sync) *orgs.Orgs {
 	o := k.Orgs()
+	o.Store = callCounter{o.Store}
 	o.Budgets = policydb.RecentBudgets{Store: k.Policies, MaxAge: min(policydb.BudgetMaxAge, s.HoldDelay)}
 	o.UsageRecheck = s.HoldDelay
 	return o
@@ -85,8 +87,10 @@ func (k *Kit) Reps() *attribution.Users {
 	return &attribution.Users{Store: &attributiondb.Store{DB: k.DB, Table: k.Base.PoliciesTable}, Log: k.Log}
 }
 
-// Publisher sends outcomes to the results queue.
-func (k *Kit) Publisher(s Sync) *outcomes.Publisher { return outcomes.New(k.SQS, s.ResultsQueueURL) }
+// Publisher sends outcomes to the results queue, counted (CountOutcomes).
+func (k *Kit) Publisher(s Sync) delivery.Publisher {
+	return CountOutcomes(outcomes.New(k.SQS, s.ResultsQueueURL), &metrics.EMF{W: os.Stdout}, k.Log)
+}
 
 // ServeQueue runs the sync function on Lambda: each SQS batch of its queue
 // (event.ContactQueue or event.ActivityQueue) goes through the queue
@@ -94,12 +98,18 @@ func (k *Kit) Publisher(s Sync) *outcomes.Publisher { return outcomes.New(k.SQS,
 // are answered by inv. A waiting event comes back after at most a tenth of
 // the await window.
 func (k *Kit) ServeQueue(kinds string, s Sync, p queue.Processor, inv queue.InvalidAnswerer) {
-	h := &queue.Handler{Queue: kinds, DLQ: k.SQS, DLQURL: s.DeadLetterQueueURL, QueueURL: s.QueueURL, Log: k.Log,
-		Metrics:   &metrics.EMF{W: os.Stdout},
-		HoldDelay: s.HoldDelay,
-		WaitMax:   s.AwaitAdd / 10,
-		Processor: p, Invalid: inv}
+	h := k.queueHandler(kinds, s, p, inv, &metrics.EMF{W: os.Stdout})
 	lambda.Start(func(ctx context.Context, in queue.Batch) (events.SQSEventResponse, error) {
 		return h.Handle(ctx, in)
 	})
+}
+
+// queueHandler is ServeQueue's handler, writing its metrics to m: the
+// held events, and each batch's Salesforce calls (meterCalls).
+func (k *Kit) queueHandler(kinds string, s Sync, p queue.Processor, inv queue.InvalidAnswerer, m *metrics.EMF) *queue.Handler {
+	return &queue.Handler{Queue: kinds, DLQ: k.SQS, DLQURL: s.DeadLetterQueueURL, QueueURL: s.QueueURL, Log: k.Log,
+		Metrics:   m,
+		HoldDelay: s.HoldDelay,
+		WaitMax:   s.AwaitAdd / 10,
+		Processor: meterCalls(p, k.Base.Function, m, k.Log), Invalid: inv}
 }
