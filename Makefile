@@ -61,7 +61,7 @@ test: check-go check-chromium check-cfn-lint ## run every test of both modules (
 UNIT_PKGS := ./shared/ ./shared/attribution ./shared/attribution/attributiontest ./shared/lifecycle ./shared/lifecycle/lifecycletest ./shared/privacy ./shared/privacy/privacytest ./shared/event/... ./shared/connection ./shared/salesforce ./shared/policy ./shared/policy/policytest ./shared/ledger \
   ./shared/ledger/ledgertest ./shared/delivery ./shared/contactsync ./shared/activitysync \
   ./shared/activitysync/activitytest ./shared/mapping ./shared/mapping/mappingtest ./shared/readiness \
-  ./shared/budget ./shared/ratelimit ./shared/ratelimit/ratelimittest ./shared/orgs/orgtest
+  ./shared/budget ./shared/ratelimit ./shared/ratelimit/ratelimittest ./shared/orgs/orgtest ./shared/health ./shared/health/healthtest
 
 .PHONY: test-unit
 test-unit: check-go ## the domain and the in-memory ports, without moto (no server, no endpoint), with -race
