@@ -10,6 +10,8 @@
 // ms>#<state> under its deadline, without secrets, so that an expired one
 // can be found and revoked, by team or across teams without a scan. Each
 // of the last three carries a DynamoDB TTL an hour past its deadline.
+// TEAM#<team>/CALLS#<day> keeps the calls the service made for the team on
+// a finished UTC day (RecordUsage, CallsByDay), for CallsRetention.
 package connectiondb
 
 import (
@@ -18,6 +20,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,6 +50,9 @@ type Store struct {
 	DB     DynamoDB
 	Table  string
 	Sealer *sealing.Sealer
+	// Log notes a day's calls that could not be kept (RecordUsage); nil:
+	// slog.Default().
+	Log *slog.Logger
 }
 
 var _ connection.Store = (*Store)(nil)
@@ -53,7 +61,12 @@ const (
 	skState         = "STATE"
 	skConnection    = "CONNECTION"
 	skConsentPrefix = "CONSENT#"
+	skCallsPrefix   = "CALLS#"
 )
+
+// CallsRetention is how long the calls of a finished day are kept after
+// the day began: past the 30 days a health report spans.
+const CallsRetention = 35 * 24 * time.Hour
 
 // ttlGrace is how long past its deadline an item waits for DynamoDB's TTL:
 // long enough for a sweep to revoke an expired consent first.
@@ -396,6 +409,10 @@ type connItem struct {
 	LeaseHolder string         `dynamodbav:"lease_holder,omitempty"`
 	LeaseUntil  int64          `dynamodbav:"lease_until,omitempty"`
 	HeldAtMs    int64          `dynamodbav:"held_at_ms,omitempty"`
+	// The day (and its calls) the last start of a day replaced, for
+	// keepCalls; "" and 0 when it replaced none.
+	SvcPrevDay   string `dynamodbav:"svc_prev_day,omitempty"`
+	SvcPrevCalls int    `dynamodbav:"svc_prev_calls,omitempty"`
 	// The problem of a needs_admin connection (connection.Problem).
 	ProblemReason     string `dynamodbav:"problem_reason,omitempty"`
 	ProblemMessage    string `dynamodbav:"problem_message,omitempty"`
@@ -526,6 +543,10 @@ func (s *Store) previous(ctx context.Context, team string, item map[string]ddbty
 const replaceAttempts = 5
 
 func (s *Store) update(ctx context.Context, team string, upd expression.UpdateBuilder, cond expression.ConditionBuilder) (*dynamodb.UpdateItemOutput, error) {
+	return s.updateReturning(ctx, team, upd, cond, ddbtypes.ReturnValueUpdatedNew)
+}
+
+func (s *Store) updateReturning(ctx context.Context, team string, upd expression.UpdateBuilder, cond expression.ConditionBuilder, rv ddbtypes.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build expression: %w", err)
@@ -533,7 +554,7 @@ func (s *Store) update(ctx context.Context, team string, upd expression.UpdateBu
 	return s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: connKey(team),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValues:                        ddbtypes.ReturnValueUpdatedNew,
+		ReturnValues:                        rv,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld})
 }
 
@@ -695,6 +716,13 @@ func (s *Store) ReleaseLease(ctx context.Context, team, holder string) error {
 // workers starting the same day never lose each other's calls. Each write
 // carries a fresh mark, so a write the SDK sends again after a lost answer
 // is refused by its own mark rather than counted twice.
+//
+// The write that starts a day also notes the day it replaces, with its
+// calls (svc_prev_day, svc_prev_calls, read from the item as the write
+// found it), and then keepCalls keeps them apart (TEAM#<t>/CALLS#<day>):
+// the calls of past days cost one put per team and day, and CallsByDay
+// reads them. A start whose resend is refused by its own mark finds the
+// note in the refused item, so a lost answer loses no day.
 func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage, calls int, newDay bool) error {
 	day := u.ServiceDay
 	if day == "" {
@@ -718,10 +746,22 @@ func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage
 		return err
 	}
 	start := func() error {
-		_, err := s.update(ctx, team, set(expression.Set(expression.Name("svc_day"), expression.Value(day)).
-			Set(expression.Name("svc_calls"), expression.Value(calls))),
+		out, err := s.updateReturning(ctx, team, set(expression.Set(expression.Name("svc_day"), expression.Value(day)).
+			Set(expression.Name("svc_calls"), expression.Value(calls)).
+			Set(expression.Name("svc_prev_day"), expression.IfNotExists(expression.Name("svc_day"), expression.Value(""))).
+			Set(expression.Name("svc_prev_calls"), expression.IfNotExists(expression.Name("svc_calls"), expression.Value(0)))),
 			exists.And(expression.AttributeNotExists(expression.Name("svc_day")).
-				Or(expression.Name("svc_day").LessThan(expression.Value(day)))))
+				Or(expression.Name("svc_day").LessThan(expression.Value(day)))), ddbtypes.ReturnValueAllNew)
+		var it connItem
+		switch refused, isRefusal := refusedItem(err); {
+		case err == nil:
+			_ = attributevalue.UnmarshalMap(out.Attributes, &it)
+		case isRefusal && refused.SvcMark == mark:
+			it = refused // this write landed; its answer was lost
+		default:
+			return err
+		}
+		s.keepCalls(ctx, team, it.SvcPrevDay, it.SvcPrevCalls)
 		return err
 	}
 	first, second := add, start
@@ -750,4 +790,63 @@ func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage
 		}
 	}
 	return fmt.Errorf("record usage: the day's count kept changing under this write")
+}
+
+// keepCalls keeps the calls of the day a start of a new day replaced, at
+// TEAM#<t>/CALLS#<day>, for CallsRetention after that day began. It is a
+// put: a resend writes the same item. A failure is logged and not
+// returned: the new day's count is written, and only the old day's history
+// is missing.
+func (s *Store) keepCalls(ctx context.Context, team, day string, calls int) {
+	if day == "" || calls <= 0 {
+		return
+	}
+	start, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return
+	}
+	item := key("TEAM#"+team, skCallsPrefix+day)
+	item["calls"] = &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(calls)}
+	item[resources.TTLAttribute] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(start.Add(CallsRetention).Unix(), 10)}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item}); err != nil {
+		log := s.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "calls of a past day not kept", slog.String("team_id", team), slog.String("day", day),
+			slog.Int("calls", calls), slog.String("error", err.Error()))
+	}
+}
+
+// CallsByDay returns the calls the service made for the team on each
+// finished day from..to (YYYY-MM-DD, both included) that is kept: one
+// eventually consistent query. The connection's current day is not among
+// them: its count is the connection's Usage (ServiceDay, ServiceCalls).
+func (s *Store) CallsByDay(ctx context.Context, team, from, to string) (map[string]int, error) {
+	kc := expression.Key(resources.PartitionKey).Equal(expression.Value("TEAM#" + team)).
+		And(expression.Key(resources.SortKey).Between(expression.Value(skCallsPrefix+from), expression.Value(skCallsPrefix+to)))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build calls query: %w", err)
+	}
+	out := map[string]int{}
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{TableName: &s.Table, KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read calls per day: %w", err)
+		}
+		for _, it := range page.Items {
+			var day struct {
+				SK    string `dynamodbav:"sk"`
+				Calls int    `dynamodbav:"calls"`
+			}
+			if err := attributevalue.UnmarshalMap(it, &day); err != nil {
+				return nil, fmt.Errorf("read calls per day: %w", err)
+			}
+			out[strings.TrimPrefix(day.SK, skCallsPrefix)] = day.Calls
+		}
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -887,5 +889,80 @@ func TestReplaceKeepsTheOrgName(t *testing.T) {
 		if got, err := s.Get(ctx, team); err != nil || got.OrgName != name {
 			t.Errorf("Get after Replace with org name %q: got %q, %v; want %q", name, got.OrgName, err, name)
 		}
+	}
+}
+
+// TestCallsOfPastDaysAreKept: the write that starts a day keeps the day it
+// replaces, with its calls, at TEAM#<t>/CALLS#<day> for 35 days after that
+// day began, whether it guessed the new day or not, and also when every
+// write is sent again after a lost answer (the start's resend is refused by
+// its own mark); CallsByDay reads the kept days of a range, never the
+// connection's current one nor another team's.
+func TestCallsOfPastDaysAreKept(t *testing.T) {
+	t.Parallel()
+	for _, repeat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("writes sent twice=%v", repeat), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := newStore(t)
+			if _, err := s.Replace(ctx, conn("c1", "a1", "r1")); err != nil {
+				t.Fatal(err)
+			}
+			if repeat {
+				s.DB = repeatingDB{s.DB}
+			}
+			day := func(d int) time.Time { return time.Date(2026, 12, d, 12, 0, 0, 0, time.UTC) }
+			writes := []struct {
+				at     time.Time
+				calls  int
+				newDay bool
+			}{
+				{day(1), 5, true}, {day(1), 3, false}, // day 1: 8
+				{day(2), 4, true}, {day(2), 2, false}, // day 2: 6, started by a right guess
+				{day(4), 7, false}, // day 4 started by a wrong guess; day 3 had no call
+			}
+			for i, w := range writes {
+				u := connection.Usage{Used: 10, Limit: 1000, At: w.at, ServiceDay: connection.Day(w.at)}
+				if err := s.RecordUsage(ctx, team, u, w.calls, w.newDay); err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+			}
+			tests := []struct {
+				name, team, from, to string
+				want                 map[string]int
+			}{
+				{"every day", team, "2026-11-30", "2026-12-31", map[string]int{"2026-12-01": 8, "2026-12-02": 6}},
+				{"one day", team, "2026-12-02", "2026-12-02", map[string]int{"2026-12-02": 6}},
+				{"the current day is the connection's", team, "2026-12-03", "2026-12-04", map[string]int{}},
+				{"another team", "team_b", "2026-11-30", "2026-12-31", map[string]int{}},
+			}
+			for _, tt := range tests {
+				got, err := s.CallsByDay(ctx, tt.team, tt.from, tt.to)
+				if err != nil || !maps.Equal(got, tt.want) {
+					t.Errorf("%s: got %v, %v; want %v", tt.name, got, err, tt.want)
+				}
+			}
+			c, err := s.Get(ctx, team)
+			if err != nil || c.Usage == nil || c.Usage.ServiceDay != "2026-12-04" || c.Usage.ServiceCalls != 7 {
+				t.Errorf("connection's day: got %+v, %v; want 7 calls on 2026-12-04", c.Usage, err)
+			}
+			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: map[string]ddbtypes.AttributeValue{
+				resources.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: "TEAM#" + team},
+				resources.SortKey:      &ddbtypes.AttributeValueMemberS{Value: "CALLS#2026-12-01"},
+			}})
+			if err != nil || out.Item == nil {
+				t.Fatalf("got %v, %v; want the item TEAM#%s / CALLS#2026-12-01", out, err, team)
+			}
+			var it struct {
+				Calls     int   `dynamodbav:"calls"`
+				ExpiresAt int64 `dynamodbav:"expires_at"`
+			}
+			if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+				t.Fatal(err)
+			}
+			if want := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Add(35 * 24 * time.Hour).Unix(); it.Calls != 8 || it.ExpiresAt != want || len(out.Item) != 4 {
+				t.Errorf("got %v; want pk, sk, calls 8 and expires_at %d", out.Item, want)
+			}
+		})
 	}
 }
