@@ -6,6 +6,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
+	"github.com/sfsync/sfsync/shared/console"
 	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
 	"github.com/sfsync/sfsync/shared/mapping/mappinghttp"
@@ -67,6 +68,7 @@ func newRouter(k *wiring.Kit, s settings) (*httpapi.Router, *connection.Connecto
 	teamOrgs := k.Orgs()
 	contacthttp.RegisterDedupCheck(rt, contacthttp.DedupDeps{Settings: policies, Logger: log, Orgs: teamOrgs.Contacts()})
 	rt.Handle("GET /openapi.json", openapi.Handler())
+	console.Register(rt, s.frameAncestors)
 	policyhttp.Register(rt, policyhttp.Deps{Store: policies, Logger: log, Users: teamOrgs})
 	ready := &readiness.Checker{Source: &readinessorg.Source{Connections: k.Connections, Orgs: teamOrgs, Describes: describes},
 		Store: &readinessdb.Store{DB: k.DB, Table: s.base.PoliciesTable}, Mappings: mappings, Now: s.now}

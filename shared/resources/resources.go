@@ -178,6 +178,11 @@ func (r Route) Key() string { return r.Method + " " + r.Path }
 // document, the CDK stack and the SAM template are each tested against it.
 var Routes = []Route{
 	{Method: "GET", Path: "/openapi.json", Public: true},
+	// The admin console's static files: public, as the page reads its
+	// token from the URL fragment, which never reaches the server; /console
+	// redirects to /console/.
+	{Method: "GET", Path: "/console", Public: true},
+	{Method: "GET", Path: "/console/{proxy+}", Public: true},
 	{Method: "GET", Path: "/oauth/salesforce/callback", Public: true},
 	{Method: "POST", Path: "/v1/salesforce/connect", Admin: true},
 	// Any member reaches the handler, which refuses a non-admin itself: the

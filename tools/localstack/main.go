@@ -2,8 +2,9 @@
 // moto_server for DynamoDB, SQS, KMS and Secrets Manager (started when
 // nothing answers at the endpoint), the Salesforce simulator, the three
 // functions built from ./functions and run behind the Lambda Runtime API, the
-// SQS event sources and the HTTP API. Once ready it writes .local/stack.env;
-// Ctrl-C stops everything it started.
+// SQS event sources and the HTTP API with the admin console. Once ready it
+// writes .local/stack.env and prints the console's address with a local
+// admin token; Ctrl-C stops everything it started.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/sfsync/sfsync/tools/jwtlocal"
 	"github.com/sfsync/sfsync/tools/motoserver"
@@ -45,7 +47,8 @@ func run() error {
 	clientID := flag.String("client-id", "sfsync-local", "connected app consumer key (the simulator's and the functions')")
 	clientSecret := flag.String("client-secret", "sfsync-local-secret", "connected app consumer secret")
 	logLevel := flag.String("log-level", "info", "functions' LOG_LEVEL: debug, info, warn, error")
-	returnURL := flag.String("return-url", "", "OAUTH_RETURN_URL: where the consenting browser lands after the callback; default the local return page, which completes the connect for the admin who started it on the local start page")
+	returnURL := flag.String("return-url", "", "OAUTH_RETURN_URL: where the consenting browser lands after the callback; default the admin console, which completes the connect in the tab where its admin started it")
+	team := flag.String("team", "team_acme", "the team whose local admin token the console's address printed at the start carries")
 	flag.Parse()
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -105,10 +108,13 @@ func run() error {
 		return err
 	}
 	defer os.Remove(envFile)
+	consoleURL, err := adminConsoleURL(&st, *state, *team)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, `
 sfsync is running locally.
   HTTP API         %s
-  connect page     %s  (an admin starts and completes a connect)
   Salesforce       %s  (records page at /)
   AWS (moto)       %s
   contact queue    %s
@@ -116,16 +122,33 @@ sfsync is running locally.
   results queue    %s
 
   source %s      # act as the sequencer with the AWS CLI or an SDK
-  make token TEAM=team_acme          # a bearer token for the API
+  make token TEAM=%s          # a bearer token for the API
+
+The admin console, as an admin of %s (the token is valid for 12 hours):
+  %s
 
 Ctrl-C stops everything.
-`, st.APIURL, st.ConnectStartURL(), st.SalesforceURL, st.Endpoint,
+`, st.APIURL, st.SalesforceURL, st.Endpoint,
 		st.Resources.Queues["contact-events"].URL, st.Resources.Queues["activity-events"].URL,
-		st.Resources.Queues["results"].URL, envFile)
+		st.Resources.Queues["results"].URL, envFile, *team, *team, consoleURL)
 
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "stopping...")
 	return nil
+}
+
+// adminConsoleURL is the address that opens the stack's admin console as
+// an admin of team, with a local token signed by the key in state.
+func adminConsoleURL(st *runner.Stack, state, team string) (string, error) {
+	keys, err := jwtlocal.Load(state)
+	if err != nil {
+		return "", err
+	}
+	tok, err := keys.Mint(team, "admin", 12*time.Hour)
+	if err != nil {
+		return "", fmt.Errorf("the console's token: %w", err)
+	}
+	return st.ConsoleURLWith(tok), nil
 }
 
 // motoHandle is the moto_server this command started, if any.

@@ -5,6 +5,9 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/sfsync/sfsync/tools/jwtlocal"
+	"github.com/sfsync/sfsync/tools/runner"
 )
 
 func TestDialable(t *testing.T) {
@@ -49,5 +52,30 @@ func TestEnsureMotoExplainsWhatIsWrong(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("ensureMoto(%q): got %v; want one line containing %q", tc.endpoint, err, tc.want)
 		}
+	}
+}
+
+// TestAdminConsoleURL: the address printed at the start opens the console
+// with an admin token of the team in the fragment, never in the query, and
+// the local API's key verifies it.
+func TestAdminConsoleURL(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	st := &runner.Stack{APIURL: "http://127.0.0.1:8080"}
+	got, err := adminConsoleURL(st, state, "team_acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "http://127.0.0.1:8080/console/#token="
+	if !strings.HasPrefix(got, prefix) || strings.Contains(got, "?") {
+		t.Fatalf("got %s; want %s<token>", got, prefix)
+	}
+	keys, err := jwtlocal.Load(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := keys.Verify(strings.TrimPrefix(got, prefix))
+	if err != nil || claims["team_id"] != "team_acme" || claims["role"] != "admin" {
+		t.Errorf("token: got %v, %v; want an admin of team_acme", claims, err)
 	}
 }

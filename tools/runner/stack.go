@@ -20,10 +20,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sfsync/sfsync/shared/console"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/jwtlocal"
 	"github.com/sfsync/sfsync/tools/motoserver"
-	"github.com/sfsync/sfsync/tools/runner/connectpage"
 )
 
 // StackOptions configure a local stack. Only Endpoint is required.
@@ -51,9 +51,8 @@ type StackOptions struct {
 	APIVersion   string // default v62.0
 	LogLevel     string // default info
 	// OAuthReturnURL is where the consenting browser lands after the
-	// callback; default the local return page (ConnectReturnURL), which
-	// completes the connect for the admin who started it on the local start
-	// page (ConnectStartURL).
+	// callback; default the admin console (ConsoleURL), which completes the
+	// connect in the tab where its admin started it.
 	OAuthReturnURL string
 
 	// StartSalesforce starts the Salesforce the functions talk to and returns
@@ -260,12 +259,7 @@ func (s *Stack) Start(ctx context.Context, opts StackOptions) (err error) {
 	if api, ok := s.Functions["api"]; ok {
 		gateway = NewAPIGateway(api, verifier, s.log)
 	}
-	// The app's connect pages share the API's origin, as an app calling
-	// the API from its own pages would with CORS.
-	mux := http.NewServeMux()
-	mux.Handle("/local/", connectpage.Handler(s.SalesforceURL))
-	mux.Handle("/", gateway)
-	s.server.Handler = mux
+	s.server.Handler = gateway
 	s.served = make(chan struct{})
 	go func() {
 		defer close(s.served)
@@ -311,7 +305,7 @@ func (s *Stack) binaries(ctx context.Context) (map[string]string, error) {
 func (s *Stack) functionEnv(fd resources.Function) (map[string]string, error) {
 	returnURL := s.opts.OAuthReturnURL
 	if returnURL == "" {
-		returnURL = s.ConnectReturnURL()
+		returnURL = s.ConsoleURL()
 	}
 	local := map[string]string{
 		resources.EnvClientID:           s.opts.ClientID,
@@ -454,11 +448,14 @@ func localURL(a *net.TCPAddr) string {
 // OAuthRedirectURL is the callback URL the API function registers.
 func (s *Stack) OAuthRedirectURL() string { return s.APIURL + "/oauth/salesforce/callback" }
 
-// ConnectStartURL is the local page where an admin starts a connect.
-func (s *Stack) ConnectStartURL() string { return s.APIURL + connectpage.StartPath }
+// ConsoleURL is the admin console the API function serves: the page where
+// an admin starts a connect, and the OAuth return URL that completes it in
+// the browser tab where they started it.
+func (s *Stack) ConsoleURL() string { return s.APIURL + console.Path }
 
-// ConnectReturnURL is the local page that completes a connect for the
-// browser tab where its admin started it.
-func (s *Stack) ConnectReturnURL() string { return s.APIURL + connectpage.ReturnPath }
+// ConsoleURLWith is the address that opens the console with token, as a
+// host app opens it: the token in the fragment, which never reaches a
+// server.
+func (s *Stack) ConsoleURLWith(token string) string { return s.ConsoleURL() + "#token=" + token }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }

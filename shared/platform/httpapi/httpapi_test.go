@@ -85,6 +85,38 @@ func TestRouterRejectsUndeclaredRoutes(t *testing.T) {
 	}
 }
 
+// TestGreedyRoute: a route declared with API Gateway's greedy {name+}
+// matches the rest of the path, slashes and the empty rest included, and
+// the handler reads it as the path value; the route's prefix alone does
+// not match it.
+func TestGreedyRoute(t *testing.T) {
+	t.Parallel()
+	rt := NewRouter()
+	rt.HandleFunc("GET /console/{proxy+}", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"proxy": r.PathValue("proxy")})
+	})
+	tests := []struct {
+		path       string
+		wantStatus int
+		wantBody   string
+	}{
+		{"/console/", 200, `{"proxy":""}`},
+		{"/console/index.html", 200, `{"proxy":"index.html"}`},
+		{"/console/js/main.js", 200, `{"proxy":"js/main.js"}`},
+		{"/consoles/x", 404, `"code":"not_found"`},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		rt.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+		if rec.Code != tt.wantStatus || !strings.Contains(rec.Body.String(), tt.wantBody) {
+			t.Errorf("GET %s: got %d %s; want %d %s", tt.path, rec.Code, rec.Body.String(), tt.wantStatus, tt.wantBody)
+		}
+	}
+	if got, want := rt.Keys(), []string{"GET /console/{proxy+}"}; !slices.Equal(got, want) {
+		t.Errorf("keys: got %v; want %v (as declared)", got, want)
+	}
+}
+
 func TestLambdaHandlerCarriesClaimsAndBodies(t *testing.T) {
 	t.Parallel()
 	h := LambdaHandler(testRouter())

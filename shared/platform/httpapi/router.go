@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/ratelimit"
@@ -68,9 +69,11 @@ func NewRouter() *Router {
 	return &Router{mux: http.NewServeMux(), routes: map[string]bool{}}
 }
 
-// Handle registers h for the declared route with key "METHOD /path". It
-// panics on an undeclared or repeated route: both are programming errors that
-// the API's tests catch.
+// Handle registers h for the declared route with key "METHOD /path", in API
+// Gateway's syntax: a last segment {name+} (greedy) matches the rest of the
+// path, as {name...} does in net/http's patterns, and r.PathValue(name)
+// holds it. It panics on an undeclared or repeated route: both are
+// programming errors that the API's tests catch.
 func (rt *Router) Handle(key string, h http.Handler) {
 	route, ok := declared(key)
 	if !ok {
@@ -87,7 +90,18 @@ func (rt *Router) Handle(key string, h http.Handler) {
 	default:
 		h = RequireTeam(rt.limited(key, h))
 	}
-	rt.mux.Handle(key, h)
+	rt.mux.Handle(muxPattern(key), h)
+}
+
+// muxPattern is a route key in net/http's pattern syntax: a greedy last
+// segment {name+} becomes {name...}.
+func muxPattern(key string) string {
+	if strings.HasSuffix(key, "+}") {
+		if i := strings.LastIndex(key, "/{"); i >= 0 {
+			return key[:i] + "/{" + strings.TrimSuffix(key[i+2:], "+}") + "...}"
+		}
+	}
+	return key
 }
 
 // HandleFunc is Handle for a function.
