@@ -48,6 +48,31 @@ var Alarmed = []string{NeedsReauth, BudgetExceeded, NeedsAdmin, AppRefused}
 // infra tests check that the dashboard shows no other.
 var Written = []string{NeedsReauth, BudgetExceeded, NeedsAdmin, AppRefused, Outcomes, SalesforceCalls, HeldEvents}
 
+// dimensionSets are the dimension sets each written metric is recorded
+// under. The alarmed ones have TeamId alone: the alarms' Metrics Insights
+// queries sum exactly that set (infra/README.md).
+var dimensionSets = map[string][][]string{
+	NeedsReauth:     {{TeamID}},
+	BudgetExceeded:  {{TeamID}},
+	NeedsAdmin:      {{TeamID}},
+	AppRefused:      {{TeamID}},
+	Outcomes:        {{Status, Reason}, {Status}},
+	SalesforceCalls: {{Function}},
+	HeldEvents:      {{Reason}},
+}
+
+// DimensionSets returns the dimension sets the named metric is written
+// under (the dashboard's searches name one of them); nil for a metric not
+// written.
+func DimensionSets(name string) [][]string {
+	sets := dimensionSets[name]
+	out := make([][]string, len(sets))
+	for i, set := range sets {
+		out[i] = slices.Clone(set)
+	}
+	return out
+}
+
 // Dimension names. None of Outcomes, SalesforceCalls and HeldEvents has
 // TeamId: each distinct set of dimension values is a custom metric of its
 // own, billed and listed apart, and thousands of teams would make thousands
@@ -94,18 +119,16 @@ const (
 var (
 	// ErrUnlisted: the metric is not in Written.
 	ErrUnlisted = errors.New("metric not listed in metrics.Written")
-	// ErrLine: the line is not one EMF can carry: a dimension set names a
-	// dimension the line has not, a name is used twice, or a metric has no
-	// dimension set.
+	// ErrLine: the line is not one EMF can carry: a dimension of the
+	// metric's sets has no value on the line, or a name is used twice.
 	ErrLine = errors.New("not a valid EMF line")
 )
 
-// Metric is one value of a line, with the dimension sets it is recorded
-// under: each set names dimensions of the line.
+// Metric is one value of a line, recorded under its dimension sets
+// (DimensionSets), over the line's dimension values.
 type Metric struct {
-	Name       string
-	Value      int
-	Dimensions [][]string
+	Name  string
+	Value int
 }
 
 // EMF writes metrics to W (the function's standard output).
@@ -119,11 +142,11 @@ type EMF struct {
 // Count records value of the named metric for a team, with TeamId as the
 // only dimension.
 func (e *EMF) Count(name, teamID string, value int) error {
-	return e.Write(map[string]string{TeamID: teamID}, Metric{Name: name, Value: value, Dimensions: [][]string{{TeamID}}})
+	return e.Write(map[string]string{TeamID: teamID}, Metric{Name: name, Value: value})
 }
 
-// Write writes one line: the dimensions' values, and each metric with its
-// dimension sets, in unit Count. EMF gives a line one value per dimension,
+// Write writes one line: the dimensions' values, and each metric under
+// its dimension sets, in unit Count. EMF gives a line one value per dimension,
 // so the metrics of one line share them; a batch writes a line per set of
 // dimension values it has counts for, never one per event.
 func (e *EMF) Write(dims map[string]string, ms ...Metric) error {
@@ -152,16 +175,14 @@ func encode(now time.Time, dims map[string]string, ms []Metric) ([]byte, error) 
 	}
 	directives := make([]map[string]any, 0, len(ms))
 	for _, m := range ms {
-		if !slices.Contains(Written, m.Name) {
+		sets, ok := dimensionSets[m.Name]
+		if !ok || !slices.Contains(Written, m.Name) {
 			return nil, fmt.Errorf("write %q: %w", m.Name, ErrUnlisted)
 		}
 		if _, taken := root[m.Name]; taken {
 			return nil, fmt.Errorf("write %q: the name is used twice: %w", m.Name, ErrLine)
 		}
-		if len(m.Dimensions) == 0 {
-			return nil, fmt.Errorf("write %q: no dimension set: %w", m.Name, ErrLine)
-		}
-		for _, set := range m.Dimensions {
+		for _, set := range sets {
 			for _, d := range set {
 				if _, ok := dims[d]; !ok {
 					return nil, fmt.Errorf("write %q: dimension %q has no value: %w", m.Name, d, ErrLine)
@@ -171,7 +192,7 @@ func encode(now time.Time, dims map[string]string, ms []Metric) ([]byte, error) 
 		root[m.Name] = m.Value
 		directives = append(directives, map[string]any{
 			"Namespace":  Namespace,
-			"Dimensions": m.Dimensions,
+			"Dimensions": sets,
 			"Metrics":    []map[string]string{{"Name": m.Name, "Unit": "Count"}},
 		})
 	}

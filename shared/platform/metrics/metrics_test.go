@@ -49,8 +49,7 @@ func TestWriteCarriesSeveralMetricsInOneLine(t *testing.T) {
 	var buf bytes.Buffer
 	e := &EMF{W: &buf, Now: func() time.Time { return time.UnixMilli(1700000000000) }}
 	err := e.Write(map[string]string{Status: "pending", Reason: "contact_pending"},
-		Metric{Name: Outcomes, Value: 3, Dimensions: [][]string{{Status, Reason}, {Status}}},
-		Metric{Name: HeldEvents, Value: 3, Dimensions: [][]string{{Reason}}})
+		Metric{Name: Outcomes, Value: 3}, Metric{Name: HeldEvents, Value: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +70,7 @@ func TestWriteCarriesSeveralMetricsInOneLine(t *testing.T) {
 
 // TestWriteRefusesWhatEMFCannotCarry: a name not in Written (the
 // dashboard and the tests would not know it), a dimension without a
-// value, a metric named as a dimension, a metric without a dimension set.
+// value, a metric named as a dimension.
 func TestWriteRefusesWhatEMFCannotCarry(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -80,10 +79,9 @@ func TestWriteRefusesWhatEMFCannotCarry(t *testing.T) {
 		m    Metric
 		want error
 	}{
-		{"unlisted name", map[string]string{Reason: "x"}, Metric{Name: "Bogus", Value: 1, Dimensions: [][]string{{Reason}}}, ErrUnlisted},
-		{"dimension without a value", map[string]string{Reason: "x"}, Metric{Name: HeldEvents, Value: 1, Dimensions: [][]string{{Status}}}, ErrLine},
-		{"a metric named as a dimension", map[string]string{HeldEvents: "x"}, Metric{Name: HeldEvents, Value: 1, Dimensions: [][]string{{HeldEvents}}}, ErrLine},
-		{"no dimension set", map[string]string{Reason: "x"}, Metric{Name: HeldEvents, Value: 1}, ErrLine},
+		{"unlisted name", map[string]string{Reason: "x"}, Metric{Name: "Bogus", Value: 1}, ErrUnlisted},
+		{"dimension without a value", map[string]string{Status: "x"}, Metric{Name: HeldEvents, Value: 1}, ErrLine},
+		{"a metric named as a dimension", map[string]string{Reason: "x", HeldEvents: "x"}, Metric{Name: HeldEvents, Value: 1}, ErrLine},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
@@ -98,9 +96,23 @@ func TestWriteRefusesWhatEMFCannotCarry(t *testing.T) {
 }
 
 // TestWrittenListsTheAlarmedOnce: the alarmed metrics are written ones,
-// and no name is listed twice.
+// under TeamId alone (the alarms' queries sum that set); no name is
+// listed twice; every written name has its dimension sets, and no other.
 func TestWrittenListsTheAlarmedOnce(t *testing.T) {
 	t.Parallel()
+	for _, m := range Alarmed {
+		if got := DimensionSets(m); len(got) != 1 || !slices.Equal(got[0], []string{TeamID}) {
+			t.Errorf("%s: got dimension sets %v; want [[TeamId]]", m, got)
+		}
+	}
+	for _, m := range Written {
+		if len(DimensionSets(m)) == 0 {
+			t.Errorf("%s: got no dimension set; want at least one", m)
+		}
+	}
+	if got, want := len(dimensionSets), len(Written); got != want {
+		t.Errorf("dimension sets: got %d metrics; want %d, those of Written", got, want)
+	}
 	for _, m := range Alarmed {
 		if !slices.Contains(Written, m) {
 			t.Errorf("Written: got no %s; want every alarmed metric", m)

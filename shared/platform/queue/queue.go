@@ -511,8 +511,7 @@ func (h *Handler) countHeld(later []resend, sendErrs map[string]error) {
 		}
 	}
 	for _, reason := range slices.Sorted(maps.Keys(n)) {
-		err := h.Metrics.Write(map[string]string{metrics.Reason: reason},
-			metrics.Metric{Name: metrics.HeldEvents, Value: n[reason], Dimensions: [][]string{{metrics.Reason}}})
+		err := h.Metrics.Write(map[string]string{metrics.Reason: reason}, metrics.Metric{Name: metrics.HeldEvents, Value: n[reason]})
 		if err != nil {
 			h.Log.Warn("emit metric", "metric", metrics.HeldEvents, "error", err.Error())
 		}

@@ -55,9 +55,9 @@ func (c outcomeCounter) Publish(ctx context.Context, outs []event.Outcome) error
 	for _, k := range slices.SortedFunc(maps.Keys(n), func(a, b outcomeKey) int {
 		return cmp.Or(cmp.Compare(a.status, b.status), cmp.Compare(a.reason, b.reason))
 	}) {
-		ms := []metrics.Metric{{Name: metrics.Outcomes, Value: n[k], Dimensions: [][]string{{metrics.Status, metrics.Reason}, {metrics.Status}}}}
+		ms := []metrics.Metric{{Name: metrics.Outcomes, Value: n[k]}}
 		if k == heldOutcome {
-			ms = append(ms, metrics.Metric{Name: metrics.HeldEvents, Value: n[k], Dimensions: [][]string{{metrics.Reason}}})
+			ms = append(ms, metrics.Metric{Name: metrics.HeldEvents, Value: n[k]})
 		}
 		if err := c.m.Write(map[string]string{metrics.Status: k.status, metrics.Reason: k.reason}, ms...); err != nil {
 			c.log.Warn("emit metric", "metric", metrics.Outcomes, "error", err.Error())
@@ -100,8 +100,7 @@ func (c callMeter) Process(ctx context.Context, ds []delivery.Delivery) map[stri
 	var calls atomic.Int64
 	failed := c.next.Process(context.WithValue(ctx, callsKey{}, &calls), ds)
 	if n := calls.Load(); n > 0 {
-		err := c.m.Write(map[string]string{metrics.Function: c.function},
-			metrics.Metric{Name: metrics.SalesforceCalls, Value: int(n), Dimensions: [][]string{{metrics.Function}}})
+		err := c.m.Write(map[string]string{metrics.Function: c.function}, metrics.Metric{Name: metrics.SalesforceCalls, Value: int(n)})
 		if err != nil {
 			c.log.Warn("emit metric", "metric", metrics.SalesforceCalls, "error", err.Error())
 		}
