@@ -55,3 +55,16 @@ func FunctionRoleLogicalID(name string) (string, error) {
 	}
 	return id + "Role", nil
 }
+
+// DashboardLogicalID is the logical id of the region's dashboard.
+const DashboardLogicalID = "Dashboard"
+
+// DashboardName is the name of a stack's dashboard: the stack's own name
+// (sfsync-<stage>-<region>). Dashboards are global to the account, so the
+// name must carry the region; the SAM template names its dashboard after
+// its stack alike.
+func DashboardName(stackName string) string { return stackName }
+
+// DashboardURL is the console address of the dashboard named ${Name}, in
+// the stack's region, as an Fn::Sub template (the DashboardUrl output).
+const DashboardURL = "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards/dashboard/${Name}"

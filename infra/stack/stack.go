@@ -41,6 +41,7 @@ type ServiceStack struct {
 	Functions   *Functions
 	API         *API
 	Alarms      *Alarms
+	Dashboard   *Dashboard
 }
 
 // NewServiceStack builds the stack. Nothing in it refers to another stack, so
@@ -48,8 +49,11 @@ type ServiceStack struct {
 func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackProps) (*ServiceStack, error) {
 	cfg := props.Config
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	awscdk.Tags_Of(st).Add(jsii.String("app"), jsii.String("sfsync"), nil)
-	awscdk.Tags_Of(st).Add(jsii.String("stage"), jsii.String(cfg.Stage), nil)
+	// The dashboard is left untagged: not every region's CloudFormation
+	// takes Tags on AWS::CloudWatch::Dashboard yet.
+	untagged := &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard")}
+	awscdk.Tags_Of(st).Add(jsii.String("app"), jsii.String("sfsync"), untagged)
+	awscdk.Tags_Of(st).Add(jsii.String("stage"), jsii.String(cfg.Stage), untagged)
 	s := &ServiceStack{Stack: st}
 
 	s.Data = NewDataStore(st, "Data", &DataStoreProps{Tables: resources.Tables})
@@ -140,6 +144,17 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		return nil, fmt.Errorf("stack %s: %w", id, err)
 	}
 
+	s.Dashboard, err = NewDashboard(st, "Dashboard", &DashboardProps{
+		Name:          DashboardName(*st.StackName()),
+		Queues:        s.Queues,
+		Functions:     s.Functions,
+		QueueDecls:    resources.Queues,
+		FunctionDecls: resources.Functions,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", id, err)
+	}
+
 	// The sequencer sends to the queues a function consumes and reads the
 	// ones the functions only send to (the results).
 	for _, p := range cfg.SequencerPrincipals {
@@ -172,6 +187,8 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	}
 	output("ClientSecretArn", "Secret to put the connected app's consumer secret in", s.Credentials.ClientSecret.SecretArn())
 	output("AlarmTopicArn", "Topic the alarms notify", topic.TopicArn())
+	output("DashboardUrl", "The operator's dashboard of this region (infra/README.md, \"The dashboard\")",
+		awscdk.Fn_Sub(jsii.String(DashboardURL), &map[string]*string{"Name": s.Dashboard.Dashboard.DashboardName()}))
 	return s, nil
 }
 
