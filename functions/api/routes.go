@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/sfsync/sfsync/shared/activitysync/activitydb"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/console"
 	"github.com/sfsync/sfsync/shared/contactsync/contacthttp"
+	"github.com/sfsync/sfsync/shared/health"
+	"github.com/sfsync/sfsync/shared/health/healthdb"
+	"github.com/sfsync/sfsync/shared/health/healthhttp"
 	"github.com/sfsync/sfsync/shared/mapping/describe"
 	"github.com/sfsync/sfsync/shared/mapping/mappinghttp"
 	"github.com/sfsync/sfsync/shared/openapi"
@@ -73,6 +77,9 @@ func newRouter(k *wiring.Kit, s settings) (*httpapi.Router, *connection.Connecto
 	ready := &readiness.Checker{Source: &readinessorg.Source{Connections: k.Connections, Orgs: teamOrgs, Describes: describes},
 		Store: &readinessdb.Store{DB: k.DB, Table: s.base.PoliciesTable}, Mappings: mappings, Now: s.now}
 	readinesshttp.Register(rt, readinesshttp.Deps{Reports: ready, Logger: log})
+	healthhttp.Register(rt, healthhttp.Deps{Logger: log, Reports: &health.Reporter{
+		Counts: &healthdb.Store{DB: k.DB, Table: s.base.PoliciesTable}, Calls: k.Connections, Connections: k.Connections,
+		Budgets: policies, Held: &activitydb.Store{DB: k.DB, Table: s.base.LedgerTable}, Now: s.now}})
 	privacyhttp.Register(rt, privacyhttp.Deps{Logger: log, Erasures: &privacy.Eraser{
 		Store: &privacydb.Store{DB: k.DB, Table: s.base.LedgerTable}, Orgs: privacyhttp.TeamOrgs{Orgs: teamOrgs},
 		Receipts: &privacydb.Receipts{DB: k.DB, Table: s.base.LedgerTable}, Now: s.now, Log: log}})

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/health"
+	"github.com/sfsync/sfsync/shared/health/healthhttp"
 	"github.com/sfsync/sfsync/shared/openapi"
 	"github.com/sfsync/sfsync/shared/openapi/openapitest"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
@@ -294,6 +296,38 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 	for _, id := range []string{"", "0055g00000Ab1Cd", "0055g00000Ab1CdAAJ", "00Q5g00000KzF3aEAF", "0055g00000Ab1CdA", "005"} {
 		if got, want := pattern.MatchString(id), id == "" || policy.ValidUserID(id); got != want {
 			t.Errorf("owner_fallback_user_id %q: got document valid %v; want %v", id, got, want)
+		}
+	}
+}
+
+// TestHealthSchemaMatchesGoTypes: the health report documents every member
+// its Go type writes, the held reasons are the domain's, and a day's
+// outcomes are keyed by the outcome statuses.
+func TestHealthSchemaMatchesGoTypes(t *testing.T) {
+	t.Parallel()
+	report := obj(obj(obj(parse(t)["components"])["schemas"])["HealthReport"])
+	props := obj(report["properties"])
+	day := obj(obj(props["days"])["items"])
+	held := obj(obj(props["held"])["items"])
+	var reasons []string
+	for _, r := range health.Reasons {
+		reasons = append(reasons, string(r))
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"HealthReport properties", propertyNames(report), jsonNames(reflect.TypeFor[healthhttp.Response]())},
+		{"day properties", propertyNames(day), jsonNames(reflect.TypeFor[healthhttp.Day]())},
+		{"budget properties", propertyNames(obj(props["budget"])), jsonNames(reflect.TypeFor[healthhttp.Budget]())},
+		{"held properties", propertyNames(held), jsonNames(reflect.TypeFor[healthhttp.Held]())},
+		{"held reason enum", enumOf(obj(held["properties"])["reason"]), reasons},
+		{"outcome statuses", sorted(enumOf(obj(obj(day["properties"])["outcomes"])["propertyNames"])), outcomeStatuses()},
+		{"days maxItems", obj(props["days"])["maxItems"], float64(health.MaxDays)},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s: got %v; want %v", tt.name, tt.got, tt.want)
 		}
 	}
 }

@@ -199,11 +199,13 @@ var Routes = []Route{
 	{Method: "GET", Path: "/v1/salesforce/field-mappings/{object}"},
 	{Method: "PUT", Path: "/v1/salesforce/field-mappings/{object}", Admin: true},
 	{Method: "POST", Path: "/v1/salesforce/field-mappings/{object}/preview"},
+	{Method: "GET", Path: "/v1/salesforce/field-mappings/{object}/fields"},
 	{Method: "GET", Path: "/v1/contacts/{contact_id}/salesforce"},
 	{Method: "POST", Path: "/v1/salesforce/dedup-check"},
 	{Method: "GET", Path: "/v1/salesforce/errors"},
 	{Method: "POST", Path: "/v1/salesforce/errors/retry", Admin: true},
 	{Method: "GET", Path: "/v1/salesforce/readiness", Admin: true},
+	{Method: "GET", Path: "/v1/salesforce/health"},
 	{Method: "POST", Path: "/v1/privacy/erasures", Admin: true},
 	{Method: "GET", Path: "/v1/privacy/erasures/{id}", Admin: true},
 }

@@ -3,6 +3,7 @@
 //	GET  /v1/salesforce/field-mappings/{object}          the current mapping (version 0: the default)
 //	PUT  /v1/salesforce/field-mappings/{object}          preflight against the org, then save a new version
 //	POST /v1/salesforce/field-mappings/{object}/preview  render a sample contact, writing nothing
+//	GET  /v1/salesforce/field-mappings/{object}/fields   the org's fields the connected user can create, for the mapping editor
 //
 // The team always comes from the verified claims. Writes use ETags as the
 // settings API does: GET and PUT answer ETag "<version>", a PUT must send
@@ -40,6 +41,7 @@ const (
 	RouteGet     = "GET /v1/salesforce/field-mappings/{object}"
 	RoutePut     = "PUT /v1/salesforce/field-mappings/{object}"
 	RoutePreview = "POST /v1/salesforce/field-mappings/{object}/preview"
+	RouteFields  = "GET /v1/salesforce/field-mappings/{object}/fields"
 )
 
 // Mappings is the store of the teams' mappings the routes read and write;
@@ -80,6 +82,7 @@ func Register(rt *httpapi.Router, d Deps) {
 	rt.HandleFunc(RouteGet, h.get)
 	rt.HandleFunc(RoutePut, h.put)
 	rt.HandleFunc(RoutePreview, h.preview)
+	rt.HandleFunc(RouteFields, h.fields)
 }
 
 type handlers struct{ Deps }
@@ -358,6 +361,60 @@ func (h *handlers) preview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+// orgFields is the body of GET .../fields (schema OrgFields).
+type orgFields struct {
+	Object      string     `json:"object"`
+	DescribedAt time.Time  `json:"describe_fetched_at"`
+	Fields      []orgField `json:"fields"`
+}
+
+// orgField is one field a mapping may fill.
+type orgField struct {
+	Name       string `json:"name"`
+	Label      string `json:"label"`
+	Type       string `json:"type"`
+	Length     int    `json:"length"`
+	Required   bool   `json:"required"` // a create must give it a value
+	Updateable bool   `json:"updateable"`
+}
+
+// fields answers the org's fields of the object that the connected user
+// can create, sorted by label, from the team's describe cache (fetched
+// from the org only when none is cached or it is older than its TTL).
+func (h *handlers) fields(w http.ResponseWriter, r *http.Request) {
+	o, ok := h.object(w, r)
+	if !ok {
+		return
+	}
+	d, at, err := h.Describes.Get(r.Context(), claims(r).TeamID, string(o), false)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, orgFields{Object: string(o), DescribedAt: at.UTC(), Fields: createable(d)})
+}
+
+// createable lists d's fields the connected user can create, by label
+// (case-insensitively), then by name.
+func createable(d *salesforce.Describe) []orgField {
+	out := []orgField{}
+	if d == nil {
+		return out
+	}
+	for _, f := range d.Fields {
+		if f.Createable {
+			out = append(out, orgField{Name: f.Name, Label: f.Label, Type: f.Type, Length: f.Length, Required: f.RequiredOnCreate(), Updateable: f.Updateable})
+		}
+	}
+	slices.SortFunc(out, func(a, b orgField) int {
+		if c := strings.Compare(strings.ToLower(a.Label), strings.ToLower(b.Label)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
 }
 
 // parsePreview reads {"contact": {...}, "mapping": {"fields": [...]}?}.

@@ -108,6 +108,10 @@ type sequenceSettingsResponse struct {
 	UpdatedBy   string                  `json:"updated_by,omitempty"`
 	Override    policy.SequenceOverride `json:"override"`
 	Effective   policy.Effective        `json:"effective"`
+	// GET only: the contacts already added to the sequence, who keep the
+	// rule they were added under (R4), so a client can warn before a
+	// change of the rule.
+	Members *int `json:"members,omitempty"`
 	// PUT only, when the change touched the rule and members exist (R4).
 	MembersKeepingPreviousRule int    `json:"members_keeping_previous_rule,omitempty"`
 	Note                       string `json:"note,omitempty"`
@@ -370,13 +374,21 @@ func (h *handlers) getSequence(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sv, eff, err := h.sequenceState(r.Context(), team(r).TeamID, seq)
+	teamID := team(r).TeamID
+	sv, eff, err := h.sequenceState(r.Context(), teamID, seq)
 	if err != nil {
 		h.writeFailure(w, r, err)
 		return
 	}
+	n, err := h.Store.CountMembers(r.Context(), teamID, seq)
+	if err != nil {
+		h.writeFailure(w, r, fmt.Errorf("count members of %s: %w", seq, err))
+		return
+	}
+	resp := sequenceResponse(seq, sv, eff)
+	resp.Members = &n
 	w.Header().Set("ETag", httpapi.ETag(sv.Number))
-	httpapi.WriteJSON(w, http.StatusOK, sequenceResponse(seq, sv, eff))
+	httpapi.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (h *handlers) putSequence(w http.ResponseWriter, r *http.Request) {
