@@ -78,7 +78,7 @@ func newRouter(k *wiring.Kit, s settings) (*httpapi.Router, *connection.Connecto
 		Store: &readinessdb.Store{DB: k.DB, Table: s.base.PoliciesTable}, Mappings: mappings, Now: s.now}
 	readinesshttp.Register(rt, readinesshttp.Deps{Reports: ready, Logger: log})
 	healthhttp.Register(rt, healthhttp.Deps{Logger: log, Reports: &health.Reporter{
-		Counts: &healthdb.Store{DB: k.DB, Table: s.base.PoliciesTable}, Calls: k.Connections, Connections: k.Connections,
+		Counts: &healthdb.Store{DB: k.DB, Table: s.base.LedgerTable}, Calls: k.Connections, Connections: k.Connections,
 		Budgets: policies, Held: &activitydb.Store{DB: k.DB, Table: s.base.LedgerTable}, Now: s.now}})
 	privacyhttp.Register(rt, privacyhttp.Deps{Logger: log, Erasures: &privacy.Eraser{
 		Store: &privacydb.Store{DB: k.DB, Table: s.base.LedgerTable}, Orgs: privacyhttp.TeamOrgs{Orgs: teamOrgs},

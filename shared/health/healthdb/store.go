@@ -1,12 +1,13 @@
 // Package healthdb keeps the outcome counts of a team's sync health
-// (health.Counter, health.Counts) in the policies table, one item per team
+// (health.Counter, health.Counts) in the ledger table, one item per team
 // and UTC day:
 //
 //	pk TEAM#<team>  sk HEALTH#<YYYY-MM-DD>  n_<status> (one number per outcome status), expires_at
 //
-// The policies table is the one whose stores each build their own keys
-// (docs/tables.md), and it holds the team's other small per-team items.
-// Add is one UpdateItem that ADDs each status's count, so concurrent
+// The ledger, as the mapping counts (MAPPINGCOUNT#): the sync functions,
+// which count, may write the ledger and only read the policies table. The
+// partition key is ledgerdb's (TeamPK, the team's own items); the sort key
+// is SK here. Add is one UpdateItem that ADDs each status's count, so concurrent
 // batches never lose each other's counts, and sets expires_at to
 // health.Keep after the day began. Outcomes is one Query of the days asked
 // (30 at most), eventually consistent: a count a second late is fine for
@@ -28,6 +29,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/health"
+	"github.com/sfsync/sfsync/shared/ledger/ledgerdb"
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -44,7 +46,7 @@ type API interface {
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
-// Store implements health.Store on the policies table.
+// Store implements health.Store on the ledger table.
 type Store struct {
 	DB    API
 	Table string
@@ -52,8 +54,8 @@ type Store struct {
 
 var _ health.Store = (*Store)(nil)
 
-// PK is the partition key of a team's items.
-func PK(team string) string { return "TEAM#" + team }
+// PK is the partition key of a team's items: the ledger's TeamPK.
+func PK(team string) string { return ledgerdb.TeamPK(team) }
 
 // SK is the sort key of a day's item.
 func SK(day string) string { return dayPrefix + day }

@@ -38,12 +38,13 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// newTable creates a policies table of its own for the test.
+// newTable creates a ledger table of its own for the test (the keys and TTL
+// the stack's has; its index is not used here).
 func newTable(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "policies-health-" + hex.EncodeToString(b)
+	name := "ledger-health-" + hex.EncodeToString(b)
 	err := motoserver.CreateTable(context.Background(), db, &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
 		BillingMode: types.BillingModePayPerRequest,

@@ -1,5 +1,5 @@
 // Package healthtest is the health counts kept in memory (Memory), the
-// conformance suite that holds it and healthdb (the policies table) to the
+// conformance suite that holds it and healthdb (the ledger table) to the
 // same answers (Run), and Teams, the other ports of a health report served
 // from maps, for the unit tests of the domain and the route.
 package healthtest
