@@ -49,6 +49,7 @@ var domain = map[string]string{
 	"shared/readiness":    "the org readiness report's assessment, from a snapshot of the org",
 	"shared/attribution":  "who owns a new record or Task and which Account a new Contact joins (R10), on a directory port",
 	"shared/lifecycle":    "bounces and opt-outs written back to the record, once each, on a marks port (lifecycledb)",
+	"shared/health":       "a team's sync health: outcome counts per day, calls per day, the budget and what is held, on counter and reader ports (healthdb, healthhttp)",
 	"shared/privacy":      "a person's erasure and its receipt, on store, org and receipt ports (privacydb, privacyhttp)",
 }
 

@@ -115,7 +115,7 @@ func TestOrgFieldsCreateableByLabel(t *testing.T) {
 		"Alias__c required=false updateable=false length=10", // label Email, named before Email
 		"Email required=false updateable=true length=80",
 		"Status required=false updateable=true length=40", // label Lead Status; defaulted on create
-		"Vip__c required=false updateable=false length=0",  // a checkbox is never required
+		"Vip__c required=false updateable=false length=0", // a checkbox is never required
 	}
 	if strings.Join(names, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got fields\n%s\nwant\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))

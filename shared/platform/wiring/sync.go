@@ -11,6 +11,8 @@ import (
 	"github.com/sfsync/sfsync/shared/attribution"
 	"github.com/sfsync/sfsync/shared/attribution/attributiondb"
 	"github.com/sfsync/sfsync/shared/delivery"
+	"github.com/sfsync/sfsync/shared/health"
+	"github.com/sfsync/sfsync/shared/health/healthdb"
 	"github.com/sfsync/sfsync/shared/orgs"
 	"github.com/sfsync/sfsync/shared/platform/environ"
 	"github.com/sfsync/sfsync/shared/platform/metrics"
@@ -87,9 +89,12 @@ func (k *Kit) Reps() *attribution.Users {
 	return &attribution.Users{Store: &attributiondb.Store{DB: k.DB, Table: k.Base.PoliciesTable}, Log: k.Log}
 }
 
-// Publisher sends outcomes to the results queue, counted (CountOutcomes).
+// Publisher sends outcomes to the results queue, counted for the
+// operator's dashboard (CountOutcomes) and for the team's sync health
+// (health.Counting: one write per team and day of each batch).
 func (k *Kit) Publisher(s Sync) delivery.Publisher {
-	return CountOutcomes(outcomes.New(k.SQS, s.ResultsQueueURL), &metrics.EMF{W: os.Stdout}, k.Log)
+	p := CountOutcomes(outcomes.New(k.SQS, s.ResultsQueueURL), &metrics.EMF{W: os.Stdout}, k.Log)
+	return &health.Counting{Next: p, Counts: &healthdb.Store{DB: k.DB, Table: k.Base.LedgerTable}, Log: k.Log}
 }
 
 // ServeQueue runs the sync function on Lambda: each SQS batch of its queue
