@@ -21,6 +21,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/health"
 	"github.com/sfsync/sfsync/shared/platform/metrics"
 	"github.com/sfsync/sfsync/shared/platform/outcomes"
 	"github.com/sfsync/sfsync/shared/platform/queue"
@@ -278,8 +279,12 @@ func TestEveryWrittenMetricIsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := New(Base{Function: "activitysync"}, aws.Config{Region: "us-east-1"}, slog.New(slog.DiscardHandler))
-	if c, ok := k.Publisher(Sync{ResultsQueueURL: "results"}).(outcomeCounter); !ok {
-		t.Errorf("Publisher: got %T; want the outcomes counted", k.Publisher(Sync{}))
+	hc, ok := k.Publisher(Sync{ResultsQueueURL: "results"}).(*health.Counting)
+	if !ok {
+		t.Fatalf("Publisher: got %T; want the outcomes counted for the team's health", k.Publisher(Sync{}))
+	}
+	if c, ok := hc.Next.(outcomeCounter); !ok {
+		t.Errorf("Publisher: got %T under the health count; want the outcomes counted", hc.Next)
 	} else if _, ok := c.next.(*outcomes.Publisher); !ok {
 		t.Errorf("Publisher: got %T counted; want the results queue's publisher", c.next)
 	}
