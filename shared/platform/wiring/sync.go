@@ -83,10 +83,11 @@ func (k *Kit) SyncOrgs(s Sync) *orgs.Orgs {
 }
 
 // Reps keeps what each team's org said of its reps' users: in memory for
-// the instance's life, and in the policies table for every instance
-// (attribution.DefaultUserTTL).
+// the instance's life, and in the ledger table for every instance
+// (attribution.DefaultUserTTL): the sync functions may write only the
+// ledger and connections tables (infra's DefaultAccess).
 func (k *Kit) Reps() *attribution.Users {
-	return &attribution.Users{Store: &attributiondb.Store{DB: k.DB, Table: k.Base.PoliciesTable}, Log: k.Log}
+	return &attribution.Users{Store: &attributiondb.Store{DB: k.DB, Table: k.Base.LedgerTable}, Log: k.Log}
 }
 
 // Publisher sends outcomes to the results queue, counted for the

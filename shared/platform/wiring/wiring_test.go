@@ -8,6 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/sfsync/sfsync/shared/attribution/attributiondb"
+	"github.com/sfsync/sfsync/shared/health"
+	"github.com/sfsync/sfsync/shared/health/healthdb"
 	"github.com/sfsync/sfsync/shared/platform/environ"
 	"github.com/sfsync/sfsync/shared/policy/policydb"
 	"github.com/sfsync/sfsync/shared/resources"
@@ -67,6 +70,34 @@ func TestSyncOrgs(t *testing.T) {
 		}
 		if o.Holder != k.Holder || o.Version != "v62.0" {
 			t.Errorf("got holder %q version %q; want %q v62.0", o.Holder, o.Version, k.Holder)
+		}
+	}
+}
+
+// TestSyncWritesItsTables: what the sync functions write goes to the
+// ledger table, the one beside connections their IAM lets them write
+// (infra/stack DefaultAccess); a store pointed at the policies table
+// passes every local test, as the local stack has no IAM, and is refused
+// in AWS.
+func TestSyncWritesItsTables(t *testing.T) {
+	t.Parallel()
+	k := New(Base{ConnectionsTable: "connections", PoliciesTable: "policies", LedgerTable: "ledger"},
+		aws.Config{Region: "us-east-1"}, slog.New(slog.DiscardHandler))
+	reps, ok := k.Reps().Store.(*attributiondb.Store)
+	if !ok {
+		t.Fatalf("Reps store: got %T; want *attributiondb.Store", k.Reps().Store)
+	}
+	hc, ok := k.Publisher(Sync{ResultsQueueURL: "results"}).(*health.Counting)
+	if !ok {
+		t.Fatalf("Publisher: got %T; want *health.Counting", k.Publisher(Sync{}))
+	}
+	counts, ok := hc.Counts.(*healthdb.Store)
+	if !ok {
+		t.Fatalf("health counts: got %T; want *healthdb.Store", hc.Counts)
+	}
+	for _, c := range []struct{ name, got string }{{"rep cache", reps.Table}, {"health counts", counts.Table}} {
+		if c.got != "ledger" {
+			t.Errorf("%s table: got %q; want %q", c.name, c.got, "ledger")
 		}
 	}
 }
