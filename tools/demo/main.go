@@ -2,7 +2,8 @@
 // local stack (moto, the Salesforce simulator, the real functions behind the
 // local runner), connects a demo team through the OAuth flow, posts a scenario
 // of events to SQS as the sequencer would, waits for the outcomes and prints
-// them with the Salesforce records they led to.
+// them with the Salesforce records they led to, and the admin console's
+// address with a local admin token.
 //
 //	go run ./tools/demo        (or: make demo)
 package main
@@ -239,6 +240,11 @@ func run(ctx context.Context, keep, verbose bool) error {
 	fmt.Printf("\nSalesforce now holds %d Leads, %d Contacts and %d Tasks (API calls counted: %d).\n",
 		len(sim.Records("Lead")), len(sim.Records("Contact")), len(sim.Records("Task")), sim.Stats().Total)
 	fmt.Printf("The simulated org's records page: %s/\n", st.SalesforceURL)
+	tok, err := keys.Mint(team, "admin", 12*time.Hour)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("The admin console, as an admin of %s (open it while the stack runs: go run ./tools/demo -keep):\n  %s\n", team, st.ConsoleURLWith(tok))
 	if len(mismatches) > 0 {
 		return errors.New("unexpected outcomes:\n  " + strings.Join(mismatches, "\n  "))
 	}

@@ -12,6 +12,8 @@ const statusOrder = ["created", "linked", "updated", "exists_in_salesforce", "no
 let days = 7;
 let lock = () => {};
 let refreshTimers = [];
+let shown = null; // the last health answer, redrawn when the page's width changes
+let resizeTimer = null;
 
 export const page = {
   init(lockWrites) {
@@ -26,6 +28,12 @@ export const page = {
     on("health-refresh", "click", () => load());
     on("errors-refresh", "click", () => loadErrors());
     on("retry-all", "click", () => retry({all: true}, "every failed contact"));
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => {
+        if (shown && !byId("page-health").hidden) drawCharts();
+      }, 200);
+    });
     on("contact-lookup", "submit", (ev) => {
       ev.preventDefault();
       lookupContact(byId("contact-id").value.trim());
@@ -53,10 +61,9 @@ async function loadHealth() {
     return;
   }
   const d = r.data;
-  const list = Array.isArray(d.days) ? d.days : [];
+  shown = d;
   byId("health-range").textContent = `From ${d.from} to ${d.to} (UTC days).`;
-  fill("chart-outcomes", outcomesChart(list));
-  fill("chart-calls", callsChart(list, d.budget));
+  drawCharts();
   const b = d.budget;
   byId("budget-line").textContent = b
     ? `The sync may use ${b.percent}% of the org's daily calls` +
@@ -72,6 +79,15 @@ async function loadHealth() {
 }
 
 // ---- charts ----
+
+// drawCharts draws both charts at the width they have on the page, so their
+// text keeps its size on a phone as on a desktop.
+function drawCharts() {
+  const list = Array.isArray(shown.days) ? shown.days : [];
+  const width = Math.min(Math.max(byId("chart-outcomes").clientWidth || 640, 280), 960);
+  fill("chart-outcomes", outcomesChart(list, width));
+  fill("chart-calls", callsChart(list, shown.budget, width));
+}
 
 function niceCeil(v) {
   if (v <= 1) return 1;
@@ -94,8 +110,8 @@ function statusClass(st) {
 
 // frame draws the axes, the horizontal grid and the x labels of a bar
 // chart of n days, and returns where the bars go.
-function frame(svg, list, top) {
-  const W = 640, H = 240, left = 44, right = 12, topPad = 12, bottom = 30;
+function frame(svg, list, top, W) {
+  const H = 240, left = 44, right = 12, topPad = 12, bottom = 30;
   const plotW = W - left - right, plotH = H - topPad - bottom;
   const n = Math.max(list.length, 1);
   const step = plotW / n;
@@ -106,7 +122,7 @@ function frame(svg, list, top) {
     svg.append(s("text", {x: left - 6, y: y(v) + 4, "text-anchor": "end", text: number(v)}));
   }
   svg.append(s("line", {class: "axis", x1: left, x2: W - right, y1: y(0), y2: y(0)}));
-  const every = n <= 7 ? 1 : Math.ceil(n / 6);
+  const every = Math.max(1, Math.ceil(n / Math.max(1, Math.floor(plotW / 56)))); // a label needs about 56 px
   list.forEach((d, i) => {
     if ((n - 1 - i) % every !== 0) return; // label the newest day, and back from it
     svg.append(s("text", {x: left + step * i + step / 2, y: H - 10, "text-anchor": "middle", text: String(d.date).slice(5)}));
@@ -114,17 +130,17 @@ function frame(svg, list, top) {
   return {W, H, left, step, barW: Math.max(2, step * 0.7), y};
 }
 
-function newSVG(label) {
-  return s("svg", {viewBox: "0 0 640 240", role: "img", "aria-label": label, preserveAspectRatio: "xMidYMid meet"});
+function newSVG(label, W) {
+  return s("svg", {viewBox: `0 0 ${W} 240`, role: "img", "aria-label": label, preserveAspectRatio: "xMidYMid meet"});
 }
 
-function outcomesChart(list) {
+function outcomesChart(list, W) {
   const statuses = statusesOf(list);
   const totals = list.map((d) => Object.values(d.outcomes || {}).reduce((a, b) => a + b, 0));
   const all = totals.reduce((a, b) => a + b, 0);
-  const svg = newSVG(`Outcomes per day, ${list.length} days: ${number(all)} in all.`);
+  const svg = newSVG(`Outcomes per day, ${list.length} days: ${number(all)} in all.`, W);
   const top = niceCeil(Math.max(...totals, 1));
-  const g = frame(svg, list, top);
+  const g = frame(svg, list, top, W);
   list.forEach((d, i) => {
     let base = 0;
     const x = g.left + g.step * i + (g.step - g.barW) / 2;
@@ -148,7 +164,7 @@ function outcomesChart(list) {
   return [svg, legend, table];
 }
 
-function callsChart(list, budget) {
+function callsChart(list, budget, W) {
   const calls = list.map((d) => d.calls || 0);
   const peak = Math.max(...calls, 0);
   const cap = budget && typeof budget.cap === "number" ? budget.cap : null;
@@ -156,8 +172,8 @@ function callsChart(list, budget) {
   // it is said in words instead.
   const drawCap = cap !== null && cap <= 5 * Math.max(peak, 1);
   const top = niceCeil(Math.max(peak, drawCap ? cap : 0, 1));
-  const svg = newSVG(`API calls per day, ${list.length} days; at most ${number(peak)} in a day` + (cap !== null ? `; the cap is ${number(cap)} a day.` : "."));
-  const g = frame(svg, list, top);
+  const svg = newSVG(`API calls per day, ${list.length} days; at most ${number(peak)} in a day` + (cap !== null ? `; the cap is ${number(cap)} a day.` : "."), W);
+  const g = frame(svg, list, top, W);
   list.forEach((d, i) => {
     const v = d.calls || 0;
     if (!v) return;
@@ -198,6 +214,8 @@ async function loadErrors() {
   byId("retry-all").hidden = total === 0;
   fill("error-groups", groups.map(group));
   lock(byId("page-health"));
+  const summary = byId("errors-summary");
+  summary.dataset.loads = String(Number(summary.dataset.loads || 0) + 1); // a signal that the inbox was read again
 }
 
 function group(g) {
