@@ -666,3 +666,24 @@ func TestAnotherBrowserCompletesNothing(t *testing.T) {
 		t.Errorf("authorize URL: got no state; want one")
 	}
 }
+
+// TestSessionEnded: a token the API refuses (401: here signed by another
+// key, as one expired or revoked by the host app would be) ends the
+// console's session: it says so, forgets the token, and changes nothing.
+func TestSessionEnded(t *testing.T) {
+	other, err := jwtlocal.Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := other.Mint("team_console", "admin", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	do(t, ctx, "open the console with a token the API refuses", chromedp.Navigate(stack.st.ConsoleURLWith(forged)))
+	waitText(t, ctx, "#banner", "Your session ended; reopen the console from your app.")
+	if got := eval[bool](t, ctx, `sessionStorage.getItem("sfsync.console.token") === null && document.querySelector("#connect-button").disabled`); !got {
+		t.Errorf("after the 401: got the token kept or the page usable; want it forgotten and the controls disabled")
+	}
+	shot(t, ctx, "22-session-ended")
+}

@@ -38,7 +38,7 @@ function endSession() {
 
 // route shows the page the hash names; load (when the tab holds a live
 // session) fetches what it shows.
-function route(load = true) {
+function route(load = true, focus = false) {
   const name = location.hash.slice(1) || "connection";
   if (!pages[name]) return;
   for (const section of document.querySelectorAll("main > section")) section.hidden = section.dataset.page !== name;
@@ -49,6 +49,8 @@ function route(load = true) {
   const section = byId("page-" + name);
   if (load) pages[name].show(section);
   lockWrites(section);
+  // A tab chosen from the keyboard or a screen reader lands on its page.
+  if (focus) section.querySelector("h2").focus();
 }
 
 function start() {
@@ -56,7 +58,7 @@ function start() {
   const returning = new URLSearchParams(location.search);
   const s = session();
   onSessionEnded(endSession);
-  window.addEventListener("hashchange", () => route(!!session()));
+  window.addEventListener("hashchange", () => route(!!session(), true));
   for (const [, p] of Object.entries(pages)) p.init(lockWrites);
   if (returning.has("salesforce")) {
     // The OAuth return: the ticket leaves the address bar and history
