@@ -331,6 +331,29 @@ func TestConsole(t *testing.T) {
 	ctx := browser(t)
 	t.Run("admin", func(t *testing.T) { adminTour(t, ctx, team, admin) })
 	t.Run("member", func(t *testing.T) { memberTour(t, browser(t), team) })
+	t.Run("disconnect", func(t *testing.T) { disconnect(t, ctx, admin) })
+}
+
+// disconnect: the admin disconnects after a confirmation; a denied consent
+// coming back says that nothing was connected.
+func disconnect(t *testing.T, ctx context.Context, admin string) {
+	tab(t, ctx, "connection", true)
+	do(t, ctx, "disconnect",
+		chromedp.Click(chromedp.ID("disconnect-button")),
+		chromedp.WaitVisible(chromedp.ID("disconnect-yes")))
+	waitText(t, ctx, "#disconnect-question", "Disconnect the org Sfsim Org?")
+	do(t, ctx, "confirm", chromedp.Click(chromedp.ID("disconnect-yes")))
+	waitText(t, ctx, "#disconnect-result", "Disconnected.")
+	waitText(t, ctx, "#conn-status", "Not connected")
+	if code, c := api(t, admin, "GET", "/v1/salesforce", "", nil); code != 200 || c["status"] != "disconnected" {
+		t.Errorf("after the console's disconnect: got %d %v; want disconnected", code, c)
+	}
+	do(t, ctx, "a denied consent comes back", chromedp.Navigate(stack.st.ConsoleURL()+"?salesforce=denied&reason=access_denied"))
+	waitText(t, ctx, "#conn-return", "Nothing was connected: you chose Deny at Salesforce.")
+	if at := eval[string](t, ctx, "location.href"); at != stack.st.ConsoleURL()+"#connection" {
+		t.Errorf("address after a denied return: got %s; want the query gone", redact(at))
+	}
+	shot(t, ctx, "15-disconnected-denied")
 }
 
 func adminTour(t *testing.T, ctx context.Context, team, admin string) {
@@ -417,6 +440,11 @@ func adminTour(t *testing.T, ctx context.Context, team, admin string) {
 		chromedp.Click(chromedp.ID("mapping-save")))
 	waitText(t, ctx, "#mapping-result", "Saved as version 1")
 	wait(t, ctx, "the preview of the sample's City", `[...document.querySelectorAll("#preview-record dt")].some((dt) => dt.textContent === "City" && dt.nextElementSibling.textContent === "London")`, waitFor)
+	do(t, ctx, "the Contact mapping", chromedp.Click(chromedp.CSS(`input[name="mapping_object"][value="contact"]`)))
+	wait(t, ctx, "the Contact rows, with the org's Contact fields", `document.querySelector("#page-mapping").dataset.ready === "true" && document.querySelectorAll("#mapping-rows li select[name=salesforce_field] option[value=Department]").length > 0`, waitFor)
+	wait(t, ctx, "a Contact preview", `document.querySelector("#preview-meta").textContent.startsWith("The Contact")`, waitFor)
+	do(t, ctx, "back to the Lead mapping", chromedp.Click(chromedp.CSS(`input[name="mapping_object"][value="lead"]`)))
+	wait(t, ctx, "the saved Lead rows", `document.querySelector("#page-mapping").dataset.ready === "true" && document.querySelector("#mapping-version").textContent.startsWith("Version 1")`, waitFor)
 	shot(t, ctx, "05-mapping")
 
 	// A sync failure: the org's validation rule refuses Globex's Lead. Ada,
@@ -461,6 +489,11 @@ func adminTour(t *testing.T, ctx context.Context, team, admin string) {
 	wait(t, ctx, "the failed outcome in the chart", `document.querySelector('#chart-outcomes rect[data-status="failed"]')`, waitFor)
 	wait(t, ctx, "the calls chart", `document.querySelector("#chart-calls rect.calls")`, waitFor)
 	shot(t, ctx, "07-health")
+	do(t, ctx, "the last 30 days", chromedp.Click(chromedp.CSS(`#page-health [data-days="30"]`)))
+	wait(t, ctx, "30 days in the chart's numbers", `document.querySelectorAll("#chart-outcomes tbody tr").length === 30`, waitFor)
+	if got := eval[string](t, ctx, `document.querySelector('#page-health [data-days="30"]').getAttribute("aria-pressed")`); got != "true" {
+		t.Errorf("the 30 days button: got aria-pressed %q; want true", got)
+	}
 	stack.sim.RemoveValidationRules()
 	do(t, ctx, "retry the code", chromedp.Click(chromedp.CSS(`button[data-code="FIELD_CUSTOM_VALIDATION_EXCEPTION"]`)))
 	waitText(t, ctx, "#retry-result", "Sent 1 contact again")
