@@ -720,3 +720,15 @@ func TestSessionEnded(t *testing.T) {
 	}
 	shot(t, ctx, "22-session-ended")
 }
+
+// TestTokenInQueryRefused: a token in the query string (which servers and
+// their logs see) is never used: the console drops it from the address,
+// keeps nothing, and says the app must put it in the fragment.
+func TestTokenInQueryRefused(t *testing.T) {
+	ctx := browser(t)
+	do(t, ctx, "open the console with the token in the query", chromedp.Navigate(stack.st.ConsoleURL()+"?token="+token(t, "team_console", "admin")))
+	waitText(t, ctx, "#banner", "A token in the address's query was refused")
+	if got := eval[bool](t, ctx, `sessionStorage.getItem("sfsync.console.token") === null && !location.href.includes("token")`); !got {
+		t.Errorf("after a token in the query: got it kept or left in the address; want it dropped")
+	}
+}

@@ -70,7 +70,7 @@ function start() {
     show("banner", "A token in the address's query was refused: the app must put it after # (the fragment). Reopen the console from your app.");
   }
   if (!s) {
-    if (!returning.has("salesforce")) show("banner", "This tab holds no session. Open the console from your app.");
+    if (!returning.has("salesforce") && !refusedQueryToken) show("banner", "This tab holds no session. Open the console from your app.");
     byId("who").textContent = "No session";
     for (const el of document.querySelectorAll("main button, main input, main select, main textarea")) el.disabled = true;
     route(false);
