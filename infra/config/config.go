@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/sfsync/sfsync/shared/console"
 )
 
 // ErrInvalid is wrapped by every validation error, so callers can tell bad
@@ -65,6 +67,10 @@ type Config struct {
 	RequiredScopes []string `json:"requiredScopes,omitempty"`
 	AdminOrigin    string   `json:"adminOrigin"`
 	OAuthReturnURL string   `json:"oauthReturnUrl,omitempty"`
+	// ConsoleFrameAncestors are the pages that may show the admin console
+	// in a frame (its CSP frame-ancestors, console.FrameAncestors); empty:
+	// none may.
+	ConsoleFrameAncestors string `json:"consoleFrameAncestors,omitempty"`
 
 	SalesforceClientID   string `json:"salesforceClientId"`
 	SalesforceAPIVersion string `json:"salesforceApiVersion,omitempty"`
@@ -235,6 +241,9 @@ func (c Config) Validate() error {
 	}
 	if err := checkURL(c.OAuthReturnURL, true); err != nil {
 		bad("oauthReturnUrl", "%v", err)
+	}
+	if _, err := console.FrameAncestors(c.ConsoleFrameAncestors); err != nil {
+		bad("consoleFrameAncestors", "got %q; want 'self' or https origins separated by spaces: %v", c.ConsoleFrameAncestors, err)
 	}
 	if !clientIDRe.MatchString(c.SalesforceClientID) {
 		bad("salesforceClientId", "got %q; want the connected app's consumer key", c.SalesforceClientID)

@@ -68,6 +68,10 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"origin with path", func(c *config.Config) { c.AdminOrigin = "https://admin.example.com/app" }, []string{"adminOrigin"}},
 		{"plain http origin", func(c *config.Config) { c.AdminOrigin = "http://admin.example.com" }, []string{"adminOrigin"}},
 		{"http return url", func(c *config.Config) { c.OAuthReturnURL = "http://admin.example.com/x" }, []string{"oauthReturnUrl"}},
+		{"frame ancestors wildcard", func(c *config.Config) { c.ConsoleFrameAncestors = "*" }, []string{"consoleFrameAncestors"}},
+		{"frame ancestors injecting a directive", func(c *config.Config) {
+			c.ConsoleFrameAncestors = "https://app.example.com; script-src *"
+		}, []string{"consoleFrameAncestors"}},
 		{"client id with spaces", func(c *config.Config) { c.SalesforceClientID = "not a key" }, []string{"salesforceClientId"}},
 		{"api version", func(c *config.Config) { c.SalesforceAPIVersion = "62" }, []string{"salesforceApiVersion"}},
 		{"principal", func(c *config.Config) { c.SequencerPrincipals = []string{"someone"} }, []string{"sequencerPrincipals[0]"}},

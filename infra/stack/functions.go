@@ -18,6 +18,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/sfsync/sfsync/shared/console"
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
@@ -57,11 +58,14 @@ var DefaultAccess = map[string]Access{
 
 // Settings are the deployment values the functions receive.
 type Settings struct {
-	ClientID         string
-	APIVersion       string
-	LogLevel         string
-	OAuthReturnURL   string
-	LogRetentionDays int
+	ClientID       string
+	APIVersion     string
+	LogLevel       string
+	OAuthReturnURL string
+	// ConsoleFrameAncestors is the api function's CONSOLE_FRAME_ANCESTORS
+	// (empty: no page may frame the console).
+	ConsoleFrameAncestors string
+	LogRetentionDays      int
 }
 
 // FunctionsProps configures the functions.
@@ -120,6 +124,9 @@ func NewFunctions(scope constructs.Construct, id string, props *FunctionsProps) 
 			if v != nil {
 				vars[name] = v
 			}
+		}
+		if decl.Name == "api" { // optional, so not among the declared variables
+			vars[console.EnvFrameAncestors] = jsii.String(props.Settings.ConsoleFrameAncestors)
 		}
 		logGroup := newLogGroup(c, jsii.String(logicalID+"Logs"), props.Settings.LogRetentionDays)
 		role, err := newFunctionRole(c, decl.Name)

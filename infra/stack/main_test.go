@@ -57,6 +57,7 @@ func runTests(m *testing.M) int {
 		"jwtAudience": ["sfsync-admin"],
 		"adminOrigin": "https://admin.example.com",
 		"oauthReturnUrl": "https://admin.example.com/settings/salesforce",
+		"consoleFrameAncestors": "https://admin.example.com",
 		"salesforceClientId": "3MVG9TESTCLIENT",
 		"sequencerPrincipals": ["arn:aws:iam::210987654321:role/sequencer"],
 		"logRetentionDays": 30,

@@ -84,11 +84,12 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		Queues:      s.Queues,
 		Credentials: s.Credentials,
 		Settings: Settings{
-			ClientID:         cfg.SalesforceClientID,
-			APIVersion:       cfg.SalesforceAPIVersion,
-			LogLevel:         cfg.LogLevel,
-			OAuthReturnURL:   cfg.OAuthReturnURL,
-			LogRetentionDays: cfg.LogRetentionDays,
+			ClientID:              cfg.SalesforceClientID,
+			APIVersion:            cfg.SalesforceAPIVersion,
+			LogLevel:              cfg.LogLevel,
+			OAuthReturnURL:        cfg.OAuthReturnURL,
+			ConsoleFrameAncestors: cfg.ConsoleFrameAncestors,
+			LogRetentionDays:      cfg.LogRetentionDays,
 		},
 	})
 	if err != nil {

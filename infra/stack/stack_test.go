@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/sfsync/sfsync/infra/stack"
+	"github.com/sfsync/sfsync/shared/console"
 	"github.com/sfsync/sfsync/shared/platform/metrics"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -189,7 +190,7 @@ func TestFunctionsFollowTheirDeclarations(t *testing.T) {
 			{"Timeout", num(p["Timeout"]), decl.Timeout.Seconds()},
 			{"LogFormat", asMap(p["LoggingConfig"])["LogFormat"], "JSON"},
 			{"Tracing", asMap(p["TracingConfig"])["Mode"], "Active"},
-			{"environment", strings.Join(envNames(p), ","), strings.Join(sorted(decl.Env), ",")},
+			{"environment", strings.Join(envNames(p), ","), strings.Join(sorted(wantEnv(decl)), ",")},
 		}
 		for _, c := range checks {
 			if c.got != c.want {
@@ -213,9 +214,21 @@ func TestFunctionsFollowTheirDeclarations(t *testing.T) {
 		}
 	}
 	env := asMap(asMap(tmpl.props(t, "ApiFunction")["Environment"])["Variables"])
+	if got, want := env[console.EnvFrameAncestors], testConfig.ConsoleFrameAncestors; got != want {
+		t.Errorf("api %s: got %v; want the config's consoleFrameAncestors %q", console.EnvFrameAncestors, got, want)
+	}
 	if got := env[resources.EnvOAuthRedirectURL]; !strings.Contains(strings.Join(refs(got), ","), "HttpApi") {
 		t.Errorf("api %s: got %v; want the HTTP API's callback URL", resources.EnvOAuthRedirectURL, got)
 	}
+}
+
+// wantEnv are the variables a function's environment holds: those it
+// declares, and the api's optional console setting.
+func wantEnv(decl resources.Function) []string {
+	if decl.Name == "api" {
+		return append(slices.Clone(decl.Env), console.EnvFrameAncestors)
+	}
+	return decl.Env
 }
 
 func envNames(p map[string]any) []string {
