@@ -1,5 +1,7 @@
 // Package attributiondb keeps what attribution learned of each team's reps
-// (attribution.UserStore) in the policies table, one item per rep:
+// (attribution.UserStore) in the ledger table, one item per rep (the sync
+// functions that learn reps may write only the ledger and connections
+// tables):
 //
 //	pk TEAM#<team>  sk REP#<normalized email>  user_id, found, active, learned_ns, expires_at
 //

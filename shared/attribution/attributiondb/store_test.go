@@ -33,12 +33,13 @@ func TestMain(m *testing.M) {
 	os.Exit(motoserver.RunTests(m, func(cfg aws.Config) { db = dynamodb.NewFromConfig(cfg) }))
 }
 
-// newTable creates a policies table of its own for the test.
+// newTable creates a table of its own for the test, keyed as the ledger
+// table the store is given.
 func newTable(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "policies-attribution-" + hex.EncodeToString(b)
+	name := "ledger-attribution-" + hex.EncodeToString(b)
 	err := motoserver.CreateTable(context.Background(), db, &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
 		BillingMode: types.BillingModePayPerRequest,
