@@ -32,6 +32,7 @@ func itemKind(pk, sk string, has func(string) bool) string {
 		for _, k := range []struct{ prefix, kind string }{
 			{"MAPPINGCOUNT#", "mapping-count"}, {"MAPPING#", "mapping"}, {"SETTINGS#", "settings"},
 			{"DESCRIBE#", "describe"}, {"REP#", "rep"}, {"CONSENT#", "consent"},
+			{"HEALTH#", "health-count"}, {"CALLS#", "calls-day"},
 		} {
 			if strings.HasPrefix(sk, k.prefix) {
 				return k.kind

@@ -30,6 +30,7 @@ func TestItemKind(t *testing.T) {
 		{"TEAM#t1#TASK", "FIELDS", nil, "task-fields"},
 		{"TEAM#t1#ERASURE#0123456789abcdef", "RECEIPT", nil, "receipt"},
 		{"TEAM#t1", "MAPPINGCOUNT#Lead", nil, "mapping-count"},
+		{"TEAM#t1", "HEALTH#2026-01-02", nil, "health-count"},
 		// policies
 		{"TEAM#t1", "SETTINGS#v0000000001", nil, "settings"},
 		{"TEAM#t1", "SETTINGS#HEAD", nil, "settings"},
@@ -43,6 +44,7 @@ func TestItemKind(t *testing.T) {
 		{"TEAM#t1", "CONNECTION", nil, "connection"},
 		{"STATE#abc123", "STATE", nil, "state"},
 		{"TEAM#t1", "CONSENT#abc123", nil, "consent"},
+		{"TEAM#t1", "CALLS#2026-01-02", nil, "calls-day"},
 		{"CONSENTS#2026-01-02T15", "1767366245000#abc123", nil, "consent"},
 		{"LIMIT#t1#purge", "WINDOW#1767366240", nil, "limit"},
 		{"COOLDOWN#t1#retry", "COOLDOWN", nil, "cooldown"},
