@@ -331,3 +331,30 @@ func TestHealthSchemaMatchesGoTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestSequenceMembersParameter: a sequence's GET documents its members
+// query parameter (true or false, in the query), which asks for the count
+// of its members; the PUT takes none.
+func TestSequenceMembersParameter(t *testing.T) {
+	t.Parallel()
+	item := obj(obj(parse(t)["paths"])["/v1/sequences/{sequence_id}/salesforce"])
+	find := func(op map[string]any) map[string]any {
+		list, _ := op["parameters"].([]any)
+		for _, p := range list {
+			if obj(p)["name"] == "members" {
+				return obj(p)
+			}
+		}
+		return nil
+	}
+	p := find(obj(item["get"]))
+	if p == nil {
+		t.Fatal("GET: got no members parameter; want one in the query")
+	}
+	if got, want := [2]any{p["in"], enumOf(p["schema"])}, [2]any{"query", []string{"true", "false"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("GET members: got %v; want %v", got, want)
+	}
+	if p := find(obj(item["put"])); p != nil {
+		t.Errorf("PUT: got members parameter %v; want none", p)
+	}
+}

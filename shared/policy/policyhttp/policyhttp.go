@@ -108,9 +108,9 @@ type sequenceSettingsResponse struct {
 	UpdatedBy   string                  `json:"updated_by,omitempty"`
 	Override    policy.SequenceOverride `json:"override"`
 	Effective   policy.Effective        `json:"effective"`
-	// GET only: the contacts already added to the sequence, who keep the
-	// rule they were added under (R4), so a client can warn before a
-	// change of the rule.
+	// GET with members=true only: the contacts already added to the
+	// sequence, who keep the rule they were added under (R4), so a client
+	// can warn before a change of the rule.
 	Members *int `json:"members,omitempty"`
 	// PUT only, when the change touched the rule and members exist (R4).
 	MembersKeepingPreviousRule int    `json:"members_keeping_previous_rule,omitempty"`
@@ -369,9 +369,34 @@ func sequenceResponse(seq string, v policy.SequenceVersion, eff policy.Effective
 	return r
 }
 
+// membersAsked reads the members query parameter of a sequence's GET:
+// true asks for the count of its members, false or absent does not;
+// anything else is a ValidationError naming members.
+func membersAsked(r *http.Request) (bool, error) {
+	v, given := r.URL.Query()["members"]
+	switch {
+	case !given:
+		return false, nil
+	case len(v) == 1 && v[0] == "true":
+		return true, nil
+	case len(v) == 1 && v[0] == "false":
+		return false, nil
+	}
+	return false, &policy.ValidationError{Field: "members", Problem: "must be true or false, given once"}
+}
+
+// getSequence answers a sequence's override and effective policy, and,
+// with members=true, how many contacts were already added to it: a count
+// that reads every membership item of the sequence, so it is made only
+// when asked (a client about to change the rule).
 func (h *handlers) getSequence(w http.ResponseWriter, r *http.Request) {
 	seq, ok := h.sequenceID(w, r)
 	if !ok {
+		return
+	}
+	count, err := membersAsked(r)
+	if err != nil {
+		h.writeFailure(w, r, err)
 		return
 	}
 	teamID := team(r).TeamID
@@ -380,13 +405,15 @@ func (h *handlers) getSequence(w http.ResponseWriter, r *http.Request) {
 		h.writeFailure(w, r, err)
 		return
 	}
-	n, err := h.Store.CountMembers(r.Context(), teamID, seq)
-	if err != nil {
-		h.writeFailure(w, r, fmt.Errorf("count members of %s: %w", seq, err))
-		return
-	}
 	resp := sequenceResponse(seq, sv, eff)
-	resp.Members = &n
+	if count {
+		n, err := h.Store.CountMembers(r.Context(), teamID, seq)
+		if err != nil {
+			h.writeFailure(w, r, fmt.Errorf("count members of %s: %w", seq, err))
+			return
+		}
+		resp.Members = &n
+	}
 	w.Header().Set("ETag", httpapi.ETag(sv.Number))
 	httpapi.WriteJSON(w, http.StatusOK, resp)
 }

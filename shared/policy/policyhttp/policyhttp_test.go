@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,6 +64,22 @@ type api struct {
 	rt     *httpapi.Router
 	ledger string
 	store  *policydb.Store
+	// ledgerQueries counts the store's queries of the ledger table.
+	ledgerQueries *atomic.Int64
+}
+
+// countingDB counts the queries of one table.
+type countingDB struct {
+	policydb.API
+	table string
+	n     *atomic.Int64
+}
+
+func (c countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	if aws.ToString(in.TableName) == c.table {
+		c.n.Add(1)
+	}
+	return c.API.Query(ctx, in, opts...)
 }
 
 func newAPI(t *testing.T) *api { return newAPIWith(t, nil) }
@@ -77,9 +94,10 @@ func newAPIWith(t *testing.T, users policyhttp.UserChecker) *api {
 	createTable(t, pol)
 	createTable(t, led)
 	rt := httpapi.NewRouter()
-	store := policydb.New(db, pol, led)
+	queries := new(atomic.Int64)
+	store := policydb.New(countingDB{API: db, table: led, n: queries}, pol, led)
 	policyhttp.Register(rt, policyhttp.Deps{Store: store, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Users: users})
-	return &api{t: t, rt: rt, ledger: led, store: store}
+	return &api{t: t, rt: rt, ledger: led, store: store, ledgerQueries: queries}
 }
 
 var (
