@@ -57,11 +57,16 @@ func (f Figures) Cap() int {
 	if f.OrgLimit <= 0 {
 		return -1
 	}
-	p := f.Percent
-	if p <= 0 || p > 100 {
-		p = DefaultPercent
+	return f.OrgLimit * f.percent() / 100
+}
+
+// percent is the share the cap is made of: Percent, or DefaultPercent when
+// Percent is not a cap an admin may set.
+func (f Figures) percent() int {
+	if !ValidPercent(f.Percent) {
+		return DefaultPercent
 	}
-	return f.OrgLimit * p / 100
+	return f.Percent
 }
 
 // Allow says whether work of priority p may spend a call now: nil, or an
@@ -85,3 +90,41 @@ func Allow(f Figures, p Priority) error {
 
 // ValidPercent says whether p is a cap an admin may set.
 func ValidPercent(p int) bool { return p >= 1 && p <= 100 }
+
+// The states of a team's budget in a View.
+const (
+	StateOK      = "ok"
+	StateNearCap = "near_cap" // low-value work (opens and clicks) waits
+	StateCapped  = "capped"   // all of the team's work waits
+)
+
+// View is the team's API budget as its admin sees it: the budget of
+// GET /v1/salesforce and of the health report, one JSON shape.
+type View struct {
+	// Percent is the share of the org's daily allocation the cap is made
+	// of, as the governor applies it (DefaultPercent for a Percent out of
+	// 1..100).
+	Percent int `json:"percent"`
+	// Cap is the calls the service may make for the team today; nil until
+	// Salesforce reported the org's allocation.
+	Cap        *int   `json:"cap,omitempty"`
+	CallsToday int    `json:"calls_today"`
+	State      string `json:"state"` // StateOK, StateNearCap or StateCapped
+}
+
+// View is the budget f makes, in the governor's words: capped when Allow
+// holds back every piece of work, near_cap when it holds back low-value
+// work only, ok otherwise.
+func (f Figures) View() View {
+	v := View{Percent: f.percent(), CallsToday: f.Service, State: StateOK}
+	if c := f.Cap(); c >= 0 {
+		v.Cap = &c
+	}
+	switch err := Allow(f, Low); {
+	case errors.Is(err, ErrCapped):
+		v.State = StateCapped
+	case errors.Is(err, ErrNearCap):
+		v.State = StateNearCap
+	}
+	return v
+}

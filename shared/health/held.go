@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/activitysync"
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
@@ -72,7 +73,7 @@ func teamHolds(c *connection.Connection, b *Budget) []Held {
 		}
 		out = append(out, Held{Reason: HeldNeedsAdmin, Explanation: ex})
 	}
-	if b != nil && b.State == BudgetCapped {
+	if b != nil && b.State == budget.StateCapped {
 		out = append(out, Held{Reason: HeldAPILimit, Explanation: Explanations[HeldAPILimit] + capFigures(*b)})
 	}
 	return out
@@ -80,9 +81,9 @@ func teamHolds(c *connection.Connection, b *Budget) []Held {
 
 // capFigures says which limit is reached.
 func capFigures(b Budget) string {
-	f := b.figures
-	if b.Cap >= 0 && f.Service >= b.Cap {
-		return fmt.Sprintf(" Today: %d of the team's %d calls (%d%% of the org's %d).", f.Service, b.Cap, b.Percent, f.OrgLimit)
+	f := b.Figures
+	if b.Cap != nil && f.Service >= *b.Cap {
+		return fmt.Sprintf(" Today: %d of the team's %d calls (%d%% of the org's %d).", f.Service, *b.Cap, b.Percent, f.OrgLimit)
 	}
 	return fmt.Sprintf(" The org used %d of its %d calls in the last 24 hours.", f.OrgUsed, f.OrgLimit)
 }

@@ -80,20 +80,11 @@ type Day struct {
 	Calls    int                  // Salesforce API calls the service made for the team
 }
 
-// The states of a team's budget, as the status route words them.
-const (
-	BudgetOK      = "ok"
-	BudgetNearCap = "near_cap" // opens and clicks wait
-	BudgetCapped  = "capped"   // every event waits
-)
-
-// Budget is the team's API budget as the governor sees it now.
+// Budget is the team's API budget as the governor sees it now: its View
+// (what GET /v1/salesforce shows), and the Figures it was made of.
 type Budget struct {
-	Percent    int
-	Cap        int // calls a day; -1 until Salesforce reported the org's allocation
-	CallsToday int
-	State      string // BudgetOK, BudgetNearCap or BudgetCapped
-	figures    budget.Figures
+	budget.View
+	Figures budget.Figures
 }
 
 // Reporter assembles a team's Report from the ports.
@@ -203,15 +194,5 @@ func budgetOf(u *connection.Usage, percent int, today string) Budget {
 	if u != nil {
 		f.OrgUsed, f.OrgLimit = u.Used, u.Limit
 	}
-	if percent < 1 || percent > 100 {
-		percent = budget.DefaultPercent
-	}
-	b := Budget{Percent: percent, Cap: f.Cap(), CallsToday: f.Service, State: BudgetOK, figures: f}
-	switch err := budget.Allow(f, budget.Low); {
-	case errors.Is(err, budget.ErrCapped):
-		b.State = BudgetCapped
-	case errors.Is(err, budget.ErrNearCap):
-		b.State = BudgetNearCap
-	}
-	return b
+	return Budget{View: f.View(), Figures: f}
 }

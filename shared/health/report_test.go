@@ -3,13 +3,16 @@ package health_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/activitysync"
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/health"
@@ -123,22 +126,24 @@ func TestReportBudget(t *testing.T) {
 		name    string
 		conn    *connection.Connection
 		percent int
-		want    *health.Budget // nil: null
+		want    *budget.View // nil: null
 	}{
 		{"not connected: none", nil, 50, nil},
 		{"allocation not reported yet: no cap", ptr(connected(connection.StatusConnected, nil)), 50,
-			&health.Budget{Percent: 50, Cap: -1, CallsToday: 0, State: health.BudgetOK}},
+			&budget.View{Percent: 50, Cap: nil, CallsToday: 0, State: budget.StateOK}},
 		{"well within", ptr(connected(connection.StatusConnected, usage(100, 15000, 10))), 50,
-			&health.Budget{Percent: 50, Cap: 7500, CallsToday: 10, State: health.BudgetOK}},
+			&budget.View{Percent: 50, Cap: ptr(7500), CallsToday: 10, State: budget.StateOK}},
 		{"near the cap", ptr(connected(connection.StatusConnected, usage(100, 15000, 6000))), 50,
-			&health.Budget{Percent: 50, Cap: 7500, CallsToday: 6000, State: health.BudgetNearCap}},
+			&budget.View{Percent: 50, Cap: ptr(7500), CallsToday: 6000, State: budget.StateNearCap}},
 		{"at the cap", ptr(connected(connection.StatusConnected, usage(100, 15000, 7500))), 50,
-			&health.Budget{Percent: 50, Cap: 7500, CallsToday: 7500, State: health.BudgetCapped}},
+			&budget.View{Percent: 50, Cap: ptr(7500), CallsToday: 7500, State: budget.StateCapped}},
 		{"the org out of calls", ptr(connected(connection.StatusConnected, usage(15000, 15000, 1))), 10,
-			&health.Budget{Percent: 10, Cap: 1500, CallsToday: 1, State: health.BudgetCapped}},
+			&budget.View{Percent: 10, Cap: ptr(1500), CallsToday: 1, State: budget.StateCapped}},
+		{"a percent out of range: the default", ptr(connected(connection.StatusConnected, usage(100, 15000, 10))), 0,
+			&budget.View{Percent: 50, Cap: ptr(7500), CallsToday: 10, State: budget.StateOK}},
 		{"yesterday's calls are not today's", ptr(connected(connection.StatusConnected,
 			&connection.Usage{Used: 100, Limit: 15000, ServiceCalls: 7500, ServiceDay: "2026-03-03"})), 50,
-			&health.Budget{Percent: 50, Cap: 7500, CallsToday: 0, State: health.BudgetOK}},
+			&budget.View{Percent: 50, Cap: ptr(7500), CallsToday: 0, State: budget.StateOK}},
 	}
 	for _, tt := range tests {
 		teams := &healthtest.Teams{Percent: map[string]int{"team_a": tt.percent}}
@@ -156,12 +161,19 @@ func TestReportBudget(t *testing.T) {
 		if got.Budget == nil {
 			continue
 		}
-		b := *got.Budget
-		if b.Percent != tt.want.Percent || b.Cap != tt.want.Cap || b.CallsToday != tt.want.CallsToday || b.State != tt.want.State {
-			t.Errorf("%s: got %d%% cap %d calls %d %s; want %d%% cap %d calls %d %s", tt.name,
-				b.Percent, b.Cap, b.CallsToday, b.State, tt.want.Percent, tt.want.Cap, tt.want.CallsToday, tt.want.State)
+		if !reflect.DeepEqual(got.Budget.View, *tt.want) {
+			t.Errorf("%s: got %s; want %s", tt.name, viewString(got.Budget.View), viewString(*tt.want))
 		}
 	}
+}
+
+// viewString shows v with its cap.
+func viewString(v budget.View) string {
+	c := "none"
+	if v.Cap != nil {
+		c = strconv.Itoa(*v.Cap)
+	}
+	return fmt.Sprintf("%d%% cap %s calls %d %s", v.Percent, c, v.CallsToday, v.State)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/health"
 	"github.com/sfsync/sfsync/shared/health/healthhttp"
@@ -356,5 +357,23 @@ func TestSequenceMembersParameter(t *testing.T) {
 	}
 	if p := find(obj(item["put"])); p != nil {
 		t.Errorf("PUT: got members parameter %v; want none", p)
+	}
+}
+
+// TestBudgetSchemasAreTheOneView: the budget of GET /v1/salesforce and of
+// the health report document the members of budget.View, the one view of
+// a team's budget both answer, and its states.
+func TestBudgetSchemasAreTheOneView(t *testing.T) {
+	t.Parallel()
+	schemas := obj(obj(parse(t)["components"])["schemas"])
+	states := []string{budget.StateOK, budget.StateNearCap, budget.StateCapped}
+	for _, name := range []string{"ConnectionStatus", "HealthReport"} {
+		b := obj(obj(obj(schemas[name])["properties"])["budget"])
+		if got, want := propertyNames(b), jsonNames(reflect.TypeFor[budget.View]()); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s budget properties: got %v; want %v", name, got, want)
+		}
+		if got := enumOf(obj(b["properties"])["state"]); !reflect.DeepEqual(got, states) {
+			t.Errorf("%s budget states: got %v; want %v", name, got, states)
+		}
 	}
 }

@@ -320,13 +320,9 @@ func problemOf(c connection.Connection) *Problem {
 	return p
 }
 
-// Budget is the team's API budget as the governor sees it now.
-type Budget struct {
-	Percent    int    `json:"percent"`
-	Cap        *int   `json:"cap,omitempty"`
-	CallsToday int    `json:"calls_today"`
-	State      string `json:"state"` // ok | near_cap | capped
-}
+// Budget is the team's API budget as the governor sees it now: the one
+// view of it (budget.View), as the health report shows it too.
+type Budget = budget.View
 
 func (h *Handlers) budget(ctx context.Context, team string, u *connection.Usage) (*Budget, error) {
 	if h.Budgets == nil {
@@ -344,17 +340,8 @@ func (h *Handlers) budget(ctx context.Context, team string, u *connection.Usage)
 	if u != nil {
 		f.OrgUsed, f.OrgLimit = u.Used, u.Limit
 	}
-	b := &Budget{Percent: p, CallsToday: f.Service, State: "ok"}
-	if c := f.Cap(); c >= 0 {
-		b.Cap = &c
-	}
-	switch err := budget.Allow(f, budget.Low); {
-	case errors.Is(err, budget.ErrCapped):
-		b.State = "capped"
-	case errors.Is(err, budget.ErrNearCap):
-		b.State = "near_cap"
-	}
-	return b, nil
+	v := f.View()
+	return &v, nil
 }
 
 // RouteDisconnect disconnects the team (and, with purge=true, deletes

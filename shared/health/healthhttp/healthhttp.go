@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/budget"
 	"github.com/sfsync/sfsync/shared/health"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 )
@@ -63,13 +64,9 @@ type Day struct {
 	Calls    int            `json:"calls"`
 }
 
-// Budget is the team's API budget today, as GET /v1/salesforce shows it.
-type Budget struct {
-	Percent    int    `json:"percent"`
-	Cap        *int   `json:"cap,omitempty"`
-	CallsToday int    `json:"calls_today"`
-	State      string `json:"state"`
-}
+// Budget is the team's API budget today, as GET /v1/salesforce shows it:
+// the one view of it (budget.View).
+type Budget = budget.View
 
 // Held is one reason things wait.
 type Held struct {
@@ -112,11 +109,8 @@ func response(rep health.Report) Response {
 		out.Days[i] = Day{Date: d.Date, Outcomes: o, Calls: d.Calls}
 	}
 	if b := rep.Budget; b != nil {
-		out.Budget = &Budget{Percent: b.Percent, CallsToday: b.CallsToday, State: b.State}
-		if b.Cap >= 0 {
-			c := b.Cap
-			out.Budget.Cap = &c
-		}
+		v := b.View
+		out.Budget = &v
 	}
 	for i, hd := range rep.Held {
 		out.Held[i] = Held{Reason: string(hd.Reason), Events: hd.Events, Contacts: hd.Contacts, Explanation: hd.Explanation}
