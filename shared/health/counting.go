@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
 )
@@ -80,7 +81,7 @@ func (c *Counting) group(outs []event.Outcome) []tally {
 		if at.IsZero() {
 			at = c.now()
 		}
-		k := key{o.TeamID, DayOf(at)}
+		k := key{o.TeamID, connection.Day(at)}
 		if sums[k] == nil {
 			sums[k] = map[event.Status]int{}
 		}

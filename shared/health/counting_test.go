@@ -153,3 +153,34 @@ func TestCountingAnEmptyBatch(t *testing.T) {
 		t.Errorf("got %v and %d adds; want nil and none", err, len(rec.calls))
 	}
 }
+
+// TestCountingOnTheUTCDay: an outcome whose At is written in another zone
+// counts on the UTC day of its instant, not on the day its zone's clock
+// shows: near midnight the two differ, either way. An outcome without At
+// counts on the UTC day of a clock in another zone.
+func TestCountingOnTheUTCDay(t *testing.T) {
+	t.Parallel()
+	newYork := time.FixedZone("UTC-5", -5*3600)
+	kolkata := time.FixedZone("UTC+5:30", 5*3600+1800)
+	tests := []struct {
+		name string
+		at   time.Time
+		now  time.Time
+		want string
+	}{
+		{"evening west of UTC: the next UTC day", time.Date(2026, 3, 3, 20, 30, 0, 0, newYork), now, "2026-03-04"},
+		{"just after midnight east of UTC: the UTC day before", time.Date(2026, 3, 4, 0, 15, 0, 0, kolkata), now, "2026-03-03"},
+		{"UTC itself", time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC), now, "2026-03-04"},
+		{"no At: the UTC day of a clock west of UTC", time.Time{}, time.Date(2026, 3, 4, 22, 0, 0, 0, newYork), "2026-03-05"},
+	}
+	for _, tt := range tests {
+		rec := &recorder{}
+		c := &health.Counting{Next: &publisher{}, Counts: rec, Now: func() time.Time { return tt.now }}
+		if err := c.Publish(context.Background(), []event.Outcome{outcome("team_a", event.StatusCreated, tt.at)}); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if len(rec.calls) != 1 || rec.calls[0].day != tt.want {
+			t.Errorf("%s: got adds %v; want one on %s", tt.name, rec.calls, tt.want)
+		}
+	}
+}

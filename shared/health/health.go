@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/policy"
 )
@@ -35,10 +36,11 @@ const (
 	MaxDays     = 30
 )
 
-// Keep is how long the counts of a day are kept after the day began: past
-// the longest report (MaxDays) with a margin, then DynamoDB's TTL drops
-// them.
-const Keep = 35 * 24 * time.Hour
+// Keep is how long what a report reads of a day is kept after the day
+// began: past the longest report (MaxDays) with a margin, then DynamoDB's
+// TTL drops it. The outcome counts (healthdb) and the calls of past days
+// (connectiondb.CallsRetention) are both kept this long.
+const Keep = (MaxDays + 5) * 24 * time.Hour
 
 // ErrDays is the refusal of a days parameter that is not a whole number
 // from 1 to MaxDays.
@@ -71,20 +73,19 @@ func ParseDays(values []string) (int, error) {
 	return n, nil
 }
 
-// DayOf is the UTC day t falls on, YYYY-MM-DD (as connection.Day spells it).
-func DayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
-
-// Days are the n UTC days that end with the one now falls on, oldest first.
+// Days are the n UTC days that end with the one now falls on, oldest
+// first, each as connection.Day spells it (the one spelling of a day the
+// counts, the calls and the connection's usage share).
 func Days(now time.Time, n int) []string {
 	out := make([]string, 0, n)
 	today := now.UTC()
 	for i := n - 1; i >= 0; i-- {
-		out = append(out, DayOf(today.AddDate(0, 0, -i)))
+		out = append(out, connection.Day(today.AddDate(0, 0, -i)))
 	}
 	return out
 }
 
-// ValidDay reports whether day is a UTC day as DayOf spells it.
+// ValidDay reports whether day is a UTC day as connection.Day spells it.
 func ValidDay(day string) bool {
 	t, err := time.Parse(time.DateOnly, day)
 	return err == nil && t.Format(time.DateOnly) == day
@@ -109,7 +110,7 @@ var ErrInvalid = errors.New("health: invalid input")
 const maxStatus = 40
 
 // CheckAdd is what a Counter checks before an Add: a valid team id, a day
-// as DayOf spells it, statuses of lower-case letters and underscores.
+// as connection.Day spells it, statuses of lower-case letters and underscores.
 func CheckAdd(teamID, day string, by map[event.Status]int) error {
 	if err := CheckRange(teamID, day, day); err != nil {
 		return err
@@ -123,7 +124,7 @@ func CheckAdd(teamID, day string, by map[event.Status]int) error {
 }
 
 // CheckRange is what a Counts checks before a read: a valid team id, and
-// from and to days as DayOf spells them, from not after to.
+// from and to days as connection.Day spells them, from not after to.
 func CheckRange(teamID, from, to string) error {
 	if err := policy.ValidateID("team_id", teamID); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)

@@ -82,3 +82,16 @@ func TestValidDay(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepOutlivesTheLongestReport: what a report reads of a day is kept
+// until the longest report that shows the day can no longer be asked: its
+// oldest day began MaxDays-1 days before today, which ends a day later.
+func TestKeepOutlivesTheLongestReport(t *testing.T) {
+	t.Parallel()
+	today := time.Date(2026, 3, 4, 23, 59, 59, 0, time.UTC)
+	days := health.Days(today, health.MaxDays)
+	oldest, _ := health.DayStart(days[0])
+	if end := today.Add(time.Second); oldest.Add(health.Keep).Before(end) {
+		t.Errorf("got %s kept until %s; want it kept until at least %s, the end of the last day that shows it", days[0], oldest.Add(health.Keep), end)
+	}
+}
