@@ -35,9 +35,10 @@ type Store interface {
 	Counts
 }
 
-// Calls gives the Salesforce API calls the service made for a team on the
-// days before the connection's current one (connection.Usage holds that
-// one): *connectiondb.Store.
+// Calls gives the Salesforce API calls the service made for a team that
+// its connection no longer counts: *connectiondb.Store. They never include
+// the connection's count of its current day (connection.Usage): a day's
+// calls are the two added.
 type Calls interface {
 	// CallsByDay returns the calls kept for each day from..to (both
 	// included) that has any.
@@ -168,8 +169,8 @@ func wrap(what string, err error) error {
 }
 
 // fill makes one Day per day, with what was counted of it: the outcome
-// counts, and the calls kept for past days plus the connection's count of
-// its current day (the day the service counts its calls on now).
+// counts, and the calls kept of the day plus the connection's count of it
+// when it is the connection's current day (the two never overlap).
 func fill(days []string, outcomes map[string]map[event.Status]int, calls map[string]int, conn *connection.Connection) []Day {
 	out := make([]Day, len(days))
 	for i, d := range days {

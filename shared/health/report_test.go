@@ -51,7 +51,8 @@ func TestReportFillsEveryDay(t *testing.T) {
 	teams := &healthtest.Teams{
 		Conns: map[string]connection.Connection{"team_a": connected(connection.StatusConnected,
 			&connection.Usage{Used: 100, Limit: 15000, ServiceCalls: 12, ServiceDay: "2026-03-04"})},
-		Calls: map[string]map[string]int{"team_a": {"2026-03-02": 40, "2026-03-03": 7}, "team_b": {"2026-03-03": 999}},
+		// today: 5 calls kept of a connection deleted this morning, 12 of the one made after it
+		Calls: map[string]map[string]int{"team_a": {"2026-03-02": 40, "2026-03-03": 7, "2026-03-04": 5}, "team_b": {"2026-03-03": 999}},
 	}
 	got, err := reporter(counts, teams).Report(ctx, "team_a", 4)
 	if err != nil {
@@ -61,7 +62,7 @@ func TestReportFillsEveryDay(t *testing.T) {
 		{Date: "2026-03-01", Outcomes: map[event.Status]int{}, Calls: 0},
 		{Date: "2026-03-02", Outcomes: map[event.Status]int{event.StatusCreated: 3, event.StatusFailed: 1}, Calls: 40},
 		{Date: "2026-03-03", Outcomes: map[event.Status]int{}, Calls: 7},
-		{Date: "2026-03-04", Outcomes: map[event.Status]int{event.StatusLinked: 2}, Calls: 12},
+		{Date: "2026-03-04", Outcomes: map[event.Status]int{event.StatusLinked: 2}, Calls: 17},
 	}
 	if got.From != "2026-03-01" || got.To != "2026-03-04" {
 		t.Errorf("range: got %s..%s; want 2026-03-01..2026-03-04", got.From, got.To)

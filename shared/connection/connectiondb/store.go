@@ -11,7 +11,8 @@
 // can be found and revoked, by team or across teams without a scan. Each
 // of the last three carries a DynamoDB TTL an hour past its deadline.
 // TEAM#<team>/CALLS#<day> keeps the calls the service made for the team on
-// a finished UTC day (RecordUsage, CallsByDay), for CallsRetention.
+// a UTC day that its connection no longer counts (RecordUsage, Replace,
+// Delete, CallsByDay), for CallsRetention.
 package connectiondb
 
 import (
@@ -21,7 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"maps"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sfsync/sfsync/shared/connection"
+	"github.com/sfsync/sfsync/shared/health"
 	"github.com/sfsync/sfsync/shared/platform/sealing"
 	"github.com/sfsync/sfsync/shared/resources"
 )
@@ -64,9 +66,10 @@ const (
 	skCallsPrefix   = "CALLS#"
 )
 
-// CallsRetention is how long the calls of a finished day are kept after
-// the day began: past the 30 days a health report spans.
-const CallsRetention = 35 * 24 * time.Hour
+// CallsRetention is how long the calls of a day are kept after the day
+// began: as long as the health report's other counts (health.Keep), past
+// the longest report.
+const CallsRetention = health.Keep
 
 // ttlGrace is how long past its deadline an item waits for DynamoDB's TTL:
 // long enough for a sweep to revoke an expired consent first.
@@ -410,9 +413,12 @@ type connItem struct {
 	LeaseUntil  int64          `dynamodbav:"lease_until,omitempty"`
 	HeldAtMs    int64          `dynamodbav:"held_at_ms,omitempty"`
 	// The day (and its calls) the last start of a day replaced, for
-	// keepCalls; "" and 0 when it replaced none.
+	// keepCalls; "" and 0 when it replaced none. SvcPrevMark is that
+	// start's mark, which its keep is added under, so that keeping the day
+	// again adds nothing twice (absent on items started before marks).
 	SvcPrevDay   string `dynamodbav:"svc_prev_day,omitempty"`
 	SvcPrevCalls int    `dynamodbav:"svc_prev_calls,omitempty"`
+	SvcPrevMark  string `dynamodbav:"svc_prev_mark,omitempty"`
 	// The problem of a needs_admin connection (connection.Problem).
 	ProblemReason     string `dynamodbav:"problem_reason,omitempty"`
 	ProblemMessage    string `dynamodbav:"problem_message,omitempty"`
@@ -470,6 +476,16 @@ func (s *Store) decode(ctx context.Context, team string, item map[string]ddbtype
 // so the answer names the connection c replaced even when the SDK sends the
 // put again after a lost answer: the repeat finds c stored, and c's own
 // item is never taken for the previous one.
+//
+// The service's count of calls goes on through a reconnect: c's item
+// carries the previous item's svc_day, svc_calls and svc_mark (and its
+// svc_prev_* note), so today's calls before the reconnect still count
+// towards the team's budget, and a day the previous connection last
+// counted is kept when the next write starts a new day. The put is also
+// conditional on the previous item's svc_mark, so a usage write that lands
+// between the read and the put is not lost: the put is refused and tried
+// again on the item as it is then. The day the previous item's last start
+// replaced is kept again (keepPrev), in case its first keep failed.
 func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connection.Connection, error) {
 	access, err := s.Sealer.Seal(ctx, []byte(c.AccessToken), tokenContext(c.TeamID, c.ID, "access_token"))
 	if err != nil {
@@ -499,30 +515,59 @@ func (s *Store) Replace(ctx context.Context, c connection.Connection) (*connecti
 				return nil, fmt.Errorf("unmarshal connection: %w", err)
 			}
 			if old.ConnID == c.ID { // the last put landed and its repeat was refused
+				s.keepPrev(ctx, c.TeamID, before)
 				return s.previous(ctx, c.TeamID, before), nil
 			}
 		}
 		before = got.Item
+		put := item
 		cond := expression.AttributeNotExists(expression.Name("pk"))
 		if got.Item != nil {
+			put = carryCalls(item, got.Item)
 			cond = expression.Name("conn_id").Equal(expression.Value(old.ConnID)).
-				And(expression.Name("version").Equal(expression.Value(old.Version)))
+				And(expression.Name("version").Equal(expression.Value(old.Version))).
+				And(sameMark(old.SvcMark))
 		}
 		expr, err := expression.NewBuilder().WithCondition(cond).Build()
 		if err != nil {
 			return nil, fmt.Errorf("build condition: %w", err)
 		}
-		_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item,
+		_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: put,
 			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
 		var cf *ddbtypes.ConditionalCheckFailedException
 		switch {
 		case errors.As(err, &cf) && attempt < replaceAttempts:
-			continue // changed meanwhile (a token refresh, a repeat of this put): look again
+			continue // changed meanwhile (a token refresh, a usage write, a repeat of this put): look again
 		case err != nil:
 			return nil, fmt.Errorf("put connection: %w", err)
 		}
+		s.keepPrev(ctx, c.TeamID, got.Item)
 		return s.previous(ctx, c.TeamID, got.Item), nil
 	}
+}
+
+// carriedCalls are the attributes of the service's count of calls, which a
+// new connection item takes over from the one it replaces.
+var carriedCalls = []string{"svc_day", "svc_calls", "svc_mark", "svc_prev_day", "svc_prev_calls", "svc_prev_mark"}
+
+// carryCalls is item with the count of calls of old, the item it replaces.
+func carryCalls(item, old map[string]ddbtypes.AttributeValue) map[string]ddbtypes.AttributeValue {
+	out := maps.Clone(item)
+	for _, a := range carriedCalls {
+		if v, ok := old[a]; ok {
+			out[a] = v
+		}
+	}
+	return out
+}
+
+// sameMark holds when the item's svc_mark is mark, or, for mark "", when
+// it has none: no usage write landed since it was read.
+func sameMark(mark string) expression.ConditionBuilder {
+	if mark == "" {
+		return expression.AttributeNotExists(expression.Name("svc_mark"))
+	}
+	return expression.Name("svc_mark").Equal(expression.Value(mark))
 }
 
 // previous decodes the connection a Replace replaced; nil when there was
@@ -652,12 +697,68 @@ func withProblem(upd expression.UpdateBuilder, p connection.Problem) expression.
 	return upd.Remove(expression.Name("problem_deployment"))
 }
 
-// Delete removes the team's connection.
+// Delete removes the team's connection, and keeps the calls it counted:
+// the count of its current day (svc_day, svc_calls) is added to that day's
+// TEAM#<t>/CALLS#<day>, under the mark gone:<conn_id>, and the day its
+// last start replaced is kept again (keepPrev). A connection made later
+// that day counts that day's calls from zero, and CallsByDay plus its count
+// give the day's calls.
+//
+// The item is read first and deleted only if unchanged (the same conn_id
+// and svc_mark), so the count kept is the count deleted: a usage write
+// landing in between makes the delete look again. A delete refused because
+// the item is gone was this one, sent again by the SDK after a lost answer
+// (the condition held the item as read), or another's delete of the same
+// item, which keeps it under the same mark: either way it is kept once.
 func (s *Store) Delete(ctx context.Context, team string) error {
-	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: connKey(team)}); err != nil {
-		return fmt.Errorf("delete connection: %w", err)
+	for attempt := 1; ; attempt++ {
+		got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: connKey(team), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return fmt.Errorf("read connection: %w", err)
+		}
+		if got.Item == nil {
+			return nil
+		}
+		var old connItem
+		if err := attributevalue.UnmarshalMap(got.Item, &old); err != nil {
+			return fmt.Errorf("unmarshal connection: %w", err)
+		}
+		expr, err := expression.NewBuilder().WithCondition(
+			expression.Name("conn_id").Equal(expression.Value(old.ConnID)).And(sameMark(old.SvcMark))).Build()
+		if err != nil {
+			return fmt.Errorf("build condition: %w", err)
+		}
+		_, err = s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: connKey(team),
+			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld})
+		var cf *ddbtypes.ConditionalCheckFailedException
+		switch {
+		case err == nil, errors.As(err, &cf) && cf.Item == nil:
+			s.keepCalls(ctx, team, old.SvcDay, old.SvcCalls, "gone:"+old.ConnID)
+			s.keepPrev(ctx, team, got.Item)
+			return nil
+		case errors.As(err, &cf) && attempt < replaceAttempts:
+			continue // changed meanwhile (a usage write, a token refresh, a reconnect): look again
+		case errors.As(err, &cf):
+			return fmt.Errorf("delete connection: the connection kept changing under this delete: %w", err)
+		default:
+			return fmt.Errorf("delete connection: %w", err)
+		}
 	}
-	return nil
+}
+
+// keepPrev keeps again the day the last start of a day replaced, as item
+// notes it (svc_prev_*), under that start's mark: a keep that already
+// landed adds nothing, and one that failed, or was cut short, is made.
+func (s *Store) keepPrev(ctx context.Context, team string, item map[string]ddbtypes.AttributeValue) {
+	if item == nil {
+		return
+	}
+	var it connItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return
+	}
+	s.keepCalls(ctx, team, it.SvcPrevDay, it.SvcPrevCalls, it.SvcPrevMark)
 }
 
 func heldAtMs(t time.Time) int64 {
@@ -718,11 +819,16 @@ func (s *Store) ReleaseLease(ctx context.Context, team, holder string) error {
 // is refused by its own mark rather than counted twice.
 //
 // The write that starts a day also notes the day it replaces, with its
-// calls (svc_prev_day, svc_prev_calls, read from the item as the write
-// found it), and then keepCalls keeps them apart (TEAM#<t>/CALLS#<day>):
-// the calls of past days cost one put per team and day, and CallsByDay
-// reads them. A start whose resend is refused by its own mark finds the
-// note in the refused item, so a lost answer loses no day.
+// calls and its own mark (svc_prev_day, svc_prev_calls, read from the item
+// as the write found it, and svc_prev_mark), and then keepCalls adds them
+// apart (TEAM#<t>/CALLS#<day>) under that mark: the calls of past days
+// cost one write per team and day, and CallsByDay reads them. A start
+// whose resend is refused by its own mark finds the note in the refused
+// item, so a lost answer loses no day, and the same mark adds it once.
+//
+// A late report of a finished day (the stored day is later than
+// u.ServiceDay), and a report after the connection was deleted, are added
+// to that day's CALLS# item under this write's mark.
 func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage, calls int, newDay bool) error {
 	day := u.ServiceDay
 	if day == "" {
@@ -749,7 +855,8 @@ func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage
 		out, err := s.updateReturning(ctx, team, set(expression.Set(expression.Name("svc_day"), expression.Value(day)).
 			Set(expression.Name("svc_calls"), expression.Value(calls)).
 			Set(expression.Name("svc_prev_day"), expression.IfNotExists(expression.Name("svc_day"), expression.Value(""))).
-			Set(expression.Name("svc_prev_calls"), expression.IfNotExists(expression.Name("svc_calls"), expression.Value(0)))),
+			Set(expression.Name("svc_prev_calls"), expression.IfNotExists(expression.Name("svc_calls"), expression.Value(0))).
+			Set(expression.Name("svc_prev_mark"), expression.Value(mark))),
 			exists.And(expression.AttributeNotExists(expression.Name("svc_day")).
 				Or(expression.Name("svc_day").LessThan(expression.Value(day)))), ddbtypes.ReturnValueAllNew)
 		var it connItem
@@ -761,7 +868,7 @@ func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage
 		default:
 			return err
 		}
-		s.keepCalls(ctx, team, it.SvcPrevDay, it.SvcPrevCalls)
+		s.keepCalls(ctx, team, it.SvcPrevDay, it.SvcPrevCalls, mark)
 		return err
 	}
 	first, second := add, start
@@ -780,48 +887,64 @@ func (s *Store) RecordUsage(ctx context.Context, team string, u connection.Usage
 			}
 		}
 		// Neither condition held: the connection is gone, or the stored day
-		// is later than this one (a late report of a finished day).
+		// is later than this one (a late report of a finished day). The
+		// calls go to the day's kept count.
 		c, err := s.Get(ctx, team)
-		if errors.Is(err, connection.ErrNotConnected) {
-			return nil
-		}
-		if err == nil && c.Usage != nil && c.Usage.ServiceDay > day {
+		if errors.Is(err, connection.ErrNotConnected) || err == nil && c.Usage != nil && c.Usage.ServiceDay > day {
+			s.keepCalls(ctx, team, day, calls, mark)
 			return nil
 		}
 	}
 	return fmt.Errorf("record usage: the day's count kept changing under this write")
 }
 
-// keepCalls keeps the calls of the day a start of a new day replaced, at
-// TEAM#<t>/CALLS#<day>, for CallsRetention after that day began. It is a
-// put: a resend writes the same item. A failure is logged and not
-// returned: the new day's count is written, and only the old day's history
-// is missing.
-func (s *Store) keepCalls(ctx context.Context, team, day string, calls int) {
-	if day == "" || calls <= 0 {
+// keepCalls adds calls to the team's kept count of day, at
+// TEAM#<t>/CALLS#<day>, for CallsRetention after that day began. Each
+// addition comes with a mark, noted in the item's set added: an addition
+// whose mark is already there (a resend after a lost answer, a keep made
+// again) is refused and counts once. The marks are the writes' own: a
+// start of a day's (the day it replaced), a late report's, gone:<conn_id>
+// for a deleted connection's last day. A failure is logged and not
+// returned: the write that called it is done, and only the day's history
+// misses these calls.
+func (s *Store) keepCalls(ctx context.Context, team, day string, calls int, mark string) {
+	if day == "" || calls <= 0 || mark == "" {
 		return
 	}
-	start, err := time.Parse(time.DateOnly, day)
-	if err != nil {
+	start, ok := health.DayStart(day)
+	if !ok {
 		return
 	}
-	item := key("TEAM#"+team, skCallsPrefix+day)
-	item["calls"] = &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(calls)}
-	item[resources.TTLAttribute] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(start.Add(CallsRetention).Unix(), 10)}
-	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: item}); err != nil {
-		log := s.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		log.WarnContext(ctx, "calls of a past day not kept", slog.String("team_id", team), slog.String("day", day),
-			slog.Int("calls", calls), slog.String("error", err.Error()))
+	cond := expression.AttributeNotExists(expression.Name("added")).
+		Or(expression.Not(expression.Contains(expression.Name("added"), mark)))
+	upd := expression.Add(expression.Name("calls"), expression.Value(calls)).
+		Add(expression.Name("added"), expression.Value(&ddbtypes.AttributeValueMemberSS{Value: []string{mark}})).
+		Set(expression.Name(resources.TTLAttribute), expression.Value(start.Add(CallsRetention).Unix()))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err == nil {
+		_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: key("TEAM#"+team, skCallsPrefix+day),
+			ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
 	}
+	if err == nil || isConditionFailed(err) { // added now, or before under this mark
+		return
+	}
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.WarnContext(ctx, "calls of a day not kept", slog.String("team_id", team), slog.String("day", day),
+		slog.Int("calls", calls), slog.String("error", err.Error()))
 }
 
-// CallsByDay returns the calls the service made for the team on each
-// finished day from..to (YYYY-MM-DD, both included) that is kept: one
-// eventually consistent query. The connection's current day is not among
-// them: its count is the connection's Usage (ServiceDay, ServiceCalls).
+// CallsByDay returns the calls kept for the team on each day from..to
+// (YYYY-MM-DD, both included) that has any: one eventually consistent
+// query. They never include the connection's count of its current day
+// (its Usage: ServiceDay, ServiceCalls): that count is kept once a write
+// starts a later day or the connection is deleted (a reconnect carries it
+// into the new connection). A day's calls are what is kept of it plus the
+// connection's count of it; a day may have both, when a connection was
+// deleted that day and the one made after it counts from zero.
 func (s *Store) CallsByDay(ctx context.Context, team, from, to string) (map[string]int, error) {
 	kc := expression.Key(resources.PartitionKey).Equal(expression.Value("TEAM#" + team)).
 		And(expression.Key(resources.SortKey).Between(expression.Value(skCallsPrefix+from), expression.Value(skCallsPrefix+to)))

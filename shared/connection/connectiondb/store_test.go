@@ -27,6 +27,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/connection/connectiondb"
+	"github.com/sfsync/sfsync/shared/health"
 	"github.com/sfsync/sfsync/shared/platform/sealing"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/shared/salesforce"
@@ -654,6 +655,11 @@ func TestReplaceNamesThePreviousConnection(t *testing.T) {
 	}
 }
 
+// DeleteItem of repeatingDB sends every delete twice too.
+func (r repeatingDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return motoserver.SentTwice(ctx, r.DynamoDB.DeleteItem, in, opts...)
+}
+
 // UpdateItem of repeatingDB sends every update twice too.
 func (r repeatingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	return motoserver.SentTwice(ctx, r.DynamoDB.UpdateItem, in, opts...)
@@ -893,11 +899,12 @@ func TestReplaceKeepsTheOrgName(t *testing.T) {
 }
 
 // TestCallsOfPastDaysAreKept: the write that starts a day keeps the day it
-// replaces, with its calls, at TEAM#<t>/CALLS#<day> for 35 days after that
-// day began, whether it guessed the new day or not, and also when every
-// write is sent again after a lost answer (the start's resend is refused by
-// its own mark); CallsByDay reads the kept days of a range, never the
-// connection's current one nor another team's.
+// replaces, with its calls, at TEAM#<t>/CALLS#<day> for health.Keep (35
+// days) after that day began, whether it guessed the new day or not, and
+// also when every write is sent again after a lost answer (the start's
+// resend is refused by its own mark, which the kept day notes);
+// CallsByDay reads the kept days of a range, never the connection's
+// current one nor another team's.
 func TestCallsOfPastDaysAreKept(t *testing.T) {
 	t.Parallel()
 	for _, repeat := range []bool{false, true} {
@@ -954,14 +961,15 @@ func TestCallsOfPastDaysAreKept(t *testing.T) {
 				t.Fatalf("got %v, %v; want the item TEAM#%s / CALLS#2026-12-01", out, err, team)
 			}
 			var it struct {
-				Calls     int   `dynamodbav:"calls"`
-				ExpiresAt int64 `dynamodbav:"expires_at"`
+				Calls     int      `dynamodbav:"calls"`
+				Added     []string `dynamodbav:"added,stringset"`
+				ExpiresAt int64    `dynamodbav:"expires_at"`
 			}
 			if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 				t.Fatal(err)
 			}
-			if want := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Add(35 * 24 * time.Hour).Unix(); it.Calls != 8 || it.ExpiresAt != want || len(out.Item) != 4 {
-				t.Errorf("got %v; want pk, sk, calls 8 and expires_at %d", out.Item, want)
+			if want := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Add(health.Keep).Unix(); it.Calls != 8 || len(it.Added) != 1 || it.ExpiresAt != want || len(out.Item) != 5 {
+				t.Errorf("got %+v (%d attributes); want pk, sk, calls 8, the mark of the one start that kept them and expires_at %d", it, len(out.Item), want)
 			}
 		})
 	}
