@@ -710,6 +710,8 @@ func withProblem(upd expression.UpdateBuilder, p connection.Problem) expression.
 // the item is gone was this one, sent again by the SDK after a lost answer
 // (the condition held the item as read), or another's delete of the same
 // item, which keeps it under the same mark: either way it is kept once.
+// (Two disconnects racing a usage write between their reads may keep the
+// count the first of them read: a few calls short, never counted twice.)
 func (s *Store) Delete(ctx context.Context, team string) error {
 	for attempt := 1; ; attempt++ {
 		got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: connKey(team), ConsistentRead: aws.Bool(true)})
