@@ -14,14 +14,17 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/sfsync/sfsync/shared/console"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/resources"
 	"github.com/sfsync/sfsync/tools/jwtlocal"
@@ -37,6 +40,11 @@ const repoRoot = "../.."
 
 // artifacts is where the screenshots go (README: "The admin console").
 var artifacts = filepath.Join(repoRoot, ".local", "artifacts", "console")
+
+// frameAncestors is the stack's CONSOLE_FRAME_ANCESTORS: pages of the API's
+// own origin may frame the console, so TestFramedConsole can read the
+// framed page.
+const frameAncestors = "'self'"
 
 // waitFor bounds each wait for a signal in the page. Syncs go through
 // moto, the slow part of the local stack, so the waits for an outcome are
@@ -92,6 +100,7 @@ func run(m *testing.M) (int, error) {
 		Endpoint: proxy.URL, Prefix: fmt.Sprintf("console%d", time.Now().UnixNano()%1e8), RepoDir: repoRoot, StateDir: state,
 		Functions: stacktest.SlowMoto(resources.Functions), APIAddr: "127.0.0.1:" + strconv.Itoa(port), Output: out,
 		Logger: slog.New(slog.DiscardHandler), VisibilityTimeout: 15 * time.Second, MaxReceiveCount: 5, PollWait: time.Second,
+		ExtraEnv: map[string]string{console.EnvFrameAncestors: frameAncestors},
 		// The default OAuth return URL: the console.
 		StartSalesforce: func(context.Context) (string, func(), error) {
 			stack.sim = org.New(org.Config{ClientID: "sfsync-local", ClientSecret: "sfsync-local-secret",
@@ -262,6 +271,94 @@ func redact(u string) string {
 	return u
 }
 
+// reload navigates to u and waits until the document is a new one (the
+// old one is marked first), so a wait after it never reads the old page.
+func reload(t *testing.T, ctx context.Context, what, u string) {
+	t.Helper()
+	eval[bool](t, ctx, `window.__old = true`)
+	do(t, ctx, what, chromedp.Navigate(u))
+	wait(t, ctx, what+": a new document", `window.__old === undefined && document.readyState !== "loading"`, waitFor)
+}
+
+// request is one request a page sent, as the browser sent it.
+type request struct {
+	Method, Path, Query, IfMatch string
+	URL                          string // without the fragment
+}
+
+// interceptor sees the requests of a page whose URLs match its patterns,
+// before they leave the browser, and answers those it is told to fail with
+// a 503 of the API's error shape instead of sending them.
+type interceptor struct {
+	mu   sync.Mutex
+	seen []request
+	fail map[string]bool // "GET /v1/salesforce/settings"
+}
+
+// intercept starts an interceptor on the browser's tab for the URL
+// patterns (Fetch.enable's: * for any characters).
+func intercept(t *testing.T, ctx context.Context, patterns ...string) *interceptor {
+	t.Helper()
+	ic := &interceptor{fail: map[string]bool{}}
+	lctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	events := chromedp.Events(lctx, fetch.RequestPaused)
+	var ps []*fetch.RequestPattern
+	for _, p := range patterns {
+		ps = append(ps, &fetch.RequestPattern{URLPattern: p})
+	}
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: ps}); err != nil {
+		t.Fatalf("intercept %v: %v", patterns, err)
+	}
+	go func() {
+		for ev, err := range events {
+			if err != nil {
+				return
+			}
+			u, _ := url.Parse(ev.Request.URL)
+			r := request{Method: ev.Request.Method, Path: u.Path, Query: u.RawQuery, URL: ev.Request.URL}
+			for k, v := range ev.Request.Headers {
+				if strings.EqualFold(k, "If-Match") {
+					r.IfMatch = fmt.Sprint(v)
+				}
+			}
+			ic.mu.Lock()
+			ic.seen = append(ic.seen, r)
+			failing := ic.fail[r.Method+" "+r.Path]
+			ic.mu.Unlock()
+			if failing {
+				_, _ = chromedp.Call(lctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: 503,
+					ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+					Body:            []byte(`{"error":{"code":"unavailable","message":"The service is unavailable; try again."}}`)})
+				continue
+			}
+			_, _ = chromedp.Call(lctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+		}
+	}()
+	return ic
+}
+
+// failing makes the interceptor answer "METHOD /path" with a 503 (on) or
+// let it through (off).
+func (ic *interceptor) failing(route string, on bool) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	ic.fail[route] = on
+}
+
+// requests returns what the page sent so far that match.
+func (ic *interceptor) requests(match func(request) bool) []request {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	var out []request
+	for _, r := range ic.seen {
+		if match(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // ---- the API, as the app's backend or an attacker would call it ----
 
 func token(t *testing.T, team, role string) string {
@@ -370,6 +467,10 @@ func adminTour(t *testing.T, ctx context.Context, team, admin string) {
 		t.Errorf("session storage: got %d characters; want the token", len(got))
 	}
 	waitText(t, ctx, "#conn-status", "Not connected")
+	// The connect form names the team the org will be connected for.
+	if got, want := waitText(t, ctx, "#connect-team", "team"), "You are connecting Salesforce for team "+team+": "; !strings.HasPrefix(got, want) {
+		t.Errorf("the connect form's team: got %q; want it to start %q", got, want)
+	}
 
 	// Connect through the simulator's consent page.
 	connectInBrowser(t, ctx)
@@ -465,7 +566,7 @@ func adminTour(t *testing.T, ctx context.Context, team, admin string) {
 
 	// Sequences: a change of the rule says, before the save, who keeps the
 	// old one.
-	_, seqGot := api(t, admin, "GET", "/v1/sequences/seq_console/salesforce", "", nil)
+	_, seqGot := api(t, admin, "GET", "/v1/sequences/seq_console/salesforce?members=true", "", nil)
 	members, ok := seqGot["members"].(float64)
 	if !ok || members < 2 {
 		t.Fatalf("GET the sequence: got members %v; want the 2 contacts added", seqGot["members"])
@@ -610,6 +711,12 @@ func memberTour(t *testing.T, ctx context.Context, team string) {
 	}
 }
 
+// wantPolicy is the whole Content-Security-Policy of the stack's console,
+// whose CONSOLE_FRAME_ANCESTORS is frameAncestors.
+const wantPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors " + frameAncestors + "; " +
+	"require-trusted-types-for 'script'; trusted-types 'none'"
+
 // TestConsolePolicy: every file of the console comes with its Content
 // Security Policy; the page runs no inline script, holds no inline handler
 // or style, reports no violation of its own; and a script injected into it
@@ -632,10 +739,9 @@ func TestConsolePolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		csp := resp.Header.Get("Content-Security-Policy")
-		if resp.StatusCode != 200 || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
-			resp.Header.Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("GET %s through the gateway: got %d CSP %q; want 200 with the console's policy", f, resp.StatusCode, csp)
+		csp := resp.Header.Values("Content-Security-Policy")
+		if resp.StatusCode != 200 || len(csp) != 1 || csp[0] != wantPolicy || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s through the gateway: got %d CSP %q; want 200 with exactly [%q]", f, resp.StatusCode, csp, wantPolicy)
 		}
 	}
 
@@ -731,4 +837,227 @@ func TestTokenInQueryRefused(t *testing.T) {
 	if got := eval[bool](t, ctx, `sessionStorage.getItem("sfsync.console.token") === null && !location.href.includes("token")`); !got {
 		t.Errorf("after a token in the query: got it kept or left in the address; want it dropped")
 	}
+}
+
+// TestSaveNeedsTheVersionRead: a page that holds no version of what it
+// edits (its GET failed, or the mapping of the other object is on screen
+// while this one's fails) saves nothing: its Save button is disabled, a
+// save forced anyway is refused on the page, and no PUT leaves, least of
+// all one with If-Match: * (which overwrites whatever is current). Once
+// read, a save carries the version read.
+func TestSaveNeedsTheVersionRead(t *testing.T) {
+	const team = "team_versions"
+	ctx := browser(t)
+	do(t, ctx, "open about:blank", chromedp.Navigate("about:blank"))
+	ic := intercept(t, ctx, "*/v1/salesforce/settings*", "*/v1/salesforce/field-mappings/*")
+	const (
+		getSettings = "GET /v1/salesforce/settings"
+		getLead     = "GET /v1/salesforce/field-mappings/lead"
+		getContact  = "GET /v1/salesforce/field-mappings/contact"
+	)
+	ic.failing(getSettings, true)
+	ic.failing(getLead, true)
+	puts := func(r request) bool { return r.Method == "PUT" }
+	star := func(r request) bool { return r.IfMatch == "*" }
+
+	do(t, ctx, "open the console", chromedp.Navigate(stack.st.ConsoleURLWith(token(t, team, "admin"))))
+	wait(t, ctx, "the connection page", `document.querySelector("#page-connection").dataset.ready === "true"`, waitFor)
+
+	// Settings: the GET fails.
+	tab(t, ctx, "settings", false)
+	waitText(t, ctx, "#settings-error", "The service is unavailable")
+	if !eval[bool](t, ctx, `document.querySelector("#settings-save").disabled`) {
+		t.Errorf("settings' Save after a failed GET: got enabled; want disabled")
+	}
+	eval[bool](t, ctx, `(document.querySelector("#settings-form").requestSubmit(), true)`)
+	waitText(t, ctx, "#settings-error", "Nothing was saved: the current settings were not read")
+	shot(t, ctx, "23-settings-unread")
+
+	// Field mapping: the Lead mapping's GET fails.
+	tab(t, ctx, "mapping", false)
+	waitText(t, ctx, "#mapping-problems", "The service is unavailable")
+	if !eval[bool](t, ctx, `document.querySelector("#mapping-save").disabled`) {
+		t.Errorf("the mapping's Save after a failed GET: got enabled; want disabled")
+	}
+	eval[bool](t, ctx, `(document.querySelector("#mapping-form").requestSubmit(), true)`)
+	waitText(t, ctx, "#mapping-result", "Nothing was saved: the current mapping was not read")
+	if got := eval[string](t, ctx, `document.querySelector("#mapping-problems").textContent`); !strings.Contains(got, "The service is unavailable") {
+		t.Errorf("why the mapping was not read, after the refused save: got %q; want it still shown", got)
+	}
+	shot(t, ctx, "24-mapping-unread")
+
+	// The Lead mapping read; then the Contact mapping's GET fails: the
+	// Lead's version is no version of the Contact mapping.
+	ic.failing(getLead, false)
+	do(t, ctx, "reload the mapping", chromedp.Click(chromedp.ID("mapping-reload")))
+	wait(t, ctx, "the Lead mapping", `document.querySelector("#page-mapping").dataset.ready === "true" && !document.querySelector("#mapping-save").disabled`, waitFor)
+	ic.failing(getContact, true)
+	do(t, ctx, "the Contact mapping", chromedp.Click(chromedp.CSS(`input[name="mapping_object"][value="contact"]`)))
+	waitText(t, ctx, "#mapping-version", "could not be read")
+	if !eval[bool](t, ctx, `document.querySelector("#mapping-save").disabled`) {
+		t.Errorf("the Contact mapping's Save after its GET failed: got enabled; want disabled")
+	}
+	eval[bool](t, ctx, `(document.querySelector("#mapping-form").requestSubmit(), true)`)
+	waitText(t, ctx, "#mapping-result", "Nothing was saved")
+
+	if got := ic.requests(puts); len(got) != 0 {
+		t.Errorf("PUTs while the page held no version: got %+v; want none", got)
+	}
+
+	// Read at last, the settings save with the version read.
+	ic.failing(getSettings, false)
+	tab(t, ctx, "settings", false)
+	do(t, ctx, "reload the settings", chromedp.Click(chromedp.ID("settings-reload")))
+	wait(t, ctx, "the settings", `document.querySelector("#page-settings").dataset.ready === "true" && !document.querySelector("#settings-save").disabled`, waitFor)
+	do(t, ctx, "save the settings", chromedp.Click(chromedp.ID("settings-save")))
+	waitText(t, ctx, "#settings-result", "Saved as version 1")
+	if got := ic.requests(puts); len(got) != 1 || got[0].Path != "/v1/salesforce/settings" || got[0].IfMatch != `"0"` {
+		t.Errorf("PUTs once the settings were read: got %+v; want one to /v1/salesforce/settings with If-Match \"0\"", got)
+	}
+	if got := ic.requests(star); len(got) != 0 {
+		t.Errorf("requests with If-Match: *: got %+v; want none", got)
+	}
+}
+
+// TestSequenceAsksForItsMembers: the Sequences page asks for the count of
+// contacts already in the sequence (the API computes it only when asked).
+func TestSequenceAsksForItsMembers(t *testing.T) {
+	ctx := browser(t)
+	do(t, ctx, "open about:blank", chromedp.Navigate("about:blank"))
+	ic := intercept(t, ctx, "*/v1/sequences/*")
+	do(t, ctx, "open the console", chromedp.Navigate(stack.st.ConsoleURLWith(token(t, "team_members", "admin"))))
+	wait(t, ctx, "the connection page", `document.querySelector("#page-connection").dataset.ready === "true"`, waitFor)
+	tab(t, ctx, "sequences", false)
+	do(t, ctx, "look up seq_members",
+		chromedp.SetValue(chromedp.ID("seq-id"), "seq_members"),
+		chromedp.Click(chromedp.ID("seq-lookup-button")),
+		chromedp.WaitVisible(chromedp.ID("seq-form")))
+	got := ic.requests(func(r request) bool { return r.Method == "GET" })
+	if len(got) != 1 || got[0].Path != "/v1/sequences/seq_members/salesforce" || got[0].Query != "members=true" {
+		t.Errorf("the look-up: got %+v; want one GET /v1/sequences/seq_members/salesforce?members=true", got)
+	}
+}
+
+// TestReturnIgnoresATokenInItsFragment: a return link from Salesforce's
+// consent that carries a token after # (a crafted link: the attacker's
+// genuine return, with the attacker's session) completes nothing with that
+// token. The token is dropped, never stored; the tab completes only with the
+// session it already held, and the attacker's team stays unconnected.
+func TestReturnIgnoresATokenInItsFragment(t *testing.T) {
+	attacker := token(t, "team_fixation", "admin")
+	code, started := api(t, attacker, "POST", "/v1/salesforce/connect", fmt.Sprintf(`{"environment":"custom","login_url":%q}`, stack.sim.URL()), nil)
+	authorize, _ := started["authorize_url"].(string)
+	if code != 200 || authorize == "" {
+		t.Fatalf("the attacker's connect: got %d %v; want 200 with the authorize URL", code, started)
+	}
+	// The attacker consents and keeps the return link (in a browser with
+	// no session, which completes nothing).
+	ctx := browser(t)
+	do(t, ctx, "open about:blank", chromedp.Navigate("about:blank"))
+	ic := intercept(t, ctx, "*salesforce=consented*")
+	do(t, ctx, "consent",
+		chromedp.Navigate(authorize),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+		chromedp.Click(chromedp.ID("allow")))
+	wait(t, ctx, "the console's answer", `location.pathname === "/console/" && document.querySelector("#conn-return").dataset.result === "no_session"`, waitFor)
+	returns := ic.requests(func(r request) bool { return r.Path == "/console/" })
+	if len(returns) != 1 {
+		t.Fatalf("the return to the console: got %d requests; want 1", len(returns))
+	}
+	crafted := returns[0].URL + "#token=" + attacker
+	final := `["no_session", "refused", "connected"].includes(document.querySelector("#conn-return").dataset.result)`
+	result := `document.querySelector("#conn-return").dataset.result`
+	stored := `sessionStorage.getItem("sfsync.console.token")`
+
+	// A tab with no session.
+	reload(t, ctx, "open the crafted link in a tab with no session", crafted)
+	wait(t, ctx, "the return's result", final, waitFor)
+	if got := eval[string](t, ctx, result); got != "no_session" {
+		t.Errorf("the crafted link in a tab with no session: got %q; want no_session", got)
+	}
+	if got := eval[bool](t, ctx, stored+` === null`); !got {
+		t.Errorf("session storage after the crafted link: got a token; want none")
+	}
+	waitText(t, ctx, "#banner", "carried a session of its own; it was ignored")
+	if at := eval[string](t, ctx, "location.href"); strings.Contains(at, "token") || strings.Contains(at, "ticket") {
+		t.Errorf("address: got %s; want the token and the ticket gone", redact(at))
+	}
+	shot(t, ctx, "25-return-token-ignored")
+
+	// A tab holding its admin's session: that session, not the link's.
+	victim := token(t, "team_victim", "admin")
+	do(t, ctx, "leave the console", chromedp.Navigate("about:blank")) // a new fragment alone loads no new page
+	reload(t, ctx, "open the console as the victim", stack.st.ConsoleURLWith(victim))
+	wait(t, ctx, "the connection page", `document.querySelector("#page-connection").dataset.ready === "true"`, waitFor)
+	reload(t, ctx, "open the crafted link in the victim's tab", crafted)
+	wait(t, ctx, "the return's result", final, waitFor)
+	if got := eval[string](t, ctx, result); got != "refused" {
+		t.Errorf("the crafted link in the victim's tab: got %q; want refused (the victim's session matches no connect)", got)
+	}
+	if got := eval[string](t, ctx, stored); got != victim {
+		t.Errorf("session storage after the crafted link: got %d characters; want the victim's token kept", len(got))
+	}
+	for _, team := range []string{"team_fixation", "team_victim"} {
+		if code, c := api(t, token(t, team, "admin"), "GET", "/v1/salesforce", "", nil); code != 200 || c["status"] != "disconnected" {
+			t.Errorf("%s after the crafted link: got %d %v; want disconnected", team, code, c)
+		}
+	}
+}
+
+// TestDeniedReturnShowsNoQueryText: a denied return says why for the
+// reasons the API's callback gives, and a generic sentence for anything
+// else: the query is anyone's to write, and its words never reach the page.
+func TestDeniedReturnShowsNoQueryText(t *testing.T) {
+	const generic = "Nothing was connected: the connect did not finish."
+	tests := []struct{ reason, want string }{
+		{"access_denied", "Nothing was connected: you chose Deny at Salesforce."},
+		{"bad_signature", "Nothing was connected: Salesforce's answer did not verify."},
+		{"bad_instance_url", "Nothing was connected: the org's address is not a Salesforce address."},
+		{"bad_identity", "Nothing was connected: Salesforce's identity answer did not match the org and user."},
+		{"exchange_failed", "Nothing was connected: Salesforce refused to finish the login (try again)."},
+		{"Your account is locked. Call +1 555 0100 to unlock it", generic},
+		{"constructor", generic},
+		{"__proto__", generic},
+		{"", generic},
+	}
+	ctx := browser(t)
+	do(t, ctx, "open about:blank", chromedp.Navigate("about:blank"))
+	for _, tt := range tests {
+		reload(t, ctx, "a denied return, reason "+strconv.Quote(tt.reason),
+			stack.st.ConsoleURL()+"?"+url.Values{"salesforce": {"denied"}, "reason": {tt.reason}}.Encode())
+		wait(t, ctx, "the denied result", `document.querySelector("#conn-return").dataset.result === "denied"`, waitFor)
+		if got := eval[string](t, ctx, `document.querySelector("#conn-return").textContent`); got != tt.want {
+			t.Errorf("reason %q: got %q; want %q", tt.reason, got, tt.want)
+		}
+	}
+	shot(t, ctx, "26-denied-unknown-reason")
+}
+
+// TestFramedConsoleCannotConnect: in a frame (here a page of the API's own
+// origin, which the stack's CONSOLE_FRAME_ANCESTORS allows) the Connection
+// page offers no connect, which could not work there, and says to open the
+// console in its own tab; the rest of the page works.
+func TestFramedConsoleCannotConnect(t *testing.T) {
+	ctx := browser(t)
+	do(t, ctx, "open the host app's page", chromedp.Navigate(stack.st.APIURL+"/host-app"))
+	eval[bool](t, ctx, fmt.Sprintf(`(() => {
+		const f = document.createElement("iframe");
+		f.src = %q;
+		f.width = 1000; f.height = 900;
+		document.body.append(f);
+		return true })()`, console.Path+"#token="+token(t, "team_framed", "admin")))
+	framed := `document.querySelector("iframe").contentDocument`
+	wait(t, ctx, "the framed connection page", framed+` && `+framed+`.querySelector("#page-connection") && `+framed+`.querySelector("#page-connection").dataset.ready === "true"`, waitFor)
+	checks := []struct{ what, expr string }{
+		{"the note that connecting needs its own tab", `!d.querySelector("#connect-framed").hidden && d.querySelector("#connect-framed").textContent.includes("needs the console in its own browser tab")`},
+		{"no connect control shown", `[...d.querySelectorAll("#connect-form button, #connect-form input")].every((e) => e.closest("[hidden]"))`},
+		{"no team line for a connect that cannot happen", `d.querySelector("#connect-team").hidden`},
+		{"the status read", `d.querySelector("#conn-status").textContent === "Not connected"`},
+	}
+	for _, c := range checks {
+		if !eval[bool](t, ctx, `((d) => `+c.expr+`)(`+framed+`)`) {
+			t.Errorf("framed: %s: got false for %s; want true", c.what, c.expr)
+		}
+	}
+	shot(t, ctx, "27-framed")
 }

@@ -15,20 +15,28 @@ export const apiRoot = location.pathname.replace(/\/console\/.*$/, "");
 // takeToken moves a token from the fragment to the tab's session storage
 // and cleans the address. A token in the query string is refused (a query
 // reaches servers and logs): it is dropped, unused, and the answer says so.
+//
+// On the OAuth return (?salesforce=...) a token in the fragment is dropped
+// too, never stored: the connect completes only with the session this tab
+// already held. Otherwise a crafted return link carrying someone else's
+// token after # would complete the connect with that session (session
+// fixation).
 export function takeToken() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const query = new URLSearchParams(location.search);
   const fromQuery = query.has("token");
   if (fromQuery) query.delete("token");
-  if (fragment.has("token")) {
+  const fromFragment = fragment.has("token");
+  const oauthReturn = query.has("salesforce");
+  if (fromFragment && !oauthReturn) {
     const token = fragment.get("token").trim();
     if (token) sessionStorage.setItem(tokenKey, token);
   }
-  if (fragment.has("token") || fromQuery) {
+  if (fromFragment || fromQuery) {
     const rest = query.toString();
     history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + "#connection");
   }
-  return {refusedQueryToken: fromQuery};
+  return {refusedQueryToken: fromQuery, ignoredReturnToken: fromFragment && oauthReturn};
 }
 
 function decodePart(part) {

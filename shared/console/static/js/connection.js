@@ -1,6 +1,12 @@
 // The Connection page: connect (production, sandbox, My Domain), the org and
 // user linked, the status, disconnect, and the org readiness report; and
 // the OAuth return, which completes a connect in the tab that started it.
+//
+// A console shown in a frame cannot connect: Salesforce's login and consent
+// pages refuse to be framed, and a tab or popup opened from the frame would
+// not share the frame's session storage, so nothing could complete the
+// connect. There the page says to open the console in its own tab, and
+// offers no connect at all.
 
 import {call, problem, session} from "./api.js";
 import {byId, h, fill, show, on, details, when, number, words, clearFieldErrors, fieldError} from "./dom.js";
@@ -14,6 +20,9 @@ const statusText = {
 
 const statusLabel = {connected: "Connected", needs_reauth: "Needs re-auth", needs_admin: "Needs admin", disconnected: "Not connected"};
 
+// deniedText is the sentence for each reason the API's OAuth callback gives
+// (salesforce=denied&reason=...). The query is anyone's to write: a reason
+// not listed here gets the generic sentence, and its words are never shown.
 const deniedText = {
   access_denied: "you chose Deny at Salesforce",
   bad_signature: "Salesforce's answer did not verify",
@@ -21,6 +30,17 @@ const deniedText = {
   bad_identity: "Salesforce's identity answer did not match the org and user",
   exchange_failed: "Salesforce refused to finish the login (try again)",
 };
+
+const deniedGeneric = "the connect did not finish";
+
+// framed is true when the console is shown inside another page.
+export const framed = (() => {
+  try {
+    return window.top !== window.self;
+  } catch {
+    return true;
+  }
+})();
 
 const readinessLabel = {ok: "OK", warn: "Warning", fail: "Fails", not_checked: "Not checked"};
 
@@ -33,6 +53,7 @@ export const page = {
     on("connect-form", "submit", startConnect);
     for (const r of document.querySelectorAll('input[name="environment"]')) on(r, "change", environmentChanged);
     environmentChanged();
+    renderConnectFor();
     on("disconnect-button", "click", () => {
       const org = current && (current.org_name || current.org_id);
       byId("disconnect-question").textContent = "Disconnect " + (org ? "the org " + org : "Salesforce") +
@@ -51,6 +72,25 @@ export const page = {
     load();
   },
 };
+
+// renderConnectFor says, on the connect form, which team the org will be
+// connected for (the team of the tab's session), or, in a frame, that
+// connecting needs the console in its own tab.
+function renderConnectFor() {
+  const s = session();
+  byId("connect-controls").hidden = framed;
+  byId("connect-framed").hidden = !framed;
+  const p = byId("connect-team");
+  if (framed || !s) {
+    fill(p);
+    p.hidden = true;
+    return;
+  }
+  fill(p, "You are connecting Salesforce for ",
+    s.team ? ["team ", h("strong", {text: s.team})] : "your team",
+    ": the org you allow at Salesforce syncs this team's contacts.");
+  p.hidden = false;
+}
 
 function environmentChanged() {
   const custom = document.querySelector('input[name="environment"]:checked').value === "custom";
@@ -136,6 +176,7 @@ async function loadReadiness() {
 
 async function startConnect(ev) {
   ev.preventDefault();
+  if (framed) return; // nothing to offer: see renderConnectFor
   const form = byId("connect-form");
   clearFieldErrors(form);
   show("connect-error", "");
@@ -183,7 +224,7 @@ export async function completeReturn(q, s) {
   box.hidden = false;
   if (q.get("salesforce") !== "consented") {
     const reason = q.get("reason") || "";
-    box.textContent = "Nothing was connected: " + (deniedText[reason] || (reason ? words(reason) : "the connect did not finish")) + ".";
+    box.textContent = "Nothing was connected: " + (Object.hasOwn(deniedText, reason) ? deniedText[reason] : deniedGeneric) + ".";
     box.dataset.result = "denied";
     return;
   }

@@ -54,7 +54,7 @@ function route(load = true, focus = false) {
 }
 
 function start() {
-  const {refusedQueryToken} = takeToken();
+  const {refusedQueryToken, ignoredReturnToken} = takeToken();
   const returning = new URLSearchParams(location.search);
   const s = session();
   onSessionEnded(endSession);
@@ -68,6 +68,8 @@ function start() {
   }
   if (refusedQueryToken) {
     show("banner", "A token in the address's query was refused: the app must put it after # (the fragment). Reopen the console from your app.");
+  } else if (ignoredReturnToken) {
+    show("banner", "The link back from Salesforce carried a session of its own; it was ignored. The console completes a connect only with the session this tab already held.");
   }
   if (!s) {
     if (!returning.has("salesforce") && !refusedQueryToken) show("banner", "This tab holds no session. Open the console from your app.");

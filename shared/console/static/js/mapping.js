@@ -5,7 +5,7 @@
 // refused; and a live preview of a sample contact rendered through the rows
 // as they stand, which writes nothing.
 
-import {call, problem} from "./api.js";
+import {call, problem, session} from "./api.js";
 import {byId, h, fill, show, on, when, plural} from "./dom.js";
 
 const kinds = [
@@ -15,7 +15,11 @@ const kinds = [
 ];
 
 let object = "lead";
+// etag is the version of the mapping on screen, the If-Match of a save; null
+// while none is (a load on its way, a GET that failed). Without it nothing
+// is saved: an If-Match of * would overwrite whatever version is current.
 let etag = null;
+let loadSeq = 0; // the newest load; an older one's answer is dropped
 let orgFields = []; // the org's createable fields, sorted by label
 let loaded = false;
 let rowSeq = 0;
@@ -50,16 +54,29 @@ export const page = {
   },
 };
 
+// saveable enables the Save button only while the page holds the version
+// on screen (and, through lock, only for an admin).
+function saveable() {
+  byId("mapping-save").disabled = !etag || !session();
+  lock(byId("page-mapping"));
+}
+
 async function load() {
   loaded = true;
+  const mine = ++loadSeq;
+  etag = null; // the version on screen is gone until this load answers
+  saveable();
   const section = byId("page-mapping");
   delete section.dataset.ready;
   byId("mapping-result").textContent = "";
+  byId("mapping-version").textContent = "Loading…";
+  fill("mapping-rows");
   showProblems([]);
   const [m, f] = await Promise.all([
     call("GET", `/v1/salesforce/field-mappings/${object}`),
     call("GET", `/v1/salesforce/field-mappings/${object}/fields`),
   ]);
+  if (mine !== loadSeq) return; // another object or a reload since: its load shows
   if (f.ok) {
     orgFields = Array.isArray(f.data.fields) ? f.data.fields : [];
     show("mapping-fields-note", "");
@@ -69,11 +86,13 @@ async function load() {
   }
   if (!m.ok) {
     fill("mapping-rows");
+    byId("mapping-version").textContent = "The mapping could not be read, so it cannot be saved. Reload to try again.";
     showProblems([{message: problem(m)}]);
     return;
   }
-  etag = m.etag;
+  etag = m.etag || null;
   render(m.data);
+  saveable();
   section.dataset.ready = "true";
   schedulePreview(0);
 }
@@ -182,12 +201,18 @@ function showProblems(problems) {
 
 async function save(ev) {
   ev.preventDefault();
+  if (!etag) {
+    // The reason the mapping was not read stays shown.
+    byId("mapping-result").textContent = "Nothing was saved: the current mapping was not read, so a save could overwrite a version you have not seen. Reload, then make your change.";
+    return;
+  }
   byId("mapping-result").textContent = "";
   showProblems([]);
+  const mine = loadSeq;
   byId("mapping-save").disabled = true;
-  const r = await call("PUT", `/v1/salesforce/field-mappings/${object}`, {body: {fields: collect()}, ifMatch: etag || "*"});
-  byId("mapping-save").disabled = false;
-  lock(byId("page-mapping"));
+  const r = await call("PUT", `/v1/salesforce/field-mappings/${object}`, {body: {fields: collect()}, ifMatch: etag});
+  if (mine !== loadSeq) return; // the page shows another object or a reload now
+  saveable();
   if (!r.ok) {
     const problems = r.data && Array.isArray(r.data.problems) ? r.data.problems : [{message: problem(r)}];
     showProblems(problems);
@@ -199,8 +224,9 @@ async function save(ev) {
     if (first) first.focus();
     return;
   }
-  etag = r.etag;
+  etag = r.etag || null;
   render(r.data);
+  saveable();
   const keep = r.data.contacts_keeping_previous_version;
   byId("mapping-result").textContent = `Saved as version ${r.data.version}.` +
     (keep ? ` ${keep} ${plural(keep, "contact", "contacts")} synced before ${plural(keep, "keeps its", "keep their")} values.` : "") +

@@ -1,9 +1,11 @@
 // The Settings page (the team's settings) and the Sequences page (one
 // sequence's override). Both are versioned documents: the page keeps the
 // ETag it read and saves with If-Match, so a change someone else saved in
-// between is refused (412) and explained, never overwritten.
+// between is refused (412) and explained, never overwritten. A page that
+// holds no version (its GET failed, or is on its way) saves nothing: it
+// never sends If-Match: *, which would overwrite whatever is current.
 
-import {call, problem} from "./api.js";
+import {call, problem, session} from "./api.js";
 import {byId, show, on, when, plural, words, clearFieldErrors, clearInvalid, fieldError} from "./dom.js";
 
 const kinds = ["sent", "replied", "opened", "clicked", "bounced"];
@@ -11,7 +13,9 @@ const checkboxes = ["deduplication", "activity_tracking", "allow_save_on_duplica
 const selects = ["sync_as", "sync_mode", "owner", "account_matching", "account_fallback"];
 const numbers = ["api_budget_percent", "held_event_max_days", "retention_days"];
 
-let etag = null;
+let etag = null; // the version on screen, the If-Match of a save; null while none is
+let loadSeq = 0; // the newest load; an older one's answer is dropped
+let loading = false;
 let lock = () => {};
 
 export const page = {
@@ -21,25 +25,40 @@ export const page = {
     on("settings-reload", "click", () => load());
   },
   show() {
-    if (!etag) load();
+    if (!etag && !loading) load();
   },
 };
 
+// saveable enables the Save button only while the page holds the version
+// on screen (and, through lock, only for an admin).
+function saveable() {
+  byId("settings-save").disabled = !etag || !session();
+  lock(byId("page-settings"));
+}
+
 async function load() {
+  const mine = ++loadSeq;
+  loading = true;
+  etag = null; // the version on screen is gone until this load answers
+  saveable();
   const form = byId("settings-form");
+  delete byId("page-settings").dataset.ready;
   clearFieldErrors(form);
   clearInvalid(form);
   show("settings-error", "");
   byId("settings-result").textContent = "";
   const r = await call("GET", "/v1/salesforce/settings");
+  if (mine !== loadSeq) return; // a newer load shows
+  loading = false;
   if (!r.ok) {
+    byId("settings-version").textContent = "The settings could not be read, so they cannot be saved. Reload to try again.";
     show("settings-error", problem(r));
     return;
   }
-  etag = r.etag;
+  etag = r.etag || null;
   put(form, r.data);
+  saveable();
   byId("page-settings").dataset.ready = "true";
-  lock(byId("page-settings"));
 }
 
 function version(d) {
@@ -86,12 +105,18 @@ async function save(ev) {
   clearInvalid(form);
   show("settings-error", "");
   byId("settings-result").textContent = "";
+  if (!etag) {
+    show("settings-error", "Nothing was saved: the current settings were not read, so a save could overwrite a version you have not seen. Reload, then make your change.");
+    return;
+  }
+  const mine = loadSeq;
   byId("settings-save").disabled = true;
-  const r = await call("PUT", "/v1/salesforce/settings", {body: collect(form), ifMatch: etag || "*"});
-  byId("settings-save").disabled = false;
-  lock(byId("page-settings"));
+  const r = await call("PUT", "/v1/salesforce/settings", {body: collect(form), ifMatch: etag});
+  if (mine !== loadSeq) return; // reloaded since: the reload shows
+  saveable();
   if (r.ok) {
-    etag = r.etag;
+    etag = r.etag || null;
+    saveable();
     put(form, r.data);
     byId("settings-result").textContent = `Saved as version ${r.data.version}. Contacts already in a sequence keep the settings they were added under.`;
     return;
@@ -107,7 +132,8 @@ async function save(ev) {
 
 // ---- Sequences ----
 
-let seq = null; // {id, etag, data}
+let seq = null; // {id, etag, data}: the sequence on screen; null while none is
+let lookupSeq = 0; // the newest look-up; an older one's answer is dropped
 
 export const sequencesPage = {
   init() {
@@ -123,24 +149,31 @@ async function lookup(ev) {
   const lookupForm = byId("seq-lookup");
   clearFieldErrors(lookupForm);
   const id = byId("seq-id").value.trim();
+  // The sequence shown before, with its ETag, is gone: nothing saves to
+  // this one with that one's version.
+  const mine = ++lookupSeq;
+  seq = null;
+  byId("seq-form").hidden = true;
+  delete byId("page-sequences").dataset.ready;
   if (!id) {
     fieldError(lookupForm, "sequence_id", "Enter the sequence's id, as the sequencer names it.");
     return;
   }
-  const r = await call("GET", "/v1/sequences/" + encodeURIComponent(id) + "/salesforce");
+  // members=true: the count of contacts already in it, which the API
+  // computes only when asked (it reads every membership).
+  const r = await call("GET", "/v1/sequences/" + encodeURIComponent(id) + "/salesforce?members=true");
+  if (mine !== lookupSeq) return; // a newer look-up shows
   if (!r.ok) {
-    byId("seq-form").hidden = true;
     if (!fieldError(lookupForm, r.error.field === "sequence_id" ? "sequence_id" : "", r.error.message)) {
       fieldError(lookupForm, "sequence_id", problem(r));
     }
     return;
   }
-  seq = {id, etag: r.etag, data: r.data};
+  seq = {id, etag: r.etag || null, data: r.data};
   renderSequence();
   byId("seq-result").textContent = "";
   byId("seq-form").hidden = false;
   byId("page-sequences").dataset.ready = "true";
-  lock(byId("page-sequences"));
 }
 
 function renderSequence() {
@@ -155,6 +188,8 @@ function renderSequence() {
   form.elements.sync_mode.value = d.override.sync_mode;
   form.elements.sync_as.value = d.override.sync_as;
   form.elements.sync_disabled.checked = !!d.override.sync_disabled;
+  byId("seq-save").disabled = !seq.etag || !session();
+  lock(byId("page-sequences"));
   const e = d.effective || {};
   byId("seq-effective").textContent = e.reason
     ? `Contacts added now never sync (${words(e.reason)}).`
@@ -190,16 +225,22 @@ async function saveSequence(ev) {
   clearFieldErrors(form);
   show("seq-error", "");
   byId("seq-result").textContent = "";
+  if (!seq || !seq.etag) {
+    show("seq-error", "Nothing was saved: this sequence's current override was not read. Look it up again, then make your change.");
+    return;
+  }
+  const mine = seq;
   byId("seq-save").disabled = true;
-  const r = await call("PUT", "/v1/sequences/" + encodeURIComponent(seq.id) + "/salesforce", {body: formOverride(), ifMatch: seq.etag || "*"});
-  byId("seq-save").disabled = false;
+  const r = await call("PUT", "/v1/sequences/" + encodeURIComponent(seq.id) + "/salesforce", {body: formOverride(), ifMatch: seq.etag});
+  if (seq !== mine) return; // another sequence is on screen now
+  byId("seq-save").disabled = !session();
   lock(byId("page-sequences"));
   if (!r.ok) {
     if (!(r.status === 400 && fieldError(form, r.error.field, r.error.message))) show("seq-error", problem(r));
     return;
   }
   const members = seq.data.members;
-  seq = {id: seq.id, etag: r.etag, data: {...r.data, members}};
+  seq = {id: seq.id, etag: r.etag || null, data: {...r.data, members}};
   renderSequence();
   byId("seq-result").textContent = `Saved as version ${r.data.version}.` + (r.data.note ? " " + r.data.note : "");
 }
