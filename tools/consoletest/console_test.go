@@ -435,6 +435,12 @@ func TestConsole(t *testing.T) {
 // coming back says that nothing was connected.
 func disconnect(t *testing.T, ctx context.Context, admin string) {
 	tab(t, ctx, "connection", true)
+	// The page's next status read is held until after the disconnect: its
+	// late "connected" must not paint over the status read after it.
+	tab(t, ctx, "settings", true)
+	eval[bool](t, ctx, holdNextStatus)
+	tab(t, ctx, "connection", false)
+	wait(t, ctx, "a status read held", "window.__heldSeen === true", waitFor)
 	do(t, ctx, "disconnect",
 		chromedp.Click(chromedp.ID("disconnect-button")),
 		chromedp.WaitVisible(chromedp.ID("disconnect-yes")))
@@ -442,6 +448,14 @@ func disconnect(t *testing.T, ctx context.Context, admin string) {
 	do(t, ctx, "confirm", chromedp.Click(chromedp.ID("disconnect-yes")))
 	waitText(t, ctx, "#disconnect-result", "Disconnected.")
 	waitText(t, ctx, "#conn-status", "Not connected")
+	eval[bool](t, ctx, "window.__release(), true")
+	wait(t, ctx, "the held status read answered", "window.__heldDone === true", waitFor)
+	if got := eval[string](t, ctx, `document.querySelector("#conn-status").textContent`); got != "Not connected" {
+		t.Errorf("status after a read from before the disconnect came back: got %q; want %q", got, "Not connected")
+	}
+	if got := eval[string](t, ctx, `document.querySelector("#readiness-error").textContent`); got != "" {
+		t.Errorf("readiness after a read from before the disconnect came back: got %q; want nothing", got)
+	}
 	if code, c := api(t, admin, "GET", "/v1/salesforce", "", nil); code != 200 || c["status"] != "disconnected" {
 		t.Errorf("after the console's disconnect: got %d %v; want disconnected", code, c)
 	}
@@ -452,6 +466,35 @@ func disconnect(t *testing.T, ctx context.Context, admin string) {
 	}
 	shot(t, ctx, "15-disconnected-denied")
 }
+
+// holdNextStatus makes the page's next GET /v1/salesforce wait for
+// window.__release() before the page sees its answer; window.__heldDone
+// turns true once the page has read that answer and acted on it (a task
+// after the read, so every step the page takes at once has run).
+const holdNextStatus = `(() => {
+  const real = window.fetch;
+  let held = false;
+  window.__heldSeen = false;
+  window.__heldDone = false;
+  window.fetch = async (url, opts) => {
+    const res = await real.call(window, url, opts);
+    const get = !opts || !opts.method || opts.method === "GET";
+    if (held || !get || !String(url).endsWith("/v1/salesforce")) {
+      return res;
+    }
+    held = true;
+    window.__heldSeen = true;
+    await new Promise((release) => { window.__release = release; });
+    const text = res.text.bind(res);
+    res.text = async () => {
+      const v = await text();
+      setTimeout(() => { window.__heldDone = true; }, 0);
+      return v;
+    };
+    return res;
+  };
+  return true;
+})()`
 
 func adminTour(t *testing.T, ctx context.Context, team, admin string) {
 	consoleURL := stack.st.ConsoleURL()

@@ -98,10 +98,20 @@ function environmentChanged() {
   field.hidden = !custom;
 }
 
+// loads counts the page's loads: an answer to a load the page has moved
+// on from (a disconnect or a reopened tab started another) is dropped, so
+// a status read before a disconnect never paints over the one after it.
+let loads = 0;
+
 async function load() {
+  const mine = ++loads;
   const section = byId("page-connection");
+  delete section.dataset.ready;
   show("conn-error", "");
   const r = await call("GET", "/v1/salesforce");
+  if (mine !== loads) {
+    return;
+  }
   if (!r.ok) {
     show("conn-error", problem(r));
     return;
@@ -109,7 +119,9 @@ async function load() {
   current = r.data;
   renderStatus(r.data);
   await loadReadiness();
-  section.dataset.ready = "true";
+  if (mine === loads) {
+    section.dataset.ready = "true";
+  }
 }
 
 function renderStatus(c) {
@@ -160,7 +172,11 @@ async function loadReadiness() {
     fill(list);
     return;
   }
+  const mine = loads;
   const r = await call("GET", "/v1/salesforce/readiness");
+  if (mine !== loads) {
+    return;
+  }
   if (!r.ok) {
     fill(list);
     show("readiness-error", problem(r));
