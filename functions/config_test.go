@@ -38,6 +38,7 @@ func TestTypoInASettingStopsTheFunction(t *testing.T) {
 		{"activitysync", "", "", "aws configuration", "AWS_REGION"},
 		{"activitysync", "HOLD_DELAY_SECONDS", "-900", "configuration", `HOLD_DELAY_SECONDS="-900"`},
 		{"activitysync", "AWAIT_ADD_SECONDS", "2400s", "configuration", `AWAIT_ADD_SECONDS="2400s"`},
+		{"activitysync", "TEAMS_AT_ONCE", "four", "configuration", `TEAMS_AT_ONCE="four"`},
 		{"api", "", "", "aws configuration", "AWS_REGION"},
 		{"api", resources.EnvAllowInsecureLogin, "ture", "configuration", resources.EnvAllowInsecureLogin + `="ture"`},
 	}

@@ -21,19 +21,20 @@ func main() {
 	k := wiring.Start(&env, base)
 
 	engine := &activitysync.Engine{
-		Ledger:     k.ClaimingLedger(),
-		Activities: &activitydb.Store{DB: k.DB, Table: base.LedgerTable},
-		Orgs:       k.SyncOrgs(sync).Activities(),
-		Settings:   k.Policies,
-		Publisher:  k.Publisher(sync),
-		Lifecycle:  k.Lifecycle(),
-		Owner:      k.Holder,
-		ClaimTTL:   wiring.ClaimTTL,
-		Reps:       k.Reps(),
-		AwaitAdd:   sync.AwaitAdd,
-		HoldDelay:  sync.HoldDelay,
-		Gather:     sync.Gather,
-		Log:        k.Log,
+		Ledger:      k.ClaimingLedger(),
+		Activities:  &activitydb.Store{DB: k.DB, Table: base.LedgerTable},
+		Orgs:        k.SyncOrgs(sync).Activities(),
+		Settings:    k.Policies,
+		Publisher:   k.Publisher(sync),
+		Lifecycle:   k.Lifecycle(),
+		Owner:       k.Holder,
+		ClaimTTL:    wiring.ClaimTTL,
+		Reps:        k.Reps(),
+		AwaitAdd:    sync.AwaitAdd,
+		HoldDelay:   sync.HoldDelay,
+		Gather:      sync.Gather,
+		TeamsAtOnce: sync.TeamsAtOnce,
+		Log:         k.Log,
 	}
 	k.ServeQueue(event.ActivityQueue, sync, engine, engine)
 }

@@ -27,21 +27,22 @@ func main() {
 
 	mappings := k.Mappings()
 	engine := &contactsync.Engine{
-		Ledger:    k.ClaimingLedger(),
-		Orgs:      k.SyncOrgs(sync).Contacts(),
-		Policies:  k.Policies,
-		Renderer:  &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: k.DB, Table: base.PoliciesTable}, ReuseFor: 5 * time.Second},
-		Publisher: k.Publisher(sync),
-		Counts:    mappings,
-		Lifecycle: k.Lifecycle(),
-		Release:   &activitydb.Releaser{Store: &activitydb.Store{DB: k.DB, Table: base.LedgerTable}, SQS: k.SQS, QueueURL: activityURL},
-		Reps:      k.Reps(),
-		Owner:     k.Holder,
-		ClaimTTL:  wiring.ClaimTTL,
-		AwaitAdd:  sync.AwaitAdd,
-		HoldDelay: sync.HoldDelay,
-		Gather:    sync.Gather,
-		Log:       k.Log,
+		Ledger:      k.ClaimingLedger(),
+		Orgs:        k.SyncOrgs(sync).Contacts(),
+		Policies:    k.Policies,
+		Renderer:    &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: k.DB, Table: base.PoliciesTable}, ReuseFor: 5 * time.Second},
+		Publisher:   k.Publisher(sync),
+		Counts:      mappings,
+		Lifecycle:   k.Lifecycle(),
+		Release:     &activitydb.Releaser{Store: &activitydb.Store{DB: k.DB, Table: base.LedgerTable}, SQS: k.SQS, QueueURL: activityURL},
+		Reps:        k.Reps(),
+		Owner:       k.Holder,
+		ClaimTTL:    wiring.ClaimTTL,
+		AwaitAdd:    sync.AwaitAdd,
+		HoldDelay:   sync.HoldDelay,
+		Gather:      sync.Gather,
+		TeamsAtOnce: sync.TeamsAtOnce,
+		Log:         k.Log,
 	}
 	k.ServeQueue(event.ContactQueue, sync, engine, engine)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"github.com/sfsync/sfsync/shared/attribution"
 	"log/slog"
-	"maps"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/delivery"
@@ -63,6 +62,9 @@ type Engine struct {
 	// Gather holds a team's small part back to run with its next events
 	// (delivery.Gather); the zero value holds nothing back.
 	Gather delivery.Gather
+	// TeamsAtOnce is how many teams' parts of a batch run at once
+	// (delivery.Runner.Teams; 0 or 1: one after the other).
+	TeamsAtOnce int
 	// Reruns and RerunWait: a team's batch that meets a passing Salesforce
 	// fault is run again at once (see delivery.Rerun); zero values are
 	// the defaults.
@@ -103,15 +105,8 @@ func (e *Engine) Process(ctx context.Context, ds []delivery.Delivery) map[string
 	// A batch larger than the deployed one runs in parts, so what a run
 	// keeps in memory is that of 1,000 (see delivery.Parts).
 	delivery.RunParts(ctx, ds, failed, delivery.Runner{
-		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.logger(), Gather: e.Gather,
-		Run: func(ctx context.Context, team string, part []delivery.Delivery) error {
-			back, err := e.runPart(ctx, team, part)
-			if err != nil {
-				return err // the whole part comes back
-			}
-			maps.Copy(failed, back)
-			return nil
-		},
+		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.logger(), Gather: e.Gather, Teams: e.TeamsAtOnce,
+		Run: e.runPart,
 	})
 	e.answers().EndHeld(ctx, ds, failed)
 	return failed

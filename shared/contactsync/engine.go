@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"time"
 
@@ -58,6 +57,9 @@ type Engine struct {
 	// Gather holds a team's small part back to run with its next events
 	// (delivery.Gather); the zero value holds nothing back.
 	Gather delivery.Gather
+	// TeamsAtOnce is how many teams' parts of a batch run at once
+	// (delivery.Runner.Teams; 0 or 1: one after the other).
+	TeamsAtOnce int
 	// Reruns and RerunWait: a team's batch that meets a passing Salesforce
 	// fault is run again at once (see Rerun); zero values are the defaults.
 	Reruns    int
@@ -100,12 +102,8 @@ func (e *Engine) claimTTL() time.Duration {
 func (e *Engine) Process(ctx context.Context, ds []delivery.Delivery) map[string]error {
 	failed := map[string]error{}
 	delivery.RunParts(ctx, ds, failed, delivery.Runner{
-		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(), Gather: e.Gather,
-		Run: func(ctx context.Context, team string, part []delivery.Delivery) error {
-			retries, err := e.runPart(ctx, team, part)
-			maps.Copy(failed, retries)
-			return err
-		},
+		Reruns: e.Reruns, Wait: e.RerunWait, Log: e.log(), Gather: e.Gather, Teams: e.TeamsAtOnce,
+		Run: e.runPart,
 		OnHeld: func(team string) {
 			// The events of the team come back in any order now: the
 			// activity waiting for its contact.added waits for this.

@@ -63,9 +63,9 @@ func TestRunPartsGathers(t *testing.T) {
 	delivery.RunParts(context.Background(), slices.Concat(small, big, old), failed, delivery.Runner{
 		Reruns: -1, Now: func() time.Time { return gatherNow }, First: func(int) int { return 0 },
 		Gather: delivery.Gather{Min: 100, For: 10 * time.Second},
-		Run: func(_ context.Context, team string, part []delivery.Delivery) error {
+		Run: func(_ context.Context, team string, part []delivery.Delivery) (map[string]error, error) {
 			ran = append(ran, team)
-			return nil
+			return nil, nil
 		},
 	})
 	if want := []string{"big", "old"}; !slices.Equal(ran, want) {

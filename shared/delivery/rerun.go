@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sfsync/sfsync/shared/platform/backoff"
@@ -90,9 +92,10 @@ type Runner struct {
 	Wait   time.Duration // see Rerun
 	Log    *slog.Logger
 	// Run runs one part under ctx, which ends with the team's share of the
-	// batch's time; it records in failed the deliveries that must come
-	// back.
-	Run func(ctx context.Context, team string, part []Delivery) error
+	// batch's time, and returns the deliveries of the part that must come
+	// back, with why; an error brings the whole part back. Parts of
+	// different teams may run at once (Teams), never two of one team.
+	Run func(ctx context.Context, team string, part []Delivery) (back map[string]error, err error)
 	// OnHeld, when set, is told that a team's events were held.
 	OnHeld func(team string)
 	// MinTeamTime is the least share of the batch's time a team gets (see
@@ -108,6 +111,11 @@ type Runner struct {
 	// Gather holds a team's small part back to run with its next events
 	// (see Gather); the zero value holds nothing back.
 	Gather Gather
+	// Teams is how many teams run at once (0 or 1: one after the other).
+	// A batch of many small team parts spends most of its time waiting on
+	// the teams' orgs; running several at once shortens it in proportion,
+	// each team still under its share of the time (see RunParts).
+	Teams int
 }
 
 func (r Runner) now() time.Time {
@@ -150,16 +158,47 @@ func RunParts(ctx context.Context, ds []Delivery, failed map[string]error, r Run
 	if len(teams) == 0 {
 		return
 	}
-	least := leastShare(ctx, r.now(), len(teams), cmp.Or(r.MinTeamTime, DefaultMinTeamTime))
-	for i, t := range teams {
-		tctx, cancel, ok := teamContext(ctx, r.now(), len(teams)-i, least)
-		if ok {
-			r.runTeam(tctx, t, byTeam[t], failed)
-		} else {
-			r.skipTeam(t, byTeam[t], failed)
-		}
-		cancel()
+	at := max(1, min(r.Teams, len(teams)))
+	least := leastShare(ctx, r.now(), turns(len(teams), at), cmp.Or(r.MinTeamTime, DefaultMinTeamTime))
+	var mu sync.Mutex // guards next and failed
+	next := 0
+	var wg sync.WaitGroup
+	for range at {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= len(teams) {
+					return
+				}
+				back := r.turn(ctx, teams[i], byTeam[teams[i]], turns(len(teams)-i, at), least)
+				mu.Lock()
+				maps.Copy(failed, back)
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
+}
+
+// turns is how many turns teams teams take when at run at once: the
+// shares of the time left are reckoned per turn.
+func turns(teams, at int) int { return (teams + at - 1) / at }
+
+// turn runs team t's deliveries ds under its share of the time left, as
+// one of turns turns still to come, and returns those that come back.
+func (r Runner) turn(ctx context.Context, t string, ds []Delivery, turns int, least time.Duration) map[string]error {
+	back := map[string]error{}
+	tctx, cancel, ok := teamContext(ctx, r.now(), turns, least)
+	defer cancel()
+	if ok {
+		r.runTeam(tctx, t, ds, back)
+	} else {
+		r.skipTeam(t, ds, back)
+	}
+	return back
 }
 
 // gather sends back the deliveries of the teams whose parts are held to
@@ -199,15 +238,15 @@ func (r Runner) runTeam(ctx context.Context, t string, ds []Delivery, failed map
 	for i, part := range parts {
 		err := outOfTime(ctx, nil)
 		if err == nil {
-			err = Rerun(ctx, r.Reruns, r.Wait, func() error {
-				for _, d := range part {
-					delete(failed, d.ID)
-				}
-				return r.run(ctx, t, part)
+			var back map[string]error
+			err = Rerun(ctx, r.Reruns, r.Wait, func() (err error) {
+				back, err = r.run(ctx, t, part)
+				return err
 			})
-		}
-		if err == nil {
-			continue
+			if err == nil {
+				maps.Copy(failed, back)
+				continue
+			}
 		}
 		held := errors.Is(err, ErrHeld)
 		if !held {
@@ -252,7 +291,7 @@ var ErrPanicked = errors.New("the team's run panicked")
 // run is r.Run, with a panic of the run turned into the part's error so
 // that it fails only this team's deliveries, not the whole batch. (A panic
 // in a goroutine the run starts still ends the process.)
-func (r Runner) run(ctx context.Context, team string, part []Delivery) (err error) {
+func (r Runner) run(ctx context.Context, team string, part []Delivery) (back map[string]error, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.Log.Error("team batch panicked", "team_id", team, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))

@@ -60,11 +60,11 @@ func TestRunPartsSharesTheTime(t *testing.T) {
 	delivery.RunParts(ctx, []delivery.Delivery{deliveryOf("a", 1), deliveryOf("b", 1), deliveryOf("c", 1)}, map[string]error{}, delivery.Runner{
 		Log: quiet(), MinTeamTime: time.Second,
 		Now: func() time.Time { return now }, First: func(int) int { return 0 },
-		Run: func(ctx context.Context, team string, _ []delivery.Delivery) error {
+		Run: func(ctx context.Context, team string, _ []delivery.Delivery) (map[string]error, error) {
 			dl, _ := ctx.Deadline()
 			deadlines[team] = dl.Sub(t0)
 			now = now.Add(took[team]) // the clock the shares are reckoned by
-			return nil
+			return nil, nil
 		},
 	})
 	// a: 30/3 = 10 s; b, at 4 s: 26/2 = 13 s, ending at 17 s; c, at 24 s: the 6 s left.
@@ -91,15 +91,15 @@ func TestRunPartsCutsOnlyTheSlowTeam(t *testing.T) {
 	runs := map[string]int{}
 	delivery.RunParts(ctx, ds, failed, delivery.Runner{
 		Log: quiet(), MinTeamTime: time.Millisecond,
-		Run: func(ctx context.Context, team string, _ []delivery.Delivery) error {
+		Run: func(ctx context.Context, team string, _ []delivery.Delivery) (map[string]error, error) {
 			mu.Lock()
 			runs[team]++
 			mu.Unlock()
 			if team == "slow" { // a call that outlasts the team's share, cut by its context
 				<-ctx.Done()
-				return fmt.Errorf("%w: find by email: %w", delivery.ErrRetry, ctx.Err())
+				return nil, fmt.Errorf("%w: find by email: %w", delivery.ErrRetry, ctx.Err())
 			}
-			return nil
+			return nil, nil
 		},
 	})
 	if runs["slow"] != 1 || runs["a"] != 1 || runs["b"] != 1 {
@@ -132,10 +132,10 @@ func TestRunPartsNoTimeLeft(t *testing.T) {
 	delivery.RunParts(ctx, []delivery.Delivery{deliveryOf("a", 1), deliveryOf("b", 1)}, failed, delivery.Runner{
 		Log: quiet(), MinTeamTime: 20 * time.Second,
 		Now: func() time.Time { return now }, First: func(int) int { return 0 },
-		Run: func(_ context.Context, team string, _ []delivery.Delivery) error {
+		Run: func(_ context.Context, team string, _ []delivery.Delivery) (map[string]error, error) {
 			ran = append(ran, team)
 			now = now.Add(30 * time.Second) // a ran to the batch's deadline
-			return nil
+			return nil, nil
 		},
 	})
 	if fmt.Sprint(ran) != "[a]" {
@@ -165,11 +165,11 @@ func TestRunPartsBoundsTheLeastShare(t *testing.T) {
 	delivery.RunParts(ctx, ds, failed, delivery.Runner{
 		Log: quiet(), MinTeamTime: 5 * time.Second,
 		Now: func() time.Time { return now },
-		Run: func(ctx context.Context, team string, _ []delivery.Delivery) error {
+		Run: func(ctx context.Context, team string, _ []delivery.Delivery) (map[string]error, error) {
 			dl, _ := ctx.Deadline()
 			shares[team] = dl.Sub(now)
 			now = dl // the org answered when its share ended
-			return nil
+			return nil, nil
 		},
 	})
 	if len(shares) != 10 {
@@ -195,9 +195,9 @@ func TestRunPartsRotatesTheTeams(t *testing.T) {
 		var ran []string
 		delivery.RunParts(context.Background(), slices.Clone(ds), map[string]error{}, delivery.Runner{
 			Log: quiet(), First: first,
-			Run: func(_ context.Context, team string, _ []delivery.Delivery) error {
+			Run: func(_ context.Context, team string, _ []delivery.Delivery) (map[string]error, error) {
 				ran = append(ran, team)
-				return nil
+				return nil, nil
 			},
 		})
 		return fmt.Sprint(ran)
@@ -222,13 +222,13 @@ func TestRunPartsPanic(t *testing.T) {
 	var ran []string
 	delivery.RunParts(context.Background(), []delivery.Delivery{deliveryOf("bad", 1), deliveryOf("ok", 1)}, failed, delivery.Runner{
 		Log: quiet(), First: func(int) int { return 0 },
-		Run: func(_ context.Context, team string, _ []delivery.Delivery) error {
+		Run: func(_ context.Context, team string, _ []delivery.Delivery) (map[string]error, error) {
 			ran = append(ran, team)
 			if team == "bad" {
 				var m map[string]int
 				m["x"]++ // a bug met on this team's data
 			}
-			return nil
+			return nil, nil
 		},
 	})
 	if fmt.Sprint(ran) != "[bad ok]" {
@@ -250,9 +250,9 @@ func TestRunPartsHeldWinsOverTime(t *testing.T) {
 	var teams []string
 	delivery.RunParts(ctx, []delivery.Delivery{deliveryOf("a", 1)}, failed, delivery.Runner{
 		Log: quiet(), OnHeld: func(team string) { teams = append(teams, team) },
-		Run: func(ctx context.Context, _ string, _ []delivery.Delivery) error {
+		Run: func(ctx context.Context, _ string, _ []delivery.Delivery) (map[string]error, error) {
 			<-ctx.Done()
-			return held
+			return nil, held
 		},
 	})
 	if err := failed["a-1"]; len(failed) != 1 || !errors.Is(err, delivery.ErrHeld) || errors.Is(err, delivery.ErrOutOfTime) {
@@ -278,10 +278,10 @@ func TestRunPartsWriteOutlivesTheShare(t *testing.T) {
 	failed := map[string]error{}
 	delivery.RunParts(work, []delivery.Delivery{deliveryOf("writer", 1), deliveryOf("next", 1)}, failed, delivery.Runner{
 		Log: quiet(), MinTeamTime: time.Millisecond, First: func(int) int { return 0 },
-		Run: func(ctx context.Context, team string, _ []delivery.Delivery) error {
+		Run: func(ctx context.Context, team string, _ []delivery.Delivery) (map[string]error, error) {
 			if team == "next" {
 				nextRan = ctx.Err() == nil
-				return nil
+				return nil, nil
 			}
 			wctx := delivery.WriteContext(ctx) // the write starts within the share
 			answered := make(chan struct{})
@@ -300,7 +300,7 @@ func TestRunPartsWriteOutlivesTheShare(t *testing.T) {
 			writeEnd, _ = wctx.Deadline()
 			close(answered)
 			<-written
-			return writeErr
+			return nil, writeErr
 		},
 	})
 	if !errors.Is(readErr, context.DeadlineExceeded) {

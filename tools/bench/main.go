@@ -62,6 +62,9 @@ type config struct {
 	gatherMin int
 	gatherFor time.Duration
 	batchSize int
+
+	teamsAtOnce int           // the sync functions' TEAMS_AT_ONCE
+	orgLatency  time.Duration // every mixed-load org's delay per data call
 }
 
 func main() {
@@ -82,6 +85,8 @@ func main() {
 	flag.IntVar(&c.batchSize, "batch-size", 0, "the sync functions' event source BatchSize on the bench stack (0: as deployed)")
 	flag.IntVar(&c.gatherMin, "gather-min", 0, "the sync functions' GATHER_MIN_EVENTS (0: no gathering)")
 	flag.DurationVar(&c.gatherFor, "gather-for", 0, "the sync functions' GATHER_SECONDS, whole seconds")
+	flag.IntVar(&c.teamsAtOnce, "teams-at-once", 1, "the sync functions' TEAMS_AT_ONCE: teams' parts of a batch run at once")
+	flag.DurationVar(&c.orgLatency, "org-latency", 0, "mixed load: delay every data call of each team's simulated org by this much, as a real org's latency (0: none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -113,7 +118,8 @@ func run(ctx context.Context, c config) error {
 	b := &bench{cfg: c, repo: repoRoot(), results: &Results{Started: time.Now().UTC(), Host: hostInfo(),
 		Settings: Settings{Contacts: c.n, Emails: c.n, BatchingWindow: c.window.String(), MaxConcurrency: c.concurrency,
 			MixedTeams: c.mixedTeams, MixedContacts: c.mixedContacts, MixedEmails: c.mixedEmails, MixedInflight: c.mixedInflight,
-			GatherMin: c.gatherMin, GatherFor: c.gatherFor.String(), BatchSize: c.batchSize}}}
+			GatherMin: c.gatherMin, GatherFor: c.gatherFor.String(), BatchSize: c.batchSize,
+			TeamsAtOnce: c.teamsAtOnce, OrgLatency: c.orgLatency.String()}}}
 	var err error
 	if b.results.Prices, err = loadPrices(c.prices); err != nil {
 		return err
@@ -254,7 +260,8 @@ func (b *bench) startStack(ctx context.Context) error {
 		APIAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Output: out,
 		Logger: slog.New(slog.DiscardHandler), PollWait: time.Second,
 		VisibilityTimeout: 6 * time.Minute, MaxReceiveCount: 5,
-		ExtraEnv: map[string]string{"GATHER_MIN_EVENTS": strconv.Itoa(b.cfg.gatherMin), "GATHER_SECONDS": strconv.Itoa(int(b.cfg.gatherFor / time.Second))},
+		ExtraEnv: map[string]string{"GATHER_MIN_EVENTS": strconv.Itoa(b.cfg.gatherMin), "GATHER_SECONDS": strconv.Itoa(int(b.cfg.gatherFor / time.Second)),
+			"TEAMS_AT_ONCE": strconv.Itoa(b.cfg.teamsAtOnce)},
 		StartSalesforce: func(context.Context) (string, func(), error) {
 			b.sim = org.New(org.Config{ClientID: "sfsync-local", ClientSecret: "sfsync-local-secret",
 				RedirectURIs: []string{b.st.OAuthRedirectURL()}, AutoApprove: true, DailyLimit: 1_000_000})

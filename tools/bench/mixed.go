@@ -48,8 +48,9 @@ const (
 )
 
 // mixedOrgConfig is a team's simulated org, seeded by seed.
-func mixedOrgConfig(redirect string, seed int64) org.Config {
-	cfg := org.Config{ClientID: "sfsync-local", ClientSecret: "sfsync-local-secret", DailyLimit: 1_000_000, Seed: seed}
+// latency delays each of its data calls, as a real org's.
+func mixedOrgConfig(redirect string, seed int64, latency time.Duration) org.Config {
+	cfg := org.Config{ClientID: "sfsync-local", ClientSecret: "sfsync-local-secret", DailyLimit: 1_000_000, Seed: seed, Latency: latency}
 	if redirect != "" {
 		cfg.RedirectURIs, cfg.AutoApprove = []string{redirect}, true
 	}
@@ -88,7 +89,7 @@ func (b *bench) mixedLoad(ctx context.Context) error {
 		kinds[k] = true
 	}
 	for t, team := range w.Teams {
-		o := org.New(mixedOrgConfig(b.st.OAuthRedirectURL(), int64(t)+1))
+		o := org.New(mixedOrgConfig(b.st.OAuthRedirectURL(), int64(t)+1, b.cfg.orgLatency))
 		if err := seedOrg(o, w.seeds(t)); err != nil {
 			return err
 		}
@@ -601,7 +602,7 @@ func (b *bench) mixedBaseline(ctx context.Context, w mixedWorkload) (*Mixed, err
 	}()
 	naives := make([]*naive, len(w.Teams))
 	for t := range w.Teams {
-		sims[t] = org.New(mixedOrgConfig("", int64(t)+1))
+		sims[t] = org.New(mixedOrgConfig("", int64(t)+1, 0)) // the baseline is measured in calls, not time
 		if _, err := sims[t].Start(); err != nil {
 			return nil, err
 		}

@@ -23,6 +23,8 @@ type Settings struct {
 	GatherMin      int    `json:"gather_min_events"`
 	GatherFor      string `json:"gather_for"`
 	BatchSize      int    `json:"batch_size,omitempty"`
+	TeamsAtOnce    int    `json:"teams_at_once"`
+	OrgLatency     string `json:"mixed_org_latency"`
 }
 
 // Results is everything one run measured; it is written as JSON.

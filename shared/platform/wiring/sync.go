@@ -38,6 +38,9 @@ const (
 	// with the team's next events (delivery.Gather).
 	EnvGatherMin = "GATHER_MIN_EVENTS"
 	EnvGatherFor = "GATHER_SECONDS"
+	// EnvTeamsAtOnce (optional, default 1) is how many teams' parts of a
+	// batch run at once (delivery.Runner.Teams).
+	EnvTeamsAtOnce = "TEAMS_AT_ONCE"
 )
 
 // ClaimTTL is how long a sync engine's claim on a record or an activity
@@ -52,6 +55,7 @@ type Sync struct {
 	HoldDelay          time.Duration
 	AwaitAdd           time.Duration
 	Gather             delivery.Gather
+	TeamsAtOnce        int
 }
 
 // ReadSync reads Sync from env; queueEnv names the variable of the
@@ -65,6 +69,7 @@ func ReadSync(env *environ.Reader, queueEnv string) Sync {
 		HoldDelay:          env.Seconds(EnvHoldDelay, 900*time.Second),
 		AwaitAdd:           env.Seconds(EnvAwaitAdd, 2400*time.Second),
 		Gather:             delivery.Gather{Min: env.Count(EnvGatherMin, 0), For: env.Seconds(EnvGatherFor, 0)},
+		TeamsAtOnce:        env.Count(EnvTeamsAtOnce, 1),
 	}
 }
 
