@@ -44,6 +44,9 @@ type Config struct {
 	// minute or two, this keeps it near that count without slowing recovery
 	// much.
 	HoldDelay time.Duration
+	// TeamsAtOnce is TEAMS_AT_ONCE: how many teams' parts of a batch the
+	// sync functions run at once (1: one after the other, as deployed).
+	TeamsAtOnce int
 	// AwaitAdd is AWAIT_ADD_SECONDS; default 10/3 of Visibility, the
 	// deployed ratio while the sync functions timed out at 30 s (600 s
 	// against 6 x 30 s), so an email event waiting for its contact.added
@@ -103,6 +106,7 @@ func (c *Config) defaults() {
 	deff(&c.LatencyFactor, DefaultLatencyFactor)
 	defd(&c.Visibility, 20*time.Second)
 	defd(&c.HoldDelay, c.Visibility)
+	c.TeamsAtOnce = max(c.TeamsAtOnce, 1)
 	defd(&c.AwaitAdd, c.Visibility*10/3)
 	defd(&c.Drain, 10*time.Minute)
 	if c.RepoDir == "" {
@@ -394,8 +398,8 @@ func (r *Report) Print(w io.Writer) {
 
 // Replay is the command that runs this configuration again.
 func (c Config) Replay() string {
-	cmd := fmt.Sprintf("./tools/with-moto.sh go run ./tools/chaos -seed %d -events %d -teams %d -window %d -spread %d -faults %g -drops %g -token-calls %d -visibility %s -hold-delay %s -drain %s -concurrency %d -latency-factor %g",
-		c.Seed, c.Events, c.Teams, c.Window, c.Spread, c.FaultFraction, c.DropFraction, c.TokenCalls, c.Visibility, c.HoldDelay, c.Drain, c.Concurrency, c.LatencyFactor)
+	cmd := fmt.Sprintf("./tools/with-moto.sh go run ./tools/chaos -seed %d -events %d -teams %d -window %d -spread %d -faults %g -drops %g -token-calls %d -visibility %s -hold-delay %s -drain %s -concurrency %d -teams-at-once %d -latency-factor %g",
+		c.Seed, c.Events, c.Teams, c.Window, c.Spread, c.FaultFraction, c.DropFraction, c.TokenCalls, c.Visibility, c.HoldDelay, c.Drain, c.Concurrency, c.TeamsAtOnce, c.LatencyFactor)
 	if !c.Baseline {
 		cmd += " -baseline=false"
 	}

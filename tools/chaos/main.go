@@ -44,6 +44,7 @@ func main() {
 	flag.DurationVar(&c.HoldDelay, "hold-delay", 0, "HOLD_DELAY_SECONDS of the sync functions (how long a held message waits; 0: the visibility timeout)")
 	flag.DurationVar(&c.Drain, "drain", 10*time.Minute, "how long to wait for the last answers after the last send")
 	flag.IntVar(&c.Concurrency, "concurrency", 3, "the sync functions' MaximumConcurrency (0: as deployed, 10); moto-bound, fewer pollers go faster here")
+	flag.IntVar(&c.TeamsAtOnce, "teams-at-once", 1, "the sync functions' TEAMS_AT_ONCE: teams' parts of a batch run at once")
 	flag.BoolVar(&c.Baseline, "baseline", true, "run the same workload without faults first and compare the normal teams' time from send to outcome")
 	flag.Float64Var(&c.LatencyFactor, "latency-factor", DefaultLatencyFactor, "how much slower than the baseline the normal teams' p50 (and, less one visibility timeout, p95) time from send to outcome may be")
 	flag.BoolVar(&c.Verbose, "v", false, "show the functions' logs")

@@ -89,7 +89,7 @@ func startEnv(ctx context.Context, c Config, prefix, stateDir, stackEndpoint str
 		APIAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Output: out, Logger: slog.New(slog.DiscardHandler),
 		VisibilityTimeout: c.Visibility, MaxReceiveCount: 5, PollWait: time.Second,
 		ExtraEnv: map[string]string{"HOLD_DELAY_SECONDS": strconv.Itoa(int(c.HoldDelay / time.Second)),
-			"AWAIT_ADD_SECONDS": strconv.Itoa(int(c.AwaitAdd / time.Second))},
+			"AWAIT_ADD_SECONDS": strconv.Itoa(int(c.AwaitAdd / time.Second)), "TEAMS_AT_ONCE": strconv.Itoa(c.TeamsAtOnce)},
 		SalesforceURL:  "http://127.0.0.1:1", // every team connects its own simulated org
 		OAuthReturnURL: e.landing.URL + "/integrations",
 		OnBatch:        e.onBatch,
