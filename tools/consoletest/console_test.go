@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -27,6 +26,7 @@ import (
 	"github.com/sfsync/sfsync/shared/console"
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/resources"
+	"github.com/sfsync/sfsync/tools/headless"
 	"github.com/sfsync/sfsync/tools/jwtlocal"
 	"github.com/sfsync/sfsync/tools/motoserver"
 	"github.com/sfsync/sfsync/tools/runner"
@@ -141,21 +141,6 @@ func run(m *testing.M) (int, error) {
 
 // ---- the browser ----
 
-// chromium finds the headless browser `make test` installs.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROME_PATH"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium found: `make test` installs Debian's chromium package; or set CHROME_PATH")
-	return ""
-}
-
 // violations is installed in every document before its own scripts: it
 // records each Content Security Policy violation the page reports.
 const violations = `window.__csp = [];
@@ -167,11 +152,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 // storage of any other) whose every document records CSP violations.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
+	opts := headless.Options(t, chromedp.WindowSize(1280, 1000))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)

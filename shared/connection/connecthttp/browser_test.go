@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,32 +16,14 @@ import (
 	"github.com/sfsync/sfsync/shared/connection/connecthttp"
 	"github.com/sfsync/sfsync/shared/platform/httpapi"
 	"github.com/sfsync/sfsync/shared/salesforce"
+	"github.com/sfsync/sfsync/tools/headless"
 )
-
-// chromium finds the headless browser `make test` installs.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROME_PATH"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium found: `make test` installs Debian's chromium package; or set CHROME_PATH")
-	return ""
-}
 
 // browse opens authorizeURL in headless Chromium, clicks button on the
 // simulator's consent page and returns the URL the browser lands on.
 func browse(t *testing.T, authorizeURL, button string) string {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
+	opts := headless.Options(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
