@@ -959,3 +959,18 @@ func TestEveryFunctionHasALogicalID(t *testing.T) {
 		t.Errorf("got no error for an unknown function; want one")
 	}
 }
+
+// TestAccessWritesTheDeclaredTables: each function's role writes exactly
+// the tables its declaration names (resources.Function.WriteTables), the
+// ones the local stack's table gate lets it write: a store the tests let
+// through is one AWS lets through.
+func TestAccessWritesTheDeclaredTables(t *testing.T) {
+	t.Parallel()
+	for _, decl := range resources.Functions {
+		got := slices.Sorted(slices.Values(stack.DefaultAccess[decl.Name].WriteTables))
+		want := slices.Sorted(slices.Values(decl.WriteTables))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s writes: got %v in its role; want %v as declared", decl.Name, got, want)
+		}
+	}
+}

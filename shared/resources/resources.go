@@ -112,11 +112,15 @@ type EventSource struct {
 
 // Function is one Lambda function of the stack.
 type Function struct {
-	Name    string // folder under functions/
-	Env     []string
-	Source  *EventSource // nil for the API function
-	Timeout time.Duration
-	Memory  int // MB
+	Name   string // folder under functions/
+	Env    []string
+	Source *EventSource // nil for the API function
+	// WriteTables are the tables (Table.Name) the function may write: its
+	// role allows writes to these only (infra), and the local stack refuses
+	// any other write as AWS would.
+	WriteTables []string
+	Timeout     time.Duration
+	Memory      int // MB
 	// Schedule, when set, has an EventBridge rule invoke the function at
 	// this rate (whole minutes) with a scheduled event: the API function
 	// then revokes the consents nobody completed in time.
@@ -143,21 +147,24 @@ var Functions = []Function{
 		Name: "api",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvContactQueueURL,
 			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvOAuthRedirectURL, EnvOAuthReturnURL, EnvAPIVersion, EnvLogLevel},
-		Timeout: 15 * time.Second, Memory: 256, Schedule: ConsentSweepRate,
+		WriteTables: []string{"connections", "policies", "ledger"},
+		Timeout:     15 * time.Second, Memory: 256, Schedule: ConsentSweepRate,
 	},
 	{
 		Name: "contactsync",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
 			EnvContactQueueURL, EnvActivityQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
-		Source:  &EventSource{Queue: "contact-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
-		Timeout: FunctionTimeout, Memory: 512,
+		WriteTables: []string{"connections", "ledger"},
+		Source:      &EventSource{Queue: "contact-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
+		Timeout:     FunctionTimeout, Memory: 512,
 	},
 	{
 		Name: "activitysync",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
 			EnvActivityQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
-		Source:  &EventSource{Queue: "activity-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
-		Timeout: FunctionTimeout, Memory: 512,
+		WriteTables: []string{"connections", "ledger"},
+		Source:      &EventSource{Queue: "activity-events", BatchSize: 1000, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
+		Timeout:     FunctionTimeout, Memory: 512,
 	},
 }
 

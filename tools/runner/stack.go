@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,6 +95,7 @@ type Stack struct {
 	log       *slog.Logger
 	sources   []*EventSource
 	schedules []*Schedule
+	gates     []*TableGate
 	server    *http.Server
 	served    chan struct{}
 	stopSF    func()
@@ -204,7 +206,13 @@ func (s *Stack) Start(ctx context.Context, opts StackOptions) (err error) {
 
 	client := sqs.NewFromConfig(cfg)
 	for _, fd := range opts.Functions {
-		env, err := s.functionEnv(fd)
+		gate, err := StartTableGate(s.Endpoint, fd.Name, s.tableNames(fd.WriteTables))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		s.gates = append(s.gates, gate)
+		env, err := s.functionEnv(fd, gate.URL)
 		if err != nil {
 			ln.Close()
 			return err
@@ -300,9 +308,21 @@ func (s *Stack) binaries(ctx context.Context) (map[string]string, error) {
 	return bins, errors.Join(errs...)
 }
 
+// tableNames are the provisioned names of the tables named (resources.Table.Name).
+func (s *Stack) tableNames(names []string) []string {
+	var out []string
+	for _, t := range resources.Tables {
+		if slices.Contains(names, t.Name) {
+			out = append(out, s.Resources.Env[t.EnvVar])
+		}
+	}
+	return out
+}
+
 // functionEnv is the environment of fd: the variables it declares, then the
-// AWS endpoint and dummy credentials, then ExtraEnv.
-func (s *Stack) functionEnv(fd resources.Function) (map[string]string, error) {
+// AWS endpoint (endpoint: the function's table gate) and dummy credentials,
+// then ExtraEnv.
+func (s *Stack) functionEnv(fd resources.Function, endpoint string) (map[string]string, error) {
 	returnURL := s.opts.OAuthReturnURL
 	if returnURL == "" {
 		returnURL = s.ConsoleURL()
@@ -330,7 +350,7 @@ func (s *Stack) functionEnv(fd resources.Function) (map[string]string, error) {
 		}
 		env[name] = v
 	}
-	for _, kv := range motoserver.Env(s.Endpoint) {
+	for _, kv := range motoserver.Env(endpoint) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
@@ -429,6 +449,9 @@ func (s *Stack) Stop() {
 		}
 		wg.Wait()
 		<-sourcesDone
+		for _, g := range s.gates {
+			_ = g.Close()
+		}
 		if s.stopSF != nil {
 			s.stopSF()
 		}

@@ -51,7 +51,7 @@ func TestStackRunsTheDeclaredFunctions(t *testing.T) {
 	defer s.Stop()
 
 	for _, f := range resources.Functions {
-		env, err := s.functionEnv(f)
+		env, err := s.functionEnv(f, "http://127.0.0.1:1")
 		if err != nil {
 			t.Fatalf("env of %s: got %v; want nil", f.Name, err)
 		}
@@ -59,6 +59,9 @@ func TestStackRunsTheDeclaredFunctions(t *testing.T) {
 			if env[name] == "" {
 				t.Errorf("env of %s: %s is empty", f.Name, name)
 			}
+		}
+		if env["AWS_ENDPOINT_URL"] != "http://127.0.0.1:1" {
+			t.Errorf("env of %s: AWS_ENDPOINT_URL got %q; want its table gate's", f.Name, env["AWS_ENDPOINT_URL"])
 		}
 		if f.Source != nil && env[resources.EnvDeadLetterQueueURL] != s.Resources.Queues[f.Source.Queue].DLQURL {
 			t.Errorf("env of %s: DLQ got %q; want its queue's DLQ", f.Name, env[resources.EnvDeadLetterQueueURL])
