@@ -95,7 +95,7 @@ type Stack struct {
 	log       *slog.Logger
 	sources   []*EventSource
 	schedules []*Schedule
-	gates     []*TableGate
+	gates     map[string]*TableGate // by function
 	server    *http.Server
 	served    chan struct{}
 	stopSF    func()
@@ -211,7 +211,10 @@ func (s *Stack) Start(ctx context.Context, opts StackOptions) (err error) {
 			ln.Close()
 			return err
 		}
-		s.gates = append(s.gates, gate)
+		if s.gates == nil {
+			s.gates = map[string]*TableGate{}
+		}
+		s.gates[fd.Name] = gate
 		env, err := s.functionEnv(fd, gate.URL)
 		if err != nil {
 			ln.Close()
