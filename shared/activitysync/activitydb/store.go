@@ -26,17 +26,16 @@
 //
 // # Claims in batches
 //
-// ClaimAll, DoneAll and AbandonAll send their conditional updates through
-// dynamotx, in TransactWriteItems calls of up to 100: a batch of N emails
-// costs about N/100 calls to claim and N/100 to record its Tasks, plus one
-// call per round of refusals. A refused update's answer (the Task logged,
-// the claim's holder) comes from the item its failed condition found
-// (ALL_OLD), with no read. A transaction gives back no new item, so a claim
-// is taken in two rounds: first only where the activity was never claimed
-// (fresh), then, for the claims that may be taken over, counting the
-// attempt (see ClaimAll). Every condition accepts a repeat of its own
-// write, so a transaction the SDK sends again after a lost answer gives
-// the same answers even where its ClientRequestToken is ignored (moto).
+// ClaimAll, DoneAll and AbandonAll send their conditional writes through
+// dynamotx, each write on its own (one write request unit per KB, half of
+// what a transaction costs), several at once: a batch of N emails costs N
+// writes to claim and N to record its Tasks. A refused write's answer (the
+// Task logged, the claim's holder) comes from the item its failed
+// condition found (ALL_OLD), with no read. A claim is taken in two rounds:
+// first only where the activity was never claimed (fresh), then, for the
+// claims that may be taken over, counting the attempt (see ClaimAll).
+// Every condition accepts a repeat of its own write, so a write the SDK
+// sends again after a lost answer gives the same answer.
 package activitydb
 
 import (
@@ -173,11 +172,11 @@ func (s *Store) checkKey(team, key string) error {
 	return checkID("key", key)
 }
 
-// tx is the store's transaction writer.
+// tx is the store's writer of conditional writes.
 func (s *Store) tx() *dynamotx.Writer { return &dynamotx.Writer{DB: s.DB} }
 
-// updateOf is one conditional update of a transaction, returning the item it
-// found when its condition fails.
+// updateOf is one conditional update, returning the item it found when its
+// condition fails.
 func (s *Store) updateOf(pk string, b expression.Builder) (dynamotx.Unit, error) {
 	expr, err := b.Build()
 	if err != nil {
@@ -220,13 +219,13 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-// ClaimAll implements activitysync.Activities in transactions of up to 100
-// conditional writes, in two rounds.
+// ClaimAll implements activitysync.Activities with conditional writes, one
+// per key, in two rounds.
 //
 // The first takes fresh claims: a conditional put that succeeds where the
 // activity was never claimed (no attempts, no Task), so the claim is fresh
 // and the event the caller's, with no read. Its condition also accepts a repeat of itself
-// (the same owner and the call's token), so a transaction resent after a
+// (the same owner and the call's token), so a write resent after a
 // lost answer gives the same result. The writes whose condition failed
 // are answered from the item found (ALL_OLD): a logged activity gives its
 // Task, another owner's live claim an error, and a claim that may be taken
@@ -423,8 +422,8 @@ func (s *Store) answerTakeOver(ctx context.Context, c claimCall, reqs []activity
 	return answers, nil
 }
 
-// DoneAll records each Task and ends the claim, in transactions of up to
-// 100 conditional updates (no read). A Task already recorded with the same
+// DoneAll records each Task and ends the claim, with one conditional update
+// per Task (no read). A Task already recorded with the same
 // id is a no-op, so a repeat is harmless; with another id, errs[i] is a
 // *LoggedError. The item expires ActivityTTL after this write; a Task
 // with a ContactID enters the contact index under that contact.
@@ -485,8 +484,8 @@ func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activit
 }
 
 // AbandonAll expires owner's claims and keeps their attempt counts, so the
-// next claim looks for a Task before creating one: transactions of up to
-// 100 conditional updates. A key not claimed by owner, or logged, is left
+// next claim looks for a Task before creating one: one conditional update
+// per key. A key not claimed by owner, or logged, is left
 // as it is.
 func (s *Store) AbandonAll(ctx context.Context, team, owner string, keys []string) error {
 	if err := checkID("team_id", team); err != nil {

@@ -50,8 +50,8 @@
 //
 // RecordOutcomes reads the open failures of the contacts that succeeded
 // (one query of the team's failure index; when it holds more than a page,
-// their FAILURES items, one BatchGetItem per 100), then writes in
-// TransactWriteItems calls of 100 writes (a BatchWriteItem takes only 25). An outcome item is replaced
+// their FAILURES items, one BatchGetItem per 100), then writes each item
+// with its own conditional write (see below). An outcome item is replaced
 // only while it is pending or failed, and only by an outcome at least as
 // recent (a failed outcome stays replaceable so that a retried event can
 // end well); created, linked, skipped and the dedup answers are final.
@@ -83,18 +83,18 @@
 //
 // # Batches of conditional writes
 //
-// PinMemberships, SetMemberships, ClaimAll and SaveRecords send their
-// conditional writes through dynamotx, in TransactWriteItems calls of up
-// to 100 writes, never two writes of one item in a call. A failed condition cancels the whole call: its CancellationReasons
-// name the writes that failed, with the item each found (ALL_OLD), so those
-// get their own answer (the stored pin, the claim's holder, the record's
-// id) without a read, and the rest is sent again without them. A batch
-// costs one call per 100 writes, plus one per round of refusals. Every
-// condition accepts a repeat of its own write (the same pin, the owner's
-// claim, the same record id), so a call the SDK sends again after a lost
-// answer gives the same results even where the ClientRequestToken the SDK
-// sets is ignored (moto). The one-item forms (PinMembership, SetMembership,
-// Claim, SaveRecord) are batches of one.
+// PinMemberships, SetMemberships, ClaimAll, SaveRecords and RecordOutcomes
+// send their conditional writes through dynamotx. None needs two items
+// written together, so each write goes on its own (PutItem, UpdateItem),
+// several at once, the writes of one item in order: one write request unit
+// per KB, half of what the same write costs in a TransactWriteItems, for
+// one request per item. A write whose condition fails answers with the item
+// it found (ALL_OLD), so it gets its own answer (the stored pin, the
+// claim's holder, the record's id) without a read. Every condition accepts
+// a repeat of its own write (the same pin, the owner's claim, the same
+// record id), so a write the SDK sends again after a lost answer gives the
+// same result. The one-item forms (PinMembership, SetMembership, Claim,
+// SaveRecord) are batches of one.
 package ledgerdb
 
 import (

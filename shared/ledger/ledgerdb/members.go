@@ -99,7 +99,7 @@ func (s *Store) PinMembership(ctx context.Context, m ledger.Membership) (ledger.
 }
 
 // PinMemberships stores each membership unless it exists, and returns the
-// stored ones: conditional puts in transactions of 100, a failed condition
+// stored ones: one conditional put each, a failed condition
 // returning the stored membership (ALL_OLD), read back only from an emulator
 // that returns none. Of two pins of one membership, the first is stored and
 // both get it. An invalid membership gets an *InputError of its own. A
@@ -229,7 +229,7 @@ func (s *Store) SetMembership(ctx context.Context, m ledger.Membership) error {
 }
 
 // SetMemberships updates existing memberships' status, reason and record,
-// conditional updates in transactions of 100; the pin (policy, contact,
+// one conditional update each; the pin (policy, contact,
 // time, event) is never rewritten. errs[i] wraps ErrNoMembership when
 // ms[i] was never pinned, or is an *InputError. Of two updates of one
 // membership, the later is applied last. Each update also sets the

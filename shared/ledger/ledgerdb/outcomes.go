@@ -223,12 +223,14 @@ func (s *Store) record(ctx context.Context, p part) (map[teamEvent]event.Outcome
 		return nil, err
 	}
 	c.merge(s.settleChanges(open, settled))
-	units, err := s.changeUnits(c, expires)
+	stages, err := s.changeStages(c, expires)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.transact(ctx, "write outcomes", units); err != nil {
-		return nil, err
+	for _, units := range stages {
+		if _, err := s.transact(ctx, "write outcomes", units); err != nil {
+			return nil, err
+		}
 	}
 	return kept, nil
 }
@@ -450,22 +452,21 @@ func (s *Store) settleChanges(open map[teamContact][]string, settled map[contact
 	return c
 }
 
-// changeUnits orders c's writes: new failures are noted before they are
-// indexed, so none is ever untracked; settled ones are forgotten after
-// their index entries are gone. They go out in this order, in transactions
-// of up to 100 writes. Each FAILURES update sets the item's expiry to
-// expires.
-func (s *Store) changeUnits(c changes, expires int64) ([]dynamotx.Unit, error) {
-	units, err := s.openUnits(c.add, "ADD", expires)
+// changeStages orders c's writes in three stages, each written after the
+// one before it is done: new failures are noted (the FAILURES sets) before
+// they are indexed, so none is ever untracked; the outcomes and the index
+// entries; settled failures are forgotten after their index entries are
+// gone. Each FAILURES update sets the item's expiry to expires.
+func (s *Store) changeStages(c changes, expires int64) ([][]dynamotx.Unit, error) {
+	add, err := s.openUnits(c.add, "ADD", expires)
 	if err != nil {
 		return nil, err
 	}
-	units = append(units, c.items.units()...)
 	rm, err := s.openUnits(c.remove, "DELETE", expires)
 	if err != nil {
 		return nil, err
 	}
-	return append(units, rm...), nil
+	return [][]dynamotx.Unit{add, c.items.units(), rm}, nil
 }
 
 // openFailures returns the open failures of the contacts (FAILURES

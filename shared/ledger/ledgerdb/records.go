@@ -118,7 +118,7 @@ func (s *Store) Claim(ctx context.Context, teamID, email, owner string, until ti
 }
 
 // ClaimAll takes the right to create a record for each email until the
-// given time: conditional puts in transactions of 100, each succeeding
+// given time: one conditional put each, succeeding
 // when the email has no record and no unexpired claim of another owner
 // (the owner's own claim is taken again, so a repeat is harmless).
 // errs[i] wraps ErrClaimed otherwise: a *ClaimError naming the holder, or a
@@ -253,7 +253,7 @@ func (s *Store) SaveRecord(ctx context.Context, r ledger.Record) error {
 }
 
 // SaveRecords stores each record and ends its claim: one conditional
-// update per record, 100 records a transaction. The record enters the
+// put per record. The record enters the
 // contact index under the contact that saved it. The claim must be the owner's
 // (Store.Owner, or r.EventID when that is empty), expired or absent (a
 // record found in Salesforce is linked without a claim): errs[i] is a

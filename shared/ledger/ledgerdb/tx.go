@@ -15,9 +15,10 @@ const MaxTransactItems = dynamotx.MaxItems
 // or keeps cancelling it over conflicts. It is dynamotx.ErrRefused.
 var ErrTransaction = dynamotx.ErrRefused
 
-// transact writes units in TransactWriteItems calls of up to 100 writes
-// (see dynamotx.Writer.Write), resending over conflicts with the ledger's
-// backoff and attempt bound.
+// transact writes units as dynamotx.Writer.Write does: units of one write
+// each alone (half the write units of a transaction), others in
+// TransactWriteItems calls of up to 100 writes, resending over conflicts
+// with the ledger's backoff and attempt bound.
 func (s *Store) transact(ctx context.Context, what string, units []dynamotx.Unit) ([]dynamotx.Result, error) {
 	w := dynamotx.Writer{DB: s.db, Backoff: s.Backoff, MaxAttempts: s.MaxAttempts}
 	return w.Write(ctx, what, units)

@@ -1,9 +1,31 @@
-// Package dynamotx writes batches of conditional DynamoDB writes in
-// TransactWriteItems calls of up to 100 writes, and gives each unit of
-// writes its own result: written, or refused by a failed condition with the
-// item the write found. It also holds what every store of the stack reads
-// and builds alike (attrs.go): an item's key, its attributes by type, and
-// the item a refused write found.
+// Package dynamotx writes batches of conditional DynamoDB writes and gives
+// each unit of writes its own result: written, or refused by a failed
+// condition with the item the write found. It also holds what every store
+// of the stack reads and builds alike (attrs.go): an item's key, its
+// attributes by type, and the item a refused write found.
+//
+// # What a batch costs
+//
+// DynamoDB bills a write in a transaction twice: 2 write request units per
+// KB against 1 for the same write sent alone (PutItem, UpdateItem,
+// DeleteItem with its condition), and on-demand tables bill units, not
+// requests
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling).
+// So a batch whose units are each one write, which need no atomicity,
+// goes out as single conditional writes, several at once (Writer.AtOnce),
+// the writes of one item one after the other in the order of their units:
+// half the units of a transaction, for more requests. A batch with a unit
+// of several writes (which must succeed or fail together) goes out in
+// TransactWriteItems calls of up to 100 writes. Writer.Transactions sends
+// every batch in transactions.
+//
+// A single write refused by its condition answers
+// ConditionalCheckFailedException with the item it found, when it asks
+// for it (ReturnValuesOnConditionCheckFailure ALL_OLD). One that meets a
+// transaction of another worker on its item (TransactionConflictException)
+// is sent again after a backoff.
+//
+// # Transactions
 //
 // A failed condition cancels a whole transaction. Its CancellationReasons
 // name the writes that failed, with the item each found when the write asks
@@ -51,10 +73,18 @@ const (
 // keeps cancelling it over conflicts with other transactions.
 var ErrRefused = errors.New("dynamotx: transaction refused")
 
-// API is the call the writer makes.
+// API is the calls the writer makes.
 type API interface {
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
+
+// DefaultAtOnce is how many single writes a Writer has in flight at once
+// when AtOnce is zero: the SDK's HTTP client keeps 10 idle connections per
+// host.
+const DefaultAtOnce = 10
 
 // Unit is writes that succeed or fail together (a record and its copy,
 // say). A unit's writes name distinct items; a unit has at most MaxItems
@@ -71,9 +101,16 @@ type Result struct {
 	Old    map[string]types.AttributeValue
 }
 
-// Writer sends units of writes in transactions.
+// Writer sends units of writes, alone or in transactions (see the package
+// comment).
 type Writer struct {
 	DB API
+	// Transactions sends every batch in TransactWriteItems calls, also
+	// when each unit is a single write.
+	Transactions bool
+	// AtOnce bounds the single writes in flight at once. Zero:
+	// DefaultAtOnce.
+	AtOnce int
 	// Backoff is the first wait before resending a transaction cancelled
 	// by a conflict; it doubles (with jitter) up to a second. Zero:
 	// DefaultBackoff.
@@ -87,9 +124,10 @@ type Writer struct {
 	KeyNames []string
 }
 
-// Write sends units in TransactWriteItems calls of up to 100 writes and
-// returns a result per unit, in input order (an empty unit is written).
-// A unit never shares a transaction with another unit writing the same
+// Write sends units and returns a result per unit, in input order (an
+// empty unit is written). Units of one write each go alone (see Alone),
+// unless w.Transactions is set. Otherwise they go in TransactWriteItems
+// calls of up to 100 writes. A unit never shares a transaction with another unit writing the same
 // item (DynamoDB refuses that): it waits for a later call, so the writes of
 // one item happen in the order of units. A transaction cancelled because
 // conditions failed is sent again without the failed units; one cancelled
@@ -105,6 +143,9 @@ func (w *Writer) Write(ctx context.Context, what string, units []Unit) ([]Result
 		if len(u) > 0 {
 			pending = append(pending, i)
 		}
+	}
+	if !w.Transactions && Alone(units) {
+		return results, w.writeAlone(ctx, what, units, pending, results)
 	}
 	for len(pending) > 0 {
 		var tx, rest []int

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +27,9 @@ type fake struct {
 	err       error  // the answer to every call, when set
 	calls     [][]string
 	written   []string
+
+	mu      sync.Mutex // single writes come at once
+	singles []string   // the items of single writes, in the order sent
 }
 
 func pkOf(w types.TransactWriteItem) string {
@@ -36,6 +41,8 @@ func pkOf(w types.TransactWriteItem) string {
 		key = w.Update.Key
 	case w.Delete != nil:
 		key = w.Delete.Key
+	case w.ConditionCheck != nil:
+		key = w.ConditionCheck.Key
 	}
 	return key["pk"].(*types.AttributeValueMemberS).Value
 }
@@ -72,6 +79,37 @@ func (f *fake) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteI
 	}
 	f.written = append(f.written, pks...)
 	return &dynamodb.TransactWriteItemsOutput{}, nil
+}
+
+// one answers a single write as DynamoDB would, by the same rules.
+func (f *fake) one(pk string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.singles = append(f.singles, pk)
+	switch {
+	case f.err != nil:
+		return f.err
+	case f.conflicts > 0:
+		f.conflicts--
+		return &types.TransactionConflictException{Message: aws.String("conflict")}
+	case f.refuse[pk]:
+		return &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed"),
+			Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "owner": &types.AttributeValueMemberS{Value: "other"}}}
+	}
+	f.written = append(f.written, pk)
+	return nil
+}
+
+func (f *fake) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return &dynamodb.PutItemOutput{}, f.one(in.Item["pk"].(*types.AttributeValueMemberS).Value)
+}
+
+func (f *fake) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return &dynamodb.UpdateItemOutput{}, f.one(in.Key["pk"].(*types.AttributeValueMemberS).Value)
+}
+
+func (f *fake) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return &dynamodb.DeleteItemOutput{}, f.one(in.Key["pk"].(*types.AttributeValueMemberS).Value)
 }
 
 func put(pk string) types.TransactWriteItem {
@@ -133,7 +171,7 @@ func TestWrite(t *testing.T) {
 			for _, pk := range tc.refuse {
 				f.refuse[pk] = true
 			}
-			w := dynamotx.Writer{DB: f}
+			w := dynamotx.Writer{DB: f, Transactions: true}
 			res, err := w.Write(context.Background(), "test", tc.units)
 			if err != nil {
 				t.Fatal(err)
@@ -167,7 +205,7 @@ func TestWriteOrderOfOneItem(t *testing.T) {
 	f := &fake{}
 	u := units("a", "b", "a", "c", "a")
 	u[2] = dynamotx.Unit{put("a")}
-	if _, err := (&dynamotx.Writer{DB: f}).Write(context.Background(), "test", u); err != nil {
+	if _, err := (&dynamotx.Writer{DB: f, Transactions: true}).Write(context.Background(), "test", u); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := f.written, []string{"a", "b", "c", "a", "a"}; !reflect.DeepEqual(got, want) {
@@ -198,7 +236,7 @@ func TestWriteRefused(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := dynamotx.Writer{DB: tc.f, Backoff: time.Millisecond, MaxAttempts: 3}
+			w := dynamotx.Writer{DB: tc.f, Backoff: time.Millisecond, MaxAttempts: 3, Transactions: true}
 			_, err := w.Write(context.Background(), "test", tc.units)
 			switch {
 			case tc.wantCalls == 0:
@@ -222,8 +260,133 @@ func TestWriteStopsWithTheContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	w := dynamotx.Writer{DB: &fake{conflicts: 100}, Backoff: time.Hour}
+	w := dynamotx.Writer{DB: &fake{conflicts: 100}, Backoff: time.Hour, Transactions: true}
 	if _, err := w.Write(ctx, "test", units("a")); !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v; want context.Canceled", err)
+	}
+}
+
+// TestWriteAlone: a batch of single writes goes without transactions,
+// each write on its own, and each unit gets its own result.
+func TestWriteAlone(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		units      []dynamotx.Unit
+		refuse     []string
+		wantTx     int // transactions sent
+		wantSingle int // single writes sent
+		wantFailed []int
+	}{
+		{"one write a unit: alone", units("a", "b", "c"), nil, 0, 3, nil},
+		{"a failed condition fails its unit only", units("a", "b", "c", "d"), []string{"b", "d"}, 0, 4, []int{1, 3}},
+		{"250 writes: no transaction", units(numbered(250)...), nil, 0, 250, nil},
+		{"a unit of two writes: transactions", []dynamotx.Unit{{put("a"), put("b")}, {put("c")}}, nil, 1, 0, nil},
+		{"a condition check: transactions", []dynamotx.Unit{{put("a")}, {{ConditionCheck: &types.ConditionCheck{TableName: aws.String("t"),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "b"}}}}}}, nil, 1, 0, nil},
+		{"empty units are written", []dynamotx.Unit{{}, {put("a")}}, nil, 0, 1, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fake{refuse: map[string]bool{}}
+			for _, pk := range tc.refuse {
+				f.refuse[pk] = true
+			}
+			res, err := (&dynamotx.Writer{DB: f, AtOnce: 4}).Write(context.Background(), "test", tc.units)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(f.calls); got != tc.wantTx {
+				t.Errorf("transactions: got %d; want %d", got, tc.wantTx)
+			}
+			if got := len(f.singles); got != tc.wantSingle {
+				t.Errorf("single writes: got %d; want %d", got, tc.wantSingle)
+			}
+			var failed []int
+			for i, r := range res {
+				if r.Failed {
+					failed = append(failed, i)
+					if pk := pkOf(tc.units[i][0]); pkOf(types.TransactWriteItem{Put: &types.Put{Item: r.Old}}) != pk {
+						t.Errorf("unit %d: got old item %v; want the item of %s found", i, r.Old, pk)
+					}
+				}
+			}
+			if !slices.Equal(failed, tc.wantFailed) {
+				t.Errorf("failed units: got %v; want %v", failed, tc.wantFailed)
+			}
+		})
+	}
+}
+
+// TestWriteAloneOrderOfOneItem: the single writes of one item are sent one
+// after the other, in the order of their units, however many go at once.
+func TestWriteAloneOrderOfOneItem(t *testing.T) {
+	t.Parallel()
+	f := &fake{}
+	u := []dynamotx.Unit{{put("a")}, {put("b")}, {{Update: &types.Update{TableName: aws.String("t"), Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "a"}, "sk": &types.AttributeValueMemberS{Value: "X"}}}}}, {put("c")},
+		{{Delete: &types.Delete{TableName: aws.String("t"), Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "a"}, "sk": &types.AttributeValueMemberS{Value: "X"}}}}}}
+	for range 20 {
+		f.singles = nil
+		if _, err := (&dynamotx.Writer{DB: f, AtOnce: 3}).Write(context.Background(), "test", u); err != nil {
+			t.Fatal(err)
+		}
+		var as []int
+		for i, pk := range f.singles {
+			if pk == "a" {
+				as = append(as, i)
+			}
+		}
+		if len(as) != 3 || len(f.singles) != 5 {
+			t.Fatalf("single writes: got %v; want three of a among five", f.singles)
+		}
+	}
+}
+
+// TestWriteAloneRefused: what fails a batch of single writes, and the
+// conflicts that pass.
+func TestWriteAloneRefused(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("connection reset")
+	cases := []struct {
+		name      string
+		f         *fake
+		want      error
+		wantCalls int
+	}{
+		{"conflicts pass after a backoff", &fake{conflicts: 2}, nil, 3},
+		{"conflicts that go on", &fake{conflicts: 100}, dynamotx.ErrRefused, 3},
+		{"the call fails", &fake{err: boom}, boom, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := dynamotx.Writer{DB: tc.f, Backoff: time.Millisecond, MaxAttempts: 3}
+			_, err := w.Write(context.Background(), "test", units("a"))
+			switch {
+			case tc.want == nil && err != nil:
+				t.Errorf("got %v; want nil", err)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Errorf("got %v; want %v", err, tc.want)
+			}
+			if got := len(tc.f.singles); got != tc.wantCalls {
+				t.Errorf("calls: got %d; want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// TestWriteAloneStopsAtTheFirstError: a failing write stops the batch;
+// the writes not yet sent are not sent.
+func TestWriteAloneStopsAtTheFirstError(t *testing.T) {
+	t.Parallel()
+	f := &fake{err: errors.New("boom")}
+	if _, err := (&dynamotx.Writer{DB: f, AtOnce: 1}).Write(context.Background(), "test", units(numbered(50)...)); err == nil {
+		t.Fatal("got nil; want the error")
+	}
+	if got := len(f.singles); got != 1 {
+		t.Errorf("single writes sent: got %d; want 1", got)
 	}
 }
