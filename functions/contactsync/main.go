@@ -27,10 +27,11 @@ func main() {
 
 	mappings := k.Mappings()
 	engine := &contactsync.Engine{
-		Ledger:      k.ClaimingLedger(),
-		Orgs:        k.SyncOrgs(sync).Contacts(),
-		Policies:    k.Policies,
-		Renderer:    &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: k.DB, Table: base.PoliciesTable}, ReuseFor: 5 * time.Second},
+		Ledger:   k.ClaimingLedger(),
+		Orgs:     k.SyncOrgs(sync).Contacts(),
+		Policies: k.Policies,
+		Renderer: &mappingdb.Renderer{Store: mappings, Describes: &describe.Cache{DB: k.DB, Table: base.PoliciesTable},
+			ReuseFor: 5 * time.Second, DescribeFor: 5 * time.Minute},
 		Publisher:   k.Publisher(sync),
 		Counts:      mappings,
 		Lifecycle:   k.Lifecycle(),

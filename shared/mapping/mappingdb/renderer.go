@@ -32,7 +32,14 @@ type Renderer struct {
 	// two reads per team and object; a mapping saved meanwhile applies from
 	// the next read on.
 	ReuseFor time.Duration
-	Now      func() time.Time // nil: time.Now
+	// DescribeFor lets one process keep a team's describe this long while
+	// the team's mapping version stays the one it was read with (0: as
+	// ReuseFor). A mapping saved since (whose save refreshed the cached
+	// describe) reads the describe again at once; a field changed in the
+	// org without a mapping save reaches the sync at most this late, as
+	// it reaches the cache itself only on a save or after describe's TTL.
+	DescribeFor time.Duration
+	Now         func() time.Time // nil: time.Now
 
 	mu       sync.Mutex
 	cache    map[renderKey]renderState
@@ -56,9 +63,10 @@ type renderKey struct {
 }
 
 type renderState struct {
-	version  mapping.Version
-	describe *salesforce.Describe
-	readAt   time.Time
+	version    mapping.Version
+	describe   *salesforce.Describe
+	readAt     time.Time // of the mapping
+	describeAt time.Time // of the describe
 }
 
 var _ contactsync.Renderer = (*Renderer)(nil)
@@ -101,28 +109,41 @@ func (r *Renderer) compile(teamID string, object event.SalesforceObject, v mappi
 	return cv.compiled
 }
 
+func (r *Renderer) describeFor() time.Duration {
+	if r.DescribeFor > 0 {
+		return r.DescribeFor
+	}
+	return r.ReuseFor
+}
+
+// state is the team's mapping and describe for object: kept from the last
+// read while ReuseFor lasts; the describe kept while DescribeFor lasts and
+// the mapping version is the same.
 func (r *Renderer) state(ctx context.Context, teamID string, object event.SalesforceObject) (renderState, error) {
 	key := renderKey{teamID, object}
 	now := r.now()
-	if r.ReuseFor > 0 {
-		r.mu.Lock()
-		st, ok := r.cache[key]
-		r.mu.Unlock()
-		if ok && now.Sub(st.readAt) < r.ReuseFor {
-			return st, nil
-		}
+	r.mu.Lock()
+	last, seen := r.cache[key]
+	r.mu.Unlock()
+	if seen && r.ReuseFor > 0 && now.Sub(last.readAt) < r.ReuseFor {
+		return last, nil
 	}
 	v, err := r.Store.Current(ctx, teamID, object)
 	if err != nil {
 		return renderState{}, fmt.Errorf("render: %w", err)
 	}
 	st := renderState{version: v, readAt: now}
-	if r.Describes != nil {
+	switch {
+	case r.Describes == nil:
+	case seen && last.version.Number == v.Number && now.Sub(last.describeAt) < r.describeFor():
+		st.describe, st.describeAt = last.describe, last.describeAt
+	default:
 		if st.describe, _, err = r.Describes.Cached(ctx, teamID, string(object)); err != nil {
 			return renderState{}, fmt.Errorf("render: %w", err)
 		}
+		st.describeAt = now
 	}
-	if r.ReuseFor > 0 {
+	if r.ReuseFor > 0 || r.DescribeFor > 0 {
 		r.mu.Lock()
 		if r.cache == nil {
 			r.cache = map[renderKey]renderState{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/mapping"
+	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
 // headOnly is a policies table holding one team's HEAD mapping item; a test
@@ -78,5 +80,55 @@ func TestRendererParsesEachVersionOnce(t *testing.T) {
 	third, got := render(event.Contact{Email: "ada@example.com", FirstName: "Ada", Company: "Engines"})
 	if third == first || got != "Engines" {
 		t.Errorf("new version: got %p %q; want a new parse and %q", third, got, "Engines")
+	}
+}
+
+// countedDescribes is a describe cache that counts its reads.
+type countedDescribes struct{ reads int }
+
+func (c *countedDescribes) Cached(context.Context, string, string) (*salesforce.Describe, time.Time, error) {
+	c.reads++
+	return &salesforce.Describe{Name: "Lead"}, time.Time{}, nil
+}
+
+// TestRendererKeepsTheDescribeWhileTheMappingStays: the mapping is read
+// again once ReuseFor has passed, the describe only once DescribeFor has
+// passed or the mapping version changed (its save refreshed the describe).
+func TestRendererKeepsTheDescribeWhileTheMappingStays(t *testing.T) {
+	t.Parallel()
+	db := &headOnly{}
+	m := mapping.Mapping{Fields: []mapping.Rule{{SalesforceField: "Description", Source: mapping.Source{Template: "{{company}}"}}}}
+	db.save(t, 1, m)
+	d := &countedDescribes{}
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	r := &Renderer{Store: New(db, "policies"), Describes: d, ReuseFor: 5 * time.Second, DescribeFor: 5 * time.Minute,
+		Now: func() time.Time { return now }}
+	steps := []struct {
+		name              string
+		after             time.Duration
+		save              int // a new mapping version saved first, when set
+		wantMappingReads  int
+		wantDescribeReads int
+	}{
+		{"first render", 0, 0, 1, 1},
+		{"within ReuseFor", time.Second, 0, 1, 1},
+		{"mapping read again, same version: describe kept", 10 * time.Second, 0, 2, 1},
+		{"a new mapping version: describe read again", 10 * time.Second, 2, 3, 2},
+		{"same version again", 10 * time.Second, 0, 4, 2},
+		{"past DescribeFor: describe read again", 5 * time.Minute, 0, 5, 3},
+	}
+	for _, st := range steps {
+		now = now.Add(st.after)
+		if st.save > 0 {
+			db.save(t, st.save, m)
+		}
+		if _, v, err := r.Render(context.Background(), "team_a", event.ObjectLead, event.Contact{Email: "ada@example.com", Company: "Engines"}); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		} else if want := max(st.save, 1); st.save > 0 && v != want {
+			t.Errorf("%s: got version %d; want %d", st.name, v, want)
+		}
+		if db.reads != st.wantMappingReads || d.reads != st.wantDescribeReads {
+			t.Errorf("%s: got %d mapping and %d describe reads; want %d and %d", st.name, db.reads, d.reads, st.wantMappingReads, st.wantDescribeReads)
+		}
 	}
 }
