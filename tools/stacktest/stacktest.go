@@ -230,10 +230,19 @@ func run(m *testing.M, opts Options, ready func(*Harness)) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	// DynamoDB is served by a moto_server of the package's own: moto
+	// serves each request under Python's global lock, and the ledger writes
+	// one item a request, so DynamoDB and SQS each get a process (and a
+	// core) rather than queueing behind each other.
+	dyn, err := motoserver.Start(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		return 1, fmt.Errorf("start a moto_server for DynamoDB: %w", err)
+	}
+	defer dyn.Stop()
 	// The stack talks to moto through a proxy that makes DynamoDB's
 	// conditional writes atomic, as DynamoDB's are and moto's are not: the
 	// claims the tests exercise rely on it.
-	proxy, err := motoserver.StartAtomicProxy(ep)
+	proxy, err := motoserver.StartSplitProxy(ep, dyn.Endpoint)
 	if err != nil {
 		return 1, err
 	}

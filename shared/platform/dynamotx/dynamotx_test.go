@@ -223,20 +223,24 @@ func TestWriteRefused(t *testing.T) {
 		units     []dynamotx.Unit
 		want      error
 		wantCalls int
+		alone     bool // single writes: wantCalls counts them
 	}{
-		{"conflicts pass after a backoff", &fake{conflicts: 2}, units("a", "b"), nil, 3},
-		{"conflicts that go on", &fake{conflicts: 100}, units("a"), dynamotx.ErrRefused, 3},
-		{"validation", &fake{code: "ValidationError"}, units("a"), dynamotx.ErrRefused, 1},
-		{"throttled", &fake{code: "ThrottlingError"}, units("a"), dynamotx.ErrRefused, 1},
-		{"the call fails", &fake{err: boom}, units("a"), boom, 1},
+		{"conflicts pass after a backoff", &fake{conflicts: 2}, units("a", "b"), nil, 3, false},
+		{"alone: conflicts pass after a backoff", &fake{conflicts: 2}, units("a"), nil, 3, true},
+		{"alone: conflicts that go on", &fake{conflicts: 100}, units("a"), dynamotx.ErrRefused, 3, true},
+		{"alone: the call fails", &fake{err: boom}, units("a"), boom, 1, true},
+		{"conflicts that go on", &fake{conflicts: 100}, units("a"), dynamotx.ErrRefused, 3, false},
+		{"validation", &fake{code: "ValidationError"}, units("a"), dynamotx.ErrRefused, 1, false},
+		{"throttled", &fake{code: "ThrottlingError"}, units("a"), dynamotx.ErrRefused, 1, false},
+		{"the call fails", &fake{err: boom}, units("a"), boom, 1, false},
 		{"reasons that do not match the writes", &fake{err: &types.TransactionCanceledException{Message: aws.String("x")}}, units("a"),
-			dynamotx.ErrRefused, 1},
-		{"a unit too big", &fake{}, []dynamotx.Unit{make(dynamotx.Unit, 101)}, nil, 0},
+			dynamotx.ErrRefused, 1, false},
+		{"a unit too big", &fake{}, []dynamotx.Unit{make(dynamotx.Unit, 101)}, nil, 0, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := dynamotx.Writer{DB: tc.f, Backoff: time.Millisecond, MaxAttempts: 3, Transactions: true}
+			w := dynamotx.Writer{DB: tc.f, Backoff: time.Millisecond, MaxAttempts: 3, Transactions: !tc.alone}
 			_, err := w.Write(context.Background(), "test", tc.units)
 			switch {
 			case tc.wantCalls == 0:
@@ -248,7 +252,11 @@ func TestWriteRefused(t *testing.T) {
 			case tc.want != nil && !errors.Is(err, tc.want):
 				t.Errorf("got %v; want %v", err, tc.want)
 			}
-			if got := len(tc.f.calls); got != tc.wantCalls {
+			got := len(tc.f.calls)
+			if tc.alone {
+				got = len(tc.f.singles)
+			}
+			if got != tc.wantCalls {
 				t.Errorf("calls: got %d; want %d", got, tc.wantCalls)
 			}
 		})
@@ -342,39 +350,6 @@ func TestWriteAloneOrderOfOneItem(t *testing.T) {
 		if len(as) != 3 || len(f.singles) != 5 {
 			t.Fatalf("single writes: got %v; want three of a among five", f.singles)
 		}
-	}
-}
-
-// TestWriteAloneRefused: what fails a batch of single writes, and the
-// conflicts that pass.
-func TestWriteAloneRefused(t *testing.T) {
-	t.Parallel()
-	boom := errors.New("connection reset")
-	cases := []struct {
-		name      string
-		f         *fake
-		want      error
-		wantCalls int
-	}{
-		{"conflicts pass after a backoff", &fake{conflicts: 2}, nil, 3},
-		{"conflicts that go on", &fake{conflicts: 100}, dynamotx.ErrRefused, 3},
-		{"the call fails", &fake{err: boom}, boom, 1},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			w := dynamotx.Writer{DB: tc.f, Backoff: time.Millisecond, MaxAttempts: 3}
-			_, err := w.Write(context.Background(), "test", units("a"))
-			switch {
-			case tc.want == nil && err != nil:
-				t.Errorf("got %v; want nil", err)
-			case tc.want != nil && !errors.Is(err, tc.want):
-				t.Errorf("got %v; want %v", err, tc.want)
-			}
-			if got := len(tc.f.singles); got != tc.wantCalls {
-				t.Errorf("calls: got %d; want %d", got, tc.wantCalls)
-			}
-		})
 	}
 }
 
