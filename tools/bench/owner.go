@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/sfsync/sfsync/tools/runner"
 )
 
 // Who made a request: the mixed phase splits the AWS and Salesforce requests
@@ -52,8 +54,13 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, &connOwner{local: c.LocalAddr().String(), remote: c.RemoteAddr().String()})
 }
 
-// of returns the owner of the connection r came on.
+// of returns the owner of r: the function a table gate passed it on for
+// (every function reaches AWS through its gate, which runs in this
+// process), else the owner of the connection it came on.
 func (o *owners) of(r *http.Request) string {
+	if f := r.Header.Get(runner.FunctionHeader); f != "" {
+		return f
+	}
 	co, ok := r.Context().Value(connKey{}).(*connOwner)
 	if !ok || o == nil {
 		return ownerUnknown

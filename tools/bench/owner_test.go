@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/sfsync/sfsync/tools/runner"
 )
 
 // serveOwners answers each request with the owner of its connection.
@@ -60,6 +62,26 @@ func TestOwnerOfAFunctionProcess(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(out)); got != "contactsync" {
 		t.Errorf("owner %q; want contactsync", got)
+	}
+}
+
+// TestOwnerThroughATableGate: a function's requests reach the meter from
+// its table gate, in this process; they are still the function's.
+func TestOwnerThroughATableGate(t *testing.T) {
+	u := serveOwners(t)
+	gate, err := runner.StartTableGate(u, "activitysync", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gate.Close()
+	resp, err := http.Get(gate.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "activitysync" {
+		t.Errorf("owner %q; want activitysync", body)
 	}
 }
 
