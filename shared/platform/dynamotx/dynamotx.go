@@ -70,7 +70,8 @@ const (
 
 // ErrRefused is returned when DynamoDB cancels a transaction for a reason
 // other than a failed condition (validation, throttling, item size), or
-// keeps cancelling it over conflicts with other transactions.
+// keeps cancelling it, or refusing a single write, over conflicts with
+// other transactions.
 var ErrRefused = errors.New("dynamotx: transaction refused")
 
 // API is the calls the writer makes.
@@ -127,9 +128,9 @@ type Writer struct {
 // Write sends units and returns a result per unit, in input order (an
 // empty unit is written). Units of one write each go alone (see Alone),
 // unless w.Transactions is set. Otherwise they go in TransactWriteItems
-// calls of up to 100 writes. A unit never shares a transaction with another unit writing the same
-// item (DynamoDB refuses that): it waits for a later call, so the writes of
-// one item happen in the order of units. A transaction cancelled because
+// calls of up to 100 writes. A unit never shares a transaction with
+// another unit writing the same item (DynamoDB refuses that): it waits for
+// a later call, so the writes of one item happen in the order of units. A transaction cancelled because
 // conditions failed is sent again without the failed units; one cancelled
 // by a conflict with another transaction is sent again after a backoff.
 // what names the batch in errors.
