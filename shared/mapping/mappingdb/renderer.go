@@ -57,6 +57,10 @@ type compiledVersion struct {
 // maxCompiled bounds the parsed mappings one process keeps.
 const maxCompiled = 1024
 
+// maxKept bounds the teams' mappings and describes one process keeps (a
+// describe decodes to hundreds of KB): past it the process starts afresh.
+const maxKept = 256
+
 type renderKey struct {
 	team   string
 	object event.SalesforceObject
@@ -145,6 +149,9 @@ func (r *Renderer) state(ctx context.Context, teamID string, object event.Salesf
 	}
 	if r.ReuseFor > 0 || r.DescribeFor > 0 {
 		r.mu.Lock()
+		if _, ok := r.cache[key]; !ok && len(r.cache) >= maxKept {
+			r.cache = nil
+		}
 		if r.cache == nil {
 			r.cache = map[renderKey]renderState{}
 		}

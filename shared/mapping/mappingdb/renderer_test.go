@@ -2,6 +2,7 @@ package mappingdb
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -129,6 +130,26 @@ func TestRendererKeepsTheDescribeWhileTheMappingStays(t *testing.T) {
 		}
 		if db.reads != st.wantMappingReads || d.reads != st.wantDescribeReads {
 			t.Errorf("%s: got %d mapping and %d describe reads; want %d and %d", st.name, db.reads, d.reads, st.wantMappingReads, st.wantDescribeReads)
+		}
+	}
+}
+
+// TestRendererKeepsBoundedState: a process serving many teams keeps at most
+// maxKept teams' mappings and describes.
+func TestRendererKeepsBoundedState(t *testing.T) {
+	t.Parallel()
+	db := &headOnly{}
+	db.save(t, 1, mapping.Mapping{Fields: []mapping.Rule{{SalesforceField: "Description", Source: mapping.Source{Template: "{{company}}"}}}})
+	r := &Renderer{Store: New(db, "policies"), Describes: &countedDescribes{}, ReuseFor: time.Minute, DescribeFor: time.Hour}
+	for i := range maxKept + 50 {
+		if _, _, err := r.Render(context.Background(), fmt.Sprintf("team_%d", i), event.ObjectLead, event.Contact{Email: "a@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		r.mu.Lock()
+		n := len(r.cache)
+		r.mu.Unlock()
+		if n > maxKept {
+			t.Fatalf("after %d teams: got %d kept; want at most %d", i+1, n, maxKept)
 		}
 	}
 }
