@@ -234,3 +234,25 @@ func TestIsolationCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestAwaitAddDefault: an email waits for its contact.added as long as the
+// run drains, at least 10/3 of the visibility timeout, unless told.
+func TestAwaitAddDefault(t *testing.T) {
+	for _, tt := range []struct {
+		name                    string
+		vis, drain, await, want time.Duration
+	}{
+		{"the drain", 10 * time.Second, 90 * time.Second, 0, 90 * time.Second},
+		{"10/3 of a long visibility", 60 * time.Second, 90 * time.Second, 0, 200 * time.Second},
+		{"as told", 10 * time.Second, 90 * time.Second, 5 * time.Second, 5 * time.Second},
+	} {
+		c := Config{Visibility: tt.vis, Drain: tt.drain, AwaitAdd: tt.await}
+		c.defaults()
+		if c.AwaitAdd != tt.want {
+			t.Errorf("%s: got %v; want %v", tt.name, c.AwaitAdd, tt.want)
+		}
+		if !strings.Contains(c.Replay(), "-await-add "+tt.want.String()) {
+			t.Errorf("%s: the replay line does not carry the wait: %s", tt.name, c.Replay())
+		}
+	}
+}

@@ -42,6 +42,7 @@ func main() {
 	flag.IntVar(&c.TokenCalls, "token-calls", 200, "access tokens expire after this many API calls")
 	flag.DurationVar(&c.Visibility, "visibility", 20*time.Second, "the event queues' visibility timeout (how soon a failed message returns)")
 	flag.DurationVar(&c.HoldDelay, "hold-delay", 0, "HOLD_DELAY_SECONDS of the sync functions (how long a held message waits; 0: the visibility timeout)")
+	flag.DurationVar(&c.AwaitAdd, "await-add", 0, "AWAIT_ADD_SECONDS of the sync functions (how long an email waits for its contact.added; 0: the drain, at least 10/3 of the visibility timeout)")
 	flag.DurationVar(&c.Drain, "drain", 10*time.Minute, "how long to wait for the last answers after the last send")
 	flag.IntVar(&c.Concurrency, "concurrency", 3, "the sync functions' MaximumConcurrency (0: as deployed, 10); moto-bound, fewer pollers go faster here")
 	flag.IntVar(&c.TeamsAtOnce, "teams-at-once", 1, "the sync functions' TEAMS_AT_ONCE: teams' parts of a batch run at once")
