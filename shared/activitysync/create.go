@@ -259,7 +259,7 @@ func (t team) recordTasks(ctx context.Context, items []item, ids []string) (resu
 	}
 	tasks := make([]LoggedTask, len(items))
 	for i, it := range items {
-		tasks[i] = LoggedTask{Key: it.key, TaskID: ids[i], ContactID: it.d.Event.ContactID()}
+		tasks[i] = LoggedTask{Key: it.key, TaskID: ids[i]}
 	}
 	errs, err := t.e.Activities.DoneAll(ctx, t.id, t.e.Owner, tasks)
 	if err != nil {
@@ -274,7 +274,7 @@ func (t team) recordTasks(ctx context.Context, items []item, ids []string) (resu
 			res.retry(it.d, fmt.Errorf("%w: %w", delivery.ErrRetry, errs[i]))
 			continue
 		}
-		res.answer(t.logged(it, ids[i], it.d.Event.ID))
+		res.answerLogged(it.key, t.logged(it, ids[i], it.d.Event.ID))
 	}
 	t.abandon(ctx, refused)
 	return res, nil

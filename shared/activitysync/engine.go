@@ -9,6 +9,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/lifecycle"
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
@@ -149,11 +150,11 @@ func (e *Engine) runPart(ctx context.Context, teamID string, ds []delivery.Deliv
 // returned, to be published again: it may not have reached the queue). A
 // delivery that is not an email event comes back.
 func (e *Engine) screen(ctx context.Context, teamID string, ds []delivery.Delivery) ([]delivery.Delivery, []event.Outcome, result, error) {
-	ids := make([]string, 0, len(ds))
+	refs := make([]ledger.EventRef, 0, len(ds))
 	for _, d := range ds {
-		ids = append(ids, d.Event.ID)
+		refs = append(refs, ledger.RefOf(d.Event))
 	}
-	prior, err := e.Ledger.Outcomes(ctx, teamID, ids)
+	prior, err := e.Ledger.Outcomes(ctx, teamID, refs)
 	if err != nil {
 		return nil, nil, result{}, fmt.Errorf("read outcomes: %w", err)
 	}
@@ -190,7 +191,7 @@ func answered(o event.Outcome) bool {
 // answers, those of events answered before first.
 func (e *Engine) answer(ctx context.Context, teamID string, res result, republish []event.Outcome, drains []drain) error {
 	if len(res.outcomes) > 0 {
-		if err := e.Ledger.RecordOutcomes(ctx, res.outcomes); err != nil {
+		if err := e.Ledger.RecordOutcomes(ctx, res.outcomes, ledger.WithActivities(res.activities)); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}

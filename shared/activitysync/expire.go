@@ -64,10 +64,12 @@ func (t team) expireOne(ctx context.Context, k ledger.MemberKey) (drain, result,
 		return drain{}, result{}, fmt.Errorf("read held activities: %w", err)
 	}
 	dr := drain{key: k}
-	for _, ev := range evs {
+	refs := make([]ledger.EventRef, len(evs))
+	for i, ev := range evs {
 		dr.ids = append(dr.ids, ev.ID)
+		refs[i] = ledger.RefOf(ev)
 	}
-	prior, err := t.e.Ledger.Outcomes(ctx, t.id, dr.ids)
+	prior, err := t.e.Ledger.Outcomes(ctx, t.id, refs)
 	if err != nil {
 		return drain{}, result{}, fmt.Errorf("read outcomes of held activities: %w", err)
 	}

@@ -127,7 +127,7 @@ func (t team) claim(ctx context.Context, owners []item) (claims, error) {
 		case f.Err != nil:
 			c.res.retry(it.d, fmt.Errorf("claim activity: %w", f.Err))
 		case f.TaskID != "":
-			c.res.answer(t.logged(it, f.TaskID, f.EventID))
+			c.res.answerLogged(it.key, t.logged(it, f.TaskID, f.EventID))
 		case f.Attempted:
 			c.uncertain = append(c.uncertain, it)
 		default:
@@ -166,7 +166,7 @@ func (t team) followAll(owners []item, followers map[string][]item, owned result
 			o, ok := answers[own.d.Event.ID]
 			switch {
 			case ok && o.Salesforce != nil:
-				res.answer(t.logged(f, o.Salesforce.ID, own.d.Event.ID))
+				res.answerLogged(f.key, t.logged(f, o.Salesforce.ID, own.d.Event.ID))
 			case ok && o.Status == event.StatusFailed:
 				fo := t.outcome(f.d, event.StatusFailed, "")
 				fo.Error = o.Error

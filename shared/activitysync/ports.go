@@ -28,9 +28,9 @@ import (
 // Ledger is the part of contact sync's ledger activity sync reads and
 // writes: outcomes, memberships, the records emails resolved to.
 type Ledger interface {
-	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
-	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
-	RecordOutcomesKept(ctx context.Context, outs []event.Outcome) ([]event.Outcome, error)
+	Outcomes(ctx context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error)
+	RecordOutcomes(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) error
+	RecordOutcomesKept(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) ([]event.Outcome, error)
 	Memberships(ctx context.Context, teamID string, keys []ledger.MemberKey) (map[ledger.MemberKey]ledger.Membership, error)
 	Records(ctx context.Context, teamID string, emails []string) (map[string]ledger.Record, error)
 	// FollowRecord moves an email's record from fromID to another record
@@ -66,13 +66,12 @@ type ClaimResult struct {
 	Err error
 }
 
-// LoggedTask is the Task created for an activity key.
+// LoggedTask is the Task created for an activity key. An erasure finds
+// the activity through its event's outcome, which the ledger keeps with
+// the activity key (ledger.WithActivities).
 type LoggedTask struct {
 	Key    string
 	TaskID string
-	// ContactID is the sequencer's contact the Task is about: the store
-	// indexes the logged activity by it, so an erasure finds it.
-	ContactID string
 }
 
 // Errors of Activities.

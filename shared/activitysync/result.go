@@ -18,11 +18,24 @@ type result struct {
 	// settled are the ids of held activities answered in an earlier
 	// batch: only the held store forgot to let them go.
 	settled []string
+	// activities are the activity keys of the answers on a logged Task,
+	// by event id: the ledger keeps each with its outcome, so an erasure
+	// of the contact finds the activity's claim.
+	activities map[string]string
 }
 
 // answer adds the answer o.
 func (r *result) answer(o event.Outcome) {
 	r.outcomes = append(r.outcomes, o)
+}
+
+// answerLogged adds the answer o, on the Task logged for the activity key.
+func (r *result) answerLogged(key string, o event.Outcome) {
+	r.answer(o)
+	if r.activities == nil {
+		r.activities = map[string]string{}
+	}
+	r.activities[o.EventID] = key
 }
 
 // retry brings a queued delivery back; a held one (no delivery id) simply
@@ -58,6 +71,12 @@ func merge(rs ...result) result {
 	for _, r := range rs {
 		out.outcomes = append(out.outcomes, r.outcomes...)
 		out.settled = append(out.settled, r.settled...)
+		for id, key := range r.activities {
+			if out.activities == nil {
+				out.activities = map[string]string{}
+			}
+			out.activities[id] = key
+		}
 		for id, err := range r.back {
 			if out.back == nil {
 				out.back = map[string]error{}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 )
 
 // fresh is the first step: each event of the part once (the same event
@@ -14,13 +15,13 @@ import (
 // answered again, not processed. It returns the deliveries to sync. A
 // contact.added is looked up later, after its pin (pinFirst).
 func (p part) fresh(ctx context.Context, ds []delivery.Delivery) ([]delivery.Delivery, tally, error) {
-	ids := make([]string, 0, len(ds))
+	refs := make([]ledger.EventRef, 0, len(ds))
 	for _, d := range ds {
 		if !pinFirst(d) {
-			ids = append(ids, d.Event.ID)
+			refs = append(refs, ledger.RefOf(d.Event))
 		}
 	}
-	prior, err := p.outcomesOf(ctx, ids)
+	prior, err := p.outcomesOf(ctx, refs)
 	if err != nil {
 		return nil, tally{}, err
 	}
@@ -45,7 +46,10 @@ func (p part) fresh(ctx context.Context, ds []delivery.Delivery) ([]delivery.Del
 // answer of the part is published, those given before first.
 func (p part) answer(ctx context.Context, t tally) error {
 	if len(t.outcomes) > 0 {
-		if err := p.e.Ledger.RecordOutcomes(ctx, t.outcomes); err != nil {
+		// A contact outcome is kept as long as the memberships it ended, and
+		// the team keeps those it pins: an erasure finds them through it.
+		keep := ledger.Retaining(max(ledger.RetainOr(p.retain), t.keep))
+		if err := p.e.Ledger.RecordOutcomes(ctx, t.outcomes, keep); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}
@@ -74,11 +78,11 @@ func answered(d delivery.Delivery, o event.Outcome) bool {
 func pinFirst(d delivery.Delivery) bool { return d.Event.Type == event.ContactAdded && !d.Retry }
 
 // outcomesOf reads the outcomes recorded for the events.
-func (p part) outcomesOf(ctx context.Context, ids []string) (map[string]event.Outcome, error) {
-	if len(ids) == 0 {
+func (p part) outcomesOf(ctx context.Context, refs []ledger.EventRef) (map[string]event.Outcome, error) {
+	if len(refs) == 0 {
 		return nil, nil
 	}
-	prior, err := p.e.Ledger.Outcomes(ctx, p.team, ids)
+	prior, err := p.e.Ledger.Outcomes(ctx, p.team, refs)
 	if err != nil {
 		return nil, fmt.Errorf("read outcomes: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/ledger/ledgertest"
 	"github.com/sfsync/sfsync/shared/policy"
 )
@@ -202,8 +203,8 @@ type answeredMeanwhile struct {
 	other event.Outcome
 }
 
-func (l *answeredMeanwhile) Outcomes(ctx context.Context, teamID string, ids []string) (map[string]event.Outcome, error) {
-	got, err := l.Memory.Outcomes(ctx, teamID, ids)
+func (l *answeredMeanwhile) Outcomes(ctx context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error) {
+	got, err := l.Memory.Outcomes(ctx, teamID, refs)
 	l.once.Do(func() {
 		if rerr := l.Memory.RecordOutcomes(ctx, []event.Outcome{l.other}); rerr != nil {
 			l.t.Errorf("the other copy's answer: %v", rerr)

@@ -37,11 +37,15 @@ func (l *spyLedger) ClaimAll(ctx context.Context, teamID string, emails []string
 	return l.Ledger.ClaimAll(ctx, teamID, emails, owner, until)
 }
 
-func (l *spyLedger) Outcomes(ctx context.Context, teamID string, ids []string) (map[string]event.Outcome, error) {
+func (l *spyLedger) Outcomes(ctx context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error) {
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.EventID
+	}
 	l.mu.Lock()
-	l.reads = append(l.reads, slices.Clone(ids))
+	l.reads = append(l.reads, ids)
 	l.mu.Unlock()
-	return l.Ledger.Outcomes(ctx, teamID, ids)
+	return l.Ledger.Outcomes(ctx, teamID, refs)
 }
 
 // spy puts a spyLedger in front of the rig's engine's ledger.

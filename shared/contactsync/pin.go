@@ -132,13 +132,13 @@ func (p part) pin(ctx context.Context, pins []member) ([]member, tally, error) {
 	if err != nil {
 		return nil, tally{}, fmt.Errorf("pin memberships: %w", err)
 	}
-	var ids []string
+	var refs []ledger.EventRef
 	for j, r := range pinned {
 		if d := pins[j].d; r.Err == nil && !r.New && pinFirst(d) {
-			ids = append(ids, d.Event.ID)
+			refs = append(refs, ledger.RefOf(d.Event))
 		}
 	}
-	prior, err := p.outcomesOf(ctx, ids)
+	prior, err := p.outcomesOf(ctx, refs)
 	if err != nil {
 		return nil, tally{}, err
 	}

@@ -27,16 +27,18 @@ import (
 // call failed (nothing is known of the items then). Every write may be
 // repeated after a lost answer with the same effect.
 type Ledger interface {
-	// Outcomes returns the outcomes already recorded for these events.
-	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
-	// RecordOutcomes stores final and pending outcomes, keyed by event id
-	// (a pending outcome may later be replaced by a final one), and indexes
-	// them by contact, and failures by error code.
-	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
+	// Outcomes returns the outcomes already recorded for these events, by
+	// event id.
+	Outcomes(ctx context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error)
+	// RecordOutcomes stores final and pending outcomes with their contacts,
+	// keyed by event id (a pending outcome may later be replaced by a final
+	// one), and failures by error code. A contact outcome is kept at least
+	// as long as the team's retention (ledger.Retaining).
+	RecordOutcomes(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) error
 	// RecordOutcomesKept records outs as RecordOutcomes does, and returns,
 	// for each, the outcome kept for its event: outs[i] itself, or the one
 	// recorded before that it may not replace.
-	RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (kept []event.Outcome, err error)
+	RecordOutcomesKept(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) (kept []event.Outcome, err error)
 
 	// PinMemberships stores each membership unless it exists, and returns
 	// the stored one (so a redelivered contact.added keeps the first pin;

@@ -105,6 +105,7 @@ func (p part) record(ctx context.Context, ws []ending) (tally, error) {
 			continue
 		}
 		t.end(ms[j])
+		t.keep = max(t.keep, ledger.RetainOr(ms[j].Retain))
 		t.answer(p.outcomeOf(w, ms[j]))
 	}
 	return t, nil

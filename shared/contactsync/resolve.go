@@ -120,13 +120,13 @@ func (p part) resolve(ms []member) ([]item, tally) {
 // not looked up yet (pinFirst) may have been answered while connected: it
 // keeps that answer.
 func (p part) notConnected(ctx context.Context, ds []delivery.Delivery) (tally, error) {
-	var ids []string
+	var refs []ledger.EventRef
 	for _, d := range ds {
 		if pinFirst(d) {
-			ids = append(ids, d.Event.ID)
+			refs = append(refs, ledger.RefOf(d.Event))
 		}
 	}
-	prior, err := p.outcomesOf(ctx, ids)
+	prior, err := p.outcomesOf(ctx, refs)
 	if err != nil {
 		return tally{}, err
 	}

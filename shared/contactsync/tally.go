@@ -1,6 +1,8 @@
 package contactsync
 
 import (
+	"time"
+
 	"maps"
 
 	"github.com/sfsync/sfsync/shared/delivery"
@@ -22,6 +24,10 @@ type tally struct {
 	// final are the memberships that reached a final state (synced,
 	// failed or skipped): the held activity of each is released (R7).
 	final []ledger.MemberKey
+	// keep is the longest retention of the memberships the outcomes
+	// ended (0: none ended): the outcomes are kept as long, since an
+	// erasure finds the memberships through them.
+	keep time.Duration
 }
 
 // answer gives a delivery its new answer.
@@ -48,6 +54,7 @@ func (t *tally) merge(o tally) {
 	t.outcomes = append(t.outcomes, o.outcomes...)
 	t.reanswers = append(t.reanswers, o.reanswers...)
 	t.final = append(t.final, o.final...)
+	t.keep = max(t.keep, o.keep)
 	if len(o.retries) > 0 {
 		if t.retries == nil {
 			t.retries = map[string]error{}

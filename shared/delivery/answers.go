@@ -9,16 +9,17 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/policy"
 )
 
 // OutcomeLedger is the part of the ledger Answers reads and writes.
 type OutcomeLedger interface {
-	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
+	Outcomes(ctx context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error)
 	// RecordOutcomesKept records outs and returns, for each, the outcome
 	// kept for its event: outs[i] itself, or the one recorded before that
 	// it may not replace (a copy of the event synced meanwhile).
-	RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (kept []event.Outcome, err error)
+	RecordOutcomesKept(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) (kept []event.Outcome, err error)
 }
 
 // TeamSettings gives a team's settings as of a time.
@@ -168,11 +169,7 @@ const (
 // and that one is published, never a second, different one.
 func (a Answers) answerTeam(ctx context.Context, team string, outs []event.Outcome,
 	choose func(o, prior event.Outcome, answered bool) answerStep) error {
-	ids := make([]string, 0, len(outs))
-	for _, o := range outs {
-		ids = append(ids, o.EventID)
-	}
-	prior, err := a.Ledger.Outcomes(ctx, team, ids)
+	prior, err := a.Ledger.Outcomes(ctx, team, ledger.RefsOf(outs))
 	if err != nil {
 		return fmt.Errorf("read outcomes: %w", err)
 	}

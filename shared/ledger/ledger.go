@@ -117,3 +117,55 @@ type Match struct {
 	ID     string
 	Rule   string // contact | converted_lead | lead
 }
+
+// EventRef names an event and the contact it is about. The ledger keeps an
+// event's outcome with its contact (an erasure finds everything the
+// service keeps of a contact from there), so an outcome is read by both.
+type EventRef struct{ EventID, ContactID string }
+
+// RefsOf names the events of outs.
+func RefsOf(outs []event.Outcome) []EventRef {
+	refs := make([]EventRef, len(outs))
+	for i, o := range outs {
+		refs[i] = EventRef{EventID: o.EventID, ContactID: o.ContactID}
+	}
+	return refs
+}
+
+// Recording is what a RecordOutcomes call knows beyond the outcomes: how
+// long the team keeps a contact's data, and the activity each logged Task
+// was for.
+type Recording struct {
+	// Retain is the team's retention (0: DefaultRetention). A contact
+	// outcome is kept at least that long after it was written: the
+	// membership its event pinned, and the record it saved, are found
+	// through it.
+	Retain time.Duration
+	// Activities is the activity key (activitysync.Key) of each event id
+	// whose Task is logged: the activity's claim is found through the
+	// outcome.
+	Activities map[string]string
+}
+
+// RecordOption sets a field of a RecordOutcomes call's Recording.
+type RecordOption func(*Recording)
+
+// Retaining is a Recording's Retain.
+func Retaining(d time.Duration) RecordOption { return func(r *Recording) { r.Retain = d } }
+
+// WithActivities is a Recording's Activities.
+func WithActivities(keys map[string]string) RecordOption {
+	return func(r *Recording) { r.Activities = keys }
+}
+
+// RecordingOf applies opts.
+func RecordingOf(opts []RecordOption) Recording {
+	var r Recording
+	for _, o := range opts {
+		o(&r)
+	}
+	return r
+}
+
+// RefOf names ev.
+func RefOf(ev event.Event) EventRef { return EventRef{EventID: ev.ID, ContactID: ev.ContactID()} }

@@ -52,8 +52,9 @@ func rigID(n int) string {
 	return "era_" + strings.Map(func(r rune) rune { return 'a' + r - '0' }, fmt.Sprintf("%026d", n))
 }
 
-// full is what erasing all of ada deletes in the ledger.
-var full = privacy.Counts{Memberships: 2, Records: 2, Outcomes: 2, Failures: 1, HeldEvents: 2, Activities: 1, OptOuts: 1, Bounces: 1}
+// full is what erasing all of ada deletes in the ledger: the outcomes are
+// the two seeded, and those of the two adds and of the email logged.
+var full = privacy.Counts{Memberships: 2, Records: 2, Outcomes: 5, Failures: 1, HeldEvents: 2, Activities: 1, OptOuts: 1, Bounces: 1}
 
 func with(c privacy.Counts, f func(*privacy.Counts)) privacy.Counts { f(&c); return c }
 
@@ -78,11 +79,11 @@ func TestEraseCountsEveryKind(t *testing.T) {
 		{name: "by both", seed: seedAda, req: privacy.Request{Email: ada.Email, ContactID: ada.Contact, Salesforce: privacy.Keep}, want: full},
 		{name: "by the email of a claim only", seed: seedAda, req: privacy.Request{Email: ada.ClaimedEmail},
 			// The claim names no contact: only its own RECORD item goes.
-			want: privacy.Counts{Records: 1}, left: map[privacy.Kind]int{privacy.KindMembership: 2, privacy.KindRecord: 1, privacy.KindOutcome: 2,
+			want: privacy.Counts{Records: 1}, left: map[privacy.Kind]int{privacy.KindMembership: 2, privacy.KindRecord: 1, privacy.KindOutcome: 5,
 				privacy.KindFailure: 1, privacy.KindFailureSet: 1, privacy.KindActivity: 1, privacy.KindHeldList: 1, privacy.KindHeldEvent: 2,
 				privacy.KindOptOut: 1, privacy.KindBounce: 1}},
 		{name: "nobody", seed: seedAda, req: privacy.Request{Email: "nobody@example.com", ContactID: "ct_nobody"},
-			left: map[privacy.Kind]int{privacy.KindMembership: 2, privacy.KindRecord: 2, privacy.KindOutcome: 2, privacy.KindFailure: 1,
+			left: map[privacy.Kind]int{privacy.KindMembership: 2, privacy.KindRecord: 2, privacy.KindOutcome: 5, privacy.KindFailure: 1,
 				privacy.KindFailureSet: 1, privacy.KindActivity: 1, privacy.KindHeldList: 1, privacy.KindHeldEvent: 2, privacy.KindOptOut: 1, privacy.KindBounce: 1}},
 		{name: "an opt-out names the contact", seed: func(t *testing.T, r *rig) {
 			ctx := context.Background()
@@ -95,7 +96,7 @@ func TestEraseCountsEveryKind(t *testing.T) {
 			must(t, r.store.Membership(ctx, team, "seq_1", "ct_alan", "alan@example.com"))
 			must(t, r.store.Bounce(ctx, team, "alan@example.com"))
 			must(t, r.store.Held(ctx, team, "seq_1", "ct_alan", "evt_h"))
-		}, req: privacy.Request{ContactID: "ct_alan"}, want: privacy.Counts{Memberships: 1, Bounces: 1, HeldEvents: 1}},
+		}, req: privacy.Request{ContactID: "ct_alan"}, want: privacy.Counts{Memberships: 1, Outcomes: 1, Bounces: 1, HeldEvents: 1}},
 		{name: "Salesforce delete: the Task, then the Lead", seed: func(t *testing.T, r *rig) { r.orgs.Connect(team); seedAda(t, r) }, req: privacy.Request{ContactID: ada.Contact, Salesforce: privacy.Delete},
 			want: with(full, func(c *privacy.Counts) { c.SalesforceDeleted = 2 }), calls: [][]string{{task, lead}}},
 		{name: "Salesforce delete: the Lead deleted before", seed: func(t *testing.T, r *rig) {
@@ -123,7 +124,7 @@ func TestEraseCountsEveryKind(t *testing.T) {
 				org.Seed("Task", id)
 			}
 		}, req: privacy.Request{ContactID: "ct_many", Salesforce: privacy.Delete},
-			want:  privacy.Counts{Records: 1, Activities: 450, SalesforceDeleted: 451},
+			want:  privacy.Counts{Records: 1, Outcomes: 450, Activities: 450, SalesforceDeleted: 451},
 			calls: [][]string{taskIDs(0, 200), taskIDs(200, 400), append(taskIDs(400, 450), "003000000000001AAA")}},
 		{name: "Salesforce delete: nothing to delete costs no call", seed: func(t *testing.T, r *rig) {
 			r.orgs.Connect(team)
@@ -341,7 +342,7 @@ func TestEraseAgainAfterAFailedCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (privacy.Counts{Records: 1, Activities: 250, SalesforceDeleted: 51, SalesforceAlreadyDeleted: 200}); got.Counts != want {
+	if want := (privacy.Counts{Records: 1, Outcomes: 250, Activities: 250, SalesforceDeleted: 51, SalesforceAlreadyDeleted: 200}); got.Counts != want {
 		t.Errorf("counts: got %+v; want %+v", got.Counts, want)
 	}
 }
@@ -436,7 +437,7 @@ func TestLinkedRecordsAreKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := privacy.Counts{Records: 1, Activities: 1, SalesforceDeleted: 1, SalesforceKept: 1}
+	want := privacy.Counts{Records: 1, Outcomes: 1, Activities: 1, SalesforceDeleted: 1, SalesforceKept: 1}
 	if got.Counts != want {
 		t.Errorf("counts: got %+v; want %+v", got.Counts, want)
 	}

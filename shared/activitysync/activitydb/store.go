@@ -7,9 +7,10 @@
 //	pk TEAM#<t>#ACTIVITY#<key>          sk TASK
 //	    the activity's claim (claim_owner, claim_until in Unix ms,
 //	    claim_token, attempts, event_id) and, once logged, task_id and
-//	    logged_at; a Task logged for a contact is in the contact index as
-//	    cpk TEAM#<t>#CONTACT#<contact>, csk ACTIVITY#<key>, so an erasure
-//	    finds it. TTL: ActivityTTL after its last write.
+//	    logged_at. An erasure finds it through its email event's outcome,
+//	    which the ledger keeps with the activity key (one logged before
+//	    December 2026 is in the contact index). TTL: ActivityTTL after its
+//	    last write.
 //	pk TEAM#<t>#HELD                    sk <seq>#<contact>
 //	    a membership with held activities; n counts the holds (the mark).
 //	    TTL: the team's retention and HeldMargin after the last hold.
@@ -442,9 +443,6 @@ func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activit
 		if err == nil {
 			err = checkID("task_id", t.TaskID)
 		}
-		if err == nil && t.ContactID != "" {
-			err = checkID("contact_id", t.ContactID)
-		}
 		if err != nil {
 			errs[i] = err
 			continue
@@ -453,10 +451,6 @@ func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activit
 		upd := expression.Set(tid, expression.Value(t.TaskID)).Set(expression.Name("logged_at"), expression.Value(at)).
 			Set(expression.Name(resources.TTLAttribute), expression.Value(expiresAt(now, ActivityTTL))).
 			Remove(expression.Name("claim_owner")).Remove(expression.Name("claim_until")).Remove(expression.Name("claim_token"))
-		if t.ContactID != "" {
-			upd = upd.Set(expression.Name(resources.ContactIndex.PartitionKey), expression.Value(ledgerdb.ContactPK(team, t.ContactID))).
-				Set(expression.Name(resources.ContactIndex.SortKey), expression.Value(ledgerdb.ActivityIndexSK(t.Key)))
-		}
 		u, err := s.updateOf(ledgerdb.ActivityPK(team, t.Key), expression.NewBuilder().WithCondition(cond).WithUpdate(upd))
 		if err != nil {
 			return nil, err

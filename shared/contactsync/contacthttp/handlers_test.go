@@ -130,6 +130,13 @@ func TestContactRoute(t *testing.T) {
 	if err := a.ledger.SaveRecord(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
+	// The record is the contact's through its membership of the email,
+	// which its outcomes name (seq_1).
+	if _, err := a.ledger.PinMembership(ctx, ledger.Membership{TeamID: "team_a", SequenceID: "seq_1", ContactID: "ct_1", Email: "ada@example.com",
+		Contact: event.Contact{ID: "ct_1", Email: "ada@example.com"}, PinnedAt: t0, EventID: "evt_1", Status: ledger.MemberPending,
+		Reason: event.ReasonAwaitingReply}); err != nil {
+		t.Fatal(err)
+	}
 	outs := []event.Outcome{
 		out("team_a", "evt_1", "ct_1", event.ContactOutcome, event.StatusPending, t0),
 		out("team_a", "evt_2", "ct_1", event.ContactOutcome, event.StatusCreated, t0.Add(time.Second)),

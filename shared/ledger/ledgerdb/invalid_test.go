@@ -34,7 +34,7 @@ func TestInvalidEventAnswers(t *testing.T) {
 		invalidAnswer("team_a", "evt_bad", "ct_9", t0.Add(time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.store.Outcomes(ctx, "team_a", []string{"evt_pending", "evt_bad"})
+	got, err := f.store.Outcomes(ctx, "team_a", refs("evt_pending@ct_1", "evt_bad@ct_2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestInvalidEventAnswers(t *testing.T) {
 	if err := f.store.RecordOutcomes(ctx, []event.Outcome{created}); err != nil {
 		t.Fatal(err)
 	}
-	got, err = f.store.Outcomes(ctx, "team_a", []string{"evt_bad"})
+	got, err = f.store.Outcomes(ctx, "team_a", refs("evt_bad@ct_2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestRecordOutcomesKept(t *testing.T) {
 			t.Errorf("kept[%d]: got %s of %s; want %s of %s", i, got, k.EventID, want[i], outs[i].EventID)
 		}
 	}
-	stored, err := f.store.Outcomes(ctx, "team_k", []string{"evt_synced", "evt_failed", "evt_new"})
+	stored, err := f.store.Outcomes(ctx, "team_k", refs("evt_synced@ct_1", "evt_failed@ct_2", "evt_new@ct_3"))
 	if err != nil {
 		t.Fatal(err)
 	}

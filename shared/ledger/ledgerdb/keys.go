@@ -23,17 +23,35 @@ const teamPrefix = "TEAM#"
 // (MappingCountSK).
 func TeamPK(team string) string { return teamPrefix + team }
 
-// Outcomes: pk EventPK, sk OutcomeSK; in the contact index under
-// cpk ContactPK and csk OutcomeIndexSK.
-const OutcomeSK = "OUTCOME"
+// Outcomes: pk ContactPK, sk OutcomeSK, with the rest of what the ledger
+// keeps of the contact, so one query of the contact's partition finds them
+// (an erasure, the contact route) without an index entry per outcome.
+//
+// Before the outcomes moved there (December 2026) each had its own
+// partition, pk EventPK and sk LegacyOutcomeSK, and was in the contact
+// index under cpk ContactPK and csk OutcomeIndexSK. Those items are read
+// through the index only, until they expire (OutcomeTTL).
 
-// EventPK is the partition key of an event's outcome.
+// OutcomePrefix begins the sort key of every outcome in a contact's
+// partition.
+const OutcomePrefix = "OUTCOME#"
+
+// OutcomeSK is the sort key of an event's outcome in its contact's
+// partition.
+func OutcomeSK(eventID string) string { return OutcomePrefix + eventID }
+
+// LegacyOutcomeSK is the sort key of an outcome in its event's own
+// partition (EventPK), where outcomes were written before December 2026.
+const LegacyOutcomeSK = "OUTCOME"
+
+// EventPK is the partition key of an outcome written before December 2026.
 func EventPK(team, eventID string) string { return TeamPK(team) + "#EVENT#" + eventID }
 
-// OutcomeIndexPrefix begins the contact-index sort key of every outcome.
+// OutcomeIndexPrefix begins the contact-index sort key of every outcome
+// written before December 2026.
 const OutcomeIndexPrefix = "OUTCOME#"
 
-// OutcomeIndexSK is an outcome's sort key in the contact index: newer
+// OutcomeIndexSK is such an outcome's sort key in the contact index: newer
 // outcomes sort after older ones.
 func OutcomeIndexSK(at time.Time, eventID string) string {
 	return OutcomeIndexPrefix + Stamp(at) + "#" + eventID
@@ -59,8 +77,9 @@ const (
 	BounceSK = "BOUNCE"
 )
 
-// ContactPK is the partition key of a contact's FAILURES item, and the
-// contact index's partition key (cpk) of its outcomes and records.
+// ContactPK is the partition key of a contact's outcomes and FAILURES
+// item, and the contact index's partition key (cpk) of the items indexed
+// there.
 func ContactPK(team, contactID string) string { return TeamPK(team) + "#CONTACT#" + contactID }
 
 // ContactOf splits a ContactPK into its team and contact; ok is false for

@@ -18,7 +18,8 @@ func TestKeysKeepTheStoredLayout(t *testing.T) {
 	for _, c := range []struct{ name, got, want string }{
 		{"TeamPK", ledgerdb.TeamPK("t1"), "TEAM#t1"},
 		{"EventPK", ledgerdb.EventPK("t1", "ev_1"), "TEAM#t1#EVENT#ev_1"},
-		{"OutcomeSK", ledgerdb.OutcomeSK, "OUTCOME"},
+		{"OutcomeSK", ledgerdb.OutcomeSK("ev_1"), "OUTCOME#ev_1"},
+		{"LegacyOutcomeSK", ledgerdb.LegacyOutcomeSK, "OUTCOME"},
 		{"OutcomeIndexSK", ledgerdb.OutcomeIndexSK(at, "ev_1"), "OUTCOME#2025-03-04T04:06:07.000008900Z#ev_1"},
 		{"EmailPK", ledgerdb.EmailPK("t1", "ada@example.com"), "TEAM#t1#EMAIL#ada@example.com"},
 		{"RecordSK", ledgerdb.RecordSK, "RECORD"},

@@ -4,9 +4,15 @@
 //
 // # Layout
 //
-// Every item has the string keys pk and sk; the contact route reads the
-// contact index (resources.ContactIndex, keys cpk and csk), which DynamoDB
-// keeps in step with the items it indexes. Ids never contain "#" (they are
+// Every item has the string keys pk and sk. What the ledger keeps of a
+// contact is found from the contact's partition (TEAM#<t>#CONTACT#<c>),
+// which holds its outcomes: a contact outcome names the membership its
+// event is about, a membership the email whose record it saved, an
+// email event's outcome the activity it logged. Nothing is indexed: an
+// entry of the contact index (resources.ContactIndex, keys cpk and csk)
+// costs a write unit per item written. The index still holds what was
+// written before December 2026, and the contact route reads it beside the
+// partition until that expires. Ids never contain "#" (they are
 // checked against the id rule of the event contract), so keys split
 // unambiguously. Times in sort keys use a fixed-width UTC form
 // (2006-01-02T15:04:05.000000000Z) so that byte order is time order.
@@ -16,24 +22,22 @@
 // item of every table with its writer, condition and expiry. The items this
 // package writes:
 //
-//	pk TEAM#<t>#EVENT#<event_id>      sk OUTCOME
-//	    the outcome of one event (attribute outcome) and, when failed, its
-//	    failure-index sort key. In the contact index as
-//	    cpk TEAM#<t>#CONTACT#<contact_id>, csk OUTCOME#<at>#<event_id>.
-//	    TTL 90 days.
+//	pk TEAM#<t>#CONTACT#<contact_id>  sk OUTCOME#<event_id>
+//	    the outcome of one event (attribute outcome), when failed its
+//	    failure-index sort key, and for a logged Task its activity key
+//	    (activity). TTL 90 days; a contact outcome, at least the retention
+//	    of the memberships it ended (ledger.Retaining).
 //	pk TEAM#<t>#EMAIL#<email>         sk RECORD
 //	    the claim (claim_owner, claim_until in Unix milliseconds) and, once
 //	    saved, the Salesforce record the normalized email resolved to; a
-//	    saved record is never given another Salesforce id. Once saved, in
-//	    the contact index as cpk TEAM#<t>#CONTACT#<contact_id> (the contact
-//	    that saved it), csk RECORD#<email>. TTL: a claim, a day after
-//	    claim_until (ClaimExpiry); a record, its retention (retain_s, else
-//	    ledger.DefaultRetention) after it was saved or followed.
+//	    saved record is never given another Salesforce id. TTL: a claim, a
+//	    day after claim_until (ClaimExpiry); a record, its retention
+//	    (retain_s, else ledger.DefaultRetention) after it was saved or
+//	    followed.
 //	pk TEAM#<t>#SEQ#<seq>             sk MEMBER#<contact_id>
 //	    a membership with its pinned policy and the contact as added (the
-//	    policy store counts these). In the contact index as
-//	    cpk TEAM#<t>#CONTACT#<contact_id>, csk MEMBER#<seq>. TTL: its
-//	    retention (ledger.RetainOr) after its last pin or update.
+//	    policy store counts these). TTL: its retention (ledger.RetainOr)
+//	    after its last pin or update.
 //	pk TEAM#<t>#CONTACT#<contact_id>  sk FAILURES
 //	    the contact's open failures: a string set of "<type>|<at>|<error sk>".
 //	    TTL 90 days after its last change.
@@ -41,10 +45,10 @@
 //	    the failure index: one item per failed outcome. TTL 90 days.
 //
 // Every item holding a contact's data carries expires_at (Unix seconds),
-// the table's TTL attribute. Reads of the contact index name the kind they
-// want by the prefix of csk (OUTCOME#, RECORD#), so the memberships and
-// logged activities indexed for an erasure (MEMBER#, ACTIVITY#) never
-// appear in them.
+// the table's TTL attribute. Items written before December 2026 are in
+// its old places too: an outcome under pk TEAM#<t>#EVENT#<event_id>, sk
+// OUTCOME; those outcomes, and the records, memberships and logged
+// activities of that time, in the contact index.
 //
 // # Outcomes
 //

@@ -308,13 +308,40 @@ func TestClaimLifecycle(t *testing.T) {
 	if len(got) != 1 || !reflect.DeepEqual(got["grace@example.com"], want) {
 		t.Errorf("records: got %+v; want only grace@example.com: %+v", got, want)
 	}
+	// The contact view finds the record through the membership its
+	// contact's outcome names.
+	m := membership("team_a", "seq_1", "ct_g", "evt_c", policy.SyncAsLead)
+	m.Email = "Grace@example.com"
+	if _, err := s.PinMembership(ctx, m); err != nil {
+		t.Fatal(err)
+	}
 	view, err := s.Contact(ctx, "team_a", "ct_g", 10)
+	if err != nil || len(view.Records) != 0 {
+		t.Errorf("contact view records before any outcome: got %+v, %v; want none", view.Records, err)
+	}
+	if err := s.RecordOutcomes(ctx, []event.Outcome{outcome("team_a", "evt_c", "ct_g", event.ContactOutcome, event.StatusCreated, f.clock.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	view, err = s.Contact(ctx, "team_a", "ct_g", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(view.Records) != 1 || !reflect.DeepEqual(view.Records[0], want) {
 		t.Errorf("contact view records: got %+v; want [%+v]", view.Records, want)
 	}
+}
+
+// refsOf names the events of outs, with their contacts.
+func refsOf(outs ...event.Outcome) []ledger.EventRef { return ledger.RefsOf(outs) }
+
+// refs names events given as "<event>@<contact>".
+func refs(pairs ...string) []ledger.EventRef {
+	out := make([]ledger.EventRef, len(pairs))
+	for i, p := range pairs {
+		ev, contact, _ := strings.Cut(p, "@")
+		out[i] = ledger.EventRef{EventID: ev, ContactID: contact}
+	}
+	return out
 }
 
 func outcome(team, eventID, contact string, typ event.OutcomeType, status event.Status, at time.Time) event.Outcome {
@@ -373,11 +400,8 @@ func TestOutcomesRoundTripAndReplacement(t *testing.T) {
 		want[o.EventID] = o
 	}
 	want["evt_pending"] = second[0]
-	ids := make([]string, 0, len(want)+1)
-	for id := range want {
-		ids = append(ids, id)
-	}
-	got, err := f.store.Outcomes(ctx, "team_a", append(ids, "evt_unknown"))
+	asked := refsOf(first...)
+	got, err := f.store.Outcomes(ctx, "team_a", append(asked, refs("evt_unknown@ct_1", "evt_created@ct_2")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +417,7 @@ func TestOutcomesRoundTripAndReplacement(t *testing.T) {
 			t.Errorf("outcome %s: got %+v; want %+v", id, g, w)
 		}
 	}
-	b, err := f.store.Outcomes(ctx, "team_b", []string{"evt_created"})
+	b, err := f.store.Outcomes(ctx, "team_b", refs("evt_created@ct_1"))
 	if err != nil || b["evt_created"].Status != event.StatusSkipped {
 		t.Errorf("team_b's outcome: got %+v, %v; want its own skipped outcome", b, err)
 	}
@@ -414,11 +438,18 @@ func TestOutcomesRoundTripAndReplacement(t *testing.T) {
 		t.Errorf("ct_1's newest outcome: got %+v more=%v; want evt_task and more", view.Outcomes, view.More)
 	}
 
-	// Outcomes expire after the TTL, even before DynamoDB deletes them.
+	// Outcomes expire after the TTL, even before DynamoDB deletes them; a
+	// contact outcome is kept as long as the team's retention (here the
+	// default): the membership its event pinned is found through it.
 	f.clock.Advance(ledgerdb.OutcomeTTL + time.Minute)
-	got, err = f.store.Outcomes(ctx, "team_a", ids)
+	got, err = f.store.Outcomes(ctx, "team_a", asked)
+	if err != nil || len(got) != 5 || got["evt_task"].EventID != "" || got["evt_dedup"].EventID != "" {
+		t.Errorf("after the TTL: got %d outcomes (%v), %v; want the 5 contact outcomes", len(got), got, err)
+	}
+	f.clock.Advance(ledger.DefaultRetention - ledgerdb.OutcomeTTL)
+	got, err = f.store.Outcomes(ctx, "team_a", asked)
 	if err != nil || len(got) != 0 {
-		t.Errorf("after the TTL: got %d outcomes, %v; want none", len(got), err)
+		t.Errorf("after the retention: got %d outcomes, %v; want none", len(got), err)
 	}
 }
 
@@ -442,7 +473,7 @@ func TestRecordOutcomesReportsBadOnesAndKeepsTheRest(t *testing.T) {
 	if err != nil && !strings.Contains(err.Error(), "outcomes[2].team_id") {
 		t.Errorf("got %v; want it to name outcomes[2].team_id", err)
 	}
-	got, err := f.store.Outcomes(ctx, "team_a", []string{"evt_good", "evt_bad"})
+	got, err := f.store.Outcomes(ctx, "team_a", refsOf(good, noError))
 	if err != nil || len(got) != 1 || !reflect.DeepEqual(got["evt_good"], good) {
 		t.Errorf("got %+v, %v; want only the valid outcome stored", got, err)
 	}
@@ -572,7 +603,7 @@ func TestBatchesBeyondOneCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := f.db.take()
-	got, err := s.Outcomes(ctx, "team_a", ids)
+	got, err := s.Outcomes(ctx, "team_a", refsOf(outs...))
 	if err != nil || len(got) != n {
 		t.Fatalf("outcomes: got %d, %v; want %d", len(got), err, n)
 	}
@@ -620,7 +651,8 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"claim in the past", func() error { return s.Claim(ctx, "team_a", "a@example.com", "evt_1", future.Add(-time.Hour)) }, "until"},
 		{"claim with a bad owner", func() error { return s.Claim(ctx, "team_a", "a@example.com", "", future) }, "owner"},
 		{"records with a bad email", func() error { _, err := s.Records(ctx, "team_a", []string{"ok@x.io", ""}); return err }, "emails[1]"},
-		{"outcomes with a bad id", func() error { _, err := s.Outcomes(ctx, "team_a", []string{"evt#1"}); return err }, "event_ids[0]"},
+		{"outcomes with a bad id", func() error { _, err := s.Outcomes(ctx, "team_a", refs("evt#1@ct_1")); return err }, "events[0].event_id"},
+		{"outcomes with a bad contact", func() error { _, err := s.Outcomes(ctx, "team_a", refs("evt_1@ct_1", "evt_2@ct#2")); return err }, "events[1].contact_id"},
 		{"memberships with a bad key", func() error {
 			_, err := s.Memberships(ctx, "team_a", []ledger.MemberKey{{SequenceID: "s", ContactID: ""}})
 			return err
@@ -722,7 +754,7 @@ func TestRecordOutcomesInParts(t *testing.T) {
 	if err := s.RecordOutcomes(ctx, outs); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Outcomes(ctx, "team_a", ids)
+	got, err := s.Outcomes(ctx, "team_a", refsOf(outs...))
 	if err != nil || len(got) != len(ids) {
 		t.Fatalf("outcomes: got %d, %v; want %d", len(got), err, len(ids))
 	}

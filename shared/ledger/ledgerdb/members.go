@@ -104,8 +104,9 @@ func (s *Store) PinMembership(ctx context.Context, m ledger.Membership) (ledger.
 // that returns none. Of two pins of one membership, the first is stored and
 // both get it. An invalid membership gets an *InputError of its own. A
 // membership stored expires (expires_at) its retention after the pin
-// (ledger.RetainOr(m.Retain)), and is in the contact index under its
-// contact (cpk ContactPK, csk MemberIndexSK), so an erasure finds it.
+// (ledger.RetainOr(m.Retain)). It is not in the contact index: an
+// erasure finds it through the contact outcome of the event that pinned it
+// (kept as long, see RecordOutcomes), which names its sequence.
 func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]ledger.PinResult, error) {
 	out := make([]ledger.PinResult, len(ms))
 	now := s.Now()
@@ -122,7 +123,7 @@ func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]l
 		}
 		pk, sk := MembershipPK(m.TeamID, m.SequenceID), MemberSK(m.ContactID)
 		item, err := marshal(memberItem{
-			PK: pk, SK: sk, CPK: ContactPK(m.TeamID, m.ContactID), CSK: MemberIndexSK(m.SequenceID), TeamID: m.TeamID, SequenceID: m.SequenceID, ContactID: m.ContactID,
+			PK: pk, SK: sk, TeamID: m.TeamID, SequenceID: m.SequenceID, ContactID: m.ContactID,
 			Email: m.Email, Contact: m.Contact, Rep: m.Rep, Policy: m.Policy, PinnedAt: m.PinnedAt.UTC(), EventID: m.EventID,
 			Status: string(m.Status), Reason: string(m.Reason), Salesforce: m.Salesforce,
 			Retain: retainSeconds(m.Retain), ExpiresAt: expiresAt(now, m.Retain),
@@ -234,8 +235,8 @@ func (s *Store) SetMembership(ctx context.Context, m ledger.Membership) error {
 // ms[i] was never pinned, or is an *InputError. Of two updates of one
 // membership, the later is applied last. Each update also sets the
 // membership's expiry anew, its retention after this write
-// (ledger.RetainOr(m.Retain)), and its contact index keys (a membership
-// pinned before it had them enters the index).
+// (ledger.RetainOr(m.Retain)). A membership pinned before December 2026
+// keeps its contact index keys.
 func (s *Store) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]error, error) {
 	errs := make([]error, len(ms))
 	var units []dynamotx.Unit
@@ -276,9 +277,7 @@ func (s *Store) setMembership(m ledger.Membership, now time.Time) (types.Transac
 		return types.TransactWriteItem{}, err
 	}
 	upd := expression.Set(expression.Name("status"), expression.Value(string(m.Status))).
-		Set(expression.Name(resources.TTLAttribute), expression.Value(expiresAt(now, m.Retain))).
-		Set(expression.Name(resources.ContactIndex.PartitionKey), expression.Value(ContactPK(m.TeamID, m.ContactID))).
-		Set(expression.Name(resources.ContactIndex.SortKey), expression.Value(MemberIndexSK(m.SequenceID)))
+		Set(expression.Name(resources.TTLAttribute), expression.Value(expiresAt(now, m.Retain)))
 	if m.Reason != "" {
 		upd = upd.Set(expression.Name("reason"), expression.Value(string(m.Reason)))
 	} else {

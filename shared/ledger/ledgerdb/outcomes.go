@@ -21,15 +21,18 @@ import (
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
-// outcomeItem is an event's OUTCOME item, in the contact index under CPK
-// and CSK (OUTCOME#<at>#<event>).
+// outcomeItem is an event's outcome in its contact's partition (pk
+// ContactPK, sk OutcomeSK). Activity is the activity key of an email
+// event whose Task is logged. An outcome written before December 2026 is
+// in its event's partition and in the contact index under CPK and CSK.
 type outcomeItem struct {
 	PK        string        `json:"pk"`
 	SK        string        `json:"sk"`
-	CPK       string        `json:"cpk"`
-	CSK       string        `json:"csk"`
+	CPK       string        `json:"cpk,omitempty"`
+	CSK       string        `json:"csk,omitempty"`
 	Outcome   event.Outcome `json:"outcome"`
 	ErrorSK   string        `json:"error_sk,omitempty"`
+	Activity  string        `json:"activity,omitempty"`
 	ExpiresAt int64         `json:"expires_at"`
 }
 
@@ -83,17 +86,24 @@ func succeeded(o event.Outcome) bool {
 }
 
 // Outcomes returns the unexpired outcomes recorded for these events, by
-// event id, one BatchGetItem per 100 events.
-func (s *Store) Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error) {
+// event id, one BatchGetItem per 100 events. An event's outcome is kept
+// with its contact; a ref's contact may be empty only for an invalid
+// event's answer that named none.
+func (s *Store) Outcomes(ctx context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return nil, err
 	}
-	keys := make([]map[string]types.AttributeValue, 0, len(eventIDs))
-	for i, id := range eventIDs {
-		if err := checkID(fmt.Sprintf("event_ids[%d]", i), id); err != nil {
+	keys := make([]map[string]types.AttributeValue, 0, len(refs))
+	for i, r := range refs {
+		if err := checkID(fmt.Sprintf("events[%d].event_id", i), r.EventID); err != nil {
 			return nil, err
 		}
-		keys = append(keys, dynamotx.Key(EventPK(teamID, id), OutcomeSK))
+		if r.ContactID != "" {
+			if err := checkID(fmt.Sprintf("events[%d].contact_id", i), r.ContactID); err != nil {
+				return nil, err
+			}
+		}
+		keys = append(keys, dynamotx.Key(ContactPK(teamID, r.ContactID), OutcomeSK(r.EventID)))
 	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
@@ -113,6 +123,11 @@ func (s *Store) Outcomes(ctx context.Context, teamID string, eventIDs []string) 
 	return out, nil
 }
 
+// outcomeKey is where an event's outcome is kept.
+func outcomeKey(o event.Outcome) map[string]types.AttributeValue {
+	return dynamotx.Key(ContactPK(o.TeamID, o.ContactID), OutcomeSK(o.EventID))
+}
+
 type teamEvent struct{ team, event string }
 type teamContact struct{ team, contact string }
 type contactType struct {
@@ -126,8 +141,8 @@ type contactType struct {
 // failures that a later created or linked outcome of the same type
 // settles. Invalid outcomes are skipped and reported (as *InputError,
 // field outcomes[i].<field>) after the valid ones are stored.
-func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
-	_, err := s.RecordOutcomesKept(ctx, outs)
+func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) error {
+	_, err := s.RecordOutcomesKept(ctx, outs, opts...)
 	return err
 }
 
@@ -136,7 +151,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outs []event.Outcome) error 
 // outcome it may not replace (one recorded before that is final or later,
 // or another of outs). kept[i] is zero when outs[i] is invalid; kept is
 // nil when the write failed.
-func (s *Store) RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (kept []event.Outcome, err error) {
+func (s *Store) RecordOutcomesKept(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) (kept []event.Outcome, err error) {
+	rec := ledger.RecordingOf(opts)
 	var bad []error
 	// The outcome chosen for each event, by its index in outs: a batch of
 	// 10,000 outcomes is not copied.
@@ -167,7 +183,7 @@ func (s *Store) RecordOutcomesKept(ctx context.Context, outs []event.Outcome) (k
 	keptBy := make(map[teamEvent]event.Outcome, len(order))
 	for len(order) > 0 {
 		n := min(len(order), recordPart)
-		partKept, err := s.record(ctx, part{outs: outs, chosen: chosen, order: order[:n]})
+		partKept, err := s.record(ctx, part{outs: outs, chosen: chosen, order: order[:n], rec: rec})
 		if err != nil {
 			return nil, errors.Join(append([]error{err}, bad...)...)
 		}
@@ -204,12 +220,12 @@ func (s *Store) record(ctx context.Context, p part) (map[teamEvent]event.Outcome
 	}
 	expires := s.Now().Add(OutcomeTTL).Unix()
 	fresh, known := p.split()
-	refused, err := s.writeNew(ctx, fresh, p.outcome, expires)
+	refused, err := s.writeNew(ctx, fresh, p)
 	if err != nil {
 		return nil, err
 	}
 	written, known := p.afterNew(fresh, refused, known)
-	existing, err := s.readOutcomes(ctx, known)
+	existing, err := s.readOutcomes(ctx, p.outcomesOf(known))
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +234,7 @@ func (s *Store) record(ctx context.Context, p part) (map[teamEvent]event.Outcome
 		kept[teamEvent{o.TeamID, o.EventID}] = o
 	}
 	settled := settledBy(written, replacing)
-	c, err := s.replaceChanges(replacing, existing, settled, expires)
+	c, err := s.replaceChanges(replacing, existing, settled, p, expires)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +257,33 @@ type part struct {
 	outs   []event.Outcome
 	chosen map[teamEvent]int
 	order  []teamEvent
+	rec    ledger.Recording
+}
+
+// outcomesOf is the outcomes chosen for events.
+func (p part) outcomesOf(events []teamEvent) []event.Outcome {
+	out := make([]event.Outcome, len(events))
+	for i, k := range events {
+		out[i] = p.outcome(k)
+	}
+	return out
+}
+
+// item is the item that keeps o, with its failure-index key esk (if any).
+// A contact outcome is kept as long as the team keeps the membership and
+// record its event saved (found through it), and never less than
+// OutcomeTTL; any other for OutcomeTTL.
+func (p part) item(o event.Outcome, esk string, now time.Time) (map[string]types.AttributeValue, error) {
+	keep := OutcomeTTL
+	if o.Type == event.ContactOutcome {
+		keep = max(keep, ledger.RetainOr(p.rec.Retain))
+	}
+	it, err := marshal(outcomeItem{PK: ContactPK(o.TeamID, o.ContactID), SK: OutcomeSK(o.EventID), Outcome: o, ErrorSK: esk,
+		Activity: p.rec.Activities[o.EventID], ExpiresAt: now.Add(keep).Unix()})
+	if err != nil {
+		return nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
+	}
+	return it, nil
 }
 
 // outcome is the outcome chosen for the event k, its time in UTC.
@@ -307,11 +350,11 @@ func (p part) replacing(known []teamEvent, existing map[teamEvent]outcomeItem) (
 	return write, kept
 }
 
-// readOutcomes reads the stored outcomes of events, by event.
-func (s *Store) readOutcomes(ctx context.Context, events []teamEvent) (map[teamEvent]outcomeItem, error) {
-	keys := make([]map[string]types.AttributeValue, 0, len(events))
-	for _, k := range events {
-		keys = append(keys, dynamotx.Key(EventPK(k.team, k.event), OutcomeSK))
+// readOutcomes reads the stored outcomes of the events of outs, by event.
+func (s *Store) readOutcomes(ctx context.Context, outs []event.Outcome) (map[teamEvent]outcomeItem, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(outs))
+	for _, o := range outs {
+		keys = append(keys, outcomeKey(o))
 	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
@@ -383,7 +426,8 @@ func (c *changes) merge(o changes) {
 // success settles, and the removal of the failure it replaces. An
 // invalid_event answer is no failure an admin can fix: it stays out of the
 // index.
-func (s *Store) replaceChanges(write []event.Outcome, existing map[teamEvent]outcomeItem, settled map[contactType]time.Time, expires int64) (changes, error) {
+func (s *Store) replaceChanges(write []event.Outcome, existing map[teamEvent]outcomeItem, settled map[contactType]time.Time, p part, expires int64) (changes, error) {
+	now := s.Now()
 	c := newChanges()
 	for _, o := range write {
 		esk := ""
@@ -400,7 +444,7 @@ func (s *Store) replaceChanges(write []event.Outcome, existing map[teamEvent]out
 				c.remove[otc] = append(c.remove[otc], oldEntry)
 			}
 		}
-		ev, err := outcomeRecord(o, esk, expires)
+		ev, err := p.item(o, esk, now)
 		if err != nil {
 			return changes{}, err
 		}
@@ -565,10 +609,11 @@ func (s *Store) failureSets(ctx context.Context, contacts []teamContact) (map[te
 
 // writeNew writes the outcomes of events on the condition that they have
 // none yet, and returns the events refused because they have one.
-func (s *Store) writeNew(ctx context.Context, events []teamEvent, outcome func(teamEvent) event.Outcome, expires int64) (map[teamEvent]bool, error) {
+func (s *Store) writeNew(ctx context.Context, events []teamEvent, p part) (map[teamEvent]bool, error) {
 	units := make([]dynamotx.Unit, 0, len(events))
+	now := s.Now()
 	for _, k := range events {
-		ev, err := outcomeRecord(outcome(k), "", expires)
+		ev, err := p.item(p.outcome(k), "", now)
 		if err != nil {
 			return nil, err
 		}
@@ -587,17 +632,6 @@ func (s *Store) writeNew(ctx context.Context, events []teamEvent, outcome func(t
 		}
 	}
 	return refused, nil
-}
-
-// outcomeRecord encodes an outcome's item, with its failure-index key esk
-// (if any) and its contact index keys.
-func outcomeRecord(o event.Outcome, esk string, expires int64) (map[string]types.AttributeValue, error) {
-	ev, err := marshal(outcomeItem{PK: EventPK(o.TeamID, o.EventID), SK: OutcomeSK, CPK: ContactPK(o.TeamID, o.ContactID),
-		CSK: OutcomeIndexSK(o.At, o.EventID), Outcome: o, ErrorSK: esk, ExpiresAt: expires})
-	if err != nil {
-		return nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
-	}
-	return ev, nil
 }
 
 // openUnits adds entries to (or deletes them from) contacts' FAILURES sets:
@@ -632,67 +666,6 @@ func (s *Store) openUnits(entries map[teamContact][]string, op string, expires i
 		}}})
 	}
 	return units, nil
-}
-
-// ContactView is what the ledger knows of one contact.
-type ContactView struct {
-	Records  []ledger.Record // the records saved for the contact, by email
-	Outcomes []event.Outcome // newest first, at most the limit asked for
-	More     bool            // older outcomes exist beyond the limit
-}
-
-// MaxOutcomesPage bounds the outcomes one Contact read returns.
-const MaxOutcomesPage = 100
-
-// Contact reads a contact's saved records and its newest outcomes (at most
-// limit, 1 to MaxOutcomesPage): two queries of the contact index, which is
-// eventually consistent (an outcome just written may be missing).
-func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int) (ContactView, error) {
-	if err := checkID("team_id", teamID); err != nil {
-		return ContactView{}, err
-	}
-	if err := checkID("contact_id", contactID); err != nil {
-		return ContactView{}, err
-	}
-	if limit < 1 || limit > MaxOutcomesPage {
-		return ContactView{}, &InputError{"limit", fmt.Sprintf("must be between 1 and %d", MaxOutcomesPage)}
-	}
-	recs, err := s.contactRecords(ctx, teamID, contactID)
-	if err != nil {
-		return ContactView{}, err
-	}
-	v := ContactView{Records: recs}
-	pk := ContactPK(teamID, contactID)
-	in, err := s.contactQuery(pk, OutcomeIndexPrefix)
-	if err != nil {
-		return ContactView{}, err
-	}
-	in.ScanIndexForward, in.Limit = aws.Bool(false), aws.Int32(int32(limit+1))
-	now := s.Now().Unix()
-	for {
-		page, err := s.db.Query(ctx, in)
-		if err != nil {
-			return ContactView{}, fmt.Errorf("query outcomes of %s: %w", pk, err)
-		}
-		for _, raw := range page.Items {
-			var it outcomeItem
-			if err := unmarshal(raw, &it); err != nil {
-				return ContactView{}, fmt.Errorf("decode outcome %v: %w", keyString(raw), err)
-			}
-			if it.ExpiresAt <= now {
-				continue
-			}
-			if len(v.Outcomes) == limit {
-				v.More = true
-				return v, nil
-			}
-			v.Outcomes = append(v.Outcomes, it.Outcome)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return v, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
 }
 
 // Failure is one failed outcome in the failure index.

@@ -19,8 +19,9 @@ import (
 )
 
 // recordItem is an email's RECORD item: a claim, a saved record, or both
-// absent (an ended claim leaves no item). A saved record carries the
-// contact index keys (CPK, CSK).
+// absent (an ended claim leaves no item). A record saved before December
+// 2026 carries the contact index keys (CPK, CSK); one saved since is found
+// through the memberships of the contact that saved it.
 type recordItem struct {
 	PK             string         `json:"pk"`
 	SK             string         `json:"sk"`
@@ -345,7 +346,7 @@ func (s *Store) saveRecord(r ledger.Record, now time.Time) (dynamotx.Unit, error
 	}
 	// The whole item is written (a Put): the claim goes with what it held.
 	item, err := marshal(recordItem{
-		PK: EmailPK(r.TeamID, n), SK: RecordSK, CPK: ContactPK(r.TeamID, r.ContactID), CSK: RecordIndexPrefix + n,
+		PK: EmailPK(r.TeamID, n), SK: RecordSK,
 		TeamID: r.TeamID, Email: n, Object: string(r.Object), SalesforceID: r.ID, Status: string(r.Status),
 		MatchRule: r.MatchRule, PolicyVersion: r.PolicyVersion, MappingVersion: r.MappingVersion,
 		SyncedAt: r.SyncedAt, EventID: r.EventID, ContactID: r.ContactID, Credit: r.Credit,
@@ -392,39 +393,15 @@ func (s *Store) Unclaim(ctx context.Context, teamID, email, owner string) error 
 	return fmt.Errorf("unclaim %s: %w", pk, err)
 }
 
-// contactRecords reads the records saved for a contact, from the contact
-// index.
-func (s *Store) contactRecords(ctx context.Context, teamID, contactID string) ([]ledger.Record, error) {
-	pk := ContactPK(teamID, contactID)
-	in, err := s.contactQuery(pk, RecordIndexPrefix)
-	if err != nil {
-		return nil, err
-	}
-	p := dynamodb.NewQueryPaginator(s.db, in)
-	var out []ledger.Record
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query records of %s: %w", pk, err)
-		}
-		for _, raw := range page.Items {
-			var it recordItem
-			if err := unmarshal(raw, &it); err != nil {
-				return nil, fmt.Errorf("decode record %v: %w", keyString(raw), err)
-			}
-			out = append(out, it.record())
-		}
-	}
-	return out, nil
-}
-
 // contactQuery is the query of the contact index for the contact's entries
-// whose sort key starts with prefix.
+// whose sort key starts with prefix (all of them when it is empty).
 func (s *Store) contactQuery(pk, prefix string) (*dynamodb.QueryInput, error) {
 	ix := resources.ContactIndex
-	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key(ix.PartitionKey).Equal(expression.Value(pk)).
-			And(expression.KeyBeginsWith(expression.Key(ix.SortKey), prefix))).Build()
+	key := expression.Key(ix.PartitionKey).Equal(expression.Value(pk))
+	if prefix != "" {
+		key = key.And(expression.KeyBeginsWith(expression.Key(ix.SortKey), prefix))
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build query: %w", err)
 	}

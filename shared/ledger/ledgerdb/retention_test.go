@@ -2,12 +2,12 @@ package ledgerdb_test
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -102,10 +102,8 @@ func TestEveryPersonalItemExpires(t *testing.T) {
 		t.Fatalf("set: %v", err)
 	}
 	wantExpires(t, f, "MEMBER set", ledgerdb.MembershipPK(team, "seq_1"), ledgerdb.MemberSK("ct_1"), set.Add(month))
-	if got := rawItem(t, f, ledgerdb.MembershipPK(team, "seq_1"), ledgerdb.MemberSK("ct_1")); dynamotx.String(got, "cpk") != ledgerdb.ContactPK(team, "ct_1") ||
-		dynamotx.String(got, "csk") != ledgerdb.MemberIndexSK("seq_1") {
-		t.Errorf("MEMBER: contact index keys %q %q; want %q %q", dynamotx.String(got, "cpk"), dynamotx.String(got, "csk"),
-			ledgerdb.ContactPK(team, "ct_1"), ledgerdb.MemberIndexSK("seq_1"))
+	if got := rawItem(t, f, ledgerdb.MembershipPK(team, "seq_1"), ledgerdb.MemberSK("ct_1")); got["cpk"] != nil || got["csk"] != nil {
+		t.Errorf("MEMBER: in the contact index (%v %v); want out of it (found through its contact outcomes)", got["cpk"], got["csk"])
 	}
 
 	// RECORD, a claim only: a day after the claim ends.
@@ -136,15 +134,17 @@ func TestEveryPersonalItemExpires(t *testing.T) {
 	wantExpires(t, f, "RECORD followed, with a retention", ledgerdb.EmailPK(team, "own@example.com"), ledgerdb.RecordSK, followed.Add(month))
 	wantExpires(t, f, "RECORD followed, with none", ledgerdb.EmailPK(team, "def@example.com"), ledgerdb.RecordSK, followed.Add(ledger.DefaultRetention))
 
-	// OUTCOME, ERRORS entry and FAILURES: 90 days after the write; the
-	// FAILURES item again after the success that empties it.
+	// OUTCOME: a contact outcome as long as the retention (here the
+	// default), since the membership its event pinned is found through it;
+	// ERRORS entry and FAILURES: 90 days after the write; the FAILURES
+	// item again after the success that empties it.
 	failedAt := f.clock.Now()
 	failed := outcome(team, "evt_f1", "ct_1", event.ContactOutcome, event.StatusFailed, failedAt)
 	if err := f.store.RecordOutcomes(ctx, []event.Outcome{failed}); err != nil {
 		t.Fatalf("record failure: %v", err)
 	}
 	esk := ledgerdb.ErrorSK(failed.Error.Code, "ct_1", "evt_f1")
-	wantExpires(t, f, "OUTCOME", ledgerdb.EventPK(team, "evt_f1"), ledgerdb.OutcomeSK, failedAt.Add(ledgerdb.OutcomeTTL))
+	wantExpires(t, f, "OUTCOME", ledgerdb.ContactPK(team, "ct_1"), ledgerdb.OutcomeSK("evt_f1"), failedAt.Add(ledger.DefaultRetention))
 	wantExpires(t, f, "ERRORS entry", ledgerdb.ErrorsPK(team), esk, failedAt.Add(ledgerdb.OutcomeTTL))
 	wantExpires(t, f, "FAILURES after ADD", ledgerdb.ContactPK(team, "ct_1"), ledgerdb.FailuresSK, failedAt.Add(ledgerdb.OutcomeTTL))
 	f.clock.Advance(time.Hour)
@@ -167,7 +167,7 @@ func TestEveryPersonalItemExpires(t *testing.T) {
 	wantExpires(t, f, "ACTIVITY claimed", ledgerdb.ActivityPK(team, "ab01"), ledgerdb.ActivitySK, claimed.Add(activitydb.ActivityTTL))
 	f.clock.Advance(time.Second)
 	logged := f.clock.Now()
-	if errs, err := acts.DoneAll(ctx, team, "w1", []activitysync.LoggedTask{{Key: "ab01", TaskID: "00T000000000001AAA", ContactID: "ct_1"}}); err != nil || errs[0] != nil {
+	if errs, err := acts.DoneAll(ctx, team, "w1", []activitysync.LoggedTask{{Key: "ab01", TaskID: "00T000000000001AAA"}}); err != nil || errs[0] != nil {
 		t.Fatalf("done: %v %v", err, errs)
 	}
 	wantExpires(t, f, "ACTIVITY logged", ledgerdb.ActivityPK(team, "ab01"), ledgerdb.ActivitySK, logged.Add(activitydb.ActivityTTL))
@@ -212,11 +212,13 @@ func TestEveryPersonalItemExpires(t *testing.T) {
 	}
 }
 
-// TestContactIndexKeepsKindsApart: a contact's memberships (MEMBER#) and
-// logged activities (ACTIVITY#) are in the contact index, where an erasure
-// finds them, and never in the contact view, which reads its records and
-// outcomes by their own prefixes.
-func TestContactIndexKeepsKindsApart(t *testing.T) {
+// TestContactPartitionHoldsWhatAnErasureFinds: what the stores write for
+// a contact since December 2026 stays out of the contact index (an index
+// entry costs a write unit more per item). The contact's partition holds
+// its outcomes; its memberships are found through the sequences its
+// contact outcomes name, its records through their emails. The contact
+// view shows both, and the items written before, which the index holds.
+func TestContactPartitionHoldsWhatAnErasureFinds(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
@@ -227,25 +229,53 @@ func TestContactIndexKeepsKindsApart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Another contact's membership stays out of ct_1's entries.
+	// Another contact's membership and record stay out of ct_1's view.
 	if _, err := f.store.PinMembership(ctx, membership(team, "seq_1", "ct_2", "evt_other", policy.SyncAsLead)); err != nil {
 		t.Fatal(err)
 	}
 	rec := record(team, "ct_1@example.com", "evt_r", "ct_1", "00Q000000000001AAA")
-	if err := f.store.SaveRecord(ctx, rec); err != nil {
+	other := record(team, "ct_2@example.com", "evt_r2", "ct_2", "00Q000000000002AAA")
+	for _, r := range []ledger.Record{rec, other} {
+		if err := f.store.SaveRecord(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := outcome(team, "evt_o", "ct_1", event.ContactOutcome, event.StatusCreated, f.clock.Now()) // names seq_1
+	task := outcome(team, "evt_t", "ct_1", event.ActivityOutcome, event.StatusCreated, f.clock.Now().Add(time.Second))
+	if err := f.store.RecordOutcomes(ctx, []event.Outcome{o, task}, ledger.WithActivities(map[string]string{"evt_t": "ab01"})); err != nil {
 		t.Fatal(err)
 	}
-	o := outcome(team, "evt_o", "ct_1", event.ContactOutcome, event.StatusCreated, f.clock.Now())
-	if err := f.store.RecordOutcomes(ctx, []event.Outcome{o}); err != nil {
+	if _, err := acts.ClaimAll(ctx, team, []activitysync.ClaimRequest{{Key: "ab01", EventID: "evt_t"}}, "w1", f.clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := acts.ClaimAll(ctx, team, []activitysync.ClaimRequest{{Key: "ab01", EventID: "evt_a"}, {Key: "ab02", EventID: "evt_b"}}, "w1", f.clock.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	// One Task names its contact, the other (an older caller) none.
-	if errs, err := acts.DoneAll(ctx, team, "w1", []activitysync.LoggedTask{
-		{Key: "ab01", TaskID: "00T000000000001AAA", ContactID: "ct_1"}, {Key: "ab02", TaskID: "00T000000000002AAA"}}); err != nil || errs[0] != nil || errs[1] != nil {
+	if errs, err := acts.DoneAll(ctx, team, "w1", []activitysync.LoggedTask{{Key: "ab01", TaskID: "00T000000000001AAA"}}); err != nil || errs[0] != nil {
 		t.Fatalf("done: %v %v", err, errs)
+	}
+
+	// indexed lists ct_1's entries of the contact index.
+	indexed := func() []string {
+		t.Helper()
+		ix := resources.ContactIndex
+		expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(ix.PartitionKey).Equal(expression.Value(ledgerdb.ContactPK(team, "ct_1")))).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := f.db.Client.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(f.table), IndexName: aws.String(ix.Name),
+			KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+		if err != nil {
+			t.Fatalf("query the index: %v", err)
+		}
+		var keys []string
+		for _, it := range out.Items {
+			keys = append(keys, dynamotx.String(it, resources.PartitionKey)+" / "+dynamotx.String(it, resources.SortKey))
+		}
+		return keys
+	}
+	if got := indexed(); len(got) != 0 {
+		t.Errorf("contact index of ct_1: got %q; want nothing", got)
+	}
+	if it := rawItem(t, f, ledgerdb.ContactPK(team, "ct_1"), ledgerdb.OutcomeSK("evt_t")); dynamotx.String(it, "activity") != "ab01" {
+		t.Errorf("evt_t's outcome: got %v; want it in ct_1's partition with its activity key", it)
 	}
 
 	view, err := f.store.Contact(ctx, team, "ct_1", ledgerdb.MaxOutcomesPage)
@@ -255,50 +285,49 @@ func TestContactIndexKeepsKindsApart(t *testing.T) {
 	if len(view.Records) != 1 || view.Records[0].Email != rec.Email || view.Records[0].ID != rec.ID {
 		t.Errorf("contact view records: got %+v; want only %s", view.Records, rec.Email)
 	}
-	if len(view.Outcomes) != 1 || view.Outcomes[0].EventID != "evt_o" || view.More {
-		t.Errorf("contact view outcomes: got %+v (more %v); want only evt_o", view.Outcomes, view.More)
+	if len(view.Outcomes) != 2 || view.Outcomes[0].EventID != "evt_t" || view.Outcomes[1].EventID != "evt_o" || view.More {
+		t.Errorf("contact view outcomes: got %+v (more %v); want evt_t, then evt_o", view.Outcomes, view.More)
 	}
 
-	// byPrefix lists ct_1's entries of the contact index whose csk begins
-	// with prefix ("": all of them).
-	byPrefix := func(prefix string) []string {
-		t.Helper()
-		ix := resources.ContactIndex
-		cond := expression.Key(ix.PartitionKey).Equal(expression.Value(ledgerdb.ContactPK(team, "ct_1")))
-		if prefix != "" {
-			cond = cond.And(expression.KeyBeginsWith(expression.Key(ix.SortKey), prefix))
-		}
-		expr, err := expression.NewBuilder().WithKeyCondition(cond).Build()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := f.db.Client.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(f.table), IndexName: aws.String(ix.Name),
-			KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
-		if err != nil {
-			t.Fatalf("query %s: %v", prefix, err)
-		}
-		var keys []string
-		for _, it := range out.Items {
-			keys = append(keys, dynamotx.String(it, resources.PartitionKey)+" / "+dynamotx.String(it, resources.SortKey))
-		}
-		return keys
+	// Items written before December 2026: an outcome in its event's own
+	// partition and a record, both in the contact index. The view shows
+	// them beside the others, newest first.
+	legacyAt := f.clock.Now().Add(-time.Hour)
+	legacy := outcome(team, "evt_old", "ct_1", event.ContactOutcome, event.StatusLinked, legacyAt)
+	putLegacy(t, f, map[string]any{"pk": ledgerdb.EventPK(team, "evt_old"), "sk": ledgerdb.LegacyOutcomeSK,
+		"cpk": ledgerdb.ContactPK(team, "ct_1"), "csk": ledgerdb.OutcomeIndexSK(legacyAt, "evt_old"), "outcome": legacy,
+		"expires_at": f.clock.Now().Add(time.Hour).Unix()})
+	putLegacy(t, f, map[string]any{"pk": ledgerdb.EmailPK(team, "old@example.com"), "sk": ledgerdb.RecordSK,
+		"cpk": ledgerdb.ContactPK(team, "ct_1"), "csk": ledgerdb.RecordIndexSK("old@example.com"), "team_id": team,
+		"email": "old@example.com", "object": "Contact", "sf_id": "003000000000009AAA", "status": "linked", "contact_id": "ct_1",
+		"expires_at": f.clock.Now().Add(time.Hour).Unix()})
+	view, err = f.store.Contact(ctx, team, "ct_1", 2)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		prefix string
-		want   []string
-	}{
-		{ledgerdb.MemberIndexPrefix, []string{
-			ledgerdb.MembershipPK(team, "seq_1") + " / " + ledgerdb.MemberSK("ct_1"),
-			ledgerdb.MembershipPK(team, "seq_2") + " / " + ledgerdb.MemberSK("ct_1")}},
-		{ledgerdb.ActivityIndexPrefix, []string{ledgerdb.ActivityPK(team, "ab01") + " / " + ledgerdb.ActivitySK}},
-		{ledgerdb.RecordIndexPrefix, []string{ledgerdb.EmailPK(team, rec.Email) + " / " + ledgerdb.RecordSK}},
-		{ledgerdb.OutcomeIndexPrefix, []string{ledgerdb.EventPK(team, "evt_o") + " / " + ledgerdb.OutcomeSK}},
-	} {
-		if got := byPrefix(c.prefix); !slices.Equal(got, c.want) {
-			t.Errorf("contact index %s: got %q; want %q", c.prefix, got, c.want)
-		}
+	if len(view.Records) != 2 || view.Records[0].Email != "ct_1@example.com" || view.Records[1].Email != "old@example.com" {
+		t.Errorf("contact view records with a legacy one: got %+v; want ct_1@ and old@", view.Records)
 	}
-	if got := byPrefix(""); len(got) != 5 {
-		t.Errorf("contact index, all of ct_1: got %q; want the 2 memberships, the record, the outcome and the Task", got)
+	if len(view.Outcomes) != 2 || !view.More {
+		t.Errorf("contact view, 2 outcomes: got %+v (more %v); want 2 and more", view.Outcomes, view.More)
+	}
+	view, err = f.store.Contact(ctx, team, "ct_1", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(view.Outcomes) != 3 || view.Outcomes[2].EventID != "evt_old" || view.More {
+		t.Errorf("contact view with a legacy outcome: got %+v (more %v); want evt_old last", view.Outcomes, view.More)
+	}
+}
+
+// putLegacy writes an item as a release before December 2026 did.
+func putLegacy(t *testing.T, f *fixture, item map[string]any) {
+	t.Helper()
+	av, err := attributevalue.MarshalMapWithOptions(item, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(f.table), Item: av}); err != nil {
+		t.Fatal(err)
 	}
 }

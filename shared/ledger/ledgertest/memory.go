@@ -48,7 +48,8 @@ type memberID struct {
 
 type emailID struct{ team, email string }
 
-type eventID struct{ team, event string }
+// eventID is where an event's outcome is kept: with its contact.
+type eventID struct{ team, contact, event string }
 
 // emailItem is what the ledger holds for an email: a claim (owner and
 // until, in Unix milliseconds), a saved record, or both absent.
@@ -60,8 +61,9 @@ type emailItem struct {
 
 // storedOutcome is an outcome and when it stops being read (Unix seconds).
 type storedOutcome struct {
-	outcome event.Outcome
-	expires int64
+	outcome  event.Outcome
+	expires  int64
+	activity string // the activity key of a logged Task (ledger.WithActivities)
 }
 
 // Memory is the sync ledger in memory, safe for concurrent use. Use New.
@@ -118,12 +120,17 @@ func (l *Memory) Claim(teamID, email string) (owner string, until time.Time, ok 
 	return it.owner, time.UnixMilli(it.until).UTC(), true
 }
 
-// Outcome returns the outcome recorded for an event, expired or not.
+// Outcome returns the outcome recorded for an event, expired or not, of
+// whichever contact.
 func (l *Memory) Outcome(teamID, id string) (event.Outcome, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s, ok := l.outcomes[eventID{teamID, id}]
-	return clone(s.outcome), ok
+	for k, s := range l.outcomes {
+		if k.team == teamID && k.event == id {
+			return clone(s.outcome), true
+		}
+	}
+	return event.Outcome{}, false
 }
 
 // clone is a deep copy of v, as storing and reading it back would give:

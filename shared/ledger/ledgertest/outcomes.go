@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 )
 
 // final reports whether an outcome status is never replaced: created,
@@ -21,33 +22,41 @@ func replaces(n, old event.Outcome) bool {
 }
 
 // Outcomes returns the unexpired outcomes recorded for these events, by
-// event id. An invalid team or event id fails the call.
-func (l *Memory) Outcomes(_ context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error) {
+// event id. An invalid team, event or contact id fails the call (a ref's
+// contact may be empty: an invalid event's answer may name none).
+func (l *Memory) Outcomes(_ context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return nil, err
 	}
-	for i, id := range eventIDs {
-		if err := checkID(fmt.Sprintf("event_ids[%d]", i), id); err != nil {
+	for i, r := range refs {
+		if err := checkID(fmt.Sprintf("events[%d].event_id", i), r.EventID); err != nil {
 			return nil, err
+		}
+		if r.ContactID != "" {
+			if err := checkID(fmt.Sprintf("events[%d].contact_id", i), r.ContactID); err != nil {
+				return nil, err
+			}
 		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now().Unix()
 	out := map[string]event.Outcome{}
-	for _, id := range eventIDs {
-		if s, ok := l.outcomes[eventID{teamID, id}]; ok && s.expires > now {
-			out[id] = clone(s.outcome)
+	for _, r := range refs {
+		if s, ok := l.outcomes[eventID{teamID, r.ContactID, r.EventID}]; ok && s.expires > now {
+			out[r.EventID] = clone(s.outcome)
 		}
 	}
 	return out, nil
 }
 
-// RecordOutcomes stores outcomes by event id, each replacing the one
-// recorded before only as replaces allows. Invalid outcomes are skipped and
-// reported (wrapping ErrInvalid) after the valid ones are stored.
-func (l *Memory) RecordOutcomes(ctx context.Context, outs []event.Outcome) error {
-	_, err := l.RecordOutcomesKept(ctx, outs)
+// RecordOutcomes stores outcomes by contact and event id, each replacing
+// the one recorded before only as replaces allows. Invalid outcomes are
+// skipped and reported (wrapping ErrInvalid) after the valid ones are
+// stored. A contact outcome is kept as long as the retention given, and
+// never less than OutcomeTTL.
+func (l *Memory) RecordOutcomes(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) error {
+	_, err := l.RecordOutcomesKept(ctx, outs, opts...)
 	return err
 }
 
@@ -55,35 +64,43 @@ func (l *Memory) RecordOutcomes(ctx context.Context, outs []event.Outcome) error
 // each, the outcome kept for its event: outs[i] itself, or the outcome it
 // may not replace (one recorded before, or another of outs). kept[i] is
 // zero when outs[i] is invalid and no valid outcome of its event is in outs.
-func (l *Memory) RecordOutcomesKept(_ context.Context, outs []event.Outcome) ([]event.Outcome, error) {
+func (l *Memory) RecordOutcomesKept(_ context.Context, outs []event.Outcome, opts ...ledger.RecordOption) ([]event.Outcome, error) {
+	rec := ledger.RecordingOf(opts)
 	chosen, order, bad := choose(outs)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	expires := l.now().Add(OutcomeTTL).Unix()
-	kept := make(map[eventID]event.Outcome, len(order))
+	kept := make(map[teamEvent]event.Outcome, len(order))
 	for _, k := range order {
 		o := chosen[k]
-		if old, ok := l.outcomes[k]; ok && !replaces(o, old.outcome) {
+		at := eventID{o.TeamID, o.ContactID, o.EventID}
+		if old, ok := l.outcomes[at]; ok && !replaces(o, old.outcome) {
 			kept[k] = old.outcome
 			continue
 		}
-		l.outcomes[k] = storedOutcome{outcome: o, expires: expires}
+		keep := OutcomeTTL
+		if o.Type == event.ContactOutcome {
+			keep = max(keep, ledger.RetainOr(rec.Retain))
+		}
+		l.outcomes[at] = storedOutcome{outcome: o, expires: l.now().Add(keep).Unix(), activity: rec.Activities[o.EventID]}
 		kept[k] = o
 	}
 	out := make([]event.Outcome, len(outs))
 	for i, o := range outs {
-		if k, ok := kept[eventID{o.TeamID, o.EventID}]; ok {
+		if k, ok := kept[teamEvent{o.TeamID, o.EventID}]; ok {
 			out[i] = clone(k)
 		}
 	}
 	return out, bad
 }
 
+// teamEvent is an event of a team: a batch keeps one outcome per event.
+type teamEvent struct{ team, event string }
+
 // choose validates outs and picks, of the outcomes of each event, the one
 // the others may not replace; order is the events in order of first
 // appearance, bad the invalid outcomes' errors.
-func choose(outs []event.Outcome) (chosen map[eventID]event.Outcome, order []eventID, bad error) {
-	chosen = map[eventID]event.Outcome{}
+func choose(outs []event.Outcome) (chosen map[teamEvent]event.Outcome, order []teamEvent, bad error) {
+	chosen = map[teamEvent]event.Outcome{}
 	var errs []error
 	for i, o := range outs {
 		if err := o.Validate(); err != nil {
@@ -92,7 +109,7 @@ func choose(outs []event.Outcome) (chosen map[eventID]event.Outcome, order []eve
 		}
 		o = clone(o)
 		o.At = o.At.UTC()
-		k := eventID{o.TeamID, o.EventID}
+		k := teamEvent{o.TeamID, o.EventID}
 		prev, ok := chosen[k]
 		if !ok {
 			order = append(order, k)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,9 +19,9 @@ import (
 // sync's ledger ports together (contactsync.Ledger and activitysync.Ledger,
 // written out here so that neither engine is imported).
 type Ledger interface {
-	Outcomes(ctx context.Context, teamID string, eventIDs []string) (map[string]event.Outcome, error)
-	RecordOutcomes(ctx context.Context, outs []event.Outcome) error
-	RecordOutcomesKept(ctx context.Context, outs []event.Outcome) ([]event.Outcome, error)
+	Outcomes(ctx context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error)
+	RecordOutcomes(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) error
+	RecordOutcomesKept(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) ([]event.Outcome, error)
 	PinMemberships(ctx context.Context, ms []ledger.Membership) ([]ledger.PinResult, error)
 	Memberships(ctx context.Context, teamID string, keys []ledger.MemberKey) (map[ledger.MemberKey]ledger.Membership, error)
 	SetMemberships(ctx context.Context, ms []ledger.Membership) ([]error, error)
@@ -180,9 +181,19 @@ func (h *harness) record(outs ...event.Outcome) {
 	h.must("record outcomes", h.l.RecordOutcomes(h.ctx, outs))
 }
 
+// outcomes reads the outcomes of events, each given as "<event>@<contact>",
+// or as an event id of ct_1.
 func (h *harness) outcomes(team string, ids ...string) map[string]event.Outcome {
 	h.t.Helper()
-	got, err := h.l.Outcomes(h.ctx, team, ids)
+	refs := make([]ledger.EventRef, len(ids))
+	for i, id := range ids {
+		ev, contact, ok := strings.Cut(id, "@")
+		if !ok {
+			contact = "ct_1"
+		}
+		refs[i] = ledger.EventRef{EventID: ev, ContactID: contact}
+	}
+	got, err := h.l.Outcomes(h.ctx, team, refs)
 	h.must("outcomes", err)
 	return got
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 )
 
 // outcomeCases are the rules of outcomes: one answer per event (R9), a
@@ -19,7 +20,7 @@ func outcomeCases() []testCase {
 		{"Of two outcomes of one event in a call the one allowed to replace the other is kept", outcomeTwiceInACall},
 		{"RecordOutcomesKept returns the outcome kept for each", outcomeKept},
 		{"Invalid outcomes are reported and the rest stored", outcomeInvalidReported},
-		{"Outcomes are read back until OutcomeTTL after they were recorded", outcomeExpires},
+		{"Outcomes are read back until OutcomeTTL after they were recorded, a contact outcome until the retention", outcomeExpires},
 	}
 }
 
@@ -89,7 +90,7 @@ func outcomesRoundTrip(h *harness) {
 	for _, o := range outs {
 		o.At = o.At.UTC()
 		want[o.EventID] = o
-		ids = append(ids, o.EventID)
+		ids = append(ids, o.EventID+"@"+o.ContactID)
 	}
 	wantEqual(h, "outcomes", h.outcomes(h.a, ids...), want)
 	wantEqual(h, "another team's", h.statuses(h.b, "evt_created", "evt_pending"), map[string]string{"evt_created": "skipped/sequence_sync_disabled"})
@@ -121,7 +122,7 @@ func outcomeFailedGivesWay(h *harness) {
 func outcomeInvalidReplacesNothing(h *harness) {
 	h.record(contactOutcome(h.a, "evt_pending", event.StatusPending, Start), invalidAnswer(h.a, "evt_bad", "ct_2", Start))
 	h.record(invalidAnswer(h.a, "evt_pending", "ct_1", Start.Add(time.Minute)), invalidAnswer(h.a, "evt_bad", "ct_9", Start.Add(time.Minute)))
-	got := h.outcomes(h.a, "evt_pending", "evt_bad")
+	got := h.outcomes(h.a, "evt_pending", "evt_bad@ct_2")
 	if g := got["evt_pending"]; g.Status != event.StatusPending {
 		h.t.Errorf("evt_pending: got %s/%s; want pending kept", g.Status, g.Reason)
 	}
@@ -184,9 +185,19 @@ func outcomeInvalidReported(h *harness) {
 }
 
 func outcomeExpires(h *harness) {
-	h.record(contactOutcome(h.a, "evt_1", event.StatusCreated, Start))
+	task := outcome(h.a, "evt_task", "ct_1", event.ActivityOutcome, event.StatusCreated, Start)
+	h.record(contactOutcome(h.a, "evt_1", event.StatusCreated, Start), task)
+	h.must("record with a short retention", h.l.RecordOutcomes(h.ctx, []event.Outcome{contactOutcome(h.a, "evt_short", event.StatusCreated, Start)},
+		ledger.Retaining(30*24*time.Hour)))
+	all := map[string]string{"evt_1": "created/", "evt_task": "created/", "evt_short": "created/"}
 	h.clock.Advance(OutcomeTTL - time.Second)
-	wantEqual(h, "a second before the TTL", h.statuses(h.a, "evt_1"), map[string]string{"evt_1": "created/"})
+	wantEqual(h, "a second before the TTL", h.statuses(h.a, "evt_1", "evt_task", "evt_short"), all)
 	h.clock.Advance(time.Second)
-	wantEqual(h, "at the TTL", h.statuses(h.a, "evt_1"), map[string]string{})
+	// A contact outcome stays as long as the retention given (the
+	// default here), never less than the TTL.
+	wantEqual(h, "at the TTL", h.statuses(h.a, "evt_1", "evt_task", "evt_short"), map[string]string{"evt_1": "created/"})
+	h.clock.Advance(ledger.DefaultRetention - OutcomeTTL - time.Second)
+	wantEqual(h, "a second before the retention", h.statuses(h.a, "evt_1"), map[string]string{"evt_1": "created/"})
+	h.clock.Advance(time.Second)
+	wantEqual(h, "at the retention", h.statuses(h.a, "evt_1"), map[string]string{})
 }

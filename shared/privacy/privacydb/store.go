@@ -9,20 +9,24 @@
 //
 // # How a person's items are found
 //
-//   - a contact's: one query of the contact index (by_contact, cpk
-//     ContactPK) gives its outcomes, saved records, memberships and logged
-//     activities (the index projects every attribute); a get of its
-//     FAILURES item; a query of the team's held list filtered on the
+//   - a contact's: one query of its partition (ContactPK) gives its
+//     outcomes and its FAILURES item; the memberships of the sequences its
+//     contact outcomes name, the records of those memberships' emails the
+//     contact saved, and the activities its outcomes name (activity) are
+//     read (one BatchGetItem per 100 each); one query of the contact index
+//     (by_contact) gives what was written before December 2026 (outcomes,
+//     saved records, memberships, logged activities: the index projects
+//     every attribute); a query of the team's held list filtered on the
 //     contact, and a query of each held membership's events (the
-//     memberships found in the index included, should an event have been
-//     put without its list entry); the failure-index entries the FAILURES
-//     set and the outcomes name are read (one BatchGetItem per 100) so
-//     that only those that exist are counted;
+//     memberships found included, should an event have been put without
+//     its list entry); the failure-index entries the FAILURES set and the
+//     outcomes name are read so that only those that exist are counted;
 //   - an email's: one BatchGetItem of its RECORD, OPTOUT and BOUNCE items.
 //
 // Reads are consistent where DynamoDB allows it (the index is eventually
-// consistent: a write a moment before the erasure may be missed, and is
-// then an item of a later event, processed as new).
+// consistent). A membership whose event has no outcome yet (it comes back
+// to the queue) is missed, as is what an event still queued writes after
+// the erasure: docs/tables.md says when that is.
 //
 // # Deletes
 //
@@ -40,6 +44,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -96,6 +101,8 @@ const (
 	attrErrorSK    = "error_sk"
 	attrOpen       = "open"
 	attrSequenceID = "sequence_id"
+	attrOutcome    = "outcome"
+	attrActivity   = "activity"
 )
 
 // ContactItems implements privacy.Store.
@@ -106,9 +113,137 @@ func (s *Store) ContactItems(ctx context.Context, team, contact string) ([]priva
 	if err := privacy.CheckContactID(contact); err != nil {
 		return nil, err
 	}
-	var out []privacy.Item
-	var failureSKs []string
-	seqs := map[string]bool{}
+	f := newFinds()
+	if err := s.partition(ctx, team, contact, f); err != nil {
+		return nil, err
+	}
+	if err := s.indexed(ctx, team, contact, f); err != nil {
+		return nil, err
+	}
+	if err := s.memberships(ctx, team, contact, f); err != nil {
+		return nil, err
+	}
+	if err := s.records(ctx, team, contact, f); err != nil {
+		return nil, err
+	}
+	if err := s.activities(ctx, team, f); err != nil {
+		return nil, err
+	}
+	failures, err := s.failures(ctx, team, f.failureSKs)
+	if err != nil {
+		return nil, err
+	}
+	out := append(f.items, failures...)
+	held, err := s.held(ctx, team, contact, f.seqs)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, held...), nil
+}
+
+// finds is what ContactItems has found so far, and what it has still to
+// look for.
+type finds struct {
+	items      []privacy.Item
+	seen       map[[2]string]bool
+	failureSKs []string
+	seqs       map[string]bool   // the contact's memberships, by sequence
+	emails     map[string]bool   // its memberships' emails
+	activities map[string]string // activity key -> the Task its outcome names
+}
+
+func newFinds() *finds {
+	return &finds{seen: map[[2]string]bool{}, seqs: map[string]bool{}, emails: map[string]bool{}, activities: map[string]string{}}
+}
+
+// add keeps it, once.
+func (f *finds) add(it privacy.Item) {
+	k := [2]string{it.PK, it.SK}
+	if !f.seen[k] {
+		f.seen[k] = true
+		f.items = append(f.items, it)
+	}
+}
+
+// partition reads the contact's partition: its outcomes (each naming the
+// membership its event is about, and a logged Task's activity key) and
+// its FAILURES item.
+func (s *Store) partition(ctx context.Context, team, contact string, f *finds) error {
+	pk := ledgerdb.ContactPK(team, contact)
+	in := &dynamodb.QueryInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": resources.PartitionKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}}}
+	var bad error
+	err := s.query(ctx, in, func(raw map[string]types.AttributeValue) {
+		it := privacy.Item{PK: pk, SK: dynamotx.String(raw, resources.SortKey)}
+		switch {
+		case it.SK == ledgerdb.FailuresSK:
+			it.Kind = privacy.KindFailureSet
+			f.failureSKs = append(f.failureSKs, openSKs(raw)...)
+		case strings.HasPrefix(it.SK, ledgerdb.OutcomePrefix):
+			it.Kind = privacy.KindOutcome
+			if err := f.outcome(raw); err != nil && bad == nil {
+				bad = fmt.Errorf("%s / %s: %w", it.PK, it.SK, err)
+			}
+		default:
+			it.Kind = privacy.KindOther
+		}
+		f.add(it)
+	})
+	if err != nil {
+		return fmt.Errorf("query the items of %s: %w", pk, err)
+	}
+	return bad
+}
+
+// outcome notes what an outcome item names: its failure-index entry, the
+// membership of a contact outcome's sequence, a logged Task's activity.
+func (f *finds) outcome(raw map[string]types.AttributeValue) error {
+	if esk := dynamotx.String(raw, attrErrorSK); esk != "" {
+		f.failureSKs = append(f.failureSKs, esk)
+	}
+	m, ok := raw[attrOutcome].(*types.AttributeValueMemberM)
+	if !ok {
+		return errors.New("no outcome")
+	}
+	var o event.Outcome
+	if err := attributevalue.UnmarshalMapWithOptions(m.Value, &o, func(d *attributevalue.DecoderOptions) { d.TagKey = "json" }); err != nil {
+		return fmt.Errorf("decode the outcome: %w", err)
+	}
+	if o.Type == event.ContactOutcome && o.SequenceID != "" {
+		f.seqs[o.SequenceID] = true
+	}
+	if key := dynamotx.String(raw, attrActivity); key != "" {
+		task := ""
+		if o.Salesforce != nil {
+			task = o.Salesforce.ID
+		}
+		f.activities[key] = task
+	}
+	return nil
+}
+
+// openSKs is the failure-index keys a FAILURES item's open set names.
+func openSKs(raw map[string]types.AttributeValue) []string {
+	set, ok := raw[attrOpen].(*types.AttributeValueMemberSS)
+	if !ok {
+		return nil
+	}
+	var sks []string
+	for _, e := range set.Value {
+		// "<type>|<at>|<error sk>"
+		if parts := strings.SplitN(e, "|", 3); len(parts) == 3 && parts[2] != "" {
+			sks = append(sks, parts[2])
+		}
+	}
+	return sks
+}
+
+// indexed reads the contact index, which holds what was written for the
+// contact before December 2026: outcomes, saved records, memberships and
+// logged activities (the index projects every attribute).
+func (s *Store) indexed(ctx context.Context, team, contact string, f *finds) error {
 	ix := resources.ContactIndex
 	in := &dynamodb.QueryInput{TableName: aws.String(s.Table), IndexName: aws.String(ix.Name),
 		KeyConditionExpression:    aws.String("#cpk = :cpk"),
@@ -124,15 +259,12 @@ func (s *Store) ContactItems(ctx context.Context, team, contact string) ([]priva
 		case strings.HasPrefix(csk, ledgerdb.OutcomeIndexPrefix):
 			it.Kind = privacy.KindOutcome
 			if esk := dynamotx.String(raw, attrErrorSK); esk != "" {
-				failureSKs = append(failureSKs, esk)
+				f.failureSKs = append(f.failureSKs, esk)
 			}
 		case strings.HasPrefix(csk, ledgerdb.RecordIndexPrefix):
 			it = recordItem(it, raw)
 		case strings.HasPrefix(csk, ledgerdb.MemberIndexPrefix):
-			it.Kind, it.Email = privacy.KindMembership, ledger.NormalizeEmail(dynamotx.String(raw, attrEmail))
-			if seq := dynamotx.String(raw, attrSequenceID); seq != "" {
-				seqs[seq] = true
-			}
+			it = memberItem(it, raw, f)
 		case strings.HasPrefix(csk, ledgerdb.ActivityIndexPrefix):
 			it.Kind = privacy.KindActivity
 			if id := dynamotx.String(raw, attrTaskID); id != "" {
@@ -141,39 +273,90 @@ func (s *Store) ContactItems(ctx context.Context, team, contact string) ([]priva
 		default:
 			it.Kind = privacy.KindOther
 		}
-		out = append(out, it)
+		f.add(it)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("query the contact index of %s: %w", ledgerdb.ContactPK(team, contact), err)
+		return fmt.Errorf("query the contact index of %s: %w", ledgerdb.ContactPK(team, contact), err)
 	}
+	return nil
+}
 
-	fpk := ledgerdb.ContactPK(team, contact)
-	got, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: dynamotx.Key(fpk, ledgerdb.FailuresSK), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, fmt.Errorf("read %s / %s: %w", fpk, ledgerdb.FailuresSK, err)
+// memberItem is a MEMBER item as the erasure sees it; its sequence and
+// email are noted in f.
+func memberItem(it privacy.Item, raw map[string]types.AttributeValue, f *finds) privacy.Item {
+	it.Kind, it.Email = privacy.KindMembership, ledger.NormalizeEmail(dynamotx.String(raw, attrEmail))
+	if seq := dynamotx.String(raw, attrSequenceID); seq != "" {
+		f.seqs[seq] = true
 	}
-	if len(got.Item) > 0 {
-		out = append(out, privacy.Item{Kind: privacy.KindFailureSet, PK: fpk, SK: ledgerdb.FailuresSK})
-		if set, ok := got.Item[attrOpen].(*types.AttributeValueMemberSS); ok {
-			for _, e := range set.Value {
-				// "<type>|<at>|<error sk>"
-				if parts := strings.SplitN(e, "|", 3); len(parts) == 3 && parts[2] != "" {
-					failureSKs = append(failureSKs, parts[2])
-				}
-			}
+	if it.Email != "" {
+		f.emails[it.Email] = true
+	}
+	return it
+}
+
+// memberships reads the contact's memberships of the sequences its
+// outcomes name (those in the contact index are found already).
+func (s *Store) memberships(ctx context.Context, team, contact string, f *finds) error {
+	var keys []map[string]types.AttributeValue
+	for _, seq := range slices.Sorted(maps.Keys(f.seqs)) {
+		k := dynamotx.Key(ledgerdb.MembershipPK(team, seq), ledgerdb.MemberSK(contact))
+		if !f.seen[[2]string{ledgerdb.MembershipPK(team, seq), ledgerdb.MemberSK(contact)}] {
+			keys = append(keys, k)
 		}
 	}
-	failures, err := s.failures(ctx, team, failureSKs)
+	found, err := s.batchGet(ctx, keys)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("read the memberships of a contact of %s: %w", team, err)
 	}
-	out = append(out, failures...)
+	for _, raw := range found {
+		f.add(memberItem(privacy.Item{PK: dynamotx.String(raw, resources.PartitionKey), SK: dynamotx.String(raw, resources.SortKey)}, raw, f))
+	}
+	return nil
+}
 
-	held, err := s.held(ctx, team, contact, seqs)
-	if err != nil {
-		return nil, err
+// records reads the records of the contact's memberships' emails that the
+// contact saved (another contact's record of the same email is that
+// contact's; an erasure by the email deletes it).
+func (s *Store) records(ctx context.Context, team, contact string, f *finds) error {
+	var keys []map[string]types.AttributeValue
+	for _, email := range slices.Sorted(maps.Keys(f.emails)) {
+		if !f.seen[[2]string{ledgerdb.EmailPK(team, email), ledgerdb.RecordSK}] {
+			keys = append(keys, dynamotx.Key(ledgerdb.EmailPK(team, email), ledgerdb.RecordSK))
+		}
 	}
-	return append(out, held...), nil
+	found, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("read the records of a contact of %s: %w", team, err)
+	}
+	for _, raw := range found {
+		it := recordItem(privacy.Item{PK: dynamotx.String(raw, resources.PartitionKey), SK: dynamotx.String(raw, resources.SortKey)}, raw)
+		if it.ContactID == contact && it.Salesforce != nil {
+			f.add(it)
+		}
+	}
+	return nil
+}
+
+// activities reads the logged activities the contact's outcomes name.
+func (s *Store) activities(ctx context.Context, team string, f *finds) error {
+	var keys []map[string]types.AttributeValue
+	for _, key := range slices.Sorted(maps.Keys(f.activities)) {
+		if !f.seen[[2]string{ledgerdb.ActivityPK(team, key), ledgerdb.ActivitySK}] {
+			keys = append(keys, dynamotx.Key(ledgerdb.ActivityPK(team, key), ledgerdb.ActivitySK))
+		}
+	}
+	found, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("read the activities of a contact of %s: %w", team, err)
+	}
+	for _, raw := range found {
+		it := privacy.Item{Kind: privacy.KindActivity, PK: dynamotx.String(raw, resources.PartitionKey), SK: dynamotx.String(raw, resources.SortKey)}
+		if id := dynamotx.String(raw, attrTaskID); id != "" {
+			it.Salesforce = &privacy.SalesforceRecord{Object: privacy.ObjectTask, ID: id}
+		}
+		f.add(it)
+	}
+	return nil
 }
 
 // recordItem is a RECORD item as the erasure sees it.
@@ -213,6 +396,7 @@ func (s *Store) failures(ctx context.Context, team string, sks []string) ([]priv
 // held returns the contact's entries of the team's held list and the
 // events held for its memberships: those listed, and those of seqs.
 func (s *Store) held(ctx context.Context, team, contact string, seqs map[string]bool) ([]privacy.Item, error) {
+	seqs = maps.Clone(seqs)
 	var out []privacy.Item
 	list := ledgerdb.HeldListPK(team)
 	in := &dynamodb.QueryInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),

@@ -85,10 +85,14 @@ func (s stack) fixture() *fixture {
 var _ privacytest.Fixture = (*fixture)(nil)
 
 func (f *fixture) Membership(ctx context.Context, team, seq, contact, email string) error {
-	_, err := f.ledger.PinMembership(ctx, ledger.Membership{TeamID: team, SequenceID: seq, ContactID: contact, Email: email,
-		Contact: event.Contact{ID: contact, Email: email, LastName: "Lovelace"}, PinnedAt: f.at, EventID: "evt_add_" + seq + "_" + contact,
-		Status: ledger.MemberPending, Reason: event.ReasonAwaitingReply})
-	return err
+	id := "evt_add_" + seq + "_" + contact
+	if _, err := f.ledger.PinMembership(ctx, ledger.Membership{TeamID: team, SequenceID: seq, ContactID: contact, Email: email,
+		Contact: event.Contact{ID: contact, Email: email, LastName: "Lovelace"}, PinnedAt: f.at, EventID: id,
+		Status: ledger.MemberPending, Reason: event.ReasonAwaitingReply}); err != nil {
+		return err
+	}
+	return f.ledger.RecordOutcomes(ctx, []event.Outcome{{ID: "out_" + id, Type: event.ContactOutcome, Version: event.Version, TeamID: team,
+		EventID: id, ContactID: contact, SequenceID: seq, Status: event.StatusPending, Reason: event.ReasonAwaitingReply, At: f.at}})
 }
 
 func (f *fixture) Record(ctx context.Context, team, email, contact, object, id string) error {
@@ -123,11 +127,17 @@ func (f *fixture) Activity(ctx context.Context, team, key, contact, taskID strin
 	if res[0].Err != nil {
 		return res[0].Err
 	}
-	errs, err := f.activity.DoneAll(ctx, team, "worker-1", []activitysync.LoggedTask{{Key: key, TaskID: taskID, ContactID: contact}})
+	errs, err := f.activity.DoneAll(ctx, team, "worker-1", []activitysync.LoggedTask{{Key: key, TaskID: taskID}})
 	if err != nil {
 		return err
 	}
-	return errs[0]
+	if errs[0] != nil {
+		return errs[0]
+	}
+	id := "evt_act_" + key
+	return f.ledger.RecordOutcomes(ctx, []event.Outcome{{ID: "out_" + id, Type: event.ActivityOutcome, Version: event.Version, TeamID: team,
+		EventID: id, ContactID: contact, SequenceID: "seq_a", Status: event.StatusCreated, At: f.at,
+		Salesforce: &event.SalesforceRef{Object: event.ObjectTask, ID: taskID}}}, ledger.WithActivities(map[string]string{id: key}))
 }
 
 func (f *fixture) Held(ctx context.Context, team, seq, contact, eventID string) error {

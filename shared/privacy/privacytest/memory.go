@@ -23,9 +23,12 @@ import (
 // Fixture writes the items an erasure finds, as the engines would: the
 // suite seeds a store through it. Emails are given normalized.
 type Fixture interface {
-	// Membership pins contact's membership of seq, added with email.
+	// Membership pins contact's membership of seq, added with email, and
+	// records the outcome of the event that pinned it (the contact sync
+	// records one for every pin).
 	Membership(ctx context.Context, team, seq, contact, email string) error
-	// Record saves email's record (a Lead or Contact) for contact.
+	// Record saves email's record (a Lead or Contact) for contact; it is
+	// the contact's when one of its memberships has the email.
 	Record(ctx context.Context, team, email, contact, object, id string) error
 	// LinkedRecord saves email's record as a Lead or Contact the org had
 	// before, linked to.
@@ -35,7 +38,8 @@ type Fixture interface {
 	// Outcome records an outcome of contact's event; a failed one is in
 	// the failure index and the contact's FAILURES set.
 	Outcome(ctx context.Context, team, eventID, contact string, failed bool) error
-	// Activity logs an activity as Task taskID for contact.
+	// Activity logs an activity as Task taskID for contact, and records
+	// the outcome of the email event it logged (with the activity's key).
 	Activity(ctx context.Context, team, key, contact, taskID string) error
 	// Held holds an activity event of contact's membership of seq.
 	Held(ctx context.Context, team, seq, contact, eventID string) error
@@ -89,10 +93,10 @@ func teamPK(team string, parts ...string) string {
 }
 
 // Membership implements Fixture.
-func (m *Memory) Membership(_ context.Context, team, seq, contact, email string) error {
+func (m *Memory) Membership(ctx context.Context, team, seq, contact, email string) error {
 	m.put(entry{team: team, indexed: contact, item: privacy.Item{Kind: privacy.KindMembership,
 		PK: teamPK(team, "SEQ", seq), SK: "MEMBER#" + contact, Email: email}})
-	return nil
+	return m.Outcome(ctx, team, "evt_add_"+seq+"_"+contact, contact, false)
 }
 
 // Record implements Fixture.
@@ -139,10 +143,10 @@ func (m *Memory) Outcome(_ context.Context, team, eventID, contact string, faile
 }
 
 // Activity implements Fixture.
-func (m *Memory) Activity(_ context.Context, team, key, contact, taskID string) error {
+func (m *Memory) Activity(ctx context.Context, team, key, contact, taskID string) error {
 	m.put(entry{team: team, indexed: contact, item: privacy.Item{Kind: privacy.KindActivity, PK: teamPK(team, "ACTIVITY", key), SK: "TASK",
 		Salesforce: &privacy.SalesforceRecord{Object: privacy.ObjectTask, ID: taskID}}})
-	return nil
+	return m.Outcome(ctx, team, "evt_act_"+key, contact, false)
 }
 
 // Held implements Fixture.

@@ -24,7 +24,8 @@ var teamN atomic.Int64
 func newTeam(name string) string { return fmt.Sprintf("%s_%d", name, teamN.Add(1)) }
 
 // Person is what Seed writes of one person: a contact with two
-// memberships, a saved Lead, two outcomes (one failed), a logged Task,
+// memberships (each with its add's outcome), a saved Lead, two more
+// outcomes (one failed), a logged Task (with its email event's outcome),
 // two held events, an opt-out and a bounce; and a claim only on a second
 // email of theirs.
 type Person struct {
@@ -128,7 +129,7 @@ func findsEverything(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatalf("ContactItems: %v", err)
 	}
-	want := map[privacy.Kind]int{privacy.KindMembership: 2, privacy.KindRecord: 1, privacy.KindOutcome: 2, privacy.KindFailure: 1,
+	want := map[privacy.Kind]int{privacy.KindMembership: 2, privacy.KindRecord: 1, privacy.KindOutcome: 5, privacy.KindFailure: 1,
 		privacy.KindFailureSet: 1, privacy.KindActivity: 1, privacy.KindHeldList: 1, privacy.KindHeldEvent: 2}
 	if k := Kinds(got); !maps.Equal(k, want) {
 		t.Errorf("ContactItems kinds: got %v; want %v", k, want)
