@@ -153,10 +153,11 @@ type part struct {
 //
 //	fresh   each event once; those answered before are answered again
 //	sync    the org opened, then the steps of a connected team (steps)
-//	release the held activity of the memberships that reached a final
-//	        state is handed back to activity sync (R7), even when a later
-//	        step failed
 //	answer  the outcomes recorded and published (R9)
+//	release the held activity of the memberships that reached a final
+//	        state is handed back to activity sync (R7), once their adds'
+//	        outcomes are recorded (they are the memberships' state), and
+//	        also when a step failed
 //
 // It returns the deliveries that must come back, with why, and the error
 // that brings the whole part back.
@@ -169,12 +170,16 @@ func (e *Engine) runPart(ctx context.Context, team string, ds []delivery.Deliver
 	if len(todo) > 0 {
 		synced, err := p.sync(ctx, todo)
 		t.merge(synced)
-		p.release(context.WithoutCancel(ctx), t.final)
 		if err != nil {
+			p.release(context.WithoutCancel(ctx), t.final)
 			return t.retries, err
 		}
 	}
-	return t.retries, p.answer(p.settle, t)
+	err = p.answer(p.settle, t)
+	// After the answers: an add's outcome is its membership's state, so
+	// activity sync must find it recorded.
+	p.release(context.WithoutCancel(ctx), t.final)
+	return t.retries, err
 }
 
 // sync opens the team's org and runs the steps of a connected team. A team

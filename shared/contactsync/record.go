@@ -69,8 +69,11 @@ func (p part) membership(w ending) ledger.Membership {
 }
 
 // record is the record step: the new records in one ledger call, then the
-// final memberships in another; each membership written is final (its held
-// activity is released) and its event gets its outcome. An item whose own
+// final memberships in another; each membership ended is final (its held
+// activity is released) and its event gets its outcome. A membership ended
+// by the add that pinned it is not written: the add's outcome, recorded in
+// the answer step, is its state (ledger.Membership.SettledBy), a write unit
+// less per contact. An item whose own
 // write was refused comes back later (ErrRetry), with the items that
 // depend on its record; only a failed call fails the part.
 func (p part) record(ctx context.Context, ws []ending) (tally, error) {
@@ -89,7 +92,16 @@ func (p part) record(ctx context.Context, ws []ending) (tally, error) {
 			t.retry(w.it.d, fmt.Errorf("%w: save record: %w", delivery.ErrRetry, e))
 			continue
 		}
-		ms = append(ms, p.membership(w))
+		m := p.membership(w)
+		if w.it.m.Settles(w.it.d.Event) {
+			// The add's outcome is the membership's state: no write of its
+			// own (ledger.Membership.SettledBy reads it back).
+			t.end(m)
+			t.keep = max(t.keep, ledger.RetainOr(m.Retain), ledger.RetainOr(w.it.m.Retain))
+			t.answer(p.outcomeOf(w, m))
+			continue
+		}
+		ms = append(ms, m)
 		of = append(of, w)
 	}
 	if len(ms) == 0 {

@@ -17,26 +17,26 @@ import (
 	"github.com/sfsync/sfsync/shared/salesforce"
 )
 
-// refuseSet is a ledger that refuses to set the memberships of one
-// contact (they changed meanwhile, say) and sets the others.
-type refuseSet struct {
+// refuseSave is a ledger that refuses to save the record of one email (it
+// changed meanwhile, say) and saves the others.
+type refuseSave struct {
 	contactsync.Ledger
-	contact string
+	email string
 }
 
-func (l refuseSet) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]error, error) {
-	errs := make([]error, len(ms))
-	var rest []ledger.Membership
+func (l refuseSave) SaveRecords(ctx context.Context, rs []ledger.Record) ([]error, error) {
+	errs := make([]error, len(rs))
+	var rest []ledger.Record
 	var at []int
-	for i, m := range ms {
-		if m.ContactID == l.contact {
-			errs[i] = errors.New("the membership changed meanwhile")
+	for i, r := range rs {
+		if r.Email == l.email {
+			errs[i] = errors.New("the email's record changed meanwhile")
 			continue
 		}
-		rest = append(rest, m)
+		rest = append(rest, r)
 		at = append(at, i)
 	}
-	restErrs, err := l.Ledger.SetMemberships(ctx, rest)
+	restErrs, err := l.Ledger.SaveRecords(ctx, rest)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func unrenderable(t *testing.T, r *rig) {
 // synced (created or linked), failed (refused by Salesforce, or by its
 // mapping) or skipped by its policy, whichever way the releaser takes
 // them. A membership still pending (on_reply) is not released, nor one
-// whose final state the ledger refused (its event comes back).
+// whose record the ledger refused (its event comes back).
 func TestEveryFinalMembershipIsReleased(t *testing.T) {
 	t.Parallel()
 	contacts := []struct {
@@ -107,7 +107,7 @@ func TestEveryFinalMembershipIsReleased(t *testing.T) {
 			seed(r, orgtest.Contact, "linked@rel.example")
 			r.org.Refuse("refused@rel.example", orgtest.RequiredFieldMissing("LastName"))
 			unrenderable(t, r)
-			r.e.Ledger, r.e.Release = refuseSet{Ledger: r.ledger, contact: "c_unwritten"}, rel.r
+			r.e.Ledger, r.e.Release = refuseSave{Ledger: r.ledger, email: "unwritten@rel.example"}, rel.r
 			back := r.process(ds...)
 
 			var want []ledger.MemberKey

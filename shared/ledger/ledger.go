@@ -169,3 +169,31 @@ func RecordingOf(opts []RecordOption) Recording {
 
 // RefOf names ev.
 func RefOf(ev event.Event) EventRef { return EventRef{EventID: ev.ID, ContactID: ev.ContactID()} }
+
+// SettledBy is m as its add's outcome leaves it. The contact sync records
+// the end of the event that pinned a membership (its add, or the add again
+// from the error inbox) as that event's outcome only, without writing the
+// membership again: the outcome is the membership's state. So a membership
+// stored syncing, or failed, whose add's outcome is created or linked is
+// synced on the outcome's record; one stored syncing whose add's outcome
+// is failed is failed. Any other m, or an outcome of another event, leaves
+// m as it is: an end of another event (a reply) is written to the
+// membership itself (SetMemberships).
+func (m Membership) SettledBy(add event.Outcome) Membership {
+	if add.EventID != m.EventID || add.Type != event.ContactOutcome || add.TeamID != m.TeamID || add.ContactID != m.ContactID {
+		return m
+	}
+	switch {
+	case (add.Status == event.StatusCreated || add.Status == event.StatusLinked) && add.Salesforce != nil &&
+		(m.Status == MemberSyncing || m.Status == MemberFailed):
+		m.Status, m.Reason = MemberSynced, ""
+		m.Salesforce = &event.SalesforceRef{Object: add.Salesforce.Object, ID: add.Salesforce.ID}
+	case add.Status == event.StatusFailed && !event.IsInvalidEvent(add) && m.Status == MemberSyncing:
+		m.Status, m.Reason = MemberFailed, ""
+	}
+	return m
+}
+
+// Settles reports whether the end of ev is recorded as its outcome only:
+// ev pinned m (SettledBy reads it back from there).
+func (m Membership) Settles(ev event.Event) bool { return ev.ID == m.EventID }

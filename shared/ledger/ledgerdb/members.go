@@ -101,7 +101,7 @@ func (s *Store) PinMembership(ctx context.Context, m ledger.Membership) (ledger.
 // PinMemberships stores each membership unless it exists, and returns the
 // stored ones: one conditional put each, a failed condition
 // returning the stored membership (ALL_OLD), read back only from an emulator
-// that returns none. Of two pins of one membership, the first is stored and
+// that returns none; a stored one as its add's outcome leaves it (settle). Of two pins of one membership, the first is stored and
 // both get it. An invalid membership gets an *InputError of its own. A
 // membership stored expires (expires_at) its retention after the pin
 // (ledger.RetainOr(m.Retain)). It is not in the contact index: an
@@ -184,11 +184,75 @@ func (s *Store) PinMemberships(ctx context.Context, ms []ledger.Membership) ([]l
 			}
 		}
 	}
+	if err := s.settleRefused(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-// Memberships returns the memberships that exist among keys, one
-// BatchGetItem per 100 keys.
+// settleRefused gives the memberships a pin found stored (not New) their
+// state as their adds' outcomes leave it.
+func (s *Store) settleRefused(ctx context.Context, out []ledger.PinResult) error {
+	var found []ledger.Membership
+	var at []int
+	for i, r := range out {
+		if r.Err == nil && !r.New && r.Membership.EventID != "" {
+			found, at = append(found, r.Membership), append(at, i)
+		}
+	}
+	settled, err := s.settle(ctx, found)
+	if err != nil {
+		return err
+	}
+	for j, i := range at {
+		out[i].Membership = settled[j]
+	}
+	return nil
+}
+
+// settle returns ms as their adds' outcomes leave them
+// (ledger.Membership.SettledBy): the contact sync records the end of the
+// event that pinned a membership as that event's outcome only. The
+// outcomes of the memberships stored syncing or failed are read, one
+// BatchGetItem per 100.
+func (s *Store) settle(ctx context.Context, ms []ledger.Membership) ([]ledger.Membership, error) {
+	var keys []map[string]types.AttributeValue
+	for _, m := range ms {
+		if m.Status == ledger.MemberSyncing || m.Status == ledger.MemberFailed {
+			keys = append(keys, dynamotx.Key(ContactPK(m.TeamID, m.ContactID), OutcomeSK(m.EventID)))
+		}
+	}
+	if len(keys) == 0 {
+		return ms, nil
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read the outcomes of memberships' adds: %w", err)
+	}
+	now := s.Now().Unix()
+	adds := make(map[teamEvent]event.Outcome, len(items))
+	for _, raw := range items {
+		var it outcomeItem
+		if err := unmarshal(raw, &it); err != nil {
+			return nil, fmt.Errorf("decode outcome %v: %w", keyString(raw), err)
+		}
+		if it.ExpiresAt > now {
+			adds[teamEvent{it.Outcome.TeamID, it.Outcome.EventID}] = it.Outcome
+		}
+	}
+	out := make([]ledger.Membership, len(ms))
+	for i, m := range ms {
+		out[i] = m
+		if o, ok := adds[teamEvent{m.TeamID, m.EventID}]; ok {
+			out[i] = m.SettledBy(o)
+		}
+	}
+	return out, nil
+}
+
+// Memberships returns the memberships that exist among keys, each as its
+// add's outcome leaves it (settle): one BatchGetItem per 100 keys, and one
+// per 100 of those stored syncing or failed.
 func (s *Store) Memberships(ctx context.Context, teamID string, keys []ledger.MemberKey) (map[ledger.MemberKey]ledger.Membership, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return nil, err
@@ -207,13 +271,20 @@ func (s *Store) Memberships(ctx context.Context, teamID string, keys []ledger.Me
 	if err != nil {
 		return nil, fmt.Errorf("read memberships of %s: %w", teamID, err)
 	}
-	out := make(map[ledger.MemberKey]ledger.Membership, len(items))
+	stored := make([]ledger.Membership, 0, len(items))
 	for _, raw := range items {
 		var it memberItem
 		if err := unmarshal(raw, &it); err != nil {
 			return nil, fmt.Errorf("decode membership %v: %w", keyString(raw), err)
 		}
-		m := it.membership()
+		stored = append(stored, it.membership())
+	}
+	settled, err := s.settle(ctx, stored)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[ledger.MemberKey]ledger.Membership, len(settled))
+	for _, m := range settled {
 		out[ledger.MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID}] = m
 	}
 	return out, nil

@@ -32,10 +32,20 @@ func idOf(m ledger.Membership) memberID {
 	return memberID{m.TeamID, ledger.MemberKey{SequenceID: m.SequenceID, ContactID: m.ContactID}}
 }
 
+// settled is the stored m as its add's outcome leaves it
+// (ledger.Membership.SettledBy). l.mu is held.
+func (l *Memory) settled(m ledger.Membership) ledger.Membership {
+	if s, ok := l.outcomes[eventID{m.TeamID, m.ContactID, m.EventID}]; ok && s.expires > l.now().Unix() {
+		return m.SettledBy(s.outcome)
+	}
+	return m
+}
+
 // PinMemberships stores each membership unless it exists, and returns the
-// stored one; New is set where this call stored it. Of two pins of one
-// membership, the first is stored and both get it. An invalid membership
-// gets an error wrapping ErrInvalid of its own.
+// stored one, as its add's outcome leaves it; New is set where this call
+// stored it. Of two pins of one membership, the first is stored and both
+// get it. An invalid membership gets an error wrapping ErrInvalid of its
+// own.
 func (l *Memory) PinMemberships(_ context.Context, ms []ledger.Membership) ([]ledger.PinResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -46,7 +56,7 @@ func (l *Memory) PinMemberships(_ context.Context, ms []ledger.Membership) ([]le
 			continue
 		}
 		if stored, ok := l.members[idOf(m)]; ok {
-			out[i].Membership = clone(stored)
+			out[i].Membership = clone(l.settled(stored))
 			continue
 		}
 		m = clone(m)
@@ -57,8 +67,8 @@ func (l *Memory) PinMemberships(_ context.Context, ms []ledger.Membership) ([]le
 	return out, nil
 }
 
-// Memberships returns the memberships that exist among keys. An invalid
-// team or key fails the call.
+// Memberships returns the memberships that exist among keys, each as its
+// add's outcome leaves it. An invalid team or key fails the call.
 func (l *Memory) Memberships(_ context.Context, teamID string, keys []ledger.MemberKey) (map[ledger.MemberKey]ledger.Membership, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return nil, err
@@ -73,7 +83,7 @@ func (l *Memory) Memberships(_ context.Context, teamID string, keys []ledger.Mem
 	out := map[ledger.MemberKey]ledger.Membership{}
 	for _, k := range keys {
 		if m, ok := l.members[memberID{teamID, k}]; ok {
-			out[k] = clone(m)
+			out[k] = clone(l.settled(m))
 		}
 	}
 	return out, nil

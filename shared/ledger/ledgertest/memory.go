@@ -89,11 +89,15 @@ func New(now func() time.Time) *Memory {
 		outcomes: map[eventID]storedOutcome{}}
 }
 
-// Membership returns the stored membership of key, if any.
+// Membership returns the membership of key as the ledger reads it (its
+// add's outcome settles it), if any.
 func (l *Memory) Membership(teamID string, key ledger.MemberKey) (ledger.Membership, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	m, ok := l.members[memberID{teamID, key}]
+	if ok {
+		m = l.settled(m)
+	}
 	return clone(m), ok
 }
 

@@ -22,6 +22,7 @@ func memberCases() []testCase {
 		{"SetMemberships of a membership never pinned is its own error and pins nothing", setUnpinned},
 		{"Memberships are per team", membershipsPerTeam},
 		{"A membership keeps the retention it was pinned with", pinKeepsRetention},
+		{"A membership its add ended is read as the add's outcome leaves it", settledByItsAdd},
 	}
 }
 
@@ -138,4 +139,39 @@ func pinKeepsRetention(h *harness) {
 	want := upd
 	want.Retain = m.Retain
 	wantEqual(h, "after set", h.memberships(h.a, key("seq_1", "ct_1"))[key("seq_1", "ct_1")], want)
+}
+
+// settledByItsAdd: the contact sync writes the end of a membership's own
+// add as the add's outcome only; Memberships, and a pin that finds the
+// membership, read it back from there. An outcome of another event
+// changes nothing, and a state written later by another event stands.
+func settledByItsAdd(h *harness) {
+	m := membership(h.a, "seq_1", "ct_1", "evt_add")
+	m.Policy.Mode, m.Status, m.Reason = policy.ModeOnAdd, ledger.MemberSyncing, ""
+	failedTo := membership(h.a, "seq_2", "ct_1", "evt_add2")
+	failedTo.Policy.Mode, failedTo.Status, failedTo.Reason = policy.ModeOnAdd, ledger.MemberSyncing, ""
+	h.pin(m, failedTo)
+	h.record(contactOutcome(h.a, "evt_other", event.StatusCreated, Start)) // another event of ct_1
+	wantEqual(h, "before its add's outcome", h.memberships(h.a, key("seq_1", "ct_1"))[key("seq_1", "ct_1")].Status, ledger.MemberSyncing)
+
+	created := contactOutcome(h.a, "evt_add", event.StatusCreated, Start)
+	failed := contactOutcome(h.a, "evt_add2", event.StatusFailed, Start)
+	failed.SequenceID = "seq_2"
+	h.record(created, failed)
+	want := m
+	want.Status, want.Salesforce = ledger.MemberSynced, &event.SalesforceRef{Object: created.Salesforce.Object, ID: created.Salesforce.ID}
+	wantFailed := failedTo
+	wantFailed.Status = ledger.MemberFailed
+	wantEqual(h, "read", h.memberships(h.a, key("seq_1", "ct_1"), key("seq_2", "ct_1")),
+		map[ledger.MemberKey]ledger.Membership{key("seq_1", "ct_1"): want, key("seq_2", "ct_1"): wantFailed})
+	again := membership(h.a, "seq_1", "ct_1", "evt_again")
+	wantEqual(h, "a pin that finds it", h.pin(again)[0], ledger.PinResult{Membership: want})
+
+	// A reply that syncs the failed one writes it; that state stands.
+	replied := wantFailed
+	replied.Status, replied.Salesforce = ledger.MemberSynced, &event.SalesforceRef{Object: event.ObjectContact, ID: "003000000000001AAA"}
+	errs, err := h.l.SetMemberships(h.ctx, []ledger.Membership{replied})
+	h.must("set", err)
+	h.must("set", errs[0])
+	wantEqual(h, "after the reply", h.memberships(h.a, key("seq_2", "ct_1"))[key("seq_2", "ct_1")], replied)
 }
