@@ -70,15 +70,18 @@ func itemKind(pk, sk string, has func(string) bool) string {
 		case "BOUNCE":
 			return "bounce"
 		}
-	case "EVENT":
+	case "EVENT": // an outcome written before December 2026
 		if sk == "OUTCOME" {
 			return "outcome"
 		}
 	case "ERRORS":
 		return "error-entry"
 	case "CONTACT":
-		if sk == "FAILURES" {
+		switch {
+		case sk == "FAILURES":
 			return "failures"
+		case strings.HasPrefix(sk, "OUTCOME#"):
+			return "outcome"
 		}
 	case "ACTIVITY":
 		if sk == "TASK" {

@@ -22,6 +22,8 @@ func TestItemKind(t *testing.T) {
 		{"TEAM#t1#EVENT#evt1", "OUTCOME", nil, "outcome"},
 		{"TEAM#t1#ERRORS", "duplicates_not_allowed#ct1#evt1", nil, "error-entry"},
 		{"TEAM#t1#CONTACT#ct1", "FAILURES", nil, "failures"},
+		{"TEAM#t1#CONTACT#ct1", "OUTCOME#evt1", nil, "outcome"},
+		{"TEAM#t1#CONTACT#ct1", "MEMBER#seq1", nil, "other"},
 		{"TEAM#t1#ACTIVITY#9f86d081884c7d65", "TASK", nil, "activity"},
 		{"TEAM#t1#HELD", "seq1#ct1", nil, "held-list"},
 		{"TEAM#t1#HELD#seq1#ct1", "2026-01-02T15:04:05.000000000Z#evt1", nil, "held-event"},
