@@ -107,7 +107,7 @@ func (s *Store) contactOutcomes(ctx context.Context, teamID, contactID string) (
 func (s *Store) contactRecords(ctx context.Context, teamID, contactID string, outs []event.Outcome) ([]ledger.Record, error) {
 	pk := ContactPK(teamID, contactID)
 	byEmail := map[string]ledger.Record{}
-	seqs := SequencesOf(outs)
+	seqs := sequencesOf(outs)
 	in, err := s.contactQuery(pk, "")
 	if err != nil {
 		return nil, err
@@ -149,9 +149,9 @@ func (s *Store) contactRecords(ctx context.Context, teamID, contactID string, ou
 	return out, nil
 }
 
-// SequencesOf is the sequences the contact outcomes of outs name: those of
+// sequencesOf is the sequences the contact outcomes of outs name: those of
 // the contact's memberships the ledger keeps.
-func SequencesOf(outs []event.Outcome) []string {
+func sequencesOf(outs []event.Outcome) []string {
 	var seqs []string
 	for _, o := range outs {
 		if o.Type == event.ContactOutcome && o.SequenceID != "" {

@@ -120,7 +120,9 @@ import (
 	"github.com/sfsync/sfsync/shared/resources"
 )
 
-// OutcomeTTL is how long outcomes and their indexes are kept.
+// OutcomeTTL is how long outcomes, the failure index and the FAILURES
+// sets are kept; a contact outcome is kept at least as long as the
+// memberships it ended (ledger.Retaining).
 const OutcomeTTL = 90 * 24 * time.Hour
 
 // API is the part of the DynamoDB client the ledger uses.

@@ -135,7 +135,9 @@ type contactType struct {
 	typ event.OutcomeType
 }
 
-// RecordOutcomes stores outcomes by event id, indexes them by contact and
+// RecordOutcomes stores outcomes in their contacts' partitions, by event
+// id (a contact outcome kept at least as long as opts' Retaining says, an
+// email event's with the activity key WithActivities gives), indexes
 // failures by error code (invalid_event answers are no failure an admin
 // can fix: they stay out of the error inbox), and clears a contact's
 // failures that a later created or linked outcome of the same type
