@@ -46,10 +46,9 @@ func (p part) fresh(ctx context.Context, ds []delivery.Delivery) ([]delivery.Del
 // answer of the part is published, those given before first.
 func (p part) answer(ctx context.Context, t tally) error {
 	if len(t.outcomes) > 0 {
-		// A contact outcome is kept as long as the memberships it ended, and
-		// the team keeps those it pins: an erasure finds them through it.
-		keep := ledger.Retaining(max(ledger.RetainOr(p.retain), t.keep))
-		if err := p.e.Ledger.RecordOutcomes(ctx, t.outcomes, keep); err != nil {
+		// A contact outcome is kept as long as the memberships the part
+		// pinned or ended: an erasure finds them through it.
+		if err := p.e.Ledger.RecordOutcomes(ctx, t.outcomes, ledger.Retaining(t.keep), ledger.WithEmails(t.emails)); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}

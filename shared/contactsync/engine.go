@@ -15,6 +15,7 @@ import (
 	"github.com/sfsync/sfsync/shared/connection"
 	"github.com/sfsync/sfsync/shared/delivery"
 	"github.com/sfsync/sfsync/shared/event"
+	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/lifecycle"
 	"github.com/sfsync/sfsync/shared/policy"
 	"github.com/sfsync/sfsync/shared/salesforce"
@@ -209,7 +210,10 @@ func (p part) sync(ctx context.Context, ds []delivery.Delivery) (tally, error) {
 		return tally{}, fmt.Errorf("resolve team settings: %w", err)
 	}
 	p.current, p.retain = tv.Document, tv.Document.Retention()
-	return p.steps(ctx, ds)
+	t, err := p.steps(ctx, ds)
+	// The part's outcomes are kept as long as the memberships it pins.
+	t.keep = max(t.keep, ledger.RetainOr(p.retain))
+	return t, err
 }
 
 // steps runs a connected team's deliveries through the steps:

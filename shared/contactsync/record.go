@@ -98,6 +98,9 @@ func (p part) record(ctx context.Context, ws []ending) (tally, error) {
 			// own (ledger.Membership.SettledBy reads it back).
 			t.end(m)
 			t.keep = max(t.keep, ledger.RetainOr(m.Retain), ledger.RetainOr(w.it.m.Retain))
+			if w.oe == nil {
+				t.onRecord(w.it.d.Event.ID, w.rec.Email)
+			}
 			t.answer(p.outcomeOf(w, m))
 			continue
 		}
@@ -118,6 +121,9 @@ func (p part) record(ctx context.Context, ws []ending) (tally, error) {
 		}
 		t.end(ms[j])
 		t.keep = max(t.keep, ledger.RetainOr(ms[j].Retain))
+		if w.oe == nil {
+			t.onRecord(w.it.d.Event.ID, w.rec.Email)
+		}
 		t.answer(p.outcomeOf(w, ms[j]))
 	}
 	return t, nil

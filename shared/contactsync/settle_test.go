@@ -2,20 +2,25 @@ package contactsync_test
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sfsync/sfsync/shared/contactsync"
+	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/orgs/orgtest"
 	"github.com/sfsync/sfsync/shared/policy"
 )
 
-// setSpy is a ledger that keeps the memberships written by SetMemberships.
+// setSpy is a ledger that keeps the memberships written by SetMemberships
+// and what each RecordOutcomes call was told beside the outcomes.
 type setSpy struct {
 	contactsync.Ledger
 	mu  sync.Mutex
 	set []ledger.MemberKey
+	rec []ledger.Recording // what each RecordOutcomes call was told
 }
 
 func (l *setSpy) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]error, error) {
@@ -25,6 +30,13 @@ func (l *setSpy) SetMemberships(ctx context.Context, ms []ledger.Membership) ([]
 	}
 	l.mu.Unlock()
 	return l.Ledger.SetMemberships(ctx, ms)
+}
+
+func (l *setSpy) RecordOutcomes(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) error {
+	l.mu.Lock()
+	l.rec = append(l.rec, ledger.RecordingOf(opts))
+	l.mu.Unlock()
+	return l.Ledger.RecordOutcomes(ctx, outs, opts...)
 }
 
 // readingReleaser reads, when told to release a membership's held
@@ -79,11 +91,69 @@ func TestAnAddEndsItsMembershipByItsOutcome(t *testing.T) {
 		}
 	}
 
+	// Each outcome on a record names the record's email (the erasure finds
+	// the record through it), and is kept as long as the team's retention.
+	if len(spy.rec) != 1 {
+		t.Fatalf("RecordOutcomes calls: got %d; want 1", len(spy.rec))
+	}
+	wantEmails := map[string]string{"evt_new": "new@settle.example", "evt_linked": "linked@settle.example"}
+	if got := spy.rec[0].Emails; !maps.Equal(got, wantEmails) {
+		t.Errorf("records' emails: got %v; want %v", got, wantEmails)
+	}
+	if got := spy.rec[0].Retain; got != ledger.DefaultRetention {
+		t.Errorf("outcomes kept: got %v; want the team's retention, %v", got, ledger.DefaultRetention)
+	}
+
+	// The add again (its run died after recording the answer, before the
+	// release): answered the same, and released again.
+	rel.seen = map[ledger.MemberKey]ledger.MembershipStatus{}
+	r.process(added("evt_new", "add", person("c_new", "new@settle.example"), at(1)))
+	if got := rel.seen[ledger.MemberKey{SequenceID: "add", ContactID: "c_new"}]; got != ledger.MemberSynced {
+		t.Errorf("c_new redelivered: released %q; want released again, synced", got)
+	}
+	if len(spy.set) != 0 {
+		t.Errorf("memberships written for the redelivered add: got %v; want none", spy.set)
+	}
+
 	r.process(replied("evt_reply", "reply", person("c_reply", "reply@settle.example"), at(2)))
 	if want := []ledger.MemberKey{{SequenceID: "reply", ContactID: "c_reply"}}; len(spy.set) != 1 || spy.set[0] != want[0] {
 		t.Errorf("memberships written for the reply: got %v; want %v", spy.set, want)
 	}
 	if m, _ := r.membership("reply", "c_reply"); m.Status != ledger.MemberSynced {
 		t.Errorf("c_reply: got %s; want synced", m.Status)
+	}
+}
+
+// TestOutcomesKeptAsLongAsTheirMemberships: a part's contact outcomes are
+// kept as long as the team keeps the memberships it pins (an erasure finds
+// a membership through its add's outcome), and never less than outcomes'
+// own 90 days: a team keeping 1,000 days keeps its adds' outcomes past
+// the default 400, one keeping 30 keeps them 90.
+func TestOutcomesKeptAsLongAsTheirMemberships(t *testing.T) {
+	t.Parallel()
+	day := 24 * time.Hour
+	for _, tt := range []struct {
+		days       int
+		kept, gone time.Duration // still read back after kept, not after gone
+	}{
+		{1000, 999 * day, 1001 * day},
+		{30, 89 * day, 91 * day},
+	} {
+		r := newRig()
+		r.settings(t, at(0), func(s *policy.TeamSettings) { s.RetentionDays = tt.days })
+		r.override(t, "reply", at(0), policy.SequenceOverride{SyncMode: string(policy.ModeOnReply), SyncAs: policy.Inherit})
+		r.process(added("evt_sync", "add", person("c_1", "one@keep.example"), at(1)),
+			added("evt_wait", "reply", person("c_2", "two@keep.example"), at(1)))
+		refs := []ledger.EventRef{{EventID: "evt_sync", ContactID: "c_1"}, {EventID: "evt_wait", ContactID: "c_2"}}
+		for _, c := range []struct {
+			advance time.Duration
+			want    int
+		}{{tt.kept, 2}, {tt.gone - tt.kept, 0}} {
+			r.clock.Advance(c.advance)
+			got, err := r.ledger.Outcomes(context.Background(), team, refs)
+			if err != nil || len(got) != c.want {
+				t.Errorf("retention %d days, %v later: got %d outcomes (%v); want %d", tt.days, c.advance, len(got), err, c.want)
+			}
+		}
 	}
 }

@@ -24,10 +24,22 @@ type tally struct {
 	// final are the memberships that reached a final state (synced,
 	// failed or skipped): the held activity of each is released (R7).
 	final []ledger.MemberKey
-	// keep is the longest retention of the memberships the outcomes
-	// ended (0: none ended): the outcomes are kept as long, since an
-	// erasure finds the memberships through them.
+	// keep is the longest retention of the memberships the part pinned
+	// (the team's) or ended (0: none): the outcomes are kept as long,
+	// since an erasure finds the memberships through them.
 	keep time.Duration
+	// emails are the records' emails of the outcomes on a record, by event
+	// id: the ledger keeps each with its outcome, so an erasure of the
+	// contact finds the record as long as the outcome lives.
+	emails map[string]string
+}
+
+// onRecord notes that the event's outcome is on the record of email.
+func (t *tally) onRecord(eventID, email string) {
+	if t.emails == nil {
+		t.emails = map[string]string{}
+	}
+	t.emails[eventID] = ledger.NormalizeEmail(email)
 }
 
 // answer gives a delivery its new answer.
@@ -55,6 +67,9 @@ func (t *tally) merge(o tally) {
 	t.reanswers = append(t.reanswers, o.reanswers...)
 	t.final = append(t.final, o.final...)
 	t.keep = max(t.keep, o.keep)
+	for id, e := range o.emails {
+		t.onRecord(id, e)
+	}
 	if len(o.retries) > 0 {
 		if t.retries == nil {
 			t.retries = map[string]error{}

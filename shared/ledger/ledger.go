@@ -136,15 +136,19 @@ func RefsOf(outs []event.Outcome) []EventRef {
 // long the team keeps a contact's data, and the activity each logged Task
 // was for.
 type Recording struct {
-	// Retain is the team's retention (0: DefaultRetention). A contact
-	// outcome is kept at least that long after it was written: the
-	// membership its event pinned, and the record it saved, are found
-	// through it.
+	// Retain is how long a contact outcome is kept after it was written,
+	// when longer than outcomes' own lifetime (90 days): the retention of
+	// the memberships its part pinned or ended, which are found through
+	// it (0: no membership, the outcomes' own lifetime).
 	Retain time.Duration
 	// Activities is the activity key (activitysync.Key) of each event id
 	// whose Task is logged: the activity's claim is found through the
 	// outcome.
 	Activities map[string]string
+	// Emails is the normalized email of the record each event id's
+	// contact outcome is on: the record is found through the outcome,
+	// which is kept as long as it.
+	Emails map[string]string
 }
 
 // RecordOption sets a field of a RecordOutcomes call's Recording.
@@ -156,6 +160,11 @@ func Retaining(d time.Duration) RecordOption { return func(r *Recording) { r.Ret
 // WithActivities is a Recording's Activities.
 func WithActivities(keys map[string]string) RecordOption {
 	return func(r *Recording) { r.Activities = keys }
+}
+
+// WithEmails is a Recording's Emails.
+func WithEmails(emails map[string]string) RecordOption {
+	return func(r *Recording) { r.Emails = emails }
 }
 
 // RecordingOf applies opts.

@@ -116,6 +116,7 @@ func TestEraseCountsEveryKind(t *testing.T) {
 		{name: "Salesforce delete: 200 ids a call, Tasks first", seed: func(t *testing.T, r *rig) {
 			ctx := context.Background()
 			org := r.orgs.Connect(team)
+			must(t, r.store.Membership(ctx, team, "seq_many", "ct_many", "many@example.com"))
 			must(t, r.store.Record(ctx, team, "many@example.com", "ct_many", "Contact", "003000000000001AAA"))
 			org.Seed("Contact", "003000000000001AAA")
 			for i := range 450 {
@@ -124,7 +125,7 @@ func TestEraseCountsEveryKind(t *testing.T) {
 				org.Seed("Task", id)
 			}
 		}, req: privacy.Request{ContactID: "ct_many", Salesforce: privacy.Delete},
-			want:  privacy.Counts{Records: 1, Outcomes: 450, Activities: 450, SalesforceDeleted: 451},
+			want:  privacy.Counts{Memberships: 1, Records: 1, Outcomes: 451, Activities: 450, SalesforceDeleted: 451},
 			calls: [][]string{taskIDs(0, 200), taskIDs(200, 400), append(taskIDs(400, 450), "003000000000001AAA")}},
 		{name: "Salesforce delete: nothing to delete costs no call", seed: func(t *testing.T, r *rig) {
 			r.orgs.Connect(team)
@@ -322,6 +323,7 @@ func TestEraseAgainAfterAFailedCall(t *testing.T) {
 	r := newRig(t)
 	org := r.orgs.Connect(team)
 	ctx := context.Background()
+	must(t, r.store.Membership(ctx, team, "seq_many", "ct_many", "many@example.com"))
 	must(t, r.store.Record(ctx, team, "many@example.com", "ct_many", "Contact", "003000000000001AAA"))
 	org.Seed("Contact", "003000000000001AAA")
 	for i := range 250 {
@@ -342,7 +344,7 @@ func TestEraseAgainAfterAFailedCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (privacy.Counts{Records: 1, Outcomes: 250, Activities: 250, SalesforceDeleted: 51, SalesforceAlreadyDeleted: 200}); got.Counts != want {
+	if want := (privacy.Counts{Memberships: 1, Records: 1, Outcomes: 251, Activities: 250, SalesforceDeleted: 51, SalesforceAlreadyDeleted: 200}); got.Counts != want {
 		t.Errorf("counts: got %+v; want %+v", got.Counts, want)
 	}
 }

@@ -426,8 +426,8 @@ func (s *Store) answerTakeOver(ctx context.Context, c claimCall, reqs []activity
 // DoneAll records each Task and ends the claim, with one conditional update
 // per Task (no read). A Task already recorded with the same
 // id is a no-op, so a repeat is harmless; with another id, errs[i] is a
-// *LoggedError. The item expires ActivityTTL after this write; a Task
-// with a ContactID enters the contact index under that contact.
+// *LoggedError. The item expires ActivityTTL after this write; an erasure
+// finds it through its event's outcome (ledger.WithActivities).
 func (s *Store) DoneAll(ctx context.Context, team, owner string, tasks []activitysync.LoggedTask) ([]error, error) {
 	if err := checkID("team_id", team); err != nil {
 		return nil, err

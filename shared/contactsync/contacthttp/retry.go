@@ -68,8 +68,8 @@ type RetryDeps struct {
 
 // RegisterRetry serves POST /v1/salesforce/errors/retry on rt.
 //
-// A retry sends each failed contact's event again (the same event id, so
-// the ledger keeps one outcome per event) to the contact queue, marked as a
+// A retry sends each failed contact's event again (the same event id and
+// contact, so the ledger keeps one outcome per event) to the contact queue, marked as a
 // retry: contact sync re-runs a failed outcome of a marked event instead of
 // repeating it, and finds any record a lost answer created, so nothing is
 // created twice. Retrying twice is harmless: an event that synced since is

@@ -47,11 +47,11 @@ func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int
 	if limit < 1 || limit > MaxOutcomesPage {
 		return ContactView{}, &InputError{"limit", fmt.Sprintf("must be between 1 and %d", MaxOutcomesPage)}
 	}
-	outs, err := s.contactOutcomes(ctx, teamID, contactID)
+	outs, emails, err := s.contactOutcomes(ctx, teamID, contactID)
 	if err != nil {
 		return ContactView{}, err
 	}
-	recs, err := s.contactRecords(ctx, teamID, contactID, outs)
+	recs, err := s.contactRecords(ctx, teamID, contactID, outs, emails)
 	if err != nil {
 		return ContactView{}, err
 	}
@@ -64,10 +64,12 @@ func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int
 
 // contactOutcomes reads every unexpired outcome of a contact, newest first:
 // those of its partition, and the legacy ones of the contact index (an
-// event with both keeps the one of its partition).
-func (s *Store) contactOutcomes(ctx context.Context, teamID, contactID string) ([]event.Outcome, error) {
+// event with both keeps the one of its partition); and the emails of the
+// records they are on.
+func (s *Store) contactOutcomes(ctx context.Context, teamID, contactID string) ([]event.Outcome, []string, error) {
 	now := s.Now().Unix()
 	byEvent := map[string]event.Outcome{}
+	var emails []string
 	keep := func(raw map[string]types.AttributeValue, legacy bool) error {
 		var it outcomeItem
 		if err := unmarshal(raw, &it); err != nil {
@@ -77,34 +79,37 @@ func (s *Store) contactOutcomes(ctx context.Context, teamID, contactID string) (
 			return nil
 		}
 		byEvent[it.Outcome.EventID] = it.Outcome
+		if it.Email != "" {
+			emails = append(emails, it.Email)
+		}
 		return nil
 	}
 	pk := ContactPK(teamID, contactID)
 	in, err := s.partitionQuery(pk, OutcomePrefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.eachItem(ctx, in, func(raw map[string]types.AttributeValue) error { return keep(raw, false) }); err != nil {
-		return nil, fmt.Errorf("query outcomes of %s: %w", pk, err)
+		return nil, nil, fmt.Errorf("query outcomes of %s: %w", pk, err)
 	}
 	if in, err = s.contactQuery(pk, OutcomeIndexPrefix); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.eachItem(ctx, in, func(raw map[string]types.AttributeValue) error { return keep(raw, true) }); err != nil {
-		return nil, fmt.Errorf("query the contact index for outcomes of %s: %w", pk, err)
+		return nil, nil, fmt.Errorf("query the contact index for outcomes of %s: %w", pk, err)
 	}
 	outs := make([]event.Outcome, 0, len(byEvent))
 	for _, o := range byEvent {
 		outs = append(outs, o)
 	}
 	slices.SortFunc(outs, func(a, b event.Outcome) int { return cmp.Or(b.At.Compare(a.At), cmp.Compare(b.EventID, a.EventID)) })
-	return outs, nil
+	return outs, emails, nil
 }
 
-// contactRecords reads the records a contact saved: through the
-// memberships its contact outcomes name and those of the contact index,
-// and the legacy records of the contact index.
-func (s *Store) contactRecords(ctx context.Context, teamID, contactID string, outs []event.Outcome) ([]ledger.Record, error) {
+// contactRecords reads the records a contact saved: those of the emails
+// its outcomes name, and of the memberships its contact outcomes name and
+// those of the contact index; and the legacy records of the contact index.
+func (s *Store) contactRecords(ctx context.Context, teamID, contactID string, outs []event.Outcome, named []string) ([]ledger.Record, error) {
 	pk := ContactPK(teamID, contactID)
 	byEmail := map[string]ledger.Record{}
 	seqs := sequencesOf(outs)
@@ -132,7 +137,9 @@ func (s *Store) contactRecords(ctx context.Context, teamID, contactID string, ou
 	if err != nil {
 		return nil, err
 	}
-	recs, err := s.Records(ctx, teamID, emails)
+	emails = append(emails, named...)
+	slices.Sort(emails)
+	recs, err := s.Records(ctx, teamID, slices.Compact(emails))
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package ledgerdb
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -13,7 +12,6 @@ import (
 	"github.com/sfsync/sfsync/shared/event"
 	"github.com/sfsync/sfsync/shared/ledger"
 	"github.com/sfsync/sfsync/shared/platform/dynamotx"
-	"github.com/sfsync/sfsync/shared/resources"
 )
 
 // RuleFollowed is the match rule of a record moved by FollowRecord.
@@ -22,11 +20,10 @@ const RuleFollowed = "followed_conversion"
 // FollowRecord moves an email's saved record from the Salesforce record
 // fromID to another one: a Lead converted in Salesforce since it synced now
 // lives on as its Contact. One conditional UpdateItem (the record must still
-// point at fromID, or already at to.ID, so a repeat is a no-op); the
-// contact index follows by itself. The record keeps its event, contact and
-// versions; its match rule becomes RuleFollowed, and its expiry is set anew,
-// its retention (the one it was saved with, or ledger.DefaultRetention)
-// after the follow. *RecordedError when the
+// point at fromID, or already at to.ID, so a repeat is a no-op). The record
+// keeps its event, contact, versions and expiry (the outcome it is found
+// through, and the membership, are kept as long as it was saved for, not
+// longer); its match rule becomes RuleFollowed. *RecordedError when the
 // record points at a third id; an *InputError on email when the email has
 // no saved record.
 func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, to event.SalesforceRef) (ledger.Record, error) {
@@ -50,9 +47,7 @@ func (s *Store) FollowRecord(ctx context.Context, teamID, email, fromID string, 
 	cond := expression.Or(sfID.Equal(expression.Value(fromID)), sfID.Equal(expression.Value(to.ID)))
 	upd := expression.Set(sfID, expression.Value(to.ID)).
 		Set(expression.Name("object"), expression.Value(string(to.Object))).
-		Set(expression.Name("match_rule"), expression.Value(RuleFollowed)).
-		Set(expression.Name(resources.TTLAttribute), expression.Value(s.Now().Unix()).Plus(
-			expression.IfNotExists(expression.Name(retainAttr), expression.Value(int64(ledger.DefaultRetention/time.Second)))))
+		Set(expression.Name("match_rule"), expression.Value(RuleFollowed))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
 		return ledger.Record{}, fmt.Errorf("build follow: %w", err)

@@ -156,6 +156,13 @@ type Store struct {
 	// its one query before it reads the contacts' FAILURES items instead;
 	// zero: a page (1 MB).
 	FailurePage int32
+	// LegacyUntil, while in the future, has the outcomes written before
+	// December 2026 (in their event's own partition: EventPK,
+	// LegacyOutcomeSK) read where an event has none in its contact's
+	// partition, so an event answered before a stack's update and
+	// delivered again after it keeps its answer (legacy.go). Zero: none
+	// are read.
+	LegacyUntil time.Time
 }
 
 var _ contactsync.Ledger = (*Store)(nil)

@@ -381,7 +381,7 @@ func TestOutcomesRoundTripAndReplacement(t *testing.T) {
 		outcome("team_a", "evt_dedup", "ct_6", event.DedupOutcome, event.StatusExistsInSalesforce, t0.Add(6)),
 		outcome("team_a", "evt_nodup", "ct_7", event.DedupOutcome, event.StatusNotInSalesforce, t0.Add(7)),
 	}
-	if err := f.store.RecordOutcomes(ctx, first); err != nil {
+	if err := f.store.RecordOutcomes(ctx, first, ledger.Retaining(ledger.DefaultRetention)); err != nil {
 		t.Fatalf("record: %v", err)
 	}
 	later := t0.Add(time.Hour)
@@ -392,7 +392,7 @@ func TestOutcomesRoundTripAndReplacement(t *testing.T) {
 		outcome("team_a", "evt_failed", "ct_5", event.ContactOutcome, event.StatusLinked, t0),      // older: ignored
 		outcome("team_b", "evt_created", "ct_1", event.ContactOutcome, event.StatusSkipped, later), // another team's event
 	}
-	if err := f.store.RecordOutcomes(ctx, second); err != nil {
+	if err := f.store.RecordOutcomes(ctx, second, ledger.Retaining(ledger.DefaultRetention)); err != nil {
 		t.Fatalf("record again: %v", err)
 	}
 	want := map[string]event.Outcome{}
@@ -439,7 +439,7 @@ func TestOutcomesRoundTripAndReplacement(t *testing.T) {
 	}
 
 	// Outcomes expire after the TTL, even before DynamoDB deletes them; a
-	// contact outcome is kept as long as the team's retention (here the
+	// contact outcome is kept as long as the retention given (here the
 	// default): the membership its event pinned is found through it.
 	f.clock.Advance(ledgerdb.OutcomeTTL + time.Minute)
 	got, err = f.store.Outcomes(ctx, "team_a", asked)

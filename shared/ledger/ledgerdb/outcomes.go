@@ -23,7 +23,8 @@ import (
 
 // outcomeItem is an event's outcome in its contact's partition (pk
 // ContactPK, sk OutcomeSK). Activity is the activity key of an email
-// event whose Task is logged. An outcome written before December 2026 is
+// event whose Task is logged, Email the email of a contact outcome's
+// record. An outcome written before December 2026 is
 // in its event's partition and in the contact index under CPK and CSK.
 type outcomeItem struct {
 	PK        string        `json:"pk"`
@@ -33,7 +34,10 @@ type outcomeItem struct {
 	Outcome   event.Outcome `json:"outcome"`
 	ErrorSK   string        `json:"error_sk,omitempty"`
 	Activity  string        `json:"activity,omitempty"`
+	Email     string        `json:"email,omitempty"`
 	ExpiresAt int64         `json:"expires_at"`
+	// legacy marks an item read from the outcome's old place (legacy.go).
+	legacy bool
 }
 
 // failureItem is one entry of the failure index.
@@ -119,6 +123,19 @@ func (s *Store) Outcomes(ctx context.Context, teamID string, refs []ledger.Event
 		if it.ExpiresAt > now && it.Outcome.TeamID == teamID {
 			out[it.Outcome.EventID] = it.Outcome
 		}
+	}
+	var missed []string
+	for _, r := range refs {
+		if _, ok := out[r.EventID]; !ok {
+			missed = append(missed, r.EventID)
+		}
+	}
+	old, err := s.legacyOutcomes(ctx, teamID, missed)
+	if err != nil {
+		return nil, err
+	}
+	for k, it := range old {
+		out[k.event] = it.Outcome
 	}
 	return out, nil
 }
@@ -222,6 +239,9 @@ func (s *Store) record(ctx context.Context, p part) (map[teamEvent]event.Outcome
 	}
 	expires := s.Now().Add(OutcomeTTL).Unix()
 	fresh, known := p.split()
+	if fresh, known, err = s.knownBefore(ctx, p, fresh, known); err != nil {
+		return nil, err
+	}
 	refused, err := s.writeNew(ctx, fresh, p)
 	if err != nil {
 		return nil, err
@@ -272,16 +292,16 @@ func (p part) outcomesOf(events []teamEvent) []event.Outcome {
 }
 
 // item is the item that keeps o, with its failure-index key esk (if any).
-// A contact outcome is kept as long as the team keeps the membership and
-// record its event saved (found through it), and never less than
-// OutcomeTTL; any other for OutcomeTTL.
+// A contact outcome is kept as long as the memberships the part pinned or
+// ended (Recording.Retain: they are found through it), and never less
+// than OutcomeTTL; any other for OutcomeTTL.
 func (p part) item(o event.Outcome, esk string, now time.Time) (map[string]types.AttributeValue, error) {
 	keep := OutcomeTTL
 	if o.Type == event.ContactOutcome {
-		keep = max(keep, ledger.RetainOr(p.rec.Retain))
+		keep = max(keep, p.rec.Retain)
 	}
 	it, err := marshal(outcomeItem{PK: ContactPK(o.TeamID, o.ContactID), SK: OutcomeSK(o.EventID), Outcome: o, ErrorSK: esk,
-		Activity: p.rec.Activities[o.EventID], ExpiresAt: now.Add(keep).Unix()})
+		Activity: p.rec.Activities[o.EventID], Email: p.rec.Emails[o.EventID], ExpiresAt: now.Add(keep).Unix()})
 	if err != nil {
 		return nil, fmt.Errorf("encode outcome of %s: %w", o.EventID, err)
 	}
@@ -370,6 +390,9 @@ func (s *Store) readOutcomes(ctx context.Context, outs []event.Outcome) (map[tea
 		}
 		existing[teamEvent{it.Outcome.TeamID, it.Outcome.EventID}] = it
 	}
+	if err := s.withLegacy(ctx, outs, existing); err != nil {
+		return nil, err
+	}
 	return existing, nil
 }
 
@@ -436,7 +459,11 @@ func (s *Store) replaceChanges(write []event.Outcome, existing map[teamEvent]out
 		if o.Status == event.StatusFailed && !isSettled(settled, o) && !event.IsInvalidEvent(o) {
 			esk = ErrorSK(o.Error.Code, o.ContactID, o.EventID)
 		}
-		if old, ok := existing[teamEvent{o.TeamID, o.EventID}]; ok && old.ErrorSK != "" {
+		old, ok := existing[teamEvent{o.TeamID, o.EventID}]
+		if ok && old.legacy {
+			c.items.del(s.table, EventPK(o.TeamID, o.EventID), LegacyOutcomeSK) // it moves to the contact's partition
+		}
+		if ok && old.ErrorSK != "" {
 			oldEntry := openEntry(old.Outcome.Type, old.Outcome.At, old.ErrorSK)
 			if old.ErrorSK != esk {
 				c.items.del(s.table, ErrorsPK(o.TeamID), old.ErrorSK)

@@ -254,8 +254,9 @@ func (s *Store) SaveRecord(ctx context.Context, r ledger.Record) error {
 }
 
 // SaveRecords stores each record and ends its claim: one conditional
-// put per record. The record enters the
-// contact index under the contact that saved it. The claim must be the owner's
+// put per record. The record is found through the outcome that names its
+// email (ledger.WithEmails) and the memberships of the contact that saved
+// it. The claim must be the owner's
 // (Store.Owner, or r.EventID when that is empty), expired or absent (a
 // record found in Salesforce is linked without a claim): errs[i] is a
 // *ClaimError otherwise. An email already saved with another Salesforce id

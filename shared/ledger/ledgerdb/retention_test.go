@@ -125,22 +125,23 @@ func TestEveryPersonalItemExpires(t *testing.T) {
 	wantExpires(t, f, "RECORD saved with a retention", ledgerdb.EmailPK(team, "own@example.com"), ledgerdb.RecordSK, saved.Add(month))
 	wantExpires(t, f, "RECORD saved with none", ledgerdb.EmailPK(team, "def@example.com"), ledgerdb.RecordSK, saved.Add(ledger.DefaultRetention))
 	f.clock.Advance(time.Hour)
-	followed := f.clock.Now()
 	for _, r := range []ledger.Record{recOwn, recDef} {
 		if _, err := f.store.FollowRecord(ctx, team, r.Email, r.ID, event.SalesforceRef{Object: event.ObjectContact, ID: "003" + r.ID[3:]}); err != nil {
 			t.Fatalf("follow %s: %v", r.Email, err)
 		}
 	}
-	wantExpires(t, f, "RECORD followed, with a retention", ledgerdb.EmailPK(team, "own@example.com"), ledgerdb.RecordSK, followed.Add(month))
-	wantExpires(t, f, "RECORD followed, with none", ledgerdb.EmailPK(team, "def@example.com"), ledgerdb.RecordSK, followed.Add(ledger.DefaultRetention))
+	// A follow keeps the expiry: the outcome and membership the record is
+	// found through are kept as long as it was saved for, not longer.
+	wantExpires(t, f, "RECORD followed, with a retention", ledgerdb.EmailPK(team, "own@example.com"), ledgerdb.RecordSK, saved.Add(month))
+	wantExpires(t, f, "RECORD followed, with none", ledgerdb.EmailPK(team, "def@example.com"), ledgerdb.RecordSK, saved.Add(ledger.DefaultRetention))
 
-	// OUTCOME: a contact outcome as long as the retention (here the
+	// OUTCOME: a contact outcome as long as the retention given (here the
 	// default), since the membership its event pinned is found through it;
 	// ERRORS entry and FAILURES: 90 days after the write; the FAILURES
 	// item again after the success that empties it.
 	failedAt := f.clock.Now()
 	failed := outcome(team, "evt_f1", "ct_1", event.ContactOutcome, event.StatusFailed, failedAt)
-	if err := f.store.RecordOutcomes(ctx, []event.Outcome{failed}); err != nil {
+	if err := f.store.RecordOutcomes(ctx, []event.Outcome{failed}, ledger.Retaining(ledger.DefaultRetention)); err != nil {
 		t.Fatalf("record failure: %v", err)
 	}
 	esk := ledgerdb.ErrorSK(failed.Error.Code, "ct_1", "evt_f1")

@@ -53,8 +53,8 @@ func (l *Memory) Outcomes(_ context.Context, teamID string, refs []ledger.EventR
 // RecordOutcomes stores outcomes by contact and event id, each replacing
 // the one recorded before only as replaces allows. Invalid outcomes are
 // skipped and reported (wrapping ErrInvalid) after the valid ones are
-// stored. A contact outcome is kept as long as the retention given, and
-// never less than OutcomeTTL.
+// stored. A contact outcome is kept as long as the retention given
+// (ledger.Retaining), and never less than OutcomeTTL.
 func (l *Memory) RecordOutcomes(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) error {
 	_, err := l.RecordOutcomesKept(ctx, outs, opts...)
 	return err
@@ -79,7 +79,7 @@ func (l *Memory) RecordOutcomesKept(_ context.Context, outs []event.Outcome, opt
 		}
 		keep := OutcomeTTL
 		if o.Type == event.ContactOutcome {
-			keep = max(keep, ledger.RetainOr(rec.Retain))
+			keep = max(keep, rec.Retain)
 		}
 		l.outcomes[at] = storedOutcome{outcome: o, expires: l.now().Add(keep).Unix(), activity: rec.Activities[o.EventID]}
 		kept[k] = o

@@ -186,16 +186,18 @@ func outcomeInvalidReported(h *harness) {
 
 func outcomeExpires(h *harness) {
 	task := outcome(h.a, "evt_task", "ct_1", event.ActivityOutcome, event.StatusCreated, Start)
-	h.record(contactOutcome(h.a, "evt_1", event.StatusCreated, Start), task)
+	h.must("record with the default retention", h.l.RecordOutcomes(h.ctx, []event.Outcome{contactOutcome(h.a, "evt_1", event.StatusCreated, Start), task},
+		ledger.Retaining(ledger.DefaultRetention)))
 	h.must("record with a short retention", h.l.RecordOutcomes(h.ctx, []event.Outcome{contactOutcome(h.a, "evt_short", event.StatusCreated, Start)},
 		ledger.Retaining(30*24*time.Hour)))
-	all := map[string]string{"evt_1": "created/", "evt_task": "created/", "evt_short": "created/"}
+	h.record(contactOutcome(h.a, "evt_none", event.StatusSkipped, Start)) // no membership: no retention given
+	all := map[string]string{"evt_1": "created/", "evt_task": "created/", "evt_short": "created/", "evt_none": "skipped/sequence_sync_disabled"}
 	h.clock.Advance(OutcomeTTL - time.Second)
-	wantEqual(h, "a second before the TTL", h.statuses(h.a, "evt_1", "evt_task", "evt_short"), all)
+	wantEqual(h, "a second before the TTL", h.statuses(h.a, "evt_1", "evt_task", "evt_short", "evt_none"), all)
 	h.clock.Advance(time.Second)
-	// A contact outcome stays as long as the retention given (the
-	// default here), never less than the TTL.
-	wantEqual(h, "at the TTL", h.statuses(h.a, "evt_1", "evt_task", "evt_short"), map[string]string{"evt_1": "created/"})
+	// A contact outcome stays as long as the retention given, never less
+	// than the TTL; an activity outcome the TTL.
+	wantEqual(h, "at the TTL", h.statuses(h.a, "evt_1", "evt_task", "evt_short", "evt_none"), map[string]string{"evt_1": "created/"})
 	h.clock.Advance(ledger.DefaultRetention - OutcomeTTL - time.Second)
 	wantEqual(h, "a second before the retention", h.statuses(h.a, "evt_1"), map[string]string{"evt_1": "created/"})
 	h.clock.Advance(time.Second)

@@ -97,6 +97,22 @@ func (r *Reader) Bool(name string, def bool) bool {
 	}
 }
 
+// Date returns the variable, a day written 2006-01-02 (its midnight, UTC),
+// or the zero time when it is unset or empty. Any other value is recorded
+// as invalid: Err then fails the start with the variable's name and value.
+func (r *Reader) Date(name string) time.Time {
+	v := os.Getenv(name)
+	if v == "" {
+		return time.Time{}
+	}
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		r.invalid = append(r.invalid, fmt.Sprintf("%s=%q (want a day, YYYY-MM-DD)", name, v))
+		return time.Time{}
+	}
+	return d
+}
+
 // Err reports the missing and the invalid variables, or nil.
 func (r *Reader) Err() error {
 	var errs []error

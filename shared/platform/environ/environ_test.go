@@ -35,6 +35,31 @@ func TestSeconds(t *testing.T) {
 	}
 }
 
+func TestDate(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string // "" leaves the variable unset
+		want    time.Time
+		wantErr string // in Err's message; "" for no error
+	}{
+		{"a day", "2027-03-07", time.Date(2027, 3, 7, 0, 0, 0, 0, time.UTC), ""},
+		{"unset: none", "", time.Time{}, ""},
+		{"a time", "2027-03-07T00:00:00Z", time.Time{}, `LEDGER_LEGACY_OUTCOMES_UNTIL="2027-03-07T00:00:00Z"`},
+		{"day first", "07/03/2027", time.Time{}, `LEDGER_LEGACY_OUTCOMES_UNTIL="07/03/2027"`},
+		{"no such day", "2027-02-30", time.Time{}, `LEDGER_LEGACY_OUTCOMES_UNTIL="2027-02-30"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("LEDGER_LEGACY_OUTCOMES_UNTIL", tt.value)
+			var r Reader
+			if got := r.Date("LEDGER_LEGACY_OUTCOMES_UNTIL"); !got.Equal(tt.want) {
+				t.Errorf("Date: got %v; want %v", got, tt.want)
+			}
+			checkErr(t, r.Err(), ErrInvalid, tt.wantErr)
+		})
+	}
+}
+
 func TestBool(t *testing.T) {
 	tests := []struct {
 		name    string

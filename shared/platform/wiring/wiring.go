@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -55,7 +56,15 @@ type Base struct {
 	// the local stack) lets every function accept the simulator's http
 	// loopback login and instance URLs, at connect and at each refresh.
 	AllowInsecureLoginURLs bool
+	// LegacyOutcomesUntil (EnvLegacyOutcomesUntil, optional) is
+	// ledgerdb.Store.LegacyUntil.
+	LegacyOutcomesUntil time.Time
 }
+
+// EnvLegacyOutcomesUntil (optional, YYYY-MM-DD) is the day until which the
+// ledger also reads outcomes where they were written before December
+// 2026: set it to 90 days after updating a stack deployed before then.
+const EnvLegacyOutcomesUntil = "LEDGER_LEGACY_OUTCOMES_UNTIL"
 
 // ReadBase reads Base from env; a missing variable is recorded in env.
 func ReadBase(env *environ.Reader, function string) Base {
@@ -73,6 +82,7 @@ func ReadBase(env *environ.Reader, function string) Base {
 		// instance to call: the simulator's loopback one is allowed only
 		// where the stack says so (locally).
 		AllowInsecureLoginURLs: env.Bool(resources.EnvAllowInsecureLogin, false),
+		LegacyOutcomesUntil:    env.Date(EnvLegacyOutcomesUntil),
 	}
 }
 
@@ -127,7 +137,11 @@ func New(b Base, cfg aws.Config, log *slog.Logger) *Kit {
 }
 
 // Ledger is the ledger table's store of memberships, records and outcomes.
-func (k *Kit) Ledger() *ledgerdb.Store { return ledgerdb.New(k.DB, k.Base.LedgerTable) }
+func (k *Kit) Ledger() *ledgerdb.Store {
+	l := ledgerdb.New(k.DB, k.Base.LedgerTable)
+	l.LegacyUntil = k.Base.LegacyOutcomesUntil
+	return l
+}
 
 // ClaimingLedger is Ledger whose claims and records name this process
 // (Holder), as the sync engines claim.

@@ -11,8 +11,9 @@
 //
 //   - a contact's: one query of its partition (ContactPK) gives its
 //     outcomes and its FAILURES item; the memberships of the sequences its
-//     contact outcomes name, the records of those memberships' emails the
-//     contact saved, and the activities its outcomes name (activity) are
+//     contact outcomes name, the records of the emails those memberships
+//     and its outcomes (email) name that the contact saved, and the
+//     activities its outcomes name (activity) are
 //     read (one BatchGetItem per 100 each); one query of the contact index
 //     (by_contact) gives what was written before December 2026 (outcomes,
 //     saved records, memberships, logged activities: the index projects
@@ -214,6 +215,9 @@ func (f *finds) outcome(raw map[string]types.AttributeValue) error {
 	if o.Type == event.ContactOutcome && o.SequenceID != "" {
 		f.seqs[o.SequenceID] = true
 	}
+	if email := dynamotx.String(raw, attrEmail); email != "" {
+		f.emails[ledger.NormalizeEmail(email)] = true // the record the outcome is on
+	}
 	if key := dynamotx.String(raw, attrActivity); key != "" {
 		task := ""
 		if o.Salesforce != nil {
@@ -314,9 +318,9 @@ func (s *Store) memberships(ctx context.Context, team, contact string, f *finds)
 	return nil
 }
 
-// records reads the records of the contact's memberships' emails that the
-// contact saved (another contact's record of the same email is that
-// contact's; an erasure by the email deletes it).
+// records reads the records of the emails the contact's memberships and
+// outcomes name that the contact saved (another contact's record of the
+// same email is that contact's; an erasure by the email deletes it).
 func (s *Store) records(ctx context.Context, team, contact string, f *finds) error {
 	var keys []map[string]types.AttributeValue
 	for _, email := range slices.Sorted(maps.Keys(f.emails)) {

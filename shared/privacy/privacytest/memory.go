@@ -101,7 +101,7 @@ func (m *Memory) Membership(ctx context.Context, team, seq, contact, email strin
 
 // Record implements Fixture.
 func (m *Memory) Record(_ context.Context, team, email, contact, object, id string) error {
-	m.put(entry{team: team, indexed: contact, item: privacy.Item{Kind: privacy.KindRecord,
+	m.put(entry{team: team, item: privacy.Item{Kind: privacy.KindRecord,
 		PK: teamPK(team, "EMAIL", email), SK: "RECORD", ContactID: contact, Email: email,
 		Salesforce: &privacy.SalesforceRecord{Object: object, ID: id}}})
 	return nil
@@ -109,7 +109,7 @@ func (m *Memory) Record(_ context.Context, team, email, contact, object, id stri
 
 // LinkedRecord implements Fixture.
 func (m *Memory) LinkedRecord(_ context.Context, team, email, contact, object, id string) error {
-	m.put(entry{team: team, indexed: contact, item: privacy.Item{Kind: privacy.KindRecord,
+	m.put(entry{team: team, item: privacy.Item{Kind: privacy.KindRecord,
 		PK: teamPK(team, "EMAIL", email), SK: "RECORD", ContactID: contact, Email: email,
 		Salesforce: &privacy.SalesforceRecord{Object: object, ID: id}, Linked: true}})
 	return nil
@@ -188,6 +188,19 @@ func (m *Memory) ContactItems(_ context.Context, team, contact string) ([]privac
 		case e.contact == contact && e.item.Kind != privacy.KindFailure:
 			out = append(out, e.item)
 			failures = append(failures, e.failures...)
+		}
+	}
+	// A record is the contact's when it saved it and one of its
+	// memberships has the record's email (as the ledger finds it).
+	emails := map[string]bool{}
+	for _, it := range out {
+		if it.Kind == privacy.KindMembership {
+			emails[it.Email] = true
+		}
+	}
+	for _, e := range m.items {
+		if r := e.item; e.team == team && r.Kind == privacy.KindRecord && r.Salesforce != nil && r.ContactID == contact && emails[r.Email] {
+			out = append(out, r)
 		}
 	}
 	seen := map[key]bool{}
