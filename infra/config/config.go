@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sfsync/sfsync/shared/console"
 )
@@ -79,10 +80,14 @@ type Config struct {
 	// send events to the event queues and to read the results queue.
 	SequencerPrincipals []string `json:"sequencerPrincipals,omitempty"`
 
-	LogLevel         string   `json:"logLevel,omitempty"`
-	LogRetentionDays int      `json:"logRetentionDays,omitempty"`
-	Throttle         Throttle `json:"throttle"`
-	Alarms           Alarms   `json:"alarms"`
+	LogLevel string `json:"logLevel,omitempty"`
+	// LegacyOutcomesUntil (YYYY-MM-DD, empty: none) is every function's
+	// LEDGER_LEGACY_OUTCOMES_UNTIL: set it to 90 days after updating a
+	// stack deployed before December 2026 (the README's "Deploying").
+	LegacyOutcomesUntil string   `json:"legacyOutcomesUntil,omitempty"`
+	LogRetentionDays    int      `json:"logRetentionDays,omitempty"`
+	Throttle            Throttle `json:"throttle"`
+	Alarms              Alarms   `json:"alarms"`
 }
 
 // Defaults filled in by Load for settings left out.
@@ -254,6 +259,11 @@ func (c Config) Validate() error {
 	for i, p := range c.SequencerPrincipals {
 		if !accountRe.MatchString(p) && !arnRe.MatchString(p) {
 			bad(fmt.Sprintf("sequencerPrincipals[%d]", i), "got %q; want a 12-digit account id or an IAM principal ARN", p)
+		}
+	}
+	if c.LegacyOutcomesUntil != "" {
+		if _, err := time.Parse(time.DateOnly, c.LegacyOutcomesUntil); err != nil {
+			bad("legacyOutcomesUntil", "got %q; want a day, YYYY-MM-DD", c.LegacyOutcomesUntil)
 		}
 	}
 	if !slices.Contains(logLevels, c.LogLevel) {

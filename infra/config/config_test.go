@@ -76,6 +76,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"api version", func(c *config.Config) { c.SalesforceAPIVersion = "62" }, []string{"salesforceApiVersion"}},
 		{"principal", func(c *config.Config) { c.SequencerPrincipals = []string{"someone"} }, []string{"sequencerPrincipals[0]"}},
 		{"log level", func(c *config.Config) { c.LogLevel = "verbose" }, []string{"logLevel"}},
+		{"legacy outcomes until, not a day", func(c *config.Config) { c.LegacyOutcomesUntil = "2027-02-30" }, []string{"legacyOutcomesUntil"}},
+		{"legacy outcomes until, a time", func(c *config.Config) { c.LegacyOutcomesUntil = "2027-03-07T00:00:00Z" }, []string{"legacyOutcomesUntil"}},
 		{"retention", func(c *config.Config) { c.LogRetentionDays = 31 }, []string{"logRetentionDays"}},
 		{"throttle", func(c *config.Config) { c.Throttle.RatePerSecond = -1 }, []string{"throttle.ratePerSecond"}},
 		{"email", func(c *config.Config) { c.Alarms.Email = "oncall" }, []string{"alarms.email"}},

@@ -58,10 +58,12 @@ var DefaultAccess = map[string]Access{
 
 // Settings are the deployment values the functions receive.
 type Settings struct {
-	ClientID       string
-	APIVersion     string
-	LogLevel       string
-	OAuthReturnURL string
+	ClientID   string
+	APIVersion string
+	LogLevel   string
+	// LegacyOutcomesUntil is every function's LEDGER_LEGACY_OUTCOMES_UNTIL.
+	LegacyOutcomesUntil string
+	OAuthReturnURL      string
 	// ConsoleFrameAncestors is the api function's CONSOLE_FRAME_ANCESTORS
 	// (empty: no page may frame the console).
 	ConsoleFrameAncestors string
@@ -225,6 +227,8 @@ func envValues(p *FunctionsProps) map[string]*string {
 		resources.EnvOAuthReturnURL:   jsii.String(p.Settings.OAuthReturnURL),
 		resources.EnvAPIVersion:       jsii.String(p.Settings.APIVersion),
 		resources.EnvLogLevel:         jsii.String(p.Settings.LogLevel),
+		// Empty unless set: the functions then read no old outcome.
+		resources.EnvLegacyOutcomesUntil: jsii.String(p.Settings.LegacyOutcomesUntil),
 	}
 	for _, t := range resources.Tables {
 		if table, ok := p.Data.Tables[t.Name]; ok {

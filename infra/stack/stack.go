@@ -87,6 +87,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			ClientID:              cfg.SalesforceClientID,
 			APIVersion:            cfg.SalesforceAPIVersion,
 			LogLevel:              cfg.LogLevel,
+			LegacyOutcomesUntil:   cfg.LegacyOutcomesUntil,
 			OAuthReturnURL:        cfg.OAuthReturnURL,
 			ConsoleFrameAncestors: cfg.ConsoleFrameAncestors,
 			LogRetentionDays:      cfg.LogRetentionDays,

@@ -253,3 +253,30 @@ func TestAnswersPublishWhatTheLedgerKept(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldAnswersKeptAsTheirMemberships: an add held too long may have
+// pinned its membership before it was held; its held_too_long answer is
+// kept as long as the team keeps memberships (here 700 days), since an
+// erasure finds the membership through it.
+func TestHeldAnswersKeptAsTheirMemberships(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	r.settings(t, at(0), func(s *policy.TeamSettings) { s.RetentionDays = 700 })
+	d := added("evt_held", "seq", person("c_held", "held@keep.example"), start.Add(-20*24*time.Hour))
+	d.FirstReceived = start.Add(-15 * 24 * time.Hour)
+	a := delivery.Answers{Ledger: r.ledger, Settings: r.policies, Publisher: r.pub, Now: r.clock.Now}
+	back := map[string]error{d.ID: fmt.Errorf("%w: %w", delivery.ErrHeld, connection.ErrNeedsReauth)}
+	a.EndHeld(context.Background(), []delivery.Delivery{d}, back)
+	if outs := r.pub.all(); len(outs) != 1 || outs[0].Reason != event.ReasonHeldTooLong {
+		t.Fatalf("published: got %+v; want held_too_long", outs)
+	}
+	ref := []ledger.EventRef{{EventID: "evt_held", ContactID: "c_held"}}
+	r.clock.Advance(699 * 24 * time.Hour)
+	if got, err := r.ledger.Outcomes(context.Background(), team, ref); err != nil || len(got) != 1 {
+		t.Errorf("699 days later: got %v, %v; want the answer kept", got, err)
+	}
+	r.clock.Advance(2 * 24 * time.Hour)
+	if got, err := r.ledger.Outcomes(context.Background(), team, ref); err != nil || len(got) != 0 {
+		t.Errorf("701 days later: got %v, %v; want it gone", got, err)
+	}
+}

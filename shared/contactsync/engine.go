@@ -193,7 +193,14 @@ func (p part) sync(ctx context.Context, ds []delivery.Delivery) (tally, error) {
 		if err := p.keepUnconnected(ctx, ds); err != nil {
 			return tally{}, err
 		}
-		return p.notConnected(ctx, ds)
+		t, err := p.notConnected(ctx, ds)
+		// An add answered not_connected may have pinned its membership
+		// while connected: its answer is kept as long as the team keeps it.
+		t.keep = ledger.DefaultRetention
+		if tv, serr := p.e.Policies.TeamSettingsAt(ctx, p.team, p.e.now()); serr == nil {
+			t.keep = ledger.RetainOr(tv.Document.Retention())
+		}
+		return t, err
 	case errors.Is(err, connection.ErrNeedsReauth):
 		return tally{}, held(err) // held until an admin reconnects, then synced
 	case err != nil:

@@ -32,8 +32,10 @@ type Ledger interface {
 	Outcomes(ctx context.Context, teamID string, refs []ledger.EventRef) (map[string]event.Outcome, error)
 	// RecordOutcomes stores final and pending outcomes with their contacts,
 	// keyed by event id (a pending outcome may later be replaced by a final
-	// one), and failures by error code. A contact outcome is kept at least
-	// as long as the team's retention (ledger.Retaining).
+	// one), and failures by error code. A contact outcome is kept as long
+	// as ledger.Retaining says (the memberships its part pinned or ended
+	// are found through it), never less than outcomes' 90 days; one on a
+	// record names the record's email (ledger.WithEmails).
 	RecordOutcomes(ctx context.Context, outs []event.Outcome, opts ...ledger.RecordOption) error
 	// RecordOutcomesKept records outs as RecordOutcomes does, and returns,
 	// for each, the outcome kept for its event: outs[i] itself, or the one

@@ -106,8 +106,10 @@ func (p part) resolve(ms []member) ([]item, tally) {
 		case ledger.MemberSkipped:
 			t.answer(p.outcome(x.d, event.StatusSkipped, x.m.Reason))
 			t.end(x.m)
+			t.keep = max(t.keep, ledger.RetainOr(x.m.Retain)) // a pin of before may keep longer than the team now
 		case ledger.MemberPending:
 			t.answer(p.outcome(x.d, event.StatusPending, event.ReasonAwaitingReply))
+			t.keep = max(t.keep, ledger.RetainOr(x.m.Retain))
 		default:
 			items = append(items, item{d: x.d, m: x.m, object: objectOf(x.m.Policy.SyncAs)})
 		}

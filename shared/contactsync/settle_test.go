@@ -64,6 +64,7 @@ func (r *readingReleaser) Release(ctx context.Context, team string, k ledger.Mem
 func TestAnAddEndsItsMembershipByItsOutcome(t *testing.T) {
 	t.Parallel()
 	r := newRig()
+	r.settings(t, at(0), func(s *policy.TeamSettings) { s.RetentionDays = 500 })
 	r.override(t, "reply", at(0), policy.SequenceOverride{SyncMode: string(policy.ModeOnReply), SyncAs: policy.Inherit})
 	seed(r, orgtest.Contact, "linked@settle.example")
 	r.org.Refuse("refused@settle.example", orgtest.RequiredFieldMissing("LastName"))
@@ -92,7 +93,8 @@ func TestAnAddEndsItsMembershipByItsOutcome(t *testing.T) {
 	}
 
 	// Each outcome on a record names the record's email (the erasure finds
-	// the record through it), and is kept as long as the team's retention.
+	// the record through it), and is kept as long as the team's retention
+	// (500 days here).
 	if len(spy.rec) != 1 {
 		t.Fatalf("RecordOutcomes calls: got %d; want 1", len(spy.rec))
 	}
@@ -100,8 +102,8 @@ func TestAnAddEndsItsMembershipByItsOutcome(t *testing.T) {
 	if got := spy.rec[0].Emails; !maps.Equal(got, wantEmails) {
 		t.Errorf("records' emails: got %v; want %v", got, wantEmails)
 	}
-	if got := spy.rec[0].Retain; got != ledger.DefaultRetention {
-		t.Errorf("outcomes kept: got %v; want the team's retention, %v", got, ledger.DefaultRetention)
+	if got, want := spy.rec[0].Retain, 500*24*time.Hour; got != want {
+		t.Errorf("outcomes kept: got %v; want the team's retention, %v", got, want)
 	}
 
 	// The add again (its run died after recording the answer, before the
@@ -142,8 +144,10 @@ func TestOutcomesKeptAsLongAsTheirMemberships(t *testing.T) {
 		r := newRig()
 		r.settings(t, at(0), func(s *policy.TeamSettings) { s.RetentionDays = tt.days })
 		r.override(t, "reply", at(0), policy.SequenceOverride{SyncMode: string(policy.ModeOnReply), SyncAs: policy.Inherit})
-		r.process(added("evt_sync", "add", person("c_1", "one@keep.example"), at(1)),
-			added("evt_wait", "reply", person("c_2", "two@keep.example"), at(1)))
+		// Each add in a part of its own: the pending one ends no membership,
+		// so only the part's pins keep its answer.
+		r.process(added("evt_sync", "add", person("c_1", "one@keep.example"), at(1)))
+		r.process(added("evt_wait", "reply", person("c_2", "two@keep.example"), at(1)))
 		refs := []ledger.EventRef{{EventID: "evt_sync", ContactID: "c_1"}, {EventID: "evt_wait", ContactID: "c_2"}}
 		for _, c := range []struct {
 			advance time.Duration

@@ -107,12 +107,15 @@ func (a Answers) endHeld(ctx context.Context, team string, ds []Delivery, now ti
 	if len(over) == 0 {
 		return nil, nil
 	}
+	// An add held may have pinned its membership: its answer is kept as
+	// long as the team keeps memberships, as the sync's own answers are.
+	keep := ledger.Retaining(ledger.RetainOr(tv.Document.Retention()))
 	err = a.answerTeam(ctx, team, outs, func(_, prior event.Outcome, answered bool) answerStep {
 		if answered && !event.IsInvalidEvent(prior) {
 			return publishPrior // answered before; its answer may not have reached the queue
 		}
 		return recordAnswer
-	})
+	}, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +171,7 @@ const (
 // kept: a copy of the event that synced since the read keeps its answer,
 // and that one is published, never a second, different one.
 func (a Answers) answerTeam(ctx context.Context, team string, outs []event.Outcome,
-	choose func(o, prior event.Outcome, answered bool) answerStep) error {
+	choose func(o, prior event.Outcome, answered bool) answerStep, opts ...ledger.RecordOption) error {
 	prior, err := a.Ledger.Outcomes(ctx, team, ledger.RefsOf(outs))
 	if err != nil {
 		return fmt.Errorf("read outcomes: %w", err)
@@ -191,7 +194,7 @@ func (a Answers) answerTeam(ctx context.Context, team string, outs []event.Outco
 		}
 	}
 	if len(record) > 0 {
-		kept, err := a.Ledger.RecordOutcomesKept(ctx, record)
+		kept, err := a.Ledger.RecordOutcomesKept(ctx, record, opts...)
 		if err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}

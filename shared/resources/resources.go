@@ -28,7 +28,11 @@ const (
 	EnvAPIVersion         = "SALESFORCE_API_VERSION"       // REST API version, e.g. v62.0
 	EnvAllowInsecureLogin = "ALLOW_INSECURE_LOGIN_URLS"    // "true" only locally: permits http:// login URLs (the simulator)
 	EnvLogLevel           = "LOG_LEVEL"                    // debug | info | warn | error
-	EnvDeadLetterQueueURL = "DEAD_LETTER_QUEUE_URL"        // sync functions: the DLQ of their own queue, for poison messages
+	// EnvLegacyOutcomesUntil (optional, YYYY-MM-DD, empty: none) is the
+	// day until which the ledger also reads outcomes where they were
+	// written before December 2026 (ledgerdb.Store.LegacyUntil).
+	EnvLegacyOutcomesUntil = "LEDGER_LEGACY_OUTCOMES_UNTIL"
+	EnvDeadLetterQueueURL  = "DEAD_LETTER_QUEUE_URL" // sync functions: the DLQ of their own queue, for poison messages
 )
 
 // Table is one DynamoDB table. Every table uses a string partition key "pk"
@@ -159,14 +163,14 @@ var Functions = []Function{
 	{
 		Name: "api",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvContactQueueURL,
-			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvOAuthRedirectURL, EnvOAuthReturnURL, EnvAPIVersion, EnvLogLevel},
+			EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvOAuthRedirectURL, EnvOAuthReturnURL, EnvAPIVersion, EnvLogLevel, EnvLegacyOutcomesUntil},
 		WriteTables: []string{"connections", "policies", "ledger"},
 		Timeout:     15 * time.Second, Memory: 256, Schedule: ConsentSweepRate,
 	},
 	{
 		Name: "contactsync",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
-			EnvContactQueueURL, EnvActivityQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
+			EnvContactQueueURL, EnvActivityQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel, EnvLegacyOutcomesUntil},
 		WriteTables: []string{"connections", "ledger"},
 		Source:      &EventSource{Queue: "contact-events", BatchSize: SyncBatchSize, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
 		Timeout:     FunctionTimeout, Memory: 512,
@@ -174,7 +178,7 @@ var Functions = []Function{
 	{
 		Name: "activitysync",
 		Env: []string{EnvConnectionsTable, EnvPoliciesTable, EnvLedgerTable, EnvResultsQueueURL, EnvDeadLetterQueueURL,
-			EnvActivityQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel},
+			EnvActivityQueueURL, EnvTokenKeyID, EnvClientID, EnvClientSecretARN, EnvAPIVersion, EnvLogLevel, EnvLegacyOutcomesUntil},
 		WriteTables: []string{"connections", "ledger"},
 		Source:      &EventSource{Queue: "activity-events", BatchSize: SyncBatchSize, BatchingWindow: 2 * time.Second, MaxConcurrency: 10},
 		Timeout:     FunctionTimeout, Memory: 512,

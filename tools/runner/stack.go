@@ -337,6 +337,8 @@ func (s *Stack) functionEnv(fd resources.Function, endpoint string) (map[string]
 		resources.EnvAPIVersion:         s.opts.APIVersion,
 		resources.EnvLogLevel:           s.opts.LogLevel,
 		resources.EnvAllowInsecureLogin: "true",
+		// A local stack has no outcome written before December 2026.
+		resources.EnvLegacyOutcomesUntil: "",
 	}
 	if fd.Source != nil {
 		// A sync function sends poison messages to its own queue's DLQ.

@@ -24,16 +24,16 @@
 //
 //	pk TEAM#<t>#CONTACT#<contact_id>  sk OUTCOME#<event_id>
 //	    the outcome of one event (attribute outcome), when failed its
-//	    failure-index sort key, and for a logged Task its activity key
-//	    (activity). TTL 90 days; a contact outcome, at least the retention
-//	    of the memberships it ended (ledger.Retaining).
+//	    failure-index sort key, for a logged Task its activity key
+//	    (activity), for a contact outcome on a record the record's email
+//	    (email). TTL 90 days; a contact outcome, at least the retention of
+//	    the memberships its part pinned or ended (ledger.Retaining).
 //	pk TEAM#<t>#EMAIL#<email>         sk RECORD
 //	    the claim (claim_owner, claim_until in Unix milliseconds) and, once
 //	    saved, the Salesforce record the normalized email resolved to; a
 //	    saved record is never given another Salesforce id. TTL: a claim, a
 //	    day after claim_until (ClaimExpiry); a record, its retention
-//	    (retain_s, else ledger.DefaultRetention) after it was saved or
-//	    followed.
+//	    (retain_s, else ledger.DefaultRetention) after it was saved.
 //	pk TEAM#<t>#SEQ#<seq>             sk MEMBER#<contact_id>
 //	    a membership with its pinned policy and the contact as added (the
 //	    policy store counts these). TTL: its retention (ledger.RetainOr)

@@ -427,6 +427,9 @@ type changes struct {
 	items  writes
 	add    map[teamContact][]string
 	remove map[teamContact][]string
+	// moved are the outcomes' old items (legacy.go) whose events' outcomes
+	// are now written in their contacts' partitions: deleted last.
+	moved writes
 }
 
 func newChanges() changes {
@@ -443,6 +446,9 @@ func (c *changes) merge(o changes) {
 	}
 	for tc, es := range o.remove {
 		c.remove[tc] = append(c.remove[tc], es...)
+	}
+	for _, k := range o.moved.order {
+		c.moved.add(k, o.moved.last[k])
 	}
 }
 
@@ -461,7 +467,7 @@ func (s *Store) replaceChanges(write []event.Outcome, existing map[teamEvent]out
 		}
 		old, ok := existing[teamEvent{o.TeamID, o.EventID}]
 		if ok && old.legacy {
-			c.items.del(s.table, EventPK(o.TeamID, o.EventID), LegacyOutcomeSK) // it moves to the contact's partition
+			c.moved.del(s.table, EventPK(o.TeamID, o.EventID), LegacyOutcomeSK) // it moves to the contact's partition
 		}
 		if ok && old.ErrorSK != "" {
 			oldEntry := openEntry(old.Outcome.Type, old.Outcome.At, old.ErrorSK)
@@ -529,7 +535,9 @@ func (s *Store) settleChanges(open map[teamContact][]string, settled map[contact
 // one before it is done: new failures are noted (the FAILURES sets) before
 // they are indexed, so none is ever untracked; the outcomes and the index
 // entries; settled failures are forgotten after their index entries are
-// gone. Each FAILURES update sets the item's expiry to expires.
+// gone, and the old items of outcomes moved (legacy.go) after their new
+// ones are written. Each FAILURES update sets the item's expiry to
+// expires.
 func (s *Store) changeStages(c changes, expires int64) ([][]dynamotx.Unit, error) {
 	add, err := s.openUnits(c.add, "ADD", expires)
 	if err != nil {
@@ -539,7 +547,7 @@ func (s *Store) changeStages(c changes, expires int64) ([][]dynamotx.Unit, error
 	if err != nil {
 		return nil, err
 	}
-	return [][]dynamotx.Unit{add, c.items.units(), rm}, nil
+	return [][]dynamotx.Unit{add, c.items.units(), append(rm, c.moved.units()...)}, nil
 }
 
 // openFailures returns the open failures of the contacts (FAILURES

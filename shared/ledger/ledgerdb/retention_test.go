@@ -290,6 +290,24 @@ func TestContactPartitionHoldsWhatAnErasureFinds(t *testing.T) {
 		t.Errorf("contact view outcomes: got %+v (more %v); want evt_t, then evt_o", view.Outcomes, view.More)
 	}
 
+	// A record no membership of ct_1 names (the add retried long after its
+	// pin, the membership gone): found through the outcome naming it.
+	gone := record(team, "gone@example.com", "evt_g", "ct_1", "00Q000000000003AAA")
+	if err := f.store.SaveRecord(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.RecordOutcomes(ctx, []event.Outcome{outcome(team, "evt_g", "ct_1", event.ContactOutcome, event.StatusCreated, f.clock.Now().Add(-time.Minute))},
+		ledger.WithEmails(map[string]string{"evt_g": "gone@example.com"})); err != nil {
+		t.Fatal(err)
+	}
+	view, err = f.store.Contact(ctx, team, "ct_1", ledgerdb.MaxOutcomesPage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(view.Records) != 2 || view.Records[1].Email != "gone@example.com" {
+		t.Errorf("contact view records with one named by an outcome: got %+v; want ct_1@ and gone@", view.Records)
+	}
+
 	// Items written before December 2026: an outcome in its event's own
 	// partition and a record, both in the contact index. The view shows
 	// them beside the others, newest first.
@@ -306,17 +324,17 @@ func TestContactPartitionHoldsWhatAnErasureFinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(view.Records) != 2 || view.Records[0].Email != "ct_1@example.com" || view.Records[1].Email != "old@example.com" {
-		t.Errorf("contact view records with a legacy one: got %+v; want ct_1@ and old@", view.Records)
+	if len(view.Records) != 3 || view.Records[0].Email != "ct_1@example.com" || view.Records[2].Email != "old@example.com" {
+		t.Errorf("contact view records with a legacy one: got %+v; want ct_1@, gone@ and old@", view.Records)
 	}
 	if len(view.Outcomes) != 2 || !view.More {
 		t.Errorf("contact view, 2 outcomes: got %+v (more %v); want 2 and more", view.Outcomes, view.More)
 	}
-	view, err = f.store.Contact(ctx, team, "ct_1", 3)
+	view, err = f.store.Contact(ctx, team, "ct_1", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(view.Outcomes) != 3 || view.Outcomes[2].EventID != "evt_old" || view.More {
+	if len(view.Outcomes) != 4 || view.Outcomes[3].EventID != "evt_old" || view.More {
 		t.Errorf("contact view with a legacy outcome: got %+v (more %v); want evt_old last", view.Outcomes, view.More)
 	}
 }

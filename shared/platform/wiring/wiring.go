@@ -56,15 +56,11 @@ type Base struct {
 	// the local stack) lets every function accept the simulator's http
 	// loopback login and instance URLs, at connect and at each refresh.
 	AllowInsecureLoginURLs bool
-	// LegacyOutcomesUntil (EnvLegacyOutcomesUntil, optional) is
-	// ledgerdb.Store.LegacyUntil.
+	// LegacyOutcomesUntil (resources.EnvLegacyOutcomesUntil, optional)
+	// is ledgerdb.Store.LegacyUntil: set it to 90 days after updating a
+	// stack deployed before December 2026.
 	LegacyOutcomesUntil time.Time
 }
-
-// EnvLegacyOutcomesUntil (optional, YYYY-MM-DD) is the day until which the
-// ledger also reads outcomes where they were written before December
-// 2026: set it to 90 days after updating a stack deployed before then.
-const EnvLegacyOutcomesUntil = "LEDGER_LEGACY_OUTCOMES_UNTIL"
 
 // ReadBase reads Base from env; a missing variable is recorded in env.
 func ReadBase(env *environ.Reader, function string) Base {
@@ -82,7 +78,7 @@ func ReadBase(env *environ.Reader, function string) Base {
 		// instance to call: the simulator's loopback one is allowed only
 		// where the stack says so (locally).
 		AllowInsecureLoginURLs: env.Bool(resources.EnvAllowInsecureLogin, false),
-		LegacyOutcomesUntil:    env.Date(EnvLegacyOutcomesUntil),
+		LegacyOutcomesUntil:    env.Date(resources.EnvLegacyOutcomesUntil),
 	}
 }
 

@@ -67,34 +67,3 @@ func TestItemsWrittenBeforeThePartition(t *testing.T) {
 		t.Errorf("ContactItems kinds: got %v; want %v (%+v)", k, want, got)
 	}
 }
-
-// TestRecordFoundThroughItsOutcome: a record is found through the outcome
-// of the event that synced the contact to it (which names its email), as
-// long as that outcome lives, whether or not a membership still names the
-// email (an add retried from the error inbox saves its record long after
-// the membership was pinned).
-func TestRecordFoundThroughItsOutcome(t *testing.T) {
-	t.Parallel()
-	s := newStack(t)
-	ctx := context.Background()
-	f := s.fixture()
-	const team, contact = "team_outcome", "ct_ada"
-	if err := f.ledger.SaveRecord(ctx, ledger.Record{TeamID: team, Email: "ada@example.com", Object: event.ObjectLead,
-		ID: "00Q000000000007AAA", Status: event.StatusCreated, SyncedAt: f.at, EventID: "evt_add", ContactID: contact}); err != nil {
-		t.Fatal(err)
-	}
-	o := event.Outcome{ID: "out_evt_add", Type: event.ContactOutcome, Version: event.Version, TeamID: team, EventID: "evt_add",
-		ContactID: contact, SequenceID: "seq_gone", Status: event.StatusCreated, At: f.at,
-		Salesforce: &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000007AAA"}}
-	if err := f.ledger.RecordOutcomes(ctx, []event.Outcome{o}, ledger.WithEmails(map[string]string{"evt_add": "ada@example.com"})); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.store().ContactItems(ctx, team, contact)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[privacy.Kind]int{privacy.KindOutcome: 1, privacy.KindRecord: 1}
-	if k := privacytest.Kinds(got); !maps.Equal(k, want) {
-		t.Errorf("ContactItems kinds: got %v; want %v (%+v)", k, want, got)
-	}
-}

@@ -149,7 +149,7 @@ type finds struct {
 	seen       map[[2]string]bool
 	failureSKs []string
 	seqs       map[string]bool   // the contact's memberships, by sequence
-	emails     map[string]bool   // its memberships' emails
+	emails     map[string]bool   // the emails its memberships and outcomes name
 	activities map[string]string // activity key -> the Task its outcome names
 }
 

@@ -119,6 +119,12 @@ func (f *fixture) Outcome(ctx context.Context, team, eventID, contact string, fa
 	return f.ledger.RecordOutcomes(ctx, []event.Outcome{o})
 }
 
+func (f *fixture) OutcomeOnRecord(ctx context.Context, team, eventID, contact, email string) error {
+	return f.ledger.RecordOutcomes(ctx, []event.Outcome{{ID: "out_" + eventID, Type: event.ContactOutcome, Version: event.Version, TeamID: team,
+		EventID: eventID, ContactID: contact, SequenceID: "seq_gone", Status: event.StatusLinked, At: f.at,
+		Salesforce: &event.SalesforceRef{Object: event.ObjectLead, ID: "00Q000000000005AAA"}}}, ledger.WithEmails(map[string]string{eventID: email}))
+}
+
 func (f *fixture) Activity(ctx context.Context, team, key, contact, taskID string) error {
 	res, err := f.activity.ClaimAll(ctx, team, []activitysync.ClaimRequest{{Key: key, EventID: "evt_act_" + key}}, "worker-1", time.Now().Add(time.Minute))
 	if err != nil {

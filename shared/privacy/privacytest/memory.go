@@ -28,7 +28,8 @@ type Fixture interface {
 	// records one for every pin).
 	Membership(ctx context.Context, team, seq, contact, email string) error
 	// Record saves email's record (a Lead or Contact) for contact; it is
-	// the contact's when one of its memberships has the email.
+	// the contact's when one of its memberships has the email, or one of
+	// its outcomes names it (OutcomeOnRecord).
 	Record(ctx context.Context, team, email, contact, object, id string) error
 	// LinkedRecord saves email's record as a Lead or Contact the org had
 	// before, linked to.
@@ -38,6 +39,9 @@ type Fixture interface {
 	// Outcome records an outcome of contact's event; a failed one is in
 	// the failure index and the contact's FAILURES set.
 	Outcome(ctx context.Context, team, eventID, contact string, failed bool) error
+	// OutcomeOnRecord records the outcome of contact's event that synced
+	// it to email's record, naming the email.
+	OutcomeOnRecord(ctx context.Context, team, eventID, contact, email string) error
 	// Activity logs an activity as Task taskID for contact, and records
 	// the outcome of the email event it logged (with the activity's key).
 	Activity(ctx context.Context, team, key, contact, taskID string) error
@@ -72,6 +76,8 @@ type entry struct {
 	contact string
 	// failures: the failure-index keys a FAILURES set or an outcome names.
 	failures []key
+	// email: the record's email an outcome names.
+	email string
 }
 
 // NewMemory returns an empty store.
@@ -142,6 +148,13 @@ func (m *Memory) Outcome(_ context.Context, team, eventID, contact string, faile
 	return nil
 }
 
+// OutcomeOnRecord implements Fixture.
+func (m *Memory) OutcomeOnRecord(_ context.Context, team, eventID, contact, email string) error {
+	m.put(entry{team: team, indexed: contact, email: email,
+		item: privacy.Item{Kind: privacy.KindOutcome, PK: teamPK(team, "CONTACT", contact), SK: "OUTCOME#" + eventID}})
+	return nil
+}
+
 // Activity implements Fixture.
 func (m *Memory) Activity(ctx context.Context, team, key, contact, taskID string) error {
 	m.put(entry{team: team, indexed: contact, item: privacy.Item{Kind: privacy.KindActivity, PK: teamPK(team, "ACTIVITY", key), SK: "TASK",
@@ -191,11 +204,17 @@ func (m *Memory) ContactItems(_ context.Context, team, contact string) ([]privac
 		}
 	}
 	// A record is the contact's when it saved it and one of its
-	// memberships has the record's email (as the ledger finds it).
+	// memberships has the record's email, or one of its outcomes names it
+	// (as the ledger finds it).
 	emails := map[string]bool{}
 	for _, it := range out {
 		if it.Kind == privacy.KindMembership {
 			emails[it.Email] = true
+		}
+	}
+	for _, e := range m.items {
+		if e.team == team && e.indexed == contact && e.email != "" {
+			emails[e.email] = true
 		}
 	}
 	for _, e := range m.items {

@@ -73,6 +73,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("OnlyExistingItemsAreFound", func(t *testing.T) { t.Parallel(); onlyExisting(t, open) })
 	t.Run("LinkedRecordsAreMarked", func(t *testing.T) { t.Parallel(); linkedMarked(t, open) })
 	t.Run("AnEmailWithAHashIsFound", func(t *testing.T) { t.Parallel(); hashEmail(t, open) })
+	t.Run("ARecordIsFoundThroughItsOutcome", func(t *testing.T) { t.Parallel(); recordThroughOutcome(t, open) })
 }
 
 // linkedMarked: a record the service linked to is marked Linked (never
@@ -94,6 +95,38 @@ func linkedMarked(t *testing.T, open Open) {
 		got, err := s.EmailItems(ctx, team, c.email)
 		if err != nil || len(got) != 1 || got[0].Salesforce == nil || got[0].Linked != c.linked {
 			t.Errorf("EmailItems(%s): got %+v, %v; want one record, linked %v", c.email, got, err, c.linked)
+		}
+	}
+}
+
+// recordThroughOutcome: a record the contact saved is found through the
+// outcome that names its email, with no membership of the email left (an
+// add retried from the error inbox long after its pin); another contact's
+// record of an email its outcome names is not its.
+func recordThroughOutcome(t *testing.T, open Open) {
+	s, f := open(t)
+	team := newTeam("team_onrecord")
+	ctx := context.Background()
+	for _, err := range []error{
+		f.Record(ctx, team, "ada@example.com", "ct_ada", "Lead", "00Q000000000007AAA"),
+		f.OutcomeOnRecord(ctx, team, "evt_add", "ct_ada", "ada@example.com"),
+		f.Record(ctx, team, "shared@example.com", "ct_other", "Lead", "00Q000000000006AAA"),
+		f.OutcomeOnRecord(ctx, team, "evt_link", "ct_ada", "shared@example.com"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ContactItems(ctx, team, "ct_ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[privacy.Kind]int{privacy.KindOutcome: 2, privacy.KindRecord: 1}; !maps.Equal(Kinds(got), want) {
+		t.Errorf("ContactItems kinds: got %v; want %v", Kinds(got), want)
+	}
+	for _, it := range got {
+		if it.Kind == privacy.KindRecord && it.Email != "ada@example.com" {
+			t.Errorf("record: got %s; want ada@example.com's only", it.Email)
 		}
 	}
 }
