@@ -41,13 +41,18 @@ func TestTypoInASettingStopsTheFunction(t *testing.T) {
 		{"activitysync", "TEAMS_AT_ONCE", "four", "configuration", `TEAMS_AT_ONCE="four"`},
 		{"api", "", "", "aws configuration", "AWS_REGION"},
 		{"api", resources.EnvAllowInsecureLogin, "ture", "configuration", resources.EnvAllowInsecureLogin + `="ture"`},
+		{"contactsync", resources.EnvLegacyOutcomesUntil, "2027-3-7", "configuration", resources.EnvLegacyOutcomesUntil + `="2027-3-7"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.function+" "+tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := []string{"PATH=" + os.Getenv("PATH")}
 			for _, name := range functionEnv(t, tt.function) {
-				env = append(env, name+"=set-by-the-test")
+				v := "set-by-the-test"
+				if name == resources.EnvLegacyOutcomesUntil {
+					v = "2027-03-07" // a day, as it must be
+				}
+				env = append(env, name+"="+v)
 			}
 			if tt.name != "" {
 				env = append(env, tt.name+"="+tt.value)
