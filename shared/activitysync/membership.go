@@ -40,12 +40,6 @@ func memberKey(ev event.Event) ledger.MemberKey {
 	return ledger.MemberKey{SequenceID: ev.SequenceID(), ContactID: ev.ContactID()}
 }
 
-// final reports a membership whose sync has ended: synced, skipped or
-// failed.
-func final(m ledger.Membership) bool {
-	return m.Status != ledger.MemberPending && m.Status != ledger.MemberSyncing
-}
-
 // memberships is the membership step: a synced contact's activity is to
 // log, a pending or syncing one's to hold, a skipped or failed one's is
 // skipped, and one whose contact is not pinned yet awaits its
@@ -77,7 +71,7 @@ func (t team) memberships(ctx context.Context, ds []delivery.Delivery) (standing
 			} else {
 				st.res.answer(t.skipped(d, event.ReasonNotAdded))
 			}
-		case !final(m):
+		case !m.Final():
 			st.toHold = append(st.toHold, d)
 		default:
 			if it, skip, ok := t.classify(d, m, false); ok {
@@ -125,7 +119,7 @@ func (t team) classifyAll(ds []delivery.Delivery, members map[ledger.MemberKey]l
 	var res result
 	for _, d := range ds {
 		m, ok := members[memberKey(d.Event)]
-		if !ok || !final(m) {
+		if !ok || !m.Final() {
 			continue
 		}
 		if it, skip, ok := t.classify(d, m, false); ok {
@@ -164,7 +158,7 @@ func (t team) hold(ctx context.Context, ds []delivery.Delivery) (map[ledger.Memb
 	}
 	synced := map[ledger.MemberKey]ledger.Membership{}
 	for k := range set {
-		if m, ok := now[k]; ok && final(m) {
+		if m, ok := now[k]; ok && m.Final() {
 			synced[k] = m
 		}
 	}

@@ -30,7 +30,7 @@ func (t team) release(ctx context.Context, keys []ledger.MemberKey, members map[
 	for _, k := range keys {
 		mark, isHeld := marks[k]
 		m, ok := members[k]
-		if !isHeld || !ok || !final(m) {
+		if !isHeld || !ok || !m.Final() {
 			continue
 		}
 		dr, its, r, err := t.releaseOne(ctx, k, m, inBatch)

@@ -152,7 +152,7 @@ func (p part) pin(ctx context.Context, pins []member) ([]member, tally, error) {
 		}
 		if o, ok := prior[d.Event.ID]; ok && answered(d, o) {
 			t.reanswer(o)
-			if final(r.Membership) {
+			if r.Membership.Final() {
 				// Its release may have been lost with the run that recorded
 				// the answer: releasing again is harmless.
 				t.end(r.Membership)
@@ -162,12 +162,6 @@ func (p part) pin(ctx context.Context, pins []member) ([]member, tally, error) {
 		out = append(out, member{d: d, m: r.Membership})
 	}
 	return out, t, nil
-}
-
-// final reports a membership whose sync has ended: synced, skipped or
-// failed (its held activity is released).
-func final(m ledger.Membership) bool {
-	return m.Status == ledger.MemberSynced || m.Status == ledger.MemberSkipped || m.Status == ledger.MemberFailed
 }
 
 func contactOf(ev event.Event) event.Contact {

@@ -179,6 +179,10 @@ func RecordingOf(opts []RecordOption) Recording {
 // RefOf names ev.
 func RefOf(ev event.Event) EventRef { return EventRef{EventID: ev.ID, ContactID: ev.ContactID()} }
 
+// Final reports a membership whose sync has ended: synced, skipped or
+// failed (activity sync logs or skips its activity; it is no longer held).
+func (m Membership) Final() bool { return m.Status != MemberPending && m.Status != MemberSyncing }
+
 // SettledBy is m as its add's outcome leaves it. The contact sync records
 // the end of the event that pinned a membership (its add, or the add again
 // from the error inbox) as that event's outcome only, without writing the

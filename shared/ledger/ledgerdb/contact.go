@@ -33,10 +33,10 @@ const MaxOutcomesPage = 100
 //
 // The outcomes are those of the contact's partition (a consistent query)
 // and those written before December 2026, from the contact index (which is
-// eventually consistent). The records are those its memberships' emails
-// resolved to and it saved: the memberships are those its contact
-// outcomes name, and those in the contact index; the records saved before
-// December 2026 are in the contact index too.
+// eventually consistent; one query gives them, and the records and
+// memberships written then). The records are those it saved of the emails
+// its outcomes name and its memberships have: the memberships its contact
+// outcomes name, and those in the contact index.
 func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int) (ContactView, error) {
 	if err := checkID("team_id", teamID); err != nil {
 		return ContactView{}, err
@@ -47,11 +47,23 @@ func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int
 	if limit < 1 || limit > MaxOutcomesPage {
 		return ContactView{}, &InputError{"limit", fmt.Sprintf("must be between 1 and %d", MaxOutcomesPage)}
 	}
-	outs, emails, err := s.contactOutcomes(ctx, teamID, contactID)
+	c := contactFinds{team: teamID, now: s.Now().Unix(), byEvent: map[string]event.Outcome{}, records: map[string]ledger.Record{}}
+	pk := ContactPK(teamID, contactID)
+	in, err := s.partitionQuery(pk, OutcomePrefix)
 	if err != nil {
 		return ContactView{}, err
 	}
-	recs, err := s.contactRecords(ctx, teamID, contactID, outs, emails)
+	if err := s.eachItem(ctx, in, func(raw map[string]types.AttributeValue) error { return c.outcome(raw, false) }); err != nil {
+		return ContactView{}, fmt.Errorf("query outcomes of %s: %w", pk, err)
+	}
+	if in, err = s.contactQuery(pk, ""); err != nil {
+		return ContactView{}, err
+	}
+	if err := s.eachItem(ctx, in, c.indexed); err != nil {
+		return ContactView{}, fmt.Errorf("query the contact index of %s: %w", pk, err)
+	}
+	outs := c.outcomes()
+	recs, err := s.contactRecords(ctx, contactID, c, outs)
 	if err != nil {
 		return ContactView{}, err
 	}
@@ -62,94 +74,84 @@ func (s *Store) Contact(ctx context.Context, teamID, contactID string, limit int
 	return v, nil
 }
 
-// contactOutcomes reads every unexpired outcome of a contact, newest first:
-// those of its partition, and the legacy ones of the contact index (an
-// event with both keeps the one of its partition); and the emails of the
-// records they are on.
-func (s *Store) contactOutcomes(ctx context.Context, teamID, contactID string) ([]event.Outcome, []string, error) {
-	now := s.Now().Unix()
-	byEvent := map[string]event.Outcome{}
-	var emails []string
-	keep := func(raw map[string]types.AttributeValue, legacy bool) error {
-		var it outcomeItem
-		if err := unmarshal(raw, &it); err != nil {
-			return fmt.Errorf("decode outcome %v: %w", keyString(raw), err)
-		}
-		if _, ok := byEvent[it.Outcome.EventID]; (ok && legacy) || it.ExpiresAt <= now || it.Outcome.TeamID != teamID {
-			return nil
-		}
-		byEvent[it.Outcome.EventID] = it.Outcome
-		if it.Email != "" {
-			emails = append(emails, it.Email)
-		}
+// contactFinds is what Contact has found of a contact: its unexpired
+// outcomes by event (one of its partition before a legacy one), the emails
+// of the records they are on, the sequences and records of the contact
+// index.
+type contactFinds struct {
+	team    string
+	now     int64
+	byEvent map[string]event.Outcome
+	emails  []string
+	seqs    []string
+	records map[string]ledger.Record // by email
+}
+
+// outcome keeps an outcome item.
+func (c *contactFinds) outcome(raw map[string]types.AttributeValue, legacy bool) error {
+	var it outcomeItem
+	if err := unmarshal(raw, &it); err != nil {
+		return fmt.Errorf("decode outcome %v: %w", keyString(raw), err)
+	}
+	if _, ok := c.byEvent[it.Outcome.EventID]; (ok && legacy) || it.ExpiresAt <= c.now || it.Outcome.TeamID != c.team {
 		return nil
 	}
-	pk := ContactPK(teamID, contactID)
-	in, err := s.partitionQuery(pk, OutcomePrefix)
-	if err != nil {
-		return nil, nil, err
+	c.byEvent[it.Outcome.EventID] = it.Outcome
+	if it.Email != "" {
+		c.emails = append(c.emails, it.Email)
 	}
-	if err := s.eachItem(ctx, in, func(raw map[string]types.AttributeValue) error { return keep(raw, false) }); err != nil {
-		return nil, nil, fmt.Errorf("query outcomes of %s: %w", pk, err)
+	return nil
+}
+
+// indexed keeps an entry of the contact index, written before December
+// 2026: an outcome, a record, or a membership's sequence.
+func (c *contactFinds) indexed(raw map[string]types.AttributeValue) error {
+	switch csk := dynamotx.String(raw, resources.ContactIndex.SortKey); {
+	case strings.HasPrefix(csk, OutcomeIndexPrefix):
+		return c.outcome(raw, true)
+	case strings.HasPrefix(csk, RecordIndexPrefix):
+		var it recordItem
+		if err := unmarshal(raw, &it); err != nil {
+			return fmt.Errorf("decode record %v: %w", keyString(raw), err)
+		}
+		c.records[it.Email] = it.record()
+	case strings.HasPrefix(csk, MemberIndexPrefix):
+		c.seqs = append(c.seqs, dynamotx.String(raw, "sequence_id"))
 	}
-	if in, err = s.contactQuery(pk, OutcomeIndexPrefix); err != nil {
-		return nil, nil, err
-	}
-	if err := s.eachItem(ctx, in, func(raw map[string]types.AttributeValue) error { return keep(raw, true) }); err != nil {
-		return nil, nil, fmt.Errorf("query the contact index for outcomes of %s: %w", pk, err)
-	}
-	outs := make([]event.Outcome, 0, len(byEvent))
-	for _, o := range byEvent {
+	return nil
+}
+
+// outcomes are the outcomes found, newest first.
+func (c *contactFinds) outcomes() []event.Outcome {
+	outs := make([]event.Outcome, 0, len(c.byEvent))
+	for _, o := range c.byEvent {
 		outs = append(outs, o)
 	}
 	slices.SortFunc(outs, func(a, b event.Outcome) int { return cmp.Or(b.At.Compare(a.At), cmp.Compare(b.EventID, a.EventID)) })
-	return outs, emails, nil
+	return outs
 }
 
-// contactRecords reads the records a contact saved: those of the emails
-// its outcomes name, and of the memberships its contact outcomes name and
-// those of the contact index; and the legacy records of the contact index.
-func (s *Store) contactRecords(ctx context.Context, teamID, contactID string, outs []event.Outcome, named []string) ([]ledger.Record, error) {
-	pk := ContactPK(teamID, contactID)
-	byEmail := map[string]ledger.Record{}
-	seqs := sequencesOf(outs)
-	in, err := s.contactQuery(pk, "")
+// contactRecords reads the records the contact saved of the emails its
+// outcomes name and its memberships have, beside those of the contact
+// index.
+func (s *Store) contactRecords(ctx context.Context, contactID string, c contactFinds, outs []event.Outcome) ([]ledger.Record, error) {
+	emails, err := s.memberEmails(ctx, c.team, contactID, append(sequencesOf(outs), c.seqs...))
 	if err != nil {
 		return nil, err
 	}
-	err = s.eachItem(ctx, in, func(raw map[string]types.AttributeValue) error {
-		switch csk := dynamotx.String(raw, resources.ContactIndex.SortKey); {
-		case strings.HasPrefix(csk, RecordIndexPrefix):
-			var it recordItem
-			if err := unmarshal(raw, &it); err != nil {
-				return fmt.Errorf("decode record %v: %w", keyString(raw), err)
-			}
-			byEmail[it.Email] = it.record()
-		case strings.HasPrefix(csk, MemberIndexPrefix):
-			seqs = append(seqs, dynamotx.String(raw, "sequence_id"))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("query the contact index of %s: %w", pk, err)
-	}
-	emails, err := s.memberEmails(ctx, teamID, contactID, seqs)
-	if err != nil {
-		return nil, err
-	}
-	emails = append(emails, named...)
+	emails = append(emails, c.emails...)
 	slices.Sort(emails)
-	recs, err := s.Records(ctx, teamID, slices.Compact(emails))
+	recs, err := s.Records(ctx, c.team, slices.Compact(emails))
 	if err != nil {
 		return nil, err
 	}
 	for email, r := range recs {
 		if r.ContactID == contactID {
-			byEmail[email] = r
+			c.records[email] = r
 		}
 	}
-	out := make([]ledger.Record, 0, len(byEmail))
-	for _, r := range byEmail {
+	out := make([]ledger.Record, 0, len(c.records))
+	for _, r := range c.records {
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b ledger.Record) int { return cmp.Compare(a.Email, b.Email) })
@@ -165,29 +167,27 @@ func sequencesOf(outs []event.Outcome) []string {
 			seqs = append(seqs, o.SequenceID)
 		}
 	}
-	slices.Sort(seqs)
-	return slices.Compact(seqs)
+	return seqs
 }
 
-// memberEmails reads the contact's memberships of seqs and returns their
-// emails.
+// memberEmails reads the emails of the contact's memberships of seqs: the
+// items as stored (only their emails are wanted, not their state).
 func (s *Store) memberEmails(ctx context.Context, teamID, contactID string, seqs []string) ([]string, error) {
-	keys := make([]ledger.MemberKey, 0, len(seqs))
+	keys := make([]map[string]types.AttributeValue, 0, len(seqs))
 	for _, seq := range seqs {
 		if seq != "" {
-			keys = append(keys, ledger.MemberKey{SequenceID: seq, ContactID: contactID})
+			keys = append(keys, dynamotx.Key(MembershipPK(teamID, seq), MemberSK(contactID)))
 		}
 	}
-	ms, err := s.Memberships(ctx, teamID, keys)
+	items, err := s.batchGet(ctx, keys) // one request per 100 distinct keys
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read memberships of %s: %w", contactID, err)
 	}
-	var emails []string
-	for _, m := range ms {
-		emails = append(emails, ledger.NormalizeEmail(m.Email))
+	emails := make([]string, 0, len(items))
+	for _, raw := range items {
+		emails = append(emails, ledger.NormalizeEmail(dynamotx.String(raw, "email")))
 	}
-	slices.Sort(emails)
-	return slices.Compact(emails), nil
+	return emails, nil
 }
 
 // partitionQuery is the consistent query of a partition's items whose sort

@@ -61,9 +61,8 @@ type emailItem struct {
 
 // storedOutcome is an outcome and when it stops being read (Unix seconds).
 type storedOutcome struct {
-	outcome  event.Outcome
-	expires  int64
-	activity string // the activity key of a logged Task (ledger.WithActivities)
+	outcome event.Outcome
+	expires int64
 }
 
 // Memory is the sync ledger in memory, safe for concurrent use. Use New.

@@ -81,7 +81,7 @@ func (l *Memory) RecordOutcomesKept(_ context.Context, outs []event.Outcome, opt
 		if o.Type == event.ContactOutcome {
 			keep = max(keep, rec.Retain)
 		}
-		l.outcomes[at] = storedOutcome{outcome: o, expires: l.now().Add(keep).Unix(), activity: rec.Activities[o.EventID]}
+		l.outcomes[at] = storedOutcome{outcome: o, expires: l.now().Add(keep).Unix()}
 		kept[k] = o
 	}
 	out := make([]event.Outcome, len(outs))

@@ -148,13 +148,13 @@ type finds struct {
 	items      []privacy.Item
 	seen       map[[2]string]bool
 	failureSKs []string
-	seqs       map[string]bool   // the contact's memberships, by sequence
-	emails     map[string]bool   // the emails its memberships and outcomes name
-	activities map[string]string // activity key -> the Task its outcome names
+	seqs       map[string]bool // the contact's memberships, by sequence
+	emails     map[string]bool // the emails its memberships and outcomes name
+	activities map[string]bool // the activity keys its outcomes name
 }
 
 func newFinds() *finds {
-	return &finds{seen: map[[2]string]bool{}, seqs: map[string]bool{}, emails: map[string]bool{}, activities: map[string]string{}}
+	return &finds{seen: map[[2]string]bool{}, seqs: map[string]bool{}, emails: map[string]bool{}, activities: map[string]bool{}}
 }
 
 // add keeps it, once.
@@ -219,11 +219,7 @@ func (f *finds) outcome(raw map[string]types.AttributeValue) error {
 		f.emails[ledger.NormalizeEmail(email)] = true // the record the outcome is on
 	}
 	if key := dynamotx.String(raw, attrActivity); key != "" {
-		task := ""
-		if o.Salesforce != nil {
-			task = o.Salesforce.ID
-		}
-		f.activities[key] = task
+		f.activities[key] = true
 	}
 	return nil
 }
@@ -301,19 +297,14 @@ func memberItem(it privacy.Item, raw map[string]types.AttributeValue, f *finds) 
 // memberships reads the contact's memberships of the sequences its
 // outcomes name (those in the contact index are found already).
 func (s *Store) memberships(ctx context.Context, team, contact string, f *finds) error {
-	var keys []map[string]types.AttributeValue
-	for _, seq := range slices.Sorted(maps.Keys(f.seqs)) {
-		k := dynamotx.Key(ledgerdb.MembershipPK(team, seq), ledgerdb.MemberSK(contact))
-		if !f.seen[[2]string{ledgerdb.MembershipPK(team, seq), ledgerdb.MemberSK(contact)}] {
-			keys = append(keys, k)
-		}
-	}
-	found, err := s.batchGet(ctx, keys)
+	found, err := s.unseen(ctx, f, f.seqs, func(seq string) [2]string {
+		return [2]string{ledgerdb.MembershipPK(team, seq), ledgerdb.MemberSK(contact)}
+	})
 	if err != nil {
 		return fmt.Errorf("read the memberships of a contact of %s: %w", team, err)
 	}
 	for _, raw := range found {
-		f.add(memberItem(privacy.Item{PK: dynamotx.String(raw, resources.PartitionKey), SK: dynamotx.String(raw, resources.SortKey)}, raw, f))
+		f.add(memberItem(keyItem(raw), raw, f))
 	}
 	return nil
 }
@@ -322,19 +313,12 @@ func (s *Store) memberships(ctx context.Context, team, contact string, f *finds)
 // outcomes name that the contact saved (another contact's record of the
 // same email is that contact's; an erasure by the email deletes it).
 func (s *Store) records(ctx context.Context, team, contact string, f *finds) error {
-	var keys []map[string]types.AttributeValue
-	for _, email := range slices.Sorted(maps.Keys(f.emails)) {
-		if !f.seen[[2]string{ledgerdb.EmailPK(team, email), ledgerdb.RecordSK}] {
-			keys = append(keys, dynamotx.Key(ledgerdb.EmailPK(team, email), ledgerdb.RecordSK))
-		}
-	}
-	found, err := s.batchGet(ctx, keys)
+	found, err := s.unseen(ctx, f, f.emails, func(email string) [2]string { return [2]string{ledgerdb.EmailPK(team, email), ledgerdb.RecordSK} })
 	if err != nil {
 		return fmt.Errorf("read the records of a contact of %s: %w", team, err)
 	}
 	for _, raw := range found {
-		it := recordItem(privacy.Item{PK: dynamotx.String(raw, resources.PartitionKey), SK: dynamotx.String(raw, resources.SortKey)}, raw)
-		if it.ContactID == contact && it.Salesforce != nil {
+		if it := recordItem(keyItem(raw), raw); it.ContactID == contact && it.Salesforce != nil {
 			f.add(it)
 		}
 	}
@@ -343,24 +327,36 @@ func (s *Store) records(ctx context.Context, team, contact string, f *finds) err
 
 // activities reads the logged activities the contact's outcomes name.
 func (s *Store) activities(ctx context.Context, team string, f *finds) error {
-	var keys []map[string]types.AttributeValue
-	for _, key := range slices.Sorted(maps.Keys(f.activities)) {
-		if !f.seen[[2]string{ledgerdb.ActivityPK(team, key), ledgerdb.ActivitySK}] {
-			keys = append(keys, dynamotx.Key(ledgerdb.ActivityPK(team, key), ledgerdb.ActivitySK))
-		}
-	}
-	found, err := s.batchGet(ctx, keys)
+	found, err := s.unseen(ctx, f, f.activities, func(key string) [2]string { return [2]string{ledgerdb.ActivityPK(team, key), ledgerdb.ActivitySK} })
 	if err != nil {
 		return fmt.Errorf("read the activities of a contact of %s: %w", team, err)
 	}
 	for _, raw := range found {
-		it := privacy.Item{Kind: privacy.KindActivity, PK: dynamotx.String(raw, resources.PartitionKey), SK: dynamotx.String(raw, resources.SortKey)}
+		it := keyItem(raw)
+		it.Kind = privacy.KindActivity
 		if id := dynamotx.String(raw, attrTaskID); id != "" {
 			it.Salesforce = &privacy.SalesforceRecord{Object: privacy.ObjectTask, ID: id}
 		}
 		f.add(it)
 	}
 	return nil
+}
+
+// unseen reads the items key gives for names that f has not found yet,
+// in the names' order.
+func (s *Store) unseen(ctx context.Context, f *finds, names map[string]bool, key func(string) [2]string) ([]map[string]types.AttributeValue, error) {
+	var keys []map[string]types.AttributeValue
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		if k := key(n); !f.seen[k] {
+			keys = append(keys, dynamotx.Key(k[0], k[1]))
+		}
+	}
+	return s.batchGet(ctx, keys)
+}
+
+// keyItem is the item of raw's keys.
+func keyItem(raw map[string]types.AttributeValue) privacy.Item {
+	return privacy.Item{PK: dynamotx.String(raw, resources.PartitionKey), SK: dynamotx.String(raw, resources.SortKey)}
 }
 
 // recordItem is a RECORD item as the erasure sees it.
